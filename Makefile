@@ -1,0 +1,75 @@
+# aimlmusic: `make` builds, `make test` runs the specs, `make demo` generates a track.
+# Each target first installs the Debian packages it lacks (as root), or says what to install.
+# LUA picks the runtime: lua5.4 (default), lua5.3, lua5.2, lua5.1 or luajit.
+
+LUA ?= lua5.4
+CC ?= cc
+
+# Recursive (=) so that they are computed after `deps` has installed the runtime.
+LUA_PC = $(if $(filter luajit,$(LUA)),luajit,$(LUA))
+LUA_CFLAGS = $(shell pkg-config --cflags $(LUA_PC))
+CURL_CFLAGS = $(shell pkg-config --cflags libcurl)
+CURL_LIBS = $(shell pkg-config --libs libcurl)
+BUILD = build/$(LUA)
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
+	$(LUA_CFLAGS) $(CURL_CFLAGS)
+SRC = $(wildcard src/*.c)
+HDR = $(wildcard src/*.h)
+
+BUSTED = /usr/bin/busted
+TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
+TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
+LUACHECK_DIRS = lua spec examples bench bin tools
+
+.PHONY: all build test demo asan valgrind lint rock clean
+
+all: build
+
+deps-%:
+	@tools/deps.sh $(LUA) $*
+
+build: deps-build $(BUILD)/aimlmusic/core.so
+
+$(BUILD)/aimlmusic/core.so: $(SRC) $(HDR) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $(SRC) $(CURL_LIBS)
+
+test: deps-test build
+	$(TEST_ENV) $(LUA) $(BUSTED) $(BUSTED_ARGS)
+
+# Against the mock server, or against the real service when AIMLAPI_KEY is set.
+demo: deps-demo build
+	@LUA=$(LUA) BUILD=$(BUILD) sh tools/demo.sh
+
+# The specs with the module built under AddressSanitizer and UBSan. The interpreter is not
+# instrumented, so the sanitizer runtime is preloaded.
+ASAN_BUILD = build/asan-$(LUA)
+asan: deps-asan
+	@mkdir -p $(ASAN_BUILD)/aimlmusic
+	$(CC) $(ALL_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=undefined -shared -o $(ASAN_BUILD)/aimlmusic/core.so $(SRC) $(CURL_LIBS)
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(ASAN_BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA) \
+		$(LUA) $(BUSTED) $(BUSTED_ARGS)
+
+# The specs under valgrind's memcheck: any definite or indirect leak fails the run.
+valgrind: deps-valgrind build
+	$(TEST_ENV) valgrind --quiet --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+		--suppressions=tools/valgrind.supp $(LUA) $(BUSTED) $(BUSTED_ARGS)
+
+lint: deps-lint
+	luacheck $(LUACHECK_DIRS)
+
+# Installs the rock into ~/.luarocks, as a user would: luarocks --lua-version=X make --local
+rock: deps-rock
+	luarocks --lua-version=$(patsubst lua%,%,$(LUA)) make --local aimlmusic-scm-1.rockspec
+
+clean:
+	rm -rf build demo-output

@@ -1,0 +1,235 @@
+--- aimlmusic: generate music with the AI/ML API (minimax/music-2.0, minimax/music-1.5).
+-- Submit a job, follow it until it is done, fetch the audio. Every call that waits yields
+-- inside a task started with music.spawn and blocks outside one.
+-- @module aimlmusic
+
+local core = require "aimlmusic.core"
+local models = require "aimlmusic.models"
+local task = require "aimlmusic.task"
+
+local now, sleep, await = task.now, task.sleep, task.await
+local random, min, max = math.random, math.min, math.max
+
+local music = {
+  _VERSION = "aimlmusic 0.1.0",
+  models = models,
+  spawn = task.spawn,
+  step = task.step,
+  run = task.run,
+  current = task.current,
+  is_error = core.is_error,
+}
+
+local defaults = {
+  base_url = "https://api.aimlapi.com",
+  timeout = 60,          -- seconds, one HTTP request
+  connect_timeout = 10,  -- seconds, establishing a connection
+  poll_interval = 5,     -- seconds between status polls in wait()
+  wait_timeout = 900,    -- seconds wait() follows a job before giving up
+  max_retries = 3,       -- retries of a failed request that is safe to repeat
+}
+
+-- Retries back off exponentially with jitter; a server's Retry-After is honoured up to a cap.
+local BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP = 0.5, 8, 120
+
+local function argcheck(cond, fname, i, expected, v)
+  if not cond then
+    error(("aimlmusic.%s: bad argument #%d (%s expected, got %s)"):format(fname, i, expected, type(v)), 3)
+  end
+end
+
+local function new_error(kind, message, fields)
+  fields = fields or {}
+  fields.kind, fields.message = kind, message
+  return core.error(fields)
+end
+
+--- Validates parameters against the model table, without any network.
+-- @return true, or nil and an error of kind "validation" listing every problem in err.fields
+function music.validate(params)
+  argcheck(type(params) == "table", "validate", 1, "table", params)
+  return core.validate(params, models)
+end
+
+local Client = {}
+Client.__index = Client
+
+function Client.__tostring(self)
+  -- The key lives in C memory only; nothing here can show it.
+  return "aimlmusic.client(" .. self.base_url .. ")"
+end
+
+local function positive(opts, k, fname)
+  local v = opts[k]
+  if v == nil then return defaults[k] end
+  if type(v) ~= "number" or v ~= v or v < 0 then
+    error(("aimlmusic.%s: option %s must be a non-negative number, got %s"):format(fname, k, tostring(v)), 3)
+  end
+  return v
+end
+
+--- Creates a client. Every option is optional; the key defaults to AIMLAPI_KEY and the base URL
+-- to AIMLAPI_BASE_URL or https://api.aimlapi.com.
+-- @return client, or nil and an error of kind "config"
+function music.new(opts)
+  opts = opts or {}
+  argcheck(type(opts) == "table", "new", 1, "table or nil", opts)
+  local key = opts.api_key
+  if key == nil then key = os.getenv("AIMLAPI_KEY") end
+  local base_url = opts.base_url or os.getenv("AIMLAPI_BASE_URL") or defaults.base_url
+  local self = setmetatable({
+    base_url = base_url,
+    timeout = positive(opts, "timeout", "new"),
+    connect_timeout = positive(opts, "connect_timeout", "new"),
+    poll_interval = positive(opts, "poll_interval", "new"),
+    wait_timeout = positive(opts, "wait_timeout", "new"),
+    max_retries = positive(opts, "max_retries", "new"),
+  }, Client)
+  local session, err = core.session {
+    api_key = key,
+    base_url = base_url,
+    timeout = self.timeout,
+    connect_timeout = self.connect_timeout,
+  }
+  if not session then return nil, err end
+  self.session = session
+  return self
+end
+
+-- Seconds to wait before retry number `attempt` (1-based), never past the deadline.
+local function backoff(attempt, err, deadline)
+  local delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ^ (attempt - 1))
+  delay = delay / 2 + random() * delay / 2
+  if err.retry_after then delay = max(delay, min(err.retry_after, RETRY_AFTER_CAP)) end
+  if deadline then delay = min(delay, max(0, deadline - now())) end
+  return delay
+end
+
+-- Runs start() --> transfer | nil, err, waits for it and returns what the transfer finishes
+-- with, retrying errors marked retryable up to max_retries times.
+local function perform(self, start, on_progress, deadline)
+  local attempt = 0
+  while true do
+    local t, err = start()
+    local result
+    if t then
+      await(t, on_progress)
+      result, err = t:finish()
+      if result then return result end
+    end
+    attempt = attempt + 1
+    if not err.retryable or attempt > self.max_retries or (deadline and now() >= deadline) then
+      return nil, err
+    end
+    sleep(backoff(attempt, err, deadline))
+  end
+end
+
+--- Submits a generation job. Never sends the same job twice: a submit is repeated only when
+-- the request provably did not reach the server, or it answered 429.
+-- @return job {id, status, model}, or nil and an error
+function Client:submit(params)
+  argcheck(type(params) == "table", "submit", 1, "table", params)
+  local body, err = core.encode(params, models)
+  if not body then return nil, err end
+  local session = self.session
+  local job
+  job, err = perform(self, function() return session:submit(body) end)
+  if not job then return nil, err end
+  job.model = params.model
+  return job
+end
+
+--- One status request for a job id.
+-- @return st (see README), or nil and an error
+function Client:status(id)
+  argcheck(type(id) == "string", "status", 1, "string", id)
+  local t, err = self.session:status(id)
+  if not t then return nil, err end
+  await(t)
+  local st
+  st, err = t:finish()
+  if not st then err.id = id end
+  return st, err
+end
+
+local function job_failed(st)
+  local e = st.error or {}
+  return new_error("job_failed", e.message or "the job ended with status error", {
+    code = e.name, id = st.id, trace_id = st.trace_id, st = st,
+  })
+end
+
+--- Follows a job until it completes, fails or the deadline passes.
+-- opts: interval, timeout (seconds), on_status(st) called when the status changes.
+-- @return st of the completed job, or nil and an error (kind "timeout" carries err.id)
+function Client:wait(job, opts)
+  local id = type(job) == "table" and job.id or job
+  argcheck(type(id) == "string", "wait", 1, "job table or id string", job)
+  opts = opts or {}
+  argcheck(type(opts) == "table", "wait", 2, "table or nil", opts)
+  local interval = opts.interval or self.poll_interval
+  local deadline = now() + (opts.timeout or self.wait_timeout)
+  local on_status = opts.on_status
+  local last, failures = nil, 0
+  while true do
+    local st, err = self:status(id)
+    if st then
+      failures = 0
+      if on_status and st.status ~= last then on_status(st) end
+      last = st.status
+      if st.status == "completed" then return st end
+      if st.status == "error" then return nil, job_failed(st) end
+      -- queued, generating, and statuses not yet documented (such as "waiting") are pending.
+    else
+      failures = failures + 1
+      if not err.retryable or failures > self.max_retries then return nil, err end
+    end
+    local left = deadline - now()
+    if left <= 0 then
+      return nil, new_error("timeout", ("job %s still %s after waiting %gs; wait again to go on"):format(
+        id, last or "unknown", opts.timeout or self.wait_timeout), { id = id, retryable = true })
+    end
+    sleep(min(st and interval or backoff(failures, err), left))
+  end
+end
+
+--- Downloads the audio of a completed job (or a URL) to path. The bytes stream to a temporary
+-- file beside path, renamed when complete; an existing file is kept unless opts.overwrite.
+-- opts: overwrite, on_progress(bytes, total).
+-- @return info {path, bytes}, or nil and an error
+function Client:download(src, path, opts)
+  local url = type(src) == "table" and src.url or src
+  argcheck(type(url) == "string", "download", 1, "status table with url, or URL string", src)
+  argcheck(type(path) == "string", "download", 2, "string", path)
+  opts = opts or {}
+  local session, overwrite = self.session, opts.overwrite and true or false
+  return perform(self, function() return session:download(url, path, overwrite) end, opts.on_progress)
+end
+
+--- Submit, wait and (with opts.output) download, in one call.
+-- opts: everything wait() and download() take, and output (a file path).
+-- @return st (with st.path and st.bytes after a download), or nil and an error
+function Client:generate(params, opts)
+  opts = opts or {}
+  argcheck(type(opts) == "table", "generate", 2, "table or nil", opts)
+  local job, err = self:submit(params)
+  if not job then return nil, err end
+  local st
+  st, err = self:wait(job, opts)
+  if not st then return nil, err end
+  if opts.output then
+    local info
+    info, err = self:download(st, opts.output, opts)
+    if not info then
+      -- The job is paid for and still downloadable: say which one.
+      err.id, err.url = st.id, st.url
+      return nil, err
+    end
+    st.path, st.bytes = info.path, info.bytes
+  end
+  return st
+end
+
+music.Client = Client
+return music

@@ -1,0 +1,301 @@
+-- The task scheduler: each task is a coroutine. Inside a task every waiting call yields here;
+-- outside a task the same call blocks, driving the scheduler (and so every other task) while
+-- it waits. One scheduler per Lua state, like the engine it drives.
+
+local core = require "aimlmusic.core"
+
+local engine = core.engine()
+local now = core.now
+local co_create, co_resume, co_running, co_yield, co_status =
+  coroutine.create, coroutine.resume, coroutine.running, coroutine.yield, coroutine.status
+local co_close = coroutine.close -- Lua 5.4: runs the task's pending to-be-closed variables
+local traceback = debug.traceback
+local floor, min, max = math.floor, math.min, math.max
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+local function pack(...) return { n = select("#", ...), ... } end
+
+local M = {}
+
+local WAIT = {} -- what a task yields when it waits for the scheduler
+
+local pending = 0          -- tasks not yet finished
+local by_co = setmetatable({}, { __mode = "k" }) -- coroutine -> task
+local ready = {}           -- tasks to resume on the next pass
+local waiters = {}         -- transfer -> task waiting for it
+local watchers = {}        -- task -> transfer whose progress wakes it
+local running_task = nil
+local done_list = {}
+
+-- Sleepers: a binary heap of {at, task, seq}; an entry whose seq no longer matches the task's
+-- is stale (the task was woken or cancelled) and is skipped.
+local heap, heap_n = {}, 0
+
+local function heap_push(e)
+  heap_n = heap_n + 1
+  local i = heap_n
+  heap[i] = e
+  while i > 1 do
+    local p = floor(i / 2)
+    if heap[p].at <= e.at then break end
+    heap[i], heap[p] = heap[p], e
+    i = p
+  end
+end
+
+local function heap_pop()
+  local top = heap[1]
+  local last = heap[heap_n]
+  heap[heap_n] = nil
+  heap_n = heap_n - 1
+  if heap_n > 0 then
+    local i = 1
+    heap[1] = last
+    while true do
+      local l, r, s = 2 * i, 2 * i + 1, i
+      if l <= heap_n and heap[l].at < heap[s].at then s = l end
+      if r <= heap_n and heap[r].at < heap[s].at then s = r end
+      if s == i then break end
+      heap[i], heap[s] = heap[s], heap[i]
+      i = s
+    end
+  end
+  return top
+end
+
+local function make_ready(task)
+  if task.state == "waiting" then
+    task.state = "ready"
+    task.seq = task.seq + 1
+    ready[#ready + 1] = task
+  end
+end
+
+local Task = {}
+Task.__index = Task
+
+function Task:__tostring()
+  return "aimlmusic.task(" .. self.state .. ")"
+end
+
+--- True once the task's function has returned, raised or was cancelled.
+function Task:done()
+  return self.state == "done" or self.state == "failed" or self.state == "cancelled"
+end
+
+--- The values the task's function returned; nil, message when it raised or was cancelled.
+function Task:result()
+  if self.state == "done" then return unpack(self.results, 1, self.results.n) end
+  if self.state == "failed" then return nil, self.error end
+  if self.state == "cancelled" then return nil, "cancelled" end
+  return nil, "pending"
+end
+
+local function finish(task, state)
+  task.state = state
+  pending = pending - 1
+  by_co[task.co] = nil
+  watchers[task] = nil
+  if task.transfer then
+    waiters[task.transfer] = nil
+    task.transfer = nil
+  end
+end
+
+--- Stops the task now: its transfer is cancelled and its coroutine closed.
+function Task:cancel()
+  if self:done() then return end
+  if self == running_task then error("a task cannot cancel itself; return from it instead", 2) end
+  local t = self.transfer
+  finish(self, "cancelled")
+  self.seq = self.seq + 1
+  if t then
+    t:cancel()
+    t:finish() -- removes a download's temporary file now, not at the next GC
+  end
+  if co_close and co_status(self.co) == "suspended" then co_close(self.co) end
+end
+
+--- Starts fn(...) as a task; it first runs at the next step.
+function M.spawn(fn, ...)
+  if type(fn) ~= "function" then
+    error("aimlmusic.spawn: expected a function, got " .. type(fn), 2)
+  end
+  local args = pack(...)
+  local task = setmetatable({ state = "waiting", seq = 0 }, Task)
+  task.co = co_create(function()
+    return fn(unpack(args, 1, args.n))
+  end)
+  by_co[task.co] = task
+  pending = pending + 1
+  make_ready(task)
+  return task
+end
+
+--- The task running now, or nil outside any task (or in a coroutine of the user's own).
+function M.current()
+  local co = co_running()
+  return co and by_co[co]
+end
+
+local function resume(task, errors)
+  running_task = task
+  task.state = "running"
+  local r = pack(co_resume(task.co))
+  running_task = nil
+  if task.state == "cancelled" then return end
+  if not r[1] then
+    task.error = traceback(task.co, tostring(r[2]))
+    finish(task, "failed")
+    errors[#errors + 1] = task.error
+  elseif co_status(task.co) == "dead" then
+    task.results = { n = r.n - 1, unpack(r, 2, r.n) }
+    finish(task, "done")
+  elseif task.state == "running" then
+    -- A plain coroutine.yield() from user code: run again on the next pass.
+    task.state = "waiting"
+    make_ready(task)
+  end
+end
+
+-- Moves finished transfers' tasks, due sleepers and progressed downloads to the ready list.
+local function collect()
+  local _, n_done = engine:perform(done_list)
+  if n_done > 0 then
+    for i = 1, #done_list do
+      local t = done_list[i]
+      done_list[i] = nil
+      local task = waiters[t]
+      if task then
+        waiters[t] = nil
+        make_ready(task)
+      end
+    end
+  end
+  if heap_n > 0 then
+    local t = now()
+    while heap_n > 0 and heap[1].at <= t do
+      local e = heap_pop()
+      if e.task.seq == e.seq then make_ready(e.task) end
+    end
+  end
+  for task, t in pairs(watchers) do
+    if t:progress() ~= task.progress_seen then make_ready(task) end
+  end
+end
+
+-- Milliseconds until the next sleeper is due, capped at limit.
+local function until_next(limit)
+  while heap_n > 0 and heap[1].task.seq ~= heap[1].seq do heap_pop() end
+  if heap_n == 0 then return limit end
+  return max(0, min(limit, (heap[1].at - now()) * 1000))
+end
+
+local function run_ready()
+  if #ready == 0 then return end
+  local batch = ready
+  ready = {}
+  local errors = {}
+  for i = 1, #batch do
+    local task = batch[i]
+    if task.state == "ready" then resume(task, errors) end
+  end
+  if #errors > 0 then error(errors[1], 0) end
+end
+
+--- Runs what is ready; waits up to timeout_ms (0: not at all) in the kernel when nothing is.
+--- Returns the number of tasks still pending.
+function M.step(timeout_ms)
+  if running_task then error("aimlmusic.step called from inside a task", 2) end
+  timeout_ms = timeout_ms or 0
+  collect()
+  if #ready == 0 and timeout_ms > 0 then
+    -- With sockets in flight, a watched download polls often enough to report progress.
+    local limit = next(watchers) and min(timeout_ms, 100) or timeout_ms
+    engine:poll(until_next(limit))
+    collect()
+  end
+  run_ready()
+  return pending
+end
+
+--- Drives every task to its end.
+function M.run()
+  if running_task then error("aimlmusic.run called from inside a task", 2) end
+  while pending > 0 do
+    M.step(1000)
+  end
+end
+
+-- The waiting primitives the client uses. Inside a task they yield; outside they block.
+
+--- Waits until the transfer is done; on_progress(bytes, total) is called as bytes arrive.
+function M.await(t, on_progress)
+  local task = M.current()
+  local seen = -1
+  local function report()
+    local bytes, total = t:progress()
+    if bytes ~= seen then
+      seen = bytes
+      on_progress(bytes, total)
+    end
+  end
+  if task then
+    while not t:done() do
+      task.transfer = t
+      waiters[t] = task
+      if on_progress then
+        watchers[task] = t
+        task.progress_seen = seen
+      end
+      task.state = "waiting"
+      co_yield(WAIT)
+      task.transfer = nil
+      waiters[t] = nil
+      watchers[task] = nil
+      if on_progress then report() end
+    end
+  else
+    -- Inside a coroutine of the user's own within a task, other tasks cannot be resumed.
+    local drive = not running_task
+    while not t:done() do
+      collect()
+      if not t:done() then
+        if drive then run_ready() end
+        if not t:done() then
+          engine:poll(until_next(on_progress and 100 or 1000))
+        end
+      end
+      if on_progress then report() end
+    end
+    if drive then run_ready() end
+  end
+  if on_progress then report() end
+end
+
+--- Waits seconds (yields inside a task, sleeps in the kernel outside).
+function M.sleep(seconds)
+  local at = now() + max(0, seconds)
+  local task = M.current()
+  if task then
+    task.state = "waiting"
+    heap_push({ at = at, task = task, seq = task.seq })
+    co_yield(WAIT)
+  else
+    while true do
+      collect()
+      if not running_task then run_ready() end
+      local left = at - now()
+      if left <= 0 then break end
+      engine:poll(until_next(left * 1000))
+    end
+  end
+end
+
+--- Number of tasks not finished.
+function M.pending()
+  return pending
+end
+
+M.now = now
+
+return M

@@ -1,0 +1,356 @@
+#include "engine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "request.h"
+#include "response.h"
+
+static const char engine_key = 'E'; /* registry[&engine_key] = this state's engine userdata */
+
+static void engine_unref(engine *e) {
+  int i;
+  if (--e->refs > 0) return;
+  for (i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
+  free(e);
+}
+
+/* Takes the transfer out of the multi handle and the active list. */
+static void transfer_detach(transfer *t) {
+  engine *e = t->engine;
+  if (t->state != TRANSFER_ACTIVE) return;
+  if (e->multi) curl_multi_remove_handle(e->multi, t->easy);
+  if (t->prev) t->prev->next = t->next;
+  else e->active = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->prev = t->next = NULL;
+  e->n_active--;
+  t->state = TRANSFER_DONE;
+}
+
+static engine *engine_check(lua_State *L, int idx) {
+  engine **pe = (engine **)luaL_checkudata(L, idx, ENGINE_MT);
+  if (*pe == NULL || (*pe)->multi == NULL) luaL_argerror(L, idx, "engine is closed");
+  return *pe;
+}
+
+/* __gc and __close: stops every transfer still in flight; idempotent. */
+static int engine_close(lua_State *L) {
+  engine **pe = (engine **)luaL_checkudata(L, 1, ENGINE_MT);
+  engine *e = *pe;
+  if (e == NULL) return 0;
+  while (e->active) {
+    transfer *t = e->active;
+    transfer_detach(t);
+    t->cancelled = 1;
+  }
+  curl_multi_cleanup(e->multi);
+  e->multi = NULL;
+  *pe = NULL;
+  engine_unref(e);
+  return 0;
+}
+
+engine *engine_get(lua_State *L) {
+  engine **pe;
+  lua_pushlightuserdata(L, (void *)&engine_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  pe = (engine **)luaL_testudata(L, -1, ENGINE_MT);
+  lua_pop(L, 1);
+  if (pe && *pe) return *pe;
+  pe = (engine **)compat_newudata(L, sizeof *pe);
+  *pe = NULL;
+  luaL_setmetatable(L, ENGINE_MT);
+  *pe = (engine *)calloc(1, sizeof **pe);
+  if (*pe == NULL) luaL_error(L, "out of memory");
+  (*pe)->refs = 1;
+  (*pe)->multi = curl_multi_init();
+  if ((*pe)->multi == NULL) luaL_error(L, "curl_multi_init failed");
+  lua_pushlightuserdata(L, (void *)&engine_key);
+  lua_insert(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+  return *pe;
+}
+
+static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
+  transfer *t = (transfer *)ud;
+  size_t n = size * nmemb;
+  size_t limit = TRANSFER_MAX_BODY;
+  if (t->kind == TRANSFER_DOWNLOAD) {
+    long code = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 200 && code < 300) {
+      /* Straight to disk: memory stays flat whatever the size. */
+      size_t off = 0;
+      while (off < n) {
+        ssize_t w = write(t->fd, ptr + off, n - off);
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          t->io_errno = errno;
+          return 0;
+        }
+        off += (size_t)w;
+      }
+      t->bytes += (curl_off_t)n;
+      return n;
+    }
+    limit = TRANSFER_MAX_ERROR_BODY; /* an error page: keep its start for the message */
+  }
+  if (t->body_len + n > limit) {
+    t->body_overflow = 1;
+    return 0;
+  }
+  if (t->body_len + n > t->body_cap) {
+    size_t cap = t->body_cap ? t->body_cap : 1024;
+    char *p;
+    while (cap < t->body_len + n) cap *= 2;
+    p = (char *)realloc(t->body, cap);
+    if (p == NULL) return 0;
+    t->body = p;
+    t->body_cap = cap;
+  }
+  memcpy(t->body + t->body_len, ptr, n);
+  t->body_len += n;
+  return n;
+}
+
+transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
+  transfer *t = (transfer *)compat_newudata(L, sizeof *t);
+  memset(t, 0, sizeof *t);
+  t->fd = -1;
+  t->ref = LUA_NOREF;
+  t->kind = kind;
+  luaL_setmetatable(L, TRANSFER_MT);
+  if (e->n_pool > 0) {
+    t->easy = e->pool[--e->n_pool];
+  } else {
+    t->easy = curl_easy_init();
+    if (t->easy == NULL) luaL_error(L, "curl_easy_init failed");
+  }
+  t->engine = e;
+  e->refs++;
+  curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (char *)t);
+  curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, transfer_on_write);
+  curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, (void *)t);
+  curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(t->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  return t;
+}
+
+int transfer_start(lua_State *L, transfer *t, int idx) {
+  engine *e = t->engine;
+  CURLMcode mc;
+  if (e->multi == NULL) {
+    lua_pushliteral(L, "engine is closed");
+    return 0;
+  }
+  mc = curl_multi_add_handle(e->multi, t->easy);
+  if (mc != CURLM_OK) {
+    lua_pushstring(L, curl_multi_strerror(mc));
+    return 0;
+  }
+  lua_pushvalue(L, idx);
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  t->state = TRANSFER_ACTIVE;
+  t->next = e->active;
+  if (e->active) e->active->prev = t;
+  e->active = t;
+  e->n_active++;
+  return 1;
+}
+
+transfer *transfer_check(lua_State *L, int idx) {
+  return (transfer *)luaL_checkudata(L, idx, TRANSFER_MT);
+}
+
+/* Stops a transfer and lets Lua collect it; the owner sees kind "cancelled". */
+static void transfer_stop(lua_State *L, transfer *t) {
+  if (t->state == TRANSFER_ACTIVE) {
+    transfer_detach(t);
+    t->cancelled = 1;
+  }
+  if (t->ref != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+    t->ref = LUA_NOREF;
+  }
+}
+
+/* __gc and __close: frees what the transfer owns; a download not committed leaves no file. */
+static int transfer_gc(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  transfer_stop(L, t);
+  if (t->easy) {
+    engine *e = t->engine;
+    if (e->multi && e->n_pool < (int)(sizeof e->pool / sizeof e->pool[0])) {
+      curl_easy_reset(t->easy);
+      e->pool[e->n_pool++] = t->easy;
+    } else {
+      curl_easy_cleanup(t->easy);
+    }
+    t->easy = NULL;
+    engine_unref(e);
+  }
+  response_discard(t);
+  free(t->body);
+  t->body = NULL;
+  t->body_len = t->body_cap = 0;
+  free(t->target_path);
+  t->target_path = NULL;
+  if (t->session) {
+    session_release(t->session);
+    t->session = NULL;
+  }
+  return 0;
+}
+
+static int transfer_done(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  lua_pushboolean(L, t->state == TRANSFER_DONE);
+  return 1;
+}
+
+/* transfer:progress() --> bytes written so far, total expected (nil when unknown) */
+static int transfer_progress(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  curl_off_t total = -1;
+  compat_pushint(L, t->bytes);
+  if (t->easy) curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+  if (total >= 0) compat_pushint(L, total);
+  else lua_pushnil(L);
+  return 2;
+}
+
+static int transfer_cancel(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  transfer_stop(L, t);
+  return 0;
+}
+
+static int transfer_tostring(lua_State *L) {
+  static const char *const kinds[] = {"submit", "status", "download"};
+  static const char *const states[] = {"idle", "active", "done"};
+  transfer *t = transfer_check(L, 1);
+  lua_pushfstring(L, "aimlmusic.transfer(%s, %s)", kinds[t->kind], states[t->state]);
+  return 1;
+}
+
+/* engine:perform([done]) --> transfers still running, number finished now.
+ * Never blocks. Finished transfers are appended to the table `done` when given. */
+static int engine_perform(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  int running = 0, left = 0, n = 0, has_done = lua_istable(L, 2);
+  CURLMsg *msg;
+  CURLMcode mc = curl_multi_perform(e->multi, &running);
+  if (mc != CURLM_OK) return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(mc));
+  while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
+    char *priv = NULL;
+    transfer *t;
+    if (msg->msg != CURLMSG_DONE) continue;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+    t = (transfer *)priv;
+    t->result = msg->data.result;
+    transfer_detach(t);
+    if (has_done) {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+      lua_rawseti(L, 2, (int)lua_rawlen(L, 2) + 1);
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+    t->ref = LUA_NOREF;
+    n++;
+  }
+  compat_pushint(L, e->n_active);
+  compat_pushint(L, n);
+  return 2;
+}
+
+/* engine:poll(ms): sleeps in the kernel until a socket is ready, a libcurl timer is due, or
+ * ms milliseconds pass; with nothing in flight it is a plain sleep. */
+static int engine_poll(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  lua_Number ms = luaL_checknumber(L, 2);
+  int numfds = 0;
+  CURLMcode mc;
+  if (ms < 0 || ms != ms) ms = 0;
+  if (ms > INT_MAX) ms = INT_MAX;
+  mc = curl_multi_poll(e->multi, NULL, 0, (int)ms, &numfds);
+  if (mc != CURLM_OK) return luaL_error(L, "curl_multi_poll: %s", curl_multi_strerror(mc));
+  compat_pushint(L, numfds);
+  return 1;
+}
+
+/* engine:timeout() --> ms until libcurl wants perform() called again, or -1 for no timer */
+static int engine_timeout(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  long ms = -1;
+  curl_multi_timeout(e->multi, &ms);
+  compat_pushint(L, ms);
+  return 1;
+}
+
+static int engine_count(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  compat_pushint(L, e->n_active);
+  return 1;
+}
+
+static int engine_tostring(lua_State *L) {
+  engine **pe = (engine **)luaL_checkudata(L, 1, ENGINE_MT);
+  if (*pe && (*pe)->multi) lua_pushfstring(L, "aimlmusic.engine(%d active)", (*pe)->n_active);
+  else lua_pushliteral(L, "aimlmusic.engine(closed)");
+  return 1;
+}
+
+/* core.engine() --> this Lua state's engine */
+static int l_engine(lua_State *L) {
+  engine_get(L);
+  lua_pushlightuserdata(L, (void *)&engine_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  return 1;
+}
+
+/* core.now() --> monotonic seconds, for deadlines that ignore wall-clock changes */
+static int l_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+static void new_class(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
+  luaL_newmetatable(L, name);
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+}
+
+void engine_open(lua_State *L) {
+  static const luaL_Reg engine_meta[] = {
+      {"__gc", engine_close}, {"__close", engine_close}, {"__tostring", engine_tostring}, {NULL, NULL}};
+  static const luaL_Reg engine_methods[] = {{"perform", engine_perform},
+                                            {"poll", engine_poll},
+                                            {"timeout", engine_timeout},
+                                            {"count", engine_count},
+                                            {NULL, NULL}};
+  static const luaL_Reg transfer_meta[] = {
+      {"__gc", transfer_gc}, {"__close", transfer_gc}, {"__tostring", transfer_tostring}, {NULL, NULL}};
+  static const luaL_Reg transfer_methods[] = {{"done", transfer_done},
+                                              {"progress", transfer_progress},
+                                              {"cancel", transfer_cancel},
+                                              {"finish", response_finish},
+                                              {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"engine", l_engine}, {"now", l_now}, {NULL, NULL}};
+  new_class(L, ENGINE_MT, engine_meta, engine_methods);
+  new_class(L, TRANSFER_MT, transfer_meta, transfer_methods);
+  luaL_setfuncs(L, fns, 0);
+}

@@ -1,0 +1,70 @@
+/* The transfer engine: one libcurl multi handle per Lua state, driven without blocking by
+ * engine:perform() and put to sleep in the kernel only by engine:poll(ms). Each request is a
+ * transfer userdata that owns its easy handle, its response buffer and, for a download, its
+ * temporary file. */
+#ifndef AIMLMUSIC_ENGINE_H
+#define AIMLMUSIC_ENGINE_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "compat.h"
+
+#define ENGINE_MT "aimlmusic.engine"
+#define TRANSFER_MT "aimlmusic.transfer"
+
+/* Bodies of API responses are small JSON documents; anything larger is refused. */
+#define TRANSFER_MAX_BODY (1024 * 1024)
+/* What is kept of an error body sent instead of a download. */
+#define TRANSFER_MAX_ERROR_BODY (64 * 1024)
+
+typedef enum { TRANSFER_SUBMIT, TRANSFER_STATUS, TRANSFER_DOWNLOAD } transfer_kind;
+typedef enum { TRANSFER_IDLE, TRANSFER_ACTIVE, TRANSFER_DONE } transfer_state;
+
+struct session;
+struct engine;
+
+typedef struct transfer {
+  CURL *easy;
+  struct engine *engine;   /* counted reference */
+  struct transfer *prev, *next; /* in engine->active while ACTIVE */
+  struct session *session; /* counted reference: headers and key outlive the Lua object */
+  int ref;                 /* registry reference that keeps the userdata alive while active */
+  transfer_kind kind;
+  transfer_state state;
+  int cancelled;
+  int finished;            /* finish() already ran */
+  CURLcode result;
+  char *body;
+  size_t body_len, body_cap;
+  int body_overflow;
+  /* downloads */
+  int fd;
+  char *tmp_path, *target_path;
+  int overwrite;
+  int io_errno;
+  curl_off_t bytes;
+  char errbuf[CURL_ERROR_SIZE];
+} transfer;
+
+typedef struct engine {
+  int refs; /* the Lua userdata + every transfer made on it */
+  CURLM *multi; /* NULL once the userdata is collected */
+  transfer *active;
+  int n_active;
+  CURL *pool[32]; /* reset easy handles kept for reuse */
+  int n_pool;
+} engine;
+
+/* This Lua state's engine, created on first use (not pushed). */
+engine *engine_get(lua_State *L);
+/* Pushes a new transfer userdata with an easy handle (from the pool) and its basic options. */
+transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind);
+/* Adds the transfer at stack index idx to the multi handle; it then stays alive until done.
+ * Returns 0 with a message pushed when libcurl refuses it. */
+int transfer_start(lua_State *L, transfer *t, int idx);
+transfer *transfer_check(lua_State *L, int idx);
+
+void engine_open(lua_State *L);
+
+#endif

@@ -1,0 +1,348 @@
+#include "request.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "error.h"
+
+#define REQUEST_USER_AGENT "aimlmusic/0.1"
+#define SUBMIT_PATH "/v2/generate/audio"
+#define STATUS_QUERY "/v2/generate/audio?generation_id="
+
+void session_release(session *s) {
+  if (--s->refs > 0) return;
+  if (s->key) {
+    /* The key does not linger in freed memory. */
+    volatile char *p = s->key;
+    while (*p) *p++ = 0;
+    free(s->key);
+  }
+  /* api_headers holds the key too, inside "Authorization: Bearer ...". */
+  for (struct curl_slist *h = s->api_headers; h; h = h->next) {
+    volatile char *p = h->data;
+    while (*p) *p++ = 0;
+  }
+  free(s->base_url);
+  free(s->submit_url);
+  curl_slist_free_all(s->api_headers);
+  curl_slist_free_all(s->cdn_headers);
+  free(s);
+}
+
+void session_push_redacted(lua_State *L, const session *s, const char *text, size_t n) {
+  luaL_Buffer b;
+  size_t klen = (s && s->key) ? strlen(s->key) : 0;
+  size_t i = 0;
+  if (klen < 4) { /* nothing worth searching for */
+    lua_pushlstring(L, text, n);
+    return;
+  }
+  luaL_buffinit(L, &b);
+  while (i < n) {
+    if (n - i >= klen && memcmp(text + i, s->key, klen) == 0) {
+      luaL_addstring(&b, "[redacted]");
+      i += klen;
+    } else {
+      luaL_addchar(&b, text[i]);
+      i++;
+    }
+  }
+  luaL_pushresult(&b);
+}
+
+static session *session_check(lua_State *L, int idx) {
+  session **ps = (session **)luaL_checkudata(L, idx, SESSION_MT);
+  if (*ps == NULL) luaL_argerror(L, idx, "session is closed");
+  return *ps;
+}
+
+static int session_close(lua_State *L) {
+  session **ps = (session **)luaL_checkudata(L, 1, SESSION_MT);
+  if (*ps) {
+    session_release(*ps);
+    *ps = NULL;
+  }
+  return 0;
+}
+
+static int session_tostring(lua_State *L) {
+  session **ps = (session **)luaL_checkudata(L, 1, SESSION_MT);
+  if (*ps) lua_pushfstring(L, "aimlmusic.session(%s)", (*ps)->base_url);
+  else lua_pushliteral(L, "aimlmusic.session(closed)");
+  return 1;
+}
+
+/* True when s holds a byte that must never reach a header line: CR, LF, NUL or another control. */
+static int has_control(const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f) return 1;
+  }
+  return 0;
+}
+
+static char *dup_string(const char *s, size_t n) {
+  char *p = (char *)malloc(n + 1);
+  if (p) {
+    memcpy(p, s, n);
+    p[n] = '\0';
+  }
+  return p;
+}
+
+static long opt_ms(lua_State *L, int t, const char *k, double dflt_s) {
+  double s = dflt_s;
+  if (compat_getfield(L, t, k) != LUA_TNIL) {
+    if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) <= 0)
+      luaL_error(L, "option %s must be a positive number of seconds", k);
+    s = lua_tonumber(L, -1);
+  }
+  lua_pop(L, 1);
+  return (long)(s * 1000.0 + 0.5);
+}
+
+static int config_error(lua_State *L, const char *message) {
+  lua_pushnil(L);
+  error_push(L, "config", message);
+  return 2;
+}
+
+/* core.session{api_key=, base_url=, timeout=, connect_timeout=} --> session | nil, err */
+static int l_session(lua_State *L) {
+  session **ps, *s;
+  size_t klen = 0, ulen = 0;
+  const char *key = NULL, *url;
+  struct curl_slist *h;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  if (compat_getfield(L, 1, "api_key") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING) return config_error(L, "api_key must be a string");
+    key = lua_tolstring(L, -1, &klen);
+    if (klen == 0) key = NULL;
+    else if (has_control(key, klen) || memchr(key, ' ', klen))
+      return config_error(L, "api_key contains a space or a control character");
+  }
+  if (compat_getfield(L, 1, "base_url") != LUA_TSTRING) return config_error(L, "base_url must be a string");
+  url = lua_tolstring(L, -1, &ulen);
+  if (has_control(url, ulen) || memchr(url, ' ', ulen) || memchr(url, '?', ulen) || memchr(url, '#', ulen))
+    return config_error(L, "base_url contains a space, a control character, '?' or '#'");
+  if (!(ulen > 7 && strncmp(url, "http://", 7) == 0) && !(ulen > 8 && strncmp(url, "https://", 8) == 0))
+    return config_error(L, "base_url must start with https:// or http://");
+  while (ulen > 0 && url[ulen - 1] == '/') ulen--;
+
+  ps = (session **)compat_newudata(L, sizeof *ps);
+  *ps = NULL;
+  luaL_setmetatable(L, SESSION_MT);
+  s = (session *)calloc(1, sizeof *s);
+  if (s == NULL) return luaL_error(L, "out of memory");
+  *ps = s;
+  s->refs = 1;
+  s->timeout_ms = opt_ms(L, 1, "timeout", 60);
+  s->connect_timeout_ms = opt_ms(L, 1, "connect_timeout", 10);
+  s->base_url = dup_string(url, ulen);
+  s->submit_url = (char *)malloc(ulen + sizeof SUBMIT_PATH);
+  if (!s->base_url || !s->submit_url) return luaL_error(L, "out of memory");
+  memcpy(s->submit_url, url, ulen);
+  memcpy(s->submit_url + ulen, SUBMIT_PATH, sizeof SUBMIT_PATH);
+  if (key) {
+    char *line;
+    s->key = dup_string(key, klen);
+    line = (char *)malloc(klen + sizeof "Authorization: Bearer ");
+    if (!s->key || !line) return luaL_error(L, "out of memory");
+    memcpy(line, "Authorization: Bearer ", sizeof "Authorization: Bearer " - 1);
+    memcpy(line + sizeof "Authorization: Bearer " - 1, key, klen + 1);
+    h = curl_slist_append(NULL, line);
+    memset(line, 0, klen + sizeof "Authorization: Bearer ");
+    free(line);
+    if (h == NULL) return luaL_error(L, "out of memory");
+    s->api_headers = h;
+  }
+  s->api_headers = curl_slist_append(s->api_headers, "Content-Type: application/json");
+  s->api_headers = curl_slist_append(s->api_headers, "Accept: application/json");
+  s->api_headers = curl_slist_append(s->api_headers, "Expect:");
+  s->cdn_headers = curl_slist_append(NULL, "Accept: */*");
+  if (!s->api_headers || !s->cdn_headers) return luaL_error(L, "out of memory");
+  return 1;
+}
+
+/* A transfer for this session, set up with what every request shares. */
+static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, const char *url) {
+  transfer *t = transfer_new(L, engine_get(L), kind);
+  t->session = s;
+  s->refs++;
+  curl_easy_setopt(t->easy, CURLOPT_URL, url);
+  curl_easy_setopt(t->easy, CURLOPT_USERAGENT, REQUEST_USER_AGENT);
+  curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
+  if (kind == TRANSFER_DOWNLOAD) {
+    /* A large file may take long: only a stalled transfer is a timeout. */
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, s->cdn_headers);
+    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, (s->timeout_ms + 999) / 1000);
+    curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_MAXREDIRS, 5L);
+  } else {
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, s->api_headers);
+    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+  }
+  return t;
+}
+
+static int start_or_fail(lua_State *L, transfer *t) {
+  if (transfer_start(L, t, -1)) return 1;
+  error_push(L, "network", lua_tostring(L, -1));
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+static int require_key(lua_State *L, session *s) {
+  if (s->key) return 1;
+  lua_pushnil(L);
+  error_push(L, "config", "no API key: pass api_key to new() or set AIMLAPI_KEY");
+  return 0;
+}
+
+/* session:submit(body_json) --> transfer | nil, err */
+static int session_submit(lua_State *L) {
+  session *s = session_check(L, 1);
+  size_t n;
+  const char *body = luaL_checklstring(L, 2, &n);
+  transfer *t;
+  if (!require_key(L, s)) return 2;
+  t = session_transfer(L, s, TRANSFER_SUBMIT, s->submit_url);
+  curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+  curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, body);
+  return start_or_fail(L, t);
+}
+
+/* Percent-encodes everything but RFC 3986's unreserved characters: ':' and '/' of ids too. */
+static void add_encoded(luaL_Buffer *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      luaL_addchar(b, (char)c);
+    } else {
+      luaL_addchar(b, '%');
+      luaL_addchar(b, hex[c >> 4]);
+      luaL_addchar(b, hex[c & 15]);
+    }
+  }
+}
+
+/* session:status(id) --> transfer | nil, err */
+static int session_status(lua_State *L) {
+  session *s = session_check(L, 1);
+  size_t n;
+  const char *id = luaL_checklstring(L, 2, &n);
+  luaL_Buffer b;
+  transfer *t;
+  if (n == 0) return luaL_argerror(L, 2, "empty generation id");
+  if (!require_key(L, s)) return 2;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, s->base_url);
+  luaL_addstring(&b, STATUS_QUERY);
+  add_encoded(&b, id, n);
+  luaL_pushresult(&b);
+  t = session_transfer(L, s, TRANSFER_STATUS, lua_tostring(L, -1));
+  return start_or_fail(L, t);
+}
+
+/* Opens "<target>.part-<random>" beside the target, so the final rename stays on one
+ * file system; O_EXCL so two downloads never share a temporary file. */
+static int open_temp(transfer *t, const char *target) {
+  size_t n = strlen(target);
+  int attempt;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  t->tmp_path = (char *)malloc(n + 32);
+  if (t->tmp_path == NULL) return ENOMEM;
+  for (attempt = 0; attempt < 100; attempt++) {
+    unsigned long r = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 16) ^
+                      ((unsigned long)(size_t)t >> 4) ^ (unsigned long)attempt * 2654435761UL;
+    memcpy(t->tmp_path, target, n);
+    snprintf(t->tmp_path + n, 32, ".part-%06lx", r & 0xffffff);
+    t->fd = open(t->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (t->fd >= 0) return 0;
+    if (errno != EEXIST) break;
+  }
+  {
+    int e = errno;
+    free(t->tmp_path);
+    t->tmp_path = NULL;
+    return e;
+  }
+}
+
+/* session:download(url, target, overwrite) --> transfer | nil, err
+ * The bytes go to a temporary file; transfer:finish() moves it to target when complete. */
+static int session_download(lua_State *L) {
+  session *s = session_check(L, 1);
+  size_t ulen;
+  const char *url = luaL_checklstring(L, 2, &ulen);
+  const char *target = luaL_checkstring(L, 3);
+  int overwrite = lua_toboolean(L, 4);
+  struct stat sb;
+  transfer *t;
+  int e;
+  if (has_control(url, ulen) || !((ulen > 7 && strncmp(url, "http://", 7) == 0) ||
+                                  (ulen > 8 && strncmp(url, "https://", 8) == 0))) {
+    lua_pushnil(L);
+    error_push(L, "config", "the audio URL is not an http(s) URL");
+    return 2;
+  }
+  if (!overwrite && lstat(target, &sb) == 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s exists (pass overwrite = true to replace it)", target);
+    error_push(L, "io", lua_tostring(L, -1));
+    lua_remove(L, -2);
+    error_setstring(L, "code", "EEXIST");
+    return 2;
+  }
+  t = session_transfer(L, s, TRANSFER_DOWNLOAD, url);
+  t->overwrite = overwrite;
+  t->target_path = dup_string(target, strlen(target));
+  if (t->target_path == NULL) return luaL_error(L, "out of memory");
+  e = open_temp(t, target);
+  if (e != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot create a file beside %s: %s", target, strerror(e));
+    error_push(L, "io", lua_tostring(L, -1));
+    lua_remove(L, -2);
+    return 2;
+  }
+  return start_or_fail(L, t);
+}
+
+static int session_has_key(lua_State *L) {
+  lua_pushboolean(L, session_check(L, 1)->key != NULL);
+  return 1;
+}
+
+void request_open(lua_State *L) {
+  static const luaL_Reg meta[] = {
+      {"__gc", session_close}, {"__close", session_close}, {"__tostring", session_tostring}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"submit", session_submit},
+                                     {"status", session_status},
+                                     {"download", session_download},
+                                     {"has_key", session_has_key},
+                                     {"close", session_close},
+                                     {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"session", l_session}, {NULL, NULL}};
+  luaL_newmetatable(L, SESSION_MT);
+  luaL_setfuncs(L, meta, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_setfuncs(L, fns, 0);
+}

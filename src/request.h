@@ -1,0 +1,29 @@
+/* A session holds what every request to the service shares: the base URL, the key (kept in C
+ * memory only, never handed back to Lua), prebuilt header lists and timeouts. Its methods build
+ * and start the three requests of the API: submit, status and download. */
+#ifndef AIMLMUSIC_REQUEST_H
+#define AIMLMUSIC_REQUEST_H
+
+#include <curl/curl.h>
+
+#include "compat.h"
+
+#define SESSION_MT "aimlmusic.session"
+
+typedef struct session {
+  int refs; /* the Lua userdata + every transfer made with it */
+  char *key;
+  char *base_url;
+  char *submit_url;
+  struct curl_slist *api_headers; /* Authorization, Content-Type, Accept */
+  struct curl_slist *cdn_headers; /* no Authorization: the CDN is another host */
+  long timeout_ms, connect_timeout_ms;
+} session;
+
+void session_release(session *s);
+/* Copies s with every occurrence of the session's key replaced, for text shown to users. */
+void session_push_redacted(lua_State *L, const session *s, const char *text, size_t n);
+
+void request_open(lua_State *L);
+
+#endif

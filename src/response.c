@@ -1,0 +1,410 @@
+#include "response.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "json.h"
+#include "request.h"
+
+void response_discard(transfer *t) {
+  if (t->fd >= 0) {
+    close(t->fd);
+    t->fd = -1;
+  }
+  if (t->tmp_path) {
+    unlink(t->tmp_path);
+    free(t->tmp_path);
+    t->tmp_path = NULL;
+  }
+}
+
+/* Pushes nil, err (the error built at the top of the stack) as the two results. */
+static int fail(lua_State *L) {
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+static int fail_with(lua_State *L, const char *kind, const char *message, int retryable) {
+  error_push(L, kind, message);
+  error_setbool(L, "retryable", retryable);
+  return fail(L);
+}
+
+/* The message of a provider error body: a string, or a list of strings joined with "; ". */
+static void push_body_message(lua_State *L, int body) {
+  int t = compat_getfield(L, body, "message");
+  if (t == LUA_TSTRING) return;
+  if (t == LUA_TTABLE) {
+    luaL_Buffer b;
+    int list = lua_gettop(L), i, n = (int)lua_rawlen(L, list), added = 0;
+    luaL_buffinit(L, &b);
+    for (i = 1; i <= n && i <= 20; i++) {
+      compat_rawgeti(L, list, i);
+      if (lua_type(L, -1) == LUA_TSTRING) {
+        if (added++) luaL_addstring(&b, "; ");
+        luaL_addvalue(&b);
+      } else {
+        lua_pop(L, 1);
+      }
+    }
+    luaL_pushresult(&b);
+    lua_remove(L, list);
+    if (added) return;
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+}
+
+/* A 400's message list becomes err.fields: "prompt must be ..." names the field "prompt". */
+static void set_fields_from_body(lua_State *L, int body, int err) {
+  int i, n, count = 0;
+  if (compat_getfield(L, body, "message") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  n = (int)lua_rawlen(L, -1);
+  lua_newtable(L);
+  for (i = 1; i <= n && i <= 100; i++) {
+    size_t len, k = 0;
+    const char *s;
+    compat_rawgeti(L, -2, i);
+    s = lua_tolstring(L, -1, &len);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      lua_pop(L, 1);
+      continue;
+    }
+    while (k < len && (s[k] == '_' || s[k] == '.' || (s[k] >= 'a' && s[k] <= 'z') ||
+                       (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9')))
+      k++;
+    lua_createtable(L, 0, 2);
+    lua_pushlstring(L, s, k);
+    lua_setfield(L, -2, "field");
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "message");
+    lua_rawseti(L, -3, ++count);
+    lua_pop(L, 1);
+  }
+  lua_setfield(L, err, "fields");
+  lua_pop(L, 1);
+}
+
+static const char *curl_code_name(CURLcode c) {
+  switch (c) {
+    case CURLE_UNSUPPORTED_PROTOCOL: return "UNSUPPORTED_PROTOCOL";
+    case CURLE_URL_MALFORMAT: return "URL_MALFORMAT";
+    case CURLE_COULDNT_RESOLVE_PROXY: return "COULDNT_RESOLVE_PROXY";
+    case CURLE_COULDNT_RESOLVE_HOST: return "COULDNT_RESOLVE_HOST";
+    case CURLE_COULDNT_CONNECT: return "COULDNT_CONNECT";
+    case CURLE_PARTIAL_FILE: return "PARTIAL_FILE";
+    case CURLE_WRITE_ERROR: return "WRITE_ERROR";
+    case CURLE_OPERATION_TIMEDOUT: return "OPERATION_TIMEDOUT";
+    case CURLE_SSL_CONNECT_ERROR: return "SSL_CONNECT_ERROR";
+    case CURLE_TOO_MANY_REDIRECTS: return "TOO_MANY_REDIRECTS";
+    case CURLE_GOT_NOTHING: return "GOT_NOTHING";
+    case CURLE_SEND_ERROR: return "SEND_ERROR";
+    case CURLE_RECV_ERROR: return "RECV_ERROR";
+    case CURLE_PEER_FAILED_VERIFICATION: return "PEER_FAILED_VERIFICATION";
+    case CURLE_SSL_CACERT_BADFILE: return "SSL_CACERT_BADFILE";
+    case CURLE_SSL_CERTPROBLEM: return "SSL_CERTPROBLEM";
+    case CURLE_ABORTED_BY_CALLBACK: return "ABORTED_BY_CALLBACK";
+    case CURLE_HTTP2: return "HTTP2";
+    case CURLE_HTTP2_STREAM: return "HTTP2_STREAM";
+    case CURLE_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
+    default: return NULL;
+  }
+}
+
+/* A transport failure. Whether a retry is safe depends on whether the request can have
+ * reached the server: a submit is retried only when it provably did not. */
+static int curl_failure(lua_State *L, transfer *t) {
+  const char *kind = "network";
+  const char *name = curl_code_name(t->result);
+  int retryable = 0, not_sent = 0;
+  const char *text = t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result);
+  switch (t->result) {
+    case CURLE_WRITE_ERROR:
+      if (t->io_errno) {
+        lua_pushfstring(L, "writing %s: %s", t->tmp_path ? t->tmp_path : "download",
+                        strerror(t->io_errno));
+        error_push(L, "io", lua_tostring(L, -1));
+        lua_remove(L, -2);
+        error_setstring(L, "code", name);
+        return fail(L);
+      }
+      if (t->body_overflow) {
+        return fail_with(L, "protocol", t->kind == TRANSFER_DOWNLOAD ? "error response body too large"
+                                                                     : "response body larger than 1 MiB",
+                         0);
+      }
+      break;
+    case CURLE_OPERATION_TIMEDOUT: kind = "timeout"; break;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR: not_sent = 1; break;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM: break;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL: kind = "config"; break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM: kind = "network"; break;
+    case CURLE_ABORTED_BY_CALLBACK: kind = "cancelled"; break;
+    default: break;
+  }
+  if (strcmp(kind, "network") == 0 || strcmp(kind, "timeout") == 0) {
+    int tls = t->result == CURLE_PEER_FAILED_VERIFICATION || t->result == CURLE_SSL_CACERT_BADFILE ||
+              t->result == CURLE_SSL_CERTPROBLEM;
+    retryable = !tls && (t->kind != TRANSFER_SUBMIT || not_sent);
+  }
+  session_push_redacted(L, t->session, text, strlen(text));
+  error_push(L, kind, lua_tostring(L, -1));
+  lua_remove(L, -2);
+  error_setbool(L, "retryable", retryable);
+  if (name) error_setstring(L, "code", name);
+  else error_setint(L, "code", (long long)t->result);
+  return fail(L);
+}
+
+static const char *reason(long status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "HTTP error";
+  }
+}
+
+/* An HTTP error status: the kind says what it means for this request. */
+static int http_failure(lua_State *L, transfer *t, long status) {
+  const char *kind = "http";
+  int retryable = 0, body = 0, err;
+  int download = t->kind == TRANSFER_DOWNLOAD;
+  curl_off_t retry_after = 0;
+  if (status == 400 || status == 422) kind = "validation";
+  else if (status == 401) kind = "auth";
+  else if (status == 402 || (status == 403 && !download)) kind = "credits";
+  else if (status == 404) kind = "not_found";
+  else if (status == 408) kind = "timeout", retryable = t->kind != TRANSFER_SUBMIT;
+  else if (status == 429) kind = "rate_limited", retryable = 1;
+  else if (status >= 500 && status <= 599) kind = "server", retryable = t->kind != TRANSFER_SUBMIT;
+
+  if (t->body_len > 0 && json_decode(L, t->body, t->body_len) && lua_istable(L, -1)) {
+    body = lua_gettop(L);
+  } else {
+    lua_pop(L, 1);
+  }
+  if (body) push_body_message(L, body);
+  else lua_pushnil(L);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    if (download && status == 403)
+      lua_pushliteral(L, "the audio URL was refused (it may have expired)");
+    else
+      lua_pushfstring(L, "%s", reason(status));
+  }
+  {
+    size_t n;
+    const char *m = lua_tolstring(L, -1, &n);
+    session_push_redacted(L, t->session, m, n);
+    lua_remove(L, -2);
+  }
+  error_push(L, kind, lua_tostring(L, -1));
+  lua_remove(L, -2);
+  err = lua_gettop(L);
+  error_setint(L, "status", status);
+  error_setbool(L, "retryable", retryable);
+  if (t->easy && curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+      retry_after > 0)
+    error_setint(L, "retry_after", (long long)retry_after);
+  if (body) {
+    if (compat_getfield(L, body, "requestId") == LUA_TSTRING) lua_setfield(L, err, "request_id");
+    else lua_pop(L, 1);
+    if (strcmp(kind, "validation") == 0) set_fields_from_body(L, body, err);
+    lua_remove(L, body);
+  }
+  return fail(L);
+}
+
+/* Copies t[src] to the table at dst as dst[name] when it is a number. */
+static void copy_number(lua_State *L, int src, const char *k, int dst, const char *name) {
+  if (compat_getfield(L, src, k) == LUA_TNUMBER) lua_setfield(L, dst, name);
+  else lua_pop(L, 1);
+}
+
+static int protocol_error(lua_State *L, const char *message) {
+  return fail_with(L, "protocol", message, 0);
+}
+
+/* A 2xx answer from the API: a job (submit) or a status table (status). */
+static int api_success(lua_State *L, transfer *t) {
+  int body, st, sub;
+  const char *status;
+  if (t->body_len == 0) return protocol_error(L, "empty response body");
+  if (!json_decode(L, t->body, t->body_len)) {
+    lua_pushfstring(L, "response is not JSON: %s", lua_tostring(L, -1));
+    return protocol_error(L, lua_tostring(L, -1));
+  }
+  if (!lua_istable(L, -1)) return protocol_error(L, "response is not a JSON object");
+  body = lua_gettop(L);
+  lua_createtable(L, 0, 12);
+  st = lua_gettop(L);
+  if (compat_getfield(L, body, "id") != LUA_TSTRING) return protocol_error(L, "response has no string id");
+  lua_setfield(L, st, "id");
+  if (compat_getfield(L, body, "status") != LUA_TSTRING)
+    return protocol_error(L, "response has no string status");
+  status = lua_tostring(L, -1);
+  lua_setfield(L, st, "status"); /* status stays alive in body */
+  lua_pushvalue(L, body);
+  lua_setfield(L, st, "raw");
+  if (t->kind == TRANSFER_SUBMIT) return 1;
+
+  switch (compat_getfield(L, body, "audio_file")) {
+    case LUA_TTABLE:
+      sub = lua_gettop(L);
+      if (compat_getfield(L, sub, "url") == LUA_TSTRING) {
+        const char *u = lua_tostring(L, -1);
+        if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
+          return protocol_error(L, "audio_file.url is not an http(s) URL");
+        lua_setfield(L, st, "url");
+      } else if (!lua_isnil(L, -1) && !json_isnull(L, -1)) {
+        return protocol_error(L, "audio_file.url is not a string");
+      } else {
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+      break;
+    case LUA_TNIL: lua_pop(L, 1); break;
+    default:
+      if (json_isnull(L, -1)) {
+        lua_pop(L, 1);
+        break;
+      }
+      return protocol_error(L, "audio_file is not an object");
+  }
+  if (strcmp(status, "completed") == 0) {
+    lua_getfield(L, st, "url");
+    if (lua_isnil(L, -1)) return protocol_error(L, "job completed without audio_file.url");
+    lua_pop(L, 1);
+  }
+  if (compat_getfield(L, body, "extra_info") == LUA_TTABLE) {
+    sub = lua_gettop(L);
+    copy_number(L, sub, "music_duration", st, "duration_ms");
+    copy_number(L, sub, "music_sample_rate", st, "sample_rate");
+    copy_number(L, sub, "music_channel", st, "channels");
+    copy_number(L, sub, "bitrate", st, "bitrate");
+    copy_number(L, sub, "music_size", st, "size");
+  }
+  lua_pop(L, 1);
+  if (compat_getfield(L, body, "meta") == LUA_TTABLE && compat_getfield(L, -1, "usage") == LUA_TTABLE) {
+    copy_number(L, lua_gettop(L), "credits_used", st, "credits_used");
+    lua_pop(L, 1);
+  }
+  lua_settop(L, st);
+  if (compat_getfield(L, body, "trace_id") == LUA_TSTRING) lua_setfield(L, st, "trace_id");
+  else lua_pop(L, 1);
+  if (compat_getfield(L, body, "error") == LUA_TTABLE) {
+    sub = lua_gettop(L);
+    lua_createtable(L, 0, 2);
+    if (compat_getfield(L, sub, "name") == LUA_TSTRING) lua_setfield(L, -2, "name");
+    else lua_pop(L, 1);
+    if (compat_getfield(L, sub, "message") == LUA_TSTRING) lua_setfield(L, -2, "message");
+    else lua_pop(L, 1);
+    lua_setfield(L, st, "error");
+  }
+  lua_settop(L, st);
+  return 1;
+}
+
+/* Moves the finished temporary file to its target, never replacing a file unless asked. */
+static int download_commit(lua_State *L, transfer *t) {
+  curl_off_t expected = -1;
+  int rc;
+  curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
+  if (expected >= 0 && expected != t->bytes) {
+    response_discard(t);
+    lua_pushfstring(L, "downloaded %f bytes, the server announced %f", (lua_Number)t->bytes,
+                    (lua_Number)expected);
+    return protocol_error(L, lua_tostring(L, -1));
+  }
+  if (fsync(t->fd) != 0 || close(t->fd) != 0) {
+    int e = errno;
+    t->fd = -1;
+    response_discard(t);
+    lua_pushfstring(L, "writing %s: %s", t->target_path, strerror(e));
+    return fail_with(L, "io", lua_tostring(L, -1), 0);
+  }
+  t->fd = -1;
+  if (t->overwrite) {
+    rc = rename(t->tmp_path, t->target_path);
+  } else {
+    /* link() fails with EEXIST instead of replacing: no window where a file could be lost. */
+    rc = link(t->tmp_path, t->target_path);
+    if (rc != 0 && errno != EEXIST) {
+      struct stat sb;
+      if (lstat(t->target_path, &sb) == 0) errno = EEXIST;
+      else rc = rename(t->tmp_path, t->target_path);
+    }
+  }
+  if (rc != 0) {
+    int e = errno;
+    response_discard(t);
+    if (e == EEXIST) lua_pushfstring(L, "%s exists (pass overwrite = true to replace it)", t->target_path);
+    else lua_pushfstring(L, "moving download to %s: %s", t->target_path, strerror(e));
+    error_push(L, "io", lua_tostring(L, -1));
+    lua_remove(L, -2);
+    if (e == EEXIST) error_setstring(L, "code", "EEXIST");
+    return fail(L);
+  }
+  if (!t->overwrite) unlink(t->tmp_path);
+  free(t->tmp_path);
+  t->tmp_path = NULL;
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, t->target_path);
+  lua_setfield(L, -2, "path");
+  compat_pushint(L, t->bytes);
+  lua_setfield(L, -2, "bytes");
+  return 1;
+}
+
+int response_finish(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  long status = 0;
+  if (t->state != TRANSFER_DONE) return luaL_error(L, "transfer is not done");
+  if (t->finished) return luaL_error(L, "transfer already finished");
+  t->finished = 1;
+  lua_settop(L, 1);
+  if (t->cancelled) {
+    response_discard(t);
+    return fail_with(L, "cancelled", "the request was cancelled", 0);
+  }
+  if (t->result != CURLE_OK) {
+    int n = curl_failure(L, t);
+    response_discard(t);
+    return n;
+  }
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status > 299) {
+    response_discard(t);
+    return http_failure(L, t, status);
+  }
+  if (t->kind == TRANSFER_DOWNLOAD) return download_commit(L, t);
+  return api_success(L, t);
+}

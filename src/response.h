@@ -1,0 +1,13 @@
+/* Turning a finished transfer into what the API promises: a status table, a job, a download
+ * info table, or one error table whose kind says what went wrong (DESIGN.md). */
+#ifndef AIMLMUSIC_RESPONSE_H
+#define AIMLMUSIC_RESPONSE_H
+
+#include "engine.h"
+
+/* transfer:finish() --> st | job | info, or nil, err. Commits a download to its target. */
+int response_finish(lua_State *L);
+/* Closes and removes a download's temporary file, if it still has one. */
+void response_discard(transfer *t);
+
+#endif

@@ -1,0 +1,491 @@
+#include "validate.h"
+
+#include <string.h>
+
+#include "error.h"
+#include "json.h"
+
+#define VALIDATE_PATH_MAX 128
+#define VALIDATE_UNKNOWN_MAX 32
+
+long validate_utf8_len(const unsigned char *s, size_t n, size_t *bad) {
+  size_t i = 0;
+  long count = 0;
+  while (i < n) {
+    unsigned c = s[i];
+    size_t len;
+    unsigned cp, min;
+    if (c < 0x80) {
+      i++;
+      count++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1f;
+      min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0f;
+      min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07;
+      min = 0x10000;
+    } else {
+      goto invalid; /* continuation byte, 0xc0/0xc1 overlongs, 0xf5.. */
+    }
+    if (n - i < len) goto invalid;
+    for (size_t k = 1; k < len; k++) {
+      unsigned cc = s[i + k];
+      if ((cc & 0xc0) != 0x80) goto invalid;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) goto invalid;
+    i += len;
+    count++;
+  }
+  return count;
+invalid:
+  if (bad) *bad = i;
+  return -1;
+}
+
+typedef struct {
+  lua_State *L;
+  int problems; /* stack index of the {field=, message=} list */
+  int count;
+} vstate;
+
+/* Records one problem; the message is on the top of the stack and is consumed. */
+static void problem(vstate *v, const char *path) {
+  lua_State *L = v->L;
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, path);
+  lua_setfield(L, -2, "field");
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "message");
+  lua_rawseti(L, v->problems, ++v->count);
+}
+
+static void join_path(char *out, const char *prefix, const char *name) {
+  size_t p = strlen(prefix), n = strlen(name);
+  if (p + n + 1 > VALIDATE_PATH_MAX) n = VALIDATE_PATH_MAX - 1 - (p < VALIDATE_PATH_MAX ? p : 0);
+  if (p >= VALIDATE_PATH_MAX) p = VALIDATE_PATH_MAX - 1, n = 0;
+  memcpy(out, prefix, p);
+  memcpy(out + p, name, n);
+  out[p + n] = '\0';
+}
+
+/* A short, safe rendering of a user value for a message: strings quoted and cut. */
+static const char *show_value(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+    if (n <= 40) return lua_pushfstring(L, "\"%s\"", s);
+    lua_pushlstring(L, s, 37);
+    lua_pushfstring(L, "\"%s...\"", lua_tostring(L, -1));
+    lua_remove(L, -2);
+    return lua_tostring(L, -1);
+  }
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_pushvalue(L, idx);
+    return lua_tostring(L, -1);
+  }
+  return lua_pushstring(L, luaL_typename(L, idx));
+}
+
+/* Checks enum membership of the value at vidx against spec.enum; pushes a message if not. */
+static int check_enum(lua_State *L, int spec, int vidx) {
+  int found = 0;
+  lua_Integer i, n;
+  luaL_Buffer b;
+  if (compat_getfield(L, spec, "enum") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 1;
+  }
+  n = (lua_Integer)lua_rawlen(L, -1);
+  for (i = 1; i <= n && !found; i++) {
+    compat_rawgeti(L, -1, i);
+    found = lua_rawequal(L, -1, vidx);
+    lua_pop(L, 1);
+  }
+  if (found) {
+    lua_pop(L, 1);
+    return 1;
+  }
+  /* "must be one of mp3, wav, pcm (got \"ogg\")" */
+  {
+    int list = lua_gettop(L);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "must be one of ");
+    for (i = 1; i <= n; i++) {
+      if (i > 1) luaL_addstring(&b, ", ");
+      compat_rawgeti(L, list, i);
+      luaL_addvalue(&b);
+    }
+    luaL_addstring(&b, " (got ");
+    show_value(L, vidx);
+    luaL_addvalue(&b);
+    luaL_addchar(&b, ')');
+    luaL_pushresult(&b);
+    lua_remove(L, list);
+  }
+  return 0;
+}
+
+static int spec_number(lua_State *L, int spec, const char *k, lua_Number *out) {
+  int ok = compat_getfield(L, spec, k) == LUA_TNUMBER;
+  if (ok) *out = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* Checks the value at vidx against the field spec; on success leaves nothing and returns 1,
+ * otherwise records the problems and returns 0. Objects recurse. */
+static int check_object(vstate *v, int obj, int fields, const char *prefix, int wire);
+
+static int check_value(vstate *v, int spec, int vidx, const char *path, int wire_out) {
+  lua_State *L = v->L;
+  char type[16] = "string";
+  int ok = 1;
+  if (compat_getfield(L, spec, "type") == LUA_TSTRING) {
+    strncpy(type, lua_tostring(L, -1), sizeof type - 1);
+    type[sizeof type - 1] = '\0';
+  }
+  lua_pop(L, 1);
+  if (strcmp(type, "string") == 0) {
+    if (lua_type(L, vidx) != LUA_TSTRING) {
+      lua_pushfstring(L, "must be a string (got %s)", luaL_typename(L, vidx));
+      problem(v, path);
+      return 0;
+    } else {
+      size_t n, bad = 0;
+      const char *s = lua_tolstring(L, vidx, &n);
+      long len = validate_utf8_len((const unsigned char *)s, n, &bad);
+      lua_Number lim;
+      if (len < 0) {
+        lua_pushfstring(L, "is not valid UTF-8 (bad byte at offset %d)", (int)bad);
+        problem(v, path);
+        return 0;
+      } else if (spec_number(L, spec, "min", &lim) && (lua_Number)len < lim) {
+        lua_pushfstring(L, "must be at least %d characters (got %d)", (int)lim, (int)len);
+        problem(v, path);
+        return 0;
+      } else if (spec_number(L, spec, "max", &lim) && (lua_Number)len > lim) {
+        lua_pushfstring(L, "must be at most %d characters (got %d)", (int)lim, (int)len);
+        problem(v, path);
+        return 0;
+      }
+    }
+  } else if (strcmp(type, "integer") == 0) {
+    lua_Number x;
+    if (lua_type(L, vidx) != LUA_TNUMBER) {
+      lua_pushfstring(L, "must be an integer (got %s)", luaL_typename(L, vidx));
+      problem(v, path);
+      return 0;
+    }
+    x = lua_tonumber(L, vidx);
+    if (x != x || x < -9e15 || x > 9e15 || x != (lua_Number)(long long)x) {
+      lua_pushfstring(L, "must be an integer (got %s)", show_value(L, vidx));
+      lua_remove(L, -2);
+      problem(v, path);
+      return 0;
+    }
+  } else if (strcmp(type, "object") == 0) {
+    char sub[VALIDATE_PATH_MAX];
+    int nested = 0;
+    if (lua_type(L, vidx) != LUA_TTABLE) {
+      lua_pushfstring(L, "must be a table (got %s)", luaL_typename(L, vidx));
+      problem(v, path);
+      return 0;
+    }
+    join_path(sub, path, ".");
+    if (wire_out) {
+      lua_newtable(L);
+      nested = lua_gettop(L);
+    }
+    compat_getfield(L, spec, "fields");
+    if (!lua_istable(L, -1)) luaL_error(L, "model table: object field %s has no fields list", path);
+    ok = check_object(v, vidx, lua_gettop(L), sub, nested);
+    lua_pop(L, 1);
+    /* The nested wire table, if any, stays on the stack for the caller to store. */
+    return ok;
+  } else {
+    luaL_error(L, "model table: field %s has unknown type %s", path, type);
+  }
+  if (!check_enum(L, spec, vidx)) {
+    problem(v, path);
+    ok = 0;
+  }
+  return ok;
+}
+
+/* Stores the value at vidx in the wire table under the spec's wire names (default: its name). */
+static void set_wire(lua_State *L, int wire, int spec, const char *name, int vidx) {
+  if (compat_getfield(L, spec, "wire") == LUA_TTABLE) {
+    lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
+    for (i = 1; i <= n; i++) {
+      compat_rawgeti(L, -1, i);
+      lua_pushvalue(L, vidx);
+      lua_rawset(L, wire);
+    }
+  } else {
+    lua_pushstring(L, name);
+    lua_pushvalue(L, vidx);
+    lua_rawset(L, wire);
+  }
+  lua_pop(L, 1);
+}
+
+/* True when key (a string) names a field or an alias in the spec list. */
+static int known_key(lua_State *L, int fields, const char *key) {
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, fields);
+  int top = lua_gettop(L);
+  for (i = 1; i <= n; i++) {
+    int hit = 0;
+    compat_rawgeti(L, fields, i);
+    compat_getfield(L, -1, "name");
+    hit = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), key) == 0;
+    lua_pop(L, 1);
+    if (!hit && compat_getfield(L, -1, "alias") == LUA_TSTRING) hit = strcmp(lua_tostring(L, -1), key) == 0;
+    lua_settop(L, top);
+    if (hit) return 1;
+  }
+  return 0;
+}
+
+static void report_unknown(vstate *v, int obj, int fields, const char *prefix, int top) {
+  lua_State *L = v->L;
+  const char *names[VALIDATE_UNKNOWN_MAX];
+  int n = 0, i, j;
+  int anchor;
+  lua_newtable(L);
+  anchor = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, obj) != 0) {
+    const char *key = NULL;
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      key = lua_tostring(L, -1);
+      if (known_key(L, fields, key) || (top && strcmp(key, "model") == 0)) continue;
+      lua_pushvalue(L, -1);
+    } else {
+      lua_pushvalue(L, -1);
+      lua_pushfstring(L, "[%s]", show_value(L, -1));
+      lua_remove(L, -2);
+      lua_remove(L, -2);
+    }
+    key = lua_tostring(L, -1);
+    lua_rawseti(L, anchor, n + 1); /* keeps key alive */
+    if (n < VALIDATE_UNKNOWN_MAX) names[n++] = key;
+  }
+  /* Insertion sort: the order of lua_next is not stable, messages should be. */
+  for (i = 1; i < n; i++) {
+    const char *k = names[i];
+    for (j = i; j > 0 && strcmp(names[j - 1], k) > 0; j--) names[j] = names[j - 1];
+    names[j] = k;
+  }
+  for (i = 0; i < n; i++) {
+    char path[VALIDATE_PATH_MAX];
+    join_path(path, prefix, names[i]);
+    lua_pushliteral(L, "is not a known parameter");
+    problem(v, path);
+  }
+  lua_remove(L, anchor);
+}
+
+static int check_object(vstate *v, int obj, int fields, const char *prefix, int wire) {
+  lua_State *L = v->L;
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, fields);
+  int before = v->count;
+  for (i = 1; i <= n; i++) {
+    char path[VALIDATE_PATH_MAX];
+    const char *name, *alias = NULL;
+    int spec, vidx, top = lua_gettop(L);
+    compat_rawgeti(L, fields, i);
+    spec = lua_gettop(L);
+    compat_getfield(L, spec, "name");
+    name = lua_tostring(L, -1);
+    if (name == NULL) luaL_error(L, "model table: field %d has no name", (int)i);
+    join_path(path, prefix, name);
+    if (compat_getfield(L, spec, "alias") == LUA_TSTRING) alias = lua_tostring(L, -1);
+    lua_getfield(L, obj, name);
+    vidx = lua_gettop(L);
+    if (alias) {
+      lua_getfield(L, obj, alias);
+      if (lua_isnil(L, vidx)) {
+        lua_replace(L, vidx);
+      } else if (!lua_isnil(L, -1) && !lua_rawequal(L, -1, vidx)) {
+        lua_pushfstring(L, "given twice, as %s and as %s, with different values", name, alias);
+        problem(v, path);
+        lua_settop(L, top);
+        continue;
+      } else {
+        lua_pop(L, 1);
+      }
+    }
+    if (lua_isnil(L, vidx)) {
+      if (compat_getfield(L, spec, "required") == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
+        lua_pushliteral(L, "is required");
+        problem(v, path);
+      } else if (wire) {
+        if (compat_getfield(L, spec, "default") != LUA_TNIL) set_wire(L, wire, spec, name, lua_gettop(L));
+        lua_pop(L, 1);
+      }
+      lua_settop(L, top);
+      continue;
+    }
+    if (check_value(v, spec, vidx, path, wire) && wire) {
+      int t = lua_gettop(L);
+      /* An object left its wire table on the stack; plain values go as they are. */
+      set_wire(L, wire, spec, name, t > vidx ? t : vidx);
+    }
+    lua_settop(L, top);
+  }
+  report_unknown(v, obj, fields, prefix, prefix[0] == '\0');
+  return v->count == before;
+}
+
+/* "minimax/music-1.5, minimax/music-2.0": the known model names, sorted. */
+static void push_model_names(lua_State *L, int models) {
+  const char *names[VALIDATE_UNKNOWN_MAX];
+  int n = 0, i, j;
+  luaL_Buffer b;
+  lua_pushnil(L);
+  while (lua_next(L, models) != 0) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING && n < VALIDATE_UNKNOWN_MAX) names[n++] = lua_tostring(L, -1);
+  }
+  for (i = 1; i < n; i++) {
+    const char *k = names[i];
+    for (j = i; j > 0 && strcmp(names[j - 1], k) > 0; j--) names[j] = names[j - 1];
+    names[j] = k;
+  }
+  luaL_buffinit(L, &b);
+  for (i = 0; i < n; i++) {
+    if (i) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, names[i]); /* keys of models, alive while models is on the stack */
+  }
+  luaL_pushresult(&b);
+}
+
+/* Runs the checks; returns 1 with the wire table pushed (when build), or 0 with the
+ * validation error pushed. */
+static int validate_run(lua_State *L, int build) {
+  vstate v;
+  int wire = 0, model_ok = 0, params = 1, models = 2;
+  luaL_checktype(L, params, LUA_TTABLE);
+  luaL_checktype(L, models, LUA_TTABLE);
+  lua_settop(L, 2);
+  lua_newtable(L);
+  v.L = L;
+  v.problems = lua_gettop(L);
+  v.count = 0;
+  if (build) {
+    lua_newtable(L);
+    wire = lua_gettop(L);
+  }
+  lua_getfield(L, params, "model");
+  if (lua_isnil(L, -1)) {
+    lua_pushliteral(L, "is required");
+    problem(&v, "model");
+  } else if (lua_type(L, -1) != LUA_TSTRING) {
+    lua_pushfstring(L, "must be a string (got %s)", luaL_typename(L, -1));
+    problem(&v, "model");
+  } else {
+    lua_pushvalue(L, -1);
+    lua_rawget(L, models);
+    if (lua_type(L, -1) != LUA_TTABLE) {
+      push_model_names(L, models);
+      lua_pushfstring(L, "unknown model \"%s\" (known: %s)", lua_tostring(L, -3), lua_tostring(L, -1));
+      lua_remove(L, -2);
+      problem(&v, "model");
+    } else {
+      model_ok = 1;
+      if (wire) {
+        lua_pushliteral(L, "model");
+        lua_pushvalue(L, -3);
+        lua_rawset(L, wire);
+      }
+      compat_getfield(L, -1, "fields");
+      if (!lua_istable(L, -1)) luaL_error(L, "model table: \"%s\" has no fields list", lua_tostring(L, -3));
+      check_object(&v, params, lua_gettop(L), "", wire);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  (void)model_ok;
+  if (v.count == 0) return 1;
+  {
+    /* message: "invalid parameters: prompt: must be ...; lyrics: is required" */
+    luaL_Buffer b;
+    int i;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "invalid parameters: ");
+    for (i = 1; i <= v.count; i++) {
+      if (i > 1) luaL_addstring(&b, "; ");
+      compat_rawgeti(L, v.problems, i);
+      lua_getfield(L, -1, "field");
+      lua_getfield(L, -2, "message");
+      lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
+      lua_replace(L, -4);
+      lua_pop(L, 2);
+      luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+  }
+  error_push(L, "validation", lua_tostring(L, -1));
+  lua_pushvalue(L, v.problems);
+  lua_setfield(L, -2, "fields");
+  return 0;
+}
+
+/* core.validate(params, models) --> true | nil, err */
+static int l_validate(lua_State *L) {
+  if (validate_run(L, 0)) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* core.encode(params, models) --> json body | nil, err */
+static int l_encode(lua_State *L) {
+  if (!validate_run(L, 1)) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  if (!json_encode(L, 4)) {
+    error_push(L, "validation", lua_tostring(L, -1));
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  return 1;
+}
+
+/* core.utf8_len(s) --> code points | nil, byte offset of the first invalid sequence */
+static int l_utf8_len(lua_State *L) {
+  size_t n, bad = 0;
+  const char *s = luaL_checklstring(L, 1, &n);
+  long len = validate_utf8_len((const unsigned char *)s, n, &bad);
+  if (len < 0) {
+    lua_pushnil(L);
+    compat_pushint(L, bad);
+    return 2;
+  }
+  compat_pushint(L, len);
+  return 1;
+}
+
+void validate_open(lua_State *L) {
+  static const luaL_Reg fns[] = {
+      {"validate", l_validate}, {"encode", l_encode}, {"utf8_len", l_utf8_len}, {NULL, NULL}};
+  luaL_setfuncs(L, fns, 0);
+}

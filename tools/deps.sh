@@ -1,0 +1,43 @@
+#!/bin/sh
+# Installs the Debian packages a make target needs, when they are missing.
+# As root it runs apt-get itself; otherwise it prints the one line to run and fails.
+# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint asan valgrind rock)
+set -eu
+lua=${1:-lua5.4}
+shift || true
+case "$lua" in
+  luajit) runtime="luajit libluajit-5.1-dev" ;;
+  lua5.1|lua5.2|lua5.3|lua5.4) runtime="$lua lib$lua-dev" ;;
+  *) echo "deps: unknown LUA=$lua (use lua5.1, lua5.2, lua5.3, lua5.4 or luajit)" >&2; exit 2 ;;
+esac
+pkgs="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjson $runtime"
+for what in "$@"; do
+  case "$what" in
+    build) ;;
+    test) pkgs="$pkgs lua-busted lua-luv lua-socket" ;;
+    demo) pkgs="$pkgs lua-luv file" ;;
+    lint) pkgs="$pkgs lua-check" ;;
+    asan) pkgs="$pkgs lua-busted lua-luv lua-socket libasan8 libubsan1" ;;
+    valgrind) pkgs="$pkgs lua-busted lua-luv lua-socket valgrind" ;;
+    rock) pkgs="$pkgs luarocks" ;;
+    *) echo "deps: unknown target $what" >&2; exit 2 ;;
+  esac
+done
+missing=""
+for p in $pkgs; do
+  case " $missing " in *" $p "*) continue ;; esac
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  echo "deps: installing$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+  echo "Missing Debian packages. Run this, then make again:" >&2
+  echo "  sudo apt-get install -y$missing" >&2
+  exit 1
+fi
