@@ -67,9 +67,16 @@ valgrind: deps-valgrind build
 lint: deps-lint
 	luacheck $(LUACHECK_DIRS)
 
-# Installs the rock into ~/.luarocks, as a user would: luarocks --lua-version=X make --local
+# Installs the rock into ~/.luarocks, as a user would, and loads it from outside the checkout.
+# Offline, LuaRocks cannot fetch lua-cjson: Debian's package is registered as provided instead.
+ROCK_LUA = $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
+LUAROCKS = luarocks --lua-version=$(ROCK_LUA)
 rock: deps-rock
-	luarocks --lua-version=$(patsubst lua%,%,$(LUA)) make --local aimlmusic-scm-1.rockspec
+	@$(LUAROCKS) show lua-cjson >/dev/null 2>&1 || \
+		$(LUAROCKS) config --scope user rocks_provided.lua-cjson 2.1.0-1 >/dev/null
+	$(LUAROCKS) make --local aimlmusic-scm-1.rockspec
+	cd /tmp && eval "$$($(LUAROCKS) path)" && $(LUA) -e 'local m = require "aimlmusic"; \
+		print(m._VERSION, package.searchpath("aimlmusic.core", package.cpath))'
 
 clean:
 	rm -rf build demo-output

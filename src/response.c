@@ -243,10 +243,19 @@ static int http_failure(lua_State *L, transfer *t, long status) {
   return fail(L);
 }
 
-/* Copies t[src] to the table at dst as dst[name] when it is a number. */
+/* Copies t[src] to the table at dst as dst[name] when it is a number; whole numbers become
+ * integers (cjson decodes every number as a float). */
 static void copy_number(lua_State *L, int src, const char *k, int dst, const char *name) {
-  if (compat_getfield(L, src, k) == LUA_TNUMBER) lua_setfield(L, dst, name);
-  else lua_pop(L, 1);
+  if (compat_getfield(L, src, k) == LUA_TNUMBER) {
+    lua_Number x = lua_tonumber(L, -1);
+    if (x >= -9e15 && x <= 9e15 && x == (lua_Number)(long long)x) {
+      lua_pop(L, 1);
+      compat_pushint(L, (long long)x);
+    }
+    lua_setfield(L, dst, name);
+  } else {
+    lua_pop(L, 1);
+  }
 }
 
 static int protocol_error(lua_State *L, const char *message) {

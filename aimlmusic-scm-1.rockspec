@@ -1,0 +1,49 @@
+rockspec_format = "3.0"
+package = "aimlmusic"
+version = "scm-1"
+source = {
+  url = "git+https://github.com/aimlmusic/aimlmusic.git",
+}
+description = {
+  summary = "Generate music with the AI/ML API (minimax/music-2.0, music-1.5) from any Lua",
+  detailed = [[
+    Submit a generation job with a prompt and lyrics, follow it until it is done and download
+    the audio. The transfer engine is C over libcurl's multi interface: nothing blocks inside
+    a task, so the same code runs in scripts, Neovim plugins and LÖVE games.
+  ]],
+  license = "MIT",
+  labels = { "audio", "music", "http", "api", "neovim", "love" },
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson >= 2.1",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h", library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["aimlmusic"] = "lua/aimlmusic.lua",
+    ["aimlmusic.models"] = "lua/aimlmusic/models.lua",
+    ["aimlmusic.task"] = "lua/aimlmusic/task.lua",
+    ["aimlmusic.mock"] = "lua/aimlmusic/mock.lua",
+    ["aimlmusic.mock_mp3"] = "lua/aimlmusic/mock_mp3.lua",
+    ["aimlmusic.core"] = {
+      sources = {
+        "src/core.c", "src/engine.c", "src/error.c", "src/json.c",
+        "src/request.c", "src/response.c", "src/validate.c",
+      },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl" },
+    },
+  },
+  install = {
+    bin = { ["aimlmusic-mock"] = "bin/aimlmusic-mock" },
+  },
+}
+test = {
+  type = "busted",
+}
