@@ -35,7 +35,7 @@ build: deps-build $(BUILD)/aimlmusic/core.so
 
 $(BUILD)/aimlmusic/core.so: $(SRC) $(HDR) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $(SRC) $(CURL_LIBS)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $(SRC) $(CURL_LIBS) -lm
 
 test: deps-test build
 	$(TEST_ENV) $(LUA) $(BUSTED) $(BUSTED_ARGS)
@@ -47,11 +47,16 @@ demo: deps-demo build
 # The specs with the module built under AddressSanitizer and UBSan. The interpreter is not
 # instrumented, so the sanitizer runtime is preloaded.
 ASAN_BUILD = build/asan-$(LUA)
-asan: deps-asan
+NODLCLOSE = build/nodlclose.so
+$(NODLCLOSE): tools/nodlclose.c
+	@mkdir -p build
+	$(CC) -shared -fPIC -O2 $(WARN) -o $@ $<
+
+asan: deps-asan $(NODLCLOSE)
 	@mkdir -p $(ASAN_BUILD)/aimlmusic
 	$(CC) $(ALL_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-		-fno-sanitize-recover=undefined -shared -o $(ASAN_BUILD)/aimlmusic/core.so $(SRC) $(CURL_LIBS)
-	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+		-fno-sanitize-recover=undefined -shared -o $(ASAN_BUILD)/aimlmusic/core.so $(SRC) $(CURL_LIBS) -lm
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so) $(CURDIR)/$(NODLCLOSE)" \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -59,8 +64,8 @@ asan: deps-asan
 		$(LUA) $(BUSTED) $(BUSTED_ARGS)
 
 # The specs under valgrind's memcheck: any definite or indirect leak fails the run.
-valgrind: deps-valgrind build
-	$(TEST_ENV) valgrind --quiet --error-exitcode=99 --leak-check=full \
+valgrind: deps-valgrind build $(NODLCLOSE)
+	$(TEST_ENV) LD_PRELOAD=$(CURDIR)/$(NODLCLOSE) valgrind --quiet --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 		--suppressions=tools/valgrind.supp $(LUA) $(BUSTED) $(BUSTED_ARGS)
 

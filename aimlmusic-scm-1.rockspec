@@ -37,7 +37,7 @@ build = {
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
-      libraries = { "curl" },
+      libraries = { "curl", "m" },
     },
   },
   install = {

@@ -1,5 +1,6 @@
 #include "validate.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "error.h"
@@ -81,19 +82,19 @@ static void join_path(char *out, const char *prefix, const char *name) {
 static const char *show_value(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   if (lua_type(L, idx) == LUA_TSTRING) {
-    size_t n;
+    size_t n, cut = 37;
     const char *s = lua_tolstring(L, idx, &n);
     if (n <= 40) return lua_pushfstring(L, "\"%s\"", s);
-    lua_pushlstring(L, s, 37);
+    /* Cut on a character boundary, so the message stays valid UTF-8. */
+    while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80) cut--;
+    lua_pushlstring(L, s, cut);
     lua_pushfstring(L, "\"%s...\"", lua_tostring(L, -1));
     lua_remove(L, -2);
     return lua_tostring(L, -1);
   }
-  if (lua_type(L, idx) == LUA_TNUMBER) {
-    lua_pushvalue(L, idx);
-    return lua_tostring(L, -1);
-  }
-  return lua_pushstring(L, luaL_typename(L, idx));
+  if (lua_type(L, idx) == LUA_TNUMBER) lua_pushvalue(L, idx);
+  else lua_pushstring(L, luaL_typename(L, idx));
+  return lua_tostring(L, -1);
 }
 
 /* Checks enum membership of the value at vidx against spec.enum; pushes a message if not. */
@@ -187,7 +188,7 @@ static int check_value(vstate *v, int spec, int vidx, const char *path, int wire
       return 0;
     }
     x = lua_tonumber(L, vidx);
-    if (x != x || x < -9e15 || x > 9e15 || x != (lua_Number)(long long)x) {
+    if (x != x || x != floor(x)) {
       lua_pushfstring(L, "must be an integer (got %s)", show_value(L, vidx));
       lua_remove(L, -2);
       problem(v, path);
