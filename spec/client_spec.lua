@@ -2,7 +2,7 @@
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
-local mockctl = require "spec.support.mockctl"
+local mockctl = require "support.mockctl"
 local http = require "socket.http"
 local ltn12 = require "ltn12"
 local socket = require "socket"
