@@ -19,7 +19,9 @@ dependencies = {
   "lua-cjson >= 2.1",
 }
 external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
+  -- Only the library is looked up: Debian keeps curl/curl.h in a multiarch include directory
+  -- that the compiler searches by itself but LuaRocks does not.
+  CURL = { library = "curl" },
 }
 build = {
   type = "builtin",
