@@ -24,7 +24,8 @@ TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools) bin/aimlmusic-mock
 
-.PHONY: all build test demo asan valgrind lint rock clean
+.PHONY: all build test test-all demo asan valgrind lint rock clean
+RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
 all: build
 
@@ -39,6 +40,10 @@ $(BUILD)/aimlmusic/core.so: $(SRC) $(HDR) Makefile
 
 test: deps-test build
 	$(TEST_ENV) $(LUA) $(BUSTED) $(BUSTED_ARGS)
+
+# The full suite on every runtime users run: Lua 5.1 to 5.4 and LuaJIT.
+test-all:
+	@set -e; for l in $(RUNTIMES); do echo "== $$l"; $(MAKE) --no-print-directory test LUA=$$l; done
 
 # Against the mock server, or against the real service when AIMLAPI_KEY is set.
 demo: deps-demo build

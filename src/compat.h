@@ -10,10 +10,11 @@
 #define lua_rawlen(L, i) lua_objlen((L), (i))
 #define lua_absindex(L, i) \
   (((i) > 0 || (i) <= LUA_REGISTRYINDEX) ? (i) : lua_gettop(L) + (i) + 1)
+
+/* Lua 5.2's auxiliary functions, for 5.1. LuaJIT 2.1 has them (and defines luaL_newlib). */
+#ifndef luaL_newlib
 #define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs((L), (l), 0))
 
-/* Lua 5.2's luaL_setfuncs, for 5.1 and LuaJIT (LuaJIT 2.1 may ship its own). */
-#ifndef LUAJIT_VERSION_NUM
 static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   luaL_checkstack(L, nup + 1, "too many upvalues");
   for (; l->name != NULL; l++) {
@@ -24,7 +25,6 @@ static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   }
   lua_pop(L, nup);
 }
-#endif
 
 static inline void luaL_setmetatable(lua_State *L, const char *tname) {
   luaL_getmetatable(L, tname);
@@ -39,6 +39,7 @@ static inline void *luaL_testudata(lua_State *L, int i, const char *tname) {
   lua_pop(L, 2);
   return p;
 }
+#endif
 #endif
 
 #if LUA_VERSION_NUM < 503
