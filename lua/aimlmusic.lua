@@ -7,7 +7,7 @@ local core = require "aimlmusic.core"
 local models = require "aimlmusic.models"
 local task = require "aimlmusic.task"
 
-local now, sleep, await = task.now, task.sleep, task.await
+local now, sleep, await, check_can_wait = task.now, task.sleep, task.await, task.check_can_wait
 local random, min, max = math.random, math.min, math.max
 
 local music = {
@@ -108,6 +108,7 @@ end
 -- Runs start() --> transfer | nil, err, waits for it and returns what the transfer finishes
 -- with, retrying errors marked retryable up to max_retries times.
 local function perform(self, start, on_progress, deadline)
+  check_can_wait(3)
   local attempt = 0
   while true do
     local t, err = start()
@@ -144,6 +145,7 @@ end
 -- @return st (see README), or nil and an error
 function Client:status(id)
   argcheck(type(id) == "string", "status", 1, "string", id)
+  check_can_wait(2)
   local t, err = self.session:status(id)
   if not t then return nil, err end
   await(t)
@@ -168,6 +170,7 @@ function Client:wait(job, opts)
   argcheck(type(id) == "string", "wait", 1, "job table or id string", job)
   opts = opts or {}
   argcheck(type(opts) == "table", "wait", 2, "table or nil", opts)
+  check_can_wait(2)
   local interval = opts.interval or self.poll_interval
   local deadline = now() + (opts.timeout or self.wait_timeout)
   local on_status = opts.on_status
@@ -213,6 +216,7 @@ end
 function Client:generate(params, opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "generate", 2, "table or nil", opts)
+  check_can_wait(2)
   local job, err = self:submit(params)
   if not job then return nil, err end
   local st

@@ -16,6 +16,7 @@ static void engine_unref(engine *e) {
   int i;
   if (--e->refs > 0) return;
   for (i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
+  free(e->changes);
   free(e);
 }
 
@@ -241,14 +242,11 @@ static int transfer_tostring(lua_State *L) {
   return 1;
 }
 
-/* engine:perform([done]) --> transfers still running, number finished now.
- * Never blocks. Finished transfers are appended to the table `done` when given. */
-static int engine_perform(lua_State *L) {
-  engine *e = engine_check(L, 1);
-  int running = 0, left = 0, n = 0, has_done = lua_istable(L, 2);
+/* Moves finished transfers out of the multi handle, appending them to the table at done_idx
+ * (0: none), and pushes the two results of perform and socket_action. */
+static int engine_collect(lua_State *L, engine *e, int done_idx) {
+  int left = 0, n = 0, has_done = done_idx != 0;
   CURLMsg *msg;
-  CURLMcode mc = curl_multi_perform(e->multi, &running);
-  if (mc != CURLM_OK) return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(mc));
   while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
     char *priv = NULL;
     transfer *t;
@@ -259,7 +257,7 @@ static int engine_perform(lua_State *L) {
     transfer_detach(t);
     if (has_done) {
       lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
-      lua_rawseti(L, 2, (int)lua_rawlen(L, 2) + 1);
+      lua_rawseti(L, done_idx, (int)lua_rawlen(L, done_idx) + 1);
     }
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
     t->ref = LUA_NOREF;
@@ -270,6 +268,95 @@ static int engine_perform(lua_State *L) {
   return 2;
 }
 
+/* engine:perform([done]) --> transfers still running, number finished now.
+ * Never blocks. Finished transfers are appended to the table `done` when given. */
+static int engine_perform(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  int running = 0;
+  CURLMcode mc;
+  if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
+  mc = curl_multi_perform(e->multi, &running);
+  if (mc != CURLM_OK) return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(mc));
+  return engine_collect(L, e, lua_istable(L, 2) ? 2 : 0);
+}
+
+static int engine_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+  engine *e = (engine *)userp;
+  (void)easy;
+  (void)socketp;
+  if (e->n_changes == e->cap_changes) {
+    int cap = e->cap_changes ? 2 * e->cap_changes : 16;
+    engine_sock_change *p = (engine_sock_change *)realloc(e->changes, (size_t)cap * sizeof *p);
+    if (p == NULL) return -1;
+    e->changes = p;
+    e->cap_changes = cap;
+  }
+  e->changes[e->n_changes].fd = fd;
+  e->changes[e->n_changes].what = what;
+  e->n_changes++;
+  return 0;
+}
+
+static int engine_on_timer(CURLM *multi, long timeout_ms, void *userp) {
+  engine *e = (engine *)userp;
+  (void)multi;
+  e->timer_ms = timeout_ms;
+  e->timer_changed = 1;
+  return 0;
+}
+
+/* engine:socket_mode(on): a host loop (luv) watches libcurl's sockets and timer instead of
+ * perform/poll. Switch only while nothing is in flight. */
+static int engine_socket_mode(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  int on = lua_toboolean(L, 2);
+  if (on == e->socket_mode) return 0;
+  if (e->n_active > 0) return luaL_error(L, "cannot switch the engine's mode with transfers in flight");
+  curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on ? engine_on_socket : NULL);
+  curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, on ? (void *)e : NULL);
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on ? engine_on_timer : NULL);
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, on ? (void *)e : NULL);
+  e->socket_mode = on;
+  e->n_changes = 0;
+  e->timer_changed = 0;
+  return 0;
+}
+
+/* engine:socket_action(fd, events[, done]) --> running, finished now. fd -1: the timer fired.
+ * events: 1 readable, 2 writable, 4 error (CURL_CSELECT_*). */
+static int engine_socket_action(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  lua_Number fd = luaL_checknumber(L, 2);
+  int events = (int)luaL_optnumber(L, 3, 0), running = 0;
+  CURLMcode mc;
+  if (!e->socket_mode) return luaL_error(L, "engine is not in socket mode");
+  mc = curl_multi_socket_action(e->multi, fd < 0 ? CURL_SOCKET_TIMEOUT : (curl_socket_t)fd, events,
+                                &running);
+  if (mc != CURLM_OK) return luaL_error(L, "curl_multi_socket_action: %s", curl_multi_strerror(mc));
+  return engine_collect(L, e, lua_istable(L, 4) ? 4 : 0);
+}
+
+/* engine:changes(list) --> n, timer_ms | nil. Fills list with fd1, what1, fd2, what2, ...
+ * (what: 1 in, 2 out, 3 both, 4 remove) for the sockets libcurl asked about since the last
+ * call, and gives the timer libcurl last asked for (-1: none) if it changed. */
+static int engine_changes(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  int i, n = e->n_changes;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  for (i = 0; i < n; i++) {
+    compat_pushint(L, e->changes[i].fd);
+    lua_rawseti(L, 2, 2 * i + 1);
+    compat_pushint(L, e->changes[i].what);
+    lua_rawseti(L, 2, 2 * i + 2);
+  }
+  e->n_changes = 0;
+  compat_pushint(L, n);
+  if (e->timer_changed) compat_pushint(L, e->timer_ms);
+  else lua_pushnil(L);
+  e->timer_changed = 0;
+  return 2;
+}
+
 /* engine:poll(ms): sleeps in the kernel until a socket is ready, a libcurl timer is due, or
  * ms milliseconds pass; with nothing in flight it is a plain sleep. */
 static int engine_poll(lua_State *L) {
@@ -277,6 +364,7 @@ static int engine_poll(lua_State *L) {
   lua_Number ms = luaL_checknumber(L, 2);
   int numfds = 0;
   CURLMcode mc;
+  if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
   if (ms < 0 || ms != ms) ms = 0;
   if (ms > INT_MAX) ms = INT_MAX;
   mc = curl_multi_poll(e->multi, NULL, 0, (int)ms, &numfds);
@@ -341,6 +429,9 @@ void engine_open(lua_State *L) {
                                             {"poll", engine_poll},
                                             {"timeout", engine_timeout},
                                             {"count", engine_count},
+                                            {"socket_mode", engine_socket_mode},
+                                            {"socket_action", engine_socket_action},
+                                            {"changes", engine_changes},
                                             {NULL, NULL}};
   static const luaL_Reg transfer_meta[] = {
       {"__gc", transfer_gc}, {"__close", transfer_gc}, {"__tostring", transfer_tostring}, {NULL, NULL}};

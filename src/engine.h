@@ -47,6 +47,12 @@ typedef struct transfer {
   char errbuf[CURL_ERROR_SIZE];
 } transfer;
 
+/* A socket libcurl wants watched (what: CURL_POLL_IN/OUT/INOUT) or no longer (CURL_POLL_REMOVE). */
+typedef struct {
+  curl_socket_t fd;
+  int what;
+} engine_sock_change;
+
 typedef struct engine {
   int refs; /* the Lua userdata + every transfer made on it */
   CURLM *multi; /* NULL once the userdata is collected */
@@ -54,6 +60,13 @@ typedef struct engine {
   int n_active;
   CURL *pool[32]; /* reset easy handles kept for reuse */
   int n_pool;
+  /* Socket mode (a host event loop drives libcurl): what libcurl asked for since the last
+   * engine:changes(), applied by the host loop outside libcurl's callbacks. */
+  int socket_mode;
+  engine_sock_change *changes;
+  int n_changes, cap_changes;
+  long timer_ms;
+  int timer_changed;
 } engine;
 
 /* This Lua state's engine, created on first use (not pushed). */

@@ -7,7 +7,8 @@ lua=${1:-lua5.4}
 shift || true
 case "$lua" in
   luajit) runtime="luajit libluajit-5.1-dev" ;;
-  lua5.1|lua5.2|lua5.3|lua5.4) runtime="$lua lib$lua-dev" ;;
+  lua5.1) runtime="lua5.1 liblua5.1-0-dev" ;;
+  lua5.2|lua5.3|lua5.4) runtime="$lua lib$lua-dev" ;;
   *) echo "deps: unknown LUA=$lua (use lua5.1, lua5.2, lua5.3, lua5.4 or luajit)" >&2; exit 2 ;;
 esac
 pkgs="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjson $runtime"

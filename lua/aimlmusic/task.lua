@@ -25,6 +25,7 @@ local waiters = {}         -- transfer -> task waiting for it
 local watchers = {}        -- task -> transfer whose progress wakes it
 local running_task = nil
 local done_list = {}
+local driver = nil         -- a host loop adapter (aimlmusic.uv) when one is attached
 
 -- Sleepers: a binary heap of {at, task, seq}; an entry whose seq no longer matches the task's
 -- is stale (the task was woken or cancelled) and is skipped.
@@ -67,6 +68,7 @@ local function make_ready(task)
     task.state = "ready"
     task.seq = task.seq + 1
     ready[#ready + 1] = task
+    if driver and #ready == 1 then driver.kick() end
   end
 end
 
@@ -157,9 +159,7 @@ local function resume(task, errors)
   end
 end
 
--- Moves finished transfers' tasks, due sleepers and progressed downloads to the ready list.
-local function collect()
-  local _, n_done = engine:perform(done_list)
+local function wake_transfers(n_done)
   if n_done > 0 then
     for i = 1, #done_list do
       local t = done_list[i]
@@ -171,6 +171,20 @@ local function collect()
       end
     end
   end
+end
+
+local function wake_watchers()
+  for task, t in pairs(watchers) do
+    if t:progress() ~= task.progress_seen then make_ready(task) end
+  end
+end
+
+-- Moves finished transfers' tasks, due sleepers and progressed downloads to the ready list.
+local function collect()
+  if not driver then
+    local _, n_done = engine:perform(done_list)
+    wake_transfers(n_done)
+  end
   if heap_n > 0 then
     local t = now()
     while heap_n > 0 and heap[1].at <= t do
@@ -178,9 +192,7 @@ local function collect()
       if e.task.seq == e.seq then make_ready(e.task) end
     end
   end
-  for task, t in pairs(watchers) do
-    if t:progress() ~= task.progress_seen then make_ready(task) end
-  end
+  wake_watchers()
 end
 
 -- Milliseconds until the next sleeper is due, capped at limit.
@@ -204,8 +216,11 @@ end
 
 --- Runs what is ready; waits up to timeout_ms (0: not at all) in the kernel when nothing is.
 --- Returns the number of tasks still pending.
+local DRIVEN = "aimlmusic: tasks are driven by the attached event loop (aimlmusic.uv); "
+
 function M.step(timeout_ms)
   if running_task then error("aimlmusic.step called from inside a task", 2) end
+  if driver then error(DRIVEN .. "detach it before calling step", 2) end
   timeout_ms = timeout_ms or 0
   collect()
   if #ready == 0 and timeout_ms > 0 then
@@ -221,12 +236,21 @@ end
 --- Drives every task to its end.
 function M.run()
   if running_task then error("aimlmusic.run called from inside a task", 2) end
+  if driver then error(DRIVEN .. "detach it before calling run", 2) end
   while pending > 0 do
     M.step(1000)
   end
 end
 
 -- The waiting primitives the client uses. Inside a task they yield; outside they block.
+
+--- Raises when waiting here would block an attached host loop; called before any request
+--- starts, so that nothing is left in flight.
+function M.check_can_wait(level)
+  if driver and not M.current() then
+    error(DRIVEN .. "this call would block it: make it inside music.spawn", (level or 1) + 1)
+  end
+end
 
 --- Waits until the transfer is done; on_progress(bytes, total) is called as bytes arrive.
 function M.await(t, on_progress)
@@ -255,6 +279,7 @@ function M.await(t, on_progress)
       if on_progress then report() end
     end
   else
+    M.check_can_wait(2)
     -- Inside a coroutine of the user's own within a task, other tasks cannot be resumed.
     local drive = not running_task
     while not t:done() do
@@ -281,6 +306,7 @@ function M.sleep(seconds)
     heap_push({ at = at, task = task, seq = task.seq })
     co_yield(WAIT)
   else
+    M.check_can_wait(2)
     while true do
       collect()
       if not running_task then run_ready() end
@@ -289,6 +315,38 @@ function M.sleep(seconds)
       engine:poll(until_next(left * 1000))
     end
   end
+end
+
+-- The interface of host loop adapters (aimlmusic.uv).
+
+--- Attaches (d = {kick = function}) or detaches (nil) a host loop driver. kick() is called
+--- when a task becomes ready and the driver should call dispatch() soon.
+function M.set_driver(d)
+  if d and driver then error("aimlmusic: an event loop is already attached", 3) end
+  engine:socket_mode(d ~= nil)
+  driver = d
+  if d and #ready > 0 then d.kick() end
+end
+
+--- Feeds a socket event (fd -1: libcurl's timer) to the engine and wakes the tasks it finished.
+function M.socket_action(fd, events)
+  local _, n_done = engine:socket_action(fd, events, done_list)
+  wake_transfers(n_done)
+  wake_watchers()
+end
+
+--- Runs what is ready; returns the milliseconds until the next sleeper is due, or nil.
+function M.dispatch()
+  collect()
+  run_ready()
+  local ms = until_next(math.huge)
+  if ms == math.huge then return nil end
+  return ms
+end
+
+--- The socket and timer requests of libcurl since the last call (see engine:changes).
+function M.changes(list)
+  return engine:changes(list)
 end
 
 --- Number of tasks not finished.

@@ -1,0 +1,109 @@
+-- aimlmusic.uv: tasks driven by a luv loop through libcurl's socket and timer callbacks.
+
+local music = require "aimlmusic"
+local adapter = require "aimlmusic.uv"
+local mockctl = require "support.mockctl"
+local uv = require "luv"
+
+local PARAMS = {
+  model = "minimax/music-2.0",
+  prompt = "A calm and soothing instrumental with gentle piano.",
+  lyrics = "[Verse]\nStreetlights flicker, the night breeze sighs",
+}
+
+describe("aimlmusic.uv", function()
+  local mock, client, dir
+
+  setup(function()
+    mock = mockctl.start()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+  end)
+
+  teardown(function()
+    os.execute("rm -rf " .. dir)
+  end)
+
+  before_each(function()
+    mock:reset()
+    mock:config { duration = 0.5 }
+    client = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.1 })
+    adapter.attach(uv)
+  end)
+
+  after_each(function()
+    adapter.detach()
+    uv.run("nowait") -- lets luv finish closing the handles before the state is closed
+  end)
+
+  it("generates and downloads from inside the loop, which then exits by itself", function()
+    local a = music.spawn(function() return client:generate(PARAMS, { output = dir .. "/a.mp3" }) end)
+    local b = music.spawn(function() return client:generate(PARAMS, { output = dir .. "/b.mp3" }) end)
+    local t0 = uv.hrtime()
+    uv.run() -- returns only once no handle is active: nothing repeats
+    local elapsed = (uv.hrtime() - t0) / 1e9
+    assert.equal(dir .. "/a.mp3", (a:result()).path)
+    assert.equal(dir .. "/b.mp3", (b:result()).path)
+    assert.is_true(elapsed < 5, "took " .. elapsed .. " s")
+  end)
+
+  it("reports a task's failure through its result", function()
+    local t = music.spawn(function() return client:status("unknown:minimax/music-2.0") end)
+    uv.run()
+    local st, err = t:result()
+    assert.is_nil(st)
+    assert.equal("not_found", err.kind)
+  end)
+
+  it("refuses calls that would block the loop, and step/run", function()
+    assert.has_error(function() client:status("x") end,
+      "aimlmusic: tasks are driven by the attached event loop (aimlmusic.uv); "
+      .. "this call would block it: make it inside music.spawn")
+    assert.has_error(function() music.step(0) end)
+    assert.has_error(function() music.run() end)
+  end)
+
+  it("refuses a second attach and a non-luv argument", function()
+    assert.has_error(function() adapter.attach(uv) end)
+    adapter.detach()
+    assert.has_error(function() adapter.attach({}) end)
+    adapter.attach(uv)
+  end)
+
+  it("spends almost no CPU while 10 jobs are in flight for 5 s", function()
+    mock:config { duration = 60 }
+    local c = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 2.5 })
+    local jobs = {}
+    for i = 1, 10 do
+      music.spawn(function() jobs[i] = assert(c:submit(PARAMS)) end)
+    end
+    uv.run()
+    assert.equal(10, #jobs)
+    local tasks = {}
+    for i = 1, 10 do
+      tasks[i] = music.spawn(function() return c:wait(jobs[i], { timeout = 5 }) end)
+    end
+    local cpu0, t0 = os.clock(), uv.hrtime()
+    uv.run()
+    local cpu = (os.clock() - cpu0) * 1000
+    local wall = (uv.hrtime() - t0) / 1e9
+    print(("\n  uv adapter: 10 jobs in flight, %.1f s of waiting, %.1f ms of CPU"):format(wall, cpu))
+    for i = 1, 10 do
+      local st, err = tasks[i]:result()
+      assert.is_nil(st)
+      assert.equal("timeout", err.kind)
+    end
+    assert.is_true(wall >= 4.9, "waited " .. wall .. " s")
+    assert.is_true(cpu < 20, ("%.1f ms of CPU"):format(cpu))
+  end)
+
+  it("detaches cleanly, leaving step/run to drive later tasks", function()
+    adapter.detach()
+    assert.is_false(adapter.attached())
+    local t = music.spawn(function() return client:submit(PARAMS) end)
+    music.run()
+    assert.equal("queued", (t:result()).status)
+    adapter.attach(uv)
+  end)
+end)
