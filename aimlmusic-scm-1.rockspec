@@ -33,7 +33,7 @@ build = {
     ["aimlmusic.mock_mp3"] = "lua/aimlmusic/mock_mp3.lua",
     ["aimlmusic.core"] = {
       sources = {
-        "src/core.c", "src/engine.c", "src/error.c", "src/json.c",
+        "src/core.c", "src/engine.c", "src/error.c", "src/journal.c", "src/json.c",
         "src/request.c", "src/response.c", "src/validate.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },

@@ -6,6 +6,7 @@
 local core = require "aimlmusic.core"
 local models = require "aimlmusic.models"
 local task = require "aimlmusic.task"
+local journal = require "aimlmusic.journal"
 
 local now, sleep, await, check_can_wait = task.now, task.sleep, task.await, task.check_can_wait
 local random, min, max = math.random, math.min, math.max
@@ -27,6 +28,10 @@ local defaults = {
   poll_interval = 5,     -- seconds between status polls in wait()
   wait_timeout = 900,    -- seconds wait() follows a job before giving up
   max_retries = 3,       -- retries of a failed request that is safe to repeat
+  -- journal = path      -- record submitted jobs durably, for client:resume() after a crash
+  -- tls_verify = true   -- set to false, by name, to accept any certificate
+  -- ca_file, proxy      -- a CA bundle; a proxy (libcurl's *_proxy variables work too)
+  -- allow_http = false  -- plain http is accepted for loopback hosts only, unless this is true
 }
 
 -- Retries back off exponentially with jitter; a server's Retry-After is honoured up to a cap.
@@ -68,6 +73,16 @@ local function positive(opts, k, fname)
   return v
 end
 
+-- Plain http is for loopback only: anywhere else the key and the audio would cross the
+-- network in clear.
+local function http_refused(url, allow_http)
+  if allow_http or type(url) ~= "string" or not url:match("^[Hh][Tt][Tt][Pp]://") then return nil end
+  local host = url:match("^%a+://%[([^%]]*)%]") or url:match("^%a+://([^/:?#]*)") or ""
+  host = host:lower()
+  if host == "localhost" or host == "::1" or host:match("^127%.%d+%.%d+%.%d+$") then return nil end
+  return new_error("config", "refusing plain http to " .. host .. ": use https, or allow_http = true")
+end
+
 --- Creates a client. Every option is optional; the key defaults to AIMLAPI_KEY and the base URL
 -- to AIMLAPI_BASE_URL or https://api.aimlapi.com.
 -- @return client, or nil and an error of kind "config"
@@ -77,6 +92,11 @@ function music.new(opts)
   local key = opts.api_key
   if key == nil then key = os.getenv("AIMLAPI_KEY") end
   local base_url = opts.base_url or os.getenv("AIMLAPI_BASE_URL") or defaults.base_url
+  local refused = http_refused(base_url, opts.allow_http)
+  if refused then return nil, refused end
+  if opts.journal ~= nil and type(opts.journal) ~= "string" then
+    error("aimlmusic.new: option journal must be a file path", 2)
+  end
   local self = setmetatable({
     base_url = base_url,
     timeout = positive(opts, "timeout", "new"),
@@ -84,12 +104,18 @@ function music.new(opts)
     poll_interval = positive(opts, "poll_interval", "new"),
     wait_timeout = positive(opts, "wait_timeout", "new"),
     max_retries = positive(opts, "max_retries", "new"),
+    journal = opts.journal,
+    allow_http = opts.allow_http and true or false,
+    outputs = {}, -- job id -> output path, for the journal
   }, Client)
   local session, err = core.session {
     api_key = key,
     base_url = base_url,
     timeout = self.timeout,
     connect_timeout = self.connect_timeout,
+    tls_verify = opts.tls_verify ~= false,
+    ca_file = opts.ca_file,
+    proxy = opts.proxy,
   }
   if not session then return nil, err end
   self.session = session
@@ -105,21 +131,25 @@ local function backoff(attempt, err, deadline)
   return delay
 end
 
--- Runs start() --> transfer | nil, err, waits for it and returns what the transfer finishes
--- with, retrying errors marked retryable up to max_retries times.
+-- Runs start(previous) --> transfer | nil, err, waits for it and returns what the transfer
+-- finishes with, retrying errors marked retryable up to max_retries times. A download's failed
+-- transfer is handed to the next attempt, which resumes from its partial file.
 local function perform(self, start, on_progress, deadline)
   check_can_wait(3)
-  local attempt = 0
+  local attempt, prev = 0, nil
   while true do
-    local t, err = start()
-    local result
+    local t, err = start(prev)
     if t then
       await(t, on_progress)
+      local result
       result, err = t:finish()
       if result then return result end
+      if prev then prev:discard() end
+      prev = t
     end
     attempt = attempt + 1
     if not err.retryable or attempt > self.max_retries or (deadline and now() >= deadline) then
+      if prev then prev:discard() end -- a failed download leaves no file behind
       return nil, err
     end
     sleep(backoff(attempt, err, deadline))
@@ -127,10 +157,12 @@ local function perform(self, start, on_progress, deadline)
 end
 
 --- Submits a generation job. Never sends the same job twice: a submit is repeated only when
--- the request provably did not reach the server, or it answered 429.
+-- the request provably did not reach the server, or it answered 429. With a journal, the job
+-- is on disk before this returns (opts.output is recorded for client:resume()).
 -- @return job {id, status, model}, or nil and an error
-function Client:submit(params)
+function Client:submit(params, opts)
   argcheck(type(params) == "table", "submit", 1, "table", params)
+  opts = opts or {}
   local body, err = core.encode(params, models)
   if not body then return nil, err end
   local session = self.session
@@ -138,7 +170,19 @@ function Client:submit(params)
   job, err = perform(self, function() return session:submit(body) end)
   if not job then return nil, err end
   job.model = params.model
+  if self.journal then
+    local ok, jerr = journal.submitted(self.journal, job, opts.output)
+    -- The job exists and is paid for: hand it back, saying the journal could not keep it.
+    if not ok then job.journal_error = jerr end
+  end
+  self.outputs[job.id] = opts.output or false
   return job
+end
+
+-- Marks a job finished in the journal.
+local function journal_done(self, id)
+  self.outputs[id] = nil
+  if self.journal then journal.done(self.journal, id) end
 end
 
 --- One status request for a job id.
@@ -181,12 +225,22 @@ function Client:wait(job, opts)
       failures = 0
       if on_status and st.status ~= last then on_status(st) end
       last = st.status
-      if st.status == "completed" then return st end
-      if st.status == "error" then return nil, job_failed(st) end
+      if st.status == "completed" then
+        -- A job with an output still needs its download: generate/resume finish it.
+        if self.journal and not self.outputs[id] then journal_done(self, id) end
+        return st
+      end
+      if st.status == "error" then
+        if self.journal then journal_done(self, id) end
+        return nil, job_failed(st)
+      end
       -- queued, generating, and statuses not yet documented (such as "waiting") are pending.
     else
       failures = failures + 1
-      if not err.retryable or failures > self.max_retries then return nil, err end
+      if not err.retryable or failures > self.max_retries then
+        if err.kind == "not_found" and self.journal then journal_done(self, id) end
+        return nil, err
+      end
     end
     local left = deadline - now()
     if left <= 0 then
@@ -207,7 +261,22 @@ function Client:download(src, path, opts)
   argcheck(type(path) == "string", "download", 2, "string", path)
   opts = opts or {}
   local session, overwrite = self.session, opts.overwrite and true or false
-  return perform(self, function() return session:download(url, path, overwrite) end, opts.on_progress)
+  local function start(prev)
+    local refused = http_refused(url, self.allow_http)
+    if refused then return nil, refused end
+    return session:download(url, path, overwrite, prev)
+  end
+  local info, err = perform(self, start, opts.on_progress)
+  if not info and err.kind == "http" and err.status == 403 and type(src) == "table" and src.id then
+    -- Signed audio URLs expire: one status call gets a fresh one.
+    local st = self:status(src.id)
+    if st and st.url and st.url ~= url then
+      url = st.url
+      src.url = st.url
+      info, err = perform(self, start, opts.on_progress)
+    end
+  end
+  return info, err
 end
 
 --- Submit, wait and (with opts.output) download, in one call.
@@ -217,7 +286,7 @@ function Client:generate(params, opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "generate", 2, "table or nil", opts)
   check_can_wait(2)
-  local job, err = self:submit(params)
+  local job, err = self:submit(params, { output = opts.output })
   if not job then return nil, err end
   local st
   st, err = self:wait(job, opts)
@@ -231,8 +300,45 @@ function Client:generate(params, opts)
       return nil, err
     end
     st.path, st.bytes = info.path, info.bytes
+    journal_done(self, job.id)
   end
   return st
+end
+
+--- The journal's jobs that are not finished: {id, model, output, time} each, oldest first.
+function Client:pending()
+  if not self.journal then return {} end
+  return journal.pending(self.journal)
+end
+
+--- Waits for and downloads every pending job of the journal (after a crash, say).
+-- opts: as for wait() and download(). Returns a list of {id, st, path, err} per job; jobs that
+-- completed, failed for good or are unknown to the server are marked finished.
+function Client:resume(opts)
+  opts = opts or {}
+  argcheck(type(opts) == "table", "resume", 1, "table or nil", opts)
+  check_can_wait(2)
+  local results = {}
+  for _, job in ipairs(self:pending()) do
+    self.outputs[job.id] = job.output or false
+    local r = { id = job.id }
+    local st, err = self:wait(job.id, opts)
+    r.st = st
+    if st and job.output then
+      local info
+      info, err = self:download(st, job.output, opts)
+      if info then
+        r.path = info.path
+        journal_done(self, job.id)
+      elseif err.code == "EEXIST" then
+        r.path, err = job.output, nil -- delivered before the crash, kept as it is
+        journal_done(self, job.id)
+      end
+    end
+    r.err = err
+    results[#results + 1] = r
+  end
+  return results
 end
 
 music.Client = Client

@@ -4,8 +4,10 @@
 #include "compat.h"
 #include "engine.h"
 #include "error.h"
+#include "journal.h"
 #include "json.h"
 #include "request.h"
+#include "response.h"
 #include "validate.h"
 
 #if defined(_WIN32)
@@ -25,6 +27,8 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   engine_open(L);
   request_open(L);
   validate_open(L);
+  response_open(L);
+  journal_open(L);
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
   lua_pushliteral(L, "0.1.0");

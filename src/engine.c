@@ -223,7 +223,7 @@ static int transfer_progress(lua_State *L) {
   curl_off_t total = -1;
   compat_pushint(L, t->bytes);
   if (t->easy) curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
-  if (total >= 0) compat_pushint(L, total);
+  if (total >= 0) compat_pushint(L, total + t->resume_from);
   else lua_pushnil(L);
   return 2;
 }
@@ -439,6 +439,7 @@ void engine_open(lua_State *L) {
                                               {"progress", transfer_progress},
                                               {"cancel", transfer_cancel},
                                               {"finish", response_finish},
+                                              {"discard", response_discard_l},
                                               {NULL, NULL}};
   static const luaL_Reg fns[] = {{"engine", l_engine}, {"now", l_now}, {NULL, NULL}};
   new_class(L, ENGINE_MT, engine_meta, engine_methods);

@@ -43,7 +43,8 @@ typedef struct transfer {
   char *tmp_path, *target_path;
   int overwrite;
   int io_errno;
-  curl_off_t bytes;
+  curl_off_t bytes;       /* in the temporary file, including what an earlier attempt wrote */
+  curl_off_t resume_from; /* where this attempt's Range request starts */
   char errbuf[CURL_ERROR_SIZE];
 } transfer;
 

@@ -31,6 +31,8 @@ void session_release(session *s) {
   }
   free(s->base_url);
   free(s->submit_url);
+  free(s->ca_file);
+  free(s->proxy);
   curl_slist_free_all(s->api_headers);
   curl_slist_free_all(s->cdn_headers);
   free(s);
@@ -115,6 +117,27 @@ static int config_error(lua_State *L, const char *message) {
   return 2;
 }
 
+/* Copies the string option k into *out; 0 with nil, err pushed when it is not a clean string. */
+static int opt_string(lua_State *L, int t, const char *k, char **out) {
+  size_t n;
+  const char *v;
+  int type = compat_getfield(L, t, k);
+  if (type == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 1;
+  }
+  v = lua_tolstring(L, -1, &n);
+  if (type != LUA_TSTRING || n == 0 || has_control(v, n)) {
+    lua_pushfstring(L, "option %s must be a non-empty string without control characters", k);
+    config_error(L, lua_tostring(L, -1));
+    return 0;
+  }
+  *out = dup_string(v, n);
+  lua_pop(L, 1);
+  if (*out == NULL) luaL_error(L, "out of memory");
+  return 1;
+}
+
 /* core.session{api_key=, base_url=, timeout=, connect_timeout=} --> session | nil, err */
 static int l_session(lua_State *L) {
   session **ps, *s;
@@ -145,6 +168,10 @@ static int l_session(lua_State *L) {
   if (s == NULL) return luaL_error(L, "out of memory");
   *ps = s;
   s->refs = 1;
+  s->tls_verify = 1;
+  if (compat_getfield(L, 1, "tls_verify") == LUA_TBOOLEAN) s->tls_verify = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (!opt_string(L, 1, "ca_file", &s->ca_file) || !opt_string(L, 1, "proxy", &s->proxy)) return 2;
   s->timeout_ms = opt_ms(L, 1, "timeout", 60);
   s->connect_timeout_ms = opt_ms(L, 1, "connect_timeout", 10);
   s->base_url = dup_string(url, ulen);
@@ -181,6 +208,12 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   curl_easy_setopt(t->easy, CURLOPT_URL, url);
   curl_easy_setopt(t->easy, CURLOPT_USERAGENT, REQUEST_USER_AGENT);
   curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
+  if (s->ca_file) curl_easy_setopt(t->easy, CURLOPT_CAINFO, s->ca_file);
+  if (s->proxy) curl_easy_setopt(t->easy, CURLOPT_PROXY, s->proxy);
+  if (!s->tls_verify) {
+    curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
   if (kind == TRANSFER_DOWNLOAD) {
     /* A large file may take long: only a stalled transfer is a timeout. */
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, s->cdn_headers);
@@ -284,8 +317,10 @@ static int open_temp(transfer *t, const char *target) {
   }
 }
 
-/* session:download(url, target, overwrite) --> transfer | nil, err
- * The bytes go to a temporary file; transfer:finish() moves it to target when complete. */
+/* session:download(url, target, overwrite[, previous]) --> transfer | nil, err
+ * The bytes go to a temporary file; transfer:finish() moves it to target when complete.
+ * With the failed transfer of an earlier attempt, its partial file is taken over and the
+ * request asks only for the rest (Range); a server that cannot resume makes it start over. */
 static int session_download(lua_State *L) {
   session *s = session_check(L, 1);
   size_t ulen;
@@ -293,7 +328,7 @@ static int session_download(lua_State *L) {
   const char *target = luaL_checkstring(L, 3);
   int overwrite = lua_toboolean(L, 4);
   struct stat sb;
-  transfer *t;
+  transfer *t, *prev;
   int e;
   if (has_control(url, ulen) || !((ulen > 7 && strncmp(url, "http://", 7) == 0) ||
                                   (ulen > 8 && strncmp(url, "https://", 8) == 0))) {
@@ -309,10 +344,21 @@ static int session_download(lua_State *L) {
     error_setstring(L, "code", "EEXIST");
     return 2;
   }
+  prev = lua_isnoneornil(L, 5) ? NULL : transfer_check(L, 5);
   t = session_transfer(L, s, TRANSFER_DOWNLOAD, url);
   t->overwrite = overwrite;
   t->target_path = dup_string(target, strlen(target));
   if (t->target_path == NULL) return luaL_error(L, "out of memory");
+  if (prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 &&
+      prev->state == TRANSFER_DONE) {
+    t->fd = prev->fd;
+    t->tmp_path = prev->tmp_path;
+    prev->fd = -1;
+    prev->tmp_path = NULL;
+    t->bytes = t->resume_from = prev->bytes;
+    curl_easy_setopt(t->easy, CURLOPT_RESUME_FROM_LARGE, t->resume_from);
+    return start_or_fail(L, t);
+  }
   e = open_temp(t, target);
   if (e != 0) {
     lua_pushnil(L);

@@ -18,6 +18,9 @@ typedef struct session {
   struct curl_slist *api_headers; /* Authorization, Content-Type, Accept */
   struct curl_slist *cdn_headers; /* no Authorization: the CDN is another host */
   long timeout_ms, connect_timeout_ms;
+  char *ca_file; /* CA bundle to verify peers with, instead of the system's */
+  char *proxy;   /* explicit proxy; otherwise libcurl honours the *_proxy variables */
+  int tls_verify;
 } session;
 
 void session_release(session *s);

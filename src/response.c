@@ -116,6 +116,7 @@ static const char *curl_code_name(CURLcode c) {
     case CURLE_HTTP2: return "HTTP2";
     case CURLE_HTTP2_STREAM: return "HTTP2_STREAM";
     case CURLE_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
+    case CURLE_RANGE_ERROR: return "RANGE_ERROR";
     default: return NULL;
   }
 }
@@ -148,6 +149,7 @@ static int curl_failure(lua_State *L, transfer *t) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
     case CURLE_SSL_CONNECT_ERROR: not_sent = 1; break;
+    case CURLE_RANGE_ERROR: /* the server cannot resume: the next attempt starts over */
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
@@ -347,7 +349,7 @@ static int download_commit(lua_State *L, transfer *t) {
   curl_off_t expected = -1;
   int rc;
   curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
-  if (expected >= 0 && expected != t->bytes) {
+  if (expected >= 0 && expected != t->bytes - t->resume_from) {
     response_discard(t);
     lua_pushfstring(L, "downloaded %f bytes, the server announced %f", (lua_Number)t->bytes,
                     (lua_Number)expected);
@@ -405,8 +407,14 @@ int response_finish(lua_State *L) {
     return fail_with(L, "cancelled", "the request was cancelled", 0);
   }
   if (t->result != CURLE_OK) {
-    int n = curl_failure(L, t);
-    response_discard(t);
+    int n = curl_failure(L, t), keep = 0;
+    /* A download cut short keeps what it has, for the next attempt to resume from. */
+    if (t->kind == TRANSFER_DOWNLOAD && t->bytes > 0 && t->result != CURLE_RANGE_ERROR && !t->io_errno) {
+      lua_getfield(L, -1, "retryable");
+      keep = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+    if (!keep) response_discard(t);
     return n;
   }
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -416,4 +424,40 @@ int response_finish(lua_State *L) {
   }
   if (t->kind == TRANSFER_DOWNLOAD) return download_commit(L, t);
   return api_success(L, t);
+}
+
+/* transfer:discard(): removes a download's partial file now rather than at collection. */
+int response_discard_l(lua_State *L) {
+  response_discard(transfer_check(L, 1));
+  return 0;
+}
+
+/* core.classify(kind, status, body) --> what finish() returns for that answer: the classifier
+ * on its own, for the fuzzer and for tests. kind: "submit", "status" or "download". */
+static int l_classify(lua_State *L) {
+  static const char *const kinds[] = {"submit", "status", "download", NULL};
+  transfer t;
+  size_t n;
+  int kind = luaL_checkoption(L, 1, NULL, kinds);
+  long status = (long)luaL_checknumber(L, 2);
+  const char *body = luaL_optlstring(L, 3, "", &n);
+  memset(&t, 0, sizeof t);
+  t.kind = (transfer_kind)kind;
+  t.fd = -1;
+  t.body = (char *)body; /* read only */
+  t.body_len = n;
+  lua_settop(L, 3);
+  if (status < 200 || status > 299) return http_failure(L, &t, status);
+  if (t.kind == TRANSFER_DOWNLOAD) {
+    lua_createtable(L, 0, 1);
+    compat_pushint(L, n);
+    lua_setfield(L, -2, "bytes");
+    return 1;
+  }
+  return api_success(L, &t);
+}
+
+void response_open(lua_State *L) {
+  lua_pushcfunction(L, l_classify);
+  lua_setfield(L, -2, "classify");
 }

@@ -9,5 +9,9 @@
 int response_finish(lua_State *L);
 /* Closes and removes a download's temporary file, if it still has one. */
 void response_discard(transfer *t);
+/* transfer:discard() */
+int response_discard_l(lua_State *L);
+/* Registers core.classify in the module table at the top. */
+void response_open(lua_State *L);
 
 #endif

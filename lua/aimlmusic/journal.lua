@@ -1,0 +1,53 @@
+-- The job journal: one JSON object a line, appended and fsynced by the C core.
+--   {"op":"submit","id":...,"model":...,"output":...,"time":...}   a paid job exists
+--   {"op":"done","id":...,"time":...}                              it needs nothing more
+-- A line torn by a crash does not parse and is skipped; the next append starts on a new line.
+
+local core = require "aimlmusic.core"
+local json = require("cjson").new()
+
+local M = {}
+
+local function append(path, rec)
+  rec.time = os.time()
+  return core.journal_append(path, json.encode(rec))
+end
+
+function M.submitted(path, job, output)
+  return append(path, { op = "submit", id = job.id, model = job.model, output = output })
+end
+
+function M.done(path, id)
+  return append(path, { op = "done", id = id })
+end
+
+--- The jobs submitted and not done, oldest first: {id, model, output, time}.
+function M.pending(path)
+  local f = io.open(path, "rb")
+  if not f then return {} end
+  local order, jobs = {}, {}
+  for line in f:lines() do
+    local ok, rec = pcall(json.decode, line)
+    if ok and type(rec) == "table" and type(rec.id) == "string" then
+      if rec.op == "submit" and not jobs[rec.id] then
+        order[#order + 1] = rec.id
+        jobs[rec.id] = {
+          id = rec.id,
+          model = type(rec.model) == "string" and rec.model or nil,
+          output = type(rec.output) == "string" and rec.output or nil,
+          time = type(rec.time) == "number" and rec.time or nil,
+        }
+      elseif rec.op == "done" then
+        jobs[rec.id] = false
+      end
+    end
+  end
+  f:close()
+  local out = {}
+  for _, id in ipairs(order) do
+    if jobs[id] then out[#out + 1] = jobs[id] end
+  end
+  return out
+end
+
+return M
