@@ -24,7 +24,7 @@ TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools) bin/aimlmusic-mock
 
-.PHONY: all build test test-all demo asan valgrind lint rock clean
+.PHONY: all build test test-all demo asan valgrind lint rock fuzz clean
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
 all: build
@@ -73,6 +73,20 @@ valgrind: deps-valgrind build $(NODLCLOSE)
 	$(TEST_ENV) LD_PRELOAD=$(CURDIR)/$(NODLCLOSE) valgrind --quiet --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 		--suppressions=tools/valgrind.supp $(LUA) $(BUSTED) $(BUSTED_ARGS)
+
+# libFuzzer (clang) on the response classifier and the validator, in a real Lua state with
+# AddressSanitizer and UBSan. FUZZ_SECONDS=600 for a long run.
+FUZZ_SECONDS ?= 60
+FUZZ_BIN = build/fuzz/fuzz_core
+$(FUZZ_BIN): fuzz/fuzz_core.c $(SRC) $(HDR)
+	@mkdir -p build/fuzz/corpus
+	clang -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Wall -Wextra -Werror $(shell pkg-config --cflags lua5.4 libcurl) \
+		-o $@ fuzz/fuzz_core.c $(SRC) $(shell pkg-config --libs lua5.4 libcurl) -lm
+
+fuzz: deps-fuzz $(FUZZ_BIN)
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -print_final_stats=1 \
+		build/fuzz/corpus fuzz/seeds fuzz/regressions
 
 lint: deps-lint
 	luacheck $(LUACHECK_DIRS)

@@ -45,13 +45,15 @@ static void push_body_message(lua_State *L, int body) {
     int list = lua_gettop(L), i, n = (int)lua_rawlen(L, list), added = 0;
     luaL_buffinit(L, &b);
     for (i = 1; i <= n && i <= 20; i++) {
-      compat_rawgeti(L, list, i);
-      if (lua_type(L, -1) == LUA_TSTRING) {
-        if (added++) luaL_addstring(&b, "; ");
-        luaL_addvalue(&b);
-      } else {
+      /* The buffer must be on top whenever it grows: separator first, then the value. */
+      if (compat_rawgeti(L, list, i) != LUA_TSTRING) {
         lua_pop(L, 1);
+        continue;
       }
+      lua_pop(L, 1);
+      if (added++) luaL_addstring(&b, "; ");
+      compat_rawgeti(L, list, i);
+      luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
     lua_remove(L, list);

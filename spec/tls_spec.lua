@@ -1,0 +1,124 @@
+-- Transport security: TLS verification against a real TLS server (openssl s_server) on
+-- loopback, the proxy option, and plain http refused beyond loopback.
+
+local music = require "aimlmusic"
+local mockctl = require "support.mockctl"
+local socket = require "socket"
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+local function free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
+describe("transport security", function()
+  local dir, port, server
+
+  setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    -- A self-signed certificate for 127.0.0.1, made for this run.
+    sh(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+      .. "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem"):format(dir, dir))
+    port = free_port()
+    -- -www answers every request with a status page; the server stops by itself after 60 s.
+    server = assert(io.popen(("exec env -u LD_PRELOAD timeout 60 openssl s_server -quiet -www "
+      .. "-accept 127.0.0.1:%d -cert %s/cert.pem -key %s/key.pem >/dev/null 2>&1"):format(port, dir, dir), "w"))
+    local deadline = socket.gettime() + 10
+    repeat
+      local c = socket.connect("127.0.0.1", port)
+      if c then c:close() break end
+      socket.sleep(0.05)
+    until socket.gettime() > deadline
+  end)
+
+  teardown(function()
+    os.execute("pkill -f 'openssl s_server -quiet -www -accept 127.0.0.1:" .. port .. "'")
+    if server then server:close() end
+    os.execute("rm -rf " .. dir)
+  end)
+
+  local function status_via(opts)
+    opts.api_key = "k"
+    opts.base_url = "https://127.0.0.1:" .. port
+    opts.max_retries = 0
+    local client = assert(music.new(opts))
+    return client:status("x:minimax/music-2.0")
+  end
+
+  it("refuses a self-signed certificate by default", function()
+    local st, err = status_via {}
+    assert.is_nil(st)
+    assert.equal("network", err.kind)
+    assert.equal("PEER_FAILED_VERIFICATION", err.code)
+    assert.is_false(err.retryable)
+  end)
+
+  it("accepts it with ca_file naming the certificate", function()
+    local st, err = status_via { ca_file = dir .. "/cert.pem" }
+    -- The TLS session is up; s_server's status page is not the API's JSON.
+    assert.is_nil(st)
+    assert.equal("protocol", err.kind)
+  end)
+
+  it("accepts any certificate only when tls_verify = false is given by name", function()
+    local _, err = status_via { tls_verify = false }
+    assert.equal("protocol", err.kind)
+  end)
+
+  it("refuses a ca_file or proxy with control characters", function()
+    local c, err = music.new { api_key = "k", base_url = "https://127.0.0.1", ca_file = "a\nb" }
+    assert.is_nil(c)
+    assert.equal("config", err.kind)
+    c, err = music.new { api_key = "k", base_url = "https://127.0.0.1", proxy = "http://x\r\n" }
+    assert.is_nil(c)
+    assert.equal("config", err.kind)
+  end)
+
+  describe("plain http", function()
+    it("is accepted for loopback hosts", function()
+      assert.truthy(music.new { api_key = "k", base_url = "http://127.0.0.1:9" })
+      assert.truthy(music.new { api_key = "k", base_url = "http://localhost:9" })
+      assert.truthy(music.new { api_key = "k", base_url = "http://[::1]:9" })
+    end)
+
+    it("is refused for other hosts unless allow_http = true", function()
+      local c, err = music.new { api_key = "k", base_url = "http://api.example.com" }
+      assert.is_nil(c)
+      assert.equal("config", err.kind)
+      assert.matches("allow_http", err.message)
+      assert.truthy(music.new { api_key = "k", base_url = "http://api.example.com", allow_http = true })
+    end)
+
+    it("is refused for an audio URL on another host", function()
+      local c = assert(music.new { api_key = "k", base_url = "https://api.example.com" })
+      local info, err = c:download("http://cdn.example.com/a.mp3", dir .. "/a.mp3")
+      assert.is_nil(info)
+      assert.equal("config", err.kind)
+    end)
+  end)
+
+  describe("proxy", function()
+    it("sends requests through the proxy option", function()
+      local mock = mockctl.start()
+      mock:reset()
+      local c = assert(music.new { api_key = mock.key, base_url = "http://api.example.invalid",
+        allow_http = true, proxy = mock.api_url, max_retries = 0 })
+      c:status("x:minimax/music-2.0")
+      local reqs = mock:requests()
+      assert.equal(1, #reqs)
+      -- The mock, as the proxy, received the request meant for the real target.
+      assert.equal("api.example.invalid", reqs[1].headers.host)
+      assert.equal("/v2/generate/audio", reqs[1].path)
+    end)
+  end)
+end)
