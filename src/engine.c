@@ -71,6 +71,10 @@ engine *engine_get(lua_State *L) {
   (*pe)->refs = 1;
   (*pe)->multi = curl_multi_init();
   if ((*pe)->multi == NULL) luaL_error(L, "curl_multi_init failed");
+  /* Hundreds of jobs share a few connections per host (HTTP/2 multiplexes over one), instead
+   * of a socket each: polite to the service and far from the process's descriptor limit. */
+  curl_multi_setopt((*pe)->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)ENGINE_MAX_HOST_CONNECTIONS);
+  curl_multi_setopt((*pe)->multi, CURLMOPT_MAXCONNECTS, (long)(2 * ENGINE_MAX_HOST_CONNECTIONS));
   lua_pushlightuserdata(L, (void *)&engine_key);
   lua_insert(L, -2);
   lua_rawset(L, LUA_REGISTRYINDEX);

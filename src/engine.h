@@ -13,6 +13,9 @@
 #define ENGINE_MT "aimlmusic.engine"
 #define TRANSFER_MT "aimlmusic.transfer"
 
+/* Connections kept open to one host at most; further requests queue in the multi handle. */
+#define ENGINE_MAX_HOST_CONNECTIONS 32
+
 /* Bodies of API responses are small JSON documents; anything larger is refused. */
 #define TRANSFER_MAX_BODY (1024 * 1024)
 /* What is kept of an error body sent instead of a download. */
