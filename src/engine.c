@@ -187,10 +187,7 @@ static void transfer_stop(lua_State *L, transfer *t) {
   }
 }
 
-/* __gc and __close: frees what the transfer owns; a download not committed leaves no file. */
-static int transfer_gc(lua_State *L) {
-  transfer *t = transfer_check(L, 1);
-  transfer_stop(L, t);
+void transfer_release(transfer *t) {
   if (t->easy) {
     engine *e = t->engine;
     if (e->multi && e->n_pool < (int)(sizeof e->pool / sizeof e->pool[0])) {
@@ -202,10 +199,17 @@ static int transfer_gc(lua_State *L) {
     t->easy = NULL;
     engine_unref(e);
   }
-  response_discard(t);
   free(t->body);
   t->body = NULL;
   t->body_len = t->body_cap = 0;
+}
+
+/* __gc and __close: frees what the transfer owns; a download not committed leaves no file. */
+static int transfer_gc(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  transfer_stop(L, t);
+  transfer_release(t);
+  response_discard(t);
   free(t->target_path);
   t->target_path = NULL;
   if (t->session) {

@@ -81,6 +81,9 @@ transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind);
  * Returns 0 with a message pushed when libcurl refuses it. */
 int transfer_start(lua_State *L, transfer *t, int idx);
 transfer *transfer_check(lua_State *L, int idx);
+/* Gives the easy handle back to the pool and frees the body: the transfer is finished and
+ * its memory should not wait for the garbage collector. */
+void transfer_release(transfer *t);
 
 void engine_open(lua_State *L);
 

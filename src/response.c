@@ -397,13 +397,8 @@ static int download_commit(lua_State *L, transfer *t) {
   return 1;
 }
 
-int response_finish(lua_State *L) {
-  transfer *t = transfer_check(L, 1);
+static int response_classify_done(lua_State *L, transfer *t) {
   long status = 0;
-  if (t->state != TRANSFER_DONE) return luaL_error(L, "transfer is not done");
-  if (t->finished) return luaL_error(L, "transfer already finished");
-  t->finished = 1;
-  lua_settop(L, 1);
   if (t->cancelled) {
     response_discard(t);
     return fail_with(L, "cancelled", "the request was cancelled", 0);
@@ -426,6 +421,18 @@ int response_finish(lua_State *L) {
   }
   if (t->kind == TRANSFER_DOWNLOAD) return download_commit(L, t);
   return api_success(L, t);
+}
+
+int response_finish(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  int n;
+  if (t->state != TRANSFER_DONE) return luaL_error(L, "transfer is not done");
+  if (t->finished) return luaL_error(L, "transfer already finished");
+  t->finished = 1;
+  lua_settop(L, 1);
+  n = response_classify_done(L, t);
+  transfer_release(t);
+  return n;
 }
 
 /* transfer:discard(): removes a download's partial file now rather than at collection. */
