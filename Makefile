@@ -36,7 +36,7 @@ build: deps-build $(BUILD)/aimlmusic/core.so
 
 $(BUILD)/aimlmusic/core.so: $(SRC) $(HDR) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $(SRC) $(CURL_LIBS) -lm
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $(SRC) $(CURL_LIBS) -lm -pthread
 
 test: deps-test build
 	$(TEST_ENV) $(LUA) $(BUSTED) $(BUSTED_ARGS)
@@ -60,7 +60,7 @@ $(NODLCLOSE): tools/nodlclose.c
 asan: deps-asan $(NODLCLOSE)
 	@mkdir -p $(ASAN_BUILD)/aimlmusic
 	$(CC) $(ALL_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-		-fno-sanitize-recover=undefined -shared -o $(ASAN_BUILD)/aimlmusic/core.so $(SRC) $(CURL_LIBS) -lm
+		-fno-sanitize-recover=undefined -shared -o $(ASAN_BUILD)/aimlmusic/core.so $(SRC) $(CURL_LIBS) -lm -pthread
 	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so) $(CURDIR)/$(NODLCLOSE)" \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
@@ -82,7 +82,7 @@ $(FUZZ_BIN): fuzz/fuzz_core.c $(SRC) $(HDR)
 	@mkdir -p build/fuzz/corpus
 	clang -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Wall -Wextra -Werror $(shell pkg-config --cflags lua5.4 libcurl) \
-		-o $@ fuzz/fuzz_core.c $(SRC) $(shell pkg-config --libs lua5.4 libcurl) -lm
+		-o $@ fuzz/fuzz_core.c $(SRC) $(shell pkg-config --libs lua5.4 libcurl) -lm -pthread
 
 fuzz: deps-fuzz $(FUZZ_BIN)
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -print_final_stats=1 \

@@ -33,13 +33,13 @@ build = {
     ["aimlmusic.mock_mp3"] = "lua/aimlmusic/mock_mp3.lua",
     ["aimlmusic.core"] = {
       sources = {
-        "src/core.c", "src/engine.c", "src/error.c", "src/journal.c", "src/json.c",
+        "src/commit.c", "src/core.c", "src/engine.c", "src/error.c", "src/journal.c", "src/json.c",
         "src/request.c", "src/response.c", "src/validate.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
-      libraries = { "curl", "m" },
+      libraries = { "curl", "m", "pthread" },
     },
   },
   install = {

@@ -141,6 +141,8 @@ local function perform(self, start, on_progress, deadline)
     local t, err = start(prev)
     if t then
       await(t, on_progress)
+      -- A download is moved into place by a worker thread: the loop never waits for the disk.
+      if t:commit() then await(t) end
       local result
       result, err = t:finish()
       if result then return result end

@@ -1,12 +1,14 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "request.h"
 #include "response.h"
 
@@ -16,6 +18,8 @@ static void engine_unref(engine *e) {
   int i;
   if (--e->refs > 0) return;
   for (i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
+  for (i = 0; i < 2; i++)
+    if (e->wake_fd[i] >= 0) close(e->wake_fd[i]);
   free(e->changes);
   free(e);
 }
@@ -49,6 +53,7 @@ static int engine_close(lua_State *L) {
     transfer_detach(t);
     t->cancelled = 1;
   }
+  while (e->committing) commit_join(e->committing);
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
   *pe = NULL;
@@ -69,6 +74,7 @@ engine *engine_get(lua_State *L) {
   *pe = (engine *)calloc(1, sizeof **pe);
   if (*pe == NULL) luaL_error(L, "out of memory");
   (*pe)->refs = 1;
+  (*pe)->wake_fd[0] = (*pe)->wake_fd[1] = -1;
   (*pe)->multi = curl_multi_init();
   if ((*pe)->multi == NULL) luaL_error(L, "curl_multi_init failed");
   /* Hundreds of jobs share a few connections per host (HTTP/2 multiplexes over one), instead
@@ -171,12 +177,32 @@ int transfer_start(lua_State *L, transfer *t, int idx) {
   return 1;
 }
 
+int engine_wake_fd(engine *e) {
+  if (e->wake_fd[0] < 0) {
+    int fds[2], i;
+    if (pipe(fds) != 0) return -1;
+    for (i = 0; i < 2; i++) {
+      fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+      fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+    }
+    e->wake_fd[0] = fds[0];
+    e->wake_fd[1] = fds[1];
+  }
+  return e->wake_fd[0];
+}
+
+void engine_hold(lua_State *L, transfer *t, int idx) {
+  lua_pushvalue(L, idx);
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 transfer *transfer_check(lua_State *L, int idx) {
   return (transfer *)luaL_checkudata(L, idx, TRANSFER_MT);
 }
 
 /* Stops a transfer and lets Lua collect it; the owner sees kind "cancelled". */
 static void transfer_stop(lua_State *L, transfer *t) {
+  commit_join(t); /* a commit is short and must not be cut in the middle */
   if (t->state == TRANSFER_ACTIVE) {
     transfer_detach(t);
     t->cancelled = 1;
@@ -271,6 +297,7 @@ static int engine_collect(lua_State *L, engine *e, int done_idx) {
     t->ref = LUA_NOREF;
     n++;
   }
+  if (e->n_committing > 0 || e->wake_fd[0] >= 0) n += commit_reap(L, e, done_idx);
   compat_pushint(L, e->n_active);
   compat_pushint(L, n);
   return 2;
@@ -375,7 +402,16 @@ static int engine_poll(lua_State *L) {
   if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
   if (ms < 0 || ms != ms) ms = 0;
   if (ms > INT_MAX) ms = INT_MAX;
-  mc = curl_multi_poll(e->multi, NULL, 0, (int)ms, &numfds);
+  if (e->wake_fd[0] >= 0) {
+    /* A worker finishing a commit wakes the sleep too. */
+    struct curl_waitfd extra;
+    extra.fd = e->wake_fd[0];
+    extra.events = CURL_WAIT_POLLIN;
+    extra.revents = 0;
+    mc = curl_multi_poll(e->multi, &extra, 1, (int)ms, &numfds);
+  } else {
+    mc = curl_multi_poll(e->multi, NULL, 0, (int)ms, &numfds);
+  }
   if (mc != CURLM_OK) return luaL_error(L, "curl_multi_poll: %s", curl_multi_strerror(mc));
   compat_pushint(L, numfds);
   return 1;
@@ -393,6 +429,27 @@ static int engine_timeout(lua_State *L) {
 static int engine_count(lua_State *L) {
   engine *e = engine_check(L, 1);
   compat_pushint(L, e->n_active);
+  return 1;
+}
+
+/* engine:committing() --> downloads being moved into place by a worker */
+static int engine_committing(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  compat_pushint(L, e->n_committing);
+  return 1;
+}
+
+/* engine:wake_fd() --> the descriptor a host loop watches for finished commits */
+static int engine_wake_fd_l(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  compat_pushint(L, engine_wake_fd(e));
+  return 1;
+}
+
+/* engine:reap([done]) --> finished commits appended to done, without touching libcurl */
+static int engine_reap(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  compat_pushint(L, commit_reap(L, e, lua_istable(L, 2) ? 2 : 0));
   return 1;
 }
 
@@ -437,6 +494,9 @@ void engine_open(lua_State *L) {
                                             {"poll", engine_poll},
                                             {"timeout", engine_timeout},
                                             {"count", engine_count},
+                                            {"committing", engine_committing},
+                                            {"wake_fd", engine_wake_fd_l},
+                                            {"reap", engine_reap},
                                             {"socket_mode", engine_socket_mode},
                                             {"socket_action", engine_socket_action},
                                             {"changes", engine_changes},
@@ -447,6 +507,7 @@ void engine_open(lua_State *L) {
                                               {"progress", transfer_progress},
                                               {"cancel", transfer_cancel},
                                               {"finish", response_finish},
+                                              {"commit", commit_start_l},
                                               {"discard", response_discard_l},
                                               {NULL, NULL}};
   static const luaL_Reg fns[] = {{"engine", l_engine}, {"now", l_now}, {NULL, NULL}};

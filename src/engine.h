@@ -6,6 +6,7 @@
 #define AIMLMUSIC_ENGINE_H
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stddef.h>
 
 #include "compat.h"
@@ -49,7 +50,16 @@ typedef struct transfer {
   curl_off_t bytes;       /* in the temporary file, including what an earlier attempt wrote */
   curl_off_t resume_from; /* where this attempt's Range request starts */
   char errbuf[CURL_ERROR_SIZE];
+  /* The commit of a finished download (fsync, then link or rename) runs on a worker thread,
+   * so that no step of the host's loop waits for the disk (commit.c). */
+  int commit_state; /* COMMIT_NONE, _RUNNING or _DONE; the worker stores _DONE atomically */
+  int commit_errno; /* 0, or errno of the step that failed */
+  int commit_moving; /* the failed step was the move, not the sync */
+  pthread_t commit_thread;
+  struct transfer *cnext; /* in engine->committing while running */
 } transfer;
+
+enum { COMMIT_NONE, COMMIT_RUNNING, COMMIT_DONE };
 
 /* A socket libcurl wants watched (what: CURL_POLL_IN/OUT/INOUT) or no longer (CURL_POLL_REMOVE). */
 typedef struct {
@@ -71,7 +81,15 @@ typedef struct engine {
   int n_changes, cap_changes;
   long timer_ms;
   int timer_changed;
+  /* Commits in flight, and the pipe their workers write a byte to when they finish: poll
+   * and host loops watch its read end. */
+  transfer *committing;
+  int n_committing;
+  int wake_fd[2];
 } engine;
+
+/* The read end of the engine's wake pipe, created on first use; -1 if it cannot be. */
+int engine_wake_fd(engine *e);
 
 /* This Lua state's engine, created on first use (not pushed). */
 engine *engine_get(lua_State *L);
@@ -84,6 +102,9 @@ transfer *transfer_check(lua_State *L, int idx);
 /* Gives the easy handle back to the pool and frees the body: the transfer is finished and
  * its memory should not wait for the garbage collector. */
 void transfer_release(transfer *t);
+
+/* Registers a transfer that now stays alive until its commit is reaped. */
+void engine_hold(lua_State *L, transfer *t, int idx);
 
 void engine_open(lua_State *L);
 

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "json.h"
+#include "commit.h"
 #include "request.h"
 
 void response_discard(transfer *t) {
@@ -346,10 +347,32 @@ static int api_success(lua_State *L, transfer *t) {
   return 1;
 }
 
-/* Moves the finished temporary file to its target, never replacing a file unless asked. */
+/* What a commit came to: the info table, or an io error with the file removed. */
+static int commit_report(lua_State *L, transfer *t) {
+  if (t->commit_errno) {
+    int e = t->commit_errno;
+    response_discard(t);
+    if (e == EEXIST) lua_pushfstring(L, "%s exists (pass overwrite = true to replace it)", t->target_path);
+    else if (t->commit_moving) lua_pushfstring(L, "moving download to %s: %s", t->target_path, strerror(e));
+    else lua_pushfstring(L, "writing %s: %s", t->target_path, strerror(e));
+    error_push(L, "io", lua_tostring(L, -1));
+    lua_remove(L, -2);
+    if (e == EEXIST) error_setstring(L, "code", "EEXIST");
+    return fail(L);
+  }
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, t->target_path);
+  lua_setfield(L, -2, "path");
+  compat_pushint(L, t->bytes);
+  lua_setfield(L, -2, "bytes");
+  return 1;
+}
+
+/* A complete download: checked against Content-Length, then moved to its target here unless
+ * transfer:commit() already did it on a worker thread. */
 static int download_commit(lua_State *L, transfer *t) {
   curl_off_t expected = -1;
-  int rc;
+  if (t->commit_state == COMMIT_DONE) return commit_report(L, t);
   curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
   if (expected >= 0 && expected != t->bytes - t->resume_from) {
     response_discard(t);
@@ -357,44 +380,9 @@ static int download_commit(lua_State *L, transfer *t) {
                     (lua_Number)expected);
     return protocol_error(L, lua_tostring(L, -1));
   }
-  if (fsync(t->fd) != 0 || close(t->fd) != 0) {
-    int e = errno;
-    t->fd = -1;
-    response_discard(t);
-    lua_pushfstring(L, "writing %s: %s", t->target_path, strerror(e));
-    return fail_with(L, "io", lua_tostring(L, -1), 0);
-  }
-  t->fd = -1;
-  if (t->overwrite) {
-    rc = rename(t->tmp_path, t->target_path);
-  } else {
-    /* link() fails with EEXIST instead of replacing: no window where a file could be lost. */
-    rc = link(t->tmp_path, t->target_path);
-    if (rc != 0 && errno != EEXIST) {
-      struct stat sb;
-      if (lstat(t->target_path, &sb) == 0) errno = EEXIST;
-      else rc = rename(t->tmp_path, t->target_path);
-    }
-  }
-  if (rc != 0) {
-    int e = errno;
-    response_discard(t);
-    if (e == EEXIST) lua_pushfstring(L, "%s exists (pass overwrite = true to replace it)", t->target_path);
-    else lua_pushfstring(L, "moving download to %s: %s", t->target_path, strerror(e));
-    error_push(L, "io", lua_tostring(L, -1));
-    lua_remove(L, -2);
-    if (e == EEXIST) error_setstring(L, "code", "EEXIST");
-    return fail(L);
-  }
-  if (!t->overwrite) unlink(t->tmp_path);
-  free(t->tmp_path);
-  t->tmp_path = NULL;
-  lua_createtable(L, 0, 2);
-  lua_pushstring(L, t->target_path);
-  lua_setfield(L, -2, "path");
-  compat_pushint(L, t->bytes);
-  lua_setfield(L, -2, "bytes");
-  return 1;
+  commit_run(t);
+  t->commit_state = COMMIT_DONE;
+  return commit_report(L, t);
 }
 
 static int response_classify_done(lua_State *L, transfer *t) {

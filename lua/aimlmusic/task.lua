@@ -344,6 +344,20 @@ function M.dispatch()
   return ms
 end
 
+--- Downloads being moved into place by a worker thread, and the descriptor that becomes
+--- readable when one finishes; reap() wakes the tasks waiting for them.
+function M.committing()
+  return engine:committing()
+end
+
+function M.wake_fd()
+  return engine:wake_fd()
+end
+
+function M.reap()
+  wake_transfers(engine:reap(done_list))
+end
+
 --- The socket and timer requests of libcurl since the last call (see engine:changes).
 function M.changes(list)
   return engine:changes(list)

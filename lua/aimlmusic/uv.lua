@@ -18,6 +18,7 @@ local timers_of        -- the luv module the timers below belong to
 local polls = {}       -- fd -> poll handle
 local changes = {}     -- reused buffer for task.changes
 local curl_timer, due_timer, kick_timer
+local wake_poll        -- watches the engine's wake pipe while downloads are being committed
 local kicked = false
 
 local run -- forward
@@ -83,6 +84,15 @@ function run()
   else
     due_timer:stop()
   end
+  if task.committing() > 0 then
+    if not wake_poll then wake_poll = loop.new_poll(task.wake_fd()) end
+    wake_poll:start("r", function()
+      task.reap()
+      run()
+    end)
+  elseif wake_poll then
+    wake_poll:stop()
+  end
   if not ok then error(err, 0) end
 end
 
@@ -103,6 +113,7 @@ function M.attach(uv)
   -- anew (luv needs a turn of the loop after a close, which a detach cannot promise).
   if timers_of ~= uv then
     curl_timer, due_timer, kick_timer = uv.new_timer(), uv.new_timer(), uv.new_timer()
+    wake_poll = nil
     timers_of = uv
   end
   loop = uv
@@ -119,6 +130,7 @@ function M.detach()
     p:stop()
     p:close()
   end
+  if wake_poll then wake_poll:stop() end
   curl_timer:stop()
   due_timer:stop()
   kick_timer:stop()
