@@ -24,7 +24,7 @@ TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools) bin/aimlmusic-mock
 
-.PHONY: all build test test-all demo asan valgrind lint rock fuzz clean
+.PHONY: all build test test-all demo asan valgrind lint rock fuzz bench clean
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
 all: build
@@ -87,6 +87,11 @@ $(FUZZ_BIN): fuzz/fuzz_core.c $(SRC) $(HDR)
 fuzz: deps-fuzz $(FUZZ_BIN)
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -print_final_stats=1 \
 		build/fuzz/corpus fuzz/seeds fuzz/regressions
+
+# The module against LuaSocket, the curl command, Python requests and a C floor over one
+# libcurl handle, measured side by side; prints the table and writes bench/results.md.
+bench: build
+	LUA=$(LUA) LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./$(BUILD)/?.so;;' sh bench/run.sh
 
 lint: deps-lint
 	luacheck $(LUACHECK_DIRS)

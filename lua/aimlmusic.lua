@@ -187,12 +187,12 @@ local function journal_done(self, id)
   if self.journal then journal.done(self.journal, id) end
 end
 
---- One status request for a job id.
+--- One status request for a job id; limit (seconds) shortens the request's timeout.
 -- @return st (see README), or nil and an error
-function Client:status(id)
+function Client:status(id, limit)
   argcheck(type(id) == "string", "status", 1, "string", id)
   check_can_wait(2)
-  local t, err = self.session:status(id)
+  local t, err = self.session:status(id, limit)
   if not t then return nil, err end
   await(t)
   local st
@@ -222,7 +222,8 @@ function Client:wait(job, opts)
   local on_status = opts.on_status
   local last, failures = nil, 0
   while true do
-    local st, err = self:status(id)
+    -- A poll never outlives the wait's deadline, however slow the server.
+    local st, err = self:status(id, max(0.001, deadline - now()))
     if st then
       failures = 0
       if on_status and st.status ~= last then on_status(st) end
@@ -327,6 +328,7 @@ function Client:resume(opts)
     local st, err = self:wait(job.id, opts)
     r.st = st
     if st and job.output then
+      core.remove_partials(job.output) -- what a download cut by the crash left beside it
       local info
       info, err = self:download(st, job.output, opts)
       if info then

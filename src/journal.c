@@ -1,7 +1,10 @@
 #include "journal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,7 +62,48 @@ fail:
   return 2;
 }
 
+/* core.remove_partials(target) --> number removed
+ * Removes "<target>.part-XXXXXX" files: downloads of target cut short by a crash. */
+static int l_remove_partials(lua_State *L) {
+  size_t n;
+  const char *target = luaL_checklstring(L, 1, &n);
+  const char *slash = strrchr(target, '/');
+  const char *base = slash ? slash + 1 : target;
+  size_t dlen = slash ? (size_t)(slash - target) : 0, blen = strlen(base);
+  char *dir = (char *)malloc(dlen + 2), *path;
+  DIR *d;
+  struct dirent *ent;
+  int removed = 0;
+  if (dir == NULL) return luaL_error(L, "out of memory");
+  if (slash) {
+    memcpy(dir, target, dlen ? dlen : 1);
+    dir[dlen ? dlen : 1] = '\0';
+  } else {
+    strcpy(dir, ".");
+  }
+  d = opendir(dir);
+  path = (char *)malloc(strlen(dir) + 256 + 2);
+  while (d && path && (ent = readdir(d)) != NULL) {
+    const char *name = ent->d_name;
+    size_t k;
+    if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".part-", 6) != 0) continue;
+    for (k = blen + 6; name[k] && strchr("0123456789abcdef", name[k]); k++) {
+    }
+    if (name[k] != '\0' || k != blen + 12) continue;
+    sprintf(path, "%s/%s", dir, name);
+    if (unlink(path) == 0) removed++;
+  }
+  if (d) closedir(d);
+  free(path);
+  free(dir);
+  (void)n;
+  compat_pushint(L, removed);
+  return 1;
+}
+
 void journal_open(lua_State *L) {
   lua_pushcfunction(L, l_journal_append);
   lua_setfield(L, -2, "journal_append");
+  lua_pushcfunction(L, l_remove_partials);
+  lua_setfield(L, -2, "remove_partials");
 }

@@ -273,11 +273,13 @@ static void add_encoded(luaL_Buffer *b, const char *s, size_t n) {
   }
 }
 
-/* session:status(id) --> transfer | nil, err */
+/* session:status(id[, timeout]) --> transfer | nil, err
+ * timeout (seconds) shortens the session's per-request timeout, e.g. to a wait's deadline. */
 static int session_status(lua_State *L) {
   session *s = session_check(L, 1);
   size_t n;
   const char *id = luaL_checklstring(L, 2, &n);
+  lua_Number limit = luaL_optnumber(L, 3, 0);
   luaL_Buffer b;
   transfer *t;
   if (n == 0) return luaL_argerror(L, 2, "empty generation id");
@@ -288,6 +290,10 @@ static int session_status(lua_State *L) {
   add_encoded(&b, id, n);
   luaL_pushresult(&b);
   t = session_transfer(L, s, TRANSFER_STATUS, lua_tostring(L, -1));
+  if (limit > 0 && limit * 1000 < s->timeout_ms) {
+    long ms = (long)(limit * 1000);
+    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
+  }
   return start_or_fail(L, t);
 }
 

@@ -76,12 +76,11 @@ static void set_fields_from_body(lua_State *L, int body, int err) {
   for (i = 1; i <= n && i <= 100; i++) {
     size_t len, k = 0;
     const char *s;
-    compat_rawgeti(L, -2, i);
-    s = lua_tolstring(L, -1, &len);
-    if (lua_type(L, -1) != LUA_TSTRING) {
+    if (compat_rawgeti(L, -2, i) != LUA_TSTRING) { /* before lua_tolstring turns 1 into "1" */
       lua_pop(L, 1);
       continue;
     }
+    s = lua_tolstring(L, -1, &len);
     while (k < len && (s[k] == '_' || s[k] == '.' || (s[k] >= 'a' && s[k] <= 'z') ||
                        (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9')))
       k++;

@@ -1,0 +1,18 @@
+-- Per-request cost, this module: N submit+status cycles, blocking calls outside any task.
+-- usage: lua cycle_module.lua BASE_URL N PARAMS_JSON
+local base, n, params_path = arg[1], tonumber(arg[2]), arg[3]
+
+local cjson = require "cjson"
+local music = require "aimlmusic"
+
+local f = assert(io.open(params_path, "rb"))
+local params = cjson.decode(f:read("*a"))
+f:close()
+
+local client = assert(music.new { api_key = "test-key", base_url = base })
+for _ = 1, n do
+  local job = assert(client:submit(params))
+  local st = assert(client:status(job.id))
+  assert(st.status == "completed" and st.url, "unexpected status answer")
+end
+print("cycles " .. n)

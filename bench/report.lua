@@ -1,0 +1,266 @@
+-- Turns the raw measurements of bench/run.sh into one markdown table: printed, and written to
+-- the given file for the README.
+-- usage: lua report.lua RESULTS_TXT OUT_MD
+local results_path, out_path = arg[1], arg[2]
+
+local fmt, concat = string.format, table.concat
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+-- results.txt: one "key value..." per line.
+local R = {}
+for line in io.lines(results_path) do
+  local k, v = line:match("^(%S+)%s?(.*)$")
+  if k then R[k] = v end
+end
+
+local function num(k)
+  local v = tonumber(R[k])
+  if not v then error("bench: no number for " .. k, 0) end
+  return v
+end
+
+-- m.NAME: wall user sys maxrss_kib, as written by bench/measure.
+local function meas(name)
+  local line = R["m." .. name]
+  if not line then error("bench: no measurement " .. name, 0) end
+  local wall, user, sys, rss = line:match("^(%S+) (%S+) (%S+) (%S+)$")
+  return { wall = tonumber(wall), cpu = tonumber(user) + tonumber(sys), rss = tonumber(rss) / 1024 }
+end
+
+-- o.NAME: "key value key value ..." printed by a driver.
+local function out(name)
+  local t = {}
+  local line = R["o." .. name] or ""
+  for k, v in line:gmatch("(%S+) (%S+)") do t[k] = tonumber(v) or v end
+  return t
+end
+
+local function median(list)
+  local s = {}
+  for i = 1, #list do s[i] = list[i] end
+  table.sort(s)
+  local n = #s
+  if n % 2 == 1 then return s[(n + 1) / 2] end
+  return (s[n / 2] + s[n / 2 + 1]) / 2
+end
+
+local function worst(list) return math.max(unpack(list)) end
+
+-- The machine may be shared: noise comes in bursts. Peers take turns within each round, so a
+-- ratio is taken between runs made seconds apart, round by round, and the median over the
+-- rounds is reported with its range.
+local function ratios(a, b) -- a[r] / b[r] for every round: median, min, max
+  local q = {}
+  for r = 1, #a do q[r] = a[r] / b[r] end
+  return { mid = median(q), lo = math.min(unpack(q)), hi = math.max(unpack(q)) }
+end
+
+local lines = {}
+local function w(...) lines[#lines + 1] = concat({ ... }) end
+
+local function ratio(x) return x >= 100 and fmt("%.0fx", x) or x >= 10 and fmt("%.1fx", x) or fmt("%.2fx", x) end
+local function mib(x) return fmt("%.1f", x) end
+
+local targets = {}
+local function target(what, measured, goal, met)
+  local verdict
+  if met == nil then verdict = "reference" else verdict = met and "met" or "**missed**" end
+  targets[#targets + 1] = { what, measured, goal, verdict }
+end
+
+local rounds = num("param.rounds")
+local poll = num("param.poll")
+local job_seconds = num("param.job_seconds")
+
+w("# aimlmusic benchmarks")
+w("")
+w("Measured by `make bench` (bench/run.sh) on ", R["fact.date"], ": ", R["fact.nproc"], " x ", R["fact.cpu"],
+  ", ", R["fact.kernel"], ". ", R["fact.lua"], "; the module and the C floor on ", R["fact.libcurl"],
+  "; ", R["fact.curl"], " command; ", R["fact.python"], "; ", R["fact.luasocket"], "; ", R["fact.cjson"],
+  "; ", R["fact.nginx"], ". Library: ", R["fact.commit"], ". Every client runs in a process of its own and",
+  " is measured from outside the same way (wait4's rusage: CPU = user + sys, max RSS; a monotonic clock for",
+  " wall time). Servers",
+  " (nginx, the mock) run in their own processes on loopback and are not counted. CPU placement: ",
+  R["param.pinning"] or "none", " (a loopback round trip between two CPUs of a VM goes through the",
+  " hypervisor: it doubles the floor's cost and, left to the scheduler, flips from run to run).")
+w("")
+
+---------------------------------------------------------------------------
+-- 1. per-request cost
+local peers = {
+  { "floor", "C, one reused libcurl handle (the floor)", "n_fast", "kept alive" },
+  { "module", "aimlmusic", "n_fast", "kept alive" },
+  { "luasocket", "LuaSocket + cjson", "n_fast", "one per request" },
+  { "popen_curl", "io.popen of curl + cjson", "n_curl", "a curl process per request" },
+  { "requests", "Python requests, as in the service's examples", "n_py", "one per request" },
+}
+local cost = {}
+for _, p in ipairs(peers) do
+  local id, n = p[1], num("param." .. p[3])
+  local cpu, wall, cpu0, wall0, rss = {}, {}, {}, {}, {}
+  for r = 1, rounds do
+    local a, b = meas(("c.%s.0.%d"):format(id, r)), meas(("c.%s.%d.%d"):format(id, n, r))
+    cpu[r], wall[r] = (b.cpu - a.cpu) / n, (b.wall - a.wall) / n
+    cpu0[r], wall0[r], rss[r] = a.cpu, a.wall, b.rss
+  end
+  cost[id] = { n = n, cpus = cpu, walls = wall, cpu = median(cpu), wall = median(wall), cpu0 = median(cpu0),
+    wall0 = median(wall0), rss = worst(rss), label = p[2], conn = p[4] }
+end
+local floor = cost.floor
+w("## 1. Per-request cost: submit + status cycles against nginx on loopback")
+w("")
+w("Each cycle is a POST of the same JSON body (the service's example prompt and lyrics) and a GET of the",
+  " status with the id from the answer; every peer but the floor decodes both answers. Per cycle = (run with",
+  " N cycles - run with 0 cycles) / N: the start-up (interpreter, imports, client) is measured the same way",
+  " for every peer, shown on its own and subtracted. Peers take turns, round after round, ", rounds, " rounds:",
+  " times are medians over the rounds; a ratio to the floor is taken within each round (runs seconds apart)",
+  " and its median is shown with the range over the rounds; peak RSS is the largest.")
+w("")
+w("| client | connections | N | CPU us/cycle | CPU x floor (range) | wall us/cycle | wall x floor (range) |",
+  " start-up CPU ms | start-up wall ms | peak RSS MiB |")
+w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+local function range(q) return ratio(q.mid) .. " (" .. ratio(q.lo) .. "-" .. ratio(q.hi) .. ")" end
+for _, p in ipairs(peers) do
+  local c = cost[p[1]]
+  c.cpu_x, c.wall_x = ratios(c.cpus, floor.cpus), ratios(c.walls, floor.walls)
+  w("| ", c.label, " | ", c.conn, " | ", c.n, " | ", fmt("%.1f", c.cpu * 1e6), " | ",
+    p[1] == "floor" and "1.00x" or range(c.cpu_x), " | ", fmt("%.1f", c.wall * 1e6), " | ",
+    p[1] == "floor" and "1.00x" or range(c.wall_x), " | ", fmt("%.1f", c.cpu0 * 1e3), " | ",
+    fmt("%.1f", c.wall0 * 1e3), " | ", mib(c.rss), " |")
+end
+w("")
+target("CPU per cycle, aimlmusic / C floor", range(cost.module.cpu_x), "<= 1.25x", cost.module.cpu_x.mid <= 1.25)
+target("CPU per cycle, LuaSocket + cjson / C floor", range(cost.luasocket.cpu_x), "near 2x", nil)
+target("CPU per cycle, curl command / C floor", range(cost.popen_curl.cpu_x), "near 200x", nil)
+
+---------------------------------------------------------------------------
+-- 2. concurrency
+w("## 2. Concurrency: jobs at once against the mock server")
+w("")
+w("Each job is a task running `client:generate` (submit, then a status poll every ", poll, " s until",
+  " completed); the mock completes a job ", job_seconds, " s after its submit. Figures are for the whole",
+  " client process, interpreter start-up included.")
+w("")
+w("| jobs | completed | wall s | CPU s | peak RSS MiB |")
+w("|--:|--:|--:|--:|--:|")
+for _, j in ipairs({ 10, 100, 1000 }) do
+  local mm, o = meas("jobs." .. j), out("jobs." .. j)
+  w("| ", j, " | ", o.ok or "?", " | ", fmt("%.2f", mm.wall), " | ", fmt("%.2f", mm.cpu), " | ", mib(mm.rss), " |")
+end
+w("")
+local j1000 = meas("jobs.1000")
+target("1000 jobs of 3 s: wall", fmt("%.2f s", j1000.wall), "<= 4.5 s", j1000.wall <= 4.5)
+target("1000 jobs of 3 s: CPU", fmt("%.2f s", j1000.cpu), "< 1.5 s", j1000.cpu < 1.5)
+target("1000 jobs of 3 s: peak RSS", fmt("%.1f MiB", j1000.rss), "< 40 MiB", j1000.rss < 40)
+
+---------------------------------------------------------------------------
+-- 3. download
+local dl_mib = num("param.dl_mib")
+local idle = meas("dl.idle")
+local fs_label = { disk = R["fact.fs"] .. " (the scratch directory)", tmpfs = "tmpfs" }
+local dl = {}
+for where in R["param.dl_targets"]:gmatch("%S+") do
+  for _, who in ipairs({ "module", "curl" }) do
+    local x = { wall = {}, cpu = {}, rss = {} }
+    for r = 1, rounds do
+      local name = ("%s.%s.%d"):format(where, who, r)
+      local mm = meas("dl." .. name)
+      local size = num("size.dl." .. name)
+      if size ~= dl_mib * 1048576 then error(("bench: %s downloaded %d bytes"):format(name, size), 0) end
+      x.wall[r], x.cpu[r], x.rss[r] = mm.wall, mm.cpu, mm.rss
+    end
+    x.walls = x.wall
+    x.wall, x.cpu, x.rss = median(x.wall), median(x.cpu), worst(x.rss)
+    x.tput = dl_mib / x.wall
+    dl[where .. "." .. who] = x
+  end
+  -- throughput ratio module / curl = wall curl / wall module, round by round
+  dl[where .. ".x"] = ratios(dl[where .. ".curl"].walls, dl[where .. ".module"].walls)
+end
+w("## 3. Download: ", dl_mib, " MiB from nginx on loopback to a file")
+w("")
+w("Whole process, start-up included; medians of ", rounds, " rounds, the two clients taking turns; the ratio",
+  " is taken within each round (median and range); peak RSS is the largest. The idle interpreter is ", R["fact.lua"],
+  " with the module loaded and a client made. The module writes to a temporary file, fsyncs and renames it;",
+  " `curl -o` writes the file and exits. On tmpfs fsync costs nothing: that row separates the transfer",
+  " from the file system.")
+w("")
+w("| client | file on | MiB/s | x curl (range) | wall s | CPU s | peak RSS MiB | above idle interpreter MiB |")
+w("|---|---|--:|--:|--:|--:|--:|--:|")
+for where in R["param.dl_targets"]:gmatch("%S+") do
+  local dm, dc = dl[where .. ".module"], dl[where .. ".curl"]
+  w("| aimlmusic `client:download` | ", fs_label[where], " | ", fmt("%.0f", dm.tput), " | ", range(dl[where .. ".x"]),
+    " | ", fmt("%.3f", dm.wall), " | ", fmt("%.3f", dm.cpu), " | ", mib(dm.rss), " | ", mib(dm.rss - idle.rss), " |")
+  w("| `curl -o` | ", fs_label[where], " | ", fmt("%.0f", dc.tput), " | 1.00x | ", fmt("%.3f", dc.wall), " | ",
+    fmt("%.3f", dc.cpu), " | ", mib(dc.rss), " | |")
+end
+w("| idle interpreter | | | | ", fmt("%.3f", idle.wall), " | ", fmt("%.3f", idle.cpu), " | ", mib(idle.rss), " | |")
+w("")
+local dm = dl["disk.module"]
+target("download throughput, aimlmusic / curl (file on " .. R["fact.fs"] .. ")", range(dl["disk.x"]), ">= 0.9x",
+  dl["disk.x"].mid >= 0.9)
+if dl["tmpfs.x"] then
+  target("download throughput, aimlmusic / curl (file on tmpfs)", range(dl["tmpfs.x"]), ">= 0.9x", nil)
+end
+target("download peak RSS above an idle interpreter", fmt("%.1f MiB", dm.rss - idle.rss), "< 8 MiB",
+  dm.rss - idle.rss < 8)
+
+---------------------------------------------------------------------------
+-- 4. responsiveness
+local st = out("step")
+local req_wall, req_cpu = {}, {}
+for i = 1, 21 do
+  local v = R["require." .. i]
+  local a, b = v:match("require_ms (%S+) cpu_ms (%S+)")
+  req_wall[i], req_cpu[i] = tonumber(a), tonumber(b)
+end
+w("## 4. Responsiveness")
+w("")
+w("100 jobs in flight (submit, poll every ", poll, " s, download the audio, ", job_seconds, " s jobs at the",
+  " mock), driven as a game drives them: `music.step(0)` once per iteration of a loop that sleeps 1 ms;",
+  " every call is timed, in wall time (what a frame sees; the targets) and in CPU time (os.clock: work done,",
+  " as opposed to waiting in the kernel or being preempted). The first call starts all 100 jobs. The second",
+  " column runs the same jobs without downloading the audio. `require` is timed in 21 fresh interpreters.")
+w("")
+w("| music.step(0), 100 jobs in flight | with downloads | without downloads |")
+w("|---|--:|--:|")
+local sn = out("step_nodl")
+w("| step(0) calls | ", st.steps, " | ", sn.steps, " |")
+w("| step(0) largest | ", fmt("%.3f ms", st.max_ms), " (call ", st.max_at, ") | ", fmt("%.3f ms", sn.max_ms),
+  " (call ", sn.max_at, ") |")
+w("| step(0) largest after the first | ", fmt("%.3f ms", st.max_after_first_ms), " | ",
+  fmt("%.3f ms", sn.max_after_first_ms), " |")
+w("| step(0) first (starts 100 jobs) | ", fmt("%.3f ms", st.first_ms), " | ", fmt("%.3f ms", sn.first_ms), " |")
+w("| step(0) 99th percentile | ", fmt("%.3f ms", st.p99_ms), " | ", fmt("%.3f ms", sn.p99_ms), " |")
+w("| CPU time of the largest step(0) | ", fmt("%.3f ms", st.max_step_cpu_ms), " | ", fmt("%.3f ms", sn.max_step_cpu_ms),
+  " |")
+w("| step(0) largest CPU time | ", fmt("%.3f ms", st.cpu_max_ms), " | ", fmt("%.3f ms", sn.cpu_max_ms), " |")
+w("| step(0) 99th percentile of CPU time | ", fmt("%.3f ms", st.cpu_p99_ms), " | ", fmt("%.3f ms", sn.cpu_p99_ms), " |")
+w("| step(0) median | ", fmt("%.3f ms", st.p50_ms), " | ", fmt("%.3f ms", sn.p50_ms), " |")
+w("| jobs completed | ", st.ok, " of 100 | ", sn.ok, " of 100 |")
+w("")
+w("| `require \"aimlmusic\"` in a fresh interpreter | median |")
+w("|---|--:|")
+w("| wall | ", fmt("%.2f ms", median(req_wall)), " |")
+w("| CPU | ", fmt("%.2f ms", median(req_cpu)), " |")
+w("")
+target("step(0) largest, 100 jobs in flight", fmt("%.3f ms", st.max_ms), "< 2 ms", st.max_ms < 2)
+target("step(0) 99th percentile", fmt("%.3f ms", st.p99_ms), "< 0.5 ms", st.p99_ms < 0.5)
+target("step(0) largest, without downloads", fmt("%.3f ms", sn.max_ms), "< 2 ms", nil)
+target("step(0) 99th percentile, without downloads", fmt("%.3f ms", sn.p99_ms), "< 0.5 ms", nil)
+
+---------------------------------------------------------------------------
+w("## Targets")
+w("")
+w("Benchmarks report; they do not fail the build. \"reference\" rows give the peers' expected standing, or",
+  " a diagnostic variant of a target.")
+w("")
+w("| target | measured | goal | verdict |")
+w("|---|--:|--:|---|")
+for _, t in ipairs(targets) do w("| ", t[1], " | ", t[2], " | ", t[3], " | ", t[4], " |") end
+
+local text = concat(lines, "\n") .. "\n"
+io.write(text)
+local f = assert(io.open(out_path, "w"))
+f:write(text)
+f:close()

@@ -1,0 +1,336 @@
+#!/bin/sh
+# make bench: this module against what people would write instead, measured side by side in
+# one run. Prints one table and writes it to bench/results.md.
+#
+#   1. per-request cost: submit+status cycles against nginx on loopback, for this module,
+#      LuaSocket + cjson, io.popen of curl + cjson, Python requests and a C libcurl floor;
+#   2. concurrency: 10, 100 and 1000 jobs at once against the mock server (3 s per job);
+#   3. download: a 256 MiB file from nginx, this module against the curl command;
+#   4. responsiveness: music.step(0) with 100 jobs in flight, and require time.
+#
+# Every peer runs in its own process, measured from outside the same way (bench/measure.c:
+# wait4's rusage and a monotonic clock). The servers it starts (nginx with its own config, the
+# mock) listen on loopback only and are stopped when this script ends, however it ends.
+# Benchmarks report; they never fail on a number.
+#
+# Sizes can be changed: BENCH_N (cycles of the fast peers), BENCH_N_PY, BENCH_N_CURL,
+# BENCH_ROUNDS, BENCH_POLL (status poll interval of the jobs, s), BENCH_DL_MIB; BENCH_RAW=FILE
+# keeps the raw measurements.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+LUA=${LUA:-lua5.4}
+LUA_PATH=${LUA_PATH:-"./lua/?.lua;./lua/?/init.lua;;"}
+LUA_CPATH=${LUA_CPATH:-"./build/$LUA/?.so;;"}
+export LUA LUA_PATH LUA_CPATH
+# Debian's Python with Debian's python3-requests, whatever python3 comes first on PATH.
+PY=/usr/bin/python3
+
+N_FAST=${BENCH_N:-10000}
+N_PY=${BENCH_N_PY:-1000}
+N_CURL=${BENCH_N_CURL:-200}
+ROUNDS=${BENCH_ROUNDS:-7}
+POLL=${BENCH_POLL:-0.5}
+DL_MIB=${BENCH_DL_MIB:-256}
+JOB_SECONDS=3
+
+say() { echo "bench: $*" >&2; }
+
+# --- the packages only the bench needs (the module's own come with `make build`)
+pkg_ok() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]; }
+missing=""
+[ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
+for p in python3-requests lua-socket curl; do pkg_ok "$p" || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    say "installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # nginx-light is gone from newer Debian releases: nginx itself then.
+    case "$missing" in *nginx-light*)
+      apt-cache show nginx-light >/dev/null 2>&1 || missing=$(echo "$missing" | sed 's/nginx-light/nginx/') ;;
+    esac
+    # The bench starts its own nginx: the package must not start a system one on port 80.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      policy=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' >"$policy"
+      chmod 755 "$policy"
+    fi
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null || { [ -z "$policy" ] || rm -f "$policy"; exit 1; }
+    [ -z "$policy" ] || rm -f "$policy"
+  else
+    echo "Missing Debian packages for the benchmarks. Run this, then make bench again:" >&2
+    echo "  sudo apt-get install -y$missing" >&2
+    exit 1
+  fi
+fi
+[ -x "$PY" ] || { say "$PY is missing (apt-get install -y python3-requests)"; exit 1; }
+
+core="build/$LUA/aimlmusic/core.so"
+[ -f "$core" ] || make --no-print-directory build LUA="$LUA"
+
+# --- scratch space, servers, and their end
+T=$(mktemp -d "${TMPDIR:-/tmp}/aimlmusic-bench.XXXXXX")
+SHM_DL=""
+pids=""
+cleanup() {
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
+  for p in $pids; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$T"
+  [ -z "$SHM_DL" ] || rm -rf "$SHM_DL"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+RES=$T/results.txt
+: >"$RES"
+put() { echo "$*" >>"$RES"; }
+
+BIN=$T/bin
+mkdir -p "$BIN"
+cc -O2 -o "$BIN/measure" bench/measure.c
+# shellcheck disable=SC2046
+cc -O2 $(pkg-config --cflags libcurl) -o "$BIN/floor" bench/floor.c $(pkg-config --libs libcurl)
+MEASURE=$BIN/measure
+
+# CPU placement. On a VM a loopback round trip between two CPUs costs an inter-processor
+# interrupt through the hypervisor: it doubles the floor's cost and, left to the scheduler,
+# flips from run to run. So: the servers run on the last CPU; the per-request clients share
+# it (each cycle is a strict ping-pong, and every peer is measured under the same placement);
+# the download, concurrency and responsiveness clients run on CPU 0, beside the server as a
+# remote server would be. Without taskset (or with one CPU) nothing is pinned.
+NPROC=$(nproc)
+SERVER_CPU=$((NPROC - 1))
+CLIENT_CPU=0
+pin_server=""
+if command -v taskset >/dev/null 2>&1 && [ "$NPROC" -gt 1 ]; then pin_server="taskset -c $SERVER_CPU"; fi
+on_cpu() { # CPU CMD...
+  c=$1
+  shift
+  if [ -n "$pin_server" ]; then taskset -c "$c" "$@"; else "$@"; fi
+}
+CPU=$CLIENT_CPU # where m runs what it measures
+
+# m NAME CMD...: runs CMD under measure; records "m.NAME wall user sys maxrss_kib" and
+# "o.NAME <last line CMD printed>". A failed command stops the bench with its output.
+m() {
+  name=$1
+  shift
+  if ! on_cpu "$CPU" "$MEASURE" "$T/rusage" "$@" >"$T/stdout" 2>"$T/stderr"; then
+    say "$name failed: $*"
+    cat "$T/stdout" "$T/stderr" >&2
+    exit 1
+  fi
+  put "m.$name $(cat "$T/rusage")"
+  put "o.$name $(tail -n 1 "$T/stdout")"
+}
+
+free_port() {
+  "$LUA" -e 'local s = assert(require("socket").bind("127.0.0.1", 0)); local _, p = s:getsockname(); print(p); s:close()'
+}
+
+wait_http() { # URL: until it answers 200, at most 10 s
+  i=0
+  until curl -s -o /dev/null --fail "$1"; do
+    i=$((i + 1))
+    [ "$i" -lt 100 ] || { say "no answer from $1"; return 1; }
+    sleep 0.1
+  done
+}
+
+# --- facts about the machine
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git status --porcelain -- src lua 2>/dev/null)" ] || commit="$commit with uncommitted changes in src/ or lua/"
+put "fact.commit commit $commit"
+put "fact.date $(date -u '+%Y-%m-%d %H:%M UTC')"
+put "fact.nproc $(nproc)"
+put "fact.cpu $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+put "fact.kernel $(uname -sr)"
+put "fact.lua $("$LUA" -v 2>&1 | head -n 1 | cut -d' ' -f1-2)"
+put "fact.libcurl $("$LUA" -e 'print((require("aimlmusic.core").curl_version))' | cut -d' ' -f1-2)"
+put "fact.curl $(curl --version | head -n 1 | cut -d' ' -f1-2)"
+put "fact.python $("$PY" --version 2>&1), requests $("$PY" -c 'import requests; print(requests.__version__)')"
+put "fact.luasocket $("$LUA" -e 'print(require("socket")._VERSION)')"
+put "fact.cjson lua-cjson $("$LUA" -e 'print(require("cjson")._VERSION)')"
+put "fact.nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //; s#/# #')"
+put "fact.fs $(df -PT "$T" | awk 'NR == 2 { print $2 }')"
+put "param.n_fast $N_FAST"
+put "param.n_py $N_PY"
+put "param.n_curl $N_CURL"
+put "param.rounds $ROUNDS"
+put "param.poll $POLL"
+put "param.dl_mib $DL_MIB"
+put "param.job_seconds $JOB_SECONDS"
+if [ -n "$pin_server" ]; then
+  put "param.pinning servers on CPU $SERVER_CPU; per-request clients on CPU $SERVER_CPU too; other clients on CPU $CLIENT_CPU"
+else
+  put "param.pinning none"
+fi
+
+# --- nginx on loopback, with its own config: the API answers are static, as is the big file
+NG=$T/nginx
+mkdir -p "$NG/www/files" "$NG/tmp"
+say "writing a ${DL_MIB} MiB file to serve"
+head -c "$((DL_MIB * 1024 * 1024))" /dev/urandom >"$NG/www/files/big.bin"
+PORT=$(free_port)
+ID="e84c6bd4-8d5f-4c3a-9b1e-2f6a7d0c9e11:minimax/music-2.0"
+cat >"$NG/nginx.conf" <<EOF
+daemon off;
+master_process off;
+pid $NG/nginx.pid;
+error_log $NG/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $NG/tmp/body;
+  proxy_temp_path $NG/tmp/proxy;
+  fastcgi_temp_path $NG/tmp/fastcgi;
+  uwsgi_temp_path $NG/tmp/uwsgi;
+  scgi_temp_path $NG/tmp/scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 60s;
+  sendfile on;
+  server {
+    listen 127.0.0.1:$PORT;
+    root $NG/www;
+    location = /v2/generate/audio {
+      default_type application/json;
+      if (\$request_method = POST) {
+        return 200 '{"id":"$ID","status":"queued"}';
+      }
+      return 200 '{"id":"$ID","trace_id":"81d7475c3aa5d11cd09cbfc626e1bca0","meta":{"usage":{"credits_used":126}},"status":"completed","extra_info":{"music_sample_rate":44100,"music_duration":2000,"music_size":6264,"bitrate":256000,"music_channel":1},"audio_file":{"url":"http://127.0.0.2:$PORT/audio/aOC5WDH9oqBkaF5qHORbD5QW.mp3?Expires=1795405209&Signature=a2a6bcda4da2005538a288a5a33a77cce603313b"}}';
+    }
+  }
+}
+EOF
+# (not through a function: $! must be nginx itself, which taskset execs)
+$pin_server /usr/sbin/nginx -p "$NG" -e "$NG/error.log" -c "$NG/nginx.conf" &
+pids="$pids $!"
+BASE=http://127.0.0.1:$PORT
+wait_http "$BASE/v2/generate/audio?generation_id=x"
+say "nginx on $BASE"
+
+# The JSON body the floor sends: what the Lua peers send, encoded by cjson.
+"$LUA" -e 'local c = require "cjson"; io.write(c.encode(c.decode(io.read("*a"))))' <bench/params.json >"$T/body.json"
+
+# --- 1. per-request cost
+CPU=$SERVER_CPU
+cycle() { # PEER N ROUND
+  case $1 in
+    floor) m "c.$1.$2.$3" "$BIN/floor" "$BASE" "$2" "$T/body.json" ;;
+    module) m "c.$1.$2.$3" "$LUA" bench/cycle_module.lua "$BASE" "$2" bench/params.json ;;
+    luasocket) m "c.$1.$2.$3" "$LUA" bench/cycle_luasocket.lua "$BASE" "$2" bench/params.json ;;
+    popen_curl) m "c.$1.$2.$3" "$LUA" bench/cycle_popen_curl.lua "$BASE" "$2" bench/params.json ;;
+    requests) m "c.$1.$2.$3" "$PY" bench/cycle_requests.py "$BASE" "$2" bench/params.json ;;
+  esac
+}
+n_of() {
+  case $1 in
+    requests) echo "$N_PY" ;;
+    popen_curl) echo "$N_CURL" ;;
+    *) echo "$N_FAST" ;;
+  esac
+}
+PEERS="floor module luasocket popen_curl requests"
+say "1. per-request cost: warming up"
+for p in $PEERS; do cycle "$p" 20 warm; done
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+  for p in $PEERS; do
+    say "1. per-request cost: round $r/$ROUNDS, $p"
+    cycle "$p" 0 "$r"
+    cycle "$p" "$(n_of "$p")" "$r"
+  done
+  r=$((r + 1))
+done
+
+# --- the mock server, fresh for each scenario
+mock_pid=""
+start_mock() {
+  rm -f "$T/mock.port"
+  $pin_server "$LUA" bin/aimlmusic-mock --port 0 --port-file "$T/mock.port" --duration "$JOB_SECONDS" --max-lifetime 600 \
+    >"$T/mock.log" 2>&1 &
+  mock_pid=$!
+  pids="$pids $mock_pid"
+  i=0
+  until [ -s "$T/mock.port" ]; do
+    i=$((i + 1))
+    [ "$i" -lt 100 ] || { say "the mock server did not start"; cat "$T/mock.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  read -r API CDN <"$T/mock.port"
+  : "$CDN"
+}
+stop_mock() {
+  kill "$mock_pid" 2>/dev/null || true
+  wait "$mock_pid" 2>/dev/null || true
+}
+
+# --- 2. concurrency
+CPU=$CLIENT_CPU
+for j in 10 100 1000; do
+  say "2. concurrency: $j jobs of ${JOB_SECONDS} s"
+  start_mock
+  m "jobs.$j" "$LUA" bench/jobs_module.lua "$API" "$j" "$POLL" bench/params.json
+  stop_mock
+done
+
+# --- 3. download
+DL=$T/dl
+mkdir -p "$DL"
+URL=$BASE/files/big.bin
+m dl.idle "$LUA" bench/download_module.lua idle "$DL/none"
+# Into the scratch directory (a disk, as a user's file), and into tmpfs when there is room:
+# there fsync costs nothing, which separates the transfer from the file system.
+SHM=${BENCH_SHM:-/dev/shm}
+targets="disk"
+if [ -d "$SHM" ] && [ -w "$SHM" ] &&
+  [ "$(df -Pk "$SHM" | awk 'NR == 2 { print $4 }')" -gt $((DL_MIB * 1024 * 2 + 65536)) ]; then
+  SHM_DL=$(mktemp -d "$SHM/aimlmusic-bench.XXXXXX")
+  targets="disk tmpfs"
+fi
+put "param.dl_targets $targets"
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+  for where in $targets; do
+    say "3. download: round $r/$ROUNDS, to $where"
+    dir=$DL
+    [ "$where" = disk ] || dir=$SHM_DL
+    sync # each download starts with no dirty pages left by the one before
+    m "dl.$where.module.$r" "$LUA" bench/download_module.lua "$URL" "$dir/module.bin"
+    put "size.dl.$where.module.$r $(wc -c <"$dir/module.bin")"
+    rm -f "$dir/module.bin"
+    sync
+    m "dl.$where.curl.$r" curl -sS --fail -o "$dir/curl.bin" "$URL"
+    put "size.dl.$where.curl.$r $(wc -c <"$dir/curl.bin")"
+    rm -f "$dir/curl.bin"
+  done
+  r=$((r + 1))
+done
+
+# --- 4. responsiveness
+say "4. responsiveness: step(0) with 100 jobs in flight"
+mkdir -p "$T/step"
+sync # the downloads' dirty pages must not slow the fsyncs measured here
+start_mock
+m step "$LUA" bench/step_module.lua "$API" 100 "$POLL" bench/params.json "$T/step"
+stop_mock
+say "4. responsiveness: the same without the downloads"
+start_mock
+m step_nodl "$LUA" bench/step_module.lua "$API" 100 "$POLL" bench/params.json -
+stop_mock
+say "4. require time"
+i=1
+while [ "$i" -le 21 ]; do
+  put "require.$i $(on_cpu "$CLIENT_CPU" "$LUA" bench/require_time.lua)"
+  i=$((i + 1))
+done
+
+[ -z "${BENCH_RAW:-}" ] || cp "$RES" "$BENCH_RAW"
+"$LUA" bench/report.lua "$RES" bench/results.md
