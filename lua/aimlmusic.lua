@@ -176,8 +176,8 @@ function Client:submit(params, opts)
     local ok, jerr = journal.submitted(self.journal, job, opts.output)
     -- The job exists and is paid for: hand it back, saying the journal could not keep it.
     if not ok then job.journal_error = jerr end
+    self.outputs[job.id] = opts.output or false
   end
-  self.outputs[job.id] = opts.output or false
   return job
 end
 

@@ -516,6 +516,22 @@ describe("aimlmusic", function()
       assert.matches("traceback", msg)
     end)
 
+    it("step(0) spends at most its budget resuming tasks and leaves the rest for the next step", function()
+      local done = 0
+      for _ = 1, 50 do
+        music.spawn(function()
+          local t0 = core.now()
+          repeat until core.now() - t0 >= 0.0005 -- half a millisecond of work
+          done = done + 1
+        end)
+      end
+      local pending = music.step(0, 2)
+      assert.is_true(done >= 1 and done < 50, "ran " .. done .. " tasks in one step")
+      assert.equal(50 - done, pending)
+      music.run()
+      assert.equal(50, done)
+    end)
+
     it("passes arguments to the task function", function()
       local task = music.spawn(function(x, y) return x + y end, 2, 3)
       music.run()

@@ -17,6 +17,7 @@ local function pack(...) return { n = select("#", ...), ... } end
 local M = {}
 
 local WAIT = {} -- what a task yields when it waits for the scheduler
+local STEP_BUDGET_MS = 1 -- how long one step may spend resuming tasks
 
 local pending = 0          -- tasks not yet finished
 local by_co = setmetatable({}, { __mode = "k" }) -- coroutine -> task
@@ -202,23 +203,34 @@ local function until_next(limit)
   return max(0, min(limit, (heap[1].at - now()) * 1000))
 end
 
-local function run_ready()
+-- Resumes the ready tasks; with a budget (seconds), stops once it is spent and leaves the
+-- rest, in order, for the next pass, so that one step stays short however many are ready.
+local function run_ready(budget)
   if #ready == 0 then return end
   local batch = ready
   ready = {}
   local errors = {}
+  local stop_at = budget and now() + budget
   for i = 1, #batch do
     local task = batch[i]
+    if stop_at and i > 1 and now() >= stop_at then
+      local rest = {}
+      for j = i, #batch do rest[#rest + 1] = batch[j] end
+      for j = 1, #ready do rest[#rest + 1] = ready[j] end
+      ready = rest
+      break
+    end
     if task.state == "ready" then resume(task, errors) end
   end
   if #errors > 0 then error(errors[1], 0) end
 end
 
---- Runs what is ready; waits up to timeout_ms (0: not at all) in the kernel when nothing is.
---- Returns the number of tasks still pending.
 local DRIVEN = "aimlmusic: tasks are driven by the attached event loop (aimlmusic.uv); "
 
-function M.step(timeout_ms)
+--- Runs what is ready; waits up to timeout_ms (0: not at all) in the kernel when nothing is.
+--- Resuming tasks stops after budget_ms (default 1) and goes on at the next step, so a frame
+--- is never held up by a crowd of tasks. Returns the number of tasks still pending.
+function M.step(timeout_ms, budget_ms)
   if running_task then error("aimlmusic.step called from inside a task", 2) end
   if driver then error(DRIVEN .. "detach it before calling step", 2) end
   timeout_ms = timeout_ms or 0
@@ -229,7 +241,7 @@ function M.step(timeout_ms)
     engine:poll(until_next(limit))
     collect()
   end
-  run_ready()
+  run_ready((budget_ms or STEP_BUDGET_MS) / 1000)
   return pending
 end
 
@@ -238,7 +250,7 @@ function M.run()
   if running_task then error("aimlmusic.run called from inside a task", 2) end
   if driver then error(DRIVEN .. "detach it before calling run", 2) end
   while pending > 0 do
-    M.step(1000)
+    M.step(1000, math.huge)
   end
 end
 
@@ -280,6 +292,15 @@ function M.await(t, on_progress)
     end
   else
     M.check_can_wait(2)
+    if pending == 0 and not on_progress and heap_n == 0 then
+      -- Nothing else to drive: only this transfer to wait for.
+      while not t:done() do
+        wake_transfers(select(2, engine:perform(done_list)))
+        if t:done() then break end
+        engine:poll(1000)
+      end
+      return
+    end
     -- Inside a coroutine of the user's own within a task, other tasks cannot be resumed.
     local drive = not running_task
     while not t:done() do
