@@ -13,7 +13,17 @@ long validate_utf8_len(const unsigned char *s, size_t n, size_t *bad) {
   size_t i = 0;
   long count = 0;
   while (i < n) {
-    unsigned c = s[i];
+    unsigned c;
+    /* ASCII, eight bytes at a time: most prompts and lyrics are mostly ASCII. */
+    while (n - i >= 8) {
+      unsigned long long w;
+      memcpy(&w, s + i, 8);
+      if (w & 0x8080808080808080ULL) break;
+      i += 8;
+      count += 8;
+    }
+    if (i >= n) break;
+    c = s[i];
     size_t len;
     unsigned cp, min;
     if (c < 0x80) {
