@@ -3,8 +3,7 @@
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
 local mockctl = require "support.mockctl"
-local http = require "socket.http"
-local ltn12 = require "ltn12"
+local util = require "support.util"
 local socket = require "socket"
 local json = require("cjson").new()
 
@@ -14,70 +13,19 @@ local PARAMS = {
   lyrics = "[Verse]\nStreetlights flicker, the night breeze sighs\n[Chorus]\nIn this small cafe, I find my way",
 }
 
-local function with(t, extra)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  for k, v in pairs(extra or {}) do c[k] = v end
-  return c
-end
-
--- Bytes served at url, fetched with LuaSocket: an independent view of what the CDN sends.
-local function fetch(url)
-  local chunks = {}
-  local ok, code = http.request { url = url, sink = ltn12.sink.table(chunks) }
-  assert(ok and code == 200, "fetch " .. url .. ": " .. tostring(code))
-  return table.concat(chunks)
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function ls(dir)
-  local p = io.popen("ls -A " .. dir)
-  local out = {}
-  for line in p:lines() do out[#out + 1] = line end
-  p:close()
-  return out
-end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
-
-local function by_host(reqs, host)
-  local out = {}
-  for _, r in ipairs(reqs) do
-    if r.host == host then out[#out + 1] = r end
-  end
-  return out
-end
+local with, fetch, read_file, write_file = util.with, util.fetch, util.read_file, util.write_file
+local ls, free_port, by_host = util.ls, util.free_port, util.select_reqs
 
 describe("aimlmusic", function()
   local mock, client, dir
 
   setup(function()
     mock = mockctl.start()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir))
+    dir = util.tmpdir()
   end)
 
   teardown(function()
-    os.execute("rm -rf " .. dir)
+    util.rm_rf(dir)
   end)
 
   before_each(function()
@@ -397,7 +345,7 @@ describe("aimlmusic", function()
     it("leaves no file at the target, and no temporary file, when the transfer fails", function()
       local st = completed { audio_setting = { format = "wav" } }
       local sub = dir .. "/failed"
-      os.execute("mkdir -p " .. sub)
+      util.mkdir(sub)
       mock:fault { host = "cdn", action = "truncate", times = 10 }
       local info, err = client:download(st, sub .. "/cut.wav")
       assert.is_nil(info)

@@ -3,6 +3,7 @@
 
 local core = require "aimlmusic.core"
 local lfs = require "lfs"
+local util = require "support.util"
 
 local KINDS = { "submit", "status", "download" }
 local STATUSES = { 200, 201, 204, 299, 400, 401, 402, 403, 404, 408, 422, 429, 500, 502, 503, 504, 302, 418 }
@@ -20,9 +21,7 @@ describe("fuzz regressions", function()
 
   for _, name in ipairs(files) do
     it("classifies " .. name .. " without a crash or a raise", function()
-      local f = assert(io.open("fuzz/regressions/" .. name, "rb"))
-      local data = f:read("*a")
-      f:close()
+      local data = assert(util.read_file("fuzz/regressions/" .. name), "cannot read fuzz/regressions/" .. name)
       assert.equal(0, data:byte(1) % 2, "classifier input")
       local kind = KINDS[data:byte(2) % 3 + 1]
       local status = STATUSES[data:byte(3) % #STATUSES + 1]

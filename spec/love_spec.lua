@@ -5,85 +5,28 @@
 -- runtime runs these specs; `make build LUA=luajit` is run first (a no-op when up to date).
 
 local mockctl = require "support.mockctl"
-local http = require "socket.http"
-local ltn12 = require "ltn12"
+local util = require "support.util"
 
 local MAX_STEP_MS = 2
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
--- os.execute's result on every Lua version: true when the command exited with status 0.
-local function execute(cmd)
-  local a, _, code = os.execute(cmd)
-  if type(a) == "number" then return a == 0, a end
-  return a == true, code
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local s = p:read("*a")
-  p:close()
-  return s
-end
-
--- The checkout's absolute path (LÖVE runs in a temporary directory).
-local function repo_root()
-  local src = debug.getinfo(1, "S").source or ""
-  local dir = src:sub(1, 1) == "@" and src:sub(2):match("^(.*)[/\\]spec[/\\][^/\\]*$") or nil
-  if not dir or dir == "" then dir = "." end
-  return (capture("cd " .. q(dir) .. " && pwd"):gsub("%s+$", ""))
-end
-
--- Builds build/luajit/aimlmusic/core.so when missing or stale, outside of the calling make.
-local function build_luajit(root)
-  local log = os.tmpname()
-  local ok = execute("cd " .. q(root) .. " && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD"
-    .. " make --no-print-directory build LUA=luajit >" .. q(log) .. " 2>&1")
-  local out = read_file(log) or ""
-  os.remove(log)
-  assert(ok, "make build LUA=luajit failed (LÖVE embeds LuaJIT and needs this build):\n" .. out)
-end
-
-local function fetch(url)
-  local chunks = {}
-  local ok, code = http.request { url = url, sink = ltn12.sink.table(chunks) }
-  assert(ok and code == 200, "fetch " .. url .. ": " .. tostring(code))
-  return table.concat(chunks)
-end
-
-local function load_chunk(s, name)
-  local fn, err = (loadstring or load)(s, name) -- luacheck: ignore 113 (Lua 5.1)
-  assert(fn, err)
-  return fn()
-end
+local q, read_file, execute = util.q, util.read_file, util.execute
+local fetch, load_chunk = util.fetch, util.load_chunk
 
 describe("examples/love in headless LÖVE", function()
   local mock, root, dir, out_dir
 
   setup(function()
     mock = mockctl.start()
-    root = repo_root()
-    build_luajit(root)
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(execute("mkdir -p " .. q(dir .. "/data") .. " && chmod 700 " .. q(dir)))
+    root = util.repo_root()
+    util.build_luajit(root, "LÖVE")
+    dir = util.tmpdir(true)
+    util.mkdir(dir .. "/data")
     -- On disk: the download's fsync and rename run on a worker thread, not in step(0).
-    out_dir = dir .. "/out"
-    assert(execute("mkdir -p " .. q(out_dir)))
+    out_dir = util.mkdir(dir .. "/out")
   end)
 
   teardown(function()
-    if dir then execute("rm -rf " .. q(dir)) end
+    util.rm_rf(dir)
   end)
 
   it("generates a track with music.step(0) in love.update and decodes it as sound", function()

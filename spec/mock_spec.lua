@@ -5,6 +5,7 @@ local http = require("socket.http")
 local ltn12 = require("ltn12")
 local json = require("cjson").new()
 local mockctl = require("support.mockctl")
+local util = require("support.util")
 
 local mock = mockctl.start()
 
@@ -51,9 +52,7 @@ local function poll(id, key)
 end
 
 local function params(over)
-  local p = { model = M20, prompt = PROMPT, lyrics = LYRICS }
-  for k, v in pairs(over or {}) do p[k] = v end
-  return p
+  return util.with({ model = M20, prompt = PROMPT, lyrics = LYRICS }, over)
 end
 
 local function has(list, s)
@@ -575,20 +574,16 @@ describe("aimlmusic mock", function()
   end)
 
   describe("process", function()
-    local lua = os.getenv("AIMLMUSIC_TEST_LUA") or "lua5.4"
+    local lua = util.LUA
 
     it("exits after --max-lifetime and when stdin closes with --watch-stdin", function()
       local t0 = socket.gettime()
-      local p = io.popen(lua .. " bin/aimlmusic-mock --port 0 --max-lifetime 0.3 --cdn-host 127.0.0.1 2>&1")
-      local out = p:read("*a")
-      p:close()
+      local out = util.sh(lua .. " bin/aimlmusic-mock --port 0 --max-lifetime 0.3 --cdn-host 127.0.0.1", true)
       local line = "^aimlmusic mock: api http://127%.0%.0%.1:%d+ cdn http://127%.0%.0%.1:%d+\n$"
       assert.truthy(out:match(line), out)
       assert.truthy(socket.gettime() - t0 < 3)
       t0 = socket.gettime()
-      p = io.popen("printf '' | " .. lua .. " bin/aimlmusic-mock --port 0 --watch-stdin 2>&1")
-      out = p:read("*a")
-      p:close()
+      out = util.sh("printf '' | " .. lua .. " bin/aimlmusic-mock --port 0 --watch-stdin", true)
       assert.truthy(out:find("aimlmusic mock: api", 1, true), out)
       assert.truthy(socket.gettime() - t0 < 3)
     end)
@@ -628,12 +623,8 @@ describe("aimlmusic mock", function()
         io.write(cerr and ("ERROR " .. cerr) or got)
       ]==]
       local path = os.tmpname()
-      local f = assert(io.open(path, "w"))
-      f:write(script)
-      f:close()
-      local p = assert(io.popen("env -u LD_PRELOAD LUA_PATH='./lua/?.lua;;' " .. lua .. " " .. path .. " 2>&1"))
-      local got = p:read("*a")
-      p:close()
+      util.write_file(path, script)
+      local got = util.sh("env -u LD_PRELOAD LUA_PATH='./lua/?.lua;;' " .. lua .. " " .. util.q(path), true)
       os.remove(path)
       assert.truthy(got:match("^HTTP/1%.1 200 OK\r\n"), got)
       assert.truthy(got:match("\r\n\r\n%[%]$"), got)

@@ -4,84 +4,15 @@
 -- runtime runs these specs; `make build LUA=luajit` is run first (a no-op when up to date).
 
 local mockctl = require "support.mockctl"
-local http = require "socket.http"
-local ltn12 = require "ltn12"
+local util = require "support.util"
 local json = require("cjson").new()
 
 local MAX_GAP_MS = 50
 local LYRICS = "[Verse]\nStreetlights flicker, the night breeze sighs\n[Chorus]\nIn this small cafe, I find my way"
 local PROMPT = "A calm and soothing instrumental with gentle piano and soft strings."
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
--- os.execute's result on every Lua version: true when the command exited with status 0.
-local function execute(cmd)
-  local a, _, code = os.execute(cmd)
-  if type(a) == "number" then return a == 0, a end
-  return a == true, code
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local s = p:read("*a")
-  p:close()
-  return s
-end
-
--- The checkout's absolute path (the child processes run in a temporary directory).
-local function repo_root()
-  local src = debug.getinfo(1, "S").source or ""
-  local dir = src:sub(1, 1) == "@" and src:sub(2):match("^(.*)[/\\]spec[/\\][^/\\]*$") or nil
-  if not dir or dir == "" then dir = "." end
-  return (capture("cd " .. q(dir) .. " && pwd"):gsub("%s+$", ""))
-end
-
--- Builds build/luajit/aimlmusic/core.so when missing or stale, outside of the calling make.
-local function build_luajit(root)
-  local log = os.tmpname()
-  local ok = execute("cd " .. q(root) .. " && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD"
-    .. " make --no-print-directory build LUA=luajit >" .. q(log) .. " 2>&1")
-  local out = read_file(log) or ""
-  os.remove(log)
-  assert(ok, "make build LUA=luajit failed (Neovim embeds LuaJIT and needs this build):\n" .. out)
-end
-
-local function fetch(url)
-  local chunks = {}
-  local ok, code = http.request { url = url, sink = ltn12.sink.table(chunks) }
-  assert(ok and code == 200, "fetch " .. url .. ": " .. tostring(code))
-  return table.concat(chunks)
-end
-
-local function by_host(reqs, host)
-  local out = {}
-  for _, r in ipairs(reqs) do
-    if r.host == host then out[#out + 1] = r end
-  end
-  return out
-end
-
-local function load_chunk(s, name)
-  local fn, err = (loadstring or load)(s, name) -- luacheck: ignore 113 (Lua 5.1)
-  assert(fn, err)
-  return fn()
-end
+local q, read_file, write_file, execute = util.q, util.read_file, util.write_file, util.execute
+local fetch, by_host, load_chunk = util.fetch, util.select_reqs, util.load_chunk
 
 local function dump_messages(res)
   local lines = {}
@@ -96,15 +27,13 @@ describe("examples/nvim in headless Neovim", function()
 
   setup(function()
     mock = mockctl.start()
-    root = repo_root()
-    build_luajit(root)
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(execute("mkdir -p " .. q(dir) .. " && chmod 700 " .. q(dir)))
+    root = util.repo_root()
+    util.build_luajit(root, "Neovim")
+    dir = util.tmpdir(true)
   end)
 
   teardown(function()
-    if dir then execute("rm -rf " .. q(dir)) end
+    util.rm_rf(dir)
   end)
 
   before_each(function()
@@ -116,7 +45,7 @@ describe("examples/nvim in headless Neovim", function()
   local function run_nvim(prompt)
     n = n + 1
     local case = dir .. "/case" .. n
-    assert(execute("mkdir -p " .. q(case .. "/run")))
+    util.mkdir(case .. "/run")
     write_file(case .. "/song.txt", LYRICS .. "\n")
     local result, log = case .. "/run/result.lua", case .. "/run/nvim.log"
     local cmd = table.concat({
@@ -198,7 +127,7 @@ describe("examples/nvim in headless Neovim", function()
     mock:config { duration = 0.3 }
     -- run_nvim numbers its cases: this one's directory is known before the run
     local case = dir .. "/case" .. (n + 1)
-    assert(execute("mkdir -p " .. q(case)))
+    util.mkdir(case)
     write_file(case .. "/song.mp3", "an earlier track")
     local res = run_nvim(PROMPT)
     assert.equal("done", res.reason, dump_messages(res))

@@ -10,8 +10,7 @@
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
 local mockctl = require "support.mockctl"
-local http = require "socket.http"
-local ltn12 = require "ltn12"
+local util = require "support.util"
 local socket = require "socket"
 local json = require("cjson").new()
 
@@ -24,73 +23,10 @@ local WAV = {
   model = PARAMS.model, prompt = PARAMS.prompt, lyrics = PARAMS.lyrics, audio_setting = { format = "wav" },
 }
 
-local LUA = os.getenv("AIMLMUSIC_TEST_LUA") or "lua5.4"
-
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local ROOT = (function()
-  local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  local rel = src:match("^(.*)/spec/[^/]*$") or (src:match("^spec/") and ".") or "."
-  return (sh("cd " .. q(rel) .. " && pwd"):gsub("%s+$", ""))
-end)()
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function ls(dir)
-  local out = {}
-  for line in sh("ls -A " .. q(dir) .. " 2>/dev/null"):gmatch("[^\n]+") do out[#out + 1] = line end
-  table.sort(out)
-  return out
-end
-
-local function mkdir(path)
-  sh("mkdir -p " .. q(path))
-  return path
-end
-
--- Bytes served at url, fetched with LuaSocket: an independent view of what the CDN sends.
-local function fetch(url)
-  local chunks = {}
-  local ok, code = http.request { url = url, sink = ltn12.sink.table(chunks) }
-  assert(ok and code == 200, "fetch " .. url .. ": " .. tostring(code))
-  return table.concat(chunks)
-end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
-
-local function select_reqs(reqs, host, method)
-  local out = {}
-  for _, r in ipairs(reqs) do
-    if (not host or r.host == host) and (not method or r.method == method) then out[#out + 1] = r end
-  end
-  return out
-end
+local LUA = util.LUA
+local q, read_file, write_file, ls = util.q, util.read_file, util.write_file, util.ls
+local mkdir, fetch, free_port, select_reqs = util.mkdir, util.fetch, util.free_port, util.select_reqs
+local ROOT = util.repo_root()
 
 -- Seconds between consecutive requests of that host and method, times `speed`.
 local function gaps(reqs, host, method, speed)
@@ -185,14 +121,12 @@ describe("reliability", function()
 
   setup(function()
     mock = mockctl.start()
-    dir = os.tmpname()
-    os.remove(dir)
-    mkdir(dir)
+    dir = util.tmpdir()
     fast, clock = fast_music()
   end)
 
   teardown(function()
-    sh("rm -rf " .. q(dir))
+    util.rm_rf(dir)
   end)
 
   before_each(function()

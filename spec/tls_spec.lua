@@ -3,33 +3,18 @@
 
 local music = require "aimlmusic"
 local mockctl = require "support.mockctl"
+local util = require "support.util"
 local socket = require "socket"
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
 
 describe("transport security", function()
   local dir, port, server
 
   setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir))
+    dir = util.tmpdir()
     -- A self-signed certificate for 127.0.0.1, made for this run.
-    sh(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-      .. "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem"):format(dir, dir))
-    port = free_port()
+    util.sh(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+      .. "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem"):format(dir, dir), true)
+    port = util.free_port()
     -- -www answers every request with a status page; the server stops by itself after 60 s.
     server = assert(io.popen(("exec env -u LD_PRELOAD timeout 60 openssl s_server -quiet -www "
       .. "-accept 127.0.0.1:%d -cert %s/cert.pem -key %s/key.pem >/dev/null 2>&1"):format(port, dir, dir), "w"))
@@ -44,7 +29,7 @@ describe("transport security", function()
   teardown(function()
     os.execute("pkill -f 'openssl s_server -quiet -www -accept 127.0.0.1:" .. port .. "'")
     if server then server:close() end
-    os.execute("rm -rf " .. dir)
+    util.rm_rf(dir)
   end)
 
   local function status_via(opts)

@@ -3,6 +3,7 @@
 local music = require "aimlmusic"
 local adapter = require "aimlmusic.uv"
 local mockctl = require "support.mockctl"
+local util = require "support.util"
 local uv = require "luv"
 
 local PARAMS = {
@@ -16,13 +17,11 @@ describe("aimlmusic.uv", function()
 
   setup(function()
     mock = mockctl.start()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir))
+    dir = util.tmpdir()
   end)
 
   teardown(function()
-    os.execute("rm -rf " .. dir)
+    util.rm_rf(dir)
   end)
 
   before_each(function()

@@ -7,6 +7,7 @@ local music = require("aimlmusic")
 local core = require("aimlmusic.core")
 local models = require("aimlmusic.models")
 local json = require("cjson").new()
+local util = require("support.util")
 
 local MODELS = {
   { name = "minimax/music-2.0", prompt_max = 2000, lyrics_max = 3000 },
@@ -21,21 +22,12 @@ local BITRATES = { 32000, 64000, 128000, 256000 }
 local PROMPT = "A calm piano piece with soft strings."
 local LYRICS = "[Verse]\nStreetlights flicker, the night breeze sighs\nShadows stretch as I walk alone"
 
--- A shallow copy of t with over applied (nested tables are copied one level down too).
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return c
-end
-
 local function params(model, over)
-  local p = { model = model, prompt = PROMPT, lyrics = LYRICS }
-  for k, v in pairs(over or {}) do p[k] = v end
-  return p
+  return util.with({ model = model, prompt = PROMPT, lyrics = LYRICS }, over)
 end
 
 local function without(p, key)
-  p = copy(p)
+  p = util.with(p)
   p[key] = nil
   return p
 end

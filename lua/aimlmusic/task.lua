@@ -17,7 +17,7 @@ local function pack(...) return { n = select("#", ...), ... } end
 local M = {}
 
 local WAIT = {} -- what a task yields when it waits for the scheduler
-local STEP_BUDGET_MS = 1 -- how long one step may spend resuming tasks
+local STEP_BUDGET_MS = 0.25 -- how long one step may spend resuming tasks
 
 local pending = 0          -- tasks not yet finished
 local by_co = setmetatable({}, { __mode = "k" }) -- coroutine -> task
@@ -228,7 +228,7 @@ end
 local DRIVEN = "aimlmusic: tasks are driven by the attached event loop (aimlmusic.uv); "
 
 --- Runs what is ready; waits up to timeout_ms (0: not at all) in the kernel when nothing is.
---- Resuming tasks stops after budget_ms (default 1) and goes on at the next step, so a frame
+--- Resuming tasks stops after budget_ms (default 0.25) and goes on at the next step, so a frame
 --- is never held up by a crowd of tasks. Returns the number of tasks still pending.
 function M.step(timeout_ms, budget_ms)
   if running_task then error("aimlmusic.step called from inside a task", 2) end

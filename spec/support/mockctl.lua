@@ -2,7 +2,7 @@
 -- test run and drives its control channel over plain LuaSocket HTTP, so the
 -- specs of the library never depend on the library itself.
 --
---   local mock = require("spec.support.mockctl").start()
+--   local mock = require("support.mockctl").start()
 --   mock.api_url, mock.cdn_url, mock.key
 --   mock:reset(); mock:config{ duration = 0.3 }; mock:fault{ status = 429 }
 --   mock:requests(), mock:jobs()
@@ -15,6 +15,7 @@ local socket = require("socket")
 local http = require("socket.http")
 local ltn12 = require("ltn12")
 local json = require("cjson").new()
+local util = require("support.util")
 
 local M = {}
 
@@ -24,27 +25,6 @@ local REGISTRY_KEY = "aimlmusic.spec.mockctl"
 
 local Handle = {}
 Handle.__index = Handle
-
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function repo_root()
-  local src = debug.getinfo(1, "S").source or ""
-  if src:sub(1, 1) == "@" then
-    local dir = src:sub(2):match("^(.*)[/\\]spec[/\\]support[/\\][^/\\]*$")
-    if dir and dir ~= "" then return dir end
-  end
-  return "."
-end
-
-local function read_file(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 --- One HTTP request to the control channel. Raises on failure or a non-2xx answer.
 function Handle:call(method, path, tbl)
@@ -105,21 +85,21 @@ function Handle:faults()
 end
 
 local function launch()
-  local root = repo_root()
-  local lua = os.getenv("AIMLMUSIC_TEST_LUA") or "lua5.4"
+  local root = util.repo_root()
+  local lua = util.LUA
   local port_file = os.tmpname()
   os.remove(port_file)
   local lua_path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. (os.getenv("LUA_PATH") or ";")
   -- LD_PRELOAD is dropped: the mock is pure Lua and needs no sanitizer runtime
-  local cmd = "exec env -u LD_PRELOAD LUA_PATH=" .. shell_quote(lua_path) .. " " .. lua .. " "
-    .. shell_quote(root .. "/bin/aimlmusic-mock")
-    .. " --port 0 --port-file " .. shell_quote(port_file) .. " --watch-stdin --duration 0.3 >/dev/null"
+  local cmd = "exec env -u LD_PRELOAD LUA_PATH=" .. util.q(lua_path) .. " " .. lua .. " "
+    .. util.q(root .. "/bin/aimlmusic-mock")
+    .. " --port 0 --port-file " .. util.q(port_file) .. " --watch-stdin --duration 0.3 >/dev/null"
   local proc = io.popen(cmd, "w")
   if not proc then error("mockctl: cannot run " .. cmd, 3) end
   local deadline = socket.gettime() + 10
   local api_url, cdn_url
   repeat
-    local s = read_file(port_file)
+    local s = util.read_file(port_file)
     if s then api_url, cdn_url = s:match("^(%S+)%s+(%S+)") end
     if not api_url then socket.sleep(0.02) end
   until api_url or socket.gettime() > deadline
