@@ -7,7 +7,7 @@ local util = require "support.util"
 local socket = require "socket"
 
 describe("transport security", function()
-  local dir, port, server
+  local dir, port, server, server_pid
 
   setup(function()
     dir = util.tmpdir()
@@ -16,8 +16,9 @@ describe("transport security", function()
       .. "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem"):format(dir, dir), true)
     port = util.free_port()
     -- -www answers every request with a status page; the server stops by itself after 60 s.
-    server = assert(io.popen(("exec env -u LD_PRELOAD timeout 60 openssl s_server -quiet -www "
-      .. "-accept 127.0.0.1:%d -cert %s/cert.pem -key %s/key.pem >/dev/null 2>&1"):format(port, dir, dir), "w"))
+    server = assert(io.popen(("echo $$; exec env -u LD_PRELOAD timeout 60 openssl s_server -quiet -www "
+      .. "-accept 127.0.0.1:%d -cert %s/cert.pem -key %s/key.pem >/dev/null 2>&1"):format(port, dir, dir)))
+    server_pid = tonumber(server:read("*l"))
     local deadline = socket.gettime() + 10
     repeat
       local c = socket.connect("127.0.0.1", port)
@@ -27,7 +28,8 @@ describe("transport security", function()
   end)
 
   teardown(function()
-    os.execute("pkill -f 'openssl s_server -quiet -www -accept 127.0.0.1:" .. port .. "'")
+    -- timeout passes the signal on to s_server; close() then reaps them.
+    if server_pid then os.execute("kill " .. server_pid) end
     if server then server:close() end
     util.rm_rf(dir)
   end)
