@@ -70,7 +70,7 @@ asan: deps-asan $(NODLCLOSE)
 
 # The specs under valgrind's memcheck: any definite or indirect leak fails the run.
 valgrind: deps-valgrind build $(NODLCLOSE)
-	$(TEST_ENV) LD_PRELOAD=$(CURDIR)/$(NODLCLOSE) valgrind --quiet --error-exitcode=99 --leak-check=full \
+	$(TEST_ENV) AIMLMUSIC_TIME_SCALE=25 LD_PRELOAD=$(CURDIR)/$(NODLCLOSE) valgrind --quiet --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 		--suppressions=tools/valgrind.supp $(LUA) $(BUSTED) $(BUSTED_ARGS)
 

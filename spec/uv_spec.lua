@@ -94,7 +94,9 @@ describe("aimlmusic.uv", function()
       assert.equal("timeout", err.kind)
     end
     assert.is_true(wall >= 4.9, "waited " .. wall .. " s")
-    assert.is_true(cpu < 20, ("%.1f ms of CPU"):format(cpu))
+    -- Under valgrind every instruction costs tens of times more: the Makefile says by how much.
+    local scale = tonumber(os.getenv("AIMLMUSIC_TIME_SCALE")) or 1
+    assert.is_true(cpu < 20 * scale, ("%.1f ms of CPU"):format(cpu))
   end)
 
   it("detaches cleanly, leaving step/run to drive later tasks", function()
