@@ -626,6 +626,11 @@ function Server:_job_view(job)
       bitrate = job.bitrate,
       music_size = #audio,
     }
+    if job.format == "mp3" then
+      -- The MP3 is a fixed fixture: describe the file actually served.
+      v.extra_info.music_duration, v.extra_info.music_sample_rate = 2000, 16000
+      v.extra_info.music_channel, v.extra_info.bitrate = 1, 24000
+    end
     v.meta = { usage = { credits_used = M.models[job.model].credits } }
     v.trace_id = job.trace_id
   elseif st == "error" then
