@@ -39,12 +39,18 @@ local function on_curl_timer()
   run()
 end
 
--- Applies what libcurl asked for: sockets to watch or forget, its timer.
+-- Applies what libcurl asked for: sockets to watch or forget, its timer. The requests of one
+-- batch are applied in order, except that a socket opened and closed again within the batch
+-- is never watched: its descriptor may already be gone, or belong to a new socket.
+local last_remove = {}
 local function apply()
   local n, timer_ms = task.changes(changes)
   for i = 1, n do
+    if changes[2 * i] == 4 then last_remove[changes[2 * i - 1]] = i end
+  end
+  local failed
+  for i = 1, n do
     local fd, what = changes[2 * i - 1], changes[2 * i]
-    changes[2 * i - 1], changes[2 * i] = nil, nil
     local p = polls[fd]
     if what == 4 then -- CURL_POLL_REMOVE
       if p then
@@ -52,23 +58,38 @@ local function apply()
         p:stop()
         p:close()
       end
-    else
+    elseif not (last_remove[fd] and last_remove[fd] > i) then
       if not p then
         p = loop.new_socket_poll(fd)
         polls[fd] = p
       end
-      p:start(what == 1 and "r" or what == 2 and "w" or "rw", function(err, events)
+      if not (p and p:start(what == 1 and "r" or what == 2 and "w" or "rw", function(err, events)
         task.socket_action(fd, select_bits(err, events))
         run()
-      end)
+      end)) then
+        -- A socket that cannot be watched is reported to libcurl as failed, never left hanging.
+        failed = failed or {}
+        failed[#failed + 1] = fd
+      end
     end
   end
+  for i = 1, 2 * n do changes[i] = nil end
+  for fd in pairs(last_remove) do last_remove[fd] = nil end
   if timer_ms then
     if timer_ms < 0 then
       curl_timer:stop()
     else
       curl_timer:start(timer_ms, 0, on_curl_timer)
     end
+  end
+  if failed then
+    for _, fd in ipairs(failed) do
+      local p = polls[fd]
+      polls[fd] = nil
+      if p then p:close() end
+      task.socket_action(fd, 4) -- CURL_CSELECT_ERR
+    end
+    apply()
   end
 end
 
