@@ -7,11 +7,7 @@ local util = require "support.util"
 local socket = require "socket"
 local json = require("cjson").new()
 
-local PARAMS = {
-  model = "minimax/music-2.0",
-  prompt = "A calm and soothing instrumental with gentle piano and soft strings.",
-  lyrics = "[Verse]\nStreetlights flicker, the night breeze sighs\n[Chorus]\nIn this small cafe, I find my way",
-}
+local PARAMS = util.PARAMS
 
 local with, fetch, read_file, write_file = util.with, util.fetch, util.read_file, util.write_file
 local ls, free_port, by_host = util.ls, util.free_port, util.select_reqs

@@ -14,11 +14,7 @@ local util = require "support.util"
 local socket = require "socket"
 local json = require("cjson").new()
 
-local PARAMS = {
-  model = "minimax/music-2.0",
-  prompt = "A calm and soothing instrumental with gentle piano and soft strings.",
-  lyrics = "[Verse]\nStreetlights flicker, the night breeze sighs\n[Chorus]\nIn this small cafe, I find my way",
-}
+local PARAMS = util.PARAMS
 local WAV = {
   model = PARAMS.model, prompt = PARAMS.prompt, lyrics = PARAMS.lyrics, audio_setting = { format = "wav" },
 }

@@ -6,11 +6,7 @@ local mockctl = require "support.mockctl"
 local util = require "support.util"
 local uv = require "luv"
 
-local PARAMS = {
-  model = "minimax/music-2.0",
-  prompt = "A calm and soothing instrumental with gentle piano.",
-  lyrics = "[Verse]\nStreetlights flicker, the night breeze sighs",
-}
+local PARAMS = util.PARAMS
 
 describe("aimlmusic.uv", function()
   local mock, client, dir

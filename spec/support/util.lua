@@ -127,6 +127,13 @@ function M.select_reqs(reqs, host, method)
 end
 
 --- A shallow copy of t with the fields of extra (when given) set on it.
+-- A valid music-2.0 request that the specs share; copy it with M.with before changing it.
+M.PARAMS = {
+  model = "minimax/music-2.0",
+  prompt = "A calm and soothing instrumental with gentle piano and soft strings.",
+  lyrics = "[Verse]\nStreetlights flicker, the night breeze sighs\n[Chorus]\nIn this small cafe, I find my way",
+}
+
 function M.with(t, extra)
   local c = {}
   for k, v in pairs(t) do c[k] = v end
