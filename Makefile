@@ -22,7 +22,7 @@ HDR = $(wildcard src/*.h)
 BUSTED = /usr/bin/busted
 TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
-LUACHECK_DIRS = $(wildcard lua spec examples bench tools) bin/aimlmusic-mock
+LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic bin/aimlmusic-mock
 
 .PHONY: all build test test-all demo asan valgrind lint rock fuzz bench clean
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit

@@ -29,11 +29,14 @@ build = {
     ["aimlmusic"] = "lua/aimlmusic.lua",
     ["aimlmusic.models"] = "lua/aimlmusic/models.lua",
     ["aimlmusic.task"] = "lua/aimlmusic/task.lua",
+    ["aimlmusic.journal"] = "lua/aimlmusic/journal.lua",
+    ["aimlmusic.uv"] = "lua/aimlmusic/uv.lua",
+    ["aimlmusic.cli"] = "lua/aimlmusic/cli.lua",
     ["aimlmusic.mock"] = "lua/aimlmusic/mock.lua",
     ["aimlmusic.mock_mp3"] = "lua/aimlmusic/mock_mp3.lua",
     ["aimlmusic.core"] = {
       sources = {
-        "src/commit.c", "src/core.c", "src/engine.c", "src/error.c", "src/journal.c", "src/json.c",
+        "src/commit.c", "src/core.c", "src/engine.c", "src/error.c", "src/host.c", "src/journal.c", "src/json.c",
         "src/request.c", "src/response.c", "src/validate.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
@@ -43,7 +46,7 @@ build = {
     },
   },
   install = {
-    bin = { ["aimlmusic-mock"] = "bin/aimlmusic-mock" },
+    bin = { ["aimlmusic"] = "bin/aimlmusic", ["aimlmusic-mock"] = "bin/aimlmusic-mock" },
   },
 }
 test = {

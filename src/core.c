@@ -4,6 +4,7 @@
 #include "compat.h"
 #include "engine.h"
 #include "error.h"
+#include "host.h"
 #include "journal.h"
 #include "json.h"
 #include "request.h"
@@ -29,6 +30,7 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   validate_open(L);
   response_open(L);
   journal_open(L);
+  host_open(L);
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
   lua_pushliteral(L, "0.1.0");

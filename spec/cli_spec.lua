@@ -1,0 +1,452 @@
+-- bin/aimlmusic run as a process against the mock server: every subcommand, its exit code,
+-- --json, lyrics from stdin, --set typed by the model table, the journal and resume after
+-- Ctrl-C (SIGINT), plain lines when stderr is a file and a live bar under a pseudo-terminal.
+
+local mockctl = require "support.mockctl"
+local util = require "support.util"
+local json = require("cjson").new()
+
+local q, read_file, write_file, execute = util.q, util.read_file, util.write_file, util.execute
+local by_host = util.select_reqs
+local PROMPT, LYRICS = util.PARAMS.prompt, util.PARAMS.lyrics
+
+describe("the aimlmusic command", function()
+  local mock, root, dir, n = nil, nil, nil, 0
+
+  setup(function()
+    mock = mockctl.start()
+    root = util.repo_root()
+    dir = util.tmpdir(true)
+  end)
+
+  teardown(function()
+    util.rm_rf(dir)
+  end)
+
+  before_each(function()
+    mock:reset()
+    mock:config { duration = 0.4 }
+  end)
+
+  local function case_dir()
+    n = n + 1
+    return util.mkdir(dir .. "/case" .. n)
+  end
+
+  -- The environment every run gets: the mock, its key, a private state directory.
+  local function env(case, extra, unset)
+    local vars = {
+      AIMLAPI_BASE_URL = mock.api_url, AIMLAPI_KEY = mock.key,
+      XDG_STATE_HOME = case .. "/state", HOME = case .. "/home",
+    }
+    for k, v in pairs(extra or {}) do vars[k] = v end
+    local parts = { "env -u AIMLAPI_KEY -u XDG_STATE_HOME -u AIMLAPI_BASE_URL" }
+    for _, k in ipairs(unset or {}) do vars[k] = nil end
+    for k, v in pairs(vars) do parts[#parts + 1] = k .. "=" .. q(v) end
+    return table.concat(parts, " ")
+  end
+
+  local function cli_cmd(args)
+    local words = {}
+    for _, a in ipairs(args) do words[#words + 1] = q(a) end
+    return util.LUA .. " " .. q(root .. "/bin/aimlmusic") .. " " .. table.concat(words, " ")
+  end
+
+  -- Runs the command; returns {code, out, err}. opts: env (extra variables), stdin (text),
+  -- case (directory; default a new one), unset (variables to drop).
+  local function run(args, opts)
+    opts = opts or {}
+    local case = opts.case or case_dir()
+    local out, err = case .. "/stdout", case .. "/stderr"
+    local input = "</dev/null"
+    if opts.stdin then
+      write_file(case .. "/stdin", opts.stdin)
+      input = "<" .. q(case .. "/stdin")
+    end
+    local e = env(case, opts.env, opts.unset)
+    local _, code = execute("cd " .. q(case) .. " && " .. e .. " " .. cli_cmd(args) .. " " .. input
+      .. " >" .. q(out) .. " 2>" .. q(err))
+    return { code = code, out = read_file(out) or "", err = read_file(err) or "", case = case }
+  end
+
+  local function last_line(s)
+    local last
+    for line in s:gmatch("[^\n]+") do last = line end
+    return last
+  end
+
+  local function posts()
+    return by_host(mock:requests(), "api", "POST")
+  end
+
+  local function gen_args(out, ...)
+    local a = { "generate", "-p", PROMPT, "-l", LYRICS, "-o", out, "--interval", "0.1" }
+    for _, x in ipairs({ ... }) do a[#a + 1] = x end
+    return a
+  end
+
+  local function journal_lines(case)
+    local s = read_file(case .. "/state/aimlmusic/jobs.journal") or ""
+    local recs = {}
+    for line in s:gmatch("[^\n]+") do recs[#recs + 1] = json.decode(line) end
+    return recs
+  end
+
+  describe("--help", function()
+    it("describes the command and each subcommand, exit 0", function()
+      local r = run({ "--help" })
+      assert.equal(0, r.code)
+      for _, c in ipairs({ "generate", "submit", "status", "wait", "download", "resume", "models", "validate", "mock" }) do
+        assert.matches(c, r.out)
+        local s = run({ c, "--help" })
+        assert.equal(0, s.code, c .. " --help: " .. s.err)
+        assert.matches("usage: aimlmusic " .. c, s.out)
+      end
+    end)
+
+    it("exits 2 on no command, an unknown command or option", function()
+      assert.equal(2, run({}).code)
+      assert.equal(2, run({ "dance" }).code)
+      local r = run({ "generate", "--colour", "red" })
+      assert.equal(2, r.code)
+      assert.matches("unknown option %-%-colour", r.err)
+    end)
+
+    it("refuses the key as a flag, saying why", function()
+      local r = run({ "generate", "--key", "secret", "-p", PROMPT, "-l", LYRICS, "-o", "x.mp3" })
+      assert.equal(2, r.code)
+      assert.matches("AIMLAPI_KEY", r.err)
+      assert.matches("key%-file", r.err)
+      assert.equal(0, #mock:requests())
+    end)
+  end)
+
+  describe("generate", function()
+    it("submits, waits and saves the track; plain lines on stderr when it is a file", function()
+      local case = case_dir()
+      local r = run(gen_args("song.mp3"), { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.equal(case .. "/song.mp3", case .. "/" .. last_line(r.out))
+      local saved = read_file(case .. "/song.mp3")
+      assert.is_truthy(saved and #saved > 0)
+      local cdn = by_host(mock:requests(), "cdn")
+      assert.equal(1, #cdn)
+      assert.equal(1, #posts())
+      assert.matches("completed", r.err)
+      assert.is_nil(r.err:find("\27", 1, true), "an escape sequence on a stderr that is not a terminal")
+      assert.is_nil(r.err:find("\r", 1, true), "a carriage return on a stderr that is not a terminal")
+      -- The journal has the job, marked done.
+      local recs = journal_lines(case)
+      assert.equal(2, #recs)
+      assert.equal("submit", recs[1].op)
+      assert.equal("done", recs[2].op)
+      assert.equal(recs[1].id, recs[2].id)
+    end)
+
+    it("--json prints exactly one JSON object: the status without raw, plus path", function()
+      local case = case_dir()
+      local r = run(gen_args("song.mp3", "--json"), { case = case })
+      assert.equal(0, r.code, r.err)
+      local o = json.decode(r.out)
+      assert.equal("completed", o.status)
+      assert.equal("song.mp3", o.path)
+      assert.is_nil(o.raw)
+      assert.is_string(o.id)
+      assert.is_true(o.bytes > 0)
+      assert.equal(1, select(2, r.out:gsub("\n", "")))
+    end)
+
+    it("reads the lyrics from standard input with --lyrics-file -", function()
+      local r = run({ "generate", "-p", PROMPT, "--lyrics-file", "-", "-o", "a.mp3", "--interval", "0.1" },
+        { stdin = LYRICS .. "\n" })
+      assert.equal(0, r.code, r.err)
+      local body = json.decode(posts()[1].body)
+      assert.equal(LYRICS, body.lyrics)
+      assert.equal(PROMPT, body.prompt)
+    end)
+
+    it("types --set values from the model table, dotted for nested fields", function()
+      local r = run(gen_args("a.wav", "--set", "audio_setting.format=wav", "--set", "audio_setting.sample_rate=16000",
+        "--json"))
+      assert.equal(0, r.code, r.err)
+      local raw = posts()[1].body
+      local body = json.decode(raw)
+      assert.equal("wav", body.audio_setting.format)
+      assert.equal(16000, body.audio_setting.sample_rate)
+      assert.matches('"sample_rate":16000[,}]', raw) -- a number, not "16000"
+      assert.equal("RIFF", read_file(r.case .. "/a.wav"):sub(1, 4))
+    end)
+
+    it("refuses an unknown field or a value of the wrong type with exit 2, sending nothing", function()
+      local r = run(gen_args("a.mp3", "--set", "tempo=120"))
+      assert.equal(2, r.code)
+      assert.matches("no field tempo", r.err)
+      r = run(gen_args("a.mp3", "--set", "audio_setting.sample_rate=fast"))
+      assert.equal(2, r.code)
+      assert.matches("integer", r.err)
+      r = run(gen_args("a.mp3", "--set", "audio_setting.format=flac", "--json"))
+      assert.equal(2, r.code)
+      assert.equal("validation", json.decode(r.out).error.kind)
+      assert.equal(0, #mock:requests())
+    end)
+
+    it("never overwrites an existing file unless told, and pays for nothing then", function()
+      local case = case_dir()
+      write_file(case .. "/a.mp3", "earlier")
+      local r = run(gen_args("a.mp3"), { case = case })
+      assert.equal(2, r.code)
+      assert.equal("earlier", read_file(case .. "/a.mp3"))
+      assert.equal(0, #posts())
+      r = run(gen_args("a.mp3", "--overwrite"), { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.is_true(#read_file(case .. "/a.mp3") > 7)
+    end)
+  end)
+
+  describe("exit codes", function()
+    it("3 for a wrong key, and for no credits", function()
+      local r = run(gen_args("a.mp3", "--json"), { env = { AIMLAPI_KEY = "wrong-key" } })
+      assert.equal(3, r.code)
+      assert.equal("auth", json.decode(r.out).error.kind)
+      mock:fault { method = "POST", status = 403, json = { statusCode = 403, message = "Insufficient credits" } }
+      r = run(gen_args("a.mp3", "--json"))
+      assert.equal(3, r.code)
+      assert.equal("credits", json.decode(r.out).error.kind)
+    end)
+
+    it("3 with the key from --key-file when it is wrong, 0 when it is right", function()
+      local case = case_dir()
+      write_file(case .. "/key", "wrong-key\n")
+      local r = run(gen_args("a.mp3", "--key-file", "key"), { case = case, unset = { "AIMLAPI_KEY" } })
+      assert.equal(3, r.code)
+      write_file(case .. "/key", mock.key .. "\n")
+      r = run(gen_args("a.mp3", "--key-file", "key"), { case = case, env = { AIMLAPI_KEY = "wrong-key" } })
+      assert.equal(0, r.code, r.err)
+    end)
+
+    it("4 when the job fails", function()
+      mock:fault { job_error = { name = "ContentPolicy", message = "refused" } }
+      local r = run(gen_args("a.mp3", "--json"))
+      assert.equal(4, r.code)
+      local e = json.decode(r.out).error
+      assert.equal("job_failed", e.kind)
+      assert.equal("ContentPolicy", e.code)
+    end)
+
+    it("5 on timeout, printing the id; wait ID goes on and saves the track", function()
+      mock:config { duration = 1.5 }
+      local case = case_dir()
+      local r = run(gen_args("a.mp3", "--timeout", "0.3"), { case = case })
+      assert.equal(5, r.code, r.err)
+      local id = last_line(r.out)
+      assert.equal(mock:jobs()[1].id, id)
+      assert.matches("aimlmusic wait", r.err)
+      r = run({ "wait", id, "-o", "a.mp3", "--interval", "0.1" }, { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.is_true(#read_file(case .. "/a.mp3") > 0)
+      assert.equal(1, #posts())
+      -- The delivered job is done in the journal: resume has nothing left.
+      r = run({ "resume", "--json" }, { case = case })
+      assert.equal(0, r.code)
+      assert.same({}, json.decode(r.out).jobs)
+    end)
+
+    it("1 for anything else (nothing listens)", function()
+      local r = run(gen_args("a.mp3", "--json"), { env = { AIMLAPI_BASE_URL = "http://127.0.0.1:" .. util.free_port() } })
+      assert.equal(1, r.code)
+      assert.equal("network", json.decode(r.out).error.kind)
+    end)
+  end)
+
+  describe("submit, status, wait, download", function()
+    it("work on one job by its id", function()
+      local case = case_dir()
+      local r = run({ "submit", "-p", PROMPT, "-l", LYRICS }, { case = case })
+      assert.equal(0, r.code, r.err)
+      local id = last_line(r.out)
+      assert.equal(mock:jobs()[1].id, id)
+      r = run({ "status", id, "--json" }, { case = case })
+      assert.equal(0, r.code, r.err)
+      local st = json.decode(r.out)
+      assert.equal(id, st.id)
+      assert.is_nil(st.raw)
+      r = run({ "status", id }, { case = case })
+      assert.matches("status +%a+", r.out)
+      r = run({ "wait", id, "--json", "--interval", "0.1" }, { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.equal("completed", json.decode(r.out).status)
+      r = run({ "download", id, "-o", "b.mp3", "--json" }, { case = case })
+      assert.equal(0, r.code, r.err)
+      local o = json.decode(r.out)
+      assert.equal("b.mp3", o.path)
+      assert.equal(#read_file(case .. "/b.mp3"), o.bytes)
+      assert.equal(1, #posts())
+    end)
+
+    it("status of an unknown id exits 1 with kind not_found", function()
+      local r = run({ "status", "nope:minimax/music-2.0", "--json" })
+      assert.equal(1, r.code)
+      assert.equal("not_found", json.decode(r.out).error.kind)
+    end)
+
+    it("submit -o records the output, and resume downloads it there", function()
+      local case = case_dir()
+      local r = run({ "submit", "-p", PROMPT, "-l", LYRICS, "-o", "later.mp3" }, { case = case })
+      assert.equal(0, r.code, r.err)
+      r = run({ "resume", "--interval", "0.1" }, { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.is_true(#read_file(case .. "/later.mp3") > 0)
+      assert.equal(1, #posts())
+    end)
+
+    it("--no-journal keeps no journal; --journal PATH keeps it there", function()
+      local case = case_dir()
+      local r = run(gen_args("a.mp3", "--no-journal"), { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.is_nil(read_file(case .. "/state/aimlmusic/jobs.journal"))
+      r = run(gen_args("b.mp3", "--journal", "j/my.journal"), { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.matches('"op":"done"', read_file(case .. "/j/my.journal"))
+    end)
+
+    it("the journal defaults to ~/.local/state without XDG_STATE_HOME", function()
+      local case = case_dir()
+      local r = run(gen_args("a.mp3"), { case = case, unset = { "XDG_STATE_HOME" } })
+      assert.equal(0, r.code, r.err)
+      assert.matches('"op":"submit"', read_file(case .. "/home/.local/state/aimlmusic/jobs.journal"))
+    end)
+  end)
+
+  describe("validate and models", function()
+    it("validate needs no network: 0 when valid, 2 listing every problem", function()
+      local r = run({ "validate", "-p", PROMPT, "-l", LYRICS }, { env = { AIMLAPI_BASE_URL = "http://127.0.0.1:1" } })
+      assert.equal(0, r.code, r.err)
+      r = run({ "validate", "-p", "short", "-l", "x", "--json" })
+      assert.equal(2, r.code)
+      local e = json.decode(r.out).error
+      assert.equal("validation", e.kind)
+      assert.equal(2, #e.fields)
+      assert.equal(0, #mock:requests())
+    end)
+
+    it("models lists every model of the table, as text and as JSON", function()
+      local models = require "aimlmusic.models"
+      local r = run({ "models" })
+      assert.equal(0, r.code)
+      local o = json.decode(run({ "models", "--json" }).out)
+      for name, m in pairs(models) do
+        assert.matches(name:gsub("%p", "%%%0"), r.out)
+        assert.is_table(o.models[name])
+        assert.equal(#m.fields, #o.models[name].fields)
+      end
+    end)
+  end)
+
+  describe("mock", function()
+    it("runs the mock server, which a generate then talks to", function()
+      local case = case_dir()
+      local pf = case .. "/ports"
+      execute(cli_cmd({ "mock", "--port", "0", "--port-file", pf, "--duration", "0.2", "--max-lifetime", "30" })
+        .. " </dev/null >/dev/null 2>&1 & echo $! >" .. q(case .. "/mock.pid"))
+      for _ = 1, 100 do
+        if (read_file(pf) or ""):find(" ") then break end
+        execute("sleep 0.1")
+      end
+      local api = assert((read_file(pf) or ""):match("^(%S+)"), "the mock wrote no port file")
+      local r = run(gen_args("a.mp3"), { case = case, env = { AIMLAPI_BASE_URL = api, AIMLAPI_KEY = "test-key" } })
+      execute("kill " .. read_file(case .. "/mock.pid"))
+      assert.equal(0, r.code, r.err)
+      assert.is_true(#read_file(case .. "/a.mp3") > 0)
+    end)
+  end)
+
+  describe("Ctrl-C", function()
+    -- Starts the command in the background; returns the case, the pid and a function that
+    -- waits for its exit code.
+    local function start(args, case)
+      local script = table.concat({
+        "cd " .. q(case),
+        env(case) .. " " .. cli_cmd(args) .. " </dev/null >stdout 2>stderr &",
+        "echo $! >pid; wait $!; echo $? >rc",
+      }, "\n")
+      write_file(case .. "/run.sh", script)
+      execute("sh " .. q(case .. "/run.sh") .. " >/dev/null 2>&1 &")
+      local pid
+      for _ = 1, 100 do
+        pid = read_file(case .. "/pid")
+        if pid and pid:match("%d") then break end
+        execute("sleep 0.05")
+      end
+      local function wait_exit()
+        for _ = 1, 200 do
+          local rc = read_file(case .. "/rc")
+          if rc and rc:match("%d") then return tonumber(rc:match("%d+")) end
+          execute("sleep 0.05")
+        end
+        error("the command did not exit after SIGINT")
+      end
+      return pid:match("%d+"), wait_exit
+    end
+
+    local function until_true(fn, what)
+      for _ = 1, 200 do
+        if fn() then return end
+        execute("sleep 0.05")
+      end
+      error("timed out waiting for " .. what)
+    end
+
+    it("while waiting prints the id; resume finishes the job without a second POST", function()
+      mock:config { duration = 1.5 }
+      local case = case_dir()
+      local pid, wait_exit = start(gen_args("song.mp3"), case)
+      until_true(function() return (read_file(case .. "/stderr") or ""):find("queued", 1, true) end, "queued")
+      execute("kill -INT " .. pid)
+      assert.equal(130, wait_exit())
+      local id = mock:jobs()[1].id
+      assert.equal(id, last_line(read_file(case .. "/stdout")))
+      assert.matches("aimlmusic resume", read_file(case .. "/stderr"))
+      assert.is_nil(read_file(case .. "/song.mp3"))
+      local r = run({ "resume", "--interval", "0.1" }, { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.is_true(#read_file(case .. "/song.mp3") > 0)
+      assert.equal(1, #posts())
+    end)
+
+    it("during a download leaves no file at the target; resume downloads it", function()
+      mock:fault { host = "cdn", method = "GET", action = "slow", delay_ms = 8000 }
+      local case = case_dir()
+      local pid, wait_exit = start(gen_args("song.mp3"), case)
+      until_true(function() return #by_host(mock:requests(), "cdn") > 0 end, "the download to start")
+      execute("sleep 0.3")
+      execute("kill -INT " .. pid)
+      assert.equal(130, wait_exit())
+      assert.same({ "pid", "rc", "run.sh", "state", "stderr", "stdout" }, util.ls(case))
+      local r = run({ "resume", "--interval", "0.1" }, { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.is_true(#read_file(case .. "/song.mp3") > 0)
+      assert.equal(1, #posts())
+    end)
+  end)
+
+  describe("on a terminal", function()
+    it("draws a status line and a progress bar on stderr", function()
+      mock:fault { host = "cdn", method = "GET", action = "slow", delay_ms = 1500 }
+      local case = case_dir()
+      local cmd = "cd " .. q(case) .. " && " .. env(case) .. " " .. cli_cmd(gen_args("song.mp3"))
+      local log = case .. "/typescript"
+      local ok = execute("script -qfec " .. q(cmd) .. " /dev/null </dev/null >" .. q(log) .. " 2>&1")
+      local s = read_file(log) or ""
+      assert.is_true(ok, s)
+      assert.matches("\r\27%[K", s)
+      assert.matches("downloading %[[#.]+%] +%d+%% ", s)
+      assert.matches("left", s)
+      assert.matches("%a+ · %d+s · ", s)
+      assert.is_true(#read_file(case .. "/song.mp3") > 0)
+      -- the same run with stderr on a file: no escape sequences there
+      local r = run(gen_args("again.mp3"))
+      assert.equal(0, r.code)
+      assert.is_nil(r.err:find("\27", 1, true))
+    end)
+  end)
+end)
