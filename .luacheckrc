@@ -2,4 +2,7 @@ std = "max"
 max_line_length = 125
 files["spec"] = { std = "+busted" }
 files["examples/love"] = { read_globals = { "love" } }
-files["examples/nvim"] = { read_globals = { "vim" } }
+files["plugin"] = { read_globals = { "vim" } }
+files["lua/aimlmusic/nvim"] = { read_globals = { "vim" } }
+files["lua/aimlmusic/health.lua"] = { read_globals = { "vim" } }
+files["spec/support/nvim_helper.lua"] = { read_globals = { "vim" } }

@@ -24,7 +24,7 @@ TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic bin/aimlmusic-mock
 
-.PHONY: all build test test-all demo asan valgrind lint rock fuzz bench clean
+.PHONY: all build test test-all demo asan valgrind lint rock fuzz bench clean nvim docs
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
 all: build
@@ -40,6 +40,14 @@ $(BUILD)/aimlmusic/core.so: $(SRC) $(HDR) Makefile
 
 test: deps-test build
 	$(TEST_ENV) $(LUA) $(BUSTED) $(BUSTED_ARGS)
+
+# The repository is a Neovim plugin: core.so built for Neovim's LuaJIT where its runtimepath
+# loader looks (lua/aimlmusic/core.so, ignored by git). lazy.nvim: build = "make nvim".
+# Moved into place with a rename, so a running Neovim keeps the library it mapped.
+nvim:
+	@$(MAKE) --no-print-directory build LUA=luajit
+	cp build/luajit/aimlmusic/core.so lua/aimlmusic/.core.so.tmp
+	mv -f lua/aimlmusic/.core.so.tmp lua/aimlmusic/core.so
 
 # The full suite on every runtime users run: Lua 5.1 to 5.4 and LuaJIT.
 test-all:
@@ -108,4 +116,4 @@ rock: deps-rock
 		$(LUA) -e 'local m = require "aimlmusic"; print(m._VERSION, "loaded outside the checkout")'
 
 clean:
-	rm -rf build demo-output
+	rm -rf build demo-output lua/aimlmusic/core.so

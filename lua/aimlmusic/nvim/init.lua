@@ -1,0 +1,594 @@
+--- The Neovim plugin behind :AimlMusic (see :help aimlmusic).
+--
+--   require("aimlmusic.nvim").setup {
+--     model = "minimax/music-2.0",
+--     output_dir = nil,          -- default: beside the buffer's file
+--     api_key_cmd = nil,         -- e.g. { "pass", "show", "aimlapi" }; default: AIMLAPI_KEY
+--     poll_interval = 5,         -- seconds between status polls
+--   }
+--
+-- Jobs run as aimlmusic tasks on Neovim's own libuv loop (aimlmusic.uv): no thread, no
+-- polling timer, and nothing waits in the editor. Library callbacks run inside libuv
+-- callbacks, where the editor API is off limits, so what they show goes through
+-- vim.schedule.
+-- @module aimlmusic.nvim
+
+local notify = require "aimlmusic.nvim.notify"
+
+local uv = vim.uv or vim.loop
+local levels = vim.log.levels
+
+local M = {}
+
+--- The plugin's options, as setup() merges them.
+-- @table config
+-- @field model the model (default "minimax/music-2.0"); `:AimlMusic models NAME` changes it
+-- @field output_dir where tracks go (default nil: beside the buffer's file, else the cwd)
+-- @field api_key_cmd a command (string or list) that prints the key (default nil: AIMLAPI_KEY)
+-- @field base_url the API (default nil: AIMLAPI_BASE_URL, then https://api.aimlapi.com)
+-- @field poll_interval seconds between status polls (5)
+-- @field params more fields of every request, e.g. `{audio_setting = {format = "wav"}}`
+-- @field journal true (default: under stdpath("state")), a path, or false (no journal)
+-- @field resume_on_start "notify" (default: offer unfinished jobs), "auto" or false
+-- @field player a command list to play a track, the path appended (default: mpv, ffplay or paplay)
+local defaults = {
+  model = "minimax/music-2.0",
+  output_dir = nil,
+  api_key_cmd = nil,
+  base_url = nil,
+  poll_interval = 5,
+  params = {},
+  journal = true,
+  resume_on_start = "notify",
+  player = nil,
+}
+
+---@class aimlmusic.nvim.Config
+---@field model? string
+---@field output_dir? string
+---@field api_key_cmd? string|string[]
+---@field base_url? string
+---@field poll_interval? number
+---@field params? table
+---@field journal? boolean|string
+---@field resume_on_start? "notify"|"auto"|false
+---@field player? string[]
+
+M.config = vim.deepcopy(defaults)
+
+local music, client
+local jobs = {}      -- in this session, in order: {label, task, id, status, path, note, started}
+local reserved = {}  -- output paths chosen by jobs still running
+local last_track     -- the path of the last track saved
+
+--- Merges opts into the configuration; the next job uses a new client.
+---@param opts? aimlmusic.nvim.Config
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
+  client = nil
+end
+
+--- The journal's path, or nil when it is off: stdpath("state") (stdpath("data") on Neovim
+-- releases without "state") .. "/aimlmusic/jobs.journal".
+---@return string|nil
+function M.journal_path()
+  local j = M.config.journal
+  if j == false then return nil end
+  if type(j) == "string" then return j end
+  local ok, dir = pcall(vim.fn.stdpath, "state")
+  if not ok or type(dir) ~= "string" or dir == "" then dir = vim.fn.stdpath("data") end
+  return dir .. "/aimlmusic/jobs.journal"
+end
+
+-- lua-cjson is what the library uses; where it is not installed, Neovim's own vim.json (the
+-- same library inside) stands in, with JSON null read as nil.
+local function ensure_json()
+  if package.loaded.cjson or pcall(require, "cjson") then return end
+  local function noop() end
+  package.preload.cjson = function()
+    local function new()
+      return {
+        encode = vim.json.encode,
+        decode = function(s) return vim.json.decode(s, { luanil = { object = true, array = true } }) end,
+        decode_invalid_numbers = noop, encode_invalid_numbers = noop,
+        null = vim.NIL, _aimlmusic_shim = true,
+      }
+    end
+    local m = new()
+    m.new = new
+    return m
+  end
+end
+
+--- The library, attached to Neovim's loop (loaded once).
+---@return table aimlmusic
+function M.library()
+  if not music then
+    ensure_json()
+    music = require "aimlmusic"
+    local adapter = require "aimlmusic.uv"
+    if not adapter.attached() then adapter.attach(uv) end
+  end
+  return music
+end
+
+local function api_key()
+  local cmd = M.config.api_key_cmd
+  if not cmd then return nil end
+  local out = vim.fn.system(cmd)
+  if vim.v.shell_error ~= 0 then
+    return nil, "api_key_cmd failed (exit " .. vim.v.shell_error .. ")"
+  end
+  out = out:match("^%s*(.-)%s*$")
+  if out == "" then return nil, "api_key_cmd printed nothing" end
+  return out
+end
+
+--- The client (created on first use from the configuration).
+---@return table|nil client, table|string|nil err
+function M.client()
+  if client then return client end
+  local ok, lib = pcall(M.library)
+  if not ok then return nil, "cannot load aimlmusic: " .. tostring(lib) end
+  local key, kerr = api_key()
+  if kerr then return nil, kerr end
+  local jpath = M.journal_path()
+  if jpath then vim.fn.mkdir(vim.fn.fnamemodify(jpath, ":h"), "p") end
+  local c, err = lib.new {
+    api_key = key, base_url = M.config.base_url, poll_interval = M.config.poll_interval, journal = jpath,
+  }
+  if not c then return nil, err end
+  client = c
+  return client
+end
+
+local function describe(err)
+  if type(err) ~= "table" then return tostring(err) end
+  local lines = { tostring(err) }
+  for _, f in ipairs(err.fields or {}) do
+    local line = ("%s: %s"):format(tostring(f.field), tostring(f.message))
+    if not lines[1]:find(line, 1, true) then lines[#lines + 1] = "  " .. line end
+  end
+  return table.concat(lines, "\n")
+end
+
+local function say(msg, level)
+  vim.notify("AimlMusic: " .. msg, level or levels.INFO, { title = "AimlMusic" })
+end
+
+local function exists(path)
+  return reserved[path] or uv.fs_stat(path) ~= nil
+end
+
+-- <dir>/<stem>.<ext>, or <stem>-1.<ext>, <stem>-2.<ext> ... when taken.
+local function free_path(dir, stem, ext)
+  local path = dir .. "/" .. stem .. "." .. ext
+  local i = 0
+  while exists(path) do
+    i = i + 1
+    path = ("%s/%s-%d.%s"):format(dir, stem, i, ext)
+  end
+  return path
+end
+
+-- Where buffer buf's track goes: output_dir, else beside its file, else the cwd.
+local function output_for(buf, ext)
+  local name = vim.api.nvim_buf_get_name(buf)
+  local dir, stem
+  if name == "" then
+    dir, stem = vim.fn.getcwd(), "aimlmusic"
+  else
+    local full = vim.fn.fnamemodify(name, ":p")
+    dir, stem = vim.fn.fnamemodify(full, ":h"), vim.fn.fnamemodify(full, ":t:r")
+    if stem == "" then stem = vim.fn.fnamemodify(full, ":t") end
+  end
+  if M.config.output_dir then
+    dir = vim.fn.fnamemodify(vim.fn.expand(M.config.output_dir), ":p"):gsub("/$", "")
+    vim.fn.mkdir(dir, "p")
+  end
+  return free_path(dir, stem, ext)
+end
+
+local function human_bytes(n)
+  if n >= 1048576 then return ("%.1f MiB"):format(n / 1048576) end
+  if n >= 1024 then return ("%.1f KiB"):format(n / 1024) end
+  return ("%d B"):format(n)
+end
+
+local function running(job)
+  return job.task and not job.task:done()
+end
+
+-- Callbacks that move job's notification along (from libuv callbacks: update schedules).
+local function follow(job)
+  local last_pct = -10
+  local function on_status(st)
+    job.id, job.status = st.id or job.id, st.status
+    job.note:update(("%s · %ds"):format(st.status, math.floor(uv.now() / 1000 - job.started)))
+  end
+  local function on_progress(done, total)
+    job.status = "downloading"
+    if total and total > 0 then
+      local pct = math.floor(done * 100 / total)
+      if pct >= last_pct + 10 then
+        last_pct = pct
+        job.note:update(("downloading %d%% of %s"):format(pct, human_bytes(total)))
+      end
+    end
+  end
+  return on_status, on_progress
+end
+
+-- In the task: generate; if something took the name meanwhile, keep the paid job under the
+-- next free one.
+local function run_job(c, job, params)
+  local on_status, on_progress = follow(job)
+  local st, err = c:generate(params, { output = job.path, on_status = on_status, on_progress = on_progress })
+  while not st and err.url and err.kind == "io" and err.code == "EEXIST" do
+    reserved[job.path] = nil
+    job.path = free_path(vim.fn.fnamemodify(job.path, ":h"), vim.fn.fnamemodify(job.path, ":t:r"),
+      vim.fn.fnamemodify(job.path, ":e"))
+    reserved[job.path] = true
+    local info
+    info, err = c:download({ id = err.id, url = err.url }, job.path, { on_progress = on_progress })
+    if info then
+      st = { id = job.id, path = info.path, bytes = info.bytes }
+      local jp = M.journal_path()
+      if jp then require("aimlmusic.journal").done(jp, job.id) end
+    end
+  end
+  reserved[job.path] = nil
+  if st then
+    job.status = "saved"
+    last_track = st.path
+    job.note:update(("saved %s (%s)"):format(st.path, human_bytes(st.bytes or 0)), levels.INFO, true)
+  else
+    job.status = "failed"
+    job.note:update("failed: " .. describe(err), levels.ERROR, true)
+  end
+  return st, err
+end
+
+local function start_job(params, path, label)
+  local c, err = M.client()
+  if not c then
+    say(describe(err), levels.ERROR)
+    return nil
+  end
+  local job = { label = label, path = path, status = "submitting", started = uv.now() / 1000 }
+  job.note = notify.new(("#%d %s"):format(#jobs + 1, label))
+  jobs[#jobs + 1] = job
+  reserved[path] = true
+  job.note:update_now(("submitting to %s, saving to %s"):format(params.model, path))
+  job.task = music.spawn(function()
+    -- A raise inside the task would surface in a libuv callback: report it instead.
+    local ok, st, terr = xpcall(function() return run_job(c, job, params) end, debug.traceback)
+    if not ok then
+      reserved[path] = nil
+      job.status = "failed"
+      job.note:update("error: " .. tostring(st), levels.ERROR, true)
+      return nil
+    end
+    return st, terr
+  end)
+  return job
+end
+
+--- Generates a track: the prompt as given, the lyrics from lines first..last of buffer buf
+-- (default: all of the current buffer). The track is saved beside the buffer's file (or in
+-- output_dir) under a name not yet taken.
+---@param prompt string
+---@param buf? integer
+---@param first? integer 1-based first line
+---@param last? integer 1-based last line
+---@return table|nil job {label, id, status, path}, or nil when nothing was sent
+function M.generate(prompt, buf, first, last)
+  buf = (buf == nil or buf == 0) and vim.api.nvim_get_current_buf() or buf
+  local ok, lib = pcall(M.library)
+  if not ok then
+    say("cannot load aimlmusic: " .. tostring(lib), levels.ERROR)
+    return nil
+  end
+  local lines = vim.api.nvim_buf_get_lines(buf, first and first - 1 or 0, last or -1, false)
+  local params = vim.deepcopy(M.config.params or {})
+  params.model, params.prompt, params.lyrics = M.config.model, prompt, table.concat(lines, "\n")
+  local valid, verr = lib.validate(params)
+  if not valid then
+    say(describe(verr), levels.ERROR)
+    return nil
+  end
+  local ext = (params.audio_setting or {}).format or "mp3"
+  local path = output_for(buf, ext)
+  local label = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(buf), ":t")
+  return start_job(params, path, label ~= "" and label or "[No Name]")
+end
+
+--- The jobs of this session, oldest first.
+---@return table[]
+function M.jobs()
+  return jobs
+end
+
+--- The journal's unfinished jobs (of this session and earlier ones), without loading the
+-- network code.
+---@return table[] {id, model, output, time} each
+function M.pending()
+  local jpath = M.journal_path()
+  if not jpath or not uv.fs_stat(jpath) then return {} end
+  ensure_json()
+  return require("aimlmusic.journal").pending(jpath)
+end
+
+--- Shows the jobs of this session and the journal's unfinished ones in one message.
+function M.status()
+  local lines = {}
+  for i, job in ipairs(jobs) do
+    lines[#lines + 1] = ("#%d %s: %s%s -> %s"):format(i, job.label, job.status,
+      job.id and " (" .. job.id .. ")" or "", job.path)
+  end
+  local mine = {}
+  for _, job in ipairs(jobs) do
+    if job.id then mine[job.id] = true end
+  end
+  for _, p in ipairs(M.pending()) do
+    if not mine[p.id] then
+      lines[#lines + 1] = ("unfinished from an earlier session: %s -> %s (:AimlMusic resume)"):format(
+        p.id, p.output or "no output")
+    end
+  end
+  if #lines == 0 then lines[1] = "no jobs" end
+  say(table.concat(lines, "\n"))
+end
+
+--- Cancels a running job of this session: by number (#N), by id, or the last one started.
+-- The journal forgets it, so it is not offered for resume.
+---@param which? string
+---@return boolean cancelled
+function M.cancel(which)
+  local target
+  for i = #jobs, 1, -1 do
+    local job = jobs[i]
+    if running(job) and (not which or which == "" or which == "#" .. i or which == tostring(i) or which == job.id) then
+      target = job
+      break
+    end
+  end
+  if not target then
+    say(which and which ~= "" and ("no running job " .. which) or "no running job", levels.WARN)
+    return false
+  end
+  target.task:cancel()
+  reserved[target.path] = nil
+  target.status = "cancelled"
+  local jp = M.journal_path()
+  if target.id and jp then require("aimlmusic.journal").done(jp, target.id) end
+  target.note:update_now("cancelled", levels.WARN, true)
+  return true
+end
+
+--- Waits for and downloads the journal's unfinished jobs (left by an earlier session that
+-- ended or was killed mid-job), without submitting them again; one notification per job.
+---@return table|nil task
+function M.resume()
+  for _, job in ipairs(jobs) do
+    if running(job) then
+      say("jobs are running in this session: resume once they are done", levels.WARN)
+      return nil
+    end
+  end
+  local pending = M.pending()
+  if #pending == 0 then
+    say("nothing to resume")
+    return nil
+  end
+  local c, err = M.client()
+  if not c then
+    say(describe(err), levels.ERROR)
+    return nil
+  end
+  local by_id, current = {}, nil
+  for _, p in ipairs(pending) do
+    local job = { label = vim.fn.fnamemodify(p.output or p.id, ":t"), id = p.id, path = p.output,
+      status = "resuming", started = uv.now() / 1000 }
+    job.note = notify.new(("#%d %s"):format(#jobs + 1, job.label))
+    jobs[#jobs + 1] = job
+    by_id[p.id] = job
+    job.note:update_now("resuming " .. p.id)
+  end
+  local task = music.spawn(function()
+    local results = c:resume({
+      on_status = function(st)
+        local job = by_id[st.id]
+        if not job then return end
+        current = job
+        job.status = st.status
+        job.note:update(st.status)
+      end,
+      on_progress = function(done, total)
+        if current and total and total > 0 then
+          current.status = "downloading"
+          current.note:update(("downloading %d%%"):format(math.floor(done * 100 / total)))
+        end
+      end,
+    })
+    for _, r in ipairs(results) do
+      local job = by_id[r.id]
+      if job then
+        if r.err then
+          job.status = "failed"
+          job.note:update("failed: " .. describe(r.err), levels.ERROR, true)
+        else
+          job.status = "saved"
+          if r.path then last_track = r.path end
+          job.note:update(r.path and "saved " .. r.path or "done", levels.INFO, true)
+        end
+      end
+    end
+    return results
+  end)
+  for _, job in pairs(by_id) do job.task = task end
+  return task
+end
+
+--- Lists the models (the one in use marked), or with a name, uses that model from now on.
+---@param name? string
+function M.models(name)
+  local lib = M.library()
+  if name and name ~= "" then
+    if not lib.models[name] then
+      say("unknown model " .. name, levels.ERROR)
+      return
+    end
+    M.config.model = name
+    say("model " .. name)
+    return
+  end
+  local lines = {}
+  for _, n in ipairs(M.model_names()) do
+    local fields = {}
+    for _, f in ipairs(lib.models[n].fields) do fields[#fields + 1] = f.name end
+    lines[#lines + 1] = ("%s %s  (%s)"):format(n == M.config.model and "*" or " ", n, table.concat(fields, ", "))
+  end
+  say("models:\n" .. table.concat(lines, "\n"))
+end
+
+--- The model names, sorted.
+---@return string[]
+function M.model_names()
+  local names = {}
+  for n in pairs(M.library().models) do names[#names + 1] = n end
+  table.sort(names)
+  return names
+end
+
+local PLAYERS = {
+  { "mpv", "--no-video", "--really-quiet" },
+  { "ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet" },
+  { "paplay" },
+}
+
+--- The command that plays a track: config.player, else the first of mpv, ffplay, paplay found.
+---@return string[]|nil
+function M.player()
+  if M.config.player then return M.config.player end
+  for _, p in ipairs(PLAYERS) do
+    if vim.fn.executable(p[1]) == 1 then return p end
+  end
+  return nil
+end
+
+--- Plays path (default: the last track saved) with M.player(), without waiting for it.
+---@param path? string
+---@return integer|nil job id of the player
+function M.play(path)
+  path = (path and path ~= "") and vim.fn.expand(path) or last_track
+  if not path then
+    say("no track yet: :AimlMusic play FILE", levels.WARN)
+    return nil
+  end
+  local player = M.player()
+  if not player then
+    say("no player found (mpv, ffplay or paplay); set player in setup{}", levels.WARN)
+    return nil
+  end
+  local cmd = vim.list_extend(vim.deepcopy(player), { path })
+  local id = vim.fn.jobstart(cmd, { detach = false })
+  if id <= 0 then
+    say("cannot start " .. player[1], levels.ERROR)
+    return nil
+  end
+  say("playing " .. path)
+  return id
+end
+
+--- Offers the journal's unfinished jobs of earlier sessions for resume (or resumes them,
+-- with resume_on_start = "auto"). Called once the editor has started.
+function M.offer_resume()
+  local how = M.config.resume_on_start
+  if not how then return end
+  local ok, pending = pcall(M.pending)
+  if not ok or #pending == 0 then return end
+  if how == "auto" then
+    M.resume()
+  else
+    say(("%d unfinished job(s) from an earlier session: :AimlMusic resume finishes them without paying again")
+      :format(#pending))
+  end
+end
+
+--- Called on VimLeavePre: says what happens to jobs still in flight.
+function M.on_leave()
+  local n = 0
+  for _, job in ipairs(jobs) do
+    if running(job) then n = n + 1 end
+  end
+  if n == 0 then return end
+  if M.journal_path() then
+    say(("%d job(s) in flight: they are in the journal and will be offered for resume next time"):format(n),
+      levels.WARN)
+  else
+    say(("%d job(s) in flight and no journal: their tracks will not be downloaded"):format(n), levels.WARN)
+  end
+end
+
+local SUBCOMMANDS = { "generate", "status", "cancel", "resume", "models", "play" }
+
+--- Runs :AimlMusic {subcommand} [args] (cmd as nvim_create_user_command passes it).
+function M.command(cmd)
+  local sub, rest = (cmd.args or ""):match("^%s*(%S*)%s*(.-)%s*$")
+  if sub == "generate" then
+    local buf = vim.api.nvim_get_current_buf()
+    local first, last
+    if cmd.range and cmd.range > 0 then first, last = cmd.line1, cmd.line2 end
+    if rest ~= "" then
+      return M.generate(rest, buf, first, last)
+    end
+    vim.ui.input({ prompt = "AimlMusic prompt: " }, function(prompt)
+      if prompt and prompt ~= "" then M.generate(prompt, buf, first, last) end
+    end)
+  elseif sub == "status" then
+    M.status()
+  elseif sub == "cancel" then
+    M.cancel(rest)
+  elseif sub == "resume" then
+    M.resume()
+  elseif sub == "models" then
+    M.models(rest)
+  elseif sub == "play" then
+    M.play(rest)
+  else
+    say(("unknown subcommand %q: use %s"):format(sub, table.concat(SUBCOMMANDS, ", ")), levels.ERROR)
+  end
+end
+
+--- Completion for :AimlMusic: subcommands, model names after models, job numbers after
+-- cancel, files after play.
+function M.complete(arglead, cmdline, _)
+  local words = {}
+  for w in cmdline:gmatch("%S+") do words[#words + 1] = w end
+  local n = #words + (cmdline:match("%s$") and 1 or 0) -- the word being completed
+  local function matching(list)
+    local out = {}
+    for _, s in ipairs(list) do
+      if s:sub(1, #arglead) == arglead then out[#out + 1] = s end
+    end
+    return out
+  end
+  if n <= 2 then return matching(SUBCOMMANDS) end
+  local sub = words[2]
+  if sub == "models" and n == 3 then
+    local ok, names = pcall(M.model_names)
+    return ok and matching(names) or {}
+  elseif sub == "cancel" and n == 3 then
+    local list = {}
+    for i, job in ipairs(jobs) do
+      if running(job) then list[#list + 1] = "#" .. i end
+    end
+    return matching(list)
+  elseif sub == "play" then
+    return vim.fn.getcompletion(arglead, "file")
+  end
+  return {}
+end
+
+return M

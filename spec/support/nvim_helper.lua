@@ -1,0 +1,77 @@
+-- Loaded inside headless Neovim by spec/nvim_spec.lua (dofile): records notifications, times
+-- a 10 ms timer, waits for conditions, and writes what it saw as JSON for the spec to read.
+--
+--   local H = dofile(os.getenv("AIMLMUSIC_NVIM_HELPER"))
+--   H.run(function() ... H.finish{ ... } end)
+--
+-- Environment: AIMLMUSIC_NVIM_RESULT (the JSON file to write).
+
+local uv = vim.loop -- Neovim 0.7 has no vim.uv
+local H = { notes = {} }
+
+--- Replaces vim.notify with a recorder. mode "replace": it returns an id for each call, as
+--- nvim-notify and fidget do; "plain": it returns nothing, as the built-in one.
+function H.record_notify(mode)
+  local k = 0
+  vim.notify = function(msg, level, opts) -- luacheck: ignore 122 (replacing it is the point)
+    opts = opts or {}
+    k = k + 1
+    H.notes[#H.notes + 1] = {
+      msg = tostring(msg), level = level or vim.log.levels.INFO, fast = vim.in_fast_event(),
+      replace = opts.replace, key = opts.key, id = mode == "replace" and k or nil, at = uv.hrtime() / 1e6,
+    }
+    if mode == "replace" then return k end
+  end
+end
+
+--- The first recorded notification whose text has plain string s, and its index.
+function H.find(s)
+  for i, n in ipairs(H.notes) do
+    if n.msg:find(s, 1, true) then return n, i end
+  end
+end
+
+--- Waits (running the event loop) until pred() is true; raises after ms.
+function H.wait_for(pred, ms, what)
+  if not vim.wait(ms or 20000, pred, 10) then error("timed out waiting for " .. (what or "a condition"), 2) end
+end
+
+--- A 10 ms repeating timer on the editor's loop; returns a function giving and resetting
+--- {max_gap_ms, ticks, elapsed_ms} since the previous call.
+function H.ticker()
+  local timer = uv.new_timer()
+  local last, max_gap, ticks, since = nil, 0, 0, uv.hrtime()
+  timer:start(10, 10, function()
+    local t = uv.hrtime()
+    if last then max_gap = math.max(max_gap, (t - last) / 1e6) end
+    last, ticks = t, ticks + 1
+  end)
+  return function(stop)
+    local r = { max_gap_ms = max_gap, ticks = ticks, elapsed_ms = (uv.hrtime() - since) / 1e6 }
+    max_gap, ticks, since = 0, 0, uv.hrtime()
+    if stop then timer:stop() end
+    return r
+  end
+end
+
+--- Writes t (with the notifications) to AIMLMUSIC_NVIM_RESULT; with quit, leaves Neovim.
+function H.finish(t, quit)
+  t = t or {}
+  t.notes = H.notes
+  local path = assert(os.getenv("AIMLMUSIC_NVIM_RESULT"))
+  local f = assert(io.open(path .. ".tmp", "w"))
+  f:write(vim.json.encode(t))
+  f:close()
+  assert(os.rename(path .. ".tmp", path))
+  if quit ~= false then vim.cmd("qa!") end
+end
+
+--- Runs fn once the editor is up (after VimEnter); an error ends the run with its traceback.
+function H.run(fn)
+  vim.defer_fn(function()
+    local ok, err = xpcall(fn, debug.traceback)
+    if not ok then H.finish({ error = tostring(err) }) end
+  end, 0)
+end
+
+return H
