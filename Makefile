@@ -104,6 +104,10 @@ bench: build
 lint: deps-lint
 	luacheck $(LUACHECK_DIRS)
 
+# The API reference (HTML) from the LDoc comments into docs/, per config.ld; any warning fails.
+docs: deps-docs
+	ldoc --fatalwarnings --testing .
+
 # Installs the rock into ~/.luarocks, as a user would, and loads it from outside the checkout.
 # Offline, LuaRocks cannot fetch lua-cjson: Debian's package is registered as provided instead.
 ROCK_LUA = $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))

@@ -1,6 +1,14 @@
 --- aimlmusic: generate music with the AI/ML API (minimax/music-2.0, minimax/music-1.5).
 -- Submit a job, follow it until it is done, fetch the audio. Every call that waits yields
 -- inside a task started with music.spawn and blocks outside one.
+--
+-- Recoverable failures return `nil, err` (an `Error`); only misuse of the API (a number where
+-- a table belongs) raises. The model table is data: `require "aimlmusic.models"`.
+--
+--    local music = require "aimlmusic"
+--    local client = assert(music.new())
+--    local st, err = client:generate({ model = "minimax/music-2.0", prompt = p, lyrics = l },
+--                                    { output = "track.mp3" })
 -- @module aimlmusic
 
 local core = require "aimlmusic.core"
@@ -11,6 +19,15 @@ local journal = require "aimlmusic.journal"
 local now, sleep, await, check_can_wait = task.now, task.sleep, task.await, task.check_can_wait
 local random, min, max = math.random, math.min, math.max
 
+-- The module table (lua-language-server).
+---@class aimlmusic
+---@field _VERSION string "aimlmusic X.Y.Z"
+---@field models table<string, table> the model table (aimlmusic.models)
+---@field spawn fun(fn: fun(...): ..., ...): aimlmusic.Task
+---@field step fun(timeout_ms?: number, budget_ms?: number): integer
+---@field run fun()
+---@field current fun(): aimlmusic.Task|nil
+---@field is_error fun(v: any): boolean
 local music = {
   _VERSION = "aimlmusic 0.1.0",
   models = models,
@@ -20,6 +37,157 @@ local music = {
   current = task.current,
   is_error = core.is_error,
 }
+
+--- The options of `music.new`; every one is optional.
+-- @table Options
+-- @field api_key the API key (default: the environment variable AIMLAPI_KEY)
+-- @field base_url the API (default: AIMLAPI_BASE_URL, then https://api.aimlapi.com)
+-- @field timeout seconds one HTTP request may take (60)
+-- @field connect_timeout seconds to establish a connection (10)
+-- @field poll_interval seconds between status polls in wait (5)
+-- @field wait_timeout seconds wait follows a job before giving up (900)
+-- @field max_retries retries of a failed request that is safe to repeat (3)
+-- @field journal a file path: every submitted job is recorded there, for `Client:resume`
+-- @field tls_verify false, by name, accepts any certificate (true)
+-- @field ca_file a CA bundle
+-- @field proxy a proxy URL (libcurl's *_proxy variables work too)
+-- @field allow_http plain http to hosts other than loopback (false)
+
+--- The status of a job (`st`), as `Client:status`, `Client:wait` and `Client:generate` return it.
+-- @table Status
+-- @field id the job id
+-- @field status queued, generating, completed or error (undocumented ones count as pending)
+-- @field url the audio URL, once completed
+-- @field duration_ms the track's length
+-- @field sample_rate, channels, bitrate, size what the provider says of the audio
+-- @field credits_used what the job cost
+-- @field trace_id the provider's trace id
+-- @field error `{name, message}` when the job failed
+-- @field raw the decoded response
+-- @field path, bytes where the track went and its size (`Client:generate` with an output)
+
+--- The one error shape: a table whose `tostring` is one readable line.
+-- @table Error
+-- @field kind validation, config, auth, credits, not_found, rate_limited, http, server,
+-- network, timeout, job_failed, protocol, io or cancelled
+-- @field message what happened
+-- @field status the HTTP status
+-- @field code the provider's error name, or an errno name such as EEXIST
+-- @field retryable true only where repeating is safe
+-- @field request_id, trace_id the provider's ids
+-- @field id the job concerned, when there is one
+-- @field fields for validation: a list of `{field, message}`
+-- @field retry_after seconds the server asked to wait (429)
+
+-- The same shapes for lua-language-server.
+---@class aimlmusic.Options
+---@field api_key? string default: AIMLAPI_KEY
+---@field base_url? string default: AIMLAPI_BASE_URL, then https://api.aimlapi.com
+---@field timeout? number seconds, one HTTP request (60)
+---@field connect_timeout? number seconds (10)
+---@field poll_interval? number seconds (5)
+---@field wait_timeout? number seconds (900)
+---@field max_retries? integer (3)
+---@field journal? string a file path
+---@field tls_verify? boolean (true)
+---@field ca_file? string
+---@field proxy? string
+---@field allow_http? boolean (false)
+
+-- aimlmusic.Params (for lua-language-server).
+---@class aimlmusic.Params
+---@field model string e.g. "minimax/music-2.0"; see aimlmusic.models
+---@field prompt? string
+---@field lyrics? string
+---@field audio_setting? {format?: "mp3"|"wav"|"pcm", sample_rate?: integer, bitrate?: integer}
+---@field [string] any other fields of the model
+
+-- aimlmusic.Job (for lua-language-server).
+---@class aimlmusic.Job
+---@field id string
+---@field status string
+---@field model string
+---@field journal_error? aimlmusic.Error set when the journal could not record the job
+
+-- aimlmusic.Status (for lua-language-server).
+---@class aimlmusic.Status
+---@field id string
+---@field status "queued"|"generating"|"completed"|"error"|string
+---@field url? string
+---@field duration_ms? integer
+---@field sample_rate? integer
+---@field channels? integer
+---@field bitrate? integer
+---@field size? integer
+---@field credits_used? number
+---@field trace_id? string
+---@field error? {name: string, message: string}
+---@field raw table
+---@field path? string
+---@field bytes? integer
+
+-- aimlmusic.Error (for lua-language-server).
+---@class aimlmusic.Error
+---@field kind string
+---@field message string
+---@field status? integer
+---@field code? string
+---@field retryable boolean
+---@field request_id? string
+---@field trace_id? string
+---@field id? string
+---@field url? string
+---@field fields? {field: string, message: string}[]
+---@field retry_after? number
+
+-- aimlmusic.WaitOptions (for lua-language-server).
+---@class aimlmusic.WaitOptions
+---@field interval? number seconds between polls (the client's poll_interval)
+---@field timeout? number seconds (the client's wait_timeout)
+---@field on_status? fun(st: aimlmusic.Status) called when the status changes
+
+-- aimlmusic.DownloadOptions (for lua-language-server).
+---@class aimlmusic.DownloadOptions
+---@field overwrite? boolean replace an existing file (false)
+---@field on_progress? fun(bytes: integer, total: integer|nil)
+
+-- aimlmusic.GenerateOptions (for lua-language-server).
+---@class aimlmusic.GenerateOptions: aimlmusic.WaitOptions, aimlmusic.DownloadOptions
+---@field output? string where the track goes; without it, generate stops once the job completes
+
+-- aimlmusic.Task (for lua-language-server).
+---@class aimlmusic.Task
+---@field done fun(self: aimlmusic.Task): boolean true once the function returned, raised or was cancelled
+---@field result fun(self: aimlmusic.Task): ... what it returned; nil, message when it raised or was cancelled
+---@field cancel fun(self: aimlmusic.Task) stops it now, cancelling its transfer
+
+--- Starts `fn(...)` as a task (a coroutine): inside it, every call that waits yields to the
+-- scheduler. It first runs at the next `step` (or on the host loop, once attached).
+-- Methods of a task: `task:done()`, `task:result()`, `task:cancel()`.
+-- @function spawn
+---@param fn function the task's body
+---@param ... any its arguments
+---@return aimlmusic.Task task
+
+--- Runs what is ready; waits up to `timeout_ms` (0: not at all) in the kernel when nothing
+-- is. Resuming tasks stops after `budget_ms` (0.25) and goes on at the next step, so a frame is
+-- never held up by a crowd of tasks.
+-- @function step
+---@param timeout_ms? number milliseconds it may wait (0)
+---@param budget_ms? number milliseconds it may spend resuming tasks (0.25)
+---@return integer pending the number of tasks still pending
+
+--- Drives every task to its end.
+-- @function run
+
+--- The task running now, or nil outside any task.
+-- @function current
+---@return aimlmusic.Task|nil task
+
+--- True when v is an error of this module.
+-- @function is_error
+---@param v any
+---@return boolean
 
 local defaults = {
   base_url = "https://api.aimlapi.com",
@@ -50,12 +218,18 @@ local function new_error(kind, message, fields)
 end
 
 --- Validates parameters against the model table, without any network.
--- @return true, or nil and an error of kind "validation" listing every problem in err.fields
+---@param params aimlmusic.Params the request
+---@return true|nil ok true when valid
+---@return aimlmusic.Error|nil err of kind "validation", listing every problem in err.fields
 function music.validate(params)
   argcheck(type(params) == "table", "validate", 1, "table", params)
   return core.validate(params, models)
 end
 
+-- The client (lua-language-server).
+---@class aimlmusic.Client
+---@field base_url string the API
+---@field journal string|nil the journal's path
 local Client = {}
 Client.__index = Client
 
@@ -83,9 +257,11 @@ local function http_refused(url, allow_http)
   return new_error("config", "refusing plain http to " .. host .. ": use https, or allow_http = true")
 end
 
---- Creates a client. Every option is optional; the key defaults to AIMLAPI_KEY and the base URL
--- to AIMLAPI_BASE_URL or https://api.aimlapi.com.
--- @return client, or nil and an error of kind "config"
+--- Creates a client. Every option is optional (see `Options`); the key defaults to
+-- AIMLAPI_KEY and the base URL to AIMLAPI_BASE_URL or https://api.aimlapi.com.
+---@param opts? aimlmusic.Options
+---@return aimlmusic.Client|nil client
+---@return aimlmusic.Error|nil err of kind "config"
 function music.new(opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "new", 1, "table or nil", opts)
@@ -158,10 +334,16 @@ local function perform(self, start, on_progress, deadline)
   end
 end
 
+--- A client: one key and base URL, and the calls that use them (`music.new` makes one).
+-- @type Client
+
 --- Submits a generation job. Never sends the same job twice: a submit is repeated only when
 -- the request provably did not reach the server, or it answered 429. With a journal, the job
 -- is on disk before this returns (opts.output is recorded for client:resume()).
--- @return job {id, status, model}, or nil and an error
+---@param params aimlmusic.Params the request
+---@param opts? {output?: string} output: where `Client:resume` puts the track
+---@return aimlmusic.Job|nil job {id, status, model}
+---@return aimlmusic.Error|nil err
 function Client:submit(params, opts)
   argcheck(type(params) == "table", "submit", 1, "table", params)
   opts = opts or {}
@@ -187,8 +369,11 @@ local function journal_done(self, id)
   if self.journal then journal.done(self.journal, id) end
 end
 
---- One status request for a job id; limit (seconds) shortens the request's timeout.
--- @return st (see README), or nil and an error
+--- One status request for a job id.
+---@param id string the job id
+---@param limit? number seconds: shortens the request's timeout
+---@return aimlmusic.Status|nil st
+---@return aimlmusic.Error|nil err
 function Client:status(id, limit)
   argcheck(type(id) == "string", "status", 1, "string", id)
   check_can_wait(2)
@@ -210,7 +395,10 @@ end
 
 --- Follows a job until it completes, fails or the deadline passes.
 -- opts: interval, timeout (seconds), on_status(st) called when the status changes.
--- @return st of the completed job, or nil and an error (kind "timeout" carries err.id)
+---@param job aimlmusic.Job|string the job or its id
+---@param opts? aimlmusic.WaitOptions
+---@return aimlmusic.Status|nil st of the completed job
+---@return aimlmusic.Error|nil err kind "job_failed", or "timeout" with err.id to wait again
 function Client:wait(job, opts)
   local id = type(job) == "table" and job.id or job
   argcheck(type(id) == "string", "wait", 1, "job table or id string", job)
@@ -257,7 +445,11 @@ end
 --- Downloads the audio of a completed job (or a URL) to path. The bytes stream to a temporary
 -- file beside path, renamed when complete; an existing file is kept unless opts.overwrite.
 -- opts: overwrite, on_progress(bytes, total).
--- @return info {path, bytes}, or nil and an error
+---@param src aimlmusic.Status|string a completed job's status, or the audio URL
+---@param path string where the track goes
+---@param opts? aimlmusic.DownloadOptions
+---@return {path: string, bytes: integer}|nil info
+---@return aimlmusic.Error|nil err
 function Client:download(src, path, opts)
   local url = type(src) == "table" and src.url or src
   argcheck(type(url) == "string", "download", 1, "status table with url, or URL string", src)
@@ -284,7 +476,10 @@ end
 
 --- Submit, wait and (with opts.output) download, in one call.
 -- opts: everything wait() and download() take, and output (a file path).
--- @return st (with st.path and st.bytes after a download), or nil and an error
+---@param params aimlmusic.Params the request
+---@param opts? aimlmusic.GenerateOptions
+---@return aimlmusic.Status|nil st with st.path and st.bytes after a download
+---@return aimlmusic.Error|nil err naming the job (err.id) once it exists
 function Client:generate(params, opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "generate", 2, "table or nil", opts)
@@ -308,15 +503,18 @@ function Client:generate(params, opts)
   return st
 end
 
---- The journal's jobs that are not finished: {id, model, output, time} each, oldest first.
+--- The journal's jobs that are not finished, oldest first.
+---@return {id: string, model?: string, output?: string, time?: number}[] jobs
 function Client:pending()
   if not self.journal then return {} end
   return journal.pending(self.journal)
 end
 
---- Waits for and downloads every pending job of the journal (after a crash, say).
--- opts: as for wait() and download(). Returns a list of {id, st, path, err} per job; jobs that
--- completed, failed for good or are unknown to the server are marked finished.
+--- Waits for and downloads every pending job of the journal (after a crash, say), without
+-- submitting again. Jobs that completed, failed for good or are unknown to the server are
+-- marked finished.
+---@param opts? aimlmusic.GenerateOptions as for wait() and download()
+---@return {id: string, st?: aimlmusic.Status, path?: string, err?: aimlmusic.Error}[] results one per job
 function Client:resume(opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "resume", 1, "table or nil", opts)

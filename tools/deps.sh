@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, when they are missing.
 # As root it runs apt-get itself; otherwise it prints the one line to run and fails.
-# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint asan valgrind rock)
+# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint docs asan valgrind rock nvim)
 set -eu
 lua=${1:-lua5.4}
 shift || true
@@ -18,6 +18,7 @@ for what in "$@"; do
     test) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev" ;;
     demo) pkgs="$pkgs lua-luv file" ;;
     lint) pkgs="$pkgs lua-check" ;;
+    docs) pkgs="$pkgs lua-ldoc" ;;
     asan) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev libasan8 libubsan1" ;;
     valgrind) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev valgrind" ;;
     rock) pkgs="$pkgs luarocks" ;;

@@ -209,9 +209,10 @@ local BOOLEAN = { ["true"] = true, yes = true, on = true, ["1"] = true,
   ["false"] = false, no = false, off = false, ["0"] = false }
 
 --- Converts the text of a --set value to the type the model table gives the field.
--- @tparam table field a field of the model table (name, type, fields)
--- @tparam string text the text after `=`
--- @return the value, or nil and a message
+---@param field table a field of the model table (name, type, fields)
+---@param text string the text after `=`
+---@return any|nil value
+---@return string|nil err
 function M.typed(field, text)
   local t = field.type
   if t == "integer" then
@@ -237,9 +238,10 @@ function M.typed(field, text)
 end
 
 --- Sets `--set FIELD=VALUE` on params, typed by the model table (dotted for nested fields).
--- @tparam table params the request being built (params.model names the model)
--- @tparam string assignment `FIELD=VALUE`
--- @return true, or nil and a message
+---@param params table the request being built (params.model names the model)
+---@param assignment string `FIELD=VALUE`
+---@return true|nil ok
+---@return string|nil err
 function M.apply_set(params, assignment)
   local path, text = assignment:match("^([^=]+)=(.*)$")
   if not path then return nil, "--set needs FIELD=VALUE, got " .. assignment end
@@ -293,7 +295,7 @@ end
 
 --- The default journal: $XDG_STATE_HOME/aimlmusic/jobs.journal, else
 -- ~/.local/state/aimlmusic/jobs.journal.
--- @treturn string|nil the path, or nil when neither variable is set
+---@return string|nil path nil when neither XDG_STATE_HOME nor HOME is set
 function M.default_journal()
   local state = os.getenv("XDG_STATE_HOME")
   if not state or state == "" then
@@ -343,7 +345,7 @@ local function make_client(opts)
   return client, jpath
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Output: stdout carries the result (one JSON object with --json); stderr carries progress.
 
 local Out = {}
@@ -444,10 +446,10 @@ local function fail(out, err, hint)
   return code
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Running a task to its end, with Ctrl-C turned into a clean stop.
 
---- Drives fn as a task until it returns; `state.phase` says what it is doing. Ctrl-C while
+-- Drives fn as a task until it returns; `state.phase` says what it is doing. Ctrl-C while
 -- it submits is held until the job exists (so it is in the journal); otherwise the task is
 -- cancelled at once (a download leaves no file) and "interrupted" is returned.
 local function drive(fn, state, tick)
@@ -527,7 +529,7 @@ local function report_done(out, st, path, bytes)
   return EXIT.ok
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- The commands.
 
 local commands = {}
@@ -785,11 +787,11 @@ function commands.mock(_, _, _, argv)
   return mock.main(argv)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 
 --- Runs the command line.
--- @tparam {string,...} argv the arguments (`arg` of the script)
--- @treturn integer the exit code
+---@param argv string[] the arguments (`arg` of the script)
+---@return integer code the exit code
 function M.main(argv)
   local cmd = argv[1]
   if cmd == nil or cmd == "-h" or cmd == "--help" or cmd == "help" then

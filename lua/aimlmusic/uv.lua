@@ -125,6 +125,7 @@ local function kick()
 end
 
 --- Attaches to a luv loop (the luv module: vim.uv, vim.loop or require "luv").
+---@param uv table the luv module
 function M.attach(uv)
   if type(uv) ~= "table" or type(uv.new_timer) ~= "function" or type(uv.new_socket_poll) ~= "function" then
     error("aimlmusic.uv.attach: expected the luv module (vim.uv, vim.loop or require \"luv\")", 2)
@@ -159,6 +160,7 @@ function M.detach()
 end
 
 --- True while attached.
+---@return boolean
 function M.attached()
   return loop ~= nil
 end

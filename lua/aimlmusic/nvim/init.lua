@@ -43,6 +43,7 @@ local defaults = {
   player = nil,
 }
 
+-- aimlmusic.nvim.Config (for lua-language-server).
 ---@class aimlmusic.nvim.Config
 ---@field model? string
 ---@field output_dir? string
