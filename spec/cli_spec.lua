@@ -413,6 +413,25 @@ describe("the aimlmusic command", function()
       assert.equal(1, #posts())
     end)
 
+    it("during the submit is held until the job exists and is in the journal", function()
+      mock:fault { method = "POST", delay_ms = 1500 }
+      mock:config { duration = 0.5 }
+      local case = case_dir()
+      local pid, wait_exit = start(gen_args("song.mp3"), case)
+      until_true(function() return #posts() > 0 end, "the POST")
+      execute("kill -INT " .. pid)
+      local at_kill = read_file(case .. "/stderr") or ""
+      assert.equal(130, wait_exit())
+      assert.is_nil(at_kill:find("queued", 1, true), "the submit had returned before the Ctrl-C")
+      local id = mock:jobs()[1].id
+      assert.equal(id, last_line(read_file(case .. "/stdout")))
+      assert.equal(id, journal_lines(case)[1].id)
+      local r = run({ "resume", "--interval", "0.1" }, { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.is_true(#read_file(case .. "/song.mp3") > 0)
+      assert.equal(1, #posts())
+    end)
+
     it("during a download leaves no file at the target; resume downloads it", function()
       mock:fault { host = "cdn", method = "GET", action = "slow", delay_ms = 8000 }
       local case = case_dir()

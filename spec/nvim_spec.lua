@@ -353,6 +353,24 @@ end)
     assert.is_nil(text:find("ERROR", 1, true), text)
   end)
 
+  it("without lua-cjson installed, Neovim's own vim.json stands in", function()
+    local case = new_case()
+    local res = run(case, HEAD .. [[
+package.cpath = "" -- nothing but the runtimepath: no system lua-cjson
+H.record_notify("replace")
+plugin.setup { poll_interval = 0.1 }
+H.run(function()
+  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
+  H.wait_for(function() return H.find("saved ") end, 20000, "the track")
+  vim.cmd("checkhealth aimlmusic")
+  H.finish { text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n") }
+end)
+]])
+    assert.is_true(#read_file(case .. "/song.mp3") > 0)
+    assert.matches("vim%.json", res.text)
+    assert.equal(1, #posts())
+  end)
+
   it(":help aimlmusic documents every command and option; :helptags builds cleanly", function()
     local case = new_case()
     util.mkdir(case .. "/rtp")

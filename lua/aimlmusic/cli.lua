@@ -376,7 +376,7 @@ end
 local function human_bytes(n)
   if n >= 1048576 then return ("%.1f MiB"):format(n / 1048576) end
   if n >= 1024 then return ("%.1f KiB"):format(n / 1024) end
-  return ("%d B"):format(n)
+  return ("%d B"):format(math.floor(n)) -- a rate is not a whole number
 end
 
 local function clock(s)
