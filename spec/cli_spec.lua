@@ -64,8 +64,11 @@ describe("the aimlmusic command", function()
       input = "<" .. q(case .. "/stdin")
     end
     local e = env(case, opts.env, opts.unset)
-    local _, code = execute("cd " .. q(case) .. " && " .. e .. " " .. cli_cmd(args) .. " " .. input
-      .. " >" .. q(out) .. " 2>" .. q(err))
+    -- The shell reports the exit status ($?): os.execute's result differs across Lua versions.
+    execute("(cd " .. q(case) .. " && " .. e .. " " .. cli_cmd(args) .. " " .. input
+      .. " >" .. q(out) .. " 2>" .. q(err) .. "); echo $? >" .. q(case .. "/rc"))
+    local code = tonumber((read_file(case .. "/rc") or ""):match("%d+"))
+    os.remove(case .. "/rc")
     return { code = code, out = read_file(out) or "", err = read_file(err) or "", case = case }
   end
 

@@ -15,12 +15,12 @@ pkgs="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjs
 for what in "$@"; do
   case "$what" in
     build) ;;
-    test) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev" ;;
+    test) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils" ;;
     demo) pkgs="$pkgs lua-luv file" ;;
     lint) pkgs="$pkgs lua-check" ;;
     docs) pkgs="$pkgs lua-ldoc" ;;
-    asan) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev libasan8 libubsan1" ;;
-    valgrind) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev valgrind" ;;
+    asan) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils libasan8 libubsan1" ;;
+    valgrind) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils valgrind" ;;
     rock) pkgs="$pkgs luarocks" ;;
     fuzz) pkgs="$pkgs clang libclang-rt-14-dev lua5.4 liblua5.4-dev" ;;
     *) echo "deps: unknown target $what" >&2; exit 2 ;;

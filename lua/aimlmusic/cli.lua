@@ -357,10 +357,10 @@ end
 
 -- Replaces the terminal's status line (a terminal only).
 function Out:status_line(s)
-  if not self.tty then return end
+  if not self.tty or (self.line and s == self.shown) then return end
   io.stderr:write("\r\27[K", s)
   io.stderr:flush()
-  self.line = true
+  self.line, self.shown = true, s
 end
 
 -- A line on stderr, after clearing a status line.
