@@ -201,6 +201,22 @@ end)
     assert.matches("  minimax/music%-1%.5", list)
   end)
 
+  it("takes the key from api_key_cmd, never showing it", function()
+    local case = new_case()
+    local res = run(case, HEAD .. [[
+H.record_notify("replace")
+plugin.setup { poll_interval = 0.1, api_key_cmd = { "sh", "-c", "printf '%s\\n' \"$THE_KEY\"" } }
+H.run(function()
+  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
+  H.wait_for(function() return H.find("saved ") or H.find("failed") end, 20000, "the track")
+  H.finish {}
+end)
+]], { env = { AIMLAPI_KEY = "wrong-key", THE_KEY = mock.key } })
+    assert.matches("saved ", res.notes[#res.notes].msg, dump(res))
+    assert.is_true(#read_file(case .. "/song.mp3") > 0)
+    for _, m in ipairs(res.notes) do assert.is_nil(m.msg:find(mock.key, 1, true)) end
+  end)
+
   it("refuses invalid parameters at ERROR level and sends nothing", function()
     local case = new_case()
     local res = run(case, HEAD .. [[

@@ -113,34 +113,47 @@ function M.library()
   return music
 end
 
-local function api_key()
-  local cmd = M.config.api_key_cmd
-  if not cmd then return nil end
-  local out = vim.fn.system(cmd)
-  if vim.v.shell_error ~= 0 then
-    return nil, "api_key_cmd failed (exit " .. vim.v.shell_error .. ")"
-  end
-  out = out:match("^%s*(.-)%s*$")
-  if out == "" then return nil, "api_key_cmd printed nothing" end
-  return out
+-- Runs api_key_cmd without the editor waiting for it; cb(key) or cb(nil, err), on the main loop.
+local function fetch_key(cb)
+  local out = {}
+  local ok, id = pcall(vim.fn.jobstart, M.config.api_key_cmd, {
+    stdout_buffered = true,
+    on_stdout = function(_, data) out = data or {} end,
+    on_exit = function(_, code)
+      vim.schedule(function()
+        if code ~= 0 then return cb(nil, "api_key_cmd failed (exit " .. code .. ")") end
+        local key = table.concat(out, "\n"):match("^%s*(.-)%s*$")
+        if key == "" then return cb(nil, "api_key_cmd printed nothing") end
+        cb(key)
+      end)
+    end,
+  })
+  if not ok or id <= 0 then cb(nil, "cannot run api_key_cmd: " .. tostring(ok and id or id)) end
 end
 
---- The client (created on first use from the configuration).
----@return table|nil client, table|string|nil err
-function M.client()
-  if client then return client end
-  local ok, lib = pcall(M.library)
-  if not ok then return nil, "cannot load aimlmusic: " .. tostring(lib) end
-  local key, kerr = api_key()
-  if kerr then return nil, kerr end
+local function make_client(lib, key)
   local jpath = M.journal_path()
   if jpath then vim.fn.mkdir(vim.fn.fnamemodify(jpath, ":h"), "p") end
   local c, err = lib.new {
     api_key = key, base_url = M.config.base_url, poll_interval = M.config.poll_interval, journal = jpath,
   }
-  if not c then return nil, err end
-  client = c
-  return client
+  if c then client = c end
+  return c, err
+end
+
+--- Calls cb(client), or cb(nil, err), once the client exists. The first call creates it from
+-- the configuration; with api_key_cmd, the command runs without the editor waiting for it.
+---@param cb fun(client: table|nil, err: table|string|nil)
+function M.with_client(cb)
+  if client then return cb(client) end
+  local ok, lib = pcall(M.library)
+  if not ok then return cb(nil, "cannot load aimlmusic: " .. tostring(lib)) end
+  if not M.config.api_key_cmd then return cb(make_client(lib, nil)) end
+  fetch_key(function(key, err)
+    if not key then return cb(nil, err) end
+    if client then return cb(client) end -- another call got there first
+    cb(make_client(lib, key))
+  end)
 end
 
 local function describe(err)
@@ -251,26 +264,29 @@ local function run_job(c, job, params)
 end
 
 local function start_job(params, path, label)
-  local c, err = M.client()
-  if not c then
-    say(describe(err), levels.ERROR)
-    return nil
-  end
   local job = { label = label, path = path, status = "submitting", started = uv.now() / 1000 }
   job.note = notify.new(("#%d %s"):format(#jobs + 1, label))
   jobs[#jobs + 1] = job
   reserved[path] = true
   job.note:update_now(("submitting to %s, saving to %s"):format(params.model, path))
-  job.task = music.spawn(function()
-    -- A raise inside the task would surface in a libuv callback: report it instead.
-    local ok, st, terr = xpcall(function() return run_job(c, job, params) end, debug.traceback)
-    if not ok then
+  M.with_client(function(c, err)
+    if not c then
       reserved[path] = nil
       job.status = "failed"
-      job.note:update("error: " .. tostring(st), levels.ERROR, true)
-      return nil
+      job.note:update_now("failed: " .. describe(err), levels.ERROR, true)
+      return
     end
-    return st, terr
+    job.task = music.spawn(function()
+      -- A raise inside the task would surface in a libuv callback: report it instead.
+      local ok, st, terr = xpcall(function() return run_job(c, job, params) end, debug.traceback)
+      if not ok then
+        reserved[path] = nil
+        job.status = "failed"
+        job.note:update("error: " .. tostring(st), levels.ERROR, true)
+        return nil
+      end
+      return st, terr
+    end)
   end)
   return job
 end
@@ -369,7 +385,7 @@ end
 
 --- Waits for and downloads the journal's unfinished jobs (left by an earlier session that
 -- ended or was killed mid-job), without submitting them again; one notification per job.
----@return table|nil task
+---@return boolean|nil started
 function M.resume()
   for _, job in ipairs(jobs) do
     if running(job) then
@@ -382,11 +398,6 @@ function M.resume()
     say("nothing to resume")
     return nil
   end
-  local c, err = M.client()
-  if not c then
-    say(describe(err), levels.ERROR)
-    return nil
-  end
   local by_id, current = {}, nil
   for _, p in ipairs(pending) do
     local job = { label = vim.fn.fnamemodify(p.output or p.id, ":t"), id = p.id, path = p.output,
@@ -396,7 +407,7 @@ function M.resume()
     by_id[p.id] = job
     job.note:update_now("resuming " .. p.id)
   end
-  local task = music.spawn(function()
+  local function run(c)
     local results = c:resume({
       on_status = function(st)
         local job = by_id[st.id]
@@ -426,9 +437,16 @@ function M.resume()
       end
     end
     return results
+  end
+  M.with_client(function(c, err)
+    if not c then
+      for _, job in pairs(by_id) do job.note:update_now("failed: " .. describe(err), levels.ERROR, true) end
+      return
+    end
+    local task = music.spawn(run, c)
+    for _, job in pairs(by_id) do job.task = task end
   end)
-  for _, job in pairs(by_id) do job.task = task end
-  return task
+  return true
 end
 
 --- Lists the models (the one in use marked), or with a name, uses that model from now on.
@@ -557,6 +575,8 @@ function M.command(cmd)
     M.models(rest)
   elseif sub == "play" then
     M.play(rest)
+  elseif sub == "" then
+    say("usage: :AimlMusic " .. table.concat(SUBCOMMANDS, "|") .. " (see :help aimlmusic)", levels.WARN)
   else
     say(("unknown subcommand %q: use %s"):format(sub, table.concat(SUBCOMMANDS, ", ")), levels.ERROR)
   end
