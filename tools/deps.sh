@@ -15,11 +15,11 @@ pkgs="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjs
 for what in "$@"; do
   case "$what" in
     build) ;;
-    test) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev" ;;
+    test) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev strace" ;;
     demo) pkgs="$pkgs lua-luv file" ;;
     lint) pkgs="$pkgs lua-check" ;;
-    asan) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev libasan8 libubsan1" ;;
-    valgrind) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev valgrind" ;;
+    asan) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev strace libasan8 libubsan1" ;;
+    valgrind) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev strace valgrind" ;;
     rock) pkgs="$pkgs luarocks" ;;
     fuzz) pkgs="$pkgs clang libclang-rt-14-dev lua5.4 liblua5.4-dev" ;;
     *) echo "deps: unknown target $what" >&2; exit 2 ;;
