@@ -64,7 +64,7 @@ typedef struct transfer {
   char errbuf[CURL_ERROR_SIZE];
   /* The commit of a finished download (fsync, then link or rename) runs on a worker thread,
    * so that no step of the host's loop waits for the disk (commit.c). */
-  int commit_state; /* COMMIT_NONE, _RUNNING or _DONE; the worker stores _DONE atomically */
+  int commit_state; /* COMMIT_NONE, _RUNNING or _DONE; only through atomics (commit_state()) */
   int commit_errno; /* 0, or errno of the step that failed */
   int commit_moving; /* the failed step was the move, not the sync */
   pthread_t commit_thread;

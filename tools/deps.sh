@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, when they are missing.
 # As root it runs apt-get itself; otherwise it prints the one line to run and fails.
-# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint asan valgrind rock)
+# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint asan valgrind tsan rock fuzz)
 set -eu
 lua=${1:-lua5.4}
 shift || true
@@ -22,6 +22,7 @@ for what in "$@"; do
     valgrind) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev strace valgrind" ;;
     rock) pkgs="$pkgs luarocks" ;;
     fuzz) pkgs="$pkgs clang libclang-rt-14-dev lua5.4 liblua5.4-dev" ;;
+    tsan) pkgs="$pkgs lua5.4 liblua5.4-dev lua-luv lua-socket libtsan2" ;;
     *) echo "deps: unknown target $what" >&2; exit 2 ;;
   esac
 done
