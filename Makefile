@@ -24,7 +24,7 @@ TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic bin/aimlmusic-mock
 
-.PHONY: all build test test-all demo asan valgrind lint rock fuzz bench clean nvim docs
+.PHONY: all build test test-all demo asan valgrind tsan lint rock fuzz bench clean nvim docs
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
 all: build
@@ -121,3 +121,16 @@ rock: deps-rock
 
 clean:
 	rm -rf build demo-output lua/aimlmusic/core.so
+
+# ThreadSanitizer: tools/tsan.c runs several Lua states in threads through submit, download,
+# cancel and close against the mock, with the module and the harness built with -fsanitize=thread.
+TSAN_BUILD = build/tsan-lua5.4
+tsan: LUA = lua5.4
+tsan: deps-tsan
+	@mkdir -p $(TSAN_BUILD)/aimlmusic
+	$(CC) $(ALL_CFLAGS) -O1 -g -fsanitize=thread -shared -o $(TSAN_BUILD)/aimlmusic/core.so $(SRC) \
+		$(CURL_LIBS) -lm -pthread
+	$(CC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -O1 -g -fsanitize=thread \
+		$(shell pkg-config --cflags lua5.4) -o $(TSAN_BUILD)/tsan tools/tsan.c $(shell pkg-config --libs lua5.4) -pthread
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66 LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(TSAN_BUILD)/?.so;;' \
+		AIMLMUSIC_TEST_LUA=lua5.4 $(TSAN_BUILD)/tsan tools/tsan.lua 4

@@ -17,6 +17,7 @@ local task = require "aimlmusic.task"
 local journal = require "aimlmusic.journal"
 
 local now, sleep, await, check_can_wait = task.now, task.sleep, task.await, task.check_can_wait
+local hold = task.hold
 local random, min, max = math.random, math.min, math.max
 
 -- The module table (lua-language-server).
@@ -196,6 +197,9 @@ local defaults = {
   poll_interval = 5,     -- seconds between status polls in wait()
   wait_timeout = 900,    -- seconds wait() follows a job before giving up
   max_retries = 3,       -- retries of a failed request that is safe to repeat
+  low_speed_limit = 1024, -- bytes per second: a download slower than this ...
+  low_speed_time = 30,   -- ... for this many seconds ends with kind "timeout" (retried)
+  max_bytes = 512 * 1024 * 1024, -- a download past this many bytes ends with kind "protocol"
   -- journal = path      -- record submitted jobs durably, for client:resume() after a crash
   -- tls_verify = true   -- set to false, by name, to accept any certificate
   -- ca_file, proxy      -- a CA bundle; a proxy (libcurl's *_proxy variables work too)
@@ -238,23 +242,37 @@ function Client.__tostring(self)
   return "aimlmusic.client(" .. self.base_url .. ")"
 end
 
-local function positive(opts, k, fname)
-  local v = opts[k]
-  if v == nil then return defaults[k] end
-  if type(v) ~= "number" or v ~= v or v < 0 then
-    error(("aimlmusic.%s: option %s must be a non-negative number, got %s"):format(fname, k, tostring(v)), 3)
-  end
-  return v
-end
+-- Every numeric option of music.new, checked here and nowhere else: {least, most, integer}.
+-- The bounds keep each value meaningful where C takes it (milliseconds in a long, say).
+local MAX_SECONDS = 2147483 -- about 24 days: the longest libcurl timeout on every platform
+local NUMERIC = {
+  timeout = { 0.001, MAX_SECONDS },
+  connect_timeout = { 0.001, MAX_SECONDS },
+  poll_interval = { 0.001, MAX_SECONDS },
+  wait_timeout = { 0.001, MAX_SECONDS },
+  max_retries = { 0, 100, true },
+  low_speed_limit = { 1, 2 ^ 31 - 1, true },
+  low_speed_time = { 1, MAX_SECONDS, true },
+  max_bytes = { 1, 2 ^ 53, true },
+}
 
--- Plain http is for loopback only: anywhere else the key and the audio would cross the
--- network in clear.
-local function http_refused(url, allow_http)
-  if allow_http or type(url) ~= "string" or not url:match("^[Hh][Tt][Tt][Pp]://") then return nil end
-  local host = url:match("^%a+://%[([^%]]*)%]") or url:match("^%a+://([^/:?#]*)") or ""
-  host = host:lower()
-  if host == "localhost" or host == "::1" or host:match("^127%.%d+%.%d+%.%d+$") then return nil end
-  return new_error("config", "refusing plain http to " .. host .. ": use https, or allow_http = true")
+-- opts with defaults filled in, or nil and a config error naming the first bad option.
+local function check_options(opts)
+  local out = {}
+  for k, rule in pairs(NUMERIC) do
+    local v = opts[k]
+    if v == nil then
+      v = defaults[k]
+    elseif type(v) ~= "number" or v ~= v or v < rule[1] or v > rule[2] or (rule[3] and v % 1 ~= 0) then
+      return nil, new_error("config", ("option %s must be %s from %s to %s, got %s"):format(k,
+        rule[3] and "a whole number" or "a number", tostring(rule[1]), tostring(rule[2]), tostring(v)))
+    end
+    out[k] = v
+  end
+  if opts.journal ~= nil and type(opts.journal) ~= "string" then
+    return nil, new_error("config", "option journal must be a file path")
+  end
+  return out
 end
 
 --- Creates a client. Every option is optional (see `Options`); the key defaults to
@@ -268,27 +286,30 @@ function music.new(opts)
   local key = opts.api_key
   if key == nil then key = os.getenv("AIMLAPI_KEY") end
   local base_url = opts.base_url or os.getenv("AIMLAPI_BASE_URL") or defaults.base_url
-  local refused = http_refused(base_url, opts.allow_http)
-  if refused then return nil, refused end
-  if opts.journal ~= nil and type(opts.journal) ~= "string" then
-    error("aimlmusic.new: option journal must be a file path", 2)
-  end
+  local o, err = check_options(opts)
+  if not o then return nil, err end
   local self = setmetatable({
     base_url = base_url,
-    timeout = positive(opts, "timeout", "new"),
-    connect_timeout = positive(opts, "connect_timeout", "new"),
-    poll_interval = positive(opts, "poll_interval", "new"),
-    wait_timeout = positive(opts, "wait_timeout", "new"),
-    max_retries = positive(opts, "max_retries", "new"),
+    timeout = o.timeout,
+    connect_timeout = o.connect_timeout,
+    poll_interval = o.poll_interval,
+    wait_timeout = o.wait_timeout,
+    max_retries = o.max_retries,
     journal = opts.journal,
-    allow_http = opts.allow_http and true or false,
     outputs = {}, -- job id -> output path, for the journal
   }, Client)
-  local session, err = core.session {
+  -- The URL rule (http(s) only, no user name, plain http to loopback only unless allow_http)
+  -- is libcurl's parser in C, for base_url here and for every download and redirect later.
+  local session
+  session, err = core.session {
     api_key = key,
     base_url = base_url,
-    timeout = self.timeout,
-    connect_timeout = self.connect_timeout,
+    timeout = o.timeout,
+    connect_timeout = o.connect_timeout,
+    low_speed_limit = o.low_speed_limit,
+    low_speed_time = o.low_speed_time,
+    max_bytes = o.max_bytes,
+    allow_http = opts.allow_http and true or false,
     tls_verify = opts.tls_verify ~= false,
     ca_file = opts.ca_file,
     proxy = opts.proxy,
@@ -312,22 +333,39 @@ end
 -- transfer is handed to the next attempt, which resumes from its partial file.
 local function perform(self, start, on_progress, deadline)
   check_can_wait(3)
-  local attempt, prev = 0, nil
+  local attempt, prev, t = 0, nil, nil
+  local progress = on_progress and function(done, total)
+    local ok, e = pcall(on_progress, done, total)
+    if not ok then
+      -- A raising callback ends its transfer and its file now, not at the next GC.
+      t:cancel()
+      t:discard()
+      if prev then prev:discard() end
+      hold(nil)
+      error(e, 0)
+    end
+  end
   while true do
-    local t, err = start(prev)
+    local err
+    t, err = start(prev)
     if t then
-      await(t, on_progress)
+      await(t, progress)
       -- A download is moved into place by a worker thread: the loop never waits for the disk.
       if t:commit() then await(t) end
       local result
       result, err = t:finish()
-      if result then return result end
+      if result then
+        hold(nil)
+        return result
+      end
       if prev then prev:discard() end
       prev = t
+      hold(prev) -- its partial file goes if the task is cancelled while it sleeps below
     end
     attempt = attempt + 1
     if not err.retryable or attempt > self.max_retries or (deadline and now() >= deadline) then
       if prev then prev:discard() end -- a failed download leaves no file behind
+      hold(nil)
       return nil, err
     end
     sleep(backoff(attempt, err, deadline))
@@ -456,10 +494,10 @@ function Client:download(src, path, opts)
   argcheck(type(path) == "string", "download", 2, "string", path)
   opts = opts or {}
   local session, overwrite = self.session, opts.overwrite and true or false
+  -- The size the job reported: any other length is refused (0 or absent: unknown).
+  local size = type(src) == "table" and type(src.size) == "number" and src.size > 0 and src.size or nil
   local function start(prev)
-    local refused = http_refused(url, self.allow_http)
-    if refused then return nil, refused end
-    return session:download(url, path, overwrite, prev)
+    return session:download(url, path, overwrite, prev, size)
   end
   local info, err = perform(self, start, opts.on_progress)
   if not info and err.kind == "http" and err.status == 403 and type(src) == "table" and src.id then

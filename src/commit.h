@@ -6,6 +6,20 @@
 
 #include "engine.h"
 
+/* Temporary names are "<target's name, cut to fit>.part-XXXXXX" beside the target. */
+#define COMMIT_PARTIAL_SUFFIX ".part-"
+#define COMMIT_PARTIAL_SUFFIX_LEN 12 /* ".part-" and six hex digits */
+#define COMMIT_NAME_MAX 255          /* the longest file name POSIX file systems take */
+/* How many bytes of the target's file name (base, blen bytes) its temporary name keeps, so
+ * that the temporary name fits whenever the target's does. */
+size_t commit_partial_keep(const char *base, size_t blen);
+
+/* 1 with a message in msg when the download's size is not the one the server announced
+ * (Content-Length) or the job reported; 0 when it is. */
+int commit_size_problem(transfer *t, char *msg, size_t n);
+/* t->commit_state, read atomically: a worker thread may write it. */
+int commit_state(transfer *t);
+
 /* Runs the commit steps in the calling thread; sets t->commit_errno on failure. */
 void commit_run(transfer *t);
 /* transfer:commit() --> true when a commit started on a worker (wait for the transfer again),

@@ -1,5 +1,7 @@
 /* aimlmusic.core: registers the pieces; each lives in its own file. */
 #include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
 
 #include "compat.h"
 #include "engine.h"
@@ -19,9 +21,22 @@
 
 AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L);
 
+/* Once per process, whichever Lua state (LÖVE thread, say) loads the module first: libcurl's
+ * global set-up, and curl_version(), which writes a static buffer and so must not run in two
+ * threads at once. */
+static pthread_once_t core_once = PTHREAD_ONCE_INIT;
+static int core_ready;
+static char core_curl_version[256];
+
+static void core_init_once(void) {
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return;
+  snprintf(core_curl_version, sizeof core_curl_version, "%s", curl_version());
+  core_ready = 1;
+}
+
 AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
-  /* Idempotent and thread-safe from libcurl 7.84 on; needed before any handle exists. */
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return luaL_error(L, "curl_global_init failed");
+  pthread_once(&core_once, core_init_once);
+  if (!core_ready) return luaL_error(L, "curl_global_init failed");
   json_open(L);
   lua_newtable(L);
   error_open(L);
@@ -31,7 +46,7 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   response_open(L);
   journal_open(L);
   host_open(L);
-  lua_pushstring(L, curl_version());
+  lua_pushstring(L, core_curl_version);
   lua_setfield(L, -2, "curl_version");
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");

@@ -11,6 +11,7 @@
 #include "commit.h"
 #include "request.h"
 #include "response.h"
+#include "url.h"
 
 static const char engine_key = 'E'; /* registry[&engine_key] = this state's engine userdata */
 
@@ -94,9 +95,18 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
   if (t->kind == TRANSFER_DOWNLOAD) {
     long code = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 300 && code < 400) return n; /* a redirect's page: followed in engine_collect */
     if (code >= 200 && code < 300) {
       /* Straight to disk: memory stays flat whatever the size. */
       size_t off = 0;
+      if (t->max_bytes > 0 && t->bytes + (curl_off_t)n > t->max_bytes) {
+        t->oversize = 1;
+        return 0;
+      }
+      if (t->expected > 0 && t->bytes + (curl_off_t)n > t->expected) {
+        t->oversize = 2;
+        return 0;
+      }
       while (off < n) {
         ssize_t w = write(t->fd, ptr + off, n - off);
         if (w < 0) {
@@ -129,6 +139,34 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
   return n;
 }
 
+static long long monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* libcurl calls this at least once a second: a download with nothing new for stall_ms ends
+ * (the speed floor, CURLOPT_LOW_SPEED_*, ends one that only trickles). */
+static int transfer_on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                                curl_off_t ulnow) {
+  transfer *t = (transfer *)ud;
+  long long now = monotonic_ms();
+  (void)dltotal;
+  (void)ultotal;
+  (void)ulnow;
+  if (t->stall_ms <= 0) return 0;
+  if (t->seen_at_ms == 0 || dlnow != t->seen) {
+    t->seen = dlnow;
+    t->seen_at_ms = now;
+    return 0;
+  }
+  if (now - t->seen_at_ms > t->stall_ms) {
+    t->stalled = 1;
+    return 1;
+  }
+  return 0;
+}
+
 transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
   transfer *t = (transfer *)compat_newudata(L, sizeof *t);
   memset(t, 0, sizeof *t);
@@ -152,6 +190,9 @@ transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
   curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(t->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(t->easy, CURLOPT_XFERINFOFUNCTION, transfer_on_xferinfo);
+  curl_easy_setopt(t->easy, CURLOPT_XFERINFODATA, (void *)t);
+  curl_easy_setopt(t->easy, CURLOPT_NOPROGRESS, 0L);
   return t;
 }
 
@@ -276,6 +317,45 @@ static int transfer_tostring(lua_State *L) {
   return 1;
 }
 
+/* A download answered with a redirect: its target is checked against the URL rule before
+ * anything is sent to it, then requested on the same handle. libcurl never follows a redirect
+ * on its own, so no request can reach a URL the rule refuses. Returns 1 when the transfer goes
+ * on; 0 when it is done (t->refused set if the rule refused the target). */
+static int transfer_redirect(engine *e, transfer *t) {
+  long code = 0;
+  char *target = NULL, *from = NULL, *next;
+  char why[URL_WHY_SIZE];
+  if (t->kind != TRANSFER_DOWNLOAD || t->result != CURLE_OK || e->multi == NULL) return 0;
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+  if (code < 300 || code > 399) return 0;
+  if (curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &target) != CURLE_OK || target == NULL) return 0;
+  if (t->redirects >= TRANSFER_MAX_REDIRECTS) {
+    t->result = CURLE_TOO_MANY_REDIRECTS;
+    return 0;
+  }
+  curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &from);
+  if (!url_allowed(target, t->allow_http, from, why)) {
+    t->refused = 1;
+    memcpy(t->errbuf, why, sizeof why < sizeof t->errbuf ? sizeof why : sizeof t->errbuf);
+    t->errbuf[sizeof t->errbuf - 1] = '\0';
+    return 0;
+  }
+  next = (char *)malloc(strlen(target) + 1); /* target lives in the handle that takes it */
+  if (next == NULL) return 0;
+  strcpy(next, target);
+  curl_multi_remove_handle(e->multi, t->easy);
+  curl_easy_setopt(t->easy, CURLOPT_URL, next);
+  t->seen_at_ms = 0;
+  free(next);
+  t->redirects++;
+  t->body_len = 0;
+  if (curl_multi_add_handle(e->multi, t->easy) != CURLM_OK) {
+    t->result = CURLE_FAILED_INIT;
+    return 0;
+  }
+  return 1;
+}
+
 /* Moves finished transfers out of the multi handle, appending them to the table at done_idx
  * (0: none), and pushes the two results of perform and socket_action. */
 static int engine_collect(lua_State *L, engine *e, int done_idx) {
@@ -288,6 +368,7 @@ static int engine_collect(lua_State *L, engine *e, int done_idx) {
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
     t = (transfer *)priv;
     t->result = msg->data.result;
+    if (transfer_redirect(e, t)) continue;
     transfer_detach(t);
     if (has_done) {
       lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);

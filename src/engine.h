@@ -21,6 +21,8 @@
 #define TRANSFER_MAX_BODY (1024 * 1024)
 /* What is kept of an error body sent instead of a download. */
 #define TRANSFER_MAX_ERROR_BODY (64 * 1024)
+/* Redirects a download follows, each checked against the URL rule (url.h) before it is sent. */
+#define TRANSFER_MAX_REDIRECTS 5
 
 typedef enum { TRANSFER_SUBMIT, TRANSFER_STATUS, TRANSFER_DOWNLOAD } transfer_kind;
 typedef enum { TRANSFER_IDLE, TRANSFER_ACTIVE, TRANSFER_DONE } transfer_state;
@@ -49,10 +51,20 @@ typedef struct transfer {
   int io_errno;
   curl_off_t bytes;       /* in the temporary file, including what an earlier attempt wrote */
   curl_off_t resume_from; /* where this attempt's Range request starts */
+  curl_off_t max_bytes;   /* the most a download may write (0: no cap) */
+  curl_off_t expected;    /* the size the job reported (0: unknown) */
+  int oversize;           /* the write stopped: past max_bytes (1) or past expected (2) */
+  int allow_http;         /* plain http to any host, for redirects */
+  int redirects;          /* redirects followed so far */
+  int refused;            /* a redirect broke the URL rule; errbuf says why */
+  long stall_ms;          /* a download receiving nothing for this long ends (0: never) */
+  curl_off_t seen;        /* bytes received when progress last moved ... */
+  long long seen_at_ms;   /* ... and when (monotonic) */
+  int stalled;            /* ended by stall_ms: a timeout */
   char errbuf[CURL_ERROR_SIZE];
   /* The commit of a finished download (fsync, then link or rename) runs on a worker thread,
    * so that no step of the host's loop waits for the disk (commit.c). */
-  int commit_state; /* COMMIT_NONE, _RUNNING or _DONE; the worker stores _DONE atomically */
+  int commit_state; /* COMMIT_NONE, _RUNNING or _DONE; only through atomics (commit_state()) */
   int commit_errno; /* 0, or errno of the step that failed */
   int commit_moving; /* the failed step was the move, not the sync */
   pthread_t commit_thread;

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "error.h"
 
 static int write_all(int fd, const char *p, size_t n) {
@@ -63,13 +65,15 @@ fail:
 }
 
 /* core.remove_partials(target) --> number removed
- * Removes "<target>.part-XXXXXX" files: downloads of target cut short by a crash. */
+ * Removes "<target>.part-XXXXXX" files (the name cut as commit.h says): downloads of target
+ * cut short by a crash. A file a live transfer owns is locked (flock) and is left alone. */
 static int l_remove_partials(lua_State *L) {
   size_t n;
   const char *target = luaL_checklstring(L, 1, &n);
   const char *slash = strrchr(target, '/');
   const char *base = slash ? slash + 1 : target;
-  size_t dlen = slash ? (size_t)(slash - target) : 0, blen = strlen(base);
+  size_t dlen = slash ? (size_t)(slash - target) : 0;
+  size_t keep = commit_partial_keep(base, strlen(base));
   char *dir = (char *)malloc(dlen + 2), *path;
   DIR *d;
   struct dirent *ent;
@@ -86,12 +90,17 @@ static int l_remove_partials(lua_State *L) {
   while (d && path && (ent = readdir(d)) != NULL) {
     const char *name = ent->d_name;
     size_t k;
-    if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".part-", 6) != 0) continue;
-    for (k = blen + 6; name[k] && strchr("0123456789abcdef", name[k]); k++) {
+    int fd;
+    if (strncmp(name, base, keep) != 0 || strncmp(name + keep, COMMIT_PARTIAL_SUFFIX, 6) != 0) continue;
+    for (k = keep + 6; name[k] && strchr("0123456789abcdef", name[k]); k++) {
     }
-    if (name[k] != '\0' || k != blen + 12) continue;
+    if (name[k] != '\0' || k != keep + COMMIT_PARTIAL_SUFFIX_LEN) continue;
     sprintf(path, "%s/%s", dir, name);
-    if (unlink(path) == 0) removed++;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    /* Unlinked while the lock is held: its owner, if one comes, sees the name is gone. */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(path) == 0) removed++;
+    close(fd);
   }
   if (d) closedir(d);
   free(path);

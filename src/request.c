@@ -5,12 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "engine.h"
 #include "error.h"
+#include "url.h"
 
 #define REQUEST_USER_AGENT "aimlmusic/0.1"
 #define REQUEST_DOWNLOAD_BUFFER (256L * 1024)
@@ -101,15 +104,23 @@ static char *dup_string(const char *s, size_t n) {
   return p;
 }
 
-static long opt_ms(lua_State *L, int t, const char *k, double dflt_s) {
-  double s = dflt_s;
+/* A numeric option in [lo, hi] (the Lua layer checks every option first, with the same
+ * bounds; this only keeps a direct caller of core.session from overflowing a cast). */
+static double opt_number(lua_State *L, int t, const char *k, double dflt, double lo, double hi) {
+  double v = dflt;
   if (compat_getfield(L, t, k) != LUA_TNIL) {
-    if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) <= 0)
-      luaL_error(L, "option %s must be a positive number of seconds", k);
-    s = lua_tonumber(L, -1);
+    v = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER || !(v >= lo && v <= hi))
+      luaL_error(L, "option %s must be a number from %f to %f", k, lo, hi);
   }
   lua_pop(L, 1);
-  return (long)(s * 1000.0 + 0.5);
+  return v;
+}
+
+/* Seconds, as milliseconds that fit a long on every platform. */
+#define OPT_MAX_SECONDS 2147483.0
+static long opt_ms(lua_State *L, int t, const char *k, double dflt_s) {
+  return (long)(opt_number(L, t, k, dflt_s, 0.001, OPT_MAX_SECONDS) * 1000.0 + 0.5);
 }
 
 static int config_error(lua_State *L, const char *message) {
@@ -145,6 +156,7 @@ static int l_session(lua_State *L) {
   size_t klen = 0, ulen = 0;
   const char *key = NULL, *url;
   struct curl_slist *h;
+  int allow_http;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   if (compat_getfield(L, 1, "api_key") != LUA_TNIL) {
@@ -160,6 +172,16 @@ static int l_session(lua_State *L) {
     return config_error(L, "base_url contains a space, a control character, '?' or '#'");
   if (!(ulen > 7 && strncmp(url, "http://", 7) == 0) && !(ulen > 8 && strncmp(url, "https://", 8) == 0))
     return config_error(L, "base_url must start with https:// or http://");
+  {
+    char why[URL_WHY_SIZE];
+    lua_getfield(L, 1, "allow_http");
+    allow_http = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (!url_allowed(url, allow_http, NULL, why)) {
+      lua_pushfstring(L, "base_url: %s", why);
+      return config_error(L, lua_tostring(L, -1));
+    }
+  }
   while (ulen > 0 && url[ulen - 1] == '/') ulen--;
 
   ps = (session **)compat_newudata(L, sizeof *ps);
@@ -175,6 +197,10 @@ static int l_session(lua_State *L) {
   if (!opt_string(L, 1, "ca_file", &s->ca_file) || !opt_string(L, 1, "proxy", &s->proxy)) return 2;
   s->timeout_ms = opt_ms(L, 1, "timeout", 60);
   s->connect_timeout_ms = opt_ms(L, 1, "connect_timeout", 10);
+  s->low_speed_limit = (long)opt_number(L, 1, "low_speed_limit", 1024, 1, 2147483647.0);
+  s->low_speed_time = (long)opt_number(L, 1, "low_speed_time", 30, 1, OPT_MAX_SECONDS);
+  s->max_bytes = (curl_off_t)opt_number(L, 1, "max_bytes", 512.0 * 1024 * 1024, 1, 9007199254740992.0);
+  s->allow_http = allow_http;
   s->base_url = dup_string(url, ulen);
   s->submit_url = (char *)malloc(ulen + sizeof SUBMIT_PATH);
   if (!s->base_url || !s->submit_url) return luaL_error(L, "out of memory");
@@ -216,12 +242,15 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
     curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (kind == TRANSFER_DOWNLOAD) {
-    /* A large file may take long: only a stalled transfer is a timeout. */
+    /* A large file may take long: a transfer slower than the speed floor is a timeout.
+     * Redirects are followed by the engine, each checked against the URL rule first. */
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, s->cdn_headers);
-    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, (s->timeout_ms + 999) / 1000);
-    curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, s->low_speed_limit);
+    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, s->low_speed_time);
+    curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
+    t->allow_http = s->allow_http;
+    t->stall_ms = s->timeout_ms;
+    t->max_bytes = s->max_bytes;
     /* Large reads: a sixteenth of the wake-ups and write calls of the 16 KiB default. */
     curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, REQUEST_DOWNLOAD_BUFFER);
   } else {
@@ -300,33 +329,47 @@ static int session_status(lua_State *L) {
   return start_or_fail(L, t);
 }
 
-/* Opens "<target>.part-<random>" beside the target, so the final rename stays on one
- * file system; O_EXCL so two downloads never share a temporary file. */
+/* Opens "<target's name>.part-<random>" beside the target, so the final rename stays on one
+ * file system; the name is cut to fit where the target's is long (commit.h). O_EXCL so two
+ * downloads never share a temporary file, and an exclusive flock held while this transfer owns
+ * it, so that a cleanup of stale partial files (core.remove_partials) in any process passes it
+ * by. */
 static int open_temp(transfer *t, const char *target) {
   size_t n = strlen(target);
-  int attempt;
+  const char *slash = strrchr(target, '/');
+  size_t dlen = slash ? (size_t)(slash - target) + 1 : 0;
+  size_t keep = dlen + commit_partial_keep(target + dlen, n - dlen);
+  int attempt, e;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  t->tmp_path = (char *)malloc(n + 32);
+  t->tmp_path = (char *)malloc(keep + COMMIT_PARTIAL_SUFFIX_LEN + 1);
   if (t->tmp_path == NULL) return ENOMEM;
   for (attempt = 0; attempt < 100; attempt++) {
     unsigned long r = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 16) ^
                       ((unsigned long)(size_t)t >> 4) ^ (unsigned long)attempt * 2654435761UL;
-    memcpy(t->tmp_path, target, n);
-    snprintf(t->tmp_path + n, 32, ".part-%06lx", r & 0xffffff);
+    struct stat a, b;
+    memcpy(t->tmp_path, target, keep);
+    snprintf(t->tmp_path + keep, COMMIT_PARTIAL_SUFFIX_LEN + 1, COMMIT_PARTIAL_SUFFIX "%06lx", r & 0xffffff);
     t->fd = open(t->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (t->fd >= 0) return 0;
-    if (errno != EEXIST) break;
+    if (t->fd < 0) {
+      if (errno != EEXIST) break;
+      continue;
+    }
+    /* A cleanup may have removed the file between open and flock: then make another. */
+    if (flock(t->fd, LOCK_EX | LOCK_NB) == 0 && fstat(t->fd, &a) == 0 && stat(t->tmp_path, &b) == 0 &&
+        a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+      return 0;
+    close(t->fd);
+    t->fd = -1;
   }
-  {
-    int e = errno;
-    free(t->tmp_path);
-    t->tmp_path = NULL;
-    return e;
-  }
+  e = errno ? errno : EEXIST;
+  free(t->tmp_path);
+  t->tmp_path = NULL;
+  return e;
 }
 
-/* session:download(url, target, overwrite[, previous]) --> transfer | nil, err
+/* session:download(url, target, overwrite[, previous[, size]]) --> transfer | nil, err
+ * size: the length the job reported (0 or nil: unknown); any other length is an error.
  * The bytes go to a temporary file; transfer:finish() moves it to target when complete.
  * With the failed transfer of an earlier attempt, its partial file is taken over and the
  * request asks only for the rest (Range); a server that cannot resume makes it start over. */
@@ -336,13 +379,22 @@ static int session_download(lua_State *L) {
   const char *url = luaL_checklstring(L, 2, &ulen);
   const char *target = luaL_checkstring(L, 3);
   int overwrite = lua_toboolean(L, 4);
+  lua_Number size = luaL_optnumber(L, 6, 0);
   struct stat sb;
   transfer *t, *prev;
   int e;
+  char why[URL_WHY_SIZE];
   if (has_control(url, ulen) || !((ulen > 7 && strncmp(url, "http://", 7) == 0) ||
                                   (ulen > 8 && strncmp(url, "https://", 8) == 0))) {
     lua_pushnil(L);
     error_push(L, "config", "the audio URL is not an http(s) URL");
+    return 2;
+  }
+  if (!url_allowed(url, s->allow_http, NULL, why)) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "the audio URL: %s", why);
+    error_push(L, "config", lua_tostring(L, -1));
+    lua_remove(L, -2);
     return 2;
   }
   if (!overwrite && lstat(target, &sb) == 0) {
@@ -356,6 +408,7 @@ static int session_download(lua_State *L) {
   prev = lua_isnoneornil(L, 5) ? NULL : transfer_check(L, 5);
   t = session_transfer(L, s, TRANSFER_DOWNLOAD, url);
   t->overwrite = overwrite;
+  if (size >= 1 && size <= 9007199254740992.0) t->expected = (curl_off_t)size;
   t->target_path = dup_string(target, strlen(target));
   if (t->target_path == NULL) return luaL_error(L, "out of memory");
   if (prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 &&
@@ -366,8 +419,11 @@ static int session_download(lua_State *L) {
     prev->tmp_path = NULL;
     t->bytes = t->resume_from = prev->bytes;
     curl_easy_setopt(t->easy, CURLOPT_RESUME_FROM_LARGE, t->resume_from);
-    return start_or_fail(L, t);
   }
+  /* A Content-Length past the cap is refused before any byte is written. */
+  if (t->max_bytes > t->resume_from)
+    curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, t->max_bytes - t->resume_from);
+  if (t->tmp_path) return start_or_fail(L, t);
   e = open_temp(t, target);
   if (e != 0) {
     lua_pushnil(L);

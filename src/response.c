@@ -140,6 +140,14 @@ static int curl_failure(lua_State *L, transfer *t) {
         error_setstring(L, "code", name);
         return fail(L);
       }
+      if (t->oversize) {
+        char msg[128];
+        if (t->oversize == 1)
+          snprintf(msg, sizeof msg, "the download passed max_bytes (%.0f bytes)", (double)t->max_bytes);
+        else
+          snprintf(msg, sizeof msg, "the download passed the %.0f bytes the job reported", (double)t->expected);
+        return fail_with(L, "protocol", msg, 0);
+      }
       if (t->body_overflow) {
         return fail_with(L, "protocol", t->kind == TRANSFER_DOWNLOAD ? "error response body too large"
                                                                      : "response body larger than 1 MiB",
@@ -147,6 +155,11 @@ static int curl_failure(lua_State *L, transfer *t) {
       }
       break;
     case CURLE_OPERATION_TIMEDOUT: kind = "timeout"; break;
+    case CURLE_FILESIZE_EXCEEDED: {
+      char msg[128];
+      snprintf(msg, sizeof msg, "the server announced more than max_bytes (%.0f bytes)", (double)t->max_bytes);
+      return fail_with(L, "protocol", msg, 0);
+    }
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
@@ -163,7 +176,14 @@ static int curl_failure(lua_State *L, transfer *t) {
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM: kind = "network"; break;
-    case CURLE_ABORTED_BY_CALLBACK: kind = "cancelled"; break;
+    case CURLE_ABORTED_BY_CALLBACK:
+      if (t->stalled) {
+        kind = "timeout";
+        text = "the download received nothing for the request timeout";
+      } else {
+        kind = "cancelled";
+      }
+      break;
     default: break;
   }
   if (strcmp(kind, "network") == 0 || strcmp(kind, "timeout") == 0) {
@@ -367,20 +387,17 @@ static int commit_report(lua_State *L, transfer *t) {
   return 1;
 }
 
-/* A complete download: checked against Content-Length, then moved to its target here unless
- * transfer:commit() already did it on a worker thread. */
+/* A complete download: checked against Content-Length and the job's reported size, then
+ * moved to its target here unless transfer:commit() already did it on a worker thread. */
 static int download_commit(lua_State *L, transfer *t) {
-  curl_off_t expected = -1;
-  if (t->commit_state == COMMIT_DONE) return commit_report(L, t);
-  curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
-  if (expected >= 0 && expected != t->bytes - t->resume_from) {
+  char msg[128];
+  if (commit_state(t) == COMMIT_DONE) return commit_report(L, t);
+  if (commit_size_problem(t, msg, sizeof msg)) {
     response_discard(t);
-    lua_pushfstring(L, "downloaded %f bytes, the server announced %f", (lua_Number)t->bytes,
-                    (lua_Number)expected);
-    return protocol_error(L, lua_tostring(L, -1));
+    return protocol_error(L, msg);
   }
   commit_run(t);
-  t->commit_state = COMMIT_DONE;
+  __atomic_store_n(&t->commit_state, COMMIT_DONE, __ATOMIC_RELEASE);
   return commit_report(L, t);
 }
 
@@ -389,6 +406,10 @@ static int response_classify_done(lua_State *L, transfer *t) {
   if (t->cancelled) {
     response_discard(t);
     return fail_with(L, "cancelled", "the request was cancelled", 0);
+  }
+  if (t->refused) {
+    response_discard(t);
+    return fail_with(L, "config", t->errbuf, 0);
   }
   if (t->result != CURLE_OK) {
     int n = curl_failure(L, t), keep = 0;

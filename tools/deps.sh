@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, when they are missing.
 # As root it runs apt-get itself; otherwise it prints the one line to run and fails.
-# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint docs asan valgrind rock nvim)
+# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint docs asan valgrind tsan rock fuzz)
 set -eu
 lua=${1:-lua5.4}
 shift || true
@@ -11,18 +11,21 @@ case "$lua" in
   lua5.2|lua5.3|lua5.4) runtime="$lua lib$lua-dev" ;;
   *) echo "deps: unknown LUA=$lua (use lua5.1, lua5.2, lua5.3, lua5.4 or luajit)" >&2; exit 2 ;;
 esac
+# What the spec suite runs: the mock (luv), LuaSocket, TLS peers, Neovim, LÖVE, script(1), strace.
+suite="lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils strace"
 pkgs="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjson $runtime"
 for what in "$@"; do
   case "$what" in
     build) ;;
-    test) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils" ;;
+    test) pkgs="$pkgs $suite" ;;
     demo) pkgs="$pkgs lua-luv file" ;;
     lint) pkgs="$pkgs lua-check" ;;
     docs) pkgs="$pkgs lua-ldoc" ;;
-    asan) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils libasan8 libubsan1" ;;
-    valgrind) pkgs="$pkgs lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils valgrind" ;;
+    asan) pkgs="$pkgs $suite libasan8 libubsan1" ;;
+    valgrind) pkgs="$pkgs $suite valgrind" ;;
     rock) pkgs="$pkgs luarocks" ;;
     fuzz) pkgs="$pkgs clang libclang-rt-14-dev lua5.4 liblua5.4-dev" ;;
+    tsan) pkgs="$pkgs lua5.4 liblua5.4-dev lua-luv lua-socket libtsan2" ;;
     *) echo "deps: unknown target $what" >&2; exit 2 ;;
   esac
 done

@@ -482,7 +482,7 @@ function Server:configure(t)
   return true
 end
 
-local ACTIONS = { close = true, garbage = true, truncate = true, slow = true }
+local ACTIONS = { close = true, garbage = true, truncate = true, slow = true, trickle = true, endless = true }
 
 --- Queue a fault (see M.USAGE). Returns true | nil, err.
 function Server:add_fault(f)
@@ -521,7 +521,7 @@ function Server:add_fault(f)
   end
   if not isnull(f.action) then
     if not ACTIONS[f.action] then
-      return nil, "fault action must be one of: close, garbage, truncate, slow"
+      return nil, "fault action must be one of: close, garbage, truncate, slow, trickle, endless"
     end
     fault.action = f.action
   end
@@ -887,11 +887,51 @@ function Server:_send(conn, req, resp)
       self:_finish(conn, keep)
     end
   end
+  if resp.mode == "trickle" or resp.mode == "endless" then
+    return self:_stream(conn, req, resp, keep)
+  end
   if (resp.delay_ms or 0) > 0 then
     self:_after(conn, resp.delay_ms, go)
   else
     go()
   end
+end
+
+-- Faults that never finish a body on their own. trickle: the body, 16 bytes every delay_ms
+-- (default 250), for at most 30 s. endless: a chunked body of 64 KiB chunks as fast as the
+-- client reads, up to 4 GiB. Both stop when the client goes away.
+local TRICKLE_BYTES, TRICKLE_MAX_MS = 16, 30000
+local ENDLESS_CHUNK, ENDLESS_MAX = 64 * 1024, 4 * 1024 * 1024 * 1024
+
+function Server:_stream(conn, req, resp, keep)
+  local body = resp.body or ""
+  if resp.mode == "trickle" then
+    local step = resp.delay_ms or 250
+    local pos, started = 1, self:_ms()
+    conn_write(conn, head_bytes(resp, keep, #body))
+    local function next_piece()
+      if self:_ms() - started > TRICKLE_MAX_MS then return self:_close_conn(conn, false) end
+      conn_write(conn, body:sub(pos, pos + TRICKLE_BYTES - 1))
+      pos = pos + TRICKLE_BYTES
+      if pos > #body then return self:_finish(conn, keep) end
+      self:_after(conn, step, next_piece)
+    end
+    self:_after(conn, step, next_piece)
+    return
+  end
+  set_header(resp, "Transfer-Encoding", "chunked")
+  local head = head_bytes(resp, false, 0):gsub("Content%-Length: %d+\r\n", "")
+  local chunk = string.format("%x\r\n", ENDLESS_CHUNK) .. string.rep("\0", ENDLESS_CHUNK) .. "\r\n"
+  local sent = 0
+  local function more()
+    if conn.closed or conn.tcp:is_closing() then return end
+    if sent >= ENDLESS_MAX then return self:_close_conn(conn, true) end
+    sent = sent + ENDLESS_CHUNK
+    -- The next chunk goes out once this one is written: paced by the client's reading.
+    conn.tcp:write(chunk, function(err) if not err then self:_guard(more) end end)
+  end
+  conn_write(conn, head)
+  if req.method ~= "HEAD" then more() end
 end
 
 function Server:_handle(kind, req)
@@ -923,6 +963,8 @@ function Server:_apply_fault(conn, req, f)
   for k, v in pairs(f.headers or {}) do set_header(resp, k, v) end
   if f.action == "slow" then
     resp.mode, resp.slow_ms = "slow", f.delay_ms or 1000
+  elseif f.action == "trickle" or f.action == "endless" then
+    resp.mode, resp.delay_ms = f.action, f.delay_ms
   else
     resp.mode, resp.delay_ms = f.action, f.delay_ms
   end
@@ -1188,7 +1230,7 @@ An offline stand-in for the AI/ML API music service (minimax/music-2.0, music-1.
 
 Control channel (API host, no auth): POST /_mock/reset, POST /_mock/config {duration,
 key, audio_seconds, url_ttl}, POST /_mock/fault {host, method, path, times, status,
-headers, body | json, delay_ms, action = close|garbage|truncate|slow, job_error},
+headers, body | json, delay_ms, action = close|garbage|truncate|slow|trickle|endless, job_error},
 GET /_mock/requests, GET /_mock/jobs, GET /_mock/faults, GET /_mock/config.
 ]]
 

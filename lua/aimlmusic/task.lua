@@ -115,6 +115,10 @@ function Task:cancel()
     t:cancel()
     t:finish() -- removes a download's temporary file now, not at the next GC
   end
+  if self.held then
+    self.held:discard() -- the partial file an earlier attempt kept for the next one
+    self.held = nil
+  end
   if co_close and co_status(self.co) == "suspended" then co_close(self.co) end
 end
 
@@ -316,6 +320,13 @@ function M.await(t, on_progress)
     if drive then run_ready() end
   end
   if on_progress then report() end
+end
+
+--- Gives the running task a transfer whose partial file must go if the task is cancelled
+--- (nil: none); outside a task there is no one to cancel it.
+function M.hold(t)
+  local task = M.current()
+  if task then task.held = t end
 end
 
 --- Waits seconds (yields inside a task, sleeps in the kernel outside).

@@ -1,0 +1,78 @@
+#include "url.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* "127.a.b.c" with four decimal parts of at most 255: libcurl writes IPv4 hosts this way. */
+static int is_loopback_v4(const char *h) {
+  int part = 0, digits = 0, value = 0, first = -1;
+  for (;; h++) {
+    if (*h >= '0' && *h <= '9') {
+      value = value * 10 + (*h - '0');
+      if (++digits > 3 || value > 255) return 0;
+    } else if (*h == '.' || *h == '\0') {
+      if (digits == 0) return 0;
+      if (part == 0) first = value;
+      part++;
+      if (*h == '\0') break;
+      if (part > 3) return 0;
+      digits = value = 0;
+    } else {
+      return 0;
+    }
+  }
+  return part == 4 && first == 127;
+}
+
+static int is_loopback(const char *host) {
+  return strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 || is_loopback_v4(host);
+}
+
+int url_allowed(const char *url, int allow_http, const char *from, char *why) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL, *options = NULL;
+  int ok = 0;
+  why[0] = '\0';
+  if (u == NULL) {
+    snprintf(why, URL_WHY_SIZE, "out of memory");
+    return 0;
+  }
+  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    snprintf(why, URL_WHY_SIZE, "not a valid http(s) URL");
+    goto done;
+  }
+  if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
+    snprintf(why, URL_WHY_SIZE, "not an http(s) URL");
+    goto done;
+  }
+  if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+      curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK ||
+      curl_url_get(u, CURLUPART_OPTIONS, &options, 0) == CURLUE_OK) {
+    snprintf(why, URL_WHY_SIZE, "a URL with a user name or password ('@' before the host) is refused");
+    goto done;
+  }
+  if (strcmp(scheme, "http") == 0) {
+    if (from && strncasecmp(from, "https:", 6) == 0) {
+      snprintf(why, URL_WHY_SIZE, "refusing a redirect from https to plain http");
+      goto done;
+    }
+    if (!allow_http && !is_loopback(host)) {
+      snprintf(why, URL_WHY_SIZE, "refusing plain http to %.80s: use https, or allow_http = true", host);
+      goto done;
+    }
+  }
+  ok = 1;
+done:
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(user);
+  curl_free(password);
+  curl_free(options);
+  curl_url_cleanup(u);
+  return ok;
+}

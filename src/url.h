@@ -1,0 +1,16 @@
+/* The rule every URL the module fetches is held to, parsed with libcurl's own URL parser so
+ * that the host checked is the host connected to: http(s) only, no user name or password, and
+ * plain http only to a loopback host (unless allowed). A redirect is held to the same rule and
+ * may never leave https for http. */
+#ifndef AIMLMUSIC_URL_H
+#define AIMLMUSIC_URL_H
+
+#include <stddef.h>
+
+#define URL_WHY_SIZE 160
+
+/* 1 when url may be fetched; otherwise 0 with the reason in why (URL_WHY_SIZE bytes).
+ * from: the URL that redirected here (NULL for a first request). */
+int url_allowed(const char *url, int allow_http, const char *from, char *why);
+
+#endif
