@@ -36,6 +36,8 @@ local music = {
   step = task.step,
   run = task.run,
   current = task.current,
+  pollfd = task.pollfd,
+  timeout = task.timeout,
   is_error = core.is_error,
 }
 

@@ -3,17 +3,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "commit.h"
+#include "pollfd.h"
 #include "request.h"
 #include "response.h"
 #include "url.h"
 
 static const char engine_key = 'E'; /* registry[&engine_key] = this state's engine userdata */
+
+static int engine_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp);
 
 static void engine_unref(engine *e) {
   int i;
@@ -21,15 +25,58 @@ static void engine_unref(engine *e) {
   for (i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
   for (i = 0; i < 2; i++)
     if (e->wake_fd[i] >= 0) close(e->wake_fd[i]);
+  pollfd_close(e);
   free(e->changes);
   free(e);
 }
 
-/* Takes the transfer out of the multi handle and the active list. */
+static int transfer_class(const transfer *t) {
+  return t->kind == TRANSFER_DOWNLOAD;
+}
+
+/* Takes a queued transfer out of its class's queue. */
+static void queue_unlink(engine *e, transfer *t) {
+  int c = transfer_class(t);
+  transfer **pp = &e->queue_head[c], *prev = NULL;
+  while (*pp && *pp != t) {
+    prev = *pp;
+    pp = &(*pp)->qnext;
+  }
+  if (*pp == NULL) return;
+  *pp = t->qnext;
+  if (e->queue_tail[c] == t) e->queue_tail[c] = prev;
+  t->qnext = NULL;
+  t->queued = 0;
+}
+
+/* Moves queued transfers into the multi handle while their class has free slots. One that
+ * libcurl refuses stays first in line for the next call. */
+static void engine_promote(engine *e) {
+  int c;
+  if (e->multi == NULL) return;
+  for (c = 0; c < 2; c++) {
+    while (e->queue_head[c] && e->n_running[c] < ENGINE_MAX_RUNNING) {
+      transfer *t = e->queue_head[c];
+      if (curl_multi_add_handle(e->multi, t->easy) != CURLM_OK) break;
+      e->queue_head[c] = t->qnext;
+      if (e->queue_tail[c] == t) e->queue_tail[c] = NULL;
+      t->qnext = NULL;
+      t->queued = 0;
+      e->n_running[c]++;
+    }
+  }
+}
+
+/* Takes the transfer out of the multi handle (or the queue) and the active list. */
 static void transfer_detach(transfer *t) {
   engine *e = t->engine;
   if (t->state != TRANSFER_ACTIVE) return;
-  if (e->multi) curl_multi_remove_handle(e->multi, t->easy);
+  if (t->queued) {
+    queue_unlink(e, t);
+  } else {
+    if (e->multi) curl_multi_remove_handle(e->multi, t->easy);
+    e->n_running[transfer_class(t)]--;
+  }
   if (t->prev) t->prev->next = t->next;
   else e->active = t->next;
   if (t->next) t->next->prev = t->prev;
@@ -76,8 +123,14 @@ engine *engine_get(lua_State *L) {
   if (*pe == NULL) luaL_error(L, "out of memory");
   (*pe)->refs = 1;
   (*pe)->wake_fd[0] = (*pe)->wake_fd[1] = -1;
+  (*pe)->poll_fd = (*pe)->timer_fd = -1;
   (*pe)->multi = curl_multi_init();
   if ((*pe)->multi == NULL) luaL_error(L, "curl_multi_init failed");
+  /* The pollable set follows libcurl's sockets from the first one on, so music.pollfd() can
+   * be asked for at any time; without it (ENOSYS, EMFILE) the engine works as before. */
+  pollfd_open(*pe);
+  curl_multi_setopt((*pe)->multi, CURLMOPT_SOCKETFUNCTION, engine_on_socket);
+  curl_multi_setopt((*pe)->multi, CURLMOPT_SOCKETDATA, (void *)*pe);
   /* Hundreds of jobs share a few connections per host (HTTP/2 multiplexes over one), instead
    * of a socket each: polite to the service and far from the process's descriptor limit. */
   curl_multi_setopt((*pe)->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)ENGINE_MAX_HOST_CONNECTIONS);
@@ -198,15 +251,24 @@ transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
 
 int transfer_start(lua_State *L, transfer *t, int idx) {
   engine *e = t->engine;
-  CURLMcode mc;
+  int c = transfer_class(t);
   if (e->multi == NULL) {
     lua_pushliteral(L, "engine is closed");
     return 0;
   }
-  mc = curl_multi_add_handle(e->multi, t->easy);
-  if (mc != CURLM_OK) {
-    lua_pushstring(L, curl_multi_strerror(mc));
-    return 0;
+  if (e->n_running[c] < ENGINE_MAX_RUNNING && e->queue_head[c] == NULL) {
+    CURLMcode mc = curl_multi_add_handle(e->multi, t->easy);
+    if (mc != CURLM_OK) {
+      lua_pushstring(L, curl_multi_strerror(mc));
+      return 0;
+    }
+    e->n_running[c]++;
+  } else {
+    t->queued = 1;
+    t->qnext = NULL;
+    if (e->queue_tail[c]) e->queue_tail[c]->qnext = t;
+    else e->queue_head[c] = t;
+    e->queue_tail[c] = t;
   }
   lua_pushvalue(L, idx);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -228,6 +290,7 @@ int engine_wake_fd(engine *e) {
     }
     e->wake_fd[0] = fds[0];
     e->wake_fd[1] = fds[1];
+    pollfd_add_wake(e, fds[0]);
   }
   return e->wake_fd[0];
 }
@@ -247,6 +310,7 @@ static void transfer_stop(lua_State *L, transfer *t) {
   if (t->state == TRANSFER_ACTIVE) {
     transfer_detach(t);
     t->cancelled = 1;
+    engine_promote(t->engine);
   }
   if (t->ref != LUA_NOREF) {
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
@@ -378,6 +442,7 @@ static int engine_collect(lua_State *L, engine *e, int done_idx) {
     t->ref = LUA_NOREF;
     n++;
   }
+  engine_promote(e);
   if (e->n_committing > 0 || e->wake_fd[0] >= 0) n += commit_reap(L, e, done_idx);
   compat_pushint(L, e->n_active);
   compat_pushint(L, n);
@@ -391,6 +456,19 @@ static int engine_perform(lua_State *L) {
   int running = 0;
   CURLMcode mc;
   if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
+  if (e->fd_mode) {
+    /* libcurl's sockets in the pollable set say which transfers to run: the cost of a step
+     * follows what is ready, not how many transfers there are. */
+    curl_socket_t fds[POLLFD_BATCH];
+    int bits[POLLFD_BATCH], i, n = pollfd_ready(e, fds, bits, POLLFD_BATCH);
+    long ms = -1;
+    mc = CURLM_OK;
+    for (i = 0; i < n && mc == CURLM_OK; i++) mc = curl_multi_socket_action(e->multi, fds[i], bits[i], &running);
+    if (mc == CURLM_OK && curl_multi_timeout(e->multi, &ms) == CURLM_OK && ms == 0)
+      mc = curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    if (mc != CURLM_OK) return luaL_error(L, "curl_multi_socket_action: %s", curl_multi_strerror(mc));
+    return engine_collect(L, e, lua_istable(L, 2) ? 2 : 0);
+  }
   mc = curl_multi_perform(e->multi, &running);
   if (mc != CURLM_OK) return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(mc));
   return engine_collect(L, e, lua_istable(L, 2) ? 2 : 0);
@@ -400,6 +478,8 @@ static int engine_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
   engine *e = (engine *)userp;
   (void)easy;
   (void)socketp;
+  pollfd_watch(e, fd, what);
+  if (!e->socket_mode) return 0;
   if (e->n_changes == e->cap_changes) {
     int cap = e->cap_changes ? 2 * e->cap_changes : 16;
     engine_sock_change *p = (engine_sock_change *)realloc(e->changes, (size_t)cap * sizeof *p);
@@ -428,8 +508,6 @@ static int engine_socket_mode(lua_State *L) {
   int on = lua_toboolean(L, 2);
   if (on == e->socket_mode) return 0;
   if (e->n_active > 0) return luaL_error(L, "cannot switch the engine's mode with transfers in flight");
-  curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on ? engine_on_socket : NULL);
-  curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, on ? (void *)e : NULL);
   curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on ? engine_on_timer : NULL);
   curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, on ? (void *)e : NULL);
   e->socket_mode = on;
@@ -483,6 +561,13 @@ static int engine_poll(lua_State *L) {
   if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
   if (ms < 0 || ms != ms) ms = 0;
   if (ms > INT_MAX) ms = INT_MAX;
+  if (e->fd_mode) {
+    long curl_ms = -1;
+    curl_multi_timeout(e->multi, &curl_ms);
+    if (curl_ms >= 0 && curl_ms < ms) ms = (lua_Number)curl_ms;
+    compat_pushint(L, pollfd_wait(e, (int)ms));
+    return 1;
+  }
   if (e->wake_fd[0] >= 0) {
     /* A worker finishing a commit wakes the sleep too. */
     struct curl_waitfd extra;
@@ -504,6 +589,58 @@ static int engine_timeout(lua_State *L) {
   long ms = -1;
   curl_multi_timeout(e->multi, &ms);
   compat_pushint(L, ms);
+  return 1;
+}
+
+/* engine:pollfd() --> the descriptor readable whenever step(0) has work | nil, message */
+static int engine_pollfd(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  int err = pollfd_open(e);
+  if (err) {
+    lua_pushnil(L);
+    lua_pushstring(L, err == ENOSYS ? "no pollable descriptor on this platform: use music.step or aimlmusic.uv"
+                                    : strerror(err));
+    return 2;
+  }
+  if (engine_wake_fd(e) < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(errno));
+    return 2;
+  }
+  if (!e->fd_mode) {
+    /* From now on libcurl runs through socket_action on what the set reports; this makes it
+     * announce the sockets of transfers already in flight. */
+    int running = 0;
+    e->fd_mode = 1;
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    curl_multi_socket_all(e->multi, &running); /* the one call that announces every socket */
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+  }
+  compat_pushint(L, e->poll_fd);
+  return 1;
+}
+
+/* engine:arm(ms) --> ms | nil. Sets the pollable set's timer to the sooner of ms (the
+ * scheduler's own next wake-up, -1 for none) and libcurl's timer, and returns it (nil when
+ * nothing is due). A queued transfer with a free slot is due now. */
+static int engine_arm(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  lua_Number want = luaL_optnumber(L, 2, -1);
+  long ms = -1, curl_ms = -1;
+  int c;
+  if (want >= 0) ms = want > LONG_MAX / 2 ? LONG_MAX / 2 : (long)ceil(want);
+  curl_multi_timeout(e->multi, &curl_ms);
+  if (curl_ms >= 0 && (ms < 0 || curl_ms < ms)) ms = curl_ms;
+  for (c = 0; c < 2; c++)
+    if (e->queue_head[c] && e->n_running[c] < ENGINE_MAX_RUNNING) ms = 0;
+  pollfd_arm(e, ms);
+  if (ms < 0) lua_pushnil(L);
+  else compat_pushint(L, ms);
   return 1;
 }
 
@@ -581,6 +718,8 @@ void engine_open(lua_State *L) {
                                             {"socket_mode", engine_socket_mode},
                                             {"socket_action", engine_socket_action},
                                             {"changes", engine_changes},
+                                            {"pollfd", engine_pollfd},
+                                            {"arm", engine_arm},
                                             {NULL, NULL}};
   static const luaL_Reg transfer_meta[] = {
       {"__gc", transfer_gc}, {"__close", transfer_gc}, {"__tostring", transfer_tostring}, {NULL, NULL}};

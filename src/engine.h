@@ -14,8 +14,11 @@
 #define ENGINE_MT "aimlmusic.engine"
 #define TRANSFER_MT "aimlmusic.transfer"
 
-/* Connections kept open to one host at most; further requests queue in the multi handle. */
+/* Connections kept open to one host at most. */
 #define ENGINE_MAX_HOST_CONNECTIONS 32
+/* Transfers of one class (API requests, downloads) in the multi handle at once; the rest wait
+ * in the engine's queue holding no libcurl buffer, so memory follows what runs, not what waits. */
+#define ENGINE_MAX_RUNNING 32
 
 /* Bodies of API responses are small JSON documents; anything larger is refused. */
 #define TRANSFER_MAX_BODY (1024 * 1024)
@@ -34,6 +37,8 @@ typedef struct transfer {
   CURL *easy;
   struct engine *engine;   /* counted reference */
   struct transfer *prev, *next; /* in engine->active while ACTIVE */
+  struct transfer *qnext;  /* in the engine's queue while waiting for a running slot */
+  int queued;              /* ACTIVE, but not yet in the multi handle */
   struct session *session; /* counted reference: headers and key outlive the Lua object */
   int ref;                 /* registry reference that keeps the userdata alive while active */
   transfer_kind kind;
@@ -86,6 +91,13 @@ typedef struct engine {
   int n_active;
   CURL *pool[32]; /* reset easy handles kept for reuse */
   int n_pool;
+  /* Per class (0: API requests, 1: downloads): transfers in the multi handle, and the FIFO of
+   * those waiting for a slot. */
+  int n_running[2];
+  transfer *queue_head[2], *queue_tail[2];
+  /* The pollable set (pollfd.c) and its timer; -1 when there is none. */
+  int poll_fd, timer_fd;
+  int fd_mode; /* perform runs libcurl by socket_action on what the set reports */
   /* Socket mode (a host event loop drives libcurl): what libcurl asked for since the last
    * engine:changes(), applied by the host loop outside libcurl's callbacks. */
   int socket_mode;

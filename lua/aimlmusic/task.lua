@@ -27,6 +27,8 @@ local watchers = {}        -- task -> transfer whose progress wakes it
 local running_task = nil
 local done_list = {}
 local driver = nil         -- a host loop adapter (aimlmusic.uv) when one is attached
+local poll_fd = nil        -- the engine's pollable descriptor, once music.pollfd() gave it out
+local foreign = nil        -- waits for coroutines of another scheduler (aimlmusic.cqueues)
 
 -- Sleepers: a binary heap of {at, task, seq}; an entry whose seq no longer matches the task's
 -- is stale (the task was woken or cancelled) and is skipped.
@@ -69,7 +71,10 @@ local function make_ready(task)
     task.state = "ready"
     task.seq = task.seq + 1
     ready[#ready + 1] = task
-    if driver and #ready == 1 then driver.kick() end
+    if #ready == 1 then
+      if driver then driver.kick() end
+      if poll_fd then engine:arm(0) end -- the descriptor turns readable: step(0) has work
+    end
   end
 end
 
@@ -186,8 +191,9 @@ end
 
 -- Moves finished transfers' tasks, due sleepers and progressed downloads to the ready list.
 local function collect()
+  local n_done = 0
   if not driver then
-    local _, n_done = engine:perform(done_list)
+    n_done = select(2, engine:perform(done_list))
     wake_transfers(n_done)
   end
   if heap_n > 0 then
@@ -198,6 +204,7 @@ local function collect()
     end
   end
   wake_watchers()
+  return n_done
 end
 
 -- Milliseconds until the next sleeper is due, capped at limit.
@@ -229,6 +236,20 @@ local function run_ready(budget)
   if #errors > 0 then error(errors[1], 0) end
 end
 
+-- Milliseconds until the next sleeper is due, -1 for none.
+local function next_sleeper_ms()
+  while heap_n > 0 and heap[1].task.seq ~= heap[1].seq do heap_pop() end
+  if heap_n == 0 then return -1 end
+  return max(0, (heap[1].at - now()) * 1000)
+end
+
+-- Sets the pollable descriptor's timer from what is left to do; returns the milliseconds
+-- until step must run anyway, or nil.
+local function arm()
+  if #ready > 0 then return engine:arm(0) end
+  return engine:arm(next_sleeper_ms())
+end
+
 local DRIVEN = "aimlmusic: tasks are driven by the attached event loop (aimlmusic.uv); "
 
 --- Runs what is ready; waits up to timeout_ms (0: not at all) in the kernel when nothing is.
@@ -246,7 +267,54 @@ function M.step(timeout_ms, budget_ms)
     collect()
   end
   run_ready((budget_ms or STEP_BUDGET_MS) / 1000)
+  if poll_fd then arm() end
   return pending
+end
+
+--- One descriptor, readable whenever step(0) has work: a socket of libcurl is ready, a
+--- download was committed, a sleeper or libcurl's timer is due, a task is ready. A host loop
+--- watches it (for reading) and calls step(0) when it is readable, or after timeout() seconds.
+--- nil and a message where the platform has none (Windows: use step(timeout) or aimlmusic.uv).
+function M.pollfd()
+  if not poll_fd then
+    local fd, err = engine:pollfd()
+    if not fd then return nil, err end
+    poll_fd = fd
+    arm()
+  end
+  return poll_fd
+end
+
+--- Seconds until step must run even if the descriptor stays quiet (0: now), or nil when no
+--- timer is pending (the descriptor alone then says when).
+function M.timeout()
+  local ms = poll_fd and arm() or nil
+  if not poll_fd then
+    if #ready > 0 then
+      ms = 0
+    else
+      local s, c = next_sleeper_ms(), engine:timeout()
+      if s < 0 or (c >= 0 and c < s) then s = c end
+      ms = s >= 0 and s or nil
+    end
+  end
+  return ms and ms / 1000
+end
+
+--- Installs (f = {active = fn, wait = fn(limit_s), notify = fn}) or removes (nil) a waiter
+--- for coroutines of another scheduler: outside a task, a call that waits while f.active()
+--- is true drives the tasks and calls f.wait(limit) to yield to that scheduler instead of
+--- blocking; f.notify() is called when transfers finished, to wake the other waiters.
+function M.set_foreign(f)
+  if f and foreign then error("aimlmusic: a coroutine scheduler is already attached", 3) end
+  foreign = f
+end
+
+-- One step(0)'s work from inside another scheduler's coroutine.
+local function drive()
+  if collect() > 0 then foreign.notify() end
+  if not running_task then run_ready() end
+  arm()
 end
 
 --- Drives every task to its end.
@@ -294,6 +362,14 @@ function M.await(t, on_progress)
       watchers[task] = nil
       if on_progress then report() end
     end
+  elseif foreign and not driver and foreign.active() then
+    while not t:done() do
+      drive()
+      if t:done() then break end
+      foreign.wait(nil)
+      if on_progress then report() end
+    end
+    drive()
   else
     M.check_can_wait(2)
     if pending == 0 and not on_progress and heap_n == 0 then
@@ -337,6 +413,13 @@ function M.sleep(seconds)
     task.state = "waiting"
     heap_push({ at = at, task = task, seq = task.seq })
     co_yield(WAIT)
+  elseif foreign and not driver and foreign.active() then
+    while true do
+      drive()
+      local left = at - now()
+      if left <= 0 then break end
+      foreign.wait(left)
+    end
   else
     M.check_can_wait(2)
     while true do
