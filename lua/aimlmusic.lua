@@ -15,6 +15,7 @@ local core = require "aimlmusic.core"
 local models = require "aimlmusic.models"
 local task = require "aimlmusic.task"
 local journal = require "aimlmusic.journal"
+local schedule = require "aimlmusic.schedule"
 
 local now, sleep, await, check_can_wait = task.now, task.sleep, task.await, task.check_can_wait
 local hold = task.hold
@@ -196,7 +197,8 @@ local defaults = {
   base_url = "https://api.aimlapi.com",
   timeout = 60,          -- seconds, one HTTP request
   connect_timeout = 10,  -- seconds, establishing a connection
-  poll_interval = 5,     -- seconds between status polls in wait()
+  -- poll_interval = n   -- seconds between status polls in wait(); without it, a schedule
+  --                      -- learned from the client's finished jobs (aimlmusic/schedule.lua)
   wait_timeout = 900,    -- seconds wait() follows a job before giving up
   max_retries = 3,       -- retries of a failed request that is safe to repeat
   low_speed_limit = 1024, -- bytes per second: a download slower than this ...
@@ -299,6 +301,8 @@ function music.new(opts)
     max_retries = o.max_retries,
     journal = opts.journal,
     outputs = {}, -- job id -> output path, for the journal
+    started = {}, -- job id -> {at, model} of the jobs this client submitted, until they end
+    schedule = schedule.new(),
   }, Client)
   -- The URL rule (http(s) only, no user name, plain http to loopback only unless allow_http)
   -- is libcurl's parser in C, for base_url here and for every download and redirect later.
@@ -394,6 +398,7 @@ function Client:submit(params, opts)
   job, err = perform(self, function() return session:submit(body) end)
   if not job then return nil, err end
   job.model = params.model
+  self.started[job.id] = { at = now(), model = params.model }
   if self.journal then
     local ok, jerr = journal.submitted(self.journal, job, opts.output)
     -- The job exists and is paid for: hand it back, saying the journal could not keep it.
@@ -449,6 +454,13 @@ function Client:wait(job, opts)
   local deadline = now() + (opts.timeout or self.wait_timeout)
   local on_status = opts.on_status
   local last, failures = nil, 0
+  local started = self.started[id]
+  local pending_at -- seconds after the submit when a poll last saw the job pending
+  if not interval and started then
+    -- No poll before the job can be done (see aimlmusic/schedule.lua).
+    local wait_for = self.schedule:delay(started.model, now() - started.at)
+    sleep(min(wait_for, max(0, deadline - now())))
+  end
   while true do
     -- A poll never outlives the wait's deadline, however slow the server.
     local st, err = self:status(id, max(0.001, deadline - now()))
@@ -457,19 +469,28 @@ function Client:wait(job, opts)
       if on_status and st.status ~= last then on_status(st) end
       last = st.status
       if st.status == "completed" then
+        if started then
+          self.schedule:learn(started.model, pending_at, now() - started.at)
+          self.started[id] = nil
+        end
         -- A job with an output still needs its download: generate/resume finish it.
         if self.journal and not self.outputs[id] then journal_done(self, id) end
         return st
       end
       if st.status == "error" then
+        self.started[id] = nil
         if self.journal then journal_done(self, id) end
         return nil, job_failed(st)
       end
       -- queued, generating, and statuses not yet documented (such as "waiting") are pending.
+      if started then pending_at = now() - started.at end
     else
       failures = failures + 1
       if not err.retryable or failures > self.max_retries then
-        if err.kind == "not_found" and self.journal then journal_done(self, id) end
+        if err.kind == "not_found" then
+          self.started[id] = nil
+          if self.journal then journal_done(self, id) end
+        end
         return nil, err
       end
     end
@@ -478,7 +499,15 @@ function Client:wait(job, opts)
       return nil, new_error("timeout", ("job %s still %s after waiting %gs; wait again to go on"):format(
         id, last or "unknown", opts.timeout or self.wait_timeout), { id = id, retryable = true })
     end
-    sleep(min(st and interval or backoff(failures, err), left))
+    local pause
+    if not st then
+      pause = backoff(failures, err)
+    else
+      -- An id ends with ":model" (e84c6bd4-…:minimax/music-2.0).
+      pause = interval or self.schedule:delay(started and started.model or id:match(":([^:]+)$"),
+        started and now() - started.at or nil)
+    end
+    sleep(min(pause, left))
   end
 end
 

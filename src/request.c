@@ -283,6 +283,10 @@ static int session_submit(lua_State *L) {
   transfer *t;
   if (!require_key(L, s)) return 2;
   t = session_transfer(L, s, TRANSFER_SUBMIT, s->submit_url);
+  /* On a reused connection the server closed, libcurl silently sends the request again (up to
+   * five times): for a submit that would be a second paid job. A fresh connection is never
+   * retried that way. */
+  curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
   curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, body);
   return start_or_fail(L, t);

@@ -311,7 +311,7 @@ function M.set_foreign(f)
 end
 
 -- One step(0)'s work from inside another scheduler's coroutine.
-local function drive()
+local function drive_foreign()
   if collect() > 0 then foreign.notify() end
   if not running_task then run_ready() end
   arm()
@@ -364,12 +364,12 @@ function M.await(t, on_progress)
     end
   elseif foreign and not driver and foreign.active() then
     while not t:done() do
-      drive()
+      drive_foreign()
       if t:done() then break end
       foreign.wait(nil)
       if on_progress then report() end
     end
-    drive()
+    drive_foreign()
   else
     M.check_can_wait(2)
     if pending == 0 and not on_progress and heap_n == 0 then
@@ -415,7 +415,7 @@ function M.sleep(seconds)
     co_yield(WAIT)
   elseif foreign and not driver and foreign.active() then
     while true do
-      drive()
+      drive_foreign()
       local left = at - now()
       if left <= 0 then break end
       foreign.wait(left)
