@@ -198,7 +198,8 @@ local defaults = {
   timeout = 60,          -- seconds, one HTTP request
   connect_timeout = 10,  -- seconds, establishing a connection
   -- poll_interval = n   -- seconds between status polls in wait(); without it, a schedule
-  --                      -- learned from the client's finished jobs (aimlmusic/schedule.lua)
+  --                      -- learned from the client's finished jobs (aimlmusic/schedule.lua),
+  --                      -- starting from expected_seconds = {earliest, typical} ({45, 60})
   wait_timeout = 900,    -- seconds wait() follows a job before giving up
   max_retries = 3,       -- retries of a failed request that is safe to repeat
   low_speed_limit = 1024, -- bytes per second: a download slower than this ...
@@ -292,6 +293,11 @@ function music.new(opts)
   local base_url = opts.base_url or os.getenv("AIMLAPI_BASE_URL") or defaults.base_url
   local o, err = check_options(opts)
   if not o then return nil, err end
+  local expected = opts.expected_seconds
+  if expected ~= nil and not (type(expected) == "table" and type(expected[1]) == "number"
+      and type(expected[2]) == "number" and expected[1] >= 0 and expected[2] > 0) then
+    return nil, new_error("config", "option expected_seconds must be {earliest, typical} in seconds")
+  end
   local self = setmetatable({
     base_url = base_url,
     timeout = o.timeout,
@@ -302,7 +308,7 @@ function music.new(opts)
     journal = opts.journal,
     outputs = {}, -- job id -> output path, for the journal
     started = {}, -- job id -> {at, model} of the jobs this client submitted, until they end
-    schedule = schedule.new(),
+    schedule = schedule.new(expected),
   }, Client)
   -- The URL rule (http(s) only, no user name, plain http to loopback only unless allow_http)
   -- is libcurl's parser in C, for base_url here and for every download and redirect later.

@@ -16,7 +16,7 @@
 #include "url.h"
 
 #define REQUEST_USER_AGENT "aimlmusic/0.1"
-#define REQUEST_DOWNLOAD_BUFFER (256L * 1024)
+#define REQUEST_DOWNLOAD_BUFFER (96L * 1024)
 #define SUBMIT_PATH "/v2/generate/audio"
 #define STATUS_QUERY "/v2/generate/audio?generation_id="
 

@@ -1,0 +1,93 @@
+-- The status poll schedule of wait() when no interval is given (aimlmusic/schedule.lua).
+
+local music = require "aimlmusic"
+local schedule = require "aimlmusic.schedule"
+local mockctl = require "support.mockctl"
+local util = require "support.util"
+
+local PARAMS = util.PARAMS
+local M2 = "minimax/music-2.0"
+
+describe("the poll schedule", function()
+  it("waits until the documented earliest completion, then polls every 6 s", function()
+    local s = schedule.new()
+    assert.equal(45, s:delay(M2, 0))
+    assert.equal(15, s:delay(M2, 30))
+    assert.near(6, s:delay(M2, 50), 1e-9)
+    assert.near(6, s:delay(M2, nil), 1e-9) -- a job this client did not submit: densely
+    assert.near(12, s:delay(M2, 130), 1e-9) -- long past the typical duration: sparser
+  end)
+
+  it("starts from the client's expected_seconds when given", function()
+    local s = schedule.new { 4.5, 6 }
+    assert.equal(4.5, s:delay(M2, 0))
+    assert.near(0.6, s:delay(M2, 5), 1e-9)
+    assert.has_error(function() music.new { api_key = "k", expected_seconds = 5 } end,
+      "aimlmusic.new: option expected_seconds must be {earliest, typical} in seconds")
+  end)
+
+  it("learns from finished jobs, per model: fast jobs move the first poll earlier", function()
+    local s = schedule.new()
+    s:learn(M2, 18, 22)
+    assert.near(18, s:delay(M2, 0), 1e-9) -- 0.9 x 20
+    assert.equal(45, s:delay("minimax/music-1.5", 0))
+    -- A few slow jobs do not move it later; many do.
+    local slow = schedule.new()
+    for _ = 1, 4 do slow:learn(M2, 98, 102) end
+    assert.equal(45, slow:delay(M2, 0))
+    slow:learn(M2, 98, 102)
+    assert.near(90, slow:delay(M2, 0), 1e-9)
+  end)
+
+  it("takes a job that completed at its first poll as an upper bound", function()
+    local s = schedule.new()
+    s:learn(M2, nil, 30)
+    assert.near(27, s:delay(M2, 0), 1e-9)
+  end)
+end)
+
+describe("client:wait without an interval", function()
+  local mock
+
+  setup(function()
+    mock = mockctl.start()
+  end)
+
+  before_each(function()
+    mock:reset()
+    mock:config { duration = 1 }
+  end)
+
+  local function status_times(id)
+    local out = {}
+    for _, r in ipairs(util.select_reqs(mock:requests(), "api", "GET")) do
+      local q = type(r.query) == "table" and (r.query.generation_id or "") or tostring(r.query or "")
+      if q:find(id, 1, true) or q:find((id:gsub("[:/]", function(c) return ("%%%02X"):format(c:byte()) end)), 1, true) then
+        out[#out + 1] = r.time
+      end
+    end
+    return out
+  end
+
+  it("follows the learned schedule: no poll before the earliest completion, few after", function()
+    local client = assert(music.new { api_key = mock.key, base_url = mock.api_url })
+    for _ = 1, 5 do client.schedule:learn(M2, 0.9, 1.1) end -- jobs of about 1 s
+    local t0 = require("aimlmusic.core").now()
+    local st = assert(client:generate(PARAMS))
+    local took = require("aimlmusic.core").now() - t0
+    assert.equal("completed", st.status)
+    local polls = status_times(st.id)
+    assert.is_true(#polls >= 1 and #polls <= 3, #polls .. " status requests")
+    assert.is_true(took >= 0.9 and took < 2.5, "took " .. took .. " s")
+  end)
+
+  it("keeps an explicit interval: a poll at once, then one per interval", function()
+    local client = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.1 })
+    local st = assert(client:generate(PARAMS))
+    assert.is_true(#status_times(st.id) >= 8)
+    local c2 = assert(music.new { api_key = mock.key, base_url = mock.api_url })
+    local job = assert(c2:submit(PARAMS))
+    assert(c2:wait(job, { interval = 0.1 }))
+    assert.is_true(#status_times(job.id) >= 8)
+  end)
+end)
