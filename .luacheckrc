@@ -6,3 +6,5 @@ files["plugin"] = { read_globals = { "vim" } }
 files["lua/aimlmusic/nvim"] = { read_globals = { "vim" } }
 files["lua/aimlmusic/health.lua"] = { read_globals = { "vim" } }
 files["spec/support/nvim_helper.lua"] = { read_globals = { "vim" } }
+files["bench/love"] = { read_globals = { "love" } }
+files["bench/nvim_gap.lua"] = { read_globals = { "vim" } }

@@ -27,13 +27,16 @@ local function meas(name)
   return { wall = tonumber(wall), cpu = tonumber(user) + tonumber(sys), rss = tonumber(rss) / 1024 }
 end
 
--- o.NAME: "key value key value ..." printed by a driver.
-local function out(name)
+-- KEY: "key value key value ..."
+local function fields(key)
   local t = {}
-  local line = R["o." .. name] or ""
+  local line = R[key] or ""
   for k, v in line:gmatch("(%S+) (%S+)") do t[k] = tonumber(v) or v end
   return t
 end
+
+-- o.NAME: the last line a driver printed.
+local function out(name) return fields("o." .. name) end
 
 local function median(list)
   local s = {}
@@ -68,6 +71,9 @@ local function target(what, measured, goal, met)
   targets[#targets + 1] = { what, measured, goal, verdict }
 end
 
+local sections = {}
+for w_ in (R["param.sections"] or "cost jobs dl step"):gmatch("%S+") do sections[w_] = true end
+
 local rounds = num("param.rounds")
 local poll = num("param.poll")
 local job_seconds = num("param.job_seconds")
@@ -87,6 +93,8 @@ w("")
 
 ---------------------------------------------------------------------------
 -- 1. per-request cost
+local function range(q) return ratio(q.mid) .. " (" .. ratio(q.lo) .. "-" .. ratio(q.hi) .. ")" end
+if sections.cost then
 local peers = {
   { "floor", "C, one reused libcurl handle (the floor)", "n_fast", "kept alive" },
   { "module", "aimlmusic", "n_fast", "kept alive" },
@@ -119,7 +127,6 @@ w("")
 w("| client | connections | N | CPU us/cycle | CPU x floor (range) | wall us/cycle | wall x floor (range) |",
   " start-up CPU ms | start-up wall ms | peak RSS MiB |")
 w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
-local function range(q) return ratio(q.mid) .. " (" .. ratio(q.lo) .. "-" .. ratio(q.hi) .. ")" end
 for _, p in ipairs(peers) do
   local c = cost[p[1]]
   c.cpu_x, c.wall_x = ratios(c.cpus, floor.cpus), ratios(c.walls, floor.walls)
@@ -132,9 +139,11 @@ w("")
 target("CPU per cycle, aimlmusic / C floor", range(cost.module.cpu_x), "<= 1.25x", cost.module.cpu_x.mid <= 1.25)
 target("CPU per cycle, LuaSocket + cjson / C floor", range(cost.luasocket.cpu_x), "near 2x", nil)
 target("CPU per cycle, curl command / C floor", range(cost.popen_curl.cpu_x), "near 200x", nil)
+end
 
 ---------------------------------------------------------------------------
 -- 2. concurrency
+if sections.jobs then
 w("## 2. Concurrency: jobs at once against the mock server")
 w("")
 w("Each job is a task running `client:generate` (submit, then a status poll every ", poll, " s until",
@@ -152,9 +161,11 @@ local j1000 = meas("jobs.1000")
 target("1000 jobs of 3 s: wall", fmt("%.2f s", j1000.wall), "<= 4.5 s", j1000.wall <= 4.5)
 target("1000 jobs of 3 s: CPU", fmt("%.2f s", j1000.cpu), "< 1.5 s", j1000.cpu < 1.5)
 target("1000 jobs of 3 s: peak RSS", fmt("%.1f MiB", j1000.rss), "< 40 MiB", j1000.rss < 40)
+end
 
 ---------------------------------------------------------------------------
 -- 3. download
+if sections.dl then
 local dl_mib = num("param.dl_mib")
 local idle = meas("dl.idle")
 local fs_label = { disk = R["fact.fs"] .. " (the scratch directory)", tmpfs = "tmpfs" }
@@ -204,9 +215,11 @@ if dl["tmpfs.x"] then
 end
 target("download peak RSS above an idle interpreter", fmt("%.1f MiB", dm.rss - idle.rss), "< 8 MiB",
   dm.rss - idle.rss < 8)
+end
 
 ---------------------------------------------------------------------------
 -- 4. responsiveness
+if sections.step then
 local st = out("step")
 local req_wall, req_cpu = {}, {}
 for i = 1, 21 do
@@ -248,6 +261,144 @@ target("step(0) largest, 100 jobs in flight", fmt("%.3f ms", st.max_ms), "< 2 ms
 target("step(0) 99th percentile", fmt("%.3f ms", st.p99_ms), "< 0.5 ms", st.p99_ms < 0.5)
 target("step(0) largest, without downloads", fmt("%.3f ms", sn.max_ms), "< 2 ms", nil)
 target("step(0) 99th percentile, without downloads", fmt("%.3f ms", sn.p99_ms), "< 0.5 ms", nil)
+end
+
+---------------------------------------------------------------------------
+-- 5. scale
+if sections.scale then
+local sidle, pidle = meas("scale.idle"), meas("scale.py_idle")
+w("## 5. Scale: jobs at once in one Lua state")
+w("")
+w("Each job is a task running `client:generate` with an output: submit, one status poll (nginx on",
+  " loopback answers \"completed\" at once), download of the 256 KiB audio from the second loopback",
+  " host, file removed once there; `music.run()` drives them all. The peer runs the service's example",
+  " code (Python requests) in one thread per job. Whole process, start-up included; per job = (figure -",
+  " idle interpreter) / jobs, idle = the interpreter with the library (or requests) loaded.")
+w("")
+w("| client | jobs | completed | wall s | CPU s | peak RSS MiB | CPU ms per job | RSS KiB per job |")
+w("|---|--:|--:|--:|--:|--:|--:|--:|")
+local per = {}
+local function row(label, name, jobs, idle_m)
+  local mm, o = meas(name), out(name)
+  local cpu_job, rss_job = (mm.cpu - idle_m.cpu) / jobs, (mm.rss - idle_m.rss) * 1024 / jobs
+  w("| ", label, " | ", jobs, " | ", o.ok or "?", " | ", fmt("%.2f", mm.wall), " | ", fmt("%.2f", mm.cpu), " | ",
+    mib(mm.rss), " | ", fmt("%.3f", cpu_job * 1e3), " | ", fmt("%.1f", rss_job), " |")
+  return { cpu_job = cpu_job, rss = mm.rss, rss_job = rss_job, ok = o.ok }
+end
+for j in R["param.scale_jobs"]:gmatch("%d+") do
+  per[tonumber(j)] = row("aimlmusic", "scale.module." .. j, tonumber(j), sidle)
+end
+local py = {}
+for j in R["param.scale_py"]:gmatch("%d+") do
+  py[tonumber(j)] = row("Python requests, a thread per job", "scale.py." .. j, tonumber(j), pidle)
+end
+w("")
+if per[1000] then
+  target("1,000 jobs with downloads: peak RSS", fmt("%.1f MiB", per[1000].rss), "< 40 MiB", per[1000].rss < 40)
+  if py[1000] then
+    target("1,000 jobs: CPU per job, Python requests / aimlmusic", ratio(py[1000].cpu_job / per[1000].cpu_job),
+      "peer", nil)
+  end
+end
+if per[10000] then
+  target("10,000 jobs with downloads: peak RSS", fmt("%.1f MiB", per[10000].rss), "< 200 MiB", per[10000].rss < 200)
+  if per[1000] then
+    local x = per[10000].cpu_job / per[1000].cpu_job
+    target("CPU per job, 10,000 jobs / 1,000 jobs", ratio(x), "<= 1.2x", x <= 1.2)
+    target("RSS per job, 10,000 jobs / 1,000 jobs", ratio(per[10000].rss_job / per[1000].rss_job), "flat (~1x)", nil)
+  end
+end
+target("1,000 jobs peak RSS before this engine queued transfers (issue figure)", "49-60 MiB", "< 40 MiB", nil)
+target("10,000 jobs peak RSS before (issue figure)", "1,171 MiB", "< 200 MiB", nil)
+end
+
+---------------------------------------------------------------------------
+-- 6. hosts
+if sections.hosts then
+w("## 6. Hosts: Neovim and LÖVE")
+w("")
+local nv = fields("host.nvim")
+if nv.base_ms then
+  w("Neovim (headless, its own LuaJIT and luv loop): a 10 ms repeating timer alone, then the same timer while ",
+    nv.jobs, " jobs (submit, poll, download; mock jobs of ", job_seconds, " s) run as tasks driven by",
+    " `aimlmusic.uv`; ", nv.rounds, " rounds in one run. Added = largest gap with the jobs - largest gap without,",
+    " round by round.")
+  w("")
+  w("| Neovim, 10 ms timer | largest gap |")
+  w("|---|--:|")
+  w("| without the library (largest of the rounds) | ", fmt("%.1f ms", nv.base_ms), " |")
+  w("| with ", nv.jobs, " jobs in flight (largest of the rounds) | ", fmt("%.1f ms", nv.with_ms), " |")
+  w("| added by the library, median of the rounds | ", fmt("%.1f ms", nv.added_median_ms), " |")
+  w("| added by the library, largest of the rounds | ", fmt("%.1f ms", nv.added_max_ms), " |")
+  w("")
+  target("Neovim: timer gap the library adds (median of rounds)", fmt("%.1f ms", nv.added_median_ms), "< 5 ms",
+    nv.added_median_ms < 5)
+end
+local l0, l1 = fields("host.love.0"), fields("host.love.1")
+if l0.max_ms or l1.max_ms then
+  w("LÖVE 11.4 (headless): `music.step(0)` once per frame (love.update; love.run sleeps 1 ms a frame) with 100",
+    " jobs in flight (submit, poll every 0.5 s, download), each call timed in wall time; the engine on",
+    " `curl_multi_perform` (the default), and on its pollable descriptor (after `music.pollfd()`:",
+    " `curl_multi_socket_action` on the ready sockets only).")
+  w("")
+  w("| LÖVE, step(0) with 100 jobs | curl_multi_perform | pollable descriptor |")
+  w("|---|--:|--:|")
+  local function v(o, k) return o[k] and fmt("%.3f ms", o[k]) or "-" end
+  w("| calls | ", l0.steps or "-", " | ", l1.steps or "-", " |")
+  w("| largest | ", v(l0, "max_ms"), " | ", v(l1, "max_ms"), " |")
+  w("| largest after the first | ", v(l0, "max_after_first_ms"), " | ", v(l1, "max_after_first_ms"), " |")
+  w("| 99th percentile | ", v(l0, "p99_ms"), " | ", v(l1, "p99_ms"), " |")
+  w("| first (starts 100 jobs) | ", v(l0, "first_ms"), " | ", v(l1, "first_ms"), " |")
+  w("")
+  if l0.max_ms then
+    target("LÖVE: longest step(0), 100 jobs in flight", fmt("%.3f ms", l0.max_ms), "< 1 ms", l0.max_ms < 1)
+  end
+  if l1.max_ms then
+    target("LÖVE: longest step(0), 100 jobs, pollable descriptor", fmt("%.3f ms", l1.max_ms), "< 1 ms", l1.max_ms < 1)
+  end
+  target("LÖVE: longest step(0) before (issue figure)", "1.38 ms", "< 1 ms", nil)
+end
+end
+
+---------------------------------------------------------------------------
+-- 7. time to music
+if sections.music then
+local scale = num("param.music_scale")
+w("## 7. Time to music")
+w("")
+w("Job durations drawn from 50-90 s (the same list for every strategy), the whole run time-scaled by ", scale,
+  " (the mock's durations, the loops' intervals and the library's starting guess alike), figures in unscaled",
+  " seconds. Delay = from the moment the job completes at the mock to its file on disk (download included).",
+  " Wave 1 meets a fresh client; wave 2 the same clients after wave 1 (the default schedule has learned).")
+w("")
+w("| follow-up loop | wave | jobs | mean delay s | status requests per job |")
+w("|---|--:|--:|--:|--:|")
+local labels = {
+  seeds15 = "seeds' loop: a poll every 15 s (music-2.0's example)",
+  seeds10 = "seeds' loop: a poll every 10 s (music-1.5's example)",
+  default = "aimlmusic, default schedule",
+  interval5 = "aimlmusic, poll_interval = 5 (the former default)",
+}
+local mt = {}
+for wave = 1, 2 do
+  for _, k in ipairs({ "seeds15", "seeds10", "default", "interval5" }) do
+    local o = fields("music." .. k .. "." .. wave)
+    mt[k .. wave] = o
+    w("| ", labels[k], " | ", wave, " | ", o.jobs or "?", " | ", fmt("%.2f", o.delay_s or 0), " | ",
+      fmt("%.2f", o.requests_per_job or 0), " |")
+  end
+end
+w("")
+for wave = 1, 2 do
+  local d, s15, s10 = mt["default" .. wave], mt["seeds15" .. wave], mt["seeds10" .. wave]
+  local best_delay = math.min(s15.delay_s, s10.delay_s)
+  local best_req = math.min(s15.requests_per_job, s10.requests_per_job)
+  target(("time to music, wave %d: mean delay, default vs the seeds' best"):format(wave),
+    fmt("%.2f s vs %.2f s", d.delay_s, best_delay), "lower", d.delay_s < best_delay)
+  target(("time to music, wave %d: status requests per job, default vs the seeds' fewest"):format(wave),
+    fmt("%.2f vs %.2f", d.requests_per_job, best_req), "fewer", d.requests_per_job < best_req)
+end
+end
 
 ---------------------------------------------------------------------------
 w("## Targets")

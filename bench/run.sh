@@ -6,7 +6,12 @@
 #      LuaSocket + cjson, io.popen of curl + cjson, Python requests and a C libcurl floor;
 #   2. concurrency: 10, 100 and 1000 jobs at once against the mock server (3 s per job);
 #   3. download: a 256 MiB file from nginx, this module against the curl command;
-#   4. responsiveness: music.step(0) with 100 jobs in flight, and require time.
+#   4. responsiveness: music.step(0) with 100 jobs in flight, and require time;
+#   5. scale: 100, 1,000 and 10,000 jobs (submit, wait, download 256 KiB) in one Lua state
+#      against nginx, beside Python requests with a thread per job;
+#   6. hosts: the timer gap the library adds in Neovim, step(0) in LÖVE with 100 jobs;
+#   7. time to music: delay from a job's completion to its file on disk, and status requests
+#      per job, for the seeds' loops and the library's default schedule (bench/music_time.lua).
 #
 # Every peer runs in its own process, measured from outside the same way (bench/measure.c:
 # wait4's rusage and a monotonic clock). The servers it starts (nginx with its own config, the
@@ -14,8 +19,10 @@
 # Benchmarks report; they never fail on a number.
 #
 # Sizes can be changed: BENCH_N (cycles of the fast peers), BENCH_N_PY, BENCH_N_CURL,
-# BENCH_ROUNDS, BENCH_POLL (status poll interval of the jobs, s), BENCH_DL_MIB; BENCH_RAW=FILE
-# keeps the raw measurements.
+# BENCH_ROUNDS, BENCH_POLL (status poll interval of the jobs, s), BENCH_DL_MIB, BENCH_SCALE
+# (job counts of section 5), BENCH_SCALE_PY (those the Python peer runs), BENCH_MUSIC_JOBS and
+# BENCH_MUSIC_SCALE (section 7); BENCH_SECTIONS picks sections (cost jobs dl step scale hosts
+# music, all by default); BENCH_RAW=FILE keeps the raw measurements.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +42,12 @@ ROUNDS=${BENCH_ROUNDS:-7}
 POLL=${BENCH_POLL:-0.5}
 DL_MIB=${BENCH_DL_MIB:-256}
 JOB_SECONDS=3
+SCALE_JOBS=${BENCH_SCALE:-100 1000 10000}
+SCALE_PY=${BENCH_SCALE_PY:-100 1000}
+MUSIC_JOBS=${BENCH_MUSIC_JOBS:-20}
+MUSIC_SCALE=${BENCH_MUSIC_SCALE:-0.1}
+SECTIONS=${BENCH_SECTIONS:-cost jobs dl step scale hosts music}
+want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 say() { echo "bench: $*" >&2; }
 
@@ -81,7 +94,8 @@ cleanup() {
   for p in $pids; do kill "$p" 2>/dev/null || true; done
   for p in $pids; do wait "$p" 2>/dev/null || true; done
   rm -rf "$T"
-  [ -z "$SHM_DL" ] || rm -rf "$SHM_DL"
+  # shellcheck disable=SC2086
+  [ -z "$SHM_DL" ] || rm -rf $SHM_DL
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -167,6 +181,8 @@ put "param.rounds $ROUNDS"
 put "param.poll $POLL"
 put "param.dl_mib $DL_MIB"
 put "param.job_seconds $JOB_SECONDS"
+put "param.sections $SECTIONS"
+put "param.music_scale $MUSIC_SCALE"
 if [ -n "$pin_server" ]; then
   put "param.pinning servers on CPU $SERVER_CPU; per-request clients on CPU $SERVER_CPU too; other clients on CPU $CLIENT_CPU"
 else
@@ -178,6 +194,9 @@ NG=$T/nginx
 mkdir -p "$NG/www/files" "$NG/tmp"
 say "writing a ${DL_MIB} MiB file to serve"
 head -c "$((DL_MIB * 1024 * 1024))" /dev/urandom >"$NG/www/files/big.bin"
+# The audio every completed status names (section 5 downloads it): 256 KiB.
+mkdir -p "$NG/www/audio"
+head -c 262144 /dev/urandom >"$NG/www/audio/aOC5WDH9oqBkaF5qHORbD5QW.mp3"
 PORT=$(free_port)
 ID="e84c6bd4-8d5f-4c3a-9b1e-2f6a7d0c9e11:minimax/music-2.0"
 cat >"$NG/nginx.conf" <<EOF
@@ -185,7 +204,8 @@ daemon off;
 master_process off;
 pid $NG/nginx.pid;
 error_log $NG/error.log warn;
-events { worker_connections 4096; }
+worker_rlimit_nofile 65536;
+events { worker_connections 16384; }
 http {
   access_log off;
   client_body_temp_path $NG/tmp/body;
@@ -198,6 +218,7 @@ http {
   sendfile on;
   server {
     listen 127.0.0.1:$PORT;
+    listen 127.0.0.2:$PORT;
     root $NG/www;
     location = /v2/generate/audio {
       default_type application/json;
@@ -221,6 +242,7 @@ say "nginx on $BASE"
 
 # --- 1. per-request cost
 CPU=$SERVER_CPU
+if want cost; then
 cycle() { # PEER N ROUND
   case $1 in
     floor) m "c.$1.$2.$3" "$BIN/floor" "$BASE" "$2" "$T/body.json" ;;
@@ -249,6 +271,7 @@ while [ "$r" -le "$ROUNDS" ]; do
   done
   r=$((r + 1))
 done
+fi
 
 # --- the mock server, fresh for each scenario
 mock_pid=""
@@ -274,14 +297,17 @@ stop_mock() {
 
 # --- 2. concurrency
 CPU=$CLIENT_CPU
+if want jobs; then
 for j in 10 100 1000; do
   say "2. concurrency: $j jobs of ${JOB_SECONDS} s"
   start_mock
   m "jobs.$j" "$LUA" bench/jobs_module.lua "$API" "$j" "$POLL" bench/params.json
   stop_mock
 done
+fi
 
 # --- 3. download
+if want dl; then
 DL=$T/dl
 mkdir -p "$DL"
 URL=$BASE/files/big.bin
@@ -313,8 +339,10 @@ while [ "$r" -le "$ROUNDS" ]; do
   done
   r=$((r + 1))
 done
+fi
 
 # --- 4. responsiveness
+if want step; then
 say "4. responsiveness: step(0) with 100 jobs in flight"
 mkdir -p "$T/step"
 sync # the downloads' dirty pages must not slow the fsyncs measured here
@@ -331,6 +359,74 @@ while [ "$i" -le 21 ]; do
   put "require.$i $(on_cpu "$CLIENT_CPU" "$LUA" bench/require_time.lua)"
   i=$((i + 1))
 done
+fi
+
+# --- 5. scale: jobs in one Lua state against nginx (the status answers "completed" at once and
+# names the 256 KiB audio file); the files go to tmpfs when there is room, and are removed as
+# they arrive.
+if want scale; then
+SCALE_DIR=$T/scale
+if [ -d "${BENCH_SHM:-/dev/shm}" ] && [ -w "${BENCH_SHM:-/dev/shm}" ]; then
+  SCALE_DIR=$(mktemp -d "${BENCH_SHM:-/dev/shm}/aimlmusic-scale.XXXXXX")
+  SHM_DL="$SHM_DL $SCALE_DIR"
+fi
+mkdir -p "$SCALE_DIR"
+ulimit -n 65536 2>/dev/null || true
+put "param.scale_jobs $SCALE_JOBS"
+put "param.scale_py $SCALE_PY"
+m scale.idle "$LUA" bench/download_module.lua idle "$SCALE_DIR/none"
+for j in $SCALE_JOBS; do
+  say "5. scale: $j jobs (submit, wait, download 256 KiB)"
+  m "scale.module.$j" "$LUA" bench/scale_module.lua "$BASE" "$j" bench/params.json "$SCALE_DIR"
+done
+m scale.py_idle "$PY" -c "import requests, json, threading"
+for j in $SCALE_PY; do
+  say "5. scale: $j jobs, Python requests with a thread per job"
+  m "scale.py.$j" "$PY" bench/scale_requests.py "$BASE" "$j" bench/params.json "$SCALE_DIR"
+done
+fi
+
+# --- 6. hosts: Neovim (the gap a 10 ms timer sees, with the jobs minus without, same run) and
+# LÖVE (step(0) per frame with 100 jobs, on curl_multi_perform and on the pollable descriptor).
+# Both embed LuaJIT: the module built for it is used.
+if want hosts; then
+make --no-print-directory build LUA=luajit >/dev/null
+HOSTS_DIR=$T/hosts
+mkdir -p "$HOSTS_DIR"
+if command -v nvim >/dev/null 2>&1; then
+  say "6. hosts: Neovim, a 10 ms timer with and without 10 jobs"
+  start_mock
+  on_cpu "$CLIENT_CPU" env LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;;" LUA_CPATH="$root/build/luajit/?.so;;" \
+    AIMLMUSIC_API="$API" AIMLMUSIC_NJOBS=10 AIMLMUSIC_OUT="$T/nvim.out" AIMLMUSIC_DIR="$HOSTS_DIR" \
+    timeout -k 5 300 nvim --headless --clean -c "luafile bench/nvim_gap.lua" </dev/null >/dev/null 2>&1 || true
+  put "host.nvim $(cat "$T/nvim.out" 2>/dev/null || echo error no result)"
+  stop_mock
+fi
+if command -v love >/dev/null 2>&1; then
+  for mode in 0 1; do
+    say "6. hosts: LÖVE, step(0) per frame with 100 jobs (pollfd $mode)"
+    start_mock
+    rm -f "$T/love.out"
+    on_cpu "$CLIENT_CPU" env -u DISPLAY -u WAYLAND_DISPLAY SDL_AUDIODRIVER=dummy ALSOFT_DRIVERS=null \
+      XDG_RUNTIME_DIR="$HOSTS_DIR" XDG_DATA_HOME="$HOSTS_DIR" \
+      LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;;" LUA_CPATH="$root/build/luajit/?.so;;" \
+      AIMLMUSIC_API="$API" AIMLMUSIC_NJOBS=100 AIMLMUSIC_OUT="$T/love.out" AIMLMUSIC_DIR="$HOSTS_DIR" \
+      AIMLMUSIC_POLLFD=$mode timeout -k 5 120 love bench/love </dev/null >/dev/null 2>&1 || true
+    put "host.love.$mode $(cat "$T/love.out" 2>/dev/null || echo error no result)"
+    stop_mock
+  done
+fi
+fi
+
+# --- 7. time to music
+if want music; then
+say "7. time to music: ${MUSIC_JOBS} jobs per strategy and wave, time-scaled by $MUSIC_SCALE"
+start_mock
+mkdir -p "$T/music"
+on_cpu "$CLIENT_CPU" "$LUA" bench/music_time.lua "$API" "$MUSIC_JOBS" "$MUSIC_SCALE" "$T/music" >"$T/music.out"
+cat "$T/music.out" >>"$RES"
+stop_mock
+fi
 
 [ -z "${BENCH_RAW:-}" ] || cp "$RES" "$BENCH_RAW"
 "$LUA" bench/report.lua "$RES" bench/results.md

@@ -1,0 +1,49 @@
+-- LÖVE: music.step(0) once per frame (love.update) with NJOBS jobs in flight (submit, poll,
+-- download into DIR), each call timed with love.timer.getTime. With AIMLMUSIC_POLLFD=1 the
+-- engine runs on its pollable descriptor (music.pollfd()) instead of curl_multi_perform.
+-- Writes one line of figures to AIMLMUSIC_OUT and quits.
+-- luacheck: globals love.load love.update
+local music = require "aimlmusic"
+
+local api, njobs = os.getenv("AIMLMUSIC_API"), tonumber(os.getenv("AIMLMUSIC_NJOBS") or "100")
+local out_path, dir = os.getenv("AIMLMUSIC_OUT"), os.getenv("AIMLMUSIC_DIR")
+local durations, n, left, failed = {}, 0, njobs, 0
+
+local function write(line)
+  local f = assert(io.open(out_path, "w"))
+  f:write(line, "\n")
+  f:close()
+end
+
+function love.load()
+  if os.getenv("AIMLMUSIC_POLLFD") == "1" then assert(music.pollfd()) end
+  local client = assert(music.new { api_key = "test-key", base_url = api, poll_interval = 0.5 })
+  local params = {
+    model = "minimax/music-2.0",
+    prompt = "A calm and soothing instrumental with gentle piano and soft strings.",
+    lyrics = "[Verse]\nStreetlights flicker, the night breeze sighs\n[Chorus]\nIn this small cafe, I find my way",
+  }
+  for i = 1, njobs do
+    music.spawn(function()
+      local st = client:generate(params, { output = ("%s/love-%d.mp3"):format(dir, i), overwrite = true })
+      if not st then failed = failed + 1 end
+      left = left - 1
+    end)
+  end
+end
+
+function love.update()
+  local t0 = love.timer.getTime()
+  music.step(0)
+  n = n + 1
+  durations[n] = love.timer.getTime() - t0
+  if left == 0 then
+    local first = durations[1]
+    local s = {}
+    for i = 2, n do s[#s + 1] = durations[i] end
+    table.sort(s)
+    write(("steps %d max_ms %.4f max_after_first_ms %.4f p99_ms %.4f first_ms %.4f failed %d"):format(
+      n, math.max(first, s[#s]) * 1e3, s[#s] * 1e3, s[math.max(1, math.ceil(0.99 * #s))] * 1e3, first * 1e3, failed))
+    love.event.quit(0)
+  end
+end
