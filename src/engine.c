@@ -52,7 +52,7 @@ static void queue_unlink(engine *e, transfer *t) {
 /* Moves queued transfers into the multi handle while their class has free slots. One that
  * libcurl refuses stays first in line for the next call. */
 static void engine_promote(engine *e) {
-  int c;
+  int c, added = 0;
   if (e->multi == NULL) return;
   for (c = 0; c < 2; c++) {
     while (e->queue_head[c] && e->n_running[c] < ENGINE_MAX_RUNNING) {
@@ -63,8 +63,12 @@ static void engine_promote(engine *e) {
       t->qnext = NULL;
       t->queued = 0;
       e->n_running[c]++;
+      added = 1;
     }
   }
+  /* A loop watching the pollable set learns that libcurl has new work (a cancel outside a step
+   * can free the slot). */
+  if (added && e->fd_mode) pollfd_arm(e, 0);
 }
 
 /* Takes the transfer out of the multi handle (or the queue) and the active list. */

@@ -12,7 +12,7 @@ case "$lua" in
   *) echo "deps: unknown LUA=$lua (use lua5.1, lua5.2, lua5.3, lua5.4 or luajit)" >&2; exit 2 ;;
 esac
 # What the spec suite runs: the mock (luv), LuaSocket, TLS peers, Neovim, LÖVE, script(1), strace.
-suite="lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils strace"
+suite="lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils strace lua-cqueues lua-copas lua-lgi"
 pkgs="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjson $runtime"
 for what in "$@"; do
   case "$what" in
