@@ -334,6 +334,25 @@ if nv.base_ms then
   target("Neovim: timer gap the library adds (median of rounds)", fmt("%.1f ms", nv.added_median_ms), "< 5 ms",
     nv.added_median_ms < 5)
 end
+if R["m.uv.uv.1"] then
+  w("The luv adapter two ways, 100 jobs (submit, poll every 0.5 s, download; 3 s jobs), 3 rounds taking turns:",
+    " `aimlmusic.uv` (a luv poll per libcurl socket, libcurl's timer as a luv timer) and a dozen lines on",
+    " `music.pollfd()` (one luv poll on the descriptor and one timer for `music.timeout()`; bench/uv_both.lua).",
+    " Whole process; medians.")
+  w("")
+  w("| luv adapter | CPU s | wall s | peak RSS MiB |")
+  w("|---|--:|--:|--:|")
+  for _, way in ipairs({ "uv", "pollfd" }) do
+    local cpu, wall, rss = {}, {}, {}
+    for r = 1, 3 do
+      local mm = meas(("uv.%s.%d"):format(way, r))
+      cpu[r], wall[r], rss[r] = mm.cpu, mm.wall, mm.rss
+    end
+    w("| ", way == "uv" and "aimlmusic.uv (socket by socket)" or "on music.pollfd()", " | ", fmt("%.3f", median(cpu)),
+      " | ", fmt("%.2f", median(wall)), " | ", mib(worst(rss)), " |")
+  end
+  w("")
+end
 local l0, l1 = fields("host.love.0"), fields("host.love.1")
 if l0.max_ms or l1.max_ms then
   w("LÖVE 11.4 (headless): `music.step(0)` once per frame (love.update; love.run sleeps 1 ms a frame) with 100",

@@ -402,6 +402,14 @@ if command -v nvim >/dev/null 2>&1; then
   put "host.nvim $(cat "$T/nvim.out" 2>/dev/null || echo error no result)"
   stop_mock
 fi
+say "6. hosts: the luv adapter two ways, 100 jobs"
+start_mock
+for r in 1 2 3; do
+  for way in uv pollfd; do
+    m "uv.$way.$r" "$LUA" bench/uv_both.lua "$API" 100 "$HOSTS_DIR" "$way"
+  done
+done
+stop_mock
 if command -v love >/dev/null 2>&1; then
   for mode in 0 1; do
     say "6. hosts: LÖVE, step(0) per frame with 100 jobs (pollfd $mode)"
