@@ -141,9 +141,11 @@ describe("aimlmusic.cqueues", function()
       assert(st, tostring(err))
       assert.equal(("%s/%d.mp3"):format(dir, i), st.path)
     end
-    assert.is_true(gap < 0.05 + math.max(0, base - 0.01),
+    -- Under valgrind every instruction costs tens of times more: the Makefile says by how much.
+    local scale = tonumber(os.getenv("AIMLMUSIC_TIME_SCALE")) or 1
+    assert.is_true(gap < 0.05 * scale + math.max(0, base - 0.01),
       ("largest gap %.1f ms, %.1f ms without the jobs"):format(gap * 1e3, base * 1e3))
-    assert.is_true(wall < 5, ("10 jobs of 0.5 s took %.2f s"):format(wall))
+    assert.is_true(wall < 5 * scale, ("10 jobs of 0.5 s took %.2f s"):format(wall))
   end)
 
   it("a call that would block in a cqueues coroutine yields: both coroutines progress", function()

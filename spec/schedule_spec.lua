@@ -78,7 +78,8 @@ describe("client:wait without an interval", function()
     assert.equal("completed", st.status)
     local polls = status_times(st.id)
     assert.is_true(#polls >= 1 and #polls <= 3, #polls .. " status requests")
-    assert.is_true(took >= 0.9 and took < 2.5, "took " .. took .. " s")
+    local scale = tonumber(os.getenv("AIMLMUSIC_TIME_SCALE")) or 1 -- valgrind: the Makefile says
+    assert.is_true(took >= 0.9 and took < 2.5 * scale, "took " .. took .. " s")
   end)
 
   it("keeps an explicit interval: a poll at once, then one per interval", function()
