@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/time.h>
+#include <time.h>
 #define POLLFD_KQUEUE 1
 /* The ident of the one timer in the set; sockets use their descriptor as ident, in other filters. */
 #define POLLFD_TIMER_ID 1
