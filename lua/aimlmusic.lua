@@ -30,6 +30,8 @@ local random, min, max = math.random, math.min, math.max
 ---@field run fun()
 ---@field current fun(): aimlmusic.Task|nil
 ---@field is_error fun(v: any): boolean
+---@field pollfd fun(): integer|nil, string? one descriptor, readable when step(0) has work
+---@field timeout fun(): number|nil seconds until step must run anyway
 local music = {
   _VERSION = "aimlmusic 0.1.0",
   models = models,
@@ -48,7 +50,9 @@ local music = {
 -- @field base_url the API (default: AIMLAPI_BASE_URL, then https://api.aimlapi.com)
 -- @field timeout seconds one HTTP request may take (60)
 -- @field connect_timeout seconds to establish a connection (10)
--- @field poll_interval seconds between status polls in wait (5)
+-- @field poll_interval seconds between status polls in wait (default: a schedule learned from
+-- the client's finished jobs, see aimlmusic.schedule)
+-- @field expected_seconds {earliest, typical}: the schedule's guess before any job finished ({45, 60})
 -- @field wait_timeout seconds wait follows a job before giving up (900)
 -- @field max_retries retries of a failed request that is safe to repeat (3)
 -- @field journal a file path: every submitted job is recorded there, for `Client:resume`
@@ -89,7 +93,8 @@ local music = {
 ---@field base_url? string default: AIMLAPI_BASE_URL, then https://api.aimlapi.com
 ---@field timeout? number seconds, one HTTP request (60)
 ---@field connect_timeout? number seconds (10)
----@field poll_interval? number seconds (5)
+---@field poll_interval? number seconds (default: the learned schedule)
+---@field expected_seconds? number[] {earliest, typical} seconds, the schedule's first guess ({45, 60})
 ---@field wait_timeout? number seconds (900)
 ---@field max_retries? integer (3)
 ---@field journal? string a file path
@@ -146,7 +151,7 @@ local music = {
 
 -- aimlmusic.WaitOptions (for lua-language-server).
 ---@class aimlmusic.WaitOptions
----@field interval? number seconds between polls (the client's poll_interval)
+---@field interval? number seconds between polls (the client's poll_interval, else the schedule)
 ---@field timeout? number seconds (the client's wait_timeout)
 ---@field on_status? fun(st: aimlmusic.Status) called when the status changes
 

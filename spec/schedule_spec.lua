@@ -22,8 +22,10 @@ describe("the poll schedule", function()
     local s = schedule.new { 4.5, 6 }
     assert.equal(4.5, s:delay(M2, 0))
     assert.near(0.6, s:delay(M2, 5), 1e-9)
-    assert.has_error(function() music.new { api_key = "k", expected_seconds = 5 } end,
-      "aimlmusic.new: option expected_seconds must be {earliest, typical} in seconds")
+    local c, err = music.new { api_key = "k", expected_seconds = 5 }
+    assert.is_nil(c)
+    assert.equal("config", err.kind)
+    assert.matches("expected_seconds", err.message)
   end)
 
   it("learns from finished jobs, per model: fast jobs move the first poll earlier", function()
