@@ -225,7 +225,7 @@ http {
       if (\$request_method = POST) {
         return 200 '{"id":"$ID","status":"queued"}';
       }
-      return 200 '{"id":"$ID","trace_id":"81d7475c3aa5d11cd09cbfc626e1bca0","meta":{"usage":{"credits_used":126}},"status":"completed","extra_info":{"music_sample_rate":44100,"music_duration":2000,"music_size":6264,"bitrate":256000,"music_channel":1},"audio_file":{"url":"http://127.0.0.2:$PORT/audio/aOC5WDH9oqBkaF5qHORbD5QW.mp3?Expires=1795405209&Signature=a2a6bcda4da2005538a288a5a33a77cce603313b"}}';
+      return 200 '{"id":"$ID","trace_id":"81d7475c3aa5d11cd09cbfc626e1bca0","meta":{"usage":{"credits_used":126}},"status":"completed","extra_info":{"music_sample_rate":44100,"music_duration":2000,"music_size":262144,"bitrate":256000,"music_channel":1},"audio_file":{"url":"http://127.0.0.2:$PORT/audio/aOC5WDH9oqBkaF5qHORbD5QW.mp3?Expires=1795405209&Signature=a2a6bcda4da2005538a288a5a33a77cce603313b"}}';
     }
   }
 }
