@@ -81,11 +81,12 @@ describe("a hostile server", function()
         echo = { [KEY] = { KEY, { deeper = KEY } } },
       }
       mock:fault { method = "GET", status = 200, json = view, times = 5 }
-      local st, err = client:status(job.id)
+      local st = client:status(job.id)
       assert.equal("error", st.status)
       assert_no_key(st, "st")
       assert.matches("[redacted]", st.error.message, 1, true)
       assert.matches("[redacted]", st.raw.echo["[redacted]"][2].deeper, 1, true)
+      local err
       st, err = client:wait(job.id)
       assert.is_nil(st)
       assert.equal("job_failed", err.kind)
