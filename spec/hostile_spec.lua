@@ -123,6 +123,7 @@ describe("a hostile server", function()
       assert.is_nil(s:find("\194\155", 1, true))
       assert.equal("aimlmusic: job_failed: m\\x00x\\xc2\\x9by\\xff (code c\\x1b, id i\\t, request_id r\\x7f, "
         .. "trace_id t\\r)", s)
+      assert.equal("aimlmusic: io\\x1b[2J: m", tostring(core.error { kind = "io\27[2J", message = "m" }))
       -- Text that is only UTF-8 stays as it is.
       assert.equal("aimlmusic: io: café ♪", tostring(core.error { kind = "io", message = "café ♪" }))
     end)

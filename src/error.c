@@ -126,8 +126,9 @@ static int error_tostring(lua_State *L) {
   lua_getfield(L, 1, "message");
   luaL_buffinit(L, &b);
   luaL_addstring(&b, "aimlmusic: ");
-  s = lua_tostring(L, 2);
-  luaL_addstring(&b, s ? s : "error");
+  s = lua_tolstring(L, 2, &n);
+  if (s) add_escaped(&b, s, n);
+  else luaL_addstring(&b, "error");
   luaL_addstring(&b, ": ");
   s = lua_tolstring(L, 3, &n);
   if (s) add_escaped(&b, s, n);
