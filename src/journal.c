@@ -1,8 +1,3 @@
-/* flock(2) is BSD, not POSIX: glibc and macOS show it only when asked. Unlike fcntl locks it
- * belongs to the open file, so it keeps two threads of one process (LÖVE's) apart too. */
-#define _DEFAULT_SOURCE
-#define _DARWIN_C_SOURCE
-
 #include "journal.h"
 
 #include <dirent.h>
@@ -78,7 +73,8 @@ static int sync_parent(const char *path) {
 
 /* core.journal_append(path, line) --> true | nil, err
  * Appends line and a newline in one write() under an exclusive flock, then fsyncs (and the
- * directory too when the journal is new). Writers sharing the journal (processes, threads with
+ * directory too when the journal is new). flock, unlike fcntl locks, belongs to the open file,
+ * so it keeps two threads of one process (LÖVE's, each with its own Lua state) apart too. Writers sharing the journal (processes, threads with
  * their own Lua states) never interleave. A line torn by an earlier crash is closed with a
  * newline in the same write, under the same lock, so that it cannot swallow this record. */
 static int l_journal_append(lua_State *L) {
