@@ -226,38 +226,33 @@ static const char *reason(long status) {
   }
 }
 
-/* The length of the path in url ("/v2/generate/audio" in "https://h/v2/generate/audio?x"). */
-static size_t url_path(const char *url, const char **path) {
-  const char *p = strstr(url, "://"), *e;
-  p = p ? strchr(p + 3, '/') : NULL;
-  if (p == NULL) {
-    *path = "/";
-    return 1;
-  }
-  e = p + strcspn(p, "?#");
-  *path = p;
-  return (size_t)(e - p);
-}
-
 /* Whether a 404 to a status request is the API's own answer that the generation id is unknown:
  * its JSON error body (statusCode 404) for the very path asked, and not the answer for a route
  * it does not have ("Cannot GET ..."). A web page or another service's 404, from a wrong base
  * URL or a proxy, says nothing about the job. */
 static int api_not_found(lua_State *L, transfer *t, int body) {
-  const char *asked = "/v2/generate/audio", *said, *url = NULL;
-  size_t asked_n = strlen(asked), said_n;
+  const char *said, *url = NULL;
+  char *asked = NULL;
+  size_t said_n;
   int yes = 0, top = lua_gettop(L);
   if (!body) return 0;
-  if (t->easy && curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url)
-    asked_n = url_path(url, &asked);
+  if (t->easy && curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url) {
+    CURLU *u = curl_url();
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
+      curl_url_get(u, CURLUPART_PATH, &asked, 0);
+    curl_url_cleanup(u);
+    if (asked == NULL) return 0;
+  }
   if (compat_getfield(L, body, "statusCode") == LUA_TNUMBER && lua_tonumber(L, -1) == 404 &&
       compat_getfield(L, body, "path") == LUA_TSTRING) {
+    const char *want = asked ? asked : "/v2/generate/audio"; /* core.classify: no transfer */
     said = lua_tolstring(L, -1, &said_n);
     said_n = strcspn(said, "?#");
-    yes = said_n == asked_n && memcmp(said, asked, asked_n) == 0;
+    yes = said_n == strlen(want) && memcmp(said, want, said_n) == 0;
     if (yes && compat_getfield(L, body, "message") == LUA_TSTRING)
       yes = strncmp(lua_tostring(L, -1), "Cannot ", 7) != 0;
   }
+  curl_free(asked);
   lua_settop(L, top);
   return yes;
 }
