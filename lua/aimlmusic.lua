@@ -389,21 +389,38 @@ local function perform(self, start, on_progress, deadline)
   end
 end
 
+-- Whether the audio of a job could be put at output, asked before the job is paid for: a path
+-- string, no directory and no file there (unless overwrite), a writable directory.
+local function check_output(output, overwrite)
+  if output == nil then return true end
+  if type(output) ~= "string" then
+    return nil, new_error("validation", "output must be a file path, got " .. type(output),
+                          { fields = { { field = "output", message = "must be a file path string" } } })
+  end
+  return core.output_check(output, overwrite)
+end
+
 --- A client: one key and base URL, and the calls that use them (`music.new` makes one).
 -- @type Client
 
 --- Submits a generation job. Never sends the same job twice: a submit is repeated only when
--- the request provably did not reach the server, or it answered 429. With a journal, the job
--- is on disk before this returns (opts.output is recorded for client:resume()).
+-- the request provably did not reach the server, or it answered 429. opts.output (and
+-- opts.overwrite) are checked before anything is sent: an existing file (without overwrite), a
+-- missing or unwritable directory, a NUL byte give kind io, a non-string kind validation. With
+-- a journal, the job is on disk before this returns, with its output, for client:resume().
 ---@param params aimlmusic.Params the request
----@param opts? {output?: string} output: where `Client:resume` puts the track
+---@param opts? {output?: string, overwrite?: boolean} output: where `Client:resume` puts the track
 ---@return aimlmusic.Job|nil job {id, status, model}
 ---@return aimlmusic.Error|nil err
 function Client:submit(params, opts)
   argcheck(type(params) == "table", "submit", 1, "table", params)
   opts = opts or {}
+  argcheck(type(opts) == "table", "submit", 2, "table or nil", opts)
   local body, err = core.encode(params, models)
   if not body then return nil, err end
+  local ok
+  ok, err = check_output(opts.output, opts.overwrite)
+  if not ok then return nil, err end
   local session = self.session
   local job
   job, err = perform(self, function() return session:submit(body) end)
@@ -411,7 +428,8 @@ function Client:submit(params, opts)
   job.model = params.model
   self.started[job.id] = { at = now(), model = params.model }
   if self.journal then
-    local ok, jerr = journal.submitted(self.journal, job, opts.output)
+    local jerr
+    ok, jerr = journal.submitted(self.journal, job, opts.output, opts.overwrite and true)
     -- The job exists and is paid for: hand it back, saying the journal could not keep it.
     if not ok then job.journal_error = jerr end
     self.outputs[job.id] = opts.output or false
@@ -423,6 +441,12 @@ end
 local function journal_done(self, id)
   self.outputs[id] = nil
   if self.journal then journal.done(self.journal, id) end
+end
+
+-- Marks a job delivered: its audio is in place (info {path, bytes}).
+local function journal_delivered(self, id, info)
+  self.outputs[id] = nil
+  if self.journal then journal.delivered(self.journal, id, info) end
 end
 
 --- One status request for a job id.
@@ -564,7 +588,7 @@ function Client:generate(params, opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "generate", 2, "table or nil", opts)
   check_can_wait(2)
-  local job, err = self:submit(params, { output = opts.output })
+  local job, err = self:submit(params, { output = opts.output, overwrite = opts.overwrite })
   if not job then return nil, err end
   local st
   st, err = self:wait(job, opts)
@@ -578,7 +602,7 @@ function Client:generate(params, opts)
       return nil, err
     end
     st.path, st.bytes = info.path, info.bytes
-    journal_done(self, job.id)
+    journal_delivered(self, job.id, info)
   end
   return st
 end
@@ -590,9 +614,20 @@ function Client:pending()
   return journal.pending(self.journal)
 end
 
+-- The size of the file at path, or nil when it cannot be opened.
+local function file_size(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local size = f:seek("end")
+  f:close()
+  return size
+end
+
 --- Waits for and downloads every pending job of the journal (after a crash, say), without
 -- submitting again. Jobs that completed, failed for good or are unknown to the server are
--- marked finished.
+-- marked finished. A file already at a job's output counts as delivered only when its size is
+-- the job's; otherwise the job stays pending (err says why) until the file is moved or
+-- opts.overwrite is given.
 ---@param opts? aimlmusic.GenerateOptions as for wait() and download()
 ---@return {id: string, st?: aimlmusic.Status, path?: string, err?: aimlmusic.Error}[] results one per job
 function Client:resume(opts)
@@ -606,15 +641,27 @@ function Client:resume(opts)
     local st, err = self:wait(job.id, opts)
     r.st = st
     if st and job.output then
-      core.remove_partials(job.output) -- what a download cut by the crash left beside it
-      local info
-      info, err = self:download(st, job.output, opts)
+      local overwrite = opts.overwrite or job.overwrite
+      local size, info = file_size(job.output), nil
+      if not overwrite and size and st.size and st.size > 0 and size == st.size then
+        info = { path = job.output, bytes = size } -- delivered before the crash, after the link
+      else
+        local ok
+        ok, err = core.output_check(job.output, overwrite)
+        if ok then
+          core.remove_partials(job.output) -- what a download cut by the crash left beside it
+          info, err = self:download(st, job.output, setmetatable({ overwrite = overwrite }, { __index = opts }))
+        elseif err.code == "EEXIST" then
+          err.message = ("%s exists and nothing shows it is the audio of job %s (%s bytes, the job's are %s): "
+            .. "the job stays pending; move the file, or resume with overwrite = true"):format(
+            job.output, job.id, tostring(size), tostring(st.size or "unknown"))
+        end
+      end
       if info then
         r.path = info.path
-        journal_done(self, job.id)
-      elseif err.code == "EEXIST" then
-        r.path, err = job.output, nil -- delivered before the crash, kept as it is
-        journal_done(self, job.id)
+        journal_delivered(self, job.id, info)
+      elseif err then
+        err.id = job.id
       end
     end
     r.err = err

@@ -115,10 +115,15 @@ H.run(function()
   local tick = H.ticker()
   vim.wait(1500, function() return false end, 10)   -- the baseline: the editor alone
   local baseline = tick()
+  H.hold(50, 5)                                      -- and the editor held for 50 ms of CPU
+  local held = tick()
   vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
   H.wait_for(function() return H.find("saved ") end, 20000, "the track")
-  local job = tick(true)
-  H.finish { baseline = baseline, job = job, has_command = vim.fn.exists(":AimlMusic") == 2 }
+  local job = tick()
+  H.hold(50, 5)                                      -- again, after the job
+  local held_after = tick(true)
+  H.finish { baseline = baseline, job = job, held = math.max(held.max_gap_ms, held_after.max_gap_ms),
+             has_command = vim.fn.exists(":AimlMusic") == 2 }
 end)
 ]])
       assert.is_true(res.has_command)
@@ -145,14 +150,19 @@ end)
       assert.matches("saved " .. (case .. "/song.mp3"):gsub("%p", "%%%0"), notes[#notes].msg)
 
       -- The editor never waited: the timer's largest gap during the job stays near the
-      -- largest one of the editor alone, measured just before in the same run.
+      -- largest one of the editor alone, measured just before in the same run, or below what
+      -- holding the editor for 50 ms of CPU takes right now, measured before and after it (a
+      -- loaded machine stretches both alike). The CPU time spent between two ticks, which load
+      -- cannot stretch, stays under twice those 50 ms (shared caches still slow each instruction).
       local b, j = res.baseline, res.job
-      print(("\n  nvim: largest timer gap %.1f ms during the job, %.1f ms alone (%d ticks over %.0f ms)"):format(
-        j.max_gap_ms, b.max_gap_ms, j.ticks, j.elapsed_ms))
+      print(("\n  nvim: largest timer gap %.1f ms during the job (%.1f ms of CPU between two ticks at most), "
+        .. "%.1f ms alone, %.1f ms held for 50 ms of CPU (%d ticks over %.0f ms)"):format(
+        j.max_gap_ms, j.max_cpu_ms, b.max_gap_ms, res.held, j.ticks, j.elapsed_ms))
+      assert.is_true(j.max_cpu_ms < 100, ("%.1f ms of CPU between two ticks"):format(j.max_cpu_ms))
       assert.is_true(j.elapsed_ms >= 1400, "the job took less than its duration")
       assert.is_true(j.ticks >= j.elapsed_ms / 20 * math.min(1, b.ticks / (b.elapsed_ms / 10)),
         ("only %d ticks in %.0f ms"):format(j.ticks, j.elapsed_ms))
-      local bound = math.max(2 * b.max_gap_ms, b.max_gap_ms + 40)
+      local bound = math.max(2 * b.max_gap_ms, b.max_gap_ms + 40, res.held + 10)
       assert.is_true(j.max_gap_ms < bound, ("largest gap %.1f ms, bound %.1f ms"):format(j.max_gap_ms, bound))
     end)
 

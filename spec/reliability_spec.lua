@@ -673,7 +673,7 @@ describe("reliability", function()
       assert.equal(jdir .. "/track.mp3", st.path)
       assert.same({}, c:pending())
       local recs = journal_records(jpath)
-      assert.equal("done", recs[#recs].op)
+      assert.equal("delivered", recs[#recs].op)
       assert.equal(st.id, recs[#recs].id)
       assert.not_matches(mock.key, read_file(jpath), 1, true)
     end)
@@ -814,7 +814,7 @@ describe("reliability", function()
       assert.same({}, c:pending())
     end)
 
-    it("resume keeps a file delivered before the crash as it is", function()
+    it("resume keeps a file it cannot tell is the job's as it is, and the job pending", function()
       local jpath, out = jdir .. "/jobs.journal", jdir .. "/kept.mp3"
       local job = assert(client:submit(PARAMS))
       write_file(jpath, json.encode { op = "submit", id = job.id, model = PARAMS.model, output = out,
@@ -823,10 +823,11 @@ describe("reliability", function()
       local c = new_client { journal = jpath }
       local results = c:resume { interval = 0.05 }
       assert.equal(1, #results)
-      assert.is_nil(results[1].err)
-      assert.equal(out, results[1].path)
+      assert_error(results[1].err, "io")
+      assert.equal("EEXIST", results[1].err.code)
+      assert.is_nil(results[1].path)
       assert.equal("delivered", read_file(out))
-      assert.same({}, c:pending())
+      assert.equal(1, #c:pending())
     end)
 
     it("a journal that cannot be written does not lose the paid job", function()

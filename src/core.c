@@ -9,6 +9,7 @@
 #include "host.h"
 #include "journal.h"
 #include "json.h"
+#include "output.h"
 #include "request.h"
 #include "response.h"
 #include "validate.h"
@@ -46,6 +47,7 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   response_open(L);
   journal_open(L);
   host_open(L);
+  output_open(L);
   lua_pushstring(L, core_curl_version);
   lua_setfield(L, -2, "curl_version");
   lua_pushliteral(L, "0.1.0");

@@ -26,30 +26,93 @@ void error_push(lua_State *L, const char *kind, const char *message) {
   luaL_setmetatable(L, ERROR_MT);
 }
 
-/* Appends s with every control character folded to a space, so the line stays one line. */
-static void add_oneline(luaL_Buffer *b, const char *s, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    luaL_addchar(b, (c < 0x20 || c == 0x7f) ? ' ' : (char)c);
+/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0; *cp gets its code point. */
+static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp) {
+  size_t len, k;
+  unsigned long c;
+  if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, c = s[0] & 0x1f;
+  else if (s[0] >= 0xe0 && s[0] <= 0xef) len = 3, c = s[0] & 0x0f;
+  else if (s[0] >= 0xf0 && s[0] <= 0xf4) len = 4, c = s[0] & 0x07;
+  else return 0;
+  if (n < len) return 0;
+  for (k = 1; k < len; k++) {
+    if ((s[k] & 0xc0) != 0x80) return 0;
+    c = (c << 6) | (s[k] & 0x3f);
+  }
+  if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+    return 0;
+  *cp = c;
+  return len;
+}
+
+/* Code points a terminal or a log reader acts on: C1 controls, line and paragraph separators,
+ * and the bidirectional overrides that make text read other than it is. */
+static int unsafe_cp(unsigned long c) {
+  return (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 || (c >= 0x202a && c <= 0x202e) ||
+         (c >= 0x2066 && c <= 0x2069);
+}
+
+/* Appends s with every control character, invalid UTF-8 byte and unsafe code point written as
+ * a visible escape (\n, \x1b, \xc2\x9b), so that text from a server can neither break the
+ * line nor drive the terminal that shows it. */
+static void add_escaped(luaL_Buffer *b, const char *text, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *s = (const unsigned char *)text;
+  size_t i = 0, k, len;
+  while (i < n) {
+    unsigned long cp = 0;
+    unsigned char c = s[i];
+    if (c >= 0x20 && c < 0x7f) {
+      luaL_addchar(b, (char)c);
+      i++;
+      continue;
+    }
+    if (c == '\n' || c == '\r' || c == '\t') {
+      luaL_addchar(b, '\\');
+      luaL_addchar(b, c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+      i++;
+      continue;
+    }
+    len = c >= 0x80 ? utf8_seq(s + i, n - i, &cp) : 0;
+    if (len > 0 && !unsafe_cp(cp)) {
+      luaL_addlstring(b, text + i, len);
+      i += len;
+      continue;
+    }
+    if (len == 0) len = 1;
+    for (k = 0; k < len; k++, i++) {
+      luaL_addchar(b, '\\');
+      luaL_addchar(b, 'x');
+      luaL_addchar(b, hex[s[i] >> 4]);
+      luaL_addchar(b, hex[s[i] & 15]);
+    }
   }
 }
 
 static void add_field(lua_State *L, luaL_Buffer *b, int t, const char *k, const char *label,
                       int *first) {
-  /* luaL_Buffer keeps its own stack slots: fetch, copy, pop before touching the buffer. */
+  /* luaL_Buffer keeps its own stack slots: nothing may stay pushed while it grows. A string is
+   * still held by t[k] once popped; a number is copied out first. */
+  char num[64];
   size_t n;
   const char *s;
-  lua_getfield(L, t, k);
-  if (lua_isnil(L, -1) || lua_type(L, -1) == LUA_TTABLE || lua_type(L, -1) == LUA_TBOOLEAN) {
+  int type = compat_getfield(L, t, k);
+  if (type != LUA_TSTRING && type != LUA_TNUMBER) {
     lua_pop(L, 1);
     return;
   }
   s = lua_tolstring(L, -1, &n);
-  lua_pushfstring(L, "%s%s %s", *first ? " (" : ", ", label, s ? s : "?");
-  lua_remove(L, -2);
+  if (type == LUA_TNUMBER) {
+    n = n < sizeof num ? n : sizeof num - 1;
+    memcpy(num, s, n);
+    s = num;
+  }
+  lua_pop(L, 1);
+  luaL_addstring(b, *first ? " (" : ", ");
+  luaL_addstring(b, label);
+  luaL_addchar(b, ' ');
+  add_escaped(b, s, n);
   *first = 0;
-  luaL_addvalue(b);
 }
 
 /* "aimlmusic: rate_limited: Too many requests (HTTP 429, request_id abc)" */
@@ -63,11 +126,12 @@ static int error_tostring(lua_State *L) {
   lua_getfield(L, 1, "message");
   luaL_buffinit(L, &b);
   luaL_addstring(&b, "aimlmusic: ");
-  s = lua_tostring(L, 2);
-  luaL_addstring(&b, s ? s : "error");
+  s = lua_tolstring(L, 2, &n);
+  if (s) add_escaped(&b, s, n);
+  else luaL_addstring(&b, "error");
   luaL_addstring(&b, ": ");
   s = lua_tolstring(L, 3, &n);
-  if (s) add_oneline(&b, s, n);
+  if (s) add_escaped(&b, s, n);
   add_field(L, &b, 1, "status", "HTTP", &first);
   add_field(L, &b, 1, "code", "code", &first);
   add_field(L, &b, 1, "id", "id", &first);

@@ -26,29 +26,87 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
+/* Opens the journal for appending; *created tells whether this call made the file. */
+static int open_journal(const char *path, int *created) {
+  for (;;) {
+    int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd >= 0 || errno != ENOENT) return fd;
+    fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      *created = 1;
+      return fd;
+    }
+    if (errno != EEXIST) return -1; /* else another writer made it first: open that one */
+  }
+}
+
+/* Makes the name of a new file durable: fsyncs the directory that holds it. */
+static int sync_parent(const char *path) {
+  const char *slash = strrchr(path, '/');
+  size_t n = slash ? (size_t)(slash - path) : 0;
+  char *dir = (char *)malloc(n + 2);
+  int fd, rc = 0;
+  if (dir == NULL) {
+    errno = ENOMEM;
+    return -1;
+  }
+  if (!slash) strcpy(dir, ".");
+  else if (n == 0) strcpy(dir, "/");
+  else {
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+  }
+  fd = open(dir, O_RDONLY | O_CLOEXEC);
+  free(dir);
+  if (fd < 0) return -1;
+  /* Some file systems cannot sync a directory (EINVAL): they keep names by other means. */
+  if (fsync(fd) != 0 && errno != EINVAL) rc = -1;
+  if (rc != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
 /* core.journal_append(path, line) --> true | nil, err
- * Appends line and a newline, then fsyncs. A line torn by an earlier crash is closed with a
- * newline first, so that it cannot swallow this record. */
+ * Appends line and a newline in one write() under an exclusive flock, then fsyncs (and the
+ * directory too when the journal is new). flock, unlike fcntl locks, belongs to the open file,
+ * so it keeps two threads of one process (LÖVE's, each with its own Lua state) apart too. Writers sharing the journal (processes, threads with
+ * their own Lua states) never interleave. A line torn by an earlier crash is closed with a
+ * newline in the same write, under the same lock, so that it cannot swallow this record. */
 static int l_journal_append(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   size_t n;
   const char *line = luaL_checklstring(L, 2, &n);
   struct stat sb;
-  int fd, e;
+  int fd, e, created = 0, locked;
+  char *rec;
+  size_t len = 0;
   if (memchr(line, '\n', n)) return luaL_argerror(L, 2, "a journal line holds no newline");
-  fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  rec = (char *)malloc(n + 2);
+  if (rec == NULL) return luaL_error(L, "out of memory");
+  fd = open_journal(path, &created);
   if (fd < 0) goto fail;
-  if (fstat(fd, &sb) == 0 && sb.st_size > 0) {
-    char last = '\n';
-    int rfd = open(path, O_RDONLY | O_CLOEXEC);
-    if (rfd >= 0) {
-      if (pread(rfd, &last, 1, sb.st_size - 1) != 1) last = '\n';
-      close(rfd);
-    }
-    if (last != '\n' && write_all(fd, "\n", 1) != 0) goto fail_close;
+  while ((locked = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
   }
-  if (write_all(fd, line, n) != 0 || write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) goto fail_close;
+  if (locked != 0) goto fail_close;
+  if (fstat(fd, &sb) != 0) goto fail_close;
+  if (sb.st_size > 0) {
+    char last = '\n';
+    if (pread(fd, &last, 1, sb.st_size - 1) == 1 && last != '\n') rec[len++] = '\n';
+  }
+  memcpy(rec + len, line, n);
+  len += n;
+  rec[len++] = '\n';
+  if (write_all(fd, rec, len) != 0) goto fail_close;
+  flock(fd, LOCK_UN); /* the record is whole: others may append while this one syncs */
+  if (fsync(fd) != 0) goto fail_close;
   if (close(fd) != 0) goto fail;
+  if (created && sync_parent(path) != 0) goto fail;
+  free(rec);
   lua_pushboolean(L, 1);
   return 1;
 fail_close:
@@ -57,6 +115,7 @@ fail_close:
   errno = e;
 fail:
   e = errno;
+  free(rec);
   lua_pushnil(L);
   lua_pushfstring(L, "journal %s: %s", path, strerror(e));
   error_push(L, "io", lua_tostring(L, -1));

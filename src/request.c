@@ -63,6 +63,76 @@ void session_push_redacted(lua_State *L, const session *s, const char *text, siz
   luaL_pushresult(&b);
 }
 
+/* Whether text holds the session's key (keys under 4 bytes are not searched for). */
+static int session_key_in(const session *s, const char *text, size_t n) {
+  size_t klen = (s && s->key) ? strlen(s->key) : 0, i;
+  if (klen < 4 || n < klen) return 0;
+  for (i = 0; i + klen <= n; i++)
+    if (text[i] == s->key[0] && memcmp(text + i, s->key, klen) == 0) return 1;
+  return 0;
+}
+
+/* Redacts the string at idx in place; returns whether it changed. */
+static int redact_slot(lua_State *L, const session *s, int idx) {
+  size_t n;
+  const char *text;
+  if (lua_type(L, idx) != LUA_TSTRING) return 0;
+  text = lua_tolstring(L, idx, &n);
+  if (!session_key_in(s, text, n)) return 0;
+  session_push_redacted(L, s, text, n);
+  lua_replace(L, idx);
+  return 1;
+}
+
+void session_redact_value(lua_State *L, const session *s, int idx) {
+  int renamed = 0, list = 0, i;
+  idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) != LUA_TTABLE) {
+    redact_slot(L, s, idx);
+    return;
+  }
+  luaL_checkstack(L, 8, "redacting a response");
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int v = lua_gettop(L);
+    if (lua_type(L, v) == LUA_TTABLE) {
+      session_redact_value(L, s, v);
+    } else if (redact_slot(L, s, v)) {
+      lua_pushvalue(L, v - 1);
+      lua_pushvalue(L, v);
+      lua_rawset(L, idx); /* an existing field: allowed while traversing */
+    }
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      size_t n;
+      const char *k = lua_tolstring(L, -1, &n);
+      if (session_key_in(s, k, n)) {
+        /* A new key may not be added while traversing: note it, rename it afterwards. */
+        if (!list) {
+          lua_newtable(L);
+          lua_insert(L, -2);
+          list = lua_gettop(L) - 1;
+        }
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, list, ++renamed);
+      }
+    }
+  }
+  for (i = 1; i <= renamed; i++) {
+    size_t n;
+    const char *k;
+    compat_rawgeti(L, list, i);
+    k = lua_tolstring(L, -1, &n);
+    session_push_redacted(L, s, k, n);
+    lua_pushvalue(L, -2);
+    lua_rawget(L, idx);
+    lua_rawset(L, idx);   /* t[redacted] = t[k] */
+    lua_pushnil(L);
+    lua_rawset(L, idx);   /* t[k] = nil */
+  }
+  if (list) lua_remove(L, list);
+}
+
 static session *session_check(lua_State *L, int idx) {
   session **ps = (session **)luaL_checkudata(L, idx, SESSION_MT);
   if (*ps == NULL) luaL_argerror(L, idx, "session is closed");

@@ -29,6 +29,9 @@ typedef struct session {
 void session_release(session *s);
 /* Copies s with every occurrence of the session's key replaced, for text shown to users. */
 void session_push_redacted(lua_State *L, const session *s, const char *text, size_t n);
+/* Replaces the key in the value at idx, in place: a string, or every string key and value of a
+ * table at any depth. Everything decoded from a server passes here before anyone sees it. */
+void session_redact_value(lua_State *L, const session *s, int idx);
 
 void request_open(lua_State *L);
 

@@ -37,6 +37,16 @@ static int fail_with(lua_State *L, const char *kind, const char *message, int re
   return fail(L);
 }
 
+/* Decodes the body a server sent. Every string in it, keys and values at any depth, is
+ * redacted here, once: what the decoder returns has JSON escapes resolved, so a key hidden as
+ * \u0041... is caught too, and nothing decoded reaches an error, a status table or raw before
+ * this. Pushes the value and returns 1, or pushes the decoder's message and returns 0. */
+static int decode_server_json(lua_State *L, transfer *t) {
+  int ok = json_decode(L, t->body, t->body_len);
+  session_redact_value(L, t->session, -1);
+  return ok;
+}
+
 /* The message of a provider error body: a string, or a list of strings joined with "; ". */
 static void push_body_message(lua_State *L, int body) {
   int t = compat_getfield(L, body, "message");
@@ -216,6 +226,37 @@ static const char *reason(long status) {
   }
 }
 
+/* Whether a 404 to a status request is the API's own answer that the generation id is unknown:
+ * its JSON error body (statusCode 404) for the very path asked, and not the answer for a route
+ * it does not have ("Cannot GET ..."). A web page or another service's 404, from a wrong base
+ * URL or a proxy, says nothing about the job. */
+static int api_not_found(lua_State *L, transfer *t, int body) {
+  const char *said, *url = NULL;
+  char *asked = NULL;
+  size_t said_n;
+  int yes = 0, top = lua_gettop(L);
+  if (!body) return 0;
+  if (t->easy && curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url) {
+    CURLU *u = curl_url();
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
+      curl_url_get(u, CURLUPART_PATH, &asked, 0);
+    curl_url_cleanup(u);
+    if (asked == NULL) return 0;
+  }
+  if (compat_getfield(L, body, "statusCode") == LUA_TNUMBER && lua_tonumber(L, -1) == 404 &&
+      compat_getfield(L, body, "path") == LUA_TSTRING) {
+    const char *want = asked ? asked : "/v2/generate/audio"; /* core.classify: no transfer */
+    said = lua_tolstring(L, -1, &said_n);
+    said_n = strcspn(said, "?#");
+    yes = said_n == strlen(want) && memcmp(said, want, said_n) == 0;
+    if (yes && compat_getfield(L, body, "message") == LUA_TSTRING)
+      yes = strncmp(lua_tostring(L, -1), "Cannot ", 7) != 0;
+  }
+  curl_free(asked);
+  lua_settop(L, top);
+  return yes;
+}
+
 /* An HTTP error status: the kind says what it means for this request. */
 static int http_failure(lua_State *L, transfer *t, long status) {
   const char *kind = "http";
@@ -225,16 +266,18 @@ static int http_failure(lua_State *L, transfer *t, long status) {
   if (status == 400 || status == 422) kind = "validation";
   else if (status == 401) kind = "auth";
   else if (status == 402 || (status == 403 && !download)) kind = "credits";
-  else if (status == 404) kind = "not_found";
   else if (status == 408) kind = "timeout", retryable = t->kind != TRANSFER_SUBMIT;
   else if (status == 429) kind = "rate_limited", retryable = 1;
   else if (status >= 500 && status <= 599) kind = "server", retryable = t->kind != TRANSFER_SUBMIT;
 
-  if (t->body_len > 0 && json_decode(L, t->body, t->body_len) && lua_istable(L, -1)) {
+  if (t->body_len > 0 && decode_server_json(L, t) && lua_istable(L, -1)) {
     body = lua_gettop(L);
   } else {
     lua_pop(L, 1);
   }
+  /* Only the API's own word ends a journaled job; any other 404 from its address is plain http. */
+  if (status == 404 && (download || (t->kind == TRANSFER_STATUS && api_not_found(L, t, body))))
+    kind = "not_found";
   if (body) push_body_message(L, body);
   else lua_pushnil(L);
   if (lua_isnil(L, -1)) {
@@ -243,12 +286,6 @@ static int http_failure(lua_State *L, transfer *t, long status) {
       lua_pushliteral(L, "the audio URL was refused (it may have expired)");
     else
       lua_pushfstring(L, "%s", reason(status));
-  }
-  {
-    size_t n;
-    const char *m = lua_tolstring(L, -1, &n);
-    session_push_redacted(L, t->session, m, n);
-    lua_remove(L, -2);
   }
   error_push(L, kind, lua_tostring(L, -1));
   lua_remove(L, -2);
@@ -291,7 +328,7 @@ static int api_success(lua_State *L, transfer *t) {
   int body, st, sub;
   const char *status;
   if (t->body_len == 0) return protocol_error(L, "empty response body");
-  if (!json_decode(L, t->body, t->body_len)) {
+  if (!decode_server_json(L, t)) {
     lua_pushfstring(L, "response is not JSON: %s", lua_tostring(L, -1));
     return protocol_error(L, lua_tostring(L, -1));
   }

@@ -82,7 +82,8 @@ local HELP = {
   submit = "usage: aimlmusic submit -p PROMPT [-l LYRICS | --lyrics-file FILE] [-o OUT] [options]\n\n"
     .. "Submits a job and prints its id on the last line of stdout. With -o, the journal\n"
     .. "remembers OUT and aimlmusic resume downloads the track there.\n\n" .. PARAMS_HELP
-    .. "  -o, --output OUT         where aimlmusic resume puts the track\n" .. CLIENT_HELP,
+    .. "  -o, --output OUT         where aimlmusic resume puts the track (checked before submitting)\n"
+    .. "  --overwrite              replace OUT if it exists\n" .. CLIENT_HELP,
   status = "usage: aimlmusic status ID [options]\n\nOne status request for a job.\n\n" .. CLIENT_HELP,
   wait = "usage: aimlmusic wait ID [-o OUT] [options]\n\n"
     .. "Waits for a job to finish; with -o, downloads its track to OUT.\n\n"
@@ -93,7 +94,10 @@ local HELP = {
     .. "  -o, --output OUT         where the track goes (required)\n"
     .. "  --overwrite              replace OUT if it exists\n" .. CLIENT_HELP,
   resume = "usage: aimlmusic resume [options]\n\n"
-    .. "Waits for and downloads every unfinished job of the journal, without submitting again.\n\n"
+    .. "Waits for and downloads every unfinished job of the journal, without submitting again.\n"
+    .. "A file already at a job's output is kept, and the job stays unfinished, unless its size\n"
+    .. "is the job's.\n\n"
+    .. "  --overwrite              replace such a file with the job's track\n"
     .. "  --timeout S              stop waiting for a job after S seconds (900)\n" .. CLIENT_HELP,
   models = "usage: aimlmusic models [--json]\n\nLists the models and their fields.\n\n"
     .. "  --json                   print exactly one JSON object on stdout\n"
@@ -118,11 +122,11 @@ local OPTIONS = {
 }
 local ALLOWED = {
   generate = { "model", "prompt", "lyrics", "lyrics-file", "set", "output", "overwrite", "timeout" },
-  submit = { "model", "prompt", "lyrics", "lyrics-file", "set", "output" },
+  submit = { "model", "prompt", "lyrics", "lyrics-file", "set", "output", "overwrite" },
   status = {},
   wait = { "output", "overwrite", "timeout" },
   download = { "output", "overwrite" },
-  resume = { "timeout" },
+  resume = { "timeout", "overwrite" },
   models = { "json" },
   validate = { "model", "prompt", "lyrics", "lyrics-file", "set", "json" },
 }
@@ -635,7 +639,9 @@ function commands.submit(opts, _, out)
   local client, err = make_client(opts)
   if not client then return fail(out, err) end
   local state = { phase = "submit" }
-  local job, serr = drive(function() return client:submit(params, { output = opts.output }) end, state)
+  local job, serr = drive(function()
+    return client:submit(params, { output = opts.output, overwrite = opts.overwrite })
+  end, state)
   if job == "interrupted" then return interrupted(out, state, true) end
   if not job then return fail(out, serr) end
   if out.json then
@@ -653,7 +659,7 @@ local function one_id(cmd, rest, out)
 end
 
 -- The commands that name a job by id keep no journal of their own; a download that
--- delivers a journaled job marks it done there.
+-- delivers a journaled job marks it delivered there.
 local function id_client(opts)
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
@@ -662,11 +668,11 @@ local function id_client(opts)
   return client, err, journal_path(opts)
 end
 
-local function mark_done(jpath, id)
+local function mark_delivered(jpath, id, info)
   if not jpath then return end
   for _, j in ipairs(journal.pending(jpath)) do
     if j.id == id then
-      journal.done(jpath, id)
+      journal.delivered(jpath, id, info)
       return
     end
   end
@@ -730,7 +736,7 @@ local function wait_and_fetch(cmd, opts, rest, out)
     return c
   end
   if st.path then
-    mark_done(jpath, id)
+    mark_delivered(jpath, id, { path = st.path, bytes = st.bytes })
     if state.total then out:bar(st.bytes, st.bytes, now() - state.download_started) end
   end
   return report_done(out, st)
@@ -757,7 +763,8 @@ function commands.resume(opts, _, out)
   local on_status, on_progress, tick = follower(out, state)
   if not out.tty then out:note(("resuming %d job(s) from %s"):format(#pending, client.journal)) end
   local results = drive(function()
-    return client:resume({ timeout = opts.timeout, on_status = on_status, on_progress = on_progress })
+    return client:resume({ timeout = opts.timeout, overwrite = opts.overwrite, on_status = on_status,
+                           on_progress = on_progress })
   end, state, tick)
   if results == "interrupted" then return interrupted(out, state, true) end
   local code, jobs = EXIT.ok, {}

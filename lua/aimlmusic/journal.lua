@@ -1,6 +1,10 @@
--- The job journal: one JSON object a line, appended and fsynced by the C core.
---   {"op":"submit","id":...,"model":...,"output":...,"time":...}   a paid job exists
---   {"op":"done","id":...,"time":...}                              it needs nothing more
+-- The job journal: one JSON object a line, appended and fsynced by the C core with one write
+-- each, so that several processes or threads can share a journal without losing a record.
+--   {"op":"submit","id":...,"model":...,"output":...,"overwrite":true?,"time":...}
+--                                                     a paid job exists
+--   {"op":"delivered","id":...,"path":...,"bytes":...,"time":...}
+--                                                     its audio is in place (written after the link)
+--   {"op":"done","id":...,"time":...}                 it needs nothing more (failed, unknown, no output)
 -- A line torn by a crash does not parse and is skipped; the next append starts on a new line.
 
 local core = require "aimlmusic.core"
@@ -13,15 +17,21 @@ local function append(path, rec)
   return core.journal_append(path, json.encode(rec))
 end
 
-function M.submitted(path, job, output)
-  return append(path, { op = "submit", id = job.id, model = job.model, output = output })
+function M.submitted(path, job, output, overwrite)
+  return append(path, { op = "submit", id = job.id, model = job.model, output = output,
+                        overwrite = overwrite or nil })
+end
+
+function M.delivered(path, id, info)
+  return append(path, { op = "delivered", id = id, path = info.path, bytes = info.bytes })
 end
 
 function M.done(path, id)
   return append(path, { op = "done", id = id })
 end
 
---- The jobs submitted and not done, oldest first: {id, model, output, time}.
+--- The jobs submitted and neither delivered nor done, oldest first: {id, model, output,
+-- overwrite, time}.
 function M.pending(path)
   local f = io.open(path, "rb")
   if not f then return {} end
@@ -35,9 +45,10 @@ function M.pending(path)
           id = rec.id,
           model = type(rec.model) == "string" and rec.model or nil,
           output = type(rec.output) == "string" and rec.output or nil,
+          overwrite = rec.overwrite == true or nil,
           time = type(rec.time) == "number" and rec.time or nil,
         }
-      elseif rec.op == "done" then
+      elseif rec.op == "done" or rec.op == "delivered" then
         jobs[rec.id] = false
       end
     end

@@ -40,17 +40,31 @@ end
 --- {max_gap_ms, ticks, elapsed_ms} since the previous call.
 function H.ticker()
   local timer = uv.new_timer()
-  local last, max_gap, ticks, since = nil, 0, 0, uv.hrtime()
+  local last, last_cpu, max_gap, max_cpu, ticks, since = nil, nil, 0, 0, 0, uv.hrtime()
   timer:start(10, 10, function()
-    local t = uv.hrtime()
-    if last then max_gap = math.max(max_gap, (t - last) / 1e6) end
-    last, ticks = t, ticks + 1
+    local t, c = uv.hrtime(), os.clock()
+    if last then
+      max_gap = math.max(max_gap, (t - last) / 1e6)
+      -- The CPU time the process spent in the gap: the part of it that load cannot stretch.
+      max_cpu = math.max(max_cpu, (c - last_cpu) * 1000)
+    end
+    last, last_cpu, ticks = t, c, ticks + 1
   end)
   return function(stop)
-    local r = { max_gap_ms = max_gap, ticks = ticks, elapsed_ms = (uv.hrtime() - since) / 1e6 }
-    max_gap, ticks, since = 0, 0, uv.hrtime()
+    local r = { max_gap_ms = max_gap, max_cpu_ms = max_cpu, ticks = ticks, elapsed_ms = (uv.hrtime() - since) / 1e6 }
+    max_gap, max_cpu, ticks, since = 0, 0, 0, uv.hrtime()
     if stop then timer:stop() end
     return r
+  end
+end
+
+--- Holds the loop for ms of CPU time, n times, 150 ms apart: what holding it that long costs in
+-- wall time on this machine, right now, shows in a ticker's largest gap.
+function H.hold(ms, n)
+  for _ = 1, n do
+    local c0 = os.clock()
+    while (os.clock() - c0) * 1000 < ms do end
+    vim.wait(150, function() return false end, 10)
   end
 end
 

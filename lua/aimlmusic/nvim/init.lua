@@ -248,7 +248,7 @@ local function run_job(c, job, params)
     if info then
       st = { id = job.id, path = info.path, bytes = info.bytes }
       local jp = M.journal_path()
-      if jp then require("aimlmusic.journal").done(jp, job.id) end
+      if jp then require("aimlmusic.journal").delivered(jp, job.id, info) end
     end
   end
   reserved[job.path] = nil

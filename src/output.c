@@ -1,0 +1,77 @@
+#include "output.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+
+static const char *errno_name(int e) {
+  switch (e) {
+    case EEXIST: return "EEXIST";
+    case ENOENT: return "ENOENT";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case EROFS: return "EROFS";
+    case EINVAL: return "EINVAL";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ELOOP: return "ELOOP";
+    default: return "EIO";
+  }
+}
+
+static int refuse(lua_State *L, const char *path, int e, const char *why) {
+  lua_pushnil(L);
+  if (e == EEXIST) lua_pushfstring(L, "%s exists (pass overwrite = true to replace it)", path);
+  else lua_pushfstring(L, "output %s: %s", path, why ? why : strerror(e));
+  error_push(L, "io", lua_tostring(L, -1));
+  lua_remove(L, -2);
+  error_setstring(L, "code", errno_name(e));
+  return 2;
+}
+
+/* core.output_check(path, overwrite) --> true | nil, err (kind io, code EEXIST, ENOENT ...)
+ * Whether a download to path could be put in place: the path names no directory and no file
+ * unless overwrite, and its directory exists and is writable. Nothing is created. */
+static int l_output_check(lua_State *L) {
+  size_t n, dlen;
+  const char *path = luaL_checklstring(L, 1, &n);
+  int overwrite = lua_toboolean(L, 2), e = 0;
+  const char *slash;
+  char *dir;
+  struct stat sb;
+  if (n == 0) return refuse(L, path, EINVAL, "the path is empty");
+  if (memchr(path, '\0', n)) return refuse(L, path, EINVAL, "the path holds a NUL byte");
+  if (lstat(path, &sb) == 0) {
+    if (S_ISDIR(sb.st_mode)) return refuse(L, path, EISDIR, NULL);
+    if (!overwrite) return refuse(L, path, EEXIST, NULL);
+  } else if (errno != ENOENT) {
+    return refuse(L, path, errno, NULL);
+  }
+  slash = strrchr(path, '/');
+  dlen = slash ? (size_t)(slash - path) : 0;
+  dir = (char *)malloc(dlen + 2);
+  if (dir == NULL) return luaL_error(L, "out of memory");
+  if (!slash) strcpy(dir, ".");
+  else if (dlen == 0) strcpy(dir, "/");
+  else {
+    memcpy(dir, path, dlen);
+    dir[dlen] = '\0';
+  }
+  if (stat(dir, &sb) != 0) e = errno;
+  else if (!S_ISDIR(sb.st_mode)) e = ENOTDIR;
+  else if (access(dir, W_OK | X_OK) != 0) e = errno;
+  free(dir);
+  if (e) return refuse(L, path, e, NULL);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+void output_open(lua_State *L) {
+  lua_pushcfunction(L, l_output_check);
+  lua_setfield(L, -2, "output_check");
+}
