@@ -382,7 +382,7 @@ end)
   it("without lua-cjson installed, Neovim's own vim.json stands in", function()
     local case = new_case()
     local res = run(case, HEAD .. [[
-package.cpath = "" -- nothing but the runtimepath: no system lua-cjson
+package.path, package.cpath = "", "" -- nothing but the runtimepath: no system lua-cjson
 H.record_notify("replace")
 plugin.setup { poll_interval = 0.1 }
 H.run(function()
@@ -395,6 +395,45 @@ end)
     assert.is_true(#read_file(case .. "/song.mp3") > 0)
     assert.matches("vim%.json", res.text)
     assert.equal(1, #posts())
+  end)
+
+  it("the C core on its own, with no lua-cjson anywhere, decodes with vim.json: null, depth, numbers", function()
+    local case = new_case()
+    local res = run(case, [[
+local H = dofile(os.getenv("AIMLMUSIC_NVIM_HELPER"))
+package.path, package.cpath = "", ""
+package.loaded.cjson, package.preload.cjson = nil, nil
+H.run(function()
+  local cjson_found = pcall(require, "cjson")
+  local core = require "aimlmusic.core" -- from the runtimepath: lua/aimlmusic/core.so
+  local function classify(body)
+    local st, err = core.classify("status", 200, body)
+    return { ok = st ~= nil, status = st and st.status, kind = err and err.kind, msg = err and err.message }
+  end
+  local function nest(n) return ('{"id":"a","status":"queued","x":' .. ("["):rep(n) .. ("]"):rep(n) .. "}") end
+  H.finish {
+    cjson_found = cjson_found,
+    null_file = classify('{"id":"a","status":"queued","audio_file":null}'),
+    null_url = classify('{"id":"a","status":"queued","audio_file":{"url":null}}'),
+    nan = classify('{"id":"a","status":"queued","x":NaN}'),
+    inf = classify('{"id":"a","status":"queued","x":-Infinity}'),
+    hex = classify('{"id":"a","status":"queued","x":0x10}'),
+    deep_ok = classify(nest(60)),
+    too_deep = classify(nest(70)),
+  }
+end)
+]])
+    assert.is_false(res.cjson_found)
+    assert.is_true(res.null_file.ok, tostring(res.null_file.msg))
+    assert.equal("queued", res.null_file.status)
+    assert.is_true(res.null_url.ok, tostring(res.null_url.msg))
+    for _, k in ipairs({ "nan", "inf", "hex", "too_deep" }) do
+      assert.is_false(res[k].ok, k .. " was accepted")
+      assert.equal("protocol", res[k].kind, k)
+      assert.matches("not JSON", res[k].msg, nil, false, k)
+    end
+    assert.matches("nested", res.too_deep.msg)
+    assert.is_true(res.deep_ok.ok, tostring(res.deep_ok.msg))
   end)
 
   it(":help aimlmusic documents every command and option; :helptags builds cleanly", function()

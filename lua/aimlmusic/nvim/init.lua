@@ -82,22 +82,12 @@ function M.journal_path()
 end
 
 -- lua-cjson is what the library uses; where it is not installed, Neovim's own vim.json (the
--- same library inside) stands in, with JSON null read as nil.
+-- same library inside: new(), the setters, null as vim.NIL) stands in for the Lua modules. The
+-- C core falls back to vim.json by itself.
 local function ensure_json()
   if package.loaded.cjson or pcall(require, "cjson") then return end
-  local function noop() end
   package.preload.cjson = function()
-    local function new()
-      return {
-        encode = vim.json.encode,
-        decode = function(s) return vim.json.decode(s, { luanil = { object = true, array = true } }) end,
-        decode_invalid_numbers = noop, encode_invalid_numbers = noop,
-        null = vim.NIL, _aimlmusic_shim = true,
-      }
-    end
-    local m = new()
-    m.new = new
-    return m
+    return setmetatable({ _aimlmusic_shim = true }, { __index = vim.json })
   end
 end
 
