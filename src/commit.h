@@ -6,6 +6,11 @@
 
 #include "engine.h"
 
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 /* Temporary names are "<target's name, cut to fit>.part-XXXXXX" beside the target. */
 #define COMMIT_PARTIAL_SUFFIX ".part-"
 #define COMMIT_PARTIAL_SUFFIX_LEN 12 /* ".part-" and six hex digits */
@@ -29,5 +34,9 @@ int commit_start_l(lua_State *L);
 int commit_reap(lua_State *L, engine *e, int done_idx);
 /* Waits for the worker of t, if it runs, and takes t out of the engine's list. */
 void commit_join(transfer *t);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

@@ -6,6 +6,11 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 #if LUA_VERSION_NUM < 502
 #define lua_rawlen(L, i) lua_objlen((L), (i))
 #define lua_absindex(L, i) \
@@ -85,6 +90,10 @@ static inline void *compat_newudata(lua_State *L, size_t size) {
 #define compat_pushint(L, n) lua_pushinteger((L), (lua_Integer)(n))
 #else
 #define compat_pushint(L, n) lua_pushnumber((L), (lua_Number)(n))
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
 #endif
 
 #endif

@@ -11,6 +11,11 @@
 
 #include "compat.h"
 
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 #define ENGINE_MT "aimlmusic.engine"
 #define TRANSFER_MT "aimlmusic.transfer"
 
@@ -131,5 +136,9 @@ void transfer_release(transfer *t);
 void engine_hold(lua_State *L, transfer *t, int idx);
 
 void engine_open(lua_State *L);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

@@ -5,6 +5,11 @@
 
 #include "compat.h"
 
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 #define ERROR_MT "aimlmusic.error"
 
 /* Pushes a new error table {kind, message, retryable=false} with the error metatable. */
@@ -16,5 +21,9 @@ void error_setbool(lua_State *L, const char *k, int v);
 
 /* Registers the metatable and core.error(tbl) in the module table at the top. */
 void error_open(lua_State *L);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

@@ -4,6 +4,11 @@
 
 #include "compat.h"
 
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 #define JSON_MAX_DEPTH 64
 
 /* Loads cjson and keeps a configured instance in the registry of this Lua state. */
@@ -14,5 +19,9 @@ int json_decode(lua_State *L, const char *s, size_t n);
 int json_encode(lua_State *L, int idx);
 /* True when the value at idx is cjson.null. */
 int json_isnull(lua_State *L, int idx);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

@@ -8,6 +8,11 @@
 
 #include "compat.h"
 
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 #define SESSION_MT "aimlmusic.session"
 
 typedef struct session {
@@ -34,5 +39,9 @@ void session_push_redacted(lua_State *L, const session *s, const char *text, siz
 void session_redact_value(lua_State *L, const session *s, int idx);
 
 void request_open(lua_State *L);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

@@ -5,6 +5,11 @@
 
 #include "engine.h"
 
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 /* transfer:finish() --> st | job | info, or nil, err. Commits a download to its target. */
 int response_finish(lua_State *L);
 /* Closes and removes a download's temporary file, if it still has one. */
@@ -13,5 +18,9 @@ void response_discard(transfer *t);
 int response_discard_l(lua_State *L);
 /* Registers core.classify in the module table at the top. */
 void response_open(lua_State *L);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

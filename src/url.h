@@ -7,10 +7,19 @@
 
 #include <stddef.h>
 
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 #define URL_WHY_SIZE 160
 
 /* 1 when url may be fetched; otherwise 0 with the reason in why (URL_WHY_SIZE bytes).
  * from: the URL that redirected here (NULL for a first request). */
 int url_allowed(const char *url, int allow_http, const char *from, char *why);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif
