@@ -1,16 +1,22 @@
 # aimlmusic: `make` builds, `make test` runs the specs, `make demo` generates a track.
-# Each target first installs the Debian packages it lacks (as root), or says what to install.
+# Where apt exists, each target first installs the Debian packages it lacks (as root), or says
+# what to install; elsewhere it builds with what is there and names what is missing.
 # LUA picks the runtime: lua5.4 (default), lua5.3, lua5.2, lua5.1 or luajit.
+# Found with pkg-config or in the usual directories; LuaRocks-style overrides:
+#   make LUA_INCDIR=/opt/lua/include CURL_INCDIR=... CURL_LIBDIR=...
 
 LUA ?= lua5.4
 CC ?= cc
+PKG_CONFIG ?= pkg-config
+FLAGS_ENV = PKG_CONFIG='$(PKG_CONFIG)' LUA_INCDIR='$(LUA_INCDIR)' CURL_INCDIR='$(CURL_INCDIR)' CURL_LIBDIR='$(CURL_LIBDIR)'
 
 # Recursive (=) so that they are computed after `deps` has installed the runtime.
-LUA_PC = $(if $(filter luajit,$(LUA)),luajit,$(LUA))
-LUA_CFLAGS = $(shell pkg-config --cflags $(LUA_PC))
-CURL_CFLAGS = $(shell pkg-config --cflags libcurl)
-CURL_LIBS = $(shell pkg-config --libs libcurl)
+LUA_CFLAGS = $(shell $(FLAGS_ENV) tools/buildflags.sh lua-cflags $(LUA))
+CURL_CFLAGS = $(shell $(FLAGS_ENV) tools/buildflags.sh curl-cflags)
+CURL_LIBS = $(shell $(FLAGS_ENV) tools/buildflags.sh curl-libs)
 BUILD = build/$(LUA)
+# A Lua module on macOS is a bundle whose Lua symbols the interpreter resolves at load time.
+LIBFLAG = $(if $(filter Darwin,$(shell uname -s)),-bundle -undefined dynamic_lookup,-shared)
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= -O2 -g
@@ -24,7 +30,8 @@ TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic bin/aimlmusic-mock
 
-.PHONY: all build test test-all demo asan valgrind tsan lint rock fuzz bench clean nvim docs
+.PHONY: all build test test-all demo asan valgrind tsan lint rock rock-config rock-pack fuzz bench clean nvim docs \
+	love-bundle
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
 all: build
@@ -35,8 +42,9 @@ deps-%:
 build: deps-build $(BUILD)/aimlmusic/core.so
 
 $(BUILD)/aimlmusic/core.so: $(SRC) $(HDR) Makefile
+	@CC='$(CC)' LUA=$(LUA) LUA_CFLAGS='$(LUA_CFLAGS)' CURL_CFLAGS='$(CURL_CFLAGS)' CURL_LIBS='$(CURL_LIBS)' tools/probe.sh
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $(SRC) $(CURL_LIBS) -lm -pthread
+	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(SRC) $(CURL_LIBS) -lm -pthread
 
 test: deps-test build
 	$(TEST_ENV) $(LUA) $(BUSTED) $(BUSTED_ARGS)
@@ -102,26 +110,77 @@ fuzz: deps-fuzz $(FUZZ_BIN)
 bench: build
 	LUA=$(LUA) LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./$(BUILD)/?.so;;' sh bench/run.sh
 
+# No compiler needed: only luacheck.
 lint: deps-lint
+	@command -v luacheck >/dev/null 2>&1 || { echo "lint: luacheck is not on PATH (luarocks install luacheck)" >&2; exit 1; }
 	luacheck $(LUACHECK_DIRS)
 
 # The API reference (HTML) from the LDoc comments into docs/, per config.ld; any warning fails.
 docs: deps-docs
 	ldoc --fatalwarnings --testing .
 
-# Installs the rock into ~/.luarocks, as a user would, and loads it from outside the checkout.
-# Offline, LuaRocks cannot fetch lua-cjson: Debian's package is registered as provided instead.
+# LuaRocks. `make rock` installs the scm rock into ROCK_TREE (~/.luarocks, created if missing:
+# LuaRocks 3.8 will not, and refuses --local to root) and loads it from outside the checkout.
+# Offline, LuaRocks cannot fetch lua-cjson: where the runtime already loads cjson (Debian's
+# lua-cjson), a generated LuaRocks config registers it as provided.
 ROCK_LUA = $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
-LUAROCKS = luarocks --lua-version=$(ROCK_LUA)
-rock: deps-rock
-	@$(LUAROCKS) show lua-cjson >/dev/null 2>&1 || \
-		$(LUAROCKS) config --scope user rocks_provided.lua-cjson 2.1.0-1 >/dev/null
-	$(LUAROCKS) make --local aimlmusic-scm-1.rockspec
-	cd /tmp && eval "$$($(LUAROCKS) path)" && \
+ROCK_TREE ?= $(HOME)/.luarocks
+ROCK_DIR = build/rock
+ROCK_CONFIG = $(CURDIR)/$(ROCK_DIR)/config-$(ROCK_LUA).lua
+LUAROCKS = LUAROCKS_CONFIG=$(ROCK_CONFIG) luarocks --lua-version=$(ROCK_LUA)
+RELEASE_ROCKSPEC = $(lastword $(sort $(filter-out %-scm-1.rockspec,$(wildcard rockspecs/*.rockspec))))
+RELEASE = $(patsubst rockspecs/aimlmusic-%.rockspec,%,$(RELEASE_ROCKSPEC))
+SRC_ROCK = $(ROCK_DIR)/aimlmusic-$(RELEASE).src.rock
+REPO_URL = https://github.com/aimlmusic/aimlmusic.git
+
+rock-config: deps-rock
+	@mkdir -p $(ROCK_DIR)
+	@if $(LUA) -e 'require "cjson"' 2>/dev/null; then \
+		echo 'rocks_provided = { ["lua-cjson"] = "2.1.0-1" }' >$(ROCK_CONFIG); else : >$(ROCK_CONFIG); fi
+
+rock: rock-config
+	@mkdir -p $(ROCK_TREE)
+	$(LUAROCKS) make --tree=$(ROCK_TREE) rockspecs/aimlmusic-scm-1.rockspec
+	cd /tmp && eval "$$($(LUAROCKS) path --tree=$(ROCK_TREE))" && \
 		$(LUA) -e 'local m = require "aimlmusic"; print(m._VERSION, "loaded outside the checkout")'
 
+# The release's .src.rock, packed offline from the unchanged release rockspec: git's insteadOf
+# points its repository URL at a local repository holding the working tree (what git add -A
+# would commit), tagged as the release.
+rock-pack: rock-config
+	@rm -rf $(ROCK_DIR)/repo.git $(SRC_ROCK)
+	@git init -q --bare $(ROCK_DIR)/repo.git
+	@export GIT_INDEX_FILE=$(CURDIR)/$(ROCK_DIR)/index GIT_AUTHOR_NAME=aimlmusic GIT_AUTHOR_EMAIL=build@localhost \
+		GIT_COMMITTER_NAME=aimlmusic GIT_COMMITTER_EMAIL=build@localhost; \
+	rm -f "$$GIT_INDEX_FILE"; git read-tree HEAD && git add -A && \
+	c=$$(git commit-tree -p HEAD -m "the working tree" "$$(git write-tree)") && rm -f "$$GIT_INDEX_FILE" && \
+	git push -q $(ROCK_DIR)/repo.git "$$c:refs/heads/release"
+	@git -C $(ROCK_DIR)/repo.git tag v$(firstword $(subst -, ,$(RELEASE))) release
+	cd $(ROCK_DIR) && GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=url.file://$(CURDIR)/$(ROCK_DIR)/repo.git.insteadOf \
+		GIT_CONFIG_VALUE_0=$(REPO_URL) $(LUAROCKS) pack $(CURDIR)/$(RELEASE_ROCKSPEC)
+	@rm -rf $(ROCK_DIR)/repo.git
+	@ls -l $(SRC_ROCK)
+
+# The library as a LÖVE game carries it: build/love/ holds the Lua modules, aimlmusic/core.so
+# built for LuaJIT (LÖVE's Lua) and lua-cjson's cjson.so. Copied into a game's folder,
+# `require "aimlmusic"` works from the folder, a zipped .love or a fused game.
+LOVE_DIR = build/love
+love-bundle:
+	@$(MAKE) --no-print-directory build LUA=luajit
+	@tools/deps.sh luajit love
+	rm -rf $(LOVE_DIR)
+	mkdir -p $(LOVE_DIR)/aimlmusic
+	cd lua && find . -name '*.lua' ! -path './aimlmusic/nvim/*' ! -name health.lua \
+		-exec cp --parents {} $(CURDIR)/$(LOVE_DIR)/ \;
+	cp build/luajit/aimlmusic/core.so $(LOVE_DIR)/aimlmusic/core.so
+	@cjson=$$(luajit -e 'print((package.searchpath("cjson", package.cpath)))'); \
+		if [ "$$cjson" = nil ]; then echo "love-bundle: lua-cjson for LuaJIT (cjson.so) not found: luarocks --lua-version=5.1 install lua-cjson" >&2; exit 1; fi; \
+		echo "cp $$cjson $(LOVE_DIR)/cjson.so"; cp "$$cjson" $(LOVE_DIR)/cjson.so
+
+# Also what `luarocks make` leaves in the tree: objects beside the sources, the module built
+# at aimlmusic/core.so.
 clean:
-	rm -rf build demo-output lua/aimlmusic/core.so
+	rm -rf build demo-output lua/aimlmusic/core.so aimlmusic src/*.o
 
 # ThreadSanitizer: tools/tsan.c runs several Lua states in threads through submit, download,
 # cancel and close against the mock, with the module and the harness built with -fsanitize=thread.

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, when they are missing.
 # As root it runs apt-get itself; otherwise it prints the one line to run and fails.
-# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint docs asan valgrind tsan rock fuzz)
+# Where there is no apt (and dpkg), it does nothing: the build uses what is there and
+# tools/probe.sh names what is missing, if anything is.
+# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint docs asan valgrind tsan rock fuzz love)
 set -eu
 lua=${1:-lua5.4}
 shift || true
@@ -11,19 +13,28 @@ case "$lua" in
   lua5.2|lua5.3|lua5.4) runtime="$lua lib$lua-dev" ;;
   *) echo "deps: unknown LUA=$lua (use lua5.1, lua5.2, lua5.3, lua5.4 or luajit)" >&2; exit 2 ;;
 esac
-# What the spec suite runs: the mock (luv), LuaSocket, TLS peers, Neovim, LÖVE, script(1), strace.
-suite="lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils strace lua-cqueues lua-copas lua-lgi"
-pkgs="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjson $runtime"
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+  exit 0
+fi
+# What the spec suite runs: the mock (luv), LuaSocket, TLS peers, Neovim, LÖVE, script(1), strace,
+# and for the install specs zip, LuaRocks, nm, git and luacheck.
+suite="lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils strace zip luarocks binutils git lua-check lua-cqueues lua-copas lua-lgi"
+build="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjson $runtime"
+pkgs=""
 for what in "$@"; do
+  case "$what" in
+    lint) pkgs="$pkgs lua-check"; continue ;;
+  esac
+  pkgs="$pkgs $build"
   case "$what" in
     build) ;;
     test) pkgs="$pkgs $suite" ;;
     demo) pkgs="$pkgs lua-luv file" ;;
-    lint) pkgs="$pkgs lua-check" ;;
     docs) pkgs="$pkgs lua-ldoc" ;;
     asan) pkgs="$pkgs $suite libasan8 libubsan1" ;;
     valgrind) pkgs="$pkgs $suite valgrind" ;;
-    rock) pkgs="$pkgs luarocks" ;;
+    rock) pkgs="$pkgs luarocks lua-busted binutils" ;;
+    love) pkgs="$pkgs luajit libluajit-5.1-dev lua-cjson" ;;
     fuzz) pkgs="$pkgs clang libclang-rt-14-dev lua5.4 liblua5.4-dev" ;;
     tsan) pkgs="$pkgs lua5.4 liblua5.4-dev lua-luv lua-socket libtsan2" ;;
     *) echo "deps: unknown target $what" >&2; exit 2 ;;
