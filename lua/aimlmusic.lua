@@ -11,6 +11,8 @@
 --                                    { output = "track.mp3" })
 -- @module aimlmusic
 
+-- In LÖVE, native modules may sit inside the game's archive: aimlmusic.love loads them from there.
+if type(rawget(_G, "love")) == "table" then require("aimlmusic.love").install() end
 local core = require "aimlmusic.core"
 local models = require "aimlmusic.models"
 local task = require "aimlmusic.task"
@@ -33,7 +35,7 @@ local random, min, max = math.random, math.min, math.max
 ---@field pollfd fun(): integer|nil, string? one descriptor, readable when step(0) has work
 ---@field timeout fun(): number|nil seconds until step must run anyway
 local music = {
-  _VERSION = "aimlmusic 0.1.0",
+  _VERSION = "aimlmusic 0.2.0",
   models = models,
   spawn = task.spawn,
   step = task.step,

@@ -35,6 +35,7 @@ build = {
     ["aimlmusic.nvim"] = "lua/aimlmusic/nvim/init.lua",
     ["aimlmusic.nvim.notify"] = "lua/aimlmusic/nvim/notify.lua",
     ["aimlmusic.health"] = "lua/aimlmusic/health.lua",
+    ["aimlmusic.love"] = "lua/aimlmusic/love.lua",
     ["aimlmusic.mock"] = "lua/aimlmusic/mock.lua",
     ["aimlmusic.mock_mp3"] = "lua/aimlmusic/mock_mp3.lua",
     ["aimlmusic.core"] = {
@@ -49,9 +50,13 @@ build = {
     },
   },
   install = {
+    -- bin/aimlmusic-mock (and `aimlmusic mock`) also need luv: `luarocks install luv`.
     bin = { ["aimlmusic"] = "bin/aimlmusic", ["aimlmusic-mock"] = "bin/aimlmusic-mock" },
   },
 }
+-- The specs need the core built for the interpreter under test and the mock server: `make test`
+-- builds it and runs busted (`luarocks test -- LUA=lua5.1` picks another runtime).
 test = {
-  type = "busted",
+  type = "command",
+  command = "make test",
 }

@@ -12,6 +12,17 @@ local MAX_STEP_MS = 2
 local q, read_file, execute = util.q, util.read_file, util.execute
 local fetch, load_chunk = util.fetch, util.load_chunk
 
+-- The command that runs game (a folder or a .love) headless in dir; env: more variables.
+local function love_cmd(dir, game, log, env)
+  local parts = { "cd", q(dir), "&&", "env -u LD_PRELOAD -u DISPLAY -u WAYLAND_DISPLAY",
+    "XDG_RUNTIME_DIR=" .. q(dir), "XDG_DATA_HOME=" .. q(dir .. "/data"),
+    "SDL_AUDIODRIVER=dummy", "ALSOFT_DRIVERS=null" }
+  for _, kv in ipairs(env) do parts[#parts + 1] = kv[1] .. "=" .. q(kv[2]) end
+  -- the game gives up after 20 s; this kills LÖVE should it hang anyway
+  parts[#parts + 1] = "timeout -k 5 40 love " .. q(game) .. " </dev/null >" .. q(log) .. " 2>&1"
+  return table.concat(parts, " ")
+end
+
 describe("examples/love in headless LÖVE", function()
   local mock, root, dir, out_dir
 
@@ -94,5 +105,41 @@ describe("examples/love in headless LÖVE", function()
       res.max_own_step_ms, res.max_own_step_when))
     assert.is_true(res.max_preempted_cpu_ms < MAX_STEP_MS, ("a preempted step(0) used %.3f ms of CPU"):format(
       res.max_preempted_cpu_ms))
+  end)
+
+  it("zipped as a .love with build/love/ inside, loads its native modules from the archive", function()
+    mock:reset()
+    mock:config { duration = 0.5 }
+    local ok = execute("cd " .. q(root) .. " && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD"
+      .. " make --no-print-directory love-bundle LUA=luajit >" .. q(dir .. "/bundle.log") .. " 2>&1")
+    assert(ok, "make love-bundle failed:\n" .. (read_file(dir .. "/bundle.log") or ""))
+    local game = util.mkdir(dir .. "/game")
+    assert(execute("cp -R " .. q(root .. "/build/love") .. "/. " .. q(root .. "/examples/love") .. "/. " .. q(game)))
+    local archive = dir .. "/example.love"
+    assert(execute("cd " .. q(game) .. " && zip -q -r " .. q(archive) .. " ."))
+    local result, log, output = dir .. "/result2.lua", dir .. "/love2.log", (out_dir or dir) .. "/track2.mp3"
+    local data = dir .. "/data2"
+    local code
+    ok, code = execute(love_cmd(dir, archive, log, {
+      { "XDG_DATA_HOME", data },
+      -- nothing from the system: every module comes from the archive
+      { "LUA_PATH", "/nonexistent/?.lua" }, { "LUA_CPATH", "/nonexistent/?.so" },
+      { "AIMLAPI_BASE_URL", mock.api_url }, { "AIMLAPI_KEY", mock.key },
+      { "AIMLMUSIC_LOVE_TEST", result }, { "AIMLMUSIC_LOVE_OUTPUT", output },
+      { "AIMLMUSIC_POLL_INTERVAL", "0.1" }, { "AIMLMUSIC_LOVE_TIMEOUT", "20" },
+    }))
+    local s = read_file(result)
+    assert(s, ("LÖVE wrote no result (exit %s); its output:\n%s"):format(tostring(code), read_file(log) or ""))
+    local res = load_chunk(s, "=love result")
+    assert.equal("done", res.reason, "the game ended with " .. res.reason .. ": " .. tostring(res.error))
+    assert.is_true(ok, "LÖVE exited with " .. tostring(code))
+    assert.same({ "queued", "generating", "completed", "saved" }, res.statuses)
+    assert.equal(output, res.path)
+    assert.is_true(res.samples > 0, "no samples")
+    assert.is_true(res.played, "the source did not play")
+    -- Both native modules were copied out of the archive into the save directory.
+    local copied = util.sh("cd " .. q(data) .. " && find . -path '*aimlmusic-native*' -name '*.so' | sort")
+    assert.matches("/aimlmusic/core%.so\n", copied)
+    assert.matches("/cjson%.so\n", copied)
   end)
 end)

@@ -50,7 +50,7 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   output_open(L);
   lua_pushstring(L, core_curl_version);
   lua_setfield(L, -2, "curl_version");
-  lua_pushliteral(L, "0.1.0");
+  lua_pushliteral(L, "0.2.0");
   lua_setfield(L, -2, "version");
   return 1;
 }

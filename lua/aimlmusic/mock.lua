@@ -1319,7 +1319,12 @@ function M.main(argv)
     io.stdout:write(M.USAGE)
     return 0
   end
-  local uv = require("luv")
+  local has_uv, uv = pcall(require, "luv")
+  if not has_uv then
+    io.stderr:write("aimlmusic-mock: the mock server runs on luv (libuv for Lua), which is not installed:\n"
+      .. "  luarocks install luv    (Debian/Ubuntu: apt install lua-luv)\n")
+    return 1
+  end
   seed_random(uv)
   local srv, err = M.start(o)
   if not srv then

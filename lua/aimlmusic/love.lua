@@ -1,0 +1,84 @@
+--- Native modules from inside a LÖVE game: a .love archive or a fused executable.
+--
+-- The operating system cannot load a shared library from inside a zip, so this package searcher
+-- finds `name.so` (aimlmusic/core.so, cjson.so: what `make love-bundle` puts in build/love/)
+-- among the game's files with love.filesystem, copies it to the save directory (under
+-- `aimlmusic-native/<md5 of the library>/`, so a running game never sees its library replaced)
+-- and loads it with package.loadlib, as native LÖVE libraries are shipped. A game run from a
+-- folder loads the library where it lies. `require "aimlmusic"` installs it by itself in LÖVE.
+-- @module aimlmusic.love
+
+-- luacheck: read globals love
+local M = {}
+
+local EXTENSIONS = { ".so", ".dll", ".dylib" }
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The absolute path of a copy of the game file rel (contents data) in the save directory.
+local function copy_out(fs, rel, data)
+  local digest = love.data and love.data.encode("string", "hex", love.data.hash("md5", data))
+    or tostring(#data)
+  local dir = "aimlmusic-native/" .. digest
+  local target = dir .. "/" .. rel
+  local full = fs.getSaveDirectory() .. "/" .. target
+  local info = fs.getInfo(target, "file")
+  if info and info.size == #data and exists(full) then return full end
+  fs.createDirectory(target:match("^(.*)/[^/]*$"))
+  -- Written beside, then renamed: another instance of the game may have the old one mapped.
+  local tmp = ("%s.%d.tmp"):format(target, math.random(1, 1e9))
+  local ok, err = fs.write(tmp, data)
+  if not ok then return nil, "cannot write " .. tmp .. " in the save directory: " .. tostring(err) end
+  local full_tmp = fs.getSaveDirectory() .. "/" .. tmp
+  local renamed, rerr = os.rename(full_tmp, full)
+  if not renamed then
+    os.remove(full_tmp)
+    return nil, "cannot move " .. full_tmp .. ": " .. tostring(rerr)
+  end
+  return full
+end
+
+--- The searcher: a loader for module name, or a message saying where it looked.
+-- @tparam string name the module, e.g. "aimlmusic.core"
+function M.searcher(name)
+  local fs = love.filesystem
+  local rel = name:gsub("%.", "/")
+  local tried = {}
+  for _, ext in ipairs(EXTENSIONS) do
+    local path = rel .. ext
+    if fs.getInfo(path, "file") then
+      local real = fs.getRealDirectory(path)
+      local full = real and real .. "/" .. path
+      if not (full and exists(full)) then -- inside an archive: copy it out
+        local data, rerr = fs.read(path)
+        if not data then return "\n\tcannot read game file " .. path .. ": " .. tostring(rerr) end
+        local err
+        full, err = copy_out(fs, path, data)
+        if not full then return "\n\t" .. err end
+      end
+      local loader, lerr = package.loadlib(full, "luaopen_" .. name:gsub("%.", "_"))
+      if not loader then return "\n\tcannot load " .. full .. ": " .. tostring(lerr) end
+      return loader
+    end
+    tried[#tried + 1] = "\n\tno game file '" .. path .. "'"
+  end
+  return table.concat(tried)
+end
+
+--- Adds the searcher to package.loaders (package.searchers), after the usual ones; once.
+-- Does nothing outside LÖVE.
+function M.install()
+  if type(rawget(_G, "love")) ~= "table" or not love.filesystem then return false end
+  local searchers = package.searchers or package.loaders -- luacheck: ignore 143 (Lua 5.1)
+  for _, s in ipairs(searchers) do
+    if s == M.searcher then return true end
+  end
+  searchers[#searchers + 1] = M.searcher
+  return true
+end
+
+return M

@@ -1,0 +1,63 @@
+rockspec_format = "3.0"
+package = "aimlmusic"
+version = "0.2.0-1"
+source = {
+  url = "git+https://github.com/aimlmusic/aimlmusic.git",
+  tag = "v0.2.0",
+}
+description = {
+  summary = "Generate music with the AI/ML API (minimax/music-2.0, music-1.5) from any Lua",
+  detailed = [[
+    Submit a generation job with a prompt and lyrics, follow it until it is done and download
+    the audio. The transfer engine is C over libcurl's multi interface: nothing blocks inside
+    a task, so the same code runs in scripts, Neovim plugins and LÖVE games.
+  ]],
+  license = "MIT",
+  labels = { "audio", "music", "http", "api", "neovim", "love" },
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson >= 2.1",
+}
+external_dependencies = {
+  -- Only the library is looked up: Debian keeps curl/curl.h in a multiarch include directory
+  -- that the compiler searches by itself but LuaRocks does not.
+  CURL = { library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["aimlmusic"] = "lua/aimlmusic.lua",
+    ["aimlmusic.models"] = "lua/aimlmusic/models.lua",
+    ["aimlmusic.task"] = "lua/aimlmusic/task.lua",
+    ["aimlmusic.journal"] = "lua/aimlmusic/journal.lua",
+    ["aimlmusic.uv"] = "lua/aimlmusic/uv.lua",
+    ["aimlmusic.cli"] = "lua/aimlmusic/cli.lua",
+    ["aimlmusic.nvim"] = "lua/aimlmusic/nvim/init.lua",
+    ["aimlmusic.nvim.notify"] = "lua/aimlmusic/nvim/notify.lua",
+    ["aimlmusic.health"] = "lua/aimlmusic/health.lua",
+    ["aimlmusic.love"] = "lua/aimlmusic/love.lua",
+    ["aimlmusic.mock"] = "lua/aimlmusic/mock.lua",
+    ["aimlmusic.mock_mp3"] = "lua/aimlmusic/mock_mp3.lua",
+    ["aimlmusic.core"] = {
+      sources = {
+        "src/commit.c", "src/core.c", "src/engine.c", "src/error.c", "src/host.c", "src/journal.c", "src/json.c",
+        "src/request.c", "src/response.c", "src/validate.c",
+      },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl", "m", "pthread" },
+    },
+  },
+  install = {
+    -- bin/aimlmusic-mock (and `aimlmusic mock`) also need luv: `luarocks install luv`.
+    bin = { ["aimlmusic"] = "bin/aimlmusic", ["aimlmusic-mock"] = "bin/aimlmusic-mock" },
+  },
+}
+-- The specs need the core built for the interpreter under test and the mock server: `make test`
+-- builds it and runs busted (`luarocks test -- LUA=lua5.1` picks another runtime).
+test = {
+  type = "command",
+  command = "make test",
+}
