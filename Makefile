@@ -125,6 +125,7 @@ docs: deps-docs
 # lua-cjson), a generated LuaRocks config registers it as provided.
 ROCK_LUA = $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
 ROCK_TREE ?= $(HOME)/.luarocks
+ROCK_VARS ?=
 ROCK_DIR = build/rock
 ROCK_CONFIG = $(CURDIR)/$(ROCK_DIR)/config-$(ROCK_LUA).lua
 LUAROCKS = LUAROCKS_CONFIG=$(ROCK_CONFIG) luarocks --lua-version=$(ROCK_LUA)
@@ -140,7 +141,7 @@ rock-config: deps-rock
 
 rock: rock-config
 	@mkdir -p $(ROCK_TREE)
-	$(LUAROCKS) make --tree=$(ROCK_TREE) rockspecs/aimlmusic-scm-1.rockspec
+	$(LUAROCKS) make --tree=$(ROCK_TREE) rockspecs/aimlmusic-scm-1.rockspec $(ROCK_VARS)
 	cd /tmp && eval "$$($(LUAROCKS) path --tree=$(ROCK_TREE))" && \
 		$(LUA) -e 'local m = require "aimlmusic"; print(m._VERSION, "loaded outside the checkout")'
 

@@ -12,32 +12,25 @@ local ENV = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD -u LUA_PATH -
 -- Every download LuaRocks might try goes to a closed port: offline for sure.
 local OFFLINE = "http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 ftp_proxy=http://127.0.0.1:9"
 
--- Runs cmd (a shell line) in dir; returns ok and everything it wrote.
+-- Runs cmd (a shell line) in dir, without the sanitizer preload of make asan; returns ok and
+-- everything it wrote.
 local function run(dir, cmd)
   local log = os.tmpname()
-  local ok = execute("cd " .. q(dir) .. " && " .. cmd .. " >" .. q(log) .. " 2>&1")
+  local ok = execute("cd " .. q(dir) .. " && unset LD_PRELOAD && (" .. cmd .. "\n) >" .. q(log) .. " 2>&1")
   local out = read_file(log) or ""
   os.remove(log)
   return ok, out
 end
 
--- A directory of symlinks to every program on PATH except those whose name matches one of
--- the patterns: a PATH without them.
-local function path_without(dir, patterns)
+-- A directory of symlinks to every program on PATH except those whose name matches the
+-- extended regular expression hide: a PATH without them.
+local function path_without(dir, hide)
   util.mkdir(dir)
-  local seen = {}
-  for d in (os.getenv("PATH") or ""):gmatch("[^:]+") do
-    for _, name in ipairs(util.ls(d)) do
-      local hidden = false
-      for _, p in ipairs(patterns) do
-        if name:match(p) then hidden = true end
-      end
-      if not hidden and not seen[name] then
-        seen[name] = true
-        execute("ln -s " .. q(d .. "/" .. name) .. " " .. q(dir .. "/" .. name) .. " 2>/dev/null")
-      end
-    end
-  end
+  local ok, out = run(dir, [[IFS=:; for d in $PATH; do [ -d "$d" ] || continue
+    for f in "$d"/*; do n=${f##*/}
+      if [ -x "$f" ] && [ ! -e "$n" ] && ! printf '%s\n' "$n" | grep -Eq ']] .. hide .. [['; then ln -s "$f" "$n"; fi
+    done; done]])
+  assert(ok, out)
   return dir
 end
 
@@ -150,7 +143,7 @@ describe("building and installing", function()
   end)
 
   it("make build passes with dpkg and apt absent from PATH, and without pkg-config given LUA_INCDIR", function()
-    local bin = path_without(dir .. "/no-apt", { "^dpkg", "^apt" })
+    local bin = path_without(dir .. "/no-apt", "^(dpkg|apt)")
     local out_dir = dir .. "/build-no-apt"
     -- CFLAGS=-O0: a quicker compile, the same checks
     local ok, out = run(root, ENV .. " PATH=" .. q(bin) .. " make --no-print-directory build CFLAGS=-O0 LUA=" .. LUA
@@ -159,7 +152,7 @@ describe("building and installing", function()
     assert.is_nil(out:find("apt-get", 1, true), out)
     assert.same({ "luaopen_aimlmusic_core" }, exports(out_dir .. "/aimlmusic/core.so"))
 
-    local bin2 = path_without(dir .. "/no-pkg-config", { "^dpkg", "^apt", "pkg%-config$", "^pkgconf" })
+    local bin2 = path_without(dir .. "/no-pkg-config", "^(dpkg|apt)|pkg-config$|^pkgconf")
     local incdir = LUA == "luajit" and "/usr/include/luajit-2.1" or "/usr/include/" .. LUA
     out_dir = dir .. "/build-incdir"
     ok, out = run(root, ENV .. " PATH=" .. q(bin2) .. " make --no-print-directory build CFLAGS=-O0 LUA=" .. LUA
@@ -170,7 +163,7 @@ describe("building and installing", function()
   end)
 
   it("a missing header, library or compiler is named", function()
-    local bin = path_without(dir .. "/no-apt2", { "^dpkg", "^apt" })
+    local bin = path_without(dir .. "/no-apt2", "^(dpkg|apt)")
     local base = ENV .. " PATH=" .. q(bin) .. " make --no-print-directory build LUA=" .. LUA .. " BUILD=" .. q(dir .. "/b")
     local ok, out = run(root, base .. " LUA_INCDIR=/nonexistent/include")
     assert.is_false(ok)
@@ -185,22 +178,32 @@ describe("building and installing", function()
   end)
 
   it("make lint needs no compiler", function()
-    local bin = path_without(dir .. "/no-cc", { "^cc$", "^c89", "^c99", "gcc", "clang", "^tcc$", "^cpp" })
+    local bin = path_without(dir .. "/no-cc", "^(cc|c89.*|c99.*|tcc|cpp.*)$|gcc|clang")
     assert.is_false(execute("PATH=" .. q(bin) .. " command -v cc >/dev/null 2>&1"))
     local ok, out = run(root, ENV .. " PATH=" .. q(bin) .. " make --no-print-directory lint")
     assert(ok, out)
   end)
 
-  it("make rock works on a fresh account; the packed .src.rock installs offline; make clean tidies after luarocks make",
+  it("make rock works on a fresh account, make clean tidies after it; the packed .src.rock installs offline",
     function()
+      -- -O0: quicker compiles; what is checked (installing, loading, exports) is the same
+      local fast = " CFLAGS='-O0 -fPIC'"
+      -- in a copy of the tree (luarocks make builds in the tree), into a home without ~/.luarocks
+      local copy = util.mkdir(dir .. "/copy")
+      local ok, out = run(root, "git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t " .. q(copy))
+      assert(ok, out)
+      local before = lines("cd " .. q(copy) .. " && find . | sort")
       local home = util.mkdir(dir .. "/home")
-      -- make rock into a home without ~/.luarocks
-      local ok, out = run(root, ENV .. " HOME=" .. q(home) .. " " .. OFFLINE
-        .. " make --no-print-directory rock LUA=" .. LUA)
+      ok, out = run(copy, ENV .. " HOME=" .. q(home) .. " " .. OFFLINE
+        .. " make --no-print-directory rock LUA=" .. LUA .. " ROCK_VARS=" .. q(fast))
       assert(ok, out)
       assert.matches("aimlmusic 0%.2%.0\tloaded outside the checkout", out)
       assert.same({ "luaopen_aimlmusic_core" },
         exports(home .. "/.luarocks/lib/lua/" .. ROCK_LUA .. "/aimlmusic/core.so"))
+      assert.is_true(#lines("cd " .. q(copy) .. " && find . | sort") > #before, "luarocks make left nothing?")
+      ok, out = run(copy, ENV .. " make --no-print-directory clean")
+      assert(ok, out)
+      assert.same(before, lines("cd " .. q(copy) .. " && find . | sort"))
 
       -- the release's .src.rock, installed offline into another fresh home
       ok, out = run(root, ENV .. " " .. OFFLINE .. " make --no-print-directory rock-pack LUA=" .. LUA)
@@ -211,7 +214,7 @@ describe("building and installing", function()
       local tree = home2 .. "/tree"
       local luarocks = ENV .. " HOME=" .. q(home2) .. " " .. OFFLINE .. " LUAROCKS_CONFIG="
         .. q(root .. "/build/rock/config-" .. ROCK_LUA .. ".lua") .. " luarocks --lua-version=" .. ROCK_LUA
-      ok, out = run(dir, luarocks .. " install --tree=" .. q(tree) .. " " .. q(rock))
+      ok, out = run(dir, luarocks .. " install --tree=" .. q(tree) .. " " .. q(rock) .. fast)
       assert(ok, out)
       assert.same({ "luaopen_aimlmusic_core" }, exports(tree .. "/lib/lua/" .. ROCK_LUA .. "/aimlmusic/core.so"))
       local probe = 'local m = require "aimlmusic"; local c = require "aimlmusic.core"; '
@@ -221,21 +224,7 @@ describe("building and installing", function()
       assert(ok, out)
       assert.matches("aimlmusic 0%.2%.0\t0%.2%.0", out)
       if LUA ~= "lua5.1" then assert.truthy(out:find(tree, 1, true), out) end
-      assert.matches("usage", out:lower())
-
-      -- luarocks make in a copy of the tree, then make clean: the copy is as it was
-      local copy = util.mkdir(dir .. "/copy")
-      ok, out = run(root, "git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t " .. q(copy))
-      assert(ok, out)
-      local before = lines("cd " .. q(copy) .. " && find . | sort")
-      ok, out = run(copy, luarocks .. " make --tree=" .. q(dir .. "/tree3")
-        .. " rockspecs/aimlmusic-scm-1.rockspec")
-      assert(ok, out)
-      assert.same({ "luaopen_aimlmusic_core" }, exports(dir .. "/tree3/lib/lua/" .. ROCK_LUA .. "/aimlmusic/core.so"))
-      assert.is_true(#lines("cd " .. q(copy) .. " && find . | sort") > #before, "luarocks make left nothing?")
-      ok, out = run(copy, ENV .. " make --no-print-directory clean")
-      assert(ok, out)
-      assert.same(before, lines("cd " .. q(copy) .. " && find . | sort"))
+      assert.matches("usage: aimlmusic", out)
     end)
 
   it("luarocks test runs the specs", function()
