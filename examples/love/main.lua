@@ -8,9 +8,10 @@
 --   LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;;" LUA_CPATH="$PWD/build/luajit/?.so;;" \
 --     AIMLAPI_KEY=... love examples/love
 --
--- (LÖVE honours LUA_PATH and LUA_CPATH. A game folder can also carry the library itself:
--- lua/aimlmusic.lua, lua/aimlmusic/*.lua and build/luajit/aimlmusic/core.so copied into it, as
--- aimlmusic.lua, aimlmusic/*.lua and aimlmusic/core.so; lua-cjson must be installed for LuaJIT.)
+-- (LÖVE honours LUA_PATH and LUA_CPATH. A game can also carry the library itself:
+-- `make love-bundle` writes build/love/ — aimlmusic.lua, aimlmusic/*.lua, aimlmusic/core.so and
+-- cjson.so — to copy into the game's folder; require "aimlmusic" then works from the folder, a
+-- zipped .love or a fused game, the native modules being copied to the save directory.)
 --
 -- The track is saved in the game's save directory (love.filesystem.getSaveDirectory()).
 -- Keys: space plays the track again, escape quits.
