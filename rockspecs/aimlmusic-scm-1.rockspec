@@ -41,7 +41,7 @@ build = {
     ["aimlmusic.core"] = {
       sources = {
         "src/commit.c", "src/core.c", "src/engine.c", "src/error.c", "src/host.c", "src/journal.c", "src/json.c",
-        "src/request.c", "src/response.c", "src/validate.c",
+        "src/request.c", "src/response.c", "src/url.c", "src/validate.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },
