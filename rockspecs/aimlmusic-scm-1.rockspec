@@ -31,6 +31,8 @@ build = {
     ["aimlmusic.task"] = "lua/aimlmusic/task.lua",
     ["aimlmusic.journal"] = "lua/aimlmusic/journal.lua",
     ["aimlmusic.uv"] = "lua/aimlmusic/uv.lua",
+    ["aimlmusic.cqueues"] = "lua/aimlmusic/cqueues.lua",
+    ["aimlmusic.schedule"] = "lua/aimlmusic/schedule.lua",
     ["aimlmusic.cli"] = "lua/aimlmusic/cli.lua",
     ["aimlmusic.nvim"] = "lua/aimlmusic/nvim/init.lua",
     ["aimlmusic.nvim.notify"] = "lua/aimlmusic/nvim/notify.lua",
@@ -41,7 +43,7 @@ build = {
     ["aimlmusic.core"] = {
       sources = {
         "src/commit.c", "src/core.c", "src/engine.c", "src/error.c", "src/host.c", "src/journal.c", "src/json.c",
-        "src/request.c", "src/response.c", "src/url.c", "src/validate.c",
+        "src/output.c", "src/pollfd.c", "src/request.c", "src/response.c", "src/url.c", "src/validate.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },

@@ -7,6 +7,11 @@
 
 #include "engine.h"
 
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 /* Creates the set (with its timer) if it does not exist yet. 0 on success, else an errno. */
 int pollfd_open(engine *e);
 /* Closes the set and its timer; idempotent. */
@@ -27,5 +32,9 @@ int pollfd_wait(engine *e, int ms);
 
 /* Sockets handed to libcurl per step; more stay ready for the next one. */
 #define POLLFD_BATCH 64
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif
