@@ -272,7 +272,9 @@ end)
   it("plays the last track with the first player found", function()
     local case = new_case()
     util.mkdir(case .. "/bin")
-    write_file(case .. "/bin/mpv", "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done > \"$PLAYED\"\n")
+    -- Written aside and renamed, so the file is complete once it exists.
+    write_file(case .. "/bin/mpv",
+      "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done > \"$PLAYED.tmp\" && mv \"$PLAYED.tmp\" \"$PLAYED\"\n")
     execute("chmod +x " .. q(case .. "/bin/mpv"))
     local res = run(case, HEAD .. [[
 H.record_notify("replace")
