@@ -499,9 +499,9 @@ for _, m in ipairs(MODELS) do
         assert.same({ "audio_setting", "lyrics", "model", "prompt" }, keys(body))
       end)
 
-      it("defaults audio_setting.format to mp3 when audio_setting is given without it", function()
+      it("sends the documented defaults mp3, 44100 and 256000 for an empty audio_setting", function()
         local body = encode(params(M, { audio_setting = {} }))
-        assert.same({ format = "mp3" }, body.audio_setting)
+        assert.same({ format = "mp3", audio_sample_rate = 44100, bitrate = 256000 }, body.audio_setting)
       end)
 
       it("keeps a format the user chose", function()
@@ -518,22 +518,21 @@ for _, m in ipairs(MODELS) do
         assert.is_nil(body.format)
       end)
 
-      it("sends the sample rate as both sample_rate and audio_sample_rate", function()
+      it("sends the sample rate as audio_sample_rate only, as the model's own file spells it", function()
         for _, r in ipairs(SAMPLE_RATES) do
           local body = encode(params(M, { audio_setting = { sample_rate = r, bitrate = 128000 } }))
-          assert.same({ format = "mp3", sample_rate = r, audio_sample_rate = r, bitrate = 128000 },
-            body.audio_setting)
+          assert.same({ format = "mp3", audio_sample_rate = r, bitrate = 128000 }, body.audio_setting)
         end
       end)
 
-      it("sends both spellings when the user wrote audio_sample_rate", function()
+      it("sends audio_sample_rate once when the user wrote that spelling", function()
         local body = encode(params(M, { audio_setting = { format = "pcm", audio_sample_rate = 24000 } }))
-        assert.same({ format = "pcm", sample_rate = 24000, audio_sample_rate = 24000 }, body.audio_setting)
+        assert.same({ format = "pcm", audio_sample_rate = 24000, bitrate = 256000 }, body.audio_setting)
       end)
 
       it("sends an integral float such as 44100.0 as the integer 44100", function()
         local body, raw = encode(params(M, { audio_setting = { sample_rate = 44100.0, bitrate = 256000.0 } }))
-        assert.equal(44100, body.audio_setting.sample_rate)
+        assert.equal(44100, body.audio_setting.audio_sample_rate)
         assert.equal(256000, body.audio_setting.bitrate)
         assert.is_nil(raw:find("44100.0", 1, true))
         assert.is_nil(raw:find("e+", 1, true))
