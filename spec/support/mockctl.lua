@@ -84,12 +84,13 @@ function Handle:faults()
   return self:call("GET", "/_mock/faults")
 end
 
-local function launch()
+local function launch(path_prefix)
   local root = util.repo_root()
   local lua = util.LUA
   local port_file = os.tmpname()
   os.remove(port_file)
-  local lua_path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. (os.getenv("LUA_PATH") or ";")
+  local lua_path = (path_prefix or "") .. root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;"
+    .. (os.getenv("LUA_PATH") or ";")
   -- LD_PRELOAD is dropped: the mock is pure Lua and needs no sanitizer runtime
   local cmd = "exec env -u LD_PRELOAD LUA_PATH=" .. util.q(lua_path) .. " " .. lua .. " "
     .. util.q(root .. "/bin/aimlmusic-mock")
@@ -109,6 +110,20 @@ local function launch()
     error("mockctl: the mock server did not start within 10 s (command: " .. cmd .. ")", 3)
   end
   return setmetatable({ api_url = api_url, cdn_url = cdn_url, key = "test-key", proc = proc }, Handle)
+end
+
+--- Stops a mock started with M.spawn (its stdin closes: it exits).
+function Handle:close()
+  if self.proc then
+    self.proc:close()
+    self.proc = nil
+  end
+end
+
+--- A mock of its own, which finds modules first under path_prefix ("DIR/?.lua;"): a spec can
+-- give it another model table. Stop it with handle:close().
+function M.spawn(path_prefix)
+  return launch(path_prefix)
 end
 
 --- Start the mock (once per test run) and return its handle.
