@@ -92,8 +92,15 @@ local function launch(path_prefix)
   local lua_path = (path_prefix or "") .. root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;"
     .. (os.getenv("LUA_PATH") or ";")
   -- LD_PRELOAD is dropped: the mock is pure Lua and needs no sanitizer runtime
-  local cmd = "exec env -u LD_PRELOAD LUA_PATH=" .. util.q(lua_path) .. " " .. lua .. " "
-    .. util.q(root .. "/bin/aimlmusic-mock")
+  -- bin/aimlmusic-mock puts the checkout's modules first; with a prefix the module is run
+  -- directly, so that what lies under the prefix comes first.
+  local entry, launcher = util.q(root .. "/bin/aimlmusic-mock"), nil
+  if path_prefix then
+    launcher = os.tmpname()
+    util.write_file(launcher, "os.exit(require('aimlmusic.mock').main(arg))\n")
+    entry = util.q(launcher)
+  end
+  local cmd = "exec env -u LD_PRELOAD LUA_PATH=" .. util.q(lua_path) .. " " .. lua .. " " .. entry
     .. " --port 0 --port-file " .. util.q(port_file) .. " --watch-stdin --duration 0.3 >/dev/null"
   local proc = io.popen(cmd, "w")
   if not proc then error("mockctl: cannot run " .. cmd, 3) end
@@ -105,6 +112,7 @@ local function launch(path_prefix)
     if not api_url then socket.sleep(0.02) end
   until api_url or socket.gettime() > deadline
   os.remove(port_file)
+  if launcher then os.remove(launcher) end -- read by now, or never
   if not api_url then
     proc:close()
     error("mockctl: the mock server did not start within 10 s (command: " .. cmd .. ")", 3)
