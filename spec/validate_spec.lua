@@ -655,3 +655,48 @@ describe("music.validate errors", function()
     assert.same(e1.fields, e2.fields)
   end)
 end)
+
+-- The other models' limits, written out by hand from their API references (a second oracle
+-- beside spec/models_spec.lua, which reads the provider's files).
+local OTHER = {
+  { "minimax/music-2.6", { prompt = "Lo-fi pop, slow intro", lyrics = LYRICS },
+    { { "prompt", "len", 10, 2000 }, { "lyrics", "len", 10, 3000 } } },
+  { "minimax/music-cover", { prompt = "A jazz cover, brushes", reference_audio_url = "https://example.com/a.mp3" },
+    { { "prompt", "len", 10, 2000 }, { "lyrics", "len", 10, 3000 } } },
+  { "google/lyria2", { prompt = "A calm piano piece" }, { { "prompt", "len", 0, 600 }, { "seed", "int", 0 } } },
+  { "stable-audio", { prompt = "Rain on a tin roof" },
+    { { "seconds_start", "int", 1, 47 }, { "seconds_total", "int", 1, 47 }, { "steps", "int", 1, 1000 } } },
+  { "elevenlabs/eleven_music", { prompt = "Solo piano" },
+    { { "prompt", "len", 0, 2000 }, { "music_length_ms", "int", 10000, 300000 } } },
+  { "minimax-music", { prompt = "##Hello##", reference_audio_url = "https://example.com/ref.wav" },
+    { { "prompt", "len", 0, 600 } } },
+}
+
+for _, o in ipairs(OTHER) do
+  local M, base = o[1], o[2]
+  describe("music.validate for " .. M .. " (hand-written limits)", function()
+    for _, lim in ipairs(o[3]) do
+      local field, kind, lo, hi = lim[1], lim[2], lim[3], lim[4]
+      it(("%s: %s..%s"):format(field, tostring(lo), tostring(hi)), function()
+        local function value(n) return kind == "len" and ("\226\130\172"):rep(n) or n end
+        valid(util.with(base, { model = M, [field] = value(lo) }))
+        if lo > 0 then one_problem(util.with(base, { model = M, [field] = value(lo - 1) }), field) end
+        if hi then
+          valid(util.with(base, { model = M, [field] = value(hi) }))
+          one_problem(util.with(base, { model = M, [field] = value(hi + 1) }), field)
+        end
+      end)
+    end
+  end)
+end
+
+describe("music.validate for minimax/music-2.6 lyrics (hand-written rule)", function()
+  local base = { model = "minimax/music-2.6", prompt = "Lo-fi pop, slow intro" }
+  it("needs lyrics unless is_instrumental or lyrics_optimizer is true", function()
+    one_problem(base, "lyrics")
+    one_problem(util.with(base, { is_instrumental = false, lyrics_optimizer = false }), "lyrics")
+    valid(util.with(base, { is_instrumental = true }))
+    valid(util.with(base, { lyrics_optimizer = true }))
+    valid(util.with(base, { lyrics = LYRICS }))
+  end)
+end)

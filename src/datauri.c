@@ -133,7 +133,11 @@ static int check_file(lua_State *L, const char *path, double max_bytes, int buil
   unsigned char head[16];
   ssize_t got;
   const char *mime;
-  int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+  int fd;
+  /* Only a regular file is opened at all: opening a device can have effects of its own. */
+  if (stat(path, &sb) != 0) return file_problem(L, path, strerror(errno));
+  if (!S_ISREG(sb.st_mode)) return file_problem(L, path, "not a regular file");
+  fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return file_problem(L, path, strerror(errno));
   if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
     close(fd);
