@@ -168,6 +168,77 @@ describe("every model against the mock", function()
     assert.same({ "reference_audio_url must be valid base64" }, err.message)
   end)
 
+  describe("the answer mapped to st by the model named in the id", function()
+    local BODY = {
+      status = "completed", audio_file = { url = "https://cdn.example.com/a.wav", content_type = "audio/wav",
+        file_name = "a.wav", file_size = 1234 },
+      extra_info = { music_duration = 93022, music_sample_rate = 44100, music_channel = 2, bitrate = 256000,
+        music_size = 999 },
+    }
+
+    local function status_of(id)
+      mock:fault { method = "GET", json = util.with(BODY, { id = id }) }
+      return assert(client:status(id))
+    end
+
+    it("takes extra_info for a MiniMax model and leaves audio_file's details alone", function()
+      local st = status_of("e84c6bd4-bb02-4702-a55d-9b73e170c110:minimax/music-2.0")
+      assert.equal(93022, st.duration_ms)
+      assert.equal(44100, st.sample_rate)
+      assert.equal(2, st.channels)
+      assert.equal(256000, st.bitrate)
+      assert.equal(999, st.size)
+      assert.is_nil(st.content_type)
+      assert.is_nil(st.file_name)
+    end)
+
+    it("takes audio_file's details for stable-audio and leaves extra_info alone", function()
+      local st = status_of("5N4F_QWb5K8rDSHfpUN0S:stable-audio")
+      assert.equal("audio/wav", st.content_type)
+      assert.equal("a.wav", st.file_name)
+      assert.equal(1234, st.size)
+      assert.is_nil(st.duration_ms)
+      assert.is_nil(st.sample_rate)
+    end)
+
+    it("takes whatever any model maps for an id that names no known model", function()
+      local st = status_of("no-model-here")
+      assert.equal(93022, st.duration_ms)
+      assert.equal("audio/wav", st.content_type)
+      assert.is_number(st.size)
+    end)
+  end)
+
+  describe("core.classify with a response mapping", function()
+    local function classify(body, map)
+      return core.classify("status", 200, json.encode(body), map)
+    end
+
+    it("follows dotted paths, makes whole numbers integers and keeps strings", function()
+      local st = assert(classify({ id = "x", status = "queued", a = { b = { c = 48000.0 } }, d = "text" },
+        { { from = "a.b.c", to = "rate" }, { from = "d", to = "note" } }))
+      assert.equal(48000, st.rate)
+      assert.equal("48000", tostring(st.rate))
+      assert.equal("text", st.note)
+    end)
+
+    it("sets nothing for a missing path, a step that is not an object, or a value that is not a number or string",
+      function()
+      local st = assert(classify({ id = "x", status = "queued", a = 5, b = { c = true }, e = { f = {} } },
+        { { from = "a.b", to = "one" }, { from = "b.c", to = "two" }, { from = "nope.x", to = "three" },
+          { from = "e.f", to = "four" } }))
+      assert.is_nil(st.one)
+      assert.is_nil(st.two)
+      assert.is_nil(st.three)
+      assert.is_nil(st.four)
+    end)
+
+    it("maps nothing without a mapping", function()
+      local st = assert(classify(util.with({ id = "x" }, { status = "queued", extra_info = { music_duration = 5 } })))
+      assert.is_nil(st.duration_ms)
+    end)
+  end)
+
   describe("music-cover from a local file", function()
     it("sends the file as a data: URI that the mock decodes to the same bytes", function()
       local path = dir .. "/reference.wav"
