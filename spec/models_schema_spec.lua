@@ -11,6 +11,8 @@ local http = require "socket.http"
 local ltn12 = require "ltn12"
 local json = require("cjson").new()
 
+local unpack = table.unpack or unpack
+
 local function entry(fields, extra)
   local e = { fields = fields }
   for k, v in pairs(extra or {}) do e[k] = v end
@@ -90,6 +92,22 @@ describe("core.check_models", function()
     models["acme/typo"] = nil
     assert.is_false(ok)
     assert.truthy(tostring(msg):find('acme/typo: field prompt: unknown key "requierd"', 1, true))
+  end)
+
+  it("validates a number field: a finite value within its range", function()
+    music.models["acme/num"] = entry({ { name = "gain", type = "number", min = 0.5, max = 2.5 } })
+    local function check(v) return music.validate { model = "acme/num", gain = v } end
+    local results = {}
+    for i, v in ipairs({ 0.5, 2.5, 1.25, 0.4, 2.6, 0 / 0, math.huge, "1" }) do
+      local ok, err = check(v)
+      results[i] = ok or err.fields[1].field .. ": " .. err.fields[1].message
+    end
+    music.models["acme/num"] = nil
+    assert.same({ true, true, true, "gain: must be at least 0.5 (got 0.4)", "gain: must be at most 2.5 (got 2.6)" },
+      { unpack(results, 1, 5) })
+    assert.matches("^gain: must be a finite number", results[6])
+    assert.matches("^gain: must be a finite number", results[7])
+    assert.equal("gain: must be a number (got string)", results[8])
   end)
 
   it("raises when the module is required with a table that has a typo", function()
