@@ -6,6 +6,7 @@
 --   mock.api_url, mock.cdn_url, mock.key
 --   mock:reset(); mock:config{ duration = 0.3 }; mock:fault{ status = 429 }
 --   mock:requests(), mock:jobs()
+--   local other = mockctl.spawn(dir .. "/?.lua;")  -- a mock of its own (another model table)
 --
 -- The process is started through io.popen(cmd, "w") with --watch-stdin: it exits
 -- when the test process exits (its stdin pipe closes). Set AIMLMUSIC_MOCK_URLS to
