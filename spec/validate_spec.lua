@@ -657,7 +657,7 @@ describe("music.validate errors", function()
 end)
 
 -- The other models' limits, written out by hand from their API references (a second oracle
--- beside spec/models_spec.lua, which reads the provider's files).
+-- beside spec/validate_models_spec.lua, which reads the provider's files).
 local OTHER = {
   { "minimax/music-2.6", { prompt = "Lo-fi pop, slow intro", lyrics = LYRICS },
     { { "prompt", "len", 10, 2000 }, { "lyrics", "len", 10, 3000 } } },
