@@ -3,10 +3,12 @@
  * (an error from these functions would mean a bad body can break a user's program).
  *
  * Input: byte 0 picks the target.
- *   even: core.classify(kind, status, body): byte 1 picks the kind, byte 2 the HTTP status,
- *         the rest is the body.
+ *   even: core.classify(kind, status, body, map): byte 1 picks the kind, byte 2 the HTTP
+ *         status, the rest is the body; map is every model's response mapping.
  *   odd:  core.validate and core.encode of a table built from the rest: fields separated by
- *         0xff bytes give model, prompt, lyrics, format, sample_rate, bitrate, and an extra key. */
+ *         0xff bytes give model (byte 1 picks one of every model), prompt, lyrics, format,
+ *         sample_rate, bitrate, the other models' fields (booleans, ranges, a URL or audio
+ *         file), and an extra key. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +40,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   check(L, luaL_dostring(L, "package.path = './lua/?.lua;' .. package.path"));
   luaL_requiref(L, "aimlmusic.core", luaopen_aimlmusic_core, 0);
   lua_setglobal(L, "core");
-  check(L, luaL_dostring(L, "models = require 'aimlmusic.models'"));
+  check(L, luaL_dostring(L, "models = core.check_models(require 'aimlmusic.models')\n"
+                            "map = {} for _, m in pairs(models) do\n"
+                            "  for _, r in ipairs(m.response or {}) do map[#map + 1] = r end end"));
   fuzz_L = L;
   return 0;
 }
 
+static const char *const model_names[] = {"minimax/music-2.0", "minimax/music-1.5", "minimax/music-2.6",
+                                           "minimax/music-cover", "google/lyria2", "stable-audio",
+                                           "elevenlabs/eleven_music", "minimax-music"};
 static const long statuses[] = {200, 201, 204, 299, 400, 401, 402, 403, 404, 408, 422, 429, 500, 502, 503, 504, 302, 418};
 static const char *const kinds[] = {"submit", "status", "download"};
 
@@ -63,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lua_pushstring(L, kinds[data[1] % 3]);
     lua_pushinteger(L, statuses[data[2] % (sizeof statuses / sizeof statuses[0])]);
     lua_pushlstring(L, (const char *)data + 3, size - 3);
-    check(L, lua_pcall(L, 3, 2, 0));
+    lua_getglobal(L, "map"); /* every model's response mapping */
+    check(L, lua_pcall(L, 4, 2, 0));
     /* The error side must print. */
     if (lua_istable(L, -1)) {
       lua_getglobal(L, "tostring");
@@ -82,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       push_piece(L, &p, end);
       if (data[1] & 1) {
         lua_pop(L, 1);
-        lua_pushstring(L, (data[1] & 2) ? "minimax/music-2.0" : "minimax/music-1.5");
+        lua_pushstring(L, model_names[(data[1] >> 1) % (sizeof model_names / sizeof model_names[0])]);
       }
       lua_setfield(L, -2, "model");
       push_piece(L, &p, end);
@@ -99,6 +107,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         push_piece(L, &p, end);
         lua_setfield(L, -2, "bitrate");
         lua_setfield(L, -2, "audio_setting");
+      }
+      if (data[2] & 8) { /* the other models' fields: booleans, ranges, URLs */
+        lua_pushboolean(L, data[2] & 16);
+        lua_setfield(L, -2, (data[2] & 32) ? "is_instrumental" : "lyrics_optimizer");
+        if (p < end) lua_pushinteger(L, (lua_Integer)p[0] * ((data[2] & 64) ? 4000 : 1) - 1);
+        else lua_pushnumber(L, 0.0 / 0.0);
+        lua_setfield(L, -2, (data[2] & 64) ? "music_length_ms" : "steps");
+        push_piece(L, &p, end);
+        lua_setfield(L, -2, (data[2] & 128) ? "reference_audio_url" : "negative_prompt");
       }
       if (data[2] & 4) {
         push_piece(L, &p, end);

@@ -1,4 +1,4 @@
---- aimlmusic: generate music with the AI/ML API (minimax/music-2.0, minimax/music-1.5).
+--- aimlmusic: generate music with the AI/ML API (every model in aimlmusic.models).
 -- Submit a job, follow it until it is done, fetch the audio. Every call that waits yields
 -- inside a task started with music.spawn and blocks outside one.
 --
@@ -14,7 +14,8 @@
 -- In LÖVE, native modules may sit inside the game's archive: aimlmusic.love loads them from there.
 if type(rawget(_G, "love")) == "table" then require("aimlmusic.love").install() end
 local core = require "aimlmusic.core"
-local models = require "aimlmusic.models"
+-- The model table is checked once here: a typo in it raises now, naming model and field.
+local models = core.check_models(require "aimlmusic.models")
 local task = require "aimlmusic.task"
 local journal = require "aimlmusic.journal"
 local schedule = require "aimlmusic.schedule"
@@ -69,7 +70,9 @@ local music = {
 -- @field status queued, generating, completed or error (undocumented ones count as pending)
 -- @field url the audio URL, once completed
 -- @field duration_ms the track's length
--- @field sample_rate, channels, bitrate, size what the provider says of the audio
+-- @field sample_rate, channels, bitrate, size what the provider says of the audio (each model's
+-- `response` mapping in aimlmusic.models says where its answer puts them)
+-- @field content_type, file_name the audio file, for the models that describe it
 -- @field credits_used what the job cost
 -- @field trace_id the provider's trace id
 -- @field error `{name, message}` when the job failed
@@ -130,6 +133,8 @@ local music = {
 ---@field channels? integer
 ---@field bitrate? integer
 ---@field size? integer
+---@field content_type? string
+---@field file_name? string
 ---@field credits_used? number
 ---@field trace_id? string
 ---@field error? {name: string, message: string}
@@ -451,6 +456,18 @@ local function journal_delivered(self, id, info)
   if self.journal then journal.delivered(self.journal, id, info) end
 end
 
+-- The response mapping for a job id ("uuid:minimax/music-2.0" names its model); for an id that
+-- names no known model, every model's mapping (a field absent from the answer sets nothing).
+local function response_map(id)
+  local entry = models[id:match(":([^:]+)$") or ""]
+  if entry then return entry.response end
+  local all = {}
+  for _, m in pairs(models) do
+    for _, r in ipairs(m.response or {}) do all[#all + 1] = r end
+  end
+  return all
+end
+
 --- One status request for a job id.
 ---@param id string the job id
 ---@param limit? number seconds: shortens the request's timeout
@@ -463,7 +480,7 @@ function Client:status(id, limit)
   if not t then return nil, err end
   await(t)
   local st
-  st, err = t:finish()
+  st, err = t:finish(response_map(id))
   if not st then err.id = id end
   return st, err
 end

@@ -5,7 +5,7 @@ source = {
   url = "git+https://github.com/aimlmusic/aimlmusic.git",
 }
 description = {
-  summary = "Generate music with the AI/ML API (minimax/music-2.0, music-1.5) from any Lua",
+  summary = "Generate music with the AI/ML API's music models (MiniMax, Lyria, Stable Audio, ElevenLabs) from any Lua",
   detailed = [[
     Submit a generation job with a prompt and lyrics, follow it until it is done and download
     the audio. The transfer engine is C over libcurl's multi interface: nothing blocks inside
@@ -42,8 +42,9 @@ build = {
     ["aimlmusic.mock_mp3"] = "lua/aimlmusic/mock_mp3.lua",
     ["aimlmusic.core"] = {
       sources = {
-        "src/commit.c", "src/core.c", "src/engine.c", "src/error.c", "src/host.c", "src/journal.c", "src/json.c",
-        "src/output.c", "src/pollfd.c", "src/request.c", "src/response.c", "src/url.c", "src/validate.c",
+        "src/commit.c", "src/core.c", "src/datauri.c", "src/engine.c", "src/error.c", "src/host.c",
+        "src/journal.c", "src/json.c", "src/output.c", "src/pollfd.c", "src/request.c", "src/response.c",
+        "src/schema.c", "src/url.c", "src/validate.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },

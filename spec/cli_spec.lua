@@ -175,8 +175,9 @@ describe("the aimlmusic command", function()
       local raw = posts()[1].body
       local body = json.decode(raw)
       assert.equal("wav", body.audio_setting.format)
-      assert.equal(16000, body.audio_setting.sample_rate)
-      assert.matches('"sample_rate":16000[,}]', raw) -- a number, not "16000"
+      -- music-2.0's own file spells the rate audio_sample_rate.
+      assert.equal(16000, body.audio_setting.audio_sample_rate)
+      assert.matches('"audio_sample_rate":16000[,}]', raw) -- a number, not "16000"
       assert.equal("RIFF", read_file(r.case .. "/a.wav"):sub(1, 4))
     end)
 

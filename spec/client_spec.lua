@@ -86,7 +86,7 @@ describe("aimlmusic", function()
       local body = json.decode(r.body)
       assert.equal(PARAMS.prompt, body.prompt)
       assert.equal(PARAMS.lyrics, body.lyrics)
-      assert.same({ format = "wav", sample_rate = 44100, audio_sample_rate = 44100 }, body.audio_setting)
+      assert.same({ format = "wav", audio_sample_rate = 44100, bitrate = 256000 }, body.audio_setting)
     end)
 
     it("refuses invalid parameters before any request", function()

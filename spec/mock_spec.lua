@@ -171,33 +171,37 @@ describe("aimlmusic mock", function()
     it("requires model, prompt and lyrics", function()
       local status, body = submit({})
       assert.equal(400, status)
-      assert.same({ "model should not be empty", "prompt should not be empty", "lyrics should not be empty" },
-        body.message)
+      assert.same({ "model should not be empty" }, body.message)
+      status, body = submit({ model = "minimax/music-2.0" })
+      assert.equal(400, status)
+      assert.same({ "prompt should not be empty", "lyrics should not be empty" }, body.message)
       status, body = submit(params({ model = "minimax/music-9" }))
       assert.equal(400, status)
-      assert.same({ "model must be one of the following values: minimax/music-2.0, minimax/music-1.5" },
-        body.message)
+      -- Every model of the table, sorted: written out here, so a lost model fails this.
+      assert.same({ "model must be one of the following values: elevenlabs/eleven_music, google/lyria2, "
+        .. "minimax-music, minimax/music-1.5, minimax/music-2.0, minimax/music-2.6, minimax/music-cover, "
+        .. "stable-audio" }, body.message)
       status, body = submit(params({ prompt = 12345678901 }))
       assert.equal(400, status)
       assert.same({ "prompt must be a string" }, body.message)
     end)
 
     it("checks audio_setting", function()
-      local ok = { format = "wav", sample_rate = 24000, bitrate = 128000, extra = "ignored" }
+      local ok = { format = "wav", audio_sample_rate = 24000, bitrate = 128000, extra = "ignored" }
       assert.equal(200, (submit(params({ audio_setting = ok }))))
       assert.equal(200, (submit(params({ audio_setting = { format = "pcm", audio_sample_rate = 16000 } }))))
-      local bad = { sample_rate = 22050, bitrate = 1, format = "ogg" }
+      -- music-2.0 spells it audio_sample_rate; music-cover spells it sample_rate.
+      local bad = { audio_sample_rate = 22050, bitrate = 1, format = "ogg" }
       local status, body = submit(params({ audio_setting = bad }))
       assert.equal(400, status)
       assert.truthy(has(body.message,
         "audio_setting.format must be one of the following values: mp3, wav, pcm"))
       assert.truthy(has(body.message,
-        "audio_setting.sample_rate must be one of the following values: 16000, 24000, 32000, 44100"))
+        "audio_setting.audio_sample_rate must be one of the following values: 16000, 24000, 32000, 44100"))
       assert.truthy(has(body.message,
         "audio_setting.bitrate must be one of the following values: 32000, 64000, 128000, 256000"))
-      status, body = submit(params({ audio_setting = { sample_rate = 44100 } }))
-      assert.equal(400, status)
-      assert.same({ "audio_setting.format should not be empty" }, body.message)
+      -- The provider documents defaults for all three: an audio_setting without format is fine.
+      assert.equal(200, (submit(params({ audio_setting = { audio_sample_rate = 44100 } }))))
       status, body = submit(params({ audio_setting = "mp3" }))
       assert.equal(400, status)
       assert.same({ "audio_setting must be an object" }, body.message)

@@ -499,9 +499,9 @@ for _, m in ipairs(MODELS) do
         assert.same({ "audio_setting", "lyrics", "model", "prompt" }, keys(body))
       end)
 
-      it("defaults audio_setting.format to mp3 when audio_setting is given without it", function()
+      it("sends the documented defaults mp3, 44100 and 256000 for an empty audio_setting", function()
         local body = encode(params(M, { audio_setting = {} }))
-        assert.same({ format = "mp3" }, body.audio_setting)
+        assert.same({ format = "mp3", audio_sample_rate = 44100, bitrate = 256000 }, body.audio_setting)
       end)
 
       it("keeps a format the user chose", function()
@@ -518,22 +518,21 @@ for _, m in ipairs(MODELS) do
         assert.is_nil(body.format)
       end)
 
-      it("sends the sample rate as both sample_rate and audio_sample_rate", function()
+      it("sends the sample rate as audio_sample_rate only, as the model's own file spells it", function()
         for _, r in ipairs(SAMPLE_RATES) do
           local body = encode(params(M, { audio_setting = { sample_rate = r, bitrate = 128000 } }))
-          assert.same({ format = "mp3", sample_rate = r, audio_sample_rate = r, bitrate = 128000 },
-            body.audio_setting)
+          assert.same({ format = "mp3", audio_sample_rate = r, bitrate = 128000 }, body.audio_setting)
         end
       end)
 
-      it("sends both spellings when the user wrote audio_sample_rate", function()
+      it("sends audio_sample_rate once when the user wrote that spelling", function()
         local body = encode(params(M, { audio_setting = { format = "pcm", audio_sample_rate = 24000 } }))
-        assert.same({ format = "pcm", sample_rate = 24000, audio_sample_rate = 24000 }, body.audio_setting)
+        assert.same({ format = "pcm", audio_sample_rate = 24000, bitrate = 256000 }, body.audio_setting)
       end)
 
       it("sends an integral float such as 44100.0 as the integer 44100", function()
         local body, raw = encode(params(M, { audio_setting = { sample_rate = 44100.0, bitrate = 256000.0 } }))
-        assert.equal(44100, body.audio_setting.sample_rate)
+        assert.equal(44100, body.audio_setting.audio_sample_rate)
         assert.equal(256000, body.audio_setting.bitrate)
         assert.is_nil(raw:find("44100.0", 1, true))
         assert.is_nil(raw:find("e+", 1, true))
@@ -654,5 +653,50 @@ describe("music.validate errors", function()
     local _, e2 = music.validate(p)
     assert.are_not.equal(e1.fields, e2.fields)
     assert.same(e1.fields, e2.fields)
+  end)
+end)
+
+-- The other models' limits, written out by hand from their API references (a second oracle
+-- beside spec/validate_models_spec.lua, which reads the provider's files).
+local OTHER = {
+  { "minimax/music-2.6", { prompt = "Lo-fi pop, slow intro", lyrics = LYRICS },
+    { { "prompt", "len", 10, 2000 }, { "lyrics", "len", 10, 3000 } } },
+  { "minimax/music-cover", { prompt = "A jazz cover, brushes", reference_audio_url = "https://example.com/a.mp3" },
+    { { "prompt", "len", 10, 2000 }, { "lyrics", "len", 10, 3000 } } },
+  { "google/lyria2", { prompt = "A calm piano piece" }, { { "prompt", "len", 0, 600 }, { "seed", "int", 0 } } },
+  { "stable-audio", { prompt = "Rain on a tin roof" },
+    { { "seconds_start", "int", 1, 47 }, { "seconds_total", "int", 1, 47 }, { "steps", "int", 1, 1000 } } },
+  { "elevenlabs/eleven_music", { prompt = "Solo piano" },
+    { { "prompt", "len", 0, 2000 }, { "music_length_ms", "int", 10000, 300000 } } },
+  { "minimax-music", { prompt = "##Hello##", reference_audio_url = "https://example.com/ref.wav" },
+    { { "prompt", "len", 0, 600 } } },
+}
+
+for _, o in ipairs(OTHER) do
+  local M, base = o[1], o[2]
+  describe("music.validate for " .. M .. " (hand-written limits)", function()
+    for _, lim in ipairs(o[3]) do
+      local field, kind, lo, hi = lim[1], lim[2], lim[3], lim[4]
+      it(("%s: %s..%s"):format(field, tostring(lo), tostring(hi)), function()
+        local function value(n) return kind == "len" and ("\226\130\172"):rep(n) or n end
+        valid(util.with(base, { model = M, [field] = value(lo) }))
+        if lo > 0 then one_problem(util.with(base, { model = M, [field] = value(lo - 1) }), field) end
+        if hi then
+          valid(util.with(base, { model = M, [field] = value(hi) }))
+          one_problem(util.with(base, { model = M, [field] = value(hi + 1) }), field)
+        end
+      end)
+    end
+  end)
+end
+
+describe("music.validate for minimax/music-2.6 lyrics (hand-written rule)", function()
+  local base = { model = "minimax/music-2.6", prompt = "Lo-fi pop, slow intro" }
+  it("needs lyrics unless is_instrumental or lyrics_optimizer is true", function()
+    one_problem(base, "lyrics")
+    one_problem(util.with(base, { is_instrumental = false, lyrics_optimizer = false }), "lyrics")
+    valid(util.with(base, { is_instrumental = true }))
+    valid(util.with(base, { lyrics_optimizer = true }))
+    valid(util.with(base, { lyrics = LYRICS }))
   end)
 end)

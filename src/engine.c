@@ -637,7 +637,7 @@ static int engine_arm(lua_State *L) {
   lua_Number want = luaL_optnumber(L, 2, -1);
   long ms = -1, curl_ms = -1;
   int c;
-  if (want >= 0) ms = want > LONG_MAX / 2 ? LONG_MAX / 2 : (long)ceil(want);
+  if (want >= 0) ms = want > (lua_Number)(LONG_MAX / 2) ? LONG_MAX / 2 : (long)ceil(want);
   curl_multi_timeout(e->multi, &curl_ms);
   if (curl_ms >= 0 && (ms < 0 || curl_ms < ms)) ms = curl_ms;
   for (c = 0; c < 2; c++)

@@ -319,12 +319,59 @@ static void copy_number(lua_State *L, int src, const char *k, int dst, const cha
   }
 }
 
+/* Copies the value at the top (consumed) to st[name]: numbers as copy_number does, strings as
+ * they are, anything else not at all. */
+static void set_mapped(lua_State *L, int st, const char *name) {
+  if (lua_type(L, -1) == LUA_TNUMBER) {
+    lua_Number x = lua_tonumber(L, -1);
+    if (x >= -9e15 && x <= 9e15 && x == (lua_Number)(long long)x) {
+      lua_pop(L, 1);
+      compat_pushint(L, (long long)x);
+    }
+    lua_setfield(L, st, name);
+  } else if (lua_type(L, -1) == LUA_TSTRING) {
+    lua_setfield(L, st, name);
+  } else {
+    lua_pop(L, 1);
+  }
+}
+
+/* The model's response mapping (models.lua: {from = "extra_info.music_duration", to =
+ * "duration_ms"} each) applied to the body: st[to] = body at the dotted path from. */
+static void apply_mapping(lua_State *L, int body, int map, int st) {
+  int i, n = (int)lua_rawlen(L, map);
+  for (i = 1; i <= n && i <= 64; i++) {
+    int top = lua_gettop(L);
+    const char *from, *dot;
+    if (compat_rawgeti(L, map, i) != LUA_TTABLE || compat_getfield(L, -1, "from") != LUA_TSTRING ||
+        compat_getfield(L, -2, "to") != LUA_TSTRING) {
+      lua_settop(L, top);
+      continue;
+    }
+    from = lua_tostring(L, -2);
+    lua_pushvalue(L, body);
+    /* Walk the path one name at a time; a missing or non-table step ends the walk. */
+    while ((dot = strchr(from, '.')) != NULL && lua_istable(L, -1)) {
+      lua_pushlstring(L, from, (size_t)(dot - from));
+      lua_rawget(L, -2);
+      lua_remove(L, -2);
+      from = dot + 1;
+    }
+    if (dot == NULL && lua_istable(L, -1)) {
+      lua_getfield(L, -1, from);
+      set_mapped(L, st, lua_tostring(L, top + 3));
+    }
+    lua_settop(L, top);
+  }
+}
+
 static int protocol_error(lua_State *L, const char *message) {
   return fail_with(L, "protocol", message, 0);
 }
 
-/* A 2xx answer from the API: a job (submit) or a status table (status). */
-static int api_success(lua_State *L, transfer *t) {
+/* A 2xx answer from the API: a job (submit) or a status table (status). map: the stack index
+ * of the model's response mapping, or 0. */
+static int api_success(lua_State *L, transfer *t, int map) {
   int body, st, sub;
   const char *status;
   if (t->body_len == 0) return protocol_error(L, "empty response body");
@@ -374,15 +421,7 @@ static int api_success(lua_State *L, transfer *t) {
     if (lua_isnil(L, -1)) return protocol_error(L, "job completed without audio_file.url");
     lua_pop(L, 1);
   }
-  if (compat_getfield(L, body, "extra_info") == LUA_TTABLE) {
-    sub = lua_gettop(L);
-    copy_number(L, sub, "music_duration", st, "duration_ms");
-    copy_number(L, sub, "music_sample_rate", st, "sample_rate");
-    copy_number(L, sub, "music_channel", st, "channels");
-    copy_number(L, sub, "bitrate", st, "bitrate");
-    copy_number(L, sub, "music_size", st, "size");
-  }
-  lua_pop(L, 1);
+  if (map) apply_mapping(L, body, map, st);
   if (compat_getfield(L, body, "meta") == LUA_TTABLE && compat_getfield(L, -1, "usage") == LUA_TTABLE) {
     copy_number(L, lua_gettop(L), "credits_used", st, "credits_used");
     lua_pop(L, 1);
@@ -438,7 +477,7 @@ static int download_commit(lua_State *L, transfer *t) {
   return commit_report(L, t);
 }
 
-static int response_classify_done(lua_State *L, transfer *t) {
+static int response_classify_done(lua_State *L, transfer *t, int map) {
   long status = 0;
   if (t->cancelled) {
     response_discard(t);
@@ -465,7 +504,7 @@ static int response_classify_done(lua_State *L, transfer *t) {
     return http_failure(L, t, status);
   }
   if (t->kind == TRANSFER_DOWNLOAD) return download_commit(L, t);
-  return api_success(L, t);
+  return api_success(L, t, map);
 }
 
 int response_finish(lua_State *L) {
@@ -474,8 +513,8 @@ int response_finish(lua_State *L) {
   if (t->state != TRANSFER_DONE) return luaL_error(L, "transfer is not done");
   if (t->finished) return luaL_error(L, "transfer already finished");
   t->finished = 1;
-  lua_settop(L, 1);
-  n = response_classify_done(L, t);
+  lua_settop(L, 2);
+  n = response_classify_done(L, t, lua_istable(L, 2) ? 2 : 0);
   transfer_release(t);
   return n;
 }
@@ -486,7 +525,7 @@ int response_discard_l(lua_State *L) {
   return 0;
 }
 
-/* core.classify(kind, status, body) --> what finish() returns for that answer: the classifier
+/* core.classify(kind, status, body[, map]) --> what finish(map) returns for that answer: the classifier
  * on its own, for the fuzzer and for tests. kind: "submit", "status" or "download". */
 static int l_classify(lua_State *L) {
   static const char *const kinds[] = {"submit", "status", "download", NULL};
@@ -500,7 +539,7 @@ static int l_classify(lua_State *L) {
   t.fd = -1;
   t.body = (char *)body; /* read only */
   t.body_len = n;
-  lua_settop(L, 3);
+  lua_settop(L, 4);
   if (status < 200 || status > 299) return http_failure(L, &t, status);
   if (t.kind == TRANSFER_DOWNLOAD) {
     lua_createtable(L, 0, 1);
@@ -508,7 +547,7 @@ static int l_classify(lua_State *L) {
     lua_setfield(L, -2, "bytes");
     return 1;
   }
-  return api_success(L, &t);
+  return api_success(L, &t, lua_istable(L, 4) ? 4 : 0);
 }
 
 void response_open(lua_State *L) {

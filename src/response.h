@@ -10,7 +10,8 @@
 #pragma GCC visibility push(hidden)
 #endif
 
-/* transfer:finish() --> st | job | info, or nil, err. Commits a download to its target. */
+/* transfer:finish([map]) --> st | job | info, or nil, err. Commits a download to its target.
+ * map: the model's response mapping (models.lua), applied to a status answer. */
 int response_finish(lua_State *L);
 /* Closes and removes a download's temporary file, if it still has one. */
 void response_discard(transfer *t);

@@ -3,8 +3,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "datauri.h"
 #include "error.h"
 #include "json.h"
+#include "schema.h"
 
 #define VALIDATE_PATH_MAX 128
 #define VALIDATE_UNKNOWN_MAX 32
@@ -153,53 +155,126 @@ static int spec_number(lua_State *L, int spec, const char *k, lua_Number *out) {
   return ok;
 }
 
-/* Checks the value at vidx against the field spec; on success leaves nothing and returns 1,
- * otherwise records the problems and returns 0. Objects recurse. */
+static int has_key(lua_State *L, int spec, const char *k) {
+  int has = compat_getfield(L, spec, k) != LUA_TNIL;
+  lua_pop(L, 1);
+  return has;
+}
+
+/* A number as Lua prints it, whole numbers without a fraction: "44100", "0.5". */
+static const char *push_number(lua_State *L, lua_Number x) {
+  if (x >= -9007199254740992.0 && x <= 9007199254740992.0 && x == floor(x)) compat_pushint(L, (long long)x);
+  else lua_pushnumber(L, x);
+  return lua_tostring(L, -1);
+}
+
+/* "must be at least 1 (got 0)": a bound and the value, both as Lua prints numbers. */
+static void push_range_message(lua_State *L, const char *which, lua_Number bound, lua_Number got) {
+  push_number(L, bound);
+  push_number(L, got);
+  lua_pushfstring(L, "must be at %s %s (got %s)", which, lua_tostring(L, -2), lua_tostring(L, -1));
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+/* Integers must survive JSON as integers: beyond 2^53 a double no longer holds each one. */
+#define VALIDATE_INT_LIMIT 9007199254740992.0
+
+/* Checks the value at vidx against the field spec; on success returns 1, leaving on the stack
+ * what goes on the wire instead of the value when that differs (an object's wire table, a
+ * file read as a data: URI); otherwise records the problem and returns 0. */
 static int check_object(vstate *v, int obj, int fields, const char *prefix, int wire);
 
 static int check_value(vstate *v, int spec, int vidx, const char *path, int wire_out) {
   lua_State *L = v->L;
   char type[16] = "string";
-  int ok = 1;
+  int ok = 1, replaced = 0;
+  lua_Number lim;
   if (compat_getfield(L, spec, "type") == LUA_TSTRING) {
     strncpy(type, lua_tostring(L, -1), sizeof type - 1);
     type[sizeof type - 1] = '\0';
   }
   lua_pop(L, 1);
   if (strcmp(type, "string") == 0) {
+    size_t n, bad = 0;
+    const char *s;
+    long len;
     if (lua_type(L, vidx) != LUA_TSTRING) {
       lua_pushfstring(L, "must be a string (got %s)", luaL_typename(L, vidx));
       problem(v, path);
       return 0;
-    } else {
-      size_t n, bad = 0;
-      const char *s = lua_tolstring(L, vidx, &n);
-      long len = validate_utf8_len((const unsigned char *)s, n, &bad);
-      lua_Number lim;
-      if (len < 0) {
-        lua_pushfstring(L, "is not valid UTF-8 (bad byte at offset %d)", (int)bad);
-        problem(v, path);
-        return 0;
-      } else if (spec_number(L, spec, "min", &lim) && (lua_Number)len < lim) {
-        lua_pushfstring(L, "must be at least %d characters (got %d)", (int)lim, (int)len);
-        problem(v, path);
-        return 0;
-      } else if (spec_number(L, spec, "max", &lim) && (lua_Number)len > lim) {
-        lua_pushfstring(L, "must be at most %d characters (got %d)", (int)lim, (int)len);
+    }
+    s = lua_tolstring(L, vidx, &n);
+    len = validate_utf8_len((const unsigned char *)s, n, &bad);
+    if (len < 0) {
+      lua_pushfstring(L, "is not valid UTF-8 (bad byte at offset %d)", (int)bad);
+      problem(v, path);
+      return 0;
+    } else if (spec_number(L, spec, "min_length", &lim) && (lua_Number)len < lim) {
+      lua_pushfstring(L, "must be at least %d characters (got %d)", (int)lim, (int)len);
+      problem(v, path);
+      return 0;
+    } else if (spec_number(L, spec, "max_length", &lim) && (lua_Number)len > lim) {
+      lua_pushfstring(L, "must be at most %d characters (got %d)", (int)lim, (int)len);
+      problem(v, path);
+      return 0;
+    }
+    if (compat_getfield(L, spec, "format") == LUA_TSTRING && !datauri_is_url(s, n)) {
+      lua_pop(L, 1);
+      lua_pushfstring(L, "must be an http(s) URL (got %s)", show_value(L, vidx));
+      lua_remove(L, -2);
+      problem(v, path);
+      return 0;
+    }
+    lua_pop(L, 1);
+    if (compat_getfield(L, spec, "transform") == LUA_TSTRING) {
+      lua_Number max_bytes = 0;
+      lua_pop(L, 1);
+      spec_number(L, spec, "max_bytes", &max_bytes);
+      if (!datauri_check(L, vidx, max_bytes, wire_out != 0)) {
         problem(v, path);
         return 0;
       }
+      replaced = wire_out != 0;
+    } else {
+      lua_pop(L, 1);
     }
-  } else if (strcmp(type, "integer") == 0) {
+  } else if (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0) {
+    int integer = type[0] == 'i';
     lua_Number x;
     if (lua_type(L, vidx) != LUA_TNUMBER) {
-      lua_pushfstring(L, "must be an integer (got %s)", luaL_typename(L, vidx));
+      lua_pushfstring(L, "must be %s (got %s)", integer ? "an integer" : "a number", luaL_typename(L, vidx));
       problem(v, path);
       return 0;
     }
     x = lua_tonumber(L, vidx);
-    if (x != x || x != floor(x)) {
-      lua_pushfstring(L, "must be an integer (got %s)", show_value(L, vidx));
+    /* NaN, infinities and non-integral values cannot be sent as the JSON the field needs. */
+    if (x != x || x == HUGE_VAL || x == -HUGE_VAL || (integer && x != floor(x))) {
+      lua_pushfstring(L, "must be %s (got %s)", integer ? "an integer" : "a finite number", show_value(L, vidx));
+      lua_remove(L, -2);
+      problem(v, path);
+      return 0;
+    }
+    /* (A field with an enum says which values it takes instead.) */
+    if (integer && (x > VALIDATE_INT_LIMIT || x < -VALIDATE_INT_LIMIT) && !has_key(L, spec, "enum")) {
+      lua_pushfstring(L, "must be an integer between -2^53 and 2^53 (got %s)", show_value(L, vidx));
+      lua_remove(L, -2);
+      problem(v, path);
+      return 0;
+    }
+    if (spec_number(L, spec, "min", &lim) && x < lim) {
+      push_range_message(L, "least", lim, x);
+      problem(v, path);
+      return 0;
+    }
+    if (spec_number(L, spec, "max", &lim) && x > lim) {
+      push_range_message(L, "most", lim, x);
+      problem(v, path);
+      return 0;
+    }
+  } else if (strcmp(type, "boolean") == 0) {
+    if (lua_type(L, vidx) != LUA_TBOOLEAN) {
+      lua_pushfstring(L, "must be true or false (got %s)", show_value(L, vidx));
       lua_remove(L, -2);
       problem(v, path);
       return 0;
@@ -227,10 +302,67 @@ static int check_value(vstate *v, int spec, int vidx, const char *path, int wire
     luaL_error(L, "model table: field %s has unknown type %s", path, type);
   }
   if (!check_enum(L, spec, vidx)) {
+    if (replaced) lua_remove(L, -2);
     problem(v, path);
     ok = 0;
   }
   return ok;
+}
+
+/* True when the value of a boolean field named k (or its alias) in obj is true. */
+static int flag_set(lua_State *L, int obj, int fields, const char *k) {
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, fields);
+  int top = lua_gettop(L), set = 0;
+  lua_getfield(L, obj, k);
+  set = lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+  for (i = 1; i <= n && !set; i++) {
+    compat_rawgeti(L, fields, i);
+    compat_getfield(L, -1, "name");
+    if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), k) == 0 &&
+        compat_getfield(L, -2, "alias") == LUA_TSTRING) {
+      lua_getfield(L, obj, lua_tostring(L, -1));
+      set = lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+    }
+    lua_settop(L, top + 1);
+  }
+  lua_settop(L, top);
+  return set;
+}
+
+/* A field with required_unless: its message when it is missing and no flag it names is true,
+ * pushed; or nothing and 0. */
+static int required_unless(lua_State *L, int spec, int obj, int fields) {
+  lua_Integer i, n;
+  luaL_Buffer b;
+  int list;
+  if (compat_getfield(L, spec, "required_unless") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  list = lua_gettop(L);
+  n = (lua_Integer)lua_rawlen(L, list);
+  for (i = 1; i <= n; i++) {
+    int set;
+    compat_rawgeti(L, list, i);
+    set = flag_set(L, obj, fields, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (set) {
+      lua_pop(L, 1);
+      return 0;
+    }
+  }
+  /* "is required unless is_instrumental or lyrics_optimizer is true" */
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "is required unless ");
+  for (i = 1; i <= n; i++) {
+    if (i > 1) luaL_addstring(&b, " or ");
+    compat_rawgeti(L, list, i);
+    luaL_addvalue(&b);
+  }
+  luaL_addstring(&b, " is true");
+  luaL_pushresult(&b);
+  lua_remove(L, list);
+  return 1;
 }
 
 /* Stores the value at vidx in the wire table under the spec's wire names (default: its name). */
@@ -341,6 +473,8 @@ static int check_object(vstate *v, int obj, int fields, const char *prefix, int 
       if (compat_getfield(L, spec, "required") == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
         lua_pushliteral(L, "is required");
         problem(v, path);
+      } else if (required_unless(L, spec, obj, fields)) {
+        problem(v, path);
       } else if (wire) {
         if (compat_getfield(L, spec, "default") != LUA_TNIL) set_wire(L, wire, spec, name, lua_gettop(L));
         lua_pop(L, 1);
@@ -350,7 +484,7 @@ static int check_object(vstate *v, int obj, int fields, const char *prefix, int 
     }
     if (check_value(v, spec, vidx, path, wire) && wire) {
       int t = lua_gettop(L);
-      /* An object left its wire table on the stack; plain values go as they are. */
+      /* An object left its wire table, a file its data: URI; plain values go as they are. */
       set_wire(L, wire, spec, name, t > vidx ? t : vidx);
     }
     lua_settop(L, top);
@@ -415,6 +549,7 @@ static int validate_run(lua_State *L, int build) {
       problem(&v, "model");
     } else {
       model_ok = 1;
+      schema_ensure(L, -1, lua_tostring(L, -2));
       if (wire) {
         lua_pushliteral(L, "model");
         lua_pushvalue(L, -3);
@@ -499,4 +634,5 @@ void validate_open(lua_State *L) {
   static const luaL_Reg fns[] = {
       {"validate", l_validate}, {"encode", l_encode}, {"utf8_len", l_utf8_len}, {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);
+  schema_open(L);
 }

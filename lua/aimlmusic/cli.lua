@@ -552,7 +552,15 @@ function commands.models(opts)
     for _, f in ipairs(fields or {}) do
       local extra = {}
       if f.required then extra[#extra + 1] = "required" end
+      if f.required_unless then
+        extra[#extra + 1] = "required unless " .. table.concat(f.required_unless, " or ") .. " is true"
+      end
+      if f.min_length or f.max_length then
+        extra[#extra + 1] = ("%s–%s characters"):format(f.min_length or 0, f.max_length or "")
+      end
       if f.min or f.max then extra[#extra + 1] = ("%s–%s"):format(f.min or "", f.max or "") end
+      if f.format == "url" then extra[#extra + 1] = "an http(s) URL" end
+      if f.transform == "data_uri" then extra[#extra + 1] = "a URL, data: URI or local audio file" end
       if f.enum then
         local e = {}
         for _, v in ipairs(f.enum) do e[#e + 1] = tostring(v) end

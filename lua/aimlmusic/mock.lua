@@ -3,7 +3,8 @@
 -- Real HTTP/1.1 over loopback, on two hosts: the API (127.0.0.1) and a
 -- CDN-like host for the audio (127.0.0.2). Stateful jobs go queued ->
 -- generating -> completed after a configurable time; requests are validated
--- with the seeds' rules and rejected with the provider's error bodies; a
+-- against the library's model table (aimlmusic.models) and rejected with the
+-- provider's error bodies; every model of the table is served; a
 -- control channel under /_mock/ scripts faults and reads back what was
 -- received. Pure Lua + luv; runs on Lua 5.1-5.4 and LuaJIT.
 --
@@ -24,28 +25,30 @@ M.VERSION = "0.1.0"
 
 local API_PATH = "/v2/generate/audio"
 local MAX_HEAD = 64 * 1024
-local MAX_BODY = 16 * 1024 * 1024
+local MAX_BODY = 72 * 1024 * 1024 -- 50 MB of audio as base64, and the rest of a body
 local MAX_LOG = 10000
 
--- Per-model limits of the seeds (counted in Unicode code points).
-M.models = {
-  ["minimax/music-2.0"] = {
-    prompt_min = 10, prompt_max = 2000, lyrics_min = 10, lyrics_max = 3000, credits = 126,
-  },
-  ["minimax/music-1.5"] = {
-    prompt_min = 10, prompt_max = 300, lyrics_min = 10, lyrics_max = 3000, credits = 105,
-  },
-}
-local MODEL_NAMES = { "minimax/music-2.0", "minimax/music-1.5" }
-local FORMATS = { "mp3", "wav", "pcm" }
-local SAMPLE_RATES = { 16000, 24000, 32000, 44100 }
-local BITRATES = { 32000, 64000, 128000, 256000 }
+-- What each model accepts: the library's own model table, read here as data (one copy of
+-- the rules), on the service's side: by the names sent on the wire.
+M.models = require("aimlmusic.models")
+
+-- Credits a completed job reports; a model not listed here costs DEFAULT_CREDITS.
+local CREDITS = { ["minimax/music-2.0"] = 126, ["minimax/music-1.5"] = 105 }
+local DEFAULT_CREDITS = 100
+
+local function model_names()
+  local names = {}
+  for name in pairs(M.models) do names[#names + 1] = name end
+  table.sort(names)
+  return names
+end
 
 local CONTENT_TYPES = {
   mp3 = "audio/mpeg",
   wav = "audio/wav",
   pcm = "application/octet-stream",
 }
+local MB = 1000 * 1000
 
 local DEFAULTS = {
   host = "127.0.0.1",
@@ -242,6 +245,16 @@ end
 function M.pcm(rate, seconds)
   rate = math.floor(rate or 44100)
   seconds = seconds or 2
+  local cycle = #MELODY * NOTE_SECONDS
+  if seconds > cycle then
+    -- Longer audio repeats the melody: each note fades in and out, so the seams are silent.
+    return cached("pcm:" .. rate .. ":" .. seconds, function()
+      local whole = math.floor(seconds / cycle)
+      local rest = seconds - whole * cycle
+      local tail = rest * rate >= 1 and M.pcm(rate, rest) or ""
+      return M.pcm(rate, cycle):rep(whole) .. tail
+    end)
+  end
   return cached("pcm:" .. rate .. ":" .. seconds, function()
     local n = math.floor(rate * seconds + 0.5)
     local note_len = math.max(1, math.floor(rate * NOTE_SECONDS))
@@ -297,67 +310,183 @@ function M.mp3()
 end
 
 ---------------------------------------------------------------------------
--- validation (the seeds' schema)
+-- base64, for the audio that comes as a data: URI
 
-local function check_text(problems, v, name, min, max)
-  if isnull(v) then
-    problems[#problems + 1] = name .. " should not be empty"
-    return
-  end
-  if type(v) ~= "string" then
-    problems[#problems + 1] = name .. " must be a string"
-    return
-  end
-  local len = utf8_len(v)
-  if not len then
-    problems[#problems + 1] = name .. " must be a valid UTF-8 string"
-  elseif len < min then
-    problems[#problems + 1] = name .. " must be longer than or equal to " .. min .. " characters"
-  elseif len > max then
-    problems[#problems + 1] = name .. " must be shorter than or equal to " .. max .. " characters"
-  end
-end
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local B64_VALUE = {}
+for i = 1, 64 do B64_VALUE[B64:byte(i)] = i - 1 end
 
-local function check_enum(problems, v, name, list)
-  if isnull(v) then return end
-  if not contains(list, v) then
-    problems[#problems + 1] = name .. " must be one of the following values: " .. join(list)
-  end
-end
-
---- Validate a decoded request body. Returns a list of problems (empty when valid).
-function M.validate(body)
-  local problems = {}
-  if type(body) ~= "table" or is_array(body) then
-    problems[1] = "body must be a JSON object"
-    return problems
-  end
-  local model = body.model
-  local limits = M.models[model]
-  if isnull(model) then
-    problems[#problems + 1] = "model should not be empty"
-  elseif not limits then
-    problems[#problems + 1] = "model must be one of the following values: " .. join(MODEL_NAMES)
-  end
-  limits = limits or M.models["minimax/music-2.0"]
-  check_text(problems, body.prompt, "prompt", limits.prompt_min, limits.prompt_max)
-  check_text(problems, body.lyrics, "lyrics", limits.lyrics_min, limits.lyrics_max)
-  local as = body.audio_setting
-  if not isnull(as) then
-    if type(as) ~= "table" or is_array(as) then
-      problems[#problems + 1] = "audio_setting must be an object"
+--- The bytes of base64 text, or nil when it is not base64.
+function M.base64_decode(s)
+  if #s % 4 ~= 0 then return nil end
+  local out, chunk = {}, {}
+  for i = 1, #s, 4 do
+    local a, b, c, d = s:byte(i, i + 3)
+    local va, vb, vc, vd = B64_VALUE[a], B64_VALUE[b], B64_VALUE[c], B64_VALUE[d]
+    local last = i + 3 == #s
+    if not va or not vb then return nil end
+    if last and d == 61 then vd = 0 end
+    if last and c == 61 and d == 61 then vc = 0 end
+    if not vc or not vd then return nil end
+    local n = ((va * 64 + vb) * 64 + vc) * 64 + vd
+    local x, y, z = math.floor(n / 65536), math.floor(n / 256) % 256, n % 256
+    if last and c == 61 then
+      chunk[#chunk + 1] = string.char(x)
+    elseif last and d == 61 then
+      chunk[#chunk + 1] = string.char(x, y)
     else
-      if isnull(as.format) then
-        problems[#problems + 1] = "audio_setting.format should not be empty"
-      else
-        check_enum(problems, as.format, "audio_setting.format", FORMATS)
-      end
-      check_enum(problems, as.sample_rate, "audio_setting.sample_rate", SAMPLE_RATES)
-      check_enum(problems, as.audio_sample_rate, "audio_setting.audio_sample_rate", SAMPLE_RATES)
-      check_enum(problems, as.bitrate, "audio_setting.bitrate", BITRATES)
+      chunk[#chunk + 1] = string.char(x, y, z)
+    end
+    if #chunk >= 4096 then
+      out[#out + 1] = table.concat(chunk)
+      chunk = {}
     end
   end
-  return problems
+  out[#out + 1] = table.concat(chunk)
+  return table.concat(out)
+end
+
+---------------------------------------------------------------------------
+-- validation: the model table, applied to what arrives, with the provider's messages
+
+local function fmt_bytes(n)
+  if n >= MB and n % MB == 0 then return fmt_int(n / MB) .. " MB" end
+  return fmt_int(n) .. " bytes"
+end
+
+-- The value of a field in a wire object: under any of its wire names.
+local function wire_value(obj, spec)
+  for _, w in ipairs(spec.wire or { spec.name }) do
+    if not isnull(obj[w]) then return obj[w], w end
+  end
+  return nil, (spec.wire or { spec.name })[1]
+end
+
+local function is_url(s)
+  local lower = s:lower()
+  return (lower:match("^https?://[^/?#%s]") ~= nil) and not s:find("[%z\1-\32\127]")
+end
+
+-- A data:audio/...;base64,... value: nil and a problem, or the decoded bytes and the MIME type.
+local function data_uri(v, name, max_bytes)
+  local mime, payload = v:match("^[Dd][Aa][Tt][Aa]:(audio/[^;,]+)[^,]*;[Bb][Aa][Ss][Ee]64,(.*)$")
+  if not mime then return nil, name .. " must be a URL address or a base64 data URI of audio" end
+  local bytes = M.base64_decode(payload)
+  if not bytes or #bytes == 0 then return nil, name .. " must be valid base64" end
+  if max_bytes and #bytes > max_bytes then
+    return nil, name .. " must not be larger than " .. fmt_bytes(max_bytes)
+  end
+  return bytes, mime
+end
+
+local check_fields
+
+local function check_field(problems, spec, v, name, inputs)
+  local t = spec.type
+  if t == "string" then
+    if type(v) ~= "string" then
+      problems[#problems + 1] = name .. " must be a string"
+      return
+    end
+    local len = utf8_len(v)
+    if not len then
+      problems[#problems + 1] = name .. " must be a valid UTF-8 string"
+      return
+    elseif spec.min_length and len < spec.min_length then
+      problems[#problems + 1] = name .. " must be longer than or equal to " .. spec.min_length .. " characters"
+      return
+    elseif spec.max_length and len > spec.max_length then
+      problems[#problems + 1] = name .. " must be shorter than or equal to " .. spec.max_length .. " characters"
+      return
+    end
+    if spec.format == "url" and not is_url(v) then
+      problems[#problems + 1] = name .. " must be a URL address"
+      return
+    end
+    if spec.transform == "data_uri" and not is_url(v) then
+      local bytes, mime = data_uri(v, name, spec.max_bytes)
+      if not bytes then
+        problems[#problems + 1] = mime
+        return
+      end
+      inputs[name] = { mime = mime, size = #bytes, bytes = bytes }
+    end
+  elseif t == "integer" or t == "number" then
+    if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge
+      or (t == "integer" and v ~= math.floor(v)) then
+      problems[#problems + 1] = name .. (t == "integer" and " must be an integer number"
+        or " must be a number conforming to the specified constraints")
+      return
+    end
+    if spec.min and v < spec.min then
+      problems[#problems + 1] = name .. " must not be less than " .. spec.min
+      return
+    elseif spec.max and v > spec.max then
+      problems[#problems + 1] = name .. " must not be greater than " .. spec.max
+      return
+    end
+  elseif t == "boolean" then
+    if type(v) ~= "boolean" then
+      problems[#problems + 1] = name .. " must be a boolean value"
+      return
+    end
+  elseif t == "object" then
+    if type(v) ~= "table" or is_array(v) then
+      problems[#problems + 1] = name .. " must be an object"
+      return
+    end
+    check_fields(problems, spec.fields, v, name .. ".", inputs)
+    return
+  end
+  if spec.enum and not contains(spec.enum, v) then
+    problems[#problems + 1] = name .. " must be one of the following values: " .. join(spec.enum)
+  end
+end
+
+-- True when a boolean field named k of fields is true in obj.
+local function flag_true(fields, obj, k)
+  for _, spec in ipairs(fields) do
+    if spec.name == k then return wire_value(obj, spec) == true end
+  end
+  return false
+end
+
+function check_fields(problems, fields, obj, prefix, inputs)
+  for _, spec in ipairs(fields) do
+    local v, wname = wire_value(obj, spec)
+    local name = prefix .. wname
+    if v == nil then
+      local needed = spec.required
+      if spec.required_unless then
+        needed = true
+        for _, k in ipairs(spec.required_unless) do
+          if flag_true(fields, obj, k) then needed = false end
+        end
+      end
+      if needed then problems[#problems + 1] = name .. " should not be empty" end
+    else
+      check_field(problems, spec, v, name, inputs)
+    end
+  end
+end
+
+--- Validate a decoded request body. Returns a list of problems (empty when valid) and what the
+-- audio inputs decoded to ({[field] = {mime, size, bytes}}).
+function M.validate(body)
+  local problems, inputs = {}, {}
+  if type(body) ~= "table" or is_array(body) then
+    problems[1] = "body must be a JSON object"
+    return problems, inputs
+  end
+  local model = body.model
+  local entry = type(model) == "string" and M.models[model] or nil
+  if isnull(model) then
+    problems[#problems + 1] = "model should not be empty"
+  elseif not entry then
+    problems[#problems + 1] = "model must be one of the following values: " .. join(model_names())
+  end
+  if entry then check_fields(problems, entry.fields, body, "", inputs) end
+  return problems, inputs
 end
 
 ---------------------------------------------------------------------------
@@ -600,38 +729,72 @@ function Server:_audio_url(job)
     .. "&Signature=" .. job.signature
 end
 
---- The jobs, oldest first: {id, model, status, created, format, sample_rate, url?}.
+local function hex(s)
+  return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+--- The jobs, oldest first: {id, model, status, created, format, sample_rate, audio_seconds,
+-- url?, params, inputs}. params: the body as received, with each decoded data: URI replaced by
+-- a summary; inputs[field] = {mime, size, hex?}: the audio it decoded to (hex up to 1 MB).
 function Server:jobs()
   local r = {}
   for i, job in ipairs(self.job_list) do
     local st = self:_job_status(job)
+    local params, inputs = copy(job.body), {}
+    for name, input in pairs(job.inputs) do
+      params[name] = "data:" .. input.mime .. ";base64,..."
+      inputs[name] = { mime = input.mime, size = input.size, hex = input.size <= MB and hex(input.bytes) or nil }
+    end
     r[i] = {
       id = job.id, model = job.model, status = st, created = job.created, format = job.format,
-      sample_rate = job.sample_rate, url = st == "completed" and self:_audio_url(job) or nil,
+      sample_rate = job.sample_rate, audio_seconds = job.audio_seconds,
+      url = st == "completed" and self:_audio_url(job) or nil, params = params, inputs = inputs,
     }
   end
   return r
+end
+
+-- What the mock knows of a job's audio, by the st names of the model's response mapping.
+local function audio_facts(job, audio)
+  local f = {
+    duration_ms = math.floor(job.audio_seconds * 1000 + 0.5),
+    sample_rate = job.sample_rate,
+    channels = job.channels,
+    bitrate = job.bitrate,
+    size = #audio,
+    content_type = CONTENT_TYPES[job.format],
+    file_name = job.token .. "." .. job.format,
+  }
+  if job.format == "mp3" then
+    -- The MP3 is a fixed fixture: describe the file actually served.
+    f.duration_ms, f.sample_rate, f.channels, f.bitrate = 2000, 16000, 1, 24000
+  end
+  return f
+end
+
+-- Sets obj at the dotted path to v, creating the objects on the way.
+local function set_path(obj, path, v)
+  local parts = {}
+  for p in path:gmatch("[^.]+") do parts[#parts + 1] = p end
+  for i = 1, #parts - 1 do
+    if type(obj[parts[i]]) ~= "table" then obj[parts[i]] = {} end
+    obj = obj[parts[i]]
+  end
+  obj[parts[#parts]] = v
 end
 
 function Server:_job_view(job)
   local st = self:_job_status(job)
   local v = { id = job.id, status = st }
   if st == "completed" then
-    local audio = job_audio(job)
+    local facts = audio_facts(job, job_audio(job))
     v.audio_file = { url = self:_audio_url(job) }
-    v.extra_info = {
-      music_duration = math.floor(job.audio_seconds * 1000 + 0.5),
-      music_sample_rate = job.sample_rate,
-      music_channel = job.channels,
-      bitrate = job.bitrate,
-      music_size = #audio,
-    }
-    if job.format == "mp3" then
-      -- The MP3 is a fixed fixture: describe the file actually served.
-      v.extra_info.music_duration, v.extra_info.music_sample_rate = 2000, 16000
-      v.extra_info.music_channel, v.extra_info.bitrate = 1, 24000
+    -- The answer carries what the model's response mapping reads, where it reads it.
+    local entry = M.models[job.model] or {}
+    for _, r in ipairs(entry.response or {}) do
+      if facts[r.to] ~= nil then set_path(v, r.from, facts[r.to]) end
     end
-    v.meta = { usage = { credits_used = M.models[job.model].credits } }
+    v.meta = { usage = { credits_used = CREDITS[job.model] or DEFAULT_CREDITS } }
     v.trace_id = job.trace_id
   elseif st == "error" then
     v.error = { name = job.error.name, message = job.error.message }
@@ -659,23 +822,35 @@ function Server:_create(req)
   if type(body) ~= "table" or is_array(body) then
     return self:_error(400, "Request body must be a JSON object", req.path)
   end
-  local problems = M.validate(body)
+  local problems, inputs = M.validate(body)
   if #problems > 0 then return self:_error(400, problems, req.path) end
+  local entry = M.models[body.model]
   local as = type(body.audio_setting) == "table" and body.audio_setting or {}
   local rate = not isnull(as.audio_sample_rate) and as.audio_sample_rate
     or not isnull(as.sample_rate) and as.sample_rate or 44100
+  -- A field marked duration sets the length of the audio (its default when not given).
+  local seconds = self.config.audio_seconds
+  for _, spec in ipairs(entry.fields) do
+    local v = wire_value(body, spec)
+    if v == nil then v = spec.default end
+    if spec.duration and type(v) == "number" then
+      seconds = spec.duration == "ms" and v / 1000 or v
+    end
+  end
   local now = wall_time(self.uv)
   local job = {
     id = uuid4() .. ":" .. body.model,
     model = body.model,
-    format = isnull(as.format) and "mp3" or as.format,
+    format = isnull(as.format) and (entry.format or "mp3") or as.format,
     sample_rate = math.floor(rate),
     bitrate = math.floor(isnull(as.bitrate) and 256000 or as.bitrate),
     channels = 1,
     created = now,
     t0 = self:_ms(),
     duration = self.config.duration,
-    audio_seconds = self.config.audio_seconds,
+    audio_seconds = seconds,
+    inputs = inputs,
+    body = body,
     token = rand_chars(ALNUM, 24),
     signature = rand_chars(HEX, 40),
     trace_id = rand_chars(HEX, 32),
@@ -1213,7 +1388,7 @@ end
 M.USAGE = [[
 usage: aimlmusic-mock [options]
 
-An offline stand-in for the AI/ML API music service (minimax/music-2.0, music-1.5).
+An offline stand-in for the AI/ML API music service: every model of aimlmusic.models.
 
   --host HOST            API address (127.0.0.1)
   --cdn-host HOST        audio CDN address (127.0.0.2)

@@ -6,6 +6,7 @@
 --   mock.api_url, mock.cdn_url, mock.key
 --   mock:reset(); mock:config{ duration = 0.3 }; mock:fault{ status = 429 }
 --   mock:requests(), mock:jobs()
+--   local other = mockctl.spawn(dir .. "/?.lua;")  -- a mock of its own (another model table)
 --
 -- The process is started through io.popen(cmd, "w") with --watch-stdin: it exits
 -- when the test process exits (its stdin pipe closes). Set AIMLMUSIC_MOCK_URLS to
@@ -84,15 +85,23 @@ function Handle:faults()
   return self:call("GET", "/_mock/faults")
 end
 
-local function launch()
+local function launch(path_prefix)
   local root = util.repo_root()
   local lua = util.LUA
   local port_file = os.tmpname()
   os.remove(port_file)
-  local lua_path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. (os.getenv("LUA_PATH") or ";")
+  local lua_path = (path_prefix or "") .. root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;"
+    .. (os.getenv("LUA_PATH") or ";")
   -- LD_PRELOAD is dropped: the mock is pure Lua and needs no sanitizer runtime
-  local cmd = "exec env -u LD_PRELOAD LUA_PATH=" .. util.q(lua_path) .. " " .. lua .. " "
-    .. util.q(root .. "/bin/aimlmusic-mock")
+  -- bin/aimlmusic-mock puts the checkout's modules first; with a prefix the module is run
+  -- directly, so that what lies under the prefix comes first.
+  local entry, launcher = util.q(root .. "/bin/aimlmusic-mock"), nil
+  if path_prefix then
+    launcher = os.tmpname()
+    util.write_file(launcher, "os.exit(require('aimlmusic.mock').main(arg))\n")
+    entry = util.q(launcher)
+  end
+  local cmd = "exec env -u LD_PRELOAD LUA_PATH=" .. util.q(lua_path) .. " " .. lua .. " " .. entry
     .. " --port 0 --port-file " .. util.q(port_file) .. " --watch-stdin --duration 0.3 >/dev/null"
   local proc = io.popen(cmd, "w")
   if not proc then error("mockctl: cannot run " .. cmd, 3) end
@@ -104,11 +113,26 @@ local function launch()
     if not api_url then socket.sleep(0.02) end
   until api_url or socket.gettime() > deadline
   os.remove(port_file)
+  if launcher then os.remove(launcher) end -- read by now, or never
   if not api_url then
     proc:close()
     error("mockctl: the mock server did not start within 10 s (command: " .. cmd .. ")", 3)
   end
   return setmetatable({ api_url = api_url, cdn_url = cdn_url, key = "test-key", proc = proc }, Handle)
+end
+
+--- Stops a mock started with M.spawn (its stdin closes: it exits).
+function Handle:close()
+  if self.proc then
+    self.proc:close()
+    self.proc = nil
+  end
+end
+
+--- A mock of its own, which finds modules first under path_prefix ("DIR/?.lua;"): a spec can
+-- give it another model table. Stop it with handle:close().
+function M.spawn(path_prefix)
+  return launch(path_prefix)
 end
 
 --- Start the mock (once per test run) and return its handle.

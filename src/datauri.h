@@ -1,0 +1,31 @@
+/* Audio given as a URL, a data: URI or a local file, for a field with transform = "data_uri":
+ * the file's MIME type from its first bytes, base64 in C, and the size limit checked before
+ * anything is sent. */
+#ifndef AIMLMUSIC_DATAURI_H
+#define AIMLMUSIC_DATAURI_H
+
+#include <stddef.h>
+
+#include "compat.h"
+
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+/* The MIME type of audio starting with these bytes (mp3, wav, flac, ogg, m4a), or NULL. */
+const char *datauri_sniff(const unsigned char *b, size_t n);
+
+/* True when s is an http(s) URL with a host and no space or control character. */
+int datauri_is_url(const char *s, size_t n);
+
+/* Checks the string at vidx as audio of at most max_bytes (0: no limit). With build, pushes
+ * what is sent (the string itself, or the file read as data:<mime>;base64,...) and returns 1;
+ * without, pushes nothing and returns 1. On a problem pushes its message and returns 0. */
+int datauri_check(lua_State *L, int vidx, double max_bytes, int build);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#endif
