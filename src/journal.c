@@ -116,11 +116,7 @@ fail_close:
 fail:
   e = errno;
   free(rec);
-  lua_pushnil(L);
-  lua_pushfstring(L, "journal %s: %s", path, strerror(e));
-  error_push(L, "io", lua_tostring(L, -1));
-  lua_remove(L, -2);
-  return 2;
+  return error_fail_errno(L, "io", e, "journal %s", path);
 }
 
 /* core.remove_partials(target) --> number removed
@@ -165,7 +161,7 @@ static int l_remove_partials(lua_State *L) {
   free(path);
   free(dir);
   (void)n;
-  compat_pushint(L, removed);
+  lua_pushinteger(L, removed);
   return 1;
 }
 

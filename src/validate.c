@@ -114,13 +114,13 @@ static int check_enum(lua_State *L, int spec, int vidx) {
   int found = 0;
   lua_Integer i, n;
   luaL_Buffer b;
-  if (compat_getfield(L, spec, "enum") != LUA_TTABLE) {
+  if (lua_getfield(L, spec, "enum") != LUA_TTABLE) {
     lua_pop(L, 1);
     return 1;
   }
   n = (lua_Integer)lua_rawlen(L, -1);
   for (i = 1; i <= n && !found; i++) {
-    compat_rawgeti(L, -1, i);
+    lua_rawgeti(L, -1, i);
     found = lua_rawequal(L, -1, vidx);
     lua_pop(L, 1);
   }
@@ -135,7 +135,7 @@ static int check_enum(lua_State *L, int spec, int vidx) {
     luaL_addstring(&b, "must be one of ");
     for (i = 1; i <= n; i++) {
       if (i > 1) luaL_addstring(&b, ", ");
-      compat_rawgeti(L, list, i);
+      lua_rawgeti(L, list, i);
       luaL_addvalue(&b);
     }
     luaL_addstring(&b, " (got ");
@@ -149,21 +149,21 @@ static int check_enum(lua_State *L, int spec, int vidx) {
 }
 
 static int spec_number(lua_State *L, int spec, const char *k, lua_Number *out) {
-  int ok = compat_getfield(L, spec, k) == LUA_TNUMBER;
+  int ok = lua_getfield(L, spec, k) == LUA_TNUMBER;
   if (ok) *out = lua_tonumber(L, -1);
   lua_pop(L, 1);
   return ok;
 }
 
 static int has_key(lua_State *L, int spec, const char *k) {
-  int has = compat_getfield(L, spec, k) != LUA_TNIL;
+  int has = lua_getfield(L, spec, k) != LUA_TNIL;
   lua_pop(L, 1);
   return has;
 }
 
 /* A number as Lua prints it, whole numbers without a fraction: "44100", "0.5". */
 static const char *push_number(lua_State *L, lua_Number x) {
-  if (x >= -9007199254740992.0 && x <= 9007199254740992.0 && x == floor(x)) compat_pushint(L, (long long)x);
+  if (x >= -9007199254740992.0 && x <= 9007199254740992.0 && x == floor(x)) lua_pushinteger(L, (long long)x);
   else lua_pushnumber(L, x);
   return lua_tostring(L, -1);
 }
@@ -190,7 +190,7 @@ static int check_value(vstate *v, int spec, int vidx, const char *path, int wire
   char type[16] = "string";
   int ok = 1, replaced = 0;
   lua_Number lim;
-  if (compat_getfield(L, spec, "type") == LUA_TSTRING) {
+  if (lua_getfield(L, spec, "type") == LUA_TSTRING) {
     strncpy(type, lua_tostring(L, -1), sizeof type - 1);
     type[sizeof type - 1] = '\0';
   }
@@ -219,7 +219,7 @@ static int check_value(vstate *v, int spec, int vidx, const char *path, int wire
       problem(v, path);
       return 0;
     }
-    if (compat_getfield(L, spec, "format") == LUA_TSTRING && !datauri_is_url(s, n)) {
+    if (lua_getfield(L, spec, "format") == LUA_TSTRING && !datauri_is_url(s, n)) {
       lua_pop(L, 1);
       lua_pushfstring(L, "must be an http(s) URL (got %s)", show_value(L, vidx));
       lua_remove(L, -2);
@@ -227,7 +227,7 @@ static int check_value(vstate *v, int spec, int vidx, const char *path, int wire
       return 0;
     }
     lua_pop(L, 1);
-    if (compat_getfield(L, spec, "transform") == LUA_TSTRING) {
+    if (lua_getfield(L, spec, "transform") == LUA_TSTRING) {
       lua_Number max_bytes = 0;
       lua_pop(L, 1);
       spec_number(L, spec, "max_bytes", &max_bytes);
@@ -292,7 +292,7 @@ static int check_value(vstate *v, int spec, int vidx, const char *path, int wire
       lua_newtable(L);
       nested = lua_gettop(L);
     }
-    compat_getfield(L, spec, "fields");
+    lua_getfield(L, spec, "fields");
     if (!lua_istable(L, -1)) luaL_error(L, "model table: object field %s has no fields list", path);
     ok = check_object(v, vidx, lua_gettop(L), sub, nested);
     lua_pop(L, 1);
@@ -316,10 +316,10 @@ static int flag_set(lua_State *L, int obj, int fields, const char *k) {
   lua_getfield(L, obj, k);
   set = lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
   for (i = 1; i <= n && !set; i++) {
-    compat_rawgeti(L, fields, i);
-    compat_getfield(L, -1, "name");
+    lua_rawgeti(L, fields, i);
+    lua_getfield(L, -1, "name");
     if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), k) == 0 &&
-        compat_getfield(L, -2, "alias") == LUA_TSTRING) {
+        lua_getfield(L, -2, "alias") == LUA_TSTRING) {
       lua_getfield(L, obj, lua_tostring(L, -1));
       set = lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
     }
@@ -335,7 +335,7 @@ static int required_unless(lua_State *L, int spec, int obj, int fields) {
   lua_Integer i, n;
   luaL_Buffer b;
   int list;
-  if (compat_getfield(L, spec, "required_unless") != LUA_TTABLE) {
+  if (lua_getfield(L, spec, "required_unless") != LUA_TTABLE) {
     lua_pop(L, 1);
     return 0;
   }
@@ -343,7 +343,7 @@ static int required_unless(lua_State *L, int spec, int obj, int fields) {
   n = (lua_Integer)lua_rawlen(L, list);
   for (i = 1; i <= n; i++) {
     int set;
-    compat_rawgeti(L, list, i);
+    lua_rawgeti(L, list, i);
     set = flag_set(L, obj, fields, lua_tostring(L, -1));
     lua_pop(L, 1);
     if (set) {
@@ -356,7 +356,7 @@ static int required_unless(lua_State *L, int spec, int obj, int fields) {
   luaL_addstring(&b, "is required unless ");
   for (i = 1; i <= n; i++) {
     if (i > 1) luaL_addstring(&b, " or ");
-    compat_rawgeti(L, list, i);
+    lua_rawgeti(L, list, i);
     luaL_addvalue(&b);
   }
   luaL_addstring(&b, " is true");
@@ -367,10 +367,10 @@ static int required_unless(lua_State *L, int spec, int obj, int fields) {
 
 /* Stores the value at vidx in the wire table under the spec's wire names (default: its name). */
 static void set_wire(lua_State *L, int wire, int spec, const char *name, int vidx) {
-  if (compat_getfield(L, spec, "wire") == LUA_TTABLE) {
+  if (lua_getfield(L, spec, "wire") == LUA_TTABLE) {
     lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
     for (i = 1; i <= n; i++) {
-      compat_rawgeti(L, -1, i);
+      lua_rawgeti(L, -1, i);
       lua_pushvalue(L, vidx);
       lua_rawset(L, wire);
     }
@@ -388,11 +388,11 @@ static int known_key(lua_State *L, int fields, const char *key) {
   int top = lua_gettop(L);
   for (i = 1; i <= n; i++) {
     int hit = 0;
-    compat_rawgeti(L, fields, i);
-    compat_getfield(L, -1, "name");
+    lua_rawgeti(L, fields, i);
+    lua_getfield(L, -1, "name");
     hit = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), key) == 0;
     lua_pop(L, 1);
-    if (!hit && compat_getfield(L, -1, "alias") == LUA_TSTRING) hit = strcmp(lua_tostring(L, -1), key) == 0;
+    if (!hit && lua_getfield(L, -1, "alias") == LUA_TSTRING) hit = strcmp(lua_tostring(L, -1), key) == 0;
     lua_settop(L, top);
     if (hit) return 1;
   }
@@ -447,13 +447,13 @@ static int check_object(vstate *v, int obj, int fields, const char *prefix, int 
     char path[VALIDATE_PATH_MAX];
     const char *name, *alias = NULL;
     int spec, vidx, top = lua_gettop(L);
-    compat_rawgeti(L, fields, i);
+    lua_rawgeti(L, fields, i);
     spec = lua_gettop(L);
-    compat_getfield(L, spec, "name");
+    lua_getfield(L, spec, "name");
     name = lua_tostring(L, -1);
     if (name == NULL) luaL_error(L, "model table: field %d has no name", (int)i);
     join_path(path, prefix, name);
-    if (compat_getfield(L, spec, "alias") == LUA_TSTRING) alias = lua_tostring(L, -1);
+    if (lua_getfield(L, spec, "alias") == LUA_TSTRING) alias = lua_tostring(L, -1);
     lua_getfield(L, obj, name);
     vidx = lua_gettop(L);
     if (alias) {
@@ -470,13 +470,13 @@ static int check_object(vstate *v, int obj, int fields, const char *prefix, int 
       }
     }
     if (lua_isnil(L, vidx)) {
-      if (compat_getfield(L, spec, "required") == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
+      if (lua_getfield(L, spec, "required") == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
         lua_pushliteral(L, "is required");
         problem(v, path);
       } else if (required_unless(L, spec, obj, fields)) {
         problem(v, path);
       } else if (wire) {
-        if (compat_getfield(L, spec, "default") != LUA_TNIL) set_wire(L, wire, spec, name, lua_gettop(L));
+        if (lua_getfield(L, spec, "default") != LUA_TNIL) set_wire(L, wire, spec, name, lua_gettop(L));
         lua_pop(L, 1);
       }
       lua_settop(L, top);
@@ -516,7 +516,7 @@ static void push_model_names(lua_State *L, int models) {
   luaL_pushresult(&b);
 }
 
-/* Runs the checks; returns 1 with the wire table pushed (when build), or 0 with the
+/* Runs the checks; returns 1 with the wire table pushed (when build), or 0 with nil and the
  * validation error pushed. */
 static int validate_run(lua_State *L, int build) {
   vstate v;
@@ -555,7 +555,7 @@ static int validate_run(lua_State *L, int build) {
         lua_pushvalue(L, -3);
         lua_rawset(L, wire);
       }
-      compat_getfield(L, -1, "fields");
+      lua_getfield(L, -1, "fields");
       if (!lua_istable(L, -1)) luaL_error(L, "model table: \"%s\" has no fields list", lua_tostring(L, -3));
       check_object(&v, params, lua_gettop(L), "", wire);
       lua_pop(L, 1);
@@ -573,7 +573,7 @@ static int validate_run(lua_State *L, int build) {
     luaL_addstring(&b, "invalid parameters: ");
     for (i = 1; i <= v.count; i++) {
       if (i > 1) luaL_addstring(&b, "; ");
-      compat_rawgeti(L, v.problems, i);
+      lua_rawgeti(L, v.problems, i);
       lua_getfield(L, -1, "field");
       lua_getfield(L, -2, "message");
       lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
@@ -583,7 +583,7 @@ static int validate_run(lua_State *L, int build) {
     }
     luaL_pushresult(&b);
   }
-  error_push(L, "validation", lua_tostring(L, -1));
+  error_fail_top(L, "validation");
   lua_pushvalue(L, v.problems);
   lua_setfield(L, -2, "fields");
   return 0;
@@ -591,28 +591,15 @@ static int validate_run(lua_State *L, int build) {
 
 /* core.validate(params, models) --> true | nil, err */
 static int l_validate(lua_State *L) {
-  if (validate_run(L, 0)) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  lua_pushnil(L);
-  lua_insert(L, -2);
-  return 2;
+  if (!validate_run(L, 0)) return 2;
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* core.encode(params, models) --> json body | nil, err */
 static int l_encode(lua_State *L) {
-  if (!validate_run(L, 1)) {
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
-  }
-  if (!json_encode(L, 4)) {
-    error_push(L, "validation", lua_tostring(L, -1));
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
-  }
+  if (!validate_run(L, 1)) return 2;
+  if (!json_encode(L, 4)) return error_fail_top(L, "validation");
   return 1;
 }
 
@@ -623,10 +610,10 @@ static int l_utf8_len(lua_State *L) {
   long len = validate_utf8_len((const unsigned char *)s, n, &bad);
   if (len < 0) {
     lua_pushnil(L);
-    compat_pushint(L, bad);
+    lua_pushinteger(L, (lua_Integer)bad);
     return 2;
   }
-  compat_pushint(L, len);
+  lua_pushinteger(L, len);
   return 1;
 }
 
