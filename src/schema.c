@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "validate.h"
+#include "field.h"
 
 #define SCHEMA_CHECKED "aimlmusic.schema.checked"
 #define SCHEMA_PATH_MAX 128
@@ -81,7 +81,7 @@ static void check_literal(where *w, int f, int vidx, const char *type, const cha
     long len;
     if (lua_type(L, vidx) != LUA_TSTRING) goto wrong;
     s = lua_tolstring(L, vidx, &n);
-    len = validate_utf8_len((const unsigned char *)s, n, NULL);
+    len = field_utf8_len((const unsigned char *)s, n, NULL);
     if (len < 0) goto wrong;
     has_lo = get(L, f, "min_length") == LUA_TNUMBER;
     lo = lua_tonumber(L, -1);
