@@ -1,3 +1,7 @@
+/* journal: durable appends to the job journal, and removing the partial downloads a crash left.
+ * Owns: the append under an exclusive lock, fsync of the file and of a new file's directory,
+ * and the scan for "<target>.part-XXXXXX" files no live transfer holds. Must not know: what a
+ * journal line says (lua/aimlmusic/journal.lua does), the engine, HTTP. */
 #include "journal.h"
 
 #include <dirent.h>

@@ -1,3 +1,6 @@
+/* output: whether a job's audio could be put at a path, checked before the job is paid for.
+ * Owns: the existence, type and writability checks and their errors (code EEXIST, ENOENT ...).
+ * Must not know: downloads, the engine; nothing is created. */
 #include "output.h"
 
 #include <errno.h>

@@ -1,3 +1,8 @@
+/* schema: the model table's own vocabulary, checked once per entry, so a typo in
+ * lua/aimlmusic/models.lua ("requierd") is an error at load, naming the model and the field.
+ * Owns: the known keys and types, ranges that mean one thing per type, literals (enum values,
+ * defaults) held to their own field's rules, core.check_models. Must not know: user parameters
+ * (validate.c), HTTP, the engine. */
 #include "schema.h"
 
 #include <math.h>
