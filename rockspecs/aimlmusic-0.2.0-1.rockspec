@@ -43,7 +43,7 @@ build = {
     ["aimlmusic.mock_mp3"] = "lua/aimlmusic/mock_mp3.lua",
     ["aimlmusic.core"] = {
       sources = {
-        "src/commit.c", "src/core.c", "src/datauri.c", "src/engine.c", "src/error.c", "src/host.c",
+        "src/class.c", "src/commit.c", "src/core.c", "src/datauri.c", "src/engine.c", "src/error.c", "src/field.c", "src/host.c",
         "src/journal.c", "src/json.c", "src/output.c", "src/pollfd.c", "src/request.c", "src/response.c",
         "src/schema.c", "src/url.c", "src/validate.c",
       },

@@ -1,5 +1,7 @@
-/* Every difference between Lua 5.1/LuaJIT, 5.2, 5.3 and 5.4 that the module touches lives
- * here, so the rest of src/ reads as plain Lua 5.4 C API. */
+/* compat: every difference between Lua 5.1/LuaJIT, 5.2, 5.3 and 5.4 that the module touches.
+ * Owns: restoring the Lua 5.4 C API names and return values on older versions, the way
+ * lua-compat-5.3 does (lua_getfield returns the type, lua_rawlen, luaL_setfuncs ...), so the
+ * rest of src/ reads as plain Lua 5.4 C API. Must not know: anything of the module itself. */
 #ifndef AIMLMUSIC_COMPAT_H
 #define AIMLMUSIC_COMPAT_H
 
@@ -49,48 +51,43 @@ static inline void *luaL_testudata(lua_State *L, int i, const char *tname) {
 
 #if LUA_VERSION_NUM < 503
 /* 5.1 and 5.2 have only floating point numbers: an integer is a number with no fraction. */
-static inline int compat_isinteger(lua_State *L, int i) {
+static inline int compat53_isinteger(lua_State *L, int i) {
   if (lua_type(L, i) != LUA_TNUMBER) return 0;
   lua_Number n = lua_tonumber(L, i);
   return n == (lua_Number)(long long)n;
 }
-#define lua_isinteger(L, i) compat_isinteger((L), (i))
+#define lua_isinteger(L, i) compat53_isinteger((L), (i))
+
+/* Every number is a double there: pushing one as such keeps sizes above 2^31 whole even where
+ * lua_Integer (ptrdiff_t) is 32 bits wide. */
+#undef lua_pushinteger
+#define lua_pushinteger(L, n) lua_pushnumber((L), (lua_Number)(n))
+
+/* From 5.3 on these return the type of the value they push; earlier they return nothing. */
+#define lua_getfield(L, i, k) (lua_getfield((L), (i), (k)), lua_type((L), -1))
+#define lua_gettable(L, i) (lua_gettable((L), (i)), lua_type((L), -1))
+#define lua_rawget(L, i) (lua_rawget((L), (i)), lua_type((L), -1))
+#define lua_rawgeti(L, i, n) (lua_rawgeti((L), (i), (int)(n)), lua_type((L), -1))
+#if LUA_VERSION_NUM < 502
+#undef lua_getglobal
+#define lua_getglobal(L, k) (lua_getfield((L), LUA_GLOBALSINDEX, (k)))
+#else
+#define lua_getglobal(L, k) (lua_getglobal((L), (k)), lua_type((L), -1))
+#endif
 #endif
 
-/* lua_getfield returns the value's type from 5.3 on; earlier it returns nothing. */
-static inline int compat_getfield(lua_State *L, int i, const char *k) {
-#if LUA_VERSION_NUM >= 503
-  return lua_getfield(L, i, k);
-#else
-  lua_getfield(L, i, k);
-  return lua_type(L, -1);
+#if LUA_VERSION_NUM < 504
+/* A userdata with user values: before 5.4 there are none to ask for (nuv must be 0 here). */
+#define lua_newuserdatauv(L, size, nuv) lua_newuserdata((L), (size))
 #endif
-}
 
-static inline int compat_rawgeti(lua_State *L, int i, lua_Integer n) {
-#if LUA_VERSION_NUM >= 503
-  return lua_rawgeti(L, i, n);
-#else
-  lua_rawgeti(L, i, (int)n);
-  return lua_type(L, -1);
-#endif
-}
-
-/* A userdata with no user values: 5.4 takes a count, earlier versions do not. */
-static inline void *compat_newudata(lua_State *L, size_t size) {
-#if LUA_VERSION_NUM >= 504
-  return lua_newuserdatauv(L, size, 0);
-#else
-  return lua_newuserdata(L, size);
-#endif
-}
-
-/* Integer as a table key, or value, in the widest type every version accepts. */
-#if LUA_VERSION_NUM >= 503
-#define compat_pushint(L, n) lua_pushinteger((L), (lua_Integer)(n))
-#else
-#define compat_pushint(L, n) lua_pushnumber((L), (lua_Number)(n))
-#endif
+/* ---- Old names, kept only until every file reads the standard ones; new code must not use
+ * them. ---- */
+#define compat_getfield(L, i, k) lua_getfield((L), (i), (k))
+#define compat_rawgeti(L, i, n) lua_rawgeti((L), (i), (n))
+#define compat_newudata(L, size) lua_newuserdatauv((L), (size), 0)
+#define compat_pushint(L, n) lua_pushinteger((L), (n))
+/* ---- end of the old names ---- */
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -1,3 +1,7 @@
+/* datauri: audio given as a URL, a data: URI or a local file, for a field with
+ * transform = "data_uri". Owns: the MIME type from a file's first bytes, base64, the size limit
+ * checked before anything is read or sent. Must not know: fields other than the one value it is
+ * given, the wire table, HTTP. */
 #include "datauri.h"
 
 #include <errno.h>

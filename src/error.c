@@ -1,6 +1,11 @@
+/* error: the error table, its one-line face, and error_fail (see error.h). */
 #include "error.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <string.h>
+
+#include "class.h"
 
 void error_setstring(lua_State *L, const char *k, const char *v) {
   if (v == NULL) return;
@@ -9,7 +14,7 @@ void error_setstring(lua_State *L, const char *k, const char *v) {
 }
 
 void error_setint(lua_State *L, const char *k, long long v) {
-  compat_pushint(L, v);
+  lua_pushinteger(L, v);
   lua_setfield(L, -2, k);
 }
 
@@ -24,6 +29,55 @@ void error_push(lua_State *L, const char *kind, const char *message) {
   error_setstring(L, "message", message ? message : kind);
   error_setbool(L, "retryable", 0);
   luaL_setmetatable(L, ERROR_MT);
+}
+
+int error_fail(lua_State *L, const char *kind, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  return error_fail_top(L, kind);
+}
+
+int error_fail_top(lua_State *L, const char *kind) {
+  /* The message stays referenced from the stack until the error holds it. */
+  lua_pushnil(L);
+  error_push(L, kind, lua_tostring(L, -2));
+  lua_remove(L, -3);
+  return 2;
+}
+
+const char *error_errno_name(int err) {
+  switch (err) {
+    case EEXIST: return "EEXIST";
+    case ENOENT: return "ENOENT";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case EROFS: return "EROFS";
+    case EINVAL: return "EINVAL";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ELOOP: return "ELOOP";
+    case ENOSPC: return "ENOSPC";
+    case ENOMEM: return "ENOMEM";
+    case EBUSY: return "EBUSY";
+    case EAGAIN: return "EAGAIN";
+    case ENOSYS: return "ENOSYS";
+    default: return "EIO";
+  }
+}
+
+int error_fail_errno(lua_State *L, const char *kind, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_pushfstring(L, "%s: %s", lua_tostring(L, -1), strerror(err));
+  lua_remove(L, -2);
+  error_fail_top(L, kind);
+  error_setstring(L, "code", error_errno_name(err));
+  return 2;
 }
 
 /* The length of the valid UTF-8 sequence at s (at most n bytes), or 0; *cp gets its code point. */
@@ -96,7 +150,7 @@ static void add_field(lua_State *L, luaL_Buffer *b, int t, const char *k, const 
   char num[64];
   size_t n;
   const char *s;
-  int type = compat_getfield(L, t, k);
+  int type = lua_getfield(L, t, k);
   if (type != LUA_TSTRING && type != LUA_TNUMBER) {
     lua_pop(L, 1);
     return;
@@ -146,12 +200,12 @@ static int error_tostring(lua_State *L) {
 static int error_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  if (compat_getfield(L, 1, "kind") != LUA_TSTRING) return luaL_argerror(L, 1, "kind must be a string");
-  if (compat_getfield(L, 1, "message") != LUA_TSTRING) {
+  if (lua_getfield(L, 1, "kind") != LUA_TSTRING) return luaL_argerror(L, 1, "kind must be a string");
+  if (lua_getfield(L, 1, "message") != LUA_TSTRING) {
     lua_pushvalue(L, 2);
     lua_setfield(L, 1, "message");
   }
-  if (compat_getfield(L, 1, "retryable") != LUA_TBOOLEAN) {
+  if (lua_getfield(L, 1, "retryable") != LUA_TBOOLEAN) {
     lua_pushboolean(L, 0);
     lua_setfield(L, 1, "retryable");
   }
@@ -173,13 +227,7 @@ static int error_is(lua_State *L) {
 }
 
 void error_open(lua_State *L) {
-  if (luaL_newmetatable(L, ERROR_MT)) {
-    lua_pushcfunction(L, error_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "aimlmusic.error");
-    lua_setfield(L, -2, "__name");
-  }
-  lua_pop(L, 1);
+  class_define(L, ERROR_MT, NULL, NULL, error_tostring);
   lua_pushcfunction(L, error_new);
   lua_setfield(L, -2, "error");
   lua_pushcfunction(L, error_is);

@@ -1,3 +1,7 @@
+/* journal: durable appends to the job journal, and removing the partial downloads a crash left.
+ * Owns: the append under an exclusive lock, fsync of the file and of a new file's directory,
+ * and the scan for "<target>.part-XXXXXX" files no live transfer holds. Must not know: what a
+ * journal line says (lua/aimlmusic/journal.lua does), the engine, HTTP. */
 #include "journal.h"
 
 #include <dirent.h>
@@ -116,11 +120,7 @@ fail_close:
 fail:
   e = errno;
   free(rec);
-  lua_pushnil(L);
-  lua_pushfstring(L, "journal %s: %s", path, strerror(e));
-  error_push(L, "io", lua_tostring(L, -1));
-  lua_remove(L, -2);
-  return 2;
+  return error_fail_errno(L, "io", e, "journal %s", path);
 }
 
 /* core.remove_partials(target) --> number removed
@@ -165,7 +165,7 @@ static int l_remove_partials(lua_State *L) {
   free(path);
   free(dir);
   (void)n;
-  compat_pushint(L, removed);
+  lua_pushinteger(L, removed);
   return 1;
 }
 

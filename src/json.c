@@ -1,3 +1,6 @@
+/* json: the module's private lua-cjson instance. Owns: finding cjson (or Neovim's vim.json),
+ * its settings (depth limit, invalid numbers refused), decode, encode and null. Must not know:
+ * what the JSON means (response.c, validate.c do). */
 #include "json.h"
 
 /* Registry keys: addresses are unique per process, the values are per Lua state. */

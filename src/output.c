@@ -1,3 +1,6 @@
+/* output: whether a job's audio could be put at a path, checked before the job is paid for.
+ * Owns: the existence, type and writability checks and their errors (code EEXIST, ENOENT ...).
+ * Must not know: downloads, the engine; nothing is created. */
 #include "output.h"
 
 #include <errno.h>
@@ -8,29 +11,11 @@
 
 #include "error.h"
 
-static const char *errno_name(int e) {
-  switch (e) {
-    case EEXIST: return "EEXIST";
-    case ENOENT: return "ENOENT";
-    case ENOTDIR: return "ENOTDIR";
-    case EISDIR: return "EISDIR";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case EROFS: return "EROFS";
-    case EINVAL: return "EINVAL";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    case ELOOP: return "ELOOP";
-    default: return "EIO";
-  }
-}
-
 static int refuse(lua_State *L, const char *path, int e, const char *why) {
-  lua_pushnil(L);
-  if (e == EEXIST) lua_pushfstring(L, "%s exists (pass overwrite = true to replace it)", path);
-  else lua_pushfstring(L, "output %s: %s", path, why ? why : strerror(e));
-  error_push(L, "io", lua_tostring(L, -1));
-  lua_remove(L, -2);
-  error_setstring(L, "code", errno_name(e));
+  if (e == EEXIST) error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", path);
+  else if (why) error_fail(L, "io", "output %s: %s", path, why);
+  else return error_fail_errno(L, "io", e, "output %s", path);
+  error_setstring(L, "code", error_errno_name(e));
   return 2;
 }
 

@@ -1,6 +1,8 @@
-/* The engine's pollable descriptor (see pollfd.h). A set of descriptors that is itself a
- * descriptor: the loop watching it learns "step(0) has work" and nothing more; step(0) then
- * does the work, and re-arms the timer from what is left. */
+/* pollfd: the engine's one pollable descriptor (see pollfd.h). Owns: the epoll (Linux) or
+ * kqueue (macOS, BSDs) set, its timer, and the libcurl sockets in it. Must not know: transfers,
+ * Lua values, what a step does with the sockets it hands back.
+ * A set of descriptors that is itself a descriptor: the loop watching it learns "step(0) has
+ * work" and nothing more; step(0) then does the work, and re-arms the timer from what is left. */
 #include "pollfd.h"
 
 #include <errno.h>

@@ -1,10 +1,15 @@
+/* schema: the model table's own vocabulary, checked once per entry, so a typo in
+ * lua/aimlmusic/models.lua ("requierd") is an error at load, naming the model and the field.
+ * Owns: the known keys and types, ranges that mean one thing per type, literals (enum values,
+ * defaults) held to their own field's rules, core.check_models. Must not know: user parameters
+ * (validate.c), HTTP, the engine. */
 #include "schema.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "validate.h"
+#include "field.h"
 
 #define SCHEMA_CHECKED "aimlmusic.schema.checked"
 #define SCHEMA_PATH_MAX 128
@@ -81,7 +86,7 @@ static void check_literal(where *w, int f, int vidx, const char *type, const cha
     long len;
     if (lua_type(L, vidx) != LUA_TSTRING) goto wrong;
     s = lua_tolstring(L, vidx, &n);
-    len = validate_utf8_len((const unsigned char *)s, n, NULL);
+    len = field_utf8_len((const unsigned char *)s, n, NULL);
     if (len < 0) goto wrong;
     has_lo = get(L, f, "min_length") == LUA_TNUMBER;
     lo = lua_tonumber(L, -1);
@@ -215,7 +220,7 @@ static void check_field(where *w, int f) {
     if (t != LUA_TTABLE) fail(w, "enum must be a list");
     n = check_list(w, e, "enum", 0);
     for (i = 1; i <= n; i++) {
-      compat_rawgeti(L, e, i);
+      lua_rawgeti(L, e, i);
       check_literal(w, f, lua_gettop(L), type, "an enum value");
       lua_pop(L, 1);
     }
@@ -229,7 +234,7 @@ static void check_field(where *w, int f) {
       int i, n = (int)lua_rawlen(L, -1);
       found = 0;
       for (i = 1; i <= n && !found; i++) {
-        compat_rawgeti(L, -1, i);
+        lua_rawgeti(L, -1, i);
         found = lua_rawequal(L, -1, d);
         lua_pop(L, 1);
       }
@@ -248,7 +253,7 @@ static void check_field(where *w, int f) {
     if (t != LUA_TTABLE) fail(w, "wire must be a list of names");
     n = check_list(w, list, "wire", 0);
     for (i = 1; i <= n; i++) {
-      if (compat_rawgeti(L, list, i) != LUA_TSTRING || lua_rawlen(L, -1) == 0) fail(w, "wire must be a list of names");
+      if (lua_rawgeti(L, list, i) != LUA_TSTRING || lua_rawlen(L, -1) == 0) fail(w, "wire must be a list of names");
       lua_pop(L, 1);
     }
   }
@@ -306,7 +311,7 @@ static void check_fields(where *w, int list) {
   for (i = 1; i <= n; i++) {
     int f;
     memcpy(w->path, saved, plen + 1);
-    if (compat_rawgeti(L, list, i) != LUA_TTABLE) {
+    if (lua_rawgeti(L, list, i) != LUA_TTABLE) {
       lua_pushfstring(L, "fields[%d] is not a table", i);
       fail(w, lua_tostring(L, -1));
     }
@@ -338,7 +343,7 @@ static void check_fields(where *w, int list) {
   }
   for (i = 1; i <= n; i++) {
     int f, t;
-    compat_rawgeti(L, list, i);
+    lua_rawgeti(L, list, i);
     f = lua_gettop(L);
     get(L, f, "name");
     set_path(w, saved, plen, lua_tostring(L, -1));
@@ -350,10 +355,10 @@ static void check_fields(where *w, int list) {
         fail(w, "required and required_unless together");
       m = check_list(w, ru, "required_unless", 0);
       for (k = 1; k <= m; k++) {
-        if (compat_rawgeti(L, ru, k) != LUA_TSTRING) fail(w, "required_unless must be a list of boolean fields");
+        if (lua_rawgeti(L, ru, k) != LUA_TSTRING) fail(w, "required_unless must be a list of boolean fields");
         lua_rawget(L, names);
         if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "boolean") != 0) {
-          compat_rawgeti(L, ru, k);
+          lua_rawgeti(L, ru, k);
           lua_pushfstring(L, "required_unless names \"%s\", which is not a boolean field here", lua_tostring(L, -1));
           fail(w, lua_tostring(L, -1));
         }
@@ -400,7 +405,7 @@ static void check_model(lua_State *L, int entry, const char *name) {
     n = check_list(&w, list, "response", 1);
     for (i = 1; i <= n; i++) {
       int m;
-      compat_rawgeti(L, list, i);
+      lua_rawgeti(L, list, i);
       m = lua_gettop(L);
       if (!lua_istable(L, m)) fail(&w, "response must be a list of {from =, to =}");
       lua_pushnil(L);

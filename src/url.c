@@ -1,3 +1,6 @@
+/* url: the rule every URL the module fetches is held to (see url.h). Owns: parsing with
+ * libcurl's URL parser, the scheme, credential and loopback checks. Must not know: Lua, the
+ * engine, which request asked. */
 #include "url.h"
 
 #include <curl/curl.h>

@@ -1,68 +1,20 @@
+/* validate: parameters checked against the model table (lua/aimlmusic/models.lua), every
+ * problem reported, and the JSON body built from them.
+ * Owns: the walk over a model's fields (aliases, required and required_unless, defaults,
+ * nested objects, unknown keys), the list of problems, the validation error, core.validate,
+ * core.encode and core.utf8_len. Must not know: how one value is checked (field.c), the model
+ * table's own vocabulary (schema.c), HTTP. */
 #include "validate.h"
 
-#include <math.h>
 #include <string.h>
 
-#include "datauri.h"
 #include "error.h"
+#include "field.h"
 #include "json.h"
 #include "schema.h"
 
 #define VALIDATE_PATH_MAX 128
 #define VALIDATE_UNKNOWN_MAX 32
-
-long validate_utf8_len(const unsigned char *s, size_t n, size_t *bad) {
-  size_t i = 0;
-  long count = 0;
-  while (i < n) {
-    unsigned c;
-    /* ASCII, eight bytes at a time: most prompts and lyrics are mostly ASCII. */
-    while (n - i >= 8) {
-      unsigned long long w;
-      memcpy(&w, s + i, 8);
-      if (w & 0x8080808080808080ULL) break;
-      i += 8;
-      count += 8;
-    }
-    if (i >= n) break;
-    c = s[i];
-    size_t len;
-    unsigned cp, min;
-    if (c < 0x80) {
-      i++;
-      count++;
-      continue;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-      cp = c & 0x1f;
-      min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      cp = c & 0x0f;
-      min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      cp = c & 0x07;
-      min = 0x10000;
-    } else {
-      goto invalid; /* continuation byte, 0xc0/0xc1 overlongs, 0xf5.. */
-    }
-    if (n - i < len) goto invalid;
-    for (size_t k = 1; k < len; k++) {
-      unsigned cc = s[i + k];
-      if ((cc & 0xc0) != 0x80) goto invalid;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) goto invalid;
-    i += len;
-    count++;
-  }
-  return count;
-invalid:
-  if (bad) *bad = i;
-  return -1;
-}
 
 typedef struct {
   lua_State *L;
@@ -90,96 +42,6 @@ static void join_path(char *out, const char *prefix, const char *name) {
   out[p + n] = '\0';
 }
 
-/* A short, safe rendering of a user value for a message: strings quoted and cut. */
-static const char *show_value(lua_State *L, int idx) {
-  idx = lua_absindex(L, idx);
-  if (lua_type(L, idx) == LUA_TSTRING) {
-    size_t n, cut = 37;
-    const char *s = lua_tolstring(L, idx, &n);
-    if (n <= 40) return lua_pushfstring(L, "\"%s\"", s);
-    /* Cut on a character boundary, so the message stays valid UTF-8. */
-    while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80) cut--;
-    lua_pushlstring(L, s, cut);
-    lua_pushfstring(L, "\"%s...\"", lua_tostring(L, -1));
-    lua_remove(L, -2);
-    return lua_tostring(L, -1);
-  }
-  if (lua_type(L, idx) == LUA_TNUMBER) lua_pushvalue(L, idx);
-  else lua_pushstring(L, luaL_typename(L, idx));
-  return lua_tostring(L, -1);
-}
-
-/* Checks enum membership of the value at vidx against spec.enum; pushes a message if not. */
-static int check_enum(lua_State *L, int spec, int vidx) {
-  int found = 0;
-  lua_Integer i, n;
-  luaL_Buffer b;
-  if (compat_getfield(L, spec, "enum") != LUA_TTABLE) {
-    lua_pop(L, 1);
-    return 1;
-  }
-  n = (lua_Integer)lua_rawlen(L, -1);
-  for (i = 1; i <= n && !found; i++) {
-    compat_rawgeti(L, -1, i);
-    found = lua_rawequal(L, -1, vidx);
-    lua_pop(L, 1);
-  }
-  if (found) {
-    lua_pop(L, 1);
-    return 1;
-  }
-  /* "must be one of mp3, wav, pcm (got \"ogg\")" */
-  {
-    int list = lua_gettop(L);
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, "must be one of ");
-    for (i = 1; i <= n; i++) {
-      if (i > 1) luaL_addstring(&b, ", ");
-      compat_rawgeti(L, list, i);
-      luaL_addvalue(&b);
-    }
-    luaL_addstring(&b, " (got ");
-    show_value(L, vidx);
-    luaL_addvalue(&b);
-    luaL_addchar(&b, ')');
-    luaL_pushresult(&b);
-    lua_remove(L, list);
-  }
-  return 0;
-}
-
-static int spec_number(lua_State *L, int spec, const char *k, lua_Number *out) {
-  int ok = compat_getfield(L, spec, k) == LUA_TNUMBER;
-  if (ok) *out = lua_tonumber(L, -1);
-  lua_pop(L, 1);
-  return ok;
-}
-
-static int has_key(lua_State *L, int spec, const char *k) {
-  int has = compat_getfield(L, spec, k) != LUA_TNIL;
-  lua_pop(L, 1);
-  return has;
-}
-
-/* A number as Lua prints it, whole numbers without a fraction: "44100", "0.5". */
-static const char *push_number(lua_State *L, lua_Number x) {
-  if (x >= -9007199254740992.0 && x <= 9007199254740992.0 && x == floor(x)) compat_pushint(L, (long long)x);
-  else lua_pushnumber(L, x);
-  return lua_tostring(L, -1);
-}
-
-/* "must be at least 1 (got 0)": a bound and the value, both as Lua prints numbers. */
-static void push_range_message(lua_State *L, const char *which, lua_Number bound, lua_Number got) {
-  push_number(L, bound);
-  push_number(L, got);
-  lua_pushfstring(L, "must be at %s %s (got %s)", which, lua_tostring(L, -2), lua_tostring(L, -1));
-  lua_replace(L, -3);
-  lua_pop(L, 1);
-}
-
-/* Integers must survive JSON as integers: beyond 2^53 a double no longer holds each one. */
-#define VALIDATE_INT_LIMIT 9007199254740992.0
-
 /* Checks the value at vidx against the field spec; on success returns 1, leaving on the stack
  * what goes on the wire instead of the value when that differs (an object's wire table, a
  * file read as a data: URI); otherwise records the problem and returns 0. */
@@ -187,125 +49,29 @@ static int check_object(vstate *v, int obj, int fields, const char *prefix, int 
 
 static int check_value(vstate *v, int spec, int vidx, const char *path, int wire_out) {
   lua_State *L = v->L;
-  char type[16] = "string";
-  int ok = 1, replaced = 0;
-  lua_Number lim;
-  if (compat_getfield(L, spec, "type") == LUA_TSTRING) {
-    strncpy(type, lua_tostring(L, -1), sizeof type - 1);
-    type[sizeof type - 1] = '\0';
-  }
+  char sub[VALIDATE_PATH_MAX];
+  int ok, nested = 0, object = lua_getfield(L, spec, "type") == LUA_TSTRING && strcmp(lua_tostring(L, -1), "object") == 0;
   lua_pop(L, 1);
-  if (strcmp(type, "string") == 0) {
-    size_t n, bad = 0;
-    const char *s;
-    long len;
-    if (lua_type(L, vidx) != LUA_TSTRING) {
-      lua_pushfstring(L, "must be a string (got %s)", luaL_typename(L, vidx));
-      problem(v, path);
-      return 0;
-    }
-    s = lua_tolstring(L, vidx, &n);
-    len = validate_utf8_len((const unsigned char *)s, n, &bad);
-    if (len < 0) {
-      lua_pushfstring(L, "is not valid UTF-8 (bad byte at offset %d)", (int)bad);
-      problem(v, path);
-      return 0;
-    } else if (spec_number(L, spec, "min_length", &lim) && (lua_Number)len < lim) {
-      lua_pushfstring(L, "must be at least %d characters (got %d)", (int)lim, (int)len);
-      problem(v, path);
-      return 0;
-    } else if (spec_number(L, spec, "max_length", &lim) && (lua_Number)len > lim) {
-      lua_pushfstring(L, "must be at most %d characters (got %d)", (int)lim, (int)len);
-      problem(v, path);
-      return 0;
-    }
-    if (compat_getfield(L, spec, "format") == LUA_TSTRING && !datauri_is_url(s, n)) {
-      lua_pop(L, 1);
-      lua_pushfstring(L, "must be an http(s) URL (got %s)", show_value(L, vidx));
-      lua_remove(L, -2);
-      problem(v, path);
-      return 0;
-    }
-    lua_pop(L, 1);
-    if (compat_getfield(L, spec, "transform") == LUA_TSTRING) {
-      lua_Number max_bytes = 0;
-      lua_pop(L, 1);
-      spec_number(L, spec, "max_bytes", &max_bytes);
-      if (!datauri_check(L, vidx, max_bytes, wire_out != 0)) {
-        problem(v, path);
-        return 0;
-      }
-      replaced = wire_out != 0;
-    } else {
-      lua_pop(L, 1);
-    }
-  } else if (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0) {
-    int integer = type[0] == 'i';
-    lua_Number x;
-    if (lua_type(L, vidx) != LUA_TNUMBER) {
-      lua_pushfstring(L, "must be %s (got %s)", integer ? "an integer" : "a number", luaL_typename(L, vidx));
-      problem(v, path);
-      return 0;
-    }
-    x = lua_tonumber(L, vidx);
-    /* NaN, infinities and non-integral values cannot be sent as the JSON the field needs. */
-    if (x != x || x == HUGE_VAL || x == -HUGE_VAL || (integer && x != floor(x))) {
-      lua_pushfstring(L, "must be %s (got %s)", integer ? "an integer" : "a finite number", show_value(L, vidx));
-      lua_remove(L, -2);
-      problem(v, path);
-      return 0;
-    }
-    /* (A field with an enum says which values it takes instead.) */
-    if (integer && (x > VALIDATE_INT_LIMIT || x < -VALIDATE_INT_LIMIT) && !has_key(L, spec, "enum")) {
-      lua_pushfstring(L, "must be an integer between -2^53 and 2^53 (got %s)", show_value(L, vidx));
-      lua_remove(L, -2);
-      problem(v, path);
-      return 0;
-    }
-    if (spec_number(L, spec, "min", &lim) && x < lim) {
-      push_range_message(L, "least", lim, x);
-      problem(v, path);
-      return 0;
-    }
-    if (spec_number(L, spec, "max", &lim) && x > lim) {
-      push_range_message(L, "most", lim, x);
-      problem(v, path);
-      return 0;
-    }
-  } else if (strcmp(type, "boolean") == 0) {
-    if (lua_type(L, vidx) != LUA_TBOOLEAN) {
-      lua_pushfstring(L, "must be true or false (got %s)", show_value(L, vidx));
-      lua_remove(L, -2);
-      problem(v, path);
-      return 0;
-    }
-  } else if (strcmp(type, "object") == 0) {
-    char sub[VALIDATE_PATH_MAX];
-    int nested = 0;
-    if (lua_type(L, vidx) != LUA_TTABLE) {
-      lua_pushfstring(L, "must be a table (got %s)", luaL_typename(L, vidx));
-      problem(v, path);
-      return 0;
-    }
-    join_path(sub, path, ".");
-    if (wire_out) {
-      lua_newtable(L);
-      nested = lua_gettop(L);
-    }
-    compat_getfield(L, spec, "fields");
-    if (!lua_istable(L, -1)) luaL_error(L, "model table: object field %s has no fields list", path);
-    ok = check_object(v, vidx, lua_gettop(L), sub, nested);
-    lua_pop(L, 1);
-    /* The nested wire table, if any, stays on the stack for the caller to store. */
-    return ok;
-  } else {
-    luaL_error(L, "model table: field %s has unknown type %s", path, type);
-  }
-  if (!check_enum(L, spec, vidx)) {
-    if (replaced) lua_remove(L, -2);
+  if (!object) {
+    if (field_check(L, spec, vidx, path, wire_out != 0)) return 1;
     problem(v, path);
-    ok = 0;
+    return 0;
   }
+  if (lua_type(L, vidx) != LUA_TTABLE) {
+    lua_pushfstring(L, "must be a table (got %s)", luaL_typename(L, vidx));
+    problem(v, path);
+    return 0;
+  }
+  join_path(sub, path, ".");
+  if (wire_out) {
+    lua_newtable(L);
+    nested = lua_gettop(L);
+  }
+  lua_getfield(L, spec, "fields");
+  if (!lua_istable(L, -1)) luaL_error(L, "model table: object field %s has no fields list", path);
+  ok = check_object(v, vidx, lua_gettop(L), sub, nested);
+  lua_pop(L, 1);
+  /* The nested wire table, if any, stays on the stack for the caller to store. */
   return ok;
 }
 
@@ -316,10 +82,10 @@ static int flag_set(lua_State *L, int obj, int fields, const char *k) {
   lua_getfield(L, obj, k);
   set = lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
   for (i = 1; i <= n && !set; i++) {
-    compat_rawgeti(L, fields, i);
-    compat_getfield(L, -1, "name");
+    lua_rawgeti(L, fields, i);
+    lua_getfield(L, -1, "name");
     if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), k) == 0 &&
-        compat_getfield(L, -2, "alias") == LUA_TSTRING) {
+        lua_getfield(L, -2, "alias") == LUA_TSTRING) {
       lua_getfield(L, obj, lua_tostring(L, -1));
       set = lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
     }
@@ -335,7 +101,7 @@ static int required_unless(lua_State *L, int spec, int obj, int fields) {
   lua_Integer i, n;
   luaL_Buffer b;
   int list;
-  if (compat_getfield(L, spec, "required_unless") != LUA_TTABLE) {
+  if (lua_getfield(L, spec, "required_unless") != LUA_TTABLE) {
     lua_pop(L, 1);
     return 0;
   }
@@ -343,7 +109,7 @@ static int required_unless(lua_State *L, int spec, int obj, int fields) {
   n = (lua_Integer)lua_rawlen(L, list);
   for (i = 1; i <= n; i++) {
     int set;
-    compat_rawgeti(L, list, i);
+    lua_rawgeti(L, list, i);
     set = flag_set(L, obj, fields, lua_tostring(L, -1));
     lua_pop(L, 1);
     if (set) {
@@ -356,7 +122,7 @@ static int required_unless(lua_State *L, int spec, int obj, int fields) {
   luaL_addstring(&b, "is required unless ");
   for (i = 1; i <= n; i++) {
     if (i > 1) luaL_addstring(&b, " or ");
-    compat_rawgeti(L, list, i);
+    lua_rawgeti(L, list, i);
     luaL_addvalue(&b);
   }
   luaL_addstring(&b, " is true");
@@ -367,10 +133,10 @@ static int required_unless(lua_State *L, int spec, int obj, int fields) {
 
 /* Stores the value at vidx in the wire table under the spec's wire names (default: its name). */
 static void set_wire(lua_State *L, int wire, int spec, const char *name, int vidx) {
-  if (compat_getfield(L, spec, "wire") == LUA_TTABLE) {
+  if (lua_getfield(L, spec, "wire") == LUA_TTABLE) {
     lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
     for (i = 1; i <= n; i++) {
-      compat_rawgeti(L, -1, i);
+      lua_rawgeti(L, -1, i);
       lua_pushvalue(L, vidx);
       lua_rawset(L, wire);
     }
@@ -388,11 +154,11 @@ static int known_key(lua_State *L, int fields, const char *key) {
   int top = lua_gettop(L);
   for (i = 1; i <= n; i++) {
     int hit = 0;
-    compat_rawgeti(L, fields, i);
-    compat_getfield(L, -1, "name");
+    lua_rawgeti(L, fields, i);
+    lua_getfield(L, -1, "name");
     hit = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), key) == 0;
     lua_pop(L, 1);
-    if (!hit && compat_getfield(L, -1, "alias") == LUA_TSTRING) hit = strcmp(lua_tostring(L, -1), key) == 0;
+    if (!hit && lua_getfield(L, -1, "alias") == LUA_TSTRING) hit = strcmp(lua_tostring(L, -1), key) == 0;
     lua_settop(L, top);
     if (hit) return 1;
   }
@@ -416,7 +182,7 @@ static void report_unknown(vstate *v, int obj, int fields, const char *prefix, i
       lua_pushvalue(L, -1);
     } else {
       lua_pushvalue(L, -1);
-      lua_pushfstring(L, "[%s]", show_value(L, -1));
+      lua_pushfstring(L, "[%s]", field_show_value(L, -1));
       lua_remove(L, -2);
       lua_remove(L, -2);
     }
@@ -447,13 +213,13 @@ static int check_object(vstate *v, int obj, int fields, const char *prefix, int 
     char path[VALIDATE_PATH_MAX];
     const char *name, *alias = NULL;
     int spec, vidx, top = lua_gettop(L);
-    compat_rawgeti(L, fields, i);
+    lua_rawgeti(L, fields, i);
     spec = lua_gettop(L);
-    compat_getfield(L, spec, "name");
+    lua_getfield(L, spec, "name");
     name = lua_tostring(L, -1);
     if (name == NULL) luaL_error(L, "model table: field %d has no name", (int)i);
     join_path(path, prefix, name);
-    if (compat_getfield(L, spec, "alias") == LUA_TSTRING) alias = lua_tostring(L, -1);
+    if (lua_getfield(L, spec, "alias") == LUA_TSTRING) alias = lua_tostring(L, -1);
     lua_getfield(L, obj, name);
     vidx = lua_gettop(L);
     if (alias) {
@@ -470,13 +236,13 @@ static int check_object(vstate *v, int obj, int fields, const char *prefix, int 
       }
     }
     if (lua_isnil(L, vidx)) {
-      if (compat_getfield(L, spec, "required") == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
+      if (lua_getfield(L, spec, "required") == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
         lua_pushliteral(L, "is required");
         problem(v, path);
       } else if (required_unless(L, spec, obj, fields)) {
         problem(v, path);
       } else if (wire) {
-        if (compat_getfield(L, spec, "default") != LUA_TNIL) set_wire(L, wire, spec, name, lua_gettop(L));
+        if (lua_getfield(L, spec, "default") != LUA_TNIL) set_wire(L, wire, spec, name, lua_gettop(L));
         lua_pop(L, 1);
       }
       lua_settop(L, top);
@@ -516,7 +282,7 @@ static void push_model_names(lua_State *L, int models) {
   luaL_pushresult(&b);
 }
 
-/* Runs the checks; returns 1 with the wire table pushed (when build), or 0 with the
+/* Runs the checks; returns 1 with the wire table pushed (when build), or 0 with nil and the
  * validation error pushed. */
 static int validate_run(lua_State *L, int build) {
   vstate v;
@@ -555,7 +321,7 @@ static int validate_run(lua_State *L, int build) {
         lua_pushvalue(L, -3);
         lua_rawset(L, wire);
       }
-      compat_getfield(L, -1, "fields");
+      lua_getfield(L, -1, "fields");
       if (!lua_istable(L, -1)) luaL_error(L, "model table: \"%s\" has no fields list", lua_tostring(L, -3));
       check_object(&v, params, lua_gettop(L), "", wire);
       lua_pop(L, 1);
@@ -573,7 +339,7 @@ static int validate_run(lua_State *L, int build) {
     luaL_addstring(&b, "invalid parameters: ");
     for (i = 1; i <= v.count; i++) {
       if (i > 1) luaL_addstring(&b, "; ");
-      compat_rawgeti(L, v.problems, i);
+      lua_rawgeti(L, v.problems, i);
       lua_getfield(L, -1, "field");
       lua_getfield(L, -2, "message");
       lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
@@ -583,7 +349,7 @@ static int validate_run(lua_State *L, int build) {
     }
     luaL_pushresult(&b);
   }
-  error_push(L, "validation", lua_tostring(L, -1));
+  error_fail_top(L, "validation");
   lua_pushvalue(L, v.problems);
   lua_setfield(L, -2, "fields");
   return 0;
@@ -591,28 +357,15 @@ static int validate_run(lua_State *L, int build) {
 
 /* core.validate(params, models) --> true | nil, err */
 static int l_validate(lua_State *L) {
-  if (validate_run(L, 0)) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  lua_pushnil(L);
-  lua_insert(L, -2);
-  return 2;
+  if (!validate_run(L, 0)) return 2;
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* core.encode(params, models) --> json body | nil, err */
 static int l_encode(lua_State *L) {
-  if (!validate_run(L, 1)) {
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
-  }
-  if (!json_encode(L, 4)) {
-    error_push(L, "validation", lua_tostring(L, -1));
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
-  }
+  if (!validate_run(L, 1)) return 2;
+  if (!json_encode(L, 4)) return error_fail_top(L, "validation");
   return 1;
 }
 
@@ -620,13 +373,13 @@ static int l_encode(lua_State *L) {
 static int l_utf8_len(lua_State *L) {
   size_t n, bad = 0;
   const char *s = luaL_checklstring(L, 1, &n);
-  long len = validate_utf8_len((const unsigned char *)s, n, &bad);
+  long len = field_utf8_len((const unsigned char *)s, n, &bad);
   if (len < 0) {
     lua_pushnil(L);
-    compat_pushint(L, bad);
+    lua_pushinteger(L, (lua_Integer)bad);
     return 2;
   }
-  compat_pushint(L, len);
+  lua_pushinteger(L, len);
   return 1;
 }
 

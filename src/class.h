@@ -1,0 +1,40 @@
+/* class: the one way a type's metatable is made (the auxiliar_newclass idea).
+ * Owns: the named metatable with __name, __index (the methods table), __gc and, on Lua 5.4,
+ * __close through one idempotent close function, and __tostring. Must not know: any type
+ * that uses it.
+ *
+ *   static const luaL_Reg methods[] = {{"submit", session_submit}, {NULL, NULL}};
+ *   class_define(L, SESSION_MT, methods, session_close, session_tostring);
+ *   ...
+ *   session *s = (session *)class_new(L, SESSION_MT, sizeof *s);    (pushes the userdata)
+ *   session *s = (session *)luaL_checkudata(L, 1, SESSION_MT);       (checks one)
+ *
+ * A type whose methods come from several files gets the others with class_add_methods,
+ * called by the file that registers them all, so no lower file calls a higher one. */
+#ifndef AIMLMUSIC_CLASS_H
+#define AIMLMUSIC_CLASS_H
+
+#include <stddef.h>
+
+#include "compat.h"
+
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+/* Makes (or refreshes) the metatable name in the registry; leaves the stack as it was.
+ * methods, close and tostring may each be NULL: no __index, no __gc/__close, no __tostring.
+ * close must be idempotent: __gc runs after an explicit close or a to-be-closed exit. */
+void class_define(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
+                  lua_CFunction tostring);
+/* Adds methods to the __index table of a class made with class_define. */
+void class_add_methods(lua_State *L, const char *name, const luaL_Reg *methods);
+/* Pushes a new zero-filled userdata of size bytes carrying the class's metatable; returns it. */
+void *class_new(lua_State *L, const char *name, size_t size);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#endif
