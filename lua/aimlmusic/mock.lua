@@ -58,6 +58,7 @@ function M.main(argv)
 end
 
 local MAX_LOG = 10000
+local MAX_BODY = 72 * 1024 * 1024 -- 50 MB of audio as base64, and the rest of a body
 
 local DEFAULTS = {
   host = "127.0.0.1",
@@ -70,6 +71,13 @@ local DEFAULTS = {
   url_ttl = 86400,
 }
 
+local CONFIG_KEYS = {
+  key = "string",
+  duration = "number",
+  audio_seconds = "number",
+  url_ttl = "number",
+}
+
 local Server = {}
 Server.__index = Server
 
@@ -80,13 +88,6 @@ function Server:reset()
   self.log = {}
   self.config = util.copy(self.start_config)
 end
-
-local CONFIG_KEYS = {
-  key = "string",
-  duration = "number",
-  audio_seconds = "number",
-  url_ttl = "number",
-}
 
 --- Merge settings (key, duration, audio_seconds, url_ttl). Returns true | nil, err.
 function Server:configure(t)
@@ -183,7 +184,7 @@ function M.start(opts)
   if not ok then error("aimlmusic.mock.start: " .. err, 2) end
 
   local hs = http.new({
-    uv = uv, on_error = self.on_error,
+    uv = uv, on_error = self.on_error, server = "aimlmusic-mock", max_body = MAX_BODY,
     reject = function(status, message) return api.error(status, message, "", self.now()) end,
   })
   self.http = hs

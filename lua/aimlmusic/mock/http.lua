@@ -19,7 +19,7 @@ local unpack = table.unpack or unpack
 local M = {}
 
 local MAX_HEAD = 64 * 1024
-local MAX_BODY = 72 * 1024 * 1024 -- 50 MB of audio as base64, and the rest of a body
+local MAX_BODY = 1024 * 1024
 
 M.REASONS = {
   [100] = "Continue", [200] = "OK", [201] = "Created", [202] = "Accepted", [204] = "No Content",
@@ -81,7 +81,7 @@ function M.set_header(resp, name, value)
   resp.headers[#resp.headers + 1] = { name, value }
 end
 
-local function head_bytes(resp, keep_alive, content_length)
+local function head_bytes(resp, keep_alive, content_length, server)
   local t = { string.format("HTTP/1.1 %d %s\r\n", resp.status, M.REASONS[resp.status] or "Unknown") }
   local has = {}
   for _, h in ipairs(resp.headers) do
@@ -93,7 +93,7 @@ local function head_bytes(resp, keep_alive, content_length)
     t[#t + 1] = "Connection: " .. (keep_alive and "keep-alive" or "close") .. "\r\n"
   end
   if not has["date"] then t[#t + 1] = os.date("!Date: %a, %d %b %Y %H:%M:%S GMT\r\n") end
-  if not has["server"] then t[#t + 1] = "Server: aimlmusic-mock\r\n" end
+  if not has["server"] and server then t[#t + 1] = "Server: " .. server .. "\r\n" end
   t[#t + 1] = "\r\n"
   return table.concat(t)
 end
@@ -105,11 +105,12 @@ local Server = {}
 Server.__index = Server
 
 --- A server on opts.uv (the luv module). opts.reject(status, message): the response to a
--- request that cannot be parsed; opts.on_error(msg): where a failing handler is reported.
+-- request that cannot be parsed; opts.on_error(msg): where a failing handler is reported;
+-- opts.server: the Server header; opts.max_body: the largest request body (1 MiB).
 function M.new(opts)
   return setmetatable({
-    uv = opts.uv, reject = opts.reject, on_error = opts.on_error, conns = {}, next_conn = 0, closed = false,
-    listeners = {},
+    uv = opts.uv, reject = opts.reject, on_error = opts.on_error, server = opts.server,
+    max_body = opts.max_body or MAX_BODY, conns = {}, next_conn = 0, closed = false, listeners = {},
   }, Server)
 end
 
@@ -122,7 +123,7 @@ function Server:_report(msg)
   if not ok then io.stderr:write("aimlmusic mock: " .. tostring(msg) .. "\n") end
 end
 
--- Run fn(...) protected: a bug in the mock must never take down the loop.
+-- Run fn(...) protected: a bug in a handler must never take down the loop.
 function Server:_guard(fn, ...)
   local args, n = { ... }, select("#", ...)
   local ok, err = xpcall(function() return fn(unpack(args, 1, n)) end, debug.traceback)
@@ -192,7 +193,7 @@ function Server:_send(conn, req, resp)
   local body = resp.body or ""
   local declared = #body
   if resp.mode == "truncate" and declared == 0 then declared = 100 end
-  local head = head_bytes(resp, keep, declared)
+  local head = head_bytes(resp, keep, declared, self.server)
   if req.method == "HEAD" then body = "" end
   local function go()
     if conn.closed then return end
@@ -241,7 +242,7 @@ function Server:_stream(conn, req, resp, keep)
   if resp.mode == "trickle" then
     local step = resp.delay_ms or 250
     local pos, started = 1, self:_ms()
-    conn_write(conn, head_bytes(resp, keep, #body))
+    conn_write(conn, head_bytes(resp, keep, #body, self.server))
     local function next_piece()
       if self:_ms() - started > TRICKLE_MAX_MS then return self:_close_conn(conn, false) end
       conn_write(conn, body:sub(pos, pos + TRICKLE_BYTES - 1))
@@ -253,7 +254,7 @@ function Server:_stream(conn, req, resp, keep)
     return
   end
   M.set_header(resp, "Transfer-Encoding", "chunked")
-  local head = head_bytes(resp, false, 0):gsub("Content%-Length: %d+\r\n", "")
+  local head = head_bytes(resp, false, 0, self.server):gsub("Content%-Length: %d+\r\n", "")
   local chunk = string.format("%x\r\n", ENDLESS_CHUNK) .. string.rep("\0", ENDLESS_CHUNK) .. "\r\n"
   local sent = 0
   local function more()
@@ -271,7 +272,7 @@ local HEADER_LINE = "^([!#$%%&'*+%-.^_`|~%w]+):[ \t]*(.-)[ \t]*$"
 
 -- Parse one request out of conn.buf. Returns req, or nil (need more bytes),
 -- or false, status, message (malformed).
-local function parse_request(conn)
+local function parse_request(conn, max_body)
   if not conn.head then
     local buf = conn.buf
     local s = buf:find("[^\r\n]")
@@ -313,7 +314,7 @@ local function parse_request(conn)
       local v = headers["content-length"]:match("^(%d+)$")
       if not v then return false, 400, "malformed Content-Length" end
       clen = tonumber(v)
-      if clen > MAX_BODY then return false, 413, "request body too large" end
+      if clen > max_body then return false, 413, "request body too large" end
     end
     local path, query = target:match("^([^?#]*)%??([^#]*)")
     local keep
@@ -344,7 +345,7 @@ function Server:_pump(conn)
   conn.in_pump = true
   local ok = self:_guard(function()
     while not conn.closed and not conn.busy do
-      local req, status, message = parse_request(conn)
+      local req, status, message = parse_request(conn, self.max_body)
       if req == false then
         conn.busy = true
         -- answer what cannot be parsed, then close the connection
