@@ -39,7 +39,16 @@ build = {
     ["aimlmusic.health"] = "lua/aimlmusic/health.lua",
     ["aimlmusic.love"] = "lua/aimlmusic/love.lua",
     ["aimlmusic.mock"] = "lua/aimlmusic/mock.lua",
-    ["aimlmusic.mock_mp3"] = "lua/aimlmusic/mock_mp3.lua",
+    ["aimlmusic.mock.api"] = "lua/aimlmusic/mock/api.lua",
+    ["aimlmusic.mock.audio"] = "lua/aimlmusic/mock/audio.lua",
+    ["aimlmusic.mock.cli"] = "lua/aimlmusic/mock/cli.lua",
+    ["aimlmusic.mock.control"] = "lua/aimlmusic/mock/control.lua",
+    ["aimlmusic.mock.faults"] = "lua/aimlmusic/mock/faults.lua",
+    ["aimlmusic.mock.http"] = "lua/aimlmusic/mock/http.lua",
+    ["aimlmusic.mock.jobs"] = "lua/aimlmusic/mock/jobs.lua",
+    ["aimlmusic.mock.mp3"] = "lua/aimlmusic/mock/mp3.lua",
+    ["aimlmusic.mock.util"] = "lua/aimlmusic/mock/util.lua",
+    ["aimlmusic.mock.validate"] = "lua/aimlmusic/mock/validate.lua",
     ["aimlmusic.core"] = {
       sources = {
         "src/class.c", "src/commit.c", "src/core.c", "src/datauri.c", "src/engine.c", "src/error.c", "src/field.c", "src/host.c",

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates lua/aimlmusic/mock_mp3.lua, the MP3 the mock server serves.
+# Regenerates lua/aimlmusic/mock/mp3.lua, the MP3 the mock server serves.
 #
 # How the fixture is made:
 #   1. the mock itself renders its WAV melody (aimlmusic.mock.wav: sine tones,
@@ -14,7 +14,7 @@ set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 lua=${LUA:-lua5.4}
-out="$root/lua/aimlmusic/mock_mp3.lua"
+out="$root/lua/aimlmusic/mock/mp3.lua"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
