@@ -3,7 +3,7 @@
 -- deadline. Timed on a copy of the library whose clock runs faster (support/fastclock.lua).
 
 local core = require "aimlmusic.core"
-local setup = require "support.setup"
+local fixture = require "support.fixture"
 local fastclock = require "support.fastclock"
 local util = require "support.util"
 local assert_error = require("support.errors").assert_error
@@ -28,7 +28,7 @@ local RETRY_AFTER = {
 }
 
 describe("backoff", function()
-  local env = setup.mock_client { duration = 0.2 }
+  local env = fixture.mock_client { duration = 0.2 }
   local fast, clock = fastclock.library()
 
   local function fast_client(opts)

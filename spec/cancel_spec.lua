@@ -3,13 +3,13 @@
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
-local setup = require "support.setup"
+local fixture = require "support.fixture"
 local util = require "support.util"
 
 local PARAMS = util.PARAMS
 local ls, mkdir, select_reqs = util.ls, util.mkdir, util.select_reqs
 
-local env = setup.mock_client { duration = 0.2 }
+local env = fixture.mock_client { duration = 0.2 }
 
 describe("task:cancel()", function()
   it("stops a download at once and leaves no file", function()

@@ -3,7 +3,7 @@
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
-local setup = require "support.setup"
+local fixture = require "support.fixture"
 local util = require "support.util"
 local assert_error = require("support.errors").assert_error
 local socket = require "socket"
@@ -11,7 +11,7 @@ local socket = require "socket"
 local PARAMS = util.PARAMS
 local select_reqs = util.select_reqs
 
-local env = setup.mock_client { duration = 0.2, dir = false }
+local env = fixture.mock_client { duration = 0.2, dir = false }
 
 describe("deadlines", function()
   it("wait ends at its deadline with the job id, and waiting again gets the job", function()

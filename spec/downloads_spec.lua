@@ -3,7 +3,7 @@
 -- directory that cannot hold the file gives kind io with no file left behind.
 
 local music = require "aimlmusic"
-local setup = require "support.setup"
+local fixture = require "support.fixture"
 local child = require "support.child"
 local util = require "support.util"
 local assert_error = require("support.errors").assert_error
@@ -11,7 +11,7 @@ local assert_error = require("support.errors").assert_error
 local read_file, write_file, ls, mkdir, fetch = util.read_file, util.write_file, util.ls, util.mkdir, util.fetch
 local select_reqs = util.select_reqs
 
-local env = setup.mock_client { duration = 0.2 }
+local env = fixture.mock_client { duration = 0.2 }
 
 describe("downloads", function()
   it("resume a cut transfer with Range where the server allows it", function()

@@ -4,7 +4,7 @@
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
-local setup = require "support.setup"
+local fixture = require "support.fixture"
 local util = require "support.util"
 local assert_error = require("support.errors").assert_error
 local json = require("cjson").new()
@@ -12,7 +12,7 @@ local json = require("cjson").new()
 local PARAMS = util.PARAMS
 local select_reqs = util.select_reqs
 
-local env = setup.mock_client { duration = 0.2, dir = false }
+local env = fixture.mock_client { duration = 0.2, dir = false }
 
 describe("hostile input", function()
   it("refuses API keys with CR, LF or other control characters", function()

@@ -3,7 +3,7 @@
 -- without paying again, even after SIGKILL mid-wait or mid-download or a torn write.
 -- The crashing processes run spec/support/rel_child.lua.
 
-local setup = require "support.setup"
+local fixture = require "support.fixture"
 local child = require "support.child"
 local util = require "support.util"
 local assert_error = require("support.errors").assert_error
@@ -13,7 +13,7 @@ local PARAMS = util.PARAMS
 local read_file, write_file, mkdir, fetch = util.read_file, util.write_file, util.mkdir, util.fetch
 local select_reqs = util.select_reqs
 
-local env = setup.mock_client { duration = 0.2 }
+local env = fixture.mock_client { duration = 0.2 }
 
 -- The records of the journal at path that parse, in order.
 local function journal_records(path)

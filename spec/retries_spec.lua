@@ -5,7 +5,7 @@
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
-local setup = require "support.setup"
+local fixture = require "support.fixture"
 local fastclock = require "support.fastclock"
 local util = require "support.util"
 local assert_error = require("support.errors").assert_error
@@ -16,7 +16,7 @@ local PARAMS = util.PARAMS
 local read_file, ls, mkdir, fetch = util.read_file, util.ls, util.mkdir, util.fetch
 local free_port, select_reqs = util.free_port, util.select_reqs
 
-local env = setup.mock_client { duration = 0.2 }
+local env = fixture.mock_client { duration = 0.2 }
 local fast, clock = fastclock.library()
 
 local function fast_client(opts)

@@ -1,9 +1,9 @@
--- spec/support/setup.lua: the mock server and a client on it, set up one way for every spec
+-- spec/support/fixture.lua: the mock server and a client on it, set up one way for every spec
 -- that talks to the API. Called inside a describe block, it registers busted's hooks there.
 --
---   local setup = require "support.setup"
+--   local fixture = require "support.fixture"
 --   describe("...", function()
---     local env = setup.mock_client { duration = 0.3 }
+--     local env = fixture.mock_client { duration = 0.3 }
 --     it("...", function() env.client:submit(...) ; env.mock:fault{...} ; env.dir end)
 --   end)
 --
