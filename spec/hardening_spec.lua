@@ -7,7 +7,7 @@ local music = require "aimlmusic"
 local core = require "aimlmusic.core"
 local fixture = require "support.fixture"
 local util = require "support.util"
-local socket = require "socket"
+local tls_server = require "support.tls_server"
 
 local q, ls, read_file, fetch = util.q, util.ls, util.read_file, util.fetch
 
@@ -98,28 +98,15 @@ describe("hardening", function()
     end)
 
     describe("from https", function()
-      local tls, port, pid, server
+      local tls, server
 
       setup(function()
         tls = util.tmpdir()
-        util.sh(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-          .. "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem"):format(tls, tls), true)
-        port = util.free_port()
-        -- -HTTP serves files from its directory as whole HTTP responses; it stops after 60 s.
-        server = assert(io.popen(("cd %s && echo $$ && exec env -u LD_PRELOAD timeout 60 openssl s_server "
-          .. "-quiet -HTTP -accept 127.0.0.1:%d -cert cert.pem -key key.pem >/dev/null 2>&1"):format(q(tls), port)))
-        pid = tonumber(server:read("*l"))
-        local deadline = socket.gettime() + 10
-        repeat
-          local c = socket.connect("127.0.0.1", port)
-          if c then c:close() break end
-          socket.sleep(0.05)
-        until socket.gettime() > deadline
+        server = tls_server.start(tls, "-HTTP")
       end)
 
       teardown(function()
-        if pid then os.execute("kill " .. pid) end
-        if server then server:close() end
+        if server then server.stop() end
         util.rm_rf(tls)
       end)
 
@@ -129,7 +116,7 @@ describe("hardening", function()
           .. "\r\nContent-Length: 0\r\n\r\n")
         local c = env.new_client { ca_file = tls .. "/cert.pem", max_retries = 0 }
         local sub = subdir("downgrade")
-        local info, err = c:download("https://127.0.0.1:" .. port .. "/down", sub .. "/a.wav")
+        local info, err = c:download("https://127.0.0.1:" .. server.port .. "/down", sub .. "/a.wav")
         assert.is_nil(info)
         assert.equal("config", err.kind, tostring(err))
         assert.matches("https to plain http", err.message)

@@ -17,11 +17,7 @@ local read_file, ls, mkdir, fetch = util.read_file, util.ls, util.mkdir, util.fe
 local free_port, select_reqs = util.free_port, util.select_reqs
 
 local env = fixture.mock_client { duration = 0.2 }
-local fast, clock = fastclock.library()
-
-local function fast_client(opts)
-  return env.new_client(opts, fast)
-end
+local fast = fastclock.new(env)
 
 describe("retries of status polls", function()
   it("ride out connections closed without an answer", function()
@@ -55,11 +51,11 @@ describe("retries of status polls", function()
   end
 
   it("give up after max_retries, with the last error, retryable", function()
-    local c = fast_client { max_retries = 2 }
-    clock.speed(20)
-    local job = assert(fastclock.run(fast, function() return c:submit(PARAMS) end))
+    local c = fast.client { max_retries = 2 }
+    fast.speed(20)
+    local job = assert(fast.run(function() return c:submit(PARAMS) end))
     env.mock:fault { method = "GET", status = 503, times = -1 }
-    local st, err = fastclock.run(fast, function() return c:wait(job) end)
+    local st, err = fast.run(function() return c:wait(job) end)
     assert.is_nil(st)
     assert_error(err, "server")
     assert.equal(503, err.status)
@@ -189,10 +185,10 @@ describe("retries of submits", function()
   end)
 
   it("repeat a submit answered 429, after its Retry-After, creating one job", function()
-    local c = fast_client()
-    clock.speed(10)
+    local c = fast.client()
+    fast.speed(10)
     env.mock:fault { method = "POST", status = 429, headers = { ["Retry-After"] = "2" } }
-    local job = assert(fastclock.run(fast, function() return c:submit(PARAMS) end))
+    local job = assert(fast.run(function() return c:submit(PARAMS) end))
     assert.equal("queued", job.status)
     local g = fastclock.gaps(env.mock:requests(), "api", "POST", 10)
     assert.equal(1, #g)

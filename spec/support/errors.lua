@@ -2,6 +2,7 @@
 --
 --   local assert_error = require("support.errors").assert_error
 --   assert_error(err, "timeout")
+--   local err, took = errors.times_out(function() return client:wait(job, { timeout = 1 }) end)
 
 local assert = require "luassert"
 
@@ -16,6 +17,18 @@ function M.assert_error(err, kind)
   assert.is_boolean(err.retryable)
   assert.is_string(err.message)
   assert.not_matches("\n", tostring(err))
+end
+
+--- Calls fn, which must return nil and an error of kind timeout; returns that error and the
+-- seconds fn took.
+function M.times_out(fn)
+  local now = require("aimlmusic.core").now
+  local t0 = now()
+  local st, err = fn()
+  local took = now() - t0
+  assert.is_nil(st)
+  M.assert_error(err, "timeout")
+  return err, took
 end
 
 return M

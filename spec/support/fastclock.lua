@@ -6,9 +6,11 @@
 -- of request arrival times (real seconds) times the speed.
 --
 --   local fastclock = require "support.fastclock"
---   local fast, clock = fastclock.library()
---   clock.speed(20)
---   local st = fastclock.run(fast, function() return c:wait(job) end)
+--   local fast = fastclock.new(env)            -- env: support.fixture's
+--   local c = fast.client { max_retries = 2 }  -- a client of the fast copy, on env's mock
+--   fast.speed(20)
+--   local st = fast.run(function() return c:wait(job) end)
+--   fastclock.gaps(env.mock:requests(), "api", "GET", 20)
 
 local core = require "aimlmusic.core"
 local util = require "support.util"
@@ -46,6 +48,18 @@ function M.run(m, fn)
   while not t:done() and core.now() < deadline do m.step(2) end
   assert(t:done(), "the task did not finish within 30 s")
   return t:result()
+end
+
+--- The fast copy for the mock of env (support.fixture): client(opts) makes a client of it,
+-- speed(s) sets its clock's speed, run(fn) runs fn as its task.
+function M.new(env)
+  local m, clock = M.library()
+  return {
+    music = m,
+    speed = clock.speed,
+    client = function(opts) return env.new_client(opts, m) end,
+    run = function(fn) return M.run(m, fn) end,
+  }
 end
 
 --- Seconds between consecutive requests of that host and method, times `speed`.
