@@ -28,15 +28,18 @@ function M.library()
   function clock.speed(s)
     base_fake, base_real, speed = clock.now(), real_now(), s
   end
-  local names = { "aimlmusic", "aimlmusic.task", "aimlmusic.journal", "aimlmusic.core" }
+  -- Every module of the library loads again, so that each takes the clock from the new core.
   local saved = {}
-  for _, n in ipairs(names) do
-    saved[n] = package.loaded[n]
-    package.loaded[n] = nil
+  for name, mod in pairs(package.loaded) do
+    if name == "aimlmusic" or name:match("^aimlmusic%.") then saved[name] = mod end
   end
+  for name in pairs(saved) do package.loaded[name] = nil end
   package.loaded["aimlmusic.core"] = setmetatable({ now = clock.now }, { __index = core })
   local ok, m = pcall(require, "aimlmusic")
-  for _, n in ipairs(names) do package.loaded[n] = saved[n] end
+  for name in pairs(package.loaded) do
+    if name == "aimlmusic" or name:match("^aimlmusic%.") then package.loaded[name] = nil end
+  end
+  for name, mod in pairs(saved) do package.loaded[name] = mod end
   assert(ok, m)
   return m, clock
 end
