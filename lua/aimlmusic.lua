@@ -238,24 +238,15 @@ end
 function music.new(opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "new", 1, "table or nil", opts)
-  local o, err = options.check(opts)
-  if not o then return nil, err end
-  local session
-  session, err = core.session(options.session(o, opts))
+  local self, session_opts, expected = options.check(opts) -- self: base_url, timeouts, retries, journal
+  if not self then return nil, session_opts end
+  local session, err = core.session(session_opts)
   if not session then return nil, err end
-  return setmetatable({
-    base_url = o.base_url,
-    timeout = o.timeout,
-    connect_timeout = o.connect_timeout,
-    poll_interval = o.poll_interval,
-    wait_timeout = o.wait_timeout,
-    max_retries = o.max_retries,
-    journal = o.journal,
-    outputs = {}, -- job id -> output path, for the journal
-    started = {}, -- job id -> {at, model} of the jobs this client submitted, until they end
-    schedule = schedule.new(o.expected_seconds),
-    session = session,
-  }, Client)
+  self.session = session
+  self.outputs = {} -- job id -> output path, for the journal
+  self.started = {} -- job id -> {at, model} of the jobs this client submitted, until they end
+  self.schedule = schedule.new(expected)
+  return setmetatable(self, Client)
 end
 
 -- Whether the audio of a job could be put at output, asked before the job is paid for: a path

@@ -43,10 +43,21 @@ local function bad_number(k, rule, v)
     rule[3] and "a whole number" or "a number", tostring(rule[1]), tostring(rule[2]), tostring(v)))
 end
 
--- The options of opts with the defaults and the environment (AIMLAPI_KEY, AIMLAPI_BASE_URL)
--- filled in, or nil and a config error naming the first bad option.
+-- Which checked numbers the client keeps, and which the core's session takes.
+local KEPT = { "timeout", "connect_timeout", "poll_interval", "wait_timeout", "max_retries" }
+local SESSION = { "timeout", "connect_timeout", "low_speed_limit", "low_speed_time", "max_bytes" }
+
+local function pick(from, names, into)
+  for _, k in ipairs(names) do into[k] = from[k] end
+  return into
+end
+
+-- opts checked, with the defaults and the environment (AIMLAPI_KEY, AIMLAPI_BASE_URL) filled
+-- in: the fields of the client, the options of its session in the core (core.session, which
+-- alone holds the key) and expected_seconds. Or nil and a config error naming the first bad
+-- option.
 function M.check(opts)
-  local out = {}
+  local n = {}
   for k, rule in pairs(NUMERIC) do
     local v = opts[k]
     if v == nil then
@@ -54,7 +65,7 @@ function M.check(opts)
     elseif type(v) ~= "number" or v ~= v or v < rule[1] or v > rule[2] or (rule[3] and v % 1 ~= 0) then
       return nil, bad_number(k, rule, v)
     end
-    out[k] = v
+    n[k] = v
   end
   if opts.journal ~= nil and type(opts.journal) ~= "string" then
     return nil, new_error("config", "option journal must be a file path")
@@ -64,30 +75,17 @@ function M.check(opts)
       and type(expected[2]) == "number" and expected[1] >= 0 and expected[2] > 0) then
     return nil, new_error("config", "option expected_seconds must be {earliest, typical} in seconds")
   end
-  out.api_key = opts.api_key
-  if out.api_key == nil then out.api_key = os.getenv("AIMLAPI_KEY") end
-  out.base_url = opts.base_url or os.getenv("AIMLAPI_BASE_URL") or M.defaults.base_url
-  out.journal, out.expected_seconds = opts.journal, expected
-  return out
-end
-
--- What the core's session takes (core.session), from checked options o and the user's opts.
--- The URL rule (http(s) only, no user name, plain http to loopback only unless allow_http)
--- is libcurl's parser in C, for base_url here and for every download and redirect later.
-function M.session(o, opts)
-  return {
-    api_key = o.api_key,
-    base_url = o.base_url,
-    timeout = o.timeout,
-    connect_timeout = o.connect_timeout,
-    low_speed_limit = o.low_speed_limit,
-    low_speed_time = o.low_speed_time,
-    max_bytes = o.max_bytes,
-    allow_http = opts.allow_http and true or false,
-    tls_verify = opts.tls_verify ~= false,
-    ca_file = opts.ca_file,
-    proxy = opts.proxy,
-  }
+  local key = opts.api_key
+  if key == nil then key = os.getenv("AIMLAPI_KEY") end
+  local base_url = opts.base_url or os.getenv("AIMLAPI_BASE_URL") or M.defaults.base_url
+  local client = pick(n, KEPT, { base_url = base_url, journal = opts.journal })
+  -- The URL rule (http(s) only, no user name, plain http to loopback only unless allow_http)
+  -- is libcurl's parser in C, for base_url here and for every download and redirect later.
+  local session = pick(n, SESSION, {
+    api_key = key, base_url = base_url, ca_file = opts.ca_file, proxy = opts.proxy,
+    allow_http = opts.allow_http and true or false, tls_verify = opts.tls_verify ~= false,
+  })
+  return client, session, expected
 end
 
 return M
