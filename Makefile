@@ -30,7 +30,7 @@ TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic bin/aimlmusic-mock
 
-.PHONY: all build test test-all demo asan valgrind tsan lint rock rock-config rock-pack fuzz bench clean nvim docs \
+.PHONY: all build test test-all demo asan valgrind tsan lint format-check rock rock-config rock-pack fuzz bench clean nvim docs \
 	love-bundle
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
@@ -114,6 +114,17 @@ bench: build
 lint: deps-lint
 	@command -v luacheck >/dev/null 2>&1 || { echo "lint: luacheck is not on PATH (luarocks install luacheck)" >&2; exit 1; }
 	luacheck $(LUACHECK_DIRS)
+
+# The recorded style: clang-format (.clang-format) over the C files; tools/editorconfig.lua over
+# the Lua files for .editorconfig's rules (final newline, no trailing whitespace, indentation).
+FORMAT_C = $(wildcard src/*.c src/*.h fuzz/*.c tools/*.c)
+FORMAT_LUA = $(shell find lua spec examples bench tools plugin -name '*.lua' 2>/dev/null | sort) \
+	bin/aimlmusic bin/aimlmusic-mock $(wildcard rockspecs/*.rockspec) .luacheckrc .busted config.ld
+format-check: deps-format
+	@status=0; \
+	clang-format --dry-run --Werror $(FORMAT_C) || status=1; \
+	$(LUA) tools/editorconfig.lua $(FORMAT_LUA) || status=1; \
+	exit $$status
 
 # The API reference (HTML) from the LDoc comments into docs/, per config.ld; any warning fails.
 docs: deps-docs

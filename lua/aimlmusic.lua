@@ -19,10 +19,14 @@ local models = core.check_models(require "aimlmusic.models")
 local task = require "aimlmusic.task"
 local journal = require "aimlmusic.journal"
 local schedule = require "aimlmusic.schedule"
+local options = require "aimlmusic.options"   -- music.new's defaults and checks
+local perform = require "aimlmusic.perform"   -- one request, retried while safe
+local wait = require "aimlmusic.wait"         -- the poll loop of Client:wait
+local resume = require "aimlmusic.resume"     -- Client:resume after a crash
+local errors = require "aimlmusic.errors"
 
-local now, sleep, await, check_can_wait = task.now, task.sleep, task.await, task.check_can_wait
-local hold = task.hold
-local random, min, max = math.random, math.min, math.max
+local now, await, check_can_wait = task.now, task.await, task.check_can_wait
+local argcheck, new_error = errors.argcheck, errors.new
 
 -- The module table (lua-language-server).
 ---@class aimlmusic
@@ -205,39 +209,6 @@ local music = {
 ---@param v any
 ---@return boolean
 
-local defaults = {
-  base_url = "https://api.aimlapi.com",
-  timeout = 60,          -- seconds, one HTTP request
-  connect_timeout = 10,  -- seconds, establishing a connection
-  -- poll_interval = n   -- seconds between status polls in wait(); without it, a schedule
-  --                      -- learned from the client's finished jobs (aimlmusic/schedule.lua),
-  --                      -- starting from expected_seconds = {earliest, typical} ({45, 60})
-  wait_timeout = 900,    -- seconds wait() follows a job before giving up
-  max_retries = 3,       -- retries of a failed request that is safe to repeat
-  low_speed_limit = 1024, -- bytes per second: a download slower than this ...
-  low_speed_time = 30,   -- ... for this many seconds ends with kind "timeout" (retried)
-  max_bytes = 512 * 1024 * 1024, -- a download past this many bytes ends with kind "protocol"
-  -- journal = path      -- record submitted jobs durably, for client:resume() after a crash
-  -- tls_verify = true   -- set to false, by name, to accept any certificate
-  -- ca_file, proxy      -- a CA bundle; a proxy (libcurl's *_proxy variables work too)
-  -- allow_http = false  -- plain http is accepted for loopback hosts only, unless this is true
-}
-
--- Retries back off exponentially with jitter; a server's Retry-After is honoured up to a cap.
-local BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP = 0.5, 8, 120
-
-local function argcheck(cond, fname, i, expected, v)
-  if not cond then
-    error(("aimlmusic.%s: bad argument #%d (%s expected, got %s)"):format(fname, i, expected, type(v)), 3)
-  end
-end
-
-local function new_error(kind, message, fields)
-  fields = fields or {}
-  fields.kind, fields.message = kind, message
-  return core.error(fields)
-end
-
 --- Validates parameters against the model table, without any network.
 ---@param params aimlmusic.Params the request
 ---@return true|nil ok true when valid
@@ -259,39 +230,6 @@ function Client.__tostring(self)
   return "aimlmusic.client(" .. self.base_url .. ")"
 end
 
--- Every numeric option of music.new, checked here and nowhere else: {least, most, integer}.
--- The bounds keep each value meaningful where C takes it (milliseconds in a long, say).
-local MAX_SECONDS = 2147483 -- about 24 days: the longest libcurl timeout on every platform
-local NUMERIC = {
-  timeout = { 0.001, MAX_SECONDS },
-  connect_timeout = { 0.001, MAX_SECONDS },
-  poll_interval = { 0.001, MAX_SECONDS },
-  wait_timeout = { 0.001, MAX_SECONDS },
-  max_retries = { 0, 100, true },
-  low_speed_limit = { 1, 2 ^ 31 - 1, true },
-  low_speed_time = { 1, MAX_SECONDS, true },
-  max_bytes = { 1, 2 ^ 53, true },
-}
-
--- opts with defaults filled in, or nil and a config error naming the first bad option.
-local function check_options(opts)
-  local out = {}
-  for k, rule in pairs(NUMERIC) do
-    local v = opts[k]
-    if v == nil then
-      v = defaults[k]
-    elseif type(v) ~= "number" or v ~= v or v < rule[1] or v > rule[2] or (rule[3] and v % 1 ~= 0) then
-      return nil, new_error("config", ("option %s must be %s from %s to %s, got %s"):format(k,
-        rule[3] and "a whole number" or "a number", tostring(rule[1]), tostring(rule[2]), tostring(v)))
-    end
-    out[k] = v
-  end
-  if opts.journal ~= nil and type(opts.journal) ~= "string" then
-    return nil, new_error("config", "option journal must be a file path")
-  end
-  return out
-end
-
 --- Creates a client. Every option is optional (see `Options`); the key defaults to
 -- AIMLAPI_KEY and the base URL to AIMLAPI_BASE_URL or https://api.aimlapi.com.
 ---@param opts? aimlmusic.Options
@@ -300,100 +238,15 @@ end
 function music.new(opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "new", 1, "table or nil", opts)
-  local key = opts.api_key
-  if key == nil then key = os.getenv("AIMLAPI_KEY") end
-  local base_url = opts.base_url or os.getenv("AIMLAPI_BASE_URL") or defaults.base_url
-  local o, err = check_options(opts)
-  if not o then return nil, err end
-  local expected = opts.expected_seconds
-  if expected ~= nil and not (type(expected) == "table" and type(expected[1]) == "number"
-      and type(expected[2]) == "number" and expected[1] >= 0 and expected[2] > 0) then
-    return nil, new_error("config", "option expected_seconds must be {earliest, typical} in seconds")
-  end
-  local self = setmetatable({
-    base_url = base_url,
-    timeout = o.timeout,
-    connect_timeout = o.connect_timeout,
-    poll_interval = o.poll_interval,
-    wait_timeout = o.wait_timeout,
-    max_retries = o.max_retries,
-    journal = opts.journal,
-    outputs = {}, -- job id -> output path, for the journal
-    started = {}, -- job id -> {at, model} of the jobs this client submitted, until they end
-    schedule = schedule.new(expected),
-  }, Client)
-  -- The URL rule (http(s) only, no user name, plain http to loopback only unless allow_http)
-  -- is libcurl's parser in C, for base_url here and for every download and redirect later.
-  local session
-  session, err = core.session {
-    api_key = key,
-    base_url = base_url,
-    timeout = o.timeout,
-    connect_timeout = o.connect_timeout,
-    low_speed_limit = o.low_speed_limit,
-    low_speed_time = o.low_speed_time,
-    max_bytes = o.max_bytes,
-    allow_http = opts.allow_http and true or false,
-    tls_verify = opts.tls_verify ~= false,
-    ca_file = opts.ca_file,
-    proxy = opts.proxy,
-  }
+  local self, session_opts, expected = options.check(opts) -- self: base_url, timeouts, retries, journal
+  if not self then return nil, session_opts end
+  local session, err = core.session(session_opts)
   if not session then return nil, err end
   self.session = session
-  return self
-end
-
--- Seconds to wait before retry number `attempt` (1-based), never past the deadline.
-local function backoff(attempt, err, deadline)
-  local delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ^ (attempt - 1))
-  delay = delay / 2 + random() * delay / 2
-  if err.retry_after then delay = max(delay, min(err.retry_after, RETRY_AFTER_CAP)) end
-  if deadline then delay = min(delay, max(0, deadline - now())) end
-  return delay
-end
-
--- Runs start(previous) --> transfer | nil, err, waits for it and returns what the transfer
--- finishes with, retrying errors marked retryable up to max_retries times. A download's failed
--- transfer is handed to the next attempt, which resumes from its partial file.
-local function perform(self, start, on_progress, deadline)
-  check_can_wait(3)
-  local attempt, prev, t = 0, nil, nil
-  local progress = on_progress and function(done, total)
-    local ok, e = pcall(on_progress, done, total)
-    if not ok then
-      -- A raising callback ends its transfer and its file now, not at the next GC.
-      t:cancel()
-      t:discard()
-      if prev then prev:discard() end
-      hold(nil)
-      error(e, 0)
-    end
-  end
-  while true do
-    local err
-    t, err = start(prev)
-    if t then
-      await(t, progress)
-      -- A download is moved into place by a worker thread: the loop never waits for the disk.
-      if t:commit() then await(t) end
-      local result
-      result, err = t:finish()
-      if result then
-        hold(nil)
-        return result
-      end
-      if prev then prev:discard() end
-      prev = t
-      hold(prev) -- its partial file goes if the task is cancelled while it sleeps below
-    end
-    attempt = attempt + 1
-    if not err.retryable or attempt > self.max_retries or (deadline and now() >= deadline) then
-      if prev then prev:discard() end -- a failed download leaves no file behind
-      hold(nil)
-      return nil, err
-    end
-    sleep(backoff(attempt, err, deadline))
-  end
+  self.outputs = {} -- job id -> output path, for the journal
+  self.started = {} -- job id -> {at, model} of the jobs this client submitted, until they end
+  self.schedule = schedule.new(expected)
+  return setmetatable(self, Client)
 end
 
 -- Whether the audio of a job could be put at output, asked before the job is paid for: a path
@@ -430,7 +283,7 @@ function Client:submit(params, opts)
   if not ok then return nil, err end
   local session = self.session
   local job
-  job, err = perform(self, function() return session:submit(body) end)
+  job, err = perform.run(self.max_retries, function() return session:submit(body) end)
   if not job then return nil, err end
   job.model = params.model
   self.started[job.id] = { at = now(), model = params.model }
@@ -442,18 +295,6 @@ function Client:submit(params, opts)
     self.outputs[job.id] = opts.output or false
   end
   return job
-end
-
--- Marks a job finished in the journal.
-local function journal_done(self, id)
-  self.outputs[id] = nil
-  if self.journal then journal.done(self.journal, id) end
-end
-
--- Marks a job delivered: its audio is in place (info {path, bytes}).
-local function journal_delivered(self, id, info)
-  self.outputs[id] = nil
-  if self.journal then journal.delivered(self.journal, id, info) end
 end
 
 -- The response mapping for a job id ("uuid:minimax/music-2.0" names its model); for an id that
@@ -485,13 +326,6 @@ function Client:status(id, limit)
   return st, err
 end
 
-local function job_failed(st)
-  local e = st.error or {}
-  return new_error("job_failed", e.message or "the job ended with status error", {
-    code = e.name, id = st.id, trace_id = st.trace_id, st = st,
-  })
-end
-
 --- Follows a job until it completes, fails or the deadline passes.
 -- opts: interval, timeout (seconds), on_status(st) called when the status changes.
 ---@param job aimlmusic.Job|string the job or its id
@@ -504,65 +338,7 @@ function Client:wait(job, opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "wait", 2, "table or nil", opts)
   check_can_wait(2)
-  local interval = opts.interval or self.poll_interval
-  local deadline = now() + (opts.timeout or self.wait_timeout)
-  local on_status = opts.on_status
-  local last, failures = nil, 0
-  local started = self.started[id]
-  local pending_at -- seconds after the submit when a poll last saw the job pending
-  if not interval and started then
-    -- No poll before the job can be done (see aimlmusic/schedule.lua).
-    local wait_for = self.schedule:delay(started.model, now() - started.at)
-    sleep(min(wait_for, max(0, deadline - now())))
-  end
-  while true do
-    -- A poll never outlives the wait's deadline, however slow the server.
-    local st, err = self:status(id, max(0.001, deadline - now()))
-    if st then
-      failures = 0
-      if on_status and st.status ~= last then on_status(st) end
-      last = st.status
-      if st.status == "completed" then
-        if started then
-          self.schedule:learn(started.model, pending_at, now() - started.at)
-          self.started[id] = nil
-        end
-        -- A job with an output still needs its download: generate/resume finish it.
-        if self.journal and not self.outputs[id] then journal_done(self, id) end
-        return st
-      end
-      if st.status == "error" then
-        self.started[id] = nil
-        if self.journal then journal_done(self, id) end
-        return nil, job_failed(st)
-      end
-      -- queued, generating, and statuses not yet documented (such as "waiting") are pending.
-      if started then pending_at = now() - started.at end
-    else
-      failures = failures + 1
-      if not err.retryable or failures > self.max_retries then
-        if err.kind == "not_found" then
-          self.started[id] = nil
-          if self.journal then journal_done(self, id) end
-        end
-        return nil, err
-      end
-    end
-    local left = deadline - now()
-    if left <= 0 then
-      return nil, new_error("timeout", ("job %s still %s after waiting %gs; wait again to go on"):format(
-        id, last or "unknown", opts.timeout or self.wait_timeout), { id = id, retryable = true })
-    end
-    local pause
-    if not st then
-      pause = backoff(failures, err)
-    else
-      -- An id ends with ":model" (e84c6bd4-…:minimax/music-2.0).
-      pause = interval or self.schedule:delay(started and started.model or id:match(":([^:]+)$"),
-        started and now() - started.at or nil)
-    end
-    sleep(min(pause, left))
-  end
+  return wait.follow(self, id, opts)
 end
 
 --- Downloads the audio of a completed job (or a URL) to path. The bytes stream to a temporary
@@ -584,14 +360,14 @@ function Client:download(src, path, opts)
   local function start(prev)
     return session:download(url, path, overwrite, prev, size)
   end
-  local info, err = perform(self, start, opts.on_progress)
+  local info, err = perform.run(self.max_retries, start, opts.on_progress)
   if not info and err.kind == "http" and err.status == 403 and type(src) == "table" and src.id then
     -- Signed audio URLs expire: one status call gets a fresh one.
     local st = self:status(src.id)
     if st and st.url and st.url ~= url then
       url = st.url
       src.url = st.url
-      info, err = perform(self, start, opts.on_progress)
+      info, err = perform.run(self.max_retries, start, opts.on_progress)
     end
   end
   return info, err
@@ -621,7 +397,7 @@ function Client:generate(params, opts)
       return nil, err
     end
     st.path, st.bytes = info.path, info.bytes
-    journal_delivered(self, job.id, info)
+    journal.mark_delivered(self, job.id, info)
   end
   return st
 end
@@ -631,15 +407,6 @@ end
 function Client:pending()
   if not self.journal then return {} end
   return journal.pending(self.journal)
-end
-
--- The size of the file at path, or nil when it cannot be opened.
-local function file_size(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local size = f:seek("end")
-  f:close()
-  return size
 end
 
 --- Waits for and downloads every pending job of the journal (after a crash, say), without
@@ -653,40 +420,7 @@ function Client:resume(opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "resume", 1, "table or nil", opts)
   check_can_wait(2)
-  local results = {}
-  for _, job in ipairs(self:pending()) do
-    self.outputs[job.id] = job.output or false
-    local r = { id = job.id }
-    local st, err = self:wait(job.id, opts)
-    r.st = st
-    if st and job.output then
-      local overwrite = opts.overwrite or job.overwrite
-      local size, info = file_size(job.output), nil
-      if not overwrite and size and st.size and st.size > 0 and size == st.size then
-        info = { path = job.output, bytes = size } -- delivered before the crash, after the link
-      else
-        local ok
-        ok, err = core.output_check(job.output, overwrite)
-        if ok then
-          core.remove_partials(job.output) -- what a download cut by the crash left beside it
-          info, err = self:download(st, job.output, setmetatable({ overwrite = overwrite }, { __index = opts }))
-        elseif err.code == "EEXIST" then
-          err.message = ("%s exists and nothing shows it is the audio of job %s (%s bytes, the job's are %s): "
-            .. "the job stays pending; move the file, or resume with overwrite = true"):format(
-            job.output, job.id, tostring(size), tostring(st.size or "unknown"))
-        end
-      end
-      if info then
-        r.path = info.path
-        journal_delivered(self, job.id, info)
-      elseif err then
-        err.id = job.id
-      end
-    end
-    r.err = err
-    results[#results + 1] = r
-  end
-  return results
+  return resume.all(self, opts)
 end
 
 music.Client = Client

@@ -2,7 +2,7 @@
 -- --json, lyrics from stdin, --set typed by the model table, the journal and resume after
 -- Ctrl-C (SIGINT), plain lines when stderr is a file and a live bar under a pseudo-terminal.
 
-local mockctl = require "support.mockctl"
+local fixture = require "support.fixture"
 local util = require "support.util"
 local json = require("cjson").new()
 
@@ -11,32 +11,18 @@ local by_host = util.select_reqs
 local PROMPT, LYRICS = util.PARAMS.prompt, util.PARAMS.lyrics
 
 describe("the aimlmusic command", function()
-  local mock, root, dir, n = nil, nil, nil, 0
-
-  setup(function()
-    mock = mockctl.start()
-    root = util.repo_root()
-    dir = util.tmpdir(true)
-  end)
-
-  teardown(function()
-    util.rm_rf(dir)
-  end)
-
-  before_each(function()
-    mock:reset()
-    mock:config { duration = 0.4 }
-  end)
+  local env = fixture.mock_client { duration = 0.4, client = false, dir = "private" }
+  local root, n = util.repo_root(), 0
 
   local function case_dir()
     n = n + 1
-    return util.mkdir(dir .. "/case" .. n)
+    return util.mkdir(env.dir .. "/case" .. n)
   end
 
   -- The environment every run gets: the mock, its key, a private state directory.
-  local function env(case, extra, unset)
+  local function environ(case, extra, unset)
     local vars = {
-      AIMLAPI_BASE_URL = mock.api_url, AIMLAPI_KEY = mock.key,
+      AIMLAPI_BASE_URL = env.mock.api_url, AIMLAPI_KEY = env.mock.key,
       XDG_STATE_HOME = case .. "/state", HOME = case .. "/home",
     }
     for k, v in pairs(extra or {}) do vars[k] = v end
@@ -63,7 +49,7 @@ describe("the aimlmusic command", function()
       write_file(case .. "/stdin", opts.stdin)
       input = "<" .. q(case .. "/stdin")
     end
-    local e = env(case, opts.env, opts.unset)
+    local e = environ(case, opts.env, opts.unset)
     -- The shell reports the exit status ($?): os.execute's result differs across Lua versions.
     execute("(cd " .. q(case) .. " && " .. e .. " " .. cli_cmd(args) .. " " .. input
       .. " >" .. q(out) .. " 2>" .. q(err) .. "); echo $? >" .. q(case .. "/rc"))
@@ -79,7 +65,7 @@ describe("the aimlmusic command", function()
   end
 
   local function posts()
-    return by_host(mock:requests(), "api", "POST")
+    return by_host(env.mock:requests(), "api", "POST")
   end
 
   local function gen_args(out, ...)
@@ -120,7 +106,7 @@ describe("the aimlmusic command", function()
       assert.equal(2, r.code)
       assert.matches("AIMLAPI_KEY", r.err)
       assert.matches("key%-file", r.err)
-      assert.equal(0, #mock:requests())
+      assert.equal(0, #env.mock:requests())
     end)
   end)
 
@@ -132,7 +118,7 @@ describe("the aimlmusic command", function()
       assert.equal(case .. "/song.mp3", case .. "/" .. last_line(r.out))
       local saved = read_file(case .. "/song.mp3")
       assert.is_truthy(saved and #saved > 0)
-      local cdn = by_host(mock:requests(), "cdn")
+      local cdn = by_host(env.mock:requests(), "cdn")
       assert.equal(1, #cdn)
       assert.equal(1, #posts())
       assert.matches("completed", r.err)
@@ -191,7 +177,7 @@ describe("the aimlmusic command", function()
       r = run(gen_args("a.mp3", "--set", "audio_setting.format=flac", "--json"))
       assert.equal(2, r.code)
       assert.equal("validation", json.decode(r.out).error.kind)
-      assert.equal(0, #mock:requests())
+      assert.equal(0, #env.mock:requests())
     end)
 
     it("never overwrites an existing file unless told, and pays for nothing then", function()
@@ -212,7 +198,7 @@ describe("the aimlmusic command", function()
       local r = run(gen_args("a.mp3", "--json"), { env = { AIMLAPI_KEY = "wrong-key" } })
       assert.equal(3, r.code)
       assert.equal("auth", json.decode(r.out).error.kind)
-      mock:fault { method = "POST", status = 403, json = { statusCode = 403, message = "Insufficient credits" } }
+      env.mock:fault { method = "POST", status = 403, json = { statusCode = 403, message = "Insufficient credits" } }
       r = run(gen_args("a.mp3", "--json"))
       assert.equal(3, r.code)
       assert.equal("credits", json.decode(r.out).error.kind)
@@ -223,13 +209,13 @@ describe("the aimlmusic command", function()
       write_file(case .. "/key", "wrong-key\n")
       local r = run(gen_args("a.mp3", "--key-file", "key"), { case = case, unset = { "AIMLAPI_KEY" } })
       assert.equal(3, r.code)
-      write_file(case .. "/key", mock.key .. "\n")
+      write_file(case .. "/key", env.mock.key .. "\n")
       r = run(gen_args("a.mp3", "--key-file", "key"), { case = case, env = { AIMLAPI_KEY = "wrong-key" } })
       assert.equal(0, r.code, r.err)
     end)
 
     it("4 when the job fails", function()
-      mock:fault { job_error = { name = "ContentPolicy", message = "refused" } }
+      env.mock:fault { job_error = { name = "ContentPolicy", message = "refused" } }
       local r = run(gen_args("a.mp3", "--json"))
       assert.equal(4, r.code)
       local e = json.decode(r.out).error
@@ -238,12 +224,12 @@ describe("the aimlmusic command", function()
     end)
 
     it("5 on timeout, printing the id; wait ID goes on and saves the track", function()
-      mock:config { duration = 1.5 }
+      env.mock:config { duration = 1.5 }
       local case = case_dir()
       local r = run(gen_args("a.mp3", "--timeout", "0.3"), { case = case })
       assert.equal(5, r.code, r.err)
       local id = last_line(r.out)
-      assert.equal(mock:jobs()[1].id, id)
+      assert.equal(env.mock:jobs()[1].id, id)
       assert.matches("aimlmusic wait", r.err)
       r = run({ "wait", id, "-o", "a.mp3", "--interval", "0.1" }, { case = case })
       assert.equal(0, r.code, r.err)
@@ -268,7 +254,7 @@ describe("the aimlmusic command", function()
       local r = run({ "submit", "-p", PROMPT, "-l", LYRICS }, { case = case })
       assert.equal(0, r.code, r.err)
       local id = last_line(r.out)
-      assert.equal(mock:jobs()[1].id, id)
+      assert.equal(env.mock:jobs()[1].id, id)
       r = run({ "status", id, "--json" }, { case = case })
       assert.equal(0, r.code, r.err)
       local st = json.decode(r.out)
@@ -350,7 +336,7 @@ describe("the aimlmusic command", function()
       local e = json.decode(r.out).error
       assert.equal("validation", e.kind)
       assert.equal(2, #e.fields)
-      assert.equal(0, #mock:requests())
+      assert.equal(0, #env.mock:requests())
     end)
 
     it("models lists every model of the table, as text and as JSON", function()
@@ -390,7 +376,7 @@ describe("the aimlmusic command", function()
     local function start(args, case)
       local script = table.concat({
         "cd " .. q(case),
-        env(case) .. " " .. cli_cmd(args) .. " </dev/null >stdout 2>stderr &",
+        environ(case) .. " " .. cli_cmd(args) .. " </dev/null >stdout 2>stderr &",
         "echo $! >pid; wait $!; echo $? >rc",
       }, "\n")
       write_file(case .. "/run.sh", script)
@@ -421,13 +407,13 @@ describe("the aimlmusic command", function()
     end
 
     it("while waiting prints the id; resume finishes the job without a second POST", function()
-      mock:config { duration = 1.5 }
+      env.mock:config { duration = 1.5 }
       local case = case_dir()
       local pid, wait_exit = start(gen_args("song.mp3"), case)
       until_true(function() return (read_file(case .. "/stderr") or ""):find("queued", 1, true) end, "queued")
       execute("kill -INT " .. pid)
       assert.equal(130, wait_exit())
-      local id = mock:jobs()[1].id
+      local id = env.mock:jobs()[1].id
       assert.equal(id, last_line(read_file(case .. "/stdout")))
       assert.matches("aimlmusic resume", read_file(case .. "/stderr"))
       assert.is_nil(read_file(case .. "/song.mp3"))
@@ -438,8 +424,8 @@ describe("the aimlmusic command", function()
     end)
 
     it("during the submit is held until the job exists and is in the journal", function()
-      mock:fault { method = "POST", delay_ms = 1500 }
-      mock:config { duration = 0.5 }
+      env.mock:fault { method = "POST", delay_ms = 1500 }
+      env.mock:config { duration = 0.5 }
       local case = case_dir()
       local pid, wait_exit = start(gen_args("song.mp3"), case)
       until_true(function() return #posts() > 0 end, "the POST")
@@ -447,7 +433,7 @@ describe("the aimlmusic command", function()
       local at_kill = read_file(case .. "/stderr") or ""
       assert.equal(130, wait_exit())
       assert.is_nil(at_kill:find("queued", 1, true), "the submit had returned before the Ctrl-C")
-      local id = mock:jobs()[1].id
+      local id = env.mock:jobs()[1].id
       assert.equal(id, last_line(read_file(case .. "/stdout")))
       assert.equal(id, journal_lines(case)[1].id)
       local r = run({ "resume", "--interval", "0.1" }, { case = case })
@@ -457,10 +443,10 @@ describe("the aimlmusic command", function()
     end)
 
     it("during a download leaves no file at the target; resume downloads it", function()
-      mock:fault { host = "cdn", method = "GET", action = "slow", delay_ms = 8000 }
+      env.mock:fault { host = "cdn", method = "GET", action = "slow", delay_ms = 8000 }
       local case = case_dir()
       local pid, wait_exit = start(gen_args("song.mp3"), case)
-      until_true(function() return #by_host(mock:requests(), "cdn") > 0 end, "the download to start")
+      until_true(function() return #by_host(env.mock:requests(), "cdn") > 0 end, "the download to start")
       execute("sleep 0.3")
       execute("kill -INT " .. pid)
       assert.equal(130, wait_exit())
@@ -474,12 +460,12 @@ describe("the aimlmusic command", function()
 
   describe("on a terminal", function()
     it("draws a status line and a progress bar on stderr", function()
-      mock:fault { host = "cdn", method = "GET", action = "slow", delay_ms = 1500 }
+      env.mock:fault { host = "cdn", method = "GET", action = "slow", delay_ms = 1500 }
       local case = case_dir()
       -- Under `make asan` the sanitizer is preloaded: for the command (its core is built with
       -- it), not for script(1), whose own leaks it would report.
       local preload = os.getenv("LD_PRELOAD")
-      local env_of_cmd = env(case, preload and { LD_PRELOAD = preload } or nil)
+      local env_of_cmd = environ(case, preload and { LD_PRELOAD = preload } or nil)
       local cmd = "cd " .. q(case) .. " && " .. env_of_cmd .. " " .. cli_cmd(gen_args("song.mp3"))
       local log = case .. "/typescript"
       local ok = execute("env -u LD_PRELOAD script -qfec " .. q(cmd) .. " /dev/null </dev/null >" .. q(log) .. " 2>&1")

@@ -4,7 +4,7 @@
 local cqueues = require "cqueues"
 local music = require "aimlmusic"
 local adapter = require "aimlmusic.cqueues"
-local mockctl = require "support.mockctl"
+local fixture = require "support.fixture"
 local util = require "support.util"
 
 local PARAMS = util.PARAMS
@@ -43,16 +43,7 @@ local function timer_gap(fn)
 end
 
 describe("music.pollfd", function()
-  local mock
-
-  setup(function()
-    mock = mockctl.start()
-  end)
-
-  before_each(function()
-    mock:reset()
-    mock:config { duration = 0.3 }
-  end)
+  local env = fixture.mock_client { duration = 0.3, client = false, dir = false }
 
   it("is one descriptor, readable exactly when step(0) has work", function()
     local fd = assert(music.pollfd())
@@ -60,7 +51,7 @@ describe("music.pollfd", function()
     music.run()
     assert.is_nil(music.timeout()) -- nothing pending
     assert.is_false(readable(fd))
-    local client = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.05 })
+    local client = assert(music.new { api_key = env.mock.key, base_url = env.mock.api_url, poll_interval = 0.05 })
     local t = music.spawn(function() return client:generate(PARAMS) end)
     assert.equal(0, music.timeout()) -- a ready task
     assert.is_true(readable(fd))
@@ -100,56 +91,54 @@ describe("music.pollfd", function()
 end)
 
 describe("aimlmusic.cqueues", function()
-  local mock, dir
+  local env = fixture.mock_client { duration = 0.5, client = false }
 
   setup(function()
-    mock = mockctl.start()
-    dir = util.tmpdir()
     assert(adapter.attach())
   end)
 
   teardown(function()
     adapter.detach()
-    util.rm_rf(dir)
-  end)
-
-  before_each(function()
-    mock:reset()
-    mock:config { duration = 0.5 }
   end)
 
   it("keeps a 10 ms cqueues timer ticking while 10 jobs complete in cqueues coroutines", function()
-    -- The same timer with nothing else to do first: what the machine itself adds to a gap.
-    local base = timer_gap(function() cqueues.sleep(1) end)
-    local client = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.1 })
-    local results, t0 = {}, monotime()
-    local gap = timer_gap(function()
-      local cq, n = cqueues.running(), 0
-      for i = 1, 10 do
-        cq:wrap(function()
-          results[i] = { client:generate(PARAMS, { output = ("%s/%d.mp3"):format(dir, i) }) }
-          n = n + 1
-        end)
-      end
-      while n < 10 do cqueues.sleep(0.01) end
-    end)
-    local wall = monotime() - t0
-    print(("\n  cqueues: 10 jobs in %.2f s, largest timer gap %.1f ms (%.1f ms without the jobs)"):format(
-      wall, gap * 1e3, base * 1e3))
-    for i = 1, 10 do
-      local st, err = results[i][1], results[i][2]
-      assert(st, tostring(err))
-      assert.equal(("%s/%d.mp3"):format(dir, i), st.path)
-    end
+    local client = assert(music.new { api_key = env.mock.key, base_url = env.mock.api_url, poll_interval = 0.1 })
     -- Under valgrind every instruction costs tens of times more: the Makefile says by how much.
     local scale = tonumber(os.getenv("AIMLMUSIC_TIME_SCALE")) or 1
+    -- Other load on the machine can stretch any one gap, a loop that blocks stretches every
+    -- try: the best of three tries counts.
+    local base, gap, wall
+    for try = 1, 3 do
+      -- The same timer with nothing else to do first: what the machine itself adds to a gap.
+      base = timer_gap(function() cqueues.sleep(1) end)
+      local out, results, t0 = util.mkdir(("%s/try%d"):format(env.dir, try)), {}, monotime()
+      gap = timer_gap(function()
+        local cq, n = cqueues.running(), 0
+        for i = 1, 10 do
+          cq:wrap(function()
+            results[i] = { client:generate(PARAMS, { output = ("%s/%d.mp3"):format(out, i) }) }
+            n = n + 1
+          end)
+        end
+        while n < 10 do cqueues.sleep(0.01) end
+      end)
+      wall = monotime() - t0
+      print(("\n  cqueues: 10 jobs in %.2f s, largest timer gap %.1f ms (%.1f ms without the jobs)"):format(
+        wall, gap * 1e3, base * 1e3))
+      for i = 1, 10 do
+        local st, err = results[i][1], results[i][2]
+        assert(st, tostring(err))
+        assert.equal(("%s/%d.mp3"):format(out, i), st.path)
+      end
+      if gap < 0.05 * scale + math.max(0, base - 0.01) then break end
+    end
     assert.is_true(gap < 0.05 * scale + math.max(0, base - 0.01),
       ("largest gap %.1f ms, %.1f ms without the jobs"):format(gap * 1e3, base * 1e3))
     assert.is_true(wall < 5 * scale, ("10 jobs of 0.5 s took %.2f s"):format(wall))
   end)
 
   it("a call that would block in a cqueues coroutine yields: both coroutines progress", function()
-    local client = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.1 })
+    local client = assert(music.new { api_key = env.mock.key, base_url = env.mock.api_url, poll_interval = 0.1 })
     local order = {}
     local cq = cqueues.new()
     cq:wrap(function()
@@ -165,13 +154,13 @@ describe("aimlmusic.cqueues", function()
   end)
 
   it("leaves calls outside cqueues coroutines blocking, as before", function()
-    local client = assert(music.new { api_key = mock.key, base_url = mock.api_url })
+    local client = assert(music.new { api_key = env.mock.key, base_url = env.mock.api_url })
     local job = assert(client:submit(PARAMS))
     assert.equal("queued", job.status)
   end)
 
   it("also drives tasks of music.spawn while a cqueues coroutine waits", function()
-    local client = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.1 })
+    local client = assert(music.new { api_key = env.mock.key, base_url = env.mock.api_url, poll_interval = 0.1 })
     local task = music.spawn(function() return client:generate(PARAMS) end)
     local cq = cqueues.new()
     cq:wrap(function() assert(client:generate(PARAMS)) end)

@@ -5,11 +5,10 @@
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
-local mockctl = require "support.mockctl"
+local fixture = require "support.fixture"
 local util = require "support.util"
-local socket = require "socket"
+local tls_server = require "support.tls_server"
 
-local WAV = util.with(util.PARAMS, { audio_setting = { format = "wav" } })
 local q, ls, read_file, fetch = util.q, util.ls, util.read_file, util.fetch
 
 -- Runs fn in a task; gives up (cancelling it) after `limit` seconds. Returns what fn returned,
@@ -35,35 +34,10 @@ local function partials(dir)
 end
 
 describe("hardening", function()
-  local mock, client, dir
-
-  setup(function()
-    mock = mockctl.start()
-    dir = util.tmpdir()
-  end)
-
-  teardown(function()
-    util.rm_rf(dir)
-  end)
-
-  before_each(function()
-    mock:reset()
-    mock:config { duration = 0.1 }
-    client = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.05 })
-  end)
-
-  local function new_client(opts)
-    local o = { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.05 }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    return assert(music.new(o))
-  end
-
-  local function completed()
-    return assert(client:wait(assert(client:submit(WAV))))
-  end
+  local env = fixture.mock_client { duration = 0.1 }
 
   local function subdir(name)
-    return util.mkdir(dir .. "/" .. name)
+    return util.mkdir(env.dir .. "/" .. name)
   end
 
   describe("the URL rule", function()
@@ -81,96 +55,83 @@ describe("hardening", function()
     end)
 
     it("refuses such an audio URL before any request", function()
-      local url = mock.cdn_url:gsub("^http://", "http://127.0.0.1:1@") .. "/audio/x.wav"
-      local info, err = client:download(url, dir .. "/userinfo.wav")
+      local url = env.mock.cdn_url:gsub("^http://", "http://127.0.0.1:1@") .. "/audio/x.wav"
+      local info, err = env.client:download(url, env.dir .. "/userinfo.wav")
       assert.is_nil(info)
       assert.equal("config", err.kind)
-      assert.same({}, mock:requests())
+      assert.same({}, env.mock:requests())
     end)
 
     it("follows a redirect to loopback http", function()
-      local st = completed()
-      local target = st.url:gsub("^http://[^/]+", mock.cdn_url)
-      mock:fault { host = "cdn", status = 302, headers = { Location = target } }
-      local path = dir .. "/redirected.wav"
-      local info = assert(client:download(st.url, path))
+      local st = env.completed()
+      local target = st.url:gsub("^http://[^/]+", env.mock.cdn_url)
+      env.mock:fault { host = "cdn", status = 302, headers = { Location = target } }
+      local path = env.dir .. "/redirected.wav"
+      local info = assert(env.client:download(st.url, path))
       assert.equal(fetch(st.url), read_file(path))
       assert.equal(#read_file(path), info.bytes)
     end)
 
     it("refuses a redirect to plain http beyond loopback, sending nothing there", function()
-      local st = completed()
+      local st = env.completed()
       local sub = subdir("redir-away")
-      mock:fault { host = "cdn", status = 302, headers = { Location = "http://cdn.example.invalid/a.wav" } }
-      local c = new_client { max_retries = 2 }
+      env.mock:fault { host = "cdn", status = 302, headers = { Location = "http://cdn.example.invalid/a.wav" } }
+      local c = env.new_client { max_retries = 2 }
       local info, err = c:download(st.url, sub .. "/a.wav")
       assert.is_nil(info)
       assert.equal("config", err.kind, tostring(err))
       assert.is_false(err.retryable)
       assert.matches("plain http", err.message)
       assert.same({}, ls(sub))
-      assert.equal(1, #util.select_reqs(mock:requests(), "cdn", "GET"))
+      assert.equal(1, #util.select_reqs(env.mock:requests(), "cdn", "GET"))
     end)
 
     it("refuses a redirect to a URL with userinfo", function()
-      local st = completed()
+      local st = env.completed()
       local sub = subdir("redir-userinfo")
-      local evil = mock.cdn_url:gsub("^http://", "http://127.0.0.1:80@") .. "/audio/x.wav"
-      mock:fault { host = "cdn", status = 301, headers = { Location = evil } }
-      local info, err = client:download(st.url, sub .. "/a.wav")
+      local evil = env.mock.cdn_url:gsub("^http://", "http://127.0.0.1:80@") .. "/audio/x.wav"
+      env.mock:fault { host = "cdn", status = 301, headers = { Location = evil } }
+      local info, err = env.client:download(st.url, sub .. "/a.wav")
       assert.is_nil(info)
       assert.equal("config", err.kind, tostring(err))
       assert.same({}, ls(sub))
     end)
 
     describe("from https", function()
-      local tls, port, pid, server
+      local tls, server
 
       setup(function()
         tls = util.tmpdir()
-        util.sh(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-          .. "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem"):format(tls, tls), true)
-        port = util.free_port()
-        -- -HTTP serves files from its directory as whole HTTP responses; it stops after 60 s.
-        server = assert(io.popen(("cd %s && echo $$ && exec env -u LD_PRELOAD timeout 60 openssl s_server "
-          .. "-quiet -HTTP -accept 127.0.0.1:%d -cert cert.pem -key key.pem >/dev/null 2>&1"):format(q(tls), port)))
-        pid = tonumber(server:read("*l"))
-        local deadline = socket.gettime() + 10
-        repeat
-          local c = socket.connect("127.0.0.1", port)
-          if c then c:close() break end
-          socket.sleep(0.05)
-        until socket.gettime() > deadline
+        server = tls_server.start(tls, "-HTTP")
       end)
 
       teardown(function()
-        if pid then os.execute("kill " .. pid) end
-        if server then server:close() end
+        if server then server.stop() end
         util.rm_rf(tls)
       end)
 
       it("never downgrades to http, even to loopback", function()
-        local st = completed()
+        local st = env.completed()
         util.write_file(tls .. "/down", "HTTP/1.0 302 Found\r\nLocation: " .. st.url
           .. "\r\nContent-Length: 0\r\n\r\n")
-        local c = new_client { ca_file = tls .. "/cert.pem", max_retries = 0 }
+        local c = env.new_client { ca_file = tls .. "/cert.pem", max_retries = 0 }
         local sub = subdir("downgrade")
-        local info, err = c:download("https://127.0.0.1:" .. port .. "/down", sub .. "/a.wav")
+        local info, err = c:download("https://127.0.0.1:" .. server.port .. "/down", sub .. "/a.wav")
         assert.is_nil(info)
         assert.equal("config", err.kind, tostring(err))
         assert.matches("https to plain http", err.message)
         assert.same({}, ls(sub))
-        assert.same({}, util.select_reqs(mock:requests(), "cdn", "GET"))
+        assert.same({}, util.select_reqs(env.mock:requests(), "cdn", "GET"))
       end)
     end)
   end)
 
   describe("the speed floor", function()
     it("ends a trickling download as a retryable timeout, leaving no file", function()
-      local st = completed()
+      local st = env.completed()
       local sub = subdir("trickle")
-      local c = new_client { low_speed_limit = 1024, low_speed_time = 1, max_retries = 0 }
-      mock:fault { host = "cdn", action = "trickle", delay_ms = 100 } -- 160 bytes a second
+      local c = env.new_client { low_speed_limit = 1024, low_speed_time = 1, max_retries = 0 }
+      env.mock:fault { host = "cdn", action = "trickle", delay_ms = 100 } -- 160 bytes a second
       local t0 = core.now()
       local info, err = within(15, function() return c:download(st, sub .. "/slow.wav") end)
       assert.is_nil(info)
@@ -182,10 +143,10 @@ describe("hardening", function()
     end)
 
     it("is retried like any timeout: the next attempt resumes", function()
-      local st = completed()
-      local c = new_client { low_speed_limit = 1024, low_speed_time = 1, max_retries = 2 }
-      mock:fault { host = "cdn", action = "trickle", delay_ms = 100 }
-      local path = dir .. "/trickle-retried.wav"
+      local st = env.completed()
+      local c = env.new_client { low_speed_limit = 1024, low_speed_time = 1, max_retries = 2 }
+      env.mock:fault { host = "cdn", action = "trickle", delay_ms = 100 }
+      local path = env.dir .. "/trickle-retried.wav"
       local info, err = within(15, function() return c:download(st, path) end)
       assert.is_table(info, tostring(err))
       assert.equal(fetch(st.url), read_file(path))
@@ -194,10 +155,10 @@ describe("hardening", function()
 
   describe("the size cap", function()
     it("ends an endless body at max_bytes as a protocol error, leaving no file", function()
-      local st = completed()
+      local st = env.completed()
       local sub = subdir("endless")
-      local c = new_client { max_bytes = 1024 * 1024, max_retries = 2 }
-      mock:fault { host = "cdn", action = "endless" }
+      local c = env.new_client { max_bytes = 1024 * 1024, max_retries = 2 }
+      env.mock:fault { host = "cdn", action = "endless" }
       local info, err = within(15, function() return c:download(st.url, sub .. "/big.wav") end)
       assert.is_nil(info)
       assert.is_table(err, tostring(err))
@@ -205,47 +166,47 @@ describe("hardening", function()
       assert.is_false(err.retryable)
       assert.matches("max_bytes", err.message)
       assert.same({}, ls(sub))
-      assert.equal(1, #util.select_reqs(mock:requests(), "cdn", "GET"))
+      assert.equal(1, #util.select_reqs(env.mock:requests(), "cdn", "GET"))
     end)
 
     it("refuses a Content-Length past max_bytes before writing", function()
-      local st = completed()
+      local st = env.completed()
       local sub = subdir("cap")
-      local c = new_client { max_bytes = st.size - 1 }
+      local c = env.new_client { max_bytes = st.size - 1 }
       local info, err = c:download(st, sub .. "/a.wav")
       assert.is_nil(info)
       assert.equal("protocol", err.kind, tostring(err))
       assert.same({}, ls(sub))
-      assert(new_client { max_bytes = st.size }:download(st, sub .. "/a.wav"))
+      assert(env.new_client { max_bytes = st.size }:download(st, sub .. "/a.wav"))
     end)
 
     it("refuses a download whose size differs from the job's reported size", function()
-      local st = completed()
+      local st = env.completed()
       assert.is_true(st.size > 0)
       local sub = subdir("size")
       for _, size in ipairs { st.size + 1, st.size - 1 } do
-        local info, err = client:download(setmetatable({ size = size }, { __index = st }), sub .. "/a.wav")
+        local info, err = env.client:download(setmetatable({ size = size }, { __index = st }), sub .. "/a.wav")
         assert.is_nil(info, "size " .. size)
         assert.equal("protocol", err.kind, tostring(err))
         assert.same({}, ls(sub))
       end
-      assert(client:download(st, sub .. "/a.wav"))
+      assert(env.client:download(st, sub .. "/a.wav"))
     end)
   end)
 
   describe("temporary files", function()
     it("fit beside a target whose name is 255 bytes long", function()
-      local st = completed()
+      local st = env.completed()
       local sub = subdir("long")
       for _, len in ipairs { 243, 250, 255 } do
         local name = ("n"):rep(len - 4) .. ".wav"
-        local info, err = client:download(st, sub .. "/" .. name)
+        local info, err = env.client:download(st, sub .. "/" .. name)
         assert.is_table(info, len .. ": " .. tostring(err))
         assert.equal(fetch(st.url), read_file(sub .. "/" .. name))
       end
       -- A UTF-8 name is cut between characters, never inside one.
       local name = ("é"):rep(125) .. ".wav" -- 254 bytes
-      assert(client:download(st, sub .. "/" .. name))
+      assert(env.client:download(st, sub .. "/" .. name))
       assert.same({}, partials(sub))
     end)
 
@@ -260,12 +221,12 @@ describe("hardening", function()
     end)
 
     it("of a download in flight are left alone by remove_partials, here and in other processes", function()
-      local st = completed()
+      local st = env.completed()
       local sub = subdir("live")
       local path = sub .. "/live.wav"
       util.write_file(path .. ".part-abc123", "stale")
-      mock:fault { host = "cdn", action = "trickle", delay_ms = 50 }
-      local task = music.spawn(function() return client:download(st, path) end)
+      env.mock:fault { host = "cdn", action = "trickle", delay_ms = 50 }
+      local task = music.spawn(function() return env.client:download(st, path) end)
       local deadline = core.now() + 10
       while #partials(sub) < 2 and core.now() < deadline do music.step(20) end
       assert.equal(2, #partials(sub))
@@ -283,11 +244,11 @@ describe("hardening", function()
 
   describe("a raising on_progress", function()
     it("stops its transfer and removes the temporary file at once; the error propagates", function()
-      local st = completed()
+      local st = env.completed()
       local sub = subdir("raise")
-      mock:fault { host = "cdn", action = "trickle", delay_ms = 50 }
+      env.mock:fault { host = "cdn", action = "trickle", delay_ms = 50 }
       local boom = { "boom" }
-      local ok, e = pcall(client.download, client, st, sub .. "/a.wav", {
+      local ok, e = pcall(env.client.download, env.client, st, sub .. "/a.wav", {
         on_progress = function(done) if done > 0 then error(boom) end end,
       })
       assert.is_false(ok)
@@ -297,11 +258,11 @@ describe("hardening", function()
     end)
 
     it("inside a task, the same", function()
-      local st = completed()
+      local st = env.completed()
       local sub = subdir("raise-task")
-      mock:fault { host = "cdn", action = "trickle", delay_ms = 50 }
+      env.mock:fault { host = "cdn", action = "trickle", delay_ms = 50 }
       local task = music.spawn(function()
-        return client:download(st, sub .. "/a.wav", { on_progress = function(done)
+        return env.client:download(st, sub .. "/a.wav", { on_progress = function(done)
           if done > 0 then error("boom") end
         end })
       end)
@@ -315,10 +276,10 @@ describe("hardening", function()
 
   describe("task:cancel() between retries", function()
     it("removes the partial file kept for resuming", function()
-      local st = completed()
+      local st = env.completed()
       local sub = subdir("cancel-backoff")
-      mock:fault { host = "cdn", action = "truncate" }
-      local task = music.spawn(function() return client:download(st, sub .. "/a.wav") end)
+      env.mock:fault { host = "cdn", action = "truncate" }
+      local task = music.spawn(function() return env.client:download(st, sub .. "/a.wav") end)
       local deadline = core.now() + 10
       -- Until the cut download has failed and the task sleeps before its retry.
       while not (#partials(sub) == 1 and task.state == "waiting" and task.transfer == nil)
@@ -334,7 +295,7 @@ describe("hardening", function()
 
   describe("the commit", function()
     it("fsyncs the target's directory after the final link", function()
-      local st = completed()
+      local st = env.completed()
       local sub = subdir("dirsync")
       local trace = sub .. "/../dirsync.trace"
       local script = ([[
@@ -342,8 +303,8 @@ describe("hardening", function()
         local music = require "aimlmusic"
         local c = assert(music.new { api_key = %s, base_url = %s })
         assert(c:download(%s, %s))
-      ]]):format(("%q"):format(package.path), ("%q"):format(package.cpath), ("%q"):format(mock.key),
-        ("%q"):format(mock.api_url), ("%q"):format(st.url), ("%q"):format(sub .. "/a.wav"))
+      ]]):format(("%q"):format(package.path), ("%q"):format(package.cpath), ("%q"):format(env.mock.key),
+        ("%q"):format(env.mock.api_url), ("%q"):format(st.url), ("%q"):format(sub .. "/a.wav"))
       util.write_file(sub .. "/../dirsync.lua", script)
       -- LeakSanitizer (make asan) cannot run under ptrace: the child is traced without it.
       local out = util.sh(("ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" strace -f -qq"
@@ -372,7 +333,7 @@ describe("hardening", function()
         if k ~= "max_retries" then bad[#bad + 1] = 0 end
         if WHOLE[k] then bad[#bad + 1] = 1.5 end
         for _, v in ipairs(bad) do
-          local ok, c, err = pcall(music.new, { api_key = "k", base_url = mock.api_url, [k] = v })
+          local ok, c, err = pcall(music.new, { api_key = "k", base_url = env.mock.api_url, [k] = v })
           local what = k .. " = " .. tostring(v)
           assert.is_true(ok, what .. " raised: " .. tostring(c))
           assert.is_nil(c, what .. " was accepted")
@@ -383,7 +344,7 @@ describe("hardening", function()
     end)
 
     it("accept sensible values", function()
-      assert(music.new { api_key = "k", base_url = mock.api_url, timeout = 0.5, connect_timeout = 86400,
+      assert(music.new { api_key = "k", base_url = env.mock.api_url, timeout = 0.5, connect_timeout = 86400,
         poll_interval = 0.01, wait_timeout = 1e6, max_retries = 0, low_speed_limit = 1, low_speed_time = 1,
         max_bytes = 2 ^ 40 })
     end)

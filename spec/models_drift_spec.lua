@@ -5,6 +5,7 @@
 
 local models = require "aimlmusic.models"
 local provider = require "support.provider"
+local util = require "support.util"
 
 local PROVIDER = provider.models()
 
@@ -25,12 +26,7 @@ local function by_wire(fields)
   return r
 end
 
-local function names(t)
-  local r = {}
-  for k in pairs(t) do r[#r + 1] = k end
-  table.sort(r)
-  return r
-end
+local names = util.keys
 
 -- Compares one level of properties with one level of fields; prefix names nested ones.
 local function compare(props, required, fields, prefix)

@@ -5,7 +5,7 @@
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
-local mockctl = require "support.mockctl"
+local fixture = require "support.fixture"
 local util = require "support.util"
 local http = require "socket.http"
 local ltn12 = require "ltn12"
@@ -66,30 +66,15 @@ local function post_raw(mock, body)
 end
 
 describe("every model against the mock", function()
-  local mock, client, dir
-
-  setup(function()
-    mock = mockctl.start()
-    dir = util.tmpdir()
-  end)
-
-  teardown(function()
-    util.rm_rf(dir)
-  end)
-
-  before_each(function()
-    mock:reset()
-    mock:config { duration = 0.2 }
-    client = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.05 })
-  end)
+  local env = fixture.mock_client { duration = 0.2 }
 
   for _, list in ipairs({ EXTRA_INFO, AUDIO_FILE }) do
     for _, model in ipairs(list) do
       it(model .. ": validates, submits, completes and downloads, st mapped from its answer", function()
         local p = util.with(REQUESTS[model], { model = model })
         assert.is_true(music.validate(p))
-        local out = dir .. "/" .. model:gsub("/", "_") .. ".audio"
-        local st = assert(client:generate(p, { output = out, timeout = 30 }))
+        local out = env.dir .. "/" .. model:gsub("/", "_") .. ".audio"
+        local st = assert(env.client:generate(p, { output = out, timeout = 30 }))
         assert.equal("completed", st.status)
         local bytes = util.read_file(out)
         assert.equal(#bytes, st.bytes)
@@ -109,7 +94,7 @@ describe("every model against the mock", function()
           assert.is_nil(st.raw.extra_info)
         end
         -- What the mock received went through the same table.
-        local body = json.decode(util.select_reqs(mock:requests(), "api", "POST")[1].body)
+        local body = json.decode(util.select_reqs(env.mock:requests(), "api", "POST")[1].body)
         assert.equal(model, body.model)
         assert.equal(p.prompt, body.prompt)
       end)
@@ -117,52 +102,52 @@ describe("every model against the mock", function()
   end
 
   it("stable-audio: the clip lasts seconds_total (a 3 s WAV, 44.1 kHz mono)", function()
-    local st = assert(client:generate(util.with(REQUESTS["stable-audio"], { model = "stable-audio" }),
-      { output = dir .. "/clip.wav" }))
-    local bytes = util.read_file(dir .. "/clip.wav")
+    local st = assert(env.client:generate(util.with(REQUESTS["stable-audio"], { model = "stable-audio" }),
+      { output = env.dir .. "/clip.wav" }))
+    local bytes = util.read_file(env.dir .. "/clip.wav")
     assert.equal("RIFF", bytes:sub(1, 4))
     assert.equal(44 + 3 * 44100 * 2, #bytes)
     assert.equal("audio/wav", st.content_type)
-    assert.equal(3, mock:jobs()[1].audio_seconds)
+    assert.equal(3, env.mock:jobs()[1].audio_seconds)
   end)
 
   it("eleven_music: the length follows music_length_ms, its default when not given", function()
-    assert(client:submit { model = "elevenlabs/eleven_music", prompt = "Solo piano", music_length_ms = 12000 })
-    assert(client:submit { model = "elevenlabs/eleven_music", prompt = "Solo piano" })
-    local jobs = mock:jobs()
+    assert(env.client:submit { model = "elevenlabs/eleven_music", prompt = "Solo piano", music_length_ms = 12000 })
+    assert(env.client:submit { model = "elevenlabs/eleven_music", prompt = "Solo piano" })
+    local jobs = env.mock:jobs()
     assert.equal(12, jobs[1].audio_seconds)
     assert.equal(10, jobs[2].audio_seconds)
     assert.equal(10000, jobs[2].params.music_length_ms)
   end)
 
   it("music-2.6: an instrumental without lyrics; the mock refuses one without the flag", function()
-    assert(client:submit { model = "minimax/music-2.6", prompt = "Ambient pads, slow", is_instrumental = true })
-    local body = json.decode(util.select_reqs(mock:requests(), "api", "POST")[1].body)
+    assert(env.client:submit { model = "minimax/music-2.6", prompt = "Ambient pads, slow", is_instrumental = true })
+    local body = json.decode(util.select_reqs(env.mock:requests(), "api", "POST")[1].body)
     assert.is_true(body.is_instrumental)
     assert.is_nil(body.lyrics)
-    local code, err = post_raw(mock, json.encode { model = "minimax/music-2.6", prompt = "Ambient pads, slow" })
+    local code, err = post_raw(env.mock, json.encode { model = "minimax/music-2.6", prompt = "Ambient pads, slow" })
     assert.equal(400, code)
     assert.same({ "lyrics should not be empty" }, err.message)
     assert.equal(400, err.statusCode)
     assert.is_string(err.requestId)
-    code = post_raw(mock, json.encode { model = "minimax/music-2.6", prompt = "Ambient pads", lyrics_optimizer = true })
+    code = post_raw(env.mock, json.encode { model = "minimax/music-2.6", prompt = "Ambient pads", lyrics_optimizer = true })
     assert.equal(200, code)
   end)
 
   it("the mock answers the provider's error shape for each rule of the table", function()
-    local code, err = post_raw(mock, json.encode { model = "stable-audio", prompt = "x", seconds_total = 48,
+    local code, err = post_raw(env.mock, json.encode { model = "stable-audio", prompt = "x", seconds_total = 48,
       steps = 0, seconds_start = 1.5 })
     assert.equal(400, code)
     assert.same({ "seconds_start must be an integer number", "seconds_total must not be greater than 47",
       "steps must not be less than 1" }, err.message)
-    code, err = post_raw(mock, json.encode { model = "minimax/music-2.6", prompt = "Ambient pads", lyrics = "la la la la la",
-      is_instrumental = "yes" })
+    code, err = post_raw(env.mock, json.encode { model = "minimax/music-2.6", prompt = "Ambient pads",
+      lyrics = "la la la la la", is_instrumental = "yes" })
     assert.equal(400, code)
     assert.same({ "is_instrumental must be a boolean value" }, err.message)
-    code, err = post_raw(mock, json.encode { model = "minimax-music", prompt = "x", reference_audio_url = "a.wav" })
+    code, err = post_raw(env.mock, json.encode { model = "minimax-music", prompt = "x", reference_audio_url = "a.wav" })
     assert.equal(400, code)
     assert.same({ "reference_audio_url must be a URL address" }, err.message)
-    code, err = post_raw(mock, json.encode { model = "minimax/music-cover", prompt = "A jazz cover",
+    code, err = post_raw(env.mock, json.encode { model = "minimax/music-cover", prompt = "A jazz cover",
       reference_audio_url = "data:audio/wav;base64,%%%%" })
     assert.equal(400, code)
     assert.same({ "reference_audio_url must be valid base64" }, err.message)
@@ -177,8 +162,8 @@ describe("every model against the mock", function()
     }
 
     local function status_of(id)
-      mock:fault { method = "GET", json = util.with(BODY, { id = id }) }
-      return assert(client:status(id))
+      env.mock:fault { method = "GET", json = util.with(BODY, { id = id }) }
+      return assert(env.client:status(id))
     end
 
     it("takes extra_info for a MiniMax model and leaves audio_file's details alone", function()
@@ -241,25 +226,25 @@ describe("every model against the mock", function()
 
   describe("music-cover from a local file", function()
     it("sends the file as a data: URI that the mock decodes to the same bytes", function()
-      local path = dir .. "/reference.wav"
+      local path = env.dir .. "/reference.wav"
       local data = audio_bytes("wav", 70000)
       util.write_file(path, data)
       local p = { model = "minimax/music-cover", prompt = "A jazz cover, brushes", reference_audio_url = path }
       assert.is_true(music.validate(p))
-      local job = assert(client:submit(p))
+      local job = assert(env.client:submit(p))
       assert.equal(path, p.reference_audio_url, "the caller's table is unchanged")
-      local body = json.decode(util.select_reqs(mock:requests(), "api", "POST")[1].body)
+      local body = json.decode(util.select_reqs(env.mock:requests(), "api", "POST")[1].body)
       assert.equal("data:audio/wav;base64,", body.reference_audio_url:sub(1, 22))
-      local input = mock:jobs()[1].inputs.reference_audio_url
+      local input = env.mock:jobs()[1].inputs.reference_audio_url
       assert.equal("audio/wav", input.mime)
       assert.equal(#data, input.size)
       assert.equal(hex(data), input.hex)
-      assert(client:wait(job, { timeout = 30 }))
+      assert(env.client:wait(job, { timeout = 30 }))
     end)
 
     it("names the MIME type from the first bytes: mp3, wav, flac, ogg, m4a", function()
       for kind, h in pairs(HEADS) do
-        local path = dir .. "/ref-" .. kind
+        local path = env.dir .. "/ref-" .. kind
         local data = audio_bytes(kind, 100)
         util.write_file(path, data)
         local body = json.decode((assert(core.encode({ model = "minimax/music-cover", prompt = "A jazz cover, brushes",
@@ -272,7 +257,7 @@ describe("every model against the mock", function()
 
     it("encodes every length in base64 exactly, across C's read chunks", function()
       for _, n in ipairs({ 0, 1, 2, 3, 4, 5, 49139, 49140, 49141, 98290, 200000 }) do
-        local path = dir .. "/len.wav"
+        local path = env.dir .. "/len.wav"
         local data = audio_bytes("wav", n)
         util.write_file(path, data)
         local body = json.decode((assert(core.encode({ model = "minimax/music-cover", prompt = "A jazz cover, brushes",
@@ -290,18 +275,18 @@ describe("every model against the mock", function()
     end)
 
     local function refused_before_any_request(value, want)
-      local job, err = client:submit { model = "minimax/music-cover", prompt = "A jazz cover, brushes",
+      local job, err = env.client:submit { model = "minimax/music-cover", prompt = "A jazz cover, brushes",
         reference_audio_url = value }
       assert.is_nil(job)
       assert.equal("validation", err.kind)
       assert.equal("reference_audio_url", err.fields[1].field)
       assert.truthy(err.fields[1].message:find(want, 1, true), err.fields[1].message)
-      assert.equal(0, #mock:requests())
+      assert.equal(0, #env.mock:requests())
       return err
     end
 
     it("refuses a file over 50 MB before any request; 50 MB exactly is accepted", function()
-      local path = dir .. "/big.mp3"
+      local path = env.dir .. "/big.mp3"
       local f = assert(io.open(path, "wb"))
       f:write("ID3\4\0")
       f:seek("set", 50 * 1000 * 1000 - 1)
@@ -317,10 +302,10 @@ describe("every model against the mock", function()
     end)
 
     it("refuses a missing file, a directory and a file that is not audio, naming the field", function()
-      refused_before_any_request(dir .. "/no-such-file.wav", "No such file")
-      refused_before_any_request(dir, "not a regular file")
-      util.write_file(dir .. "/notes.txt", "just some text, not audio")
-      refused_before_any_request(dir .. "/notes.txt", "not mp3, wav, flac, ogg or m4a")
+      refused_before_any_request(env.dir .. "/no-such-file.wav", "No such file")
+      refused_before_any_request(env.dir, "not a regular file")
+      util.write_file(env.dir .. "/notes.txt", "just some text, not audio")
+      refused_before_any_request(env.dir .. "/notes.txt", "not mp3, wav, flac, ogg or m4a")
       refused_before_any_request("ftp://example.com/a.mp3", "http(s) URL, a data: URI")
       refused_before_any_request("data:audio/wav;base64,abc", "multiple of 4")
       refused_before_any_request("data:text/plain;base64,abcd", "data:audio/")

@@ -4,7 +4,7 @@
 -- run first; a no-op when up to date). Each case runs a scenario (Lua, inside Neovim) with
 -- spec/support/nvim_helper.lua and reads back what it recorded.
 
-local mockctl = require "support.mockctl"
+local fixture = require "support.fixture"
 local util = require "support.util"
 local json = require("cjson").new()
 
@@ -15,32 +15,21 @@ local q, read_file, write_file, execute = util.q, util.read_file, util.write_fil
 local by_host = util.select_reqs
 
 describe("the Neovim plugin", function()
-  local mock, root, dir, n = nil, nil, nil, 0
+  local env = fixture.mock_client { duration = 0.5, client = false, dir = "private" }
+  local root, n = util.repo_root(), 0
 
   setup(function()
-    mock = mockctl.start()
-    root = util.repo_root()
     local log = os.tmpname()
     local ok = execute("cd " .. q(root) .. " && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD"
       .. " make --no-print-directory nvim >" .. q(log) .. " 2>&1")
     local out = read_file(log) or ""
     os.remove(log)
     assert(ok, "make nvim failed:\n" .. out)
-    dir = util.tmpdir(true)
-  end)
-
-  teardown(function()
-    util.rm_rf(dir)
-  end)
-
-  before_each(function()
-    mock:reset()
-    mock:config { duration = 0.5 }
   end)
 
   local function new_case()
     n = n + 1
-    local case = dir .. "/case" .. n
+    local case = env.dir .. "/case" .. n
     util.mkdir(case .. "/run")
     write_file(case .. "/song.txt", LYRICS .. "\n")
     return case
@@ -55,7 +44,7 @@ describe("the Neovim plugin", function()
     local vars = {
       XDG_RUNTIME_DIR = case .. "/run", NVIM_LOG_FILE = case .. "/run/nvim-internal.log",
       XDG_DATA_HOME = state .. "/data", XDG_STATE_HOME = state .. "/state", XDG_CONFIG_HOME = state .. "/config",
-      AIMLAPI_BASE_URL = mock.api_url, AIMLAPI_KEY = mock.key,
+      AIMLAPI_BASE_URL = env.mock.api_url, AIMLAPI_KEY = env.mock.key,
       AIMLMUSIC_NVIM_RESULT = case .. "/run/result.json", AIMLMUSIC_NVIM_ROOT = root,
       AIMLMUSIC_NVIM_HELPER = root .. "/spec/support/nvim_helper.lua",
     }
@@ -100,13 +89,13 @@ local plugin = require("aimlmusic.nvim")
 ]]
 
   local function posts()
-    return by_host(mock:requests(), "api", "POST")
+    return by_host(env.mock:requests(), "api", "POST")
   end
 
   it("generates a track beside the buffer, one notification updated in place, the editor never waiting",
     function()
       local case = new_case()
-      mock:config { duration = 1.5 }
+      env.mock:config { duration = 1.5 }
       local res = run(case, HEAD .. [[
 H.record_notify("replace")
 plugin.setup { poll_interval = 0.25 }
@@ -117,8 +106,7 @@ H.run(function()
   local baseline = tick()
   H.hold(50, 5)                                      -- and the editor held for 50 ms of CPU
   local held = tick()
-  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
-  H.wait_for(function() return H.find("saved ") end, 20000, "the track")
+  H.generate("]] .. PROMPT .. [[")
   local job = tick()
   H.hold(50, 5)                                      -- again, after the job
   local held_after = tick(true)
@@ -129,9 +117,9 @@ end)
       assert.is_true(res.has_command)
       local saved = read_file(case .. "/song.mp3")
       assert.is_truthy(saved and #saved > 0, "no song.mp3 beside song.txt")
-      local cdn = by_host(mock:requests(), "cdn")
+      local cdn = by_host(env.mock:requests(), "cdn")
       assert.equal(1, #cdn)
-      assert.equal(#util.fetch(mock.cdn_url .. cdn[1].path .. "?" .. cdn[1].query), #saved)
+      assert.equal(#util.fetch(env.mock.cdn_url .. cdn[1].path .. "?" .. cdn[1].query), #saved)
       assert.equal(1, #posts())
       local body = json.decode(posts()[1].body)
       assert.equal(LYRICS, body.lyrics)
@@ -172,8 +160,7 @@ end)
 H.record_notify("plain")
 plugin.setup { poll_interval = 0.1 }
 H.run(function()
-  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
-  H.wait_for(function() return H.find("saved ") end, 20000, "the track")
+  H.generate("]] .. PROMPT .. [[")
   vim.wait(300, function() return false end)
   H.finish {}
 end)
@@ -217,14 +204,13 @@ end)
 H.record_notify("replace")
 plugin.setup { poll_interval = 0.1, api_key_cmd = { "sh", "-c", "printf '%s\\n' \"$THE_KEY\"" } }
 H.run(function()
-  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
-  H.wait_for(function() return H.find("saved ") or H.find("failed") end, 20000, "the track")
+  H.generate("]] .. PROMPT .. [[", function() return H.find("saved ") or H.find("failed") end, "the track")
   H.finish {}
 end)
-]], { env = { AIMLAPI_KEY = "wrong-key", THE_KEY = mock.key } })
+]], { env = { AIMLAPI_KEY = "wrong-key", THE_KEY = env.mock.key } })
     assert.matches("saved ", res.notes[#res.notes].msg, dump(res))
     assert.is_true(#read_file(case .. "/song.mp3") > 0)
-    for _, m in ipairs(res.notes) do assert.is_nil(m.msg:find(mock.key, 1, true)) end
+    for _, m in ipairs(res.notes) do assert.is_nil(m.msg:find(env.mock.key, 1, true)) end
   end)
 
   it("refuses invalid parameters at ERROR level and sends nothing", function()
@@ -240,18 +226,17 @@ end)
     assert.equal(4, res.notes[1].level) -- vim.log.levels.ERROR
     assert.matches("validation", res.notes[1].msg)
     assert.matches("prompt", res.notes[1].msg)
-    assert.equal(0, #mock:requests())
+    assert.equal(0, #env.mock:requests())
   end)
 
   it("status lists the jobs; cancel stops one, leaving no file and nothing to resume", function()
     local case = new_case()
-    mock:config { duration = 30 }
+    env.mock:config { duration = 30 }
     local res = run(case, HEAD .. [[
 H.record_notify("replace")
 plugin.setup { poll_interval = 0.1 }
 H.run(function()
-  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
-  H.wait_for(function() return plugin.jobs()[1].id ~= nil end, 20000, "the job id")
+  H.generate("]] .. PROMPT .. [[", function() return plugin.jobs()[1].id ~= nil end, "the job id")
   vim.cmd("AimlMusic status")
   local completions = vim.fn.getcompletion("AimlMusic cancel ", "cmdline")
   vim.cmd("AimlMusic cancel")
@@ -266,7 +251,7 @@ end)
     assert.equal(0, res.pending)
     assert.same({ "#1" }, res.completions)
     assert.is_nil(read_file(case .. "/song.mp3"))
-    assert.equal(0, #by_host(mock:requests(), "cdn"))
+    assert.equal(0, #by_host(env.mock:requests(), "cdn"))
   end)
 
   it("plays the last track with the first player found", function()
@@ -280,8 +265,7 @@ end)
 H.record_notify("replace")
 plugin.setup { poll_interval = 0.1 }
 H.run(function()
-  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
-  H.wait_for(function() return H.find("saved ") end, 20000, "the track")
+  H.generate("]] .. PROMPT .. [[")
   vim.cmd("AimlMusic play")
   H.wait_for(function() return vim.loop.fs_stat(os.getenv("PLAYED")) ~= nil end, 5000, "the player")
   H.finish { player = plugin.player()[1] }
@@ -295,14 +279,13 @@ end)
     function()
       local case = new_case()
       local state = case .. "/xdg"
-      mock:config { duration = 2 }
+      env.mock:config { duration = 2 }
       -- First session: generate, then wait to be killed once the job is journaled.
       local cmd = nvim_cmd(case, HEAD .. [[
 H.record_notify("replace")
 plugin.setup { poll_interval = 0.2 }
 H.run(function()
-  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
-  H.wait_for(function() return plugin.jobs()[1].id ~= nil end, 20000, "the job id")
+  H.generate("]] .. PROMPT .. [[", function() return plugin.jobs()[1].id ~= nil end, "the job id")
   local f = io.open(os.getenv("AIMLMUSIC_NVIM_RESULT") .. ".pid", "w")
   f:write(vim.fn.getpid())
   f:close()
@@ -343,12 +326,11 @@ end)
 
   it("says on leaving that jobs in flight will be resumed next time", function()
     local case = new_case()
-    mock:config { duration = 30 }
+    env.mock:config { duration = 30 }
     run(case, HEAD .. [[
 H.record_notify("replace")
 H.run(function()
-  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
-  H.wait_for(function() return plugin.jobs()[1].id ~= nil end, 20000, "the job id")
+  H.generate("]] .. PROMPT .. [[", function() return plugin.jobs()[1].id ~= nil end, "the job id")
   -- after the plugin's own VimLeavePre, record what was said
   vim.api.nvim_create_autocmd("VimLeavePre", { callback = function() H.finish({}, false) end })
   vim.cmd("qa!")
@@ -388,8 +370,7 @@ package.path, package.cpath = "", "" -- nothing but the runtimepath: no system l
 H.record_notify("replace")
 plugin.setup { poll_interval = 0.1 }
 H.run(function()
-  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
-  H.wait_for(function() return H.find("saved ") end, 20000, "the track")
+  H.generate("]] .. PROMPT .. [[")
   vim.cmd("checkhealth aimlmusic")
   H.finish { text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n") }
 end)

@@ -3,36 +3,21 @@
 -- a cancelled one leaves the line without ever being sent.
 
 local music = require "aimlmusic"
-local mockctl = require "support.mockctl"
+local fixture = require "support.fixture"
 local util = require "support.util"
 
 local PARAMS = util.PARAMS
 
 describe("the engine's queue", function()
-  local mock, client, dir
-
-  setup(function()
-    mock = mockctl.start()
-    dir = util.tmpdir()
-  end)
-
-  teardown(function()
-    util.rm_rf(dir)
-  end)
-
-  before_each(function()
-    mock:reset()
-    mock:config { duration = 0 }
-    client = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.05 })
-  end)
+  local env = fixture.mock_client { duration = 0 }
 
   it("runs 300 requests and 100 downloads at once to the end", function()
-    local job = assert(client:submit(PARAMS))
-    local st = assert(client:wait(job))
+    local job = assert(env.client:submit(PARAMS))
+    local st = assert(env.client:wait(job))
     local tasks = {}
-    for i = 1, 300 do tasks[i] = music.spawn(function() return client:status(job.id) end) end
+    for i = 1, 300 do tasks[i] = music.spawn(function() return env.client:status(job.id) end) end
     for i = 1, 100 do
-      tasks[300 + i] = music.spawn(function() return client:download(st, ("%s/%d.mp3"):format(dir, i)) end)
+      tasks[300 + i] = music.spawn(function() return env.client:download(st, ("%s/%d.mp3"):format(env.dir, i)) end)
     end
     music.run()
     for i = 1, 300 do assert.equal("completed", (tasks[i]:result()).status) end
@@ -41,14 +26,14 @@ describe("the engine's queue", function()
       assert(info, tostring(err))
       assert.equal(st.size or info.bytes, info.bytes)
     end
-    assert.equal(100, #util.select_reqs(mock:requests(), "cdn", "GET"))
+    assert.equal(100, #util.select_reqs(env.mock:requests(), "cdn", "GET"))
   end)
 
   it("never sends a queued request that was cancelled", function()
-    local job = assert(client:submit(PARAMS))
-    local before = #util.select_reqs(mock:requests(), "api", "GET")
+    local job = assert(env.client:submit(PARAMS))
+    local before = #util.select_reqs(env.mock:requests(), "api", "GET")
     local tasks = {}
-    for i = 1, 100 do tasks[i] = music.spawn(function() return client:status(job.id) end) end
+    for i = 1, 100 do tasks[i] = music.spawn(function() return env.client:status(job.id) end) end
     music.step(0, math.huge) -- every task starts its request: 32 run, 68 wait in line
     for i = 50, 100 do tasks[i]:cancel() end
     music.run()
@@ -58,6 +43,6 @@ describe("the engine's queue", function()
       assert.equal("completed", st.status)
     end
     for i = 50, 100 do assert.equal("cancelled", select(2, tasks[i]:result())) end
-    assert.equal(49, #util.select_reqs(mock:requests(), "api", "GET") - before)
+    assert.equal(49, #util.select_reqs(env.mock:requests(), "api", "GET") - before)
   end)
 end)

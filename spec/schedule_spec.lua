@@ -2,7 +2,7 @@
 
 local music = require "aimlmusic"
 local schedule = require "aimlmusic.schedule"
-local mockctl = require "support.mockctl"
+local fixture = require "support.fixture"
 local util = require "support.util"
 
 local PARAMS = util.PARAMS
@@ -49,20 +49,11 @@ describe("the poll schedule", function()
 end)
 
 describe("client:wait without an interval", function()
-  local mock
-
-  setup(function()
-    mock = mockctl.start()
-  end)
-
-  before_each(function()
-    mock:reset()
-    mock:config { duration = 1 }
-  end)
+  local env = fixture.mock_client { duration = 1, client = false, dir = false }
 
   local function status_times(id)
     local out = {}
-    for _, r in ipairs(util.select_reqs(mock:requests(), "api", "GET")) do
+    for _, r in ipairs(util.select_reqs(env.mock:requests(), "api", "GET")) do
       local q = type(r.query) == "table" and (r.query.generation_id or "") or tostring(r.query or "")
       if q:find(id, 1, true) or q:find((id:gsub("[:/]", function(c) return ("%%%02X"):format(c:byte()) end)), 1, true) then
         out[#out + 1] = r.time
@@ -72,7 +63,7 @@ describe("client:wait without an interval", function()
   end
 
   it("follows the learned schedule: no poll before the earliest completion, few after", function()
-    local client = assert(music.new { api_key = mock.key, base_url = mock.api_url })
+    local client = assert(music.new { api_key = env.mock.key, base_url = env.mock.api_url })
     for _ = 1, 5 do client.schedule:learn(M2, 0.9, 1.1) end -- jobs of about 1 s
     local t0 = require("aimlmusic.core").now()
     local st = assert(client:generate(PARAMS))
@@ -85,10 +76,10 @@ describe("client:wait without an interval", function()
   end)
 
   it("keeps an explicit interval: a poll at once, then one per interval", function()
-    local client = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.1 })
+    local client = assert(music.new { api_key = env.mock.key, base_url = env.mock.api_url, poll_interval = 0.1 })
     local st = assert(client:generate(PARAMS))
     assert.is_true(#status_times(st.id) >= 8)
-    local c2 = assert(music.new { api_key = mock.key, base_url = mock.api_url })
+    local c2 = assert(music.new { api_key = env.mock.key, base_url = env.mock.api_url })
     local job = assert(c2:submit(PARAMS))
     assert(c2:wait(job, { interval = 0.1 }))
     assert.is_true(#status_times(job.id) >= 8)

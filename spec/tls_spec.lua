@@ -4,39 +4,24 @@
 local music = require "aimlmusic"
 local mockctl = require "support.mockctl"
 local util = require "support.util"
-local socket = require "socket"
+local tls_server = require "support.tls_server"
 
 describe("transport security", function()
-  local dir, port, server, server_pid
+  local dir, server
 
   setup(function()
     dir = util.tmpdir()
-    -- A self-signed certificate for 127.0.0.1, made for this run.
-    util.sh(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-      .. "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem"):format(dir, dir), true)
-    port = util.free_port()
-    -- -www answers every request with a status page; the server stops by itself after 60 s.
-    server = assert(io.popen(("echo $$; exec env -u LD_PRELOAD timeout 60 openssl s_server -quiet -www "
-      .. "-accept 127.0.0.1:%d -cert %s/cert.pem -key %s/key.pem >/dev/null 2>&1"):format(port, dir, dir)))
-    server_pid = tonumber(server:read("*l"))
-    local deadline = socket.gettime() + 10
-    repeat
-      local c = socket.connect("127.0.0.1", port)
-      if c then c:close() break end
-      socket.sleep(0.05)
-    until socket.gettime() > deadline
+    server = tls_server.start(dir, "-www")
   end)
 
   teardown(function()
-    -- timeout passes the signal on to s_server; close() then reaps them.
-    if server_pid then os.execute("kill " .. server_pid) end
-    if server then server:close() end
+    if server then server.stop() end
     util.rm_rf(dir)
   end)
 
   local function status_via(opts)
     opts.api_key = "k"
-    opts.base_url = "https://127.0.0.1:" .. port
+    opts.base_url = "https://127.0.0.1:" .. server.port
     opts.max_retries = 0
     local client = assert(music.new(opts))
     return client:status("x:minimax/music-2.0")

@@ -2,28 +2,16 @@
 
 local music = require "aimlmusic"
 local adapter = require "aimlmusic.uv"
-local mockctl = require "support.mockctl"
+local fixture = require "support.fixture"
 local util = require "support.util"
 local uv = require "luv"
 
 local PARAMS = util.PARAMS
 
 describe("aimlmusic.uv", function()
-  local mock, client, dir
-
-  setup(function()
-    mock = mockctl.start()
-    dir = util.tmpdir()
-  end)
-
-  teardown(function()
-    util.rm_rf(dir)
-  end)
+  local env = fixture.mock_client { duration = 0.5, client = { poll_interval = 0.1 } }
 
   before_each(function()
-    mock:reset()
-    mock:config { duration = 0.5 }
-    client = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 0.1 })
     adapter.attach(uv)
   end)
 
@@ -33,18 +21,18 @@ describe("aimlmusic.uv", function()
   end)
 
   it("generates and downloads from inside the loop, which then exits by itself", function()
-    local a = music.spawn(function() return client:generate(PARAMS, { output = dir .. "/a.mp3" }) end)
-    local b = music.spawn(function() return client:generate(PARAMS, { output = dir .. "/b.mp3" }) end)
+    local a = music.spawn(function() return env.client:generate(PARAMS, { output = env.dir .. "/a.mp3" }) end)
+    local b = music.spawn(function() return env.client:generate(PARAMS, { output = env.dir .. "/b.mp3" }) end)
     local t0 = uv.hrtime()
     uv.run() -- returns only once no handle is active: nothing repeats
     local elapsed = (uv.hrtime() - t0) / 1e9
-    assert.equal(dir .. "/a.mp3", (a:result()).path)
-    assert.equal(dir .. "/b.mp3", (b:result()).path)
+    assert.equal(env.dir .. "/a.mp3", (a:result()).path)
+    assert.equal(env.dir .. "/b.mp3", (b:result()).path)
     assert.is_true(elapsed < 5, "took " .. elapsed .. " s")
   end)
 
   it("reports a task's failure through its result", function()
-    local t = music.spawn(function() return client:status("unknown:minimax/music-2.0") end)
+    local t = music.spawn(function() return env.client:status("unknown:minimax/music-2.0") end)
     uv.run()
     local st, err = t:result()
     assert.is_nil(st)
@@ -52,7 +40,7 @@ describe("aimlmusic.uv", function()
   end)
 
   it("refuses calls that would block the loop, and step/run", function()
-    assert.has_error(function() client:status("x") end,
+    assert.has_error(function() env.client:status("x") end,
       "aimlmusic: tasks are driven by the attached event loop (aimlmusic.uv); "
       .. "this call would block it: make it inside music.spawn")
     assert.has_error(function() music.step(0) end)
@@ -67,15 +55,15 @@ describe("aimlmusic.uv", function()
   end)
 
   it("spends almost no CPU while 10 jobs are in flight for 5 s", function()
-    mock:config { duration = 60 }
-    local c = assert(music.new { api_key = mock.key, base_url = mock.api_url, poll_interval = 2.5 })
+    env.mock:config { duration = 60 }
+    local c = assert(music.new { api_key = env.mock.key, base_url = env.mock.api_url, poll_interval = 2.5 })
     local jobs = {}
     for i = 1, 10 do
       music.spawn(function() jobs[i] = assert(c:submit(PARAMS)) end)
     end
     uv.run()
     assert.equal(10, #jobs)
-    local function polls() return #util.select_reqs(mock:requests(), "api", "GET") end
+    local function polls() return #util.select_reqs(env.mock:requests(), "api", "GET") end
     local tasks, polls0 = {}, polls()
     for i = 1, 10 do
       tasks[i] = music.spawn(function() return c:wait(jobs[i], { timeout = 5 }) end)
@@ -112,7 +100,7 @@ describe("aimlmusic.uv", function()
   it("detaches cleanly, leaving step/run to drive later tasks", function()
     adapter.detach()
     assert.is_false(adapter.attached())
-    local t = music.spawn(function() return client:submit(PARAMS) end)
+    local t = music.spawn(function() return env.client:submit(PARAMS) end)
     music.run()
     assert.equal("queued", (t:result()).status)
     adapter.attach(uv)

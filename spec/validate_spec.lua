@@ -78,12 +78,7 @@ local function encode(p)
   return json.decode(body), body
 end
 
-local function keys(t)
-  local ks = {}
-  for k in pairs(t) do ks[#ks + 1] = k end
-  table.sort(ks)
-  return ks
-end
+local keys = util.keys
 
 -- Strict UTF-8 check in plain Lua (runs on 5.1 to 5.4 and LuaJIT).
 local function is_utf8(s)

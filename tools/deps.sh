@@ -3,7 +3,7 @@
 # As root it runs apt-get itself; otherwise it prints the one line to run and fails.
 # Where there is no apt (and dpkg), it does nothing: the build uses what is there and
 # tools/probe.sh names what is missing, if anything is.
-# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint docs asan valgrind tsan rock fuzz love)
+# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint format docs asan valgrind tsan rock fuzz love)
 set -eu
 lua=${1:-lua5.4}
 shift || true
@@ -24,6 +24,7 @@ pkgs=""
 for what in "$@"; do
   case "$what" in
     lint) pkgs="$pkgs lua-check"; continue ;;
+    format) pkgs="$pkgs clang-format ${runtime%% *}"; continue ;;
   esac
   pkgs="$pkgs $build"
   case "$what" in

@@ -30,6 +30,19 @@ function M.done(path, id)
   return append(path, { op = "done", id = id })
 end
 
+-- A client's job needs nothing more: its output is forgotten and, when the client keeps a
+-- journal, the job is marked done there.
+function M.mark_done(client, id)
+  client.outputs[id] = nil
+  if client.journal then M.done(client.journal, id) end
+end
+
+-- A client's job is delivered: its audio is in place (info {path, bytes}).
+function M.mark_delivered(client, id, info)
+  client.outputs[id] = nil
+  if client.journal then M.delivered(client.journal, id, info) end
+end
+
 --- The jobs submitted and neither delivered nor done, oldest first: {id, model, output,
 -- overwrite, time}.
 function M.pending(path)

@@ -80,6 +80,13 @@ function H.finish(t, quit)
   if quit ~= false then vim.cmd("qa!") end
 end
 
+--- Runs `:AimlMusic generate PROMPT` and waits (20 s at most) until done() is true; without
+-- done, until a notification says the track is saved. what: what is awaited, for the error.
+function H.generate(prompt, done, what)
+  vim.cmd("AimlMusic generate " .. prompt)
+  H.wait_for(done or function() return H.find("saved ") end, 20000, what or "the track")
+end
+
 --- Runs fn once the editor is up (after VimEnter); an error ends the run with its traceback.
 function H.run(fn)
   vim.defer_fn(function()

@@ -1,5 +1,5 @@
--- spec/support/rel_child.lua: a client process for reliability_spec.lua, to be killed with
--- SIGKILL or run out of disk space. It reports on stdout, one line per event, flushed at once.
+-- spec/support/rel_child.lua: a client process for resume_spec.lua and downloads_spec.lua, to be
+-- killed with SIGKILL or run out of disk space. It reports on stdout, one line per event, flushed at once.
 --
 --   <lua> spec/support/rel_child.lua generate API_URL KEY JOURNAL OUTPUT
 --     generates with a journal: "status <status>" on each status change, "progress <bytes>"

@@ -126,7 +126,14 @@ function M.select_reqs(reqs, host, method)
   return out
 end
 
---- A shallow copy of t with the fields of extra (when given) set on it.
+--- The keys of t, sorted.
+function M.keys(t)
+  local ks = {}
+  for k in pairs(t) do ks[#ks + 1] = k end
+  table.sort(ks)
+  return ks
+end
+
 -- A valid music-2.0 request that the specs share; copy it with M.with before changing it.
 M.PARAMS = {
   model = "minimax/music-2.0",
@@ -134,6 +141,7 @@ M.PARAMS = {
   lyrics = "[Verse]\nStreetlights flicker, the night breeze sighs\n[Chorus]\nIn this small cafe, I find my way",
 }
 
+--- A shallow copy of t with the fields of extra (when given) set on it.
 function M.with(t, extra)
   local c = {}
   for k, v in pairs(t) do c[k] = v end

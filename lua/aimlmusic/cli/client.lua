@@ -1,0 +1,83 @@
+-- The client a command runs with: the key from AIMLAPI_KEY or --key-file, the base URL, the
+-- poll interval, and the journal (its directory made on first use; --no-journal: none).
+
+local music = require "aimlmusic"
+local core = require "aimlmusic.core"
+local journal = require "aimlmusic.journal"
+local args = require "aimlmusic.cli.args"
+
+local M = {}
+
+-- The default journal (see aimlmusic.cli.default_journal).
+function M.default_journal()
+  local state = os.getenv("XDG_STATE_HOME")
+  if not state or state == "" then
+    local home = os.getenv("HOME")
+    if not home or home == "" then return nil end
+    state = home .. "/.local/state"
+  end
+  return state .. "/aimlmusic/jobs.journal"
+end
+
+-- mkdir -p of path's directory.
+local function make_parent(path)
+  local dir = path:match("^(.*)[/\\][^/\\]*$")
+  if not dir or dir == "" then return true end
+  local sofar = dir:sub(1, 1) == "/" and "" or "."
+  for part in dir:gmatch("[^/\\]+") do
+    sofar = sofar .. "/" .. part
+    local ok, err = core.mkdir(sofar)
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+function M.journal_path(opts)
+  if opts["no-journal"] then return nil end
+  local path = opts.journal or M.default_journal()
+  if path then
+    local ok, err = make_parent(path)
+    if not ok then return nil, { kind = "io", message = "cannot create the journal's directory: " .. err } end
+  end
+  return path
+end
+
+-- A client for the options of a command, and its journal path; or nil and an error.
+function M.make(opts)
+  local key
+  if opts["key-file"] then
+    local s, err = args.read_all(opts["key-file"])
+    if not s then return nil, args.usage_error("cannot read the key file: " .. tostring(err)) end
+    key = s:match("^%s*(.-)%s*$")
+  end
+  local jpath, jerr = M.journal_path(opts)
+  if jerr then return nil, jerr end
+  local client, err = music.new {
+    api_key = key, base_url = opts["base-url"], poll_interval = opts.interval, journal = jpath,
+  }
+  if not client then return nil, err end
+  return client, jpath
+end
+
+-- The commands that name a job by id keep no journal of their own; a download that
+-- delivers a journaled job marks it delivered there.
+function M.for_id(opts)
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o["no-journal"] = true
+  local client, err = M.make(o)
+  return client, err, M.journal_path(opts)
+end
+
+-- Marks job id delivered in the journal at jpath, when it is pending there.
+function M.mark_delivered(jpath, id, info)
+  if not jpath then return end
+  for _, j in ipairs(journal.pending(jpath)) do
+    if j.id == id then
+      journal.delivered(jpath, id, info)
+      return
+    end
+  end
+end
+
+return M

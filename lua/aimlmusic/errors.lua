@@ -1,0 +1,22 @@
+-- Errors made in Lua: the one error shape (built by the core, `core.error`), and the one way
+-- misuse of the API raises.
+
+local core = require "aimlmusic.core"
+
+local M = {}
+
+-- An error of that kind and message, with the other fields of the shape given in fields.
+function M.new(kind, message, fields)
+  fields = fields or {}
+  fields.kind, fields.message = kind, message
+  return core.error(fields)
+end
+
+-- Raises at the caller of the public function fname when argument i is not what it expects.
+function M.argcheck(cond, fname, i, expected, v)
+  if not cond then
+    error(("aimlmusic.%s: bad argument #%d (%s expected, got %s)"):format(fname, i, expected, type(v)), 3)
+  end
+end
+
+return M
