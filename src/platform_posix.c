@@ -105,7 +105,7 @@ int platform_sync_parent(const char *path) {
     errno = ENOMEM;
     return -1;
   }
-  fd = platform_open(dir, O_RDONLY, 0);
+  fd = platform_open(dir, O_RDONLY | O_DIRECTORY, 0);
   free(dir);
   if (fd < 0) return -1;
   /* Some file systems cannot sync a directory (EINVAL): they keep names by other means. */
