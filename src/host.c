@@ -46,11 +46,11 @@ static int host_mkdir_l(lua_State *L) {
 
 void host_open(lua_State *L) {
   static const luaL_Reg funcs[] = {
-    { "isatty", host_isatty },
-    { "sigint_catch", host_sigint_catch },
-    { "sigint_count", host_sigint_count },
-    { "mkdir", host_mkdir_l },
-    { NULL, NULL },
+      {"isatty", host_isatty},
+      {"sigint_catch", host_sigint_catch},
+      {"sigint_count", host_sigint_count},
+      {"mkdir", host_mkdir_l},
+      {NULL, NULL},
   };
   luaL_setfuncs(L, funcs, 0);
 }

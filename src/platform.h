@@ -50,7 +50,8 @@ typedef void *platform_thread; /* a HANDLE */
 typedef struct {
   void *ptr; /* an INIT_ONCE */
 } platform_once;
-#define PLATFORM_ONCE_INIT {0}
+#define PLATFORM_ONCE_INIT \
+  { 0 }
 #else
 typedef pthread_t platform_thread;
 typedef pthread_once_t platform_once;
@@ -70,7 +71,7 @@ void platform_once_run(platform_once *once, void (*fn)(void));
  * POSIX; a loopback TCP socket pair on Windows, where only sockets can be polled. */
 #if defined(_WIN32)
 typedef uintptr_t platform_sock; /* a SOCKET */
-#define PLATFORM_SOCK_NONE ((platform_sock)~(uintptr_t)0)
+#define PLATFORM_SOCK_NONE ((platform_sock) ~(uintptr_t)0)
 #else
 typedef int platform_sock;
 #define PLATFORM_SOCK_NONE (-1)

@@ -224,7 +224,9 @@ int platform_open(const char *path, int flags, int mode) {
   wchar_t *w;
   int fd, acc = flags & (O_RDONLY | O_WRONLY | O_RDWR);
   (void)mode;
-  access = acc == O_WRONLY ? GENERIC_WRITE : acc == O_RDWR ? GENERIC_READ | GENERIC_WRITE : GENERIC_READ;
+  if (acc == O_WRONLY) access = GENERIC_WRITE;
+  else if (acc == O_RDWR) access = GENERIC_READ | GENERIC_WRITE;
+  else access = GENERIC_READ;
   if ((flags & O_CREAT) && (flags & O_EXCL)) disposition = CREATE_NEW;
   else if ((flags & O_CREAT) && (flags & O_TRUNC)) disposition = CREATE_ALWAYS;
   else if (flags & O_CREAT) disposition = OPEN_ALWAYS;
