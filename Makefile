@@ -18,7 +18,7 @@ BUILD = build/$(LUA)
 # A Lua module on macOS is a bundle whose Lua symbols the interpreter resolves at load time.
 LIBFLAG = $(if $(filter Darwin,$(shell uname -s)),-bundle -undefined dynamic_lookup,-shared)
 
-WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+WARN = -pedantic -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
 	$(LUA_CFLAGS) $(CURL_CFLAGS)
@@ -31,13 +31,16 @@ TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic bin/aimlmusic-mock
 
 .PHONY: all build test test-all demo asan valgrind tsan lint format-check rock rock-config rock-pack fuzz bench clean nvim docs \
-	love-bundle
+	love-bundle windows
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
 all: build
 
 deps-%:
 	@tools/deps.sh $(LUA) $*
+
+deps-windows:
+	@tools/deps.sh luajit windows
 
 build: deps-build $(BUILD)/aimlmusic/core.so
 
@@ -98,7 +101,7 @@ FUZZ_BIN = build/fuzz/fuzz_core
 $(FUZZ_BIN): fuzz/fuzz_core.c $(SRC) $(HDR)
 	@mkdir -p build/fuzz/corpus
 	clang -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=undefined -Wall -Wextra -Werror $(shell pkg-config --cflags lua5.4 libcurl) \
+		-fno-sanitize-recover=undefined -pedantic -Wall -Wextra -Werror $(shell pkg-config --cflags lua5.4 libcurl) \
 		-o $@ fuzz/fuzz_core.c $(SRC) $(shell pkg-config --libs lua5.4 libcurl) -lm -pthread
 
 fuzz: deps-fuzz $(FUZZ_BIN)
@@ -188,6 +191,14 @@ love-bundle:
 	@cjson=$$(luajit -e 'print((package.searchpath("cjson", package.cpath)))'); \
 		if [ "$$cjson" = nil ]; then echo "love-bundle: lua-cjson for LuaJIT (cjson.so) not found: luarocks --lua-version=5.1 install lua-cjson" >&2; exit 1; fi; \
 		echo "cp $$cjson $(LOVE_DIR)/cjson.so"; cp "$$cjson" $(LOVE_DIR)/cjson.so
+
+# core.dll for Windows, cross-built with mingw-w64 for LuaJIT's lua51.dll and libcurl
+# (WIN_CURL_DLL=libcurl-4.dll for MSYS2's; default libcurl-x64.dll, curl's own Windows build)
+# against import libraries made from tools/windows/*.def; fails unless the DLL exports
+# luaopen_aimlmusic_core alone. Built here, not run.
+windows: deps-windows
+	@CC='$(CC)' LUA_CFLAGS='$(shell $(FLAGS_ENV) tools/buildflags.sh lua-cflags luajit)' \
+		CURL_CFLAGS='$(CURL_CFLAGS)' WIN_CURL_DLL='$(WIN_CURL_DLL)' tools/windows.sh
 
 # Also what `luarocks make` leaves in the tree: objects beside the sources, the module built
 # at aimlmusic/core.so.

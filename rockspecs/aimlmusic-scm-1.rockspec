@@ -62,7 +62,7 @@ build = {
     ["aimlmusic.core"] = {
       sources = {
         "src/class.c", "src/commit.c", "src/core.c", "src/datauri.c", "src/engine.c", "src/error.c", "src/field.c", "src/host.c",
-        "src/journal.c", "src/json.c", "src/output.c", "src/pollfd.c", "src/request.c", "src/response.c",
+        "src/journal.c", "src/json.c", "src/output.c", "src/platform_posix.c", "src/platform_win32.c", "src/pollfd.c", "src/request.c", "src/response.c",
         "src/schema.c", "src/url.c", "src/validate.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },

@@ -5,10 +5,9 @@
 #include "datauri.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "platform.h"
 
 #define DATAURI_CHUNK 49152 /* a multiple of 3: each chunk encodes without padding */
 
@@ -106,7 +105,7 @@ static int encode_file(int fd, luaL_Buffer *b) {
     size_t got = 0, i;
     char *out = enc;
     while (got < sizeof in) {
-      ssize_t r = read(fd, in + got, sizeof in - got);
+      long r = (long)read(fd, in + got, sizeof in - got);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) return 0;
       if (r == 0) break;
@@ -133,29 +132,29 @@ static int encode_file(int fd, luaL_Buffer *b) {
 }
 
 static int check_file(lua_State *L, const char *path, double max_bytes, int build) {
-  struct stat sb;
+  platform_info info;
   unsigned char head[16];
-  ssize_t got;
+  long got;
   const char *mime;
   int fd;
   /* Only a regular file is opened at all: opening a device can have effects of its own. */
-  if (stat(path, &sb) != 0) return file_problem(L, path, strerror(errno));
-  if (!S_ISREG(sb.st_mode)) return file_problem(L, path, "not a regular file");
-  fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+  if (platform_stat(path, 1, &info) != 0) return file_problem(L, path, strerror(errno));
+  if (!info.is_reg) return file_problem(L, path, "not a regular file");
+  fd = platform_open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
   if (fd < 0) return file_problem(L, path, strerror(errno));
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+  if (platform_fstat(fd, &info) != 0 || !info.is_reg) {
     close(fd);
     return file_problem(L, path, "not a regular file");
   }
-  if (max_bytes > 0 && (double)sb.st_size > max_bytes) {
+  if (max_bytes > 0 && (double)info.size > max_bytes) {
     close(fd);
     push_size(L, max_bytes);
     lua_pushfstring(L, "the audio file \"%s\" has %f bytes, more than the limit of %s", path,
-                    (lua_Number)sb.st_size, lua_tostring(L, -1));
+                    (lua_Number)info.size, lua_tostring(L, -1));
     lua_remove(L, -2);
     return 0;
   }
-  do got = read(fd, head, sizeof head);
+  do got = (long)read(fd, head, sizeof head);
   while (got < 0 && errno == EINTR);
   if (got < 0) {
     int e = errno;

@@ -123,7 +123,7 @@ static void add_escaped(luaL_Buffer *b, const char *text, size_t n) {
     }
     if (c == '\n' || c == '\r' || c == '\t') {
       luaL_addchar(b, '\\');
-      luaL_addchar(b, c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+      luaL_addchar(b, c == '\n' ? 'n' : (c == '\r' ? 'r' : 't'));
       i++;
       continue;
     }

@@ -6,10 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
+#include "platform.h"
 
 static int refuse(lua_State *L, const char *path, int e, const char *why) {
   if (e == EEXIST) error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", path);
@@ -23,33 +22,24 @@ static int refuse(lua_State *L, const char *path, int e, const char *why) {
  * Whether a download to path could be put in place: the path names no directory and no file
  * unless overwrite, and its directory exists and is writable. Nothing is created. */
 static int l_output_check(lua_State *L) {
-  size_t n, dlen;
+  size_t n;
   const char *path = luaL_checklstring(L, 1, &n);
   int overwrite = lua_toboolean(L, 2), e = 0;
-  const char *slash;
   char *dir;
-  struct stat sb;
+  platform_info info;
   if (n == 0) return refuse(L, path, EINVAL, "the path is empty");
   if (memchr(path, '\0', n)) return refuse(L, path, EINVAL, "the path holds a NUL byte");
-  if (lstat(path, &sb) == 0) {
-    if (S_ISDIR(sb.st_mode)) return refuse(L, path, EISDIR, NULL);
+  if (platform_stat(path, 0, &info) == 0) {
+    if (info.is_dir) return refuse(L, path, EISDIR, NULL);
     if (!overwrite) return refuse(L, path, EEXIST, NULL);
   } else if (errno != ENOENT) {
     return refuse(L, path, errno, NULL);
   }
-  slash = strrchr(path, '/');
-  dlen = slash ? (size_t)(slash - path) : 0;
-  dir = (char *)malloc(dlen + 2);
+  dir = platform_parent(path);
   if (dir == NULL) return luaL_error(L, "out of memory");
-  if (!slash) strcpy(dir, ".");
-  else if (dlen == 0) strcpy(dir, "/");
-  else {
-    memcpy(dir, path, dlen);
-    dir[dlen] = '\0';
-  }
-  if (stat(dir, &sb) != 0) e = errno;
-  else if (!S_ISDIR(sb.st_mode)) e = ENOTDIR;
-  else if (access(dir, W_OK | X_OK) != 0) e = errno;
+  if (platform_stat(dir, 1, &info) != 0) e = errno;
+  else if (!info.is_dir) e = ENOTDIR;
+  else if (platform_dir_writable(dir) != 0) e = errno;
   free(dir);
   if (e) return refuse(L, path, e, NULL);
   lua_pushboolean(L, 1);

@@ -7,9 +7,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <unistd.h>
+
+#include "platform.h"
 
 #if defined(__linux__)
 #include <sys/epoll.h>
@@ -29,14 +30,7 @@
 #if defined(POLLFD_EPOLL) || defined(POLLFD_KQUEUE)
 /* Sleeps until the set is readable or ms pass (ms < 0: no limit). */
 int pollfd_wait(engine *e, int ms) {
-  struct pollfd p;
-  int rc;
-  p.fd = e->poll_fd;
-  p.events = POLLIN;
-  p.revents = 0;
-  do rc = poll(&p, 1, ms);
-  while (rc < 0 && errno == EINTR);
-  return rc;
+  return platform_wait_readable(e->poll_fd, ms);
 }
 #else
 int pollfd_wait(engine *e, int ms) {

@@ -16,8 +16,8 @@
 
 static const char *const field_types[] = {"string", "integer", "number", "boolean", "object", NULL};
 static const char *const field_keys[] = {
-    "name",     "type", "doc",    "required", "required_unless", "min_length", "max_length", "min",
-    "max",      "enum", "default", "alias",   "wire",            "fields",     "format",     "transform",
+    "name", "type", "doc", "required", "required_unless", "min_length", "max_length", "min",
+    "max", "enum", "default", "alias", "wire", "fields", "format", "transform",
     "max_bytes", "duration", NULL};
 static const char *const model_keys[] = {"fields", "response", "format", "doc", NULL};
 static const char *const audio_formats[] = {"mp3", "wav", "pcm", NULL};

@@ -1,0 +1,187 @@
+/* platform: every call that differs between POSIX systems (Linux, macOS, the BSDs) and Windows.
+ * Owns: threads, the wake pair, opening files (O_EXCL, never inherited), fsync of a file and of
+ * a directory, moving a file into place with or without replacing, file locks, file facts,
+ * directory listing, mkdir, isatty, Ctrl-C counting, waiting on one socket, a monotonic clock.
+ * platform_posix.c implements it with POSIX calls only (no pipe2, accept4, MSG_NOSIGNAL,
+ * fdatasync, O_TMPFILE); platform_win32.c with the Win32 API, paths taken as UTF-8 and turned
+ * into wide strings. Must not know: Lua, libcurl, the engine, transfers.
+ *
+ * Conventions: functions that can fail return 0, or -1 with errno set (the Windows side maps
+ * its error codes to errno values); paths are UTF-8; a file is a C runtime descriptor (int),
+ * read and written with read()/write() and closed with close() on both sides. */
+#ifndef AIMLMUSIC_PLATFORM_H
+#define AIMLMUSIC_PLATFORM_H
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(_WIN32)
+#include <io.h>
+#include <sys/types.h>
+/* Flags POSIX has and Windows does not: there they mean nothing, so they are no-ops. */
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+#ifndef O_NOFOLLOW
+#define O_NOFOLLOW 0
+#endif
+#ifndef O_NONBLOCK
+#define O_NONBLOCK 0
+#endif
+#ifndef O_NOCTTY
+#define O_NOCTTY 0
+#endif
+#else
+#include <pthread.h>
+#include <unistd.h>
+#endif
+
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+/* ---- threads ---- */
+#if defined(_WIN32)
+typedef void *platform_thread; /* a HANDLE */
+typedef struct {
+  void *ptr; /* an INIT_ONCE */
+} platform_once;
+#define PLATFORM_ONCE_INIT \
+  { 0 }
+#else
+typedef pthread_t platform_thread;
+typedef pthread_once_t platform_once;
+#define PLATFORM_ONCE_INIT PTHREAD_ONCE_INIT
+#endif
+
+/* Starts fn(arg) on a new thread; 0, or an errno value. */
+int platform_thread_start(platform_thread *t, void *(*fn)(void *), void *arg);
+/* Waits for the thread to end and releases it. */
+void platform_thread_join(platform_thread t);
+/* Runs fn once per process, whichever thread comes first; the others wait for it. */
+void platform_once_run(platform_once *once, void (*fn)(void));
+
+/* ---- the wake pair ----
+ * Two connected non-blocking ends: a worker thread signals on [1], the loop watches [0]
+ * (with poll, epoll, kqueue, curl_multi_poll's extra descriptors, or a host loop). A pipe on
+ * POSIX; a loopback TCP socket pair on Windows, where only sockets can be polled. */
+#if defined(_WIN32)
+typedef uintptr_t platform_sock; /* a SOCKET */
+#define PLATFORM_SOCK_NONE ((platform_sock) ~(uintptr_t)0)
+#else
+typedef int platform_sock;
+#define PLATFORM_SOCK_NONE (-1)
+#endif
+int platform_wake_open(platform_sock pair[2]);
+/* Writes one byte to the write end; a full pipe already wakes the reader, so that is fine. */
+void platform_wake_signal(platform_sock w);
+/* Reads everything pending on the read end. */
+void platform_wake_drain(platform_sock r);
+/* Closes both ends that are open and marks them PLATFORM_SOCK_NONE. */
+void platform_wake_close(platform_sock pair[2]);
+/* Waits until s is readable or ms milliseconds pass (ms < 0: no limit): 1 readable, 0 time
+ * out, -1 error; an interrupted wait is resumed. */
+int platform_wait_readable(platform_sock s, int ms);
+
+/* ---- files ---- */
+/* The last directory separator in path ('/'; on Windows '\\' too), or NULL. */
+static inline const char *platform_last_sep(const char *path) {
+  const char *last = NULL;
+  for (; *path; path++)
+#if defined(_WIN32)
+    if (*path == '/' || *path == '\\') last = path;
+#else
+    if (*path == '/') last = path;
+#endif
+  return last;
+}
+/* The directory holding path as a new string (free it): "." for a bare name, the root for a
+ * name in the root. NULL when out of memory. */
+static inline char *platform_parent(const char *path) {
+  const char *sep = platform_last_sep(path);
+  size_t n = sep ? (size_t)(sep - path) : 0;
+  char *dir = (char *)malloc(n + 2);
+  if (dir == NULL) return NULL;
+  if (!sep) strcpy(dir, ".");
+#if defined(_WIN32)
+  else if (n == 0 || (n == 2 && path[1] == ':')) { /* "/x" and "C:\x": keep the separator */
+#else
+  else if (n == 0) { /* "/x": the root */
+#endif
+    memcpy(dir, path, n + 1);
+    dir[n + 1] = '\0';
+  } else {
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+  }
+  return dir;
+}
+/* open(2) with flags O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_APPEND, O_TRUNC, O_NOFOLLOW,
+ * O_NONBLOCK, O_NOCTTY; never inherited by a child process (O_CLOEXEC is added). On Windows
+ * the file is binary and shared for reading, writing and deleting, so that a file open here
+ * can be renamed or removed as on POSIX. */
+int platform_open(const char *path, int flags, int mode);
+/* Flushes the file's data and metadata to the device (fsync; FlushFileBuffers). */
+int platform_fsync(int fd);
+/* Makes the names in the directory holding path durable (fsync of the directory). Where the
+ * system cannot sync a directory (some file systems; Windows, whose file systems journal
+ * names and where platform_rename writes through), it succeeds. */
+int platform_sync_parent(const char *path);
+/* Moves from to to, replacing to if it exists; on one file system, atomic. */
+int platform_rename(const char *from, const char *to);
+/* Gives the file from the name to as well, never replacing: fails with EEXIST when to exists.
+ * A hard link (link; CreateHardLinkW), so from stays until removed; where the file system has
+ * no hard links, a move that does not replace. */
+int platform_link_noreplace(const char *from, const char *to);
+int platform_unlink(const char *path);
+/* Reads n bytes at offset off without moving the file position (pread); returns the count,
+ * or -1. */
+long platform_pread(int fd, void *buf, size_t n, long long off);
+
+/* A whole-file advisory lock, held by the open file (flock; LockFileEx). wait: block until it
+ * is free, else fail with EWOULDBLOCK at once. */
+int platform_lock(int fd, int wait);
+int platform_unlock(int fd);
+
+typedef struct {
+  int is_dir, is_reg;
+  long long size;
+} platform_info;
+/* Facts about path (follow: through a symbolic link) or an open file. */
+int platform_stat(const char *path, int follow, platform_info *out);
+int platform_fstat(int fd, platform_info *out);
+/* True when fd is open on the file path names now (the same device and inode). */
+int platform_same_file(int fd, const char *path);
+/* 0 when new files can be made in the directory dir (access W_OK | X_OK), else -1. */
+int platform_dir_writable(const char *dir);
+/* mkdir with mode 0700 (the ACL the parent gives, on Windows). */
+int platform_mkdir(const char *path);
+
+/* Names in a directory, "." and ".." included, as UTF-8. */
+typedef struct platform_dir platform_dir;
+platform_dir *platform_opendir(const char *path);
+/* The next name, valid until the next call; NULL at the end. */
+const char *platform_readdir(platform_dir *d);
+void platform_closedir(platform_dir *d);
+
+/* ---- the process ---- */
+int platform_isatty(int fd);
+/* From now on Ctrl-C (SIGINT; the console's Ctrl-C event) increments a counter instead of
+ * ending the process; the counter starts at 0. POSIX: a blocking wait returns early when it
+ * arrives (no SA_RESTART). */
+int platform_sigint_catch(void);
+int platform_sigint_count(void);
+/* Seconds on a monotonic clock, for deadlines that ignore changes of the wall clock. */
+double platform_now(void);
+/* The calling process's id, for making names unlikely to collide. */
+unsigned long platform_pid(void);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#endif

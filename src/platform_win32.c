@@ -1,0 +1,490 @@
+/* platform_win32: platform.h on Windows (Vista and later), with the Win32 API. Compiled
+ * everywhere; empty elsewhere.
+ * Owns: the Windows side of every call platform.h lists: UTF-8 paths turned into wide strings,
+ * Win32 error codes turned into errno values, files opened with CreateFileW and shared for
+ * deleting (so an open file can be renamed or removed, as on POSIX) then handed to the C
+ * runtime as descriptors, a loopback socket pair for waking. Must not know: Lua, libcurl, the
+ * engine. */
+#if defined(_WIN32)
+
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0600 /* WSAPoll, InitOnceExecuteOnce */
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+
+#include <errno.h>
+#include <io.h>
+#include <process.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform.h"
+
+/* ---- errors and paths ---- */
+
+static int errno_of(DWORD e) {
+  switch (e) {
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+    case ERROR_INVALID_DRIVE:
+    case ERROR_BAD_NETPATH: return ENOENT;
+    case ERROR_FILE_EXISTS:
+    case ERROR_ALREADY_EXISTS: return EEXIST;
+    case ERROR_ACCESS_DENIED:
+    case ERROR_SHARING_VIOLATION:
+    case ERROR_WRITE_PROTECT: return EACCES;
+    case ERROR_LOCK_VIOLATION: return EWOULDBLOCK;
+    case ERROR_NOT_SAME_DEVICE: return EXDEV;
+    case ERROR_DIRECTORY: return ENOTDIR;
+    case ERROR_FILENAME_EXCED_RANGE:
+    case ERROR_BUFFER_OVERFLOW: return ENAMETOOLONG;
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL: return ENOSPC;
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY: return ENOMEM;
+    case ERROR_INVALID_NAME:
+    case ERROR_INVALID_PARAMETER:
+    case ERROR_NO_UNICODE_TRANSLATION: return EINVAL;
+    case ERROR_INVALID_FUNCTION:
+    case ERROR_NOT_SUPPORTED: return EPERM;
+    case ERROR_INVALID_HANDLE: return EBADF;
+    default: return EIO;
+  }
+}
+
+static int fail_last(void) {
+  errno = errno_of(GetLastError());
+  return -1;
+}
+
+/* path (UTF-8) as a malloc'd wide string, or NULL with errno set. */
+static wchar_t *wide(const char *path) {
+  int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0);
+  wchar_t *w;
+  if (n <= 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  w = (wchar_t *)malloc((size_t)n * sizeof *w);
+  if (w == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, w, n);
+  return w;
+}
+
+static HANDLE handle_of(int fd) {
+  return (HANDLE)_get_osfhandle(fd);
+}
+
+/* ---- threads ---- */
+
+typedef struct {
+  void *(*fn)(void *);
+  void *arg;
+} trampoline;
+
+static unsigned __stdcall thread_main(void *p) {
+  trampoline t = *(trampoline *)p;
+  free(p);
+  t.fn(t.arg);
+  return 0;
+}
+
+int platform_thread_start(platform_thread *t, void *(*fn)(void *), void *arg) {
+  trampoline *tr = (trampoline *)malloc(sizeof *tr);
+  uintptr_t h;
+  if (tr == NULL) return ENOMEM;
+  tr->fn = fn;
+  tr->arg = arg;
+  h = _beginthreadex(NULL, 0, thread_main, tr, 0, NULL);
+  if (h == 0) {
+    int e = errno ? errno : EAGAIN;
+    free(tr);
+    return e;
+  }
+  *t = (platform_thread)h;
+  return 0;
+}
+
+void platform_thread_join(platform_thread t) {
+  WaitForSingleObject((HANDLE)t, INFINITE);
+  CloseHandle((HANDLE)t);
+}
+
+typedef struct {
+  void (*fn)(void);
+} once_box;
+
+static BOOL CALLBACK once_main(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+  (void)once;
+  (void)ctx;
+  ((once_box *)param)->fn();
+  return TRUE;
+}
+
+void platform_once_run(platform_once *once, void (*fn)(void)) {
+  /* platform_once is laid out as INIT_ONCE: one pointer, zero before the first run. */
+  once_box box;
+  box.fn = fn;
+  InitOnceExecuteOnce((PINIT_ONCE)(void *)once, once_main, &box, NULL);
+}
+
+/* ---- the wake pair: a connected loopback TCP pair, as only sockets can be polled ---- */
+
+int platform_wake_open(platform_sock pair[2]) {
+  WSADATA wsa;
+  SOCKET l = INVALID_SOCKET, c = INVALID_SOCKET, a = INVALID_SOCKET;
+  struct sockaddr_in addr, mine, peer;
+  int len = sizeof addr, one = 1;
+  u_long nb = 1;
+  if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
+    errno = EIO;
+    return -1;
+  }
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  l = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  if (l == INVALID_SOCKET) goto fail;
+  if (bind(l, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(l, 1) != 0 ||
+      getsockname(l, (struct sockaddr *)&addr, &len) != 0)
+    goto fail;
+  c = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  if (c == INVALID_SOCKET || connect(c, (struct sockaddr *)&addr, sizeof addr) != 0) goto fail;
+  a = accept(l, NULL, NULL);
+  if (a == INVALID_SOCKET) goto fail;
+  /* Another local process could have connected first: the accepted peer must be our end. */
+  len = sizeof mine;
+  if (getsockname(c, (struct sockaddr *)&mine, &len) != 0) goto fail;
+  len = sizeof peer;
+  if (getpeername(a, (struct sockaddr *)&peer, &len) != 0 || mine.sin_port != peer.sin_port ||
+      mine.sin_addr.s_addr != peer.sin_addr.s_addr)
+    goto fail;
+  closesocket(l);
+  setsockopt(c, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+  ioctlsocket(a, FIONBIO, &nb);
+  ioctlsocket(c, FIONBIO, &nb);
+  SetHandleInformation((HANDLE)a, HANDLE_FLAG_INHERIT, 0);
+  SetHandleInformation((HANDLE)c, HANDLE_FLAG_INHERIT, 0);
+  pair[0] = (platform_sock)a;
+  pair[1] = (platform_sock)c;
+  return 0;
+fail:
+  if (a != INVALID_SOCKET) closesocket(a);
+  if (c != INVALID_SOCKET) closesocket(c);
+  if (l != INVALID_SOCKET) closesocket(l);
+  WSACleanup();
+  errno = EIO;
+  return -1;
+}
+
+void platform_wake_signal(platform_sock w) {
+  send((SOCKET)w, "", 1, 0);
+}
+
+void platform_wake_drain(platform_sock r) {
+  char buf[64];
+  while (recv((SOCKET)r, buf, sizeof buf, 0) > 0) {
+  }
+}
+
+void platform_wake_close(platform_sock pair[2]) {
+  int i, open = 0;
+  for (i = 0; i < 2; i++) {
+    if (pair[i] != PLATFORM_SOCK_NONE) {
+      closesocket((SOCKET)pair[i]);
+      open = 1;
+    }
+    pair[i] = PLATFORM_SOCK_NONE;
+  }
+  if (open) WSACleanup();
+}
+
+int platform_wait_readable(platform_sock s, int ms) {
+  WSAPOLLFD p;
+  p.fd = (SOCKET)s;
+  p.events = POLLRDNORM;
+  p.revents = 0;
+  return WSAPoll(&p, 1, ms < 0 ? -1 : ms) < 0 ? -1 : (p.revents != 0);
+}
+
+/* ---- files ---- */
+
+int platform_open(const char *path, int flags, int mode) {
+  DWORD access, disposition;
+  HANDLE h;
+  wchar_t *w;
+  int fd, acc = flags & (O_RDONLY | O_WRONLY | O_RDWR);
+  (void)mode;
+  if (acc == O_WRONLY) access = GENERIC_WRITE;
+  else if (acc == O_RDWR) access = GENERIC_READ | GENERIC_WRITE;
+  else access = GENERIC_READ;
+  if ((flags & O_CREAT) && (flags & O_EXCL)) disposition = CREATE_NEW;
+  else if ((flags & O_CREAT) && (flags & O_TRUNC)) disposition = CREATE_ALWAYS;
+  else if (flags & O_CREAT) disposition = OPEN_ALWAYS;
+  else if (flags & O_TRUNC) disposition = TRUNCATE_EXISTING;
+  else disposition = OPEN_EXISTING;
+  w = wide(path);
+  if (w == NULL) return -1;
+  /* Not inherited (no SECURITY_ATTRIBUTES); shared for deleting, so that the file can be moved
+   * into place or removed while open, as POSIX allows. */
+  h = CreateFileW(w, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, disposition,
+                  FILE_ATTRIBUTE_NORMAL, NULL);
+  free(w);
+  if (h == INVALID_HANDLE_VALUE) return fail_last();
+  fd = _open_osfhandle((intptr_t)h, (flags & O_APPEND ? _O_APPEND : 0) | (acc == O_RDONLY ? _O_RDONLY : 0));
+  if (fd < 0) {
+    CloseHandle(h);
+    errno = EMFILE;
+  }
+  return fd;
+}
+
+int platform_fsync(int fd) {
+  return FlushFileBuffers(handle_of(fd)) ? 0 : fail_last();
+}
+
+int platform_sync_parent(const char *path) {
+  /* NTFS journals names; platform_rename and the move in platform_link_noreplace write
+   * through. There is no directory handle to flush without backup privileges. */
+  (void)path;
+  return 0;
+}
+
+int platform_rename(const char *from, const char *to) {
+  wchar_t *wf = wide(from), *wt = wf ? wide(to) : NULL;
+  BOOL ok;
+  if (wt == NULL) {
+    free(wf);
+    return -1;
+  }
+  ok = MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
+  free(wf);
+  free(wt);
+  return ok ? 0 : fail_last();
+}
+
+int platform_link_noreplace(const char *from, const char *to) {
+  wchar_t *wf = wide(from), *wt = wf ? wide(to) : NULL;
+  int rc = 0;
+  DWORD e;
+  if (wt == NULL) {
+    free(wf);
+    return -1;
+  }
+  /* Neither call replaces an existing file: both fail with ERROR_ALREADY_EXISTS. */
+  if (!CreateHardLinkW(wt, wf, NULL)) {
+    e = GetLastError();
+    if (e == ERROR_ALREADY_EXISTS || e == ERROR_FILE_EXISTS) {
+      errno = EEXIST;
+      rc = -1;
+    } else if (!MoveFileExW(wf, wt, MOVEFILE_WRITE_THROUGH)) { /* FAT, exFAT: no hard links */
+      rc = fail_last();
+    }
+  }
+  free(wf);
+  free(wt);
+  return rc;
+}
+
+int platform_unlink(const char *path) {
+  wchar_t *w = wide(path);
+  BOOL ok;
+  if (w == NULL) return -1;
+  ok = DeleteFileW(w);
+  free(w);
+  return ok ? 0 : fail_last();
+}
+
+long platform_pread(int fd, void *buf, size_t n, long long off) {
+  OVERLAPPED ov;
+  DWORD got = 0;
+  memset(&ov, 0, sizeof ov);
+  ov.Offset = (DWORD)((unsigned long long)off & 0xffffffffu);
+  ov.OffsetHigh = (DWORD)((unsigned long long)off >> 32);
+  if (!ReadFile(handle_of(fd), buf, (DWORD)n, &got, &ov)) {
+    if (GetLastError() == ERROR_HANDLE_EOF) return 0;
+    return fail_last();
+  }
+  return (long)got;
+}
+
+int platform_lock(int fd, int wait) {
+  OVERLAPPED ov;
+  memset(&ov, 0, sizeof ov);
+  if (LockFileEx(handle_of(fd), LOCKFILE_EXCLUSIVE_LOCK | (wait ? 0 : LOCKFILE_FAIL_IMMEDIATELY), 0, MAXDWORD,
+                 MAXDWORD, &ov))
+    return 0;
+  return fail_last();
+}
+
+int platform_unlock(int fd) {
+  OVERLAPPED ov;
+  memset(&ov, 0, sizeof ov);
+  return UnlockFileEx(handle_of(fd), 0, MAXDWORD, MAXDWORD, &ov) ? 0 : fail_last();
+}
+
+static void fill_info(DWORD attrs, DWORD hi, DWORD lo, int follow, platform_info *out) {
+  int link = !follow && (attrs & FILE_ATTRIBUTE_REPARSE_POINT);
+  out->is_dir = !link && (attrs & FILE_ATTRIBUTE_DIRECTORY) != 0;
+  out->is_reg = !link && !(attrs & (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_DEVICE));
+  out->size = (long long)(((unsigned long long)hi << 32) | lo);
+}
+
+int platform_stat(const char *path, int follow, platform_info *out) {
+  WIN32_FILE_ATTRIBUTE_DATA d;
+  wchar_t *w = wide(path);
+  BOOL ok;
+  if (w == NULL) return -1;
+  ok = GetFileAttributesExW(w, GetFileExInfoStandard, &d);
+  free(w);
+  if (!ok) return fail_last();
+  fill_info(d.dwFileAttributes, d.nFileSizeHigh, d.nFileSizeLow, follow, out);
+  return 0;
+}
+
+int platform_fstat(int fd, platform_info *out) {
+  BY_HANDLE_FILE_INFORMATION i;
+  if (!GetFileInformationByHandle(handle_of(fd), &i)) return fail_last();
+  fill_info(i.dwFileAttributes, i.nFileSizeHigh, i.nFileSizeLow, 1, out);
+  return 0;
+}
+
+int platform_same_file(int fd, const char *path) {
+  BY_HANDLE_FILE_INFORMATION a, b;
+  wchar_t *w = wide(path);
+  HANDLE h;
+  int same = 0;
+  if (w == NULL) return 0;
+  h = CreateFileW(w, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                  FILE_FLAG_BACKUP_SEMANTICS, NULL);
+  free(w);
+  if (h == INVALID_HANDLE_VALUE) return 0;
+  if (GetFileInformationByHandle(handle_of(fd), &a) && GetFileInformationByHandle(h, &b))
+    same = a.dwVolumeSerialNumber == b.dwVolumeSerialNumber && a.nFileIndexHigh == b.nFileIndexHigh &&
+           a.nFileIndexLow == b.nFileIndexLow;
+  CloseHandle(h);
+  return same;
+}
+
+int platform_dir_writable(const char *dir) {
+  /* Windows decides by ACL at creation time; the read-only attribute means nothing on a
+   * directory. An existing directory is taken as writable: the create will say if not. */
+  platform_info info;
+  if (platform_stat(dir, 1, &info) != 0) return -1;
+  if (info.is_dir) return 0;
+  errno = ENOTDIR;
+  return -1;
+}
+
+int platform_mkdir(const char *path) {
+  wchar_t *w = wide(path);
+  BOOL ok;
+  if (w == NULL) return -1;
+  ok = CreateDirectoryW(w, NULL);
+  free(w);
+  return ok ? 0 : fail_last();
+}
+
+struct platform_dir {
+  HANDLE find;
+  int first; /* the entry FindFirstFileW returned is not read yet */
+  WIN32_FIND_DATAW data;
+  char name[MAX_PATH * 3 + 1];
+};
+
+platform_dir *platform_opendir(const char *path) {
+  size_t n = strlen(path);
+  char *pattern = (char *)malloc(n + 3);
+  wchar_t *w;
+  platform_dir *d;
+  if (pattern == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  memcpy(pattern, path, n);
+  memcpy(pattern + n, "\\*", 3);
+  w = wide(pattern);
+  free(pattern);
+  if (w == NULL) return NULL;
+  d = (platform_dir *)malloc(sizeof *d);
+  if (d == NULL) {
+    free(w);
+    errno = ENOMEM;
+    return NULL;
+  }
+  d->find = FindFirstFileW(w, &d->data);
+  free(w);
+  if (d->find == INVALID_HANDLE_VALUE) {
+    free(d);
+    fail_last();
+    return NULL;
+  }
+  d->first = 1;
+  return d;
+}
+
+const char *platform_readdir(platform_dir *d) {
+  for (;;) {
+    if (!d->first && !FindNextFileW(d->find, &d->data)) return NULL;
+    d->first = 0;
+    /* A name that does not fit (or is not valid UTF-16) is skipped: no such file is ours. */
+    if (WideCharToMultiByte(CP_UTF8, 0, d->data.cFileName, -1, d->name, (int)sizeof d->name, NULL, NULL) > 0)
+      return d->name;
+  }
+}
+
+void platform_closedir(platform_dir *d) {
+  if (d == NULL) return;
+  FindClose(d->find);
+  free(d);
+}
+
+/* ---- the process ---- */
+
+int platform_isatty(int fd) {
+  return fd >= 0 && _isatty(fd) != 0;
+}
+
+/* Console events are process-wide: this counter is the one piece of state that is too. */
+static volatile LONG sigint_seen = 0;
+
+static BOOL WINAPI on_ctrl(DWORD type) {
+  if (type != CTRL_C_EVENT && type != CTRL_BREAK_EVENT) return FALSE;
+  if (sigint_seen < 1000) InterlockedIncrement(&sigint_seen);
+  return TRUE;
+}
+
+int platform_sigint_catch(void) {
+  if (!SetConsoleCtrlHandler(on_ctrl, TRUE)) return fail_last();
+  InterlockedExchange(&sigint_seen, 0);
+  return 0;
+}
+
+int platform_sigint_count(void) {
+  return (int)sigint_seen;
+}
+
+double platform_now(void) {
+  LARGE_INTEGER f, c;
+  QueryPerformanceFrequency(&f);
+  QueryPerformanceCounter(&c);
+  return (double)c.QuadPart / (double)f.QuadPart;
+}
+
+unsigned long platform_pid(void) {
+  return (unsigned long)GetCurrentProcessId();
+}
+
+#else
+/* ISO C wants something in every translation unit. */
+typedef int platform_win32_unused;
+#endif
