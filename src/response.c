@@ -1,49 +1,37 @@
+/* The classifier (see response.h). */
 #include "response.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
 #include "json.h"
-#include "commit.h"
-#include "request.h"
+#include "redact.h"
 
-void response_discard(transfer *t) {
-  if (t->fd >= 0) {
-    close(t->fd);
-    t->fd = -1;
-  }
-  if (t->tmp_path) {
-    unlink(t->tmp_path);
-    free(t->tmp_path);
-    t->tmp_path = NULL;
-  }
-}
+static const char *const request_names[] = {"submit", "status", "download", NULL};
 
-/* Pushes nil, err (the error built at the top of the stack) as the two results. */
-static int fail(lua_State *L) {
+/* Sets the facts the retry policy reads on the error at the top, and pushes nil below it: the
+ * two results nil, err. sent: whether the request can have reached the server. */
+static int fail_facts(lua_State *L, const response_facts *f, int sent) {
+  error_setstring(L, "request", request_names[f->request]);
+  error_setbool(L, "sent", sent);
   lua_pushnil(L);
   lua_insert(L, -2);
   return 2;
 }
 
-static int fail_with(lua_State *L, const char *kind, const char *message, int retryable) {
+static int fail_with(lua_State *L, const response_facts *f, const char *kind, const char *message) {
   error_push(L, kind, message);
-  error_setbool(L, "retryable", retryable);
-  return fail(L);
+  return fail_facts(L, f, 1);
 }
 
 /* Decodes the body a server sent. Every string in it, keys and values at any depth, is
  * redacted here, once: what the decoder returns has JSON escapes resolved, so a key hidden as
  * \u0041... is caught too, and nothing decoded reaches an error, a status table or raw before
  * this. Pushes the value and returns 1, or pushes the decoder's message and returns 0. */
-static int decode_server_json(lua_State *L, transfer *t) {
-  int ok = json_decode(L, t->body, t->body_len);
-  session_redact_value(L, t->session, -1);
+static int decode_server_json(lua_State *L, const response_facts *f) {
+  int ok = json_decode(L, f->body, f->body_len);
+  redact_value(L, f->key, -1);
   return ok;
 }
 
@@ -133,81 +121,60 @@ static const char *curl_code_name(CURLcode c) {
   }
 }
 
-/* A transport failure. Whether a retry is safe depends on whether the request can have
- * reached the server: a submit is retried only when it provably did not. */
-static int curl_failure(lua_State *L, transfer *t) {
+/* A transport failure: the kind, and whether the request can have reached the server (a
+ * connection never made, a name never resolved: it did not). */
+static int curl_failure(lua_State *L, const response_facts *f) {
   const char *kind = "network";
-  const char *name = curl_code_name(t->result);
-  int retryable = 0, not_sent = 0;
-  const char *text = t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result);
-  switch (t->result) {
+  const char *name = curl_code_name(f->code);
+  int sent = 1;
+  char msg[128];
+  const char *text = f->curl_message && f->curl_message[0] ? f->curl_message : curl_easy_strerror(f->code);
+  switch (f->code) {
     case CURLE_WRITE_ERROR:
-      if (t->io_errno) {
-        lua_pushfstring(L, "writing %s: %s", t->tmp_path ? t->tmp_path : "download",
-                        strerror(t->io_errno));
+      if (f->io_errno) {
+        lua_pushfstring(L, "writing %s: %s", f->path ? f->path : "download", strerror(f->io_errno));
         error_push(L, "io", lua_tostring(L, -1));
         lua_remove(L, -2);
         error_setstring(L, "code", name);
-        return fail(L);
+        return fail_facts(L, f, sent);
       }
-      if (t->oversize) {
-        char msg[128];
-        if (t->oversize == 1)
-          snprintf(msg, sizeof msg, "the download passed max_bytes (%.0f bytes)", (double)t->max_bytes);
+      if (f->oversize) {
+        if (f->oversize == 1)
+          snprintf(msg, sizeof msg, "the download passed max_bytes (%.0f bytes)", (double)f->max_bytes);
         else
-          snprintf(msg, sizeof msg, "the download passed the %.0f bytes the job reported", (double)t->expected);
-        return fail_with(L, "protocol", msg, 0);
+          snprintf(msg, sizeof msg, "the download passed the %.0f bytes the job reported", (double)f->expected);
+        return fail_with(L, f, "protocol", msg);
       }
-      if (t->body_overflow) {
-        return fail_with(L, "protocol", t->kind == TRANSFER_DOWNLOAD ? "error response body too large"
-                                                                     : "response body larger than 1 MiB",
-                         0);
-      }
+      if (f->body_overflow)
+        return fail_with(L, f, "protocol", f->request == RESPONSE_DOWNLOAD ? "error response body too large"
+                                                                           : "response body larger than 1 MiB");
       break;
     case CURLE_OPERATION_TIMEDOUT: kind = "timeout"; break;
-    case CURLE_FILESIZE_EXCEEDED: {
-      char msg[128];
-      snprintf(msg, sizeof msg, "the server announced more than max_bytes (%.0f bytes)", (double)t->max_bytes);
-      return fail_with(L, "protocol", msg, 0);
-    }
+    case CURLE_FILESIZE_EXCEEDED:
+      snprintf(msg, sizeof msg, "the server announced more than max_bytes (%.0f bytes)", (double)f->max_bytes);
+      return fail_with(L, f, "protocol", msg);
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
-    case CURLE_SSL_CONNECT_ERROR: not_sent = 1; break;
-    case CURLE_RANGE_ERROR: /* the server cannot resume: the next attempt starts over */
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM: break;
+    case CURLE_SSL_CONNECT_ERROR: sent = 0; break;
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL: kind = "config"; break;
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM: kind = "network"; break;
     case CURLE_ABORTED_BY_CALLBACK:
-      if (t->stalled) {
+      if (f->stalled) {
         kind = "timeout";
         text = "the download received nothing for the request timeout";
       } else {
         kind = "cancelled";
       }
       break;
-    default: break;
+    default: break; /* the rest (RECV_ERROR, PARTIAL_FILE, TLS, ...) is network */
   }
-  if (strcmp(kind, "network") == 0 || strcmp(kind, "timeout") == 0) {
-    int tls = t->result == CURLE_PEER_FAILED_VERIFICATION || t->result == CURLE_SSL_CACERT_BADFILE ||
-              t->result == CURLE_SSL_CERTPROBLEM;
-    retryable = !tls && (t->kind != TRANSFER_SUBMIT || not_sent);
-  }
-  session_push_redacted(L, t->session, text, strlen(text));
+  redact_push(L, f->key, text, strlen(text));
   error_push(L, kind, lua_tostring(L, -1));
   lua_remove(L, -2);
-  error_setbool(L, "retryable", retryable);
   if (name) error_setstring(L, "code", name);
-  else error_setint(L, "code", (long long)t->result);
-  return fail(L);
+  else error_setint(L, "code", (long long)f->code);
+  return fail_facts(L, f, sent);
 }
 
 static const char *reason(long status) {
@@ -230,15 +197,15 @@ static const char *reason(long status) {
  * its JSON error body (statusCode 404) for the very path asked, and not the answer for a route
  * it does not have ("Cannot GET ..."). A web page or another service's 404, from a wrong base
  * URL or a proxy, says nothing about the job. */
-static int api_not_found(lua_State *L, transfer *t, int body) {
-  const char *said, *url = NULL;
+static int api_not_found(lua_State *L, const response_facts *f, int body) {
+  const char *said;
   char *asked = NULL;
   size_t said_n;
   int yes = 0, top = lua_gettop(L);
   if (!body) return 0;
-  if (t->easy && curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url) {
+  if (f->url) {
     CURLU *u = curl_url();
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
+    if (u && curl_url_set(u, CURLUPART_URL, f->url, 0) == CURLUE_OK)
       curl_url_get(u, CURLUPART_PATH, &asked, 0);
     curl_url_cleanup(u);
     if (asked == NULL) return 0;
@@ -258,25 +225,25 @@ static int api_not_found(lua_State *L, transfer *t, int body) {
 }
 
 /* An HTTP error status: the kind says what it means for this request. */
-static int http_failure(lua_State *L, transfer *t, long status) {
+static int http_failure(lua_State *L, const response_facts *f) {
   const char *kind = "http";
-  int retryable = 0, body = 0, err;
-  int download = t->kind == TRANSFER_DOWNLOAD;
-  curl_off_t retry_after = 0;
+  long status = f->status;
+  int body = 0, err;
+  int download = f->request == RESPONSE_DOWNLOAD;
   if (status == 400 || status == 422) kind = "validation";
   else if (status == 401) kind = "auth";
   else if (status == 402 || (status == 403 && !download)) kind = "credits";
-  else if (status == 408) kind = "timeout", retryable = t->kind != TRANSFER_SUBMIT;
-  else if (status == 429) kind = "rate_limited", retryable = 1;
-  else if (status >= 500 && status <= 599) kind = "server", retryable = t->kind != TRANSFER_SUBMIT;
+  else if (status == 408) kind = "timeout";
+  else if (status == 429) kind = "rate_limited";
+  else if (status >= 500 && status <= 599) kind = "server";
 
-  if (t->body_len > 0 && decode_server_json(L, t) && lua_istable(L, -1)) {
+  if (f->body_len > 0 && decode_server_json(L, f) && lua_istable(L, -1)) {
     body = lua_gettop(L);
   } else {
     lua_pop(L, 1);
   }
   /* Only the API's own word ends a journaled job; any other 404 from its address is plain http. */
-  if (status == 404 && (download || (t->kind == TRANSFER_STATUS && api_not_found(L, t, body))))
+  if (status == 404 && (download || (f->request == RESPONSE_STATUS && api_not_found(L, f, body))))
     kind = "not_found";
   if (body) push_body_message(L, body);
   else lua_pushnil(L);
@@ -291,17 +258,14 @@ static int http_failure(lua_State *L, transfer *t, long status) {
   lua_remove(L, -2);
   err = lua_gettop(L);
   error_setint(L, "status", status);
-  error_setbool(L, "retryable", retryable);
-  if (t->easy && curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-      retry_after > 0)
-    error_setint(L, "retry_after", (long long)retry_after);
+  if (f->retry_after > 0) error_setint(L, "retry_after", f->retry_after);
   if (body) {
     if (compat_getfield(L, body, "requestId") == LUA_TSTRING) lua_setfield(L, err, "request_id");
     else lua_pop(L, 1);
     if (strcmp(kind, "validation") == 0) set_fields_from_body(L, body, err);
     lua_remove(L, body);
   }
-  return fail(L);
+  return fail_facts(L, f, 1);
 }
 
 /* Copies t[src] to the table at dst as dst[name] when it is a number; whole numbers become
@@ -365,33 +329,33 @@ static void apply_mapping(lua_State *L, int body, int map, int st) {
   }
 }
 
-static int protocol_error(lua_State *L, const char *message) {
-  return fail_with(L, "protocol", message, 0);
+static int protocol_error(lua_State *L, const response_facts *f, const char *message) {
+  return fail_with(L, f, "protocol", message);
 }
 
 /* A 2xx answer from the API: a job (submit) or a status table (status). map: the stack index
  * of the model's response mapping, or 0. */
-static int api_success(lua_State *L, transfer *t, int map) {
+static int api_success(lua_State *L, const response_facts *f, int map) {
   int body, st, sub;
   const char *status;
-  if (t->body_len == 0) return protocol_error(L, "empty response body");
-  if (!decode_server_json(L, t)) {
+  if (f->body_len == 0) return protocol_error(L, f, "empty response body");
+  if (!decode_server_json(L, f)) {
     lua_pushfstring(L, "response is not JSON: %s", lua_tostring(L, -1));
-    return protocol_error(L, lua_tostring(L, -1));
+    return protocol_error(L, f, lua_tostring(L, -1));
   }
-  if (!lua_istable(L, -1)) return protocol_error(L, "response is not a JSON object");
+  if (!lua_istable(L, -1)) return protocol_error(L, f, "response is not a JSON object");
   body = lua_gettop(L);
   lua_createtable(L, 0, 12);
   st = lua_gettop(L);
-  if (compat_getfield(L, body, "id") != LUA_TSTRING) return protocol_error(L, "response has no string id");
+  if (compat_getfield(L, body, "id") != LUA_TSTRING) return protocol_error(L, f, "response has no string id");
   lua_setfield(L, st, "id");
   if (compat_getfield(L, body, "status") != LUA_TSTRING)
-    return protocol_error(L, "response has no string status");
+    return protocol_error(L, f, "response has no string status");
   status = lua_tostring(L, -1);
   lua_setfield(L, st, "status"); /* status stays alive in body */
   lua_pushvalue(L, body);
   lua_setfield(L, st, "raw");
-  if (t->kind == TRANSFER_SUBMIT) return 1;
+  if (f->request == RESPONSE_SUBMIT) return 1;
 
   switch (compat_getfield(L, body, "audio_file")) {
     case LUA_TTABLE:
@@ -399,10 +363,10 @@ static int api_success(lua_State *L, transfer *t, int map) {
       if (compat_getfield(L, sub, "url") == LUA_TSTRING) {
         const char *u = lua_tostring(L, -1);
         if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
-          return protocol_error(L, "audio_file.url is not an http(s) URL");
+          return protocol_error(L, f, "audio_file.url is not an http(s) URL");
         lua_setfield(L, st, "url");
       } else if (!lua_isnil(L, -1) && !json_isnull(L, -1)) {
-        return protocol_error(L, "audio_file.url is not a string");
+        return protocol_error(L, f, "audio_file.url is not a string");
       } else {
         lua_pop(L, 1);
       }
@@ -414,11 +378,11 @@ static int api_success(lua_State *L, transfer *t, int map) {
         lua_pop(L, 1);
         break;
       }
-      return protocol_error(L, "audio_file is not an object");
+      return protocol_error(L, f, "audio_file is not an object");
   }
   if (strcmp(status, "completed") == 0) {
     lua_getfield(L, st, "url");
-    if (lua_isnil(L, -1)) return protocol_error(L, "job completed without audio_file.url");
+    if (lua_isnil(L, -1)) return protocol_error(L, f, "job completed without audio_file.url");
     lua_pop(L, 1);
   }
   if (map) apply_mapping(L, body, map, st);
@@ -442,115 +406,35 @@ static int api_success(lua_State *L, transfer *t, int map) {
   return 1;
 }
 
-/* What a commit came to: the info table, or an io error with the file removed. */
-static int commit_report(lua_State *L, transfer *t) {
-  if (t->commit_errno) {
-    int e = t->commit_errno;
-    response_discard(t);
-    if (e == EEXIST) lua_pushfstring(L, "%s exists (pass overwrite = true to replace it)", t->target_path);
-    else if (t->commit_moving) lua_pushfstring(L, "moving download to %s: %s", t->target_path, strerror(e));
-    else lua_pushfstring(L, "writing %s: %s", t->target_path, strerror(e));
-    error_push(L, "io", lua_tostring(L, -1));
-    lua_remove(L, -2);
-    if (e == EEXIST) error_setstring(L, "code", "EEXIST");
-    return fail(L);
-  }
-  lua_createtable(L, 0, 2);
-  lua_pushstring(L, t->target_path);
-  lua_setfield(L, -2, "path");
-  compat_pushint(L, t->bytes);
-  lua_setfield(L, -2, "bytes");
-  return 1;
+int response_classify(lua_State *L, const response_facts *f, int map) {
+  if (f->cancelled) return fail_with(L, f, "cancelled", "the request was cancelled");
+  if (f->refused) return fail_with(L, f, "config", f->refused);
+  if (f->code != CURLE_OK) return curl_failure(L, f);
+  if (f->status < 200 || f->status > 299) return http_failure(L, f);
+  if (f->request == RESPONSE_DOWNLOAD) return 0;
+  return api_success(L, f, map);
 }
 
-/* A complete download: checked against Content-Length and the job's reported size, then
- * moved to its target here unless transfer:commit() already did it on a worker thread. */
-static int download_commit(lua_State *L, transfer *t) {
-  char msg[128];
-  if (commit_state(t) == COMMIT_DONE) return commit_report(L, t);
-  if (commit_size_problem(t, msg, sizeof msg)) {
-    response_discard(t);
-    return protocol_error(L, msg);
-  }
-  commit_run(t);
-  __atomic_store_n(&t->commit_state, COMMIT_DONE, __ATOMIC_RELEASE);
-  return commit_report(L, t);
-}
-
-static int response_classify_done(lua_State *L, transfer *t, int map) {
-  long status = 0;
-  if (t->cancelled) {
-    response_discard(t);
-    return fail_with(L, "cancelled", "the request was cancelled", 0);
-  }
-  if (t->refused) {
-    response_discard(t);
-    return fail_with(L, "config", t->errbuf, 0);
-  }
-  if (t->result != CURLE_OK) {
-    int n = curl_failure(L, t), keep = 0;
-    /* A download cut short keeps what it has, for the next attempt to resume from. */
-    if (t->kind == TRANSFER_DOWNLOAD && t->bytes > 0 && t->result != CURLE_RANGE_ERROR && !t->io_errno) {
-      lua_getfield(L, -1, "retryable");
-      keep = lua_toboolean(L, -1);
-      lua_pop(L, 1);
-    }
-    if (!keep) response_discard(t);
-    return n;
-  }
-  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-  if (status < 200 || status > 299) {
-    response_discard(t);
-    return http_failure(L, t, status);
-  }
-  if (t->kind == TRANSFER_DOWNLOAD) return download_commit(L, t);
-  return api_success(L, t, map);
-}
-
-int response_finish(lua_State *L) {
-  transfer *t = transfer_check(L, 1);
-  int n;
-  if (t->state != TRANSFER_DONE) return luaL_error(L, "transfer is not done");
-  if (t->finished) return luaL_error(L, "transfer already finished");
-  t->finished = 1;
-  lua_settop(L, 2);
-  n = response_classify_done(L, t, lua_istable(L, 2) ? 2 : 0);
-  transfer_release(t);
-  return n;
-}
-
-/* transfer:discard(): removes a download's partial file now rather than at collection. */
-int response_discard_l(lua_State *L) {
-  response_discard(transfer_check(L, 1));
-  return 0;
-}
-
-/* core.classify(kind, status, body[, map]) --> what finish(map) returns for that answer: the classifier
- * on its own, for the fuzzer and for tests. kind: "submit", "status" or "download". */
+/* core.classify(kind, status, body[, map]) --> what finish(map) returns for that answer: the
+ * classifier on its own, for the fuzzer and for tests. kind: "submit", "status" or "download". */
 static int l_classify(lua_State *L) {
-  static const char *const kinds[] = {"submit", "status", "download", NULL};
-  transfer t;
+  response_facts f;
   size_t n;
-  int kind = luaL_checkoption(L, 1, NULL, kinds);
-  long status = (long)luaL_checknumber(L, 2);
-  const char *body = luaL_optlstring(L, 3, "", &n);
-  memset(&t, 0, sizeof t);
-  t.kind = (transfer_kind)kind;
-  t.fd = -1;
-  t.body = (char *)body; /* read only */
-  t.body_len = n;
+  int r;
+  memset(&f, 0, sizeof f);
+  f.request = (response_request)luaL_checkoption(L, 1, NULL, request_names);
+  f.status = (long)luaL_checknumber(L, 2);
+  f.body = luaL_optlstring(L, 3, "", &n);
+  f.body_len = n;
   lua_settop(L, 4);
-  if (status < 200 || status > 299) return http_failure(L, &t, status);
-  if (t.kind == TRANSFER_DOWNLOAD) {
+  r = response_classify(L, &f, lua_istable(L, 4) ? 4 : 0);
+  if (r == 0) { /* a download's bytes: what finish reports, without a file */
     lua_createtable(L, 0, 1);
     compat_pushint(L, n);
     lua_setfield(L, -2, "bytes");
     return 1;
   }
-  return api_success(L, &t, lua_istable(L, 4) ? 4 : 0);
+  return r;
 }
 
-void response_open(lua_State *L) {
-  lua_pushcfunction(L, l_classify);
-  lua_setfield(L, -2, "classify");
-}
+const luaL_Reg response_functions[] = {{"classify", l_classify}, {NULL, NULL}};

@@ -1,8 +1,12 @@
-/* A session holds what every request to the service shares: the base URL, the key (kept in C
- * memory only, never handed back to Lua), prebuilt header lists and timeouts. Its methods build
- * and start the three requests of the API: submit, status and download. */
-#ifndef AIMLMUSIC_REQUEST_H
-#define AIMLMUSIC_REQUEST_H
+/* A session: what every request to the service shares.
+ *
+ * DESIGN. session.c owns the base URL, the key (kept in C memory only, never handed back to
+ * Lua, wiped when freed), the prebuilt header lists and timeouts, and building the three
+ * requests of the API (submit, status, download) as transfers it starts on the engine. Each
+ * transfer holds a counted reference, so headers and key outlive the Lua object. It must not
+ * know what an answer means (response.c) or how a download reaches its target (commit.c). */
+#ifndef AIMLMUSIC_SESSION_H
+#define AIMLMUSIC_SESSION_H
 
 #include <curl/curl.h>
 
@@ -31,14 +35,8 @@ typedef struct session {
   int tls_verify;
 } session;
 
-void session_release(session *s);
-/* Copies s with every occurrence of the session's key replaced, for text shown to users. */
-void session_push_redacted(lua_State *L, const session *s, const char *text, size_t n);
-/* Replaces the key in the value at idx, in place: a string, or every string key and value of a
- * table at any depth. Everything decoded from a server passes here before anyone sees it. */
-void session_redact_value(lua_State *L, const session *s, int idx);
-
-void request_open(lua_State *L);
+/* session:submit, :status, :download, :has_key, :close; core.session{...}. */
+extern const luaL_Reg session_meta[], session_methods[], session_functions[];
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

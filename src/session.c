@@ -1,26 +1,24 @@
-#include "request.h"
+/* Building the API's requests (see session.h). */
+#include "session.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "commit.h"
-#include "engine.h"
 #include "error.h"
+#include "transfer.h"
 #include "url.h"
 
-#define REQUEST_USER_AGENT "aimlmusic/0.1"
-#define REQUEST_DOWNLOAD_BUFFER (96L * 1024)
+#define SESSION_USER_AGENT "aimlmusic/0.1"
+#define SESSION_DOWNLOAD_BUFFER (96L * 1024)
 #define SUBMIT_PATH "/v2/generate/audio"
 #define STATUS_QUERY "/v2/generate/audio?generation_id="
 
-void session_release(session *s) {
+static void session_release(session *s) {
   if (--s->refs > 0) return;
   if (s->key) {
     /* The key does not linger in freed memory. */
@@ -42,95 +40,9 @@ void session_release(session *s) {
   free(s);
 }
 
-void session_push_redacted(lua_State *L, const session *s, const char *text, size_t n) {
-  luaL_Buffer b;
-  size_t klen = (s && s->key) ? strlen(s->key) : 0;
-  size_t i = 0;
-  if (klen < 4) { /* nothing worth searching for */
-    lua_pushlstring(L, text, n);
-    return;
-  }
-  luaL_buffinit(L, &b);
-  while (i < n) {
-    if (n - i >= klen && memcmp(text + i, s->key, klen) == 0) {
-      luaL_addstring(&b, "[redacted]");
-      i += klen;
-    } else {
-      luaL_addchar(&b, text[i]);
-      i++;
-    }
-  }
-  luaL_pushresult(&b);
-}
-
-/* Whether text holds the session's key (keys under 4 bytes are not searched for). */
-static int session_key_in(const session *s, const char *text, size_t n) {
-  size_t klen = (s && s->key) ? strlen(s->key) : 0, i;
-  if (klen < 4 || n < klen) return 0;
-  for (i = 0; i + klen <= n; i++)
-    if (text[i] == s->key[0] && memcmp(text + i, s->key, klen) == 0) return 1;
-  return 0;
-}
-
-/* Redacts the string at idx in place; returns whether it changed. */
-static int redact_slot(lua_State *L, const session *s, int idx) {
-  size_t n;
-  const char *text;
-  if (lua_type(L, idx) != LUA_TSTRING) return 0;
-  text = lua_tolstring(L, idx, &n);
-  if (!session_key_in(s, text, n)) return 0;
-  session_push_redacted(L, s, text, n);
-  lua_replace(L, idx);
-  return 1;
-}
-
-void session_redact_value(lua_State *L, const session *s, int idx) {
-  int renamed = 0, list = 0, i;
-  idx = lua_absindex(L, idx);
-  if (lua_type(L, idx) != LUA_TTABLE) {
-    redact_slot(L, s, idx);
-    return;
-  }
-  luaL_checkstack(L, 8, "redacting a response");
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    int v = lua_gettop(L);
-    if (lua_type(L, v) == LUA_TTABLE) {
-      session_redact_value(L, s, v);
-    } else if (redact_slot(L, s, v)) {
-      lua_pushvalue(L, v - 1);
-      lua_pushvalue(L, v);
-      lua_rawset(L, idx); /* an existing field: allowed while traversing */
-    }
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      size_t n;
-      const char *k = lua_tolstring(L, -1, &n);
-      if (session_key_in(s, k, n)) {
-        /* A new key may not be added while traversing: note it, rename it afterwards. */
-        if (!list) {
-          lua_newtable(L);
-          lua_insert(L, -2);
-          list = lua_gettop(L) - 1;
-        }
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, list, ++renamed);
-      }
-    }
-  }
-  for (i = 1; i <= renamed; i++) {
-    size_t n;
-    const char *k;
-    compat_rawgeti(L, list, i);
-    k = lua_tolstring(L, -1, &n);
-    session_push_redacted(L, s, k, n);
-    lua_pushvalue(L, -2);
-    lua_rawget(L, idx);
-    lua_rawset(L, idx);   /* t[redacted] = t[k] */
-    lua_pushnil(L);
-    lua_rawset(L, idx);   /* t[k] = nil */
-  }
-  if (list) lua_remove(L, list);
+/* What a transfer calls to drop its reference. */
+static void session_release_owner(void *owner) {
+  session_release((session *)owner);
 }
 
 static session *session_check(lua_State *L, int idx) {
@@ -300,38 +212,41 @@ static int l_session(lua_State *L) {
 /* A transfer for this session, set up with what every request shares. */
 static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, const char *url) {
   transfer *t = transfer_new(L, engine_get(L), kind);
-  t->session = s;
+  CURL *easy = t->item.easy;
+  t->owner = s;
+  t->release = session_release_owner;
+  t->key = s->key;
   s->refs++;
-  curl_easy_setopt(t->easy, CURLOPT_URL, url);
-  curl_easy_setopt(t->easy, CURLOPT_USERAGENT, REQUEST_USER_AGENT);
-  curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
-  if (s->ca_file) curl_easy_setopt(t->easy, CURLOPT_CAINFO, s->ca_file);
-  if (s->proxy) curl_easy_setopt(t->easy, CURLOPT_PROXY, s->proxy);
+  curl_easy_setopt(easy, CURLOPT_URL, url);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, SESSION_USER_AGENT);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
+  if (s->ca_file) curl_easy_setopt(easy, CURLOPT_CAINFO, s->ca_file);
+  if (s->proxy) curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy);
   if (!s->tls_verify) {
-    curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (kind == TRANSFER_DOWNLOAD) {
     /* A large file may take long: a transfer slower than the speed floor is a timeout.
      * Redirects are followed by the engine, each checked against the URL rule first. */
-    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, s->cdn_headers);
-    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, s->low_speed_limit);
-    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, s->low_speed_time);
-    curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, s->cdn_headers);
+    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, s->low_speed_limit);
+    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, s->low_speed_time);
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     t->allow_http = s->allow_http;
     t->stall_ms = s->timeout_ms;
     t->max_bytes = s->max_bytes;
     /* Large reads: a sixteenth of the wake-ups and write calls of the 16 KiB default. */
-    curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, REQUEST_DOWNLOAD_BUFFER);
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, SESSION_DOWNLOAD_BUFFER);
   } else {
-    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, s->api_headers);
-    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, s->api_headers);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
   }
   return t;
 }
 
 static int start_or_fail(lua_State *L, transfer *t) {
-  if (transfer_start(L, t, -1)) return 1;
+  if (engine_start(L, &t->item, -1)) return 1;
   error_push(L, "network", lua_tostring(L, -1));
   lua_pushnil(L);
   lua_insert(L, -2);
@@ -356,9 +271,9 @@ static int session_submit(lua_State *L) {
   /* On a reused connection the server closed, libcurl silently sends the request again (up to
    * five times): for a submit that would be a second paid job. A fresh connection is never
    * retried that way. */
-  curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
-  curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
-  curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, body);
+  curl_easy_setopt(t->item.easy, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(t->item.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+  curl_easy_setopt(t->item.easy, CURLOPT_COPYPOSTFIELDS, body);
   return start_or_fail(L, t);
 }
 
@@ -398,48 +313,9 @@ static int session_status(lua_State *L) {
   t = session_transfer(L, s, TRANSFER_STATUS, lua_tostring(L, -1));
   if (limit > 0 && limit * 1000 < s->timeout_ms) {
     long ms = (long)(limit * 1000);
-    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
+    curl_easy_setopt(t->item.easy, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
   }
   return start_or_fail(L, t);
-}
-
-/* Opens "<target's name>.part-<random>" beside the target, so the final rename stays on one
- * file system; the name is cut to fit where the target's is long (commit.h). O_EXCL so two
- * downloads never share a temporary file, and an exclusive flock held while this transfer owns
- * it, so that a cleanup of stale partial files (core.remove_partials) in any process passes it
- * by. */
-static int open_temp(transfer *t, const char *target) {
-  size_t n = strlen(target);
-  const char *slash = strrchr(target, '/');
-  size_t dlen = slash ? (size_t)(slash - target) + 1 : 0;
-  size_t keep = dlen + commit_partial_keep(target + dlen, n - dlen);
-  int attempt, e;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  t->tmp_path = (char *)malloc(keep + COMMIT_PARTIAL_SUFFIX_LEN + 1);
-  if (t->tmp_path == NULL) return ENOMEM;
-  for (attempt = 0; attempt < 100; attempt++) {
-    unsigned long r = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 16) ^
-                      ((unsigned long)(size_t)t >> 4) ^ (unsigned long)attempt * 2654435761UL;
-    struct stat a, b;
-    memcpy(t->tmp_path, target, keep);
-    snprintf(t->tmp_path + keep, COMMIT_PARTIAL_SUFFIX_LEN + 1, COMMIT_PARTIAL_SUFFIX "%06lx", r & 0xffffff);
-    t->fd = open(t->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (t->fd < 0) {
-      if (errno != EEXIST) break;
-      continue;
-    }
-    /* A cleanup may have removed the file between open and flock: then make another. */
-    if (flock(t->fd, LOCK_EX | LOCK_NB) == 0 && fstat(t->fd, &a) == 0 && stat(t->tmp_path, &b) == 0 &&
-        a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-      return 0;
-    close(t->fd);
-    t->fd = -1;
-  }
-  e = errno ? errno : EEXIST;
-  free(t->tmp_path);
-  t->tmp_path = NULL;
-  return e;
 }
 
 /* session:download(url, target, overwrite[, previous[, size]]) --> transfer | nil, err
@@ -485,20 +361,12 @@ static int session_download(lua_State *L) {
   if (size >= 1 && size <= 9007199254740992.0) t->expected = (curl_off_t)size;
   t->target_path = dup_string(target, strlen(target));
   if (t->target_path == NULL) return luaL_error(L, "out of memory");
-  if (prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 &&
-      prev->state == TRANSFER_DONE) {
-    t->fd = prev->fd;
-    t->tmp_path = prev->tmp_path;
-    prev->fd = -1;
-    prev->tmp_path = NULL;
-    t->bytes = t->resume_from = prev->bytes;
-    curl_easy_setopt(t->easy, CURLOPT_RESUME_FROM_LARGE, t->resume_from);
-  }
+  if (transfer_take_partial(t, prev)) curl_easy_setopt(t->item.easy, CURLOPT_RESUME_FROM_LARGE, t->resume_from);
   /* A Content-Length past the cap is refused before any byte is written. */
   if (t->max_bytes > t->resume_from)
-    curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, t->max_bytes - t->resume_from);
+    curl_easy_setopt(t->item.easy, CURLOPT_MAXFILESIZE_LARGE, t->max_bytes - t->resume_from);
   if (t->tmp_path) return start_or_fail(L, t);
-  e = open_temp(t, target);
+  e = transfer_open_temp(t, target);
   if (e != 0) {
     lua_pushnil(L);
     lua_pushfstring(L, "cannot create a file beside %s: %s", target, strerror(e));
@@ -514,20 +382,12 @@ static int session_has_key(lua_State *L) {
   return 1;
 }
 
-void request_open(lua_State *L) {
-  static const luaL_Reg meta[] = {
-      {"__gc", session_close}, {"__close", session_close}, {"__tostring", session_tostring}, {NULL, NULL}};
-  static const luaL_Reg methods[] = {{"submit", session_submit},
-                                     {"status", session_status},
-                                     {"download", session_download},
-                                     {"has_key", session_has_key},
-                                     {"close", session_close},
-                                     {NULL, NULL}};
-  static const luaL_Reg fns[] = {{"session", l_session}, {NULL, NULL}};
-  luaL_newmetatable(L, SESSION_MT);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_setfuncs(L, fns, 0);
-}
+const luaL_Reg session_meta[] = {
+    {"__gc", session_close}, {"__close", session_close}, {"__tostring", session_tostring}, {NULL, NULL}};
+const luaL_Reg session_methods[] = {{"submit", session_submit},
+                                    {"status", session_status},
+                                    {"download", session_download},
+                                    {"has_key", session_has_key},
+                                    {"close", session_close},
+                                    {NULL, NULL}};
+const luaL_Reg session_functions[] = {{"session", l_session}, {NULL, NULL}};
