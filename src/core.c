@@ -10,6 +10,7 @@
 
 #include "compat.h"
 #include "commit.h"
+#include "drive.h"
 #include "engine.h"
 #include "error.h"
 #include "host.h"
@@ -56,7 +57,7 @@ static void core_class(lua_State *L, const char *name, const luaL_Reg *meta, con
 }
 
 AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
-  static const luaL_Reg *const engine_lists[] = {engine_methods, NULL};
+  static const luaL_Reg *const engine_lists[] = {drive_methods, NULL};
   static const luaL_Reg *const transfer_lists[] = {transfer_methods, commit_methods, NULL};
   static const luaL_Reg *const session_lists[] = {session_methods, NULL};
   pthread_once(&core_once, core_init_once);

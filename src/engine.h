@@ -115,7 +115,17 @@ int engine_work_state(engine_item *it);
  * owner may then be collected. Idempotent. */
 void engine_stop(lua_State *L, engine_item *it);
 
-extern const luaL_Reg engine_meta[], engine_methods[], engine_functions[];
+/* The engine userdata at idx, raising when it is closed. */
+engine *engine_check(lua_State *L, int idx);
+/* Moves finished items out of the multi handle and the worker list into the table at
+ * done_idx (0: none), and pushes the two results of perform and socket_action: items still
+ * active, items finished now. */
+int engine_collect(lua_State *L, engine *e, int done_idx);
+/* Completes finished workers only, without touching libcurl; returns how many. */
+int engine_reap_workers(lua_State *L, engine *e, int done_idx);
+
+/* The engine's metatable and core.engine, core.now; its methods are in drive.h. */
+extern const luaL_Reg engine_meta[], engine_functions[];
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop
