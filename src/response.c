@@ -268,37 +268,54 @@ static int http_failure(lua_State *L, const response_facts *f) {
   return fail_facts(L, f, 1);
 }
 
-/* Copies t[src] to the table at dst as dst[name] when it is a number; whole numbers become
- * integers (cjson decodes every number as a float). */
-static void copy_number(lua_State *L, int src, const char *k, int dst, const char *name) {
-  if (compat_getfield(L, src, k) == LUA_TNUMBER) {
+/* Copies the value at the top (consumed) to st[name] when it has the type wanted (LUA_TNONE:
+ * a number or a string), else nothing. Whole numbers become integers (cjson decodes every
+ * number as a float). */
+static void set_mapped(lua_State *L, int st, const char *name, int want) {
+  int type = lua_type(L, -1);
+  if ((type != LUA_TNUMBER && type != LUA_TSTRING) || (want != LUA_TNONE && type != want)) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (type == LUA_TNUMBER) {
     lua_Number x = lua_tonumber(L, -1);
     if (x >= -9e15 && x <= 9e15 && x == (lua_Number)(long long)x) {
       lua_pop(L, 1);
       compat_pushint(L, (long long)x);
     }
-    lua_setfield(L, dst, name);
+  }
+  lua_setfield(L, st, name);
+}
+
+/* Pushes the value at the dotted path in the table at body ("extra_info.music_duration"), or
+ * nil: a missing or non-table step ends the walk. */
+static void push_path(lua_State *L, int body, const char *from) {
+  const char *dot;
+  lua_pushvalue(L, body);
+  while ((dot = strchr(from, '.')) != NULL && lua_istable(L, -1)) {
+    lua_pushlstring(L, from, (size_t)(dot - from));
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    from = dot + 1;
+  }
+  if (dot == NULL && lua_istable(L, -1)) {
+    lua_getfield(L, -1, from);
+    lua_remove(L, -2);
   } else {
     lua_pop(L, 1);
+    lua_pushnil(L);
   }
 }
 
-/* Copies the value at the top (consumed) to st[name]: numbers as copy_number does, strings as
- * they are, anything else not at all. */
-static void set_mapped(lua_State *L, int st, const char *name) {
-  if (lua_type(L, -1) == LUA_TNUMBER) {
-    lua_Number x = lua_tonumber(L, -1);
-    if (x >= -9e15 && x <= 9e15 && x == (lua_Number)(long long)x) {
-      lua_pop(L, 1);
-      compat_pushint(L, (long long)x);
-    }
-    lua_setfield(L, st, name);
-  } else if (lua_type(L, -1) == LUA_TSTRING) {
-    lua_setfield(L, st, name);
-  } else {
-    lua_pop(L, 1);
-  }
-}
+/* What a status answer gives whatever its model: st[to] = body at the path from, when it has
+ * the type. A model's own fields come from its response mapping (models.lua). */
+static const struct {
+  const char *from, *to;
+  int type;
+} response_common[] = {
+    {"meta.usage.credits_used", "credits_used", LUA_TNUMBER},
+    {"trace_id", "trace_id", LUA_TSTRING},
+};
 
 /* The model's response mapping (models.lua: {from = "extra_info.music_duration", to =
  * "duration_ms"} each) applied to the body: st[to] = body at the dotted path from. */
@@ -306,24 +323,10 @@ static void apply_mapping(lua_State *L, int body, int map, int st) {
   int i, n = (int)lua_rawlen(L, map);
   for (i = 1; i <= n && i <= 64; i++) {
     int top = lua_gettop(L);
-    const char *from, *dot;
-    if (compat_rawgeti(L, map, i) != LUA_TTABLE || compat_getfield(L, -1, "from") != LUA_TSTRING ||
-        compat_getfield(L, -2, "to") != LUA_TSTRING) {
-      lua_settop(L, top);
-      continue;
-    }
-    from = lua_tostring(L, -2);
-    lua_pushvalue(L, body);
-    /* Walk the path one name at a time; a missing or non-table step ends the walk. */
-    while ((dot = strchr(from, '.')) != NULL && lua_istable(L, -1)) {
-      lua_pushlstring(L, from, (size_t)(dot - from));
-      lua_rawget(L, -2);
-      lua_remove(L, -2);
-      from = dot + 1;
-    }
-    if (dot == NULL && lua_istable(L, -1)) {
-      lua_getfield(L, -1, from);
-      set_mapped(L, st, lua_tostring(L, top + 3));
+    if (compat_rawgeti(L, map, i) == LUA_TTABLE && compat_getfield(L, -1, "from") == LUA_TSTRING &&
+        compat_getfield(L, -2, "to") == LUA_TSTRING) {
+      push_path(L, body, lua_tostring(L, top + 2));
+      set_mapped(L, st, lua_tostring(L, top + 3), LUA_TNONE);
     }
     lua_settop(L, top);
   }
@@ -337,6 +340,7 @@ static int protocol_error(lua_State *L, const response_facts *f, const char *mes
  * of the model's response mapping, or 0. */
 static int api_success(lua_State *L, const response_facts *f, int map) {
   int body, st, sub;
+  size_t i;
   const char *status;
   if (f->body_len == 0) return protocol_error(L, f, "empty response body");
   if (!decode_server_json(L, f)) {
@@ -386,13 +390,10 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
     lua_pop(L, 1);
   }
   if (map) apply_mapping(L, body, map, st);
-  if (compat_getfield(L, body, "meta") == LUA_TTABLE && compat_getfield(L, -1, "usage") == LUA_TTABLE) {
-    copy_number(L, lua_gettop(L), "credits_used", st, "credits_used");
-    lua_pop(L, 1);
+  for (i = 0; i < sizeof response_common / sizeof response_common[0]; i++) {
+    push_path(L, body, response_common[i].from);
+    set_mapped(L, st, response_common[i].to, response_common[i].type);
   }
-  lua_settop(L, st);
-  if (compat_getfield(L, body, "trace_id") == LUA_TSTRING) lua_setfield(L, st, "trace_id");
-  else lua_pop(L, 1);
   if (compat_getfield(L, body, "error") == LUA_TTABLE) {
     sub = lua_gettop(L);
     lua_createtable(L, 0, 2);
