@@ -1,10 +1,4 @@
-/* The end of a transfer: transfer:commit() and transfer:finish().
- *
- * DESIGN. commit.c owns moving a finished download into place (fsync the temporary file,
- * then link with no overwrite, or rename), on a worker of the engine so that the host's loop
- * never waits for the disk, and the finish of every transfer: it gathers the transfer's facts
- * for the classifier (response.c) and reports the commit. It must not know how requests are
- * built (session.c) nor decide whether a failure may be retried (lua/aimlmusic/retry.lua). */
+/* The end of a transfer: transfer:commit() and transfer:finish(). */
 #ifndef AIMLMUSIC_COMMIT_H
 #define AIMLMUSIC_COMMIT_H
 

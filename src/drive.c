@@ -1,4 +1,10 @@
-/* How a host drives the engine (see drive.h). */
+/* The engine's methods: how a host drives it.
+ *
+ * DESIGN. drive.c owns the three ways a host runs the engine's loop: perform/poll (a plain
+ * loop, or a step per frame), a pollable descriptor (pollfd and arm: the host watches one
+ * descriptor), and socket mode (a host event loop such as luv watches libcurl's sockets and
+ * timer). All of them end in the engine's one completion path. It must not know items beyond
+ * the engine's header, nor anything of transfers. */
 #include "drive.h"
 
 #include <errno.h>

@@ -1,10 +1,4 @@
-/* The engine's methods: how a host drives it.
- *
- * DESIGN. drive.c owns the three ways a host runs the engine's loop: perform/poll (a plain
- * loop, or a step per frame), a pollable descriptor (pollfd and arm: the host watches one
- * descriptor), and socket mode (a host event loop such as luv watches libcurl's sockets and
- * timer). All of them end in the engine's one completion path. It must not know items beyond
- * the engine's header, nor anything of transfers. */
+/* The engine's methods: how a host drives it. */
 #ifndef AIMLMUSIC_DRIVE_H
 #define AIMLMUSIC_DRIVE_H
 

@@ -1,4 +1,8 @@
-/* Keeping the key out of what users see (see redact.h). */
+/* Keeping the API key out of everything shown to users.
+ *
+ * DESIGN. redact.c owns the search for the key in text and in decoded server answers; it
+ * knows nothing of sessions or transfers: the key comes in as a string (keys under 4 bytes
+ * are not searched for). */
 #include "redact.h"
 
 #include <string.h>

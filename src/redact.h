@@ -1,8 +1,4 @@
-/* Keeping the API key out of everything shown to users.
- *
- * DESIGN. redact.c owns the search for the key in text and in decoded server answers; it
- * knows nothing of sessions or transfers: the key comes in as a string (keys under 4 bytes
- * are not searched for). */
+/* Keeping the API key out of everything shown to users. */
 #ifndef AIMLMUSIC_REDACT_H
 #define AIMLMUSIC_REDACT_H
 

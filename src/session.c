@@ -1,4 +1,10 @@
-/* Building the API's requests (see session.h). */
+/* A session: what every request to the service shares.
+ *
+ * DESIGN. session.c owns the base URL, the key (kept in C memory only, never handed back to
+ * Lua, wiped when freed), the prebuilt header lists and timeouts, and building the three
+ * requests of the API (submit, status, download) as transfers it starts on the engine. Each
+ * transfer holds a counted reference, so headers and key outlive the Lua object. It must not
+ * know what an answer means (response.c) or how a download reaches its target (commit.c). */
 #include "session.h"
 
 #include <errno.h>
