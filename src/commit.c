@@ -126,20 +126,18 @@ static int commit_report(lua_State *L, transfer *t) {
   if (t->commit_errno) {
     int e = t->commit_errno;
     transfer_discard(t);
-    if (e == EEXIST) lua_pushfstring(L, "%s exists (pass overwrite = true to replace it)", t->target_path);
-    else if (t->commit_moving) lua_pushfstring(L, "moving download to %s: %s", t->target_path, strerror(e));
-    else lua_pushfstring(L, "writing %s: %s", t->target_path, strerror(e));
-    error_push(L, "io", lua_tostring(L, -1));
-    lua_remove(L, -2);
-    if (e == EEXIST) error_setstring(L, "code", "EEXIST");
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
+    if (e == EEXIST) {
+      error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", t->target_path);
+      error_setstring(L, "code", "EEXIST");
+      return 2;
+    }
+    if (t->commit_moving) return error_fail_errno(L, "io", e, "moving download to %s", t->target_path);
+    return error_fail_errno(L, "io", e, "writing %s", t->target_path);
   }
   lua_createtable(L, 0, 2);
   lua_pushstring(L, t->target_path);
   lua_setfield(L, -2, "path");
-  compat_pushint(L, t->bytes);
+  lua_pushinteger(L, t->bytes);
   lua_setfield(L, -2, "bytes");
   return 1;
 }
@@ -151,10 +149,7 @@ static int commit_download(lua_State *L, transfer *t) {
   if (t->committed) return commit_report(L, t);
   if (commit_size_problem(t, msg, sizeof msg)) {
     transfer_discard(t);
-    error_push(L, "protocol", msg);
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
+    return error_fail(L, "protocol", "%s", msg);
   }
   commit_run(t);
   t->committed = 1;

@@ -1,14 +1,18 @@
 /* aimlmusic.core: registers the pieces; each lives in its own file.
  *
- * DESIGN. core.c is the only file that makes classes and fills the module table: each file
- * below hands it luaL_Reg lists, and a type whose methods come from several files (the
- * transfer: its own, then commit.c's commit and finish) is composed here, the way luv.c adds
- * the shared handle methods after a type's own. Nothing calls core.c. */
+ * DESIGN. core.c fills the module table and makes the classes of the request path (engine,
+ * transfer, session): their files hand it luaL_Reg lists and close/tostring functions and
+ * register nothing themselves. A type whose methods come from several files (the transfer:
+ * its own, then commit.c's commit and finish) is composed here, the way luv.c adds the shared
+ * handle methods after a type's own, so no lower file calls a higher one. The shared layer
+ * (error, json, validate, journal, host, output) registers its functions through its *_open.
+ * Nothing calls core.c. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 
 #include "compat.h"
+#include "class.h"
 #include "commit.h"
 #include "drive.h"
 #include "engine.h"
@@ -43,31 +47,16 @@ static void core_init_once(void) {
   core_ready = 1;
 }
 
-/* A class: metatable name with meta's entries, and __index a table of the methods of every
- * list in methods (NULL-ended), later lists after earlier ones. */
-static void core_class(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *const *methods) {
-  luaL_newmetatable(L, name);
-  luaL_setfuncs(L, meta, 0);
-  lua_newtable(L);
-  for (; *methods; methods++) luaL_setfuncs(L, *methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushstring(L, name);
-  lua_setfield(L, -2, "__name");
-  lua_pop(L, 1);
-}
-
 AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
-  static const luaL_Reg *const engine_lists[] = {drive_methods, NULL};
-  static const luaL_Reg *const transfer_lists[] = {transfer_methods, commit_methods, NULL};
-  static const luaL_Reg *const session_lists[] = {session_methods, NULL};
   pthread_once(&core_once, core_init_once);
   if (!core_ready) return luaL_error(L, "curl_global_init failed");
   json_open(L);
   lua_newtable(L);
   error_open(L);
-  core_class(L, ENGINE_MT, engine_meta, engine_lists);
-  core_class(L, TRANSFER_MT, transfer_meta, transfer_lists);
-  core_class(L, SESSION_MT, session_meta, session_lists);
+  class_define(L, ENGINE_MT, drive_methods, engine_close, engine_tostring);
+  class_define(L, TRANSFER_MT, transfer_methods, transfer_close, transfer_tostring);
+  class_add_methods(L, TRANSFER_MT, commit_methods); /* commit, finish: from above the transfer */
+  class_define(L, SESSION_MT, session_methods, session_close, session_tostring);
   luaL_setfuncs(L, engine_functions, 0);
   luaL_setfuncs(L, transfer_functions, 0);
   luaL_setfuncs(L, session_functions, 0);

@@ -84,14 +84,14 @@ static int drive_changes(lua_State *L) {
   int i, n = e->n_changes;
   luaL_checktype(L, 2, LUA_TTABLE);
   for (i = 0; i < n; i++) {
-    compat_pushint(L, e->changes[i].fd);
+    lua_pushinteger(L, e->changes[i].fd);
     lua_rawseti(L, 2, 2 * i + 1);
-    compat_pushint(L, e->changes[i].what);
+    lua_pushinteger(L, e->changes[i].what);
     lua_rawseti(L, 2, 2 * i + 2);
   }
   e->n_changes = 0;
-  compat_pushint(L, n);
-  if (e->timer_changed) compat_pushint(L, e->timer_ms);
+  lua_pushinteger(L, n);
+  if (e->timer_changed) lua_pushinteger(L, e->timer_ms);
   else lua_pushnil(L);
   e->timer_changed = 0;
   return 2;
@@ -111,7 +111,7 @@ static int drive_poll(lua_State *L) {
     long curl_ms = -1;
     curl_multi_timeout(e->multi, &curl_ms);
     if (curl_ms >= 0 && curl_ms < ms) ms = (lua_Number)curl_ms;
-    compat_pushint(L, pollfd_wait(e, (int)ms));
+    lua_pushinteger(L, pollfd_wait(e, (int)ms));
     return 1;
   }
   if (e->wake_fd[0] >= 0) {
@@ -125,7 +125,7 @@ static int drive_poll(lua_State *L) {
     mc = curl_multi_poll(e->multi, NULL, 0, (int)ms, &numfds);
   }
   if (mc != CURLM_OK) return luaL_error(L, "curl_multi_poll: %s", curl_multi_strerror(mc));
-  compat_pushint(L, numfds);
+  lua_pushinteger(L, numfds);
   return 1;
 }
 
@@ -134,7 +134,7 @@ static int drive_timeout(lua_State *L) {
   engine *e = engine_check(L, 1);
   long ms = -1;
   curl_multi_timeout(e->multi, &ms);
-  compat_pushint(L, ms);
+  lua_pushinteger(L, ms);
   return 1;
 }
 
@@ -167,7 +167,7 @@ static int drive_pollfd(lua_State *L) {
 #pragma GCC diagnostic pop
 #endif
   }
-  compat_pushint(L, e->poll_fd);
+  lua_pushinteger(L, e->poll_fd);
   return 1;
 }
 
@@ -186,34 +186,34 @@ static int drive_arm(lua_State *L) {
     if (e->queue_head[c] && e->n_running[c] < ENGINE_MAX_RUNNING) ms = 0;
   pollfd_arm(e, ms);
   if (ms < 0) lua_pushnil(L);
-  else compat_pushint(L, ms);
+  else lua_pushinteger(L, ms);
   return 1;
 }
 
 static int drive_count(lua_State *L) {
   engine *e = engine_check(L, 1);
-  compat_pushint(L, e->n_active);
+  lua_pushinteger(L, e->n_active);
   return 1;
 }
 
 /* engine:committing() --> downloads being moved into place by a worker */
 static int drive_committing(lua_State *L) {
   engine *e = engine_check(L, 1);
-  compat_pushint(L, e->n_workers);
+  lua_pushinteger(L, e->n_workers);
   return 1;
 }
 
 /* engine:wake_fd() --> the descriptor a host loop watches for finished commits */
 static int drive_wake_fd(lua_State *L) {
   engine *e = engine_check(L, 1);
-  compat_pushint(L, engine_wake_fd(e));
+  lua_pushinteger(L, engine_wake_fd(e));
   return 1;
 }
 
 /* engine:reap([done]) --> finished commits appended to done, without touching libcurl */
 static int drive_reap(lua_State *L) {
   engine *e = engine_check(L, 1);
-  compat_pushint(L, engine_reap_workers(L, e, lua_istable(L, 2) ? 2 : 0));
+  lua_pushinteger(L, engine_reap_workers(L, e, lua_istable(L, 2) ? 2 : 0));
   return 1;
 }
 

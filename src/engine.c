@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "class.h"
 #include "pollfd.h"
 
 static const char engine_key = 'E'; /* registry[&engine_key] = this state's engine userdata */
@@ -147,7 +148,7 @@ engine *engine_check(lua_State *L, int idx) {
 }
 
 /* __gc and __close: stops every item still in flight; idempotent. */
-static int engine_close(lua_State *L) {
+int engine_close(lua_State *L) {
   engine **pe = (engine **)luaL_checkudata(L, 1, ENGINE_MT);
   engine *e = *pe;
   if (e == NULL) return 0;
@@ -190,9 +191,7 @@ engine *engine_get(lua_State *L) {
   pe = (engine **)luaL_testudata(L, -1, ENGINE_MT);
   lua_pop(L, 1);
   if (pe && *pe) return *pe;
-  pe = (engine **)compat_newudata(L, sizeof *pe);
-  *pe = NULL;
-  luaL_setmetatable(L, ENGINE_MT);
+  pe = (engine **)class_new(L, ENGINE_MT, sizeof *pe);
   *pe = (engine *)calloc(1, sizeof **pe);
   if (*pe == NULL) luaL_error(L, "out of memory");
   (*pe)->refs = 1;
@@ -373,12 +372,12 @@ int engine_collect(lua_State *L, engine *e, int done_idx) {
   }
   engine_promote(e);
   if (e->n_workers > 0 || e->wake_fd[0] >= 0) n += engine_reap_workers(L, e, done_idx);
-  compat_pushint(L, e->n_active);
-  compat_pushint(L, n);
+  lua_pushinteger(L, e->n_active);
+  lua_pushinteger(L, n);
   return 2;
 }
 
-static int engine_tostring(lua_State *L) {
+int engine_tostring(lua_State *L) {
   engine **pe = (engine **)luaL_checkudata(L, 1, ENGINE_MT);
   if (*pe && (*pe)->multi) lua_pushfstring(L, "aimlmusic.engine(%d active)", (*pe)->n_active);
   else lua_pushliteral(L, "aimlmusic.engine(closed)");
@@ -401,6 +400,4 @@ static int l_now(lua_State *L) {
   return 1;
 }
 
-const luaL_Reg engine_meta[] = {
-    {"__gc", engine_close}, {"__close", engine_close}, {"__tostring", engine_tostring}, {NULL, NULL}};
 const luaL_Reg engine_functions[] = {{"engine", l_engine}, {"now", l_now}, {NULL, NULL}};

@@ -117,8 +117,12 @@ int engine_collect(lua_State *L, engine *e, int done_idx);
 /* Completes finished workers only, without touching libcurl; returns how many. */
 int engine_reap_workers(lua_State *L, engine *e, int done_idx);
 
-/* The engine's metatable and core.engine, core.now; its methods are in drive.h. */
-extern const luaL_Reg engine_meta[], engine_functions[];
+/* __gc and __close: stops every item still in flight; idempotent. __tostring. The methods
+ * are drive.h's. */
+int engine_close(lua_State *L);
+int engine_tostring(lua_State *L);
+/* core.engine, core.now */
+extern const luaL_Reg engine_functions[];
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

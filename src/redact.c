@@ -86,7 +86,7 @@ void redact_value(lua_State *L, const char *key, int idx) {
   for (i = 1; i <= renamed; i++) {
     size_t n;
     const char *k;
-    compat_rawgeti(L, list, i);
+    lua_rawgeti(L, list, i);
     k = lua_tolstring(L, -1, &n);
     redact_push(L, key, k, n);
     lua_pushvalue(L, -2);

@@ -17,18 +17,16 @@
 
 static const char *const request_names[] = {"submit", "status", "download", NULL};
 
-/* Sets the facts the retry policy reads on the error at the top, and pushes nil below it: the
- * two results nil, err. sent: whether the request can have reached the server. */
+/* Sets the facts the retry policy reads on the error at the top (nil, err pushed by
+ * error_fail) and returns 2. sent: whether the request can have reached the server. */
 static int fail_facts(lua_State *L, const response_facts *f, int sent) {
   error_setstring(L, "request", request_names[f->request]);
   error_setbool(L, "sent", sent);
-  lua_pushnil(L);
-  lua_insert(L, -2);
   return 2;
 }
 
 static int fail_with(lua_State *L, const response_facts *f, const char *kind, const char *message) {
-  error_push(L, kind, message);
+  error_fail(L, kind, "%s", message);
   return fail_facts(L, f, 1);
 }
 
@@ -44,7 +42,7 @@ static int decode_server_json(lua_State *L, const response_facts *f) {
 
 /* The message of a provider error body: a string, or a list of strings joined with "; ". */
 static void push_body_message(lua_State *L, int body) {
-  int t = compat_getfield(L, body, "message");
+  int t = lua_getfield(L, body, "message");
   if (t == LUA_TSTRING) return;
   if (t == LUA_TTABLE) {
     luaL_Buffer b;
@@ -52,13 +50,13 @@ static void push_body_message(lua_State *L, int body) {
     luaL_buffinit(L, &b);
     for (i = 1; i <= n && i <= 20; i++) {
       /* The buffer must be on top whenever it grows: separator first, then the value. */
-      if (compat_rawgeti(L, list, i) != LUA_TSTRING) {
+      if (lua_rawgeti(L, list, i) != LUA_TSTRING) {
         lua_pop(L, 1);
         continue;
       }
       lua_pop(L, 1);
       if (added++) luaL_addstring(&b, "; ");
-      compat_rawgeti(L, list, i);
+      lua_rawgeti(L, list, i);
       luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
@@ -72,7 +70,7 @@ static void push_body_message(lua_State *L, int body) {
 /* A 400's message list becomes err.fields: "prompt must be ..." names the field "prompt". */
 static void set_fields_from_body(lua_State *L, int body, int err) {
   int i, n, count = 0;
-  if (compat_getfield(L, body, "message") != LUA_TTABLE) {
+  if (lua_getfield(L, body, "message") != LUA_TTABLE) {
     lua_pop(L, 1);
     return;
   }
@@ -81,7 +79,7 @@ static void set_fields_from_body(lua_State *L, int body, int err) {
   for (i = 1; i <= n && i <= 100; i++) {
     size_t len, k = 0;
     const char *s;
-    if (compat_rawgeti(L, -2, i) != LUA_TSTRING) { /* before lua_tolstring turns 1 into "1" */
+    if (lua_rawgeti(L, -2, i) != LUA_TSTRING) { /* before lua_tolstring turns 1 into "1" */
       lua_pop(L, 1);
       continue;
     }
@@ -139,9 +137,7 @@ static int curl_failure(lua_State *L, const response_facts *f) {
   switch (f->code) {
     case CURLE_WRITE_ERROR:
       if (f->io_errno) {
-        lua_pushfstring(L, "writing %s: %s", f->path ? f->path : "download", strerror(f->io_errno));
-        error_push(L, "io", lua_tostring(L, -1));
-        lua_remove(L, -2);
+        error_fail(L, "io", "writing %s: %s", f->path ? f->path : "download", strerror(f->io_errno));
         error_setstring(L, "code", name);
         return fail_facts(L, f, sent);
       }
@@ -177,8 +173,7 @@ static int curl_failure(lua_State *L, const response_facts *f) {
     default: break; /* the rest (RECV_ERROR, PARTIAL_FILE, TLS, ...) is network */
   }
   redact_push(L, f->key, text, strlen(text));
-  error_push(L, kind, lua_tostring(L, -1));
-  lua_remove(L, -2);
+  error_fail_top(L, kind);
   if (name) error_setstring(L, "code", name);
   else error_setint(L, "code", (long long)f->code);
   return fail_facts(L, f, sent);
@@ -217,13 +212,13 @@ static int api_not_found(lua_State *L, const response_facts *f, int body) {
     curl_url_cleanup(u);
     if (asked == NULL) return 0;
   }
-  if (compat_getfield(L, body, "statusCode") == LUA_TNUMBER && lua_tonumber(L, -1) == 404 &&
-      compat_getfield(L, body, "path") == LUA_TSTRING) {
+  if (lua_getfield(L, body, "statusCode") == LUA_TNUMBER && lua_tonumber(L, -1) == 404 &&
+      lua_getfield(L, body, "path") == LUA_TSTRING) {
     const char *want = asked ? asked : "/v2/generate/audio"; /* core.classify: no transfer */
     said = lua_tolstring(L, -1, &said_n);
     said_n = strcspn(said, "?#");
     yes = said_n == strlen(want) && memcmp(said, want, said_n) == 0;
-    if (yes && compat_getfield(L, body, "message") == LUA_TSTRING)
+    if (yes && lua_getfield(L, body, "message") == LUA_TSTRING)
       yes = strncmp(lua_tostring(L, -1), "Cannot ", 7) != 0;
   }
   curl_free(asked);
@@ -261,13 +256,12 @@ static int http_failure(lua_State *L, const response_facts *f) {
     else
       lua_pushfstring(L, "%s", reason(status));
   }
-  error_push(L, kind, lua_tostring(L, -1));
-  lua_remove(L, -2);
+  error_fail_top(L, kind); /* body (if any), nil, err */
   err = lua_gettop(L);
   error_setint(L, "status", status);
   if (f->retry_after > 0) error_setint(L, "retry_after", f->retry_after);
   if (body) {
-    if (compat_getfield(L, body, "requestId") == LUA_TSTRING) lua_setfield(L, err, "request_id");
+    if (lua_getfield(L, body, "requestId") == LUA_TSTRING) lua_setfield(L, err, "request_id");
     else lua_pop(L, 1);
     if (strcmp(kind, "validation") == 0) set_fields_from_body(L, body, err);
     lua_remove(L, body);
@@ -288,7 +282,7 @@ static void set_mapped(lua_State *L, int st, const char *name, int want) {
     lua_Number x = lua_tonumber(L, -1);
     if (x >= -9e15 && x <= 9e15 && x == (lua_Number)(long long)x) {
       lua_pop(L, 1);
-      compat_pushint(L, (long long)x);
+      lua_pushinteger(L, (long long)x);
     }
   }
   lua_setfield(L, st, name);
@@ -330,8 +324,8 @@ static void apply_mapping(lua_State *L, int body, int map, int st) {
   int i, n = (int)lua_rawlen(L, map);
   for (i = 1; i <= n && i <= 64; i++) {
     int top = lua_gettop(L);
-    if (compat_rawgeti(L, map, i) == LUA_TTABLE && compat_getfield(L, -1, "from") == LUA_TSTRING &&
-        compat_getfield(L, -2, "to") == LUA_TSTRING) {
+    if (lua_rawgeti(L, map, i) == LUA_TTABLE && lua_getfield(L, -1, "from") == LUA_TSTRING &&
+        lua_getfield(L, -2, "to") == LUA_TSTRING) {
       push_path(L, body, lua_tostring(L, top + 2));
       set_mapped(L, st, lua_tostring(L, top + 3), LUA_TNONE);
     }
@@ -358,9 +352,9 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
   body = lua_gettop(L);
   lua_createtable(L, 0, 12);
   st = lua_gettop(L);
-  if (compat_getfield(L, body, "id") != LUA_TSTRING) return protocol_error(L, f, "response has no string id");
+  if (lua_getfield(L, body, "id") != LUA_TSTRING) return protocol_error(L, f, "response has no string id");
   lua_setfield(L, st, "id");
-  if (compat_getfield(L, body, "status") != LUA_TSTRING)
+  if (lua_getfield(L, body, "status") != LUA_TSTRING)
     return protocol_error(L, f, "response has no string status");
   status = lua_tostring(L, -1);
   lua_setfield(L, st, "status"); /* status stays alive in body */
@@ -368,10 +362,10 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
   lua_setfield(L, st, "raw");
   if (f->request == RESPONSE_SUBMIT) return 1;
 
-  switch (compat_getfield(L, body, "audio_file")) {
+  switch (lua_getfield(L, body, "audio_file")) {
     case LUA_TTABLE:
       sub = lua_gettop(L);
-      if (compat_getfield(L, sub, "url") == LUA_TSTRING) {
+      if (lua_getfield(L, sub, "url") == LUA_TSTRING) {
         const char *u = lua_tostring(L, -1);
         if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
           return protocol_error(L, f, "audio_file.url is not an http(s) URL");
@@ -401,12 +395,12 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
     push_path(L, body, response_common[i].from);
     set_mapped(L, st, response_common[i].to, response_common[i].type);
   }
-  if (compat_getfield(L, body, "error") == LUA_TTABLE) {
+  if (lua_getfield(L, body, "error") == LUA_TTABLE) {
     sub = lua_gettop(L);
     lua_createtable(L, 0, 2);
-    if (compat_getfield(L, sub, "name") == LUA_TSTRING) lua_setfield(L, -2, "name");
+    if (lua_getfield(L, sub, "name") == LUA_TSTRING) lua_setfield(L, -2, "name");
     else lua_pop(L, 1);
-    if (compat_getfield(L, sub, "message") == LUA_TSTRING) lua_setfield(L, -2, "message");
+    if (lua_getfield(L, sub, "message") == LUA_TSTRING) lua_setfield(L, -2, "message");
     else lua_pop(L, 1);
     lua_setfield(L, st, "error");
   }
@@ -438,7 +432,7 @@ static int l_classify(lua_State *L) {
   r = response_classify(L, &f, lua_istable(L, 4) ? 4 : 0);
   if (r == 0) { /* a download's bytes: what finish reports, without a file */
     lua_createtable(L, 0, 1);
-    compat_pushint(L, n);
+    lua_pushinteger(L, n);
     lua_setfield(L, -2, "bytes");
     return 1;
   }

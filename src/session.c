@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "class.h"
 #include "error.h"
 #include "transfer.h"
 #include "url.h"
@@ -57,7 +58,7 @@ static session *session_check(lua_State *L, int idx) {
   return *ps;
 }
 
-static int session_close(lua_State *L) {
+int session_close(lua_State *L) {
   session **ps = (session **)luaL_checkudata(L, 1, SESSION_MT);
   if (*ps) {
     session_release(*ps);
@@ -66,7 +67,7 @@ static int session_close(lua_State *L) {
   return 0;
 }
 
-static int session_tostring(lua_State *L) {
+int session_tostring(lua_State *L) {
   session **ps = (session **)luaL_checkudata(L, 1, SESSION_MT);
   if (*ps) lua_pushfstring(L, "aimlmusic.session(%s)", (*ps)->base_url);
   else lua_pushliteral(L, "aimlmusic.session(closed)");
@@ -96,7 +97,7 @@ static char *dup_string(const char *s, size_t n) {
  * bounds; this only keeps a direct caller of core.session from overflowing a cast). */
 static double opt_number(lua_State *L, int t, const char *k, double dflt, double lo, double hi) {
   double v = dflt;
-  if (compat_getfield(L, t, k) != LUA_TNIL) {
+  if (lua_getfield(L, t, k) != LUA_TNIL) {
     v = lua_tonumber(L, -1);
     if (lua_type(L, -1) != LUA_TNUMBER || !(v >= lo && v <= hi))
       luaL_error(L, "option %s must be a number from %f to %f", k, lo, hi);
@@ -111,25 +112,18 @@ static long opt_ms(lua_State *L, int t, const char *k, double dflt_s) {
   return (long)(opt_number(L, t, k, dflt_s, 0.001, OPT_MAX_SECONDS) * 1000.0 + 0.5);
 }
 
-static int config_error(lua_State *L, const char *message) {
-  lua_pushnil(L);
-  error_push(L, "config", message);
-  return 2;
-}
-
 /* Copies the string option k into *out; 0 with nil, err pushed when it is not a clean string. */
 static int opt_string(lua_State *L, int t, const char *k, char **out) {
   size_t n;
   const char *v;
-  int type = compat_getfield(L, t, k);
+  int type = lua_getfield(L, t, k);
   if (type == LUA_TNIL) {
     lua_pop(L, 1);
     return 1;
   }
   v = lua_tolstring(L, -1, &n);
   if (type != LUA_TSTRING || n == 0 || has_control(v, n)) {
-    lua_pushfstring(L, "option %s must be a non-empty string without control characters", k);
-    config_error(L, lua_tostring(L, -1));
+    error_fail(L, "config", "option %s must be a non-empty string without control characters", k);
     return 0;
   }
   *out = dup_string(v, n);
@@ -147,40 +141,35 @@ static int l_session(lua_State *L) {
   int allow_http;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  if (compat_getfield(L, 1, "api_key") != LUA_TNIL) {
-    if (lua_type(L, -1) != LUA_TSTRING) return config_error(L, "api_key must be a string");
+  if (lua_getfield(L, 1, "api_key") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING) return error_fail(L, "config", "api_key must be a string");
     key = lua_tolstring(L, -1, &klen);
     if (klen == 0) key = NULL;
     else if (has_control(key, klen) || memchr(key, ' ', klen))
-      return config_error(L, "api_key contains a space or a control character");
+      return error_fail(L, "config", "api_key contains a space or a control character");
   }
-  if (compat_getfield(L, 1, "base_url") != LUA_TSTRING) return config_error(L, "base_url must be a string");
+  if (lua_getfield(L, 1, "base_url") != LUA_TSTRING) return error_fail(L, "config", "base_url must be a string");
   url = lua_tolstring(L, -1, &ulen);
   if (has_control(url, ulen) || memchr(url, ' ', ulen) || memchr(url, '?', ulen) || memchr(url, '#', ulen))
-    return config_error(L, "base_url contains a space, a control character, '?' or '#'");
+    return error_fail(L, "config", "base_url contains a space, a control character, '?' or '#'");
   if (!(ulen > 7 && strncmp(url, "http://", 7) == 0) && !(ulen > 8 && strncmp(url, "https://", 8) == 0))
-    return config_error(L, "base_url must start with https:// or http://");
+    return error_fail(L, "config", "base_url must start with https:// or http://");
   {
     char why[URL_WHY_SIZE];
     lua_getfield(L, 1, "allow_http");
     allow_http = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (!url_allowed(url, allow_http, NULL, why)) {
-      lua_pushfstring(L, "base_url: %s", why);
-      return config_error(L, lua_tostring(L, -1));
-    }
+    if (!url_allowed(url, allow_http, NULL, why)) return error_fail(L, "config", "base_url: %s", why);
   }
   while (ulen > 0 && url[ulen - 1] == '/') ulen--;
 
-  ps = (session **)compat_newudata(L, sizeof *ps);
-  *ps = NULL;
-  luaL_setmetatable(L, SESSION_MT);
+  ps = (session **)class_new(L, SESSION_MT, sizeof *ps);
   s = (session *)calloc(1, sizeof *s);
   if (s == NULL) return luaL_error(L, "out of memory");
   *ps = s;
   s->refs = 1;
   s->tls_verify = 1;
-  if (compat_getfield(L, 1, "tls_verify") == LUA_TBOOLEAN) s->tls_verify = lua_toboolean(L, -1);
+  if (lua_getfield(L, 1, "tls_verify") == LUA_TBOOLEAN) s->tls_verify = lua_toboolean(L, -1);
   lua_pop(L, 1);
   if (!opt_string(L, 1, "ca_file", &s->ca_file) || !opt_string(L, 1, "proxy", &s->proxy)) return 2;
   s->timeout_ms = opt_ms(L, 1, "timeout", 60);
@@ -251,19 +240,14 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   return t;
 }
 
+/* Starts the transfer at the top: returns it, or nil, err when the engine refuses it. */
 static int start_or_fail(lua_State *L, transfer *t) {
   if (engine_start(L, &t->item, -1)) return 1;
-  error_push(L, "network", lua_tostring(L, -1));
-  lua_pushnil(L);
-  lua_insert(L, -2);
-  return 2;
+  return error_fail_top(L, "network");
 }
 
-static int require_key(lua_State *L, session *s) {
-  if (s->key) return 1;
-  lua_pushnil(L);
-  error_push(L, "config", "no API key: pass api_key to new() or set AIMLAPI_KEY");
-  return 0;
+static int no_key(lua_State *L) {
+  return error_fail(L, "config", "no API key: pass api_key to new() or set AIMLAPI_KEY");
 }
 
 /* session:submit(body_json) --> transfer | nil, err */
@@ -272,7 +256,7 @@ static int session_submit(lua_State *L) {
   size_t n;
   const char *body = luaL_checklstring(L, 2, &n);
   transfer *t;
-  if (!require_key(L, s)) return 2;
+  if (!s->key) return no_key(L);
   t = session_transfer(L, s, TRANSFER_SUBMIT, s->submit_url);
   /* On a reused connection the server closed, libcurl silently sends the request again (up to
    * five times): for a submit that would be a second paid job. A fresh connection is never
@@ -310,7 +294,7 @@ static int session_status(lua_State *L) {
   luaL_Buffer b;
   transfer *t;
   if (n == 0) return luaL_argerror(L, 2, "empty generation id");
-  if (!require_key(L, s)) return 2;
+  if (!s->key) return no_key(L);
   luaL_buffinit(L, &b);
   luaL_addstring(&b, s->base_url);
   luaL_addstring(&b, STATUS_QUERY);
@@ -342,22 +326,11 @@ static int session_download(lua_State *L) {
   char why[URL_WHY_SIZE];
   if (has_control(url, ulen) || !((ulen > 7 && strncmp(url, "http://", 7) == 0) ||
                                   (ulen > 8 && strncmp(url, "https://", 8) == 0))) {
-    lua_pushnil(L);
-    error_push(L, "config", "the audio URL is not an http(s) URL");
-    return 2;
+    return error_fail(L, "config", "the audio URL is not an http(s) URL");
   }
-  if (!url_allowed(url, s->allow_http, NULL, why)) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "the audio URL: %s", why);
-    error_push(L, "config", lua_tostring(L, -1));
-    lua_remove(L, -2);
-    return 2;
-  }
+  if (!url_allowed(url, s->allow_http, NULL, why)) return error_fail(L, "config", "the audio URL: %s", why);
   if (!overwrite && lstat(target, &sb) == 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "%s exists (pass overwrite = true to replace it)", target);
-    error_push(L, "io", lua_tostring(L, -1));
-    lua_remove(L, -2);
+    error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", target);
     error_setstring(L, "code", "EEXIST");
     return 2;
   }
@@ -373,13 +346,7 @@ static int session_download(lua_State *L) {
     curl_easy_setopt(t->item.easy, CURLOPT_MAXFILESIZE_LARGE, t->max_bytes - t->resume_from);
   if (t->tmp_path) return start_or_fail(L, t);
   e = transfer_open_temp(t, target);
-  if (e != 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "cannot create a file beside %s: %s", target, strerror(e));
-    error_push(L, "io", lua_tostring(L, -1));
-    lua_remove(L, -2);
-    return 2;
-  }
+  if (e != 0) return error_fail_errno(L, "io", e, "cannot create a file beside %s", target);
   return start_or_fail(L, t);
 }
 
@@ -388,8 +355,6 @@ static int session_has_key(lua_State *L) {
   return 1;
 }
 
-const luaL_Reg session_meta[] = {
-    {"__gc", session_close}, {"__close", session_close}, {"__tostring", session_tostring}, {NULL, NULL}};
 const luaL_Reg session_methods[] = {{"submit", session_submit},
                                     {"status", session_status},
                                     {"download", session_download},

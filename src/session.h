@@ -29,8 +29,11 @@ typedef struct session {
   int tls_verify;
 } session;
 
+/* __gc, __close and session:close(): drops the Lua object's reference; idempotent. */
+int session_close(lua_State *L);
+int session_tostring(lua_State *L);
 /* session:submit, :status, :download, :has_key, :close; core.session{...}. */
-extern const luaL_Reg session_meta[], session_methods[], session_functions[];
+extern const luaL_Reg session_methods[], session_functions[];
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "class.h"
 #include "platform.h"
 #include "url.h"
 
@@ -158,15 +159,13 @@ static int transfer_again(engine_item *it) {
 }
 
 transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
-  transfer *t = (transfer *)compat_newudata(L, sizeof *t);
+  transfer *t = (transfer *)class_new(L, TRANSFER_MT, sizeof *t);
   CURL *easy;
-  memset(t, 0, sizeof *t);
   t->fd = -1;
   t->item.ref = LUA_NOREF;
   t->item.lane = kind == TRANSFER_DOWNLOAD;
   t->item.again = transfer_again;
   t->kind = kind;
-  luaL_setmetatable(L, TRANSFER_MT);
   easy = engine_easy_take(e, &t->item);
   if (easy == NULL) luaL_error(L, "curl_easy_init failed");
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, transfer_on_write);
@@ -256,7 +255,7 @@ int transfer_take_partial(transfer *t, transfer *prev) {
 }
 
 /* __gc and __close: frees what the transfer owns; a download not committed leaves no file. */
-static int transfer_close(lua_State *L) {
+int transfer_close(lua_State *L) {
   transfer *t = transfer_check(L, 1);
   engine_stop(L, &t->item);
   transfer_release(t);
@@ -281,9 +280,9 @@ static int transfer_done(lua_State *L) {
 static int transfer_progress(lua_State *L) {
   transfer *t = transfer_check(L, 1);
   curl_off_t total = -1;
-  compat_pushint(L, t->bytes);
+  lua_pushinteger(L, t->bytes);
   if (t->item.easy) curl_easy_getinfo(t->item.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
-  if (total >= 0) compat_pushint(L, total + t->resume_from);
+  if (total >= 0) lua_pushinteger(L, total + t->resume_from);
   else lua_pushnil(L);
   return 2;
 }
@@ -300,7 +299,7 @@ static int transfer_discard_l(lua_State *L) {
   return 0;
 }
 
-static int transfer_tostring(lua_State *L) {
+int transfer_tostring(lua_State *L) {
   static const char *const kinds[] = {"submit", "status", "download"};
   static const char *const states[] = {"idle", "active", "done"};
   transfer *t = transfer_check(L, 1);

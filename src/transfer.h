@@ -70,7 +70,13 @@ int transfer_open_temp(transfer *t, const char *target);
  * prev has none to give. */
 int transfer_take_partial(transfer *t, transfer *prev);
 
-extern const luaL_Reg transfer_meta[], transfer_methods[], transfer_functions[];
+/* __gc and __close: frees what the transfer owns, a download's file not committed too;
+ * idempotent. __tostring. */
+int transfer_close(lua_State *L);
+int transfer_tostring(lua_State *L);
+/* transfer:done, :progress, :cancel, :discard (commit.h adds :commit and :finish);
+ * core.remove_partials */
+extern const luaL_Reg transfer_methods[], transfer_functions[];
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop
