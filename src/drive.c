@@ -218,15 +218,15 @@ static int drive_reap(lua_State *L) {
 }
 
 const luaL_Reg drive_methods[] = {{"perform", drive_perform},
-                                   {"poll", drive_poll},
-                                   {"timeout", drive_timeout},
-                                   {"count", drive_count},
-                                   {"committing", drive_committing},
-                                   {"wake_fd", drive_wake_fd},
-                                   {"reap", drive_reap},
-                                   {"socket_mode", drive_socket_mode},
-                                   {"socket_action", drive_socket_action},
-                                   {"changes", drive_changes},
-                                   {"pollfd", drive_pollfd},
-                                   {"arm", drive_arm},
-                                   {NULL, NULL}};
+                                  {"poll", drive_poll},
+                                  {"timeout", drive_timeout},
+                                  {"count", drive_count},
+                                  {"committing", drive_committing},
+                                  {"wake_fd", drive_wake_fd},
+                                  {"reap", drive_reap},
+                                  {"socket_mode", drive_socket_mode},
+                                  {"socket_action", drive_socket_action},
+                                  {"changes", drive_changes},
+                                  {"pollfd", drive_pollfd},
+                                  {"arm", drive_arm},
+                                  {NULL, NULL}};

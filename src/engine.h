@@ -24,24 +24,28 @@
 #define ENGINE_LANES 2
 
 /* The pointer to the object of type `type` whose member `member` is at p. */
-#define ENGINE_CONTAINER(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+#define ENGINE_CONTAINER(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
-typedef enum { ENGINE_IDLE, ENGINE_ACTIVE, ENGINE_DONE } engine_state;
-enum { ENGINE_WORK_NONE, ENGINE_WORK_RUNNING, ENGINE_WORK_DONE };
+typedef enum { ENGINE_IDLE,
+               ENGINE_ACTIVE,
+               ENGINE_DONE } engine_state;
+enum { ENGINE_WORK_NONE,
+       ENGINE_WORK_RUNNING,
+       ENGINE_WORK_DONE };
 
 struct engine;
 
 typedef struct engine_item {
-  CURL *easy;              /* the handle libcurl runs; NULL once given back */
-  struct engine *engine;   /* counted reference, from engine_easy_take to engine_easy_give */
+  CURL *easy;                      /* the handle libcurl runs; NULL once given back */
+  struct engine *engine;           /* counted reference, from engine_easy_take to engine_easy_give */
   struct engine_item *prev, *next; /* in the engine's active list while ACTIVE */
-  struct engine_item *qnext; /* in the lane's queue, or the worker list */
-  int lane;                /* 0: API requests, 1: downloads */
+  struct engine_item *qnext;       /* in the lane's queue, or the worker list */
+  int lane;                        /* 0: API requests, 1: downloads */
   engine_state state;
-  int queued;              /* ACTIVE, but not yet in the multi handle */
-  int cancelled;           /* stopped before it finished */
-  int ref;                 /* registry reference that keeps the owner alive while active */
-  CURLcode result;         /* libcurl's word on the finished easy handle */
+  int queued;      /* ACTIVE, but not yet in the multi handle */
+  int cancelled;   /* stopped before it finished */
+  int ref;         /* registry reference that keeps the owner alive while active */
+  CURLcode result; /* libcurl's word on the finished easy handle */
   /* Called when libcurl finished the handle, before it completes: returns 1 when the item goes
    * on (engine_restart with a new URL), 0 when it is done. NULL: always done. */
   int (*again)(struct engine_item *it);
@@ -58,7 +62,7 @@ typedef struct {
 } engine_sock_change;
 
 typedef struct engine {
-  int refs; /* the Lua userdata + every item holding an easy handle */
+  int refs;     /* the Lua userdata + every item holding an easy handle */
   CURLM *multi; /* NULL once the userdata is collected */
   engine_item *active;
   int n_active;

@@ -91,10 +91,9 @@ void redact_value(lua_State *L, const char *key, int idx) {
     redact_push(L, key, k, n);
     lua_pushvalue(L, -2);
     lua_rawget(L, idx);
-    lua_rawset(L, idx);   /* t[redacted] = t[k] */
+    lua_rawset(L, idx); /* t[redacted] = t[k] */
     lua_pushnil(L);
-    lua_rawset(L, idx);   /* t[k] = nil */
+    lua_rawset(L, idx); /* t[k] = nil */
   }
   if (list) lua_remove(L, list);
 }
-

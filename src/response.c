@@ -149,8 +149,7 @@ static int curl_failure(lua_State *L, const response_facts *f) {
         return fail_with(L, f, "protocol", msg);
       }
       if (f->body_overflow)
-        return fail_with(L, f, "protocol", f->request == RESPONSE_DOWNLOAD ? "error response body too large"
-                                                                           : "response body larger than 1 MiB");
+        return fail_with(L, f, "protocol", f->request == RESPONSE_DOWNLOAD ? "error response body too large" : "response body larger than 1 MiB");
       break;
     case CURLE_OPERATION_TIMEDOUT: kind = "timeout"; break;
     case CURLE_FILESIZE_EXCEEDED:

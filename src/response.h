@@ -12,26 +12,28 @@
 #pragma GCC visibility push(hidden)
 #endif
 
-typedef enum { RESPONSE_SUBMIT, RESPONSE_STATUS, RESPONSE_DOWNLOAD } response_request;
+typedef enum { RESPONSE_SUBMIT,
+               RESPONSE_STATUS,
+               RESPONSE_DOWNLOAD } response_request;
 
 typedef struct {
   response_request request;
-  int cancelled;        /* stopped by its owner */
-  const char *refused;  /* a redirect the URL rule refused: why; else NULL */
-  CURLcode code;        /* libcurl's result */
+  int cancelled;            /* stopped by its owner */
+  const char *refused;      /* a redirect the URL rule refused: why; else NULL */
+  CURLcode code;            /* libcurl's result */
   const char *curl_message; /* libcurl's own words on code, or NULL */
-  long status;          /* the HTTP status (when code is CURLE_OK) */
-  const char *body;     /* the response body (an error page's start, for a download) */
+  long status;              /* the HTTP status (when code is CURLE_OK) */
+  const char *body;         /* the response body (an error page's start, for a download) */
   size_t body_len;
-  const char *url;      /* the URL asked, to tell the API's 404 from another (NULL: none) */
+  const char *url;       /* the URL asked, to tell the API's 404 from another (NULL: none) */
   long long retry_after; /* seconds, from Retry-After (0: none) */
-  const char *key;      /* redacted from everything shown */
+  const char *key;       /* redacted from everything shown */
   /* Why a write stopped (CURLE_WRITE_ERROR), and what the file is. */
   int io_errno;
   const char *path;
-  int oversize;         /* past max_bytes (1) or past expected (2) */
+  int oversize; /* past max_bytes (1) or past expected (2) */
   int body_overflow;
-  int stalled;          /* a download that received nothing for too long */
+  int stalled; /* a download that received nothing for too long */
   long long max_bytes, expected;
 } response_facts;
 

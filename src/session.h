@@ -22,10 +22,10 @@ typedef struct session {
   struct curl_slist *cdn_headers; /* no Authorization: the CDN is another host */
   long timeout_ms, connect_timeout_ms;
   long low_speed_limit, low_speed_time; /* a download slower than limit B/s for time s ends */
-  curl_off_t max_bytes;                  /* the most a download may write */
-  int allow_http;                        /* plain http to any host (url.h) */
-  char *ca_file; /* CA bundle to verify peers with, instead of the system's */
-  char *proxy;   /* explicit proxy; otherwise libcurl honours the *_proxy variables */
+  curl_off_t max_bytes;                 /* the most a download may write */
+  int allow_http;                       /* plain http to any host (url.h) */
+  char *ca_file;                        /* CA bundle to verify peers with, instead of the system's */
+  char *proxy;                          /* explicit proxy; otherwise libcurl honours the *_proxy variables */
   int tls_verify;
 } session;
 

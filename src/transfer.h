@@ -18,12 +18,14 @@
 /* Redirects a download follows, each checked against the URL rule (url.h) before it is sent. */
 #define TRANSFER_MAX_REDIRECTS 5
 
-typedef enum { TRANSFER_SUBMIT, TRANSFER_STATUS, TRANSFER_DOWNLOAD } transfer_kind;
+typedef enum { TRANSFER_SUBMIT,
+               TRANSFER_STATUS,
+               TRANSFER_DOWNLOAD } transfer_kind;
 
 typedef struct transfer {
-  engine_item item;  /* first: what the engine runs */
+  engine_item item; /* first: what the engine runs */
   transfer_kind kind;
-  int finished;      /* finish() already ran */
+  int finished; /* finish() already ran */
   /* What the transfer borrows from the session that made it: the key to redact, kept alive
    * by a counted reference that release drops. */
   void *owner;

@@ -8,7 +8,7 @@ set -eu
 # Bottom to top: a file may use only files listed before it. Headers alone (compat.h) need no
 # place. A new src/*.c must be put here, above what it calls.
 LAYERS="
-class error json url redact datauri field schema validate output host journal
+class platform_posix platform_win32 error json url redact datauri field schema validate output host journal
 pollfd engine drive transfer response commit session
 core
 "
