@@ -30,8 +30,8 @@ TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic bin/aimlmusic-mock
 
-.PHONY: all build test test-all demo asan valgrind tsan lint format-check rock rock-config rock-pack fuzz bench clean nvim docs \
-	love-bundle windows
+.PHONY: all build layers test test-all demo asan valgrind tsan lint format-check rock rock-config rock-pack fuzz bench \
+	clean nvim docs love-bundle windows
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
 all: build
@@ -49,8 +49,12 @@ $(BUILD)/aimlmusic/core.so: $(SRC) $(HDR) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(SRC) $(CURL_LIBS) -lm -pthread
 
-test: deps-test build
+test: deps-test build layers
 	$(TEST_ENV) $(LUA) $(BUSTED) $(BUSTED_ARGS)
+
+# Each src/*.c compiled alone; nm proves that no file calls one above it (order in the script).
+layers: deps-build
+	@CC='$(CC)' CFLAGS='$(ALL_CFLAGS) -O0' tools/layers.sh $(BUILD)/layers
 
 # The repository is a Neovim plugin: core.so built for Neovim's LuaJIT where its runtimepath
 # loader looks (lua/aimlmusic/core.so, ignored by git). lazy.nvim: build = "make nvim".

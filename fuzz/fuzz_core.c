@@ -40,16 +40,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   check(L, luaL_dostring(L, "package.path = './lua/?.lua;' .. package.path"));
   luaL_requiref(L, "aimlmusic.core", luaopen_aimlmusic_core, 0);
   lua_setglobal(L, "core");
-  check(L, luaL_dostring(L, "models = core.check_models(require 'aimlmusic.models')\n"
-                            "map = {} for _, m in pairs(models) do\n"
-                            "  for _, r in ipairs(m.response or {}) do map[#map + 1] = r end end"));
+  check(L, luaL_dostring(L,
+                         "models = core.check_models(require 'aimlmusic.models')\n"
+                         "map = {} for _, m in pairs(models) do\n"
+                         "  for _, r in ipairs(m.response or {}) do map[#map + 1] = r end end"));
   fuzz_L = L;
   return 0;
 }
 
 static const char *const model_names[] = {"minimax/music-2.0", "minimax/music-1.5", "minimax/music-2.6",
-                                           "minimax/music-cover", "google/lyria2", "stable-audio",
-                                           "elevenlabs/eleven_music", "minimax-music"};
+                                          "minimax/music-cover", "google/lyria2", "stable-audio",
+                                          "elevenlabs/eleven_music", "minimax-music"};
 static const long statuses[] = {200, 201, 204, 299, 400, 401, 402, 403, 404, 408, 422, 429, 500, 502, 503, 504, 302, 418};
 static const char *const kinds[] = {"submit", "status", "download"};
 

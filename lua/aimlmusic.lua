@@ -24,6 +24,7 @@ local perform = require "aimlmusic.perform"   -- one request, retried while safe
 local wait = require "aimlmusic.wait"         -- the poll loop of Client:wait
 local resume = require "aimlmusic.resume"     -- Client:resume after a crash
 local errors = require "aimlmusic.errors"
+local retry = require "aimlmusic.retry"       -- which failed requests may be repeated
 
 local now, await, check_can_wait = task.now, task.await, task.check_can_wait
 local argcheck, new_error = errors.argcheck, errors.new
@@ -321,7 +322,7 @@ function Client:status(id, limit)
   if not t then return nil, err end
   await(t)
   local st
-  st, err = t:finish(response_map(id))
+  st, err = retry.finish(t, response_map(id))
   if not st then err.id = id end
   return st, err
 end

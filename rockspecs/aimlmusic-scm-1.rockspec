@@ -43,6 +43,7 @@ build = {
     ["aimlmusic.uv"] = "lua/aimlmusic/uv.lua",
     ["aimlmusic.cqueues"] = "lua/aimlmusic/cqueues.lua",
     ["aimlmusic.schedule"] = "lua/aimlmusic/schedule.lua",
+    ["aimlmusic.retry"] = "lua/aimlmusic/retry.lua",
     ["aimlmusic.cli"] = "lua/aimlmusic/cli.lua",
     ["aimlmusic.nvim"] = "lua/aimlmusic/nvim/init.lua",
     ["aimlmusic.nvim.notify"] = "lua/aimlmusic/nvim/notify.lua",
@@ -61,9 +62,11 @@ build = {
     ["aimlmusic.mock.validate"] = "lua/aimlmusic/mock/validate.lua",
     ["aimlmusic.core"] = {
       sources = {
-        "src/class.c", "src/commit.c", "src/core.c", "src/datauri.c", "src/engine.c", "src/error.c", "src/field.c", "src/host.c",
-        "src/journal.c", "src/json.c", "src/output.c", "src/platform_posix.c", "src/platform_win32.c", "src/pollfd.c", "src/request.c", "src/response.c",
-        "src/schema.c", "src/url.c", "src/validate.c",
+        "src/class.c", "src/commit.c", "src/core.c", "src/datauri.c", "src/drive.c", "src/engine.c",
+        "src/error.c", "src/field.c", "src/host.c", "src/journal.c", "src/json.c", "src/output.c",
+        "src/platform_posix.c", "src/platform_win32.c", "src/pollfd.c", "src/redact.c",
+        "src/response.c", "src/schema.c", "src/session.c", "src/transfer.c", "src/url.c",
+        "src/validate.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },

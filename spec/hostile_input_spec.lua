@@ -4,6 +4,7 @@
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
+local retry = require "aimlmusic.retry"
 local fixture = require "support.fixture"
 local util = require "support.util"
 local assert_error = require("support.errors").assert_error
@@ -103,7 +104,7 @@ describe("hostile input", function()
       assert.is_true(ok, tostring(r))
       assert.is_nil(r)
       assert_error(err, "server")
-      assert.is_true(err.retryable)
+      assert.is_true(retry.decide(err).retryable)
     end
     local _, err = core.classify("submit", 400, '{"message":[1,{},null,"prompt bad"]}')
     assert_error(err, "validation")

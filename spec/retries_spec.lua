@@ -5,6 +5,7 @@
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
+local retry = require "aimlmusic.retry"
 local fixture = require "support.fixture"
 local fastclock = require "support.fastclock"
 local util = require "support.util"
@@ -253,6 +254,7 @@ describe("every error", function()
       for _, status in ipairs(STATUSES) do
         local r, err = core.classify(kind, status, "")
         assert.is_nil(r)
+        retry.decide(err) -- the core reports facts; the policy decides
         assert.is_boolean(err.retryable, kind .. " " .. status)
         assert.equal(RETRYABLE[kind][status] or false, err.retryable, kind .. " " .. status)
       end

@@ -1,3 +1,10 @@
+/* The end of a transfer: transfer:commit() and transfer:finish().
+ *
+ * DESIGN. commit.c owns moving a finished download into place (fsync the temporary file,
+ * then link with no overwrite, or rename), on a worker of the engine so that the host's loop
+ * never waits for the disk, and the finish of every transfer: it gathers the transfer's facts
+ * for the classifier (response.c) and reports the commit. It must not know how requests are
+ * built (session.c) nor decide whether a failure may be retried (lua/aimlmusic/retry.lua). */
 #include "commit.h"
 
 #include <errno.h>
@@ -8,18 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-size_t commit_partial_keep(const char *base, size_t blen) {
-  size_t keep = blen;
-  if (blen + COMMIT_PARTIAL_SUFFIX_LEN <= COMMIT_NAME_MAX) return blen;
-  keep = COMMIT_NAME_MAX - COMMIT_PARTIAL_SUFFIX_LEN;
-  /* Cut on a character boundary: never between the bytes of one UTF-8 sequence. */
-  while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80) keep--;
-  return keep;
-}
+#include "error.h"
+#include "response.h"
 
-int commit_size_problem(transfer *t, char *msg, size_t n) {
+/* 1 with a message in msg when the download's size is not the one the server announced
+ * (Content-Length) or the job reported; 0 when it is. */
+static int commit_size_problem(transfer *t, char *msg, size_t n) {
   curl_off_t announced = -1;
-  if (t->easy) curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+  if (t->item.easy) curl_easy_getinfo(t->item.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
   if (announced >= 0 && announced != t->bytes - t->resume_from) {
     snprintf(msg, n, "downloaded %.0f bytes, the server announced %.0f", (double)t->bytes,
              (double)announced);
@@ -54,7 +57,8 @@ static void sync_dir(const char *target) {
   close(fd);
 }
 
-void commit_run(transfer *t) {
+/* Runs the commit steps in the calling thread; sets t->commit_errno on failure. */
+static void commit_run(transfer *t) {
   int rc;
   if (fsync(t->fd) != 0) {
     t->commit_errno = errno;
@@ -62,7 +66,7 @@ void commit_run(transfer *t) {
     t->fd = -1;
     return;
   }
-  /* The descriptor stays open (and its lock held, see request.c) until the temporary name is
+  /* The descriptor stays open (and its lock held, see transfer.c) until the temporary name is
    * gone, so that no cleanup of stale partial files can remove it under the move. */
   if (t->overwrite) {
     rc = rename(t->tmp_path, t->target_path);
@@ -90,99 +94,126 @@ void commit_run(transfer *t) {
   t->tmp_path = NULL;
 }
 
-int commit_state(transfer *t) {
-  return __atomic_load_n(&t->commit_state, __ATOMIC_ACQUIRE);
+static void commit_work(engine_item *it) {
+  commit_run(ENGINE_CONTAINER(it, transfer, item));
 }
 
-static void *commit_main(void *arg) {
-  transfer *t = (transfer *)arg;
-  int wfd = t->engine->wake_fd[1];
-  commit_run(t);
-  /* State first, then the byte: whoever wakes on the byte sees the commit done. */
-  __atomic_store_n(&t->commit_state, COMMIT_DONE, __ATOMIC_RELEASE);
-  if (wfd >= 0) {
-    ssize_t w;
-    do w = write(wfd, "", 1);
-    while (w < 0 && errno == EINTR);
-  }
-  return NULL;
-}
-
-int commit_start_l(lua_State *L) {
+/* transfer:commit() */
+static int commit_start_l(lua_State *L) {
   transfer *t = transfer_check(L, 1);
-  engine *e = t->engine;
   long status = 0;
   char msg[128];
-  if (t->kind != TRANSFER_DOWNLOAD || t->state != TRANSFER_DONE || t->finished || t->cancelled ||
-      t->result != CURLE_OK || t->refused || commit_state(t) != COMMIT_NONE || t->fd < 0 ||
-      t->easy == NULL || e->multi == NULL) {
+  if (t->kind != TRANSFER_DOWNLOAD || t->item.state != ENGINE_DONE || t->finished || t->item.cancelled ||
+      t->item.result != CURLE_OK || t->refused || t->committed || engine_work_state(&t->item) != ENGINE_WORK_NONE ||
+      t->fd < 0 || t->item.easy == NULL) {
     lua_pushboolean(L, 0);
     return 1;
   }
-  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-  if (status < 200 || status > 299 || commit_size_problem(t, msg, sizeof msg) || engine_wake_fd(e) < 0) {
-    lua_pushboolean(L, 0); /* finish() reports it, or commits in this thread */
+  curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status > 299 || commit_size_problem(t, msg, sizeof msg)) {
+    lua_pushboolean(L, 0); /* finish() reports it */
     return 1;
   }
-  __atomic_store_n(&t->commit_state, COMMIT_RUNNING, __ATOMIC_RELAXED);
-  if (pthread_create(&t->commit_thread, NULL, commit_main, t) != 0) {
-    __atomic_store_n(&t->commit_state, COMMIT_NONE, __ATOMIC_RELAXED);
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  t->state = TRANSFER_ACTIVE;
-  t->cnext = e->committing;
-  e->committing = t;
-  e->n_committing++;
-  engine_hold(L, t, 1);
-  lua_pushboolean(L, 1);
+  t->item.work = commit_work;
+  /* The worker's join orders its writes before any read of committed here. */
+  t->committed = engine_spawn(L, &t->item, 1);
+  lua_pushboolean(L, t->committed); /* false: finish() commits in this thread */
   return 1;
 }
 
-static void commit_unlink(transfer *t) {
-  engine *e = t->engine;
-  transfer **pp = &e->committing;
-  while (*pp && *pp != t) pp = &(*pp)->cnext;
-  if (*pp) {
-    *pp = t->cnext;
-    e->n_committing--;
+/* What a commit came to: the info table, or an io error with the file removed. */
+static int commit_report(lua_State *L, transfer *t) {
+  if (t->commit_errno) {
+    int e = t->commit_errno;
+    transfer_discard(t);
+    if (e == EEXIST) {
+      error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", t->target_path);
+      error_setstring(L, "code", "EEXIST");
+      return 2;
+    }
+    if (t->commit_moving) return error_fail_errno(L, "io", e, "moving download to %s", t->target_path);
+    return error_fail_errno(L, "io", e, "writing %s", t->target_path);
   }
-  t->cnext = NULL;
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, t->target_path);
+  lua_setfield(L, -2, "path");
+  lua_pushinteger(L, t->bytes);
+  lua_setfield(L, -2, "bytes");
+  return 1;
 }
 
-void commit_join(transfer *t) {
-  if (commit_state(t) == COMMIT_NONE || t->state != TRANSFER_ACTIVE) return;
-  pthread_join(t->commit_thread, NULL);
-  commit_unlink(t);
-  t->state = TRANSFER_DONE;
+/* A complete download: checked against Content-Length and the job's reported size, then
+ * moved to its target here unless transfer:commit() already did it on a worker. */
+static int commit_download(lua_State *L, transfer *t) {
+  char msg[128];
+  if (t->committed) return commit_report(L, t);
+  if (commit_size_problem(t, msg, sizeof msg)) {
+    transfer_discard(t);
+    return error_fail(L, "protocol", "%s", msg);
+  }
+  commit_run(t);
+  t->committed = 1;
+  return commit_report(L, t);
 }
 
-int commit_reap(lua_State *L, engine *e, int done_idx) {
-  transfer **pp = &e->committing;
-  int n = 0;
-  if (e->wake_fd[0] >= 0) {
-    char buf[64];
-    while (read(e->wake_fd[0], buf, sizeof buf) > 0) {
-    }
+/* The facts of a finished transfer, for the classifier. */
+static void commit_facts(transfer *t, response_facts *f) {
+  const char *url = NULL;
+  curl_off_t retry_after = 0;
+  memset(f, 0, sizeof *f);
+  f->request = (response_request)t->kind;
+  f->cancelled = t->item.cancelled;
+  f->refused = t->refused ? t->errbuf : NULL;
+  f->code = t->item.result;
+  f->curl_message = t->errbuf;
+  f->body = t->body;
+  f->body_len = t->body_len;
+  f->key = t->key;
+  f->io_errno = t->io_errno;
+  f->path = t->tmp_path;
+  f->oversize = t->oversize;
+  f->body_overflow = t->body_overflow;
+  f->stalled = t->stalled;
+  f->max_bytes = (long long)t->max_bytes;
+  f->expected = (long long)t->expected;
+  if (t->item.easy == NULL) return;
+  curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &f->status);
+  if (curl_easy_getinfo(t->item.easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK) f->url = url;
+  if (curl_easy_getinfo(t->item.easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
+    f->retry_after = (long long)retry_after;
+}
+
+/* Whether a failed download keeps its partial file for the next attempt to resume from: a
+ * transport failure after some bytes, that a new Range request can go on from. Whether there
+ * is a next attempt is the retry policy's word; the file goes when the transfer does. */
+static int commit_keeps_partial(const transfer *t, const char *kind) {
+  return t->kind == TRANSFER_DOWNLOAD && t->bytes > 0 && t->item.result != CURLE_OK && !t->item.cancelled &&
+         !t->refused && t->item.result != CURLE_RANGE_ERROR && !t->io_errno &&
+         (strcmp(kind, "network") == 0 || strcmp(kind, "timeout") == 0);
+}
+
+/* transfer:finish([map]) */
+static int commit_finish_l(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  response_facts f;
+  int n;
+  if (t->item.state != ENGINE_DONE) return luaL_error(L, "transfer is not done");
+  if (t->finished) return luaL_error(L, "transfer already finished");
+  t->finished = 1;
+  lua_settop(L, 2);
+  commit_facts(t, &f);
+  n = response_classify(L, &f, lua_istable(L, 2) ? 2 : 0);
+  if (n == 0) {
+    n = commit_download(L, t);
+  } else if (n == 2) {
+    int keep;
+    lua_getfield(L, -1, "kind");
+    keep = commit_keeps_partial(t, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (!keep) transfer_discard(t);
   }
-  while (*pp) {
-    transfer *t = *pp;
-    if (commit_state(t) != COMMIT_DONE) {
-      pp = &t->cnext;
-      continue;
-    }
-    pthread_join(t->commit_thread, NULL);
-    *pp = t->cnext;
-    t->cnext = NULL;
-    e->n_committing--;
-    t->state = TRANSFER_DONE;
-    if (done_idx) {
-      lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
-      lua_rawseti(L, done_idx, (int)lua_rawlen(L, done_idx) + 1);
-    }
-    luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
-    t->ref = LUA_NOREF;
-    n++;
-  }
+  transfer_release(t);
   return n;
 }
+
+const luaL_Reg commit_methods[] = {{"commit", commit_start_l}, {"finish", commit_finish_l}, {NULL, NULL}};

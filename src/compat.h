@@ -81,14 +81,6 @@ static inline int compat53_isinteger(lua_State *L, int i) {
 #define lua_newuserdatauv(L, size, nuv) lua_newuserdata((L), (size))
 #endif
 
-/* ---- Old names, kept only until every file reads the standard ones; new code must not use
- * them. ---- */
-#define compat_getfield(L, i, k) lua_getfield((L), (i), (k))
-#define compat_rawgeti(L, i, n) lua_rawgeti((L), (i), (n))
-#define compat_newudata(L, size) lua_newuserdatauv((L), (size), 0)
-#define compat_pushint(L, n) lua_pushinteger((L), (n))
-/* ---- end of the old names ---- */
-
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

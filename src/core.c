@@ -1,17 +1,29 @@
-/* aimlmusic.core: registers the pieces; each lives in its own file. */
+/* aimlmusic.core: registers the pieces; each lives in its own file.
+ *
+ * DESIGN. core.c fills the module table and makes the classes of the request path (engine,
+ * transfer, session): their files hand it luaL_Reg lists and close/tostring functions and
+ * register nothing themselves. A type whose methods come from several files (the transfer:
+ * its own, then commit.c's commit and finish) is composed here, the way luv.c adds the shared
+ * handle methods after a type's own, so no lower file calls a higher one. The shared layer
+ * (error, json, validate, journal, host, output) registers its functions through its *_open.
+ * Nothing calls core.c. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 
 #include "compat.h"
+#include "class.h"
+#include "commit.h"
+#include "drive.h"
 #include "engine.h"
 #include "error.h"
 #include "host.h"
 #include "journal.h"
 #include "json.h"
 #include "output.h"
-#include "request.h"
 #include "response.h"
+#include "session.h"
+#include "transfer.h"
 #include "validate.h"
 
 #if defined(_WIN32)
@@ -41,10 +53,15 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   json_open(L);
   lua_newtable(L);
   error_open(L);
-  engine_open(L);
-  request_open(L);
+  class_define(L, ENGINE_MT, drive_methods, engine_close, engine_tostring);
+  class_define(L, TRANSFER_MT, transfer_methods, transfer_close, transfer_tostring);
+  class_add_methods(L, TRANSFER_MT, commit_methods); /* commit, finish: from above the transfer */
+  class_define(L, SESSION_MT, session_methods, session_close, session_tostring);
+  luaL_setfuncs(L, engine_functions, 0);
+  luaL_setfuncs(L, transfer_functions, 0);
+  luaL_setfuncs(L, session_functions, 0);
+  luaL_setfuncs(L, response_functions, 0);
   validate_open(L);
-  response_open(L);
   journal_open(L);
   host_open(L);
   output_open(L);

@@ -1,7 +1,7 @@
-/* journal: durable appends to the job journal, and removing the partial downloads a crash left.
- * Owns: the append under an exclusive lock, fsync of the file and of a new file's directory,
- * and the scan for "<target>.part-XXXXXX" files no live transfer holds. Must not know: what a
- * journal line says (lua/aimlmusic/journal.lua does), the engine, HTTP. */
+/* journal: durable appends to the job journal.
+ * Owns: the append under an exclusive lock, fsync of the file and of a new file's directory.
+ * Must not know: what a journal line says (lua/aimlmusic/journal.lua does), the engine, HTTP,
+ * download files (transfer.c makes, parses and removes their temporary names). */
 #include "journal.h"
 
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commit.h"
 #include "error.h"
 #include "platform.h"
 
@@ -87,45 +86,7 @@ fail:
   return error_fail_errno(L, "io", e, "journal %s", path);
 }
 
-/* core.remove_partials(target) --> number removed
- * Removes "<target>.part-XXXXXX" files (the name cut as commit.h says): downloads of target
- * cut short by a crash. A file a live transfer owns is locked (platform_lock) and is left alone. */
-static int l_remove_partials(lua_State *L) {
-  const char *target = luaL_checkstring(L, 1);
-  const char *sep = platform_last_sep(target);
-  const char *base = sep ? sep + 1 : target;
-  size_t keep = commit_partial_keep(base, strlen(base));
-  char *dir = platform_parent(target), *path;
-  platform_dir *d;
-  const char *name;
-  int removed = 0;
-  if (dir == NULL) return luaL_error(L, "out of memory");
-  d = platform_opendir(dir);
-  path = (char *)malloc(strlen(dir) + 256 * 3 + 2);
-  while (d && path && (name = platform_readdir(d)) != NULL) {
-    size_t k;
-    int fd;
-    if (strncmp(name, base, keep) != 0 || strncmp(name + keep, COMMIT_PARTIAL_SUFFIX, 6) != 0) continue;
-    for (k = keep + 6; name[k] && strchr("0123456789abcdef", name[k]); k++) {
-    }
-    if (name[k] != '\0' || k != keep + COMMIT_PARTIAL_SUFFIX_LEN || strlen(name) > 256 * 3) continue;
-    sprintf(path, "%s/%s", dir, name);
-    fd = platform_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
-    if (fd < 0) continue;
-    /* Unlinked while the lock is held: its owner, if one comes, sees the name is gone. */
-    if (platform_lock(fd, 0) == 0 && platform_unlink(path) == 0) removed++;
-    close(fd);
-  }
-  platform_closedir(d);
-  free(path);
-  free(dir);
-  lua_pushinteger(L, removed);
-  return 1;
-}
-
 void journal_open(lua_State *L) {
   lua_pushcfunction(L, l_journal_append);
   lua_setfield(L, -2, "journal_append");
-  lua_pushcfunction(L, l_remove_partials);
-  lua_setfield(L, -2, "remove_partials");
 }

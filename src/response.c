@@ -1,55 +1,48 @@
+/* The classifier: what a finished request came to, from facts alone.
+ *
+ * DESIGN. response.c turns facts (which request, libcurl's code, the HTTP status, the body,
+ * whether the request can have reached the server) into what the API promises: a job, a
+ * status table, or one error table whose kind says what went wrong (DESIGN.md). Errors carry
+ * the facts `request` and `sent` for the retry policy (lua/aimlmusic/retry.lua), which alone
+ * decides `retryable`. It must not know transfers, files, sessions or the engine: no file is
+ * removed and no method registered here. */
 #include "response.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
 #include "json.h"
-#include "commit.h"
-#include "request.h"
+#include "redact.h"
 
-void response_discard(transfer *t) {
-  if (t->fd >= 0) {
-    close(t->fd);
-    t->fd = -1;
-  }
-  if (t->tmp_path) {
-    unlink(t->tmp_path);
-    free(t->tmp_path);
-    t->tmp_path = NULL;
-  }
-}
+static const char *const request_names[] = {"submit", "status", "download", NULL};
 
-/* Pushes nil, err (the error built at the top of the stack) as the two results. */
-static int fail(lua_State *L) {
-  lua_pushnil(L);
-  lua_insert(L, -2);
+/* Sets the facts the retry policy reads on the error at the top (nil, err pushed by
+ * error_fail) and returns 2. sent: whether the request can have reached the server. */
+static int fail_facts(lua_State *L, const response_facts *f, int sent) {
+  error_setstring(L, "request", request_names[f->request]);
+  error_setbool(L, "sent", sent);
   return 2;
 }
 
-static int fail_with(lua_State *L, const char *kind, const char *message, int retryable) {
-  error_push(L, kind, message);
-  error_setbool(L, "retryable", retryable);
-  return fail(L);
+static int fail_with(lua_State *L, const response_facts *f, const char *kind, const char *message) {
+  error_fail(L, kind, "%s", message);
+  return fail_facts(L, f, 1);
 }
 
 /* Decodes the body a server sent. Every string in it, keys and values at any depth, is
  * redacted here, once: what the decoder returns has JSON escapes resolved, so a key hidden as
  * \u0041... is caught too, and nothing decoded reaches an error, a status table or raw before
  * this. Pushes the value and returns 1, or pushes the decoder's message and returns 0. */
-static int decode_server_json(lua_State *L, transfer *t) {
-  int ok = json_decode(L, t->body, t->body_len);
-  session_redact_value(L, t->session, -1);
+static int decode_server_json(lua_State *L, const response_facts *f) {
+  int ok = json_decode(L, f->body, f->body_len);
+  redact_value(L, f->key, -1);
   return ok;
 }
 
 /* The message of a provider error body: a string, or a list of strings joined with "; ". */
 static void push_body_message(lua_State *L, int body) {
-  int t = compat_getfield(L, body, "message");
+  int t = lua_getfield(L, body, "message");
   if (t == LUA_TSTRING) return;
   if (t == LUA_TTABLE) {
     luaL_Buffer b;
@@ -57,13 +50,13 @@ static void push_body_message(lua_State *L, int body) {
     luaL_buffinit(L, &b);
     for (i = 1; i <= n && i <= 20; i++) {
       /* The buffer must be on top whenever it grows: separator first, then the value. */
-      if (compat_rawgeti(L, list, i) != LUA_TSTRING) {
+      if (lua_rawgeti(L, list, i) != LUA_TSTRING) {
         lua_pop(L, 1);
         continue;
       }
       lua_pop(L, 1);
       if (added++) luaL_addstring(&b, "; ");
-      compat_rawgeti(L, list, i);
+      lua_rawgeti(L, list, i);
       luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
@@ -77,7 +70,7 @@ static void push_body_message(lua_State *L, int body) {
 /* A 400's message list becomes err.fields: "prompt must be ..." names the field "prompt". */
 static void set_fields_from_body(lua_State *L, int body, int err) {
   int i, n, count = 0;
-  if (compat_getfield(L, body, "message") != LUA_TTABLE) {
+  if (lua_getfield(L, body, "message") != LUA_TTABLE) {
     lua_pop(L, 1);
     return;
   }
@@ -86,7 +79,7 @@ static void set_fields_from_body(lua_State *L, int body, int err) {
   for (i = 1; i <= n && i <= 100; i++) {
     size_t len, k = 0;
     const char *s;
-    if (compat_rawgeti(L, -2, i) != LUA_TSTRING) { /* before lua_tolstring turns 1 into "1" */
+    if (lua_rawgeti(L, -2, i) != LUA_TSTRING) { /* before lua_tolstring turns 1 into "1" */
       lua_pop(L, 1);
       continue;
     }
@@ -133,81 +126,56 @@ static const char *curl_code_name(CURLcode c) {
   }
 }
 
-/* A transport failure. Whether a retry is safe depends on whether the request can have
- * reached the server: a submit is retried only when it provably did not. */
-static int curl_failure(lua_State *L, transfer *t) {
+/* A transport failure: the kind, and whether the request can have reached the server (a
+ * connection never made, a name never resolved: it did not). */
+static int curl_failure(lua_State *L, const response_facts *f) {
   const char *kind = "network";
-  const char *name = curl_code_name(t->result);
-  int retryable = 0, not_sent = 0;
-  const char *text = t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result);
-  switch (t->result) {
+  const char *name = curl_code_name(f->code);
+  int sent = 1;
+  char msg[128];
+  const char *text = f->curl_message && f->curl_message[0] ? f->curl_message : curl_easy_strerror(f->code);
+  switch (f->code) {
     case CURLE_WRITE_ERROR:
-      if (t->io_errno) {
-        lua_pushfstring(L, "writing %s: %s", t->tmp_path ? t->tmp_path : "download",
-                        strerror(t->io_errno));
-        error_push(L, "io", lua_tostring(L, -1));
-        lua_remove(L, -2);
+      if (f->io_errno) {
+        error_fail(L, "io", "writing %s: %s", f->path ? f->path : "download", strerror(f->io_errno));
         error_setstring(L, "code", name);
-        return fail(L);
+        return fail_facts(L, f, sent);
       }
-      if (t->oversize) {
-        char msg[128];
-        if (t->oversize == 1)
-          snprintf(msg, sizeof msg, "the download passed max_bytes (%.0f bytes)", (double)t->max_bytes);
+      if (f->oversize) {
+        if (f->oversize == 1)
+          snprintf(msg, sizeof msg, "the download passed max_bytes (%.0f bytes)", (double)f->max_bytes);
         else
-          snprintf(msg, sizeof msg, "the download passed the %.0f bytes the job reported", (double)t->expected);
-        return fail_with(L, "protocol", msg, 0);
+          snprintf(msg, sizeof msg, "the download passed the %.0f bytes the job reported", (double)f->expected);
+        return fail_with(L, f, "protocol", msg);
       }
-      if (t->body_overflow) {
-        return fail_with(L, "protocol", t->kind == TRANSFER_DOWNLOAD ? "error response body too large"
-                                                                     : "response body larger than 1 MiB",
-                         0);
-      }
+      if (f->body_overflow)
+        return fail_with(L, f, "protocol", f->request == RESPONSE_DOWNLOAD ? "error response body too large" : "response body larger than 1 MiB");
       break;
     case CURLE_OPERATION_TIMEDOUT: kind = "timeout"; break;
-    case CURLE_FILESIZE_EXCEEDED: {
-      char msg[128];
-      snprintf(msg, sizeof msg, "the server announced more than max_bytes (%.0f bytes)", (double)t->max_bytes);
-      return fail_with(L, "protocol", msg, 0);
-    }
+    case CURLE_FILESIZE_EXCEEDED:
+      snprintf(msg, sizeof msg, "the server announced more than max_bytes (%.0f bytes)", (double)f->max_bytes);
+      return fail_with(L, f, "protocol", msg);
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
-    case CURLE_SSL_CONNECT_ERROR: not_sent = 1; break;
-    case CURLE_RANGE_ERROR: /* the server cannot resume: the next attempt starts over */
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM: break;
+    case CURLE_SSL_CONNECT_ERROR: sent = 0; break;
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL: kind = "config"; break;
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM: kind = "network"; break;
     case CURLE_ABORTED_BY_CALLBACK:
-      if (t->stalled) {
+      if (f->stalled) {
         kind = "timeout";
         text = "the download received nothing for the request timeout";
       } else {
         kind = "cancelled";
       }
       break;
-    default: break;
+    default: break; /* the rest (RECV_ERROR, PARTIAL_FILE, TLS, ...) is network */
   }
-  if (strcmp(kind, "network") == 0 || strcmp(kind, "timeout") == 0) {
-    int tls = t->result == CURLE_PEER_FAILED_VERIFICATION || t->result == CURLE_SSL_CACERT_BADFILE ||
-              t->result == CURLE_SSL_CERTPROBLEM;
-    retryable = !tls && (t->kind != TRANSFER_SUBMIT || not_sent);
-  }
-  session_push_redacted(L, t->session, text, strlen(text));
-  error_push(L, kind, lua_tostring(L, -1));
-  lua_remove(L, -2);
-  error_setbool(L, "retryable", retryable);
+  redact_push(L, f->key, text, strlen(text));
+  error_fail_top(L, kind);
   if (name) error_setstring(L, "code", name);
-  else error_setint(L, "code", (long long)t->result);
-  return fail(L);
+  else error_setint(L, "code", (long long)f->code);
+  return fail_facts(L, f, sent);
 }
 
 static const char *reason(long status) {
@@ -230,26 +198,26 @@ static const char *reason(long status) {
  * its JSON error body (statusCode 404) for the very path asked, and not the answer for a route
  * it does not have ("Cannot GET ..."). A web page or another service's 404, from a wrong base
  * URL or a proxy, says nothing about the job. */
-static int api_not_found(lua_State *L, transfer *t, int body) {
-  const char *said, *url = NULL;
+static int api_not_found(lua_State *L, const response_facts *f, int body) {
+  const char *said;
   char *asked = NULL;
   size_t said_n;
   int yes = 0, top = lua_gettop(L);
   if (!body) return 0;
-  if (t->easy && curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url) {
+  if (f->url) {
     CURLU *u = curl_url();
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
+    if (u && curl_url_set(u, CURLUPART_URL, f->url, 0) == CURLUE_OK)
       curl_url_get(u, CURLUPART_PATH, &asked, 0);
     curl_url_cleanup(u);
     if (asked == NULL) return 0;
   }
-  if (compat_getfield(L, body, "statusCode") == LUA_TNUMBER && lua_tonumber(L, -1) == 404 &&
-      compat_getfield(L, body, "path") == LUA_TSTRING) {
+  if (lua_getfield(L, body, "statusCode") == LUA_TNUMBER && lua_tonumber(L, -1) == 404 &&
+      lua_getfield(L, body, "path") == LUA_TSTRING) {
     const char *want = asked ? asked : "/v2/generate/audio"; /* core.classify: no transfer */
     said = lua_tolstring(L, -1, &said_n);
     said_n = strcspn(said, "?#");
     yes = said_n == strlen(want) && memcmp(said, want, said_n) == 0;
-    if (yes && compat_getfield(L, body, "message") == LUA_TSTRING)
+    if (yes && lua_getfield(L, body, "message") == LUA_TSTRING)
       yes = strncmp(lua_tostring(L, -1), "Cannot ", 7) != 0;
   }
   curl_free(asked);
@@ -258,25 +226,25 @@ static int api_not_found(lua_State *L, transfer *t, int body) {
 }
 
 /* An HTTP error status: the kind says what it means for this request. */
-static int http_failure(lua_State *L, transfer *t, long status) {
+static int http_failure(lua_State *L, const response_facts *f) {
   const char *kind = "http";
-  int retryable = 0, body = 0, err;
-  int download = t->kind == TRANSFER_DOWNLOAD;
-  curl_off_t retry_after = 0;
+  long status = f->status;
+  int body = 0, err;
+  int download = f->request == RESPONSE_DOWNLOAD;
   if (status == 400 || status == 422) kind = "validation";
   else if (status == 401) kind = "auth";
   else if (status == 402 || (status == 403 && !download)) kind = "credits";
-  else if (status == 408) kind = "timeout", retryable = t->kind != TRANSFER_SUBMIT;
-  else if (status == 429) kind = "rate_limited", retryable = 1;
-  else if (status >= 500 && status <= 599) kind = "server", retryable = t->kind != TRANSFER_SUBMIT;
+  else if (status == 408) kind = "timeout";
+  else if (status == 429) kind = "rate_limited";
+  else if (status >= 500 && status <= 599) kind = "server";
 
-  if (t->body_len > 0 && decode_server_json(L, t) && lua_istable(L, -1)) {
+  if (f->body_len > 0 && decode_server_json(L, f) && lua_istable(L, -1)) {
     body = lua_gettop(L);
   } else {
     lua_pop(L, 1);
   }
   /* Only the API's own word ends a journaled job; any other 404 from its address is plain http. */
-  if (status == 404 && (download || (t->kind == TRANSFER_STATUS && api_not_found(L, t, body))))
+  if (status == 404 && (download || (f->request == RESPONSE_STATUS && api_not_found(L, f, body))))
     kind = "not_found";
   if (body) push_body_message(L, body);
   else lua_pushnil(L);
@@ -287,54 +255,67 @@ static int http_failure(lua_State *L, transfer *t, long status) {
     else
       lua_pushfstring(L, "%s", reason(status));
   }
-  error_push(L, kind, lua_tostring(L, -1));
-  lua_remove(L, -2);
+  error_fail_top(L, kind); /* body (if any), nil, err */
   err = lua_gettop(L);
   error_setint(L, "status", status);
-  error_setbool(L, "retryable", retryable);
-  if (t->easy && curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-      retry_after > 0)
-    error_setint(L, "retry_after", (long long)retry_after);
+  if (f->retry_after > 0) error_setint(L, "retry_after", f->retry_after);
   if (body) {
-    if (compat_getfield(L, body, "requestId") == LUA_TSTRING) lua_setfield(L, err, "request_id");
+    if (lua_getfield(L, body, "requestId") == LUA_TSTRING) lua_setfield(L, err, "request_id");
     else lua_pop(L, 1);
     if (strcmp(kind, "validation") == 0) set_fields_from_body(L, body, err);
     lua_remove(L, body);
   }
-  return fail(L);
+  return fail_facts(L, f, 1);
 }
 
-/* Copies t[src] to the table at dst as dst[name] when it is a number; whole numbers become
- * integers (cjson decodes every number as a float). */
-static void copy_number(lua_State *L, int src, const char *k, int dst, const char *name) {
-  if (compat_getfield(L, src, k) == LUA_TNUMBER) {
+/* Copies the value at the top (consumed) to st[name] when it has the type wanted (LUA_TNONE:
+ * a number or a string), else nothing. Whole numbers become integers (cjson decodes every
+ * number as a float). */
+static void set_mapped(lua_State *L, int st, const char *name, int want) {
+  int type = lua_type(L, -1);
+  if ((type != LUA_TNUMBER && type != LUA_TSTRING) || (want != LUA_TNONE && type != want)) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (type == LUA_TNUMBER) {
     lua_Number x = lua_tonumber(L, -1);
     if (x >= -9e15 && x <= 9e15 && x == (lua_Number)(long long)x) {
       lua_pop(L, 1);
-      compat_pushint(L, (long long)x);
+      lua_pushinteger(L, (long long)x);
     }
-    lua_setfield(L, dst, name);
+  }
+  lua_setfield(L, st, name);
+}
+
+/* Pushes the value at the dotted path in the table at body ("extra_info.music_duration"), or
+ * nil: a missing or non-table step ends the walk. */
+static void push_path(lua_State *L, int body, const char *from) {
+  const char *dot;
+  lua_pushvalue(L, body);
+  while ((dot = strchr(from, '.')) != NULL && lua_istable(L, -1)) {
+    lua_pushlstring(L, from, (size_t)(dot - from));
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    from = dot + 1;
+  }
+  if (dot == NULL && lua_istable(L, -1)) {
+    lua_getfield(L, -1, from);
+    lua_remove(L, -2);
   } else {
     lua_pop(L, 1);
+    lua_pushnil(L);
   }
 }
 
-/* Copies the value at the top (consumed) to st[name]: numbers as copy_number does, strings as
- * they are, anything else not at all. */
-static void set_mapped(lua_State *L, int st, const char *name) {
-  if (lua_type(L, -1) == LUA_TNUMBER) {
-    lua_Number x = lua_tonumber(L, -1);
-    if (x >= -9e15 && x <= 9e15 && x == (lua_Number)(long long)x) {
-      lua_pop(L, 1);
-      compat_pushint(L, (long long)x);
-    }
-    lua_setfield(L, st, name);
-  } else if (lua_type(L, -1) == LUA_TSTRING) {
-    lua_setfield(L, st, name);
-  } else {
-    lua_pop(L, 1);
-  }
-}
+/* What a status answer gives whatever its model: st[to] = body at the path from, when it has
+ * the type. A model's own fields come from its response mapping (models.lua). */
+static const struct {
+  const char *from, *to;
+  int type;
+} response_common[] = {
+    {"meta.usage.credits_used", "credits_used", LUA_TNUMBER},
+    {"trace_id", "trace_id", LUA_TSTRING},
+};
 
 /* The model's response mapping (models.lua: {from = "extra_info.music_duration", to =
  * "duration_ms"} each) applied to the body: st[to] = body at the dotted path from. */
@@ -342,67 +323,54 @@ static void apply_mapping(lua_State *L, int body, int map, int st) {
   int i, n = (int)lua_rawlen(L, map);
   for (i = 1; i <= n && i <= 64; i++) {
     int top = lua_gettop(L);
-    const char *from, *dot;
-    if (compat_rawgeti(L, map, i) != LUA_TTABLE || compat_getfield(L, -1, "from") != LUA_TSTRING ||
-        compat_getfield(L, -2, "to") != LUA_TSTRING) {
-      lua_settop(L, top);
-      continue;
-    }
-    from = lua_tostring(L, -2);
-    lua_pushvalue(L, body);
-    /* Walk the path one name at a time; a missing or non-table step ends the walk. */
-    while ((dot = strchr(from, '.')) != NULL && lua_istable(L, -1)) {
-      lua_pushlstring(L, from, (size_t)(dot - from));
-      lua_rawget(L, -2);
-      lua_remove(L, -2);
-      from = dot + 1;
-    }
-    if (dot == NULL && lua_istable(L, -1)) {
-      lua_getfield(L, -1, from);
-      set_mapped(L, st, lua_tostring(L, top + 3));
+    if (lua_rawgeti(L, map, i) == LUA_TTABLE && lua_getfield(L, -1, "from") == LUA_TSTRING &&
+        lua_getfield(L, -2, "to") == LUA_TSTRING) {
+      push_path(L, body, lua_tostring(L, top + 2));
+      set_mapped(L, st, lua_tostring(L, top + 3), LUA_TNONE);
     }
     lua_settop(L, top);
   }
 }
 
-static int protocol_error(lua_State *L, const char *message) {
-  return fail_with(L, "protocol", message, 0);
+static int protocol_error(lua_State *L, const response_facts *f, const char *message) {
+  return fail_with(L, f, "protocol", message);
 }
 
 /* A 2xx answer from the API: a job (submit) or a status table (status). map: the stack index
  * of the model's response mapping, or 0. */
-static int api_success(lua_State *L, transfer *t, int map) {
+static int api_success(lua_State *L, const response_facts *f, int map) {
   int body, st, sub;
+  size_t i;
   const char *status;
-  if (t->body_len == 0) return protocol_error(L, "empty response body");
-  if (!decode_server_json(L, t)) {
+  if (f->body_len == 0) return protocol_error(L, f, "empty response body");
+  if (!decode_server_json(L, f)) {
     lua_pushfstring(L, "response is not JSON: %s", lua_tostring(L, -1));
-    return protocol_error(L, lua_tostring(L, -1));
+    return protocol_error(L, f, lua_tostring(L, -1));
   }
-  if (!lua_istable(L, -1)) return protocol_error(L, "response is not a JSON object");
+  if (!lua_istable(L, -1)) return protocol_error(L, f, "response is not a JSON object");
   body = lua_gettop(L);
   lua_createtable(L, 0, 12);
   st = lua_gettop(L);
-  if (compat_getfield(L, body, "id") != LUA_TSTRING) return protocol_error(L, "response has no string id");
+  if (lua_getfield(L, body, "id") != LUA_TSTRING) return protocol_error(L, f, "response has no string id");
   lua_setfield(L, st, "id");
-  if (compat_getfield(L, body, "status") != LUA_TSTRING)
-    return protocol_error(L, "response has no string status");
+  if (lua_getfield(L, body, "status") != LUA_TSTRING)
+    return protocol_error(L, f, "response has no string status");
   status = lua_tostring(L, -1);
   lua_setfield(L, st, "status"); /* status stays alive in body */
   lua_pushvalue(L, body);
   lua_setfield(L, st, "raw");
-  if (t->kind == TRANSFER_SUBMIT) return 1;
+  if (f->request == RESPONSE_SUBMIT) return 1;
 
-  switch (compat_getfield(L, body, "audio_file")) {
+  switch (lua_getfield(L, body, "audio_file")) {
     case LUA_TTABLE:
       sub = lua_gettop(L);
-      if (compat_getfield(L, sub, "url") == LUA_TSTRING) {
+      if (lua_getfield(L, sub, "url") == LUA_TSTRING) {
         const char *u = lua_tostring(L, -1);
         if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
-          return protocol_error(L, "audio_file.url is not an http(s) URL");
+          return protocol_error(L, f, "audio_file.url is not an http(s) URL");
         lua_setfield(L, st, "url");
       } else if (!lua_isnil(L, -1) && !json_isnull(L, -1)) {
-        return protocol_error(L, "audio_file.url is not a string");
+        return protocol_error(L, f, "audio_file.url is not a string");
       } else {
         lua_pop(L, 1);
       }
@@ -414,27 +382,24 @@ static int api_success(lua_State *L, transfer *t, int map) {
         lua_pop(L, 1);
         break;
       }
-      return protocol_error(L, "audio_file is not an object");
+      return protocol_error(L, f, "audio_file is not an object");
   }
   if (strcmp(status, "completed") == 0) {
     lua_getfield(L, st, "url");
-    if (lua_isnil(L, -1)) return protocol_error(L, "job completed without audio_file.url");
+    if (lua_isnil(L, -1)) return protocol_error(L, f, "job completed without audio_file.url");
     lua_pop(L, 1);
   }
   if (map) apply_mapping(L, body, map, st);
-  if (compat_getfield(L, body, "meta") == LUA_TTABLE && compat_getfield(L, -1, "usage") == LUA_TTABLE) {
-    copy_number(L, lua_gettop(L), "credits_used", st, "credits_used");
-    lua_pop(L, 1);
+  for (i = 0; i < sizeof response_common / sizeof response_common[0]; i++) {
+    push_path(L, body, response_common[i].from);
+    set_mapped(L, st, response_common[i].to, response_common[i].type);
   }
-  lua_settop(L, st);
-  if (compat_getfield(L, body, "trace_id") == LUA_TSTRING) lua_setfield(L, st, "trace_id");
-  else lua_pop(L, 1);
-  if (compat_getfield(L, body, "error") == LUA_TTABLE) {
+  if (lua_getfield(L, body, "error") == LUA_TTABLE) {
     sub = lua_gettop(L);
     lua_createtable(L, 0, 2);
-    if (compat_getfield(L, sub, "name") == LUA_TSTRING) lua_setfield(L, -2, "name");
+    if (lua_getfield(L, sub, "name") == LUA_TSTRING) lua_setfield(L, -2, "name");
     else lua_pop(L, 1);
-    if (compat_getfield(L, sub, "message") == LUA_TSTRING) lua_setfield(L, -2, "message");
+    if (lua_getfield(L, sub, "message") == LUA_TSTRING) lua_setfield(L, -2, "message");
     else lua_pop(L, 1);
     lua_setfield(L, st, "error");
   }
@@ -442,115 +407,35 @@ static int api_success(lua_State *L, transfer *t, int map) {
   return 1;
 }
 
-/* What a commit came to: the info table, or an io error with the file removed. */
-static int commit_report(lua_State *L, transfer *t) {
-  if (t->commit_errno) {
-    int e = t->commit_errno;
-    response_discard(t);
-    if (e == EEXIST) lua_pushfstring(L, "%s exists (pass overwrite = true to replace it)", t->target_path);
-    else if (t->commit_moving) lua_pushfstring(L, "moving download to %s: %s", t->target_path, strerror(e));
-    else lua_pushfstring(L, "writing %s: %s", t->target_path, strerror(e));
-    error_push(L, "io", lua_tostring(L, -1));
-    lua_remove(L, -2);
-    if (e == EEXIST) error_setstring(L, "code", "EEXIST");
-    return fail(L);
-  }
-  lua_createtable(L, 0, 2);
-  lua_pushstring(L, t->target_path);
-  lua_setfield(L, -2, "path");
-  compat_pushint(L, t->bytes);
-  lua_setfield(L, -2, "bytes");
-  return 1;
+int response_classify(lua_State *L, const response_facts *f, int map) {
+  if (f->cancelled) return fail_with(L, f, "cancelled", "the request was cancelled");
+  if (f->refused) return fail_with(L, f, "config", f->refused);
+  if (f->code != CURLE_OK) return curl_failure(L, f);
+  if (f->status < 200 || f->status > 299) return http_failure(L, f);
+  if (f->request == RESPONSE_DOWNLOAD) return 0;
+  return api_success(L, f, map);
 }
 
-/* A complete download: checked against Content-Length and the job's reported size, then
- * moved to its target here unless transfer:commit() already did it on a worker thread. */
-static int download_commit(lua_State *L, transfer *t) {
-  char msg[128];
-  if (commit_state(t) == COMMIT_DONE) return commit_report(L, t);
-  if (commit_size_problem(t, msg, sizeof msg)) {
-    response_discard(t);
-    return protocol_error(L, msg);
-  }
-  commit_run(t);
-  __atomic_store_n(&t->commit_state, COMMIT_DONE, __ATOMIC_RELEASE);
-  return commit_report(L, t);
-}
-
-static int response_classify_done(lua_State *L, transfer *t, int map) {
-  long status = 0;
-  if (t->cancelled) {
-    response_discard(t);
-    return fail_with(L, "cancelled", "the request was cancelled", 0);
-  }
-  if (t->refused) {
-    response_discard(t);
-    return fail_with(L, "config", t->errbuf, 0);
-  }
-  if (t->result != CURLE_OK) {
-    int n = curl_failure(L, t), keep = 0;
-    /* A download cut short keeps what it has, for the next attempt to resume from. */
-    if (t->kind == TRANSFER_DOWNLOAD && t->bytes > 0 && t->result != CURLE_RANGE_ERROR && !t->io_errno) {
-      lua_getfield(L, -1, "retryable");
-      keep = lua_toboolean(L, -1);
-      lua_pop(L, 1);
-    }
-    if (!keep) response_discard(t);
-    return n;
-  }
-  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-  if (status < 200 || status > 299) {
-    response_discard(t);
-    return http_failure(L, t, status);
-  }
-  if (t->kind == TRANSFER_DOWNLOAD) return download_commit(L, t);
-  return api_success(L, t, map);
-}
-
-int response_finish(lua_State *L) {
-  transfer *t = transfer_check(L, 1);
-  int n;
-  if (t->state != TRANSFER_DONE) return luaL_error(L, "transfer is not done");
-  if (t->finished) return luaL_error(L, "transfer already finished");
-  t->finished = 1;
-  lua_settop(L, 2);
-  n = response_classify_done(L, t, lua_istable(L, 2) ? 2 : 0);
-  transfer_release(t);
-  return n;
-}
-
-/* transfer:discard(): removes a download's partial file now rather than at collection. */
-int response_discard_l(lua_State *L) {
-  response_discard(transfer_check(L, 1));
-  return 0;
-}
-
-/* core.classify(kind, status, body[, map]) --> what finish(map) returns for that answer: the classifier
- * on its own, for the fuzzer and for tests. kind: "submit", "status" or "download". */
+/* core.classify(kind, status, body[, map]) --> what finish(map) returns for that answer: the
+ * classifier on its own, for the fuzzer and for tests. kind: "submit", "status" or "download". */
 static int l_classify(lua_State *L) {
-  static const char *const kinds[] = {"submit", "status", "download", NULL};
-  transfer t;
+  response_facts f;
   size_t n;
-  int kind = luaL_checkoption(L, 1, NULL, kinds);
-  long status = (long)luaL_checknumber(L, 2);
-  const char *body = luaL_optlstring(L, 3, "", &n);
-  memset(&t, 0, sizeof t);
-  t.kind = (transfer_kind)kind;
-  t.fd = -1;
-  t.body = (char *)body; /* read only */
-  t.body_len = n;
+  int r;
+  memset(&f, 0, sizeof f);
+  f.request = (response_request)luaL_checkoption(L, 1, NULL, request_names);
+  f.status = (long)luaL_checknumber(L, 2);
+  f.body = luaL_optlstring(L, 3, "", &n);
+  f.body_len = n;
   lua_settop(L, 4);
-  if (status < 200 || status > 299) return http_failure(L, &t, status);
-  if (t.kind == TRANSFER_DOWNLOAD) {
+  r = response_classify(L, &f, lua_istable(L, 4) ? 4 : 0);
+  if (r == 0) { /* a download's bytes: what finish reports, without a file */
     lua_createtable(L, 0, 1);
-    compat_pushint(L, n);
+    lua_pushinteger(L, n);
     lua_setfield(L, -2, "bytes");
     return 1;
   }
-  return api_success(L, &t, lua_istable(L, 4) ? 4 : 0);
+  return r;
 }
 
-void response_open(lua_State *L) {
-  lua_pushcfunction(L, l_classify);
-  lua_setfield(L, -2, "classify");
-}
+const luaL_Reg response_functions[] = {{"classify", l_classify}, {NULL, NULL}};

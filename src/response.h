@@ -1,24 +1,49 @@
-/* Turning a finished transfer into what the API promises: a status table, a job, a download
- * info table, or one error table whose kind says what went wrong (DESIGN.md). */
+/* The classifier: what a finished request came to, from facts alone. */
 #ifndef AIMLMUSIC_RESPONSE_H
 #define AIMLMUSIC_RESPONSE_H
 
-#include "engine.h"
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "compat.h"
 
 /* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
 #if defined(__GNUC__)
 #pragma GCC visibility push(hidden)
 #endif
 
-/* transfer:finish([map]) --> st | job | info, or nil, err. Commits a download to its target.
- * map: the model's response mapping (models.lua), applied to a status answer. */
-int response_finish(lua_State *L);
-/* Closes and removes a download's temporary file, if it still has one. */
-void response_discard(transfer *t);
-/* transfer:discard() */
-int response_discard_l(lua_State *L);
-/* Registers core.classify in the module table at the top. */
-void response_open(lua_State *L);
+typedef enum { RESPONSE_SUBMIT,
+               RESPONSE_STATUS,
+               RESPONSE_DOWNLOAD } response_request;
+
+typedef struct {
+  response_request request;
+  int cancelled;            /* stopped by its owner */
+  const char *refused;      /* a redirect the URL rule refused: why; else NULL */
+  CURLcode code;            /* libcurl's result */
+  const char *curl_message; /* libcurl's own words on code, or NULL */
+  long status;              /* the HTTP status (when code is CURLE_OK) */
+  const char *body;         /* the response body (an error page's start, for a download) */
+  size_t body_len;
+  const char *url;       /* the URL asked, to tell the API's 404 from another (NULL: none) */
+  long long retry_after; /* seconds, from Retry-After (0: none) */
+  const char *key;       /* redacted from everything shown */
+  /* Why a write stopped (CURLE_WRITE_ERROR), and what the file is. */
+  int io_errno;
+  const char *path;
+  int oversize; /* past max_bytes (1) or past expected (2) */
+  int body_overflow;
+  int stalled; /* a download that received nothing for too long */
+  long long max_bytes, expected;
+} response_facts;
+
+/* Pushes st (status), job (submit) and returns 1; or pushes nil, err and returns 2; for a
+ * successful download pushes nothing and returns 0 (the file is the caller's). map: the stack
+ * index of the model's response mapping (models.lua), or 0. */
+int response_classify(lua_State *L, const response_facts *f, int map);
+
+/* core.classify(kind, status, body[, map]): the classifier on its own, for the fuzzer and tests. */
+extern const luaL_Reg response_functions[];
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

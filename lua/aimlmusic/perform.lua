@@ -3,6 +3,7 @@
 -- to a cap, and no wait goes past a deadline.
 
 local task = require "aimlmusic.task"
+local retry = require "aimlmusic.retry"
 
 local now, sleep, await, hold, check_can_wait = task.now, task.sleep, task.await, task.hold, task.check_can_wait
 local random, min, max = math.random, math.min, math.max
@@ -46,7 +47,7 @@ function M.run(max_retries, start, on_progress, deadline)
       -- A download is moved into place by a worker thread: the loop never waits for the disk.
       if t:commit() then await(t) end
       local result
-      result, err = t:finish() -- where the core's result or error comes back
+      result, err = retry.finish(t) -- where the core's result or error comes back
       if result then
         hold(nil)
         return result

@@ -1,26 +1,31 @@
-#include "request.h"
+/* A session: what every request to the service shares.
+ *
+ * DESIGN. session.c owns the base URL, the key (kept in C memory only, never handed back to
+ * Lua, wiped when freed), the prebuilt header lists and timeouts, and building the three
+ * requests of the API (submit, status, download) as transfers it starts on the engine. Each
+ * transfer holds a counted reference, so headers and key outlive the Lua object. It must not
+ * know what an answer means (response.c) or how a download reaches its target (commit.c). */
+#include "session.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "commit.h"
-#include "engine.h"
+#include "class.h"
 #include "error.h"
+#include "transfer.h"
 #include "url.h"
 
-#define REQUEST_USER_AGENT "aimlmusic/0.1"
-#define REQUEST_DOWNLOAD_BUFFER (96L * 1024)
+#define SESSION_USER_AGENT "aimlmusic/0.1"
+#define SESSION_DOWNLOAD_BUFFER (96L * 1024)
 #define SUBMIT_PATH "/v2/generate/audio"
 #define STATUS_QUERY "/v2/generate/audio?generation_id="
 
-void session_release(session *s) {
+static void session_release(session *s) {
   if (--s->refs > 0) return;
   if (s->key) {
     /* The key does not linger in freed memory. */
@@ -42,95 +47,9 @@ void session_release(session *s) {
   free(s);
 }
 
-void session_push_redacted(lua_State *L, const session *s, const char *text, size_t n) {
-  luaL_Buffer b;
-  size_t klen = (s && s->key) ? strlen(s->key) : 0;
-  size_t i = 0;
-  if (klen < 4) { /* nothing worth searching for */
-    lua_pushlstring(L, text, n);
-    return;
-  }
-  luaL_buffinit(L, &b);
-  while (i < n) {
-    if (n - i >= klen && memcmp(text + i, s->key, klen) == 0) {
-      luaL_addstring(&b, "[redacted]");
-      i += klen;
-    } else {
-      luaL_addchar(&b, text[i]);
-      i++;
-    }
-  }
-  luaL_pushresult(&b);
-}
-
-/* Whether text holds the session's key (keys under 4 bytes are not searched for). */
-static int session_key_in(const session *s, const char *text, size_t n) {
-  size_t klen = (s && s->key) ? strlen(s->key) : 0, i;
-  if (klen < 4 || n < klen) return 0;
-  for (i = 0; i + klen <= n; i++)
-    if (text[i] == s->key[0] && memcmp(text + i, s->key, klen) == 0) return 1;
-  return 0;
-}
-
-/* Redacts the string at idx in place; returns whether it changed. */
-static int redact_slot(lua_State *L, const session *s, int idx) {
-  size_t n;
-  const char *text;
-  if (lua_type(L, idx) != LUA_TSTRING) return 0;
-  text = lua_tolstring(L, idx, &n);
-  if (!session_key_in(s, text, n)) return 0;
-  session_push_redacted(L, s, text, n);
-  lua_replace(L, idx);
-  return 1;
-}
-
-void session_redact_value(lua_State *L, const session *s, int idx) {
-  int renamed = 0, list = 0, i;
-  idx = lua_absindex(L, idx);
-  if (lua_type(L, idx) != LUA_TTABLE) {
-    redact_slot(L, s, idx);
-    return;
-  }
-  luaL_checkstack(L, 8, "redacting a response");
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    int v = lua_gettop(L);
-    if (lua_type(L, v) == LUA_TTABLE) {
-      session_redact_value(L, s, v);
-    } else if (redact_slot(L, s, v)) {
-      lua_pushvalue(L, v - 1);
-      lua_pushvalue(L, v);
-      lua_rawset(L, idx); /* an existing field: allowed while traversing */
-    }
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      size_t n;
-      const char *k = lua_tolstring(L, -1, &n);
-      if (session_key_in(s, k, n)) {
-        /* A new key may not be added while traversing: note it, rename it afterwards. */
-        if (!list) {
-          lua_newtable(L);
-          lua_insert(L, -2);
-          list = lua_gettop(L) - 1;
-        }
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, list, ++renamed);
-      }
-    }
-  }
-  for (i = 1; i <= renamed; i++) {
-    size_t n;
-    const char *k;
-    compat_rawgeti(L, list, i);
-    k = lua_tolstring(L, -1, &n);
-    session_push_redacted(L, s, k, n);
-    lua_pushvalue(L, -2);
-    lua_rawget(L, idx);
-    lua_rawset(L, idx);   /* t[redacted] = t[k] */
-    lua_pushnil(L);
-    lua_rawset(L, idx);   /* t[k] = nil */
-  }
-  if (list) lua_remove(L, list);
+/* What a transfer calls to drop its reference. */
+static void session_release_owner(void *owner) {
+  session_release((session *)owner);
 }
 
 static session *session_check(lua_State *L, int idx) {
@@ -139,7 +58,7 @@ static session *session_check(lua_State *L, int idx) {
   return *ps;
 }
 
-static int session_close(lua_State *L) {
+int session_close(lua_State *L) {
   session **ps = (session **)luaL_checkudata(L, 1, SESSION_MT);
   if (*ps) {
     session_release(*ps);
@@ -148,7 +67,7 @@ static int session_close(lua_State *L) {
   return 0;
 }
 
-static int session_tostring(lua_State *L) {
+int session_tostring(lua_State *L) {
   session **ps = (session **)luaL_checkudata(L, 1, SESSION_MT);
   if (*ps) lua_pushfstring(L, "aimlmusic.session(%s)", (*ps)->base_url);
   else lua_pushliteral(L, "aimlmusic.session(closed)");
@@ -178,7 +97,7 @@ static char *dup_string(const char *s, size_t n) {
  * bounds; this only keeps a direct caller of core.session from overflowing a cast). */
 static double opt_number(lua_State *L, int t, const char *k, double dflt, double lo, double hi) {
   double v = dflt;
-  if (compat_getfield(L, t, k) != LUA_TNIL) {
+  if (lua_getfield(L, t, k) != LUA_TNIL) {
     v = lua_tonumber(L, -1);
     if (lua_type(L, -1) != LUA_TNUMBER || !(v >= lo && v <= hi))
       luaL_error(L, "option %s must be a number from %f to %f", k, lo, hi);
@@ -193,25 +112,18 @@ static long opt_ms(lua_State *L, int t, const char *k, double dflt_s) {
   return (long)(opt_number(L, t, k, dflt_s, 0.001, OPT_MAX_SECONDS) * 1000.0 + 0.5);
 }
 
-static int config_error(lua_State *L, const char *message) {
-  lua_pushnil(L);
-  error_push(L, "config", message);
-  return 2;
-}
-
 /* Copies the string option k into *out; 0 with nil, err pushed when it is not a clean string. */
 static int opt_string(lua_State *L, int t, const char *k, char **out) {
   size_t n;
   const char *v;
-  int type = compat_getfield(L, t, k);
+  int type = lua_getfield(L, t, k);
   if (type == LUA_TNIL) {
     lua_pop(L, 1);
     return 1;
   }
   v = lua_tolstring(L, -1, &n);
   if (type != LUA_TSTRING || n == 0 || has_control(v, n)) {
-    lua_pushfstring(L, "option %s must be a non-empty string without control characters", k);
-    config_error(L, lua_tostring(L, -1));
+    error_fail(L, "config", "option %s must be a non-empty string without control characters", k);
     return 0;
   }
   *out = dup_string(v, n);
@@ -229,40 +141,35 @@ static int l_session(lua_State *L) {
   int allow_http;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  if (compat_getfield(L, 1, "api_key") != LUA_TNIL) {
-    if (lua_type(L, -1) != LUA_TSTRING) return config_error(L, "api_key must be a string");
+  if (lua_getfield(L, 1, "api_key") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING) return error_fail(L, "config", "api_key must be a string");
     key = lua_tolstring(L, -1, &klen);
     if (klen == 0) key = NULL;
     else if (has_control(key, klen) || memchr(key, ' ', klen))
-      return config_error(L, "api_key contains a space or a control character");
+      return error_fail(L, "config", "api_key contains a space or a control character");
   }
-  if (compat_getfield(L, 1, "base_url") != LUA_TSTRING) return config_error(L, "base_url must be a string");
+  if (lua_getfield(L, 1, "base_url") != LUA_TSTRING) return error_fail(L, "config", "base_url must be a string");
   url = lua_tolstring(L, -1, &ulen);
   if (has_control(url, ulen) || memchr(url, ' ', ulen) || memchr(url, '?', ulen) || memchr(url, '#', ulen))
-    return config_error(L, "base_url contains a space, a control character, '?' or '#'");
+    return error_fail(L, "config", "base_url contains a space, a control character, '?' or '#'");
   if (!(ulen > 7 && strncmp(url, "http://", 7) == 0) && !(ulen > 8 && strncmp(url, "https://", 8) == 0))
-    return config_error(L, "base_url must start with https:// or http://");
+    return error_fail(L, "config", "base_url must start with https:// or http://");
   {
     char why[URL_WHY_SIZE];
     lua_getfield(L, 1, "allow_http");
     allow_http = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (!url_allowed(url, allow_http, NULL, why)) {
-      lua_pushfstring(L, "base_url: %s", why);
-      return config_error(L, lua_tostring(L, -1));
-    }
+    if (!url_allowed(url, allow_http, NULL, why)) return error_fail(L, "config", "base_url: %s", why);
   }
   while (ulen > 0 && url[ulen - 1] == '/') ulen--;
 
-  ps = (session **)compat_newudata(L, sizeof *ps);
-  *ps = NULL;
-  luaL_setmetatable(L, SESSION_MT);
+  ps = (session **)class_new(L, SESSION_MT, sizeof *ps);
   s = (session *)calloc(1, sizeof *s);
   if (s == NULL) return luaL_error(L, "out of memory");
   *ps = s;
   s->refs = 1;
   s->tls_verify = 1;
-  if (compat_getfield(L, 1, "tls_verify") == LUA_TBOOLEAN) s->tls_verify = lua_toboolean(L, -1);
+  if (lua_getfield(L, 1, "tls_verify") == LUA_TBOOLEAN) s->tls_verify = lua_toboolean(L, -1);
   lua_pop(L, 1);
   if (!opt_string(L, 1, "ca_file", &s->ca_file) || !opt_string(L, 1, "proxy", &s->proxy)) return 2;
   s->timeout_ms = opt_ms(L, 1, "timeout", 60);
@@ -300,49 +207,47 @@ static int l_session(lua_State *L) {
 /* A transfer for this session, set up with what every request shares. */
 static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, const char *url) {
   transfer *t = transfer_new(L, engine_get(L), kind);
-  t->session = s;
+  CURL *easy = t->item.easy;
+  t->owner = s;
+  t->release = session_release_owner;
+  t->key = s->key;
   s->refs++;
-  curl_easy_setopt(t->easy, CURLOPT_URL, url);
-  curl_easy_setopt(t->easy, CURLOPT_USERAGENT, REQUEST_USER_AGENT);
-  curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
-  if (s->ca_file) curl_easy_setopt(t->easy, CURLOPT_CAINFO, s->ca_file);
-  if (s->proxy) curl_easy_setopt(t->easy, CURLOPT_PROXY, s->proxy);
+  curl_easy_setopt(easy, CURLOPT_URL, url);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, SESSION_USER_AGENT);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
+  if (s->ca_file) curl_easy_setopt(easy, CURLOPT_CAINFO, s->ca_file);
+  if (s->proxy) curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy);
   if (!s->tls_verify) {
-    curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (kind == TRANSFER_DOWNLOAD) {
     /* A large file may take long: a transfer slower than the speed floor is a timeout.
      * Redirects are followed by the engine, each checked against the URL rule first. */
-    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, s->cdn_headers);
-    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, s->low_speed_limit);
-    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, s->low_speed_time);
-    curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, s->cdn_headers);
+    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, s->low_speed_limit);
+    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, s->low_speed_time);
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     t->allow_http = s->allow_http;
     t->stall_ms = s->timeout_ms;
     t->max_bytes = s->max_bytes;
     /* Large reads: a sixteenth of the wake-ups and write calls of the 16 KiB default. */
-    curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, REQUEST_DOWNLOAD_BUFFER);
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, SESSION_DOWNLOAD_BUFFER);
   } else {
-    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, s->api_headers);
-    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, s->api_headers);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
   }
   return t;
 }
 
+/* Starts the transfer at the top: returns it, or nil, err when the engine refuses it. */
 static int start_or_fail(lua_State *L, transfer *t) {
-  if (transfer_start(L, t, -1)) return 1;
-  error_push(L, "network", lua_tostring(L, -1));
-  lua_pushnil(L);
-  lua_insert(L, -2);
-  return 2;
+  if (engine_start(L, &t->item, -1)) return 1;
+  return error_fail_top(L, "network");
 }
 
-static int require_key(lua_State *L, session *s) {
-  if (s->key) return 1;
-  lua_pushnil(L);
-  error_push(L, "config", "no API key: pass api_key to new() or set AIMLAPI_KEY");
-  return 0;
+static int no_key(lua_State *L) {
+  return error_fail(L, "config", "no API key: pass api_key to new() or set AIMLAPI_KEY");
 }
 
 /* session:submit(body_json) --> transfer | nil, err */
@@ -351,14 +256,14 @@ static int session_submit(lua_State *L) {
   size_t n;
   const char *body = luaL_checklstring(L, 2, &n);
   transfer *t;
-  if (!require_key(L, s)) return 2;
+  if (!s->key) return no_key(L);
   t = session_transfer(L, s, TRANSFER_SUBMIT, s->submit_url);
   /* On a reused connection the server closed, libcurl silently sends the request again (up to
    * five times): for a submit that would be a second paid job. A fresh connection is never
    * retried that way. */
-  curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
-  curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
-  curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, body);
+  curl_easy_setopt(t->item.easy, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(t->item.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+  curl_easy_setopt(t->item.easy, CURLOPT_COPYPOSTFIELDS, body);
   return start_or_fail(L, t);
 }
 
@@ -389,7 +294,7 @@ static int session_status(lua_State *L) {
   luaL_Buffer b;
   transfer *t;
   if (n == 0) return luaL_argerror(L, 2, "empty generation id");
-  if (!require_key(L, s)) return 2;
+  if (!s->key) return no_key(L);
   luaL_buffinit(L, &b);
   luaL_addstring(&b, s->base_url);
   luaL_addstring(&b, STATUS_QUERY);
@@ -398,48 +303,9 @@ static int session_status(lua_State *L) {
   t = session_transfer(L, s, TRANSFER_STATUS, lua_tostring(L, -1));
   if (limit > 0 && limit * 1000 < s->timeout_ms) {
     long ms = (long)(limit * 1000);
-    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
+    curl_easy_setopt(t->item.easy, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
   }
   return start_or_fail(L, t);
-}
-
-/* Opens "<target's name>.part-<random>" beside the target, so the final rename stays on one
- * file system; the name is cut to fit where the target's is long (commit.h). O_EXCL so two
- * downloads never share a temporary file, and an exclusive flock held while this transfer owns
- * it, so that a cleanup of stale partial files (core.remove_partials) in any process passes it
- * by. */
-static int open_temp(transfer *t, const char *target) {
-  size_t n = strlen(target);
-  const char *slash = strrchr(target, '/');
-  size_t dlen = slash ? (size_t)(slash - target) + 1 : 0;
-  size_t keep = dlen + commit_partial_keep(target + dlen, n - dlen);
-  int attempt, e;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  t->tmp_path = (char *)malloc(keep + COMMIT_PARTIAL_SUFFIX_LEN + 1);
-  if (t->tmp_path == NULL) return ENOMEM;
-  for (attempt = 0; attempt < 100; attempt++) {
-    unsigned long r = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 16) ^
-                      ((unsigned long)(size_t)t >> 4) ^ (unsigned long)attempt * 2654435761UL;
-    struct stat a, b;
-    memcpy(t->tmp_path, target, keep);
-    snprintf(t->tmp_path + keep, COMMIT_PARTIAL_SUFFIX_LEN + 1, COMMIT_PARTIAL_SUFFIX "%06lx", r & 0xffffff);
-    t->fd = open(t->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (t->fd < 0) {
-      if (errno != EEXIST) break;
-      continue;
-    }
-    /* A cleanup may have removed the file between open and flock: then make another. */
-    if (flock(t->fd, LOCK_EX | LOCK_NB) == 0 && fstat(t->fd, &a) == 0 && stat(t->tmp_path, &b) == 0 &&
-        a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-      return 0;
-    close(t->fd);
-    t->fd = -1;
-  }
-  e = errno ? errno : EEXIST;
-  free(t->tmp_path);
-  t->tmp_path = NULL;
-  return e;
 }
 
 /* session:download(url, target, overwrite[, previous[, size]]) --> transfer | nil, err
@@ -460,22 +326,11 @@ static int session_download(lua_State *L) {
   char why[URL_WHY_SIZE];
   if (has_control(url, ulen) || !((ulen > 7 && strncmp(url, "http://", 7) == 0) ||
                                   (ulen > 8 && strncmp(url, "https://", 8) == 0))) {
-    lua_pushnil(L);
-    error_push(L, "config", "the audio URL is not an http(s) URL");
-    return 2;
+    return error_fail(L, "config", "the audio URL is not an http(s) URL");
   }
-  if (!url_allowed(url, s->allow_http, NULL, why)) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "the audio URL: %s", why);
-    error_push(L, "config", lua_tostring(L, -1));
-    lua_remove(L, -2);
-    return 2;
-  }
+  if (!url_allowed(url, s->allow_http, NULL, why)) return error_fail(L, "config", "the audio URL: %s", why);
   if (!overwrite && lstat(target, &sb) == 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "%s exists (pass overwrite = true to replace it)", target);
-    error_push(L, "io", lua_tostring(L, -1));
-    lua_remove(L, -2);
+    error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", target);
     error_setstring(L, "code", "EEXIST");
     return 2;
   }
@@ -485,27 +340,13 @@ static int session_download(lua_State *L) {
   if (size >= 1 && size <= 9007199254740992.0) t->expected = (curl_off_t)size;
   t->target_path = dup_string(target, strlen(target));
   if (t->target_path == NULL) return luaL_error(L, "out of memory");
-  if (prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 &&
-      prev->state == TRANSFER_DONE) {
-    t->fd = prev->fd;
-    t->tmp_path = prev->tmp_path;
-    prev->fd = -1;
-    prev->tmp_path = NULL;
-    t->bytes = t->resume_from = prev->bytes;
-    curl_easy_setopt(t->easy, CURLOPT_RESUME_FROM_LARGE, t->resume_from);
-  }
+  if (transfer_take_partial(t, prev)) curl_easy_setopt(t->item.easy, CURLOPT_RESUME_FROM_LARGE, t->resume_from);
   /* A Content-Length past the cap is refused before any byte is written. */
   if (t->max_bytes > t->resume_from)
-    curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, t->max_bytes - t->resume_from);
+    curl_easy_setopt(t->item.easy, CURLOPT_MAXFILESIZE_LARGE, t->max_bytes - t->resume_from);
   if (t->tmp_path) return start_or_fail(L, t);
-  e = open_temp(t, target);
-  if (e != 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "cannot create a file beside %s: %s", target, strerror(e));
-    error_push(L, "io", lua_tostring(L, -1));
-    lua_remove(L, -2);
-    return 2;
-  }
+  e = transfer_open_temp(t, target);
+  if (e != 0) return error_fail_errno(L, "io", e, "cannot create a file beside %s", target);
   return start_or_fail(L, t);
 }
 
@@ -514,20 +355,10 @@ static int session_has_key(lua_State *L) {
   return 1;
 }
 
-void request_open(lua_State *L) {
-  static const luaL_Reg meta[] = {
-      {"__gc", session_close}, {"__close", session_close}, {"__tostring", session_tostring}, {NULL, NULL}};
-  static const luaL_Reg methods[] = {{"submit", session_submit},
-                                     {"status", session_status},
-                                     {"download", session_download},
-                                     {"has_key", session_has_key},
-                                     {"close", session_close},
-                                     {NULL, NULL}};
-  static const luaL_Reg fns[] = {{"session", l_session}, {NULL, NULL}};
-  luaL_newmetatable(L, SESSION_MT);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_setfuncs(L, fns, 0);
-}
+const luaL_Reg session_methods[] = {{"submit", session_submit},
+                                    {"status", session_status},
+                                    {"download", session_download},
+                                    {"has_key", session_has_key},
+                                    {"close", session_close},
+                                    {NULL, NULL}};
+const luaL_Reg session_functions[] = {{"session", l_session}, {NULL, NULL}};

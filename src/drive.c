@@ -1,0 +1,232 @@
+/* The engine's methods: how a host drives it.
+ *
+ * DESIGN. drive.c owns the three ways a host runs the engine's loop: perform/poll (a plain
+ * loop, or a step per frame), a pollable descriptor (pollfd and arm: the host watches one
+ * descriptor), and socket mode (a host event loop such as luv watches libcurl's sockets and
+ * timer). All of them end in the engine's one completion path. It must not know items beyond
+ * the engine's header, nor anything of transfers. */
+#include "drive.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "pollfd.h"
+
+/* engine:perform([done]) --> transfers still running, number finished now.
+ * Never blocks. Finished transfers are appended to the table `done` when given. */
+static int drive_perform(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  int running = 0;
+  CURLMcode mc;
+  if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
+  if (e->fd_mode) {
+    /* libcurl's sockets in the pollable set say which transfers to run: the cost of a step
+     * follows what is ready, not how many transfers there are. */
+    curl_socket_t fds[POLLFD_BATCH];
+    int bits[POLLFD_BATCH], i, n = pollfd_ready(e, fds, bits, POLLFD_BATCH);
+    long ms = -1;
+    mc = CURLM_OK;
+    for (i = 0; i < n && mc == CURLM_OK; i++) mc = curl_multi_socket_action(e->multi, fds[i], bits[i], &running);
+    if (mc == CURLM_OK && curl_multi_timeout(e->multi, &ms) == CURLM_OK && ms == 0)
+      mc = curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    if (mc != CURLM_OK) return luaL_error(L, "curl_multi_socket_action: %s", curl_multi_strerror(mc));
+    return engine_collect(L, e, lua_istable(L, 2) ? 2 : 0);
+  }
+  mc = curl_multi_perform(e->multi, &running);
+  if (mc != CURLM_OK) return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(mc));
+  return engine_collect(L, e, lua_istable(L, 2) ? 2 : 0);
+}
+
+static int drive_on_timer(CURLM *multi, long timeout_ms, void *userp) {
+  engine *e = (engine *)userp;
+  (void)multi;
+  e->timer_ms = timeout_ms;
+  e->timer_changed = 1;
+  return 0;
+}
+
+/* engine:socket_mode(on): a host loop (luv) watches libcurl's sockets and timer instead of
+ * perform/poll. Switch only while nothing is in flight. */
+static int drive_socket_mode(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  int on = lua_toboolean(L, 2);
+  if (on == e->socket_mode) return 0;
+  if (e->n_active > 0) return luaL_error(L, "cannot switch the engine's mode with transfers in flight");
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on ? drive_on_timer : NULL);
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, on ? (void *)e : NULL);
+  e->socket_mode = on;
+  e->n_changes = 0;
+  e->timer_changed = 0;
+  return 0;
+}
+
+/* engine:socket_action(fd, events[, done]) --> running, finished now. fd -1: the timer fired.
+ * events: 1 readable, 2 writable, 4 error (CURL_CSELECT_*). */
+static int drive_socket_action(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  lua_Number fd = luaL_checknumber(L, 2);
+  int events = (int)luaL_optnumber(L, 3, 0), running = 0;
+  CURLMcode mc;
+  if (!e->socket_mode) return luaL_error(L, "engine is not in socket mode");
+  mc = curl_multi_socket_action(e->multi, fd < 0 ? CURL_SOCKET_TIMEOUT : (curl_socket_t)fd, events,
+                                &running);
+  if (mc != CURLM_OK) return luaL_error(L, "curl_multi_socket_action: %s", curl_multi_strerror(mc));
+  return engine_collect(L, e, lua_istable(L, 4) ? 4 : 0);
+}
+
+/* engine:changes(list) --> n, timer_ms | nil. Fills list with fd1, what1, fd2, what2, ...
+ * (what: 1 in, 2 out, 3 both, 4 remove) for the sockets libcurl asked about since the last
+ * call, and gives the timer libcurl last asked for (-1: none) if it changed. */
+static int drive_changes(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  int i, n = e->n_changes;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  for (i = 0; i < n; i++) {
+    lua_pushinteger(L, e->changes[i].fd);
+    lua_rawseti(L, 2, 2 * i + 1);
+    lua_pushinteger(L, e->changes[i].what);
+    lua_rawseti(L, 2, 2 * i + 2);
+  }
+  e->n_changes = 0;
+  lua_pushinteger(L, n);
+  if (e->timer_changed) lua_pushinteger(L, e->timer_ms);
+  else lua_pushnil(L);
+  e->timer_changed = 0;
+  return 2;
+}
+
+/* engine:poll(ms): sleeps in the kernel until a socket is ready, a libcurl timer is due, or
+ * ms milliseconds pass; with nothing in flight it is a plain sleep. */
+static int drive_poll(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  lua_Number ms = luaL_checknumber(L, 2);
+  int numfds = 0;
+  CURLMcode mc;
+  if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
+  if (ms < 0 || ms != ms) ms = 0;
+  if (ms > INT_MAX) ms = INT_MAX;
+  if (e->fd_mode) {
+    long curl_ms = -1;
+    curl_multi_timeout(e->multi, &curl_ms);
+    if (curl_ms >= 0 && curl_ms < ms) ms = (lua_Number)curl_ms;
+    lua_pushinteger(L, pollfd_wait(e, (int)ms));
+    return 1;
+  }
+  if (e->wake_fd[0] >= 0) {
+    /* A worker finishing a commit wakes the sleep too. */
+    struct curl_waitfd extra;
+    extra.fd = e->wake_fd[0];
+    extra.events = CURL_WAIT_POLLIN;
+    extra.revents = 0;
+    mc = curl_multi_poll(e->multi, &extra, 1, (int)ms, &numfds);
+  } else {
+    mc = curl_multi_poll(e->multi, NULL, 0, (int)ms, &numfds);
+  }
+  if (mc != CURLM_OK) return luaL_error(L, "curl_multi_poll: %s", curl_multi_strerror(mc));
+  lua_pushinteger(L, numfds);
+  return 1;
+}
+
+/* engine:timeout() --> ms until libcurl wants perform() called again, or -1 for no timer */
+static int drive_timeout(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  long ms = -1;
+  curl_multi_timeout(e->multi, &ms);
+  lua_pushinteger(L, ms);
+  return 1;
+}
+
+/* engine:pollfd() --> the descriptor readable whenever step(0) has work | nil, message */
+static int drive_pollfd(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  int err = pollfd_open(e);
+  if (err) {
+    lua_pushnil(L);
+    lua_pushstring(L, err == ENOSYS ? "no pollable descriptor on this platform: use music.step or aimlmusic.uv"
+                                    : strerror(err));
+    return 2;
+  }
+  if (engine_wake_fd(e) < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(errno));
+    return 2;
+  }
+  if (!e->fd_mode) {
+    /* From now on libcurl runs through socket_action on what the set reports; this makes it
+     * announce the sockets of transfers already in flight. */
+    int running = 0;
+    e->fd_mode = 1;
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    curl_multi_socket_all(e->multi, &running); /* the one call that announces every socket */
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+  }
+  lua_pushinteger(L, e->poll_fd);
+  return 1;
+}
+
+/* engine:arm(ms) --> ms | nil. Sets the pollable set's timer to the sooner of ms (the
+ * scheduler's own next wake-up, -1 for none) and libcurl's timer, and returns it (nil when
+ * nothing is due). A queued transfer with a free slot is due now. */
+static int drive_arm(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  lua_Number want = luaL_optnumber(L, 2, -1);
+  long ms = -1, curl_ms = -1;
+  int c;
+  if (want >= 0) ms = want > (lua_Number)(LONG_MAX / 2) ? LONG_MAX / 2 : (long)ceil(want);
+  curl_multi_timeout(e->multi, &curl_ms);
+  if (curl_ms >= 0 && (ms < 0 || curl_ms < ms)) ms = curl_ms;
+  for (c = 0; c < 2; c++)
+    if (e->queue_head[c] && e->n_running[c] < ENGINE_MAX_RUNNING) ms = 0;
+  pollfd_arm(e, ms);
+  if (ms < 0) lua_pushnil(L);
+  else lua_pushinteger(L, ms);
+  return 1;
+}
+
+static int drive_count(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  lua_pushinteger(L, e->n_active);
+  return 1;
+}
+
+/* engine:committing() --> downloads being moved into place by a worker */
+static int drive_committing(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  lua_pushinteger(L, e->n_workers);
+  return 1;
+}
+
+/* engine:wake_fd() --> the descriptor a host loop watches for finished commits */
+static int drive_wake_fd(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  lua_pushinteger(L, engine_wake_fd(e));
+  return 1;
+}
+
+/* engine:reap([done]) --> finished commits appended to done, without touching libcurl */
+static int drive_reap(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  lua_pushinteger(L, engine_reap_workers(L, e, lua_istable(L, 2) ? 2 : 0));
+  return 1;
+}
+
+const luaL_Reg drive_methods[] = {{"perform", drive_perform},
+                                  {"poll", drive_poll},
+                                  {"timeout", drive_timeout},
+                                  {"count", drive_count},
+                                  {"committing", drive_committing},
+                                  {"wake_fd", drive_wake_fd},
+                                  {"reap", drive_reap},
+                                  {"socket_mode", drive_socket_mode},
+                                  {"socket_action", drive_socket_action},
+                                  {"changes", drive_changes},
+                                  {"pollfd", drive_pollfd},
+                                  {"arm", drive_arm},
+                                  {NULL, NULL}};

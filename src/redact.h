@@ -1,0 +1,24 @@
+/* Keeping the API key out of everything shown to users. */
+#ifndef AIMLMUSIC_REDACT_H
+#define AIMLMUSIC_REDACT_H
+
+#include <stddef.h>
+
+#include "compat.h"
+
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+/* Pushes text with every occurrence of key replaced by "[redacted]". key may be NULL. */
+void redact_push(lua_State *L, const char *key, const char *text, size_t n);
+/* Replaces the key in the value at idx, in place: a string, or every string key and value of a
+ * table at any depth. Everything decoded from a server passes here before anyone sees it. */
+void redact_value(lua_State *L, const char *key, int idx);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#endif

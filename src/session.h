@@ -1,0 +1,42 @@
+/* A session: what every request to the service shares. */
+#ifndef AIMLMUSIC_SESSION_H
+#define AIMLMUSIC_SESSION_H
+
+#include <curl/curl.h>
+
+#include "compat.h"
+
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+#define SESSION_MT "aimlmusic.session"
+
+typedef struct session {
+  int refs; /* the Lua userdata + every transfer made with it */
+  char *key;
+  char *base_url;
+  char *submit_url;
+  struct curl_slist *api_headers; /* Authorization, Content-Type, Accept */
+  struct curl_slist *cdn_headers; /* no Authorization: the CDN is another host */
+  long timeout_ms, connect_timeout_ms;
+  long low_speed_limit, low_speed_time; /* a download slower than limit B/s for time s ends */
+  curl_off_t max_bytes;                 /* the most a download may write */
+  int allow_http;                       /* plain http to any host (url.h) */
+  char *ca_file;                        /* CA bundle to verify peers with, instead of the system's */
+  char *proxy;                          /* explicit proxy; otherwise libcurl honours the *_proxy variables */
+  int tls_verify;
+} session;
+
+/* __gc, __close and session:close(): drops the Lua object's reference; idempotent. */
+int session_close(lua_State *L);
+int session_tostring(lua_State *L);
+/* session:submit, :status, :download, :has_key, :close; core.session{...}. */
+extern const luaL_Reg session_methods[], session_functions[];
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#endif

@@ -1,0 +1,347 @@
+/* A transfer: one request of the API as a Lua userdata.
+ *
+ * DESIGN. transfer.c owns what one request holds: its engine item (and through it the easy
+ * handle), the body buffer, the libcurl write and progress callbacks, and for a download the
+ * file: its temporary name ("<target>.part-XXXXXX", made and parsed only here), the bytes,
+ * the partial file kept for a resumed attempt, and its removal. __gc and __close go through
+ * one idempotent function. It knows the engine only as the loop that runs its item; it must
+ * not know what a response means (response.c), how a file is moved into place (commit.c) or
+ * what a session holds beyond the key it redacts and the reference it drops. */
+#include "transfer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "class.h"
+#include "platform.h"
+#include "url.h"
+
+/* Temporary names are "<target's name, cut to fit>.part-XXXXXX" beside the target. */
+#define PART_SUFFIX ".part-"
+#define PART_SUFFIX_LEN 6
+#define PART_LEN (PART_SUFFIX_LEN + 6) /* ".part-" and six hex digits */
+#define NAME_MAX_LEN 255               /* the longest file name POSIX file systems take */
+
+/* How many bytes of the target's file name (base, blen bytes) its temporary name keeps, so
+ * that the temporary name fits whenever the target's does. */
+static size_t part_keep(const char *base, size_t blen) {
+  size_t keep;
+  if (blen + PART_LEN <= NAME_MAX_LEN) return blen;
+  keep = NAME_MAX_LEN - PART_LEN;
+  /* Cut on a character boundary: never between the bytes of one UTF-8 sequence. */
+  while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80) keep--;
+  return keep;
+}
+
+/* Whether name is a temporary name of the target whose file name is base (keep bytes kept). */
+static int part_is(const char *name, const char *base, size_t keep) {
+  size_t k;
+  if (strncmp(name, base, keep) != 0 || strncmp(name + keep, PART_SUFFIX, PART_SUFFIX_LEN) != 0) return 0;
+  for (k = keep + PART_SUFFIX_LEN; name[k] && strchr("0123456789abcdef", name[k]); k++) {
+  }
+  return name[k] == '\0' && k == keep + PART_LEN;
+}
+
+static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
+  transfer *t = (transfer *)ud;
+  size_t n = size * nmemb;
+  size_t limit = TRANSFER_MAX_BODY;
+  if (t->kind == TRANSFER_DOWNLOAD) {
+    long code = 0;
+    curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 300 && code < 400) return n; /* a redirect's page: followed in transfer_again */
+    if (code >= 200 && code < 300) {
+      /* Straight to disk: memory stays flat whatever the size. */
+      size_t off = 0;
+      if (t->max_bytes > 0 && t->bytes + (curl_off_t)n > t->max_bytes) {
+        t->oversize = 1;
+        return 0;
+      }
+      if (t->expected > 0 && t->bytes + (curl_off_t)n > t->expected) {
+        t->oversize = 2;
+        return 0;
+      }
+      while (off < n) {
+        ssize_t w = write(t->fd, ptr + off, n - off);
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          t->io_errno = errno;
+          return 0;
+        }
+        off += (size_t)w;
+      }
+      t->bytes += (curl_off_t)n;
+      return n;
+    }
+    limit = TRANSFER_MAX_ERROR_BODY; /* an error page: keep its start for the message */
+  }
+  if (t->body_len + n > limit) {
+    t->body_overflow = 1;
+    return 0;
+  }
+  if (t->body_len + n > t->body_cap) {
+    size_t cap = t->body_cap ? t->body_cap : 1024;
+    char *p;
+    while (cap < t->body_len + n) cap *= 2;
+    p = (char *)realloc(t->body, cap);
+    if (p == NULL) return 0;
+    t->body = p;
+    t->body_cap = cap;
+  }
+  memcpy(t->body + t->body_len, ptr, n);
+  t->body_len += n;
+  return n;
+}
+
+static long long monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* libcurl calls this at least once a second: a download with nothing new for stall_ms ends
+ * (the speed floor, CURLOPT_LOW_SPEED_*, ends one that only trickles). */
+static int transfer_on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                                curl_off_t ulnow) {
+  transfer *t = (transfer *)ud;
+  long long now = monotonic_ms();
+  (void)dltotal;
+  (void)ultotal;
+  (void)ulnow;
+  if (t->stall_ms <= 0) return 0;
+  if (t->seen_at_ms == 0 || dlnow != t->seen) {
+    t->seen = dlnow;
+    t->seen_at_ms = now;
+    return 0;
+  }
+  if (now - t->seen_at_ms > t->stall_ms) {
+    t->stalled = 1;
+    return 1;
+  }
+  return 0;
+}
+
+/* A download answered with a redirect: its target is checked against the URL rule before
+ * anything is sent to it, then requested on the same handle. libcurl never follows a redirect
+ * on its own, so no request can reach a URL the rule refuses. Returns 1 when the transfer goes
+ * on; 0 when it is done (t->refused set if the rule refused the target). */
+static int transfer_again(engine_item *it) {
+  transfer *t = ENGINE_CONTAINER(it, transfer, item);
+  long code = 0;
+  char *target = NULL, *from = NULL;
+  char why[URL_WHY_SIZE];
+  if (t->kind != TRANSFER_DOWNLOAD || it->result != CURLE_OK || it->engine->multi == NULL) return 0;
+  curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
+  if (code < 300 || code > 399) return 0;
+  if (curl_easy_getinfo(it->easy, CURLINFO_REDIRECT_URL, &target) != CURLE_OK || target == NULL) return 0;
+  if (t->redirects >= TRANSFER_MAX_REDIRECTS) {
+    it->result = CURLE_TOO_MANY_REDIRECTS;
+    return 0;
+  }
+  curl_easy_getinfo(it->easy, CURLINFO_EFFECTIVE_URL, &from);
+  if (!url_allowed(target, t->allow_http, from, why)) {
+    t->refused = 1;
+    memcpy(t->errbuf, why, sizeof why < sizeof t->errbuf ? sizeof why : sizeof t->errbuf);
+    t->errbuf[sizeof t->errbuf - 1] = '\0';
+    return 0;
+  }
+  t->seen_at_ms = 0;
+  t->redirects++;
+  t->body_len = 0;
+  return engine_restart(it, target);
+}
+
+transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
+  transfer *t = (transfer *)class_new(L, TRANSFER_MT, sizeof *t);
+  CURL *easy;
+  t->fd = -1;
+  t->item.ref = LUA_NOREF;
+  t->item.lane = kind == TRANSFER_DOWNLOAD;
+  t->item.again = transfer_again;
+  t->kind = kind;
+  easy = engine_easy_take(e, &t->item);
+  if (easy == NULL) luaL_error(L, "curl_easy_init failed");
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, transfer_on_write);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)t);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, transfer_on_xferinfo);
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, (void *)t);
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  return t;
+}
+
+transfer *transfer_check(lua_State *L, int idx) {
+  return (transfer *)luaL_checkudata(L, idx, TRANSFER_MT);
+}
+
+void transfer_release(transfer *t) {
+  engine_easy_give(&t->item);
+  free(t->body);
+  t->body = NULL;
+  t->body_len = t->body_cap = 0;
+}
+
+void transfer_discard(transfer *t) {
+  if (t->fd >= 0) {
+    close(t->fd);
+    t->fd = -1;
+  }
+  if (t->tmp_path) {
+    unlink(t->tmp_path);
+    free(t->tmp_path);
+    t->tmp_path = NULL;
+  }
+}
+
+/* Opens "<target's name>.part-<random>" beside the target, so the final rename stays on one
+ * file system; the name is cut to fit where the target's is long. O_EXCL so two downloads
+ * never share a temporary file, and an exclusive flock held while this transfer owns it, so
+ * that a cleanup of stale partial files (core.remove_partials) in any process passes it by. */
+int transfer_open_temp(transfer *t, const char *target) {
+  size_t n = strlen(target);
+  const char *slash = strrchr(target, '/');
+  size_t dlen = slash ? (size_t)(slash - target) + 1 : 0;
+  size_t keep = dlen + part_keep(target + dlen, n - dlen);
+  int attempt, e;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  t->tmp_path = (char *)malloc(keep + PART_LEN + 1);
+  if (t->tmp_path == NULL) return ENOMEM;
+  for (attempt = 0; attempt < 100; attempt++) {
+    unsigned long r = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 16) ^
+                      ((unsigned long)(size_t)t >> 4) ^ (unsigned long)attempt * 2654435761UL;
+    struct stat a, b;
+    memcpy(t->tmp_path, target, keep);
+    snprintf(t->tmp_path + keep, PART_LEN + 1, PART_SUFFIX "%06lx", r & 0xffffff);
+    t->fd = open(t->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (t->fd < 0) {
+      if (errno != EEXIST) break;
+      continue;
+    }
+    /* A cleanup may have removed the file between open and flock: then make another. */
+    if (flock(t->fd, LOCK_EX | LOCK_NB) == 0 && fstat(t->fd, &a) == 0 && stat(t->tmp_path, &b) == 0 &&
+        a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+      return 0;
+    close(t->fd);
+    t->fd = -1;
+  }
+  e = errno ? errno : EEXIST;
+  free(t->tmp_path);
+  t->tmp_path = NULL;
+  return e;
+}
+
+int transfer_take_partial(transfer *t, transfer *prev) {
+  if (!(prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 &&
+        prev->item.state == ENGINE_DONE))
+    return 0;
+  t->fd = prev->fd;
+  t->tmp_path = prev->tmp_path;
+  prev->fd = -1;
+  prev->tmp_path = NULL;
+  t->bytes = t->resume_from = prev->bytes;
+  return 1;
+}
+
+/* __gc and __close: frees what the transfer owns; a download not committed leaves no file. */
+int transfer_close(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  engine_stop(L, &t->item);
+  transfer_release(t);
+  transfer_discard(t);
+  free(t->target_path);
+  t->target_path = NULL;
+  if (t->owner) {
+    t->release(t->owner);
+    t->owner = NULL;
+    t->key = NULL;
+  }
+  return 0;
+}
+
+static int transfer_done(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  lua_pushboolean(L, t->item.state == ENGINE_DONE);
+  return 1;
+}
+
+/* transfer:progress() --> bytes written so far, total expected (nil when unknown) */
+static int transfer_progress(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  curl_off_t total = -1;
+  lua_pushinteger(L, t->bytes);
+  if (t->item.easy) curl_easy_getinfo(t->item.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+  if (total >= 0) lua_pushinteger(L, total + t->resume_from);
+  else lua_pushnil(L);
+  return 2;
+}
+
+/* transfer:cancel(): stops it; its owner sees kind "cancelled". */
+static int transfer_cancel(lua_State *L) {
+  engine_stop(L, &transfer_check(L, 1)->item);
+  return 0;
+}
+
+/* transfer:discard(): removes a download's partial file now rather than at collection. */
+static int transfer_discard_l(lua_State *L) {
+  transfer_discard(transfer_check(L, 1));
+  return 0;
+}
+
+int transfer_tostring(lua_State *L) {
+  static const char *const kinds[] = {"submit", "status", "download"};
+  static const char *const states[] = {"idle", "active", "done"};
+  transfer *t = transfer_check(L, 1);
+  lua_pushfstring(L, "aimlmusic.transfer(%s, %s)", kinds[t->kind], states[t->item.state]);
+  return 1;
+}
+
+/* core.remove_partials(target) --> number removed
+ * Removes the temporary files of target (see transfer_open_temp): downloads cut short by a
+ * crash. A file a live transfer owns is locked (platform_lock) and is left alone. */
+static int l_remove_partials(lua_State *L) {
+  const char *target = luaL_checkstring(L, 1);
+  const char *sep = platform_last_sep(target);
+  const char *base = sep ? sep + 1 : target;
+  size_t keep = part_keep(base, strlen(base));
+  char *dir = platform_parent(target), *path;
+  platform_dir *d;
+  const char *name;
+  int removed = 0;
+  if (dir == NULL) return luaL_error(L, "out of memory");
+  d = platform_opendir(dir);
+  path = (char *)malloc(strlen(dir) + 256 * 3 + 2);
+  while (d && path && (name = platform_readdir(d)) != NULL) {
+    int fd;
+    if (!part_is(name, base, keep) || strlen(name) > 256 * 3) continue;
+    sprintf(path, "%s/%s", dir, name);
+    fd = platform_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0) continue;
+    /* Unlinked while the lock is held: its owner, if one comes, sees the name is gone. */
+    if (platform_lock(fd, 0) == 0 && platform_unlink(path) == 0) removed++;
+    close(fd);
+  }
+  platform_closedir(d);
+  free(path);
+  free(dir);
+  lua_pushinteger(L, removed);
+  return 1;
+}
+
+const luaL_Reg transfer_methods[] = {{"done", transfer_done},
+                                     {"progress", transfer_progress},
+                                     {"cancel", transfer_cancel},
+                                     {"discard", transfer_discard_l},
+                                     {NULL, NULL}};
+const luaL_Reg transfer_functions[] = {{"remove_partials", l_remove_partials}, {NULL, NULL}};

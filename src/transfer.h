@@ -1,0 +1,87 @@
+/* A transfer: one request of the API as a Lua userdata. */
+#ifndef AIMLMUSIC_TRANSFER_H
+#define AIMLMUSIC_TRANSFER_H
+
+#include "engine.h"
+
+/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+#define TRANSFER_MT "aimlmusic.transfer"
+
+/* Bodies of API responses are small JSON documents; anything larger is refused. */
+#define TRANSFER_MAX_BODY (1024 * 1024)
+/* What is kept of an error body sent instead of a download. */
+#define TRANSFER_MAX_ERROR_BODY (64 * 1024)
+/* Redirects a download follows, each checked against the URL rule (url.h) before it is sent. */
+#define TRANSFER_MAX_REDIRECTS 5
+
+typedef enum { TRANSFER_SUBMIT,
+               TRANSFER_STATUS,
+               TRANSFER_DOWNLOAD } transfer_kind;
+
+typedef struct transfer {
+  engine_item item; /* first: what the engine runs */
+  transfer_kind kind;
+  int finished; /* finish() already ran */
+  /* What the transfer borrows from the session that made it: the key to redact, kept alive
+   * by a counted reference that release drops. */
+  void *owner;
+  void (*release)(void *owner);
+  const char *key;
+  char *body;
+  size_t body_len, body_cap;
+  int body_overflow;
+  /* downloads */
+  int fd;
+  char *tmp_path, *target_path;
+  int overwrite;
+  int io_errno;
+  curl_off_t bytes;       /* in the temporary file, including what an earlier attempt wrote */
+  curl_off_t resume_from; /* where this attempt's Range request starts */
+  curl_off_t max_bytes;   /* the most a download may write (0: no cap) */
+  curl_off_t expected;    /* the size the job reported (0: unknown) */
+  int oversize;           /* the write stopped: past max_bytes (1) or past expected (2) */
+  int allow_http;         /* plain http to any host, for redirects */
+  int redirects;          /* redirects followed so far */
+  int refused;            /* a redirect broke the URL rule; errbuf says why */
+  long stall_ms;          /* a download receiving nothing for this long ends (0: never) */
+  curl_off_t seen;        /* bytes received when progress last moved ... */
+  long long seen_at_ms;   /* ... and when (monotonic) */
+  int stalled;            /* ended by stall_ms: a timeout */
+  char errbuf[CURL_ERROR_SIZE];
+  /* The commit of a finished download (commit.c), run by a worker of the engine. */
+  int committed;     /* the commit ran (in this thread, or a worker that was joined) */
+  int commit_errno;  /* 0, or errno of the step that failed */
+  int commit_moving; /* the failed step was the move, not the sync */
+} transfer;
+
+/* Pushes a new transfer userdata with an easy handle from e and its basic options. */
+transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind);
+transfer *transfer_check(lua_State *L, int idx);
+/* Gives the easy handle back and frees the body: the transfer is finished and its memory
+ * should not wait for the garbage collector. */
+void transfer_release(transfer *t);
+/* Closes and removes a download's temporary file, if it still has one. */
+void transfer_discard(transfer *t);
+/* Opens the temporary file beside target: 0, or an errno. */
+int transfer_open_temp(transfer *t, const char *target);
+/* Takes over prev's partial file (a failed earlier attempt), to resume from its end; 0 when
+ * prev has none to give. */
+int transfer_take_partial(transfer *t, transfer *prev);
+
+/* __gc and __close: frees what the transfer owns, a download's file not committed too;
+ * idempotent. __tostring. */
+int transfer_close(lua_State *L);
+int transfer_tostring(lua_State *L);
+/* transfer:done, :progress, :cancel, :discard (commit.h adds :commit and :finish);
+ * core.remove_partials */
+extern const luaL_Reg transfer_methods[], transfer_functions[];
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#endif

@@ -1,0 +1,66 @@
+#!/bin/sh
+# Dependencies in src/ point one way: down. Compiles each src/*.c to an object and, from nm
+# (what each object defines, what it leaves undefined), fails when a file calls a function or
+# reads data defined in a file above it in LAYERS, or when a file is not placed in LAYERS.
+# usage: CC=cc CFLAGS='...' tools/layers.sh [objdir]   (make layers passes the build's flags)
+set -eu
+
+# Bottom to top: a file may use only files listed before it. Headers alone (compat.h) need no
+# place. A new src/*.c must be put here, above what it calls.
+LAYERS="
+class platform_posix platform_win32 error json url redact datauri field schema validate output host journal
+pollfd engine drive transfer response commit session
+core
+"
+
+CC=${CC:-cc}
+CFLAGS=${CFLAGS:-}
+NM=${NM:-nm}
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/build/layers}
+mkdir -p "$out"
+rm -f "$out"/*.o # none left from a file that is gone
+
+rank() { # rank NAME: its position in LAYERS, or nothing
+  echo "$LAYERS" | tr -s ' \n' '\n\n' | grep -v '^$' | grep -n -x -F "$1" | cut -d: -f1
+}
+
+status=0
+for c in "$root"/src/*.c; do
+  name=$(basename "$c" .c)
+  if [ -z "$(rank "$name")" ]; then
+    echo "layers: src/$name.c has no place in LAYERS (tools/layers.sh): list it above what it calls" >&2
+    status=1
+  fi
+  # shellcheck disable=SC2086
+  $CC $CFLAGS -c -o "$out/$name.o" "$c"
+done
+[ "$status" -eq 0 ] || exit 1
+
+# "symbol file" for every global symbol an object defines.
+: >"$out/defined"
+for o in "$out"/*.o; do
+  name=$(basename "$o" .o)
+  $NM -g --defined-only "$o" | awk -v f="$name" 'NF >= 3 { print $3, f }' >>"$out/defined"
+done
+dup=$(awk '{ print $1 }' "$out/defined" | sort | uniq -d)
+if [ -n "$dup" ]; then
+  echo "layers: defined in more than one file: $dup" >&2
+  exit 1
+fi
+
+for o in "$out"/*.o; do
+  name=$(basename "$o" .o)
+  r=$(rank "$name")
+  for sym in $($NM -u "$o" | awk '{ print $NF }'); do
+    def=$(awk -v s="$sym" '$1 == s { print $2; exit }' "$out/defined")
+    [ -n "$def" ] || continue # libcurl, Lua, libc
+    d=$(rank "$def")
+    if [ "$d" -ge "$r" ]; then
+      echo "layers: src/$name.c uses $sym from src/$def.c, which is not below it" >&2
+      status=1
+    fi
+  done
+done
+[ "$status" -eq 0 ] && echo "layers: $(ls "$root"/src/*.c | wc -l) files, every dependency points down"
+exit "$status"
