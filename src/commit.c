@@ -8,15 +8,13 @@
 #include "commit.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
 #include "response.h"
+#include "platform.h"
 
 /* 1 with a message in msg when the download's size is not the one the server announced
  * (Content-Length) or the job reported; 0 when it is. */
@@ -35,32 +33,10 @@ static int commit_size_problem(transfer *t, char *msg, size_t n) {
   return 0;
 }
 
-/* Makes the new name in the target's directory durable: without it a crash can lose the
- * rename or link although the file's bytes were synced. */
-static void sync_dir(const char *target) {
-  const char *slash = strrchr(target, '/');
-  char *dir;
-  int fd;
-  size_t n = slash ? (size_t)(slash - target) : 0;
-  if (slash == NULL) {
-    fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  } else {
-    dir = (char *)malloc(n + 2);
-    if (dir == NULL) return;
-    memcpy(dir, target, n ? n : 1);
-    dir[n ? n : 1] = '\0';
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-  }
-  if (fd < 0) return;
-  (void)fsync(fd); /* some file systems refuse fsync on a directory; the file is in place */
-  close(fd);
-}
-
 /* Runs the commit steps in the calling thread; sets t->commit_errno on failure. */
 static void commit_run(transfer *t) {
   int rc;
-  if (fsync(t->fd) != 0) {
+  if (platform_fsync(t->fd) != 0) {
     t->commit_errno = errno;
     close(t->fd);
     t->fd = -1;
@@ -69,15 +45,10 @@ static void commit_run(transfer *t) {
   /* The descriptor stays open (and its lock held, see transfer.c) until the temporary name is
    * gone, so that no cleanup of stale partial files can remove it under the move. */
   if (t->overwrite) {
-    rc = rename(t->tmp_path, t->target_path);
+    rc = platform_rename(t->tmp_path, t->target_path);
   } else {
-    /* link() fails with EEXIST instead of replacing: no window where a file could be lost. */
-    rc = link(t->tmp_path, t->target_path);
-    if (rc != 0 && errno != EEXIST) {
-      struct stat sb;
-      if (lstat(t->target_path, &sb) == 0) errno = EEXIST;
-      else rc = rename(t->tmp_path, t->target_path);
-    }
+    /* Fails with EEXIST instead of replacing: no window where a file could be lost. */
+    rc = platform_link_noreplace(t->tmp_path, t->target_path);
   }
   if (rc != 0) {
     t->commit_errno = errno;
@@ -86,10 +57,10 @@ static void commit_run(transfer *t) {
     t->fd = -1;
     return;
   }
-  if (!t->overwrite) unlink(t->tmp_path);
+  if (!t->overwrite) platform_unlink(t->tmp_path);
   close(t->fd); /* synced already: nothing left for close to report */
   t->fd = -1;
-  sync_dir(t->target_path);
+  platform_sync_parent(t->target_path); /* some file systems refuse; the file is in place */
   free(t->tmp_path);
   t->tmp_path = NULL;
 }

@@ -8,7 +8,6 @@
  * (error, json, validate, journal, host, output) registers its functions through its *_open.
  * Nothing calls core.c. */
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 
 #include "compat.h"
@@ -25,6 +24,7 @@
 #include "session.h"
 #include "transfer.h"
 #include "validate.h"
+#include "platform.h"
 
 #if defined(_WIN32)
 #define AIMLMUSIC_EXPORT __declspec(dllexport)
@@ -37,7 +37,7 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L);
 /* Once per process, whichever Lua state (LÖVE thread, say) loads the module first: libcurl's
  * global set-up, and curl_version(), which writes a static buffer and so must not run in two
  * threads at once. */
-static pthread_once_t core_once = PTHREAD_ONCE_INIT;
+static platform_once core_once = PLATFORM_ONCE_INIT;
 static int core_ready;
 static char core_curl_version[256];
 
@@ -48,7 +48,7 @@ static void core_init_once(void) {
 }
 
 AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
-  pthread_once(&core_once, core_init_once);
+  platform_once_run(&core_once, core_init_once);
   if (!core_ready) return luaL_error(L, "curl_global_init failed");
   json_open(L);
   lua_newtable(L);

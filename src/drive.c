@@ -114,7 +114,7 @@ static int drive_poll(lua_State *L) {
     lua_pushinteger(L, pollfd_wait(e, (int)ms));
     return 1;
   }
-  if (e->wake_fd[0] >= 0) {
+  if (e->wake_fd[0] != PLATFORM_SOCK_NONE) {
     /* A worker finishing a commit wakes the sleep too. */
     struct curl_waitfd extra;
     extra.fd = e->wake_fd[0];

@@ -10,13 +10,10 @@
 #include "engine.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "class.h"
 #include "pollfd.h"
@@ -27,8 +24,7 @@ static void engine_unref(engine *e) {
   int i;
   if (--e->refs > 0) return;
   for (i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
-  for (i = 0; i < 2; i++)
-    if (e->wake_fd[i] >= 0) close(e->wake_fd[i]);
+  platform_wake_close(e->wake_fd);
   pollfd_close(e);
   free(e->changes);
   free(e);
@@ -120,7 +116,7 @@ static void engine_join(engine_item *it) {
   engine *e = it->engine;
   engine_item **pp = &e->workers;
   if (engine_work_state(it) == ENGINE_WORK_NONE || it->state != ENGINE_ACTIVE) return;
-  pthread_join(it->thread, NULL);
+  platform_thread_join(it->thread);
   while (*pp && *pp != it) pp = &(*pp)->qnext;
   if (*pp) {
     *pp = it->qnext;
@@ -195,7 +191,7 @@ engine *engine_get(lua_State *L) {
   *pe = (engine *)calloc(1, sizeof **pe);
   if (*pe == NULL) luaL_error(L, "out of memory");
   (*pe)->refs = 1;
-  (*pe)->wake_fd[0] = (*pe)->wake_fd[1] = -1;
+  (*pe)->wake_fd[0] = (*pe)->wake_fd[1] = PLATFORM_SOCK_NONE;
   (*pe)->poll_fd = (*pe)->timer_fd = -1;
   (*pe)->multi = curl_multi_init();
   if ((*pe)->multi == NULL) luaL_error(L, "curl_multi_init failed");
@@ -268,31 +264,20 @@ int engine_restart(engine_item *it, const char *url) {
 }
 
 int engine_wake_fd(engine *e) {
-  if (e->wake_fd[0] < 0) {
-    int fds[2], i;
-    if (pipe(fds) != 0) return -1;
-    for (i = 0; i < 2; i++) {
-      fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-      fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-    }
-    e->wake_fd[0] = fds[0];
-    e->wake_fd[1] = fds[1];
-    pollfd_add_wake(e, fds[0]);
+  if (e->wake_fd[0] == PLATFORM_SOCK_NONE) {
+    if (platform_wake_open(e->wake_fd) != 0) return -1;
+    pollfd_add_wake(e, e->wake_fd[0]);
   }
-  return e->wake_fd[0];
+  return (int)e->wake_fd[0];
 }
 
 static void *engine_worker_main(void *arg) {
   engine_item *it = (engine_item *)arg;
-  int wfd = it->engine->wake_fd[1];
+  platform_sock wfd = it->engine->wake_fd[1];
   it->work(it);
   /* State first, then the byte: whoever wakes on the byte sees the work done. */
   __atomic_store_n(&it->work_state, ENGINE_WORK_DONE, __ATOMIC_RELEASE);
-  if (wfd >= 0) {
-    ssize_t w;
-    do w = write(wfd, "", 1);
-    while (w < 0 && errno == EINTR);
-  }
+  if (wfd != PLATFORM_SOCK_NONE) platform_wake_signal(wfd);
   return NULL;
 }
 
@@ -300,7 +285,7 @@ int engine_spawn(lua_State *L, engine_item *it, int idx) {
   engine *e = it->engine;
   if (e->multi == NULL || it->work == NULL || engine_wake_fd(e) < 0) return 0;
   __atomic_store_n(&it->work_state, ENGINE_WORK_RUNNING, __ATOMIC_RELAXED);
-  if (pthread_create(&it->thread, NULL, engine_worker_main, it) != 0) {
+  if (platform_thread_start(&it->thread, engine_worker_main, it) != 0) {
     __atomic_store_n(&it->work_state, ENGINE_WORK_NONE, __ATOMIC_RELAXED);
     return 0;
   }
@@ -331,18 +316,14 @@ void engine_stop(lua_State *L, engine_item *it) {
 int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
   engine_item **pp = &e->workers;
   int n = 0;
-  if (e->wake_fd[0] >= 0) {
-    char buf[64];
-    while (read(e->wake_fd[0], buf, sizeof buf) > 0) {
-    }
-  }
+  if (e->wake_fd[0] != PLATFORM_SOCK_NONE) platform_wake_drain(e->wake_fd[0]);
   while (*pp) {
     engine_item *it = *pp;
     if (engine_work_state(it) != ENGINE_WORK_DONE) {
       pp = &it->qnext;
       continue;
     }
-    pthread_join(it->thread, NULL);
+    platform_thread_join(it->thread);
     *pp = it->qnext;
     it->qnext = NULL;
     e->n_workers--;
@@ -371,7 +352,7 @@ int engine_collect(lua_State *L, engine *e, int done_idx) {
     n++;
   }
   engine_promote(e);
-  if (e->n_workers > 0 || e->wake_fd[0] >= 0) n += engine_reap_workers(L, e, done_idx);
+  if (e->n_workers > 0 || e->wake_fd[0] != PLATFORM_SOCK_NONE) n += engine_reap_workers(L, e, done_idx);
   lua_pushinteger(L, e->n_active);
   lua_pushinteger(L, n);
   return 2;
@@ -394,9 +375,7 @@ static int l_engine(lua_State *L) {
 
 /* core.now() --> monotonic seconds, for deadlines that ignore wall-clock changes */
 static int l_now(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  lua_pushnumber(L, (lua_Number)platform_now());
   return 1;
 }
 

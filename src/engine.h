@@ -4,8 +4,9 @@
 #define AIMLMUSIC_ENGINE_H
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stddef.h>
+
+#include "platform.h"
 
 #include "compat.h"
 
@@ -52,7 +53,7 @@ typedef struct engine_item {
   /* A worker: work(it) runs on its own thread (engine_spawn); work_state only through atomics. */
   void (*work)(struct engine_item *it);
   int work_state;
-  pthread_t thread;
+  platform_thread thread;
 } engine_item;
 
 /* A socket libcurl wants watched (what: CURL_POLL_IN/OUT/INOUT) or no longer (CURL_POLL_REMOVE). */
@@ -85,7 +86,7 @@ typedef struct engine {
    * loops watch its read end. */
   engine_item *workers;
   int n_workers;
-  int wake_fd[2];
+  platform_sock wake_fd[2]; /* PLATFORM_SOCK_NONE until first used */
 } engine;
 
 /* This Lua state's engine, created on first use (not pushed). */

@@ -8,17 +8,15 @@
 #include "session.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "class.h"
 #include "error.h"
 #include "transfer.h"
 #include "url.h"
+#include "platform.h"
 
 #define SESSION_USER_AGENT "aimlmusic/0.1"
 #define SESSION_DOWNLOAD_BUFFER (96L * 1024)
@@ -320,7 +318,7 @@ static int session_download(lua_State *L) {
   const char *target = luaL_checkstring(L, 3);
   int overwrite = lua_toboolean(L, 4);
   lua_Number size = luaL_optnumber(L, 6, 0);
-  struct stat sb;
+  platform_info info;
   transfer *t, *prev;
   int e;
   char why[URL_WHY_SIZE];
@@ -329,7 +327,7 @@ static int session_download(lua_State *L) {
     return error_fail(L, "config", "the audio URL is not an http(s) URL");
   }
   if (!url_allowed(url, s->allow_http, NULL, why)) return error_fail(L, "config", "the audio URL: %s", why);
-  if (!overwrite && lstat(target, &sb) == 0) {
+  if (!overwrite && platform_stat(target, 0, &info) == 0) {
     error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", target);
     error_setstring(L, "code", "EEXIST");
     return 2;

@@ -10,14 +10,9 @@
 #include "transfer.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "class.h"
 #include "platform.h"
@@ -69,7 +64,7 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
         return 0;
       }
       while (off < n) {
-        ssize_t w = write(t->fd, ptr + off, n - off);
+        long w = (long)write(t->fd, ptr + off, n - off);
         if (w < 0) {
           if (errno == EINTR) continue;
           t->io_errno = errno;
@@ -101,9 +96,7 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
 }
 
 static long long monotonic_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (long long)(platform_now() * 1000);
 }
 
 /* libcurl calls this at least once a second: a download with nothing new for stall_ms ends
@@ -198,7 +191,7 @@ void transfer_discard(transfer *t) {
     t->fd = -1;
   }
   if (t->tmp_path) {
-    unlink(t->tmp_path);
+    platform_unlink(t->tmp_path);
     free(t->tmp_path);
     t->tmp_path = NULL;
   }
@@ -214,25 +207,21 @@ int transfer_open_temp(transfer *t, const char *target) {
   size_t dlen = slash ? (size_t)(slash - target) + 1 : 0;
   size_t keep = dlen + part_keep(target + dlen, n - dlen);
   int attempt, e;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
+  unsigned long seed = (unsigned long)(platform_now() * 1e9);
   t->tmp_path = (char *)malloc(keep + PART_LEN + 1);
   if (t->tmp_path == NULL) return ENOMEM;
   for (attempt = 0; attempt < 100; attempt++) {
-    unsigned long r = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 16) ^
+    unsigned long r = seed ^ (platform_pid() << 16) ^
                       ((unsigned long)(size_t)t >> 4) ^ (unsigned long)attempt * 2654435761UL;
-    struct stat a, b;
     memcpy(t->tmp_path, target, keep);
     snprintf(t->tmp_path + keep, PART_LEN + 1, PART_SUFFIX "%06lx", r & 0xffffff);
-    t->fd = open(t->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    t->fd = platform_open(t->tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0666);
     if (t->fd < 0) {
       if (errno != EEXIST) break;
       continue;
     }
     /* A cleanup may have removed the file between open and flock: then make another. */
-    if (flock(t->fd, LOCK_EX | LOCK_NB) == 0 && fstat(t->fd, &a) == 0 && stat(t->tmp_path, &b) == 0 &&
-        a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-      return 0;
+    if (platform_lock(t->fd, 0) == 0 && platform_same_file(t->fd, t->tmp_path)) return 0;
     close(t->fd);
     t->fd = -1;
   }
