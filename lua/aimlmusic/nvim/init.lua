@@ -13,6 +13,8 @@
 -- vim.schedule.
 -- @module aimlmusic.nvim
 
+local command = require "aimlmusic.nvim.command"
+local paths = require "aimlmusic.nvim.paths"
 local notify = require "aimlmusic.nvim.notify"
 
 local uv = vim.uv or vim.loop
@@ -160,39 +162,6 @@ local function say(msg, level)
   vim.notify("AimlMusic: " .. msg, level or levels.INFO, { title = "AimlMusic" })
 end
 
-local function exists(path)
-  return reserved[path] or uv.fs_stat(path) ~= nil
-end
-
--- <dir>/<stem>.<ext>, or <stem>-1.<ext>, <stem>-2.<ext> ... when taken.
-local function free_path(dir, stem, ext)
-  local path = dir .. "/" .. stem .. "." .. ext
-  local i = 0
-  while exists(path) do
-    i = i + 1
-    path = ("%s/%s-%d.%s"):format(dir, stem, i, ext)
-  end
-  return path
-end
-
--- Where buffer buf's track goes: output_dir, else beside its file, else the cwd.
-local function output_for(buf, ext)
-  local name = vim.api.nvim_buf_get_name(buf)
-  local dir, stem
-  if name == "" then
-    dir, stem = vim.fn.getcwd(), "aimlmusic"
-  else
-    local full = vim.fn.fnamemodify(name, ":p")
-    dir, stem = vim.fn.fnamemodify(full, ":h"), vim.fn.fnamemodify(full, ":t:r")
-    if stem == "" then stem = vim.fn.fnamemodify(full, ":t") end
-  end
-  if M.config.output_dir then
-    dir = vim.fn.fnamemodify(vim.fn.expand(M.config.output_dir), ":p"):gsub("/$", "")
-    vim.fn.mkdir(dir, "p")
-  end
-  return free_path(dir, stem, ext)
-end
-
 local function human_bytes(n)
   if n >= 1048576 then return ("%.1f MiB"):format(n / 1048576) end
   if n >= 1024 then return ("%.1f KiB"):format(n / 1024) end
@@ -230,8 +199,8 @@ local function run_job(c, job, params)
   local st, err = c:generate(params, { output = job.path, on_status = on_status, on_progress = on_progress })
   while not st and err.url and err.kind == "io" and err.code == "EEXIST" do
     reserved[job.path] = nil
-    job.path = free_path(vim.fn.fnamemodify(job.path, ":h"), vim.fn.fnamemodify(job.path, ":t:r"),
-      vim.fn.fnamemodify(job.path, ":e"))
+    job.path = paths.free(vim.fn.fnamemodify(job.path, ":h"), vim.fn.fnamemodify(job.path, ":t:r"),
+      vim.fn.fnamemodify(job.path, ":e"), reserved)
     reserved[job.path] = true
     local info
     info, err = c:download({ id = err.id, url = err.url }, job.path, { on_progress = on_progress })
@@ -305,7 +274,7 @@ function M.generate(prompt, buf, first, last)
     return nil
   end
   local ext = (params.audio_setting or {}).format or "mp3"
-  local path = output_for(buf, ext)
+  local path = paths.for_buffer(buf, ext, M.config.output_dir, reserved)
   local label = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(buf), ":t")
   return start_job(params, path, label ~= "" and label or "[No Name]")
 end
@@ -470,20 +439,10 @@ function M.model_names()
   return names
 end
 
-local PLAYERS = {
-  { "mpv", "--no-video", "--really-quiet" },
-  { "ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet" },
-  { "paplay" },
-}
-
 --- The command that plays a track: config.player, else the first of mpv, ffplay, paplay found.
 ---@return string[]|nil
 function M.player()
-  if M.config.player then return M.config.player end
-  for _, p in ipairs(PLAYERS) do
-    if vim.fn.executable(p[1]) == 1 then return p end
-  end
-  return nil
+  return command.player(M.config)
 end
 
 --- Plays path (default: the last track saved) with M.player(), without waiting for it.
@@ -540,66 +499,25 @@ function M.on_leave()
   end
 end
 
-local SUBCOMMANDS = { "generate", "status", "cancel", "resume", "models", "play" }
-
 --- Runs :AimlMusic {subcommand} [args] (cmd as nvim_create_user_command passes it).
 function M.command(cmd)
-  local sub, rest = (cmd.args or ""):match("^%s*(%S*)%s*(.-)%s*$")
-  if sub == "generate" then
-    local buf = vim.api.nvim_get_current_buf()
-    local first, last
-    if cmd.range and cmd.range > 0 then first, last = cmd.line1, cmd.line2 end
-    if rest ~= "" then
-      return M.generate(rest, buf, first, last)
-    end
-    vim.ui.input({ prompt = "AimlMusic prompt: " }, function(prompt)
-      if prompt and prompt ~= "" then M.generate(prompt, buf, first, last) end
-    end)
-  elseif sub == "status" then
-    M.status()
-  elseif sub == "cancel" then
-    M.cancel(rest)
-  elseif sub == "resume" then
-    M.resume()
-  elseif sub == "models" then
-    M.models(rest)
-  elseif sub == "play" then
-    M.play(rest)
-  elseif sub == "" then
-    say("usage: :AimlMusic " .. table.concat(SUBCOMMANDS, "|") .. " (see :help aimlmusic)", levels.WARN)
-  else
-    say(("unknown subcommand %q: use %s"):format(sub, table.concat(SUBCOMMANDS, ", ")), levels.ERROR)
-  end
+  return command.run(M, cmd)
 end
 
 --- Completion for :AimlMusic: subcommands, model names after models, job numbers after
 -- cancel, files after play.
 function M.complete(arglead, cmdline, _)
-  local words = {}
-  for w in cmdline:gmatch("%S+") do words[#words + 1] = w end
-  local n = #words + (cmdline:match("%s$") and 1 or 0) -- the word being completed
-  local function matching(list)
-    local out = {}
-    for _, s in ipairs(list) do
-      if s:sub(1, #arglead) == arglead then out[#out + 1] = s end
-    end
-    return out
+  return command.complete(M, arglead, cmdline)
+end
+
+--- The numbers (as "#n") of this session's jobs still running, for :AimlMusic cancel.
+---@return string[]
+function M.running_numbers()
+  local list = {}
+  for i, job in ipairs(jobs) do
+    if running(job) then list[#list + 1] = "#" .. i end
   end
-  if n <= 2 then return matching(SUBCOMMANDS) end
-  local sub = words[2]
-  if sub == "models" and n == 3 then
-    local ok, names = pcall(M.model_names)
-    return ok and matching(names) or {}
-  elseif sub == "cancel" and n == 3 then
-    local list = {}
-    for i, job in ipairs(jobs) do
-      if running(job) then list[#list + 1] = "#" .. i end
-    end
-    return matching(list)
-  elseif sub == "play" then
-    return vim.fn.getcompletion(arglead, "file")
-  end
-  return {}
+  return list
 end
 
 return M
