@@ -3,6 +3,8 @@
 -- which this module gets as its first argument, so it never requires the plugin back.
 -- @module aimlmusic.nvim.command
 
+local notify = require "aimlmusic.nvim.notify"
+
 local levels = vim.log.levels
 
 local M = {}
@@ -15,9 +17,7 @@ local PLAYERS = {
   { "paplay" },
 }
 
-local function say(msg, level)
-  vim.notify("AimlMusic: " .. msg, level or levels.INFO, { title = "AimlMusic" })
-end
+local say = notify.say
 
 --- The command that plays a track: config.player, else the first of mpv, ffplay, paplay found.
 ---@return string[]|nil

@@ -158,9 +158,7 @@ local function describe(err)
   return table.concat(lines, "\n")
 end
 
-local function say(msg, level)
-  vim.notify("AimlMusic: " .. msg, level or levels.INFO, { title = "AimlMusic" })
-end
+local say = notify.say
 
 local function human_bytes(n)
   if n >= 1048576 then return ("%.1f MiB"):format(n / 1048576) end

@@ -7,6 +7,13 @@
 
 local M = {}
 
+--- A message of the plugin, not of one job (usage, a missing player, a model changed).
+-- @tparam string msg the text
+-- @tparam[opt] integer level a vim.log.levels value (INFO)
+function M.say(msg, level)
+  vim.notify("AimlMusic: " .. msg, level or vim.log.levels.INFO, { title = "AimlMusic" })
+end
+
 local Note = {}
 Note.__index = Note
 
