@@ -14,6 +14,9 @@
 
 #include "pollfd.h"
 
+/* The time one perform may spend on ready sockets before it leaves the rest for the next. */
+#define DRIVE_STEP_BUDGET_S 0.0003
+
 /* engine:perform([done]) --> transfers still running, number finished now.
  * Never blocks. Finished transfers are appended to the table `done` when given. */
 static int drive_perform(lua_State *L) {
@@ -27,8 +30,15 @@ static int drive_perform(lua_State *L) {
     curl_socket_t fds[POLLFD_BATCH];
     int bits[POLLFD_BATCH], i, n = pollfd_ready(e, fds, bits, POLLFD_BATCH);
     long ms = -1;
+    double stop_at = platform_now() + DRIVE_STEP_BUDGET_S;
     mc = CURLM_OK;
-    for (i = 0; i < n && mc == CURLM_OK; i++) mc = curl_multi_socket_action(e->multi, fds[i], bits[i], &running);
+    /* Each ready socket runs its transfers (reads, writes to disk, a response that ends): past
+     * the budget the rest wait for the next call, still readable (the set is level-triggered
+     * and hands them back first). */
+    for (i = 0; i < n && mc == CURLM_OK; i++) {
+      if (i > 0 && platform_now() >= stop_at) break;
+      mc = curl_multi_socket_action(e->multi, fds[i], bits[i], &running);
+    }
     if (mc == CURLM_OK && curl_multi_timeout(e->multi, &ms) == CURLM_OK && ms == 0)
       mc = curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     if (mc != CURLM_OK) return luaL_error(L, "curl_multi_socket_action: %s", curl_multi_strerror(mc));

@@ -196,8 +196,10 @@ engine *engine_get(lua_State *L) {
   (*pe)->multi = curl_multi_init();
   if ((*pe)->multi == NULL) luaL_error(L, "curl_multi_init failed");
   /* The pollable set follows libcurl's sockets from the first one on, so music.pollfd() can
-   * be asked for at any time; without it (ENOSYS, EMFILE) the engine works as before. */
-  pollfd_open(*pe);
+   * be asked for at any time. Where there is one, perform runs libcurl by socket_action on
+   * what it reports, so a step's work follows what is ready and can stop after a budget;
+   * without it (Windows, ENOSYS, EMFILE) by curl_multi_perform, all that is ready at once. */
+  if (pollfd_open(*pe) == 0) (*pe)->fd_mode = 1;
   curl_multi_setopt((*pe)->multi, CURLMOPT_SOCKETFUNCTION, engine_on_socket);
   curl_multi_setopt((*pe)->multi, CURLMOPT_SOCKETDATA, (void *)*pe);
   /* Hundreds of jobs share a few connections per host (HTTP/2 multiplexes over one), instead
