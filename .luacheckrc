@@ -6,6 +6,7 @@ stds.compat = {
     "unpack",                                 -- Lua 5.1 and LuaJIT
     table = { fields = { "unpack" } },        -- Lua 5.2 and later
     coroutine = { fields = { "close" } },     -- Lua 5.4
+    jit = { fields = { "off" } },             -- LuaJIT
   },
 }
 std = "min+compat"

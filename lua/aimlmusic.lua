@@ -13,6 +13,8 @@
 
 -- In LÖVE, native modules may sit inside the game's archive: aimlmusic.love loads them from there.
 if type(rawget(_G, "love")) == "table" then require("aimlmusic.love").install() end
+if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
+
 local core = require "aimlmusic.core"
 -- The model table is checked once here: a typo in it raises now, naming model and field.
 local models = core.check_models(require "aimlmusic.models")

@@ -1,6 +1,8 @@
 -- Errors made in Lua: the one error shape (built by the core, `core.error`), and the one way
 -- misuse of the API raises.
 
+if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
+
 local core = require "aimlmusic.core"
 
 local M = {}

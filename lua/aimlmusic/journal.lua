@@ -7,6 +7,8 @@
 --   {"op":"done","id":...,"time":...}                 it needs nothing more (failed, unknown, no output)
 -- A line torn by a crash does not parse and is skipped; the next append starts on a new line.
 
+if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
+
 local core = require "aimlmusic.core"
 local json = require("cjson").new()
 

@@ -2,6 +2,8 @@
 -- range, a journal that is not a path or a malformed expected_seconds is a config error
 -- naming the option; nothing here raises.
 
+if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
+
 local new_error = require("aimlmusic.errors").new
 
 local M = {}

@@ -2,6 +2,8 @@
 -- backing off exponentially with jitter between tries. A server's Retry-After is honoured up
 -- to a cap, and no wait goes past a deadline.
 
+if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
+
 local task = require "aimlmusic.task"
 local retry = require "aimlmusic.retry"
 

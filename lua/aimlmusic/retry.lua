@@ -4,6 +4,8 @@
 -- reached the server). This table turns them into policy; a submit that reached the server is
 -- never repeated, since a second one would be a second paid job.
 -- @module aimlmusic.retry
+if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
+
 local M = {}
 
 --- By kind: "always", "unless_sent_submit" (safe unless it is a submit that may have reached

@@ -5,6 +5,8 @@
 -- 50-90 s, or from the client's expected_seconds = {earliest, typical}. A job whose start this
 -- client did not see is polled at once, then densely.
 
+if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
+
 local min, max, sort = math.min, math.max, table.sort
 
 local PRIOR_EARLIEST = 45  -- seconds: 0.9 x the documented shortest (50-90 s)

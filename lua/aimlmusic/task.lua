@@ -4,6 +4,12 @@
 
 local core = require "aimlmusic.core"
 
+-- LuaJIT: the scheduler's loops are short and cross coroutine.resume, which traces cannot
+-- follow, so recording them is aborted and retried for good, and each attempt (with the code
+-- area it writes to made writable and back) lands in one step(0). Interpreted, they cost a
+-- few microseconds instead of a millisecond now and then.
+if jit then jit.off(true, true) end
+
 local engine = core.engine()
 local now = core.now
 local co_create, co_resume, co_running, co_yield, co_status =

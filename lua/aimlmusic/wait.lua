@@ -3,6 +3,8 @@
 -- ones follow the schedule the client learns from its finished jobs (aimlmusic.schedule);
 -- failed polls back off as any retry does (aimlmusic.perform).
 
+if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
+
 local task = require "aimlmusic.task"
 local journal = require "aimlmusic.journal"
 local perform = require "aimlmusic.perform"
