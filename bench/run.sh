@@ -411,17 +411,20 @@ for r in 1 2 3; do
 done
 stop_mock
 if command -v love >/dev/null 2>&1; then
-  for mode in 0 1; do
-    say "6. hosts: LÖVE, step(0) per frame with 100 jobs (pollfd $mode)"
-    start_mock
-    rm -f "$T/love.out"
-    on_cpu "$CLIENT_CPU" env -u DISPLAY -u WAYLAND_DISPLAY SDL_AUDIODRIVER=dummy ALSOFT_DRIVERS=null \
-      XDG_RUNTIME_DIR="$HOSTS_DIR" XDG_DATA_HOME="$HOSTS_DIR" \
-      LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;;" LUA_CPATH="$root/build/luajit/?.so;;" \
-      AIMLMUSIC_API="$API" AIMLMUSIC_NJOBS=100 AIMLMUSIC_OUT="$T/love.out" AIMLMUSIC_DIR="$HOSTS_DIR" \
-      AIMLMUSIC_POLLFD=$mode timeout -k 5 120 love bench/love </dev/null >/dev/null 2>&1 || true
-    put "host.love.$mode $(cat "$T/love.out" 2>/dev/null || echo error no result)"
-    stop_mock
+  # three rounds, the two ways taking turns: one run's longest step is one event
+  for r in 1 2 3; do
+    for mode in 0 1; do
+      say "6. hosts: LÖVE, step(0) per frame with 100 jobs (pollfd $mode, round $r)"
+      start_mock
+      rm -f "$T/love.out"
+      on_cpu "$CLIENT_CPU" env -u DISPLAY -u WAYLAND_DISPLAY SDL_AUDIODRIVER=dummy ALSOFT_DRIVERS=null \
+        XDG_RUNTIME_DIR="$HOSTS_DIR" XDG_DATA_HOME="$HOSTS_DIR" \
+        LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;;" LUA_CPATH="$root/build/luajit/?.so;;" \
+        AIMLMUSIC_API="$API" AIMLMUSIC_NJOBS=100 AIMLMUSIC_OUT="$T/love.out" AIMLMUSIC_DIR="$HOSTS_DIR" \
+        AIMLMUSIC_POLLFD=$mode timeout -k 5 120 love bench/love </dev/null >/dev/null 2>&1 || true
+      put "host.love.$mode.$r $(cat "$T/love.out" 2>/dev/null || echo error no result)"
+      stop_mock
+    done
   done
 fi
 fi
