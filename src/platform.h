@@ -52,10 +52,19 @@ typedef struct {
 } platform_once;
 #define PLATFORM_ONCE_INIT \
   { 0 }
+/* Laid out as SRWLOCK and CONDITION_VARIABLE: one pointer each, zero when ready to use. */
+typedef struct {
+  void *ptr;
+} platform_mutex;
+typedef struct {
+  void *ptr;
+} platform_cond;
 #else
 typedef pthread_t platform_thread;
 typedef pthread_once_t platform_once;
 #define PLATFORM_ONCE_INIT PTHREAD_ONCE_INIT
+typedef pthread_mutex_t platform_mutex;
+typedef pthread_cond_t platform_cond;
 #endif
 
 /* Starts fn(arg) on a new thread; 0, or an errno value. */
@@ -64,6 +73,17 @@ int platform_thread_start(platform_thread *t, void *(*fn)(void *), void *arg);
 void platform_thread_join(platform_thread t);
 /* Runs fn once per process, whichever thread comes first; the others wait for it. */
 void platform_once_run(platform_once *once, void (*fn)(void));
+/* A mutex and a condition variable (POSIX threads; SRW lock and condition variable on Windows).
+ * init returns 0 or an errno value; wait releases m while it sleeps, as pthread_cond_wait. */
+int platform_mutex_init(platform_mutex *m);
+void platform_mutex_destroy(platform_mutex *m);
+void platform_mutex_lock(platform_mutex *m);
+void platform_mutex_unlock(platform_mutex *m);
+int platform_cond_init(platform_cond *c);
+void platform_cond_destroy(platform_cond *c);
+void platform_cond_wait(platform_cond *c, platform_mutex *m);
+void platform_cond_signal(platform_cond *c);
+void platform_cond_broadcast(platform_cond *c);
 
 /* ---- the wake pair ----
  * Two connected non-blocking ends: a worker thread signals on [1], the loop watches [0]

@@ -28,6 +28,42 @@ int platform_thread_start(platform_thread *t, void *(*fn)(void *), void *arg) {
   return pthread_create(t, NULL, fn, arg);
 }
 
+int platform_mutex_init(platform_mutex *m) {
+  return pthread_mutex_init(m, NULL);
+}
+
+void platform_mutex_destroy(platform_mutex *m) {
+  pthread_mutex_destroy(m);
+}
+
+void platform_mutex_lock(platform_mutex *m) {
+  pthread_mutex_lock(m);
+}
+
+void platform_mutex_unlock(platform_mutex *m) {
+  pthread_mutex_unlock(m);
+}
+
+int platform_cond_init(platform_cond *c) {
+  return pthread_cond_init(c, NULL);
+}
+
+void platform_cond_destroy(platform_cond *c) {
+  pthread_cond_destroy(c);
+}
+
+void platform_cond_wait(platform_cond *c, platform_mutex *m) {
+  pthread_cond_wait(c, m);
+}
+
+void platform_cond_signal(platform_cond *c) {
+  pthread_cond_signal(c);
+}
+
+void platform_cond_broadcast(platform_cond *c) {
+  pthread_cond_broadcast(c);
+}
+
 void platform_thread_join(platform_thread t) {
   pthread_join(t, NULL);
 }

@@ -8,7 +8,7 @@
 #if defined(_WIN32)
 
 #ifndef _WIN32_WINNT
-#define _WIN32_WINNT 0x0600 /* WSAPoll, InitOnceExecuteOnce */
+#define _WIN32_WINNT 0x0600 /* WSAPoll, InitOnceExecuteOnce, SRW locks, condition variables */
 #endif
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
@@ -134,6 +134,46 @@ void platform_once_run(platform_once *once, void (*fn)(void)) {
   once_box box;
   box.fn = fn;
   InitOnceExecuteOnce((PINIT_ONCE)(void *)once, once_main, &box, NULL);
+}
+
+/* platform_mutex and platform_cond are laid out as SRWLOCK and CONDITION_VARIABLE (Vista):
+ * nothing to allocate or free. */
+int platform_mutex_init(platform_mutex *m) {
+  InitializeSRWLock((PSRWLOCK)(void *)m);
+  return 0;
+}
+
+void platform_mutex_destroy(platform_mutex *m) {
+  (void)m;
+}
+
+void platform_mutex_lock(platform_mutex *m) {
+  AcquireSRWLockExclusive((PSRWLOCK)(void *)m);
+}
+
+void platform_mutex_unlock(platform_mutex *m) {
+  ReleaseSRWLockExclusive((PSRWLOCK)(void *)m);
+}
+
+int platform_cond_init(platform_cond *c) {
+  InitializeConditionVariable((PCONDITION_VARIABLE)(void *)c);
+  return 0;
+}
+
+void platform_cond_destroy(platform_cond *c) {
+  (void)c;
+}
+
+void platform_cond_wait(platform_cond *c, platform_mutex *m) {
+  SleepConditionVariableSRW((PCONDITION_VARIABLE)(void *)c, (PSRWLOCK)(void *)m, INFINITE, 0);
+}
+
+void platform_cond_signal(platform_cond *c) {
+  WakeConditionVariable((PCONDITION_VARIABLE)(void *)c);
+}
+
+void platform_cond_broadcast(platform_cond *c) {
+  WakeAllConditionVariable((PCONDITION_VARIABLE)(void *)c);
 }
 
 /* ---- the wake pair: a connected loopback TCP pair, as only sockets can be polled ---- */
