@@ -57,7 +57,7 @@ describe("under LuaJIT", function()
     }, " "))
     assert(ok, "luajit failed:\n" .. (read_file(log) or ""))
     local res = util.load_chunk(read_file(out), "=trace result")
-    assert.is_true(res.steps > 40, "only " .. res.steps .. " steps")
+    assert.is_true(res.steps >= 40, "only " .. res.steps .. " steps") -- 40 yields each
     assert.equal(500500, res.sum)
     local library, script_traces = {}, 0
     for src, n in pairs(res.traced) do

@@ -14,38 +14,47 @@
 
 #include "pollfd.h"
 
-/* The time one perform may spend on ready sockets before it leaves the rest for the next. */
-#define DRIVE_STEP_BUDGET_S 0.0003
-
-/* engine:perform([done]) --> transfers still running, number finished now.
- * Never blocks. Finished transfers are appended to the table `done` when given. */
+/* engine:perform([done[, budget]]) --> transfers still running, number finished now.
+ * Never blocks. Finished transfers are appended to the table `done` when given. With a budget
+ * (seconds) the call stops taking on work once it is spent: ready sockets wait, still ready,
+ * and a download that would write more pauses until the next perform, where paused downloads
+ * go on first. Without one it runs all that is ready. */
 static int drive_perform(lua_State *L) {
   engine *e = engine_check(L, 1);
+  lua_Number budget = luaL_optnumber(L, 3, 0);
   int running = 0;
-  CURLMcode mc;
+  CURLMcode mc = CURLM_OK;
   if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
+  e->deadline = budget > 0 ? platform_now() + budget : 0;
+  e->paced = e->fd_mode && budget > 0;
+  engine_unpause(e);
   if (e->fd_mode) {
     /* libcurl's sockets in the pollable set say which transfers to run: the cost of a step
      * follows what is ready, not how many transfers there are. */
     curl_socket_t fds[POLLFD_BATCH];
     int bits[POLLFD_BATCH], i, n = pollfd_ready(e, fds, bits, POLLFD_BATCH);
     long ms = -1;
-    double stop_at = platform_now() + DRIVE_STEP_BUDGET_S;
-    mc = CURLM_OK;
-    /* Each ready socket runs its transfers (reads, writes to disk, a response that ends): past
-     * the budget the rest wait for the next call, still readable (the set is level-triggered
-     * and hands them back first). */
+    /* Past the budget the rest wait for the next call, still readable: the set is
+     * level-triggered and hands them back first. */
     for (i = 0; i < n && mc == CURLM_OK; i++) {
-      if (i > 0 && platform_now() >= stop_at) break;
+      if (i > 0 && e->deadline > 0 && platform_now() >= e->deadline) break;
       mc = curl_multi_socket_action(e->multi, fds[i], bits[i], &running);
     }
     if (mc == CURLM_OK && curl_multi_timeout(e->multi, &ms) == CURLM_OK && ms == 0)
       mc = curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    if (mc != CURLM_OK) return luaL_error(L, "curl_multi_socket_action: %s", curl_multi_strerror(mc));
-    return engine_collect(L, e, lua_istable(L, 2) ? 2 : 0);
+    /* Paced: queued transfers start one at a time (libcurl connects or picks a connection and
+     * sends the request in the timeout action), the first whatever the budget. */
+    for (i = 0; e->paced && mc == CURLM_OK && (i == 0 || platform_now() < e->deadline); i++) {
+      if (!engine_admit(e)) break;
+      mc = curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+  } else {
+    mc = curl_multi_perform(e->multi, &running);
   }
-  mc = curl_multi_perform(e->multi, &running);
-  if (mc != CURLM_OK) return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(mc));
+  e->deadline = 0;
+  if (mc != CURLM_OK)
+    return luaL_error(L, "%s: %s", e->fd_mode ? "curl_multi_socket_action" : "curl_multi_perform",
+                      curl_multi_strerror(mc));
   return engine_collect(L, e, lua_istable(L, 2) ? 2 : 0);
 }
 
@@ -67,6 +76,7 @@ static int drive_socket_mode(lua_State *L) {
   curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on ? drive_on_timer : NULL);
   curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, on ? (void *)e : NULL);
   e->socket_mode = on;
+  e->paced = 0;
   e->n_changes = 0;
   e->timer_changed = 0;
   return 0;
@@ -115,7 +125,8 @@ static int drive_poll(lua_State *L) {
   int numfds = 0;
   CURLMcode mc;
   if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
-  if (ms < 0 || ms != ms) ms = 0;
+  /* Paused downloads, or transfers waiting to be let in: there is work now. */
+  if (ms < 0 || ms != ms || engine_has_paused(e) || engine_can_admit(e)) ms = 0;
   if (ms > INT_MAX) ms = INT_MAX;
   if (e->fd_mode) {
     long curl_ms = -1;
@@ -144,6 +155,7 @@ static int drive_timeout(lua_State *L) {
   engine *e = engine_check(L, 1);
   long ms = -1;
   curl_multi_timeout(e->multi, &ms);
+  if (engine_has_paused(e) || engine_can_admit(e)) ms = 0;
   lua_pushinteger(L, ms);
   return 1;
 }
@@ -188,12 +200,10 @@ static int drive_arm(lua_State *L) {
   engine *e = engine_check(L, 1);
   lua_Number want = luaL_optnumber(L, 2, -1);
   long ms = -1, curl_ms = -1;
-  int c;
   if (want >= 0) ms = want > (lua_Number)(LONG_MAX / 2) ? LONG_MAX / 2 : (long)ceil(want);
   curl_multi_timeout(e->multi, &curl_ms);
   if (curl_ms >= 0 && (ms < 0 || curl_ms < ms)) ms = curl_ms;
-  for (c = 0; c < 2; c++)
-    if (e->queue_head[c] && e->n_running[c] < ENGINE_MAX_RUNNING) ms = 0;
+  if (engine_can_admit(e) || engine_has_paused(e)) ms = 0;
   pollfd_arm(e, ms);
   if (ms < 0) lua_pushnil(L);
   else lua_pushinteger(L, ms);

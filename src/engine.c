@@ -67,32 +67,97 @@ static void queue_unlink(engine *e, engine_item *it) {
   it->queued = 0;
 }
 
-/* Moves queued items into the multi handle while their lane has free slots. One that libcurl
- * refuses stays first in line for the next call. */
-static void engine_promote(engine *e) {
-  int c, added = 0;
-  if (e->multi == NULL) return;
-  for (c = 0; c < ENGINE_LANES; c++) {
-    while (e->queue_head[c] && e->n_running[c] < ENGINE_MAX_RUNNING) {
-      engine_item *it = e->queue_head[c];
-      if (curl_multi_add_handle(e->multi, it->easy) != CURLM_OK) break;
-      e->queue_head[c] = it->qnext;
-      if (e->queue_tail[c] == it) e->queue_tail[c] = NULL;
-      it->qnext = NULL;
-      it->queued = 0;
-      e->n_running[c]++;
-      added = 1;
-    }
+int engine_admit(engine *e) {
+  int k;
+  if (e->multi == NULL) return 0;
+  for (k = 0; k < ENGINE_LANES; k++) {
+    int c = (e->next_lane + k) % ENGINE_LANES;
+    engine_item *it = e->queue_head[c];
+    if (it == NULL || e->n_running[c] >= ENGINE_MAX_RUNNING) continue;
+    /* One that libcurl refuses stays first in line for the next call. */
+    if (curl_multi_add_handle(e->multi, it->easy) != CURLM_OK) continue;
+    e->queue_head[c] = it->qnext;
+    if (e->queue_tail[c] == it) e->queue_tail[c] = NULL;
+    it->qnext = NULL;
+    it->queued = 0;
+    e->n_running[c]++;
+    e->next_lane = (c + 1) % ENGINE_LANES;
+    return 1;
   }
-  /* A loop watching the pollable set learns that libcurl has new work (a cancel outside a step
+  return 0;
+}
+
+int engine_can_admit(const engine *e) {
+  int c;
+  for (c = 0; c < ENGINE_LANES; c++)
+    if (e->queue_head[c] && e->n_running[c] < ENGINE_MAX_RUNNING) return 1;
+  return 0;
+}
+
+/* Moves queued items into the multi handle while their lane has free slots; paced, leaves
+ * them to perform (engine_admit under its budget). */
+static void engine_promote(engine *e) {
+  int added = 0;
+  if (e->multi == NULL) return;
+  if (!e->paced)
+    while (engine_admit(e)) added = 1;
+  /* A loop watching the pollable set learns that there is new work (a cancel outside a step
    * can free the slot). */
-  if (added && e->fd_mode) pollfd_arm(e, 0);
+  if (e->fd_mode && (added || (e->paced && engine_can_admit(e)))) pollfd_arm(e, 0);
+}
+
+/* Takes a paused item off the paused FIFO. */
+static void paused_unlink(engine *e, engine_item *it) {
+  engine_item **pp = &e->paused_head, *prev = NULL;
+  if (!it->paused) return;
+  while (*pp && *pp != it) {
+    prev = *pp;
+    pp = &(*pp)->pnext;
+  }
+  if (*pp) *pp = it->pnext;
+  if (e->paused_tail == it) e->paused_tail = prev;
+  it->pnext = NULL;
+  it->paused = 0;
+}
+
+int engine_over_budget(engine_item *it) {
+  engine *e = it->engine;
+  if (e->deadline <= 0 || platform_now() < e->deadline) return 0;
+  if (!it->paused) {
+    it->paused = 1;
+    it->pnext = NULL;
+    if (e->paused_tail) e->paused_tail->pnext = it;
+    else e->paused_head = it;
+    e->paused_tail = it;
+  }
+  return 1;
+}
+
+int engine_has_paused(const engine *e) {
+  return e->paused_head != NULL;
+}
+
+void engine_unpause(engine *e) {
+  /* Each is taken off before libcurl hands it its bytes: past the deadline it pauses again
+   * and rejoins at the tail, so the count, not the list, ends the loop. */
+  engine_item *last = e->paused_tail;
+  while (e->paused_head) {
+    engine_item *it = e->paused_head;
+    if (e->deadline > 0 && platform_now() >= e->deadline) break;
+    e->paused_head = it->pnext;
+    if (e->paused_tail == it) e->paused_tail = NULL;
+    it->pnext = NULL;
+    it->paused = 0;
+    curl_easy_pause(it->easy, CURLPAUSE_CONT);
+    if (it == last) break;
+  }
 }
 
 /* Takes the item out of the multi handle (or the queue) and the active list. */
 static void engine_detach(engine_item *it) {
   engine *e = it->engine;
   if (it->state != ENGINE_ACTIVE || it->work_state != ENGINE_WORK_NONE) return;
+  paused_unlink(e, it);
   if (it->queued) {
     queue_unlink(e, it);
   } else {
@@ -111,12 +176,30 @@ int engine_work_state(engine_item *it) {
   return __atomic_load_n(&it->work_state, __ATOMIC_ACQUIRE);
 }
 
-/* Waits for the worker of it, if one runs, and takes it out of the worker list. */
+/* Waits until the work of it is done and takes it out of the worker list. Work no thread has
+ * taken yet runs here, now. */
 static void engine_join(engine_item *it) {
   engine *e = it->engine;
   engine_item **pp = &e->workers;
   if (engine_work_state(it) == ENGINE_WORK_NONE || it->state != ENGINE_ACTIVE) return;
-  platform_thread_join(it->thread);
+  platform_mutex_lock(&e->mu);
+  if (it->wqueued) {
+    engine_item **wp = &e->wq_head, *prev = NULL;
+    while (*wp && *wp != it) {
+      prev = *wp;
+      wp = &(*wp)->wnext;
+    }
+    if (*wp) *wp = it->wnext;
+    if (e->wq_tail == it) e->wq_tail = prev;
+    it->wnext = NULL;
+    it->wqueued = 0;
+    platform_mutex_unlock(&e->mu);
+    it->work(it);
+    __atomic_store_n(&it->work_state, ENGINE_WORK_DONE, __ATOMIC_RELEASE);
+  } else {
+    while (engine_work_state(it) != ENGINE_WORK_DONE) platform_cond_wait(&e->done_cv, &e->mu);
+    platform_mutex_unlock(&e->mu);
+  }
   while (*pp && *pp != it) pp = &(*pp)->qnext;
   if (*pp) {
     *pp = it->qnext;
@@ -124,6 +207,22 @@ static void engine_join(engine_item *it) {
   }
   it->qnext = NULL;
   it->state = ENGINE_DONE;
+}
+
+/* Ends the worker threads once the work they have is done; idempotent. */
+static void engine_pool_close(engine *e) {
+  int i;
+  if (!e->pool_ready) return;
+  platform_mutex_lock(&e->mu);
+  e->stop = 1;
+  platform_cond_broadcast(&e->work_cv);
+  platform_mutex_unlock(&e->mu);
+  for (i = 0; i < e->n_threads; i++) platform_thread_join(e->threads[i]);
+  e->n_threads = 0;
+  platform_cond_destroy(&e->done_cv);
+  platform_cond_destroy(&e->work_cv);
+  platform_mutex_destroy(&e->mu);
+  e->pool_ready = 0;
 }
 
 /* The one completion path: a finished item goes to the done list at done_idx (0: none) and
@@ -154,6 +253,7 @@ int engine_close(lua_State *L) {
     it->cancelled = 1;
   }
   while (e->workers) engine_join(e->workers);
+  engine_pool_close(e);
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
   *pe = NULL;
@@ -164,8 +264,10 @@ int engine_close(lua_State *L) {
 static int engine_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
   engine *e = (engine *)userp;
   (void)easy;
-  (void)socketp;
-  pollfd_watch(e, fd, what);
+  /* socketp is what the engine assigned the socket when it first saw it; libcurl forgets it
+   * on CURL_POLL_REMOVE, so it says whether the socket is in the pollable set now. */
+  pollfd_watch(e, fd, what, socketp != NULL);
+  if (socketp == NULL && what != CURL_POLL_REMOVE) curl_multi_assign(e->multi, fd, (void *)e);
   if (!e->socket_mode) return 0;
   if (e->n_changes == e->cap_changes) {
     int cap = e->cap_changes ? 2 * e->cap_changes : 16;
@@ -232,7 +334,7 @@ int engine_start(lua_State *L, engine_item *it, int idx) {
     lua_pushliteral(L, "engine is closed");
     return 0;
   }
-  if (e->n_running[c] < ENGINE_MAX_RUNNING && e->queue_head[c] == NULL) {
+  if (!e->paced && e->n_running[c] < ENGINE_MAX_RUNNING && e->queue_head[c] == NULL) {
     CURLMcode mc = curl_multi_add_handle(e->multi, it->easy);
     if (mc != CURLM_OK) {
       lua_pushstring(L, curl_multi_strerror(mc));
@@ -245,6 +347,7 @@ int engine_start(lua_State *L, engine_item *it, int idx) {
     if (e->queue_tail[c]) e->queue_tail[c]->qnext = it;
     else e->queue_head[c] = it;
     e->queue_tail[c] = it;
+    if (e->paced && e->fd_mode && e->n_running[c] < ENGINE_MAX_RUNNING) pollfd_arm(e, 0);
   }
   engine_hold(L, it, idx);
   return 1;
@@ -273,24 +376,73 @@ int engine_wake_fd(engine *e) {
   return (int)e->wake_fd[0];
 }
 
+/* A worker thread: takes work in order until the engine closes. */
 static void *engine_worker_main(void *arg) {
-  engine_item *it = (engine_item *)arg;
-  platform_sock wfd = it->engine->wake_fd[1];
-  it->work(it);
-  /* State first, then the byte: whoever wakes on the byte sees the work done. */
-  __atomic_store_n(&it->work_state, ENGINE_WORK_DONE, __ATOMIC_RELEASE);
-  if (wfd != PLATFORM_SOCK_NONE) platform_wake_signal(wfd);
+  engine *e = (engine *)arg;
+  platform_mutex_lock(&e->mu);
+  for (;;) {
+    engine_item *it = e->wq_head;
+    if (it == NULL) {
+      if (e->stop) break;
+      e->n_idle++;
+      platform_cond_wait(&e->work_cv, &e->mu);
+      e->n_idle--;
+      continue;
+    }
+    e->wq_head = it->wnext;
+    if (e->wq_tail == it) e->wq_tail = NULL;
+    it->wnext = NULL;
+    it->wqueued = 0;
+    platform_mutex_unlock(&e->mu);
+    it->work(it);
+    platform_mutex_lock(&e->mu);
+    /* State first, then the byte: whoever wakes on the byte sees the work done. */
+    __atomic_store_n(&it->work_state, ENGINE_WORK_DONE, __ATOMIC_RELEASE);
+    platform_cond_broadcast(&e->done_cv);
+    platform_wake_signal(e->wake_fd[1]);
+  }
+  platform_mutex_unlock(&e->mu);
   return NULL;
+}
+
+/* The pool's mutex and condition variables, made on first use; 0 when they cannot be. */
+static int engine_pool_open(engine *e) {
+  if (e->pool_ready) return 1;
+  if (platform_mutex_init(&e->mu) != 0) return 0;
+  if (platform_cond_init(&e->work_cv) != 0) {
+    platform_mutex_destroy(&e->mu);
+    return 0;
+  }
+  if (platform_cond_init(&e->done_cv) != 0) {
+    platform_cond_destroy(&e->work_cv);
+    platform_mutex_destroy(&e->mu);
+    return 0;
+  }
+  e->pool_ready = 1;
+  e->stop = 0;
+  return 1;
 }
 
 int engine_spawn(lua_State *L, engine_item *it, int idx) {
   engine *e = it->engine;
-  if (e->multi == NULL || it->work == NULL || engine_wake_fd(e) < 0) return 0;
-  __atomic_store_n(&it->work_state, ENGINE_WORK_RUNNING, __ATOMIC_RELAXED);
-  if (platform_thread_start(&it->thread, engine_worker_main, it) != 0) {
-    __atomic_store_n(&it->work_state, ENGINE_WORK_NONE, __ATOMIC_RELAXED);
+  if (e->multi == NULL || it->work == NULL || engine_wake_fd(e) < 0 || !engine_pool_open(e)) return 0;
+  platform_mutex_lock(&e->mu);
+  /* A thread more while none is idle, up to the limit; without any, the caller does the work. */
+  if (e->n_idle == 0 && e->n_threads < ENGINE_THREADS &&
+      platform_thread_start(&e->threads[e->n_threads], engine_worker_main, e) == 0)
+    e->n_threads++;
+  if (e->n_threads == 0) {
+    platform_mutex_unlock(&e->mu);
     return 0;
   }
+  __atomic_store_n(&it->work_state, ENGINE_WORK_RUNNING, __ATOMIC_RELAXED);
+  it->wnext = NULL;
+  it->wqueued = 1;
+  if (e->wq_tail) e->wq_tail->wnext = it;
+  else e->wq_head = it;
+  e->wq_tail = it;
+  platform_cond_signal(&e->work_cv);
+  platform_mutex_unlock(&e->mu);
   it->state = ENGINE_ACTIVE;
   it->qnext = e->workers;
   e->workers = it;
@@ -325,7 +477,6 @@ int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
       pp = &it->qnext;
       continue;
     }
-    platform_thread_join(it->thread);
     *pp = it->qnext;
     it->qnext = NULL;
     e->n_workers--;

@@ -23,6 +23,8 @@
  * the engine's queue holding no libcurl buffer, so memory follows what runs, not what waits. */
 #define ENGINE_MAX_RUNNING 32
 #define ENGINE_LANES 2
+/* Worker threads at most (commits: fsync and link), each kept until the engine closes. */
+#define ENGINE_THREADS 4
 
 /* The pointer to the object of type `type` whose member `member` is at p. */
 #define ENGINE_CONTAINER(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
@@ -50,10 +52,17 @@ typedef struct engine_item {
   /* Called when libcurl finished the handle, before it completes: returns 1 when the item goes
    * on (engine_restart with a new URL), 0 when it is done. NULL: always done. */
   int (*again)(struct engine_item *it);
-  /* A worker: work(it) runs on its own thread (engine_spawn); work_state only through atomics. */
+  /* Work for the engine's worker threads (engine_spawn): work(it) runs on one of them;
+   * work_state only through atomics. wnext and wqueued (waiting for a thread) belong to the
+   * pool's mutex. */
   void (*work)(struct engine_item *it);
   int work_state;
-  platform_thread thread;
+  struct engine_item *wnext;
+  int wqueued;
+  /* Paused by engine_over_budget: its bytes wait in libcurl, and it goes on first at the next
+   * perform (engine_unpause). */
+  int paused;
+  struct engine_item *pnext;
 } engine_item;
 
 /* A socket libcurl wants watched (what: CURL_POLL_IN/OUT/INOUT) or no longer (CURL_POLL_REMOVE). */
@@ -82,11 +91,30 @@ typedef struct engine {
   int n_changes, cap_changes;
   long timer_ms;
   int timer_changed;
-  /* Workers in flight, and the pipe they write a byte to when they finish: poll and host
-   * loops watch its read end. */
+  /* Work handed to the worker threads and not completed yet (a list of this thread's), and
+   * the pipe the workers write a byte to when one is done: poll and host loops watch its
+   * read end. */
   engine_item *workers;
   int n_workers;
   platform_sock wake_fd[2]; /* PLATFORM_SOCK_NONE until first used */
+  /* The worker threads: started when work comes and none is idle, up to ENGINE_THREADS, and
+   * kept until the engine closes, so handing over work costs a signal, not a thread. Under
+   * mu: the FIFO of work no thread took yet, the counts, stop. */
+  int pool_ready;
+  platform_mutex mu;
+  platform_cond work_cv, done_cv;
+  engine_item *wq_head, *wq_tail;
+  int n_threads, n_idle, stop;
+  platform_thread threads[ENGINE_THREADS];
+  /* While a perform runs with a budget: when it ends (platform_now), else 0. Items that would
+   * write past it pause, oldest first in this FIFO. */
+  double deadline;
+  engine_item *paused_head, *paused_tail;
+  /* The last perform had a budget (a host calls step(0) per frame): new items wait in their
+   * lane's queue, and each perform lets them into libcurl one by one while its budget lasts,
+   * instead of libcurl starting every one of them in one call. */
+  int paced;
+  int next_lane; /* the lane engine_admit looks at first, taking turns */
 } engine;
 
 /* This Lua state's engine, created on first use (not pushed). */
@@ -105,13 +133,27 @@ void engine_easy_give(engine_item *it);
 int engine_start(lua_State *L, engine_item *it, int idx);
 /* Sends the finished handle again to url (a redirect); 0 when libcurl refuses (result set). */
 int engine_restart(engine_item *it, const char *url);
-/* Runs it->work on a worker thread (owner at idx); 0 when no thread can be started. */
+/* Runs it->work on a worker thread (owner at idx); 0 when there is none and none can be
+ * started. */
 int engine_spawn(lua_State *L, engine_item *it, int idx);
 /* it->work_state, read atomically: a worker may write it. */
 int engine_work_state(engine_item *it);
 /* Stops the item: out of libcurl or its queue (marked cancelled), a worker waited for; the
  * owner may then be collected. Idempotent. */
 void engine_stop(lua_State *L, engine_item *it);
+
+/* 1 when the perform running now has spent its budget: it is then paused (the caller returns
+ * CURL_WRITEFUNC_PAUSE from libcurl's write callback) and goes on at the next perform. */
+int engine_over_budget(engine_item *it);
+/* Lets paused items go on, oldest first, until the engine's deadline (all when it has none);
+ * libcurl hands each its waiting bytes at once and runs it at its next timeout action. */
+void engine_unpause(engine *e);
+/* Lets the first queued item of a lane with a free slot into libcurl; 1 when one went in. */
+int engine_admit(engine *e);
+/* 1 when a queued item has a free slot (engine_admit would let one in). */
+int engine_can_admit(const engine *e);
+/* 1 when paused items wait for a perform. */
+int engine_has_paused(const engine *e);
 
 /* The engine userdata at idx, raising when it is closed. */
 engine *engine_check(lua_State *L, int idx);

@@ -70,7 +70,7 @@ void pollfd_close(engine *e) {
   e->timer_fd = e->poll_fd = -1;
 }
 
-void pollfd_watch(engine *e, curl_socket_t fd, int what) {
+void pollfd_watch(engine *e, curl_socket_t fd, int what, int known) {
   struct epoll_event ev;
   if (e->poll_fd < 0) return;
   if (what == CURL_POLL_REMOVE) {
@@ -80,8 +80,14 @@ void pollfd_watch(engine *e, curl_socket_t fd, int what) {
   }
   ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
   ev.data.fd = fd;
-  if (epoll_ctl(e->poll_fd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
-    epoll_ctl(e->poll_fd, EPOLL_CTL_ADD, fd, &ev);
+  /* A descriptor closed and reused behind libcurl's back would be unknown to the set, and one
+   * added twice EEXIST: each falls back to the other operation. */
+  if (known) {
+    if (epoll_ctl(e->poll_fd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+      epoll_ctl(e->poll_fd, EPOLL_CTL_ADD, fd, &ev);
+  } else if (epoll_ctl(e->poll_fd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST) {
+    epoll_ctl(e->poll_fd, EPOLL_CTL_MOD, fd, &ev);
+  }
 }
 
 void pollfd_add_wake(engine *e, int fd) {
@@ -151,7 +157,8 @@ void pollfd_close(engine *e) {
   e->poll_fd = -1;
 }
 
-void pollfd_watch(engine *e, curl_socket_t fd, int what) {
+void pollfd_watch(engine *e, curl_socket_t fd, int what, int known) {
+  (void)known; /* EV_ADD adds or changes */
   if (e->poll_fd < 0) return;
   /* Deleting a filter that was never added fails with ENOENT, harmlessly. */
   pollfd_change(e, (uintptr_t)fd, EVFILT_READ, what & CURL_POLL_IN ? EV_ADD : EV_DELETE, 0);
@@ -198,10 +205,11 @@ void pollfd_close(engine *e) {
   (void)e;
 }
 
-void pollfd_watch(engine *e, curl_socket_t fd, int what) {
+void pollfd_watch(engine *e, curl_socket_t fd, int what, int known) {
   (void)e;
   (void)fd;
   (void)what;
+  (void)known;
 }
 
 void pollfd_add_wake(engine *e, int fd) {

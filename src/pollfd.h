@@ -16,8 +16,10 @@
 int pollfd_open(engine *e);
 /* Closes the set and its timer; idempotent. */
 void pollfd_close(engine *e);
-/* Follows libcurl's socket callback: what is CURL_POLL_IN, _OUT, _INOUT or _REMOVE. */
-void pollfd_watch(engine *e, curl_socket_t fd, int what);
+/* Follows libcurl's socket callback: what is CURL_POLL_IN, _OUT, _INOUT or _REMOVE; known
+ * says whether fd is in the set already (libcurl's socketp, set by the engine on the first
+ * call), so that a change is one system call. */
+void pollfd_watch(engine *e, curl_socket_t fd, int what, int known);
 /* Adds the wake pipe's read end to the set. */
 void pollfd_add_wake(engine *e, int fd);
 /* Arms the timer to fire in ms milliseconds (0: now), or disarms it (ms < 0), clearing an

@@ -55,6 +55,9 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
     if (code >= 200 && code < 300) {
       /* Straight to disk: memory stays flat whatever the size. */
       size_t off = 0;
+      /* Past the perform's budget (a game's step(0)) the bytes wait in libcurl until the next
+       * one: one call never streams a whole download while the frame waits. */
+      if (n > 0 && engine_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
       if (t->max_bytes > 0 && t->bytes + (curl_off_t)n > t->max_bytes) {
         t->oversize = 1;
         return 0;

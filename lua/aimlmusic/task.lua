@@ -23,7 +23,7 @@ local function pack(...) return { n = select("#", ...), ... } end
 local M = {}
 
 local WAIT = {} -- what a task yields when it waits for the scheduler
-local STEP_BUDGET_MS = 0.25 -- how long one step may spend resuming tasks
+local STEP_BUDGET_MS = 0.5 -- the work of one step: libcurl first (half at most), then tasks
 
 local pending = 0          -- tasks not yet finished
 local by_co = setmetatable({}, { __mode = "k" }) -- coroutine -> task
@@ -196,10 +196,11 @@ local function wake_watchers()
 end
 
 -- Moves finished transfers' tasks, due sleepers and progressed downloads to the ready list.
-local function collect()
+-- budget: seconds libcurl may spend (nil: all that is ready).
+local function collect(budget)
   local n_done = 0
   if not driver then
-    n_done = select(2, engine:perform(done_list))
+    n_done = select(2, engine:perform(done_list, budget))
     wake_transfers(n_done)
   end
   if heap_n > 0 then
@@ -220,14 +221,14 @@ local function until_next(limit)
   return max(0, min(limit, (heap[1].at - now()) * 1000))
 end
 
--- Resumes the ready tasks; with a budget (seconds), stops once it is spent and leaves the
--- rest, in order, for the next pass, so that one step stays short however many are ready.
-local function run_ready(budget)
+-- Resumes the ready tasks; with a deadline (core.now), stops once it has passed (after one
+-- task at least) and leaves the rest, in order, for the next pass, so that one step stays
+-- short however many are ready.
+local function run_ready(stop_at)
   if #ready == 0 then return end
   local batch = ready
   ready = {}
   local errors = {}
-  local stop_at = budget and now() + budget
   for i = 1, #batch do
     local task = batch[i]
     if stop_at and i > 1 and now() >= stop_at then
@@ -259,20 +260,25 @@ end
 local DRIVEN = "aimlmusic: tasks are driven by the attached event loop (aimlmusic.uv); "
 
 --- Runs what is ready; waits up to timeout_ms (0: not at all) in the kernel when nothing is.
---- Resuming tasks stops after budget_ms (default 0.25) and goes on at the next step, so a frame
---- is never held up by a crowd of tasks. Returns the number of tasks still pending.
+--- The work of one step keeps to budget_ms (default 0.5): libcurl gets half of it (ready
+--- sockets wait, a download pauses), tasks the rest (one at least); what is left goes on at
+--- the next step, so a frame is never held up by a crowd of transfers or tasks. Returns the
+--- number of tasks still pending.
 function M.step(timeout_ms, budget_ms)
   if running_task then error("aimlmusic.step called from inside a task", 2) end
   if driver then error(DRIVEN .. "detach it before calling step", 2) end
   timeout_ms = timeout_ms or 0
-  collect()
+  local budget = (budget_ms or STEP_BUDGET_MS) / 1000
+  local stop_at = now() + budget
+  collect(budget / 2)
   if #ready == 0 and timeout_ms > 0 then
     -- With sockets in flight, a watched download polls often enough to report progress.
     local limit = next(watchers) and min(timeout_ms, 100) or timeout_ms
     engine:poll(until_next(limit))
-    collect()
+    stop_at = now() + budget -- the wait is not work: the budget starts again after it
+    collect(budget / 2)
   end
-  run_ready((budget_ms or STEP_BUDGET_MS) / 1000)
+  run_ready(stop_at)
   if poll_fd then arm() end
   return pending
 end

@@ -1,0 +1,155 @@
+-- A frame's music.step(0): the work of one step keeps to its budget however much is in
+-- flight. A download past the budget pauses (its bytes wait in libcurl) and goes on at the
+-- next step; queued requests start one at a time while the budget lasts; a commit is handed
+-- to a worker thread that stays, not to a thread made for it; a reused connection goes back
+-- into the pollable set with one system call.
+
+local music = require "aimlmusic"
+local socket = require "socket"
+local fixture = require "support.fixture"
+local util = require "support.util"
+
+local q, read_file, fetch, select_reqs = util.q, util.read_file, util.fetch, util.select_reqs
+
+local env = fixture.mock_client { duration = 0.1 }
+
+local BUFFER = 96 * 1024 -- the download buffer libcurl reads into (session.c)
+local TINY = 0.001 -- ms: every step is over budget from its first unit of work on
+
+-- Steps until done() is true, at most n times; returns the number of steps.
+local function step_until(done, n)
+  local steps = 0
+  while not done() do
+    steps = steps + 1
+    assert(steps <= n, "not done after " .. n .. " steps")
+    music.step(0, TINY)
+  end
+  return steps
+end
+
+describe("a frame's step(0)", function()
+  it("pauses a download past the budget: each step writes one buffer at most, and the file is whole", function()
+    env.mock:config { audio_seconds = 20 }
+    local st = env.completed()
+    local full = fetch(st.url)
+    assert.is_true(#full > 8 * BUFFER, "the track is too short to cut into steps: " .. #full)
+    local path = env.dir .. "/paced.wav"
+    local seen, info, err = 0, nil, nil
+    music.spawn(function()
+      info, err = env.client:download(st, path, { on_progress = function(done) seen = done end })
+    end)
+    local last, largest = 0, 0
+    local steps = step_until(function()
+      largest = math.max(largest, seen - last)
+      last = seen
+      return info or err
+    end, 100000)
+    assert(info, err and err.message)
+    assert.equal(#full, info.bytes)
+    assert.equal(full, read_file(path))
+    -- Without the pause one socket's turn reads all the server has sent: megabytes at once.
+    assert.is_true(largest <= BUFFER, ("%d bytes in one step"):format(largest))
+    assert.is_true(steps >= math.floor(#full / BUFFER), steps .. " steps")
+  end)
+
+  it("starts queued requests one per step when each step is over budget", function()
+    local ids = {}
+    for i = 1, 4 do ids[i] = assert(env.client:submit(fixture.WAV)).id end
+    local before = #env.mock:requests()
+    local polled = 0
+    for i = 1, 4 do
+      music.spawn(function()
+        assert(env.client:status(ids[i]))
+        polled = polled + 1
+      end)
+    end
+    local function status_requests()
+      return #select_reqs(env.since(before), "api", "GET")
+    end
+    -- Each request that went out reaches the mock: wait for it, then make sure no other comes.
+    local function settle(want)
+      local t0 = socket.gettime()
+      while status_requests() < want and socket.gettime() - t0 < 5 do socket.sleep(0.01) end
+      socket.sleep(0.1)
+      return status_requests()
+    end
+    music.step(0, 1000) -- the four tasks run: their requests wait in the queue
+    assert.equal(0, settle(0))
+    for n = 1, 4 do
+      music.step(0, TINY)
+      assert.equal(n, settle(n))
+    end
+    step_until(function() return polled == 4 end, 100000)
+  end)
+
+  -- Runs body (Lua source with music, c: a client on the mock, and the given globals) in a
+  -- process of its own, under strace when trace names system calls; returns its output and
+  -- the trace.
+  local function run_child(name, body, trace_calls)
+    local script, trace = env.dir .. "/" .. name .. ".lua", env.dir .. "/" .. name .. ".trace"
+    util.write_file(script, ([[
+      package.path = %q; package.cpath = %q
+      local music = require "aimlmusic"
+      local c = assert(music.new { api_key = %q, base_url = %q, poll_interval = 0.05 })
+    ]]):format(package.path, package.cpath, env.mock.key, env.mock.api_url) .. body)
+    local cmd = util.LUA .. " " .. q(script)
+    if trace_calls then
+      -- LeakSanitizer (make asan) cannot run under ptrace: the child is traced without it.
+      cmd = ("ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" strace -f -qq -e trace=%s -o %s %s"):format(
+        trace_calls, q(trace), cmd)
+    end
+    local out = util.sh(cmd .. " 2>&1 && echo OK")
+    assert.matches("OK\n$", out)
+    return out, trace_calls and read_file(trace)
+  end
+
+  it("commits downloads on worker threads it keeps, four at most", function()
+    local st = env.completed()
+    local out = run_child("workers", ([[
+      local function threads()
+        local f = assert(io.open("/proc/self/stat"))
+        local pid = f:read("*l"):match("^(%%d+)")
+        f:close()
+        local p = io.popen("ls /proc/" .. pid .. "/task")
+        local set = {}
+        for tid in p:read("*a"):gmatch("%%d+") do set[tid] = true end
+        p:close()
+        return set
+      end
+      local function count(set) local n = 0 for _ in pairs(set) do n = n + 1 end return n end
+      local st = { url = %q }
+      local first = threads()
+      assert(c:download(st, %q))
+      local after = threads()
+      local kept
+      for tid in pairs(after) do if not first[tid] then kept = tid end end
+      for i = 2, 9 do
+        music.spawn(function() assert(c:download(st, %q .. i .. ".wav")) end)
+      end
+      music.run()
+      local last = threads()
+      print("kept", kept and "yes" or "no", "still", kept and last[kept] and "yes" or "no",
+        "new", count(last) - count(first))
+    ]]):format(st.url, env.dir .. "/w1.wav", env.dir .. "/w"))
+    -- One thread per commit would leave none: each would end with its commit.
+    local kept, still, new = out:match("kept%s+(%a+)%s+still%s+(%a+)%s+new%s+(%d+)")
+    assert.equal("yes", kept, out)
+    assert.equal("yes", still, out)
+    assert.is_true(tonumber(new) <= 4, out)
+  end)
+
+  it("puts a reused connection back into the pollable set with one epoll_ctl", function()
+    local job = assert(env.client:submit(fixture.WAV))
+    -- Two rounds of 8 polls at once: the second finds the first's connections idle, out of
+    -- the set, and puts them back.
+    local _, log = run_child("polls", ([[
+      for _ = 1, 2 do
+        for _ = 1, 8 do music.spawn(function() assert(c:status(%q)) end) end
+        music.run()
+      end
+    ]]):format(job.id), "epoll_ctl")
+    local dels = select(2, log:gsub("EPOLL_CTL_DEL", ""))
+    assert.is_true(dels >= 8, "the connections were not taken out of the set:\n" .. log)
+    assert.is_nil(log:find("= %-1 E"), "an epoll_ctl failed:\n" .. log)
+  end)
+end)
