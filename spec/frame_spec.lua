@@ -138,6 +138,63 @@ describe("a frame's step(0)", function()
     assert.is_true(tonumber(new) <= 4, out)
   end)
 
+  it("writes a download's bytes on a worker thread, never on the thread that steps", function()
+    local st = env.completed()
+    local path = env.dir .. "/spooled.wav"
+    local _, log = run_child("spooled", ("assert(c:download({ url = %q }, %q))"):format(st.url, path),
+      "openat,write")
+    local main = log:match("^(%d+)")
+    local fd = log:match('openat%([^\n]-spooled%.wav%.part%-%x+"[^\n]-%) = (%d+)')
+    assert.truthy(fd, "no temporary file opened:\n" .. log)
+    local on_worker, on_main = 0, 0
+    for tid in log:gmatch("\n(%d+) +write%(" .. fd .. ",") do
+      if tid == main then on_main = on_main + 1 else on_worker = on_worker + 1 end
+    end
+    assert.is_true(on_worker > 0, "no write to the temporary file:\n" .. log)
+    assert.equal(0, on_main)
+    assert.equal(read_file(path), fetch(st.url))
+  end)
+
+  it("pauses a download whose bytes wait for a slow disk, instead of holding them all", function()
+    env.mock:config { audio_seconds = 240 }
+    local st = env.completed()
+    local full = fetch(st.url)
+    local path = env.dir .. "/slow.wav"
+    -- Every write of the worker takes 5 ms more: the disk falls behind the network.
+    local trace = env.dir .. "/slow.trace"
+    local script = env.dir .. "/slow.lua"
+    util.write_file(script, ([[
+      package.path = %q; package.cpath = %q
+      local music = require "aimlmusic"
+      local c = assert(music.new { api_key = %q, base_url = %q })
+      assert(c:download({ url = %q }, %q))
+    ]]):format(package.path, package.cpath, env.mock.key, env.mock.api_url, st.url, path))
+    local out = util.sh(("ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" strace -f -qq -ttt -e trace=recvfrom,write"
+      .. " -e inject=write:delay_enter=5000 -o %s %s %s 2>&1 && echo OK"):format(q(trace), util.LUA, q(script)))
+    assert.matches("OK\n$", out)
+    assert.equal(full, read_file(path))
+    -- The main thread reads the track from its socket as the worker writes it: without the
+    -- pause it would read all of it at loopback speed and keep it in memory.
+    local log = read_file(trace)
+    local main = log:match("^(%d+)")
+    local first, last, bytes
+    for line in log:gmatch("[^\n]+") do
+      local tid, at, n = line:match("^(%d+) +([%d.]+) recvfrom%(.*= (%d+)$")
+      if tid == main and tonumber(n) > 0 then
+        first = first or tonumber(at)
+        last = tonumber(at)
+        bytes = (bytes or 0) + tonumber(n)
+      end
+    end
+    -- (a call another thread's line cut in two is not counted: most are)
+    assert.truthy(bytes and bytes > #full / 2, ("%s of %d bytes read by recvfrom on the main thread"):format(
+      tostring(bytes), #full))
+    local writes = #full / (96 * 1024)
+    local least = (writes - 2 * 512 / 96) * 0.005 / 2 -- half of what the delays force, spool aside
+    assert.is_true(last - first >= least, ("read in %.3f s, the worker needs %.3f s at least"):format(
+      last - first, least * 2))
+  end)
+
   it("puts a reused connection back into the pollable set with one epoll_ctl", function()
     local job = assert(env.client:submit(fixture.WAV))
     -- Two rounds of 8 polls at once: the second finds the first's connections idle, out of

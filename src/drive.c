@@ -90,6 +90,7 @@ static int drive_socket_action(lua_State *L) {
   int events = (int)luaL_optnumber(L, 3, 0), running = 0;
   CURLMcode mc;
   if (!e->socket_mode) return luaL_error(L, "engine is not in socket mode");
+  engine_unpause(e);
   mc = curl_multi_socket_action(e->multi, fd < 0 ? CURL_SOCKET_TIMEOUT : (curl_socket_t)fd, events,
                                 &running);
   if (mc != CURLM_OK) return luaL_error(L, "curl_multi_socket_action: %s", curl_multi_strerror(mc));
@@ -216,10 +217,16 @@ static int drive_count(lua_State *L) {
   return 1;
 }
 
-/* engine:committing() --> downloads being moved into place by a worker */
+/* engine:committing() --> transfers waiting for a worker: downloads being moved into place,
+ * finished ones whose last bytes are on their way to the disk, paused ones whose bytes are;
+ * each ends with a byte on the wake pipe. */
 static int drive_committing(lua_State *L) {
   engine *e = engine_check(L, 1);
-  lua_pushinteger(L, e->n_workers);
+  int n = e->n_workers;
+  engine_item *it;
+  for (it = e->settling; it; it = it->qnext) n++;
+  for (it = e->paused_head; it; it = it->pnext) n++;
+  lua_pushinteger(L, n);
   return 1;
 }
 
@@ -234,6 +241,7 @@ static int drive_wake_fd(lua_State *L) {
 static int drive_reap(lua_State *L) {
   engine *e = engine_check(L, 1);
   lua_pushinteger(L, engine_reap_workers(L, e, lua_istable(L, 2) ? 2 : 0));
+  engine_unpause(e); /* downloads whose worker caught up go on (libcurl's timer says when) */
   return 1;
 }
 

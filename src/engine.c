@@ -123,6 +123,40 @@ static void paused_unlink(engine *e, engine_item *it) {
 int engine_over_budget(engine_item *it) {
   engine *e = it->engine;
   if (e->deadline <= 0 || platform_now() < e->deadline) return 0;
+  return engine_pause(it);
+}
+
+int engine_has_paused(const engine *e) {
+  engine_item *it;
+  for (it = e->paused_head; it; it = it->pnext)
+    if (it->hold == NULL || !it->hold(it)) return 1;
+  return 0;
+}
+
+void engine_unpause(engine *e) {
+  /* Each is taken off before libcurl hands it its bytes: past the deadline, or held, it pauses
+   * again and rejoins at the tail, so the count, not the list, ends the loop. */
+  engine_item *last = e->paused_tail;
+  while (e->paused_head) {
+    engine_item *it = e->paused_head;
+    if (e->deadline > 0 && platform_now() >= e->deadline) break;
+    e->paused_head = it->pnext;
+    if (e->paused_tail == it) e->paused_tail = NULL;
+    it->pnext = NULL;
+    if (it->hold && it->hold(it)) {
+      if (e->paused_tail) e->paused_tail->pnext = it;
+      else e->paused_head = it;
+      e->paused_tail = it;
+    } else {
+      it->paused = 0;
+      curl_easy_pause(it->easy, CURLPAUSE_CONT);
+    }
+    if (it == last) break;
+  }
+}
+
+int engine_pause(engine_item *it) {
+  engine *e = it->engine;
   if (!it->paused) {
     it->paused = 1;
     it->pnext = NULL;
@@ -133,32 +167,24 @@ int engine_over_budget(engine_item *it) {
   return 1;
 }
 
-int engine_has_paused(const engine *e) {
-  return e->paused_head != NULL;
+/* Takes a settling item off the settling list. */
+static void settling_unlink(engine *e, engine_item *it) {
+  engine_item **pp = &e->settling;
+  while (*pp && *pp != it) pp = &(*pp)->qnext;
+  if (*pp) *pp = it->qnext;
+  it->qnext = NULL;
+  it->settling = 0;
 }
 
-void engine_unpause(engine *e) {
-  /* Each is taken off before libcurl hands it its bytes: past the deadline it pauses again
-   * and rejoins at the tail, so the count, not the list, ends the loop. */
-  engine_item *last = e->paused_tail;
-  while (e->paused_head) {
-    engine_item *it = e->paused_head;
-    if (e->deadline > 0 && platform_now() >= e->deadline) break;
-    e->paused_head = it->pnext;
-    if (e->paused_tail == it) e->paused_tail = NULL;
-    it->pnext = NULL;
-    it->paused = 0;
-    curl_easy_pause(it->easy, CURLPAUSE_CONT);
-    if (it == last) break;
-  }
-}
-
-/* Takes the item out of the multi handle (or the queue) and the active list. */
+/* Takes the item out of the multi handle (or the queue, or the settling list) and the active
+ * list. */
 static void engine_detach(engine_item *it) {
   engine *e = it->engine;
   if (it->state != ENGINE_ACTIVE || it->work_state != ENGINE_WORK_NONE) return;
   paused_unlink(e, it);
-  if (it->queued) {
+  if (it->settling) {
+    settling_unlink(e, it); /* out of the multi handle already, its slot given back */
+  } else if (it->queued) {
     queue_unlink(e, it);
   } else {
     if (e->multi) curl_multi_remove_handle(e->multi, it->easy);
@@ -176,6 +202,20 @@ int engine_work_state(engine_item *it) {
   return __atomic_load_n(&it->work_state, __ATOMIC_ACQUIRE);
 }
 
+int engine_unpost(engine *e, engine_job *j) {
+  engine_job **pp = &e->wq_head, *prev = NULL;
+  if (!j->queued) return 0;
+  while (*pp && *pp != j) {
+    prev = *pp;
+    pp = &(*pp)->next;
+  }
+  if (*pp) *pp = j->next;
+  if (e->wq_tail == j) e->wq_tail = prev;
+  j->next = NULL;
+  j->queued = 0;
+  return 1;
+}
+
 /* Waits until the work of it is done and takes it out of the worker list. Work no thread has
  * taken yet runs here, now. */
 static void engine_join(engine_item *it) {
@@ -183,16 +223,7 @@ static void engine_join(engine_item *it) {
   engine_item **pp = &e->workers;
   if (engine_work_state(it) == ENGINE_WORK_NONE || it->state != ENGINE_ACTIVE) return;
   platform_mutex_lock(&e->mu);
-  if (it->wqueued) {
-    engine_item **wp = &e->wq_head, *prev = NULL;
-    while (*wp && *wp != it) {
-      prev = *wp;
-      wp = &(*wp)->wnext;
-    }
-    if (*wp) *wp = it->wnext;
-    if (e->wq_tail == it) e->wq_tail = prev;
-    it->wnext = NULL;
-    it->wqueued = 0;
+  if (engine_unpost(e, &it->job)) {
     platform_mutex_unlock(&e->mu);
     it->work(it);
     __atomic_store_n(&it->work_state, ENGINE_WORK_DONE, __ATOMIC_RELEASE);
@@ -376,30 +407,26 @@ int engine_wake_fd(engine *e) {
   return (int)e->wake_fd[0];
 }
 
-/* A worker thread: takes work in order until the engine closes. */
+/* A worker thread: takes jobs in order until the engine closes. */
 static void *engine_worker_main(void *arg) {
   engine *e = (engine *)arg;
   platform_mutex_lock(&e->mu);
   for (;;) {
-    engine_item *it = e->wq_head;
-    if (it == NULL) {
+    engine_job *j = e->wq_head;
+    if (j == NULL) {
       if (e->stop) break;
       e->n_idle++;
       platform_cond_wait(&e->work_cv, &e->mu);
       e->n_idle--;
       continue;
     }
-    e->wq_head = it->wnext;
-    if (e->wq_tail == it) e->wq_tail = NULL;
-    it->wnext = NULL;
-    it->wqueued = 0;
+    e->wq_head = j->next;
+    if (e->wq_tail == j) e->wq_tail = NULL;
+    j->next = NULL;
+    j->queued = 0;
     platform_mutex_unlock(&e->mu);
-    it->work(it);
+    j->run(j);
     platform_mutex_lock(&e->mu);
-    /* State first, then the byte: whoever wakes on the byte sees the work done. */
-    __atomic_store_n(&it->work_state, ENGINE_WORK_DONE, __ATOMIC_RELEASE);
-    platform_cond_broadcast(&e->done_cv);
-    platform_wake_signal(e->wake_fd[1]);
   }
   platform_mutex_unlock(&e->mu);
   return NULL;
@@ -423,9 +450,8 @@ static int engine_pool_open(engine *e) {
   return 1;
 }
 
-int engine_spawn(lua_State *L, engine_item *it, int idx) {
-  engine *e = it->engine;
-  if (e->multi == NULL || it->work == NULL || engine_wake_fd(e) < 0 || !engine_pool_open(e)) return 0;
+int engine_post(engine *e, engine_job *j) {
+  if (e->multi == NULL || engine_wake_fd(e) < 0 || !engine_pool_open(e)) return 0;
   platform_mutex_lock(&e->mu);
   /* A thread more while none is idle, up to the limit; without any, the caller does the work. */
   if (e->n_idle == 0 && e->n_threads < ENGINE_THREADS &&
@@ -435,14 +461,60 @@ int engine_spawn(lua_State *L, engine_item *it, int idx) {
     platform_mutex_unlock(&e->mu);
     return 0;
   }
-  __atomic_store_n(&it->work_state, ENGINE_WORK_RUNNING, __ATOMIC_RELAXED);
-  it->wnext = NULL;
-  it->wqueued = 1;
-  if (e->wq_tail) e->wq_tail->wnext = it;
-  else e->wq_head = it;
-  e->wq_tail = it;
-  platform_cond_signal(&e->work_cv);
+  if (!j->queued) {
+    j->next = NULL;
+    j->queued = 1;
+    if (e->wq_tail) e->wq_tail->next = j;
+    else e->wq_head = j;
+    e->wq_tail = j;
+    platform_cond_signal(&e->work_cv);
+  }
   platform_mutex_unlock(&e->mu);
+  return 1;
+}
+
+void engine_lock(engine *e) {
+  if (e->pool_ready) platform_mutex_lock(&e->mu);
+}
+
+void engine_unlock(engine *e) {
+  if (e->pool_ready) platform_mutex_unlock(&e->mu);
+}
+
+void engine_wait_done(engine *e) {
+  platform_cond_wait(&e->done_cv, &e->mu);
+}
+
+void engine_done(engine *e) {
+  platform_cond_broadcast(&e->done_cv);
+}
+
+void engine_wake(engine *e) {
+  if (e->wake_fd[1] != PLATFORM_SOCK_NONE) platform_wake_signal(e->wake_fd[1]);
+}
+
+/* An item's work on a worker thread, then its completion announced. */
+static void engine_item_run(engine_job *j) {
+  engine_item *it = ENGINE_CONTAINER(j, engine_item, job);
+  engine *e = it->engine;
+  it->work(it);
+  platform_mutex_lock(&e->mu);
+  /* State first, then the byte: whoever wakes on the byte sees the work done. */
+  __atomic_store_n(&it->work_state, ENGINE_WORK_DONE, __ATOMIC_RELEASE);
+  platform_cond_broadcast(&e->done_cv);
+  engine_wake(e);
+  platform_mutex_unlock(&e->mu);
+}
+
+int engine_spawn(lua_State *L, engine_item *it, int idx) {
+  engine *e = it->engine;
+  if (it->work == NULL) return 0;
+  __atomic_store_n(&it->work_state, ENGINE_WORK_RUNNING, __ATOMIC_RELAXED);
+  it->job.run = engine_item_run;
+  if (!engine_post(e, &it->job)) {
+    __atomic_store_n(&it->work_state, ENGINE_WORK_NONE, __ATOMIC_RELAXED);
+    return 0;
+  }
   it->state = ENGINE_ACTIVE;
   it->qnext = e->workers;
   e->workers = it;
@@ -466,11 +538,32 @@ void engine_stop(lua_State *L, engine_item *it) {
   }
 }
 
-/* Completes finished workers into the done list at done_idx (0: none); returns how many. */
+/* Completes finished workers, and settled items, into the done list at done_idx (0: none);
+ * returns how many. */
 int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
-  engine_item **pp = &e->workers;
+  engine_item **pp;
   int n = 0;
   if (e->wake_fd[0] != PLATFORM_SOCK_NONE) platform_wake_drain(e->wake_fd[0]);
+  pp = &e->settling;
+  while (*pp) {
+    engine_item *it = *pp;
+    if (!it->settle(it)) {
+      pp = &it->qnext;
+      continue;
+    }
+    *pp = it->qnext;
+    it->qnext = NULL;
+    it->settling = 0;
+    if (it->prev) it->prev->next = it->next;
+    else e->active = it->next;
+    if (it->next) it->next->prev = it->prev;
+    it->prev = it->next = NULL;
+    e->n_active--;
+    it->state = ENGINE_DONE;
+    engine_complete(L, it, done_idx);
+    n++;
+  }
+  pp = &e->workers;
   while (*pp) {
     engine_item *it = *pp;
     if (engine_work_state(it) != ENGINE_WORK_DONE) {
@@ -500,12 +593,23 @@ int engine_collect(lua_State *L, engine *e, int done_idx) {
     it = (engine_item *)priv;
     it->result = msg->data.result;
     if (it->again && it->again(it)) continue;
+    if (it->settle && !it->settle(it)) {
+      /* Out of libcurl, its slot given back; it completes when its worker is done. */
+      paused_unlink(e, it);
+      curl_multi_remove_handle(e->multi, it->easy);
+      e->n_running[it->lane]--;
+      it->settling = 1;
+      it->qnext = e->settling;
+      e->settling = it;
+      continue;
+    }
     engine_detach(it);
     engine_complete(L, it, done_idx);
     n++;
   }
   engine_promote(e);
-  if (e->n_workers > 0 || e->wake_fd[0] != PLATFORM_SOCK_NONE) n += engine_reap_workers(L, e, done_idx);
+  if (e->n_workers > 0 || e->settling || e->wake_fd[0] != PLATFORM_SOCK_NONE)
+    n += engine_reap_workers(L, e, done_idx);
   lua_pushinteger(L, e->n_active);
   lua_pushinteger(L, n);
   return 2;

@@ -38,6 +38,14 @@ enum { ENGINE_WORK_NONE,
 
 struct engine;
 
+/* Work for the engine's worker threads (engine_post): run(j) is called on one of them, without
+ * the engine's mutex held; next and queued belong to that mutex. */
+typedef struct engine_job {
+  void (*run)(struct engine_job *j);
+  struct engine_job *next;
+  int queued;
+} engine_job;
+
 typedef struct engine_item {
   CURL *easy;                      /* the handle libcurl runs; NULL once given back */
   struct engine *engine;           /* counted reference, from engine_easy_take to engine_easy_give */
@@ -52,13 +60,20 @@ typedef struct engine_item {
   /* Called when libcurl finished the handle, before it completes: returns 1 when the item goes
    * on (engine_restart with a new URL), 0 when it is done. NULL: always done. */
   int (*again)(struct engine_item *it);
-  /* Work for the engine's worker threads (engine_spawn): work(it) runs on one of them;
-   * work_state only through atomics. wnext and wqueued (waiting for a thread) belong to the
-   * pool's mutex. */
+  /* Called when libcurl finished the handle and again said no: 1 when the item may complete
+   * now, 0 when it waits for work of its own on a worker (a download's bytes still on their
+   * way to the disk); the worker then wakes the engine (engine_wake), which asks again. NULL:
+   * always. */
+  int (*settle)(struct engine_item *it);
+  /* Called for a paused item before it is let go on: 1 keeps it paused (its worker has not
+   * caught up yet; it wakes the engine when it has). NULL: never. */
+  int (*hold)(struct engine_item *it);
+  int settling; /* finished by libcurl, out of the multi handle, waiting for settle */
+  /* One piece of work for the worker threads (engine_spawn): work(it) runs on one of them;
+   * work_state only through atomics. */
   void (*work)(struct engine_item *it);
   int work_state;
-  struct engine_item *wnext;
-  int wqueued;
+  engine_job job;
   /* Paused by engine_over_budget: its bytes wait in libcurl, and it goes on first at the next
    * perform (engine_unpause). */
   int paused;
@@ -103,8 +118,10 @@ typedef struct engine {
   int pool_ready;
   platform_mutex mu;
   platform_cond work_cv, done_cv;
-  engine_item *wq_head, *wq_tail;
+  engine_job *wq_head, *wq_tail;
   int n_threads, n_idle, stop;
+  /* Items finished by libcurl that wait for their settle hook (linked by qnext). */
+  engine_item *settling;
   platform_thread threads[ENGINE_THREADS];
   /* While a perform runs with a budget: when it ends (platform_now), else 0. Items that would
    * write past it pause, oldest first in this FIFO. */
@@ -136,6 +153,23 @@ int engine_restart(engine_item *it, const char *url);
 /* Runs it->work on a worker thread (owner at idx); 0 when there is none and none can be
  * started. */
 int engine_spawn(lua_State *L, engine_item *it, int idx);
+/* Hands j to the worker threads (started as needed; j->run must be set): 1, or 0 when there
+ * is no thread and none can be started (the caller then does the work itself). A job already
+ * waiting for a thread is not queued twice. */
+int engine_post(engine *e, engine_job *j);
+/* The worker threads' mutex, for state a job shares with this thread; no-ops while there are
+ * no worker threads (before the first engine_post, after the engine closed). */
+void engine_lock(engine *e);
+void engine_unlock(engine *e);
+/* With the mutex held: takes j out of the queue if no thread took it yet; 1 when it did. */
+int engine_unpost(engine *e, engine_job *j);
+/* With the mutex held: sleeps until a job signals engine_done (or spuriously: loop on the
+ * condition), and signals it. */
+void engine_wait_done(engine *e);
+void engine_done(engine *e);
+/* Wakes the loop driving the engine (a byte on the wake pipe): from any thread. */
+void engine_wake(engine *e);
+
 /* it->work_state, read atomically: a worker may write it. */
 int engine_work_state(engine_item *it);
 /* Stops the item: out of libcurl or its queue (marked cancelled), a worker waited for; the
@@ -145,6 +179,9 @@ void engine_stop(lua_State *L, engine_item *it);
 /* 1 when the perform running now has spent its budget: it is then paused (the caller returns
  * CURL_WRITEFUNC_PAUSE from libcurl's write callback) and goes on at the next perform. */
 int engine_over_budget(engine_item *it);
+/* Pauses it (the caller returns CURL_WRITEFUNC_PAUSE from libcurl's write callback) until a
+ * perform lets it go on, when its hold hook says so; returns 1. */
+int engine_pause(engine_item *it);
 /* Lets paused items go on, oldest first, until the engine's deadline (all when it has none);
  * libcurl hands each its waiting bytes at once and runs it at its next timeout action. */
 void engine_unpause(engine *e);

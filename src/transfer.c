@@ -44,6 +44,134 @@ static int part_is(const char *name, const char *base, size_t keep) {
   return name[k] == '\0' && k == keep + PART_LEN;
 }
 
+/* Writes n bytes at p to fd: 0, or an errno. */
+static int write_all(int fd, const char *p, size_t n) {
+  size_t off = 0;
+  while (off < n) {
+    long w = (long)write(fd, p + off, n - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    off += (size_t)w;
+  }
+  return 0;
+}
+
+/* The spool's job, on a worker: writes the chunks in order until none is left. The file is
+ * the transfer's from its open to its discard or commit, which wait for this job first. */
+static void spool_run(engine_job *j) {
+  transfer *t = ENGINE_CONTAINER(j, transfer, sq_job);
+  engine *e = t->item.engine;
+  engine_lock(e);
+  while (t->sq_head) {
+    transfer_chunk *c = t->sq_head;
+    int failed = t->sq_errno, err = 0;
+    t->sq_head = c->next;
+    if (t->sq_tail == c) t->sq_tail = NULL;
+    engine_unlock(e);
+    if (!failed) err = write_all(t->fd, c->data, c->len);
+    engine_lock(e);
+    t->sq_bytes -= c->len;
+    free(c);
+    if (err && !t->sq_errno) t->sq_errno = err;
+    if (t->sq_wake && t->sq_bytes <= TRANSFER_SPOOL_MAX / 2) {
+      t->sq_wake = 0;
+      engine_wake(e);
+    }
+  }
+  t->sq_busy = 0;
+  if (t->sq_wake) {
+    t->sq_wake = 0;
+    engine_wake(e);
+  }
+  engine_done(e);
+  engine_unlock(e);
+}
+
+/* Copies n bytes at p into the spool and has a worker write them: 1; 0 on an error (in
+ * io_errno: an earlier write failed, or no memory); -1 when the spool is full (the transfer is
+ * paused until it drains). */
+static int spool_push(transfer *t, const char *p, size_t n) {
+  engine *e = t->item.engine;
+  transfer_chunk *c;
+  int post, err;
+  engine_lock(e);
+  err = t->sq_errno;
+  if (!err && t->sq_bytes > 0 && t->sq_bytes + n > TRANSFER_SPOOL_MAX) {
+    t->sq_wake = 1;
+    engine_unlock(e);
+    engine_pause(&t->item);
+    return -1;
+  }
+  engine_unlock(e);
+  if (err) {
+    t->io_errno = err;
+    return 0;
+  }
+  c = (transfer_chunk *)malloc(sizeof *c + n);
+  if (c == NULL) {
+    t->io_errno = ENOMEM;
+    return 0;
+  }
+  c->next = NULL;
+  c->len = n;
+  memcpy(c->data, p, n);
+  engine_lock(e);
+  if (t->sq_tail) t->sq_tail->next = c;
+  else t->sq_head = c;
+  t->sq_tail = c;
+  t->sq_bytes += n;
+  post = !t->sq_busy;
+  t->sq_busy = 1;
+  engine_unlock(e);
+  if (post && !engine_post(e, &t->sq_job)) spool_run(&t->sq_job); /* no worker: write here */
+  return 1;
+}
+
+/* The settle hook: a download finished by libcurl completes once its spool is written; its
+ * failure is the download's. */
+static int transfer_settle(engine_item *it) {
+  transfer *t = ENGINE_CONTAINER(it, transfer, item);
+  int done;
+  engine_lock(it->engine);
+  done = !t->sq_busy && t->sq_head == NULL;
+  if (done && t->sq_errno && !t->io_errno) t->io_errno = t->sq_errno;
+  if (!done) t->sq_wake = 1;
+  engine_unlock(it->engine);
+  return done;
+}
+
+/* The hold hook: a download paused for a full spool goes on once half of it is written. */
+static int transfer_hold(engine_item *it) {
+  transfer *t = ENGINE_CONTAINER(it, transfer, item);
+  int hold;
+  engine_lock(it->engine);
+  hold = t->sq_bytes > TRANSFER_SPOOL_MAX / 2;
+  if (hold) t->sq_wake = 1;
+  engine_unlock(it->engine);
+  return hold;
+}
+
+void transfer_spool_stop(transfer *t) {
+  engine *e = t->item.engine;
+  transfer_chunk *c;
+  /* Without its easy handle the transfer was released: its spool was stopped then. */
+  if (t->kind != TRANSFER_DOWNLOAD || t->item.easy == NULL) return;
+  engine_lock(e);
+  c = t->sq_head;
+  t->sq_head = t->sq_tail = NULL;
+  t->sq_bytes = 0;
+  if (t->sq_busy && engine_unpost(e, &t->sq_job)) t->sq_busy = 0;
+  while (t->sq_busy) engine_wait_done(e); /* a write under way: short */
+  engine_unlock(e);
+  while (c) {
+    transfer_chunk *next = c->next;
+    free(c);
+    c = next;
+  }
+}
+
 static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
   transfer *t = (transfer *)ud;
   size_t n = size * nmemb;
@@ -53,8 +181,7 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
     curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 300 && code < 400) return n; /* a redirect's page: followed in transfer_again */
     if (code >= 200 && code < 300) {
-      /* Straight to disk: memory stays flat whatever the size. */
-      size_t off = 0;
+      int pushed; /* to the disk through the spool: memory stays flat whatever the size */
       /* Past the perform's budget (a game's step(0)) the bytes wait in libcurl until the next
        * one: one call never streams a whole download while the frame waits. */
       if (n > 0 && engine_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
@@ -66,15 +193,9 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
         t->oversize = 2;
         return 0;
       }
-      while (off < n) {
-        long w = (long)write(t->fd, ptr + off, n - off);
-        if (w < 0) {
-          if (errno == EINTR) continue;
-          t->io_errno = errno;
-          return 0;
-        }
-        off += (size_t)w;
-      }
+      pushed = spool_push(t, ptr, n);
+      if (pushed == 0) return 0;                   /* io_errno says why */
+      if (pushed < 0) return CURL_WRITEFUNC_PAUSE; /* the spool is full: on when it drains */
       t->bytes += (curl_off_t)n;
       return n;
     }
@@ -161,6 +282,11 @@ transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
   t->item.ref = LUA_NOREF;
   t->item.lane = kind == TRANSFER_DOWNLOAD;
   t->item.again = transfer_again;
+  if (kind == TRANSFER_DOWNLOAD) {
+    t->item.settle = transfer_settle;
+    t->item.hold = transfer_hold;
+    t->sq_job.run = spool_run;
+  }
   t->kind = kind;
   easy = engine_easy_take(e, &t->item);
   if (easy == NULL) luaL_error(L, "curl_easy_init failed");
@@ -182,6 +308,7 @@ transfer *transfer_check(lua_State *L, int idx) {
 }
 
 void transfer_release(transfer *t) {
+  transfer_spool_stop(t);
   engine_easy_give(&t->item);
   free(t->body);
   t->body = NULL;
@@ -189,6 +316,7 @@ void transfer_release(transfer *t) {
 }
 
 void transfer_discard(transfer *t) {
+  transfer_spool_stop(t);
   if (t->fd >= 0) {
     close(t->fd);
     t->fd = -1;
@@ -235,8 +363,11 @@ int transfer_open_temp(transfer *t, const char *target) {
 }
 
 int transfer_take_partial(transfer *t, transfer *prev) {
+  /* A finished transfer's spool is written (it settled first); a failed write leaves a file
+   * that cannot be resumed. */
   if (!(prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 &&
-        prev->item.state == ENGINE_DONE))
+        prev->item.state == ENGINE_DONE && prev->sq_head == NULL && !prev->sq_busy && !prev->sq_errno &&
+        !prev->io_errno))
     return 0;
   t->fd = prev->fd;
   t->tmp_path = prev->tmp_path;

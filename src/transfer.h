@@ -18,6 +18,17 @@
 /* Redirects a download follows, each checked against the URL rule (url.h) before it is sent. */
 #define TRANSFER_MAX_REDIRECTS 5
 
+/* Bytes of a download waiting for the disk at most: past this the download pauses until its
+ * worker has written half of them. */
+#define TRANSFER_SPOOL_MAX (512 * 1024)
+
+/* A piece of a download on its way to the disk. */
+typedef struct transfer_chunk {
+  struct transfer_chunk *next;
+  size_t len;
+  char data[];
+} transfer_chunk;
+
 typedef enum { TRANSFER_SUBMIT,
                TRANSFER_STATUS,
                TRANSFER_DOWNLOAD } transfer_kind;
@@ -52,6 +63,15 @@ typedef struct transfer {
   long long seen_at_ms;   /* ... and when (monotonic) */
   int stalled;            /* ended by stall_ms: a timeout */
   char errbuf[CURL_ERROR_SIZE];
+  /* The spool of a download: what libcurl hands over is copied here and written to the file
+   * in order by one job at a time on the engine's workers, so the loop never waits for the
+   * disk. Under the engine's mutex (engine_lock), all but the job itself. */
+  transfer_chunk *sq_head, *sq_tail;
+  size_t sq_bytes; /* waiting in the spool */
+  int sq_busy;     /* the job is posted or running */
+  int sq_errno;    /* the first write that failed */
+  int sq_wake;     /* the loop waits for the spool: wake it when it drains */
+  engine_job sq_job;
   /* The commit of a finished download (commit.c), run by a worker of the engine. */
   int committed;     /* the commit ran (in this thread, or a worker that was joined) */
   int commit_errno;  /* 0, or errno of the step that failed */
@@ -64,6 +84,8 @@ transfer *transfer_check(lua_State *L, int idx);
 /* Gives the easy handle back and frees the body: the transfer is finished and its memory
  * should not wait for the garbage collector. */
 void transfer_release(transfer *t);
+/* Drops what a download's spool still holds and waits for a write under way. */
+void transfer_spool_stop(transfer *t);
 /* Closes and removes a download's temporary file, if it still has one. */
 void transfer_discard(transfer *t);
 /* Opens the temporary file beside target: 0, or an errno. */
