@@ -138,14 +138,15 @@ describe("a frame's step(0)", function()
     assert.is_true(tonumber(new) <= 4, out)
   end)
 
-  it("writes a download's bytes on a worker thread, never on the thread that steps", function()
+  it("makes and writes a download's file on a worker thread, never on the thread that steps", function()
     local st = env.completed()
     local path = env.dir .. "/spooled.wav"
     local _, log = run_child("spooled", ("assert(c:download({ url = %q }, %q))"):format(st.url, path),
       "openat,write")
     local main = log:match("^(%d+)")
-    local fd = log:match('openat%([^\n]-spooled%.wav%.part%-%x+"[^\n]-%) = (%d+)')
+    local opener, fd = log:match('\n(%d+) +openat%([^\n]-spooled%.wav%.part%-%x+"[^\n]-%) = (%d+)')
     assert.truthy(fd, "no temporary file opened:\n" .. log)
+    assert.not_equal(main, opener, "the temporary file was made on the main thread")
     local on_worker, on_main = 0, 0
     for tid in log:gmatch("\n(%d+) +write%(" .. fd .. ",") do
       if tid == main then on_main = on_main + 1 else on_worker = on_worker + 1 end

@@ -36,6 +36,15 @@ static int commit_size_problem(transfer *t, char *msg, size_t n) {
 /* Runs the commit steps in the calling thread; sets t->commit_errno on failure. */
 static void commit_run(transfer *t) {
   int rc;
+  if (t->fd < 0 && t->tmp_path == NULL) {
+    /* An empty body: no bytes made the file; it is made now. */
+    rc = transfer_open_temp(t, t->target_path);
+    if (rc != 0) {
+      t->commit_errno = rc;
+      t->commit_creating = 1;
+      return;
+    }
+  }
   if (platform_fsync(t->fd) != 0) {
     t->commit_errno = errno;
     close(t->fd);
@@ -76,7 +85,7 @@ static int commit_start_l(lua_State *L) {
   char msg[128];
   if (t->kind != TRANSFER_DOWNLOAD || t->item.state != ENGINE_DONE || t->finished || t->item.cancelled ||
       t->item.result != CURLE_OK || t->refused || t->committed || engine_work_state(&t->item) != ENGINE_WORK_NONE ||
-      t->fd < 0 || t->item.easy == NULL) {
+      (t->fd < 0 && t->tmp_path != NULL) || t->item.easy == NULL) {
     lua_pushboolean(L, 0);
     return 1;
   }
@@ -102,6 +111,7 @@ static int commit_report(lua_State *L, transfer *t) {
       error_setstring(L, "code", "EEXIST");
       return 2;
     }
+    if (t->commit_creating) return error_fail_errno(L, "io", e, "cannot create a file beside %s", t->target_path);
     if (t->commit_moving) return error_fail_errno(L, "io", e, "moving download to %s", t->target_path);
     return error_fail_errno(L, "io", e, "writing %s", t->target_path);
   }
@@ -141,7 +151,9 @@ static void commit_facts(transfer *t, response_facts *f) {
   f->body_len = t->body_len;
   f->key = t->key;
   f->io_errno = t->io_errno;
+  f->create_failed = t->create_failed;
   f->path = t->tmp_path;
+  f->target = t->target_path;
   f->oversize = t->oversize;
   f->body_overflow = t->body_overflow;
   f->stalled = t->stalled;

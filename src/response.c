@@ -136,6 +136,10 @@ static int curl_failure(lua_State *L, const response_facts *f) {
   const char *text = f->curl_message && f->curl_message[0] ? f->curl_message : curl_easy_strerror(f->code);
   switch (f->code) {
     case CURLE_WRITE_ERROR:
+      if (f->io_errno && f->create_failed) {
+        error_fail_errno(L, "io", f->io_errno, "cannot create a file beside %s", f->target ? f->target : "the target");
+        return fail_facts(L, f, sent);
+      }
       if (f->io_errno) {
         error_fail(L, "io", "writing %s: %s", f->path ? f->path : "download", strerror(f->io_errno));
         error_setstring(L, "code", name);

@@ -31,7 +31,9 @@ typedef struct {
   /* Why a write stopped (CURLE_WRITE_ERROR), and what the file is. */
   int io_errno;
   const char *path;
-  int oversize; /* past max_bytes (1) or past expected (2) */
+  const char *target; /* where the download goes */
+  int create_failed;  /* io_errno is the temporary file's creation's */
+  int oversize;       /* past max_bytes (1) or past expected (2) */
   int body_overflow;
   int stalled; /* a download that received nothing for too long */
   long long max_bytes, expected;

@@ -320,7 +320,6 @@ static int session_download(lua_State *L) {
   lua_Number size = luaL_optnumber(L, 6, 0);
   platform_info info;
   transfer *t, *prev;
-  int e;
   char why[URL_WHY_SIZE];
   if (has_control(url, ulen) || !((ulen > 7 && strncmp(url, "http://", 7) == 0) ||
                                   (ulen > 8 && strncmp(url, "https://", 8) == 0))) {
@@ -342,9 +341,8 @@ static int session_download(lua_State *L) {
   /* A Content-Length past the cap is refused before any byte is written. */
   if (t->max_bytes > t->resume_from)
     curl_easy_setopt(t->item.easy, CURLOPT_MAXFILESIZE_LARGE, t->max_bytes - t->resume_from);
-  if (t->tmp_path) return start_or_fail(L, t);
-  e = transfer_open_temp(t, target);
-  if (e != 0) return error_fail_errno(L, "io", e, "cannot create a file beside %s", target);
+  /* Without a partial file to go on from, the temporary file is made by the worker that
+   * writes the first bytes: the loop's thread never waits for the file system. */
   return start_or_fail(L, t);
 }
 

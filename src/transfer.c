@@ -66,15 +66,23 @@ static void spool_run(engine_job *j) {
   engine_lock(e);
   while (t->sq_head) {
     transfer_chunk *c = t->sq_head;
-    int failed = t->sq_errno, err = 0;
+    int failed = t->sq_errno, err = 0, create = 0;
     t->sq_head = c->next;
     if (t->sq_tail == c) t->sq_tail = NULL;
     engine_unlock(e);
-    if (!failed) err = write_all(t->fd, c->data, c->len);
+    if (!failed && t->fd < 0) {
+      /* The first bytes: the temporary file is made here, off the loop's thread. */
+      err = transfer_open_temp(t, t->target_path);
+      create = err != 0;
+    }
+    if (!failed && !err) err = write_all(t->fd, c->data, c->len);
     engine_lock(e);
     t->sq_bytes -= c->len;
     free(c);
-    if (err && !t->sq_errno) t->sq_errno = err;
+    if (err && !t->sq_errno) {
+      t->sq_errno = err;
+      t->sq_create = create;
+    }
     if (t->sq_wake && t->sq_bytes <= TRANSFER_SPOOL_MAX / 2) {
       t->sq_wake = 0;
       engine_wake(e);
@@ -98,17 +106,17 @@ static int spool_push(transfer *t, const char *p, size_t n) {
   int post, err;
   engine_lock(e);
   err = t->sq_errno;
-  if (!err && t->sq_bytes > 0 && t->sq_bytes + n > TRANSFER_SPOOL_MAX) {
+  if (err) {
+    t->io_errno = err;
+    t->create_failed = t->sq_create;
+  } else if (t->sq_bytes > 0 && t->sq_bytes + n > TRANSFER_SPOOL_MAX) {
     t->sq_wake = 1;
     engine_unlock(e);
     engine_pause(&t->item);
     return -1;
   }
   engine_unlock(e);
-  if (err) {
-    t->io_errno = err;
-    return 0;
-  }
+  if (err) return 0;
   c = (transfer_chunk *)malloc(sizeof *c + n);
   if (c == NULL) {
     t->io_errno = ENOMEM;
@@ -136,7 +144,12 @@ static int transfer_settle(engine_item *it) {
   int done;
   engine_lock(it->engine);
   done = !t->sq_busy && t->sq_head == NULL;
-  if (done && t->sq_errno && !t->io_errno) t->io_errno = t->sq_errno;
+  if (done && t->sq_errno && !t->io_errno) {
+    /* libcurl saw every byte taken: the failed write makes it a write error all the same */
+    t->io_errno = t->sq_errno;
+    t->create_failed = t->sq_create;
+    if (it->result == CURLE_OK) it->result = CURLE_WRITE_ERROR;
+  }
   if (!done) t->sq_wake = 1;
   engine_unlock(it->engine);
   return done;

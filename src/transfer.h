@@ -50,6 +50,7 @@ typedef struct transfer {
   char *tmp_path, *target_path;
   int overwrite;
   int io_errno;
+  int create_failed;      /* io_errno is the temporary file's creation's */
   curl_off_t bytes;       /* in the temporary file, including what an earlier attempt wrote */
   curl_off_t resume_from; /* where this attempt's Range request starts */
   curl_off_t max_bytes;   /* the most a download may write (0: no cap) */
@@ -69,13 +70,15 @@ typedef struct transfer {
   transfer_chunk *sq_head, *sq_tail;
   size_t sq_bytes; /* waiting in the spool */
   int sq_busy;     /* the job is posted or running */
-  int sq_errno;    /* the first write that failed */
-  int sq_wake;     /* the loop waits for the spool: wake it when it drains */
+  int sq_errno;    /* the first write that failed, or the file's creation (sq_create) */
+  int sq_create;
+  int sq_wake; /* the loop waits for the spool: wake it when it drains */
   engine_job sq_job;
   /* The commit of a finished download (commit.c), run by a worker of the engine. */
-  int committed;     /* the commit ran (in this thread, or a worker that was joined) */
-  int commit_errno;  /* 0, or errno of the step that failed */
-  int commit_moving; /* the failed step was the move, not the sync */
+  int committed;       /* the commit ran (in this thread, or a worker that was joined) */
+  int commit_errno;    /* 0, or errno of the step that failed */
+  int commit_moving;   /* the failed step was the move, not the sync */
+  int commit_creating; /* the failed step was making the (empty) file */
 } transfer;
 
 /* Pushes a new transfer userdata with an easy handle from e and its basic options. */
@@ -88,7 +91,8 @@ void transfer_release(transfer *t);
 void transfer_spool_stop(transfer *t);
 /* Closes and removes a download's temporary file, if it still has one. */
 void transfer_discard(transfer *t);
-/* Opens the temporary file beside target: 0, or an errno. */
+/* Opens the temporary file beside target: 0, or an errno. A download's spool does it on a
+ * worker when the first bytes come (or the commit, for an empty body). */
 int transfer_open_temp(transfer *t, const char *target);
 /* Takes over prev's partial file (a failed earlier attempt), to resume from its end; 0 when
  * prev has none to give. */
