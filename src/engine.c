@@ -2,10 +2,12 @@
  * engine:perform() and put to sleep in the kernel only by engine:poll(ms).
  *
  * DESIGN. The engine owns the multi handle, the pool of reset easy handles, the list of
- * active items, the per-lane queues, socket mode, the wake pipe and the worker threads. It
- * runs *items*: an engine_item is a small header embedded in a larger object (a transfer,
- * transfer.h) that the engine never sees beyond the header. What finishes, an easy handle or
- * a worker, goes through one completion path (engine_complete) into the caller's done list.
+ * active items, the per-lane queues, socket mode, the wake pipe, the budget of a perform
+ * (paused items, paced admission) and the worker threads, which run jobs (engine_post) for
+ * the items. It runs *items*: an engine_item is a small header embedded in a larger object (a
+ * transfer, transfer.h) that the engine never sees beyond the header and its hooks (again,
+ * settle, hold). What finishes, an easy handle or a worker, goes through one completion path
+ * (engine_complete) into the caller's done list.
  * It must not know what a transfer downloads, where a file goes, or what a response means. */
 #include "engine.h"
 

@@ -2,8 +2,10 @@
  *
  * DESIGN. transfer.c owns what one request holds: its engine item (and through it the easy
  * handle), the body buffer, the libcurl write and progress callbacks, and for a download the
- * file: its temporary name ("<target>.part-XXXXXX", made and parsed only here), the bytes,
- * the partial file kept for a resumed attempt, and its removal. __gc and __close go through
+ * file: its temporary name ("<target>.part-XXXXXX", made and parsed only here), the spool
+ * that carries the bytes to it on the engine's workers (the file is made and written there,
+ * never on the thread that steps), the partial file kept for a resumed attempt, and its
+ * removal. __gc and __close go through
  * one idempotent function. It knows the engine only as the loop that runs its item; it must
  * not know what a response means (response.c), how a file is moved into place (commit.c) or
  * what a session holds beyond the key it redacts and the reference it drops. */
