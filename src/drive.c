@@ -26,6 +26,7 @@ static int drive_perform(lua_State *L) {
   CURLMcode mc = CURLM_OK;
   if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
   e->deadline = budget > 0 ? platform_now() + budget : 0;
+  e->moved = 0;
   e->paced = e->fd_mode && budget > 0;
   engine_unpause(e);
   if (e->fd_mode) {

@@ -124,7 +124,13 @@ static void paused_unlink(engine *e, engine_item *it) {
 
 int engine_over_budget(engine_item *it) {
   engine *e = it->engine;
-  if (e->deadline <= 0 || platform_now() < e->deadline) return 0;
+  if (e->deadline <= 0) return 0;
+  /* The first bytes of a perform always go: however slow the machine, every perform moves. */
+  if (!e->moved) {
+    e->moved = 1;
+    return 0;
+  }
+  if (platform_now() < e->deadline) return 0;
   return engine_pause(it);
 }
 
@@ -139,9 +145,12 @@ void engine_unpause(engine *e) {
   /* Each is taken off before libcurl hands it its bytes: past the deadline, or held, it pauses
    * again and rejoins at the tail, so the count, not the list, ends the loop. */
   engine_item *last = e->paused_tail;
+  int first = 1;
   while (e->paused_head) {
     engine_item *it = e->paused_head;
-    if (e->deadline > 0 && platform_now() >= e->deadline) break;
+    /* The first goes whatever the budget: however slow the machine, paused downloads move. */
+    if (!first && e->deadline > 0 && platform_now() >= e->deadline) break;
+    first = 0;
     e->paused_head = it->pnext;
     if (e->paused_tail == it) e->paused_tail = NULL;
     it->pnext = NULL;

@@ -126,6 +126,7 @@ typedef struct engine {
   /* While a perform runs with a budget: when it ends (platform_now), else 0. Items that would
    * write past it pause, oldest first in this FIFO. */
   double deadline;
+  int moved; /* this perform has let some bytes through */
   engine_item *paused_head, *paused_tail;
   /* The last perform had a budget (a host calls step(0) per frame): new items wait in their
    * lane's queue, and each perform lets them into libcurl one by one while its budget lasts,
