@@ -28,28 +28,68 @@ local function step_until(done, n)
 end
 
 describe("a frame's step(0)", function()
-  it("pauses a download past the budget: each step writes one buffer at most, and the file is whole", function()
+  -- Runs body (Lua source with music, c: a client on the mock, and the given globals) in a
+  -- process of its own, under strace when trace names system calls; returns its output and
+  -- the trace.
+  local function run_child(name, body, trace_calls)
+    local script, trace = env.dir .. "/" .. name .. ".lua", env.dir .. "/" .. name .. ".trace"
+    util.write_file(script, ([[
+      package.path = %q; package.cpath = %q
+      local music = require "aimlmusic"
+      local c = assert(music.new { api_key = %q, base_url = %q, poll_interval = 0.05 })
+    ]]):format(package.path, package.cpath, env.mock.key, env.mock.api_url) .. body)
+    local cmd = util.LUA .. " " .. q(script)
+    if trace_calls then
+      -- LeakSanitizer (make asan) cannot run under ptrace: the child is traced without it.
+      cmd = ("ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" strace -f -qq -e trace=%s -o %s %s"):format(
+        trace_calls, q(trace), cmd)
+    end
+    local out = util.sh(cmd .. " 2>&1 && echo OK")
+    assert.matches("OK\n$", out)
+    return out, trace_calls and read_file(trace)
+  end
+
+  it("pauses a download past the budget: a step takes one buffer at most, and the file is whole", function()
     env.mock:config { audio_seconds = 20 }
     local st = env.completed()
     local full = fetch(st.url)
     assert.is_true(#full > 8 * BUFFER, "the track is too short to cut into steps: " .. #full)
     local path = env.dir .. "/paced.wav"
-    local seen, info, err = 0, nil, nil
-    music.spawn(function()
-      info, err = env.client:download(st, path, { on_progress = function(done) seen = done end })
-    end)
-    local last, largest = 0, 0
-    local steps = step_until(function()
-      largest = math.max(largest, seen - last)
-      last = seen
-      return info or err
-    end, 100000)
+    local info, err
+    music.spawn(function() info, err = env.client:download(st, path) end)
+    local steps = step_until(function() return info or err end, 100000)
     assert(info, err and err.message)
     assert.equal(#full, info.bytes)
     assert.equal(full, read_file(path))
-    -- Without the pause one socket's turn reads all the server has sent: megabytes at once.
-    assert.is_true(largest <= BUFFER, ("%d bytes in one step"):format(largest))
     assert.is_true(steps >= math.floor(#full / BUFFER), steps .. " steps")
+  end)
+
+  it("reads no more than one buffer of a download from its socket in a step over budget", function()
+    env.mock:config { audio_seconds = 20 }
+    local st = env.completed()
+    -- Each step(0) asks the pollable set once (epoll_wait); what the main thread reads from the
+    -- CDN's socket between two asks is one step's intake.
+    local _, log = run_child("intake", ([[
+      local info, err
+      music.spawn(function() info, err = c:download({ url = %q }, %q) end)
+      while not (info or err) do music.step(0, %s) end
+      assert(info, err and err.message)
+    ]]):format(st.url, env.dir .. "/intake.wav", tostring(TINY)), "epoll_wait,recvfrom")
+    local main = log:match("^(%d+)")
+    local step, largest, total = 0, 0, 0
+    for line in log:gmatch("[^\n]+") do
+      local tid, call, n = line:match("^(%d+) +([%w_]+)%(.*= (%d+)$")
+      if tid == main and call == "epoll_wait" then
+        step = 0
+      elseif tid == main and call == "recvfrom" then
+        step = step + tonumber(n)
+        total = total + tonumber(n)
+        largest = math.max(largest, step)
+      end
+    end
+    assert.is_true(total > 8 * BUFFER, "the download was not read on the main thread: " .. total)
+    -- Without the pause a step reads until its download's spool is full: 512 KiB.
+    assert.is_true(largest <= BUFFER, largest .. " bytes read in one step")
   end)
 
   it("starts queued requests one per step when each step is over budget", function()
@@ -81,27 +121,6 @@ describe("a frame's step(0)", function()
     end
     step_until(function() return polled == 4 end, 100000)
   end)
-
-  -- Runs body (Lua source with music, c: a client on the mock, and the given globals) in a
-  -- process of its own, under strace when trace names system calls; returns its output and
-  -- the trace.
-  local function run_child(name, body, trace_calls)
-    local script, trace = env.dir .. "/" .. name .. ".lua", env.dir .. "/" .. name .. ".trace"
-    util.write_file(script, ([[
-      package.path = %q; package.cpath = %q
-      local music = require "aimlmusic"
-      local c = assert(music.new { api_key = %q, base_url = %q, poll_interval = 0.05 })
-    ]]):format(package.path, package.cpath, env.mock.key, env.mock.api_url) .. body)
-    local cmd = util.LUA .. " " .. q(script)
-    if trace_calls then
-      -- LeakSanitizer (make asan) cannot run under ptrace: the child is traced without it.
-      cmd = ("ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" strace -f -qq -e trace=%s -o %s %s"):format(
-        trace_calls, q(trace), cmd)
-    end
-    local out = util.sh(cmd .. " 2>&1 && echo OK")
-    assert.matches("OK\n$", out)
-    return out, trace_calls and read_file(trace)
-  end
 
   it("commits downloads on worker threads it keeps, four at most", function()
     local st = env.completed()

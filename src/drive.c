@@ -241,8 +241,8 @@ static int drive_wake_fd(lua_State *L) {
 /* engine:reap([done]) --> finished commits appended to done, without touching libcurl */
 static int drive_reap(lua_State *L) {
   engine *e = engine_check(L, 1);
-  lua_pushinteger(L, engine_reap_workers(L, e, lua_istable(L, 2) ? 2 : 0));
   engine_unpause(e); /* downloads whose worker caught up go on (libcurl's timer says when) */
+  lua_pushinteger(L, engine_reap_workers(L, e, lua_istable(L, 2) ? 2 : 0));
   return 1;
 }
 

@@ -159,8 +159,18 @@ void engine_unpause(engine *e) {
       else e->paused_head = it;
       e->paused_tail = it;
     } else {
+      CURLcode rc;
       it->paused = 0;
-      curl_easy_pause(it->easy, CURLPAUSE_CONT);
+      /* libcurl hands over the bytes it kept here; when the write callback refuses them (a
+       * size cap, a failed write) it returns that error and leaves the transfer without a
+       * timer or a socket to watch: it would never end. It ends here, with that error. */
+      rc = curl_easy_pause(it->easy, CURLPAUSE_CONT);
+      if (rc != CURLE_OK && !it->failed) {
+        it->result = rc;
+        it->failed = 1;
+        it->qnext = e->failed;
+        e->failed = it;
+      }
     }
     if (it == last) break;
   }
@@ -193,6 +203,13 @@ static void engine_detach(engine_item *it) {
   engine *e = it->engine;
   if (it->state != ENGINE_ACTIVE || it->work_state != ENGINE_WORK_NONE) return;
   paused_unlink(e, it);
+  if (it->failed) {
+    engine_item **fp = &e->failed;
+    while (*fp && *fp != it) fp = &(*fp)->qnext;
+    if (*fp) *fp = it->qnext;
+    it->qnext = NULL;
+    it->failed = 0;
+  }
   if (it->settling) {
     settling_unlink(e, it); /* out of the multi handle already, its slot given back */
   } else if (it->queued) {
@@ -549,12 +566,39 @@ void engine_stop(lua_State *L, engine_item *it) {
   }
 }
 
-/* Completes finished workers, and settled items, into the done list at done_idx (0: none);
- * returns how many. */
+/* An item libcurl is done with (it->result set): completes it into the done list at done_idx
+ * (0: none) and returns 1, or, when its settle hook says it waits for its worker, takes it
+ * out of libcurl onto the settling list and returns 0. */
+static int engine_end(lua_State *L, engine_item *it, int done_idx) {
+  engine *e = it->engine;
+  if (it->settle && !it->settle(it)) {
+    /* Out of libcurl, its slot given back; it completes when its worker is done. */
+    paused_unlink(e, it);
+    curl_multi_remove_handle(e->multi, it->easy);
+    e->n_running[it->lane]--;
+    it->settling = 1;
+    it->qnext = e->settling;
+    e->settling = it;
+    return 0;
+  }
+  engine_detach(it);
+  engine_complete(L, it, done_idx);
+  return 1;
+}
+
+/* Completes finished workers, settled items and items that failed as they were let go on
+ * into the done list at done_idx (0: none); returns how many. */
 int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
   engine_item **pp;
   int n = 0;
   if (e->wake_fd[0] != PLATFORM_SOCK_NONE) platform_wake_drain(e->wake_fd[0]);
+  while (e->failed) {
+    engine_item *it = e->failed;
+    e->failed = it->qnext;
+    it->qnext = NULL;
+    it->failed = 0;
+    if (it->state == ENGINE_ACTIVE && !it->settling) n += engine_end(L, it, done_idx);
+  }
   pp = &e->settling;
   while (*pp) {
     engine_item *it = *pp;
@@ -604,22 +648,10 @@ int engine_collect(lua_State *L, engine *e, int done_idx) {
     it = (engine_item *)priv;
     it->result = msg->data.result;
     if (it->again && it->again(it)) continue;
-    if (it->settle && !it->settle(it)) {
-      /* Out of libcurl, its slot given back; it completes when its worker is done. */
-      paused_unlink(e, it);
-      curl_multi_remove_handle(e->multi, it->easy);
-      e->n_running[it->lane]--;
-      it->settling = 1;
-      it->qnext = e->settling;
-      e->settling = it;
-      continue;
-    }
-    engine_detach(it);
-    engine_complete(L, it, done_idx);
-    n++;
+    n += engine_end(L, it, done_idx);
   }
   engine_promote(e);
-  if (e->n_workers > 0 || e->settling || e->wake_fd[0] != PLATFORM_SOCK_NONE)
+  if (e->n_workers > 0 || e->settling || e->failed || e->wake_fd[0] != PLATFORM_SOCK_NONE)
     n += engine_reap_workers(L, e, done_idx);
   lua_pushinteger(L, e->n_active);
   lua_pushinteger(L, n);

@@ -69,6 +69,7 @@ typedef struct engine_item {
    * caught up yet; it wakes the engine when it has). NULL: never. */
   int (*hold)(struct engine_item *it);
   int settling; /* finished by libcurl, out of the multi handle, waiting for settle */
+  int failed;   /* failed as it was let go on (engine_unpause): ends at the next collect */
   /* One piece of work for the worker threads (engine_spawn): work(it) runs on one of them;
    * work_state only through atomics. */
   void (*work)(struct engine_item *it);
@@ -120,8 +121,9 @@ typedef struct engine {
   platform_cond work_cv, done_cv;
   engine_job *wq_head, *wq_tail;
   int n_threads, n_idle, stop;
-  /* Items finished by libcurl that wait for their settle hook (linked by qnext). */
-  engine_item *settling;
+  /* Items finished by libcurl that wait for their settle hook, and items that failed as they
+   * were let go on (both linked by qnext). */
+  engine_item *settling, *failed;
   platform_thread threads[ENGINE_THREADS];
   /* While a perform runs with a budget: when it ends (platform_now), else 0. Items that would
    * write past it pause, oldest first in this FIFO. */

@@ -80,6 +80,7 @@ static void spool_run(engine_job *j) {
     if (!failed && !err) err = write_all(t->fd, c->data, c->len);
     engine_lock(e);
     t->sq_bytes -= c->len;
+    if (!failed && !err) t->sq_written += (curl_off_t)c->len;
     free(c);
     if (err && !t->sq_errno) {
       t->sq_errno = err;
@@ -388,7 +389,7 @@ int transfer_take_partial(transfer *t, transfer *prev) {
   t->tmp_path = prev->tmp_path;
   prev->fd = -1;
   prev->tmp_path = NULL;
-  t->bytes = t->resume_from = prev->bytes;
+  t->bytes = t->resume_from = t->sq_written = prev->bytes;
   return 1;
 }
 
@@ -414,11 +415,17 @@ static int transfer_done(lua_State *L) {
   return 1;
 }
 
-/* transfer:progress() --> bytes written so far, total expected (nil when unknown) */
+/* transfer:progress() --> bytes written so far (in the file, for a download), total expected
+ * (nil when unknown) */
 static int transfer_progress(lua_State *L) {
   transfer *t = transfer_check(L, 1);
-  curl_off_t total = -1;
-  lua_pushinteger(L, t->bytes);
+  curl_off_t total = -1, done = t->bytes;
+  if (t->kind == TRANSFER_DOWNLOAD && t->item.easy) {
+    engine_lock(t->item.engine);
+    done = t->sq_written;
+    engine_unlock(t->item.engine);
+  }
+  lua_pushinteger(L, done);
   if (t->item.easy) curl_easy_getinfo(t->item.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
   if (total >= 0) lua_pushinteger(L, total + t->resume_from);
   else lua_pushnil(L);

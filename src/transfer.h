@@ -68,9 +68,10 @@ typedef struct transfer {
    * in order by one job at a time on the engine's workers, so the loop never waits for the
    * disk. Under the engine's mutex (engine_lock), all but the job itself. */
   transfer_chunk *sq_head, *sq_tail;
-  size_t sq_bytes; /* waiting in the spool */
-  int sq_busy;     /* the job is posted or running */
-  int sq_errno;    /* the first write that failed, or the file's creation (sq_create) */
+  size_t sq_bytes;       /* waiting in the spool */
+  curl_off_t sq_written; /* in the file: what progress reports */
+  int sq_busy;           /* the job is posted or running */
+  int sq_errno;          /* the first write that failed, or the file's creation (sq_create) */
   int sq_create;
   int sq_wake; /* the loop waits for the spool: wake it when it drains */
   engine_job sq_job;
