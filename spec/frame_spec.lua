@@ -160,8 +160,12 @@ describe("a frame's step(0)", function()
   it("makes and writes a download's file on a worker thread, never on the thread that steps", function()
     local st = env.completed()
     local path = env.dir .. "/spooled.wav"
-    local _, log = run_child("spooled", ("assert(c:download({ url = %q }, %q))"):format(st.url, path),
-      "openat,write")
+    -- A game's loop: step(0) until the task is done.
+    local _, log = run_child("spooled", ([[
+      local task = music.spawn(function() return assert(c:download({ url = %q }, %q)) end)
+      while not task:done() do music.step(0) end
+      assert(task:result())
+    ]]):format(st.url, path), "openat,write")
     local main = log:match("^(%d+)")
     local opener, fd = log:match('\n(%d+) +openat%([^\n]-spooled%.wav%.part%-%x+"[^\n]-%) = (%d+)')
     assert.truthy(fd, "no temporary file opened:\n" .. log)
@@ -172,6 +176,19 @@ describe("a frame's step(0)", function()
     end
     assert.is_true(on_worker > 0, "no write to the temporary file:\n" .. log)
     assert.equal(0, on_main)
+    assert.equal(read_file(path), fetch(st.url))
+  end)
+
+  it("lets a script that waits for its download write it in place, the cheaper way", function()
+    local st = env.completed()
+    local path = env.dir .. "/inplace.wav"
+    local _, log = run_child("inplace", ("assert(c:download({ url = %q }, %q))"):format(st.url, path),
+      "openat,write")
+    local main = log:match("^(%d+)")
+    local opener, fd = log:match('\n(%d+) +openat%([^\n]-inplace%.wav%.part%-%x+"[^\n]-%) = (%d+)')
+    assert.truthy(fd, "no temporary file opened:\n" .. log)
+    assert.equal(main, opener)
+    for tid in log:gmatch("\n(%d+) +write%(" .. fd .. ",") do assert.equal(main, tid) end
     assert.equal(read_file(path), fetch(st.url))
   end)
 
@@ -187,7 +204,9 @@ describe("a frame's step(0)", function()
       package.path = %q; package.cpath = %q
       local music = require "aimlmusic"
       local c = assert(music.new { api_key = %q, base_url = %q })
-      assert(c:download({ url = %q }, %q))
+      local task = music.spawn(function() return assert(c:download({ url = %q }, %q)) end)
+      while not task:done() do music.step(0) end
+      assert(task:result())
     ]]):format(package.path, package.cpath, env.mock.key, env.mock.api_url, st.url, path))
     local out = util.sh(("ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" strace -f -qq -ttt -e trace=recvfrom,write"
       .. " -e inject=write:delay_enter=5000 -o %s %s %s 2>&1 && echo OK"):format(q(trace), util.LUA, q(script)))

@@ -28,6 +28,7 @@ static int drive_perform(lua_State *L) {
   e->deadline = budget > 0 ? platform_now() + budget : 0;
   e->moved = 0;
   e->paced = e->fd_mode && budget > 0;
+  e->hosted = budget > 0;
   engine_unpause(e);
   if (e->fd_mode) {
     /* libcurl's sockets in the pollable set say which transfers to run: the cost of a step
@@ -78,6 +79,7 @@ static int drive_socket_mode(lua_State *L) {
   curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, on ? (void *)e : NULL);
   e->socket_mode = on;
   e->paced = 0;
+  e->hosted = on;
   e->n_changes = 0;
   e->timer_changed = 0;
   return 0;

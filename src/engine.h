@@ -134,6 +134,10 @@ typedef struct engine {
    * lane's queue, and each perform lets them into libcurl one by one while its budget lasts,
    * instead of libcurl starting every one of them in one call. */
   int paced;
+  /* A host loop drives the engine (the last perform had a budget, or socket mode): downloads
+   * go to disk through their spool on the workers. Otherwise the caller waits for them anyway,
+   * and they are written in place, which costs less. */
+  int hosted;
   int next_lane; /* the lane engine_admit looks at first, taking turns */
 } engine;
 

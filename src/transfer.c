@@ -83,8 +83,8 @@ static void spool_run(engine_job *j) {
     if (!failed && !err) t->sq_written += (curl_off_t)c->len;
     free(c);
     if (err && !t->sq_errno) {
-      t->sq_errno = err;
       t->sq_create = create;
+      __atomic_store_n(&t->sq_errno, err, __ATOMIC_RELEASE);
     }
     if (t->sq_wake && t->sq_bytes <= TRANSFER_SPOOL_MAX / 2) {
       t->sq_wake = 0;
@@ -100,43 +100,105 @@ static void spool_run(engine_job *j) {
   engine_unlock(e);
 }
 
-/* Copies n bytes at p into the spool and has a worker write them: 1; 0 on an error (in
- * io_errno: an earlier write failed, or no memory); -1 when the spool is full (the transfer is
- * paused until it drains). */
-static int spool_push(transfer *t, const char *p, size_t n) {
-  engine *e = t->item.engine;
-  transfer_chunk *c;
-  int post, err;
-  engine_lock(e);
-  err = t->sq_errno;
-  if (err) {
-    t->io_errno = err;
-    t->create_failed = t->sq_create;
-  } else if (t->sq_bytes > 0 && t->sq_bytes + n > TRANSFER_SPOOL_MAX) {
+/* Hands the spool's job to a worker, or writes here when there is none. */
+static void spool_post(transfer *t) {
+  if (!engine_post(t->item.engine, &t->sq_job)) spool_run(&t->sq_job);
+}
+
+/* Moves the piece being filled into the spool, for a worker to write: 1; 0 when the spool is
+ * full and force is 0 (the piece stays). With the engine's mutex held; *post says whether the
+ * caller must call spool_post after unlocking. */
+static int spool_seal_locked(transfer *t, int force, int *post) {
+  transfer_chunk *c = t->sq_fill;
+  *post = 0;
+  if (c == NULL || c->len == 0) return 1;
+  if (!force && t->sq_bytes > 0 && t->sq_bytes + c->len > TRANSFER_SPOOL_MAX) {
     t->sq_wake = 1;
-    engine_unlock(e);
-    engine_pause(&t->item);
-    return -1;
+  } else {
+    if (t->sq_tail) t->sq_tail->next = c;
+    else t->sq_head = c;
+    t->sq_tail = c;
+    t->sq_bytes += c->len;
+    t->sq_fill = NULL;
   }
-  engine_unlock(e);
-  if (err) return 0;
-  c = (transfer_chunk *)malloc(sizeof *c + n);
-  if (c == NULL) {
-    t->io_errno = ENOMEM;
+  if (!t->sq_busy && t->sq_head) {
+    t->sq_busy = 1;
+    *post = 1;
+  }
+  return t->sq_fill == NULL;
+}
+
+/* spool_seal_locked under the mutex, and the worker called. */
+static int spool_seal(transfer *t, int force) {
+  int post, sealed;
+  engine_lock(t->item.engine);
+  sealed = spool_seal_locked(t, force, &post);
+  engine_unlock(t->item.engine);
+  if (post) spool_post(t);
+  return sealed;
+}
+
+/* Copies n bytes at p into the spool: 1; 0 on an error (in io_errno: an earlier write failed,
+ * or no memory); -1 when the spool is full (the transfer is paused until it drains). Where no
+ * host loop drives the engine (run(), a call that waits), they are written in place. The bytes
+ * go into a piece only this thread fills, without a lock; a full piece is sealed into the
+ * spool and a worker called: a lock and a wake-up per piece, not per call of libcurl's (16 KiB).
+ * The first bytes are sealed at once (the file is made, progress starts), the rest when the
+ * download ends or pauses (the settle and hold hooks). */
+static int spool_push(transfer *t, const char *p, size_t n) {
+  transfer_chunk *c = t->sq_fill;
+  int err = __atomic_load_n(&t->sq_errno, __ATOMIC_ACQUIRE);
+  if (!err && c == NULL && !t->item.engine->hosted) {
+    /* A script that waits for its downloads anyway: in place, the fastest way, unless the
+     * spool still has bytes to write first (the engine was hosted a moment ago). */
+    int idle;
+    engine_lock(t->item.engine);
+    idle = !t->sq_busy && t->sq_head == NULL;
+    engine_unlock(t->item.engine);
+    if (idle) {
+      if (t->fd < 0 && (err = transfer_open_temp(t, t->target_path)) != 0) {
+        t->io_errno = err;
+        t->create_failed = 1;
+        return 0;
+      }
+      if ((err = write_all(t->fd, p, n)) != 0) {
+        t->io_errno = err;
+        return 0;
+      }
+      t->sq_started = 1;
+      t->sq_written += (curl_off_t)n;
+      return 1;
+    }
+  }
+  if (err) {
+    engine_lock(t->item.engine); /* with its companion, sq_create */
+    t->io_errno = t->sq_errno;
+    t->create_failed = t->sq_create;
+    engine_unlock(t->item.engine);
     return 0;
   }
-  c->next = NULL;
-  c->len = n;
-  memcpy(c->data, p, n);
-  engine_lock(e);
-  if (t->sq_tail) t->sq_tail->next = c;
-  else t->sq_head = c;
-  t->sq_tail = c;
-  t->sq_bytes += n;
-  post = !t->sq_busy;
-  t->sq_busy = 1;
-  engine_unlock(e);
-  if (post && !engine_post(e, &t->sq_job)) spool_run(&t->sq_job); /* no worker: write here */
+  if (c == NULL || c->cap - c->len < n) {
+    size_t cap = n > TRANSFER_SPOOL_CHUNK ? n : TRANSFER_SPOOL_CHUNK;
+    if (c && !spool_seal(t, 0)) {
+      engine_pause(&t->item);
+      return -1;
+    }
+    c = (transfer_chunk *)malloc(sizeof *c + cap);
+    if (c == NULL) {
+      t->io_errno = ENOMEM;
+      return 0;
+    }
+    c->next = NULL;
+    c->len = 0;
+    c->cap = cap;
+    t->sq_fill = c;
+  }
+  memcpy(c->data + c->len, p, n);
+  c->len += n;
+  if (!t->sq_started) {
+    t->sq_started = 1;
+    spool_seal(t, 1);
+  }
   return 1;
 }
 
@@ -144,8 +206,9 @@ static int spool_push(transfer *t, const char *p, size_t n) {
  * failure is the download's. */
 static int transfer_settle(engine_item *it) {
   transfer *t = ENGINE_CONTAINER(it, transfer, item);
-  int done;
+  int done, post;
   engine_lock(it->engine);
+  spool_seal_locked(t, 1, &post); /* the last bytes, whatever the spool holds */
   done = !t->sq_busy && t->sq_head == NULL;
   if (done && t->sq_errno && !t->io_errno) {
     /* libcurl saw every byte taken: the failed write makes it a write error all the same */
@@ -155,17 +218,20 @@ static int transfer_settle(engine_item *it) {
   }
   if (!done) t->sq_wake = 1;
   engine_unlock(it->engine);
+  if (post) spool_post(t);
   return done;
 }
 
 /* The hold hook: a download paused for a full spool goes on once half of it is written. */
 static int transfer_hold(engine_item *it) {
   transfer *t = ENGINE_CONTAINER(it, transfer, item);
-  int hold;
+  int hold, post;
   engine_lock(it->engine);
-  hold = t->sq_bytes > TRANSFER_SPOOL_MAX / 2;
+  spool_seal_locked(t, 0, &post); /* paused: what it has goes to the disk meanwhile */
+  hold = t->sq_fill != NULL || t->sq_bytes > TRANSFER_SPOOL_MAX / 2;
   if (hold) t->sq_wake = 1;
   engine_unlock(it->engine);
+  if (post) spool_post(t);
   return hold;
 }
 
@@ -178,6 +244,11 @@ void transfer_spool_stop(transfer *t) {
   c = t->sq_head;
   t->sq_head = t->sq_tail = NULL;
   t->sq_bytes = 0;
+  if (t->sq_fill) {
+    t->sq_fill->next = c;
+    c = t->sq_fill;
+    t->sq_fill = NULL;
+  }
   if (t->sq_busy && engine_unpost(e, &t->sq_job)) t->sq_busy = 0;
   while (t->sq_busy) engine_wait_done(e); /* a write under way: short */
   engine_unlock(e);

@@ -22,10 +22,14 @@
  * worker has written half of them. */
 #define TRANSFER_SPOOL_MAX (512 * 1024)
 
-/* A piece of a download on its way to the disk. */
+/* What a piece of the spool holds at least: libcurl hands a download over 16 KiB at a time,
+ * and a worker writes it in pieces of this size. */
+#define TRANSFER_SPOOL_CHUNK (120 * 1024) /* with its header, under malloc's mmap threshold */
+
+/* A piece of a download on its way to the disk: len bytes of cap. */
 typedef struct transfer_chunk {
   struct transfer_chunk *next;
-  size_t len;
+  size_t len, cap;
   char data[];
 } transfer_chunk;
 
@@ -68,10 +72,12 @@ typedef struct transfer {
    * in order by one job at a time on the engine's workers, so the loop never waits for the
    * disk. Under the engine's mutex (engine_lock), all but the job itself. */
   transfer_chunk *sq_head, *sq_tail;
-  size_t sq_bytes;       /* waiting in the spool */
-  curl_off_t sq_written; /* in the file: what progress reports */
-  int sq_busy;           /* the job is posted or running */
-  int sq_errno;          /* the first write that failed, or the file's creation (sq_create) */
+  transfer_chunk *sq_fill; /* the piece this thread fills, not in the spool yet: no lock */
+  size_t sq_bytes;         /* waiting in the spool */
+  curl_off_t sq_written;   /* in the file: what progress reports */
+  int sq_busy;             /* the job is posted or running */
+  int sq_started;          /* the first bytes were handed to a worker */
+  int sq_errno;            /* the first write that failed, or the file's creation (sq_create) */
   int sq_create;
   int sq_wake; /* the loop waits for the spool: wake it when it drains */
   engine_job sq_job;
