@@ -193,13 +193,13 @@ local music = {
 ---@return aimlmusic.Task task
 
 --- Runs what is ready; waits up to `timeout_ms` (0: not at all) in the kernel when nothing
--- is. The work of one step keeps to `budget_ms` (0.5): libcurl gets half of it (ready sockets
+-- is. The work of one step keeps to `budget_ms` (0.3): libcurl gets half of it (ready sockets
 -- wait, a download past it pauses, queued requests start one by one), then tasks are resumed
 -- until it is spent (one at least); the rest goes on at the next step, so a frame is never held
 -- up by a crowd of transfers or tasks.
 -- @function step
 ---@param timeout_ms? number milliseconds it may wait (0)
----@param budget_ms? number milliseconds its work may take (0.5)
+---@param budget_ms? number milliseconds its work may take (0.3)
 ---@return integer pending the number of tasks still pending
 
 --- Drives every task to its end.

@@ -23,7 +23,7 @@ local function pack(...) return { n = select("#", ...), ... } end
 local M = {}
 
 local WAIT = {} -- what a task yields when it waits for the scheduler
-local STEP_BUDGET_MS = 0.5 -- the work of one step: libcurl first (half at most), then tasks
+local STEP_BUDGET_MS = 0.3 -- the work of one step: libcurl first (half at most), then tasks
 
 local pending = 0          -- tasks not yet finished
 local by_co = setmetatable({}, { __mode = "k" }) -- coroutine -> task
@@ -260,7 +260,7 @@ end
 local DRIVEN = "aimlmusic: tasks are driven by the attached event loop (aimlmusic.uv); "
 
 --- Runs what is ready; waits up to timeout_ms (0: not at all) in the kernel when nothing is.
---- The work of one step keeps to budget_ms (default 0.5): libcurl gets half of it (ready
+--- The work of one step keeps to budget_ms (default 0.3): libcurl gets half of it (ready
 --- sockets wait, a download pauses), tasks the rest (one at least); what is left goes on at
 --- the next step, so a frame is never held up by a crowd of transfers or tasks. Returns the
 --- number of tasks still pending.
