@@ -26,9 +26,9 @@ local perform = require "aimlmusic.perform"   -- one request, retried while safe
 local wait = require "aimlmusic.wait"         -- the poll loop of Client:wait
 local resume = require "aimlmusic.resume"     -- Client:resume after a crash
 local errors = require "aimlmusic.errors"
-local retry = require "aimlmusic.retry"       -- which failed requests may be repeated
+local events = require "aimlmusic.events"     -- on_event, AIMLMUSIC_LOG
 
-local now, await, check_can_wait = task.now, task.await, task.check_can_wait
+local now, check_can_wait = task.now, task.check_can_wait
 local argcheck, new_error = errors.argcheck, errors.new
 
 -- The module table (lua-language-server).
@@ -52,6 +52,7 @@ local music = {
   pollfd = task.pollfd,
   timeout = task.timeout,
   is_error = core.is_error,
+  format_event = events.format,
 }
 
 --- The options of `music.new`; every one is optional.
@@ -70,6 +71,18 @@ local music = {
 -- @field ca_file a CA bundle
 -- @field proxy a proxy URL (libcurl's *_proxy variables work too)
 -- @field allow_http plain http to hosts other than loopback (false)
+-- @field low_speed_limit, low_speed_time a download slower than low_speed_limit bytes a second
+-- for low_speed_time seconds ends with kind timeout, and is retried (1024, 30)
+-- @field max_bytes a download past this many bytes ends with kind protocol (512 MiB)
+-- @field user_agent a product token ("myapp/1.2") sent after aimlmusic/VERSION in the User-Agent
+-- @field headers extra headers for API requests, `{name = value}`: never sent to the audio's host;
+-- Authorization, Content-Type, Host and the other headers the library sets cannot be replaced
+-- @field on_event `on_event(ev)`: one table per request, response, retry, redirect, stall,
+-- download milestone and journal record (see aimlmusic.events); never the key
+-- @field log_level the least level of event given to on_event: debug, info, warn or error
+-- ("info"); without on_event, events of that level and up go to stderr. AIMLMUSIC_LOG=debug
+-- (or info, warn, error) writes them to stderr without a change to the code.
+-- An option not listed here is a config error naming the closest one (aimlmusic.options).
 
 --- The status of a job (`st`), as `Client:status`, `Client:wait` and `Client:generate` return it.
 -- @table Status
@@ -114,6 +127,20 @@ local music = {
 ---@field ca_file? string
 ---@field proxy? string
 ---@field allow_http? boolean (false)
+---@field low_speed_limit? integer bytes per second (1024)
+---@field low_speed_time? integer seconds (30)
+---@field max_bytes? integer (512 MiB)
+---@field user_agent? string a product token sent after aimlmusic/VERSION
+---@field headers? table<string, string> extra headers for API requests
+---@field on_event? fun(ev: aimlmusic.Event) what the client does, one table per event
+---@field log_level? "debug"|"info"|"warn"|"error" the least level given to on_event ("info")
+
+-- aimlmusic.Event (for lua-language-server); the fields of each kind: aimlmusic.events.
+---@class aimlmusic.Event
+---@field kind "request"|"response"|"retry"|"redirect"|"stall"|"progress"|"status"|"journal"|string
+---@field level "debug"|"info"|"warn"|"error"
+---@field time integer os.time() when it happened
+---@field [string] any
 
 -- aimlmusic.Params (for lua-language-server).
 ---@class aimlmusic.Params
@@ -168,11 +195,14 @@ local music = {
 ---@field interval? number seconds between polls (the client's poll_interval, else the schedule)
 ---@field timeout? number seconds (the client's wait_timeout)
 ---@field on_status? fun(st: aimlmusic.Status) called when the status changes
+---@field max_retries? integer retries of a failed poll (the client's max_retries)
 
 -- aimlmusic.DownloadOptions (for lua-language-server).
 ---@class aimlmusic.DownloadOptions
 ---@field overwrite? boolean replace an existing file (false)
 ---@field on_progress? fun(bytes: integer, total: integer|nil)
+---@field timeout? number seconds the download may go without a byte (the client's timeout)
+---@field max_retries? integer (the client's max_retries)
 
 -- aimlmusic.GenerateOptions (for lua-language-server).
 ---@class aimlmusic.GenerateOptions: aimlmusic.WaitOptions, aimlmusic.DownloadOptions
@@ -243,8 +273,9 @@ end
 function music.new(opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "new", 1, "table or nil", opts)
-  local self, session_opts, expected = options.check(opts) -- self: base_url, timeouts, retries, journal
+  local self, session_opts, expected = options.check(opts, music._VERSION) -- self: base_url, timeouts, ...
   if not self then return nil, session_opts end
+  self.emit = events.emitter(opts.on_event, opts.log_level, os.getenv(events.ENV))
   local session, err = core.session(session_opts)
   if not session then return nil, err end
   self.session = session
@@ -274,27 +305,32 @@ end
 -- missing or unwritable directory, a NUL byte give kind io, a non-string kind validation. With
 -- a journal, the job is on disk before this returns, with its output, for client:resume().
 ---@param params aimlmusic.Params the request
----@param opts? {output?: string, overwrite?: boolean} output: where `Client:resume` puts the track
+---@param opts? {output?: string, overwrite?: boolean, timeout?: number, max_retries?: integer}
+--   output: where `Client:resume` puts the track; timeout, max_retries: this call's own
 ---@return aimlmusic.Job|nil job {id, status, model}
 ---@return aimlmusic.Error|nil err
 function Client:submit(params, opts)
   argcheck(type(params) == "table", "submit", 1, "table", params)
   opts = opts or {}
   argcheck(type(opts) == "table", "submit", 2, "table or nil", opts)
-  local body, err = core.encode(params, models)
+  local ok, err = options.check_call("submit", opts)
+  if not ok then return nil, err end
+  local body
+  body, err = core.encode(params, models)
   if not body then return nil, err end
-  local ok
   ok, err = check_output(opts.output, opts.overwrite)
   if not ok then return nil, err end
-  local session = self.session
+  local session, timeout = self.session, opts.timeout
   local job
-  job, err = perform.run(self.max_retries, function() return session:submit(body) end)
+  job, err = perform.run { client = self, request = "submit", method = "POST", url = events.api_url(self.base_url),
+    max_retries = opts.max_retries or self.max_retries, start = function() return session:submit(body, timeout) end }
   if not job then return nil, err end
   job.model = params.model
   self.started[job.id] = { at = now(), model = params.model }
   if self.journal then
     local jerr
     ok, jerr = journal.submitted(self.journal, job, opts.output, opts.overwrite and true)
+    if ok then events.emit(self, "journal", "debug", { op = "submit", id = job.id, journal = self.journal }) end
     -- The job exists and is paid for: hand it back, saying the journal could not keep it.
     if not ok then job.journal_error = jerr end
     self.outputs[job.id] = opts.output or false
@@ -314,19 +350,26 @@ local function response_map(id)
   return all
 end
 
---- One status request for a job id.
+--- One status request for a job id (more with opts.max_retries).
 ---@param id string the job id
----@param limit? number seconds: shortens the request's timeout
+---@param opts? {timeout?: number, max_retries?: integer}|number this call's request timeout and
+--  retries (0); a number: seconds that may shorten the request's timeout
 ---@return aimlmusic.Status|nil st
 ---@return aimlmusic.Error|nil err
-function Client:status(id, limit)
+function Client:status(id, opts)
   argcheck(type(id) == "string", "status", 1, "string", id)
+  local limit
+  if type(opts) == "number" then limit, opts = opts, {} end
+  opts = opts or {}
+  argcheck(type(opts) == "table", "status", 2, "table, number or nil", opts)
+  local ok, err = options.check_call("status", opts)
+  if not ok then return nil, err end
   check_can_wait(2)
-  local t, err = self.session:status(id, limit)
-  if not t then return nil, err end
-  await(t)
+  local session, timeout = self.session, math.min(opts.timeout or self.timeout, limit or math.huge)
   local st
-  st, err = retry.finish(t, response_map(id))
+  st, err = perform.run { client = self, request = "status", method = "GET", url = events.api_url(self.base_url, id),
+    id = id, max_retries = opts.max_retries or 0, map = response_map(id),
+    start = function() return session:status(id, timeout) end }
   if not st then err.id = id end
   return st, err
 end
@@ -342,13 +385,16 @@ function Client:wait(job, opts)
   argcheck(type(id) == "string", "wait", 1, "job table or id string", job)
   opts = opts or {}
   argcheck(type(opts) == "table", "wait", 2, "table or nil", opts)
+  local ok, err = options.check_call("wait", opts)
+  if not ok then return nil, err end
   check_can_wait(2)
   return wait.follow(self, id, opts)
 end
 
 --- Downloads the audio of a completed job (or a URL) to path. The bytes stream to a temporary
 -- file beside path, renamed when complete; an existing file is kept unless opts.overwrite.
--- opts: overwrite, on_progress(bytes, total).
+-- opts: overwrite, on_progress(bytes, total), timeout (seconds it may go without a byte),
+-- max_retries.
 ---@param src aimlmusic.Status|string a completed job's status, or the audio URL
 ---@param path string where the track goes
 ---@param opts? aimlmusic.DownloadOptions
@@ -359,20 +405,28 @@ function Client:download(src, path, opts)
   argcheck(type(url) == "string", "download", 1, "status table with url, or URL string", src)
   argcheck(type(path) == "string", "download", 2, "string", path)
   opts = opts or {}
-  local session, overwrite = self.session, opts.overwrite and true or false
+  argcheck(type(opts) == "table", "download", 3, "table or nil", opts)
+  local ok, err = options.check_call("download", opts)
+  if not ok then return nil, err end
+  local session, overwrite, timeout = self.session, opts.overwrite and true or false, opts.timeout
   -- The size the job reported: any other length is refused (0 or absent: unknown).
   local size = type(src) == "table" and type(src.size) == "number" and src.size > 0 and src.size or nil
   local function start(prev)
-    return session:download(url, path, overwrite, prev, size)
+    return session:download(url, path, overwrite, prev, size, timeout)
   end
-  local info, err = perform.run(self.max_retries, start, opts.on_progress)
+  local req = { client = self, request = "download", method = "GET", url = events.url(url),
+                id = type(src) == "table" and src.id or nil, max_retries = opts.max_retries or self.max_retries,
+                start = start, on_progress = opts.on_progress }
+  local info
+  info, err = perform.run(req)
   if not info and err.kind == "http" and err.status == 403 and type(src) == "table" and src.id then
     -- Signed audio URLs expire: one status call gets a fresh one.
     local st = self:status(src.id)
     if st and st.url and st.url ~= url then
       url = st.url
       src.url = st.url
-      info, err = perform.run(self.max_retries, start, opts.on_progress)
+      req.url = events.url(url)
+      info, err = perform.run(req)
     end
   end
   return info, err
@@ -387,15 +441,20 @@ end
 function Client:generate(params, opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "generate", 2, "table or nil", opts)
+  local ok, err = options.check_call("generate", opts)
+  if not ok then return nil, err end
   check_can_wait(2)
-  local job, err = self:submit(params, { output = opts.output, overwrite = opts.overwrite })
+  local job
+  job, err = self:submit(params, { output = opts.output, overwrite = opts.overwrite, max_retries = opts.max_retries })
   if not job then return nil, err end
   local st
-  st, err = self:wait(job, opts)
+  st, err = self:wait(job, options.only("wait", opts))
   if not st then return nil, err end
   if opts.output then
     local info
-    info, err = self:download(st, opts.output, opts)
+    local dopts = options.only("download", opts)
+    dopts.timeout = nil -- generate's timeout is wait's
+    info, err = self:download(st, opts.output, dopts)
     if not info then
       -- The job is paid for and still downloadable: say which one.
       err.id, err.url = st.id, st.url
@@ -420,10 +479,13 @@ end
 -- the job's; otherwise the job stays pending (err says why) until the file is moved or
 -- opts.overwrite is given.
 ---@param opts? aimlmusic.GenerateOptions as for wait() and download()
----@return {id: string, st?: aimlmusic.Status, path?: string, err?: aimlmusic.Error}[] results one per job
+---@return {id: string, st?: aimlmusic.Status, path?: string, err?: aimlmusic.Error}[]|nil results one per
+-- job; nil and a config error for an unknown option
 function Client:resume(opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "resume", 1, "table or nil", opts)
+  local ok, err = options.check_call("resume", opts)
+  if not ok then return nil, err end
   check_can_wait(2)
   return resume.all(self, opts)
 end

@@ -18,7 +18,7 @@
 #include "url.h"
 #include "platform.h"
 
-#define SESSION_USER_AGENT "aimlmusic/0.1"
+#define SESSION_USER_AGENT "aimlmusic" /* for a direct caller of core.session: Lua sends its version */
 #define SESSION_DOWNLOAD_BUFFER (96L * 1024)
 #define SUBMIT_PATH "/v2/generate/audio"
 #define STATUS_QUERY "/v2/generate/audio?generation_id="
@@ -40,6 +40,7 @@ static void session_release(session *s) {
   free(s->submit_url);
   free(s->ca_file);
   free(s->proxy);
+  free(s->user_agent);
   curl_slist_free_all(s->api_headers);
   curl_slist_free_all(s->cdn_headers);
   free(s);
@@ -130,7 +131,41 @@ static int opt_string(lua_State *L, int t, const char *k, char **out) {
   return 1;
 }
 
-/* core.session{api_key=, base_url=, timeout=, connect_timeout=} --> session | nil, err */
+/* Appends the strings of the list option k (extra "Name: value" lines, checked by the Lua
+ * layer) to *list; 0 with nil, err pushed when one is not a clean header line. */
+static int opt_header_lines(lua_State *L, int t, const char *k, struct curl_slist **list) {
+  int i, n;
+  if (lua_getfield(L, t, k) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 1;
+  }
+  if (!lua_istable(L, -1)) {
+    error_fail(L, "config", "option %s must be a list of header lines", k);
+    return 0;
+  }
+  n = (int)lua_rawlen(L, -1);
+  for (i = 1; i <= n; i++) {
+    size_t len;
+    const char *line, *colon;
+    struct curl_slist *h;
+    lua_rawgeti(L, -1, i);
+    line = lua_tolstring(L, -1, &len);
+    colon = line ? (const char *)memchr(line, ':', len) : NULL;
+    if (lua_type(L, -1) != LUA_TSTRING || colon == NULL || colon == line || has_control(line, len)) {
+      error_fail(L, "config", "option %s: header line %d is not \"Name: value\" without control characters", k, i);
+      return 0;
+    }
+    h = curl_slist_append(*list, line);
+    if (h == NULL) luaL_error(L, "out of memory");
+    *list = h;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* core.session{api_key=, base_url=, timeout=, connect_timeout=, user_agent=, headers=, ...}
+ * --> session | nil, err */
 static int l_session(lua_State *L) {
   session **ps, *s;
   size_t klen = 0, ulen = 0;
@@ -169,7 +204,11 @@ static int l_session(lua_State *L) {
   s->tls_verify = 1;
   if (lua_getfield(L, 1, "tls_verify") == LUA_TBOOLEAN) s->tls_verify = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  if (!opt_string(L, 1, "ca_file", &s->ca_file) || !opt_string(L, 1, "proxy", &s->proxy)) return 2;
+  if (!opt_string(L, 1, "ca_file", &s->ca_file) || !opt_string(L, 1, "proxy", &s->proxy) ||
+      !opt_string(L, 1, "user_agent", &s->user_agent))
+    return 2;
+  if (s->user_agent == NULL) s->user_agent = dup_string(SESSION_USER_AGENT, sizeof SESSION_USER_AGENT - 1);
+  if (s->user_agent == NULL) return luaL_error(L, "out of memory");
   s->timeout_ms = opt_ms(L, 1, "timeout", 60);
   s->connect_timeout_ms = opt_ms(L, 1, "connect_timeout", 10);
   s->low_speed_limit = (long)opt_number(L, 1, "low_speed_limit", 1024, 1, 2147483647.0);
@@ -197,6 +236,8 @@ static int l_session(lua_State *L) {
   s->api_headers = curl_slist_append(s->api_headers, "Content-Type: application/json");
   s->api_headers = curl_slist_append(s->api_headers, "Accept: application/json");
   s->api_headers = curl_slist_append(s->api_headers, "Expect:");
+  /* The user's extra headers go to the API only: the CDN's list never has them. */
+  if (s->api_headers && !opt_header_lines(L, 1, "headers", &s->api_headers)) return 2;
   s->cdn_headers = curl_slist_append(NULL, "Accept: */*");
   if (!s->api_headers || !s->cdn_headers) return luaL_error(L, "out of memory");
   return 1;
@@ -211,7 +252,7 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   t->key = s->key;
   s->refs++;
   curl_easy_setopt(easy, CURLOPT_URL, url);
-  curl_easy_setopt(easy, CURLOPT_USERAGENT, SESSION_USER_AGENT);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, s->user_agent);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
   if (s->ca_file) curl_easy_setopt(easy, CURLOPT_CAINFO, s->ca_file);
   if (s->proxy) curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy);
@@ -248,14 +289,25 @@ static int no_key(lua_State *L) {
   return error_fail(L, "config", "no API key: pass api_key to new() or set AIMLAPI_KEY");
 }
 
-/* session:submit(body_json) --> transfer | nil, err */
+/* The optional argument idx: seconds this request may take instead of the session's timeout
+ * (for a download: may go without a new byte), as milliseconds; 0 when absent. */
+static long request_timeout_ms(lua_State *L, int idx) {
+  lua_Number v = luaL_optnumber(L, idx, 0);
+  if (!(v >= 0 && v <= OPT_MAX_SECONDS)) luaL_argerror(L, idx, "timeout out of range");
+  if (v <= 0) return 0;
+  return v * 1000.0 < 1.0 ? 1L : (long)(v * 1000.0 + 0.5);
+}
+
+/* session:submit(body_json[, timeout]) --> transfer | nil, err */
 static int session_submit(lua_State *L) {
   session *s = session_check(L, 1);
   size_t n;
   const char *body = luaL_checklstring(L, 2, &n);
+  long ms = request_timeout_ms(L, 3);
   transfer *t;
   if (!s->key) return no_key(L);
   t = session_transfer(L, s, TRANSFER_SUBMIT, s->submit_url);
+  if (ms > 0) curl_easy_setopt(t->item.easy, CURLOPT_TIMEOUT_MS, ms);
   /* On a reused connection the server closed, libcurl silently sends the request again (up to
    * five times): for a submit that would be a second paid job. A fresh connection is never
    * retried that way. */
@@ -283,12 +335,13 @@ static void add_encoded(luaL_Buffer *b, const char *s, size_t n) {
 }
 
 /* session:status(id[, timeout]) --> transfer | nil, err
- * timeout (seconds) shortens the session's per-request timeout, e.g. to a wait's deadline. */
+ * timeout (seconds) replaces the session's per-request timeout: a call's own, or the time
+ * left before a wait's deadline. */
 static int session_status(lua_State *L) {
   session *s = session_check(L, 1);
   size_t n;
   const char *id = luaL_checklstring(L, 2, &n);
-  lua_Number limit = luaL_optnumber(L, 3, 0);
+  long ms = request_timeout_ms(L, 3);
   luaL_Buffer b;
   transfer *t;
   if (n == 0) return luaL_argerror(L, 2, "empty generation id");
@@ -299,15 +352,13 @@ static int session_status(lua_State *L) {
   add_encoded(&b, id, n);
   luaL_pushresult(&b);
   t = session_transfer(L, s, TRANSFER_STATUS, lua_tostring(L, -1));
-  if (limit > 0 && limit * 1000 < s->timeout_ms) {
-    long ms = (long)(limit * 1000);
-    curl_easy_setopt(t->item.easy, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
-  }
+  if (ms > 0) curl_easy_setopt(t->item.easy, CURLOPT_TIMEOUT_MS, ms);
   return start_or_fail(L, t);
 }
 
-/* session:download(url, target, overwrite[, previous[, size]]) --> transfer | nil, err
+/* session:download(url, target, overwrite[, previous[, size[, timeout]]]) --> transfer | nil, err
  * size: the length the job reported (0 or nil: unknown); any other length is an error.
+ * timeout: seconds it may go without a new byte, instead of the session's timeout.
  * The bytes go to a temporary file; transfer:finish() moves it to target when complete.
  * With the failed transfer of an earlier attempt, its partial file is taken over and the
  * request asks only for the rest (Range); a server that cannot resume makes it start over. */
@@ -318,6 +369,7 @@ static int session_download(lua_State *L) {
   const char *target = luaL_checkstring(L, 3);
   int overwrite = lua_toboolean(L, 4);
   lua_Number size = luaL_optnumber(L, 6, 0);
+  long ms = request_timeout_ms(L, 7);
   platform_info info;
   transfer *t, *prev;
   char why[URL_WHY_SIZE];
@@ -334,6 +386,7 @@ static int session_download(lua_State *L) {
   prev = lua_isnoneornil(L, 5) ? NULL : transfer_check(L, 5);
   t = session_transfer(L, s, TRANSFER_DOWNLOAD, url);
   t->overwrite = overwrite;
+  if (ms > 0) t->stall_ms = ms;
   if (size >= 1 && size <= 9007199254740992.0) t->expected = (curl_off_t)size;
   t->target_path = dup_string(target, strlen(target));
   if (t->target_path == NULL) return luaL_error(L, "out of memory");

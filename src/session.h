@@ -18,7 +18,7 @@ typedef struct session {
   char *key;
   char *base_url;
   char *submit_url;
-  struct curl_slist *api_headers; /* Authorization, Content-Type, Accept */
+  struct curl_slist *api_headers; /* Authorization, Content-Type, Accept, the user's extra headers */
   struct curl_slist *cdn_headers; /* no Authorization: the CDN is another host */
   long timeout_ms, connect_timeout_ms;
   long low_speed_limit, low_speed_time; /* a download slower than limit B/s for time s ends */
@@ -27,6 +27,7 @@ typedef struct session {
   char *ca_file;                        /* CA bundle to verify peers with, instead of the system's */
   char *proxy;                          /* explicit proxy; otherwise libcurl honours the *_proxy variables */
   int tls_verify;
+  char *user_agent; /* "aimlmusic/X.Y.Z" and the user's product token, sent to every host */
 } session;
 
 /* __gc, __close and session:close(): drops the Lua object's reference; idempotent. */

@@ -11,6 +11,7 @@ if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmu
 
 local core = require "aimlmusic.core"
 local json = require("cjson").new()
+local events = require "aimlmusic.events"
 
 local M = {}
 
@@ -32,17 +33,22 @@ function M.done(path, id)
   return append(path, { op = "done", id = id })
 end
 
+-- The client's event for a record written (aimlmusic.events).
+local function record(client, op, id)
+  if client.emit then events.emit(client, "journal", "debug", { op = op, id = id, journal = client.journal }) end
+end
+
 -- A client's job needs nothing more: its output is forgotten and, when the client keeps a
 -- journal, the job is marked done there.
 function M.mark_done(client, id)
   client.outputs[id] = nil
-  if client.journal then M.done(client.journal, id) end
+  if client.journal and M.done(client.journal, id) then record(client, "done", id) end
 end
 
 -- A client's job is delivered: its audio is in place (info {path, bytes}).
 function M.mark_delivered(client, id, info)
   client.outputs[id] = nil
-  if client.journal then M.delivered(client.journal, id, info) end
+  if client.journal and M.delivered(client.journal, id, info) then record(client, "delivered", id) end
 end
 
 --- The jobs submitted and neither delivered nor done, oldest first: {id, model, output,

@@ -1,11 +1,13 @@
 -- One request to its end: start it, wait for it, and repeat it while its error is retryable,
 -- backing off exponentially with jitter between tries. A server's Retry-After is honoured up
--- to a cap, and no wait goes past a deadline.
+-- to a cap, and no wait goes past a deadline. Each request, response and retry is an event of
+-- the client (aimlmusic.events).
 
 if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
 
 local task = require "aimlmusic.task"
 local retry = require "aimlmusic.retry"
+local events = require "aimlmusic.events"
 
 local now, sleep, await, hold, check_can_wait = task.now, task.sleep, task.await, task.hold, task.check_can_wait
 local random, min, max = math.random, math.min, math.max
@@ -23,14 +25,75 @@ function M.backoff(attempt, err, deadline)
   return delay
 end
 
--- Runs start(previous) --> transfer | nil, err, waits for it and returns what the transfer
--- finishes with, retrying errors marked retryable up to max_retries times. A download's failed
--- transfer is handed to the next attempt, which resumes from its partial file. Called straight
--- from a public function, whose caller it blames when it cannot wait.
-function M.run(max_retries, start, on_progress, deadline)
+-- The events of one transfer in flight (a download's redirects and milestones), or nil.
+local function watcher(req, emit)
+  if not emit or req.request ~= "download" then return nil end
+  local host, redirects, reached = events.host(req.url), 0, 0
+  local w = {}
+  function w.redirects(t)
+    local tr = t:trace()
+    if tr.redirects > redirects then
+      redirects = tr.redirects
+      events.emit(req.client, "redirect", "info", { request = req.request, from = host, host = tr.host,
+                                                    count = redirects })
+      host = tr.host
+    end
+  end
+  function w.progress(t, done, total)
+    w.redirects(t)
+    local step, known = events.milestone(done, total)
+    if step > reached then
+      reached = step
+      events.emit(req.client, "progress", "info", { request = req.request, bytes = done, total = total,
+                                                    percent = known and math.min(100, step * 25) or nil })
+    end
+  end
+  return w
+end
+
+-- The response event of finished transfer t (trace: what t:trace() said before its finish).
+local function responded(req, attempt, trace, started, err)
+  local client = req.client
+  events.emit(client, "response", "info", {
+    request = req.request, method = req.method, url = req.url, attempt = attempt, id = req.id,
+    status = trace.status, elapsed = now() - started, request_id = err and err.request_id or nil,
+    error = err and (err.kind .. ": " .. tostring(err.message)) or nil,
+  })
+  if err and req.request == "download" and err.kind == "timeout" then
+    events.emit(client, "stall", "warn", { request = req.request, id = req.id, bytes = trace.bytes,
+      reason = trace.stalled and "nothing received for the request timeout" or tostring(err.message) })
+  end
+end
+
+-- One line for a retry's cause: "server: Service Unavailable (HTTP 503)".
+local function cause(err)
+  return ("%s: %s%s"):format(err.kind, tostring(err.message), err.status and (" (HTTP %d)"):format(err.status) or "")
+end
+
+--- Says that req will be tried again in delay seconds after err (attempt: the one that failed).
+function M.retrying(req, attempt, max_retries, delay, err)
+  events.emit(req.client, "retry", "warn", {
+    request = req.request, id = req.id, attempt = attempt, max_retries = max_retries, delay = delay,
+    cause = cause(err), error_kind = err.kind, status = err.status,
+  })
+end
+
+-- Runs req.start(previous) --> transfer | nil, err, waits for it and returns what the
+-- transfer finishes with (through req.map), retrying errors marked retryable up to
+-- req.max_retries times. A download's failed transfer is handed to the next attempt, which
+-- resumes from its partial file. req: {client, request ("submit", "status" or "download"),
+-- method, url, id?, max_retries, start, on_progress?, deadline?, map?}; the client's events
+-- say each request, response and retry. Called straight from a public function, whose caller
+-- it blames when it cannot wait.
+function M.run(req)
   check_can_wait(3)
+  local max_retries, start, on_progress, deadline = req.max_retries, req.start, req.on_progress, req.deadline
+  local emit = req.client.emit
+  local watch = watcher(req, emit)
   local attempt, prev, t = 0, nil, nil
-  local progress = on_progress and function(done, total)
+  local progress = (on_progress or watch) and function(done, total)
+    if watch then watch.progress(t, done, total) end
+    if not on_progress then return end
     local ok, e = pcall(on_progress, done, total)
     if not ok then
       -- A raising callback ends its transfer and its file now, not at the next GC.
@@ -45,11 +108,23 @@ function M.run(max_retries, start, on_progress, deadline)
     local err
     t, err = start(prev)
     if t then
+      local started = now()
+      if emit then
+        events.emit(req.client, "request", "debug", { request = req.request, method = req.method, url = req.url,
+                                                      attempt = attempt + 1, id = req.id })
+      end
       await(t, progress)
+      local trace
+      if emit then
+        if watch then watch.redirects(t) end
+        trace = t:trace()
+        trace.bytes = t:progress()
+      end
       -- A download is moved into place by a worker thread: the loop never waits for the disk.
       if t:commit() then await(t) end
       local result
-      result, err = retry.finish(t) -- where the core's result or error comes back
+      result, err = retry.finish(t, req.map) -- where the core's result or error comes back
+      if emit then responded(req, attempt + 1, trace, started, err) end
       if result then
         hold(nil)
         return result
@@ -64,7 +139,9 @@ function M.run(max_retries, start, on_progress, deadline)
       hold(nil)
       return nil, err
     end
-    sleep(M.backoff(attempt, err, deadline))
+    local delay = M.backoff(attempt, err, deadline)
+    if emit then M.retrying(req, attempt, max_retries, delay, err) end
+    sleep(delay)
   end
 end
 

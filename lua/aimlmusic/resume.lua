@@ -4,6 +4,7 @@
 
 local core = require "aimlmusic.core"
 local journal = require "aimlmusic.journal"
+local options = require "aimlmusic.options"
 
 local M = {}
 
@@ -27,7 +28,9 @@ local function deliver(client, job, st, opts)
   local ok, err = core.output_check(job.output, overwrite)
   if ok then
     core.remove_partials(job.output) -- what a download cut by the crash left beside it
-    return client:download(st, job.output, setmetatable({ overwrite = overwrite }, { __index = opts }))
+    local dopts = options.only("download", opts)
+    dopts.overwrite, dopts.timeout = overwrite, nil -- resume's timeout is wait's
+    return client:download(st, job.output, dopts)
   end
   if err.code == "EEXIST" then
     err.message = ("%s exists and nothing shows it is the audio of job %s (%s bytes, the job's are %s): "
@@ -44,7 +47,7 @@ function M.all(client, opts)
   for _, job in ipairs(client:pending()) do
     client.outputs[job.id] = job.output or false
     local r = { id = job.id }
-    local st, err = client:wait(job.id, opts)
+    local st, err = client:wait(job.id, options.only("wait", opts))
     r.st = st
     if st and job.output then
       local info

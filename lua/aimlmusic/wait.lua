@@ -9,6 +9,7 @@ local task = require "aimlmusic.task"
 local journal = require "aimlmusic.journal"
 local perform = require "aimlmusic.perform"
 local new_error = require("aimlmusic.errors").new
+local events = require "aimlmusic.events"
 
 local now, sleep = task.now, task.sleep
 local min, max = math.min, math.max
@@ -28,6 +29,7 @@ function M.follow(client, id, opts)
   local interval = opts.interval or client.poll_interval
   local deadline = now() + (opts.timeout or client.wait_timeout)
   local on_status = opts.on_status
+  local max_retries = opts.max_retries or client.max_retries
   local last, failures = nil, 0
   local started = client.started[id]
   local pending_at -- seconds after the submit when a poll last saw the job pending
@@ -41,7 +43,10 @@ function M.follow(client, id, opts)
     local st, err = client:status(id, max(0.001, deadline - now()))
     if st then
       failures = 0
-      if on_status and st.status ~= last then on_status(st) end
+      if st.status ~= last then
+        events.emit(client, "status", "info", { id = id, status = st.status })
+        if on_status then on_status(st) end
+      end
       last = st.status
       if st.status == "completed" then
         if started then
@@ -61,7 +66,7 @@ function M.follow(client, id, opts)
       if started then pending_at = now() - started.at end
     else
       failures = failures + 1
-      if not err.retryable or failures > client.max_retries then
+      if not err.retryable or failures > max_retries then
         if err.kind == "not_found" then
           client.started[id] = nil
           if client.journal then journal.mark_done(client, id) end
@@ -77,6 +82,9 @@ function M.follow(client, id, opts)
     local pause
     if not st then
       pause = perform.backoff(failures, err)
+      if client.emit then
+        perform.retrying({ client = client, request = "status", id = id }, failures, max_retries, min(pause, left), err)
+      end
     else
       -- An id ends with ":model" (e84c6bd4-…:minimax/music-2.0).
       pause = interval or client.schedule:delay(started and started.model or id:match(":([^:]+)$"),

@@ -1,0 +1,48 @@
+/* What a transfer can tell while it runs: transfer:trace(), for the events of the Lua layer.
+ *
+ * DESIGN. trace.c owns reading a transfer's facts for a log line: the HTTP status so far,
+ * the redirects followed, the host it talks to now (the host only: never a path, query or
+ * user name) and whether it stalled. It reads; it changes nothing, and must not know what a
+ * response means (response.c) or decide anything about retries (lua/aimlmusic/retry.lua). */
+#include "trace.h"
+
+#include <curl/curl.h>
+
+/* The host of the URL the transfer talks to now, pushed, or nil. */
+static void trace_push_host(lua_State *L, CURL *easy) {
+  char *url = NULL, *host = NULL;
+  CURLU *u;
+  if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK || url == NULL || (u = curl_url()) == NULL) {
+    lua_pushnil(L);
+    return;
+  }
+  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+    lua_pushstring(L, host);
+  else
+    lua_pushnil(L);
+  curl_free(host);
+  curl_url_cleanup(u);
+}
+
+/* transfer:trace() --> {status?, redirects, host?, stalled} (status and host while the
+ * transfer still holds its connection, that is until finish). */
+static int trace_l(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, t->redirects);
+  lua_setfield(L, -2, "redirects");
+  lua_pushboolean(L, t->stalled);
+  lua_setfield(L, -2, "stalled");
+  if (t->item.easy) {
+    long code = 0;
+    if (curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code > 0) {
+      lua_pushinteger(L, code);
+      lua_setfield(L, -2, "status");
+    }
+    trace_push_host(L, t->item.easy);
+    lua_setfield(L, -2, "host");
+  }
+  return 1;
+}
+
+const luaL_Reg trace_methods[] = {{"trace", trace_l}, {NULL, NULL}};
