@@ -168,7 +168,10 @@ end
 
 --- The host of a URL, or nil.
 function M.host(url)
-  return type(url) == "string" and url:match("^%a[%w+.-]*://[^/@?#]*@?([^/?#:]+)") or nil
+  local authority = type(url) == "string" and url:match("^%a[%w+.-]*://([^/?#]*)")
+  if not authority then return nil end
+  authority = authority:gsub("^.*@", "")
+  return authority:match("^%[[^%]]*%]") or authority:gsub(":%d*$", "")
 end
 
 --- The milestone of a download at bytes of total (nil when unknown): every 25% of a known
