@@ -208,7 +208,8 @@ describe("client events", function()
 
   it("format_event makes one line of any event", function()
     local cases = {
-      { kind = "request", level = "debug", request = "submit", method = "POST", url = "http://h/v2/generate/audio", attempt = 1 },
+      { kind = "request", level = "debug", request = "submit", method = "POST", url = "http://h/v2/generate/audio",
+        attempt = 1 },
       { kind = "response", level = "info", request = "status", method = "GET", url = "http://h/x", status = 503,
         elapsed = 0.01, request_id = "r-1", error = "server: down\r\nX-Evil: 1" },
       { kind = "retry", level = "warn", request = "download", delay = 0.5, cause = "network: reset", attempt = 1,

@@ -33,9 +33,11 @@ describe("music.new", function()
     assert.is_nil(c)
     assert_error(err, "config")
     assert.equal("unknown option 'timout' (did you mean 'timeout'?)", err.message)
-    _, err = music.new { api_key = "k", maxretries = 1 }
+    c, err = music.new { api_key = "k", maxretries = 1 }
+    assert.is_nil(c)
     assert.equal("unknown option 'maxretries' (did you mean 'max_retries'?)", err.message)
-    _, err = music.new { api_key = "k", Headers = {} }
+    c, err = music.new { api_key = "k", Headers = {} }
+    assert.is_nil(c)
     assert.equal("unknown option 'Headers' (did you mean 'headers'?)", err.message)
   end)
 
@@ -88,8 +90,10 @@ describe("the options of each call", function()
     local before = #env.mock:requests()
     assert.equal("unknown option 'outptu' of client:submit (did you mean 'output'?)",
       bad("submit", PARAMS, { outptu = "x.wav" }))
-    assert.equal("unknown option 'timout' of client:status (did you mean 'timeout'?)", bad("status", st.id, { timout = 1 }))
-    assert.equal("unknown option 'intervall' of client:wait (did you mean 'interval'?)", bad("wait", st.id, { intervall = 1 }))
+    assert.equal("unknown option 'timout' of client:status (did you mean 'timeout'?)",
+      bad("status", st.id, { timout = 1 }))
+    assert.equal("unknown option 'intervall' of client:wait (did you mean 'interval'?)",
+      bad("wait", st.id, { intervall = 1 }))
     assert.equal("unknown option 'on_progres' of client:download (did you mean 'on_progress'?)",
       bad("download", st, env.dir .. "/x.wav", { on_progres = print }))
     assert.equal("unknown option 'overwite' of client:generate (did you mean 'overwrite'?)",
