@@ -233,6 +233,23 @@ describe("client events", function()
   end)
 end)
 
+describe("the README's example", function()
+  it("runs as written, printing a line per event", function()
+    local root = util.repo_root()
+    local readme = assert(util.read_file(root .. "/README.md"))
+    local block = readme:match("### Seeing what it does.-```lua\n(.-)```")
+    assert.truthy(block, "no example under Seeing what it does")
+    local script = env.dir .. "/readme_events.lua"
+    util.write_file(script, block .. ("local job = assert(client:submit({ model = %q, prompt = %q, lyrics = %q }))\n"
+      .. "assert(client:wait(job, { interval = 0.05 }))\n"):format(PARAMS.model, PARAMS.prompt, PARAMS.lyrics))
+    local out = util.sh("cd " .. q(root) .. " && env -u AIMLMUSIC_LOG AIMLAPI_KEY=" .. q(env.mock.key)
+      .. " AIMLAPI_BASE_URL=" .. q(env.mock.api_url) .. " LUA_PATH=" .. q(root .. "/lua/?.lua;" .. root
+      .. "/lua/?/init.lua;" .. (os.getenv("LUA_PATH") or ";")) .. " " .. util.LUA .. " " .. q(script) .. " 2>&1")
+    assert.truthy(out:find("aimlmusic: debug: POST " .. env.mock.api_url .. "/v2/generate/audio", 1, true), out)
+    assert.truthy(out:find("aimlmusic: info: job [^\n]+ completed"), out)
+  end)
+end)
+
 describe("AIMLMUSIC_LOG", function()
   -- Runs a generate in a child process with env before it; returns its stderr and stdout.
   local function child(envvars)

@@ -7,6 +7,7 @@
 if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
 
 local new_error = require("aimlmusic.errors").new
+local events = require "aimlmusic.events"
 
 local M = {}
 
@@ -51,12 +52,9 @@ function kinds.pair(v)
   return nil, "{earliest, typical} in seconds"
 end
 
---- The levels of events, least first (aimlmusic.events).
-M.levels = { "debug", "info", "warn", "error" }
+-- A level of events (aimlmusic.events.levels).
 function kinds.level(v)
-  for _, l in ipairs(M.levels) do
-    if v == l then return true end
-  end
+  if events.levels[v] then return true end
   return nil, "one of debug, info, warn, error"
 end
 
