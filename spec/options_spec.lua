@@ -177,7 +177,7 @@ describe("extra headers", function()
   it("refuse a name that is not a token and a value with CR, LF or another control", function()
     for _, h in ipairs { { ["X-A"] = "1\r\nAuthorization: Bearer stolen" }, { ["X-A"] = "1\n" },
                          { ["X-A"] = "a\0b" }, { ["X A"] = "1" }, { ["X-A:"] = "1" }, { [""] = "1" },
-                         { ["X-A"] = 1 }, { "X-A: 1" } } do
+                         { ["X-A"] = 1 }, { "X-A: 1" }, { ["X-A"] = "" }, { ["X-A"] = "  " } } do
       local c, err = music.new { api_key = "k", headers = h }
       assert.is_nil(c)
       assert_error(err, "config")

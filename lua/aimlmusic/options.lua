@@ -90,8 +90,9 @@ function kinds.headers(v)
       return nil, ("%s is set by the library and cannot be replaced%s"):format(name,
         name:lower() == "user-agent" and " (the user_agent option adds to it)" or ""), true
     end
-    if type(value) ~= "string" or #value > 4096 or not (value:find("^[\32-\126]*$")) then
-      return nil, ("the value of %s must be a string of printable ASCII (no CR, LF or other control)"):format(name), true
+    -- (libcurl would take an empty value as "remove this header" and send nothing.)
+    if type(value) ~= "string" or #value > 4096 or not value:find("^[\32-\126]*$") or not value:find("[^ ]") then
+      return nil, ("the value of %s must be printable ASCII, not empty (no CR, LF or other control)"):format(name), true
     end
   end
   return true
