@@ -192,6 +192,7 @@ describe("the aimlmusic command and the job it submits", function()
       assert.matches("minimax/music%-2%.0", err)
       assert.matches(env.mock.api_url:gsub("%p", "%%%0"), err)
       assert.matches("sent %d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ", err)
+      assert.matches("no journal keeps it", err)
       assert.equal("", read_file(case .. "/stdout"))
       -- And it does: the server answered after the command had gone.
       assert(first_time(function() return #env.mock:jobs() == 1 end, 10), "the job never came to be")
@@ -213,6 +214,27 @@ describe("the aimlmusic command and the job it submits", function()
       assert.equal("minimax/music-2.0", e.model)
       assert.equal(env.mock.api_url, e.base_url)
       assert.matches("aimlmusic resume", e.message) -- the journal may have it by then
+    end)
+  end)
+
+  describe("a submit that fails as a job may still exist", function()
+    it("says so, with the request id that finds it", function()
+      env.mock:fault { method = "POST", status = 500 }
+      local r = run(gen_args("song.mp3", "--no-journal"))
+      assert.equal(1, r.code, r.err)
+      assert.equal(1, #posts()) -- a 5xx is never repeated
+      assert.matches("may exist", r.err)
+      assert.matches("minimax/music%-2%.0, sent [%dT:Z-]+ to " .. env.mock.api_url:gsub("%p", "%%%0")
+        .. ", request_id %x+%-", r.err)
+      env.mock:fault { method = "POST", status = 503 }
+      r = run(gen_args("song.mp3", "--json"))
+      local e = json.decode(r.out).error
+      assert.equal("server", e.kind)
+      assert.matches("may exist", e.hint)
+      env.mock:fault { method = "POST", status = 400, json = { statusCode = 400, message = "prompt is bad" } }
+      r = run(gen_args("song.mp3", "--no-journal"))
+      assert.equal(2, r.code, r.err)
+      assert.is_nil(r.err:find("may exist", 1, true)) -- a refusal made no job
     end)
   end)
 

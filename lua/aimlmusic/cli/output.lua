@@ -181,17 +181,19 @@ local function go_on(state)
   return wait .. " finishes it"
 end
 
--- The submit was in flight: the job may exist although its id never came back. Everything
--- that finds it: the model, when and where it was sent, the request id when one came.
+-- The submit was in flight, or failed (err) where the request may have been taken: the job may
+-- exist although its id never came back. Everything that finds it: the model, when and where
+-- it was sent, the request id when one came.
 local function may_exist(state, err)
   local where = ("model %s, sent %s to %s"):format(state.model or "?",
     os.date("!%Y-%m-%dT%H:%M:%SZ", state.sent_at or os.time()), state.base_url or "?")
   if err and err.request_id then where = where .. ", request_id " .. err.request_id end
   local msg = "a job may exist and be billed, though its id never came back: " .. where
+  if err then return msg end -- the answer came and was not a job: nothing reached the journal
   if state.journal then
-    msg = msg .. "; if the answer reached the journal (" .. state.journal .. "), aimlmusic resume finishes it"
+    return msg .. "; if the answer reached the journal (" .. state.journal .. "), aimlmusic resume finishes it"
   end
-  return msg
+  return msg .. "; no journal keeps it (--no-journal): these find it"
 end
 
 -- Ctrl-C ended the command: says what became of the job and how to go on; exit 130.
