@@ -207,6 +207,7 @@ local music = {
 -- aimlmusic.GenerateOptions (for lua-language-server).
 ---@class aimlmusic.GenerateOptions: aimlmusic.WaitOptions, aimlmusic.DownloadOptions
 ---@field output? string where the track goes; without it, generate stops once the job completes
+---@field on_submit? fun(job: aimlmusic.Job) called once, as soon as the job exists, before any waiting
 
 -- aimlmusic.Task (for lua-language-server).
 ---@class aimlmusic.Task
@@ -433,7 +434,10 @@ function Client:download(src, path, opts)
 end
 
 --- Submit, wait and (with opts.output) download, in one call.
--- opts: everything wait() and download() take, and output (a file path).
+-- opts: everything wait() and download() take, output (a file path), and on_submit(job),
+-- called once the submit answers with the job ({id, status, model}; journaled by then), before
+-- any waiting: the id to show or keep at once. An on_submit that raises ends generate with its
+-- error, as on_status and on_progress do; the job stays in the journal for resume.
 ---@param params aimlmusic.Params the request
 ---@param opts? aimlmusic.GenerateOptions
 ---@return aimlmusic.Status|nil st with st.path and st.bytes after a download
@@ -447,6 +451,7 @@ function Client:generate(params, opts)
   local job
   job, err = self:submit(params, { output = opts.output, overwrite = opts.overwrite, max_retries = opts.max_retries })
   if not job then return nil, err end
+  if opts.on_submit then opts.on_submit(job) end
   local st
   st, err = self:wait(job, options.only("wait", opts))
   if not st then return nil, err end

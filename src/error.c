@@ -108,8 +108,10 @@ static int unsafe_cp(unsigned long c) {
 
 /* Appends s with every control character, invalid UTF-8 byte and unsafe code point written as
  * a visible escape (\n, \x1b, \xc2\x9b), so that text from a server can neither break the
- * line nor drive the terminal that shows it. */
-static void add_escaped(luaL_Buffer *b, const char *text, size_t n) {
+ * line nor drive the terminal that shows it. With json, s is an encoded JSON text and stays
+ * one: a control character or unsafe code point becomes \u001b, \u202e (the same value), an
+ * invalid byte the text \\x9b inside its string. */
+static void add_escaped_as(luaL_Buffer *b, const char *text, size_t n, int json) {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *s = (const unsigned char *)text;
   size_t i = 0, k, len;
@@ -121,7 +123,7 @@ static void add_escaped(luaL_Buffer *b, const char *text, size_t n) {
       i++;
       continue;
     }
-    if (c == '\n' || c == '\r' || c == '\t') {
+    if (!json && (c == '\n' || c == '\r' || c == '\t')) {
       luaL_addchar(b, '\\');
       luaL_addchar(b, c == '\n' ? 'n' : (c == '\r' ? 'r' : 't'));
       i++;
@@ -133,14 +135,40 @@ static void add_escaped(luaL_Buffer *b, const char *text, size_t n) {
       i += len;
       continue;
     }
+    if (json && (len > 0 || c < 0x80)) {
+      if (len == 0) cp = c, len = 1;
+      luaL_addstring(b, "\\u");
+      for (k = 4; k-- > 0;) luaL_addchar(b, hex[(cp >> (4 * k)) & 15]);
+      i += len;
+      continue;
+    }
     if (len == 0) len = 1;
     for (k = 0; k < len; k++, i++) {
+      if (json) luaL_addchar(b, '\\');
       luaL_addchar(b, '\\');
       luaL_addchar(b, 'x');
       luaL_addchar(b, hex[s[i] >> 4]);
       luaL_addchar(b, hex[s[i] & 15]);
     }
   }
+}
+
+static void add_escaped(luaL_Buffer *b, const char *text, size_t n) {
+  add_escaped_as(b, text, n, 0);
+}
+
+/* core.escape(s [, "json"]) --> s as add_escaped_as writes it: for a command line that prints
+ * what a server sent, as text or inside an encoded JSON text. */
+static int error_escape(lua_State *L) {
+  static const char *const modes[] = {"text", "json", NULL};
+  luaL_Buffer b;
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  int json = luaL_checkoption(L, 2, "text", modes);
+  luaL_buffinit(L, &b);
+  add_escaped_as(&b, s, n, json);
+  luaL_pushresult(&b);
+  return 1;
 }
 
 static void add_field(lua_State *L, luaL_Buffer *b, int t, const char *k, const char *label,
@@ -232,4 +260,6 @@ void error_open(lua_State *L) {
   lua_setfield(L, -2, "error");
   lua_pushcfunction(L, error_is);
   lua_setfield(L, -2, "is_error");
+  lua_pushcfunction(L, error_escape);
+  lua_setfield(L, -2, "escape");
 }

@@ -1,7 +1,8 @@
 /* error: the one error shape of DESIGN.md, built here and nowhere else.
  * Owns: the error table {kind, message, status, code, retryable, ...}, its metatable (whose
- * __tostring prints it on one line with control characters escaped), core.error and
- * core.is_error, and the one way a C function reports a recoverable failure: nil, err.
+ * __tostring prints it on one line with control characters escaped), core.error,
+ * core.is_error, core.escape (that escaping, for a command line's output), and the one way a
+ * C function reports a recoverable failure: nil, err.
  * Must not know: what failed or why (callers say), HTTP, files, the engine. */
 #ifndef AIMLMUSIC_ERROR_H
 #define AIMLMUSIC_ERROR_H
@@ -48,7 +49,8 @@ void error_setstring(lua_State *L, const char *k, const char *v);
 void error_setint(lua_State *L, const char *k, long long v);
 void error_setbool(lua_State *L, const char *k, int v);
 
-/* Registers the metatable and core.error(tbl) in the module table at the top. */
+/* Registers the metatable, core.error(tbl), core.is_error and core.escape in the module table
+ * at the top. */
 void error_open(lua_State *L);
 
 #if defined(__GNUC__)

@@ -25,6 +25,7 @@ local ALLOWED = {
   models = { "json" },
   validate = { "model", "prompt", "lyrics", "lyrics-file", "set", "json" },
 }
+local PATHS = { "output", "lyrics-file", "key-file", "journal" }
 local CLIENT_OPTS = { "interval", "key-file", "base-url", "journal", "no-journal", "json" }
 local NEEDS_CLIENT = { generate = true, submit = true, status = true, wait = true, download = true, resume = true }
 
@@ -81,6 +82,12 @@ function M.parse(cmd, argv)
       rest[#rest + 1] = a
     end
     i = i + 1
+  end
+  -- A path is cut at a NUL byte by the system: refused, rather than another file written.
+  for _, k in ipairs(PATHS) do
+    if opts[k] and opts[k]:find("\0", 1, true) then
+      return nil, usage_error(("--%s has a NUL byte, which no path can hold"):format(k))
+    end
   end
   for _, k in ipairs({ "timeout", "interval" }) do
     if opts[k] then

@@ -12,14 +12,16 @@ local now = require("aimlmusic.task").now -- seconds, monotonic
 local EXIT, KIND_EXIT = output.EXIT, output.KIND_EXIT
 local usage_error, build_params = args.usage_error, args.build_params
 local fail, plain, print_json, follower = output.fail, output.plain, output.print_json, output.follower
-local interrupted, report_done = output.interrupted, output.report_done
+local interrupted, report_done, text = output.interrupted, output.report_done, output.text
 
 -- Drives fn as a task until it returns; `state.phase` says what it is doing. Ctrl-C while
--- it submits is held until the job exists (so it is in the journal); otherwise the task is
--- cancelled at once (a download leaves no file) and "interrupted" is returned.
-local function drive(fn, state, tick)
+-- it submits is held until the job exists (so it is in the journal), and a second one stops
+-- there; otherwise the task is cancelled at once (a download leaves no file) and
+-- "interrupted" is returned. tick() runs before the first step and after each (10 a second).
+local function drive(fn, state, tick, out)
   local t = music.spawn(fn)
-  local seen = 0
+  local seen, held = 0, false
+  if tick then tick() end
   while not t:done() do
     music.step(100)
     local n = core.sigint_count()
@@ -27,6 +29,9 @@ local function drive(fn, state, tick)
       if state.phase ~= "submit" or n - seen >= 2 then
         if not t:done() then t:cancel() end
         return "interrupted"
+      elseif not held and out then
+        held = true
+        out:note("Ctrl-C: waiting for the submit's answer, so that the job is not lost (Ctrl-C again quits now)")
       end
     end
     if tick then tick() end
@@ -39,6 +44,9 @@ local function drive(fn, state, tick)
 end
 
 local commands = {}
+
+-- A submit that failed so may still have made a job: no answer, or one that was not a refusal.
+local MAY_EXIST = { timeout = true, server = true, protocol = true, network = true }
 
 function commands.models(opts)
   local names = {}
@@ -111,8 +119,9 @@ function commands.generate(opts, _, out)
   end
   local client, err = client_for.make(opts)
   if not client then return fail(out, err) end
-  local state = { phase = "submit" }
-  local on_status, on_progress, tick = follower(out, state)
+  local state = { phase = "submit", model = params.model, base_url = client.base_url, journal = client.journal,
+                  output = opts.output, sent_at = os.time() }
+  local on_status, on_progress, tick, on_submit = follower(out, state)
   local status_cb = function(st)
     if st.status == "completed" then state.download_started = now() end
     on_status(st)
@@ -121,10 +130,10 @@ function commands.generate(opts, _, out)
   local st, gerr = drive(function()
     return client:generate(params, {
       output = opts.output, overwrite = opts.overwrite, timeout = opts.timeout,
-      on_status = status_cb, on_progress = on_progress,
+      on_submit = on_submit, on_status = status_cb, on_progress = on_progress,
     })
-  end, state, tick)
-  if st == "interrupted" then return interrupted(out, state, client.journal ~= nil) end
+  end, state, tick, out)
+  if st == "interrupted" then return interrupted(out, state) end
   if not st then
     state.id = state.id or gerr.id
     local hint
@@ -132,9 +141,11 @@ function commands.generate(opts, _, out)
       hint = ("job %s goes on: aimlmusic wait %s -o %s"):format(gerr.id, gerr.id, opts.output)
     elseif gerr.id and gerr.kind ~= "job_failed" then
       hint = ("job %s is kept: aimlmusic download %s -o %s"):format(gerr.id, gerr.id, opts.output)
+    elseif not state.id and not gerr.retryable and MAY_EXIST[gerr.kind] then
+      hint = output.may_exist(state, gerr) -- the request may have reached the server
     end
     local c = fail(out, gerr, hint)
-    if gerr.id and not out.json then io.stdout:write(gerr.id, "\n") end
+    if gerr.id and not out.json then io.stdout:write(text(gerr.id), "\n") end
     return c
   end
   if state.total then
@@ -148,17 +159,20 @@ function commands.submit(opts, _, out)
   if not params then return code end
   local client, err = client_for.make(opts)
   if not client then return fail(out, err) end
-  local state = { phase = "submit" }
+  local state = { phase = "submit", model = params.model, base_url = client.base_url, journal = client.journal,
+                  output = opts.output, sent_at = os.time() }
   local job, serr = drive(function()
     return client:submit(params, { output = opts.output, overwrite = opts.overwrite })
-  end, state)
-  if job == "interrupted" then return interrupted(out, state, true) end
-  if not job then return fail(out, serr) end
+  end, state, nil, out)
+  if job == "interrupted" then return interrupted(out, state) end
+  if not job then
+    return fail(out, serr, not serr.retryable and MAY_EXIST[serr.kind] and output.may_exist(state, serr) or nil)
+  end
   if out.json then
     print_json(plain(job))
   else
-    out:note(("submitted to %s: %s"):format(job.model or params.model, job.status or "queued"))
-    io.stdout:write(job.id, "\n")
+    out:note(("submitted to %s: %s"):format(job.model or params.model, text(job.status or "queued")))
+    io.stdout:write(text(job.id), "\n")
   end
   return EXIT.ok
 end
@@ -181,11 +195,11 @@ function commands.status(opts, rest, out)
   if out.json then
     print_json(plain(st))
   else
-    local lines = { "id       " .. tostring(st.id or id), "status   " .. tostring(st.status) }
-    if st.url then lines[#lines + 1] = "url      " .. st.url end
+    local lines = { "id       " .. text(st.id or id), "status   " .. text(st.status) }
+    if st.url then lines[#lines + 1] = "url      " .. text(st.url) end
     if st.duration_ms then lines[#lines + 1] = ("duration %.1f s"):format(st.duration_ms / 1000) end
     if st.error then
-      lines[#lines + 1] = ("error    %s: %s"):format(tostring(st.error.name), tostring(st.error.message))
+      lines[#lines + 1] = ("error    %s: %s"):format(text(st.error.name), text(st.error.message))
     end
     io.stdout:write(table.concat(lines, "\n"), "\n")
   end
@@ -198,7 +212,7 @@ local function wait_and_fetch(cmd, opts, rest, out)
   if cmd == "download" and not opts.output then return fail(out, usage_error("download needs -o OUT")) end
   local client, err, jpath = client_for.for_id(opts)
   if not client then return fail(out, err) end
-  local state = { phase = "wait", id = id }
+  local state = { phase = "wait", id = id, output = opts.output }
   local on_status, on_progress, tick = follower(out, state)
   local st, werr = drive(function()
     local s, e
@@ -220,11 +234,11 @@ local function wait_and_fetch(cmd, opts, rest, out)
     if not info then return nil, e end
     s.path, s.bytes = info.path, info.bytes
     return s
-  end, state, tick)
-  if st == "interrupted" then return interrupted(out, state, false) end
+  end, state, tick, out)
+  if st == "interrupted" then return interrupted(out, state) end
   if not st then
     local c = fail(out, werr)
-    if werr.kind == "timeout" and not out.json then io.stdout:write(id, "\n") end
+    if werr.kind == "timeout" and not out.json then io.stdout:write(text(id), "\n") end
     return c
   end
   if st.path then
@@ -251,23 +265,23 @@ function commands.resume(opts, _, out)
     if out.json then print_json({ jobs = {} }) else out:note("nothing to resume in " .. client.journal) end
     return EXIT.ok
   end
-  local state = { phase = "wait" }
+  local state = { phase = "wait", journal = client.journal }
   local on_status, on_progress, tick = follower(out, state)
   if not out.tty then out:note(("resuming %d job(s) from %s"):format(#pending, client.journal)) end
   local results = drive(function()
     return client:resume({ timeout = opts.timeout, overwrite = opts.overwrite, on_status = on_status,
                            on_progress = on_progress })
-  end, state, tick)
-  if results == "interrupted" then return interrupted(out, state, true) end
+  end, state, tick, out)
+  if results == "interrupted" then return interrupted(out, state) end
   local code, jobs = EXIT.ok, {}
   for _, r in ipairs(results or {}) do
     local o = { id = r.id, path = r.path, status = r.st and r.st.status }
     if r.err then
       o.error = plain(r.err)
       if code == EXIT.ok then code = KIND_EXIT[r.err.kind] or EXIT.other end
-      out:note(("%s: %s"):format(r.id, tostring(r.err)))
+      out:note(("%s: %s"):format(text(r.id), tostring(r.err)))
     else
-      out:note(("%s: %s"):format(r.id, r.path and "saved " .. r.path or (o.status or "done")))
+      out:note(("%s: %s"):format(text(r.id), r.path and "saved " .. r.path or text(o.status or "done")))
     end
     jobs[#jobs + 1] = o
   end

@@ -49,8 +49,10 @@ local CLIENT_HELP = [[
 M.commands = {
   generate = "usage: aimlmusic generate -p PROMPT [-l LYRICS | --lyrics-file FILE] -o OUT [options]\n\n"
     .. "Submits a job, waits for it (a status line on stderr) and downloads the track to OUT\n"
-    .. "(a progress bar when stderr is a terminal). Ctrl-C prints the job id; aimlmusic resume\n"
-    .. "finishes it without paying again.\n\n" .. PARAMS_HELP
+    .. "(a progress bar when stderr is a terminal). The job id is on stderr as soon as the\n"
+    .. "submit answers; Ctrl-C then stops at once and prints it: aimlmusic resume (or aimlmusic\n"
+    .. "wait ID -o OUT) finishes it without paying again. A Ctrl-C during the submit waits for\n"
+    .. "its answer; a second one quits, saying what finds the job that may exist.\n\n" .. PARAMS_HELP
     .. "  -o, --output OUT         where the track goes (required)\n"
     .. "  --overwrite              replace OUT if it exists\n"
     .. "  --timeout S              stop waiting after S seconds (900); the job goes on\n" .. CLIENT_HELP,

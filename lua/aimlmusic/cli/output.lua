@@ -1,14 +1,22 @@
 -- What the command says: stdout carries the result (one JSON object with --json), stderr
 -- carries progress (plain lines, or a live status line and progress bar on a terminal); and
--- the exit code each outcome ends with.
+-- the exit code each outcome ends with. Whatever a server sent (ids, statuses, messages, URLs)
+-- is escaped before it is shown, in every mode: it can neither drive the terminal nor forge a
+-- line (core.escape; inside --json's object, escapes that keep the JSON valid and the same).
 
 local core = require "aimlmusic.core"
 local json = require("cjson").new()
 if json.encode_escape_forward_slash then json.encode_escape_forward_slash(false) end
 
 local now = require("aimlmusic.task").now -- seconds, monotonic
+local escape = core.escape
 
 local M = {}
+
+-- A server's string (or anything) as one safe line of text.
+local function text(v)
+  return escape(tostring(v))
+end
 
 -- Exit codes by outcome.
 local EXIT = { ok = 0, other = 1, usage = 2, auth = 3, failed = 4, timeout = 5, interrupted = 130 }
@@ -35,11 +43,11 @@ function Out:status_line(s)
   self.line, self.shown = true, s
 end
 
--- A line on stderr, after clearing a status line.
+-- A line on stderr, after clearing a status line (drawn again at the next tick).
 function Out:note(s)
   if self.line then
     io.stderr:write("\r\27[K")
-    self.line = false
+    self.line, self.shown = false, nil
   end
   io.stderr:write(s, "\n")
   io.stderr:flush()
@@ -90,16 +98,17 @@ local function plain(t, depth)
 end
 
 local function print_json(t)
-  io.stdout:write(json.encode(t), "\n")
+  io.stdout:write(escape(json.encode(t), "json"), "\n")
 end
 
+-- An error as lines: tostring of the library's errors (escaped there), the message of the
+-- command's own; then each field problem not already said.
 local function describe_error(err)
-  local lines = { type(err) == "table" and err.kind == "usage" and "aimlmusic: " .. err.message or tostring(err) }
-  if type(err) == "table" then
-    for _, f in ipairs(err.fields or {}) do
-      local line = ("%s: %s"):format(tostring(f.field), tostring(f.message))
-      if not lines[1]:find(line, 1, true) then lines[#lines + 1] = "  " .. line end
-    end
+  if type(err) ~= "table" then return "aimlmusic: " .. text(err) end
+  local lines = { core.is_error(err) and tostring(err) or "aimlmusic: " .. text(err.message) }
+  for _, f in ipairs(err.fields or {}) do
+    local line = ("%s: %s"):format(text(f.field), text(f.message))
+    if not lines[1]:find(line, 1, true) then lines[#lines + 1] = "  " .. line end
   end
   return table.concat(lines, "\n")
 end
@@ -114,22 +123,30 @@ local function fail(out, err, hint)
     print_json({ error = e })
   end
   out:note(describe_error(err))
-  if hint then out:note(hint) end
+  if hint then out:note(text(hint)) end
   return code
 end
 
 local function status_text(st)
-  return st.status .. (st.id and " " .. st.id or "")
+  return text(st.status) .. (st.id and " " .. text(st.id) or "")
 end
 
--- Follows a job on stderr: plain lines when changes happen, a live line on a terminal.
+-- Follows a job on stderr: one plain line per change, or on a terminal a live line whose
+-- elapsed time ticks from the start (tick runs several times a second). on_submit shows the
+-- job id the moment the submit answers.
 local function follower(out, state)
   local started, last = now(), nil
+  local function on_submit(job)
+    state.id, state.phase, state.status = job.id, "wait", job.status
+    last = tostring(job.id) .. "\0" .. tostring(job.status)
+    out:note(("job %s submitted (%s)"):format(text(job.id), text(job.status)))
+  end
   local function on_status(st)
     state.id = st.id or state.id
     state.phase = "wait"
-    if st.status ~= last then
-      last = st.status
+    local key = tostring(st.id) .. "\0" .. tostring(st.status)
+    if key ~= last then
+      last, state.status = key, st.status
       if not out.tty then out:note(status_text(st)) end
     end
   end
@@ -139,20 +156,67 @@ local function follower(out, state)
     out:bar(done, total, now() - (state.download_started or now()))
   end
   local function tick()
-    if state.phase == "wait" and out.tty then
-      out:status_line(("%s · %ds · %s"):format(last or "submitted", math.floor(now() - started), state.id or ""))
+    if not out.tty then return end
+    local elapsed = math.floor(now() - started)
+    if state.phase == "submit" then
+      out:status_line(("submitting · %ds"):format(elapsed))
+    elseif state.phase == "wait" then
+      out:status_line(("%s · %ds · %s"):format(text(state.status or "submitted"), elapsed, text(state.id or "")))
     end
   end
-  return on_status, on_progress, tick
+  return on_status, on_progress, tick, on_submit
 end
 
-local function interrupted(out, state, resumable)
-  local msg = state.id and ("interrupted: job %s is kept%s"):format(state.id,
-    resumable and "; aimlmusic resume finishes it" or "; aimlmusic wait " .. state.id .. " goes on")
-    or "interrupted before a job was submitted"
-  if out.json then print_json({ error = { kind = "interrupted", message = msg, id = state.id } }) end
-  out:note(msg)
-  if state.id and not out.json then io.stdout:write(state.id, "\n") end
+-- A path as a shell word, for a command to copy.
+local function shell_word(s)
+  if s:match("^[%w%%+,./:=@_-]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- What to run to go on with job state.id.
+local function go_on(state)
+  local wait = ("aimlmusic wait %s%s"):format(shell_word(state.id),
+    state.output and " -o " .. shell_word(state.output) or "")
+  if state.journal then return ("aimlmusic resume finishes it (or %s)"):format(wait) end
+  return wait .. " finishes it"
+end
+
+-- The submit was in flight, or failed (err) where the request may have been taken: the job may
+-- exist although its id never came back. Everything that finds it: the model, when and where
+-- it was sent, the request id when one came.
+local function may_exist(state, err)
+  local where = ("model %s, sent %s to %s"):format(state.model or "?",
+    os.date("!%Y-%m-%dT%H:%M:%SZ", state.sent_at or os.time()), state.base_url or "?")
+  if err and err.request_id then where = where .. ", request_id " .. err.request_id end
+  local msg = "a job may exist and be billed, though its id never came back: " .. where
+  if err then return msg end -- the answer came and was not a job: nothing reached the journal
+  if state.journal then
+    return msg .. "; if the answer reached the journal (" .. state.journal .. "), aimlmusic resume finishes it"
+  end
+  return msg .. "; no journal keeps it (--no-journal): these find it"
+end
+
+-- Ctrl-C ended the command: says what became of the job and how to go on; exit 130.
+local function interrupted(out, state)
+  local msg
+  if state.id then
+    msg = ("interrupted: job %s is kept; %s"):format(state.id, go_on(state))
+  elseif state.phase == "submit" then
+    msg = "interrupted while the submit was in flight: " .. may_exist(state)
+  elseif state.journal then
+    msg = "interrupted: the journal's jobs stay pending; aimlmusic resume goes on"
+  else
+    msg = "interrupted"
+  end
+  if out.json then
+    local e = { kind = "interrupted", message = msg, id = state.id }
+    if not state.id and state.phase == "submit" then
+      e.model, e.base_url, e.sent_at = state.model, state.base_url, os.date("!%Y-%m-%dT%H:%M:%SZ", state.sent_at)
+    end
+    print_json({ error = e })
+  end
+  out:note(text(msg))
+  if state.id and not out.json then io.stdout:write(text(state.id), "\n") end
   return EXIT.interrupted
 end
 
@@ -176,4 +240,5 @@ M.EXIT, M.KIND_EXIT = EXIT, KIND_EXIT
 M.new = new_out -- the output of a command run with opts (opts.json: one JSON object on stdout)
 M.plain, M.print_json, M.describe_error, M.fail = plain, print_json, describe_error, fail
 M.follower, M.interrupted, M.report_done = follower, interrupted, report_done
+M.text, M.may_exist = text, may_exist
 return M
