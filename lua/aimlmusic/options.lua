@@ -84,7 +84,7 @@ function M.check(opts)
   -- The URL rule (http(s) only, no user name, plain http to loopback only unless allow_http)
   -- is libcurl's parser in C, for base_url here and for every download and redirect later.
   local session = pick(n, SESSION, {
-    api_key = key, base_url = base_url, ca_file = opts.ca_file, proxy = opts.proxy,
+    api_key = key, base_url = base_url, ca_file = opts.ca_file, ca_path = opts.ca_path, proxy = opts.proxy,
     allow_http = opts.allow_http and true or false, tls_verify = opts.tls_verify ~= false,
   })
   return client, session, expected
