@@ -73,10 +73,20 @@ http {
     ssl_certificate_key %s/../key.pem;
     ssl_protocols TLSv1.3;
     access_log %s/access.log conn;
+    # Through a proxy, which reads each request whole before it is answered, as the service
+    # does: nginx answering a POST from a location of its own resets the stream of a body
+    # still on its way (HTTP/2).
+    location / {
+      proxy_pass http://127.0.0.1:%d;
+      proxy_set_header X-Conn $connection-$connection_requests;
+    }
+  }
+  server {
+    listen 127.0.0.1:%d;
     default_type application/json;
     location = /v2/generate/audio {
       if ($request_method = POST) {
-        return 200 '{"id":"job-$connection-$connection_requests:minimax/music-2.0","status":"queued"}';
+        return 200 '{"id":"job-$http_x_conn:minimax/music-2.0","status":"queued"}';
       }
       return 200 '{"id":"$arg_generation_id","status":"generating"}';
     }
@@ -86,9 +96,9 @@ http {
 
 --- nginx over TLS 1.3 on a free port, with dir's cert.pem and key.pem (M.ca): HTTP/2 offered
 -- when h2 is true, else HTTP/1.1 only; close: a connection per request. Returns
--- {port, url, requests(), connections(), stop()}:
--- requests() the lines "connection protocol method" of its log, connections() how many
--- distinct connections carried them.
+-- {port, url, requests(want), connections(want), stop()}: requests() the lines "connection
+-- protocol method" of its log (waiting until want are there), connections() how many distinct
+-- connections carried them.
 local runs = 0
 function M.nginx(dir, h2, close)
   local port = util.free_port()
@@ -96,7 +106,9 @@ function M.nginx(dir, h2, close)
   dir = util.mkdir(("%s/nginx-%d"):format(dir, runs))
   local d = dir
   -- nginx 1.22 (Debian 12) spells HTTP/2 on the listen line.
-  local conf = NGINX_CONF:format(d, d, d, d, d, d, d, close and "0" or "75s", port, h2 and " http2" or "", "", d, d, d)
+  local inner = util.free_port()
+  local conf = NGINX_CONF:format(d, d, d, d, d, d, d, close and "0" or "75s", port, h2 and " http2" or "", "", d, d, d,
+    inner, inner)
   util.write_file(dir .. "/nginx.conf", conf)
   local server = assert(io.popen(("exec env -u LD_PRELOAD timeout 60 nginx -e %s/error.log -p %s -c %s/nginx.conf "
     .. "-g 'daemon off;' >/dev/null 2>&1 & echo $!"):format(util.q(d), util.q(d), util.q(d))))
@@ -104,10 +116,20 @@ function M.nginx(dir, h2, close)
   server:close()
   assert(wait_port(port), "nginx did not start: " .. (util.read_file(dir .. "/error.log") or ""))
   local s = { port = port, url = "https://127.0.0.1:" .. port }
-  function s.requests() return lines(dir .. "/access.log") end
-  function s.connections()
+  -- nginx logs a request once it is done with it, a moment after the client has the answer:
+  -- with want, wait (10 s at most) until that many are logged.
+  function s.requests(want)
+    local deadline = socket.gettime() + 10
+    local got = lines(dir .. "/access.log")
+    while want and #got < want and socket.gettime() < deadline do
+      socket.sleep(0.02)
+      got = lines(dir .. "/access.log")
+    end
+    return got
+  end
+  function s.connections(want)
     local seen, n = {}, 0
-    for _, l in ipairs(s.requests()) do
+    for _, l in ipairs(s.requests(want)) do
       local c = l:match("^(%d+)")
       if c and not seen[c] then seen[c], n = true, n + 1 end
     end
@@ -127,7 +149,7 @@ function M.badpeer(dir, proto, mode, bad_at)
   local log = dir .. "/peer-" .. proto .. "-" .. mode .. ".log"
   os.remove(log)
   local script = util.repo_root() .. "/spec/support/badpeer.py"
-  local p = assert(io.popen(("exec %s %s %s %s %d %s %s %s >/dev/null 2>&1 & echo $!"):format(PYTHON,
+  local p = assert(io.popen(("exec env -u LD_PRELOAD %s %s %s %s %d %s %s %s >/dev/null 2>&1 & echo $!"):format(PYTHON,
     util.q(script), proto, mode, bad_at or 0, util.q(log), util.q(dir .. "/cert.pem"), util.q(dir .. "/key.pem"))))
   local pid = tonumber(p:read("*l"))
   p:close()
