@@ -1,8 +1,9 @@
 /* The engine: one libcurl multi handle per Lua state, driven without blocking by
  * engine:perform() and put to sleep in the kernel only by engine:poll(ms).
  *
- * DESIGN. The engine owns the multi handle, the pool of reset easy handles, the list of
- * active items, the per-lane queues, socket mode, the wake pipe, the budget of a perform
+ * DESIGN. The engine owns the multi handle (and with it the connections and the parsed CA
+ * store every transfer shares), the share of TLS sessions, the pool of reset easy handles,
+ * the list of active items, the per-lane queues, socket mode, the wake pipe, the budget of a perform
  * (paused items, paced admission) and the worker threads, which run jobs (engine_post) for
  * the items. It runs *items*: an engine_item is a small header embedded in a larger object (a
  * transfer, transfer.h) that the engine never sees beyond the header and its hooks (again,

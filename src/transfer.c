@@ -1,7 +1,8 @@
 /* A transfer: one request of the API as a Lua userdata.
  *
  * DESIGN. transfer.c owns what one request holds: its engine item (and through it the easy
- * handle), the body buffer, the libcurl write and progress callbacks, and for a download the
+ * handle), the body buffer, the libcurl write and progress callbacks, a submit's single-send
+ * guard (the count of its sends, libcurl's pre-request callback), and for a download the
  * file: its temporary name ("<target>.part-XXXXXX", made and parsed only here), the spool
  * that carries the bytes to it on the engine's workers (the file is made and written there,
  * never on the thread that steps), the partial file kept for a resumed attempt, and its
