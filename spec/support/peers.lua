@@ -175,9 +175,4 @@ function M.badpeer(dir, proto, mode, bad_at)
   return s
 end
 
---- Whether the machine has what these servers need.
-function M.have_nginx()
-  return util.execute("command -v nginx >/dev/null 2>&1")
-end
-
 return M
