@@ -1,6 +1,6 @@
 -- Per-request cost, this module: N submit+status cycles, blocking calls outside any task.
--- usage: lua cycle_module.lua BASE_URL N PARAMS_JSON
-local base, n, params_path = arg[1], tonumber(arg[2]), arg[3]
+-- usage: lua cycle_module.lua BASE_URL N PARAMS_JSON [CA_FILE [CA_PATH]]
+local base, n, params_path, ca_file, ca_path = arg[1], tonumber(arg[2]), arg[3], arg[4], arg[5]
 
 local cjson = require "cjson"
 local music = require "aimlmusic"
@@ -9,7 +9,7 @@ local f = assert(io.open(params_path, "rb"))
 local params = cjson.decode(f:read("*a"))
 f:close()
 
-local client = assert(music.new { api_key = "test-key", base_url = base })
+local client = assert(music.new { api_key = "test-key", base_url = base, ca_file = ca_file, ca_path = ca_path })
 for _ = 1, n do
   local job = assert(client:submit(params))
   local st = assert(client:status(job.id))

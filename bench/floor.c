@@ -2,7 +2,10 @@
  * kept-alive connection), the same requests the Lua peers send. It builds the status URL from
  * the id in the answer but parses nothing else: no peer can do less work.
  *
- *   floor BASE_URL N BODY_FILE
+ *   floor BASE_URL N BODY_FILE [CA_FILE]
+ *
+ * With CA_FILE (an https BASE_URL), the transport settings the module uses: that bundle and no
+ * CA directory (so libcurl keeps its parsed store), HTTP/2 where the server offers it.
  *
  * Prints "cycles N cpu S wall S" (its own getrusage and monotonic clock). */
 #define _POSIX_C_SOURCE 200809L
@@ -83,7 +86,7 @@ int main(int argc, char **argv) {
   CURL *easy;
   double c0, w0;
   if (argc < 4) {
-    fprintf(stderr, "usage: floor BASE_URL N BODY_FILE\n");
+    fprintf(stderr, "usage: floor BASE_URL N BODY_FILE [CA_FILE]\n");
     return 2;
   }
   base = argv[1];
@@ -112,6 +115,11 @@ int main(int argc, char **argv) {
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)&b);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  if (argc > 4) {
+    curl_easy_setopt(easy, CURLOPT_CAINFO, argv[4]);
+    curl_easy_setopt(easy, CURLOPT_CAPATH, (char *)NULL);
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  }
 
   c0 = cpu();
   w0 = now();

@@ -88,7 +88,9 @@ w("Measured by `make bench` (bench/run.sh) on ", R["fact.date"], ": ", R["fact.n
   " wall time). Servers",
   " (nginx, the mock) run in their own processes on loopback and are not counted. CPU placement: ",
   R["param.pinning"] or "none", " (a loopback round trip between two CPUs of a VM goes through the",
-  " hypervisor: it doubles the floor's cost and, left to the scheduler, flips from run to run).")
+  " hypervisor: it doubles the floor's cost and, left to the scheduler, flips from run to run).",
+  R["fact.load_start"] and (" Load average (1, 5, 15 min) at the start: " .. R["fact.load_start"] .. "; at the end: "
+    .. (R["fact.load_end"] or "?") .. " (other work on the machine inflates wall times and ratios).") or "")
 w("")
 
 ---------------------------------------------------------------------------
@@ -448,6 +450,52 @@ if sections.music then
     target(("time to music, wave %d: status requests per job, default vs the seeds' fewest"):format(wave),
       fmt("%.2f vs %.2f", d.requests_per_job, best_req), "fewer", d.requests_per_job < best_req)
   end
+end
+
+---------------------------------------------------------------------------
+-- 8. connections
+if sections.tls then
+  local n_of = { h1 = num("param.n_tls"), h2 = num("param.n_tls"), fresh = num("param.n_fresh"),
+    nocache = num("param.n_nocache") }
+  local function per_cycle(peer, where) -- CPU s per cycle, one per round
+    local n, cpu = n_of[where], {}
+    for r = 1, rounds do
+      local a = meas(("t.%s.%s.1.%d"):format(peer, where, r))
+      local b = meas(("t.%s.%s.%d.%d"):format(peer, where, n, r))
+      cpu[r] = (b.cpu - a.cpu) / (n - 1)
+    end
+    return cpu
+  end
+  w("## 8. Connections: TLS 1.3, HTTP/1.1 and HTTP/2, fresh connections")
+  w("")
+  w("The cycles of section 1 against nginx over TLS 1.3, every peer verifying against Debian's CA bundle",
+    " (with the bench's own CA added) and no CA directory: the module's settings, given to the floor too.",
+    " HTTP/1.1: a server that offers only it; HTTP/2: one that offers h2 by ALPN. Fresh: nginx closes each",
+    " connection after its answer, so each request opens a TLS connection (with libcurl's TLS session",
+    " resumption, as both peers run by default); the cost per connection is half a cycle, the request",
+    " included. Per cycle = (run of N cycles - run of 1) / (N - 1): a process's first connection and its one",
+    " parse of the CA bundle are left out, for every peer alike. CPU medians over ", rounds, " rounds; ratios",
+    " within each round, median and range.")
+  w("")
+  w("| transport | N | floor CPU us/cycle | aimlmusic CPU us/cycle | aimlmusic x floor (range) |")
+  w("|---|--:|--:|--:|--:|")
+  local x = {}
+  for _, row in ipairs { { "h1", "TLS 1.3, HTTP/1.1, kept alive" }, { "h2", "TLS 1.3, HTTP/2, kept alive" },
+    { "fresh", "TLS 1.3, a connection per request" } } do
+    local f, m = per_cycle("floor", row[1]), per_cycle("module", row[1])
+    x[row[1]] = { floor = median(f), module = median(m), q = ratios(m, f) }
+    w("| ", row[2], " | ", n_of[row[1]], " | ", fmt("%.1f", median(f) * 1e6), " | ", fmt("%.1f", median(m) * 1e6),
+      " | ", range(x[row[1]].q), " |")
+  end
+  local nocache = median(per_cycle("module", "nocache"))
+  w("| … aimlmusic with the CA directory named (ca_path): the bundle parsed per connection | ",
+    n_of.nocache, " | | ", fmt("%.1f", nocache * 1e6), " | |")
+  w("")
+  target("CPU per cycle over TLS 1.3 + HTTP/1.1, aimlmusic / C floor", range(x.h1.q), "<= 1.5x", x.h1.q.mid <= 1.5)
+  target("CPU per cycle over TLS 1.3 + HTTP/2, aimlmusic / C floor", range(x.h2.q), "<= 1.5x", x.h2.q.mid <= 1.5)
+  target("CPU per fresh TLS connection, aimlmusic (Debian's CA store)", fmt("%.2f ms (floor %.2f ms)",
+    x.fresh.module / 2 * 1e3, x.fresh.floor / 2 * 1e3), "<= 2 ms", x.fresh.module / 2 <= 0.002)
+  target("… with a CA directory, as libcurl's default on Debian", fmt("%.1f ms", nocache / 2 * 1e3), "", nil)
 end
 
 ---------------------------------------------------------------------------

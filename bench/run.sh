@@ -11,7 +11,9 @@
 #      against nginx, beside Python requests with a thread per job;
 #   6. hosts: the timer gap the library adds in Neovim, step(0) in LÖVE with 100 jobs;
 #   7. time to music: delay from a job's completion to its file on disk, and status requests
-#      per job, for the seeds' loops and the library's default schedule (bench/music_time.lua).
+#      per job, for the seeds' loops and the library's default schedule (bench/music_time.lua);
+#   8. connections: submit+status cycles over TLS 1.3 (HTTP/1.1, HTTP/2) beside the C floor
+#      with the same transport settings, and the CPU of a fresh TLS connection.
 #
 # Every peer runs in its own process, measured from outside the same way (bench/measure.c:
 # wait4's rusage and a monotonic clock). The servers it starts (nginx with its own config, the
@@ -21,8 +23,9 @@
 # Sizes can be changed: BENCH_N (cycles of the fast peers), BENCH_N_PY, BENCH_N_CURL,
 # BENCH_ROUNDS, BENCH_POLL (status poll interval of the jobs, s), BENCH_DL_MIB, BENCH_SCALE
 # (job counts of section 5), BENCH_SCALE_PY (those the Python peer runs), BENCH_MUSIC_JOBS and
-# BENCH_MUSIC_SCALE (section 7); BENCH_SECTIONS picks sections (cost jobs dl step scale hosts
-# music, all by default); BENCH_RAW=FILE keeps the raw measurements.
+# BENCH_MUSIC_SCALE (section 7), BENCH_N_TLS, BENCH_N_FRESH, BENCH_N_NOCACHE (section 8);
+# BENCH_SECTIONS picks sections (cost tls jobs dl step scale hosts music, all by default);
+# BENCH_RAW=FILE keeps the raw measurements.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +49,7 @@ SCALE_JOBS=${BENCH_SCALE:-100 1000 10000}
 SCALE_PY=${BENCH_SCALE_PY:-100 1000}
 MUSIC_JOBS=${BENCH_MUSIC_JOBS:-20}
 MUSIC_SCALE=${BENCH_MUSIC_SCALE:-0.1}
-SECTIONS=${BENCH_SECTIONS:-cost jobs dl step scale hosts music}
+SECTIONS=${BENCH_SECTIONS:-cost tls jobs dl step scale hosts music}
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 say() { echo "bench: $*" >&2; }
@@ -174,6 +177,8 @@ put "fact.luasocket $("$LUA" -e 'print(require("socket")._VERSION)')"
 put "fact.cjson lua-cjson $("$LUA" -e 'print(require("cjson")._VERSION)')"
 put "fact.nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //; s#/# #')"
 put "fact.fs $(df -PT "$T" | awk 'NR == 2 { print $2 }')"
+# The machine may be shared: its load at the start and the end goes into the report.
+put "fact.load_start $(cut -d' ' -f1-3 /proc/loadavg)"
 put "param.n_fast $N_FAST"
 put "param.n_py $N_PY"
 put "param.n_curl $N_CURL"
@@ -199,6 +204,23 @@ mkdir -p "$NG/www/audio"
 head -c 262144 /dev/urandom >"$NG/www/audio/aOC5WDH9oqBkaF5qHORbD5QW.mp3"
 PORT=$(free_port)
 ID="e84c6bd4-8d5f-4c3a-9b1e-2f6a7d0c9e11:minimax/music-2.0"
+# Section 8 speaks TLS 1.3 to the same answers: a CA made for this run signs 127.0.0.1's
+# certificate; clients verify against Debian's CA bundle with that CA added (the cost of
+# parsing Debian's store is what a fresh connection pays when the parsed store is not kept).
+TLS=$T/tls
+mkdir -p "$TLS"
+ossl() { env -u LD_PRELOAD openssl "$@" >/dev/null 2>&1; }
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=bench-ca \
+  -keyout "$TLS/ca.key" -out "$TLS/ca.pem"
+ossl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 -keyout "$TLS/key.pem" \
+  -out "$TLS/cert.csr"
+echo "subjectAltName=IP:127.0.0.1" >"$TLS/ext.cnf"
+ossl x509 -req -in "$TLS/cert.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial -days 1 \
+  -extfile "$TLS/ext.cnf" -out "$TLS/cert.pem"
+cat /etc/ssl/certs/ca-certificates.crt "$TLS/ca.pem" >"$TLS/bundle.pem"
+TLS_H1=$(free_port)
+TLS_H2=$(free_port)
+TLS_FRESH=$(free_port)
 cat >"$NG/nginx.conf" <<EOF
 daemon off;
 master_process off;
@@ -228,8 +250,27 @@ http {
       return 200 '{"id":"$ID","trace_id":"81d7475c3aa5d11cd09cbfc626e1bca0","meta":{"usage":{"credits_used":126}},"status":"completed","extra_info":{"music_sample_rate":44100,"music_duration":2000,"music_size":262144,"bitrate":256000,"music_channel":1},"audio_file":{"url":"http://127.0.0.2:$PORT/audio/aOC5WDH9oqBkaF5qHORbD5QW.mp3?Expires=1795405209&Signature=a2a6bcda4da2005538a288a5a33a77cce603313b"}}';
     }
   }
-}
 EOF
+# The TLS servers: HTTP/1.1 only, HTTP/2 offered (ALPN), and a connection per request.
+for tls in "$TLS_H1:60s" "$TLS_H2 http2:60s" "$TLS_FRESH:0"; do
+  cat >>"$NG/nginx.conf" <<EOF
+  server {
+    listen 127.0.0.1:${tls%%:*} ssl;
+    ssl_certificate $TLS/cert.pem;
+    ssl_certificate_key $TLS/key.pem;
+    ssl_protocols TLSv1.3;
+    keepalive_timeout ${tls##*:};
+    location = /v2/generate/audio {
+      default_type application/json;
+      if (\$request_method = POST) {
+        return 200 '{"id":"$ID","status":"queued"}';
+      }
+      return 200 '{"id":"$ID","status":"completed","audio_file":{"url":"https://127.0.0.1:$TLS_H1/a.mp3"}}';
+    }
+  }
+EOF
+done
+echo "}" >>"$NG/nginx.conf"
 # (not through a function: $! must be nginx itself, which taskset execs)
 $pin_server /usr/sbin/nginx -p "$NG" -e "$NG/error.log" -c "$NG/nginx.conf" &
 pids="$pids $!"
@@ -268,6 +309,57 @@ while [ "$r" -le "$ROUNDS" ]; do
     say "1. per-request cost: round $r/$ROUNDS, $p"
     cycle "$p" 0 "$r"
     cycle "$p" "$(n_of "$p")" "$r"
+  done
+  r=$((r + 1))
+done
+fi
+
+# --- 8. connections: the same cycles over TLS 1.3, with HTTP/1.1 and with HTTP/2 (ALPN), and
+# requests that each open a fresh TLS connection (nginx closes it after the answer), every peer
+# verifying against Debian's CA bundle (with the bench's CA added) and keeping no CA directory;
+# and, for reference, the module with libcurl's default CA directory named (ca_path), which
+# makes libcurl parse the bundle for every connection. Per cycle = (run with N cycles - run
+# with 1) / (N - 1): the first connection, and the one parse of the bundle a process makes,
+# are left out for every peer alike.
+if want tls; then
+N_TLS=${BENCH_N_TLS:-2000}
+N_FRESH=${BENCH_N_FRESH:-100}
+N_NOCACHE=${BENCH_N_NOCACHE:-10}
+put "param.n_tls $N_TLS"
+put "param.n_fresh $N_FRESH"
+put "param.n_nocache $N_NOCACHE"
+tcycle() { # PEER WHERE N ROUND
+  case $2 in
+    h1) url=https://127.0.0.1:$TLS_H1 ;;
+    h2) url=https://127.0.0.1:$TLS_H2 ;;
+    *) url=https://127.0.0.1:$TLS_FRESH ;;
+  esac
+  case $1 in
+    floor) m "t.$1.$2.$3.$4" "$BIN/floor" "$url" "$3" "$T/body.json" "$TLS/bundle.pem" ;;
+    module)
+      if [ "$2" = nocache ]; then
+        m "t.$1.$2.$3.$4" "$LUA" bench/cycle_module.lua "$url" "$3" bench/params.json "$TLS/bundle.pem" /etc/ssl/certs
+      else
+        m "t.$1.$2.$3.$4" "$LUA" bench/cycle_module.lua "$url" "$3" bench/params.json "$TLS/bundle.pem"
+      fi
+      ;;
+  esac
+}
+tls_n() {
+  case $1 in h1 | h2) echo "$N_TLS" ;; fresh) echo "$N_FRESH" ;; *) echo "$N_NOCACHE" ;; esac
+}
+CPU=$SERVER_CPU
+say "8. connections: warming up"
+for where in h1 h2 fresh; do for p in floor module; do tcycle "$p" "$where" 5 warm; done; done
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+  for where in h1 h2 fresh nocache; do
+    for p in floor module; do
+      [ "$where:$p" != nocache:floor ] || continue
+      say "8. connections: round $r/$ROUNDS, $where, $p"
+      tcycle "$p" "$where" 1 "$r"
+      tcycle "$p" "$where" "$(tls_n "$where")" "$r"
+    done
   done
   r=$((r + 1))
 done
@@ -439,5 +531,6 @@ cat "$T/music.out" >>"$RES"
 stop_mock
 fi
 
+put "fact.load_end $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -z "${BENCH_RAW:-}" ] || cp "$RES" "$BENCH_RAW"
 "$LUA" bench/report.lua "$RES" bench/results.md

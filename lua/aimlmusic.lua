@@ -69,6 +69,7 @@ local music = {
 -- @field journal a file path: every submitted job is recorded there, for `Client:resume`
 -- @field tls_verify false, by name, accepts any certificate (true)
 -- @field ca_file a CA bundle
+-- @field ca_path a CA directory (hashed names, as `openssl rehash` makes)
 -- @field proxy a proxy URL (libcurl's *_proxy variables work too)
 -- @field allow_http plain http to hosts other than loopback (false)
 -- @field low_speed_limit, low_speed_time a download slower than low_speed_limit bytes a second
@@ -125,6 +126,7 @@ local music = {
 ---@field journal? string a file path
 ---@field tls_verify? boolean (true)
 ---@field ca_file? string
+---@field ca_path? string
 ---@field proxy? string
 ---@field allow_http? boolean (false)
 ---@field low_speed_limit? integer bytes per second (1024)

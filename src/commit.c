@@ -159,6 +159,8 @@ static void commit_facts(transfer *t, response_facts *f) {
   f->stalled = t->stalled;
   f->max_bytes = (long long)t->max_bytes;
   f->expected = (long long)t->expected;
+  f->sends = t->sends;
+  f->resend_refused = t->resend_refused;
   if (t->item.easy == NULL) return;
   curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &f->status);
   if (curl_easy_getinfo(t->item.easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK) f->url = url;

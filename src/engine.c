@@ -1,8 +1,9 @@
 /* The engine: one libcurl multi handle per Lua state, driven without blocking by
  * engine:perform() and put to sleep in the kernel only by engine:poll(ms).
  *
- * DESIGN. The engine owns the multi handle, the pool of reset easy handles, the list of
- * active items, the per-lane queues, socket mode, the wake pipe, the budget of a perform
+ * DESIGN. The engine owns the multi handle (and with it the connections and the parsed CA
+ * store every transfer shares), the share of TLS sessions, the pool of reset easy handles,
+ * the list of active items, the per-lane queues, socket mode, the wake pipe, the budget of a perform
  * (paused items, paced admission) and the worker threads, which run jobs (engine_post) for
  * the items. It runs *items*: an engine_item is a small header embedded in a larger object (a
  * transfer, transfer.h) that the engine never sees beyond the header and its hooks (again,
@@ -26,6 +27,7 @@ static void engine_unref(engine *e) {
   int i;
   if (--e->refs > 0) return;
   for (i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
+  if (e->share) curl_share_cleanup(e->share); /* after every handle that used it */
   platform_wake_close(e->wake_fd);
   pollfd_close(e);
   free(e->changes);
@@ -39,6 +41,7 @@ CURL *engine_easy_take(engine *e, engine_item *it) {
   it->engine = e;
   e->refs++;
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)it);
+  if (e->share) curl_easy_setopt(easy, CURLOPT_SHARE, e->share);
   return easy;
 }
 
@@ -341,6 +344,23 @@ static int engine_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
   return 0;
 }
 
+/* Whether libcurl has a default CA bundle: what a new handle reports (libcurl 7.84 and later;
+ * an older one says nothing, and its defaults stay as they are). */
+static int engine_probe_ca_file(void) {
+  int has = 0;
+#if LIBCURL_VERSION_NUM >= 0x075400
+  CURL *easy = curl_easy_init();
+  char *ca = NULL;
+  if (easy && curl_easy_getinfo(easy, CURLINFO_CAINFO, &ca) == CURLE_OK && ca && ca[0]) has = 1;
+  if (easy) curl_easy_cleanup(easy);
+#endif
+  return has;
+}
+
+int engine_default_ca_file(const engine *e) {
+  return e->default_ca_file;
+}
+
 engine *engine_get(lua_State *L) {
   engine **pe;
   lua_pushlightuserdata(L, (void *)&engine_key);
@@ -367,6 +387,10 @@ engine *engine_get(lua_State *L) {
    * of a socket each: polite to the service and far from the process's descriptor limit. */
   curl_multi_setopt((*pe)->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)ENGINE_MAX_HOST_CONNECTIONS);
   curl_multi_setopt((*pe)->multi, CURLMOPT_MAXCONNECTS, (long)(2 * ENGINE_MAX_HOST_CONNECTIONS));
+  curl_multi_setopt((*pe)->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  (*pe)->share = curl_share_init();
+  if ((*pe)->share) curl_share_setopt((*pe)->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  (*pe)->default_ca_file = engine_probe_ca_file();
   lua_pushlightuserdata(L, (void *)&engine_key);
   lua_insert(L, -2);
   lua_rawset(L, LUA_REGISTRYINDEX);

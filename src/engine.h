@@ -139,10 +139,16 @@ typedef struct engine {
    * and they are written in place, which costs less. */
   int hosted;
   int next_lane; /* the lane engine_admit looks at first, taking turns */
+  /* TLS sessions shared by every handle of the engine, so a new connection resumes one. */
+  CURLSH *share;
+  int default_ca_file; /* libcurl has a default CA bundle (CURLINFO_CAINFO) */
 } engine;
 
 /* This Lua state's engine, created on first use (not pushed). */
 engine *engine_get(lua_State *L);
+/* 1 when libcurl has a default CA bundle of its own (then a default CA directory only
+ * costs: see session.c). */
+int engine_default_ca_file(const engine *e);
 /* The read end of the engine's wake pipe, created on first use; -1 if it cannot be. */
 int engine_wake_fd(engine *e);
 

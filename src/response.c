@@ -166,7 +166,13 @@ static int curl_failure(lua_State *L, const response_facts *f) {
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL: kind = "config"; break;
     case CURLE_ABORTED_BY_CALLBACK:
-      if (f->stalled) {
+      if (f->resend_refused) {
+        /* No answer on the connection it went out on, and libcurl went to send it again. */
+        kind = "network";
+        text =
+            "no answer came on the connection the request was sent on: it may have reached the "
+            "server, so it is not sent again";
+      } else if (f->stalled) {
         kind = "timeout";
         text = "the download received nothing for the request timeout";
       } else {
@@ -175,7 +181,15 @@ static int curl_failure(lua_State *L, const response_facts *f) {
       break;
     default: break; /* the rest (RECV_ERROR, PARTIAL_FILE, TLS, ...) is network */
   }
+  /* Counted sends say it, whatever the code: after a refused resend the code is libcurl's
+   * word on the second connection (refused, or never made), not on the first. */
+  if (f->sends >= 0) sent = f->sends > 0;
   redact_push(L, f->key, text, strlen(text));
+  if (f->sends > 0 && !f->resend_refused && (strcmp(kind, "network") == 0 || strcmp(kind, "timeout") == 0)) {
+    lua_pushfstring(L, "%s (after the request was sent: it may have reached the server, so it is not sent again)",
+                    lua_tostring(L, -1));
+    lua_replace(L, -2);
+  }
   error_fail_top(L, kind);
   if (name) error_setstring(L, "code", name);
   else error_setint(L, "code", (long long)f->code);
@@ -427,6 +441,7 @@ static int l_classify(lua_State *L) {
   size_t n;
   int r;
   memset(&f, 0, sizeof f);
+  f.sends = -1;
   f.request = (response_request)luaL_checkoption(L, 1, NULL, request_names);
   f.status = (long)luaL_checknumber(L, 2);
   f.body = luaL_optlstring(L, 3, "", &n);

@@ -37,6 +37,10 @@ typedef struct {
   int body_overflow;
   int stalled; /* a download that received nothing for too long */
   long long max_bytes, expected;
+  /* Sends of the request libcurl counted (-1: not counted; then libcurl's code says whether
+   * it was sent), and whether a second send was refused (a connection ended unanswered). */
+  int sends;
+  int resend_refused;
 } response_facts;
 
 /* Pushes st (status), job (submit) and returns 1; or pushes nil, err and returns 2; for a

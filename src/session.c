@@ -39,6 +39,7 @@ static void session_release(session *s) {
   free(s->base_url);
   free(s->submit_url);
   free(s->ca_file);
+  free(s->ca_path);
   free(s->proxy);
   free(s->user_agent);
   curl_slist_free_all(s->api_headers);
@@ -204,7 +205,8 @@ static int l_session(lua_State *L) {
   s->tls_verify = 1;
   if (lua_getfield(L, 1, "tls_verify") == LUA_TBOOLEAN) s->tls_verify = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  if (!opt_string(L, 1, "ca_file", &s->ca_file) || !opt_string(L, 1, "proxy", &s->proxy) ||
+  if (!opt_string(L, 1, "ca_file", &s->ca_file) || !opt_string(L, 1, "ca_path", &s->ca_path) ||
+      !opt_string(L, 1, "proxy", &s->proxy) ||
       !opt_string(L, 1, "user_agent", &s->user_agent))
     return 2;
   if (s->user_agent == NULL) s->user_agent = dup_string(SESSION_USER_AGENT, sizeof SESSION_USER_AGENT - 1);
@@ -255,6 +257,14 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   curl_easy_setopt(easy, CURLOPT_USERAGENT, s->user_agent);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
   if (s->ca_file) curl_easy_setopt(easy, CURLOPT_CAINFO, s->ca_file);
+  /* libcurl keeps the parsed CA store in the multi handle (one per engine) only while no CA
+   * directory is set; Debian's libcurl sets a default one, and every new TLS connection then
+   * parses the whole bundle again (25 ms of CPU). The directory stays where the user named one,
+   * or where it is all libcurl has. */
+  if (s->ca_path) curl_easy_setopt(easy, CURLOPT_CAPATH, s->ca_path);
+  else if (s->ca_file || engine_default_ca_file(t->item.engine)) curl_easy_setopt(easy, CURLOPT_CAPATH, (char *)NULL);
+  /* HTTP/2 where the server offers it in the TLS handshake (ALPN); plain http stays 1.1. */
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   if (s->proxy) curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy);
   if (!s->tls_verify) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -276,6 +286,10 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, s->api_headers);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
   }
+  /* Wait for a connection being made to the same host, to share it where it multiplexes,
+   * rather than open another: a hundred jobs go over one connection. A submit too: its guard
+   * holds on a shared connection as on a reused one. */
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
   return t;
 }
 
@@ -309,9 +323,9 @@ static int session_submit(lua_State *L) {
   t = session_transfer(L, s, TRANSFER_SUBMIT, s->submit_url);
   if (ms > 0) curl_easy_setopt(t->item.easy, CURLOPT_TIMEOUT_MS, ms);
   /* On a reused connection the server closed, libcurl silently sends the request again (up to
-   * five times): for a submit that would be a second paid job. A fresh connection is never
-   * retried that way. */
-  curl_easy_setopt(t->item.easy, CURLOPT_FRESH_CONNECT, 1L);
+   * five times): for a submit that would be a second paid job. The guard refuses any second
+   * send, and its count says whether the request went out. */
+  transfer_guard_single_send(t);
   curl_easy_setopt(t->item.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
   curl_easy_setopt(t->item.easy, CURLOPT_COPYPOSTFIELDS, body);
   return start_or_fail(L, t);

@@ -25,6 +25,7 @@ typedef struct session {
   curl_off_t max_bytes;                 /* the most a download may write */
   int allow_http;                       /* plain http to any host (url.h) */
   char *ca_file;                        /* CA bundle to verify peers with, instead of the system's */
+  char *ca_path;                        /* CA directory (OpenSSL's hashed names), named by the user */
   char *proxy;                          /* explicit proxy; otherwise libcurl honours the *_proxy variables */
   int tls_verify;
   char *user_agent; /* "aimlmusic/X.Y.Z" and the user's product token, sent to every host */

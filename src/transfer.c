@@ -1,7 +1,8 @@
 /* A transfer: one request of the API as a Lua userdata.
  *
  * DESIGN. transfer.c owns what one request holds: its engine item (and through it the easy
- * handle), the body buffer, the libcurl write and progress callbacks, and for a download the
+ * handle), the body buffer, the libcurl write and progress callbacks, a submit's single-send
+ * guard (the count of its sends, libcurl's pre-request callback), and for a download the
  * file: its temporary name ("<target>.part-XXXXXX", made and parsed only here), the spool
  * that carries the bytes to it on the engine's workers (the file is made and written there,
  * never on the thread that steps), the partial file kept for a resumed attempt, and its
@@ -362,10 +363,47 @@ static int transfer_again(engine_item *it) {
   return engine_restart(it, target);
 }
 
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* libcurl calls this once per connection it sends the request on, just before sending: the
+ * first send goes, any other (a silent retry on a new connection) is refused. */
+static int transfer_on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                              int conn_local_port) {
+  transfer *t = (transfer *)ud;
+  (void)conn_primary_ip;
+  (void)conn_local_ip;
+  (void)conn_primary_port;
+  (void)conn_local_port;
+  if (t->sends > 0) {
+    t->resend_refused = 1;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  t->sends = 1;
+  return CURL_PREREQFUNC_OK;
+}
+#endif
+
+void transfer_guard_single_send(transfer *t) {
+  CURL *easy = t->item.easy;
+#if LIBCURL_VERSION_NUM >= 0x075000
+  /* The headers say 7.80 or later; the library loaded at run time may be older. */
+  if (curl_version_info(CURLVERSION_NOW)->version_num >= 0x075000 &&
+      curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, transfer_on_prereq) == CURLE_OK) {
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, (void *)t);
+    /* Only a connection idle under a second or two: one the server is not closing now. */
+    curl_easy_setopt(easy, CURLOPT_MAXAGE_CONN, 1L);
+    t->sends = 0;
+    return;
+  }
+#endif
+  curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+}
+
 transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
   transfer *t = (transfer *)class_new(L, TRANSFER_MT, sizeof *t);
   CURL *easy;
   t->fd = -1;
+  t->sends = -1;
   t->item.ref = LUA_NOREF;
   t->item.lane = kind == TRANSFER_DOWNLOAD;
   t->item.again = transfer_again;

@@ -68,6 +68,11 @@ typedef struct transfer {
   long long seen_at_ms;   /* ... and when (monotonic) */
   int stalled;            /* ended by stall_ms: a timeout */
   char errbuf[CURL_ERROR_SIZE];
+  /* The single-send guard of a submit (transfer_guard_single_send): how many times libcurl
+   * sent the request (-1: not counted, the submit has a connection of its own), and whether
+   * it tried to send it again on another connection and was refused. */
+  int sends;
+  int resend_refused;
   /* The spool of a download: what libcurl hands over is copied here and written to the file
    * in order by one job at a time on the engine's workers, so the loop never waits for the
    * disk. Under the engine's mutex (engine_lock), all but the job itself. */
@@ -98,6 +103,11 @@ void transfer_release(transfer *t);
 void transfer_spool_stop(transfer *t);
 /* Closes and removes a download's temporary file, if it still has one. */
 void transfer_discard(transfer *t);
+/* Lets a submit reuse a connection only where a second send is impossible: libcurl re-sends
+ * any request on a reused connection that dies before answering, and for a submit that is a
+ * second paid job. Counts sends (t->sends) and refuses the second; where libcurl cannot
+ * (older than 7.80), the submit opens a connection of its own, which is never re-sent on. */
+void transfer_guard_single_send(transfer *t);
 /* Opens the temporary file beside target: 0, or an errno. A download's spool does it on a
  * worker when the first bytes come (or the commit, for an empty body). */
 int transfer_open_temp(transfer *t, const char *target);

@@ -16,9 +16,10 @@ esac
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
-# What the spec suite runs: the mock (luv), LuaSocket, TLS peers, Neovim, LÖVE, script(1), strace,
+# What the spec suite runs: the mock (luv), LuaSocket, TLS peers (openssl, nginx, and Python's h2 for
+# the scripted HTTP/2 server), Neovim, LÖVE, script(1), strace,
 # and for the install specs zip, LuaRocks, nm, git and luacheck.
-suite="lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils strace zip luarocks binutils git lua-check lua-cqueues lua-copas lua-lgi"
+suite="lua-busted lua-luv lua-socket openssl nginx-light python3 python3-h2 neovim love luajit libluajit-5.1-dev bsdutils strace zip luarocks binutils git lua-check lua-cqueues lua-copas lua-lgi"
 build="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjson $runtime"
 pkgs=""
 for what in "$@"; do

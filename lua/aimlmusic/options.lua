@@ -117,6 +117,7 @@ M.client = {
   journal = { "path", nil, "a file path: every submitted job is recorded there, for Client:resume" },
   tls_verify = { "boolean", true, "false, by name, accepts any certificate" },
   ca_file = { "string", nil, "a CA bundle" },
+  ca_path = { "string", nil, "a hashed CA directory (OpenSSL c_rehash layout)" },
   proxy = { "string", nil, "a proxy URL (libcurl's *_proxy variables work too)" },
   allow_http = { "boolean", false, "plain http to hosts other than loopback" },
   user_agent = { "product", nil, "a product token sent after aimlmusic/VERSION in the User-Agent" },
@@ -249,7 +250,7 @@ for k, spec in pairs(M.client) do M.defaults[k] = spec[2] end
 
 -- Which checked values the client keeps, and which the core's session takes.
 local KEPT = { "timeout", "connect_timeout", "poll_interval", "wait_timeout", "max_retries", "download_timeout" }
-local SESSION = { "timeout", "connect_timeout", "low_speed_limit", "low_speed_time", "max_bytes", "ca_file", "proxy" }
+local SESSION = { "timeout", "connect_timeout", "low_speed_limit", "low_speed_time", "max_bytes", "ca_file", "ca_path", "proxy" }
 
 local function pick(from, names, into)
   for _, k in ipairs(names) do into[k] = from[k] end
