@@ -223,6 +223,13 @@ function music.validate(params)
   return core.validate(params, models)
 end
 
+--- Inside Neovim: configures the plugin behind :AimlMusic (`:help aimlmusic-setup`). Plugin
+-- managers call it as lazy.nvim does, `require("aimlmusic").setup(opts)`.
+---@param opts? table the plugin's options (aimlmusic.nvim.Config)
+function music.setup(opts)
+  return require("aimlmusic.nvim").setup(opts)
+end
+
 -- The client (lua-language-server).
 ---@class aimlmusic.Client
 ---@field base_url string the API
@@ -250,7 +257,7 @@ function music.new(opts)
   self.session = session
   self.outputs = {} -- job id -> output path, for the journal
   self.started = {} -- job id -> {at, model} of the jobs this client submitted, until they end
-  self.schedule = schedule.new(expected)
+  self.schedule = schedule.new(expected, self.base_url)
   return setmetatable(self, Client)
 end
 

@@ -3,7 +3,7 @@
 -- the exit code each outcome ends with.
 
 local core = require "aimlmusic.core"
-local json = require("cjson").new()
+local json = require "aimlmusic.json"
 if json.encode_escape_forward_slash then json.encode_escape_forward_slash(false) end
 
 local now = require("aimlmusic.task").now -- seconds, monotonic
