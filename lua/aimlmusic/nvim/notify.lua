@@ -37,7 +37,7 @@ end
 
 -- Fires User AimlMusicProgress with report (data from Neovim 0.8; vim.g on every release).
 local function emit(report)
-  vim.g.aimlmusic_progress = report
+  vim.api.nvim_set_var("aimlmusic_progress", report)
   local ok = pcall(vim.api.nvim_exec_autocmds, "User",
     { pattern = "AimlMusicProgress", modeline = false, data = report })
   if not ok then -- Neovim 0.7: no data
