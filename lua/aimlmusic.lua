@@ -12,7 +12,11 @@
 -- @module aimlmusic
 
 -- In LÖVE, native modules may sit inside the game's archive: aimlmusic.love loads them from there.
-if type(rawget(_G, "love")) == "table" then require("aimlmusic.love").install() end
+-- There a relative output lands in the game's save directory, named for LÖVE as st.file.
+local love_output
+if type(rawget(_G, "love")) == "table" and require("aimlmusic.love").install() then
+  love_output = require("aimlmusic.love").output
+end
 if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
 
 local core = require "aimlmusic.core"
@@ -85,6 +89,8 @@ local music = {
 -- @field error `{name, message}` when the job failed
 -- @field raw the decoded response
 -- @field path, bytes where the track went and its size (`Client:generate` with an output)
+-- @field file in LÖVE, with a relative output: the track inside LÖVE's file system (the save
+-- directory), for `love.audio.newSource(st.file, "static")` and `love.sound.newSoundData(st.file)`
 
 --- The one error shape: a table whose `tostring` is one readable line.
 -- @table Error
@@ -148,6 +154,7 @@ local music = {
 ---@field raw table
 ---@field path? string
 ---@field bytes? integer
+---@field file? string in LÖVE, a relative output's path inside the game's file system
 
 -- aimlmusic.Error (for lua-language-server).
 ---@class aimlmusic.Error
@@ -366,6 +373,8 @@ function Client:download(src, path, opts)
   argcheck(type(url) == "string", "download", 1, "status table with url, or URL string", src)
   argcheck(type(path) == "string", "download", 2, "string", path)
   opts = opts or {}
+  local file
+  if love_output then path, file = love_output(path) end
   local session, overwrite = self.session, opts.overwrite and true or false
   -- The size the job reported: any other length is refused (0 or absent: unknown).
   local size = type(src) == "table" and type(src.size) == "number" and src.size > 0 and src.size or nil
@@ -382,6 +391,7 @@ function Client:download(src, path, opts)
       info, err = perform.run(self.max_retries, start, opts.on_progress)
     end
   end
+  if info then info.file = file end
   return info, err
 end
 
@@ -395,20 +405,22 @@ function Client:generate(params, opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "generate", 2, "table or nil", opts)
   check_can_wait(2)
-  local job, err = self:submit(params, { output = opts.output, overwrite = opts.overwrite })
+  local output, file = opts.output, nil
+  if love_output then output, file = love_output(output) end
+  local job, err = self:submit(params, { output = output, overwrite = opts.overwrite })
   if not job then return nil, err end
   local st
   st, err = self:wait(job, opts)
   if not st then return nil, err end
-  if opts.output then
+  if output then
     local info
-    info, err = self:download(st, opts.output, opts)
+    info, err = self:download(st, output, opts)
     if not info then
       -- The job is paid for and still downloadable: say which one.
       err.id, err.url = st.id, st.url
       return nil, err
     end
-    st.path, st.bytes = info.path, info.bytes
+    st.path, st.bytes, st.file = info.path, info.bytes, file
     journal.mark_delivered(self, job.id, info)
   end
   return st
