@@ -19,8 +19,9 @@
 --
 -- Test mode (spec/love_spec.lua): AIMLMUSIC_LOVE_TEST=<result file> runs it headless (see
 -- conf.lua), saves to AIMLMUSIC_LOVE_OUTPUT (relative: in the save directory), times every
--- music.step(0), writes the figures to the result file as a Lua chunk and quits. AIMLMUSIC_POLL_INTERVAL sets the poll interval and
--- AIMLMUSIC_LOVE_TIMEOUT (seconds) when the test gives up.
+-- music.step(0), writes the figures to the result file as a Lua chunk and quits.
+-- AIMLMUSIC_POLL_INTERVAL sets the poll interval and AIMLMUSIC_LOVE_TIMEOUT (seconds) when the
+-- test gives up.
 
 -- luacheck: globals love.load love.update love.keypressed love.draw
 
