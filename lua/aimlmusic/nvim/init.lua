@@ -4,7 +4,7 @@
 --     model = "minimax/music-2.0",
 --     output_dir = nil,          -- default: beside the buffer's file
 --     api_key_cmd = nil,         -- e.g. { "pass", "show", "aimlapi" }; default: AIMLAPI_KEY
---     poll_interval = 5,         -- seconds between status polls
+--     poll_interval = nil,       -- seconds between status polls (nil: the library's schedule)
 --   }
 --
 -- Jobs run as aimlmusic tasks on Neovim's own libuv loop (aimlmusic.uv): no thread, no
@@ -28,7 +28,8 @@ local M = {}
 -- @field output_dir where tracks go (default nil: beside the buffer's file, else the cwd)
 -- @field api_key_cmd a command (string or list) that prints the key (default nil: AIMLAPI_KEY)
 -- @field base_url the API (default nil: AIMLAPI_BASE_URL, then https://api.aimlapi.com)
--- @field poll_interval seconds between status polls (5)
+-- @field poll_interval seconds between status polls (default nil: the library's schedule, which
+-- polls from the start against a server on this machine such as the mock)
 -- @field params more fields of every request, e.g. `{audio_setting = {format = "wav"}}`
 -- @field journal true (default: under stdpath("state")), a path, or false (no journal)
 -- @field resume_on_start "notify" (default: offer unfinished jobs), "auto" or false
@@ -38,7 +39,7 @@ local defaults = {
   output_dir = nil,
   api_key_cmd = nil,
   base_url = nil,
-  poll_interval = 5,
+  poll_interval = nil,
   params = {},
   journal = true,
   resume_on_start = "notify",
