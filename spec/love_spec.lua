@@ -42,8 +42,8 @@ describe("examples/love in headless LÖVE", function()
     mock:reset()
     mock:config { duration = 1.5 }
     local result, log = dir .. "/result.lua", dir .. "/love.log"
-    -- relative: the track lands in the game's save directory
-    local output = dir .. "/data/love/aimlmusic-example/tracks/track.mp3"
+    -- relative: the track lands at the top of the game's save directory
+    local output = dir .. "/data/love/aimlmusic-example/track.mp3"
     local cmd = table.concat({
       "cd", q(dir), "&&", "env -u LD_PRELOAD -u DISPLAY -u WAYLAND_DISPLAY",
       "XDG_RUNTIME_DIR=" .. q(dir), "XDG_DATA_HOME=" .. q(dir .. "/data"),
@@ -51,7 +51,7 @@ describe("examples/love in headless LÖVE", function()
       "LUA_PATH=" .. q(root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;"),
       "LUA_CPATH=" .. q(root .. "/build/luajit/?.so;;"),
       "AIMLAPI_BASE_URL=" .. q(mock.api_url), "AIMLAPI_KEY=" .. q(mock.key),
-      "AIMLMUSIC_LOVE_TEST=" .. q(result), "AIMLMUSIC_LOVE_OUTPUT=tracks/track.mp3",
+      "AIMLMUSIC_LOVE_TEST=" .. q(result), "AIMLMUSIC_LOVE_OUTPUT=track.mp3",
       "AIMLMUSIC_POLL_INTERVAL=0.25", "AIMLMUSIC_LOVE_TIMEOUT=20",
       -- the game gives up after 20 s; this kills LÖVE should it hang anyway
       "timeout -k 5 40 love", q(root .. "/examples/love"),
@@ -69,7 +69,7 @@ describe("examples/love in headless LÖVE", function()
     -- Every status, in order, then the file.
     assert.same({ "queued", "generating", "completed", "saved" }, res.statuses)
     assert.equal(output, res.path)
-    assert.equal("tracks/track.mp3", res.file)
+    assert.equal("track.mp3", res.file)
 
     -- The file holds what the CDN served, and LÖVE decodes it.
     local saved = read_file(output)

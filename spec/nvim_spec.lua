@@ -717,6 +717,19 @@ end)
     assert.equal(0, #posts())
   end)
 
+  it("lazy.nvim's build (make nvim) without a compiler names what to install and where a prebuilt core goes",
+    function()
+      local copy = copy_checkout(new_case() .. "/plug")
+      local log = copy .. "/make.log"
+      local ok = execute("cd " .. q(copy) .. " && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD"
+        .. " make --no-print-directory nvim CC=/nonexistent/cc >" .. q(log) .. " 2>&1")
+      local out = read_file(log) or ""
+      assert.is_false(ok, out)
+      assert.matches("no C compiler", out)
+      assert.truthy(out:find("libcurl4-openssl-dev", 1, true), out)
+      assert.truthy(out:find("at " .. copy .. "/lua/aimlmusic/core.so", 1, true), out)
+    end)
+
   it("the library alone, in a Neovim without lua-cjson: generate with a journal, through vim.json; "
     .. "a 3 s job's track within 6 s", function()
     local case = new_case()
