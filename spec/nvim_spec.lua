@@ -509,12 +509,13 @@ end
   local SCALE = tonumber(os.getenv("AIMLMUSIC_TIME_SCALE")) or 1 -- valgrind: the Makefile says
 
   it("takes the README's lazy.nvim spec as lazy.nvim does: require(main).setup(opts), main found from the name; "
-    .. "a 3 s job's track comes within 6 s; one progress item per job, with its id", function()
-    local case = new_case()
-    env.mock:reset()
-    env.mock:config { duration = 3 }
-    write_file(case .. "/run/lazy_spec.lua", "return " .. readme_block("With lazy.nvim:", "lua"))
-    local res = run(case, [[
+    .. "a 3 s job's track comes within 6 s; one progress item per job, with its id",
+    function()
+      local case = new_case()
+      env.mock:reset()
+      env.mock:config { duration = 3 }
+      write_file(case .. "/run/lazy_spec.lua", "return " .. readme_block("With lazy.nvim:", "lua"))
+      local res = run(case, [[
 local H = dofile(os.getenv("AIMLMUSIC_NVIM_HELPER"))
 ]] .. RECORD_PROGRESS .. [[
 H.record_notify("replace")
@@ -531,14 +532,14 @@ local function get_main(plugin)
   local mods = {}
   local dir = vim.loop.fs_scandir(plugin.dir .. "/lua")
   while true do
-    local name, t = vim.loop.fs_scandir_next(dir)
-    if not name then break end
-    local mod = t == "file" and name:match("^(.+)%.lua$")
-      or (t == "directory" and vim.loop.fs_stat(plugin.dir .. "/lua/" .. name .. "/init.lua") and name)
-    if mod then
-      mods[#mods + 1] = mod
-      if normname(mod) == normname(plugin.name) then return mod end
-    end
+      local name, t = vim.loop.fs_scandir_next(dir)
+      if not name then break end
+      local mod = t == "file" and name:match("^(.+)%.lua$")
+        or (t == "directory" and vim.loop.fs_stat(plugin.dir .. "/lua/" .. name .. "/init.lua") and name)
+      if mod then
+        mods[#mods + 1] = mod
+        if normname(mod) == normname(plugin.name) then return mod end
+      end
   end
   return #mods == 1 and mods[1] or nil
 end
@@ -553,47 +554,47 @@ H.run(function()
   vim.wait(100, function() return false end)
   local job = require("aimlmusic.nvim").jobs()[1]
   H.finish { main = main, build = plugin.build, model = require("aimlmusic.nvim").config.model,
-    as_pasted = vim.deep_equal(plugin.opts, spec.opts), job_id = job.id, progress = H.progress, fidget = H.fidget }
+      as_pasted = vim.deep_equal(plugin.opts, spec.opts), job_id = job.id, progress = H.progress, fidget = H.fidget }
 end)
 ]])
-    assert.equal("aimlmusic", res.main)
-    assert.equal("make nvim", res.build) -- what setup() above ran
-    local opts = dofile(case .. "/run/lazy_spec.lua").opts
-    assert.equal(opts.model, res.model)
-    assert.equal(opts.model, json.decode(posts()[1].body).model)
-    local took = job_seconds(res)
-    print(("\n  nvim: a fresh client had the 3 s job's track %.2f s after the job's first notification"):format(took))
-    assert.is_true(took >= 3 and took < 3 + 3 * SCALE, took .. " s")
+      assert.equal("aimlmusic", res.main)
+      assert.equal("make nvim", res.build) -- what setup() above ran
+      local opts = dofile(case .. "/run/lazy_spec.lua").opts
+      assert.equal(opts.model, res.model)
+      assert.equal(opts.model, json.decode(posts()[1].body).model)
+      local took = job_seconds(res)
+      print(("\n  nvim: a fresh client had the 3 s job's track %.2f s after the job's first notification"):format(took))
+      assert.is_true(took >= 3 and took < 3 + 3 * SCALE, took .. " s")
 
-    -- Notifications: one per job, replaced in place (nvim-notify's replace, snacks' id, fidget's key).
-    for i = 2, #res.notes do
-      assert.equal(res.notes[i - 1].id, res.notes[i].replace)
-      assert.equal(res.notes[1].opts_id, res.notes[i].opts_id)
-    end
-    -- Progress: begin, reports, end, under one token; the job's id from its first report after
-    -- the submit answered, on every report from then on.
-    local p = res.progress
-    assert.is_true(#p >= 4, #p .. " progress reports")
-    assert.equal("begin", p[1].kind)
-    assert.is_nil(p[1].id)
-    assert.equal("end", p[#p].kind)
-    assert.equal(100, p[#p].percentage)
-    assert.matches("saved ", p[#p].message)
-    local first_id
-    for i, r in ipairs(p) do
-      assert.equal(p[1].token, r.token)
-      if i > 1 and i < #p then assert.equal("report", r.kind) end
-      if r.id and not first_id then first_id = i end
-      if first_id then assert.equal(res.job_id, r.id, "report " .. i) end
-    end
-    assert.equal(2, first_id, "the id came late")
-    assert.matches("queued", p[2].message)
-    -- fidget.nvim: one handle per job, created, reported, finished.
-    assert.equal("create", res.fidget[1][1])
-    assert.equal("aimlmusic", res.fidget[1][4])
-    assert.same({ "finish", p[#p].message }, res.fidget[#res.fidget])
-    assert.equal(#p, #res.fidget)
-  end)
+      -- Notifications: one per job, replaced in place (nvim-notify's replace, snacks' id, fidget's key).
+      for i = 2, #res.notes do
+        assert.equal(res.notes[i - 1].id, res.notes[i].replace)
+        assert.equal(res.notes[1].opts_id, res.notes[i].opts_id)
+      end
+      -- Progress: begin, reports, end, under one token; the job's id from its first report after
+      -- the submit answered, on every report from then on.
+      local p = res.progress
+      assert.is_true(#p >= 4, #p .. " progress reports")
+      assert.equal("begin", p[1].kind)
+      assert.is_nil(p[1].id)
+      assert.equal("end", p[#p].kind)
+      assert.equal(100, p[#p].percentage)
+      assert.matches("saved ", p[#p].message)
+      local first_id
+      for i, r in ipairs(p) do
+        assert.equal(p[1].token, r.token)
+        if i > 1 and i < #p then assert.equal("report", r.kind) end
+        if r.id and not first_id then first_id = i end
+        if first_id then assert.equal(res.job_id, r.id, "report " .. i) end
+      end
+      assert.equal(2, first_id, "the id came late")
+      assert.matches("queued", p[2].message)
+      -- fidget.nvim: one handle per job, created, reported, finished.
+      assert.equal("create", res.fidget[1][1])
+      assert.equal("aimlmusic", res.fidget[1][4])
+      assert.same({ "finish", p[#p].message }, res.fidget[#res.fidget])
+      assert.equal(#p, #res.fidget)
+    end)
 
   it("installed as the README says into pack/*/start: :help aimlmusic without :helptags, and a track", function()
     local case = new_case()
@@ -649,28 +650,29 @@ end)
     end)
 
   it("installed by LuaRocks into rocks.nvim's tree as the README says: the rock has plugin/ and doc/; "
-    .. ":AimlMusic, :help and a track from it", function()
-    local case = new_case()
-    env.mock:reset()
-    env.mock:config { duration = 0.5 }
-    local cmd = readme_block("With rocks.nvim", "sh")
-    assert.matches("^make rock LUA=luajit ROCK_TREE=~/%.local/share/nvim/rocks$", cmd)
-    local data = case .. "/xdg/data"
-    local copy = copy_checkout(case .. "/checkout") -- luarocks make builds in the tree
-    shell("cd " .. q(copy) .. " && HOME=" .. q(case) .. " http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 "
-      .. cmd:gsub("~/%.local/share", data))
-    local rock = data .. "/nvim/rocks/lib/luarocks/rocks-5.1/aimlmusic/scm-1"
-    for _, f in ipairs({ "plugin/aimlmusic.lua", "doc/aimlmusic.txt", "doc/tags" }) do
-      assert.is_truthy(read_file(rock .. "/" .. f), f .. " is not in the rock")
-    end
-    -- What rocks.nvim sets up: the tree's modules on package.path and package.cpath, and each
-    -- rock's directory on the runtimepath.
-    local init = [[
+    .. ":AimlMusic, :help and a track from it",
+    function()
+      local case = new_case()
+      env.mock:reset()
+      env.mock:config { duration = 0.5 }
+      local cmd = readme_block("With rocks.nvim", "sh")
+      assert.matches("^make rock LUA=luajit ROCK_TREE=~/%.local/share/nvim/rocks$", cmd)
+      local data = case .. "/xdg/data"
+      local copy = copy_checkout(case .. "/checkout") -- luarocks make builds in the tree
+      shell("cd " .. q(copy) .. " && HOME=" .. q(case) .. " http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 "
+        .. cmd:gsub("~/%.local/share", data))
+      local rock = data .. "/nvim/rocks/lib/luarocks/rocks-5.1/aimlmusic/scm-1"
+      for _, f in ipairs({ "plugin/aimlmusic.lua", "doc/aimlmusic.txt", "doc/tags" }) do
+        assert.is_truthy(read_file(rock .. "/" .. f), f .. " is not in the rock")
+      end
+      -- What rocks.nvim sets up: the tree's modules on package.path and package.cpath, and each
+      -- rock's directory on the runtimepath.
+      local init = [[
 local tree = vim.fn.stdpath("data") .. "/rocks"
 package.path = package.path .. ";" .. tree .. "/share/lua/5.1/?.lua;" .. tree .. "/share/lua/5.1/?/init.lua"
 package.cpath = package.cpath .. ";" .. tree .. "/lib/lua/5.1/?.so"
 vim.opt.runtimepath:append(tree .. "/lib/luarocks/rocks-5.1/aimlmusic/scm-1")]]
-    local res = run(case, HEAD .. [[
+      local res = run(case, HEAD .. [[
 H.record_notify("replace")
 H.run(function()
   local has_command = vim.fn.exists(":AimlMusic") == 2
@@ -680,15 +682,15 @@ H.run(function()
   plugin.generate("]] .. PROMPT .. [[")
   H.wait_for(function() return H.find("saved ") ~= nil end, 20000, "the track")
   H.finish { has_command = has_command, help_ok = ok, help_err = tostring(err), help = help,
-    core = package.searchpath("aimlmusic.core", package.cpath) }
+      core = package.searchpath("aimlmusic.core", package.cpath) }
 end)
 ]], { init = init:gsub("\n", " ") })
-    assert.is_true(res.has_command)
-    assert.is_true(res.help_ok, res.help_err)
-    assert.equal(rock .. "/doc/aimlmusic.txt", res.help)
-    assert.equal(data .. "/nvim/rocks/lib/lua/5.1/aimlmusic/core.so", res.core)
-    assert.is_true(#read_file(case .. "/song.mp3") > 0)
-  end)
+      assert.is_true(res.has_command)
+      assert.is_true(res.help_ok, res.help_err)
+      assert.equal(rock .. "/doc/aimlmusic.txt", res.help)
+      assert.equal(data .. "/nvim/rocks/lib/lua/5.1/aimlmusic/core.so", res.core)
+      assert.is_true(#read_file(case .. "/song.mp3") > 0)
+    end)
 
   it("without the C core built, :AimlMusic generate says what to install and where a prebuilt core goes", function()
     local case = new_case()
@@ -731,11 +733,12 @@ end)
     end)
 
   it("the library alone, in a Neovim without lua-cjson: generate with a journal, through vim.json; "
-    .. "a 3 s job's track within 6 s", function()
-    local case = new_case()
-    env.mock:reset()
-    env.mock:config { duration = 3 }
-    local res = run(case, [[
+    .. "a 3 s job's track within 6 s",
+    function()
+      local case = new_case()
+      env.mock:reset()
+      env.mock:config { duration = 3 }
+      local res = run(case, [[
 local H = dofile(os.getenv("AIMLMUSIC_NVIM_HELPER"))
 package.path, package.cpath = "", "" -- nothing but the runtimepath: no lua-cjson
 H.run(function()
@@ -746,9 +749,9 @@ H.run(function()
   local output = vim.fn.getcwd() .. "/lib.mp3"
   local t0 = vim.loop.hrtime()
   local task = music.spawn(function()
-    return client:generate({ model = "minimax/music-2.0", prompt = "]] .. PROMPT .. [[",
-      lyrics = "[Verse]\nStreetlights flicker, the night breeze sighs" }, { output = output })
-  end)
+      return client:generate({ model = "minimax/music-2.0", prompt = "]] .. PROMPT .. [[",
+        lyrics = "[Verse]\nStreetlights flicker, the night breeze sighs" }, { output = output })
+    end)
   H.wait_for(function() return task:done() end, 20000, "the task")
   local took = (vim.loop.hrtime() - t0) / 1e9
   local st, err = task:result()
