@@ -60,7 +60,9 @@ layers: deps-build
 # loader looks (lua/aimlmusic/core.so, ignored by git). lazy.nvim: build = "make nvim".
 # Moved into place with a rename, so a running Neovim keeps the library it mapped.
 nvim:
-	@$(MAKE) --no-print-directory build LUA=luajit
+	@$(MAKE) --no-print-directory build LUA=luajit || { echo "nvim: the core is not built. Install what is named" \
+		"above (Debian, Ubuntu: sudo apt-get install gcc make pkg-config libluajit-5.1-dev libcurl4-openssl-dev)" \
+		"and run make nvim again, or put a core built for Neovim's LuaJIT at $(CURDIR)/lua/aimlmusic/core.so" >&2; exit 1; }
 	cp build/luajit/aimlmusic/core.so lua/aimlmusic/.core.so.tmp
 	mv -f lua/aimlmusic/.core.so.tmp lua/aimlmusic/core.so
 
@@ -180,21 +182,30 @@ rock-pack: rock-config
 	@rm -rf $(ROCK_DIR)/repo.git
 	@ls -l $(SRC_ROCK)
 
-# The library as a LÖVE game carries it: build/love/ holds the Lua modules, aimlmusic/core.so
-# built for LuaJIT (LÖVE's Lua) and lua-cjson's cjson.so. Copied into a game's folder,
-# `require "aimlmusic"` works from the folder, a zipped .love or a fused game.
+# The library as a LÖVE game carries it: build/love/ holds the Lua modules a game runs (not the
+# command line, the mock server or the Neovim plugin), aimlmusic/core.so built for LuaJIT
+# (LÖVE's Lua), lua-cjson's cjson.so, and licenses/ with the notice of each. Copied into a
+# game's folder, `require "aimlmusic"` works from the folder, a zipped .love or a fused game.
+# A player's machine needs what core.so links: glibc (the version printed) and libcurl.so.4.
 LOVE_DIR = build/love
 love-bundle:
 	@$(MAKE) --no-print-directory build LUA=luajit
 	@tools/deps.sh luajit love
 	rm -rf $(LOVE_DIR)
-	mkdir -p $(LOVE_DIR)/aimlmusic
-	cd lua && find . -name '*.lua' ! -path './aimlmusic/nvim/*' ! -name health.lua \
+	mkdir -p $(LOVE_DIR)/aimlmusic $(LOVE_DIR)/licenses
+	cd lua && find . -name '*.lua' ! -path './aimlmusic/nvim/*' ! -path './aimlmusic/cli/*' ! -path './aimlmusic/mock/*' \
+		! -name cli.lua ! -name mock.lua ! -name health.lua ! -name uv.lua ! -name cqueues.lua \
 		-exec cp --parents {} $(CURDIR)/$(LOVE_DIR)/ \;
 	cp build/luajit/aimlmusic/core.so $(LOVE_DIR)/aimlmusic/core.so
+	cp LICENSE $(LOVE_DIR)/licenses/aimlmusic.txt
 	@cjson=$$(luajit -e 'print((package.searchpath("cjson", package.cpath)))'); \
 		if [ "$$cjson" = nil ]; then echo "love-bundle: lua-cjson for LuaJIT (cjson.so) not found: luarocks --lua-version=5.1 install lua-cjson" >&2; exit 1; fi; \
-		echo "cp $$cjson $(LOVE_DIR)/cjson.so"; cp "$$cjson" $(LOVE_DIR)/cjson.so
+		echo "cp $$cjson $(LOVE_DIR)/cjson.so"; cp "$$cjson" $(LOVE_DIR)/cjson.so; \
+		notice=/usr/share/doc/lua-cjson/copyright; \
+		case "$$cjson" in /usr/lib/*) ;; *) notice=$$(ls "$${cjson%/lib/lua/5.1/cjson.so}"/lib/luarocks/rocks*/lua-cjson/*/LICENSE 2>/dev/null | head -n 1);; esac; \
+		if [ ! -f "$$notice" ]; then echo "love-bundle: lua-cjson's licence notice not found beside $$cjson: copy it to $(LOVE_DIR)/licenses/lua-cjson.txt" >&2; exit 1; fi; \
+		cp "$$notice" $(LOVE_DIR)/licenses/lua-cjson.txt
+	@echo "love-bundle: a player needs glibc >= $$(objdump -T $(LOVE_DIR)/aimlmusic/core.so $(LOVE_DIR)/cjson.so | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n -u | tail -n 1) and $$(objdump -p $(LOVE_DIR)/aimlmusic/core.so | awk '/NEEDED/ && /curl/ {print $$2}')"
 
 # core.dll for Windows, cross-built with mingw-w64 for LuaJIT's lua51.dll and libcurl
 # (WIN_CURL_DLL=libcurl-4.dll for MSYS2's; default libcurl-x64.dll, curl's own Windows build)

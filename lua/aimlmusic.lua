@@ -12,7 +12,11 @@
 -- @module aimlmusic
 
 -- In LÖVE, native modules may sit inside the game's archive: aimlmusic.love loads them from there.
-if type(rawget(_G, "love")) == "table" then require("aimlmusic.love").install() end
+-- There a relative output lands in the game's save directory, named for LÖVE as st.file.
+local love_output
+if type(rawget(_G, "love")) == "table" and require("aimlmusic.love").install() then
+  love_output = require("aimlmusic.love").output
+end
 if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
 
 local core = require "aimlmusic.core"
@@ -99,6 +103,8 @@ local music = {
 -- @field error `{name, message}` when the job failed
 -- @field raw the decoded response
 -- @field path, bytes where the track went and its size (`Client:generate` with an output)
+-- @field file in LÖVE, with a relative output: the track inside LÖVE's file system (the save
+-- directory), for `love.audio.newSource(st.file, "static")` and `love.sound.newSoundData(st.file)`
 
 --- The one error shape: a table whose `tostring` is one readable line.
 -- @table Error
@@ -177,6 +183,7 @@ local music = {
 ---@field raw table
 ---@field path? string
 ---@field bytes? integer
+---@field file? string in LÖVE, a relative output's path inside the game's file system
 
 -- aimlmusic.Error (for lua-language-server).
 ---@class aimlmusic.Error
@@ -256,6 +263,13 @@ function music.validate(params)
   return core.validate(params, models)
 end
 
+--- Inside Neovim: configures the plugin behind :AimlMusic (`:help aimlmusic-setup`). Plugin
+-- managers call it as lazy.nvim does, `require("aimlmusic").setup(opts)`.
+---@param opts? table the plugin's options (aimlmusic.nvim.Config)
+function music.setup(opts)
+  return require("aimlmusic.nvim").setup(opts)
+end
+
 -- The client (lua-language-server).
 ---@class aimlmusic.Client
 ---@field base_url string the API
@@ -284,7 +298,7 @@ function music.new(opts)
   self.session = session
   self.outputs = {} -- job id -> output path, for the journal
   self.started = {} -- job id -> {at, model} of the jobs this client submitted, until they end
-  self.schedule = schedule.new(expected)
+  self.schedule = schedule.new(expected, self.base_url)
   return setmetatable(self, Client)
 end
 
@@ -411,6 +425,8 @@ function Client:download(src, path, opts)
   argcheck(type(opts) == "table", "download", 3, "table or nil", opts)
   local ok, err = options.check_call("download", opts)
   if not ok then return nil, err end
+  local file
+  if love_output then path, file = love_output(path) end
   local session, overwrite, timeout = self.session, opts.overwrite and true or false, opts.timeout
   -- The size the job reported: any other length is refused (0 or absent: unknown).
   local size = type(src) == "table" and type(src.size) == "number" and src.size > 0 and src.size or nil
@@ -432,6 +448,7 @@ function Client:download(src, path, opts)
       info, err = perform.run(req)
     end
   end
+  if info then info.file = file end
   return info, err
 end
 
@@ -450,24 +467,26 @@ function Client:generate(params, opts)
   local ok, err = options.check_call("generate", opts)
   if not ok then return nil, err end
   check_can_wait(2)
+  local output, file = opts.output, nil
+  if love_output then output, file = love_output(output) end
   local job
-  job, err = self:submit(params, { output = opts.output, overwrite = opts.overwrite, max_retries = opts.max_retries })
+  job, err = self:submit(params, { output = output, overwrite = opts.overwrite, max_retries = opts.max_retries })
   if not job then return nil, err end
   if opts.on_submit then opts.on_submit(job) end
   local st
   st, err = self:wait(job, options.only("wait", opts))
   if not st then return nil, err end
-  if opts.output then
+  if output then
     local info
     local dopts = options.only("download", opts)
     dopts.timeout = nil -- generate's timeout is wait's
-    info, err = self:download(st, opts.output, dopts)
+    info, err = self:download(st, output, dopts)
     if not info then
       -- The job is paid for and still downloadable: say which one.
       err.id, err.url = st.id, st.url
       return nil, err
     end
-    st.path, st.bytes = info.path, info.bytes
+    st.path, st.bytes, st.file = info.path, info.bytes, file
     journal.mark_delivered(self, job.id, info)
   end
   return st

@@ -25,11 +25,15 @@ external_dependencies = {
 }
 build = {
   type = "builtin",
+  -- The rock is a Neovim plugin too (rocks.nvim puts the rock's directory on the runtimepath):
+  -- plugin/ defines :AimlMusic, doc/ holds its help and tags.
+  copy_directories = { "doc", "plugin" },
   modules = {
     ["aimlmusic"] = "lua/aimlmusic.lua",
     ["aimlmusic.models"] = "lua/aimlmusic/models.lua",
     ["aimlmusic.task"] = "lua/aimlmusic/task.lua",
     ["aimlmusic.journal"] = "lua/aimlmusic/journal.lua",
+    ["aimlmusic.json"] = "lua/aimlmusic/json.lua",
     ["aimlmusic.errors"] = "lua/aimlmusic/errors.lua",
     ["aimlmusic.events"] = "lua/aimlmusic/events.lua",
     ["aimlmusic.options"] = "lua/aimlmusic/options.lua",

@@ -53,8 +53,11 @@ describe("the Neovim plugin", function()
       "-u LUA_PATH -u LUA_CPATH" }
     for k, v in pairs(vars) do parts[#parts + 1] = k .. "=" .. q(v) end
     -- the scenarios give up after 20 s; this kills Neovim should one hang anyway
-    parts[#parts + 1] = "timeout -k 5 40 nvim --headless --clean"
-    parts[#parts + 1] = "--cmd " .. q("lua vim.opt.runtimepath:prepend(os.getenv('AIMLMUSIC_NVIM_ROOT'))")
+    -- opts.user: a user's own set-up (no --clean: stdpath("data")/site/pack is searched);
+    -- opts.init: Lua run before plugins load (default: the checkout on the runtimepath)
+    parts[#parts + 1] = "timeout -k 5 40 nvim --headless " .. (opts.user and "-u NORC -i NONE" or "--clean")
+    local init = opts.init == nil and "vim.opt.runtimepath:prepend(os.getenv('AIMLMUSIC_NVIM_ROOT'))" or opts.init
+    if init then parts[#parts + 1] = "--cmd " .. q("lua " .. init) end
     parts[#parts + 1] = "song.txt -c " .. q("luafile run/scenario.lua")
     parts[#parts + 1] = "</dev/null >" .. q(case .. "/run/nvim.log") .. " 2>&1"
     return table.concat(parts, " ")
@@ -446,5 +449,328 @@ end)
       "player", "params", "base_url" }) do
       assert.matches(opt .. " =", res.text)
     end
+  end)
+  -- The checkout's files as git has them (no build output, no core.so), copied to dest.
+  local function copy_checkout(dest)
+    util.mkdir(dest)
+    local ok = execute("cd " .. q(root) .. " && git ls-files -co --exclude-standard -z | env -u LD_PRELOAD xargs -0 "
+      .. "cp --parents -t " .. q(dest))
+    assert(ok, "cannot copy the checkout to " .. dest)
+    return dest
+  end
+
+  -- Runs a shell line (outside the calling make); raises with its output when it fails.
+  local function shell(cmd)
+    local log = os.tmpname()
+    local ok = execute("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD sh -c " .. q(cmd) .. " >" .. q(log) .. " 2>&1")
+    local out = read_file(log) or ""
+    os.remove(log)
+    assert(ok, cmd .. " failed:\n" .. out)
+    return out
+  end
+
+  -- The first ```lang block of README.md after the line holding marker.
+  local function readme_block(marker, lang)
+    local readme = assert(read_file(root .. "/README.md"))
+    local at = assert(readme:find(marker, 1, true), "README.md has no " .. marker)
+    return assert(readme:match("```" .. lang .. "\n(.-)\n```", at), "no " .. lang .. " block after " .. marker)
+  end
+
+  -- What the scenarios record of the progress reports: User AimlMusicProgress, and fidget.nvim's
+  -- progress API as a plugin sees it (a recorder where fidget would be).
+  local RECORD_PROGRESS = [[
+H.progress, H.fidget = {}, {}
+vim.api.nvim_create_autocmd("User", { pattern = "AimlMusicProgress", callback = function()
+  local r = vim.g.aimlmusic_progress
+  H.progress[#H.progress + 1] = { token = r.token, id = r.id, kind = r.value.kind, message = r.value.message,
+    percentage = r.value.percentage }
+end })
+package.preload["fidget.progress"] = function()
+  local handle = {}
+  handle.create = function(o)
+    H.fidget[#H.fidget + 1] = { "create", o.title, o.message, o.lsp_client and o.lsp_client.name }
+    return { report = function(_, r) H.fidget[#H.fidget + 1] = { "report", r.message } end,
+             finish = function(h) H.fidget[#H.fidget + 1] = { "finish", h.message } end }
+  end
+  return { handle = handle }
+end
+]]
+
+  -- Seconds from a job's first notification to the one naming its saved file.
+  local function job_seconds(res)
+    local first, saved = res.notes[1], nil
+    for _, m in ipairs(res.notes) do
+      if m.msg:find("saved ", 1, true) then saved = m end
+    end
+    assert(first and saved, "no saved track:\n" .. dump(res))
+    return (saved.at - first.at) / 1000
+  end
+
+  local SCALE = tonumber(os.getenv("AIMLMUSIC_TIME_SCALE")) or 1 -- valgrind: the Makefile says
+
+  it("takes the README's lazy.nvim spec as lazy.nvim does: require(main).setup(opts), main found from the name; "
+    .. "a 3 s job's track comes within 6 s; one progress item per job, with its id",
+    function()
+      local case = new_case()
+      env.mock:reset()
+      env.mock:config { duration = 3 }
+      write_file(case .. "/run/lazy_spec.lua", "return " .. readme_block("With lazy.nvim:", "lua"))
+      local res = run(case, [[
+local H = dofile(os.getenv("AIMLMUSIC_NVIM_HELPER"))
+]] .. RECORD_PROGRESS .. [[
+H.record_notify("replace")
+local spec = dofile("run/lazy_spec.lua")
+-- lazy.nvim: the plugin's name is the URL's last part; config (opts given, no config function)
+-- runs require(get_main(plugin)).setup(opts); get_main takes the top-level Lua module of the
+-- plugin's directory whose normalized name is the plugin's (lua/lazy/core/loader.lua).
+local function normname(name)
+  local ret = name:lower():gsub("^n?vim%-", ""):gsub("%.n?vim$", ""):gsub("[%.%-]lua", ""):gsub("[^a-z]+", "")
+  return ret
+end
+local function get_main(plugin)
+  if plugin.main then return plugin.main end
+  local mods = {}
+  local dir = vim.loop.fs_scandir(plugin.dir .. "/lua")
+  while true do
+      local name, t = vim.loop.fs_scandir_next(dir)
+      if not name then break end
+      local mod = t == "file" and name:match("^(.+)%.lua$")
+        or (t == "directory" and vim.loop.fs_stat(plugin.dir .. "/lua/" .. name .. "/init.lua") and name)
+      if mod then
+        mods[#mods + 1] = mod
+        if normname(mod) == normname(plugin.name) then return mod end
+      end
+  end
+  return #mods == 1 and mods[1] or nil
+end
+local plugin = { name = spec[1]:match("[^/]+$"), dir = os.getenv("AIMLMUSIC_NVIM_ROOT"), main = spec.main,
+  opts = spec.opts, build = spec.build }
+local main = get_main(plugin)
+local ok, err = pcall(function() require(main).setup(plugin.opts) end)
+H.run(function()
+  if not ok then return H.finish { error = "Failed to run `config` for " .. plugin.name .. ": " .. tostring(err) } end
+  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
+  H.wait_for(function() return H.find("saved ") ~= nil end, 20000, "the track")
+  vim.wait(100, function() return false end)
+  local job = require("aimlmusic.nvim").jobs()[1]
+  H.finish { main = main, build = plugin.build, model = require("aimlmusic.nvim").config.model,
+      as_pasted = vim.deep_equal(plugin.opts, spec.opts), job_id = job.id, progress = H.progress, fidget = H.fidget }
+end)
+]])
+      assert.equal("aimlmusic", res.main)
+      assert.equal("make nvim", res.build) -- what setup() above ran
+      local opts = dofile(case .. "/run/lazy_spec.lua").opts
+      assert.equal(opts.model, res.model)
+      assert.equal(opts.model, json.decode(posts()[1].body).model)
+      local took = job_seconds(res)
+      print(("\n  nvim: a fresh client had the 3 s job's track %.2f s after the job's first notification"):format(took))
+      assert.is_true(took >= 3 and took < 3 + 3 * SCALE, took .. " s")
+
+      -- Notifications: one per job, replaced in place (nvim-notify's replace, snacks' id, fidget's key).
+      for i = 2, #res.notes do
+        assert.equal(res.notes[i - 1].id, res.notes[i].replace)
+        assert.equal(res.notes[1].opts_id, res.notes[i].opts_id)
+      end
+      -- Progress: begin, reports, end, under one token; the job's id from its first report after
+      -- the submit answered, on every report from then on.
+      local p = res.progress
+      assert.is_true(#p >= 4, #p .. " progress reports")
+      assert.equal("begin", p[1].kind)
+      assert.is_nil(p[1].id)
+      assert.equal("end", p[#p].kind)
+      assert.equal(100, p[#p].percentage)
+      assert.matches("saved ", p[#p].message)
+      local first_id
+      for i, r in ipairs(p) do
+        assert.equal(p[1].token, r.token)
+        if i > 1 and i < #p then assert.equal("report", r.kind) end
+        if r.id and not first_id then first_id = i end
+        if first_id then assert.equal(res.job_id, r.id, "report " .. i) end
+      end
+      assert.equal(2, first_id, "the id came late")
+      assert.matches("queued", p[2].message)
+      -- fidget.nvim: one handle per job, created, reported, finished.
+      assert.equal("create", res.fidget[1][1])
+      assert.equal("aimlmusic", res.fidget[1][4])
+      assert.same({ "finish", p[#p].message }, res.fidget[#res.fidget])
+      assert.equal(#p, #res.fidget)
+    end)
+
+  it("installed as the README says into pack/*/start: :help aimlmusic without :helptags, and a track", function()
+    local case = new_case()
+    env.mock:reset()
+    env.mock:config { duration = 0.5 }
+    local lines = readme_block("With no plugin manager", "sh")
+    local clone, build = lines:match("git clone %S+ (%S+)\n(make %-C %S+ nvim)")
+    assert(clone and build, "README: " .. lines)
+    local data = case .. "/xdg/data"
+    local dest = clone:gsub("^~/%.local/share", data)
+    copy_checkout(dest) -- what git clone makes (no network here)
+    shell(build:gsub("~/%.local/share", data))
+    local res = run(case, HEAD .. [[
+H.record_notify("replace")
+H.run(function()
+  local has_command = vim.fn.exists(":AimlMusic") == 2
+  local ok, err = pcall(vim.cmd, "help aimlmusic")
+  local help = vim.api.nvim_buf_get_name(0)
+  vim.cmd("close")
+  plugin.generate("]] .. PROMPT .. [[")
+  H.wait_for(function() return H.find("saved ") ~= nil end, 20000, "the track")
+  H.finish { has_command = has_command, help_ok = ok, help_err = tostring(err), help = help,
+    core = vim.api.nvim_get_runtime_file("lua/aimlmusic/core.so", false)[1] }
+end)
+]], { user = true, init = false })
+    assert.is_true(res.has_command)
+    assert.is_true(res.help_ok, res.help_err)
+    assert.equal(dest .. "/doc/aimlmusic.txt", res.help)
+    assert.equal(dest .. "/lua/aimlmusic/core.so", res.core)
+    assert.is_true(#read_file(case .. "/song.mp3") > 0)
+  end)
+
+  it("on the runtimepath as the README says: :help from the shipped doc/tags, which is what :helptags makes",
+    function()
+      local case = new_case()
+      local line = readme_block("With no plugin manager", "vim")
+      local rtp = assert(line:match("^set runtimepath%+=(%S+)$"), line)
+      util.mkdir(case .. "/fresh")
+      execute("cp " .. q(root .. "/doc/aimlmusic.txt") .. " " .. q(case .. "/fresh/"))
+      local res = run(case, [[
+local H = dofile(os.getenv("AIMLMUSIC_NVIM_HELPER"))
+H.run(function()
+  local ok, err = pcall(vim.cmd, "help aimlmusic")
+  local help = vim.api.nvim_buf_get_name(0)
+  vim.cmd("helptags " .. vim.fn.fnameescape(vim.fn.getcwd() .. "/fresh"))
+  H.finish { help_ok = ok, help_err = tostring(err), help = help }
+end)
+]], { init = ("vim.cmd(%q)"):format("set runtimepath+=" .. (rtp:gsub("^~/src/aimlmusic$", root))) })
+      assert.is_true(res.help_ok, res.help_err)
+      assert.equal(root .. "/doc/aimlmusic.txt", res.help)
+      assert.equal(read_file(case .. "/fresh/tags"), read_file(root .. "/doc/tags"),
+        "doc/tags is not what :helptags doc makes: nvim --headless --clean -c 'helptags doc' -c q")
+    end)
+
+  it("installed by LuaRocks into rocks.nvim's tree as the README says: the rock has plugin/ and doc/; "
+    .. ":AimlMusic, :help and a track from it",
+    function()
+      local case = new_case()
+      env.mock:reset()
+      env.mock:config { duration = 0.5 }
+      local cmd = readme_block("With rocks.nvim", "sh")
+      assert.matches("^make rock LUA=luajit ROCK_TREE=~/%.local/share/nvim/rocks$", cmd)
+      local data = case .. "/xdg/data"
+      local copy = copy_checkout(case .. "/checkout") -- luarocks make builds in the tree
+      shell("cd " .. q(copy) .. " && HOME=" .. q(case) .. " http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 "
+        .. cmd:gsub("~/%.local/share", data))
+      local rock = data .. "/nvim/rocks/lib/luarocks/rocks-5.1/aimlmusic/scm-1"
+      for _, f in ipairs({ "plugin/aimlmusic.lua", "doc/aimlmusic.txt", "doc/tags" }) do
+        assert.is_truthy(read_file(rock .. "/" .. f), f .. " is not in the rock")
+      end
+      -- What rocks.nvim sets up: the tree's modules on package.path and package.cpath, and each
+      -- rock's directory on the runtimepath.
+      local init = [[
+local tree = vim.fn.stdpath("data") .. "/rocks"
+package.path = package.path .. ";" .. tree .. "/share/lua/5.1/?.lua;" .. tree .. "/share/lua/5.1/?/init.lua"
+package.cpath = package.cpath .. ";" .. tree .. "/lib/lua/5.1/?.so"
+vim.opt.runtimepath:append(tree .. "/lib/luarocks/rocks-5.1/aimlmusic/scm-1")]]
+      local res = run(case, HEAD .. [[
+H.record_notify("replace")
+H.run(function()
+  local has_command = vim.fn.exists(":AimlMusic") == 2
+  local ok, err = pcall(vim.cmd, "help aimlmusic")
+  local help = vim.api.nvim_buf_get_name(0)
+  vim.cmd("close")
+  plugin.generate("]] .. PROMPT .. [[")
+  H.wait_for(function() return H.find("saved ") ~= nil end, 20000, "the track")
+  H.finish { has_command = has_command, help_ok = ok, help_err = tostring(err), help = help,
+      core = package.searchpath("aimlmusic.core", package.cpath) }
+end)
+]], { init = init:gsub("\n", " ") })
+      assert.is_true(res.has_command)
+      assert.is_true(res.help_ok, res.help_err)
+      assert.equal(rock .. "/doc/aimlmusic.txt", res.help)
+      assert.equal(data .. "/nvim/rocks/lib/lua/5.1/aimlmusic/core.so", res.core)
+      assert.is_true(#read_file(case .. "/song.mp3") > 0)
+    end)
+
+  it("without the C core built, :AimlMusic generate says what to install and where a prebuilt core goes", function()
+    local case = new_case()
+    env.mock:reset()
+    local plug = copy_checkout(case .. "/plug") -- no lua/aimlmusic/core.so
+    local res = run(case, [[
+package.cpath = ""
+local H = dofile(os.getenv("AIMLMUSIC_NVIM_HELPER"))
+H.record_notify("replace")
+H.run(function()
+  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
+  H.wait_for(function() return #H.notes > 0 end, 5000, "a message")
+  H.finish {}
+end)
+]], { init = ("vim.opt.runtimepath:prepend(%q)"):format(plug) })
+    assert.equal(1, #res.notes, dump(res))
+    local msg = res.notes[1].msg
+    assert.equal(4, res.notes[1].level) -- vim.log.levels.ERROR
+    assert.matches("C core of aimlmusic is not built", msg)
+    assert.truthy(msg:find("cd " .. plug .. " && make nvim", 1, true), msg)
+    assert.truthy(msg:find("build = \"make nvim\"", 1, true), msg)
+    assert.truthy(msg:find("libcurl4-openssl-dev", 1, true), msg)
+    assert.truthy(msg:find("libluajit-5.1-dev", 1, true), msg)
+    assert.truthy(msg:find(plug .. "/lua/aimlmusic/core.so", 1, true), msg)
+    assert.is_nil(msg:find("no file", 1, true), "the searchers' list: " .. msg)
+    assert.equal(0, #posts())
+  end)
+
+  it("lazy.nvim's build (make nvim) without a compiler names what to install and where a prebuilt core goes",
+    function()
+      local copy = copy_checkout(new_case() .. "/plug")
+      local log = copy .. "/make.log"
+      local ok = execute("cd " .. q(copy) .. " && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD"
+        .. " make --no-print-directory nvim CC=/nonexistent/cc >" .. q(log) .. " 2>&1")
+      local out = read_file(log) or ""
+      assert.is_false(ok, out)
+      assert.matches("no C compiler", out)
+      assert.truthy(out:find("libcurl4-openssl-dev", 1, true), out)
+      assert.truthy(out:find("at " .. copy .. "/lua/aimlmusic/core.so", 1, true), out)
+    end)
+
+  it("the library alone, in a Neovim without lua-cjson: generate with a journal, through vim.json; "
+    .. "a 3 s job's track within 6 s",
+    function()
+      local case = new_case()
+      env.mock:reset()
+      env.mock:config { duration = 3 }
+      local res = run(case, [[
+local H = dofile(os.getenv("AIMLMUSIC_NVIM_HELPER"))
+package.path, package.cpath = "", "" -- nothing but the runtimepath: no lua-cjson
+H.run(function()
+  local music = require "aimlmusic"
+  require("aimlmusic.uv").attach(vim.uv or vim.loop)
+  local journal = vim.fn.getcwd() .. "/run/jobs.journal"
+  local client = assert(music.new { journal = journal })
+  local output = vim.fn.getcwd() .. "/lib.mp3"
+  local t0 = vim.loop.hrtime()
+  local task = music.spawn(function()
+      return client:generate({ model = "minimax/music-2.0", prompt = "]] .. PROMPT .. [[",
+        lyrics = "[Verse]\nStreetlights flicker, the night breeze sighs" }, { output = output })
+    end)
+  H.wait_for(function() return task:done() end, 20000, "the task")
+  local took = (vim.loop.hrtime() - t0) / 1e9
+  local st, err = task:result()
+  local f = io.open(journal, "rb")
+  H.finish { ok = st ~= nil, err = tostring(err), path = st and st.path, took = took,
+    json = require("aimlmusic.json").source, cjson = (pcall(require, "cjson")),
+    journal = f and f:read("*a"), pending = #client:pending() }
+end)
+]])
+    assert.is_true(res.ok, res.err)
+    assert.is_false(res.cjson)
+    assert.equal("vim.json", res.json)
+    assert.equal(case .. "/lib.mp3", res.path)
+    assert.is_true(#read_file(case .. "/lib.mp3") > 0)
+    assert.matches('"op":"submit"', res.journal)
+    assert.matches('"op":"delivered"', res.journal)
+    assert.truthy(res.journal:find('"path":"' .. case .. '/lib.mp3"', 1, true), res.journal) -- slashes as they are
+    assert.equal(0, res.pending)
+    print(("\n  nvim: the library alone had the 3 s job's track %.2f s after generate"):format(res.took))
+    assert.is_true(res.took >= 3 and res.took < 3 + 3 * SCALE, res.took .. " s")
   end)
 end)

@@ -41,6 +41,27 @@ describe("the poll schedule", function()
     assert.near(90, slow:delay(M2, 0), 1e-9)
   end)
 
+  it("against a server on this machine polls from the start and takes the first finished job at once", function()
+    for _, url in ipairs({ "http://127.0.0.1:8080", "http://localhost:1/x", "https://127.0.0.2", "http://[::1]:80",
+      "http://u@127.9.9.9:5/" }) do
+      assert.is_true(schedule.loopback(url), url)
+      local s = schedule.new(nil, url)
+      assert.equal(0.5, s:delay(M2, 0), url)
+    end
+    for _, url in ipairs({ "https://api.aimlapi.com", "http://127.0.0.1.example.com", "http://10.0.0.1:8080" }) do
+      assert.is_false(schedule.loopback(url), url)
+      assert.equal(45, schedule.new(nil, url):delay(M2, 0), url)
+    end
+    local s = schedule.new(nil, "http://127.0.0.1:9")
+    s:learn(M2, 2.5, 3.5) -- one job of about 3 s: the next first poll comes at 0.9 x 3 s
+    assert.near(2.7, s:delay(M2, 0), 1e-9)
+    assert.near(0.5, s:delay(M2, 3), 1e-9)
+    -- and so with expected_seconds: one slow job moves the first poll later
+    local e = schedule.new({ 4.5, 6 }, "https://api.aimlapi.com")
+    e:learn(M2, 98, 102)
+    assert.near(90, e:delay(M2, 0), 1e-9)
+  end)
+
   it("takes a job that completed at its first poll as an upper bound", function()
     local s = schedule.new()
     s:learn(M2, nil, 30)
@@ -73,6 +94,23 @@ describe("client:wait without an interval", function()
     assert.is_true(#polls >= 1 and #polls <= 3, #polls .. " status requests")
     local scale = tonumber(os.getenv("AIMLMUSIC_TIME_SCALE")) or 1 -- valgrind: the Makefile says
     assert.is_true(took >= 0.9 and took < 2.5 * scale, "took " .. took .. " s")
+  end)
+
+  it("a fresh client of the mock has a 3 s job's file within 6 s of submitting", function()
+    env.mock:config { duration = 3 }
+    local dir = util.tmpdir(true)
+    local client = assert(music.new { api_key = env.mock.key, base_url = env.mock.api_url })
+    local now = require("aimlmusic.core").now
+    local t0 = now()
+    local st = assert(client:generate(PARAMS, { output = dir .. "/a.mp3" }))
+    local took = now() - t0
+    util.rm_rf(dir)
+    env.mock:config { duration = 1 }
+    assert.equal(dir .. "/a.mp3", st.path)
+    print(("\n  a fresh client, 3 s job: the file after %.2f s, %d status requests"):format(took, #status_times(st.id)))
+    -- the job takes 3 s; polls 0.5 s apart from the start add at most 0.5 s, the download little
+    local scale = tonumber(os.getenv("AIMLMUSIC_TIME_SCALE")) or 1 -- valgrind: the Makefile says
+    assert.is_true(took >= 3 and took < 3 + 3 * scale, "took " .. took .. " s")
   end)
 
   it("keeps an explicit interval: a poll at once, then one per interval", function()

@@ -2,7 +2,9 @@
 --
 -- The job runs as an aimlmusic task; love.update calls music.step(0) once per frame, which
 -- runs whatever is ready and never waits, so the frame rate does not notice the network.
--- When the track is saved it is decoded with love.sound.newSoundData and played.
+-- The track is saved in the game's save directory (a relative output) and what generate returns
+-- names it for LÖVE: love.sound.newSoundData(st.file) decodes it, love.audio.newSource(st.file,
+-- "static") plays it.
 --
 --   make build LUA=luajit          # LÖVE embeds LuaJIT: the module must be built for it
 --   LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;;" LUA_CPATH="$PWD/build/luajit/?.so;;" \
@@ -13,13 +15,13 @@
 -- cjson.so — to copy into the game's folder; require "aimlmusic" then works from the folder, a
 -- zipped .love or a fused game, the native modules being copied to the save directory.)
 --
--- The track is saved in the game's save directory (love.filesystem.getSaveDirectory()).
 -- Keys: space plays the track again, escape quits.
 --
 -- Test mode (spec/love_spec.lua): AIMLMUSIC_LOVE_TEST=<result file> runs it headless (see
--- conf.lua), saves to AIMLMUSIC_LOVE_OUTPUT, times every music.step(0), writes the figures to
--- the result file as a Lua chunk and quits. AIMLMUSIC_POLL_INTERVAL sets the poll interval and
--- AIMLMUSIC_LOVE_TIMEOUT (seconds) when the test gives up.
+-- conf.lua), saves to AIMLMUSIC_LOVE_OUTPUT (relative: in the save directory), times every
+-- music.step(0), writes the figures to the result file as a Lua chunk and quits.
+-- AIMLMUSIC_POLL_INTERVAL sets the poll interval and AIMLMUSIC_LOVE_TIMEOUT (seconds) when the
+-- test gives up.
 
 -- luacheck: globals love.load love.update love.keypressed love.draw
 
@@ -52,7 +54,9 @@ local game = {
   error = nil,        -- a message when something failed
   sound = nil,        -- the SoundData of the track
   source = nil,       -- its Source, when there is audio
-  path = nil,
+  path = nil,         -- the track's OS path
+  file = nil,         -- and its name in LÖVE's file system
+  generate_s = nil,   -- seconds from love.load to the saved track
   bytes = nil,
   task = nil,
   finished = false,
@@ -93,37 +97,26 @@ local function set_status(s)
   game.statuses[#game.statuses + 1] = s
 end
 
-local function read_file(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
--- Decodes the saved track (any path, inside the save directory or not) and plays it.
-local function load_track(path)
-  local bytes, err = read_file(path)
-  if not bytes then return nil, err end
-  local name = path:match("([^/\\]+)$")
-  local ok, sd = pcall(love.sound.newSoundData, love.filesystem.newFileData(bytes, name))
-  if not ok then return nil, "cannot decode " .. path .. ": " .. tostring(sd) end
+-- Decodes the saved track and plays it. st.file is the track as LÖVE's file system names it
+-- (a relative output lands in the save directory), what LÖVE's loaders take.
+local function load_track(st)
+  local ok, sd = pcall(love.sound.newSoundData, st.file)
+  if not ok then return nil, "cannot decode " .. st.file .. ": " .. tostring(sd) end
   game.sound = sd
   if love.audio then
-    game.source = love.audio.newSource(sd)
+    game.source = love.audio.newSource(st.file, "static")
     game.source:play()
   end
   return sd
 end
 
+-- A relative path: the track goes to the save directory (love.filesystem.getSaveDirectory()).
 local function output_path()
   if TEST then return assert(os.getenv("AIMLMUSIC_LOVE_OUTPUT"), "AIMLMUSIC_LOVE_OUTPUT is not set") end
-  love.filesystem.createDirectory("tracks") -- creates the save directory too
-  local dir = love.filesystem.getSaveDirectory() .. "/tracks"
-  local path, i = dir .. "/track.mp3", 0
-  while love.filesystem.getInfo("tracks/" .. path:match("([^/]+)$")) do
+  local path, i = "tracks/track.mp3", 0
+  while love.filesystem.getInfo(path) do
     i = i + 1
-    path = ("%s/track-%d.mp3"):format(dir, i)
+    path = ("tracks/track-%d.mp3"):format(i)
   end
   return path
 end
@@ -134,7 +127,8 @@ function love.load()
     game.error = "cannot load aimlmusic: " .. tostring(load_err)
     return
   end
-  local client, err = music.new { poll_interval = tonumber(os.getenv("AIMLMUSIC_POLL_INTERVAL") or "") or 2 }
+  -- No poll_interval: the first poll comes when the job can be done (at once against the mock).
+  local client, err = music.new { poll_interval = tonumber(os.getenv("AIMLMUSIC_POLL_INTERVAL") or "") }
   if not client then
     game.error = tostring(err)
     return
@@ -158,9 +152,10 @@ local function finish_task()
     game.error = tostring(err)
     return
   end
-  game.path, game.bytes = st.path, st.bytes
+  game.path, game.file, game.bytes = st.path, st.file, st.bytes
+  game.generate_s = love.timer.getTime() - t_start
   set_status("saved")
-  local ok, lerr = load_track(st.path)
+  local ok, lerr = load_track(st)
   if not ok then game.error = lerr end
 end
 
@@ -183,7 +178,9 @@ local function write_results(reason)
       preempted, max_preempted * 1000, max_preempted_cpu * 1000),
     ("  blocked_steps = %d,"):format(blocked),
     ("  elapsed_s = %.3f,"):format(love.timer.getTime() - t_start),
-    ("  path = %s, bytes = %s,"):format(game.path and ("%q"):format(game.path) or "nil", tostring(game.bytes)),
+    ("  path = %s, file = %s, bytes = %s,"):format(game.path and ("%q"):format(game.path) or "nil",
+      game.file and ("%q"):format(game.file) or "nil", tostring(game.bytes)),
+    ("  generate_s = %s,"):format(tostring(game.generate_s)),
     ("  samples = %d, sample_rate = %d, channels = %d, duration_s = %.3f,"):format(
       sd and sd:getSampleCount() or 0, sd and sd:getSampleRate() or 0,
       sd and sd:getChannelCount() or 0, sd and sd:getDuration() or 0),

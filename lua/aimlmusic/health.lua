@@ -49,8 +49,7 @@ function M.check()
   h.start("aimlmusic: module")
   local ok, music = pcall(plugin.library)
   if not ok then
-    h.error("require 'aimlmusic' failed: " .. tostring(music),
-      { "Build the core for Neovim's LuaJIT: make nvim (lazy.nvim: build = \"make nvim\")" })
+    h.error(tostring(music))
     return
   end
   h.ok(music._VERSION .. " (" .. (vim.api.nvim_get_runtime_file("lua/aimlmusic.lua", false)[1] or "package.path") .. ")")
@@ -68,13 +67,11 @@ function M.check()
   end
 
   h.start("aimlmusic: JSON")
-  local cjson = package.loaded.cjson
-  if cjson and cjson._aimlmusic_shim then
+  if require("aimlmusic.json").source == "vim.json" then
     h.ok("vim.json (Neovim's built-in lua-cjson; lua-cjson is not installed)")
-  elseif cjson then
-    h.ok("lua-cjson " .. tostring(cjson._VERSION or "") .. " (" .. (where("cjson") or "package.cpath") .. ")")
   else
-    h.warn("no JSON library loaded")
+    local cjson = require "cjson"
+    h.ok("lua-cjson " .. tostring(cjson._VERSION or "") .. " (" .. (where("cjson") or "package.cpath") .. ")")
   end
 
   h.start("aimlmusic: key")

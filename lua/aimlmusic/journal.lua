@@ -10,7 +10,7 @@
 if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
 
 local core = require "aimlmusic.core"
-local json = require("cjson").new()
+local json = require "aimlmusic.json"
 local events = require "aimlmusic.events"
 
 local M = {}

@@ -6,6 +6,7 @@
 -- `aimlmusic-native/<md5 of the library>/`, so a running game never sees its library replaced)
 -- and loads it with package.loadlib, as native LÖVE libraries are shipped. A game run from a
 -- folder loads the library where it lies. `require "aimlmusic"` installs it by itself in LÖVE.
+-- In LÖVE, a relative output of generate or download lands in the save directory (M.output).
 -- @module aimlmusic.love
 
 -- luacheck: read globals love
@@ -67,6 +68,29 @@ function M.searcher(name)
     tried[#tried + 1] = "\n\tno game file '" .. path .. "'"
   end
   return table.concat(tried)
+end
+
+--- Where a relative output goes in a game: into the save directory. Returns the OS path there
+-- (what the library writes, `st.path`) and the same file as LÖVE's file system names it
+-- (`st.file`: what love.audio.newSource and love.sound.newSoundData take), creating the
+-- directories on the way. An absolute path, or one that climbs out with "..", is the game's
+-- own choice: it is returned unchanged, with no LÖVE name.
+-- @tparam string path the output as the game gave it
+-- @treturn string the OS path to write
+-- @treturn string|nil the path inside LÖVE's file system
+function M.output(path)
+  if type(path) ~= "string" or path == "" or path:match("^[/\\]") or path:match("^%a:") then return path end
+  local rel = path:gsub("\\", "/"):gsub("/+", "/")
+  while rel:sub(1, 2) == "./" do rel = rel:sub(3) end
+  if rel == "" or rel:sub(-1) == "/" then return path end
+  for part in rel:gmatch("[^/]+") do
+    if part == ".." or part == "." then return path end
+  end
+  local fs = love.filesystem
+  local dir = rel:match("^(.*)/[^/]*$")
+  -- createDirectory makes the save directory too (LÖVE mounts it then), a file at its top included.
+  if not fs.createDirectory(dir or "") and dir then return path end
+  return fs.getSaveDirectory() .. "/" .. rel, rel
 end
 
 --- Adds the searcher to package.loaders (package.searchers), after the usual ones; once.

@@ -18,7 +18,8 @@ function H.record_notify(mode)
     k = k + 1
     H.notes[#H.notes + 1] = {
       msg = tostring(msg), level = level or vim.log.levels.INFO, fast = vim.in_fast_event(),
-      replace = opts.replace, key = opts.key, id = mode == "replace" and k or nil, at = uv.hrtime() / 1e6,
+      replace = opts.replace, key = opts.key, opts_id = opts.id, id = mode == "replace" and k or nil,
+      at = uv.hrtime() / 1e6,
     }
     if mode == "replace" then return k end
   end

@@ -3,7 +3,7 @@
 -- an error of kind "usage", never a raise.
 
 local music = require "aimlmusic"
-local json = require("cjson").new()
+local json = require "aimlmusic.json"
 
 local M = {}
 

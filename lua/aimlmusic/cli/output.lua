@@ -5,7 +5,7 @@
 -- line (core.escape; inside --json's object, escapes that keep the JSON valid and the same).
 
 local core = require "aimlmusic.core"
-local json = require("cjson").new()
+local json = require "aimlmusic.json"
 if json.encode_escape_forward_slash then json.encode_escape_forward_slash(false) end
 
 local now = require("aimlmusic.task").now -- seconds, monotonic

@@ -1,7 +1,7 @@
 -- aimlmusic.mock.util: the small helpers the parts of the mock share: one JSON instance, JSON's
 -- null, random identifiers, numbers and times as the provider writes them.
 
-local json = require("cjson").new()
+local json = require "aimlmusic.json"
 
 local M = { json = json }
 

@@ -4,7 +4,7 @@
 --     model = "minimax/music-2.0",
 --     output_dir = nil,          -- default: beside the buffer's file
 --     api_key_cmd = nil,         -- e.g. { "pass", "show", "aimlapi" }; default: AIMLAPI_KEY
---     poll_interval = 5,         -- seconds between status polls
+--     poll_interval = nil,       -- seconds between status polls (nil: the library's schedule)
 --   }
 --
 -- Jobs run as aimlmusic tasks on Neovim's own libuv loop (aimlmusic.uv): no thread, no
@@ -28,7 +28,8 @@ local M = {}
 -- @field output_dir where tracks go (default nil: beside the buffer's file, else the cwd)
 -- @field api_key_cmd a command (string or list) that prints the key (default nil: AIMLAPI_KEY)
 -- @field base_url the API (default nil: AIMLAPI_BASE_URL, then https://api.aimlapi.com)
--- @field poll_interval seconds between status polls (5)
+-- @field poll_interval seconds between status polls (default nil: the library's schedule, which
+-- polls from the start against a server on this machine such as the mock)
 -- @field params more fields of every request, e.g. `{audio_setting = {format = "wav"}}`
 -- @field journal true (default: under stdpath("state")), a path, or false (no journal)
 -- @field resume_on_start "notify" (default: offer unfinished jobs), "auto" or false
@@ -38,7 +39,7 @@ local defaults = {
   output_dir = nil,
   api_key_cmd = nil,
   base_url = nil,
-  poll_interval = 5,
+  poll_interval = nil,
   params = {},
   journal = true,
   resume_on_start = "notify",
@@ -83,21 +84,40 @@ function M.journal_path()
   return dir .. "/aimlmusic/jobs.journal"
 end
 
--- lua-cjson is what the library uses; where it is not installed, Neovim's own vim.json (the
--- same library inside: new(), the setters, null as vim.NIL) stands in for the Lua modules. The
--- C core falls back to vim.json by itself.
-local function ensure_json()
-  if package.loaded.cjson or pcall(require, "cjson") then return end
-  package.preload.cjson = function()
-    return setmetatable({ _aimlmusic_shim = true }, { __index = vim.json })
-  end
+--- Where the plugin lies: the directory holding lua/aimlmusic.lua on the runtimepath.
+---@return string|nil
+function M.root()
+  local file = vim.api.nvim_get_runtime_file("lua/aimlmusic.lua", false)[1]
+  return file and vim.fn.fnamemodify(file, ":p:h:h")
 end
 
---- The library, attached to Neovim's loop (loaded once).
+--- What to do when the C core is missing: build it (and what that needs), or where a prebuilt
+-- one goes. The message of `M.library()` when `require "aimlmusic.core"` finds nothing.
+---@return string
+function M.core_missing()
+  local windows = package.config:sub(1, 1) == "\\"
+  local root = M.root() or "<the plugin's directory>"
+  local target = root .. (windows and "\\lua\\aimlmusic\\core.dll" or "/lua/aimlmusic/core.so")
+  return table.concat({
+    "the C core of aimlmusic is not built (no aimlmusic/core" .. (windows and ".dll" or ".so")
+      .. " on the runtimepath or package.cpath).",
+    "Build it: cd " .. root .. " && make nvim (lazy.nvim: build = \"make nvim\"),",
+    "which needs a C compiler, make, pkg-config, LuaJIT's and libcurl's headers "
+      .. "(Debian/Ubuntu: sudo apt-get install gcc make pkg-config libluajit-5.1-dev libcurl4-openssl-dev).",
+    "Or put a core built for Neovim's LuaJIT at " .. target .. ".",
+  }, "\n")
+end
+
+--- The library, attached to Neovim's loop (loaded once). Raises core_missing()'s message
+-- when the C core is not built.
 ---@return table aimlmusic
 function M.library()
   if not music then
-    ensure_json()
+    local ok, err = pcall(require, "aimlmusic.core")
+    if not ok then
+      if tostring(err):find("module 'aimlmusic.core' not found", 1, true) then error(M.core_missing(), 0) end
+      error(err, 0)
+    end
     music = require "aimlmusic"
     local adapter = require "aimlmusic.uv"
     if not adapter.attached() then adapter.attach(uv) end
@@ -173,7 +193,14 @@ end
 -- Callbacks that move job's notification along (from libuv callbacks: update schedules).
 local function follow(job)
   local last_pct = -10
+  local function on_submit(j)
+    if not j or not j.id or job.id == j.id then return end
+    job.id, job.status = j.id, j.status or "queued"
+    job.note:set_id(j.id)
+    job.note:update(("%s as %s"):format(job.status, j.id))
+  end
   local function on_status(st)
+    if st.id and not job.id then on_submit(st) end
     job.id, job.status = st.id or job.id, st.status
     job.note:update(("%s · %ds"):format(st.status, math.floor(uv.now() / 1000 - job.started)))
   end
@@ -183,18 +210,19 @@ local function follow(job)
       local pct = math.floor(done * 100 / total)
       if pct >= last_pct + 10 then
         last_pct = pct
-        job.note:update(("downloading %d%% of %s"):format(pct, human_bytes(total)))
+        job.note:update(("downloading %d%% of %s"):format(pct, human_bytes(total)), nil, nil, pct)
       end
     end
   end
-  return on_status, on_progress
+  return on_submit, on_status, on_progress
 end
 
 -- In the task: generate; if something took the name meanwhile, keep the paid job under the
 -- next free one.
 local function run_job(c, job, params)
-  local on_status, on_progress = follow(job)
-  local st, err = c:generate(params, { output = job.path, on_status = on_status, on_progress = on_progress })
+  local on_submit, on_status, on_progress = follow(job)
+  local st, err = c:generate(params, { output = job.path, on_submit = on_submit, on_status = on_status,
+    on_progress = on_progress })
   while not st and err.url and err.kind == "io" and err.code == "EEXIST" do
     reserved[job.path] = nil
     job.path = paths.free(vim.fn.fnamemodify(job.path, ":h"), vim.fn.fnamemodify(job.path, ":t:r"),
@@ -212,7 +240,7 @@ local function run_job(c, job, params)
   if st then
     job.status = "saved"
     last_track = st.path
-    job.note:update(("saved %s (%s)"):format(st.path, human_bytes(st.bytes or 0)), levels.INFO, true)
+    job.note:update(("saved %s (%s)"):format(st.path, human_bytes(st.bytes or 0)), levels.INFO, true, 100)
   else
     job.status = "failed"
     job.note:update("failed: " .. describe(err), levels.ERROR, true)
@@ -260,7 +288,7 @@ function M.generate(prompt, buf, first, last)
   buf = (buf == nil or buf == 0) and vim.api.nvim_get_current_buf() or buf
   local ok, lib = pcall(M.library)
   if not ok then
-    say("cannot load aimlmusic: " .. tostring(lib), levels.ERROR)
+    say(tostring(lib), levels.ERROR)
     return nil
   end
   local lines = vim.api.nvim_buf_get_lines(buf, first and first - 1 or 0, last or -1, false)
@@ -289,7 +317,6 @@ end
 function M.pending()
   local jpath = M.journal_path()
   if not jpath or not uv.fs_stat(jpath) then return {} end
-  ensure_json()
   return require("aimlmusic.journal").pending(jpath)
 end
 
