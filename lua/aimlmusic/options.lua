@@ -250,7 +250,9 @@ for k, spec in pairs(M.client) do M.defaults[k] = spec[2] end
 
 -- Which checked values the client keeps, and which the core's session takes.
 local KEPT = { "timeout", "connect_timeout", "poll_interval", "wait_timeout", "max_retries", "download_timeout" }
-local SESSION = { "timeout", "connect_timeout", "low_speed_limit", "low_speed_time", "max_bytes", "ca_file", "ca_path", "proxy" }
+local SESSION = {
+  "timeout", "connect_timeout", "low_speed_limit", "low_speed_time", "max_bytes", "ca_file", "ca_path", "proxy",
+}
 
 local function pick(from, names, into)
   for _, k in ipairs(names) do into[k] = from[k] end
