@@ -413,7 +413,12 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
 
 int response_classify(lua_State *L, const response_facts *f, int map) {
   if (f->cancelled) return fail_with(L, f, "cancelled", "the request was cancelled");
-  if (f->refused) return fail_with(L, f, "config", f->refused);
+  if (f->refused) {
+    /* The refused URL came from a server, host name and all: the key may be in it. */
+    redact_push(L, f->key, f->refused, strlen(f->refused));
+    error_fail_top(L, "config");
+    return fail_facts(L, f, 1);
+  }
   if (f->code != CURLE_OK) return curl_failure(L, f);
   if (f->status < 200 || f->status > 299) return http_failure(L, f);
   if (f->request == RESPONSE_DOWNLOAD) return 0;

@@ -1,0 +1,175 @@
+-- The key, as a hostile server would get at it: echoed in another case, percent-encoded, in
+-- base64 or in pieces, or hidden in a refused redirect's host name. Against the mock over
+-- loopback.
+
+local music = require "aimlmusic"
+local core = require "aimlmusic.core"
+local mockctl = require "support.mockctl"
+local util = require "support.util"
+
+local PARAMS = util.PARAMS
+local KEY = "sk-live-0123456789abcdef" -- 24 bytes: any 8 of them in a row give it away
+local SHORT = "tk-9f3a2b" -- 9 bytes: only the whole of it (in any form) is searched for
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function base64(s)
+  return ((s:gsub("..?.?", function(g)
+    local a, b, c = g:byte(1, 3)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local out = {}
+    for i = 1, 4 do
+      local d = math.floor(n / 2 ^ (6 * (4 - i))) % 64
+      out[i] = B64:sub(d + 1, d + 1)
+    end
+    if not b then out[3], out[4] = "=", "=" elseif not c then out[4] = "=" end
+    return table.concat(out)
+  end)))
+end
+
+local function percent(s, fmt)
+  return (s:gsub(".", function(c) return (fmt or "%%%02X"):format(c:byte()) end))
+end
+
+-- What a server may make of key: {name, text}.
+local function variants(key)
+  local out = {
+    { "as it is", key }, { "upper case", key:upper() }, { "mixed case", key:gsub("%a", string.upper, 3) },
+    { "percent-encoded", percent(key) }, { "percent-encoded, lower hex", percent(key, "%%%02x") },
+    { "half percent-encoded", key:sub(1, 5) .. percent(key:sub(6)) },
+  }
+  -- base64 at each of the three alignments, as in Basic auth or a Bearer header.
+  for _, pre in ipairs { "", "Bearer ", "user:", "x" } do
+    out[#out + 1] = { "base64 after " .. #pre .. " bytes", base64(pre .. key) }
+    local url = base64(pre .. key):gsub("[+/=]", { ["+"] = "-", ["/"] = "_", ["="] = "" })
+    out[#out + 1] = { "base64url after " .. #pre .. " bytes", url }
+  end
+  if #key >= 16 then
+    out[#out + 1] = { "an 8-byte piece", key:sub(9, 16) }
+    out[#out + 1] = { "its first half", key:sub(1, 12) }
+    out[#out + 1] = { "a piece in upper case", key:sub(5, 14):upper() }
+    out[#out + 1] = { "a piece percent-encoded", percent(key:sub(3, 11)) }
+    out[#out + 1] = { "a piece in base64", base64(key:sub(4, 15)) }
+  end
+  return out
+end
+
+-- Every string in v, keys and values, at any depth.
+local function strings(v, out)
+  out = out or {}
+  if type(v) == "string" then
+    out[#out + 1] = v
+  elseif type(v) == "table" then
+    for k, x in pairs(v) do
+      strings(k, out)
+      strings(x, out)
+    end
+  end
+  return out
+end
+
+local function assert_hidden(v, secret, what)
+  for _, s in ipairs(strings(v)) do
+    assert.is_nil(s:find(secret, 1, true), what .. " shows " .. secret .. ": " .. s)
+  end
+end
+
+describe("the key", function()
+  local mock
+
+  setup(function()
+    mock = mockctl.start()
+  end)
+
+  after_each(function()
+    mock:config { key = mockctl.start().key }
+  end)
+
+  local function client_with(key, extra)
+    mock:reset()
+    mock:config { duration = 0.1, key = key }
+    local o = { api_key = key, base_url = mock.api_url, poll_interval = 0.05, max_retries = 0 }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return assert(music.new(o))
+  end
+
+  describe("echoed by a server in another form", function()
+    for _, key in ipairs { KEY, SHORT } do
+      for _, v in ipairs(variants(key)) do
+        local name, text = v[1], v[2]
+        it(("never shows (%d-byte key) %s: %s"):format(#key, name, text), function()
+          local client = client_with(key)
+          mock:fault { method = "POST", status = 500, json = { statusCode = 500, message = "token <" .. text .. ">" } }
+          local _, err = client:submit(PARAMS)
+          assert.equal("server", err.kind)
+          assert.matches("<[redacted]>", err.message, 1, true)
+          assert_hidden(err, text, "err")
+          assert.is_nil(tostring(err):find(text, 1, true))
+          local job = assert(client:submit(PARAMS))
+          mock:fault { method = "GET", status = 200, json = { id = job.id, status = "queued", trace_id = text,
+                                                              echo = { [text] = { deeper = "a " .. text .. " b" } } } }
+          local st = assert(client:status(job.id))
+          assert.equal("[redacted]", st.trace_id)
+          assert.equal("a [redacted] b", st.raw.echo["[redacted]"].deeper)
+          assert_hidden(st, text, "st")
+        end)
+      end
+    end
+
+    it("through the mock's echo_key fault, in each of its forms", function()
+      local client = client_with(KEY)
+      for _, form in ipairs { "key", "key_upper", "key_percent", "key_base64", "key_piece" } do
+        mock:fault { method = "POST", status = 401, echo_key = true,
+                     json = { statusCode = 401, message = "bad token {" .. form .. "}" } }
+        local _, err = client:submit(PARAMS)
+        assert.equal("auth", err.kind)
+        assert.equal("bad token [redacted]", err.message, form)
+      end
+    end)
+
+    it("leaves text that only looks like it alone", function()
+      local client = client_with(KEY)
+      local near = "sk-live-XYZ " .. KEY:sub(1, 7) .. " " .. KEY:sub(10, 16) .. " " .. base64(KEY:sub(1, 6))
+      mock:fault { method = "POST", status = 500, json = { statusCode = 500, message = near } }
+      local _, err = client:submit(PARAMS)
+      -- "sk-live-" is 8 bytes of the key: that much is a piece and goes; the rest stays.
+      assert.equal("[redacted]XYZ sk-live 1234567 c2stbGl2", err.message)
+    end)
+
+    it("costs time in proportion to the body, however many near misses it holds", function()
+      local client = client_with(KEY)
+      local function took(message)
+        mock:fault { method = "POST", status = 500, json = { statusCode = 500, message = message } }
+        local t0 = core.now()
+        local _, err = client:submit(PARAMS)
+        assert.equal("server", err.kind)
+        return core.now() - t0, err
+      end
+      local n = 900 * 1024
+      local base = took(("x"):rep(n))
+      -- Near misses everywhere: 7 bytes of the key, then one that differs.
+      local hostile, err = took((KEY:sub(1, 7) .. "!"):rep(n / 8))
+      assert.is_nil(err.message:find("[redacted]", 1, true))
+      assert.is_true(hostile < base * 10 + 0.5, ("%.3f s against %.3f s for plain text"):format(hostile, base))
+    end)
+  end)
+
+  describe("in a refused redirect's host name", function()
+    it("never reaches the error", function()
+      local client = client_with(KEY)
+      local job = assert(client:submit(PARAMS))
+      local st = assert(client:wait(job))
+      for _, form in ipairs { "key", "key_piece" } do
+        mock:fault { host = "cdn", status = 302, echo_key = true,
+                     headers = { Location = "http://{" .. form .. "}.example.invalid/a.wav" } }
+        local dir = util.tmpdir()
+        local info, err = client:download(st, dir .. "/a.wav")
+        util.rm_rf(dir)
+        assert.is_nil(info)
+        assert.equal("config", err.kind, tostring(err))
+        assert.matches("plain http", err.message)
+        assert.matches("[redacted]", err.message, 1, true)
+        assert_hidden(err, KEY:sub(9, 16), "err")
+      end
+    end)
+  end)
+end)
