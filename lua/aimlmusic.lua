@@ -30,6 +30,7 @@ local retry = require "aimlmusic.retry"       -- which failed requests may be re
 
 local now, await, check_can_wait = task.now, task.await, task.check_can_wait
 local argcheck, new_error = errors.argcheck, errors.new
+local max = math.max
 
 -- The module table (lua-language-server).
 ---@class aimlmusic
@@ -65,6 +66,8 @@ local music = {
 -- @field expected_seconds {earliest, typical}: the schedule's guess before any job finished ({45, 60})
 -- @field wait_timeout seconds wait follows a job before giving up (900)
 -- @field max_retries retries of a failed request that is safe to repeat (3)
+-- @field download_timeout seconds one download may take in all, retries included (3600: 512
+-- MiB at 150 KB/s); per call too, in download's and generate's opts
 -- @field journal a file path: every submitted job is recorded there, for `Client:resume`
 -- @field tls_verify false, by name, accepts any certificate (true)
 -- @field ca_file a CA bundle
@@ -109,6 +112,7 @@ local music = {
 ---@field expected_seconds? number[] {earliest, typical} seconds, the schedule's first guess ({45, 60})
 ---@field wait_timeout? number seconds (900)
 ---@field max_retries? integer (3)
+---@field download_timeout? number seconds one download may take, retries included (3600)
 ---@field journal? string a file path
 ---@field tls_verify? boolean (true)
 ---@field ca_file? string
@@ -173,6 +177,7 @@ local music = {
 ---@class aimlmusic.DownloadOptions
 ---@field overwrite? boolean replace an existing file (false)
 ---@field on_progress? fun(bytes: integer, total: integer|nil)
+---@field download_timeout? number seconds for the whole download, retries included (the client's)
 
 -- aimlmusic.GenerateOptions (for lua-language-server).
 ---@class aimlmusic.GenerateOptions: aimlmusic.WaitOptions, aimlmusic.DownloadOptions
@@ -348,7 +353,8 @@ end
 
 --- Downloads the audio of a completed job (or a URL) to path. The bytes stream to a temporary
 -- file beside path, renamed when complete; an existing file is kept unless opts.overwrite.
--- opts: overwrite, on_progress(bytes, total).
+-- opts: overwrite, on_progress(bytes, total), download_timeout (seconds for the whole download,
+-- retries included; the client's, 3600 by default).
 ---@param src aimlmusic.Status|string a completed job's status, or the audio URL
 ---@param path string where the track goes
 ---@param opts? aimlmusic.DownloadOptions
@@ -359,20 +365,25 @@ function Client:download(src, path, opts)
   argcheck(type(url) == "string", "download", 1, "status table with url, or URL string", src)
   argcheck(type(path) == "string", "download", 2, "string", path)
   opts = opts or {}
+  local limit, lerr = options.check_number("download_timeout", opts.download_timeout)
+  if lerr then return nil, lerr end
   local session, overwrite = self.session, opts.overwrite and true or false
   -- The size the job reported: any other length is refused (0 or absent: unknown).
   local size = type(src) == "table" and type(src.size) == "number" and src.size > 0 and src.size or nil
+  -- One deadline for the whole download, retries and a refreshed URL included.
+  local deadline = now() + (limit or self.download_timeout)
   local function start(prev)
-    return session:download(url, path, overwrite, prev, size)
+    return session:download(url, path, overwrite, prev, size, max(deadline - now(), 0.001))
   end
-  local info, err = perform.run(self.max_retries, start, opts.on_progress)
-  if not info and err.kind == "http" and err.status == 403 and type(src) == "table" and src.id then
+  local info, err = perform.run(self.max_retries, start, opts.on_progress, deadline)
+  if not info and err.kind == "http" and err.status == 403 and type(src) == "table" and src.id
+      and now() < deadline then
     -- Signed audio URLs expire: one status call gets a fresh one.
-    local st = self:status(src.id)
+    local st = self:status(src.id, deadline - now())
     if st and st.url and st.url ~= url then
       url = st.url
       src.url = st.url
-      info, err = perform.run(self.max_retries, start, opts.on_progress)
+      info, err = perform.run(self.max_retries, start, opts.on_progress, deadline)
     end
   end
   return info, err

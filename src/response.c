@@ -152,10 +152,17 @@ static int curl_failure(lua_State *L, const response_facts *f) {
           snprintf(msg, sizeof msg, "the download passed the %.0f bytes the job reported", (double)f->expected);
         return fail_with(L, f, "protocol", msg);
       }
+      if (f->body_overflow && f->request == RESPONSE_DOWNLOAD && f->status >= 300 && f->status <= 399) {
+        snprintf(msg, sizeof msg, "a redirect (HTTP %ld) sent a body of more than 64 KiB", f->status);
+        return fail_with(L, f, "protocol", msg);
+      }
       if (f->body_overflow)
         return fail_with(L, f, "protocol", f->request == RESPONSE_DOWNLOAD ? "error response body too large" : "response body larger than 1 MiB");
       break;
-    case CURLE_OPERATION_TIMEDOUT: kind = "timeout"; break;
+    case CURLE_OPERATION_TIMEDOUT:
+      kind = "timeout";
+      if (f->expired) text = "the download did not finish before its deadline (download_timeout)";
+      break;
     case CURLE_FILESIZE_EXCEEDED:
       snprintf(msg, sizeof msg, "the server announced more than max_bytes (%.0f bytes)", (double)f->max_bytes);
       return fail_with(L, f, "protocol", msg);
@@ -420,6 +427,11 @@ int response_classify(lua_State *L, const response_facts *f, int map) {
     return fail_facts(L, f, 1);
   }
   if (f->code != CURLE_OK) return curl_failure(L, f);
+  if (f->no_location) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "the download was answered HTTP %ld with no Location to follow", f->status);
+    return protocol_error(L, f, msg);
+  }
   if (f->status < 200 || f->status > 299) return http_failure(L, f);
   if (f->request == RESPONSE_DOWNLOAD) return 0;
   return api_success(L, f, map);

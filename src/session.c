@@ -306,8 +306,10 @@ static int session_status(lua_State *L) {
   return start_or_fail(L, t);
 }
 
-/* session:download(url, target, overwrite[, previous[, size]]) --> transfer | nil, err
+/* session:download(url, target, overwrite[, previous[, size[, limit]]]) --> transfer | nil, err
  * size: the length the job reported (0 or nil: unknown); any other length is an error.
+ * limit: seconds left before the download's overall deadline (nil: none); past it the
+ * transfer ends as a timeout that says so.
  * The bytes go to a temporary file; transfer:finish() moves it to target when complete.
  * With the failed transfer of an earlier attempt, its partial file is taken over and the
  * request asks only for the rest (Range); a server that cannot resume makes it start over. */
@@ -315,9 +317,11 @@ static int session_download(lua_State *L) {
   session *s = session_check(L, 1);
   size_t ulen;
   const char *url = luaL_checklstring(L, 2, &ulen);
-  const char *target = luaL_checkstring(L, 3);
+  size_t tlen;
+  const char *target = luaL_checklstring(L, 3, &tlen);
   int overwrite = lua_toboolean(L, 4);
   lua_Number size = luaL_optnumber(L, 6, 0);
+  lua_Number limit = luaL_optnumber(L, 7, 0);
   platform_info info;
   transfer *t, *prev;
   char why[URL_WHY_SIZE];
@@ -335,8 +339,16 @@ static int session_download(lua_State *L) {
   t = session_transfer(L, s, TRANSFER_DOWNLOAD, url);
   t->overwrite = overwrite;
   if (size >= 1 && size <= 9007199254740992.0) t->expected = (curl_off_t)size;
-  t->target_path = dup_string(target, strlen(target));
+  t->target_path = dup_string(target, tlen);
   if (t->target_path == NULL) return luaL_error(L, "out of memory");
+  if (limit > 0) {
+    /* The overall deadline, on top of the stall and speed floors: a trickle that keeps above
+     * them ends too. limit is in seconds, at most the longest option (about 24 days). */
+    long ms = limit < OPT_MAX_SECONDS ? (long)(limit * 1000) : (long)(OPT_MAX_SECONDS * 1000);
+    if (ms < 1) ms = 1;
+    curl_easy_setopt(t->item.easy, CURLOPT_TIMEOUT_MS, ms);
+    t->deadline_ms = (long long)(platform_now() * 1000) + ms;
+  }
   if (transfer_take_partial(t, prev)) curl_easy_setopt(t->item.easy, CURLOPT_RESUME_FROM_LARGE, t->resume_from);
   /* A Content-Length past the cap is refused before any byte is written. */
   if (t->max_bytes > t->resume_from)

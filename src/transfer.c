@@ -266,7 +266,6 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
   if (t->kind == TRANSFER_DOWNLOAD) {
     long code = 0;
     curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &code);
-    if (code >= 300 && code < 400) return n; /* a redirect's page: followed in transfer_again */
     if (code >= 200 && code < 300) {
       int pushed; /* to the disk through the spool: memory stays flat whatever the size */
       /* Past the perform's budget (a game's step(0)) the bytes wait in libcurl until the next
@@ -286,7 +285,9 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
       t->bytes += (curl_off_t)n;
       return n;
     }
-    limit = TRANSFER_MAX_ERROR_BODY; /* an error page: keep its start for the message */
+    /* An error page, or a redirect's (followed in transfer_again): kept for the message up to
+     * a cap past which the transfer ends, so an endless one cannot hold a download open. */
+    limit = TRANSFER_MAX_ERROR_BODY;
   }
   if (t->body_len + n > limit) {
     t->body_overflow = 1;
@@ -344,7 +345,10 @@ static int transfer_again(engine_item *it) {
   if (t->kind != TRANSFER_DOWNLOAD || it->result != CURLE_OK || it->engine->multi == NULL) return 0;
   curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
   if (code < 300 || code > 399) return 0;
-  if (curl_easy_getinfo(it->easy, CURLINFO_REDIRECT_URL, &target) != CURLE_OK || target == NULL) return 0;
+  if (curl_easy_getinfo(it->easy, CURLINFO_REDIRECT_URL, &target) != CURLE_OK || target == NULL) {
+    t->no_location = 1; /* nothing to follow: a protocol error, not a page to show */
+    return 0;
+  }
   if (t->redirects >= TRANSFER_MAX_REDIRECTS) {
     it->result = CURLE_TOO_MANY_REDIRECTS;
     return 0;

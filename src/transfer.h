@@ -63,6 +63,8 @@ typedef struct transfer {
   int allow_http;         /* plain http to any host, for redirects */
   int redirects;          /* redirects followed so far */
   int refused;            /* a redirect broke the URL rule; errbuf says why */
+  int no_location;        /* a 3xx answer with no Location to follow */
+  long long deadline_ms;  /* when the download's overall deadline passes (monotonic; 0: none) */
   long stall_ms;          /* a download receiving nothing for this long ends (0: never) */
   curl_off_t seen;        /* bytes received when progress last moved ... */
   long long seen_at_ms;   /* ... and when (monotonic) */

@@ -20,6 +20,8 @@ M.defaults = {
   low_speed_limit = 1024, -- bytes per second: a download slower than this ...
   low_speed_time = 30,   -- ... for this many seconds ends with kind "timeout" (retried)
   max_bytes = 512 * 1024 * 1024, -- a download past this many bytes ends with kind "protocol"
+  download_timeout = 3600, -- seconds one download may take in all, retries included: 512 MiB
+  --                      -- at 150 KB/s; past it, kind "timeout" (the stall and speed floors too)
   -- journal = path      -- record submitted jobs durably, for client:resume() after a crash
   -- tls_verify = true   -- set to false, by name, to accept any certificate
   -- ca_file, proxy      -- a CA bundle; a proxy (libcurl's *_proxy variables work too)
@@ -38,6 +40,7 @@ local NUMERIC = {
   low_speed_limit = { 1, 2 ^ 31 - 1, true },
   low_speed_time = { 1, MAX_SECONDS, true },
   max_bytes = { 1, 2 ^ 53, true },
+  download_timeout = { 0.001, MAX_SECONDS },
 }
 
 local function bad_number(k, rule, v)
@@ -46,12 +49,23 @@ local function bad_number(k, rule, v)
 end
 
 -- Which checked numbers the client keeps, and which the core's session takes.
-local KEPT = { "timeout", "connect_timeout", "poll_interval", "wait_timeout", "max_retries" }
+local KEPT = { "timeout", "connect_timeout", "poll_interval", "wait_timeout", "max_retries", "download_timeout" }
 local SESSION = { "timeout", "connect_timeout", "low_speed_limit", "low_speed_time", "max_bytes" }
 
 local function pick(from, names, into)
   for _, k in ipairs(names) do into[k] = from[k] end
   return into
+end
+
+--- A per-call number (download_timeout in download's opts, say): v, or nil and the config
+-- error music.new would give for it. nil stays nil.
+function M.check_number(k, v)
+  local rule = NUMERIC[k]
+  if v == nil then return nil end
+  if type(v) ~= "number" or v ~= v or v < rule[1] or v > rule[2] or (rule[3] and v % 1 ~= 0) then
+    return nil, bad_number(k, rule, v)
+  end
+  return v
 end
 
 -- opts checked, with the defaults and the environment (AIMLAPI_KEY, AIMLAPI_BASE_URL) filled
