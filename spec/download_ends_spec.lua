@@ -1,6 +1,6 @@
 -- Every download ends: a redirect's endless body, a redirect with nothing to follow and a
 -- trickle that keeps above the speed floor all end within download_timeout (plus a second),
--- leaving no file. Against the mock over loopback.
+-- leaving no file; a full disk says ENOSPC. Against the mock over loopback.
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
@@ -116,5 +116,41 @@ describe("every download ends", function()
     assert.is_nil(c)
     assert_error(err, "config")
     assert.matches("download_timeout", err.message)
+  end)
+
+  describe("a full disk", function()
+    local mnt
+
+    before_each(function()
+      mnt = nil
+      if util.sh("id -u"):match("%d+") ~= "0" then return end
+      mnt = util.tmpdir()
+      assert(util.execute("mount -t tmpfs -o size=64k tmpfs " .. util.q(mnt)), "mount tmpfs on " .. mnt)
+    end)
+
+    after_each(function()
+      if mnt then
+        util.execute("umount " .. util.q(mnt))
+        os.remove(mnt)
+      end
+    end)
+
+    it("reports ENOSPC as such, leaving no file, blocking or in a task", function()
+      if not mnt then
+        pending("mounting a 64 KiB tmpfs needs root; this account is not")
+        return
+      end
+      local st = env.completed() -- 170 KiB of WAV into 64 KiB
+      local info, err = env.client:download(st, mnt .. "/a.wav")
+      assert.is_nil(info)
+      assert_error(err, "io")
+      assert.equal("ENOSPC", err.code, tostring(err))
+      assert.same({}, ls(mnt))
+      local _, tinfo, terr = timed(20, function() return env.client:download(st, mnt .. "/b.wav") end)
+      assert.is_nil(tinfo)
+      assert_error(terr, "io")
+      assert.equal("ENOSPC", terr.code, tostring(terr))
+      assert.same({}, ls(mnt))
+    end)
   end)
 end)

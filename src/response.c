@@ -141,8 +141,9 @@ static int curl_failure(lua_State *L, const response_facts *f) {
         return fail_facts(L, f, sent);
       }
       if (f->io_errno) {
-        error_fail(L, "io", "writing %s: %s", f->path ? f->path : "download", strerror(f->io_errno));
-        error_setstring(L, "code", name);
+        /* The errno is the cause (ENOSPC: the disk is full), not libcurl's WRITE_ERROR. */
+        error_fail_errno(L, "io", f->io_errno, "writing %s", f->path ? f->path : f->target ? f->target
+                                                                                           : "the download");
         return fail_facts(L, f, sent);
       }
       if (f->oversize) {
