@@ -120,6 +120,11 @@ static int opt_string(lua_State *L, int t, const char *k, char **out) {
     return 1;
   }
   v = lua_tolstring(L, -1, &n);
+  if (type == LUA_TSTRING && memchr(v, '\0', n)) {
+    /* A path or URL cut at the NUL would name something else. */
+    error_fail(L, "config", "option %s holds a NUL byte", k);
+    return 0;
+  }
   if (type != LUA_TSTRING || n == 0 || has_control(v, n)) {
     error_fail(L, "config", "option %s must be a non-empty string without control characters", k);
     return 0;
@@ -330,6 +335,12 @@ static int session_download(lua_State *L) {
     return error_fail(L, "config", "the audio URL is not an http(s) URL");
   }
   if (!url_allowed(url, s->allow_http, NULL, why)) return error_fail(L, "config", "the audio URL: %s", why);
+  if (tlen == 0 || memchr(target, '\0', tlen)) {
+    /* Never cut at the NUL: the file would land at another path than the one asked. */
+    error_fail(L, "io", "the download path %s", tlen ? "holds a NUL byte" : "is empty");
+    error_setstring(L, "code", "EINVAL");
+    return 2;
+  }
   if (!overwrite && platform_stat(target, 0, &info) == 0) {
     error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", target);
     error_setstring(L, "code", "EEXIST");

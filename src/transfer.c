@@ -531,7 +531,8 @@ int transfer_tostring(lua_State *L) {
  * Removes the temporary files of target (see transfer_open_temp): downloads cut short by a
  * crash. A file a live transfer owns is locked (platform_lock) and is left alone. */
 static int l_remove_partials(lua_State *L) {
-  const char *target = luaL_checkstring(L, 1);
+  size_t tlen;
+  const char *target = luaL_checklstring(L, 1, &tlen);
   const char *sep = platform_last_sep(target);
   const char *base = sep ? sep + 1 : target;
   size_t keep = part_keep(base, strlen(base));
@@ -540,7 +541,8 @@ static int l_remove_partials(lua_State *L) {
   const char *name;
   int removed = 0;
   if (dir == NULL) return luaL_error(L, "out of memory");
-  d = platform_opendir(dir);
+  /* No file has a name with a NUL in it: cut there, it would be another file's partials. */
+  d = memchr(target, '\0', tlen) ? NULL : platform_opendir(dir);
   path = (char *)malloc(strlen(dir) + 256 * 3 + 2);
   while (d && path && (name = platform_readdir(d)) != NULL) {
     int fd;

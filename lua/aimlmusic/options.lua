@@ -83,8 +83,9 @@ function M.check(opts)
     end
     n[k] = v
   end
-  if opts.journal ~= nil and type(opts.journal) ~= "string" then
-    return nil, new_error("config", "option journal must be a file path")
+  if opts.journal ~= nil and (type(opts.journal) ~= "string" or opts.journal == "" or opts.journal:find("\0", 1, true)) then
+    -- A NUL would cut the path where the system reads it: the journal would be another file.
+    return nil, new_error("config", "option journal must be a file path (non-empty, without a NUL byte)")
   end
   local expected = opts.expected_seconds
   if expected ~= nil and not (type(expected) == "table" and type(expected[1]) == "number"
