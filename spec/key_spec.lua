@@ -1,11 +1,13 @@
--- The key, as a hostile server would get at it: echoed in another case, percent-encoded, in
--- base64 or in pieces, or hidden in a refused redirect's host name. Against the mock over
--- loopback.
+-- The key, as a hostile server or a proxy would get at it: echoed in another case,
+-- percent-encoded, in base64 or in pieces, hidden in a refused redirect's host name, or sent
+-- through a proxy from the environment. Against the mock over loopback, and a listener of the
+-- spec's own standing in for a proxy.
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
 local mockctl = require "support.mockctl"
 local util = require "support.util"
+local socket = require "socket"
 
 local PARAMS = util.PARAMS
 local KEY = "sk-live-0123456789abcdef" -- 24 bytes: any 8 of them in a row give it away
@@ -170,6 +172,82 @@ describe("the key", function()
         assert.matches("[redacted]", err.message, 1, true)
         assert_hidden(err, KEY:sub(9, 16), "err")
       end
+    end)
+  end)
+
+  describe("and a proxy", function()
+    local listener, port, dir
+
+    before_each(function()
+      listener = assert(socket.bind("127.0.0.1", 0))
+      listener:settimeout(0)
+      port = select(2, listener:getsockname())
+      dir = util.tmpdir()
+    end)
+
+    after_each(function()
+      listener:close()
+      util.rm_rf(dir)
+    end)
+
+    -- What the stand-in proxy received: every byte of every connection made to it.
+    local function received()
+      local all = {}
+      while true do
+        local conn = listener:accept()
+        if not conn then break end
+        conn:settimeout(0.5)
+        local data, _, partial = conn:receive("*a")
+        all[#all + 1] = data or partial or ""
+        conn:close()
+      end
+      return table.concat(all)
+    end
+
+    it("from the environment never sees a request to a loopback API or CDN", function()
+      mock:reset()
+      mock:config { duration = 0.1 }
+      local script = dir .. "/child.lua"
+      util.write_file(script, ([[
+        package.path, package.cpath = %q, %q
+        local music = require "aimlmusic"
+        local c = assert(music.new { api_key = %q, base_url = %q, poll_interval = 0.05, timeout = 3,
+                                     max_retries = 0 })
+        local job, err = c:submit(%s)
+        local st = job and c:wait(job)
+        local info = st and c:download(st, %q)
+        print(job and "submitted" or tostring(err), st and st.status, info and info.bytes)
+      ]]):format(package.path, package.cpath, mock.key, mock.api_url,
+        "{ model = 'minimax/music-2.0', prompt = 'A quiet song for a test', lyrics = 'la la la la la la' }",
+        dir .. "/a.mp3"))
+      local proxy = "http://127.0.0.1:" .. port
+      local env = {}
+      for _, name in ipairs { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy" } do
+        env[#env + 1] = name .. "=" .. proxy
+      end
+      env = table.concat(env, " ") .. " no_proxy= NO_PROXY="
+      local out = util.sh("env " .. env .. " " .. util.LUA .. " " .. util.q(script), true)
+      local got = received()
+      assert.equal("", got, "the proxy received: " .. got)
+      assert.matches("^submitted%s+completed%s+%d+", out)
+      assert.equal(1, #util.select_reqs(mock:requests(), "api", "POST"))
+    end)
+
+    it("of the proxy option is passed by for a loopback API", function()
+      local client = client_with(mock.key, { proxy = "http://127.0.0.1:" .. port, timeout = 3 })
+      assert(client:submit(PARAMS))
+      assert.equal("", received())
+    end)
+
+    it("in plain http beyond loopback needs allow_http, as plain http itself does", function()
+      local c, err = music.new { api_key = KEY, base_url = "http://api.example.com", proxy = "http://127.0.0.1:9" }
+      assert.is_nil(c)
+      assert.equal("config", err.kind)
+      assert.matches("allow_http", err.message)
+      assert(music.new { api_key = KEY, base_url = "http://api.example.com", proxy = "http://127.0.0.1:9",
+                         allow_http = true })
+      -- Over https the key goes inside the proxy's CONNECT tunnel, encrypted.
+      assert(music.new { api_key = KEY, base_url = "https://api.example.com", proxy = "http://127.0.0.1:9" })
     end)
   end)
 end)

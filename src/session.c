@@ -219,7 +219,10 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   curl_easy_setopt(easy, CURLOPT_USERAGENT, SESSION_USER_AGENT);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
   if (s->ca_file) curl_easy_setopt(easy, CURLOPT_CAINFO, s->ca_file);
-  if (s->proxy) curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy);
+  /* A loopback host is reached directly, whatever the proxy option or libcurl's *_proxy
+   * variables say: a proxy would reach its own loopback, and see an API request's key. */
+  t->proxy = s->proxy;
+  transfer_set_proxy(t, url);
   if (!s->tls_verify) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);

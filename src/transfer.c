@@ -363,7 +363,16 @@ static int transfer_again(engine_item *it) {
   t->seen_at_ms = 0;
   t->redirects++;
   t->body_len = 0;
+  transfer_set_proxy(t, target);
   return engine_restart(it, target);
+}
+
+/* With CURLOPT_PROXY unset libcurl reads the environment: http_proxy (lower case only) for
+ * http, HTTPS_PROXY or https_proxy for https, then ALL_PROXY or all_proxy, less NO_PROXY or
+ * no_proxy; "" turns every one of them off. Over https a proxy sees only a CONNECT tunnel;
+ * plain http through one needs allow_http, as plain http beyond loopback does (url.c). */
+void transfer_set_proxy(transfer *t, const char *url) {
+  curl_easy_setopt(t->item.easy, CURLOPT_PROXY, url_is_loopback(url) ? "" : t->proxy);
 }
 
 transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {

@@ -84,3 +84,15 @@ done:
   curl_url_cleanup(u);
   return ok;
 }
+
+int url_is_loopback(const char *url) {
+  CURLU *u = curl_url();
+  char *host = NULL;
+  int yes = 0;
+  if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+    yes = is_loopback(host);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return yes;
+}
