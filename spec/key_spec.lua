@@ -117,6 +117,54 @@ describe("the key", function()
       end
     end
 
+    it("leaves no piece of a random key in random text that hides it in every form (200 cases)", function()
+      math.randomseed(18)
+      local ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+      local function pick(s) local i = math.random(#s) return s:sub(i, i) end
+      local function random_case(s)
+        return (s:gsub("%a", function(c) return math.random(2) == 1 and c:upper() or c:lower() end))
+      end
+      local function some_percent(s)
+        return (s:gsub(".", function(c) return math.random(3) == 1 and ("%%%02X"):format(c:byte()) or c end))
+      end
+      local function folded_plain(s)
+        return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)):lower()
+      end
+      for case = 1, 200 do
+        local key = {}
+        for i = 1, math.random(16, 40) do key[i] = pick(ALNUM) end
+        key = table.concat(key)
+        local parts = {}
+        for _ = 1, math.random(1, 6) do
+          local from = math.random(1, #key - 7)
+          local piece = key:sub(from, math.random(from + 7, #key))
+          local form = math.random(4)
+          if form == 1 then piece = random_case(piece)
+          elseif form == 2 then piece = some_percent(random_case(piece))
+          elseif form == 3 then piece = base64(("x"):rep(math.random(0, 2)) .. piece) end
+          parts[#parts + 1] = ("%s"):rep(math.random(0, 3)):gsub("%%s", function() return pick(ALNUM .. " :/=") end)
+          parts[#parts + 1] = piece
+        end
+        local text = table.concat(parts)
+        local client = client_with(key)
+        mock:fault { method = "POST", status = 500, json = { statusCode = 500, message = text } }
+        local _, err = client:submit(PARAMS)
+        local out = folded_plain(err.message)
+        for i = 1, #key - 7 do
+          local piece = key:sub(i, i + 7):lower()
+          assert.is_nil(out:find(piece, 1, true),
+            ("case %d: %q left in %q (from %q)"):format(case, piece, err.message, text))
+        end
+        for a = 0, 2 do
+          local enc = base64(("x"):rep(a) .. key)
+          for i = 3, #enc - 12 do
+            local w = enc:sub(i, i + 9)
+            assert.is_nil(err.message:find(w, 1, true), ("case %d: base64 %q left in %q"):format(case, w, err.message))
+          end
+        end
+      end
+    end)
+
     it("through the mock's echo_key fault, in each of its forms", function()
       local client = client_with(KEY)
       for _, form in ipairs { "key", "key_upper", "key_percent", "key_base64", "key_piece" } do
