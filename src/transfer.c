@@ -1,14 +1,16 @@
 /* A transfer: one request of the API as a Lua userdata.
  *
  * DESIGN. transfer.c owns what one request holds: its engine item (and through it the easy
- * handle), the body buffer, the libcurl write and progress callbacks, and for a download the
+ * handle), the body buffer (an error or redirect page capped at 64 KiB for a download), the
+ * libcurl write and progress callbacks, the proxy each URL it fetches goes through (none for a
+ * loopback host), and for a download the
  * file: its temporary name ("<target>.part-XXXXXX", made and parsed only here), the spool
  * that carries the bytes to it on the engine's workers (the file is made and written there,
  * never on the thread that steps), the partial file kept for a resumed attempt, and its
  * removal. __gc and __close go through
  * one idempotent function. It knows the engine only as the loop that runs its item; it must
  * not know what a response means (response.c), how a file is moved into place (commit.c) or
- * what a session holds beyond the key it redacts and the reference it drops. */
+ * what a session holds beyond the key it redacts, the proxy option and the reference it drops. */
 #include "transfer.h"
 
 #include <errno.h>
