@@ -34,6 +34,7 @@ local events = require "aimlmusic.events"     -- on_event, AIMLMUSIC_LOG
 
 local now, check_can_wait = task.now, task.check_can_wait
 local argcheck, new_error = errors.argcheck, errors.new
+local max = math.max
 
 -- The module table (lua-language-server).
 ---@class aimlmusic
@@ -70,6 +71,8 @@ local music = {
 -- @field expected_seconds {earliest, typical}: the schedule's guess before any job finished ({45, 60})
 -- @field wait_timeout seconds wait follows a job before giving up (900)
 -- @field max_retries retries of a failed request that is safe to repeat (3)
+-- @field download_timeout seconds one download may take in all, retries included (3600: 512
+-- MiB at 150 KB/s); per call too, in download's and generate's opts
 -- @field journal a file path: every submitted job is recorded there, for `Client:resume`
 -- @field tls_verify false, by name, accepts any certificate (true)
 -- @field ca_file a CA bundle
@@ -129,6 +132,7 @@ local music = {
 ---@field expected_seconds? number[] {earliest, typical} seconds, the schedule's first guess ({45, 60})
 ---@field wait_timeout? number seconds (900)
 ---@field max_retries? integer (3)
+---@field download_timeout? number seconds one download may take, retries included (3600)
 ---@field journal? string a file path
 ---@field tls_verify? boolean (true)
 ---@field ca_file? string
@@ -212,6 +216,7 @@ local music = {
 ---@field on_progress? fun(bytes: integer, total: integer|nil)
 ---@field timeout? number seconds the download may go without a byte (the client's timeout)
 ---@field max_retries? integer (the client's max_retries)
+---@field download_timeout? number seconds for the whole download, retries included (the client's)
 
 -- aimlmusic.GenerateOptions (for lua-language-server).
 ---@class aimlmusic.GenerateOptions: aimlmusic.WaitOptions, aimlmusic.DownloadOptions
@@ -411,7 +416,8 @@ end
 --- Downloads the audio of a completed job (or a URL) to path. The bytes stream to a temporary
 -- file beside path, renamed when complete; an existing file is kept unless opts.overwrite.
 -- opts: overwrite, on_progress(bytes, total), timeout (seconds it may go without a byte),
--- max_retries.
+-- max_retries, download_timeout (seconds for the whole download, retries included; the
+-- client's, 3600 by default).
 ---@param src aimlmusic.Status|string a completed job's status, or the audio URL
 ---@param path string where the track goes
 ---@param opts? aimlmusic.DownloadOptions
@@ -427,20 +433,25 @@ function Client:download(src, path, opts)
   if not ok then return nil, err end
   local file
   if love_output then path, file = love_output(path) end
+  local limit, lerr = options.check_number("download_timeout", opts.download_timeout)
+  if lerr then return nil, lerr end
   local session, overwrite, timeout = self.session, opts.overwrite and true or false, opts.timeout
   -- The size the job reported: any other length is refused (0 or absent: unknown).
   local size = type(src) == "table" and type(src.size) == "number" and src.size > 0 and src.size or nil
+  -- One deadline for the whole download, retries and a refreshed URL included.
+  local deadline = now() + (limit or self.download_timeout)
   local function start(prev)
-    return session:download(url, path, overwrite, prev, size, timeout)
+    return session:download(url, path, overwrite, prev, size, timeout, max(deadline - now(), 0.001))
   end
   local req = { client = self, request = "download", method = "GET", url = events.url(url),
                 id = type(src) == "table" and src.id or nil, max_retries = opts.max_retries or self.max_retries,
-                start = start, on_progress = opts.on_progress }
+                start = start, on_progress = opts.on_progress, deadline = deadline }
   local info
   info, err = perform.run(req)
-  if not info and err.kind == "http" and err.status == 403 and type(src) == "table" and src.id then
+  if not info and err.kind == "http" and err.status == 403 and type(src) == "table" and src.id
+      and now() < deadline then
     -- Signed audio URLs expire: one status call gets a fresh one.
-    local st = self:status(src.id)
+    local st = self:status(src.id, deadline - now())
     if st and st.url and st.url ~= url then
       url = st.url
       src.url = st.url

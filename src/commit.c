@@ -157,6 +157,11 @@ static void commit_facts(transfer *t, response_facts *f) {
   f->oversize = t->oversize;
   f->body_overflow = t->body_overflow;
   f->stalled = t->stalled;
+  f->no_location = t->no_location;
+  /* libcurl says "timed out" for the connect timeout and the speed floor too: the deadline is
+   * what ended it when the clock is there (give or take libcurl's timer). */
+  f->expired = t->deadline_ms > 0 && t->item.result == CURLE_OPERATION_TIMEDOUT &&
+               (long long)(platform_now() * 1000) + 50 >= t->deadline_ms;
   f->max_bytes = (long long)t->max_bytes;
   f->expected = (long long)t->expected;
   f->sends = t->sends;
@@ -173,7 +178,7 @@ static void commit_facts(transfer *t, response_facts *f) {
  * is a next attempt is the retry policy's word; the file goes when the transfer does. */
 static int commit_keeps_partial(const transfer *t, const char *kind) {
   return t->kind == TRANSFER_DOWNLOAD && t->bytes > 0 && t->item.result != CURLE_OK && !t->item.cancelled &&
-         !t->refused && t->item.result != CURLE_RANGE_ERROR && !t->io_errno &&
+         !t->refused && !t->no_location && t->item.result != CURLE_RANGE_ERROR && !t->io_errno &&
          (strcmp(kind, "network") == 0 || strcmp(kind, "timeout") == 0);
 }
 

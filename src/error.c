@@ -60,6 +60,7 @@ const char *error_errno_name(int err) {
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case ELOOP: return "ELOOP";
     case ENOSPC: return "ENOSPC";
+    case EFBIG: return "EFBIG";
     case ENOMEM: return "ENOMEM";
     case EBUSY: return "EBUSY";
     case EAGAIN: return "EAGAIN";

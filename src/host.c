@@ -34,7 +34,13 @@ static int host_sigint_count(lua_State *L) {
 /* core.mkdir(path) --> true (also when it exists already as a directory) | nil, message.
  * The message is a string, not an error table: callers build their own error around it. */
 static int host_mkdir_l(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  size_t n;
+  const char *path = luaL_checklstring(L, 1, &n);
+  if (memchr(path, '\0', n)) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "the directory's path holds a NUL byte");
+    return 2;
+  }
   if (platform_mkdir(path) == 0 || errno == EEXIST) {
     lua_pushboolean(L, 1);
     return 1;

@@ -47,14 +47,16 @@ static int open_journal(const char *path, int *created) {
  * never interleave. A line torn by an earlier crash is closed with a
  * newline in the same write, under the same lock, so that it cannot swallow this record. */
 static int l_journal_append(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  size_t n;
+  size_t plen, n;
+  const char *path = luaL_checklstring(L, 1, &plen);
   const char *line = luaL_checklstring(L, 2, &n);
   platform_info info;
   int fd, e, created = 0;
   char *rec;
   size_t len = 0;
   if (memchr(line, '\n', n)) return luaL_argerror(L, 2, "a journal line holds no newline");
+  /* Cut at a NUL, the path would name another file. */
+  if (memchr(path, '\0', plen)) return error_fail_errno(L, "io", EINVAL, "the journal path holds a NUL byte");
   rec = (char *)malloc(n + 2);
   if (rec == NULL) return luaL_error(L, "out of memory");
   fd = open_journal(path, &created);

@@ -1,68 +1,285 @@
 /* Keeping the API key out of everything shown to users.
  *
- * DESIGN. redact.c owns the search for the key in text and in decoded server answers; it
- * knows nothing of sessions or transfers: the key comes in as a string (keys under 4 bytes
- * are not searched for). */
+ * DESIGN. redact.c owns the search for the key in text and in decoded server answers: the
+ * key itself and what a server can make of it (another case, percent-encoding, base64, and for
+ * keys of 16 bytes or more any piece of 8 bytes or longer, in any of those forms). One pass
+ * over the text per form, each step a constant amount of work: pieces are 8-byte words (or
+ * 60 bits of base64) looked up in a small hash set built once per call. It knows nothing of
+ * sessions or transfers: the key comes in as a string (keys under 4 bytes are not searched for). */
 #include "redact.h"
 
 #include <string.h>
 
-void redact_push(lua_State *L, const char *key, const char *text, size_t n) {
-  luaL_Buffer b;
-  size_t klen = key ? strlen(key) : 0;
-  size_t i = 0;
-  if (klen < 4) { /* nothing worth searching for */
-    lua_pushlstring(L, text, n);
-    return;
-  }
-  luaL_buffinit(L, &b);
-  while (i < n) {
-    if (n - i >= klen && memcmp(text + i, key, klen) == 0) {
-      luaL_addstring(&b, "[redacted]");
-      i += klen;
-    } else {
-      luaL_addchar(&b, text[i]);
-      i++;
-    }
-  }
-  luaL_pushresult(&b);
+#define MIN_KEY 4    /* shorter keys are not searched for */
+#define LONG_KEY 16  /* from this length, any piece of PIECE bytes gives the key away */
+#define PIECE 8      /* bytes of a piece: one 64-bit word */
+#define B64_PIECE 10 /* base64 digits that 8 bytes fill whatever their alignment: 60 bits */
+#define CORE_MAX 24  /* base64 digits of a short key, at most */
+
+typedef unsigned long long u64;
+
+/* What one search looks for, built from the key once per call. */
+typedef struct {
+  size_t klen;
+  int long_key, has_percent;
+  /* Long keys: every piece, folded to lower case (plain), and every 10 base64 digits of the key
+   * at each of the three alignments (b64, plus one so that 0 stays "empty"). */
+  u64 *plain, *b64;
+  size_t plain_mask, b64_mask;
+  /* Short keys: the key folded, and its base64 digits at each alignment. */
+  unsigned char fold[LONG_KEY];
+  unsigned char core[3][CORE_MAX];
+  size_t core_len[3];
+} matcher;
+
+static unsigned fold(unsigned c) {
+  return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-/* Whether text holds the key (keys under 4 bytes are not searched for). */
-static int key_in(const char *key, const char *text, size_t n) {
-  size_t klen = key ? strlen(key) : 0, i;
-  if (klen < 4 || n < klen) return 0;
-  for (i = 0; i + klen <= n; i++)
-    if (text[i] == key[0] && memcmp(text + i, key, klen) == 0) return 1;
+static int hex_value(unsigned c) {
+  if (c >= '0' && c <= '9') return (int)(c - '0');
+  if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
+  if (c >= 'A' && c <= 'F') return (int)(c - 'A' + 10);
+  return -1;
+}
+
+/* A base64 digit's value (the standard and the URL alphabet), or -1. */
+static int b64_value(unsigned c) {
+  if (c >= 'A' && c <= 'Z') return (int)(c - 'A');
+  if (c >= 'a' && c <= 'z') return (int)(c - 'a' + 26);
+  if (c >= '0' && c <= '9') return (int)(c - '0' + 52);
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+static size_t slot(u64 v, size_t mask) {
+  return (size_t)((v * 0x9E3779B97F4A7C15ULL) >> 40) & mask;
+}
+
+static void set_add(u64 *set, size_t mask, u64 v) {
+  size_t i = slot(v, mask);
+  while (set[i] != 0 && set[i] != v) i = (i + 1) & mask;
+  set[i] = v;
+}
+
+static int set_has(const u64 *set, size_t mask, u64 v) {
+  size_t i;
+  if (v == 0) return 0;
+  for (i = slot(v, mask); set[i] != 0; i = (i + 1) & mask)
+    if (set[i] == v) return 1;
   return 0;
 }
 
+/* Byte i of the key shifted right by a zero bytes (0 outside the key). */
+static unsigned shifted(const char *key, size_t klen, size_t a, size_t i) {
+  return i < a || i - a >= klen ? 0 : (unsigned char)key[i - a];
+}
+
+/* Base64 digit j of the key shifted by a bytes: the digits from first to last depend on the
+ * key's bytes alone, whatever surrounds it. */
+static unsigned b64_digit(const char *key, size_t klen, size_t a, size_t j) {
+  size_t bit = 6 * j;
+  unsigned v = (shifted(key, klen, a, bit / 8) << 8) | shifted(key, klen, a, bit / 8 + 1);
+  return (v >> (10 - bit % 8)) & 63;
+}
+
+static size_t table_size(size_t entries) {
+  size_t cap = 16;
+  while (cap < 2 * entries) cap *= 2;
+  return cap;
+}
+
+/* Pushes a userdata holding the matcher for key (klen >= MIN_KEY) and returns it. */
+static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
+  size_t plain_cap = 0, b64_cap = 0, a, i, j;
+  int long_key = klen >= LONG_KEY;
+  matcher *m;
+  if (long_key) {
+    plain_cap = table_size(klen);
+    b64_cap = table_size(3 * (klen * 4 / 3 + 1));
+  }
+  m = (matcher *)lua_newuserdata(L, sizeof *m + (plain_cap + b64_cap) * sizeof(u64));
+  memset(m, 0, sizeof *m + (plain_cap + b64_cap) * sizeof(u64));
+  m->klen = klen;
+  m->long_key = long_key;
+  m->has_percent = memchr(key, '%', klen) != NULL;
+  if (long_key) {
+    m->plain = (u64 *)(void *)(m + 1);
+    m->b64 = m->plain + plain_cap;
+    m->plain_mask = plain_cap - 1;
+    m->b64_mask = b64_cap - 1;
+    for (i = 0; i + PIECE <= klen; i++) {
+      u64 v = 0;
+      for (j = 0; j < PIECE; j++) v = (v << 8) | fold((unsigned char)key[i + j]);
+      set_add(m->plain, m->plain_mask, v);
+    }
+  } else {
+    for (i = 0; i < klen; i++) m->fold[i] = (unsigned char)fold((unsigned char)key[i]);
+  }
+  for (a = 0; a < 3; a++) {
+    size_t first = (8 * a + 5) / 6, last = (8 * (a + klen) - 6) / 6; /* digits of key bits only */
+    if (long_key) {
+      for (i = first; i + B64_PIECE <= last + 1; i++) {
+        u64 v = 0;
+        for (j = 0; j < B64_PIECE; j++) v = (v << 6) | b64_digit(key, klen, a, i + j);
+        set_add(m->b64, m->b64_mask, v + 1);
+      }
+    } else {
+      for (i = first; i <= last && i - first < CORE_MAX; i++) m->core[a][i - first] = (unsigned char)b64_digit(key, klen, a, i);
+      m->core_len[a] = i - first;
+    }
+  }
+  return m;
+}
+
+static void mark(unsigned char *mask, size_t from, size_t to) {
+  for (; from < to; from++) mask[from >> 3] |= (unsigned char)(1u << (from & 7));
+}
+
+/* The key in plain text, in any case, percent-encoded or not (decode). Marks what it finds in
+ * mask, or with mask NULL says whether there is anything. */
+static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int decode, unsigned char *mask) {
+  size_t w = m->long_key ? PIECE : m->klen;
+  size_t starts[LONG_KEY], count = 0, i = 0, k;
+  unsigned char vals[LONG_KEY];
+  u64 v = 0;
+  int found = 0;
+  while (i < n) {
+    size_t from = i;
+    unsigned c = t[i++];
+    if (decode && c == '%' && i + 1 < n && hex_value(t[i]) >= 0 && hex_value(t[i + 1]) >= 0) {
+      c = (unsigned)(hex_value(t[i]) * 16 + hex_value(t[i + 1]));
+      i += 2;
+    }
+    c = fold(c);
+    starts[count % w] = from;
+    vals[count % w] = (unsigned char)c;
+    v = (v << 8) | c;
+    count++;
+    if (count < w) continue;
+    if (m->long_key) {
+      if (!set_has(m->plain, m->plain_mask, v)) continue;
+    } else {
+      if (c != m->fold[w - 1]) continue;
+      for (k = 0; k < w && vals[(count - w + k) % w] == m->fold[k]; k++) {}
+      if (k < w) continue;
+    }
+    if (mask == NULL) return 1;
+    mark(mask, starts[(count - w) % w], i);
+    found = 1;
+  }
+  return found;
+}
+
+/* The key's base64 (any alignment; pieces too for a long key). As scan_plain; what it marks is
+ * the whole run of base64 around what it found, padding included, and the scan goes on after
+ * it: every step is still done once. */
+static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned char *mask) {
+  size_t run = 0, i, a, k;
+  unsigned char ring[CORE_MAX];
+  u64 v = 0;
+  int found = 0;
+  for (i = 0; i < n; i++) {
+    int d = b64_value(t[i]);
+    size_t len = 0;
+    if (d < 0) {
+      run = 0;
+      continue;
+    }
+    v = ((v << 6) | (unsigned)d) & ((1ULL << 60) - 1);
+    ring[run % CORE_MAX] = (unsigned char)d;
+    run++;
+    if (m->long_key) {
+      if (run >= B64_PIECE && set_has(m->b64, m->b64_mask, v + 1)) len = B64_PIECE;
+    } else {
+      for (a = 0; a < 3 && len == 0; a++) {
+        size_t l = m->core_len[a];
+        if (l == 0 || run < l) continue;
+        for (k = 0; k < l && ring[(run - l + k) % CORE_MAX] == m->core[a][k]; k++) {}
+        if (k == l) len = l;
+      }
+    }
+    if (len == 0) continue;
+    if (mask == NULL) return 1;
+    for (k = i + 1; k < n && b64_value(t[k]) >= 0; k++) {}
+    while (k < n && t[k] == '=') k++;
+    mark(mask, i + 1 - run, k);
+    found = 1;
+    run = 0;
+    i = k - 1;
+  }
+  return found;
+}
+
+/* Every form, with mask NULL: whether text holds any. */
+static int scan(const matcher *m, const char *text, size_t n, unsigned char *mask) {
+  const unsigned char *t = (const unsigned char *)text;
+  int found = 0;
+  found |= scan_plain(m, t, n, 1, mask);
+  if (found && !mask) return 1;
+  if (m->has_percent) found |= scan_plain(m, t, n, 0, mask);
+  if (found && !mask) return 1;
+  found |= scan_b64(m, t, n, mask);
+  return found;
+}
+
+/* Pushes text with every marked run replaced by "[redacted]", using the matcher at the top (left
+ * in place). */
+static void push_redacted(lua_State *L, const matcher *m, const char *text, size_t n) {
+  luaL_Buffer b;
+  unsigned char *mask = (unsigned char *)lua_newuserdata(L, n / 8 + 1);
+  size_t i = 0;
+  memset(mask, 0, n / 8 + 1);
+  scan(m, text, n, mask);
+  luaL_buffinit(L, &b);
+  while (i < n) {
+    size_t j = i;
+    while (j < n && !(mask[j >> 3] & (1u << (j & 7)))) j++;
+    luaL_addlstring(&b, text + i, j - i);
+    if (j == n) break;
+    luaL_addstring(&b, "[redacted]");
+    while (j < n && (mask[j >> 3] & (1u << (j & 7)))) j++;
+    i = j;
+  }
+  luaL_pushresult(&b);
+  lua_remove(L, -2); /* the mask */
+}
+
+void redact_push(lua_State *L, const char *key, const char *text, size_t n) {
+  size_t klen = key ? strlen(key) : 0;
+  matcher *m;
+  if (klen < MIN_KEY) { /* nothing worth searching for */
+    lua_pushlstring(L, text, n);
+    return;
+  }
+  m = matcher_push(L, key, klen);
+  if (scan(m, text, n, NULL)) push_redacted(L, m, text, n);
+  else lua_pushlstring(L, text, n);
+  lua_remove(L, -2); /* the matcher */
+}
+
 /* Redacts the string at idx in place; returns whether it changed. */
-static int redact_slot(lua_State *L, const char *key, int idx) {
+static int redact_slot(lua_State *L, const matcher *m, int idx) {
   size_t n;
   const char *text;
   if (lua_type(L, idx) != LUA_TSTRING) return 0;
   text = lua_tolstring(L, idx, &n);
-  if (!key_in(key, text, n)) return 0;
-  redact_push(L, key, text, n);
+  if (!scan(m, text, n, NULL)) return 0;
+  push_redacted(L, m, text, n);
   lua_replace(L, idx);
   return 1;
 }
 
-void redact_value(lua_State *L, const char *key, int idx) {
+static void redact_table(lua_State *L, const matcher *m, int idx) {
   int renamed = 0, list = 0, i;
-  idx = lua_absindex(L, idx);
-  if (lua_type(L, idx) != LUA_TTABLE) {
-    redact_slot(L, key, idx);
-    return;
-  }
   luaL_checkstack(L, 8, "redacting a response");
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     int v = lua_gettop(L);
     if (lua_type(L, v) == LUA_TTABLE) {
-      redact_value(L, key, v);
-    } else if (redact_slot(L, key, v)) {
+      redact_table(L, m, v);
+    } else if (redact_slot(L, m, v)) {
       lua_pushvalue(L, v - 1);
       lua_pushvalue(L, v);
       lua_rawset(L, idx); /* an existing field: allowed while traversing */
@@ -71,7 +288,7 @@ void redact_value(lua_State *L, const char *key, int idx) {
     if (lua_type(L, -1) == LUA_TSTRING) {
       size_t n;
       const char *k = lua_tolstring(L, -1, &n);
-      if (key_in(key, k, n)) {
+      if (scan(m, k, n, NULL)) {
         /* A new key may not be added while traversing: note it, rename it afterwards. */
         if (!list) {
           lua_newtable(L);
@@ -88,7 +305,7 @@ void redact_value(lua_State *L, const char *key, int idx) {
     const char *k;
     lua_rawgeti(L, list, i);
     k = lua_tolstring(L, -1, &n);
-    redact_push(L, key, k, n);
+    push_redacted(L, m, k, n);
     lua_pushvalue(L, -2);
     lua_rawget(L, idx);
     lua_rawset(L, idx); /* t[redacted] = t[k] */
@@ -96,4 +313,15 @@ void redact_value(lua_State *L, const char *key, int idx) {
     lua_rawset(L, idx); /* t[k] = nil */
   }
   if (list) lua_remove(L, list);
+}
+
+void redact_value(lua_State *L, const char *key, int idx) {
+  size_t klen = key ? strlen(key) : 0;
+  const matcher *m;
+  idx = lua_absindex(L, idx);
+  if (klen < MIN_KEY) return;
+  m = matcher_push(L, key, klen);
+  if (lua_type(L, idx) == LUA_TTABLE) redact_table(L, m, idx);
+  else redact_slot(L, m, idx);
+  lua_pop(L, 1); /* the matcher */
 }

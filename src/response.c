@@ -141,8 +141,9 @@ static int curl_failure(lua_State *L, const response_facts *f) {
         return fail_facts(L, f, sent);
       }
       if (f->io_errno) {
-        error_fail(L, "io", "writing %s: %s", f->path ? f->path : "download", strerror(f->io_errno));
-        error_setstring(L, "code", name);
+        /* The errno is the cause (ENOSPC: the disk is full), not libcurl's WRITE_ERROR. */
+        error_fail_errno(L, "io", f->io_errno, "writing %s", f->path ? f->path : f->target ? f->target
+                                                                                           : "the download");
         return fail_facts(L, f, sent);
       }
       if (f->oversize) {
@@ -152,10 +153,17 @@ static int curl_failure(lua_State *L, const response_facts *f) {
           snprintf(msg, sizeof msg, "the download passed the %.0f bytes the job reported", (double)f->expected);
         return fail_with(L, f, "protocol", msg);
       }
+      if (f->body_overflow && f->request == RESPONSE_DOWNLOAD && f->status >= 300 && f->status <= 399) {
+        snprintf(msg, sizeof msg, "a redirect (HTTP %ld) sent a body of more than 64 KiB", f->status);
+        return fail_with(L, f, "protocol", msg);
+      }
       if (f->body_overflow)
         return fail_with(L, f, "protocol", f->request == RESPONSE_DOWNLOAD ? "error response body too large" : "response body larger than 1 MiB");
       break;
-    case CURLE_OPERATION_TIMEDOUT: kind = "timeout"; break;
+    case CURLE_OPERATION_TIMEDOUT:
+      kind = "timeout";
+      if (f->expired) text = "the download did not finish before its deadline (download_timeout)";
+      break;
     case CURLE_FILESIZE_EXCEEDED:
       snprintf(msg, sizeof msg, "the server announced more than max_bytes (%.0f bytes)", (double)f->max_bytes);
       return fail_with(L, f, "protocol", msg);
@@ -427,8 +435,18 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
 
 int response_classify(lua_State *L, const response_facts *f, int map) {
   if (f->cancelled) return fail_with(L, f, "cancelled", "the request was cancelled");
-  if (f->refused) return fail_with(L, f, "config", f->refused);
+  if (f->refused) {
+    /* The refused URL came from a server, host name and all: the key may be in it. */
+    redact_push(L, f->key, f->refused, strlen(f->refused));
+    error_fail_top(L, "config");
+    return fail_facts(L, f, 1);
+  }
   if (f->code != CURLE_OK) return curl_failure(L, f);
+  if (f->no_location) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "the download was answered HTTP %ld with no Location to follow", f->status);
+    return protocol_error(L, f, msg);
+  }
   if (f->status < 200 || f->status > 299) return http_failure(L, f);
   if (f->request == RESPONSE_DOWNLOAD) return 0;
   return api_success(L, f, map);

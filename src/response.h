@@ -35,7 +35,9 @@ typedef struct {
   int create_failed;  /* io_errno is the temporary file's creation's */
   int oversize;       /* past max_bytes (1) or past expected (2) */
   int body_overflow;
-  int stalled; /* a download that received nothing for too long */
+  int stalled;     /* a download that received nothing for too long */
+  int expired;     /* a download that passed its overall deadline */
+  int no_location; /* a download answered with a redirect that has no Location */
   long long max_bytes, expected;
   /* Sends of the request libcurl counted (-1: not counted; then libcurl's code says whether
    * it was sent), and whether a second send was refused (a connection ended unanswered). */

@@ -122,6 +122,11 @@ static int opt_string(lua_State *L, int t, const char *k, char **out) {
     return 1;
   }
   v = lua_tolstring(L, -1, &n);
+  if (type == LUA_TSTRING && memchr(v, '\0', n)) {
+    /* A path or URL cut at the NUL would name something else. */
+    error_fail(L, "config", "option %s holds a NUL byte", k);
+    return 0;
+  }
   if (type != LUA_TSTRING || n == 0 || has_control(v, n)) {
     error_fail(L, "config", "option %s must be a non-empty string without control characters", k);
     return 0;
@@ -265,7 +270,10 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   else if (s->ca_file || engine_default_ca_file(t->item.engine)) curl_easy_setopt(easy, CURLOPT_CAPATH, (char *)NULL);
   /* HTTP/2 where the server offers it in the TLS handshake (ALPN); plain http stays 1.1. */
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-  if (s->proxy) curl_easy_setopt(easy, CURLOPT_PROXY, s->proxy);
+  /* A loopback host is reached directly, whatever the proxy option or libcurl's *_proxy
+   * variables say: a proxy would reach its own loopback, and see an API request's key. */
+  t->proxy = s->proxy;
+  transfer_set_proxy(t, url);
   if (!s->tls_verify) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -370,9 +378,11 @@ static int session_status(lua_State *L) {
   return start_or_fail(L, t);
 }
 
-/* session:download(url, target, overwrite[, previous[, size[, timeout]]]) --> transfer | nil, err
+/* session:download(url, target, overwrite[, previous[, size[, timeout[, limit]]]]) --> transfer | nil, err
  * size: the length the job reported (0 or nil: unknown); any other length is an error.
  * timeout: seconds it may go without a new byte, instead of the session's timeout.
+ * limit: seconds left before the download's overall deadline (nil: none); past it the
+ * transfer ends as a timeout that says so.
  * The bytes go to a temporary file; transfer:finish() moves it to target when complete.
  * With the failed transfer of an earlier attempt, its partial file is taken over and the
  * request asks only for the rest (Range); a server that cannot resume makes it start over. */
@@ -380,10 +390,12 @@ static int session_download(lua_State *L) {
   session *s = session_check(L, 1);
   size_t ulen;
   const char *url = luaL_checklstring(L, 2, &ulen);
-  const char *target = luaL_checkstring(L, 3);
+  size_t tlen;
+  const char *target = luaL_checklstring(L, 3, &tlen);
   int overwrite = lua_toboolean(L, 4);
   lua_Number size = luaL_optnumber(L, 6, 0);
   long ms = request_timeout_ms(L, 7);
+  lua_Number limit = luaL_optnumber(L, 8, 0);
   platform_info info;
   transfer *t, *prev;
   char why[URL_WHY_SIZE];
@@ -392,6 +404,12 @@ static int session_download(lua_State *L) {
     return error_fail(L, "config", "the audio URL is not an http(s) URL");
   }
   if (!url_allowed(url, s->allow_http, NULL, why)) return error_fail(L, "config", "the audio URL: %s", why);
+  if (tlen == 0 || memchr(target, '\0', tlen)) {
+    /* Never cut at the NUL: the file would land at another path than the one asked. */
+    error_fail(L, "io", "the download path %s", tlen ? "holds a NUL byte" : "is empty");
+    error_setstring(L, "code", "EINVAL");
+    return 2;
+  }
   if (!overwrite && platform_stat(target, 0, &info) == 0) {
     error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", target);
     error_setstring(L, "code", "EEXIST");
@@ -402,8 +420,16 @@ static int session_download(lua_State *L) {
   t->overwrite = overwrite;
   if (ms > 0) t->stall_ms = ms;
   if (size >= 1 && size <= 9007199254740992.0) t->expected = (curl_off_t)size;
-  t->target_path = dup_string(target, strlen(target));
+  t->target_path = dup_string(target, tlen);
   if (t->target_path == NULL) return luaL_error(L, "out of memory");
+  if (limit > 0) {
+    /* The overall deadline, on top of the stall and speed floors: a trickle that keeps above
+     * them ends too. limit is in seconds, at most the longest option (about 24 days). */
+    long limit_ms = limit < OPT_MAX_SECONDS ? (long)(limit * 1000) : (long)(OPT_MAX_SECONDS * 1000);
+    if (limit_ms < 1) limit_ms = 1;
+    curl_easy_setopt(t->item.easy, CURLOPT_TIMEOUT_MS, limit_ms);
+    t->deadline_ms = (long long)(platform_now() * 1000) + limit_ms;
+  }
   if (transfer_take_partial(t, prev)) curl_easy_setopt(t->item.easy, CURLOPT_RESUME_FROM_LARGE, t->resume_from);
   /* A Content-Length past the cap is refused before any byte is written. */
   if (t->max_bytes > t->resume_from)

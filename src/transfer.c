@@ -1,15 +1,17 @@
 /* A transfer: one request of the API as a Lua userdata.
  *
  * DESIGN. transfer.c owns what one request holds: its engine item (and through it the easy
- * handle), the body buffer, the libcurl write and progress callbacks, a submit's single-send
- * guard (the count of its sends, libcurl's pre-request callback), and for a download the
+ * handle), the body buffer (an error or redirect page capped at 64 KiB for a download), the
+ * libcurl write and progress callbacks, a submit's single-send guard (the count of its sends,
+ * libcurl's pre-request callback), the proxy each URL it fetches goes through (none for a
+ * loopback host), and for a download the
  * file: its temporary name ("<target>.part-XXXXXX", made and parsed only here), the spool
  * that carries the bytes to it on the engine's workers (the file is made and written there,
  * never on the thread that steps), the partial file kept for a resumed attempt, and its
  * removal. __gc and __close go through
  * one idempotent function. It knows the engine only as the loop that runs its item; it must
  * not know what a response means (response.c), how a file is moved into place (commit.c) or
- * what a session holds beyond the key it redacts and the reference it drops. */
+ * what a session holds beyond the key it redacts, the proxy option and the reference it drops. */
 #include "transfer.h"
 
 #include <errno.h>
@@ -267,7 +269,6 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
   if (t->kind == TRANSFER_DOWNLOAD) {
     long code = 0;
     curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &code);
-    if (code >= 300 && code < 400) return n; /* a redirect's page: followed in transfer_again */
     if (code >= 200 && code < 300) {
       int pushed; /* to the disk through the spool: memory stays flat whatever the size */
       /* Past the perform's budget (a game's step(0)) the bytes wait in libcurl until the next
@@ -287,7 +288,9 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
       t->bytes += (curl_off_t)n;
       return n;
     }
-    limit = TRANSFER_MAX_ERROR_BODY; /* an error page: keep its start for the message */
+    /* An error page, or a redirect's (followed in transfer_again): kept for the message up to
+     * a cap past which the transfer ends, so an endless one cannot hold a download open. */
+    limit = TRANSFER_MAX_ERROR_BODY;
   }
   if (t->body_len + n > limit) {
     t->body_overflow = 1;
@@ -345,7 +348,10 @@ static int transfer_again(engine_item *it) {
   if (t->kind != TRANSFER_DOWNLOAD || it->result != CURLE_OK || it->engine->multi == NULL) return 0;
   curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
   if (code < 300 || code > 399) return 0;
-  if (curl_easy_getinfo(it->easy, CURLINFO_REDIRECT_URL, &target) != CURLE_OK || target == NULL) return 0;
+  if (curl_easy_getinfo(it->easy, CURLINFO_REDIRECT_URL, &target) != CURLE_OK || target == NULL) {
+    t->no_location = 1; /* nothing to follow: a protocol error, not a page to show */
+    return 0;
+  }
   if (t->redirects >= TRANSFER_MAX_REDIRECTS) {
     it->result = CURLE_TOO_MANY_REDIRECTS;
     return 0;
@@ -360,6 +366,7 @@ static int transfer_again(engine_item *it) {
   t->seen_at_ms = 0;
   t->redirects++;
   t->body_len = 0;
+  transfer_set_proxy(t, target);
   return engine_restart(it, target);
 }
 
@@ -397,6 +404,14 @@ void transfer_guard_single_send(transfer *t) {
 #endif
   curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+}
+
+/* With CURLOPT_PROXY unset libcurl reads the environment: http_proxy (lower case only) for
+ * http, HTTPS_PROXY or https_proxy for https, then ALL_PROXY or all_proxy, less NO_PROXY or
+ * no_proxy; "" turns every one of them off. Over https a proxy sees only a CONNECT tunnel;
+ * plain http through one needs allow_http, as plain http beyond loopback does (url.c). */
+void transfer_set_proxy(transfer *t, const char *url) {
+  curl_easy_setopt(t->item.easy, CURLOPT_PROXY, url_is_loopback(url) ? "" : t->proxy);
 }
 
 transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
@@ -565,7 +580,8 @@ int transfer_tostring(lua_State *L) {
  * Removes the temporary files of target (see transfer_open_temp): downloads cut short by a
  * crash. A file a live transfer owns is locked (platform_lock) and is left alone. */
 static int l_remove_partials(lua_State *L) {
-  const char *target = luaL_checkstring(L, 1);
+  size_t tlen;
+  const char *target = luaL_checklstring(L, 1, &tlen);
   const char *sep = platform_last_sep(target);
   const char *base = sep ? sep + 1 : target;
   size_t keep = part_keep(base, strlen(base));
@@ -574,7 +590,8 @@ static int l_remove_partials(lua_State *L) {
   const char *name;
   int removed = 0;
   if (dir == NULL) return luaL_error(L, "out of memory");
-  d = platform_opendir(dir);
+  /* No file has a name with a NUL in it: cut there, it would be another file's partials. */
+  d = memchr(target, '\0', tlen) ? NULL : platform_opendir(dir);
   path = (char *)malloc(strlen(dir) + 256 * 3 + 2);
   while (d && path && (name = platform_readdir(d)) != NULL) {
     int fd;

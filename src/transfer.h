@@ -46,6 +46,7 @@ typedef struct transfer {
   void *owner;
   void (*release)(void *owner);
   const char *key;
+  const char *proxy; /* the session's proxy option (NULL: libcurl's *_proxy variables) */
   char *body;
   size_t body_len, body_cap;
   int body_overflow;
@@ -63,6 +64,8 @@ typedef struct transfer {
   int allow_http;         /* plain http to any host, for redirects */
   int redirects;          /* redirects followed so far */
   int refused;            /* a redirect broke the URL rule; errbuf says why */
+  int no_location;        /* a 3xx answer with no Location to follow */
+  long long deadline_ms;  /* when the download's overall deadline passes (monotonic; 0: none) */
   long stall_ms;          /* a download receiving nothing for this long ends (0: never) */
   curl_off_t seen;        /* bytes received when progress last moved ... */
   long long seen_at_ms;   /* ... and when (monotonic) */
@@ -111,6 +114,9 @@ void transfer_guard_single_send(transfer *t);
 /* Opens the temporary file beside target: 0, or an errno. A download's spool does it on a
  * worker when the first bytes come (or the commit, for an empty body). */
 int transfer_open_temp(transfer *t, const char *target);
+/* Points the transfer's proxy at url's host: none for a loopback host (a proxy would reach
+ * its own loopback, and would see an API request's key), else the session's. */
+void transfer_set_proxy(transfer *t, const char *url);
 /* Takes over prev's partial file (a failed earlier attempt), to resume from its end; 0 when
  * prev has none to give. */
 int transfer_take_partial(transfer *t, transfer *prev);

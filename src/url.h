@@ -17,6 +17,9 @@
 /* 1 when url may be fetched; otherwise 0 with the reason in why (URL_WHY_SIZE bytes).
  * from: the URL that redirected here (NULL for a first request). */
 int url_allowed(const char *url, int allow_http, const char *from, char *why);
+/* 1 when url's host is a loopback host (localhost, 127.x.x.x, [::1]), which a proxy cannot
+ * reach for us: its loopback is its own. */
+int url_is_loopback(const char *url);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

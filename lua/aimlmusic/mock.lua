@@ -140,7 +140,7 @@ function Server:_dispatch(kind, req, conn)
     return api.api(self, req)
   end
   local fault = self.faults:take(kind, req)
-  if fault then return faults.respond(fault, req, pass, self.now()) end
+  if fault then return faults.respond(fault, req, pass, self.now(), self.config.key) end
   return pass()
 end
 

@@ -38,7 +38,11 @@ local function typed(t, what)
   end
 end
 kinds.string = typed("string", "a string")
-kinds.path = typed("string", "a file path")
+-- A NUL would cut the path where the system reads it: the file would be another one.
+function kinds.path(v)
+  if type(v) == "string" and v ~= "" and not v:find("\0", 1, true) then return true end
+  return nil, "a file path (non-empty, without a NUL byte)"
+end
 kinds.boolean = typed("boolean", "true or false")
 kinds["function"] = typed("function", "a function")
 -- A track's file path: checked with the file system before anything is paid for (a
@@ -113,7 +117,7 @@ M.client = {
   low_speed_limit = { "speed", 1024, "bytes per second: a download slower than this ..." },
   low_speed_time = { "whole_seconds", 30, "... for this many seconds ends with kind timeout (retried)" },
   max_bytes = { "bytes", 512 * 1024 * 1024, "a download past this many bytes ends with kind protocol" },
-  download_timeout = { "seconds", nil, "seconds a whole download may take" },
+  download_timeout = { "seconds", 3600, "seconds one download may take in all, retries included (512 MiB at 150 KB/s)" },
   journal = { "path", nil, "a file path: every submitted job is recorded there, for Client:resume" },
   tls_verify = { "boolean", true, "false, by name, accepts any certificate" },
   ca_file = { "string", nil, "a CA bundle" },
@@ -265,6 +269,15 @@ local function header_lines(headers)
   for name, value in pairs(headers or {}) do lines[#lines + 1] = name .. ": " .. value end
   table.sort(lines)
   return lines
+end
+
+--- A per-call number (download_timeout in download's opts, say): v, or nil and the config
+-- error music.new would give for it. nil stays nil.
+function M.check_number(k, v)
+  if v == nil then return nil end
+  local ok, err = M.validate({ [k] = v }, M.client)
+  if not ok then return nil, err end
+  return v
 end
 
 --- opts checked, with the defaults and the environment (AIMLAPI_KEY, AIMLAPI_BASE_URL) filled

@@ -2,7 +2,9 @@
 -- matches requests by host ("api" or "cdn"), method and path prefix, for a number of times
 -- (negative: forever), and changes the answer: another status, headers or body, a delay, or a
 -- way of breaking the connection (aimlmusic.mock.http's modes). A job_error fault makes the
--- next jobs end in error instead.
+-- next jobs end in error instead. With echo_key, the answer's body, JSON strings and header
+-- values echo the key as a hostile server would: {key}, {key_upper}, {key_percent},
+-- {key_base64} (of "Bearer KEY"), {key_piece} (its 8 middle bytes) are replaced.
 
 local http = require("aimlmusic.mock.http")
 local api = require("aimlmusic.mock.api")
@@ -72,6 +74,16 @@ function Faults:add(f)
     end
     fault.action = f.action
   end
+  if not isnull(f.chunk_bytes) then
+    if type(f.chunk_bytes) ~= "number" or f.chunk_bytes < 1 or f.chunk_bytes ~= math.floor(f.chunk_bytes) then
+      return nil, "fault chunk_bytes must be a whole number >= 1"
+    end
+    fault.chunk_bytes = f.chunk_bytes
+  end
+  if not isnull(f.echo_key) then
+    if type(f.echo_key) ~= "boolean" then return nil, "fault echo_key must be a boolean" end
+    fault.echo_key = f.echo_key
+  end
   if not isnull(f.delay_ms) then
     if type(f.delay_ms) ~= "number" or f.delay_ms < 0 then return nil, "fault delay_ms must be >= 0" end
     fault.delay_ms = f.delay_ms
@@ -97,6 +109,7 @@ function Faults:add(f)
   elseif f.json ~= nil then
     fault.json = f.json
   end
+  if fault.chunk_bytes and fault.action ~= "trickle" then return nil, "fault chunk_bytes goes with action trickle" end
   if not (fault.status or fault.action or fault.delay_ms or fault.headers or fault.body
     or fault.json ~= nil) then
     return nil, "fault does nothing: give status, action, delay_ms, headers, body, json or job_error"
@@ -127,10 +140,51 @@ function Faults:next_job_error()
   return table.remove(self.job_errors, 1)
 end
 
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+local function base64(s)
+  return ((s:gsub("..?.?", function(g)
+    local a, b, c = g:byte(1, 3)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local out = {}
+    for i = 1, 4 do
+      local d = math.floor(n / 2 ^ (6 * (4 - i))) % 64
+      out[i] = B64:sub(d + 1, d + 1)
+    end
+    if not b then out[3], out[4] = "=", "=" elseif not c then out[4] = "=" end
+    return table.concat(out)
+  end)))
+end
+
+--- The forms of key a hostile server echoes, by placeholder name.
+function M.key_variants(key)
+  local mid = math.max(1, math.floor((#key - 8) / 2) + 1)
+  return {
+    key = key,
+    key_upper = key:upper(),
+    key_percent = (key:gsub(".", function(c) return ("%%%02X"):format(c:byte()) end)),
+    key_base64 = base64("Bearer " .. key),
+    key_piece = key:sub(mid, mid + 7),
+  }
+end
+
+local function echo(v, forms)
+  if type(v) == "string" then return (v:gsub("{(key[%w_]*)}", forms)) end
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[echo(k, forms)] = echo(x, forms) end
+  return out
+end
+
 --- The response a fault gives to req. pass(): the answer without the fault; now: the wall
--- clock, for an error body.
-function M.respond(f, req, pass, now)
+-- clock, for an error body; key: the key clients send, for echo_key.
+function M.respond(f, req, pass, now, key)
   if f.action == "close" then return { mode = "close", delay_ms = f.delay_ms } end
+  if f.echo_key then
+    local forms = M.key_variants(key or "")
+    f = setmetatable({ body = echo(f.body, forms), json = echo(f.json, forms), headers = echo(f.headers, forms) },
+      { __index = f })
+  end
   local resp
   if f.action == "garbage" then
     resp = http.response(f.status or 200, f.body or GARBAGE, "application/json; charset=utf-8")
@@ -150,7 +204,7 @@ function M.respond(f, req, pass, now)
   if f.action == "slow" then
     resp.mode, resp.slow_ms = "slow", f.delay_ms or 1000
   else
-    resp.mode, resp.delay_ms = f.action, f.delay_ms
+    resp.mode, resp.delay_ms, resp.trickle_bytes = f.action, f.delay_ms, f.chunk_bytes
   end
   return resp
 end

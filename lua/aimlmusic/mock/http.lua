@@ -7,7 +7,7 @@
 --   close     drop the connection, after delay_ms (no answer)
 --   truncate  declare the whole body, send half, close
 --   slow      the body in ten pieces over slow_ms
---   trickle   the body 16 bytes every delay_ms (250), for at most 30 s
+--   trickle   the body trickle_bytes (16) every delay_ms (250), for at most 30 s
 --   endless   a chunked body of 64 KiB chunks as fast as the client reads, up to 4 GiB
 -- and resp.delay_ms delays the answer. A failing handler answers 500 and never stops the loop.
 --
@@ -23,7 +23,8 @@ local MAX_BODY = 1024 * 1024
 
 M.REASONS = {
   [100] = "Continue", [200] = "OK", [201] = "Created", [202] = "Accepted", [204] = "No Content",
-  [206] = "Partial Content", [301] = "Moved Permanently", [302] = "Found", [304] = "Not Modified",
+  [206] = "Partial Content", [300] = "Multiple Choices", [301] = "Moved Permanently", [302] = "Found",
+  [303] = "See Other", [304] = "Not Modified", [307] = "Temporary Redirect", [308] = "Permanent Redirect",
   [400] = "Bad Request", [401] = "Unauthorized", [402] = "Payment Required", [403] = "Forbidden",
   [404] = "Not Found", [405] = "Method Not Allowed", [408] = "Request Timeout", [409] = "Conflict",
   [410] = "Gone", [411] = "Length Required", [413] = "Payload Too Large",
@@ -231,8 +232,8 @@ function Server:_send(conn, req, resp)
   end
 end
 
--- Faults that never finish a body on their own. trickle: the body, 16 bytes every delay_ms
--- (default 250), for at most 30 s. endless: a chunked body of 64 KiB chunks as fast as the
+-- Faults that never finish a body on their own. trickle: the body, trickle_bytes (16) every
+-- delay_ms (default 250), for at most 30 s. endless: a chunked body of 64 KiB chunks as fast as the
 -- client reads, up to 4 GiB. Both stop when the client goes away.
 local TRICKLE_BYTES, TRICKLE_MAX_MS = 16, 30000
 local ENDLESS_CHUNK, ENDLESS_MAX = 64 * 1024, 4 * 1024 * 1024 * 1024
@@ -240,13 +241,13 @@ local ENDLESS_CHUNK, ENDLESS_MAX = 64 * 1024, 4 * 1024 * 1024 * 1024
 function Server:_stream(conn, req, resp, keep)
   local body = resp.body or ""
   if resp.mode == "trickle" then
-    local step = resp.delay_ms or 250
+    local step, size = resp.delay_ms or 250, resp.trickle_bytes or TRICKLE_BYTES
     local pos, started = 1, self:_ms()
     conn_write(conn, head_bytes(resp, keep, #body, self.server))
     local function next_piece()
       if self:_ms() - started > TRICKLE_MAX_MS then return self:_close_conn(conn, false) end
-      conn_write(conn, body:sub(pos, pos + TRICKLE_BYTES - 1))
-      pos = pos + TRICKLE_BYTES
+      conn_write(conn, body:sub(pos, pos + size - 1))
+      pos = pos + size
       if pos > #body then return self:_finish(conn, keep) end
       self:_after(conn, step, next_piece)
     end
