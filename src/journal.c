@@ -1,5 +1,7 @@
-/* journal: durable appends to the job journal.
- * Owns: the append under an exclusive lock, fsync of the file and of a new file's directory.
+/* journal: durable appends to the job journal, and reading it back.
+ * Owns: the append under an exclusive lock, fsync of the file and of a new file's directory;
+ * the journal opened only as a regular file, never waiting to open (O_NONBLOCK: a FIFO put at
+ * its path is refused, not waited on).
  * Must not know: what a journal line says (lua/aimlmusic/journal.lua does), the engine, HTTP,
  * download files (transfer.c makes, parses and removes their temporary names). */
 #include "journal.h"
@@ -25,11 +27,25 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
+/* fd, when it is open on a regular file; else -1 with errno EINVAL (fd closed). */
+static int regular_only(int fd) {
+  platform_info info;
+  int e;
+  if (fd < 0) return fd;
+  if (platform_fstat(fd, &info) != 0) e = errno;
+  else if (info.is_reg) return fd;
+  else e = EINVAL;
+  close(fd);
+  errno = e;
+  return -1;
+}
+
 /* Opens the journal for appending; *created tells whether this call made the file. */
 static int open_journal(const char *path, int *created) {
   for (;;) {
-    int fd = platform_open(path, O_RDWR | O_APPEND, 0);
-    if (fd >= 0 || errno != ENOENT) return fd;
+    int fd = platform_open(path, O_RDWR | O_APPEND | O_NONBLOCK, 0);
+    if (fd >= 0) return regular_only(fd);
+    if (errno != ENOENT) return fd;
     fd = platform_open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL, 0600);
     if (fd >= 0) {
       *created = 1;
@@ -39,24 +55,16 @@ static int open_journal(const char *path, int *created) {
   }
 }
 
-/* core.journal_append(path, line) --> true | nil, err
- * Appends line and a newline in one write() under an exclusive lock, then fsyncs (and the
- * directory too when the journal is new). The lock (flock; LockFileEx) belongs to the open file,
- * unlike fcntl locks, so it keeps two threads of one process (LÖVE's, each with its own Lua
- * state) apart too. Writers sharing the journal (processes, threads with their own Lua states)
- * never interleave. A line torn by an earlier crash is closed with a
- * newline in the same write, under the same lock, so that it cannot swallow this record. */
-static int l_journal_append(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  size_t n;
-  const char *line = luaL_checklstring(L, 2, &n);
+int journal_append(const char *path, const char *line, size_t n) {
   platform_info info;
   int fd, e, created = 0;
   char *rec;
   size_t len = 0;
-  if (memchr(line, '\n', n)) return luaL_argerror(L, 2, "a journal line holds no newline");
   rec = (char *)malloc(n + 2);
-  if (rec == NULL) return luaL_error(L, "out of memory");
+  if (rec == NULL) {
+    errno = ENOMEM;
+    return -1;
+  }
   fd = open_journal(path, &created);
   if (fd < 0) goto fail;
   if (platform_lock(fd, 1) != 0) goto fail_close;
@@ -74,8 +82,7 @@ static int l_journal_append(lua_State *L) {
   if (close(fd) != 0) goto fail;
   if (created && platform_sync_parent(path) != 0) goto fail;
   free(rec);
-  lua_pushboolean(L, 1);
-  return 1;
+  return 0;
 fail_close:
   e = errno;
   close(fd);
@@ -83,10 +90,68 @@ fail_close:
 fail:
   e = errno;
   free(rec);
-  return error_fail_errno(L, "io", e, "journal %s", path);
+  errno = e;
+  return -1;
+}
+
+/* core.journal_append(path, line) --> true | nil, err
+ * Appends line and a newline in one write() under an exclusive lock, then fsyncs (and the
+ * directory too when the journal is new). The lock (flock; LockFileEx) belongs to the open file,
+ * unlike fcntl locks, so it keeps two threads of one process (LÖVE's, each with its own Lua
+ * state) apart too. Writers sharing the journal (processes, threads with their own Lua states)
+ * never interleave. A line torn by an earlier crash is closed with a
+ * newline in the same write, under the same lock, so that it cannot swallow this record. */
+static int l_journal_append(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  size_t n;
+  const char *line = luaL_checklstring(L, 2, &n);
+  if (memchr(line, '\n', n)) return luaL_argerror(L, 2, "a journal line holds no newline");
+  if (journal_append(path, line, n) != 0) return error_fail_errno(L, "io", errno, "journal %s", path);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.journal_read(path) --> the journal's content ("" when there is none) | nil, err
+ * Opened without waiting and read only when it is a regular file: a FIFO or a device put at
+ * the journal's path is an io error, never a wait. */
+static int l_journal_read(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  luaL_Buffer b;
+  char buf[16384];
+  long long off = 0;
+  int fd = regular_only(platform_open(path, O_RDONLY | O_NONBLOCK, 0)), e;
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      lua_pushliteral(L, "");
+      return 1;
+    }
+    if (errno == EINVAL) {
+      error_fail(L, "io", "journal %s is not a regular file", path);
+      error_setstring(L, "code", "EINVAL");
+      return 2;
+    }
+    return error_fail_errno(L, "io", errno, "journal %s", path);
+  }
+  luaL_buffinit(L, &b);
+  for (;;) {
+    long got = platform_pread(fd, buf, sizeof buf, off);
+    if (got < 0) {
+      e = errno;
+      close(fd);
+      return error_fail_errno(L, "io", e, "journal %s", path);
+    }
+    if (got == 0) break;
+    luaL_addlstring(&b, buf, (size_t)got);
+    off += got;
+  }
+  close(fd);
+  luaL_pushresult(&b);
+  return 1;
 }
 
 void journal_open(lua_State *L) {
   lua_pushcfunction(L, l_journal_append);
   lua_setfield(L, -2, "journal_append");
+  lua_pushcfunction(L, l_journal_read);
+  lua_setfield(L, -2, "journal_read");
 }
