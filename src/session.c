@@ -306,8 +306,10 @@ static int session_status(lua_State *L) {
   return start_or_fail(L, t);
 }
 
-/* session:download(url, target, overwrite[, previous[, size]]) --> transfer | nil, err
+/* session:download(url, target, overwrite[, previous[, size[, journal, id]]]) --> transfer | nil, err
  * size: the length the job reported (0 or nil: unknown); any other length is an error.
+ * journal, id: the commit appends a record to journal naming job id, the temporary file, its
+ * size and identity, before the file gets the target's name: the job's own proof of delivery.
  * The bytes go to a temporary file; transfer:finish() moves it to target when complete.
  * With the failed transfer of an earlier attempt, its partial file is taken over and the
  * request asks only for the rest (Range); a server that cannot resume makes it start over. */
@@ -318,6 +320,7 @@ static int session_download(lua_State *L) {
   const char *target = luaL_checkstring(L, 3);
   int overwrite = lua_toboolean(L, 4);
   lua_Number size = luaL_optnumber(L, 6, 0);
+  const char *journal = luaL_optstring(L, 7, NULL), *id = luaL_optstring(L, 8, NULL);
   platform_info info;
   transfer *t, *prev;
   char why[URL_WHY_SIZE];
@@ -337,6 +340,11 @@ static int session_download(lua_State *L) {
   if (size >= 1 && size <= 9007199254740992.0) t->expected = (curl_off_t)size;
   t->target_path = dup_string(target, strlen(target));
   if (t->target_path == NULL) return luaL_error(L, "out of memory");
+  if (journal && id) {
+    t->journal_path = dup_string(journal, strlen(journal));
+    t->job_id = dup_string(id, strlen(id));
+    if (t->journal_path == NULL || t->job_id == NULL) return luaL_error(L, "out of memory");
+  }
   if (transfer_take_partial(t, prev)) curl_easy_setopt(t->item.easy, CURLOPT_RESUME_FROM_LARGE, t->resume_from);
   /* A Content-Length past the cap is refused before any byte is written. */
   if (t->max_bytes > t->resume_from)

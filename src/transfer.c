@@ -472,6 +472,10 @@ int transfer_close(lua_State *L) {
   transfer_discard(t);
   free(t->target_path);
   t->target_path = NULL;
+  free(t->journal_path);
+  t->journal_path = NULL;
+  free(t->job_id);
+  t->job_id = NULL;
   if (t->owner) {
     t->release(t->owner);
     t->owner = NULL;
