@@ -2,7 +2,8 @@
 -- matches requests by host ("api" or "cdn"), method and path prefix, for a number of times
 -- (negative: forever), and changes the answer: another status, headers or body, a delay, or a
 -- way of breaking the connection (aimlmusic.mock.http's modes). A job_error fault makes the
--- next jobs end in error instead.
+-- next jobs end in error instead. A fifo fault is local: a FIFO made at a path on this machine
+-- (an output, a journal), where a client that opens without care would wait forever.
 
 local http = require("aimlmusic.mock.http")
 local api = require("aimlmusic.mock.api")
@@ -37,6 +38,14 @@ function Faults:add(f)
   local times = isnull(f.times) and 1 or f.times
   if type(times) ~= "number" or times ~= math.floor(times) then
     return nil, "fault times must be an integer (negative: forever)"
+  end
+  if not isnull(f.fifo) then
+    if type(f.fifo) ~= "string" or f.fifo == "" or f.fifo:find("[%z\n]") then
+      return nil, "fault fifo must be a file path"
+    end
+    local ok = os.execute("mkfifo '" .. f.fifo:gsub("'", "'\\''") .. "' 2>/dev/null")
+    if ok ~= true and ok ~= 0 then return nil, "fault fifo: mkfifo " .. f.fifo .. " failed" end
+    return true
   end
   if not isnull(f.job_error) then
     local je = f.job_error
