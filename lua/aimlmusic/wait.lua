@@ -54,7 +54,7 @@ function M.follow(client, id, opts)
       end
       if st.status == "error" then
         client.started[id] = nil
-        if client.journal then journal.mark_done(client, id) end
+        journal.mark_done(client, id) -- its output's reservation goes, with or without a journal
         return nil, job_failed(st)
       end
       -- queued, generating, and statuses not yet documented (such as "waiting") are pending.
@@ -64,7 +64,7 @@ function M.follow(client, id, opts)
       if not err.retryable or failures > client.max_retries then
         if err.kind == "not_found" then
           client.started[id] = nil
-          if client.journal then journal.mark_done(client, id) end
+          journal.mark_done(client, id)
         end
         return nil, err
       end
