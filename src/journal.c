@@ -40,12 +40,23 @@ static int regular_only(int fd) {
   return -1;
 }
 
+/* Opens path with flags when it names a regular file (stat first: a device is never opened);
+ * else -1 with errno (EINVAL: something else is there). */
+static int open_regular(const char *path, int flags) {
+  platform_info info;
+  if (platform_stat(path, 1, &info) != 0) return -1;
+  if (!info.is_reg) {
+    errno = EINVAL;
+    return -1;
+  }
+  return regular_only(platform_open(path, flags | O_NONBLOCK, 0));
+}
+
 /* Opens the journal for appending; *created tells whether this call made the file. */
 static int open_journal(const char *path, int *created) {
   for (;;) {
-    int fd = platform_open(path, O_RDWR | O_APPEND | O_NONBLOCK, 0);
-    if (fd >= 0) return regular_only(fd);
-    if (errno != ENOENT) return fd;
+    int fd = open_regular(path, O_RDWR | O_APPEND);
+    if (fd >= 0 || errno != ENOENT) return fd;
     fd = platform_open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL, 0600);
     if (fd >= 0) {
       *created = 1;
@@ -119,7 +130,7 @@ static int l_journal_read(lua_State *L) {
   luaL_Buffer b;
   char buf[16384];
   long long off = 0;
-  int fd = regular_only(platform_open(path, O_RDONLY | O_NONBLOCK, 0)), e;
+  int fd = open_regular(path, O_RDONLY), e;
   if (fd < 0) {
     if (errno == ENOENT) {
       lua_pushliteral(L, "");

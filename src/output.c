@@ -227,6 +227,12 @@ static int l_output_reserve(lua_State *L) {
       return reservation_push(L, fd, lockpath);
     }
     if (errno != EEXIST) goto fail;
+    /* Someone's reservation, or something else of that name: opened only if a regular file. */
+    if (platform_stat(lockpath, 0, &info) != 0) {
+      if (errno == ENOENT) continue;
+      goto fail;
+    }
+    if (!info.is_reg) goto not_regular;
     fd = platform_open(lockpath, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0) {
       if (errno == ENOENT) continue; /* let go meanwhile: make it again */
