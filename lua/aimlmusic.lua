@@ -314,7 +314,7 @@ function Client:submit(params, opts)
   if self.journal then
     local jerr
     -- An absolute path: resume finds the output from any directory.
-    local output = opts.output and core.abspath(opts.output) or nil
+    local output = opts.output and (core.abspath(opts.output) or opts.output) or nil
     ok, jerr = journal.submitted(self.journal, job, output, opts.overwrite and true)
     -- The job exists and is paid for: hand it back, saying the journal could not keep it.
     if not ok then job.journal_error = jerr end
@@ -399,11 +399,8 @@ function Client:download(src, path, opts)
     end
   end
   local job_id = type(src) == "table" and type(src.id) == "string" and src.id
-  if info and job_id and not self.reservations[job_id] and core.path_info(path .. ".lock") then
-    -- The job is delivered: a reservation left by its process (or a dead one) goes too.
-    local r = core.output_reserve(path, job_id, false)
-    if r then r:release() end
-  end
+  -- The job is delivered: a reservation its process left (dead, or this one) goes too.
+  if info and job_id and not self.reservations[job_id] then journal.drop_reservation(path, job_id) end
   return info, err
 end
 
@@ -438,6 +435,7 @@ end
 
 --- The journal's jobs that are not finished, oldest first.
 ---@return {id: string, model?: string, output?: string, time?: number}[] jobs
+---@return aimlmusic.Error|nil err when the journal cannot be read (not a regular file, say)
 function Client:pending()
   if not self.journal then return {} end
   local jobs, _, err = journal.pending(self.journal)
@@ -453,6 +451,7 @@ end
 -- job (err), never opened; the other jobs go on.
 ---@param opts? aimlmusic.GenerateOptions as for wait() and download()
 ---@return {id: string, st?: aimlmusic.Status, path?: string, err?: aimlmusic.Error}[] results one per job
+---@return aimlmusic.Error|nil err when the journal cannot be read (no job is tried then)
 function Client:resume(opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "resume", 1, "table or nil", opts)

@@ -198,6 +198,7 @@ describe("an output belongs to one job", function()
     end
     local out = dir .. "/t.wav"
     local st = crashed_after_link(out)
+    write_file(out .. ".lock", "pid 1\njob " .. st.id .. "\n") -- its process's reservation, left unheld
     local cdn = #util.select_reqs(env.mock:requests(), "cdn")
     local results = c:resume { interval = 0.05 }
     assert.is_nil(results[1].err, results[1].err and tostring(results[1].err))
@@ -205,6 +206,7 @@ describe("an output belongs to one job", function()
     assert.equal(st.id, results[1].id)
     assert.equal(cdn, #util.select_reqs(env.mock:requests(), "cdn")) -- nothing downloaded again
     assert.same({}, c:pending())
+    assert.is_nil(read_file(out .. ".lock"))
     -- The same bytes in another file (a copy) prove nothing.
     local out2 = dir .. "/u.wav"
     crashed_after_link(out2)
@@ -253,6 +255,7 @@ describe("an output belongs to one job", function()
   it("never waits on a FIFO at an output or at the journal: resume and generate return at once", function()
     local fifo, good, jpath = dir .. "/fifo.wav", dir .. "/good.wav", dir .. "/jobs.journal"
     env.mock:fault { fifo = fifo }
+    env.mock:fault { fifo = good .. ".part-00abcd" } -- named like a partial file: left alone
     local a, b = assert(env.client:submit(WAV)), assert(env.client:submit(WAV))
     write_journal(jpath, { { id = a.id, output = fifo }, { id = b.id, output = good } })
     -- A child process, so that a wait (the failure) ends with it.
@@ -275,7 +278,14 @@ print("generate", err and err.code or "-")
     assert.truthy(out:find(b.id .. "\t" .. good .. "\t-", 1, true), out)
     assert.truthy(out:find("generate\tEEXIST", 1, true), out)
     assert.is_true(execute("test -p " .. q(fifo)))
+    assert.is_true(execute("test -p " .. q(good .. ".part-00abcd")))
     assert.equal(2, posts()) -- the two submits above; nothing for the FIFO
+    -- A FIFO where the reservation goes: refused before anything is sent.
+    env.mock:fault { fifo = dir .. "/r.mp3.lock" }
+    local _, err = env.client:generate(PARAMS, { output = dir .. "/r.mp3" })
+    assert.equal("EINVAL", err and err.code)
+    assert.matches("not a regular file", err.message)
+    assert.equal(2, posts())
     -- The journal itself a FIFO: an error, not a wait.
     local jfifo = dir .. "/fifo.journal"
     env.mock:fault { fifo = jfifo }

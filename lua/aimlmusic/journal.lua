@@ -92,6 +92,14 @@ function M.reserve(client, output, id, overwrite)
   return r, err
 end
 
+-- Removes the reservation at output unless another job's live process holds it: job id is
+-- delivered, and a reservation its own process (or a dead one) left there would be litter.
+function M.drop_reservation(output, id)
+  if not core.path_info(output .. ".lock") then return end
+  local r = core.output_reserve(output, id, false)
+  if r then r:release() end
+end
+
 --- The jobs submitted and neither delivered nor done, oldest first: {id, model, output,
 -- overwrite, time}; then, by job id, the list of the evidence records ("commit") of each
 -- ({bytes, dev, ino}). {}, {}, err when the journal cannot be read.

@@ -64,6 +64,7 @@ local function deliver(client, job, st, opts, records)
   local info, err = check_output(job)
   if info == nil then return nil, err end
   if info and proven(records, info) then
+    journal.drop_reservation(job.output, job.id) -- what the crashed process left
     return { path = job.output, bytes = info.size } -- delivered before the crash, after the link
   end
   if info and not overwrite then
