@@ -119,6 +119,7 @@ local music = {
 -- @field retryable true only where repeating is safe
 -- @field request_id, trace_id the provider's ids
 -- @field id the job concerned, when there is one
+-- @field owner for an output reserved by another job (code EBUSY): that job's id, when known
 -- @field fields for validation: a list of `{field, message}`
 -- @field retry_after seconds the server asked to wait (429)
 
@@ -199,6 +200,7 @@ local music = {
 ---@field request_id? string
 ---@field trace_id? string
 ---@field id? string
+---@field owner? string
 ---@field url? string
 ---@field fields? {field: string, message: string}[]
 ---@field retry_after? number
@@ -302,6 +304,7 @@ function music.new(opts)
   if not session then return nil, err end
   self.session = session
   self.outputs = {} -- job id -> output path, for the journal
+  self.reservations = {} -- job id -> the reservation of its output, until the job is finished
   self.started = {} -- job id -> {at, model} of the jobs this client submitted, until they end
   self.schedule = schedule.new(expected, self.base_url)
   return setmetatable(self, Client)
@@ -324,8 +327,10 @@ end
 --- Submits a generation job. Never sends the same job twice: a submit is repeated only when
 -- the request provably did not reach the server, or it answered 429. opts.output (and
 -- opts.overwrite) are checked before anything is sent: an existing file (without overwrite), a
--- missing or unwritable directory, a NUL byte give kind io, a non-string kind validation. With
--- a journal, the job is on disk before this returns, with its output, for client:resume().
+-- missing or unwritable directory, a NUL byte give kind io, a non-string kind validation. The
+-- output is then reserved for this job until it is finished: an output another unfinished job
+-- holds gives kind io, code EBUSY (err.owner: that job), unless overwrite. With a journal, the
+-- job is on disk before this returns, with its output, for client:resume().
 ---@param params aimlmusic.Params the request
 ---@param opts? {output?: string, overwrite?: boolean, timeout?: number, max_retries?: integer}
 --   output: where `Client:resume` puts the track; timeout, max_retries: this call's own
@@ -342,16 +347,32 @@ function Client:submit(params, opts)
   if not body then return nil, err end
   ok, err = check_output(opts.output, opts.overwrite)
   if not ok then return nil, err end
+  -- The output is this job's from before the POST until the job is finished: a second submit
+  -- to it, in any process, fails here without paying.
+  local reservation
+  if opts.output then
+    reservation, err = journal.reserve(self, opts.output, nil, opts.overwrite)
+    if not reservation then return nil, err end
+  end
   local session, timeout = self.session, opts.timeout
   local job
   job, err = perform.run { client = self, request = "submit", method = "POST", url = events.api_url(self.base_url),
     max_retries = opts.max_retries or self.max_retries, start = function() return session:submit(body, timeout) end }
-  if not job then return nil, err end
+  if not job then
+    if reservation then reservation:release() end
+    return nil, err
+  end
   job.model = params.model
   self.started[job.id] = { at = now(), model = params.model }
+  if reservation then
+    reservation:own(job.id) -- the reservation names its job, for resume to take it over
+    self.reservations[job.id] = reservation
+  end
   if self.journal then
     local jerr
-    ok, jerr = journal.submitted(self.journal, job, opts.output, opts.overwrite and true)
+    -- An absolute path: resume finds the output from any directory.
+    local output = opts.output and (core.abspath(opts.output) or opts.output) or nil
+    ok, jerr = journal.submitted(self.journal, job, output, opts.overwrite and true)
     if ok then events.emit(self, "journal", "debug", { op = "submit", id = job.id, journal = self.journal }) end
     -- The job exists and is paid for: hand it back, saying the journal could not keep it.
     if not ok then job.journal_error = jerr end
@@ -440,8 +461,11 @@ function Client:download(src, path, opts)
   local size = type(src) == "table" and type(src.size) == "number" and src.size > 0 and src.size or nil
   -- One deadline for the whole download, retries and a refreshed URL included.
   local deadline = now() + (limit or self.download_timeout)
+  -- With a journal, the commit records this job's proof of delivery before the link.
+  local id = self.journal and type(src) == "table" and type(src.id) == "string" and src.id or nil
   local function start(prev)
-    return session:download(url, path, overwrite, prev, size, timeout, max(deadline - now(), 0.001))
+    return session:download(url, path, overwrite, prev, size, timeout, max(deadline - now(), 0.001),
+                            id and self.journal, id)
   end
   local req = { client = self, request = "download", method = "GET", url = events.url(url),
                 id = type(src) == "table" and src.id or nil, max_retries = opts.max_retries or self.max_retries,
@@ -460,6 +484,9 @@ function Client:download(src, path, opts)
     end
   end
   if info then info.file = file end
+  local job_id = type(src) == "table" and type(src.id) == "string" and src.id
+  -- The job is delivered: a reservation its process left (dead, or this one) goes too.
+  if info and job_id and not self.reservations[job_id] then journal.drop_reservation(path, job_id) end
   return info, err
 end
 
@@ -505,19 +532,24 @@ end
 
 --- The journal's jobs that are not finished, oldest first.
 ---@return {id: string, model?: string, output?: string, time?: number}[] jobs
+---@return aimlmusic.Error|nil err when the journal cannot be read (not a regular file, say)
 function Client:pending()
   if not self.journal then return {} end
-  return journal.pending(self.journal)
+  local jobs, _, err = journal.pending(self.journal)
+  return jobs, err
 end
 
 --- Waits for and downloads every pending job of the journal (after a crash, say), without
 -- submitting again. Jobs that completed, failed for good or are unknown to the server are
--- marked finished. A file already at a job's output counts as delivered only when its size is
--- the job's; otherwise the job stays pending (err says why) until the file is moved or
--- opts.overwrite is given.
+-- marked finished. A file already at a job's output counts as delivered only when the journal
+-- holds this job's proof (the identity and size of the file it linked there); otherwise the job
+-- stays pending (err says why) until the file is moved or opts.overwrite is given. An output
+-- that is not a regular file, a symbolic link, or a relative path with `..` is refused for its
+-- job (err), never opened; the other jobs go on.
 ---@param opts? aimlmusic.GenerateOptions as for wait() and download()
 ---@return {id: string, st?: aimlmusic.Status, path?: string, err?: aimlmusic.Error}[]|nil results one per
 -- job; nil and a config error for an unknown option
+---@return aimlmusic.Error|nil err when the journal cannot be read (no job is tried then)
 function Client:resume(opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "resume", 1, "table or nil", opts)

@@ -4,7 +4,9 @@
  * then link with no overwrite, or rename), on a worker of the engine so that the host's loop
  * never waits for the disk, and the finish of every transfer: it gathers the transfer's facts
  * for the classifier (response.c) and reports the commit. It must not know how requests are
- * built (session.c) nor decide whether a failure may be retried (lua/aimlmusic/retry.lua). */
+ * built (session.c) nor decide whether a failure may be retried (lua/aimlmusic/retry.lua).
+ * Before the move it journals the download's evidence (journal.c appends it): the job, the
+ * temporary file, its size and identity, the one proof resume takes that a file is that job's. */
 #include "commit.h"
 
 #include <errno.h>
@@ -13,8 +15,9 @@
 #include <string.h>
 
 #include "error.h"
-#include "response.h"
+#include "journal.h"
 #include "platform.h"
+#include "response.h"
 
 /* 1 with a message in msg when the download's size is not the one the server announced
  * (Content-Length) or the job reported; 0 when it is. */
@@ -31,6 +34,56 @@ static int commit_size_problem(transfer *t, char *msg, size_t n) {
     return 1;
   }
   return 0;
+}
+
+/* Appends s to b (at *len, capacity cap) as a JSON string; 0 when it does not fit. */
+static int quote(char *b, size_t cap, size_t *len, const char *s) {
+  size_t k = *len;
+  if (k + 1 >= cap) return 0;
+  b[k++] = '"';
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (k + 7 >= cap) return 0;
+    if (c == '"' || c == '\\') {
+      b[k++] = '\\';
+      b[k++] = (char)c;
+    } else if (c < 0x20 || c == 0x7f) {
+      k += (size_t)snprintf(b + k, cap - k, "\\u%04x", c);
+    } else {
+      b[k++] = (char)c;
+    }
+  }
+  b[k++] = '"';
+  *len = k;
+  return 1;
+}
+
+/* The evidence of delivery, journaled before the link: the job, the target, the temporary file,
+ * its size and identity. A file found later at the target with this identity and size is this
+ * job's, whatever else shares its size. Failing to record it does not stop the delivery: resume
+ * then finds no proof and leaves the file alone. */
+static void commit_record(transfer *t) {
+  platform_info info;
+  char *b;
+  size_t cap, len = 0;
+  int n;
+  if (t->journal_path == NULL || t->job_id == NULL || platform_fstat(t->fd, &info) != 0) return;
+  cap = 6 * (strlen(t->job_id) + strlen(t->target_path) + strlen(t->tmp_path)) + 256;
+  b = (char *)malloc(cap);
+  if (b == NULL) return;
+  len = (size_t)snprintf(b, cap, "{\"op\":\"commit\",\"id\":");
+  if (quote(b, cap, &len, t->job_id)) {
+    len += (size_t)snprintf(b + len, cap - len, ",\"path\":");
+    if (quote(b, cap, &len, t->target_path)) {
+      len += (size_t)snprintf(b + len, cap - len, ",\"tmp\":");
+      if (quote(b, cap, &len, t->tmp_path)) {
+        n = snprintf(b + len, cap - len, ",\"bytes\":%lld,\"dev\":\"%llu\",\"ino\":\"%llu\"}", info.size,
+                     info.dev, info.ino);
+        if (n > 0 && (size_t)n < cap - len) journal_append(t->journal_path, b, len + (size_t)n);
+      }
+    }
+  }
+  free(b);
 }
 
 /* Runs the commit steps in the calling thread; sets t->commit_errno on failure. */
@@ -51,6 +104,7 @@ static void commit_run(transfer *t) {
     t->fd = -1;
     return;
   }
+  commit_record(t);
   /* The descriptor stays open (and its lock held, see transfer.c) until the temporary name is
    * gone, so that no cleanup of stale partial files can remove it under the move. */
   if (t->overwrite) {

@@ -2,6 +2,8 @@
 #ifndef AIMLMUSIC_JOURNAL_H
 #define AIMLMUSIC_JOURNAL_H
 
+#include <stddef.h>
+
 #include "compat.h"
 
 /* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
@@ -9,7 +11,10 @@
 #pragma GCC visibility push(hidden)
 #endif
 
-/* Registers core.journal_append in the module table at the top. */
+/* Appends line (n bytes, no newline in it) and a newline as one record, under the journal's
+ * lock, and fsyncs it: 0, or -1 with errno set. Needs no Lua state: a worker thread may call it. */
+int journal_append(const char *path, const char *line, size_t n);
+/* Registers core.journal_append and core.journal_read in the module table at the top. */
 void journal_open(lua_State *L);
 
 #if defined(__GNUC__)

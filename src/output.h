@@ -1,4 +1,4 @@
-/* Where a job's audio will go, checked before the job is paid for. */
+/* Where a job's audio will go, checked before the job is paid for and reserved for that job. */
 #ifndef AIMLMUSIC_OUTPUT_H
 #define AIMLMUSIC_OUTPUT_H
 
@@ -9,7 +9,8 @@
 #pragma GCC visibility push(hidden)
 #endif
 
-/* Registers core.output_check in the module table at the top. */
+/* Registers core.output_check, output_reserve, path_info and abspath in the module table at
+ * the top, and the reservation's metatable. */
 void output_open(lua_State *L);
 
 #if defined(__GNUC__)

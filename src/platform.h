@@ -119,6 +119,14 @@ static inline const char *platform_last_sep(const char *path) {
 #endif
   return last;
 }
+/* Whether path is absolute: "/x"; on Windows also "\\x" and "C:\\x" (or "C:/x"). */
+static inline int platform_is_absolute(const char *path) {
+#if defined(_WIN32)
+  if (path[0] == '\\') return 1;
+  if (path[0] && path[1] == ':' && (path[2] == '\\' || path[2] == '/')) return 1;
+#endif
+  return path[0] == '/';
+}
 /* The directory holding path as a new string (free it): "." for a bare name, the root for a
  * name in the root. NULL when out of memory. */
 static inline char *platform_parent(const char *path) {
@@ -168,14 +176,23 @@ int platform_lock(int fd, int wait);
 int platform_unlock(int fd);
 
 typedef struct {
-  int is_dir, is_reg;
+  int is_dir, is_reg, is_link; /* none of them: a FIFO, a device, a socket */
   long long size;
+  /* The file's identity: device and inode (volume serial number and file index on Windows);
+   * 0 and 0 where the system cannot say. */
+  unsigned long long dev, ino;
 } platform_info;
-/* Facts about path (follow: through a symbolic link) or an open file. */
+/* Facts about path (follow: through a symbolic link) or an open file. Never opens what path
+ * names for reading or writing: a FIFO or a device there cannot make it wait. */
 int platform_stat(const char *path, int follow, platform_info *out);
 int platform_fstat(int fd, platform_info *out);
 /* True when fd is open on the file path names now (the same device and inode). */
 int platform_same_file(int fd, const char *path);
+/* Replaces the whole content of the open file with n bytes at buf (ftruncate, then a write
+ * at offset 0). */
+int platform_rewrite(int fd, const void *buf, size_t n);
+/* The current directory as a new UTF-8 string (free it), or NULL with errno set. */
+char *platform_cwd(void);
 /* 0 when new files can be made in the directory dir (access W_OK | X_OK), else -1. */
 int platform_dir_writable(const char *dir);
 /* mkdir with mode 0700 (the ACL the parent gives, on Windows). */

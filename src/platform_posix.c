@@ -194,7 +194,10 @@ int platform_unlock(int fd) {
 static void fill_info(const struct stat *sb, platform_info *out) {
   out->is_dir = S_ISDIR(sb->st_mode) != 0;
   out->is_reg = S_ISREG(sb->st_mode) != 0;
+  out->is_link = S_ISLNK(sb->st_mode) != 0;
   out->size = (long long)sb->st_size;
+  out->dev = (unsigned long long)sb->st_dev;
+  out->ino = (unsigned long long)sb->st_ino;
 }
 
 int platform_stat(const char *path, int follow, platform_info *out) {
@@ -214,6 +217,39 @@ int platform_fstat(int fd, platform_info *out) {
 int platform_same_file(int fd, const char *path) {
   struct stat a, b;
   return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+int platform_rewrite(int fd, const void *buf, size_t n) {
+  const char *p = (const char *)buf;
+  off_t off = 0;
+  int rc;
+  do rc = ftruncate(fd, 0);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0) return -1;
+  while ((size_t)off < n) {
+    ssize_t w = pwrite(fd, p + off, n - (size_t)off, off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    off += w;
+  }
+  return 0;
+}
+
+char *platform_cwd(void) {
+  size_t cap = 256;
+  for (;;) {
+    char *buf = (char *)malloc(cap);
+    if (buf == NULL) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    if (getcwd(buf, cap) != NULL) return buf;
+    free(buf);
+    if (errno != ERANGE || cap > 65536) return NULL;
+    cap *= 2;
+  }
 }
 
 int platform_dir_writable(const char *dir) {

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <io.h>
 #include <process.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -376,18 +377,37 @@ static void fill_info(DWORD attrs, DWORD hi, DWORD lo, int follow, platform_info
   int link = !follow && (attrs & FILE_ATTRIBUTE_REPARSE_POINT);
   out->is_dir = !link && (attrs & FILE_ATTRIBUTE_DIRECTORY) != 0;
   out->is_reg = !link && !(attrs & (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_DEVICE));
+  out->is_link = link != 0;
   out->size = (long long)(((unsigned long long)hi << 32) | lo);
+  out->dev = out->ino = 0;
+}
+
+static void fill_identity(const BY_HANDLE_FILE_INFORMATION *i, platform_info *out) {
+  out->dev = (unsigned long long)i->dwVolumeSerialNumber;
+  out->ino = ((unsigned long long)i->nFileIndexHigh << 32) | i->nFileIndexLow;
 }
 
 int platform_stat(const char *path, int follow, platform_info *out) {
   WIN32_FILE_ATTRIBUTE_DATA d;
+  BY_HANDLE_FILE_INFORMATION i;
   wchar_t *w = wide(path);
+  HANDLE h;
   BOOL ok;
   if (w == NULL) return -1;
   ok = GetFileAttributesExW(w, GetFileExInfoStandard, &d);
-  free(w);
-  if (!ok) return fail_last();
+  if (!ok) {
+    free(w);
+    return fail_last();
+  }
   fill_info(d.dwFileAttributes, d.nFileSizeHigh, d.nFileSizeLow, follow, out);
+  /* The identity, from a handle opened with no access at all: nothing is read or written. */
+  h = CreateFileW(w, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                  FILE_FLAG_BACKUP_SEMANTICS | (follow ? 0 : FILE_FLAG_OPEN_REPARSE_POINT), NULL);
+  free(w);
+  if (h != INVALID_HANDLE_VALUE) {
+    if (GetFileInformationByHandle(h, &i)) fill_identity(&i, out);
+    CloseHandle(h);
+  }
   return 0;
 }
 
@@ -395,7 +415,52 @@ int platform_fstat(int fd, platform_info *out) {
   BY_HANDLE_FILE_INFORMATION i;
   if (!GetFileInformationByHandle(handle_of(fd), &i)) return fail_last();
   fill_info(i.dwFileAttributes, i.nFileSizeHigh, i.nFileSizeLow, 1, out);
+  fill_identity(&i, out);
   return 0;
+}
+
+int platform_rewrite(int fd, const void *buf, size_t n) {
+  const char *p = (const char *)buf;
+  if (_chsize_s(fd, 0) != 0) return -1;
+  if (_lseeki64(fd, 0, SEEK_SET) < 0) return -1;
+  while (n > 0) {
+    int w = _write(fd, p, (unsigned)(n > 65536 ? 65536 : n));
+    if (w < 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+char *platform_cwd(void) {
+  DWORD n = GetCurrentDirectoryW(0, NULL);
+  wchar_t *w;
+  char *out;
+  int m;
+  if (n == 0) {
+    fail_last();
+    return NULL;
+  }
+  w = (wchar_t *)malloc((size_t)n * sizeof *w);
+  if (w == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (GetCurrentDirectoryW(n, w) == 0) {
+    free(w);
+    fail_last();
+    return NULL;
+  }
+  m = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
+  out = m > 0 ? (char *)malloc((size_t)m) : NULL;
+  if (out == NULL) {
+    free(w);
+    errno = m > 0 ? ENOMEM : EINVAL;
+    return NULL;
+  }
+  WideCharToMultiByte(CP_UTF8, 0, w, -1, out, m, NULL, NULL);
+  free(w);
+  return out;
 }
 
 int platform_same_file(int fd, const char *path) {

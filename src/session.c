@@ -378,11 +378,14 @@ static int session_status(lua_State *L) {
   return start_or_fail(L, t);
 }
 
-/* session:download(url, target, overwrite[, previous[, size[, timeout[, limit]]]]) --> transfer | nil, err
+/* session:download(url, target, overwrite[, previous[, size[, timeout[, limit[, journal, id]]]]])
+ *   --> transfer | nil, err
  * size: the length the job reported (0 or nil: unknown); any other length is an error.
  * timeout: seconds it may go without a new byte, instead of the session's timeout.
  * limit: seconds left before the download's overall deadline (nil: none); past it the
  * transfer ends as a timeout that says so.
+ * journal, id: the commit appends a record to journal naming job id, the temporary file, its
+ * size and identity, before the file gets the target's name: the job's own proof of delivery.
  * The bytes go to a temporary file; transfer:finish() moves it to target when complete.
  * With the failed transfer of an earlier attempt, its partial file is taken over and the
  * request asks only for the rest (Range); a server that cannot resume makes it start over. */
@@ -396,6 +399,7 @@ static int session_download(lua_State *L) {
   lua_Number size = luaL_optnumber(L, 6, 0);
   long ms = request_timeout_ms(L, 7);
   lua_Number limit = luaL_optnumber(L, 8, 0);
+  const char *journal = luaL_optstring(L, 9, NULL), *id = luaL_optstring(L, 10, NULL);
   platform_info info;
   transfer *t, *prev;
   char why[URL_WHY_SIZE];
@@ -429,6 +433,11 @@ static int session_download(lua_State *L) {
     if (limit_ms < 1) limit_ms = 1;
     curl_easy_setopt(t->item.easy, CURLOPT_TIMEOUT_MS, limit_ms);
     t->deadline_ms = (long long)(platform_now() * 1000) + limit_ms;
+  }
+  if (journal && id) {
+    t->journal_path = dup_string(journal, strlen(journal));
+    t->job_id = dup_string(id, strlen(id));
+    if (t->journal_path == NULL || t->job_id == NULL) return luaL_error(L, "out of memory");
   }
   if (transfer_take_partial(t, prev)) curl_easy_setopt(t->item.easy, CURLOPT_RESUME_FROM_LARGE, t->resume_from);
   /* A Content-Length past the cap is refused before any byte is written. */

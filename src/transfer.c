@@ -525,6 +525,10 @@ int transfer_close(lua_State *L) {
   transfer_discard(t);
   free(t->target_path);
   t->target_path = NULL;
+  free(t->journal_path);
+  t->journal_path = NULL;
+  free(t->job_id);
+  t->job_id = NULL;
   if (t->owner) {
     t->release(t->owner);
     t->owner = NULL;
@@ -588,6 +592,7 @@ static int l_remove_partials(lua_State *L) {
   char *dir = platform_parent(target), *path;
   platform_dir *d;
   const char *name;
+  platform_info info;
   int removed = 0;
   if (dir == NULL) return luaL_error(L, "out of memory");
   /* No file has a name with a NUL in it: cut there, it would be another file's partials. */
@@ -597,6 +602,8 @@ static int l_remove_partials(lua_State *L) {
     int fd;
     if (!part_is(name, base, keep) || strlen(name) > 256 * 3) continue;
     sprintf(path, "%s/%s", dir, name);
+    /* Only a regular file is opened (lstat first): a FIFO or a device of that name is left. */
+    if (platform_stat(path, 0, &info) != 0 || !info.is_reg) continue;
     fd = platform_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0) continue;
     /* Unlinked while the lock is held: its owner, if one comes, sees the name is gone. */

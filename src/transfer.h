@@ -53,6 +53,8 @@ typedef struct transfer {
   /* downloads */
   int fd;
   char *tmp_path, *target_path;
+  /* The journal and job whose evidence the commit records before the link (NULL: none). */
+  char *journal_path, *job_id;
   int overwrite;
   int io_errno;
   int create_failed;      /* io_errno is the temporary file's creation's */

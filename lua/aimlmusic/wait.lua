@@ -59,7 +59,7 @@ function M.follow(client, id, opts)
       end
       if st.status == "error" then
         client.started[id] = nil
-        if client.journal then journal.mark_done(client, id) end
+        journal.mark_done(client, id) -- its output's reservation goes, with or without a journal
         return nil, job_failed(st)
       end
       -- queued, generating, and statuses not yet documented (such as "waiting") are pending.
@@ -69,7 +69,7 @@ function M.follow(client, id, opts)
       if not err.retryable or failures > max_retries then
         if err.kind == "not_found" then
           client.started[id] = nil
-          if client.journal then journal.mark_done(client, id) end
+          journal.mark_done(client, id)
         end
         return nil, err
       end

@@ -3,7 +3,7 @@
 --
 --   <lua> spec/support/rel_child.lua generate API_URL KEY JOURNAL OUTPUT
 --     generates with a journal: "status <status>" on each status change, "progress <bytes>"
---     once bytes are on disk, then "result ok" or "result <kind>"
+--     once bytes are on disk, then "result ok" or "result <kind> <code>"
 --   <lua> spec/support/rel_child.lua download API_URL KEY URL OUTPUT
 --     downloads URL to OUTPUT: "result ok <bytes>" or "result <kind> <code> <message>"
 
@@ -39,7 +39,7 @@ if mode == "generate" then
     on_status = function(s) say("status", s.status) end,
     on_progress = on_progress,
   })
-  say("result", st and "ok" or err.kind)
+  say("result", st and "ok" or err.kind, st and "" or tostring(err.code))
 elseif mode == "download" then
   local client = assert(music.new { api_key = key, base_url = api_url, max_retries = 1 })
   local info, err = client:download(arg[4], arg[5], { on_progress = on_progress })

@@ -112,9 +112,8 @@ function commands.generate(opts, _, out)
   if not opts.output then return fail(out, usage_error("generate needs -o OUT")) end
   local params, code = checked_params(opts, out)
   if not params then return code end
-  local f = not opts.overwrite and io.open(opts.output, "rb")
-  if f then
-    f:close()
+  -- lstat only: whatever is there (a FIFO too) is never opened, so this cannot wait.
+  if not opts.overwrite and core.path_info(opts.output) then
     return fail(out, usage_error(opts.output .. " exists: pass --overwrite to replace it"))
   end
   local client, err = client_for.make(opts)

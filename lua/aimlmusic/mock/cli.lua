@@ -25,7 +25,7 @@ An offline stand-in for the AI/ML API music service: every model of aimlmusic.mo
 Control channel (API host, no auth): POST /_mock/reset, POST /_mock/config {duration,
 key, audio_seconds, url_ttl}, POST /_mock/fault {host, method, path, times, status,
 headers, body | json, delay_ms, action = close|garbage|truncate|slow|trickle|endless,
-chunk_bytes (trickle), echo_key, job_error},
+chunk_bytes (trickle), echo_key, job_error, fifo (a FIFO made at that local path)},
 GET /_mock/requests, GET /_mock/jobs, GET /_mock/faults, GET /_mock/config.
 ]]
 

@@ -5,6 +5,8 @@
 -- next jobs end in error instead. With echo_key, the answer's body, JSON strings and header
 -- values echo the key as a hostile server would: {key}, {key_upper}, {key_percent},
 -- {key_base64} (of "Bearer KEY"), {key_piece} (its 8 middle bytes) are replaced.
+-- A fifo fault is local: a FIFO made at a path on this machine
+-- (an output, a journal), where a client that opens without care would wait forever.
 
 local http = require("aimlmusic.mock.http")
 local api = require("aimlmusic.mock.api")
@@ -39,6 +41,14 @@ function Faults:add(f)
   local times = isnull(f.times) and 1 or f.times
   if type(times) ~= "number" or times ~= math.floor(times) then
     return nil, "fault times must be an integer (negative: forever)"
+  end
+  if not isnull(f.fifo) then
+    if type(f.fifo) ~= "string" or f.fifo == "" or f.fifo:find("[%z\n]") then
+      return nil, "fault fifo must be a file path"
+    end
+    local ok = os.execute("mkfifo '" .. f.fifo:gsub("'", "'\\''") .. "' 2>/dev/null")
+    if ok ~= true and ok ~= 0 then return nil, "fault fifo: mkfifo " .. f.fifo .. " failed" end
+    return true
   end
   if not isnull(f.job_error) then
     local je = f.job_error
