@@ -130,6 +130,9 @@ function Task:cancel()
     self.held:discard() -- the partial file an earlier attempt kept for the next one
     self.held = nil
   end
+  -- libcurl has closed the transfer's socket: a host loop must forget it now, before its next
+  -- poll registers a descriptor that is gone (libuv aborts on that) or another one's number.
+  if t and driver and driver.flush then driver.flush() end
   if co_close and co_status(self.co) == "suspended" then co_close(self.co) end
 end
 
@@ -446,8 +449,9 @@ end
 
 -- The interface of host loop adapters (aimlmusic.uv).
 
---- Attaches (d = {kick = function}) or detaches (nil) a host loop driver. kick() is called
---- when a task becomes ready and the driver should call dispatch() soon.
+--- Attaches (d = {kick = function, flush = function?}) or detaches (nil) a host loop driver.
+--- kick() is called when a task becomes ready and the driver should call dispatch() soon;
+--- flush() when libcurl's sockets changed outside dispatch (a cancel) and must be applied now.
 function M.set_driver(d)
   if d and driver then error("aimlmusic: an event loop is already attached", 3) end
   engine:socket_mode(d ~= nil)

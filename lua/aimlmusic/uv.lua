@@ -139,7 +139,7 @@ function M.attach(uv)
     timers_of = uv
   end
   loop = uv
-  task.set_driver({ kick = kick })
+  task.set_driver({ kick = kick, flush = apply })
 end
 
 --- Detaches from the loop; tasks still pending go on with music.step / music.run. Let the
