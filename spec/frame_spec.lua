@@ -244,8 +244,14 @@ describe("a frame's step(0)", function()
         music.run()
       end
     ]]):format(job.id), "epoll_ctl")
-    local dels = select(2, log:gsub("EPOLL_CTL_DEL", ""))
-    assert.is_true(dels >= 8, "the connections were not taken out of the set:\n" .. log)
+    -- However many connections libcurl used (polls may share one), an idle one leaves the set
+    -- and comes back with one ADD when it is reused.
+    local out, readds = {}, 0
+    for op, fd in log:gmatch("EPOLL_CTL_(%u+), (%d+)") do
+      if op == "DEL" then out[fd] = true
+      elseif op == "ADD" and out[fd] then readds, out[fd] = readds + 1, nil end
+    end
+    assert.is_true(readds >= 1, "no connection was taken out of the set and put back:\n" .. log)
     assert.is_nil(log:find("= %-1 E"), "an epoll_ctl failed:\n" .. log)
   end)
 end)
