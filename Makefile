@@ -31,7 +31,7 @@ TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic bin/aimlmusic-mock
 
 .PHONY: all build layers test test-all demo asan valgrind tsan lint format-check rock rock-config rock-pack fuzz bench \
-	clean nvim docs love-bundle windows
+	clean nvim docs types release love-bundle windows
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
 all: build
@@ -133,9 +133,26 @@ format-check: deps-format
 	$(LUA) tools/editorconfig.lua $(FORMAT_LUA) || status=1; \
 	exit $$status
 
-# The API reference (HTML) from the LDoc comments into docs/, per config.ld; any warning fails.
+# The API reference (HTML) from the LDoc comments (Markdown) into docs/, per config.ld; any
+# warning fails. The same comments make the same pages: no date in them (config.ld).
 docs: deps-docs
-	ldoc --fatalwarnings --testing .
+	ldoc --fatalwarnings .
+
+# The LuaLS types of every model's parameters, from the model table (spec/docs_spec.lua fails
+# when lua/aimlmusic/types.lua is not what this writes).
+types:
+	LUA_PATH='./lua/?.lua;;' $(LUA) tools/gen-types.lua lua/aimlmusic/types.lua
+
+# Where the project is published: the rockspecs' source.url is written from it. Set it when
+# publishing elsewhere: make release VERSION=x.y.z PROJECT_URL=https://github.com/OWNER/aimlmusic
+PROJECT_URL = https://github.com/aimlmusic/aimlmusic
+
+# make release VERSION=x.y.z: the release rockspec from the scm one, the CHANGELOG's
+# "## Unreleased" named x.y.z, _VERSION and the core's version, then a check that they agree
+# (tools/release.lua). Tagging and publishing stay the maintainer's (README, "Releasing").
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z" >&2; exit 2; }
+	$(LUA) tools/release.lua --url '$(PROJECT_URL)' $(VERSION)
 
 # LuaRocks. `make rock` installs the scm rock into ROCK_TREE (~/.luarocks, created if missing:
 # LuaRocks 3.8 will not, and refuses --local to root) and loads it from outside the checkout.
@@ -150,7 +167,6 @@ LUAROCKS = LUAROCKS_CONFIG=$(ROCK_CONFIG) luarocks --lua-version=$(ROCK_LUA)
 RELEASE_ROCKSPEC = $(lastword $(sort $(filter-out %-scm-1.rockspec,$(wildcard rockspecs/*.rockspec))))
 RELEASE = $(patsubst rockspecs/aimlmusic-%.rockspec,%,$(RELEASE_ROCKSPEC))
 SRC_ROCK = $(ROCK_DIR)/aimlmusic-$(RELEASE).src.rock
-REPO_URL = https://github.com/aimlmusic/aimlmusic.git
 
 rock-config: deps-rock
 	@mkdir -p $(ROCK_DIR)
@@ -176,7 +192,7 @@ rock-pack: rock-config
 	git push -q $(ROCK_DIR)/repo.git "$$c:refs/heads/release"
 	@git -C $(ROCK_DIR)/repo.git tag v$(firstword $(subst -, ,$(RELEASE))) release
 	cd $(ROCK_DIR) && GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=url.file://$(CURDIR)/$(ROCK_DIR)/repo.git.insteadOf \
-		GIT_CONFIG_VALUE_0=$(REPO_URL) $(LUAROCKS) pack $(CURDIR)/$(RELEASE_ROCKSPEC)
+		GIT_CONFIG_VALUE_0=$(PROJECT_URL).git $(LUAROCKS) pack $(CURDIR)/$(RELEASE_ROCKSPEC)
 	@rm -rf $(ROCK_DIR)/repo.git
 	@ls -l $(SRC_ROCK)
 

@@ -65,6 +65,10 @@ local music = {
 -- @field expected_seconds {earliest, typical}: the schedule's guess before any job finished ({45, 60})
 -- @field wait_timeout seconds wait follows a job before giving up (900)
 -- @field max_retries retries of a failed request that is safe to repeat (3)
+-- @field low_speed_limit bytes per second: a download slower than this for `low_speed_time`
+-- seconds ends with kind `timeout`, and is retried (1024)
+-- @field low_speed_time seconds a download may stay under `low_speed_limit` (30)
+-- @field max_bytes a download past this many bytes ends with kind `protocol` (512 MiB)
 -- @field journal a file path: every submitted job is recorded there, for `Client:resume`
 -- @field tls_verify false, by name, accepts any certificate (true)
 -- @field ca_file a CA bundle
@@ -109,19 +113,17 @@ local music = {
 ---@field expected_seconds? number[] {earliest, typical} seconds, the schedule's first guess ({45, 60})
 ---@field wait_timeout? number seconds (900)
 ---@field max_retries? integer (3)
+---@field low_speed_limit? integer bytes per second (1024)
+---@field low_speed_time? integer seconds under low_speed_limit before a download times out (30)
+---@field max_bytes? integer the largest download, in bytes (512 MiB)
 ---@field journal? string a file path
 ---@field tls_verify? boolean (true)
 ---@field ca_file? string
 ---@field proxy? string
 ---@field allow_http? boolean (false)
 
--- aimlmusic.Params (for lua-language-server).
----@class aimlmusic.Params
----@field model string e.g. "minimax/music-2.0"; see aimlmusic.models
----@field prompt? string
----@field lyrics? string
----@field audio_setting? {format?: "mp3"|"wav"|"pcm", sample_rate?: integer, bitrate?: integer}
----@field [string] any other fields of the model
+-- aimlmusic.Params, one class per model, and aimlmusic.Model, the model names: in
+-- lua/aimlmusic/types.lua, generated from the model table by tools/gen-types.lua.
 
 -- aimlmusic.Job (for lua-language-server).
 ---@class aimlmusic.Job
@@ -213,6 +215,16 @@ local music = {
 -- @function is_error
 ---@param v any
 ---@return boolean
+
+--- One descriptor, readable whenever `step(0)` has work: a host loop watches it and calls
+-- `step(0)` when it turns readable (with `timeout` for the timers), instead of polling.
+-- @function pollfd
+---@return integer|nil fd
+---@return string|nil err where there is none (Windows)
+
+--- Seconds until `step` must run even if the descriptor stays quiet (0: now).
+-- @function timeout
+---@return number|nil seconds nil when no timer is pending
 
 --- Validates parameters against the model table, without any network.
 ---@param params aimlmusic.Params the request
