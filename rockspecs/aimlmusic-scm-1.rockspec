@@ -28,6 +28,7 @@ build = {
   modules = {
     ["aimlmusic"] = "lua/aimlmusic.lua",
     ["aimlmusic.models"] = "lua/aimlmusic/models.lua",
+    ["aimlmusic.types"] = "lua/aimlmusic/types.lua",
     ["aimlmusic.task"] = "lua/aimlmusic/task.lua",
     ["aimlmusic.journal"] = "lua/aimlmusic/journal.lua",
     ["aimlmusic.errors"] = "lua/aimlmusic/errors.lua",
