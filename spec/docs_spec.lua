@@ -120,7 +120,8 @@ describe("the reference (make docs)", function()
     end
     -- step's parameters: optional numbers
     local step = page("aimlmusic"):match('<a name = "step"></a>(.-)</dd>')
-    assert.matches('<span class="parameter">timeout_ms</span>%s*<span class="types"><span class="type">number</span></span>', step)
+    assert.matches('<span class="parameter">timeout_ms</span>%s*'
+      .. '<span class="types"><span class="type">number</span></span>', step)
     assert.matches("%(<em>optional</em>%)", step)
   end)
 
