@@ -49,8 +49,15 @@ $(BUILD)/aimlmusic/core.so: $(SRC) $(HDR) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(SRC) $(CURL_LIBS) -lm -pthread
 
+# The whole suite: each spec file in a busted process of its own, JOBS at a time (default: one
+# per CPU; JOBS=1 for one at a time), then their output in order and the total (tools/specs.sh).
+# With BUSTED_ARGS, one busted with them: make test BUSTED_ARGS=spec/encode_spec.lua
 test: deps-test build layers
+ifeq ($(strip $(BUSTED_ARGS)),)
+	@$(TEST_ENV) tools/specs.sh $(LUA) $(BUSTED)
+else
 	$(TEST_ENV) $(LUA) $(BUSTED) $(BUSTED_ARGS)
+endif
 
 # Each src/*.c compiled alone; nm proves that no file calls one above it (order in the script).
 layers: deps-build
