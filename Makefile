@@ -155,9 +155,11 @@ docs: deps-docs
 types:
 	LUA_PATH='./lua/?.lua;;' $(LUA) tools/gen-types.lua lua/aimlmusic/types.lua
 
-# Where the project is published: the rockspecs' source.url is written from it. Set it when
-# publishing elsewhere: make release VERSION=x.y.z PROJECT_URL=https://github.com/OWNER/aimlmusic
-PROJECT_URL = https://github.com/aimlmusic/aimlmusic
+# Where the project is published, the one place that says it: make release writes the
+# rockspecs' source.url from it, and the README's and the help's "<owner>/aimlmusic" stand for
+# its owner. OWNER until the project has its public home: make release VERSION=x.y.z
+# PROJECT_URL=https://github.com/NAME/aimlmusic (then here and in those two places).
+PROJECT_URL = https://github.com/OWNER/aimlmusic
 
 # make release VERSION=x.y.z: the release rockspec from the scm one, the CHANGELOG's
 # "## Unreleased" named x.y.z, _VERSION and the core's version, then a check that they agree

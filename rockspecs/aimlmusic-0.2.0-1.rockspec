@@ -2,7 +2,7 @@ rockspec_format = "3.0"
 package = "aimlmusic"
 version = "0.2.0-1"
 source = {
-  url = "git+https://github.com/aimlmusic/aimlmusic.git",
+  url = "git+https://github.com/OWNER/aimlmusic.git",
   tag = "v0.2.0",
 }
 description = {

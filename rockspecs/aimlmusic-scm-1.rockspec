@@ -2,7 +2,7 @@ rockspec_format = "3.0"
 package = "aimlmusic"
 version = "scm-1"
 source = {
-  url = "git+https://github.com/aimlmusic/aimlmusic.git",
+  url = "git+https://github.com/OWNER/aimlmusic.git",
 }
 description = {
   summary = "Generate music with the AI/ML API's music models (MiniMax, Lyria, Stable Audio, ElevenLabs) from any Lua",

@@ -96,6 +96,24 @@ describe("the release", function()
     assert(ok, out)
   end)
 
+  it("has one home: the Makefile's PROJECT_URL, which the README and the help name too", function()
+    local url = project_url(root)
+    local owner = assert(url:match("^https://github%.com/([^/]+)/aimlmusic$"), url)
+    local placeholder = owner == "OWNER"
+    local n = 0
+    for _, path in ipairs({ "README.md", "doc/aimlmusic.txt" }) do
+      local text = read_file(root .. "/" .. path)
+      for who in text:gmatch('"([^"%s/]+)/aimlmusic"') do
+        n = n + 1
+        assert.equal(placeholder and "<owner>" or owner, who, path)
+      end
+      for who in text:gmatch("github%.com/([^/%s]+)/aimlmusic") do
+        assert.equal(owner, who, path)
+      end
+    end
+    assert.is_true(n >= 2, "the lazy.nvim lines name no repository")
+  end)
+
   it("names every kind of model in the rockspec's summary, not two models", function()
     local summary = rockspec(root .. "/" .. SCM).description.summary
     for _, family in ipairs({ "MiniMax", "Lyria", "Stable Audio", "ElevenLabs" }) do

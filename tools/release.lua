@@ -172,3 +172,6 @@ write("rockspecs/" .. name, release_rockspec(scm, version))
 local problems = check(version)
 if #problems > 0 then fail("written, but does not agree:\n  " .. table.concat(problems, "\n  ")) end
 print("release " .. version .. ": wrote rockspecs/" .. name .. ", CHANGELOG.md, lua/aimlmusic.lua, src/core.c")
+if url:find("/OWNER/", 1, true) then
+  print("release: PROJECT_URL is still the placeholder " .. url .. ": give the project's address before publishing")
+end
