@@ -31,7 +31,8 @@ TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic bin/aimlmusic-mock
 
 .PHONY: all build layers test test-all demo asan valgrind tsan lint format-check rock rock-config rock-pack fuzz bench \
-	clean nvim docs types release love-bundle windows
+	clean nvim docs love-bundle windows
+.PHONY: types release
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
 all: build
