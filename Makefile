@@ -32,7 +32,6 @@ LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic b
 
 .PHONY: all build layers test test-all demo asan valgrind tsan lint format-check rock rock-config rock-pack fuzz bench \
 	clean nvim docs love-bundle windows
-.PHONY: types release
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
 all: build
@@ -150,6 +149,8 @@ format-check: deps-format
 # warning fails. The same comments make the same pages: no date in them (config.ld).
 docs: deps-docs
 	ldoc --fatalwarnings .
+
+.PHONY: types release
 
 # The LuaLS types of every model's parameters, from the model table (spec/docs_spec.lua fails
 # when lua/aimlmusic/types.lua is not what this writes).

@@ -19,9 +19,9 @@ fi
 # What the spec suite runs: the mock (luv), LuaSocket, TLS peers, Neovim, LÖVE, script(1), strace,
 # and for the install specs zip, LuaRocks, nm, git and luacheck.
 suite="lua-busted lua-luv lua-socket openssl neovim love luajit libluajit-5.1-dev bsdutils strace zip luarocks binutils git lua-check lua-cqueues lua-copas lua-lgi"
-# and for the docs spec, what make docs needs: LDoc, and Discount for its Markdown.
-suite="$suite lua-ldoc lua-discount"
 build="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjson $runtime"
+# The docs spec runs make docs: LDoc, and Discount for its Markdown.
+suite="$suite lua-ldoc lua-discount"
 pkgs=""
 for what in "$@"; do
   case "$what" in
