@@ -49,8 +49,20 @@ $(BUILD)/aimlmusic/core.so: $(SRC) $(HDR) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(SRC) $(CURL_LIBS) -lm -pthread
 
+# The whole suite: each spec file in a busted process of its own, JOBS at a time (default: one
+# per CPU; JOBS=1 for one at a time), then their output in order and the total (tools/specs.sh).
+# The LuaJIT core that the Neovim, LÖVE, LuaJIT and loop specs build is built first, once: made
+# by several of them at the same moment, it would be one file written by two compilers (a
+# failure here is theirs to report). With BUSTED_ARGS, one busted with them:
+# make test BUSTED_ARGS=spec/encode_spec.lua
 test: deps-test build layers
+ifeq ($(strip $(BUSTED_ARGS)),)
+	@$(MAKE) --no-print-directory build LUA=luajit >build/luajit-build.log 2>&1 || \
+		echo "make build LUA=luajit failed (build/luajit-build.log): the specs that need it will fail" >&2
+	@$(TEST_ENV) tools/specs.sh $(LUA) $(BUSTED)
+else
 	$(TEST_ENV) $(LUA) $(BUSTED) $(BUSTED_ARGS)
+endif
 
 # Each src/*.c compiled alone; nm proves that no file calls one above it (order in the script).
 layers: deps-build
@@ -135,9 +147,30 @@ format-check: deps-format
 	$(LUA) tools/editorconfig.lua $(FORMAT_LUA) || status=1; \
 	exit $$status
 
-# The API reference (HTML) from the LDoc comments into docs/, per config.ld; any warning fails.
+# The API reference (HTML) from the LDoc comments (Markdown) into docs/, per config.ld; any
+# warning fails. The same comments make the same pages: no date in them (config.ld).
 docs: deps-docs
-	ldoc --fatalwarnings --testing .
+	ldoc --fatalwarnings .
+
+.PHONY: types release
+
+# The LuaLS types of every model's parameters, from the model table (spec/docs_spec.lua fails
+# when lua/aimlmusic/types.lua is not what this writes).
+types:
+	LUA_PATH='./lua/?.lua;;' $(LUA) tools/gen-types.lua lua/aimlmusic/types.lua
+
+# Where the project is published, the one place that says it: make release writes the
+# rockspecs' source.url from it, and the README's and the help's "<owner>/aimlmusic" stand for
+# its owner. OWNER until the project has its public home: make release VERSION=x.y.z
+# PROJECT_URL=https://github.com/NAME/aimlmusic (then here and in those two places).
+PROJECT_URL = https://github.com/OWNER/aimlmusic
+
+# make release VERSION=x.y.z: the release rockspec from the scm one, the CHANGELOG's
+# "## Unreleased" named x.y.z, _VERSION and the core's version, then a check that they agree
+# (tools/release.lua). Tagging and publishing stay the maintainer's (README, "Releasing").
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z" >&2; exit 2; }
+	$(LUA) tools/release.lua --url '$(PROJECT_URL)' $(VERSION)
 
 # LuaRocks. `make rock` installs the scm rock into ROCK_TREE (~/.luarocks, created if missing:
 # LuaRocks 3.8 will not, and refuses --local to root) and loads it from outside the checkout.
@@ -152,7 +185,6 @@ LUAROCKS = LUAROCKS_CONFIG=$(ROCK_CONFIG) luarocks --lua-version=$(ROCK_LUA)
 RELEASE_ROCKSPEC = $(lastword $(sort $(filter-out %-scm-1.rockspec,$(wildcard rockspecs/*.rockspec))))
 RELEASE = $(patsubst rockspecs/aimlmusic-%.rockspec,%,$(RELEASE_ROCKSPEC))
 SRC_ROCK = $(ROCK_DIR)/aimlmusic-$(RELEASE).src.rock
-REPO_URL = https://github.com/aimlmusic/aimlmusic.git
 
 rock-config: deps-rock
 	@mkdir -p $(ROCK_DIR)
@@ -178,7 +210,7 @@ rock-pack: rock-config
 	git push -q $(ROCK_DIR)/repo.git "$$c:refs/heads/release"
 	@git -C $(ROCK_DIR)/repo.git tag v$(firstword $(subst -, ,$(RELEASE))) release
 	cd $(ROCK_DIR) && GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=url.file://$(CURDIR)/$(ROCK_DIR)/repo.git.insteadOf \
-		GIT_CONFIG_VALUE_0=$(REPO_URL) $(LUAROCKS) pack $(CURDIR)/$(RELEASE_ROCKSPEC)
+		GIT_CONFIG_VALUE_0=$(PROJECT_URL).git $(LUAROCKS) pack $(CURDIR)/$(RELEASE_ROCKSPEC)
 	@rm -rf $(ROCK_DIR)/repo.git
 	@ls -l $(SRC_ROCK)
 

@@ -73,15 +73,16 @@ local music = {
 -- @field max_retries retries of a failed request that is safe to repeat (3)
 -- @field download_timeout seconds one download may take in all, retries included (3600: 512
 -- MiB at 150 KB/s); per call too, in download's and generate's opts
+-- @field low_speed_limit bytes per second: a download slower than this for `low_speed_time`
+-- seconds ends with kind `timeout`, and is retried (1024)
+-- @field low_speed_time seconds a download may stay under `low_speed_limit` (30)
+-- @field max_bytes a download past this many bytes ends with kind `protocol` (512 MiB)
 -- @field journal a file path: every submitted job is recorded there, for `Client:resume`
 -- @field tls_verify false, by name, accepts any certificate (true)
 -- @field ca_file a CA bundle
 -- @field ca_path a CA directory (hashed names, as `openssl rehash` makes)
 -- @field proxy a proxy URL (libcurl's *_proxy variables work too)
 -- @field allow_http plain http to hosts other than loopback (false)
--- @field low_speed_limit, low_speed_time a download slower than low_speed_limit bytes a second
--- for low_speed_time seconds ends with kind timeout, and is retried (1024, 30)
--- @field max_bytes a download past this many bytes ends with kind protocol (512 MiB)
 -- @field user_agent a product token ("myapp/1.2") sent after aimlmusic/VERSION in the User-Agent
 -- @field headers extra headers for API requests, `{name = value}`: never sent to the audio's host;
 -- Authorization, Content-Type, Host and the other headers the library sets cannot be replaced
@@ -134,15 +135,15 @@ local music = {
 ---@field wait_timeout? number seconds (900)
 ---@field max_retries? integer (3)
 ---@field download_timeout? number seconds one download may take, retries included (3600)
+---@field low_speed_limit? integer bytes per second (1024)
+---@field low_speed_time? integer seconds under low_speed_limit before a download times out (30)
+---@field max_bytes? integer the largest download, in bytes (512 MiB)
 ---@field journal? string a file path
 ---@field tls_verify? boolean (true)
 ---@field ca_file? string
 ---@field ca_path? string
 ---@field proxy? string
 ---@field allow_http? boolean (false)
----@field low_speed_limit? integer bytes per second (1024)
----@field low_speed_time? integer seconds (30)
----@field max_bytes? integer (512 MiB)
 ---@field user_agent? string a product token sent after aimlmusic/VERSION
 ---@field headers? table<string, string> extra headers for API requests
 ---@field on_event? fun(ev: aimlmusic.Event) what the client does, one table per event
@@ -155,13 +156,8 @@ local music = {
 ---@field time integer os.time() when it happened
 ---@field [string] any
 
--- aimlmusic.Params (for lua-language-server).
----@class aimlmusic.Params
----@field model string e.g. "minimax/music-2.0"; see aimlmusic.models
----@field prompt? string
----@field lyrics? string
----@field audio_setting? {format?: "mp3"|"wav"|"pcm", sample_rate?: integer, bitrate?: integer}
----@field [string] any other fields of the model
+-- aimlmusic.Params, one class per model, and aimlmusic.Model, the model names: in
+-- lua/aimlmusic/types.lua, generated from the model table by tools/gen-types.lua.
 
 -- aimlmusic.Job (for lua-language-server).
 ---@class aimlmusic.Job
@@ -260,6 +256,16 @@ local music = {
 -- @function is_error
 ---@param v any
 ---@return boolean
+
+--- One descriptor, readable whenever `step(0)` has work: a host loop watches it and calls
+-- `step(0)` when it turns readable (with `timeout` for the timers), instead of polling.
+-- @function pollfd
+---@return integer|nil fd
+---@return string|nil err where there is none (Windows)
+
+--- Seconds until `step` must run even if the descriptor stays quiet (0: now).
+-- @function timeout
+---@return number|nil seconds nil when no timer is pending
 
 --- Validates parameters against the model table, without any network.
 ---@param params aimlmusic.Params the request

@@ -2,11 +2,11 @@ rockspec_format = "3.0"
 package = "aimlmusic"
 version = "0.2.0-1"
 source = {
-  url = "git+https://github.com/aimlmusic/aimlmusic.git",
+  url = "git+https://github.com/OWNER/aimlmusic.git",
   tag = "v0.2.0",
 }
 description = {
-  summary = "Generate music with the AI/ML API (minimax/music-2.0, music-1.5) from any Lua",
+  summary = "Generate music with the AI/ML API's music models (MiniMax, Lyria, Stable Audio, ElevenLabs) from any Lua",
   detailed = [[
     Submit a generation job with a prompt and lyrics, follow it until it is done and download
     the audio. The transfer engine is C over libcurl's multi interface: nothing blocks inside
@@ -32,6 +32,7 @@ build = {
   modules = {
     ["aimlmusic"] = "lua/aimlmusic.lua",
     ["aimlmusic.models"] = "lua/aimlmusic/models.lua",
+    ["aimlmusic.types"] = "lua/aimlmusic/types.lua",
     ["aimlmusic.task"] = "lua/aimlmusic/task.lua",
     ["aimlmusic.journal"] = "lua/aimlmusic/journal.lua",
     ["aimlmusic.json"] = "lua/aimlmusic/json.lua",

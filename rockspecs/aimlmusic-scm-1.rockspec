@@ -2,7 +2,7 @@ rockspec_format = "3.0"
 package = "aimlmusic"
 version = "scm-1"
 source = {
-  url = "git+https://github.com/aimlmusic/aimlmusic.git",
+  url = "git+https://github.com/OWNER/aimlmusic.git",
 }
 description = {
   summary = "Generate music with the AI/ML API's music models (MiniMax, Lyria, Stable Audio, ElevenLabs) from any Lua",
@@ -31,6 +31,7 @@ build = {
   modules = {
     ["aimlmusic"] = "lua/aimlmusic.lua",
     ["aimlmusic.models"] = "lua/aimlmusic/models.lua",
+    ["aimlmusic.types"] = "lua/aimlmusic/types.lua",
     ["aimlmusic.task"] = "lua/aimlmusic/task.lua",
     ["aimlmusic.journal"] = "lua/aimlmusic/journal.lua",
     ["aimlmusic.json"] = "lua/aimlmusic/json.lua",

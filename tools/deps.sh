@@ -21,6 +21,8 @@ fi
 # and for the install specs zip, LuaRocks, nm, git and luacheck.
 suite="lua-busted lua-luv lua-socket openssl nginx-light python3 python3-h2 neovim love luajit libluajit-5.1-dev bsdutils strace zip luarocks binutils git lua-check lua-cqueues lua-copas lua-lgi"
 build="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjson $runtime"
+# The docs spec runs make docs: LDoc, and Discount for its Markdown.
+suite="$suite lua-ldoc lua-discount"
 pkgs=""
 for what in "$@"; do
   case "$what" in
@@ -32,7 +34,7 @@ for what in "$@"; do
     build) ;;
     test) pkgs="$pkgs $suite" ;;
     demo) pkgs="$pkgs lua-luv file" ;;
-    docs) pkgs="$pkgs lua-ldoc" ;;
+    docs) pkgs="$pkgs lua-ldoc lua-discount" ;;
     asan) pkgs="$pkgs $suite libasan8 libubsan1" ;;
     valgrind) pkgs="$pkgs $suite valgrind" ;;
     rock) pkgs="$pkgs luarocks lua-busted binutils" ;;

@@ -1,15 +1,16 @@
---- Lets client calls made inside cqueues coroutines (cq:wrap) yield to cqueues instead of
--- blocking its loop. They wait through cqueues.poll on one pollable object: the module's
--- descriptor (music.pollfd(), readable whenever music.step(0) has work) and its timeout.
+--- Lets client calls made inside cqueues coroutines (`cq:wrap`) yield to cqueues instead of
+-- blocking its loop. They wait through `cqueues.poll` on one pollable object: the module's
+-- descriptor (`music.pollfd()`, readable whenever `music.step(0)` has work) and its timeout.
 --
---   local cqueues = require "cqueues"
---   require("aimlmusic.cqueues").attach()
---   local cq = cqueues.new()
---   cq:wrap(function() local st = client:generate(params, { output = "a.mp3" }) end)
---   assert(cq:loop())
+--    local cqueues = require "cqueues"
+--    require("aimlmusic.cqueues").attach()
+--    local cq = cqueues.new()
+--    cq:wrap(function() local st = client:generate(params, { output = "a.mp3" }) end)
+--    assert(cq:loop())
 --
--- Outside a cqueues coroutine calls behave as without it; tasks of music.spawn go on too:
+-- Outside a cqueues coroutine calls behave as without it; tasks of `music.spawn` go on too:
 -- whichever coroutine waits drives them. Lua 5.1 to 5.4 (wherever lua-cqueues is built).
+-- @module aimlmusic.cqueues
 
 local cqueues = require "cqueues"
 local condition = require "cqueues.condition"
@@ -54,7 +55,8 @@ local function notify()
 end
 
 --- Makes waiting calls inside cqueues coroutines yield to cqueues. Idempotent.
--- @return true, or nil and a message where there is no pollable descriptor (Windows)
+---@return true|nil ok
+---@return string|nil err where there is no pollable descriptor (Windows)
 function M.attach()
   if attached then return true end
   local fd, err = task.pollfd()

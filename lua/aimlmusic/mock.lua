@@ -1,28 +1,31 @@
--- aimlmusic.mock: an offline stand-in for the AI/ML API music service.
+--- aimlmusic.mock: an offline stand-in for the AI/ML API music service.
 --
 -- Real HTTP/1.1 over loopback, on two hosts: the API (127.0.0.1) and a
 -- CDN-like host for the audio (127.0.0.2). Stateful jobs go queued ->
 -- generating -> completed after a configurable time; requests are validated
--- against the library's model table (aimlmusic.models) and rejected with the
+-- against the library's model table (`aimlmusic.models`) and rejected with the
 -- provider's error bodies; every model of the table is served; a
--- control channel under /_mock/ scripts faults and reads back what was
+-- control channel under `/_mock/` scripts faults and reads back what was
 -- received. Pure Lua + luv; runs on Lua 5.1-5.4 and LuaJIT.
 --
---   local mock = require("aimlmusic.mock")
---   local srv = assert(mock.start{ duration = 0.5 })  -- on luv's loop
---   print(srv.api_url, srv.cdn_url)                   -- then run the loop
---   srv:close()
+--    local mock = require("aimlmusic.mock")
+--    local srv = assert(mock.start{ duration = 0.5 })  -- on luv's loop
+--    print(srv.api_url, srv.cdn_url)                   -- then run the loop
+--    srv:close()
 --
--- or from a shell: bin/aimlmusic-mock --port 8080 (see M.USAGE).
+-- or from a shell: `bin/aimlmusic-mock --port 8080` (see `M.USAGE`).
 --
 -- The parts, each knowing only those below it:
---   mock/http.lua      an HTTP/1.1 server on luv, with nothing of music in it
---   mock/jobs.lua      the job state machine (mock/validate.lua: the model table applied to a
---                      body; mock/audio.lua and mock/mp3.lua: what a job serves)
---   mock/api.lua       the API and CDN hosts as handlers: jobs made HTTP
---   mock/faults.lua    scripted failures;  mock/control.lua: the /_mock/ channel
---   mock/cli.lua       the command line
+--
+--  * `mock/http.lua`: an HTTP/1.1 server on luv, with nothing of music in it
+--  * `mock/jobs.lua`: the job state machine (`mock/validate.lua`: the model table applied to a
+--    body; `mock/audio.lua` and `mock/mp3.lua`: what a job serves)
+--  * `mock/api.lua`: the API and CDN hosts as handlers: jobs made HTTP
+--  * `mock/faults.lua`: scripted failures; `mock/control.lua`: the `/_mock/` channel
+--  * `mock/cli.lua`: the command line
+--
 -- This file wires them: one server, its configuration, its request log.
+-- @module aimlmusic.mock
 
 local http = require("aimlmusic.mock.http")
 local jobs = require("aimlmusic.mock.jobs")

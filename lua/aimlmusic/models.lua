@@ -1,4 +1,4 @@
--- The model table: what each model accepts and what its answers carry, as data. It is the one
+--- The model table: what each model accepts and what its answers carry, as data. It is the one
 -- copy of the rules: aimlmusic.core validates and encodes against it (and checks the table
 -- itself when the module loads), and the mock server validates requests against it.
 -- The limits are those of the provider's OpenAPI files (spec/fixtures/provider-api/).
@@ -7,30 +7,31 @@
 -- doc = "..." }: `format` is the audio the model returns when the request does not choose one.
 --
 -- A field is a table with these keys (anything else is an error when the table loads):
---   name            the parameter's name, as users write it
---   type            "string" | "integer" | "number" | "boolean" | "object"
---   doc             one line for the README and the command line
---   required        true when the parameter must be given
---   required_unless {names of boolean fields}: required unless one of them is true
---   min_length, max_length   string length, counted in Unicode code points
---   min, max        value range of an integer or number
---   enum            the allowed values
---   default         sent when the user gives none (inside an object: when the object is given)
---   alias           another name users may write
---   wire            {names sent to the service}; default {name}
---   fields          an object's own fields
---   format = "url"  a string that must be an http(s) URL
---   transform = "data_uri", max_bytes = N
---                   a string that is an http(s) URL or a data: URI, sent as it is, or the path
---                   of a local audio file (mp3, wav, flac, ogg, m4a), read and sent as
---                   data:<mime>;base64,...; the audio may not exceed max_bytes
---   duration = "s" | "ms"    this field sets the length of the audio, in that unit
+--    name            the parameter's name, as users write it
+--    type            "string" | "integer" | "number" | "boolean" | "object"
+--    doc             one line for the README and the command line
+--    required        true when the parameter must be given
+--    required_unless {names of boolean fields}: required unless one of them is true
+--    min_length, max_length   string length, counted in Unicode code points
+--    min, max        value range of an integer or number
+--    enum            the allowed values
+--    default         sent when the user gives none (inside an object: when the object is given)
+--    alias           another name users may write
+--    wire            {names sent to the service}; default {name}
+--    fields          an object's own fields
+--    format = "url"  a string that must be an http(s) URL
+--    transform = "data_uri", max_bytes = N
+--                    a string that is an http(s) URL or a data: URI, sent as it is, or the path
+--                    of a local audio file (mp3, wav, flac, ogg, m4a), read and sent as
+--                    data:<mime>;base64,...; the audio may not exceed max_bytes
+--    duration = "s" | "ms"    this field sets the length of the audio, in that unit
 --
 -- A response mapping is { from = "extra_info.music_duration", to = "duration_ms" }: the value
 -- at that path of a status answer (a number or a string) is copied to st[to]. Whole numbers
 -- become integers.
 --
 -- Add a model by adding an entry: nothing else changes (see README, "Adding a model").
+-- @module aimlmusic.models
 
 local MB = 1000 * 1000
 

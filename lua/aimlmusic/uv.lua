@@ -3,11 +3,12 @@
 -- adapter turns those into luv poll and timer handles. Nothing repeats and nothing polls:
 -- with no transfer in flight and no task due, the adapter holds no active handle.
 --
---   local music = require "aimlmusic"
---   require("aimlmusic.uv").attach(vim.uv or vim.loop)
---   music.spawn(function() ... client:generate(...) ... end)
+--    local music = require "aimlmusic"
+--    require("aimlmusic.uv").attach(vim.uv or vim.loop)
+--    music.spawn(function() ... client:generate(...) ... end)
 --
 -- While attached, calls that wait must run inside music.spawn (they would block the loop).
+-- @module aimlmusic.uv
 
 local task = require "aimlmusic.task"
 

@@ -1,11 +1,11 @@
 --- The Neovim plugin behind :AimlMusic (see :help aimlmusic).
 --
---   require("aimlmusic.nvim").setup {
---     model = "minimax/music-2.0",
---     output_dir = nil,          -- default: beside the buffer's file
---     api_key_cmd = nil,         -- e.g. { "pass", "show", "aimlapi" }; default: AIMLAPI_KEY
---     poll_interval = nil,       -- seconds between status polls (nil: the library's schedule)
---   }
+--    require("aimlmusic.nvim").setup {
+--      model = "minimax/music-2.0",
+--      output_dir = nil,          -- default: beside the buffer's file
+--      api_key_cmd = nil,         -- e.g. { "pass", "show", "aimlapi" }; default: AIMLAPI_KEY
+--      poll_interval = nil,       -- seconds between status polls (nil: the library's schedule)
+--    }
 --
 -- Jobs run as aimlmusic tasks on Neovim's own libuv loop (aimlmusic.uv): no thread, no
 -- polling timer, and nothing waits in the editor. Library callbacks run inside libuv
