@@ -267,6 +267,11 @@ local music = {
 -- @function timeout
 ---@return number|nil seconds nil when no timer is pending
 
+--- One line saying what an event of `on_event` says (what AIMLMUSIC_LOG writes to stderr).
+-- @function format_event
+---@param ev aimlmusic.Event
+---@return string line
+
 --- Validates parameters against the model table, without any network.
 ---@param params aimlmusic.Params the request
 ---@return true|nil ok true when valid

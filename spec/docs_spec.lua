@@ -292,7 +292,7 @@ describe("the Neovim help (doc/aimlmusic.txt)", function()
   end
 
   it("shows setup() with every option of the plugin, as its code and reference have them", function()
-    local block = assert(section("aimlmusic-setup"):match('require%("aimlmusic%.nvim"%)%.setup {\n(.-)\n%s*}'))
+    local block = assert(section("aimlmusic-setup"):match('require%("aimlmusic[%.%w]*"%)%.setup {[^\n]*\n(.-)\n%s*}'))
     local shown = {}
     for line in block:gmatch("[^\n]+") do
       local name = line:match("^%s+([%w_]+)%s*=")
