@@ -7,7 +7,6 @@
 local core = require "aimlmusic.core"
 local events = require "aimlmusic.events"
 local json = require "aimlmusic.json"
-if json.encode_escape_forward_slash then json.encode_escape_forward_slash(false) end
 
 local now = require("aimlmusic.task").now -- seconds, monotonic
 local escape = core.escape
