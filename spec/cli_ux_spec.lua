@@ -362,6 +362,7 @@ describe("the aimlmusic command for a shell user", function()
       assert.equal(0, code, err)
       assert.matches("^aimlmusic %d+%.%d+%.%d+\n$", out)
       code, out, err = launch("genrate")
+      assert.equal("", out)
       assert.equal(2, code, err) -- the exit code comes through
       assert.matches("did you mean generate", err)
 
