@@ -60,17 +60,17 @@ describe("the aimlmusic command for a shell user", function()
     return a
   end
 
-  -- A 503 on the first poll and a download that goes 2 s without a byte (its body in ten
-  -- pieces over 20 s) against a request timeout of 1 s: one retry of each.
+  -- A 503 on the first poll and a download that goes 4 s without a byte (its body in ten
+  -- pieces over 40 s) against a request timeout of 2 s: one retry of each.
   local function faults()
     env.mock:fault { method = "GET", status = 503, times = 1 }
-    env.mock:fault { host = "cdn", action = "slow", delay_ms = 20000, times = 1 }
+    env.mock:fault { host = "cdn", action = "slow", delay_ms = 40000, times = 1 }
   end
 
   describe("-v on a terminal", function()
     it("shows each request, the 503's retry and the stall's, and the status line says the stall", function()
       faults()
-      local s = on_terminal(gen_args("song.mp3", "-v", "--request-timeout", "1"))
+      local s = on_terminal(gen_args("song.mp3", "-v", "--request-timeout", "2"))
       local plain = s:gsub("\r\27%[K", "\n")
       assert.matches("aimlmusic: debug: POST http://[^\n]*/v2/generate/audio %(submit, attempt 1%)", plain)
       assert.matches("aimlmusic: warn: retrying status in [^\n]* after server: [^\n]*HTTP 503%) %(retry 1 of 3%)", plain)
@@ -83,10 +83,19 @@ describe("the aimlmusic command for a shell user", function()
 
     it("without -v, the status line still says the retry and the stall, and no event line is shown", function()
       faults()
-      local s = on_terminal(gen_args("song.mp3", "--request-timeout", "1"))
+      local s = on_terminal(gen_args("song.mp3", "--request-timeout", "2"))
       assert.matches("· HTTP 503, retrying %(1/3%)", s)
       assert.matches("downloading [^\r\n]* · stalled, retrying %(1/3%)", s)
       assert.is_nil(s:find("aimlmusic: debug", 1, true))
+      assert.matches("saved song.mp3", s)
+    end)
+
+    it("says how long no byte came while a download waits, instead of a frozen bar", function()
+      -- Pieces 6 s apart against a request timeout of 5 s: a wait the line counts, then a stall.
+      env.mock:fault { host = "cdn", action = "slow", delay_ms = 60000, times = 1 }
+      local s = on_terminal(gen_args("song.mp3", "--request-timeout", "5"))
+      assert.matches("downloading [^\r\n]* · no data for 3s", s)
+      assert.matches("downloading [^\r\n]* · stalled, retrying %(1/3%)", s)
       assert.matches("saved song.mp3", s)
     end)
   end)
