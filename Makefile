@@ -194,6 +194,8 @@ rock-config: deps-rock
 rock: rock-config
 	@mkdir -p $(ROCK_TREE)
 	$(LUAROCKS) make --tree=$(ROCK_TREE) rockspecs/aimlmusic-scm-1.rockspec $(ROCK_VARS)
+	@# man finds share/man beside the tree's bin/ on PATH (the rock keeps a copy in its man/ too)
+	install -D -m 644 man/man1/aimlmusic.1 $(ROCK_TREE)/share/man/man1/aimlmusic.1
 	cd /tmp && eval "$$($(LUAROCKS) path --tree=$(ROCK_TREE))" && \
 		$(LUA) -e 'local m = require "aimlmusic"; print(m._VERSION, "loaded outside the checkout")'
 

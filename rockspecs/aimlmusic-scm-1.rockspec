@@ -26,8 +26,8 @@ external_dependencies = {
 build = {
   type = "builtin",
   -- The rock is a Neovim plugin too (rocks.nvim puts the rock's directory on the runtimepath):
-  -- plugin/ defines :AimlMusic, doc/ holds its help and tags.
-  copy_directories = { "doc", "plugin" },
+  -- plugin/ defines :AimlMusic, doc/ holds its help and tags; man/ the command's man page.
+  copy_directories = { "doc", "plugin", "man" },
   modules = {
     ["aimlmusic"] = "lua/aimlmusic.lua",
     ["aimlmusic.models"] = "lua/aimlmusic/models.lua",
@@ -44,6 +44,7 @@ build = {
     ["aimlmusic.cli.args"] = "lua/aimlmusic/cli/args.lua",
     ["aimlmusic.cli.client"] = "lua/aimlmusic/cli/client.lua",
     ["aimlmusic.cli.commands"] = "lua/aimlmusic/cli/commands.lua",
+    ["aimlmusic.cli.completion"] = "lua/aimlmusic/cli/completion.lua",
     ["aimlmusic.cli.help"] = "lua/aimlmusic/cli/help.lua",
     ["aimlmusic.cli.output"] = "lua/aimlmusic/cli/output.lua",
     ["aimlmusic.uv"] = "lua/aimlmusic/uv.lua",

@@ -17,9 +17,9 @@ if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>
   exit 0
 fi
 # What the spec suite runs: the mock (luv), LuaSocket, TLS peers (openssl, nginx, and Python's h2 for
-# the scripted HTTP/2 server), Neovim, LÖVE, script(1), strace,
+# the scripted HTTP/2 server), Neovim, LÖVE, script(1), strace, man(1) for the man page,
 # and for the install specs zip, LuaRocks, nm, git and luacheck.
-suite="lua-busted lua-luv lua-socket openssl nginx-light python3 python3-h2 neovim love luajit libluajit-5.1-dev bsdutils strace zip luarocks binutils git lua-check lua-cqueues lua-copas lua-lgi"
+suite="lua-busted lua-luv lua-socket openssl nginx-light python3 python3-h2 neovim love luajit libluajit-5.1-dev bsdutils strace zip luarocks binutils git lua-check lua-cqueues lua-copas lua-lgi man-db"
 build="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjson $runtime"
 # The docs spec runs make docs: LDoc, and Discount for its Markdown.
 suite="$suite lua-ldoc lua-discount"

@@ -1,5 +1,5 @@
 --- The `aimlmusic` command: generate, submit, status, wait, download, resume, models,
--- validate and mock, from a shell. `bin/aimlmusic` calls `main(arg)`; `aimlmusic --help` and
+-- validate, completion and mock, from a shell. `bin/aimlmusic` calls `main(arg)`; `aimlmusic --help` and
 -- `aimlmusic SUBCOMMAND --help` say how each is used.
 --
 -- Exit codes: 0 done; 2 usage or validation; 3 auth or credits; 4 the job failed; 5 timed
@@ -55,32 +55,43 @@ M.default_journal = client.default_journal
 ---@param argv string[] the arguments (`arg` of the script)
 ---@return integer code the exit code
 function M.main(argv)
-  local cmd = argv[1]
-  if cmd == nil or cmd == "-h" or cmd == "--help" or cmd == "help" then
-    io.stdout:write(help.usage)
-    return cmd == nil and EXIT.usage or EXIT.ok
+  local pre, at = args.parse_global(argv)
+  if not pre then
+    io.stderr:write(output.describe_error(at), "\n")
+    return EXIT.usage
   end
-  if cmd == "--version" then
+  local cmd = argv[at]
+  if pre.version then
     io.stdout:write(music._VERSION, "\n")
     return EXIT.ok
   end
+  if cmd == nil or pre.help or cmd == "help" then
+    local topic = pre.help and cmd or (cmd == "help" and argv[at + 1])
+    io.stdout:write(topic and help.commands[topic] or help.usage)
+    return (cmd == nil and not pre.help) and EXIT.usage or EXIT.ok
+  end
   if not commands[cmd] then
-    io.stderr:write("aimlmusic: unknown command ", cmd, " (see aimlmusic --help)\n")
+    local names = {}
+    for name in pairs(commands) do names[name] = true end
+    io.stderr:write("aimlmusic: unknown command ", output.text(cmd), args.did_you_mean(cmd, names),
+      " (see aimlmusic --help)\n")
     return EXIT.usage
   end
   local rest_argv = {}
-  for i = 2, #argv do rest_argv[#rest_argv + 1] = argv[i] end
-  if cmd == "mock" then
+  for i = at + 1, #argv do rest_argv[#rest_argv + 1] = argv[i] end
+  if cmd == "mock" or cmd == "completion" then
     for _, a in ipairs(rest_argv) do
       if a == "-h" or a == "--help" then
-        io.stdout:write(help.commands.mock)
+        io.stdout:write(help.commands[cmd])
         return EXIT.ok
       end
     end
-    return commands.mock(nil, nil, nil, rest_argv)
+    return commands[cmd](nil, rest_argv, output.new({}), rest_argv)
   end
-  local opts, rest = args.parse(cmd, rest_argv)
-  local out = output.new(opts or {})
+  local conf, cerr = args.read_config(args.config_path())
+  local opts, rest = nil, cerr
+  if conf then opts, rest = args.parse(cmd, rest_argv, pre, conf) end
+  local out = output.new(opts or pre)
   if not opts then
     io.stderr:write(output.describe_error(rest), "\n")
     return EXIT.usage
@@ -89,7 +100,7 @@ function M.main(argv)
     io.stdout:write(help.commands[cmd])
     return EXIT.ok
   end
-  if #rest > 0 and cmd ~= "status" and cmd ~= "wait" and cmd ~= "download" then
+  if #rest > 0 and cmd ~= "status" and cmd ~= "wait" and cmd ~= "download" and cmd ~= "models" then
     return output.fail(out, args.usage_error("unexpected argument " .. rest[1]))
   end
   core.sigint_catch()

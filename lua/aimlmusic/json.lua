@@ -2,7 +2,8 @@
 -- where lua-cjson cannot be required (a Neovim without it), of Neovim's vim.json, which is
 -- lua-cjson built into the editor. A private instance (`new()`) keeps the user's cjson
 -- settings out of the library and the library's out of the user's. Forward slashes are
--- written as they are (paths and URLs stay readable) where the library has the setting.
+-- written as they are (paths, URLs and model names stay readable): by the library's setting
+-- where it has one, else by undoing its `\/` escapes after encoding (lua-cjson 2.1.0).
 -- `source` names what was picked. The C core finds its JSON the same way (src/json.c).
 -- @module aimlmusic.json
 
@@ -17,6 +18,13 @@ if not ok then
 end
 
 local json = cjson.new()
-if json.encode_escape_forward_slash then json.encode_escape_forward_slash(false) end
+if json.encode_escape_forward_slash then
+  json.encode_escape_forward_slash(false)
+else
+  local encode = json.encode
+  -- Escapes are read left to right in pairs, so `\\/` (a backslash, then a slash) stays right.
+  local function unescape(c) return c == "/" and "/" or "\\" .. c end
+  json.encode = function(v) return (encode(v):gsub("\\(.)", unescape)) end
+end
 json.source = source
 return json

@@ -8,80 +8,226 @@ local json = require "aimlmusic.json"
 local M = {}
 
 -- Options: name -> true (a flag) or "value". Short names map to long ones.
-local SHORT = { m = "model", p = "prompt", l = "lyrics", o = "output", h = "help" }
+local SHORT = { m = "model", p = "prompt", l = "lyrics", o = "output", h = "help", q = "quiet", v = "verbose" }
 local OPTIONS = {
   model = "value", prompt = "value", lyrics = "value", ["lyrics-file"] = "value", set = "list",
-  output = "value", overwrite = true, timeout = "value", interval = "value",
+  output = "value", ["output-dir"] = "value", overwrite = true, timeout = "value", interval = "value",
+  ["request-timeout"] = "value", retries = "value",
   ["key-file"] = "value", ["base-url"] = "value", journal = "value", ["no-journal"] = true,
-  json = true, help = true,
+  json = true, help = true, quiet = true, verbose = true,
 }
 local ALLOWED = {
-  generate = { "model", "prompt", "lyrics", "lyrics-file", "set", "output", "overwrite", "timeout" },
-  submit = { "model", "prompt", "lyrics", "lyrics-file", "set", "output", "overwrite" },
+  generate = { "model", "prompt", "lyrics", "lyrics-file", "set", "output", "output-dir", "overwrite", "timeout" },
+  submit = { "model", "prompt", "lyrics", "lyrics-file", "set", "output", "output-dir", "overwrite" },
   status = {},
-  wait = { "output", "overwrite", "timeout" },
-  download = { "output", "overwrite" },
+  wait = { "output", "output-dir", "overwrite", "timeout" },
+  download = { "output", "output-dir", "overwrite" },
   resume = { "timeout", "overwrite" },
   models = { "json" },
   validate = { "model", "prompt", "lyrics", "lyrics-file", "set", "json" },
 }
-local PATHS = { "output", "lyrics-file", "key-file", "journal" }
-local CLIENT_OPTS = { "interval", "key-file", "base-url", "journal", "no-journal", "json" }
+local GLOBAL = { "help", "quiet", "verbose" } -- every command, and before the command
+local PATHS = { "output", "output-dir", "lyrics-file", "key-file", "journal" }
+local CLIENT_OPTS = { "interval", "request-timeout", "retries", "key-file", "base-url", "journal", "no-journal", "json" }
 local NEEDS_CLIENT = { generate = true, submit = true, status = true, wait = true, download = true, resume = true }
+local NUMBERS = { timeout = "seconds", interval = "seconds", ["request-timeout"] = "seconds", retries = "count" }
+
+--- What the command line knows, for help, completion and the man page: options by name
+-- (true: a flag, "value", "list"), short names, and the options of each command.
+M.OPTIONS, M.SHORT, M.GLOBAL = OPTIONS, SHORT, GLOBAL
 
 local function usage_error(msg)
   return { kind = "usage", message = msg }
 end
 M.usage_error = usage_error
 
--- Parses argv (after the command) into opts and positional arguments.
-function M.parse(cmd, argv)
-  local allowed = { help = true }
-  for _, k in ipairs(ALLOWED[cmd]) do allowed[k] = true end
+--- The options cmd takes, as a set of long names.
+function M.allowed(cmd)
+  local allowed = {}
+  for _, k in ipairs(GLOBAL) do allowed[k] = true end
+  for _, k in ipairs(ALLOWED[cmd] or {}) do allowed[k] = true end
   if NEEDS_CLIENT[cmd] then
     for _, k in ipairs(CLIENT_OPTS) do allowed[k] = true end
   end
+  return allowed
+end
+
+--- The commands that take options (every command but mock), sorted.
+function M.commands()
+  local names = {}
+  for k in pairs(ALLOWED) do names[#names + 1] = k end
+  table.sort(names)
+  return names
+end
+
+-- " (did you mean X?)", or "" when nothing known is close to name.
+local function did_you_mean(name, known, prefix)
+  local hint = require("aimlmusic.options").closest(name, known)
+  return hint and (" (did you mean %s%s?)"):format(prefix or "", hint) or ""
+end
+M.did_you_mean = did_you_mean
+
+-- The config file's keys: the long names of the options worth a default.
+local CONFIG_KEYS = {
+  model = true, ["output-dir"] = true, ["key-file"] = true, ["base-url"] = true, journal = true,
+  ["no-journal"] = true, interval = true, timeout = true, ["request-timeout"] = true, retries = true,
+  quiet = true, verbose = true, overwrite = true,
+}
+M.CONFIG_KEYS = CONFIG_KEYS
+
+--- The config file: $XDG_CONFIG_HOME/aimlmusic/config, else ~/.config/aimlmusic/config.
+---@return string|nil path nil when neither XDG_CONFIG_HOME nor HOME is set
+function M.config_path()
+  local dir = os.getenv("XDG_CONFIG_HOME")
+  if not dir or dir == "" then
+    local home = os.getenv("HOME")
+    if not home or home == "" then return nil end
+    dir = home .. "/.config"
+  end
+  return dir .. "/aimlmusic/config"
+end
+
+local FLAG_VALUE = { ["true"] = true, yes = true, on = true, ["1"] = true,
+  ["false"] = false, no = false, off = false, ["0"] = false }
+
+--- Reads a config file of `key = value` lines (# comments, blank lines): {key = value}, or
+-- nil and a usage error naming the line. A missing file is an empty config.
+function M.read_config(path)
+  local conf = {}
+  if not path then return conf end
+  local f = io.open(path, "rb")
+  if not f then return conf end
+  local n = 0
+  for line in f:lines() do
+    n = n + 1
+    line = line:gsub("\r$", "")
+    if not line:match("^%s*$") and not line:match("^%s*#") then
+      local key, value = line:match("^%s*([%w%-_]+)%s*=%s*(.-)%s*$")
+      local where = ("%s:%d: "):format(path, n)
+      if not key then
+        f:close()
+        return nil, usage_error(where .. "expected key = value, got " .. line)
+      end
+      if not CONFIG_KEYS[key] then
+        f:close()
+        return nil, usage_error(("%sunknown key %s%s"):format(where, key, did_you_mean(key, CONFIG_KEYS)))
+      end
+      if OPTIONS[key] == true then
+        local b = FLAG_VALUE[value:lower()]
+        if b == nil then
+          f:close()
+          return nil, usage_error(("%s%s needs true or false, got %s"):format(where, key, value))
+        end
+        value = b
+      elseif key:match("file$") or key == "journal" or key == "output-dir" then
+        local home = os.getenv("HOME")
+        if home and value:sub(1, 2) == "~/" then value = home .. value:sub(2) end
+      end
+      conf[key] = value
+    end
+  end
+  f:close()
+  return conf
+end
+
+-- Reads one option at argv[i] into opts: the next index, or nil and an error. allowed: the set
+-- of names cmd takes; an unknown one is named with the closest known one.
+local function read_option(cmd, allowed, argv, i, opts, rest)
+  local a = argv[i]
+  local name, inline
+  if a:match("^%-%-") then
+    name, inline = a:match("^%-%-([^=]+)=(.*)$")
+    name = name or a:sub(3)
+  elseif a:match("^%-%a") then
+    name = SHORT[a:sub(2, 2)]
+    if not name then
+      return nil, usage_error(("unknown option %s%s"):format(a, did_you_mean(a:sub(2, 2), SHORT, "-")))
+    end
+    if #a > 2 then
+      -- -qv: flags together; -pTEXT: a value stuck to its option.
+      if OPTIONS[name] == true then
+        for j = 3, #a do
+          local more = SHORT[a:sub(j, j)]
+          if not more or OPTIONS[more] ~= true or not allowed[more] then
+            return nil, usage_error(("unknown option -%s in %s"):format(a:sub(j, j), a))
+          end
+          opts[more] = true
+        end
+      else
+        inline = a:sub(3)
+      end
+    end
+  else
+    rest[#rest + 1] = a
+    return i + 1
+  end
+  if name == "key" or name == "api-key" then
+    return nil, usage_error("--" .. name .. " is not accepted: a command line is visible to every user of "
+      .. "the machine; set AIMLAPI_KEY or use --key-file FILE")
+  end
+  local kind = OPTIONS[name]
+  if not kind or not allowed[name] then
+    local where = cmd and (" for aimlmusic %s (see aimlmusic %s --help)"):format(cmd, cmd)
+      or " (see aimlmusic --help)"
+    return nil, usage_error(("unknown option --%s%s%s"):format(name, did_you_mean(name, allowed, "--"), where))
+  end
+  if kind == true then
+    if inline then return nil, usage_error("--" .. name .. " takes no value") end
+    opts[name] = true
+    return i + 1
+  end
+  local v = inline
+  if v == nil then
+    i = i + 1
+    v = argv[i]
+  end
+  if v == nil then return nil, usage_error("--" .. name .. " needs a value") end
+  if kind == "list" then opts[name][#opts[name] + 1] = v else opts[name] = v end
+  return i + 1
+end
+
+--- Reads the options before the command (--quiet, --verbose, --help, --version): opts, the
+-- index of the command, or nil and an error.
+function M.parse_global(argv)
+  local opts, allowed = {}, { quiet = true, verbose = true, help = true }
+  local i = 1
+  while argv[i] and argv[i]:match("^%-") do
+    if argv[i] == "--version" then
+      opts.version = true
+      i = i + 1
+    else
+      local nxt, err = read_option(nil, allowed, argv, i, opts, {})
+      if not nxt then return nil, err end
+      i = nxt
+    end
+  end
+  return opts, i
+end
+
+-- Parses argv (after the command) into opts and positional arguments. pre: the options given
+-- before the command; conf: the config file's values, which anything on the command line
+-- overrides.
+function M.parse(cmd, argv, pre, conf)
+  local allowed = M.allowed(cmd)
   local opts, rest = { set = {} }, {}
+  for k, v in pairs(pre or {}) do opts[k] = v end
   local i = 1
   while i <= #argv do
-    local a = argv[i]
-    local name, inline
-    if a == "--" then
+    if argv[i] == "--" then
       for j = i + 1, #argv do rest[#rest + 1] = argv[j] end
       break
-    elseif a:match("^%-%-") then
-      name, inline = a:match("^%-%-([^=]+)=(.*)$")
-      name = name or a:sub(3)
-    elseif a:match("^%-%a") then
-      name = SHORT[a:sub(2, 2)]
-      if not name then return nil, usage_error("unknown option " .. a) end
-      if #a > 2 then inline = a:sub(3) end
     end
-    if name then
-      if name == "key" or name == "api-key" then
-        return nil, usage_error("--" .. name .. " is not accepted: a command line is visible to every user of "
-          .. "the machine; set AIMLAPI_KEY or use --key-file FILE")
-      end
-      local kind = OPTIONS[name]
-      if not kind or not allowed[name] then
-        return nil, usage_error(("unknown option --%s for aimlmusic %s (see aimlmusic %s --help)"):format(name, cmd, cmd))
-      end
-      if kind == true then
-        if inline then return nil, usage_error("--" .. name .. " takes no value") end
-        opts[name] = true
-      else
-        local v = inline
-        if v == nil then
-          i = i + 1
-          v = argv[i]
-        end
-        if v == nil then return nil, usage_error("--" .. name .. " needs a value") end
-        if kind == "list" then opts[name][#opts[name] + 1] = v else opts[name] = v end
-      end
-    else
-      rest[#rest + 1] = a
+    local nxt, err = read_option(cmd, allowed, argv, i, opts, rest)
+    if not nxt then return nil, err end
+    i = nxt
+  end
+  if opts.quiet and opts.verbose then return nil, usage_error("give -q or -v, not both") end
+  for key, value in pairs(conf or {}) do
+    local pair = (key == "quiet" or key == "verbose") and (opts.quiet or opts.verbose)
+    local journal_set = (key == "journal" or key == "no-journal") and (opts.journal or opts["no-journal"])
+    if allowed[key] and opts[key] == nil and not pair and not journal_set and value ~= false then
+      opts[key] = value
     end
-    i = i + 1
   end
   -- A path is cut at a NUL byte by the system: refused, rather than another file written.
   for _, k in ipairs(PATHS) do
@@ -89,12 +235,20 @@ function M.parse(cmd, argv)
       return nil, usage_error(("--%s has a NUL byte, which no path can hold"):format(k))
     end
   end
-  for _, k in ipairs({ "timeout", "interval" }) do
+  for k, what in pairs(NUMBERS) do
     if opts[k] then
       local n = tonumber(opts[k])
-      if not n or n < 0 then return nil, usage_error("--" .. k .. " needs a non-negative number of seconds") end
+      if what == "count" then
+        if not n or n < 0 or n ~= math.floor(n) then return nil, usage_error("--" .. k .. " needs a whole number") end
+      elseif not n or n < 0 then
+        return nil, usage_error("--" .. k .. " needs a non-negative number of seconds")
+      end
       opts[k] = n
     end
+  end
+  -- A relative output goes under --output-dir.
+  if opts["output-dir"] and opts.output and not opts.output:match("^/") and not opts.output:match("^%a:[/\\]") then
+    opts.output = opts["output-dir"]:gsub("/+$", "") .. "/" .. opts.output
   end
   return opts, rest
 end

@@ -42,18 +42,27 @@ function M.journal_path(opts)
   return path
 end
 
--- A client for the options of a command, and its journal path; or nil and an error.
-function M.make(opts)
+-- A client for the options of a command, and its journal path; or nil and an error. Its
+-- events go to out.on_event (the follower's, or --verbose's lines) when out has one.
+function M.make(opts, out)
   local key
   if opts["key-file"] then
     local s, err = args.read_all(opts["key-file"])
     if not s then return nil, args.usage_error("cannot read the key file: " .. tostring(err)) end
     key = s:match("^%s*(.-)%s*$")
+    if key == "" then return nil, args.usage_error("the key file " .. opts["key-file"] .. " is empty") end
+  elseif (os.getenv("AIMLAPI_KEY") or "") == "" then
+    return nil, { kind = "config", message = "no API key: set AIMLAPI_KEY or use --key-file FILE" }
   end
   local jpath, jerr = M.journal_path(opts)
   if jerr then return nil, jerr end
   local client, err = music.new {
     api_key = key, base_url = opts["base-url"], poll_interval = opts.interval, journal = jpath,
+    timeout = opts["request-timeout"], max_retries = opts.retries,
+    on_event = out and function(ev)
+      if out.on_event then out.on_event(ev) end
+    end,
+    log_level = out and (opts.verbose and "debug" or "warn"),
   }
   if not client then return nil, err end
   return client, jpath
@@ -61,11 +70,11 @@ end
 
 -- The commands that name a job by id keep no journal of their own; a download that
 -- delivers a journaled job marks it delivered there.
-function M.for_id(opts)
+function M.for_id(opts, out)
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
   o["no-journal"] = true
-  local client, err = M.make(o)
+  local client, err = M.make(o, out)
   return client, err, M.journal_path(opts)
 end
 

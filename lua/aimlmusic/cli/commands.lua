@@ -48,44 +48,73 @@ local commands = {}
 -- A submit that failed so may still have made a job: no answer, or one that was not a refusal.
 local MAY_EXIST = { timeout = true, server = true, protocol = true, network = true }
 
-function commands.models(opts)
+-- A field's limits as the model table means them: a length with no minimum is "at most N".
+local function limits(lo, hi, unit)
+  unit = unit and " " .. unit or ""
+  if lo and hi then return ("%s–%s%s"):format(lo, hi, unit) end
+  if hi then return ("at most %s%s"):format(hi, unit) end
+  if unit ~= "" then return ("at least %s%s"):format(lo, unit) end
+  return "≥ " .. lo
+end
+commands.limits = limits
+
+local function show_fields(fields, indent)
+  for _, f in ipairs(fields or {}) do
+    local extra = {}
+    if f.required then extra[#extra + 1] = "required" end
+    if f.required_unless then
+      extra[#extra + 1] = "required unless " .. table.concat(f.required_unless, " or ") .. " is true"
+    end
+    if f.min_length or f.max_length then extra[#extra + 1] = limits(f.min_length, f.max_length, "characters") end
+    if f.min or f.max then extra[#extra + 1] = limits(f.min, f.max) end
+    if f.format == "url" then extra[#extra + 1] = "an http(s) URL" end
+    if f.transform == "data_uri" then extra[#extra + 1] = "a URL, data: URI or local audio file" end
+    if f.enum then
+      local e = {}
+      for _, v in ipairs(f.enum) do e[#e + 1] = tostring(v) end
+      extra[#extra + 1] = "one of " .. table.concat(e, "/")
+    end
+    if f.default ~= nil then extra[#extra + 1] = "default " .. tostring(f.default) end
+    if f.alias then extra[#extra + 1] = "alias " .. f.alias end
+    io.stdout:write(("%s%-20s %-8s %s\n"):format(indent, f.name, f.type or "", table.concat(extra, ", ")))
+    if f.fields then show_fields(f.fields, indent .. "  ") end
+  end
+end
+
+function commands.models(opts, rest, out)
   local names = {}
   for name in pairs(music.models) do names[#names + 1] = name end
   table.sort(names)
+  if #rest > 1 then return fail(out, usage_error("models takes one model NAME")) end
+  if rest[1] then
+    if not music.models[rest[1]] then
+      return fail(out, usage_error(("unknown model %s%s (see aimlmusic models)"):format(rest[1],
+        args.did_you_mean(rest[1], music.models))))
+    end
+    names = { rest[1] }
+  end
   if opts.json then
     local o = {}
     for _, name in ipairs(names) do o[name] = plain(music.models[name]) end
     print_json({ models = o })
     return EXIT.ok
   end
-  local function show(fields, indent)
-    for _, f in ipairs(fields or {}) do
-      local extra = {}
-      if f.required then extra[#extra + 1] = "required" end
-      if f.required_unless then
-        extra[#extra + 1] = "required unless " .. table.concat(f.required_unless, " or ") .. " is true"
-      end
-      if f.min_length or f.max_length then
-        extra[#extra + 1] = ("%s–%s characters"):format(f.min_length or 0, f.max_length or "")
-      end
-      if f.min or f.max then extra[#extra + 1] = ("%s–%s"):format(f.min or "", f.max or "") end
-      if f.format == "url" then extra[#extra + 1] = "an http(s) URL" end
-      if f.transform == "data_uri" then extra[#extra + 1] = "a URL, data: URI or local audio file" end
-      if f.enum then
-        local e = {}
-        for _, v in ipairs(f.enum) do e[#e + 1] = tostring(v) end
-        extra[#extra + 1] = "one of " .. table.concat(e, "/")
-      end
-      if f.default ~= nil then extra[#extra + 1] = "default " .. tostring(f.default) end
-      if f.alias then extra[#extra + 1] = "alias " .. f.alias end
-      io.stdout:write(("%s%-20s %-8s %s\n"):format(indent, f.name, f.type or "", table.concat(extra, ", ")))
-      if f.fields then show(f.fields, indent .. "  ") end
-    end
-  end
   for _, name in ipairs(names) do
-    io.stdout:write(name, "\n")
-    show(music.models[name].fields, "  ")
+    local m = music.models[name]
+    io.stdout:write(name, m.doc and " — " .. m.doc or "", "\n")
+    show_fields(m.fields, "  ")
   end
+  return EXIT.ok
+end
+
+function commands.completion(_, rest, out)
+  local shell = rest[1]
+  local script = require("aimlmusic.cli.completion")[shell or ""]
+  if not script or #rest > 1 then
+    return fail(out, usage_error("completion needs one of bash, zsh, fish" ..
+      (shell and args.did_you_mean(shell, { bash = true, zsh = true, fish = true }) or "")))
+  end
+  io.stdout:write(script())
   return EXIT.ok
 end
 
@@ -116,7 +145,7 @@ function commands.generate(opts, _, out)
   if not opts.overwrite and core.path_info(opts.output) then
     return fail(out, usage_error(opts.output .. " exists: pass --overwrite to replace it"))
   end
-  local client, err = client_for.make(opts)
+  local client, err = client_for.make(opts, out)
   if not client then return fail(out, err) end
   local state = { phase = "submit", model = params.model, base_url = client.base_url, journal = client.journal,
                   output = opts.output, sent_at = os.time() }
@@ -156,7 +185,7 @@ end
 function commands.submit(opts, _, out)
   local params, code = checked_params(opts, out)
   if not params then return code end
-  local client, err = client_for.make(opts)
+  local client, err = client_for.make(opts, out)
   if not client then return fail(out, err) end
   local state = { phase = "submit", model = params.model, base_url = client.base_url, journal = client.journal,
                   output = opts.output, sent_at = os.time() }
@@ -186,7 +215,7 @@ end
 function commands.status(opts, rest, out)
   local id, code = one_id("status", rest, out)
   if not id then return code end
-  local client, err = client_for.for_id(opts)
+  local client, err = client_for.for_id(opts, out)
   if not client then return fail(out, err) end
   local st, serr = drive(function() return client:status(id) end, { phase = "wait" })
   if st == "interrupted" then return EXIT.interrupted end
@@ -209,7 +238,7 @@ local function wait_and_fetch(cmd, opts, rest, out)
   local id, code = one_id(cmd, rest, out)
   if not id then return code end
   if cmd == "download" and not opts.output then return fail(out, usage_error("download needs -o OUT")) end
-  local client, err, jpath = client_for.for_id(opts)
+  local client, err, jpath = client_for.for_id(opts, out)
   if not client then return fail(out, err) end
   local state = { phase = "wait", id = id, output = opts.output }
   local on_status, on_progress, tick = follower(out, state)
@@ -257,7 +286,7 @@ end
 
 function commands.resume(opts, _, out)
   if opts["no-journal"] then return fail(out, usage_error("resume reads the journal: drop --no-journal")) end
-  local client, err = client_for.make(opts)
+  local client, err = client_for.make(opts, out)
   if not client then return fail(out, err) end
   local pending = client:pending()
   if #pending == 0 then

@@ -5,8 +5,8 @@
 -- line (core.escape; inside --json's object, escapes that keep the JSON valid and the same).
 
 local core = require "aimlmusic.core"
+local events = require "aimlmusic.events"
 local json = require "aimlmusic.json"
-if json.encode_escape_forward_slash then json.encode_escape_forward_slash(false) end
 
 local now = require("aimlmusic.task").now -- seconds, monotonic
 local escape = core.escape
@@ -31,8 +31,13 @@ local KIND_EXIT = {
 local Out = {}
 Out.__index = Out
 
+-- opts.quiet: nothing on stderr but errors (no status line either); opts.verbose: the client's
+-- events too, one line each.
 local function new_out(opts)
-  return setmetatable({ json = opts.json, tty = core.isatty(2), line = false }, Out)
+  local out = setmetatable({ json = opts.json, quiet = opts.quiet, verbose = opts.verbose,
+                            tty = not opts.quiet and core.isatty(2), line = false }, Out)
+  if opts.verbose then out.on_event = function(ev) out:err(events.format(ev)) end end
+  return out
 end
 
 -- Replaces the terminal's status line (a terminal only).
@@ -43,14 +48,19 @@ function Out:status_line(s)
   self.line, self.shown = true, s
 end
 
--- A line on stderr, after clearing a status line (drawn again at the next tick).
-function Out:note(s)
+-- A line on stderr, after clearing a status line (drawn again at the next tick); --quiet
+-- keeps only errors (Out:err).
+function Out:err(s)
   if self.line then
     io.stderr:write("\r\27[K")
     self.line, self.shown = false, nil
   end
   io.stderr:write(s, "\n")
   io.stderr:flush()
+end
+
+function Out:note(s)
+  if not self.quiet then self:err(s) end
 end
 
 local function human_bytes(n)
@@ -64,8 +74,8 @@ local function clock(s)
   return ("%d:%02d"):format(math.floor(s / 60), s % 60)
 end
 
--- A progress bar: bytes, rate, time left.
-function Out:bar(done, total, elapsed)
+-- A progress bar: bytes, rate, time left; and a notice after it (a stall, a retry).
+function Out:bar(done, total, elapsed, notice)
   if not self.tty then return end
   local rate = elapsed > 0 and done / elapsed or 0
   local width = 24
@@ -78,6 +88,7 @@ function Out:bar(done, total, elapsed)
   else
     s = ("downloading %s %s/s"):format(human_bytes(done), human_bytes(rate))
   end
+  if notice then s = s .. " · " .. notice end
   self:status_line(s)
 end
 
@@ -122,8 +133,8 @@ local function fail(out, err, hint)
     if hint then e.hint = hint end
     print_json({ error = e })
   end
-  out:note(describe_error(err))
-  if hint then out:note(text(hint)) end
+  out:err(describe_error(err))
+  if hint then out:err(text(hint)) end
   return code
 end
 
@@ -136,6 +147,7 @@ end
 -- job id the moment the submit answers.
 local function follower(out, state)
   local started, last = now(), nil
+  state.progress_at = now()
   local function on_submit(job)
     state.id, state.phase, state.status = job.id, "wait", job.status
     last = tostring(job.id) .. "\0" .. tostring(job.status)
@@ -143,7 +155,7 @@ local function follower(out, state)
   end
   local function on_status(st)
     state.id = st.id or state.id
-    state.phase = "wait"
+    state.phase, state.notice = "wait", nil
     local key = tostring(st.id) .. "\0" .. tostring(st.status)
     if key ~= last then
       last, state.status = key, st.status
@@ -151,20 +163,43 @@ local function follower(out, state)
     end
   end
   local function on_progress(done, total)
+    if done ~= state.done then state.progress_at, state.notice, state.stalled = now(), nil, nil end
     state.phase = "download"
     state.done, state.total = done, total
-    out:bar(done, total, now() - (state.download_started or now()))
+    out:bar(done, total, now() - (state.download_started or now()), state.notice)
   end
   local function tick()
     if not out.tty then return end
     local elapsed = math.floor(now() - started)
+    local notice = state.notice and " · " .. state.notice or ""
     if state.phase == "submit" then
-      out:status_line(("submitting · %ds"):format(elapsed))
+      out:status_line(("submitting · %ds%s"):format(elapsed, notice))
     elseif state.phase == "wait" then
-      out:status_line(("%s · %ds · %s"):format(text(state.status or "submitted"), elapsed, text(state.id or "")))
+      out:status_line(("%s · %ds · %s%s"):format(text(state.status or "submitted"), elapsed, text(state.id or ""),
+        notice))
+    elseif state.phase == "download" then
+      -- No byte for a while: say so, rather than a bar frozen on its last estimate.
+      local idle = math.floor(now() - (state.progress_at or now()))
+      local say = state.notice or (idle >= 3 and ("no data for %ds"):format(idle)) or nil
+      if say then out:bar(state.done or 0, state.total, now() - (state.download_started or now()), say) end
     end
   end
-  return on_status, on_progress, tick, on_submit
+  -- The client's events: each on its own line with --verbose; a stall or a retry on the
+  -- status line ("stalled, retrying (1/3)").
+  local function on_event(ev)
+    if out.verbose then out:err(events.format(ev)) end
+    if ev.kind == "stall" then
+      state.stalled = true
+      state.notice = "stalled"
+    elseif ev.kind == "retry" then
+      local why = state.stalled and "stalled" or (ev.status and ("HTTP %d"):format(ev.status)) or ev.error_kind
+      state.notice = ("%s, retrying (%s/%s)"):format(text(why or "failed"), tostring(ev.attempt),
+        tostring(ev.max_retries))
+      state.stalled = nil
+    end
+  end
+  out.on_event = on_event
+  return on_status, on_progress, tick, on_submit, on_event
 end
 
 -- A path as a shell word, for a command to copy.
@@ -215,7 +250,7 @@ local function interrupted(out, state)
     end
     print_json({ error = e })
   end
-  out:note(text(msg))
+  out:err(text(msg))
   if state.id and not out.json then io.stdout:write(text(state.id), "\n") end
   return EXIT.interrupted
 end

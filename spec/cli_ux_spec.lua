@@ -1,0 +1,387 @@
+-- The command line as a shell user meets it: -q prints only the result, -v says every request,
+-- retry and stall (and a terminal's status line says them too), a slip of a command, option or
+-- model name gets "did you mean", shell completion works in a real bash, the man page is made
+-- from --help and installed by make rock, models NAME prints ranges as the table means them,
+-- JSON keeps its slashes, a config file gives defaults that flags override, and bin/aimlmusic
+-- finds a Lua with a built core whichever one runs it.
+
+local fixture = require "support.fixture"
+local util = require "support.util"
+local json = require("cjson").new()
+
+local q, read_file, write_file, execute = util.q, util.read_file, util.write_file, util.execute
+local PROMPT, LYRICS = util.PARAMS.prompt, util.PARAMS.lyrics
+local LUA = util.LUA
+
+describe("the aimlmusic command for a shell user", function()
+  local env = fixture.mock_client { duration = 0.3, client = false, dir = "private" }
+  local root, n = util.repo_root(), 0
+
+  local function case_dir()
+    n = n + 1
+    return util.mkdir(env.dir .. "/case" .. n)
+  end
+
+  local function environ(case, extra)
+    return "env -u AIMLAPI_KEY -u XDG_STATE_HOME -u XDG_CONFIG_HOME -u AIMLAPI_BASE_URL -u AIMLMUSIC_LOG"
+      .. " AIMLAPI_BASE_URL=" .. q(env.mock.api_url) .. " AIMLAPI_KEY=" .. q(env.mock.key)
+      .. " XDG_STATE_HOME=" .. q(case .. "/state") .. " HOME=" .. q(case) .. " " .. (extra or "")
+  end
+
+  local function cli_cmd(args, lua)
+    local words = {}
+    for _, a in ipairs(args) do words[#words + 1] = q(a) end
+    return (lua or LUA) .. " " .. q(root .. "/bin/aimlmusic") .. " " .. table.concat(words, " ")
+  end
+
+  -- Runs the command to its end: {code, out, err, case}.
+  local function run(args, case, extra, lua)
+    case = case or case_dir()
+    execute("(cd " .. q(case) .. " && " .. environ(case, extra) .. " " .. cli_cmd(args, lua)
+      .. " </dev/null >stdout 2>stderr); echo $? >" .. q(case .. "/rc"))
+    local code = tonumber((read_file(case .. "/rc") or ""):match("%d+"))
+    return { code = code, out = read_file(case .. "/stdout") or "", err = read_file(case .. "/stderr") or "",
+             case = case }
+  end
+
+  -- Runs the command on a terminal (script(1)): what the terminal showed.
+  local function on_terminal(args, case)
+    case = case or case_dir()
+    local preload = os.getenv("LD_PRELOAD")
+    local cmd = "cd " .. q(case) .. " && " .. environ(case) .. (preload and " LD_PRELOAD=" .. q(preload) or "")
+      .. " " .. cli_cmd(args)
+    execute("env -u LD_PRELOAD script -qfec " .. q(cmd) .. " /dev/null </dev/null >" .. q(case .. "/ts") .. " 2>&1")
+    return read_file(case .. "/ts") or ""
+  end
+
+  local function gen_args(out, ...)
+    local a = { "generate", "-p", PROMPT, "-l", LYRICS, "-o", out, "--interval", "0.1" }
+    for _, x in ipairs({ ... }) do a[#a + 1] = x end
+    return a
+  end
+
+  -- A 503 on the first poll and a download that goes 4 s without a byte (its body in ten
+  -- pieces over 40 s) against a request timeout of 2 s: one retry of each.
+  local function faults()
+    env.mock:fault { method = "GET", status = 503, times = 1 }
+    env.mock:fault { host = "cdn", action = "slow", delay_ms = 40000, times = 1 }
+  end
+
+  describe("-v on a terminal", function()
+    it("shows each request, the 503's retry and the stall's, and the status line says the stall", function()
+      faults()
+      local s = on_terminal(gen_args("song.mp3", "-v", "--request-timeout", "2"))
+      local plain = s:gsub("\r\27%[K", "\n")
+      assert.matches("aimlmusic: debug: POST http://[^\n]*/v2/generate/audio %(submit, attempt 1%)", plain)
+      assert.matches("aimlmusic: warn: retrying status in [^\n]* after server: [^\n]*HTTP 503%) %(retry 1 of 3%)", plain)
+      assert.matches("aimlmusic: warn: download stalled at [^\n]*", plain)
+      assert.matches("aimlmusic: warn: retrying download in [^\n]* after timeout: [^\n]*%(retry 1 of 3%)", plain)
+      assert.matches("downloading [^\n]* · stalled, retrying %(1/3%)", plain)
+      assert.matches("saved song.mp3", plain)
+      assert.is_nil(plain:find(env.mock.key, 1, true), "the key is never shown")
+    end)
+
+    it("without -v, the status line still says the retry and the stall, and no event line is shown", function()
+      faults()
+      local s = on_terminal(gen_args("song.mp3", "--request-timeout", "2"))
+      assert.matches("· HTTP 503, retrying %(1/3%)", s)
+      assert.matches("downloading [^\r\n]* · stalled, retrying %(1/3%)", s)
+      assert.is_nil(s:find("aimlmusic: debug", 1, true))
+      assert.matches("saved song.mp3", s)
+    end)
+
+    it("says how long no byte came while a download waits, instead of a frozen bar", function()
+      -- Pieces 6 s apart against a request timeout of 5 s: a wait the line counts, then a stall.
+      env.mock:fault { host = "cdn", action = "slow", delay_ms = 60000, times = 1 }
+      local s = on_terminal(gen_args("song.mp3", "--request-timeout", "5"))
+      assert.matches("downloading [^\r\n]* · no data for 3s", s)
+      assert.matches("downloading [^\r\n]* · stalled, retrying %(1/3%)", s)
+      assert.matches("saved song.mp3", s)
+    end)
+  end)
+
+  describe("-q", function()
+    it("prints only the path, before or after the command, on a terminal too", function()
+      local r = run({ "-q", "generate", "-p", PROMPT, "-l", LYRICS, "-o", "a.mp3", "--interval", "0.1" })
+      assert.equal(0, r.code, r.err)
+      assert.equal("a.mp3\n", r.out)
+      assert.equal("", r.err)
+      local s = on_terminal(gen_args("b.mp3", "-q"))
+      assert.equal("b.mp3\r\n", s)
+    end)
+
+    it("prints only the id for submit, and still says an error", function()
+      local r = run({ "submit", "-q", "-p", PROMPT, "-l", LYRICS })
+      assert.equal(0, r.code, r.err)
+      assert.equal("", r.err)
+      assert.equal(env.mock:jobs()[1].id .. "\n", r.out)
+      r = run({ "-q", "submit", "-p", "short" })
+      assert.equal(2, r.code)
+      assert.matches("prompt", r.err)
+      r = run({ "-q", "-v", "models" })
+      assert.equal(2, r.code)
+      assert.matches("give %-q or %-v, not both", r.err)
+    end)
+  end)
+
+  describe("did you mean", function()
+    it("names the command, the option and the model a slip was meant for, exit 2", function()
+      local r = run({ "genrate" })
+      assert.equal(2, r.code)
+      assert.matches("unknown command genrate %(did you mean generate%?%)", r.err)
+      r = run({ "generate", "--modle", "x" })
+      assert.equal(2, r.code)
+      assert.matches("unknown option %-%-modle %(did you mean %-%-model%?%)", r.err)
+      r = run({ "models", "stable-audi" })
+      assert.equal(2, r.code)
+      assert.matches("unknown model stable%-audi %(did you mean stable%-audio%?%)", r.err)
+      r = run({ "completion", "bsh" })
+      assert.equal(2, r.code)
+      assert.matches("did you mean bash", r.err)
+    end)
+  end)
+
+  describe("completion", function()
+    -- Calls the completion function as bash's programmable completion does: COMP_WORDS, COMP_CWORD.
+    local function complete(script, words)
+      local case = case_dir()
+      write_file(case .. "/c.bash", script)
+      local arr = {}
+      for _, w in ipairs(words) do arr[#arr + 1] = q(w) end
+      local cmd = "source " .. q(case .. "/c.bash") .. "; COMP_WORDS=(" .. table.concat(arr, " ") .. "); "
+        .. "COMP_CWORD=" .. (#words - 1) .. "; " .. "$(complete -p aimlmusic | sed 's/.* -F \\([^ ]*\\) .*/\\1/')"
+        .. "; for w in \"${COMPREPLY[@]}\"; do printf '%s\\n' \"$w\"; done"
+      execute("bash --norc --noprofile -c " .. q(cmd) .. " >" .. q(case .. "/out") .. " 2>&1")
+      return read_file(case .. "/out") or ""
+    end
+
+    it("bash: sourced in a real bash, gen<TAB> completes to generate, options and model names too", function()
+      local r = run({ "completion", "bash" })
+      assert.equal(0, r.code, r.err)
+      assert.equal("generate\n", complete(r.out, { "aimlmusic", "gen" }))
+      assert.equal("generate\n", complete(r.out, { "aimlmusic", "-q", "gen" }))
+      assert.equal("--model\n", complete(r.out, { "aimlmusic", "generate", "--mod" }))
+      assert.matches("minimax/music%-2%.6\n", complete(r.out, { "aimlmusic", "generate", "-m", "minimax/" }))
+      assert.equal("stable-audio\n", complete(r.out, { "aimlmusic", "models", "stab" }))
+      assert.equal("", complete(r.out, { "aimlmusic", "models", "--mod" }), "models takes no --model")
+    end)
+
+    it("zsh and fish: a script each that names every command and model", function()
+      for _, shell in ipairs({ "zsh", "fish" }) do
+        local r = run({ "completion", shell })
+        assert.equal(0, r.code, r.err)
+        for _, word in ipairs({ "generate", "resume", "completion", "minimax/music-2.6", "output-dir" }) do
+          assert.truthy(r.out:find(word, 1, true), shell .. " lacks " .. word)
+        end
+      end
+      if execute("command -v fish >/dev/null 2>&1") then
+        local r = run({ "completion", "fish" })
+        write_file(r.case .. "/c.fish", r.out)
+        assert.is_true(execute("fish --no-execute " .. q(r.case .. "/c.fish")))
+      end
+    end)
+  end)
+
+  describe("the man page", function()
+    it("is the one tools/gen-man.lua makes from --help's texts now", function()
+      local case = case_dir()
+      assert.is_true(execute("cd " .. q(root) .. " && " .. LUA .. " tools/gen-man.lua >" .. q(case .. "/m.1")))
+      assert.equal(read_file(root .. "/man/man1/aimlmusic.1"), read_file(case .. "/m.1"))
+      local r = run({ "generate", "--help" })
+      assert.truthy(read_file(case .. "/m.1"):find("--request-timeout S", 1, true))
+      assert.truthy(r.out:find("--request-timeout S", 1, true))
+    end)
+
+    it("man aimlmusic works after make rock, from the tree's bin on PATH", function()
+      if not execute("command -v luarocks >/dev/null 2>&1 && command -v man >/dev/null 2>&1") then
+        error("luarocks and man are needed (tools/deps.sh)")
+      end
+      local case = case_dir()
+      local copy, tree = case .. "/src", case .. "/tree"
+      -- make rock builds in the tree it is given: a copy, so the checkout stays clean.
+      assert.is_true(execute("mkdir -p " .. q(copy) .. " && cd " .. q(root) .. " && git ls-files -z --cached --others "
+        .. "--exclude-standard | xargs -0 cp --parents -t " .. q(copy)))
+      assert.is_true(execute("cd " .. q(copy) .. " && make --no-print-directory rock LUA=" .. LUA .. " ROCK_TREE="
+        .. q(tree) .. " >" .. q(case .. "/make.log") .. " 2>&1"), read_file(case .. "/make.log"))
+      local cmd = "cd /tmp && env -u MANPATH HOME=" .. q(case) .. " PATH=" .. q(tree .. "/bin") .. ":/usr/bin:/bin "
+        .. "MANPAGER=cat MANWIDTH=80 man aimlmusic >" .. q(case .. "/man.txt") .. " 2>&1"
+      assert.is_true(execute(cmd), read_file(case .. "/man.txt"))
+      local page = read_file(case .. "/man.txt")
+      assert.matches("aimlmusic %- Generate music with the AI/ML API", page)
+      assert.matches("completion bash|zsh|fish", page, 1, true)
+    end)
+  end)
+
+  describe("models NAME", function()
+    it("shows one model, a length with no minimum as at most N, a bound below as ≥", function()
+      local r = run({ "models", "stable-audio" })
+      assert.equal(0, r.code, r.err)
+      assert.matches("^stable%-audio", r.out)
+      assert.is_nil(r.out:find("minimax", 1, true))
+      r = run({ "models", "google/lyria2" })
+      assert.matches("^google/lyria2 — ", r.out)
+      assert.matches("seed +integer +≥ 0", r.out)
+      assert.is_nil(r.out:find("0–\n", 1, true))
+      r = run({ "models", "elevenlabs/eleven_music" })
+      assert.matches("prompt +string +required, at most 2000 characters", r.out)
+      r = run({ "models", "minimax/music-2.0" })
+      assert.matches("prompt +string +required, 10–2000 characters", r.out)
+    end)
+  end)
+
+  describe("JSON", function()
+    it("keeps slashes: minimax/music-2.6 in --json and in the journal, not minimax\\/music-2.6", function()
+      local r = run({ "models", "--json" })
+      assert.truthy(r.out:find('"minimax/music-2.6"', 1, true))
+      assert.is_nil(r.out:find("\\/", 1, true))
+      local case = case_dir()
+      util.mkdir(case .. "/sub")
+      r = run({ "submit", "-m", "minimax/music-2.6", "-p", PROMPT, "-l", LYRICS, "-o", "sub/x.mp3", "--json" }, case)
+      assert.equal(0, r.code, r.err)
+      assert.truthy(r.out:find(":minimax/music-2.6", 1, true), r.out)
+      assert.equal("minimax/music-2.6", json.decode(r.out).model)
+      local journal = read_file(r.case .. "/state/aimlmusic/jobs.journal")
+      assert.truthy(journal:find("minimax/music-2.6", 1, true), journal)
+      assert.truthy(journal:find('/sub/x.mp3"', 1, true), journal)
+      assert.is_nil(journal:find("\\/", 1, true), journal)
+    end)
+  end)
+
+  describe("errors and help for a shell user", function()
+    it("says how to give a key when none is set", function()
+      local case = case_dir()
+      local r = run({ "status", "x:minimax/music-2.0" }, case, "AIMLAPI_KEY=")
+      assert.equal(2, r.code)
+      assert.equal("aimlmusic: no API key: set AIMLAPI_KEY or use --key-file FILE\n", r.err)
+    end)
+
+    it("--help says the poll interval is the learned schedule, not 5 s", function()
+      local r = run({ "generate", "--help" })
+      assert.matches("%-%-interval S +seconds between status polls %(default: a schedule learned", r.out)
+      assert.is_nil(r.out:find("polls (5)", 1, true))
+      r = run({ "--help" })
+      assert.matches("%-q, %-%-quiet", r.out)
+      assert.matches("completion", r.out)
+    end)
+  end)
+
+  describe("the config file", function()
+    it("gives defaults that flags override, from $XDG_CONFIG_HOME or ~/.config", function()
+      local case = case_dir()
+      util.mkdir(case .. "/.config/aimlmusic")
+      util.mkdir(case .. "/songs")
+      write_file(case .. "/.config/aimlmusic/config", "# defaults\nmodel = minimax/music-2.6\n"
+        .. "output-dir = songs\nquiet = true\n\ninterval = 0.1\n")
+      local r = run({ "generate", "-p", PROMPT, "-l", LYRICS, "-o", "a.mp3" }, case)
+      assert.equal(0, r.code, r.err)
+      assert.equal("songs/a.mp3\n", r.out) -- quiet: the path only
+      assert.truthy(read_file(case .. "/songs/a.mp3"))
+      assert.equal("minimax/music-2.6", env.mock:jobs()[1].model)
+      r = run({ "generate", "-v", "-m", "minimax/music-2.0", "-p", PROMPT, "-l", LYRICS, "-o", "b.mp3" }, case)
+      assert.matches("aimlmusic: debug: POST", r.err) -- -v wins over quiet = true
+      assert.equal("minimax/music-2.0", env.mock:jobs()[2].model)
+      assert.matches("songs/b.mp3\n$", r.out)
+
+      local xdg = case_dir()
+      util.mkdir(xdg .. "/cfg/aimlmusic")
+      write_file(xdg .. "/cfg/aimlmusic/config", "quiet = yes\n")
+      r = run({ "submit", "-p", PROMPT, "-l", LYRICS }, xdg, "XDG_CONFIG_HOME=" .. q(xdg .. "/cfg"))
+      assert.equal(0, r.code, r.err)
+      assert.equal("", r.err)
+    end)
+
+    it("refuses a bad key, naming its line and the key meant, exit 2", function()
+      local case = case_dir()
+      util.mkdir(case .. "/.config/aimlmusic")
+      write_file(case .. "/.config/aimlmusic/config", "model = minimax/music-2.0\nbase-ulr = http://x\n")
+      local r = run({ "models" }, case)
+      assert.equal(2, r.code)
+      assert.matches("config:2: unknown key base%-ulr %(did you mean base%-url%?%)", r.err)
+      write_file(case .. "/.config/aimlmusic/config", "quiet = maybe\n")
+      r = run({ "models" }, case)
+      assert.equal(2, r.code)
+      assert.matches("config:1: quiet needs true or false, got maybe", r.err)
+    end)
+  end)
+
+  describe("the README's command-line section", function()
+    -- The first ```lang block after the line "## The command line", then the next.
+    local function blocks()
+      local readme = assert(read_file(root .. "/README.md"))
+      local at = assert(readme:find("\n## The command line\n", 1, true))
+      local out = {}
+      for lang, body in readme:sub(at, (readme:find("\n## ", at + 5, true))):gmatch("```(%w+)\n(.-)```") do
+        out[#out + 1] = { lang = lang, body = body }
+      end
+      return out
+    end
+
+    it("runs as written against the mock, with its config file", function()
+      local b = blocks()
+      assert.equal("sh", b[1].lang)
+      assert.equal("ini", b[2].lang)
+      local case = case_dir()
+      write_file(case .. "/song.txt", LYRICS .. "\n")
+      -- The key is the spec's; the rest as written, aimlmusic being bin/aimlmusic.
+      local script = b[1].body:gsub("export AIMLAPI_KEY=[^\n]*\n", "")
+      write_file(case .. "/readme.sh", "set -e\naimlmusic() { " .. LUA .. " " .. q(root .. "/bin/aimlmusic")
+        .. ' "$@"; }\n' .. script)
+      execute("cd " .. q(case) .. " && " .. environ(case) .. " sh readme.sh >out 2>err")
+      local out, err = read_file(case .. "/out"), read_file(case .. "/err")
+      assert.truthy(read_file(case .. "/song.mp3"), err)
+      assert.truthy(read_file(case .. "/pads.wav"), err)
+      assert.matches("^song%.mp3\npads%.wav\nstable%-audio — ", out)
+
+      -- The config file as written: its model, output directory and key file.
+      util.mkdir(case .. "/.config/aimlmusic")
+      util.mkdir(case .. "/Music/aimlmusic")
+      write_file(case .. "/.config/aimlmusic/config", b[2].body)
+      write_file(case .. "/.config/aimlmusic/key", env.mock.key .. "\n")
+      local r = run({ "generate", "-p", PROMPT, "-l", LYRICS, "-o", "c.mp3", "--interval", "0.1" }, case,
+        "AIMLAPI_KEY=")
+      assert.equal(0, r.code, r.err)
+      assert.equal(case .. "/Music/aimlmusic/c.mp3\n", r.out)
+      assert.equal("minimax/music-2.6", env.mock:jobs()[3].model)
+    end)
+  end)
+
+  describe("bin/aimlmusic", function()
+    it("runs under a Lua with no core built for it, through one that has one, or says to run make", function()
+      local other
+      for _, lua in ipairs({ "luajit", "lua5.4", "lua5.1", "lua5.3", "lua5.2" }) do
+        if lua ~= LUA and execute("command -v " .. lua .. " >/dev/null 2>&1") then
+          other = lua
+          break
+        end
+      end
+      assert(other, "a second Lua is needed (tools/deps.sh installs luajit)")
+      -- A checkout with the core built for the suite's Lua only, run by another one.
+      local case = case_dir()
+      local co = util.mkdir(case .. "/co")
+      util.mkdir(co .. "/build")
+      assert.is_true(execute("cp -r " .. q(root .. "/bin") .. " " .. q(root .. "/lua") .. " " .. q(co) .. " && cp -r "
+        .. q(root .. "/build/" .. LUA) .. " " .. q(co .. "/build/")))
+      local clean = "env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3"
+        .. " -u LUA_PATH_5_2 -u LUA_CPATH_5_2 -u LUA_INIT "
+      local function launch(args)
+        execute("cd " .. q(case) .. " && " .. clean .. other .. " co/bin/aimlmusic " .. args .. " >o 2>e; echo $? >rc")
+        return tonumber(read_file(case .. "/rc"):match("%d+")), read_file(case .. "/o"), read_file(case .. "/e")
+      end
+      local code, out, err = launch("--version")
+      assert.equal(0, code, err)
+      assert.matches("^aimlmusic %d+%.%d+%.%d+\n$", out)
+      code, out, err = launch("genrate")
+      assert.equal("", out)
+      assert.equal(2, code, err) -- the exit code comes through
+      assert.matches("did you mean generate", err)
+
+      -- No core built at all: one line that says what to do.
+      assert.is_true(execute("rm -r " .. q(co .. "/build")))
+      code, out, err = launch("--version")
+      assert.equal(1, code)
+      assert.equal("", out)
+      assert.equal(1, select(2, err:gsub("\n", "")), err)
+      assert.matches("no aimlmusic.core built for " .. other:gsub("%p", "%%%0") .. ": run make", err)
+    end)
+  end)
+end)
