@@ -27,7 +27,7 @@ external_dependencies = {
 build = {
   type = "builtin",
   -- The rock is a Neovim plugin too (rocks.nvim puts the rock's directory on the runtimepath):
-  -- plugin/ defines :AimlMusic, doc/ holds its help and tags.
+  -- plugin/ defines :AimlMusic, doc/ holds its help and tags; man/ the command's man page.
   copy_directories = { "doc", "plugin", "man" },
   modules = {
     ["aimlmusic"] = "lua/aimlmusic.lua",
