@@ -1,0 +1,57 @@
+#!/bin/sh
+# make windows-test: the busted specs under wine with LuaJIT for Windows, the cross-built
+# core.dll and libcurl (Schannel), against the mock running on Linux's loopback (started here,
+# its URLs handed in through AIMLMUSIC_MOCK_URLS; one mock for the whole run, as mockctl keeps
+# one per run on Linux). The specs' shell commands run in the host's /bin/sh
+# (tools/windows/lua/posix_shell.lua); a spec that needs a POSIX-only tool is tagged #posix and
+# skipped here, listed with its reason. Prints the count of specs run.
+# usage: tools/windows/test.sh [BUSTED_ARGS...]   (after make windows; HOST_LUA runs the mock)
+set -eu
+root=$(pwd)
+toolchain=$(tools/windows/toolchain.sh)
+host_lua=${HOST_LUA:-lua5.4}
+export WIN_TOOLCHAIN="$toolchain"
+export WINEPREFIX="${WIN_TEST_PREFIX:-$toolchain/wine-prefix}"
+dll=build/windows/aimlmusic/core.dll
+[ -f "$dll" ] || { echo "windows-test: $dll is missing (make windows)" >&2; exit 1; }
+
+work=$(mktemp -d)
+mock_pid=""
+cleanup() {
+  [ -z "$mock_pid" ] || kill "$mock_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# The mock on Linux, on loopback: it stops when its stdin closes, which tail does when this
+# script ends however it ends, and by itself after an hour at most.
+tail -f /dev/null --pid=$$ | LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;;" "$host_lua" \
+  bin/aimlmusic-mock --port 0 --port-file "$work/port" --watch-stdin --duration 0.3 \
+  --max-lifetime 3600 >/dev/null 2>"$work/mock.log" &
+mock_pid=$!
+i=0
+while [ ! -s "$work/port" ]; do
+  i=$((i + 1))
+  [ $i -lt 500 ] || { cat "$work/mock.log" >&2; echo "windows-test: the mock did not start" >&2; exit 1; }
+  sleep 0.02
+done
+export AIMLMUSIC_MOCK_URLS="$(cat "$work/port")"
+
+echo "windows-test: skipped under wine (tagged #posix: they need a POSIX-only tool):"
+grep -n '#posix' spec/*_spec.lua | sed 's/^\([^:]*:[0-9]*\):[[:space:]]*/  \1: /' || true
+
+export LUA_PATH="./lua/?.lua;./lua/?/init.lua;./spec/?.lua;$root/tools/windows/lua/?.lua;$toolchain/test/?.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;;"
+export LUA_CPATH="./build/windows/?.dll;$toolchain/bin/?.dll;$toolchain/test/?.dll;;"
+export AIMLMUSIC_TEST_LUA="$root/tools/windows/luajit.sh"
+export AIMLMUSIC_TEST_PLATFORM=windows
+start=$(date +%s)
+status=0
+tools/windows/wine.sh "$toolchain/bin/luajit.exe" tools/windows/busted.lua \
+  --helper=tools/windows/lua/posix_shell.lua --exclude-tags=posix "$@" | tee "$work/out" || status=$?
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/out" | tail -n 1 || true)
+[ -n "$summary" ] || { echo "windows-test: busted under wine gave no summary (exit $status)" >&2; exit 1; }
+passed=${summary%% passed*}
+rest=${summary#*passed, }
+failed=${rest%% failed*}
+echo "windows-test: $((passed + failed)) specs run under wine in $(($(date +%s) - start)) s: $summary"
+[ "$status" = 0 ] && [ "$failed" = 0 ]
