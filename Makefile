@@ -213,7 +213,7 @@ windows-toolchain: deps-windows
 # The specs under wine with LuaJIT for Windows against the mock on Linux's loopback; those
 # tagged #posix (they need a POSIX-only tool) are listed and skipped.
 windows-test: windows windows-toolchain
-	@HOST_LUA=$(LUA) tools/windows/test.sh $(BUSTED_ARGS)
+	@HOST_LUA=luajit tools/windows/test.sh $(BUSTED_ARGS)
 
 # Windows without a compiler: build/windows/aimlmusic-<version>-windows-x64/ and its .zip.
 windows-dist: windows windows-toolchain

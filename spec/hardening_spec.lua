@@ -110,7 +110,8 @@ describe("hardening", function()
         util.rm_rf(tls)
       end)
 
-      it("never downgrades to http, even to loopback", function()
+      -- #posix: needs an IP-address certificate, which libcurl 7.88's Schannel cannot match (windows_tls_spec.lua: a DNS name)
+      it("never downgrades to http, even to loopback #posix", function()
         local st = env.completed()
         util.write_file(tls .. "/down", "HTTP/1.0 302 Found\r\nLocation: " .. st.url
           .. "\r\nContent-Length: 0\r\n\r\n")
@@ -294,7 +295,8 @@ describe("hardening", function()
   end)
 
   describe("the commit", function()
-    it("fsyncs the target's directory after the final link", function()
+    -- #posix: needs strace
+    it("fsyncs the target's directory after the final link #posix", function()
       local st = env.completed()
       local sub = subdir("dirsync")
       local trace = sub .. "/../dirsync.trace"

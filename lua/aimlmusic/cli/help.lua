@@ -40,7 +40,8 @@ local CLIENT_HELP = [[
   --base-url URL           the API (default: AIMLAPI_BASE_URL, then https://api.aimlapi.com)
   --interval S             seconds between status polls (5)
   --journal PATH           the job journal (default $XDG_STATE_HOME/aimlmusic/jobs.journal,
-                           else ~/.local/state/aimlmusic/jobs.journal)
+                           else ~/.local/state/aimlmusic/jobs.journal; on Windows
+                           %LOCALAPPDATA%\aimlmusic\jobs.journal)
   --no-journal             keep no journal
   --json                   print exactly one JSON object on stdout
   -h, --help               this text

@@ -50,13 +50,18 @@ local function exists(path)
   return f ~= nil
 end
 
--- Runs cmd in the host's /bin/sh with stdout to out (nil: /dev/null); returns its exit status.
-local function run(cmd, out)
+-- Starts cmd in the host's /bin/sh (stdin from stdin_path, else /dev/null; stdout to out, else
+-- /dev/null); returns the path of the file that will hold its exit status when it ends.
+local function start(cmd, out, stdin_path)
   local base = tmpname()
-  local script, rc = base .. ".sh", base .. ".rc"
-  local f = assert(io.open(script, "wb"))
-  f:write("cd ", q(host_cwd()), " || exit 1\n", "(\n", cmd, "\n) </dev/null >", q(out or "/dev/null"),
-    "\necho $? >", q(rc .. ".tmp"), "\nmv ", q(rc .. ".tmp"), " ", q(rc), "\n")
+  local script, body, rc = base .. ".sh", base .. ".cmd", base .. ".rc"
+  local f = assert(io.open(body, "wb"))
+  f:write(cmd, "\n")
+  f:close()
+  f = assert(io.open(script, "wb"))
+  f:write("cd ", q(host_cwd()), " || exit 1\n", "sh ", q(body), " <", q(stdin_path or "/dev/null"), " >",
+    q(out or "/dev/null"), "\necho $? >", q(rc .. ".tmp"), "\nmv ", q(rc .. ".tmp"), " ", q(rc), "\nrm -f ",
+    q(script), " ", q(body), "\n")
   f:close()
   local si = ffi.new("aimlmusic_startupinfo")
   si.cb = ffi.sizeof(si)
@@ -66,6 +71,11 @@ local function run(cmd, out)
     "posix_shell: CreateProcess of the host's /bin/sh failed")
   if pi.process ~= nil then k32.CloseHandle(pi.process) end
   if pi.thread ~= nil then k32.CloseHandle(pi.thread) end
+  return rc
+end
+
+-- Waits until the command whose status file is rc has ended; returns its exit status.
+local function finish(rc)
   local wait = 1
   while not exists(rc) do
     k32.Sleep(wait)
@@ -75,35 +85,89 @@ local function run(cmd, out)
   local code = tonumber(r:read("*a"):match("%d+"))
   r:close()
   os.remove(rc)
-  os.remove(script)
   return code
 end
 
+-- A pipe from a running command: its output file read as it grows; close waits for its end.
 local Pipe = {}
 Pipe.__index = Pipe
-function Pipe:read(...) return self.f:read(...) end
-function Pipe:lines(...) return self.f:lines(...) end
+
+function Pipe:ended()
+  if self.code == nil and exists(self.rc) then self.code = finish(self.rc) end
+  return self.code ~= nil
+end
+
+function Pipe:read(fmt)
+  fmt = fmt or "*l"
+  while true do
+    local ended = self:ended()
+    local pos = self.f:seek()
+    local rest = self.f:read("*a") or ""
+    self.f:seek("set", pos)
+    if fmt == "*a" or fmt == "a" then
+      if ended then return self.f:read("*a") end
+    elseif rest:find("\n", 1, true) or (ended and rest ~= "") then
+      return self.f:read(fmt)
+    elseif ended then
+      return nil
+    end
+    k32.Sleep(5)
+  end
+end
+
+function Pipe:lines()
+  return function() return self:read("*l") end
+end
+
 function Pipe:close()
+  if self.code == nil then self.code = finish(self.rc) end
   self.f:close()
   os.remove(self.path)
   return self.code == 0
 end
-function Pipe:setvbuf() return true end
 
--- io.popen(cmd, "r"): the command runs to its end first; then its output reads like a pipe.
--- Mode "w" (a process fed through stdin as it runs) has no stand-in: it raises.
+-- A pipe into a running command: what is written goes to its stdin as it runs (tail follows a
+-- file into it until close() ends the sleep that tail watches; the command then reads its end).
+local Feed = {}
+Feed.__index = Feed
+function Feed:write(...)
+  local f = assert(io.open(self.input, "ab"))
+  f:write(...)
+  f:close()
+  return self
+end
+function Feed:flush() return self end
+function Feed:setvbuf() return true end
+function Feed:close()
+  while not exists(self.pidfile) do k32.Sleep(2) end
+  os.execute("kill $(cat " .. q(self.pidfile) .. ") 2>/dev/null")
+  local code = finish(self.rc)
+  os.remove(self.pidfile)
+  os.remove(self.input)
+  return code == 0
+end
+
 io.popen = function(cmd, mode) -- luacheck: ignore 122
-  assert(mode == nil or mode == "r", "posix_shell: io.popen(cmd, \"w\") is POSIX-only here")
+  if mode == "w" then
+    local base = tmpname()
+    local feed = setmetatable({ input = base .. ".in", pidfile = base .. ".pid" }, Feed)
+    assert(io.open(feed.input, "wb")):close()
+    feed.rc = start("sleep 3600 & echo $! >" .. q(feed.pidfile) .. ".tmp; mv " .. q(feed.pidfile) .. ".tmp "
+      .. q(feed.pidfile) .. "\ntail -s 0.1 -c +1 -f --pid=$! " .. q(feed.input) .. " | (\n" .. cmd .. "\n)", nil, nil)
+    return feed
+  end
+  assert(mode == nil or mode == "r", "posix_shell: io.popen mode " .. tostring(mode))
   local path = tmpname() .. ".out"
-  local code = run(cmd, path)
+  assert(io.open(path, "wb")):close()
+  local rc = start(cmd, path, nil)
   local f = assert(io.open(path, "rb"))
-  return setmetatable({ f = f, path = path, code = code }, Pipe)
+  return setmetatable({ f = f, path = path, rc = rc }, Pipe)
 end
 
 -- os.execute as on Lua 5.1: the exit status as a number.
 os.execute = function(cmd) -- luacheck: ignore 122
   if cmd == nil then return 1 end
-  return run(cmd, nil)
+  return finish(start(cmd, nil, nil))
 end
 
 os.tmpname = function() -- luacheck: ignore 122
