@@ -110,7 +110,7 @@ describe("hardening", function()
         util.rm_rf(tls)
       end)
 
-      -- #posix: needs an IP-address certificate, which libcurl 7.88's Schannel cannot match (windows_tls_spec.lua: a DNS name)
+      -- #posix: needs OpenSSL's libcurl: Schannel in libcurl 7.88 cannot match an IP address
       it("never downgrades to http, even to loopback #posix", function()
         local st = env.completed()
         util.write_file(tls .. "/down", "HTTP/1.0 302 Found\r\nLocation: " .. st.url
