@@ -26,6 +26,8 @@ cp -r plugin doc "$out/"
 cp bin/aimlmusic "$out/bin/aimlmusic"
 cp "$toolchain/bin/licenses/"*.txt "$out/licenses/"
 cp LICENSE "$out/licenses/aimlmusic.txt"
+# The mingw-w64 runtime start-up code is linked into every DLL and the executable.
+[ ! -f /usr/share/doc/mingw-w64-common/copyright ] || cp /usr/share/doc/mingw-w64-common/copyright "$out/licenses/mingw-w64.txt"
 # CRLF line ends: cmd.exe reads a batch file with LF ends too, but not every editor shows it.
 printf '%s\r\n' '@echo off' \
   'rem aimlmusic: the command line (aimlmusic --help). Runs with the LuaJIT beside this file.' \
