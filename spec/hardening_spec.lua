@@ -196,7 +196,8 @@ describe("hardening", function()
   end)
 
   describe("temporary files", function()
-    it("fit beside a target whose name is 255 bytes long", function()
+    -- #posix: needs the host's file calls: wine fails to link a 254-byte UTF-8 name (ERROR_ALREADY_EXISTS)
+    it("fit beside a target whose name is 255 bytes long #posix", function()
       local st = env.completed()
       local sub = subdir("long")
       for _, len in ipairs { 243, 250, 255 } do

@@ -11,26 +11,39 @@ local q = util.q
 describe("the Windows zip #windows", function()
   local env = fixture.mock_client { duration = 0.3, client = false }
 
-  it("runs aimlmusic.cmd generate in a fresh wine prefix: a playable track, the journal written", function()
-    local zip = assert(os.getenv("AIMLMUSIC_WIN_DIST"), "AIMLMUSIC_WIN_DIST names the zip (make windows-test)")
-    local name = zip:match("([^/]+)%.zip$")
-    local root = util.repo_root()
+  local zip, name, wine, drive_c, home
+
+  setup(function()
+    zip = assert(os.getenv("AIMLMUSIC_WIN_DIST"), "AIMLMUSIC_WIN_DIST names the zip (make windows-test)")
+    name = zip:match("([^/]+)%.zip$")
     local prefix = env.dir .. "/prefix"
-    local wine = "WINEPREFIX=" .. q(prefix) .. " WINE_TIMEOUT=300 " .. q(root .. "/tools/windows/wine.sh")
+    wine = "env -u XDG_STATE_HOME -u LUA_PATH -u LUA_CPATH -u HOME WINEPREFIX=" .. q(prefix)
+      .. " WINE_TIMEOUT=300 " .. q(util.repo_root() .. "/tools/windows/wine.sh")
     -- The prefix is made by the first wine call (wineboot -i), then the zip goes into C:\.
     local log = util.sh(wine .. " cmd /c ver 2>&1; echo rc=$?")
-    assert.matches("rc=0%s*$", log)
-    local drive_c = prefix .. "/drive_c"
+    assert(log:match("rc=0%s*$"), log)
+    drive_c = prefix .. "/drive_c"
     assert(util.execute("cd " .. q(drive_c) .. " && unzip -q " .. q(zip)), "unzip " .. zip)
-    local home = "C:\\" .. name
+    home = "C:\\" .. name
+  end)
+
+  it("is a LuaJIT that loads the library from where it lies", function()
+    local log = util.sh("cd " .. q(drive_c) .. " && " .. wine .. " " .. q(home .. "\\luajit.exe") .. " -e "
+      .. q("local m = require 'aimlmusic'; print(m._VERSION, m.validate{model = 'minimax/music-2.0'})")
+      .. " </dev/null 2>&1; echo rc=$?")
+    -- validate is the core's (core.dll), its error built with cjson (cjson.dll).
+    local want = "^aimlmusic %d+%.%d+%.%d+\tnil\taimlmusic: validation: [^\n]*prompt[^\n]*\nrc=0%s*$"
+    assert.matches(want, (log:gsub("\r", "")))
+  end)
+
+  it("runs aimlmusic.cmd generate in a fresh wine prefix: a playable track, the journal written", function()
     local cmd = table.concat({
       "cd " .. q(drive_c) .. " &&",
-      "env -u XDG_STATE_HOME -u LUA_PATH -u LUA_CPATH -u HOME",
       "AIMLAPI_BASE_URL=" .. q(env.mock.api_url), "AIMLAPI_KEY=" .. q(env.mock.key),
       wine, "cmd /c", q(home .. "\\aimlmusic.cmd"), "generate", "-p", q(util.PARAMS.prompt),
       "-l", q(util.PARAMS.lyrics), "-o", q("C:\\track.mp3"), "--interval 0.1 </dev/null 2>&1; echo rc=$?",
     }, " ")
-    log = util.sh(cmd)
+    local log = util.sh(cmd)
     assert.matches("rc=0%s*$", log)
 
     -- The track: the bytes the CDN serves, an MP3 stream (frame sync 0xFFE).
