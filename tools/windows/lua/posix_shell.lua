@@ -137,7 +137,6 @@ function Feed:write(...)
   return self
 end
 function Feed:flush() return self end
-function Feed:setvbuf() return true end
 function Feed:close()
   while not exists(self.pidfile) do k32.Sleep(2) end
   os.execute("kill $(cat " .. q(self.pidfile) .. ") 2>/dev/null")
