@@ -4,8 +4,9 @@
 # its URLs handed in through AIMLMUSIC_MOCK_URLS; one mock for the whole run, as mockctl keeps
 # one per run on Linux). The specs' shell commands run in the host's /bin/sh
 # (tools/windows/lua/posix_shell.lua); a spec that needs a POSIX-only tool is tagged #posix and
-# skipped here, listed with its reason. Prints the count of specs run.
-# usage: tools/windows/test.sh [BUSTED_ARGS...]   (after make windows; HOST_LUA runs the mock)
+# skipped here, listed with its reason. Then the specs tagged #windows run on Linux, driving
+# wine themselves (the zip of make windows-dist in a fresh prefix). Prints the count of specs run.
+# usage: tools/windows/test.sh [BUSTED_ARGS...]   (make windows-test; HOST_LUA runs the mock)
 set -eu
 root=$(pwd)
 toolchain=$(tools/windows/toolchain.sh)
