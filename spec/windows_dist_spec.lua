@@ -36,6 +36,24 @@ describe("the Windows zip #windows", function()
     assert.matches(want, (log:gsub("\r", "")))
   end)
 
+  -- What Neovim does: its LuaJIT (here one in a folder of its own, as nvim.exe's) loads
+  -- lua\aimlmusic\core.dll from the runtimepath folder, which is on PATH for libcurl-x64.dll.
+  it("loads lua\\aimlmusic\\core.dll from a host elsewhere, the folder on PATH", function()
+    util.mkdir(drive_c .. "/host")
+    assert(util.execute("cp " .. q(drive_c .. "/" .. name .. "/luajit.exe") .. " " .. q(drive_c .. "/" .. name
+      .. "/lua51.dll") .. " " .. q(drive_c .. "/host/")))
+    util.write_file(drive_c .. "/host/probe.lua", "package.path = [[" .. home .. "\\lua\\?.lua;]] .. package.path\n"
+      .. "package.cpath = [[" .. home .. "\\lua\\?.dll;" .. home .. "\\?.dll;]] .. package.cpath\n"
+      .. "print(type(require 'aimlmusic.core'))\n")
+    local run = "cd " .. q(drive_c) .. " && " .. wine .. " cmd /c "
+    local without = util.sh(run .. q("C:\\host\\luajit.exe C:\\host\\probe.lua") .. " </dev/null 2>&1")
+    -- Not found: libcurl-x64.dll is neither beside the host nor on PATH.
+    assert.matches("core.dll", without)
+    local with = util.sh(run .. q("set PATH=" .. home .. ";%PATH% && C:\\host\\luajit.exe C:\\host\\probe.lua")
+      .. " </dev/null 2>&1; echo rc=$?")
+    assert.matches("table%s+rc=0%s*$", with)
+  end)
+
   it("runs aimlmusic.cmd generate in a fresh wine prefix: a playable track, the journal written", function()
     local cmd = table.concat({
       "cd " .. q(drive_c) .. " &&",
