@@ -23,6 +23,9 @@ external_dependencies = {
   -- Only the library is looked up: Debian keeps curl/curl.h in a multiarch include directory
   -- that the compiler searches by itself but LuaRocks does not.
   CURL = { library = "curl" },
+  platforms = {
+    windows = { CURL = { header = "curl/curl.h", library = "libcurl" } },
+  },
 }
 build = {
   type = "builtin",
@@ -78,10 +81,25 @@ build = {
         "src/response.c", "src/schema.c", "src/session.c", "src/trace.c", "src/transfer.c", "src/url.c",
         "src/validate.c",
       },
-      defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
-      libraries = { "curl", "m", "pthread" },
+    },
+  },
+  -- LuaRocks merges a platform's lists into the common ones entry by entry: each platform
+  -- gives its own whole lists.
+  platforms = {
+    unix = {
+      modules = {
+        ["aimlmusic.core"] = { defines = { "_POSIX_C_SOURCE=200809L" }, libraries = { "curl", "m", "pthread" } },
+      },
+    },
+    -- MinGW or MSVC: libcurl's import library (libcurl.dll.a, libcurl.lib) for libcurl-x64.dll
+    -- (curl's own Windows build) or libcurl-4.dll (MSYS2's), Winsock, and LuaJIT's lua51.dll or
+    -- Lua's DLL through LuaRocks' own link line. lua-cjson builds cjson.dll.
+    windows = {
+      modules = {
+        ["aimlmusic.core"] = { libraries = { "libcurl", "ws2_32" } },
+      },
     },
   },
   install = {

@@ -42,7 +42,8 @@ local function timer_gap(fn)
   return gap
 end
 
-describe("music.pollfd", function()
+-- #posix: needs cqueues
+describe("music.pollfd #posix", function()
   local env = fixture.mock_client { duration = 0.3, client = false, dir = false }
 
   it("is one descriptor, readable exactly when step(0) has work", function()
@@ -90,7 +91,8 @@ describe("music.pollfd", function()
   end)
 end)
 
-describe("aimlmusic.cqueues", function()
+-- #posix: needs cqueues
+describe("aimlmusic.cqueues #posix", function()
   local env = fixture.mock_client { duration = 0.5, client = false }
 
   setup(function()

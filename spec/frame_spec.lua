@@ -64,7 +64,8 @@ describe("a frame's step(0)", function()
     assert.is_true(steps >= math.floor(#full / BUFFER), steps .. " steps")
   end)
 
-  it("reads no more than one buffer of a download from its socket in a step over budget", function()
+  -- #posix: needs strace
+  it("reads no more than one buffer of a download from its socket in a step over budget #posix", function()
     env.mock:config { audio_seconds = 20 }
     local st = env.completed()
     -- Each step(0) asks the pollable set once (epoll_wait); what the main thread reads from the
@@ -92,7 +93,8 @@ describe("a frame's step(0)", function()
     assert.is_true(largest <= BUFFER, largest .. " bytes read in one step")
   end)
 
-  it("starts queued requests one per step when each step is over budget", function()
+  -- #posix: needs the pollable set (epoll or kqueue) that paces requests
+  it("starts queued requests one per step when each step is over budget #posix", function()
     local ids = {}
     for i = 1, 4 do ids[i] = assert(env.client:submit(fixture.WAV)).id end
     local before = #env.mock:requests()
@@ -122,7 +124,8 @@ describe("a frame's step(0)", function()
     step_until(function() return polled == 4 end, 100000)
   end)
 
-  it("commits downloads on worker threads it keeps, four at most", function()
+  -- #posix: needs /proc
+  it("commits downloads on worker threads it keeps, four at most #posix", function()
     local st = env.completed()
     local out = run_child("workers", ([[
       local function threads()
@@ -157,7 +160,8 @@ describe("a frame's step(0)", function()
     assert.is_true(tonumber(new) <= 4, out)
   end)
 
-  it("makes and writes a download's file on a worker thread, never on the thread that steps", function()
+  -- #posix: needs strace
+  it("makes and writes a download's file on a worker thread, never on the thread that steps #posix", function()
     local st = env.completed()
     local path = env.dir .. "/spooled.wav"
     -- A game's loop: step(0) until the task is done.
@@ -179,7 +183,8 @@ describe("a frame's step(0)", function()
     assert.equal(read_file(path), fetch(st.url))
   end)
 
-  it("lets a script that waits for its download write it in place, the cheaper way", function()
+  -- #posix: needs strace
+  it("lets a script that waits for its download write it in place, the cheaper way #posix", function()
     local st = env.completed()
     local path = env.dir .. "/inplace.wav"
     local _, log = run_child("inplace", ("assert(c:download({ url = %q }, %q))"):format(st.url, path),
@@ -192,7 +197,8 @@ describe("a frame's step(0)", function()
     assert.equal(read_file(path), fetch(st.url))
   end)
 
-  it("pauses a download whose bytes wait for a slow disk, instead of holding them all", function()
+  -- #posix: needs strace
+  it("pauses a download whose bytes wait for a slow disk, instead of holding them all #posix", function()
     env.mock:config { audio_seconds = 240 }
     local st = env.completed()
     local full = fetch(st.url)
@@ -234,7 +240,8 @@ describe("a frame's step(0)", function()
       last - first, least * 2))
   end)
 
-  it("keeps the pollable set exact while connections are reused", function()
+  -- #posix: needs strace and epoll
+  it("keeps the pollable set exact while connections are reused #posix", function()
     local job = assert(env.client:submit(fixture.WAV))
     -- Two rounds of 8 polls at once over reused connections.
     local _, log = run_child("polls", ([[

@@ -110,7 +110,8 @@ describe("hardening", function()
         util.rm_rf(tls)
       end)
 
-      it("never downgrades to http, even to loopback", function()
+      -- #posix: needs OpenSSL's libcurl: Schannel in libcurl 7.88 cannot match an IP address
+      it("never downgrades to http, even to loopback #posix", function()
         local st = env.completed()
         util.write_file(tls .. "/down", "HTTP/1.0 302 Found\r\nLocation: " .. st.url
           .. "\r\nContent-Length: 0\r\n\r\n")
@@ -195,7 +196,8 @@ describe("hardening", function()
   end)
 
   describe("temporary files", function()
-    it("fit beside a target whose name is 255 bytes long", function()
+    -- #posix: needs the host's file calls: wine fails to link a 254-byte UTF-8 name (ERROR_ALREADY_EXISTS)
+    it("fit beside a target whose name is 255 bytes long #posix", function()
       local st = env.completed()
       local sub = subdir("long")
       for _, len in ipairs { 243, 250, 255 } do
@@ -294,7 +296,8 @@ describe("hardening", function()
   end)
 
   describe("the commit", function()
-    it("fsyncs the target's directory after the final link", function()
+    -- #posix: needs strace
+    it("fsyncs the target's directory after the final link #posix", function()
       local st = env.completed()
       local sub = subdir("dirsync")
       local trace = sub .. "/../dirsync.trace"

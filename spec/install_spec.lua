@@ -64,7 +64,8 @@ local function lines(cmd)
   return out
 end
 
-describe("building and installing", function()
+-- #posix: needs make, a C compiler and LuaRocks on the host
+describe("building and installing #posix", function()
   local root, dir
 
   setup(function()

@@ -23,7 +23,8 @@ local function love_cmd(dir, game, log, env)
   return table.concat(parts, " ")
 end
 
-describe("examples/love in headless LÖVE", function()
+-- #posix: needs LÖVE
+describe("examples/love in headless LÖVE #posix", function()
   local mock, root, dir
 
   setup(function()

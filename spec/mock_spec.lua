@@ -581,7 +581,8 @@ describe("aimlmusic mock", function()
   describe("process", function()
     local lua = util.LUA
 
-    it("exits after --max-lifetime and when stdin closes with --watch-stdin", function()
+    -- #posix: needs luv: the mock process runs on the specs' interpreter
+    it("exits after --max-lifetime and when stdin closes with --watch-stdin #posix", function()
       local t0 = socket.gettime()
       local out = util.sh(lua .. " bin/aimlmusic-mock --port 0 --max-lifetime 0.3 --cdn-host 127.0.0.1", true)
       local line = "^aimlmusic mock: api http://127%.0%.0%.1:%d+ cdn http://127%.0%.0%.1:%d+\n$"
@@ -593,7 +594,8 @@ describe("aimlmusic mock", function()
       assert.truthy(socket.gettime() - t0 < 3)
     end)
 
-    it("can be embedded: start() and close() on the caller's luv loop", function()
+    -- #posix: needs luv
+    it("can be embedded: start() and close() on the caller's luv loop #posix", function()
       -- In a process of its own: this one's luv loop belongs to the specs of aimlmusic.uv.
       local script = [==[
         local uv = require("luv")

@@ -14,7 +14,8 @@ local PROMPT = "A calm and soothing instrumental with gentle piano and soft stri
 local q, read_file, write_file, execute = util.q, util.read_file, util.write_file, util.execute
 local by_host = util.select_reqs
 
-describe("the Neovim plugin", function()
+-- #posix: needs Neovim
+describe("the Neovim plugin #posix", function()
   local env = fixture.mock_client { duration = 0.5, client = false, dir = "private" }
   local root, n = util.repo_root(), 0
 

@@ -27,7 +27,8 @@ describe("transport security", function()
     return client:status("x:minimax/music-2.0")
   end
 
-  it("refuses a self-signed certificate by default", function()
+  -- #posix: needs OpenSSL's libcurl: Schannel in libcurl 7.88 cannot match an IP address
+  it("refuses a self-signed certificate by default #posix", function()
     local st, err = status_via {}
     assert.is_nil(st)
     assert.equal("network", err.kind)
@@ -35,14 +36,16 @@ describe("transport security", function()
     assert.is_false(err.retryable)
   end)
 
-  it("accepts it with ca_file naming the certificate", function()
+  -- #posix: needs OpenSSL's libcurl: Schannel in libcurl 7.88 cannot match an IP address
+  it("accepts it with ca_file naming the certificate #posix", function()
     local st, err = status_via { ca_file = dir .. "/cert.pem" }
     -- The TLS session is up; s_server's status page is not the API's JSON.
     assert.is_nil(st)
     assert.equal("protocol", err.kind)
   end)
 
-  it("accepts any certificate only when tls_verify = false is given by name", function()
+  -- #posix: needs OpenSSL's libcurl: Schannel in libcurl 7.88 cannot match an IP address
+  it("accepts any certificate only when tls_verify = false is given by name #posix", function()
     local _, err = status_via { tls_verify = false }
     assert.equal("protocol", err.kind)
   end)

@@ -8,7 +8,8 @@ local uv = require "luv"
 
 local PARAMS = util.PARAMS
 
-describe("aimlmusic.uv", function()
+-- #posix: needs luv
+describe("aimlmusic.uv #posix", function()
   local env = fixture.mock_client { duration = 0.5, client = { poll_interval = 0.1 } }
 
   before_each(function()

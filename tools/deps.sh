@@ -41,7 +41,7 @@ for what in "$@"; do
     love) pkgs="$pkgs luajit libluajit-5.1-dev lua-cjson" ;;
     fuzz) pkgs="$pkgs clang libclang-rt-14-dev lua5.4 liblua5.4-dev" ;;
     tsan) pkgs="$pkgs lua5.4 liblua5.4-dev lua-luv lua-socket libtsan2" ;;
-    windows) pkgs="$pkgs gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev libluajit-5.1-dev" ;;
+    windows) pkgs="$pkgs gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev libluajit-5.1-dev wine wine64 dpkg-dev xz-utils lua-busted lua-luv lua-socket zip unzip" ;;
     *) echo "deps: unknown target $what" >&2; exit 2 ;;
   esac
 done

@@ -10,7 +10,8 @@
 --
 -- The process is started through io.popen(cmd, "w") with --watch-stdin: it exits
 -- when the test process exits (its stdin pipe closes). Set AIMLMUSIC_MOCK_URLS to
--- "API_URL CDN_URL" to use a mock that is already running instead.
+-- "API_URL CDN_URL" to use a mock that is already running instead, and AIMLMUSIC_MOCK_LUA to
+-- run the mock on another interpreter than the specs'.
 
 local socket = require("socket")
 local http = require("socket.http")
@@ -87,7 +88,9 @@ end
 
 local function launch(path_prefix)
   local root = util.repo_root()
-  local lua = util.LUA
+  -- The mock's interpreter: the specs' own, or AIMLMUSIC_MOCK_LUA (under wine the specs run on
+  -- LuaJIT for Windows while the mock, which needs luv, runs on the host's Lua).
+  local lua = os.getenv("AIMLMUSIC_MOCK_LUA") or util.LUA
   local port_file = os.tmpname()
   os.remove(port_file)
   local lua_path = (path_prefix or "") .. root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;"

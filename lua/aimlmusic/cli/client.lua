@@ -13,8 +13,15 @@ function M.default_journal()
   local state = os.getenv("XDG_STATE_HOME")
   if not state or state == "" then
     local home = os.getenv("HOME")
-    if not home or home == "" then return nil end
-    state = home .. "/.local/state"
+    -- Windows has no HOME: the user's local application data.
+    local appdata = os.getenv("LOCALAPPDATA")
+    if home and home ~= "" then
+      state = home .. "/.local/state"
+    elseif appdata and appdata ~= "" then
+      state = appdata
+    else
+      return nil
+    end
   end
   return state .. "/aimlmusic/jobs.journal"
 end
@@ -23,8 +30,10 @@ end
 local function make_parent(path)
   local dir = path:match("^(.*)[/\\][^/\\]*$")
   if not dir or dir == "" then return true end
-  local sofar = dir:sub(1, 1) == "/" and "" or "."
-  for part in dir:gmatch("[^/\\]+") do
+  -- A Windows drive (C:\...) starts from the drive's root.
+  local drive, rest = dir:match("^(%a:)[/\\](.*)$")
+  local sofar = drive or (dir:find("^[/\\]") and "" or ".")
+  for part in (rest or dir):gmatch("[^/\\]+") do
     sofar = sofar .. "/" .. part
     local ok, err = core.mkdir(sofar)
     if not ok then return nil, err end

@@ -57,7 +57,8 @@ local CLIENT_HELP = [[
                            (60); then it is retried
   --retries N              retries of a failed request that is safe to repeat (3)
   --journal PATH           the job journal (default $XDG_STATE_HOME/aimlmusic/jobs.journal,
-                           else ~/.local/state/aimlmusic/jobs.journal)
+                           else ~/.local/state/aimlmusic/jobs.journal; on Windows
+                           %LOCALAPPDATA%\aimlmusic\jobs.journal)
   --no-journal             keep no journal
   --json                   print exactly one JSON object on stdout
   -q, --quiet              print only the result
