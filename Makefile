@@ -27,7 +27,7 @@ HDR = $(wildcard src/*.h)
 
 BUSTED = /usr/bin/busted
 # Specs tagged #windows drive wine and need `make windows-dist`: `make windows-test` runs them.
-BUSTED_ARGS ?= --exclude-tags=windows
+SPEC_EXCLUDE = --exclude-tags=windows
 TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic bin/aimlmusic-mock
@@ -61,9 +61,9 @@ test: deps-test build layers
 ifeq ($(strip $(BUSTED_ARGS)),)
 	@$(MAKE) --no-print-directory build LUA=luajit >build/luajit-build.log 2>&1 || \
 		echo "make build LUA=luajit failed (build/luajit-build.log): the specs that need it will fail" >&2
-	@$(TEST_ENV) tools/specs.sh $(LUA) $(BUSTED)
+	@$(TEST_ENV) tools/specs.sh $(LUA) $(BUSTED) $(SPEC_EXCLUDE)
 else
-	$(TEST_ENV) $(LUA) $(BUSTED) $(BUSTED_ARGS)
+	$(TEST_ENV) $(LUA) $(BUSTED) $(SPEC_EXCLUDE) $(BUSTED_ARGS)
 endif
 
 # Each src/*.c compiled alone; nm proves that no file calls one above it (order in the script).
@@ -106,13 +106,13 @@ asan: deps-asan $(NODLCLOSE)
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 AIMLMUSIC_TIME_SCALE=3 \
 	LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(ASAN_BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA) \
-		$(LUA) $(BUSTED) $(BUSTED_ARGS)
+		$(LUA) $(BUSTED) $(SPEC_EXCLUDE) $(BUSTED_ARGS)
 
 # The specs under valgrind's memcheck: any definite or indirect leak fails the run.
 valgrind: deps-valgrind build $(NODLCLOSE)
 	$(TEST_ENV) AIMLMUSIC_TIME_SCALE=25 LD_PRELOAD=$(CURDIR)/$(NODLCLOSE) valgrind --quiet --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-		--suppressions=tools/valgrind.supp $(LUA) $(BUSTED) $(BUSTED_ARGS)
+		--suppressions=tools/valgrind.supp $(LUA) $(BUSTED) $(SPEC_EXCLUDE) $(BUSTED_ARGS)
 
 # libFuzzer (clang) on the response classifier and the validator, in a real Lua state with
 # AddressSanitizer and UBSan. FUZZ_SECONDS=600 for a long run.

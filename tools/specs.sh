@@ -4,10 +4,13 @@
 # file's output in the order of the names and the total, "N passed, N failed, N skipped".
 # Spec files share nothing but the built core: each starts its own mock server on a free port
 # and works in directories of its own.
-# usage: tools/specs.sh LUA BUSTED   (with make test's LUA_PATH, LUA_CPATH, AIMLMUSIC_TEST_LUA)
+# usage: tools/specs.sh LUA BUSTED [BUSTED_OPTION...]   (with make test's LUA_PATH, LUA_CPATH,
+# AIMLMUSIC_TEST_LUA); the options (--exclude-tags=windows, say) go to every busted.
 set -u
 lua=$1
 busted=$2
+shift 2
+opts="$*"
 jobs=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
 times=build/spec-times
 logs=build/spec-logs
@@ -20,9 +23,9 @@ start=$(date +%s.%N)
 ls spec/*_spec.lua | awk -v times="$times" '
   BEGIN { while ((getline line < times) > 0) { split(line, f, " "); t[f[2]] = f[1] } }
   { print ($0 in t ? t[$0] : 1e9), $0 }' | sort -k1,1gr -k2,2 | cut -d' ' -f2 |
-  LUA="$lua" BUSTED="$busted" LOGS="$logs" xargs -P "$jobs" -I{} sh -c '
+  LUA="$lua" BUSTED="$busted" OPTS="$opts" LOGS="$logs" xargs -P "$jobs" -I{} sh -c '
     f={}; n=$(basename "$f" .lua); s=$(date +%s.%N)
-    "$LUA" "$BUSTED" "$f" >"$LOGS/$n.log" 2>&1; echo $? >"$LOGS/$n.rc"
+    "$LUA" "$BUSTED" $OPTS "$f" >"$LOGS/$n.log" 2>&1; echo $? >"$LOGS/$n.rc"
     awk -v s="$s" -v e="$(date +%s.%N)" -v f="$f" "BEGIN { printf \"%.2f %s\\n\", e - s, f }" >"$LOGS/$n.time"'
 
 passed=0 failed=0 skipped=0 status=0
