@@ -185,7 +185,8 @@ describe("the aimlmusic command for a shell user", function()
   describe("the man page", function()
     it("is the one tools/gen-man.lua makes from --help's texts now", function()
       local case = case_dir()
-      assert.is_true(execute("cd " .. q(root) .. " && " .. LUA .. " tools/gen-man.lua >" .. q(case .. "/m.1")))
+      assert.is_true(execute("unset LD_PRELOAD; cd " .. q(root) .. " && " .. LUA
+        .. " tools/gen-man.lua >" .. q(case .. "/m.1")))
       assert.equal(read_file(root .. "/man/man1/aimlmusic.1"), read_file(case .. "/m.1"))
       local r = run({ "generate", "--help" })
       assert.truthy(read_file(case .. "/m.1"):find("--request-timeout S", 1, true))
@@ -199,11 +200,12 @@ describe("the aimlmusic command for a shell user", function()
       local case = case_dir()
       local copy, tree = case .. "/src", case .. "/tree"
       -- make rock builds in the tree it is given: a copy, so the checkout stays clean.
-      assert.is_true(execute("mkdir -p " .. q(copy) .. " && cd " .. q(root) .. " && git ls-files -z --cached --others "
-        .. "--exclude-standard | xargs -0 cp --parents -t " .. q(copy)))
-      assert.is_true(execute("cd " .. q(copy) .. " && make --no-print-directory rock LUA=" .. LUA .. " ROCK_TREE="
-        .. q(tree) .. " >" .. q(case .. "/make.log") .. " 2>&1"), read_file(case .. "/make.log"))
-      local cmd = "cd /tmp && env -u MANPATH HOME=" .. q(case) .. " PATH=" .. q(tree .. "/bin") .. ":/usr/bin:/bin "
+      assert.is_true(execute("unset LD_PRELOAD; mkdir -p " .. q(copy) .. " && cd " .. q(root)
+        .. " && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t " .. q(copy)))
+      assert.is_true(execute("unset LD_PRELOAD; cd " .. q(copy) .. " && make --no-print-directory rock LUA=" .. LUA
+        .. " ROCK_TREE=" .. q(tree) .. " >" .. q(case .. "/make.log") .. " 2>&1"), read_file(case .. "/make.log"))
+      local cmd = "cd /tmp && env -u MANPATH -u LD_PRELOAD HOME=" .. q(case) .. " PATH=" .. q(tree .. "/bin")
+        .. ":/usr/bin:/bin "
         .. "MANPAGER=cat MANWIDTH=80 man aimlmusic >" .. q(case .. "/man.txt") .. " 2>&1"
       assert.is_true(execute(cmd), read_file(case .. "/man.txt"))
       local page = read_file(case .. "/man.txt")
@@ -359,9 +361,10 @@ describe("the aimlmusic command for a shell user", function()
       local case = case_dir()
       local co = util.mkdir(case .. "/co")
       util.mkdir(co .. "/build")
-      assert.is_true(execute("cp -r " .. q(root .. "/bin") .. " " .. q(root .. "/lua") .. " " .. q(co) .. " && cp -r "
-        .. q(root .. "/build/" .. LUA) .. " " .. q(co .. "/build/")))
-      local clean = "env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3"
+      assert.is_true(execute("unset LD_PRELOAD; cp -r " .. q(root .. "/bin") .. " " .. q(root .. "/lua") .. " " .. q(co)
+        .. " && cp -r " .. q(root .. "/build/" .. LUA) .. " " .. q(co .. "/build/")))
+      local clean = "env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH"
+        .. " -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3"
         .. " -u LUA_PATH_5_2 -u LUA_CPATH_5_2 -u LUA_INIT "
       local function launch(args)
         execute("cd " .. q(case) .. " && " .. clean .. other .. " co/bin/aimlmusic " .. args .. " >o 2>e; echo $? >rc")

@@ -76,7 +76,8 @@ describe("the reference (make docs)", function()
     -- as users make it: make docs, into docs/ (outside the calling make)
     local dir = root .. "/docs"
     util.rm_rf(dir)
-    local out = sh("cd " .. q(root) .. " && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD make --no-print-directory docs 2>&1")
+    local out = sh("cd " .. q(root)
+      .. " && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD make --no-print-directory docs 2>&1")
     assert(out:find("output written to", 1, true), out)
     for name in sh("cd " .. q(dir) .. " && find . -name '*.html' | sort"):gmatch("[^\n]+") do
       pages[name:gsub("^%./", "")] = assert(read_file(dir .. "/" .. name))
