@@ -134,7 +134,7 @@ static inline char *platform_parent(const char *path) {
   size_t n = sep ? (size_t)(sep - path) : 0;
   char *dir = (char *)malloc(n + 2);
   if (dir == NULL) return NULL;
-  if (!sep) strcpy(dir, ".");
+  if (!sep) memcpy(dir, ".", sizeof ".");
 #if defined(_WIN32)
   else if (n == 0 || (n == 2 && path[1] == ':')) { /* "/x" and "C:\x": keep the separator */
 #else
@@ -206,6 +206,10 @@ const char *platform_readdir(platform_dir *d);
 void platform_closedir(platform_dir *d);
 
 /* ---- the process ---- */
+/* The message for the errno value err, written into buf (size bytes; 128 is enough), which it
+ * returns: strerror_r; strerror_s. strerror itself may share one buffer between threads. */
+#define PLATFORM_STRERROR_SIZE 128
+const char *platform_strerror(int err, char *buf, size_t size);
 int platform_isatty(int fd);
 /* From now on Ctrl-C (SIGINT; the console's Ctrl-C event) increments a counter instead of
  * ending the process; the counter starts at 0. POSIX: a blocking wait returns early when it
