@@ -148,11 +148,11 @@ void platform_mutex_destroy(platform_mutex *m) {
   (void)m;
 }
 
-void platform_mutex_lock(platform_mutex *m) {
+PLATFORM_NO_LOCK_ANALYSIS void platform_mutex_lock(platform_mutex *m) {
   AcquireSRWLockExclusive((PSRWLOCK)(void *)m);
 }
 
-void platform_mutex_unlock(platform_mutex *m) {
+PLATFORM_NO_LOCK_ANALYSIS void platform_mutex_unlock(platform_mutex *m) {
   ReleaseSRWLockExclusive((PSRWLOCK)(void *)m);
 }
 
