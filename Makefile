@@ -32,7 +32,7 @@ TEST_PATH = ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 TEST_ENV = LUA_PATH='$(TEST_PATH)' LUA_CPATH='./$(BUILD)/?.so;;' AIMLMUSIC_TEST_LUA=$(LUA)
 LUACHECK_DIRS = $(wildcard lua spec examples bench tools plugin) bin/aimlmusic bin/aimlmusic-mock
 
-.PHONY: all build layers test test-all demo asan valgrind tsan lint format-check rock rock-config rock-pack fuzz bench \
+.PHONY: all build layers test test-all demo asan valgrind tsan lint analyze format-check rock rock-config rock-pack fuzz bench \
 	clean nvim docs love-bundle windows windows-toolchain windows-test windows-dist
 RUNTIMES = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 
@@ -137,6 +137,12 @@ bench: build
 lint: deps-lint
 	@command -v luacheck >/dev/null 2>&1 || { echo "lint: luacheck is not on PATH (luarocks install luacheck)" >&2; exit 1; }
 	luacheck $(LUACHECK_DIRS)
+
+# Static analysis: clang-tidy over src/*.c with the checks .clang-tidy names (and why any is off),
+# with the build's flags, then for Windows with mingw-w64's headers; any finding fails.
+analyze: deps-analyze
+	@CC='$(CC)' CFLAGS='$(ALL_CFLAGS)' CURL_CFLAGS='$(CURL_CFLAGS)' \
+		WIN_LUA_CFLAGS='$(shell $(FLAGS_ENV) tools/buildflags.sh lua-cflags luajit)' tools/analyze.sh
 
 # The recorded style: clang-format (.clang-format) over the C files; tools/editorconfig.lua over
 # the Lua files for .editorconfig's rules (final newline, no trailing whitespace, indentation).

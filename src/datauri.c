@@ -82,7 +82,7 @@ static int check_data_uri(lua_State *L, const char *s, size_t n, double max_byte
     lua_pushliteral(L, "has base64 data of a length that is not a multiple of 4");
     return 0;
   }
-  bytes = (double)(len / 4) * 3 - (double)pad;
+  bytes = (double)len * 3 / 4 - (double)pad; /* len is a multiple of 4 */
   if (max_bytes > 0 && bytes > max_bytes) {
     push_size(L, max_bytes);
     lua_pushfstring(L, "is audio of %f bytes, more than the limit of %s", (lua_Number)bytes, lua_tostring(L, -1));
@@ -123,7 +123,7 @@ static int encode_file(int fd, luaL_Buffer *b) {
       unsigned v = (unsigned)in[i] << 16 | (i + 1 < got ? (unsigned)in[i + 1] << 8 : 0);
       *out++ = b64[v >> 18];
       *out++ = b64[(v >> 12) & 63];
-      *out++ = i + 1 < got ? b64[(v >> 6) & 63] : '=';
+      *out++ = (char)(i + 1 < got ? b64[(v >> 6) & 63] : '=');
       *out++ = '=';
     }
     luaL_addlstring(b, enc, (size_t)(out - enc));
@@ -136,12 +136,13 @@ static int check_file(lua_State *L, const char *path, double max_bytes, int buil
   unsigned char head[16];
   long got;
   const char *mime;
+  char why[PLATFORM_STRERROR_SIZE];
   int fd;
   /* Only a regular file is opened at all: opening a device can have effects of its own. */
-  if (platform_stat(path, 1, &info) != 0) return file_problem(L, path, strerror(errno));
+  if (platform_stat(path, 1, &info) != 0) return file_problem(L, path, platform_strerror(errno, why, sizeof why));
   if (!info.is_reg) return file_problem(L, path, "not a regular file");
   fd = platform_open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
-  if (fd < 0) return file_problem(L, path, strerror(errno));
+  if (fd < 0) return file_problem(L, path, platform_strerror(errno, why, sizeof why));
   if (platform_fstat(fd, &info) != 0 || !info.is_reg) {
     close(fd);
     return file_problem(L, path, "not a regular file");
@@ -159,7 +160,7 @@ static int check_file(lua_State *L, const char *path, double max_bytes, int buil
   if (got < 0) {
     int e = errno;
     close(fd);
-    return file_problem(L, path, strerror(e));
+    return file_problem(L, path, platform_strerror(e, why, sizeof why));
   }
   mime = datauri_sniff(head, (size_t)got);
   if (!mime) {
@@ -173,7 +174,7 @@ static int check_file(lua_State *L, const char *path, double max_bytes, int buil
     if (lseek(fd, 0, SEEK_SET) != 0) {
       int e = errno;
       close(fd);
-      return file_problem(L, path, strerror(e));
+      return file_problem(L, path, platform_strerror(e, why, sizeof why));
     }
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "data:");

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "platform.h"
 #include "pollfd.h"
 
 /* engine:perform([done[, budget]]) --> transfers still running, number finished now.
@@ -135,7 +136,7 @@ static int drive_poll(lua_State *L) {
   if (e->fd_mode) {
     long curl_ms = -1;
     curl_multi_timeout(e->multi, &curl_ms);
-    if (curl_ms >= 0 && curl_ms < ms) ms = (lua_Number)curl_ms;
+    if (curl_ms >= 0 && (lua_Number)curl_ms < ms) ms = (lua_Number)curl_ms;
     lua_pushinteger(L, pollfd_wait(e, (int)ms));
     return 1;
   }
@@ -167,16 +168,17 @@ static int drive_timeout(lua_State *L) {
 /* engine:pollfd() --> the descriptor readable whenever step(0) has work | nil, message */
 static int drive_pollfd(lua_State *L) {
   engine *e = engine_check(L, 1);
+  char why[PLATFORM_STRERROR_SIZE];
   int err = pollfd_open(e);
   if (err) {
     lua_pushnil(L);
     lua_pushstring(L, err == ENOSYS ? "no pollable descriptor on this platform: use music.step or aimlmusic.uv"
-                                    : strerror(err));
+                                    : platform_strerror(err, why, sizeof why));
     return 2;
   }
   if (engine_wake_fd(e) < 0) {
     lua_pushnil(L);
-    lua_pushstring(L, strerror(errno));
+    lua_pushstring(L, platform_strerror(errno, why, sizeof why));
     return 2;
   }
   if (!e->fd_mode) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "class.h"
+#include "platform.h"
 
 void error_setstring(lua_State *L, const char *k, const char *v) {
   if (v == NULL) return;
@@ -71,10 +72,11 @@ const char *error_errno_name(int err) {
 
 int error_fail_errno(lua_State *L, const char *kind, int err, const char *fmt, ...) {
   va_list ap;
+  char why[PLATFORM_STRERROR_SIZE];
   va_start(ap, fmt);
   lua_pushvfstring(L, fmt, ap);
   va_end(ap);
-  lua_pushfstring(L, "%s: %s", lua_tostring(L, -1), strerror(err));
+  lua_pushfstring(L, "%s: %s", lua_tostring(L, -1), platform_strerror(err, why, sizeof why));
   lua_remove(L, -2);
   error_fail_top(L, kind);
   error_setstring(L, "code", error_errno_name(err));

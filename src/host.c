@@ -36,6 +36,7 @@ static int host_sigint_count(lua_State *L) {
 static int host_mkdir_l(lua_State *L) {
   size_t n;
   const char *path = luaL_checklstring(L, 1, &n);
+  char why[PLATFORM_STRERROR_SIZE];
   if (memchr(path, '\0', n)) {
     lua_pushnil(L);
     lua_pushliteral(L, "the directory's path holds a NUL byte");
@@ -46,7 +47,7 @@ static int host_mkdir_l(lua_State *L) {
     return 1;
   }
   lua_pushnil(L);
-  lua_pushfstring(L, "%s: %s", path, strerror(errno));
+  lua_pushfstring(L, "%s: %s", path, platform_strerror(errno, why, sizeof why));
   return 2;
 }
 

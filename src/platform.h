@@ -45,6 +45,22 @@
 #endif
 
 /* ---- threads ---- */
+/* For clang's thread safety analysis (-Wthread-safety, run by make analyze): a mutex is a
+ * capability; a function says which mutex it takes, releases or needs held. The functions that
+ * are the locking itself are not analysed (PLATFORM_NO_LOCK_ANALYSIS). */
+#if defined(__clang__)
+#define PLATFORM_CAPABILITY __attribute__((capability("mutex")))
+#define PLATFORM_ACQUIRE(m) __attribute__((acquire_capability(m)))
+#define PLATFORM_RELEASE(m) __attribute__((release_capability(m)))
+#define PLATFORM_REQUIRES(m) __attribute__((requires_capability(m)))
+#define PLATFORM_NO_LOCK_ANALYSIS __attribute__((no_thread_safety_analysis))
+#else
+#define PLATFORM_CAPABILITY
+#define PLATFORM_ACQUIRE(m)
+#define PLATFORM_RELEASE(m)
+#define PLATFORM_REQUIRES(m)
+#define PLATFORM_NO_LOCK_ANALYSIS
+#endif
 #if defined(_WIN32)
 typedef void *platform_thread; /* a HANDLE */
 typedef struct {
@@ -53,7 +69,7 @@ typedef struct {
 #define PLATFORM_ONCE_INIT \
   { 0 }
 /* Laid out as SRWLOCK and CONDITION_VARIABLE: one pointer each, zero when ready to use. */
-typedef struct {
+typedef struct PLATFORM_CAPABILITY {
   void *ptr;
 } platform_mutex;
 typedef struct {
@@ -63,7 +79,7 @@ typedef struct {
 typedef pthread_t platform_thread;
 typedef pthread_once_t platform_once;
 #define PLATFORM_ONCE_INIT PTHREAD_ONCE_INIT
-typedef pthread_mutex_t platform_mutex;
+typedef pthread_mutex_t platform_mutex PLATFORM_CAPABILITY;
 typedef pthread_cond_t platform_cond;
 #endif
 
@@ -77,11 +93,11 @@ void platform_once_run(platform_once *once, void (*fn)(void));
  * init returns 0 or an errno value; wait releases m while it sleeps, as pthread_cond_wait. */
 int platform_mutex_init(platform_mutex *m);
 void platform_mutex_destroy(platform_mutex *m);
-void platform_mutex_lock(platform_mutex *m);
-void platform_mutex_unlock(platform_mutex *m);
+void platform_mutex_lock(platform_mutex *m) PLATFORM_ACQUIRE(*m);
+void platform_mutex_unlock(platform_mutex *m) PLATFORM_RELEASE(*m);
 int platform_cond_init(platform_cond *c);
 void platform_cond_destroy(platform_cond *c);
-void platform_cond_wait(platform_cond *c, platform_mutex *m);
+void platform_cond_wait(platform_cond *c, platform_mutex *m) PLATFORM_REQUIRES(*m);
 void platform_cond_signal(platform_cond *c);
 void platform_cond_broadcast(platform_cond *c);
 
@@ -134,7 +150,7 @@ static inline char *platform_parent(const char *path) {
   size_t n = sep ? (size_t)(sep - path) : 0;
   char *dir = (char *)malloc(n + 2);
   if (dir == NULL) return NULL;
-  if (!sep) strcpy(dir, ".");
+  if (!sep) memcpy(dir, ".", sizeof ".");
 #if defined(_WIN32)
   else if (n == 0 || (n == 2 && path[1] == ':')) { /* "/x" and "C:\x": keep the separator */
 #else
@@ -206,6 +222,10 @@ const char *platform_readdir(platform_dir *d);
 void platform_closedir(platform_dir *d);
 
 /* ---- the process ---- */
+/* The message for the errno value err, written into buf (size bytes; 128 is enough), which it
+ * returns: strerror_r; strerror_s. strerror itself may share one buffer between threads. */
+#define PLATFORM_STRERROR_SIZE 128
+const char *platform_strerror(int err, char *buf, size_t size);
 int platform_isatty(int fd);
 /* From now on Ctrl-C (SIGINT; the console's Ctrl-C event) increments a counter instead of
  * ending the process; the counter starts at 0. POSIX: a blocking wait returns early when it

@@ -148,11 +148,11 @@ void platform_mutex_destroy(platform_mutex *m) {
   (void)m;
 }
 
-void platform_mutex_lock(platform_mutex *m) {
+PLATFORM_NO_LOCK_ANALYSIS void platform_mutex_lock(platform_mutex *m) {
   AcquireSRWLockExclusive((PSRWLOCK)(void *)m);
 }
 
-void platform_mutex_unlock(platform_mutex *m) {
+PLATFORM_NO_LOCK_ANALYSIS void platform_mutex_unlock(platform_mutex *m) {
   ReleaseSRWLockExclusive((PSRWLOCK)(void *)m);
 }
 
@@ -281,7 +281,7 @@ int platform_open(const char *path, int flags, int mode) {
                   FILE_ATTRIBUTE_NORMAL, NULL);
   free(w);
   if (h == INVALID_HANDLE_VALUE) return fail_last();
-  fd = _open_osfhandle((intptr_t)h, (flags & O_APPEND ? _O_APPEND : 0) | (acc == O_RDONLY ? _O_RDONLY : 0));
+  fd = _open_osfhandle((intptr_t)h, flags & O_APPEND ? _O_APPEND : 0); /* binary: no _O_TEXT */
   if (fd < 0) {
     CloseHandle(h);
     errno = EMFILE;
@@ -515,8 +515,7 @@ platform_dir *platform_opendir(const char *path) {
     errno = ENOMEM;
     return NULL;
   }
-  memcpy(pattern, path, n);
-  memcpy(pattern + n, "\\*", 3);
+  snprintf(pattern, n + 3, "%s\\*", path);
   w = wide(pattern);
   free(pattern);
   if (w == NULL) return NULL;
@@ -554,6 +553,11 @@ void platform_closedir(platform_dir *d) {
 }
 
 /* ---- the process ---- */
+
+const char *platform_strerror(int err, char *buf, size_t size) {
+  if (strerror_s(buf, size, err) != 0) snprintf(buf, size, "error %d", err);
+  return buf;
+}
 
 int platform_isatty(int fd) {
   return fd >= 0 && _isatty(fd) != 0;

@@ -468,7 +468,7 @@ static int l_classify(lua_State *L) {
   r = response_classify(L, &f, lua_istable(L, 4) ? 4 : 0);
   if (r == 0) { /* a download's bytes: what finish reports, without a file */
     lua_createtable(L, 0, 1);
-    lua_pushinteger(L, n);
+    lua_pushinteger(L, (lua_Integer)n);
     lua_setfield(L, -2, "bytes");
     return 1;
   }

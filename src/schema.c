@@ -93,7 +93,7 @@ static void check_literal(where *w, int f, int vidx, const char *type, const cha
     has_hi = get(L, f, "max_length") == LUA_TNUMBER;
     hi = lua_tonumber(L, -1);
     lua_pop(L, 2);
-    if ((has_lo && len < lo) || (has_hi && len > hi)) goto outside;
+    if ((has_lo && (lua_Number)len < lo) || (has_hi && (lua_Number)len > hi)) goto outside;
     return;
   }
   if (strcmp(type, "boolean") == 0) {

@@ -202,7 +202,7 @@ static int l_session(lua_State *L) {
   }
   while (ulen > 0 && url[ulen - 1] == '/') ulen--;
 
-  ps = (session **)class_new(L, SESSION_MT, sizeof *ps);
+  ps = (session **)class_new(L, SESSION_MT, sizeof(session *));
   s = (session *)calloc(1, sizeof *s);
   if (s == NULL) return luaL_error(L, "out of memory");
   *ps = s;
@@ -231,7 +231,10 @@ static int l_session(lua_State *L) {
     char *line;
     s->key = dup_string(key, klen);
     line = (char *)malloc(klen + sizeof "Authorization: Bearer ");
-    if (!s->key || !line) return luaL_error(L, "out of memory");
+    if (!s->key || !line) {
+      free(line); /* luaL_error does not return: nothing else would */
+      return luaL_error(L, "out of memory");
+    }
     memcpy(line, "Authorization: Bearer ", sizeof "Authorization: Bearer " - 1);
     memcpy(line + sizeof "Authorization: Bearer " - 1, key, klen + 1);
     h = curl_slist_append(NULL, line);

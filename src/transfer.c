@@ -597,10 +597,10 @@ static int l_remove_partials(lua_State *L) {
   if (dir == NULL) return luaL_error(L, "out of memory");
   /* No file has a name with a NUL in it: cut there, it would be another file's partials. */
   d = memchr(target, '\0', tlen) ? NULL : platform_opendir(dir);
-  path = (char *)malloc(strlen(dir) + 256 * 3 + 2);
+  path = (char *)malloc(strlen(dir) + (size_t)256 * 3 + 2);
   while (d && path && (name = platform_readdir(d)) != NULL) {
     int fd;
-    if (!part_is(name, base, keep) || strlen(name) > 256 * 3) continue;
+    if (!part_is(name, base, keep) || strlen(name) > (size_t)256 * 3) continue;
     sprintf(path, "%s/%s", dir, name);
     /* Only a regular file is opened (lstat first): a FIFO or a device of that name is left. */
     if (platform_stat(path, 0, &info) != 0 || !info.is_reg) continue;

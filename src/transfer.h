@@ -12,19 +12,19 @@
 #define TRANSFER_MT "aimlmusic.transfer"
 
 /* Bodies of API responses are small JSON documents; anything larger is refused. */
-#define TRANSFER_MAX_BODY (1024 * 1024)
+#define TRANSFER_MAX_BODY ((size_t)1024 * 1024)
 /* What is kept of an error body sent instead of a download. */
-#define TRANSFER_MAX_ERROR_BODY (64 * 1024)
+#define TRANSFER_MAX_ERROR_BODY ((size_t)64 * 1024)
 /* Redirects a download follows, each checked against the URL rule (url.h) before it is sent. */
 #define TRANSFER_MAX_REDIRECTS 5
 
 /* Bytes of a download waiting for the disk at most: past this the download pauses until its
  * worker has written half of them. */
-#define TRANSFER_SPOOL_MAX (512 * 1024)
+#define TRANSFER_SPOOL_MAX ((size_t)512 * 1024)
 
 /* What a piece of the spool holds at least: libcurl hands a download over 16 KiB at a time,
  * and a worker writes it in pieces of this size. */
-#define TRANSFER_SPOOL_CHUNK (120 * 1024) /* with its header, under malloc's mmap threshold */
+#define TRANSFER_SPOOL_CHUNK ((size_t)120 * 1024) /* with its header, under malloc's mmap threshold */
 
 /* A piece of a download on its way to the disk: len bytes of cap. */
 typedef struct transfer_chunk {

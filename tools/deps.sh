@@ -3,7 +3,7 @@
 # As root it runs apt-get itself; otherwise it prints the one line to run and fails.
 # Where there is no apt (and dpkg), it does nothing: the build uses what is there and
 # tools/probe.sh names what is missing, if anything is.
-# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint format docs asan valgrind tsan rock fuzz love windows)
+# usage: tools/deps.sh LUA WHAT...   (LUA: lua5.1..lua5.4 or luajit; WHAT: build test demo lint format analyze docs asan valgrind tsan rock fuzz love windows)
 set -eu
 lua=${1:-lua5.4}
 shift || true
@@ -41,6 +41,7 @@ for what in "$@"; do
     love) pkgs="$pkgs luajit libluajit-5.1-dev lua-cjson" ;;
     fuzz) pkgs="$pkgs clang libclang-rt-14-dev lua5.4 liblua5.4-dev" ;;
     tsan) pkgs="$pkgs lua5.4 liblua5.4-dev lua-luv lua-socket libtsan2" ;;
+    analyze) pkgs="$pkgs clang-tidy mingw-w64-x86-64-dev libluajit-5.1-dev" ;;
     windows) pkgs="$pkgs gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev libluajit-5.1-dev wine wine64 dpkg-dev xz-utils lua-busted lua-luv lua-socket zip unzip" ;;
     *) echo "deps: unknown target $what" >&2; exit 2 ;;
   esac
