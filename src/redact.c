@@ -15,6 +15,8 @@
 #define PIECE 8      /* bytes of a piece: one 64-bit word */
 #define B64_PIECE 10 /* base64 digits that 8 bytes fill whatever their alignment: 60 bits */
 #define CORE_MAX 24  /* base64 digits of a short key, at most */
+#define RING 16      /* the last bytes a plain scan keeps: a power of 2, at least LONG_KEY */
+#define B64_RING 32  /* the last digits a base64 scan keeps: a power of 2, at least CORE_MAX */
 
 typedef unsigned long long u64;
 
@@ -30,6 +32,7 @@ typedef struct {
   unsigned char fold[LONG_KEY];
   unsigned char core[3][CORE_MAX];
   size_t core_len[3];
+  u64 core_last; /* bit d set: some alignment's digits end with digit d */
 } matcher;
 
 static unsigned fold(unsigned c) {
@@ -128,6 +131,7 @@ static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
     } else {
       for (i = first; i <= last && i - first < CORE_MAX; i++) m->core[a][i - first] = (unsigned char)b64_digit(key, klen, a, i);
       m->core_len[a] = i - first;
+      if (m->core_len[a]) m->core_last |= 1ULL << m->core[a][m->core_len[a] - 1];
     }
   }
   return m;
@@ -141,8 +145,8 @@ static void mark(unsigned char *mask, size_t from, size_t to) {
  * mask, or with mask NULL says whether there is anything. */
 static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int decode, unsigned char *mask) {
   size_t w = m->long_key ? PIECE : m->klen;
-  size_t starts[LONG_KEY], count = 0, i = 0, k;
-  unsigned char vals[LONG_KEY];
+  size_t starts[RING], count = 0, i = 0, k;
+  unsigned char vals[RING];
   u64 v = 0;
   int found = 0;
   while (i < n) {
@@ -153,8 +157,8 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
       i += 2;
     }
     c = fold(c);
-    starts[count % w] = from;
-    vals[count % w] = (unsigned char)c;
+    starts[count & (RING - 1)] = from;
+    vals[count & (RING - 1)] = (unsigned char)c;
     v = (v << 8) | c;
     count++;
     if (count < w) continue;
@@ -162,11 +166,11 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
       if (!set_has(m->plain, m->plain_mask, v)) continue;
     } else {
       if (c != m->fold[w - 1]) continue;
-      for (k = 0; k < w && vals[(count - w + k) % w] == m->fold[k]; k++) {}
+      for (k = 0; k < w && vals[(count - w + k) & (RING - 1)] == m->fold[k]; k++) {}
       if (k < w) continue;
     }
     if (mask == NULL) return 1;
-    mark(mask, starts[(count - w) % w], i);
+    mark(mask, starts[(count - w) & (RING - 1)], i);
     found = 1;
   }
   return found;
@@ -177,7 +181,7 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
  * it: every step is still done once. */
 static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned char *mask) {
   size_t run = 0, i, a, k;
-  unsigned char ring[CORE_MAX];
+  unsigned char ring[B64_RING];
   u64 v = 0;
   int found = 0;
   for (i = 0; i < n; i++) {
@@ -188,15 +192,15 @@ static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned
       continue;
     }
     v = ((v << 6) | (unsigned)d) & ((1ULL << 60) - 1);
-    ring[run % CORE_MAX] = (unsigned char)d;
+    ring[run & (B64_RING - 1)] = (unsigned char)d;
     run++;
     if (m->long_key) {
       if (run >= B64_PIECE && set_has(m->b64, m->b64_mask, v + 1)) len = B64_PIECE;
-    } else {
+    } else if (m->core_last >> d & 1) {
       for (a = 0; a < 3 && len == 0; a++) {
         size_t l = m->core_len[a];
-        if (l == 0 || run < l) continue;
-        for (k = 0; k < l && ring[(run - l + k) % CORE_MAX] == m->core[a][k]; k++) {}
+        if (l == 0 || run < l || (unsigned)d != m->core[a][l - 1]) continue; /* the last digit first */
+        for (k = 0; k < l && ring[(run - l + k) & (B64_RING - 1)] == m->core[a][k]; k++) {}
         if (k == l) len = l;
       }
     }
@@ -212,10 +216,27 @@ static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned
   return found;
 }
 
+/* Whether a short key is in t, in any case, where t holds no '%' (nothing to decode): the
+ * question scan_plain answers with mask NULL, asked of every answer, in fewer steps. */
+static int has_short_plain(const matcher *m, const unsigned char *t, size_t n) {
+  size_t w = m->klen, i, k;
+  unsigned last = m->fold[w - 1];
+  for (i = w - 1; i < n; i++) {
+    if (fold(t[i]) != last) continue;
+    for (k = 0; k + 1 < w && fold(t[i + 1 - w + k]) == m->fold[k]; k++) {}
+    if (k + 1 == w) return 1;
+  }
+  return 0;
+}
+
 /* Every form, with mask NULL: whether text holds any. */
 static int scan(const matcher *m, const char *text, size_t n, unsigned char *mask) {
   const unsigned char *t = (const unsigned char *)text;
   int found = 0;
+  if (mask == NULL && !m->long_key && memchr(t, '%', n) == NULL) {
+    if (has_short_plain(m, t, n)) return 1;
+    return scan_b64(m, t, n, NULL);
+  }
   found |= scan_plain(m, t, n, 1, mask);
   if (found && !mask) return 1;
   if (m->has_percent) found |= scan_plain(m, t, n, 0, mask);
@@ -324,4 +345,21 @@ void redact_value(lua_State *L, const char *key, int idx) {
   if (lua_type(L, idx) == LUA_TTABLE) redact_table(L, m, idx);
   else redact_slot(L, m, idx);
   lua_pop(L, 1); /* the matcher */
+}
+
+void redact_decoded(lua_State *L, const char *key, int idx, const char *json, size_t n) {
+  size_t klen = key ? strlen(key) : 0;
+  int found;
+  if (klen < MIN_KEY) return;
+  /* Without a backslash the text holds no JSON escape, so every string decoded from it (keys and
+   * values) is a run of the text between two quotes; a quote ends a percent escape, a base64 run
+   * and a piece alike, so whatever a scan finds in such a run it finds in the whole text. One
+   * scan of the text then clears the value; with an escape, or a find (even across strings), each
+   * string is searched on its own. */
+  if (n == 0 || memchr(json, '\\', n) == NULL) {
+    found = scan(matcher_push(L, key, klen), json, n, NULL);
+    lua_pop(L, 1); /* the matcher */
+    if (!found) return;
+  }
+  redact_value(L, key, idx);
 }
