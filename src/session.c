@@ -223,6 +223,7 @@ static int l_session(lua_State *L) {
   s->max_bytes = (curl_off_t)opt_number(L, 1, "max_bytes", 512.0 * 1024 * 1024, 1, 9007199254740992.0);
   s->allow_http = allow_http;
   s->base_url = dup_string(url, ulen);
+  s->api_loopback = s->base_url && url_is_loopback(s->base_url); /* once: every API request asks */
   s->submit_url = (char *)malloc(ulen + sizeof SUBMIT_PATH);
   if (!s->base_url || !s->submit_url) return luaL_error(L, "out of memory");
   memcpy(s->submit_url, url, ulen);
@@ -273,7 +274,8 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   /* A loopback host is reached directly, whatever the proxy option or libcurl's *_proxy
    * variables say: a proxy would reach its own loopback, and see an API request's key. */
   t->proxy = s->proxy;
-  transfer_set_proxy(t, url);
+  if (kind == TRANSFER_DOWNLOAD) transfer_set_proxy(t, url);
+  else transfer_set_proxy_loopback(t, s->api_loopback); /* an API URL: base_url's host */
   if (!s->tls_verify) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);

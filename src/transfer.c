@@ -411,7 +411,11 @@ void transfer_guard_single_send(transfer *t) {
  * no_proxy; "" turns every one of them off. Over https a proxy sees only a CONNECT tunnel;
  * plain http through one needs allow_http, as plain http beyond loopback does (url.c). */
 void transfer_set_proxy(transfer *t, const char *url) {
-  curl_easy_setopt(t->item.easy, CURLOPT_PROXY, url_is_loopback(url) ? "" : t->proxy);
+  transfer_set_proxy_loopback(t, url_is_loopback(url));
+}
+
+void transfer_set_proxy_loopback(transfer *t, int loopback) {
+  curl_easy_setopt(t->item.easy, CURLOPT_PROXY, loopback ? "" : t->proxy);
 }
 
 transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {

@@ -119,6 +119,8 @@ int transfer_open_temp(transfer *t, const char *target);
 /* Points the transfer's proxy at url's host: none for a loopback host (a proxy would reach
  * its own loopback, and would see an API request's key), else the session's. */
 void transfer_set_proxy(transfer *t, const char *url);
+/* The same, where the caller knows whether the host is a loopback one. */
+void transfer_set_proxy_loopback(transfer *t, int loopback);
 /* Takes over prev's partial file (a failed earlier attempt), to resume from its end; 0 when
  * prev has none to give. */
 int transfer_take_partial(transfer *t, transfer *prev);
