@@ -251,15 +251,31 @@ static int l_session(lua_State *L) {
   return 1;
 }
 
-/* A transfer for this session, set up with what every request shares. */
+/* A transfer for this session, set up with what every request shares. An API request takes a
+ * handle the session's last request of its kind gave back, when the pool has one, configured
+ * as below: only the URL and the timeout are set again (a download always starts reset). */
 static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, const char *url) {
-  transfer *t = transfer_new(L, engine_get(L), kind);
-  CURL *easy = t->item.easy;
+  engine *e = engine_get(L);
+  unsigned long tag = 0;
+  int warm = 0;
+  transfer *t;
+  CURL *easy;
+  if (kind != TRANSFER_DOWNLOAD) {
+    if (s->tag == 0) s->tag = engine_new_tag(e); /* one engine per Lua state, for its life */
+    tag = s->tag * 4 + (unsigned long)kind;
+  }
+  t = transfer_new_tagged(L, e, kind, tag, &warm);
+  easy = t->item.easy;
   t->owner = s;
   t->release = session_release_owner;
   t->key = s->key;
+  t->proxy = s->proxy;
   s->refs++;
   curl_easy_setopt(easy, CURLOPT_URL, url);
+  if (warm) {
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    return t;
+  }
   curl_easy_setopt(easy, CURLOPT_USERAGENT, s->user_agent);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
   if (s->ca_file) curl_easy_setopt(easy, CURLOPT_CAINFO, s->ca_file);
@@ -273,7 +289,6 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   /* A loopback host is reached directly, whatever the proxy option or libcurl's *_proxy
    * variables say: a proxy would reach its own loopback, and see an API request's key. */
-  t->proxy = s->proxy;
   if (kind == TRANSFER_DOWNLOAD) transfer_set_proxy(t, url);
   else transfer_set_proxy_loopback(t, s->api_loopback); /* an API URL: base_url's host */
   if (!s->tls_verify) {

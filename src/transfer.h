@@ -100,6 +100,9 @@ typedef struct transfer {
 
 /* Pushes a new transfer userdata with an easy handle from e and its basic options. */
 transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind);
+/* transfer_new on a handle tagged tag (engine_easy_take_tagged): *warm says whether it comes
+ * configured by an earlier transfer of the same tag, which then needs only what differs. */
+transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm);
 transfer *transfer_check(lua_State *L, int idx);
 /* Gives the easy handle back and frees the body: the transfer is finished and its memory
  * should not wait for the garbage collector. */
