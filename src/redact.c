@@ -32,7 +32,8 @@ typedef struct {
   unsigned char fold[LONG_KEY];
   unsigned char core[3][CORE_MAX];
   size_t core_len[3];
-  u64 core_last; /* bit d set: some alignment's digits end with digit d */
+  unsigned char *key; /* a copy of the key (the cache's test), wiped when the matcher goes */
+  u64 core_last;      /* bit d set: some alignment's digits end with digit d */
 } matcher;
 
 static unsigned fold(unsigned c) {
@@ -93,8 +94,8 @@ static size_t table_size(size_t entries) {
   return cap;
 }
 
-/* Pushes a userdata holding the matcher for key (klen >= MIN_KEY) and returns it. */
-static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
+/* Pushes a new userdata holding the matcher for key (klen >= MIN_KEY) and returns it. */
+static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
   size_t plain_cap = 0, b64_cap = 0, a, i, j;
   int long_key = klen >= LONG_KEY;
   matcher *m;
@@ -102,8 +103,10 @@ static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
     plain_cap = table_size(klen);
     b64_cap = table_size(3 * (klen * 4 / 3 + 1));
   }
-  m = (matcher *)lua_newuserdata(L, sizeof *m + (plain_cap + b64_cap) * sizeof(u64));
+  m = (matcher *)lua_newuserdata(L, sizeof *m + (plain_cap + b64_cap) * sizeof(u64) + klen);
   memset(m, 0, sizeof *m + (plain_cap + b64_cap) * sizeof(u64));
+  m->key = (unsigned char *)(m + 1) + (plain_cap + b64_cap) * sizeof(u64);
+  memcpy(m->key, key, klen);
   m->klen = klen;
   m->long_key = long_key;
   m->has_percent = memchr(key, '%', klen) != NULL;
@@ -134,6 +137,37 @@ static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
       if (m->core_len[a]) m->core_last |= 1ULL << m->core[a][m->core_len[a] - 1];
     }
   }
+  return m;
+}
+
+static const char matcher_cache = 'M'; /* registry[&matcher_cache]: the last key's matcher */
+
+static int matcher_gc(lua_State *L) {
+  matcher *m = (matcher *)lua_touserdata(L, 1);
+  if (m && m->key) memset(m->key, 0, m->klen);
+  return 0;
+}
+
+/* Pushes the matcher for key (klen >= MIN_KEY) and returns it: the one this Lua state kept for
+ * the last key asked for when it is the same key (a client's every answer is searched for its
+ * one key, and a long key's matcher costs more to build than a scan of the answer), else a new
+ * one, kept in its place. */
+static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
+  matcher *m;
+  lua_pushlightuserdata(L, (void *)&matcher_cache);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  m = (matcher *)lua_touserdata(L, -1);
+  if (m && m->klen == klen && memcmp(m->key, key, klen) == 0) return m;
+  lua_pop(L, 1);
+  m = matcher_build(L, key, klen);
+  if (luaL_newmetatable(L, "aimlmusic.redact_matcher")) {
+    lua_pushcfunction(L, matcher_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_pushlightuserdata(L, (void *)&matcher_cache);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
   return m;
 }
 
