@@ -314,7 +314,7 @@ int main(int argc, char **argv) {
 
   curl_global_init(CURL_GLOBAL_DEFAULT);
   easy = curl_easy_init();
-  h = curl_slist_append(h, "Authorization: Bearer test-key");
+  h = curl_slist_append(h, "Authorization: Bearer 0f3c9a7e52b14d8c9e6a1b2c3d4e5f60");
   h = curl_slist_append(h, "Content-Type: application/json");
   h = curl_slist_append(h, "Accept: application/json");
   h = curl_slist_append(h, "Expect:");
