@@ -28,6 +28,7 @@ typedef struct {
    * at each of the three alignments (b64, plus one so that 0 stays "empty"). */
   u64 *plain, *b64;
   size_t plain_mask, b64_mask;
+  u64 plain_bits[8], b64_bits[8]; /* a bit per value hashed to 9 bits: most misses stop here */
   /* Short keys: the key folded, and its base64 digits at each alignment. */
   unsigned char fold[LONG_KEY];
   unsigned char core[3][CORE_MAX];
@@ -47,14 +48,28 @@ static int hex_value(unsigned c) {
   return -1;
 }
 
+/* A base64 digit's value plus one, by byte (the standard and the URL alphabet); 0 for any
+ * other byte. The scans look up every byte of every answer. */
+static const unsigned char b64_table[256] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 63, 0, 63, 0, 64,
+                                             53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 0, 0, 0, 0, 0, 0,
+                                             0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                             16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 0, 0, 0, 0, 64,
+                                             0, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
+                                             42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
 /* A base64 digit's value (the standard and the URL alphabet), or -1. */
 static int b64_value(unsigned c) {
-  if (c >= 'A' && c <= 'Z') return (int)(c - 'A');
-  if (c >= 'a' && c <= 'z') return (int)(c - 'a' + 26);
-  if (c >= '0' && c <= '9') return (int)(c - '0' + 52);
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
+  return (int)b64_table[c & 255] - 1;
 }
 
 static size_t slot(u64 v, size_t mask) {
@@ -65,6 +80,20 @@ static void set_add(u64 *set, size_t mask, u64 v) {
   size_t i = slot(v, mask);
   while (set[i] != 0 && set[i] != v) i = (i + 1) & mask;
   set[i] = v;
+}
+
+static unsigned bit_of(u64 v) {
+  return (unsigned)((v * 0xD6E8FEB86659FD93ULL) >> 55);
+}
+
+static void bits_add(u64 *bits, u64 v) {
+  unsigned b = bit_of(v);
+  bits[b >> 6] |= 1ULL << (b & 63);
+}
+
+static int bits_have(const u64 *bits, u64 v) {
+  unsigned b = bit_of(v);
+  return (int)(bits[b >> 6] >> (b & 63) & 1);
 }
 
 static int set_has(const u64 *set, size_t mask, u64 v) {
@@ -119,6 +148,7 @@ static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
       u64 v = 0;
       for (j = 0; j < PIECE; j++) v = (v << 8) | fold((unsigned char)key[i + j]);
       set_add(m->plain, m->plain_mask, v);
+      bits_add(m->plain_bits, v);
     }
   } else {
     for (i = 0; i < klen; i++) m->fold[i] = (unsigned char)fold((unsigned char)key[i]);
@@ -130,6 +160,7 @@ static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
         u64 v = 0;
         for (j = 0; j < B64_PIECE; j++) v = (v << 6) | b64_digit(key, klen, a, i + j);
         set_add(m->b64, m->b64_mask, v + 1);
+        bits_add(m->b64_bits, v + 1);
       }
     } else {
       for (i = first; i <= last && i - first < CORE_MAX; i++) m->core[a][i - first] = (unsigned char)b64_digit(key, klen, a, i);
@@ -197,7 +228,7 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
     count++;
     if (count < w) continue;
     if (m->long_key) {
-      if (!set_has(m->plain, m->plain_mask, v)) continue;
+      if (!bits_have(m->plain_bits, v) || !set_has(m->plain, m->plain_mask, v)) continue;
     } else {
       if (c != m->fold[w - 1]) continue;
       for (k = 0; k < w && vals[(count - w + k) & (RING - 1)] == m->fold[k]; k++) {}
@@ -229,7 +260,7 @@ static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned
     ring[run & (B64_RING - 1)] = (unsigned char)d;
     run++;
     if (m->long_key) {
-      if (run >= B64_PIECE && set_has(m->b64, m->b64_mask, v + 1)) len = B64_PIECE;
+      if (run >= B64_PIECE && bits_have(m->b64_bits, v + 1) && set_has(m->b64, m->b64_mask, v + 1)) len = B64_PIECE;
     } else if (m->core_last >> d & 1) {
       for (a = 0; a < 3 && len == 0; a++) {
         size_t l = m->core_len[a];
@@ -263,13 +294,40 @@ static int has_short_plain(const matcher *m, const unsigned char *t, size_t n) {
   return 0;
 }
 
+/* The same for a long key: whether any of its pieces is in t, in any case. */
+static int has_long_plain(const matcher *m, const unsigned char *t, size_t n) {
+  u64 v = 0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    v = (v << 8) | fold(t[i]);
+    if (i + 1 >= PIECE && bits_have(m->plain_bits, v) && set_has(m->plain, m->plain_mask, v)) return 1;
+  }
+  return 0;
+}
+
+/* scan_b64's question for a long key, with mask NULL. */
+static int has_long_b64(const matcher *m, const unsigned char *t, size_t n) {
+  u64 v = 0;
+  size_t i, run = 0;
+  for (i = 0; i < n; i++) {
+    int d = b64_value(t[i]);
+    if (d < 0) {
+      run = 0;
+      continue;
+    }
+    v = ((v << 6) | (unsigned)d) & ((1ULL << 60) - 1);
+    if (++run >= B64_PIECE && bits_have(m->b64_bits, v + 1) && set_has(m->b64, m->b64_mask, v + 1)) return 1;
+  }
+  return 0;
+}
+
 /* Every form, with mask NULL: whether text holds any. */
 static int scan(const matcher *m, const char *text, size_t n, unsigned char *mask) {
   const unsigned char *t = (const unsigned char *)text;
   int found = 0;
-  if (mask == NULL && !m->long_key && memchr(t, '%', n) == NULL) {
-    if (has_short_plain(m, t, n)) return 1;
-    return scan_b64(m, t, n, NULL);
+  if (mask == NULL && memchr(t, '%', n) == NULL) {
+    if (m->long_key) return has_long_plain(m, t, n) || has_long_b64(m, t, n);
+    return has_short_plain(m, t, n) || scan_b64(m, t, n, NULL);
   }
   found |= scan_plain(m, t, n, 1, mask);
   if (found && !mask) return 1;
