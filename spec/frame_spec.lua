@@ -237,7 +237,8 @@ describe("a frame's step(0)", function()
   it("puts a reused connection back into the pollable set with one epoll_ctl", function()
     local job = assert(env.client:submit(fixture.WAV))
     -- Two rounds of 8 polls at once: the second finds the first's connections idle, out of
-    -- the set, and puts them back.
+    -- the set, and puts them back. How many connections the 8 take depends on how fast each
+    -- answer comes (a free connection is reused at once): every one made goes out of the set.
     local _, log = run_child("polls", ([[
       for _ = 1, 2 do
         for _ = 1, 8 do music.spawn(function() assert(c:status(%q)) end) end
@@ -245,7 +246,11 @@ describe("a frame's step(0)", function()
       end
     ]]):format(job.id), "epoll_ctl")
     local dels = select(2, log:gsub("EPOLL_CTL_DEL", ""))
-    assert.is_true(dels >= 8, "the connections were not taken out of the set:\n" .. log)
+    local connecting = {} -- a socket is first watched for writing while it connects
+    for fd in log:gmatch("EPOLL_CTL_ADD, (%d+), {events=EPOLLOUT") do connecting[fd] = true end
+    local made = 0
+    for _ in pairs(connecting) do made = made + 1 end
+    assert.is_true(made >= 1 and dels >= made, "the connections were not taken out of the set:\n" .. log)
     assert.is_nil(log:find("= %-1 E"), "an epoll_ctl failed:\n" .. log)
   end)
 end)
