@@ -11,7 +11,7 @@ local f = assert(io.open(params_path, "rb"))
 local params = cjson.decode(f:read("*a"))
 f:close()
 
-local key = "test-key"
+local key = "0f3c9a7e52b14d8c9e6a1b2c3d4e5f60" -- the length of a real key
 local concat = table.concat
 
 local function escape(s)

@@ -11,7 +11,7 @@ import requests
 base, n, params_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 with open(params_path, "rb") as f:
     payload = json.load(f)
-aimlapi_key = "test-key"
+aimlapi_key = "0f3c9a7e52b14d8c9e6a1b2c3d4e5f60"  # the length of a real key: the module searches every answer for it
 
 
 def generate_audio():

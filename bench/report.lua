@@ -120,7 +120,12 @@ if sections.cost then
   w("## 1. Per-request cost: submit + status cycles against nginx on loopback")
   w("")
   w("Each cycle is a POST of the same JSON body (the service's example prompt and lyrics) and a GET of the",
-    " status with the id from the answer; every peer but the floor decodes both answers. Per cycle = (run with",
+    " status with the id from the answer, every peer sending a key of a real key's length (32 hex digits).",
+    " Every peer decodes both answers; the floor (bench/floor.c) parses each into a tree with a small C",
+    " parser and reads the id, the status and the audio URL from it, with the module's libcurl settings",
+    " (headers and User-Agent, timeouts, TCP keep-alive, HTTP/2 by ALPN); it validates, redacts and guards",
+    " nothing, and sends a body encoded once. The module validates and encodes every submit, searches every",
+    " answer for its key, maps the status into st, and guards each submit against a second send. Per cycle = (run with",
     " N cycles - run with 0 cycles) / N: the start-up (interpreter, imports, client) is measured the same way",
     " for every peer, shown on its own and subtracted. Peers take turns, round after round, ", rounds, " rounds:",
     " times are medians over the rounds; a ratio to the floor is taken within each round (runs seconds apart)",

@@ -35,6 +35,7 @@ local events = require "aimlmusic.events"     -- on_event, AIMLMUSIC_LOG
 local now, check_can_wait = task.now, task.check_can_wait
 local argcheck, new_error = errors.argcheck, errors.new
 local max = math.max
+local NO_OPTS = {} -- the opts of a call given none (only read)
 
 -- The module table (lua-language-server).
 ---@class aimlmusic
@@ -349,7 +350,7 @@ end
 ---@return aimlmusic.Error|nil err
 function Client:submit(params, opts)
   argcheck(type(params) == "table", "submit", 1, "table", params)
-  opts = opts or {}
+  opts = opts or NO_OPTS
   argcheck(type(opts) == "table", "submit", 2, "table or nil", opts)
   local ok, err = options.check_call("submit", opts)
   if not ok then return nil, err end
@@ -367,7 +368,9 @@ function Client:submit(params, opts)
   end
   local session, timeout = self.session, opts.timeout
   local job
-  job, err = perform.run { client = self, request = "submit", method = "POST", url = events.api_url(self.base_url),
+  -- The URL is for the client's events only: built when something listens.
+  job, err = perform.run { client = self, request = "submit", method = "POST",
+    url = self.emit and events.api_url(self.base_url),
     max_retries = opts.max_retries or self.max_retries, start = function() return session:submit(body, timeout) end }
   if not job then
     if reservation then reservation:release() end
@@ -413,15 +416,16 @@ end
 function Client:status(id, opts)
   argcheck(type(id) == "string", "status", 1, "string", id)
   local limit
-  if type(opts) == "number" then limit, opts = opts, {} end
-  opts = opts or {}
+  if type(opts) == "number" then limit, opts = opts, NO_OPTS end
+  opts = opts or NO_OPTS
   argcheck(type(opts) == "table", "status", 2, "table, number or nil", opts)
   local ok, err = options.check_call("status", opts)
   if not ok then return nil, err end
   check_can_wait(2)
   local session, timeout = self.session, math.min(opts.timeout or self.timeout, limit or math.huge)
   local st
-  st, err = perform.run { client = self, request = "status", method = "GET", url = events.api_url(self.base_url, id),
+  st, err = perform.run { client = self, request = "status", method = "GET",
+    url = self.emit and events.api_url(self.base_url, id),
     id = id, max_retries = opts.max_retries or 0, map = response_map(id),
     start = function() return session:status(id, timeout) end }
   if not st then err.id = id end

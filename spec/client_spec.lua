@@ -134,6 +134,18 @@ describe("aimlmusic", function()
       assert.equal(7, err.retry_after)
     end)
 
+    it("takes a Retry-After from its own answer only, on a handle an earlier request used", function()
+      local c = assert(music.new { api_key = env.mock.key, base_url = env.mock.api_url, max_retries = 0 })
+      local job = assert(c:submit(PARAMS))
+      env.mock:fault { method = "GET", status = 429, headers = { ["Retry-After"] = "7" } }
+      local _, err = c:status(job.id)
+      assert.equal(7, err.retry_after)
+      env.mock:fault { method = "GET", status = 503 }
+      _, err = c:status(job.id)
+      assert.equal("server", err.kind)
+      assert.is_nil(err.retry_after)
+    end)
+
     it("never repeats a submit after a 5xx: one call, one paid job at most", function()
       env.mock:fault { method = "POST", status = 502, times = 5 }
       local job, err = env.client:submit(PARAMS)

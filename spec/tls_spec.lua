@@ -50,6 +50,18 @@ describe("transport security", function()
     assert.equal("protocol", err.kind)
   end)
 
+  it("keeps each client's verification its own while clients take turns on the pooled handles", function()
+    local base = "https://127.0.0.1:" .. server.port
+    local lax = assert(music.new { api_key = "k", base_url = base, max_retries = 0, tls_verify = false })
+    local strict = assert(music.new { api_key = "k", base_url = base, max_retries = 0 })
+    for _ = 1, 3 do
+      local _, err = lax:status("x:minimax/music-2.0")
+      assert.equal("protocol", err.kind)
+      _, err = strict:status("x:minimax/music-2.0")
+      assert.equal("PEER_FAILED_VERIFICATION", err.code)
+    end
+  end)
+
   it("refuses a ca_file or proxy with control characters", function()
     local c, err = music.new { api_key = "k", base_url = "https://127.0.0.1", ca_file = "a\nb" }
     assert.is_nil(c)

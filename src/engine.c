@@ -35,13 +35,41 @@ static void engine_unref(engine *e) {
 }
 
 CURL *engine_easy_take(engine *e, engine_item *it) {
-  CURL *easy = e->n_pool > 0 ? e->pool[--e->n_pool] : curl_easy_init();
+  return engine_easy_take_tagged(e, it, 0, NULL);
+}
+
+unsigned long engine_new_tag(engine *e) {
+  return ++e->tags;
+}
+
+CURL *engine_easy_take_tagged(engine *e, engine_item *it, unsigned long tag, int *warm) {
+  CURL *easy;
+  int same = 0, i = -1, k;
+  /* The handle of the same tag, else a reset one, else a new one while the pool has room to
+   * spare for the handles other tags will ask for, else the one given back first. */
+  for (k = e->n_pool - 1; tag && k >= 0 && i < 0; k--)
+    if (e->pool_tag[k] == tag) i = k;
+  same = i >= 0;
+  for (k = e->n_pool - 1; k >= 0 && i < 0; k--)
+    if (e->pool_tag[k] == 0) i = k;
+  if (i < 0 && e->n_pool >= (int)(sizeof e->pool / sizeof e->pool[0]) / 2) i = 0;
+  if (i >= 0) {
+    easy = e->pool[i];
+    if (!same && e->pool_tag[i]) curl_easy_reset(easy); /* configured for another owner */
+    e->n_pool--;
+    e->pool[i] = e->pool[e->n_pool];
+    e->pool_tag[i] = e->pool_tag[e->n_pool];
+  } else {
+    easy = curl_easy_init();
+  }
+  if (warm) *warm = same;
   if (easy == NULL) return NULL;
   it->easy = easy;
   it->engine = e;
+  it->tag = tag;
   e->refs++;
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)it);
-  if (e->share) curl_easy_setopt(easy, CURLOPT_SHARE, e->share);
+  if (!same && e->share) curl_easy_setopt(easy, CURLOPT_SHARE, e->share);
   return easy;
 }
 
@@ -49,7 +77,11 @@ void engine_easy_give(engine_item *it) {
   engine *e = it->engine;
   if (it->easy == NULL) return;
   if (e->multi && e->n_pool < (int)(sizeof e->pool / sizeof e->pool[0])) {
-    curl_easy_reset(it->easy);
+    /* A tagged handle keeps its options for the next request of its kind (libcurl's own way
+     * of reusing a handle); any other goes back to libcurl's defaults now. */
+    if (it->tag) curl_easy_setopt(it->easy, CURLOPT_PRIVATE, (char *)NULL);
+    else curl_easy_reset(it->easy);
+    e->pool_tag[e->n_pool] = it->tag;
     e->pool[e->n_pool++] = it->easy;
   } else {
     curl_easy_cleanup(it->easy);

@@ -49,6 +49,7 @@ typedef struct engine_job {
 typedef struct engine_item {
   CURL *easy;                      /* the handle libcurl runs; NULL once given back */
   struct engine *engine;           /* counted reference, from engine_easy_take to engine_easy_give */
+  unsigned long tag;               /* nonzero: how its owner configured easy (engine_easy_take) */
   struct engine_item *prev, *next; /* in the engine's active list while ACTIVE */
   struct engine_item *qnext;       /* in the lane's queue, or the worker list */
   int lane;                        /* 0: API requests, 1: downloads */
@@ -94,8 +95,10 @@ typedef struct engine {
   CURLM *multi; /* NULL once the userdata is collected */
   engine_item *active;
   int n_active;
-  CURL *pool[32]; /* reset easy handles kept for reuse */
+  CURL *pool[32]; /* easy handles kept for reuse: reset, or configured as pool_tag says */
+  unsigned long pool_tag[32];
   int n_pool;
+  unsigned long tags; /* the last tag engine_new_tag gave */
   /* Per lane: items in the multi handle, and the FIFO of those waiting for a slot. */
   int n_running[ENGINE_LANES];
   engine_item *queue_head[ENGINE_LANES], *queue_tail[ENGINE_LANES];
@@ -158,6 +161,13 @@ int engine_wake_fd(engine *e);
  * a reference on e; engine_easy_give hands it back (reset into the pool) and drops that. */
 CURL *engine_easy_take(engine *e, engine_item *it);
 void engine_easy_give(engine_item *it);
+/* The same with a tag (nonzero) that names a configuration of the owner's: a pooled handle
+ * given back with the same tag is taken first, as it is (*warm = 1: only what changes from
+ * request to request needs setting; its owner clears its own pointers before giving it back).
+ * Any other handle comes reset (*warm = 0). A tag comes from engine_new_tag. */
+CURL *engine_easy_take_tagged(engine *e, engine_item *it, unsigned long tag, int *warm);
+/* A tag no one has used on e. */
+unsigned long engine_new_tag(engine *e);
 
 /* Adds the item (owner userdata at stack index idx) to the multi handle or its lane's queue;
  * the owner then stays alive until it completes. Returns 0 with a message pushed when

@@ -15,6 +15,8 @@
 #define PIECE 8      /* bytes of a piece: one 64-bit word */
 #define B64_PIECE 10 /* base64 digits that 8 bytes fill whatever their alignment: 60 bits */
 #define CORE_MAX 24  /* base64 digits of a short key, at most */
+#define RING 16      /* the last bytes a plain scan keeps: a power of 2, at least LONG_KEY */
+#define B64_RING 32  /* the last digits a base64 scan keeps: a power of 2, at least CORE_MAX */
 
 typedef unsigned long long u64;
 
@@ -26,10 +28,13 @@ typedef struct {
    * at each of the three alignments (b64, plus one so that 0 stays "empty"). */
   u64 *plain, *b64;
   size_t plain_mask, b64_mask;
+  u64 plain_bits[8], b64_bits[8]; /* a bit per value hashed to 9 bits: most misses stop here */
   /* Short keys: the key folded, and its base64 digits at each alignment. */
   unsigned char fold[LONG_KEY];
   unsigned char core[3][CORE_MAX];
   size_t core_len[3];
+  unsigned char *key; /* a copy of the key (the cache's test), wiped when the matcher goes */
+  u64 core_last;      /* bit d set: some alignment's digits end with digit d */
 } matcher;
 
 static unsigned fold(unsigned c) {
@@ -43,14 +48,28 @@ static int hex_value(unsigned c) {
   return -1;
 }
 
+/* A base64 digit's value plus one, by byte (the standard and the URL alphabet); 0 for any
+ * other byte. The scans look up every byte of every answer. */
+static const unsigned char b64_table[256] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 63, 0, 63, 0, 64,
+                                             53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 0, 0, 0, 0, 0, 0,
+                                             0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                             16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 0, 0, 0, 0, 64,
+                                             0, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
+                                             42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
 /* A base64 digit's value (the standard and the URL alphabet), or -1. */
 static int b64_value(unsigned c) {
-  if (c >= 'A' && c <= 'Z') return (int)(c - 'A');
-  if (c >= 'a' && c <= 'z') return (int)(c - 'a' + 26);
-  if (c >= '0' && c <= '9') return (int)(c - '0' + 52);
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
+  return (int)b64_table[c & 255] - 1;
 }
 
 static size_t slot(u64 v, size_t mask) {
@@ -61,6 +80,20 @@ static void set_add(u64 *set, size_t mask, u64 v) {
   size_t i = slot(v, mask);
   while (set[i] != 0 && set[i] != v) i = (i + 1) & mask;
   set[i] = v;
+}
+
+static unsigned bit_of(u64 v) {
+  return (unsigned)((v * 0xD6E8FEB86659FD93ULL) >> 55);
+}
+
+static void bits_add(u64 *bits, u64 v) {
+  unsigned b = bit_of(v);
+  bits[b >> 6] |= 1ULL << (b & 63);
+}
+
+static int bits_have(const u64 *bits, u64 v) {
+  unsigned b = bit_of(v);
+  return (int)(bits[b >> 6] >> (b & 63) & 1);
 }
 
 static int set_has(const u64 *set, size_t mask, u64 v) {
@@ -90,8 +123,8 @@ static size_t table_size(size_t entries) {
   return cap;
 }
 
-/* Pushes a userdata holding the matcher for key (klen >= MIN_KEY) and returns it. */
-static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
+/* Pushes a new userdata holding the matcher for key (klen >= MIN_KEY) and returns it. */
+static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
   size_t plain_cap = 0, b64_cap = 0, a, i, j;
   int long_key = klen >= LONG_KEY;
   matcher *m;
@@ -99,8 +132,10 @@ static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
     plain_cap = table_size(klen);
     b64_cap = table_size(3 * (klen * 4 / 3 + 1));
   }
-  m = (matcher *)lua_newuserdata(L, sizeof *m + (plain_cap + b64_cap) * sizeof(u64));
+  m = (matcher *)lua_newuserdata(L, sizeof *m + (plain_cap + b64_cap) * sizeof(u64) + klen);
   memset(m, 0, sizeof *m + (plain_cap + b64_cap) * sizeof(u64));
+  m->key = (unsigned char *)(m + 1) + (plain_cap + b64_cap) * sizeof(u64);
+  memcpy(m->key, key, klen);
   m->klen = klen;
   m->long_key = long_key;
   m->has_percent = memchr(key, '%', klen) != NULL;
@@ -113,6 +148,7 @@ static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
       u64 v = 0;
       for (j = 0; j < PIECE; j++) v = (v << 8) | fold((unsigned char)key[i + j]);
       set_add(m->plain, m->plain_mask, v);
+      bits_add(m->plain_bits, v);
     }
   } else {
     for (i = 0; i < klen; i++) m->fold[i] = (unsigned char)fold((unsigned char)key[i]);
@@ -124,12 +160,45 @@ static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
         u64 v = 0;
         for (j = 0; j < B64_PIECE; j++) v = (v << 6) | b64_digit(key, klen, a, i + j);
         set_add(m->b64, m->b64_mask, v + 1);
+        bits_add(m->b64_bits, v + 1);
       }
     } else {
       for (i = first; i <= last && i - first < CORE_MAX; i++) m->core[a][i - first] = (unsigned char)b64_digit(key, klen, a, i);
       m->core_len[a] = i - first;
+      if (m->core_len[a]) m->core_last |= 1ULL << m->core[a][m->core_len[a] - 1];
     }
   }
+  return m;
+}
+
+static const char matcher_cache = 'M'; /* registry[&matcher_cache]: the last key's matcher */
+
+static int matcher_gc(lua_State *L) {
+  matcher *m = (matcher *)lua_touserdata(L, 1);
+  if (m && m->key) memset(m->key, 0, m->klen);
+  return 0;
+}
+
+/* Pushes the matcher for key (klen >= MIN_KEY) and returns it: the one this Lua state kept for
+ * the last key asked for when it is the same key (a client's every answer is searched for its
+ * one key, and a long key's matcher costs more to build than a scan of the answer), else a new
+ * one, kept in its place. */
+static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
+  matcher *m;
+  lua_pushlightuserdata(L, (void *)&matcher_cache);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  m = (matcher *)lua_touserdata(L, -1);
+  if (m && m->klen == klen && memcmp(m->key, key, klen) == 0) return m;
+  lua_pop(L, 1);
+  m = matcher_build(L, key, klen);
+  if (luaL_newmetatable(L, "aimlmusic.redact_matcher")) {
+    lua_pushcfunction(L, matcher_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_pushlightuserdata(L, (void *)&matcher_cache);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
   return m;
 }
 
@@ -141,8 +210,8 @@ static void mark(unsigned char *mask, size_t from, size_t to) {
  * mask, or with mask NULL says whether there is anything. */
 static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int decode, unsigned char *mask) {
   size_t w = m->long_key ? PIECE : m->klen;
-  size_t starts[LONG_KEY], count = 0, i = 0, k;
-  unsigned char vals[LONG_KEY];
+  size_t starts[RING], count = 0, i = 0, k;
+  unsigned char vals[RING];
   u64 v = 0;
   int found = 0;
   while (i < n) {
@@ -153,20 +222,20 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
       i += 2;
     }
     c = fold(c);
-    starts[count % w] = from;
-    vals[count % w] = (unsigned char)c;
+    starts[count & (RING - 1)] = from;
+    vals[count & (RING - 1)] = (unsigned char)c;
     v = (v << 8) | c;
     count++;
     if (count < w) continue;
     if (m->long_key) {
-      if (!set_has(m->plain, m->plain_mask, v)) continue;
+      if (!bits_have(m->plain_bits, v) || !set_has(m->plain, m->plain_mask, v)) continue;
     } else {
       if (c != m->fold[w - 1]) continue;
-      for (k = 0; k < w && vals[(count - w + k) % w] == m->fold[k]; k++) {}
+      for (k = 0; k < w && vals[(count - w + k) & (RING - 1)] == m->fold[k]; k++) {}
       if (k < w) continue;
     }
     if (mask == NULL) return 1;
-    mark(mask, starts[(count - w) % w], i);
+    mark(mask, starts[(count - w) & (RING - 1)], i);
     found = 1;
   }
   return found;
@@ -177,7 +246,7 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
  * it: every step is still done once. */
 static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned char *mask) {
   size_t run = 0, i, a, k;
-  unsigned char ring[CORE_MAX];
+  unsigned char ring[B64_RING];
   u64 v = 0;
   int found = 0;
   for (i = 0; i < n; i++) {
@@ -188,15 +257,15 @@ static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned
       continue;
     }
     v = ((v << 6) | (unsigned)d) & ((1ULL << 60) - 1);
-    ring[run % CORE_MAX] = (unsigned char)d;
+    ring[run & (B64_RING - 1)] = (unsigned char)d;
     run++;
     if (m->long_key) {
-      if (run >= B64_PIECE && set_has(m->b64, m->b64_mask, v + 1)) len = B64_PIECE;
-    } else {
+      if (run >= B64_PIECE && bits_have(m->b64_bits, v + 1) && set_has(m->b64, m->b64_mask, v + 1)) len = B64_PIECE;
+    } else if (m->core_last >> d & 1) {
       for (a = 0; a < 3 && len == 0; a++) {
         size_t l = m->core_len[a];
-        if (l == 0 || run < l) continue;
-        for (k = 0; k < l && ring[(run - l + k) % CORE_MAX] == m->core[a][k]; k++) {}
+        if (l == 0 || run < l || (unsigned)d != m->core[a][l - 1]) continue; /* the last digit first */
+        for (k = 0; k < l && ring[(run - l + k) & (B64_RING - 1)] == m->core[a][k]; k++) {}
         if (k == l) len = l;
       }
     }
@@ -212,10 +281,54 @@ static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned
   return found;
 }
 
+/* Whether a short key is in t, in any case, where t holds no '%' (nothing to decode): the
+ * question scan_plain answers with mask NULL, asked of every answer, in fewer steps. */
+static int has_short_plain(const matcher *m, const unsigned char *t, size_t n) {
+  size_t w = m->klen, i, k;
+  unsigned last = m->fold[w - 1];
+  for (i = w - 1; i < n; i++) {
+    if (fold(t[i]) != last) continue;
+    for (k = 0; k + 1 < w && fold(t[i + 1 - w + k]) == m->fold[k]; k++) {}
+    if (k + 1 == w) return 1;
+  }
+  return 0;
+}
+
+/* The same for a long key: whether any of its pieces is in t, in any case. */
+static int has_long_plain(const matcher *m, const unsigned char *t, size_t n) {
+  u64 v = 0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    v = (v << 8) | fold(t[i]);
+    if (i + 1 >= PIECE && bits_have(m->plain_bits, v) && set_has(m->plain, m->plain_mask, v)) return 1;
+  }
+  return 0;
+}
+
+/* scan_b64's question for a long key, with mask NULL. */
+static int has_long_b64(const matcher *m, const unsigned char *t, size_t n) {
+  u64 v = 0;
+  size_t i, run = 0;
+  for (i = 0; i < n; i++) {
+    int d = b64_value(t[i]);
+    if (d < 0) {
+      run = 0;
+      continue;
+    }
+    v = ((v << 6) | (unsigned)d) & ((1ULL << 60) - 1);
+    if (++run >= B64_PIECE && bits_have(m->b64_bits, v + 1) && set_has(m->b64, m->b64_mask, v + 1)) return 1;
+  }
+  return 0;
+}
+
 /* Every form, with mask NULL: whether text holds any. */
 static int scan(const matcher *m, const char *text, size_t n, unsigned char *mask) {
   const unsigned char *t = (const unsigned char *)text;
   int found = 0;
+  if (mask == NULL && memchr(t, '%', n) == NULL) {
+    if (m->long_key) return has_long_plain(m, t, n) || has_long_b64(m, t, n);
+    return has_short_plain(m, t, n) || scan_b64(m, t, n, NULL);
+  }
   found |= scan_plain(m, t, n, 1, mask);
   if (found && !mask) return 1;
   if (m->has_percent) found |= scan_plain(m, t, n, 0, mask);
@@ -324,4 +437,21 @@ void redact_value(lua_State *L, const char *key, int idx) {
   if (lua_type(L, idx) == LUA_TTABLE) redact_table(L, m, idx);
   else redact_slot(L, m, idx);
   lua_pop(L, 1); /* the matcher */
+}
+
+void redact_decoded(lua_State *L, const char *key, int idx, const char *json, size_t n) {
+  size_t klen = key ? strlen(key) : 0;
+  int found;
+  if (klen < MIN_KEY) return;
+  /* Without a backslash the text holds no JSON escape, so every string decoded from it (keys and
+   * values) is a run of the text between two quotes; a quote ends a percent escape, a base64 run
+   * and a piece alike, so whatever a scan finds in such a run it finds in the whole text. One
+   * scan of the text then clears the value; with an escape, or a find (even across strings), each
+   * string is searched on its own. */
+  if (n == 0 || memchr(json, '\\', n) == NULL) {
+    found = scan(matcher_push(L, key, klen), json, n, NULL);
+    lua_pop(L, 1); /* the matcher */
+    if (!found) return;
+  }
+  redact_value(L, key, idx);
 }

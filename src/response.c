@@ -36,7 +36,9 @@ static int fail_with(lua_State *L, const response_facts *f, const char *kind, co
  * this. Pushes the value and returns 1, or pushes the decoder's message and returns 0. */
 static int decode_server_json(lua_State *L, const response_facts *f) {
   int ok = json_decode(L, f->body, f->body_len);
-  redact_value(L, f->key, -1);
+  /* A decoder's message is not a piece of the body: it is searched on its own. */
+  if (ok) redact_decoded(L, f->key, -1, f->body, f->body_len);
+  else redact_value(L, f->key, -1);
   return ok;
 }
 

@@ -223,6 +223,7 @@ static int l_session(lua_State *L) {
   s->max_bytes = (curl_off_t)opt_number(L, 1, "max_bytes", 512.0 * 1024 * 1024, 1, 9007199254740992.0);
   s->allow_http = allow_http;
   s->base_url = dup_string(url, ulen);
+  s->api_loopback = s->base_url && url_is_loopback(s->base_url); /* once: every API request asks */
   s->submit_url = (char *)malloc(ulen + sizeof SUBMIT_PATH);
   if (!s->base_url || !s->submit_url) return luaL_error(L, "out of memory");
   memcpy(s->submit_url, url, ulen);
@@ -253,15 +254,31 @@ static int l_session(lua_State *L) {
   return 1;
 }
 
-/* A transfer for this session, set up with what every request shares. */
+/* A transfer for this session, set up with what every request shares. An API request takes a
+ * handle the session's last request of its kind gave back, when the pool has one, configured
+ * as below: only the URL and the timeout are set again (a download always starts reset). */
 static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, const char *url) {
-  transfer *t = transfer_new(L, engine_get(L), kind);
-  CURL *easy = t->item.easy;
+  engine *e = engine_get(L);
+  unsigned long tag = 0;
+  int warm = 0;
+  transfer *t;
+  CURL *easy;
+  if (kind != TRANSFER_DOWNLOAD) {
+    if (s->tag == 0) s->tag = engine_new_tag(e); /* one engine per Lua state, for its life */
+    tag = s->tag * 4 + (unsigned long)kind;
+  }
+  t = transfer_new_tagged(L, e, kind, tag, &warm);
+  easy = t->item.easy;
   t->owner = s;
   t->release = session_release_owner;
   t->key = s->key;
+  t->proxy = s->proxy;
   s->refs++;
   curl_easy_setopt(easy, CURLOPT_URL, url);
+  if (warm) {
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    return t;
+  }
   curl_easy_setopt(easy, CURLOPT_USERAGENT, s->user_agent);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
   if (s->ca_file) curl_easy_setopt(easy, CURLOPT_CAINFO, s->ca_file);
@@ -275,8 +292,8 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   /* A loopback host is reached directly, whatever the proxy option or libcurl's *_proxy
    * variables say: a proxy would reach its own loopback, and see an API request's key. */
-  t->proxy = s->proxy;
-  transfer_set_proxy(t, url);
+  if (kind == TRANSFER_DOWNLOAD) transfer_set_proxy(t, url);
+  else transfer_set_proxy_loopback(t, s->api_loopback); /* an API URL: base_url's host */
   if (!s->tls_verify) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);

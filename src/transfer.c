@@ -411,12 +411,21 @@ void transfer_guard_single_send(transfer *t) {
  * no_proxy; "" turns every one of them off. Over https a proxy sees only a CONNECT tunnel;
  * plain http through one needs allow_http, as plain http beyond loopback does (url.c). */
 void transfer_set_proxy(transfer *t, const char *url) {
-  curl_easy_setopt(t->item.easy, CURLOPT_PROXY, url_is_loopback(url) ? "" : t->proxy);
+  transfer_set_proxy_loopback(t, url_is_loopback(url));
+}
+
+void transfer_set_proxy_loopback(transfer *t, int loopback) {
+  curl_easy_setopt(t->item.easy, CURLOPT_PROXY, loopback ? "" : t->proxy);
 }
 
 transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
+  return transfer_new_tagged(L, e, kind, 0, NULL);
+}
+
+transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm) {
   transfer *t = (transfer *)class_new(L, TRANSFER_MT, sizeof *t);
   CURL *easy;
+  int same = 0;
   t->fd = -1;
   t->sends = -1;
   t->item.ref = LUA_NOREF;
@@ -428,17 +437,19 @@ transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
     t->sq_job.run = spool_run;
   }
   t->kind = kind;
-  easy = engine_easy_take(e, &t->item);
+  easy = engine_easy_take_tagged(e, &t->item, tag, &same);
+  if (warm) *warm = same;
   if (easy == NULL) luaL_error(L, "curl_easy_init failed");
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, transfer_on_write);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, (void *)t);
+  if (same) return t;
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, transfer_on_write);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, transfer_on_xferinfo);
-  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, (void *)t);
   curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
   return t;
 }
@@ -449,6 +460,15 @@ transfer *transfer_check(lua_State *L, int idx) {
 
 void transfer_release(transfer *t) {
   transfer_spool_stop(t);
+  if (t->item.easy && t->item.tag) {
+    /* The handle goes back configured (engine_easy_take_tagged): nothing in it may point here. */
+    curl_easy_setopt(t->item.easy, CURLOPT_WRITEDATA, (void *)NULL);
+    curl_easy_setopt(t->item.easy, CURLOPT_ERRORBUFFER, (char *)NULL);
+    curl_easy_setopt(t->item.easy, CURLOPT_XFERINFODATA, (void *)NULL);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    if (t->sends >= 0) curl_easy_setopt(t->item.easy, CURLOPT_PREREQDATA, (void *)NULL);
+#endif
+  }
   engine_easy_give(&t->item);
   free(t->body);
   t->body = NULL;

@@ -100,6 +100,9 @@ typedef struct transfer {
 
 /* Pushes a new transfer userdata with an easy handle from e and its basic options. */
 transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind);
+/* transfer_new on a handle tagged tag (engine_easy_take_tagged): *warm says whether it comes
+ * configured by an earlier transfer of the same tag, which then needs only what differs. */
+transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm);
 transfer *transfer_check(lua_State *L, int idx);
 /* Gives the easy handle back and frees the body: the transfer is finished and its memory
  * should not wait for the garbage collector. */
@@ -119,6 +122,8 @@ int transfer_open_temp(transfer *t, const char *target);
 /* Points the transfer's proxy at url's host: none for a loopback host (a proxy would reach
  * its own loopback, and would see an API request's key), else the session's. */
 void transfer_set_proxy(transfer *t, const char *url);
+/* The same, where the caller knows whether the host is a loopback one. */
+void transfer_set_proxy_loopback(transfer *t, int loopback);
 /* Takes over prev's partial file (a failed earlier attempt), to resume from its end; 0 when
  * prev has none to give. */
 int transfer_take_partial(transfer *t, transfer *prev);

@@ -89,6 +89,7 @@ function M.run(req)
   check_can_wait(3)
   local max_retries, start, on_progress, deadline = req.max_retries, req.start, req.on_progress, req.deadline
   local emit = req.client.emit
+  local download = req.request == "download"
   local watch = watcher(req, emit)
   local attempt, prev, t = 0, nil, nil
   local progress = (on_progress or watch) and function(done, total)
@@ -108,7 +109,7 @@ function M.run(req)
     local err
     t, err = start(prev)
     if t then
-      local started = now()
+      local started = emit and now() -- for the response event only
       if emit then
         events.emit(req.client, "request", "debug", { request = req.request, method = req.method, url = req.url,
                                                       attempt = attempt + 1, id = req.id })
@@ -121,7 +122,7 @@ function M.run(req)
         trace.bytes = t:progress()
       end
       -- A download is moved into place by a worker thread: the loop never waits for the disk.
-      if t:commit() then await(t) end
+      if download and t:commit() then await(t) end
       local result
       result, err = retry.finish(t, req.map) -- where the core's result or error comes back
       if emit then responded(req, attempt + 1, trace, started, err) end

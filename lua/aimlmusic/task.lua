@@ -355,7 +355,7 @@ end
 function M.await(t, on_progress)
   local task = M.current()
   local seen = -1
-  local function report()
+  local report = on_progress and function() -- made only for a caller that watches
     local bytes, total = t:progress()
     if bytes ~= seen then
       seen = bytes
