@@ -49,7 +49,8 @@ while music.step(0) > 0 do
   assert(os.time() < deadline, "the jobs did not finish")
   socket.sleep(0.002)
 end
-assert(resumed and #resumed == 1 and resumed[1].path == dir .. "/left.mp3", "resume: " .. tostring(resumed and resumed[1] and resumed[1].err))
+local r1 = resumed and resumed[1]
+assert(r1 and #resumed == 1 and r1.path == dir .. "/left.mp3", "resume: " .. tostring(r1 and r1.err))
 io.write("done ", ok, " ", table.concat(failures, "; "), "\n")
 ]]
 

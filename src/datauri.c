@@ -103,7 +103,12 @@ static int file_problem(lua_State *L, const char *path, const char *what) {
 
 /* ---- a local file, read without Lua (on a worker inside a task) ---- */
 
-enum { FILE_OK, FILE_ERRNO, FILE_NOT_REGULAR, FILE_TOO_BIG, FILE_NOT_AUDIO, FILE_READ_FAILED };
+enum { FILE_OK,
+       FILE_ERRNO,
+       FILE_NOT_REGULAR,
+       FILE_TOO_BIG,
+       FILE_NOT_AUDIO,
+       FILE_READ_FAILED };
 
 typedef struct {
   const char *path;
@@ -218,27 +223,27 @@ fail:
 /* Pushes what was found: the data: URI (with build) and 1, or the problem's message and 0. */
 static int file_push(lua_State *L, file_state *f) {
   switch (f->problem) {
-  case FILE_OK:
-    if (f->build) lua_pushlstring(L, f->uri, f->len);
-    return 1;
-  case FILE_NOT_REGULAR:
-    lua_pushfstring(L, "cannot read the audio file \"%s\": not a regular file", f->path);
-    return 0;
-  case FILE_TOO_BIG:
-    push_size(L, f->max_bytes);
-    lua_pushfstring(L, "the audio file \"%s\" has %f bytes, more than the limit of %s", f->path,
-                    (lua_Number)f->size, lua_tostring(L, -1));
-    lua_remove(L, -2);
-    return 0;
-  case FILE_NOT_AUDIO:
-    lua_pushfstring(L, "the file \"%s\" is not mp3, wav, flac, ogg or m4a audio", f->path);
-    return 0;
-  case FILE_READ_FAILED:
-    lua_pushfstring(L, "cannot read the audio file \"%s\": read failed", f->path);
-    return 0;
-  default:
-    lua_pushfstring(L, "cannot read the audio file \"%s\": %s", f->path, strerror(f->err));
-    return 0;
+    case FILE_OK:
+      if (f->build) lua_pushlstring(L, f->uri, f->len);
+      return 1;
+    case FILE_NOT_REGULAR:
+      lua_pushfstring(L, "cannot read the audio file \"%s\": not a regular file", f->path);
+      return 0;
+    case FILE_TOO_BIG:
+      push_size(L, f->max_bytes);
+      lua_pushfstring(L, "the audio file \"%s\" has %f bytes, more than the limit of %s", f->path,
+                      (lua_Number)f->size, lua_tostring(L, -1));
+      lua_remove(L, -2);
+      return 0;
+    case FILE_NOT_AUDIO:
+      lua_pushfstring(L, "the file \"%s\" is not mp3, wav, flac, ogg or m4a audio", f->path);
+      return 0;
+    case FILE_READ_FAILED:
+      lua_pushfstring(L, "cannot read the audio file \"%s\": read failed", f->path);
+      return 0;
+    default:
+      lua_pushfstring(L, "cannot read the audio file \"%s\": %s", f->path, strerror(f->err));
+      return 0;
   }
 }
 

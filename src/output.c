@@ -274,7 +274,11 @@ static int reservation_push(lua_State *L, int fd, const char *lockpath) {
  * given (overwrite; a job the journal says is finished); otherwise the answer is an error of kind
  * io, code EBUSY, with err.owner the job it names when it names one. The reservation file is
  * opened with O_NOFOLLOW and O_NONBLOCK and must be a regular file. */
-enum { RESERVE_OK, RESERVE_ERRNO, RESERVE_BUSY, RESERVE_NOT_REGULAR, RESERVE_CHANGING };
+enum { RESERVE_OK,
+       RESERVE_ERRNO,
+       RESERVE_BUSY,
+       RESERVE_NOT_REGULAR,
+       RESERVE_CHANGING };
 
 typedef struct {
   const char *path, *id;
@@ -373,28 +377,28 @@ static void reserve_run(void *p) {
 static int reserve_push(lua_State *L, void *p) {
   reserve_state *v = (reserve_state *)p;
   switch (v->outcome) {
-  case RESERVE_OK: {
-    int fd = v->fd;
-    v->fd = -1; /* the reservation's now */
-    return reservation_push(L, fd, v->lockpath);
-  }
-  case RESERVE_BUSY:
-    if (v->owner[0])
-      error_fail(L, "io", "output %s is reserved by job %s, not finished yet (pass overwrite = true to take it)", v->path,
-                 v->owner);
-    else
-      error_fail(L, "io", "output %s is reserved by a job being submitted (pass overwrite = true to take it)", v->path);
-    error_setstring(L, "code", "EBUSY");
-    error_setstring(L, "owner", v->owner[0] ? v->owner : NULL);
-    return 2;
-  case RESERVE_NOT_REGULAR:
-    error_fail(L, "io", "output %s: its reservation %s is not a regular file", v->path, v->lockpath);
-    error_setstring(L, "code", "EINVAL");
-    return 2;
-  case RESERVE_CHANGING:
-    return error_fail(L, "io", "output %s: its reservation %s keeps changing", v->path, v->lockpath);
-  default:
-    return error_fail_errno(L, "io", v->err, "reserving output %s", v->path);
+    case RESERVE_OK: {
+      int fd = v->fd;
+      v->fd = -1; /* the reservation's now */
+      return reservation_push(L, fd, v->lockpath);
+    }
+    case RESERVE_BUSY:
+      if (v->owner[0])
+        error_fail(L, "io", "output %s is reserved by job %s, not finished yet (pass overwrite = true to take it)", v->path,
+                   v->owner);
+      else
+        error_fail(L, "io", "output %s is reserved by a job being submitted (pass overwrite = true to take it)", v->path);
+      error_setstring(L, "code", "EBUSY");
+      error_setstring(L, "owner", v->owner[0] ? v->owner : NULL);
+      return 2;
+    case RESERVE_NOT_REGULAR:
+      error_fail(L, "io", "output %s: its reservation %s is not a regular file", v->path, v->lockpath);
+      error_setstring(L, "code", "EINVAL");
+      return 2;
+    case RESERVE_CHANGING:
+      return error_fail(L, "io", "output %s: its reservation %s keeps changing", v->path, v->lockpath);
+    default:
+      return error_fail_errno(L, "io", v->err, "reserving output %s", v->path);
   }
 }
 
