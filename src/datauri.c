@@ -270,7 +270,7 @@ static int read_push(lua_State *L, void *p) {
   return 2;
 }
 
-const work_kind datauri_read_kind = {"datauri_read", sizeof(file_state), read_prepare, file_run, read_push,
+const work_kind datauri_read_kind = {"datauri_read", 2, sizeof(file_state), read_prepare, file_run, read_push,
                                      file_clear};
 
 static const char files_key = 'F'; /* registry[&files_key]: the files read ahead (datauri_use) */

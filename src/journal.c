@@ -145,7 +145,7 @@ static int append_push(lua_State *L, void *p) {
   return 1;
 }
 
-const work_kind journal_append_kind = {"journal_append", sizeof(append_state), append_prepare, append_run,
+const work_kind journal_append_kind = {"journal_append", 2, sizeof(append_state), append_prepare, append_run,
                                        append_push, NULL};
 
 static int l_journal_append(lua_State *L) {
@@ -216,7 +216,7 @@ static void read_clear(void *p) {
   r->text = NULL;
 }
 
-const work_kind journal_read_kind = {"journal_read", sizeof(read_state), read_prepare, read_run, read_push,
+const work_kind journal_read_kind = {"journal_read", 1, sizeof(read_state), read_prepare, read_run, read_push,
                                      read_clear};
 
 static int l_journal_read(lua_State *L) {

@@ -203,7 +203,7 @@ static int own_push(lua_State *L, void *p) {
   return 1;
 }
 
-const work_kind reservation_own_kind = {"reservation_own", sizeof(own_state), own_prepare, own_run, own_push, NULL};
+const work_kind reservation_own_kind = {"reservation_own", 2, sizeof(own_state), own_prepare, own_run, own_push, NULL};
 
 static int reservation_own(lua_State *L) {
   return work_here(L, &reservation_own_kind);
@@ -245,7 +245,7 @@ static void release_clear(void *p) {
   g->path = NULL;
 }
 
-const work_kind reservation_release_kind = {"reservation_release", sizeof(release_state), release_prepare,
+const work_kind reservation_release_kind = {"reservation_release", 1, sizeof(release_state), release_prepare,
                                             release_run, release_push, release_clear};
 
 static int reservation_release(lua_State *L) {
@@ -309,8 +309,14 @@ static int reserve_attempt(reserve_state *v) {
   platform_info info;
   int fd = platform_open(lockpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
   if (fd >= 0) {
-    /* Made here: nobody else can hold it yet. */
-    if (platform_lock(fd, 0) != 0 || reservation_write(fd, v->id) != 0) goto fail_close;
+    /* Made here; another process's take-over may have locked it between open and lock (it
+     * found a file nobody held): then it is that one's, and this one looks again. */
+    if (platform_lock(fd, 0) != 0) {
+      if (errno != EWOULDBLOCK && errno != EAGAIN) goto fail_close;
+      close(fd);
+      return -1;
+    }
+    if (reservation_write(fd, v->id) != 0) goto fail_close;
     v->fd = fd;
     return RESERVE_OK;
   }
@@ -410,7 +416,7 @@ static void reserve_clear(void *p) {
   v->lockpath = NULL;
 }
 
-const work_kind output_reserve_kind = {"output_reserve", sizeof(reserve_state), reserve_prepare, reserve_run,
+const work_kind output_reserve_kind = {"output_reserve", 3, sizeof(reserve_state), reserve_prepare, reserve_run,
                                        reserve_push, reserve_clear};
 
 static int l_output_reserve(lua_State *L) {

@@ -637,7 +637,7 @@ static int partials_push(lua_State *L, void *p) {
   return 1;
 }
 
-const work_kind transfer_remove_partials_kind = {"remove_partials", sizeof(partials_state), partials_prepare,
+const work_kind transfer_remove_partials_kind = {"remove_partials", 1, sizeof(partials_state), partials_prepare,
                                                  partials_run, partials_push, NULL};
 
 static int l_remove_partials(lua_State *L) {

@@ -86,13 +86,15 @@ static int work_result(lua_State *L) {
   return n;
 }
 
+static int work_start(lua_State *L, work *w, const work_kind *k, engine *e);
+
 /* core.work(name, ...): see work.h. */
 static int l_work(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   const work_kind *k = NULL;
   engine *e = engine_get(L);
   size_t i;
-  int top = lua_gettop(L), n;
+  int n;
   work *w;
   for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
     if (strcmp(kinds[i]->name, name) == 0) k = kinds[i];
@@ -101,29 +103,37 @@ static int l_work(lua_State *L) {
   w->args = LUA_NOREF;
   w->item.ref = LUA_NOREF;
   lua_replace(L, 1); /* the work at 1, its arguments from 2 */
+  lua_settop(L, 1 + k->nargs);
   n = k->prepare(L, 2, w->state);
+  if (n < 0 && !work_start(L, w, k, e)) {
+    k->run(w->state); /* no thread: run here */
+    n = k->push(L, w->state);
+  }
   if (n >= 0) {
     if (k->clear) k->clear(w->state);
+    w->kind = NULL;
     lua_pushboolean(L, 0);
     lua_insert(L, -n - 1);
     return n + 1;
   }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* Starts w on a worker, its arguments (2 to top) kept while it lives; 0 when no thread can. */
+static int work_start(lua_State *L, work *w, const work_kind *k, engine *e) {
+  int top = lua_gettop(L), i;
   w->kind = k;
   lua_createtable(L, top - 1, 0);
-  for (n = 2; n <= top; n++) {
-    lua_pushvalue(L, n);
-    lua_rawseti(L, -2, n - 1);
+  for (i = 2; i <= top; i++) {
+    lua_pushvalue(L, i);
+    lua_rawseti(L, -2, i - 1);
   }
   w->args = luaL_ref(L, LUA_REGISTRYINDEX);
   w->item.engine = e;
   engine_retain(e);
   w->item.work = work_run;
-  if (!engine_spawn(L, &w->item, 1)) {
-    lua_pushnil(L); /* no thread: the caller runs it here; the state goes with the GC */
-    return 1;
-  }
-  lua_settop(L, 1);
-  return 1;
+  return engine_spawn(L, &w->item, 1);
 }
 
 /* work:cancel(), work:finish(): what a task cancelled while it waits asks of what it waits

@@ -19,6 +19,7 @@
 
 typedef struct work_kind {
   const char *name; /* core.work(name, ...) starts it; core[name](...) runs it here */
+  int nargs;        /* the arguments it takes, at most */
   size_t size;      /* of the state p (zero-filled) */
   /* Stepping thread: reads the arguments from index first on into p, raising on misuse. p may
    * borrow their strings: they live as long as the work. Returns -1 when run must follow, or
@@ -31,11 +32,12 @@ typedef struct work_kind {
 
 /* The Lua function of a kind that waits: prepare, run and push in this thread. */
 static inline int work_here(lua_State *L, const work_kind *k) {
-  void *p = lua_newuserdata(L, k->size); /* the state, at index 1: the arguments follow */
+  void *p;
   int n;
+  lua_settop(L, k->nargs); /* the state above the arguments, absent ones nil */
+  p = lua_newuserdata(L, k->size);
   memset(p, 0, k->size);
-  lua_insert(L, 1);
-  n = k->prepare(L, 2, p);
+  n = k->prepare(L, 1, p);
   if (n < 0) {
     k->run(p);
     n = k->push(L, p);
@@ -44,8 +46,9 @@ static inline int work_here(lua_State *L, const work_kind *k) {
   return n;
 }
 
-/* core.work(name, ...) --> a work running on a worker | false, results (answered at once) |
- * nil (no worker thread: run it here). work:done(), work:result() --> what core[name] gives. */
+/* core.work(name, ...) --> a work running on a worker | false, results (answered at once:
+ * without the file system, or here when no worker thread can start). work:done(),
+ * work:result() --> what core[name](...) gives. */
 void work_open(lua_State *L);
 
 #if defined(__GNUC__)

@@ -419,11 +419,9 @@ end
 function M.work(name, ...)
   if M.current() then
     local r = pack(core.work(name, ...))
-    if r[1] == false then return unpack(r, 2, r.n) end -- answered without the file system
-    if r[1] then
-      M.await(r[1])
-      return r[1]:result()
-    end
+    if r[1] == false then return unpack(r, 2, r.n) end -- answered at once
+    M.await(r[1])
+    return r[1]:result()
   end
   return core[name](...)
 end
