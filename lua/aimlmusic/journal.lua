@@ -92,14 +92,24 @@ function M.finished(path, id)
   return finished
 end
 
+-- The task of this Lua state reserving an output now, by output: its reservation runs on a
+-- worker, and two tasks of one state asking for one output take turns, in order.
+local reserving = {}
+
 -- Reserves output for job id (nil: a job about to be submitted) on behalf of client: see
 -- core.output_reserve. A live reservation of a job the client's journal says is finished is
 -- taken over: it would otherwise block the output for as long as its process lives.
 function M.reserve(client, output, id, overwrite)
+  local me = task.current()
+  if me then
+    while reserving[output] and not reserving[output]:done() do task.sleep(0.002) end
+    reserving[output] = me
+  end
   local r, err = work("output_reserve", output, id, overwrite)
   if not r and err.code == "EBUSY" and err.owner and client.journal and M.finished(client.journal, err.owner) then
     r, err = work("output_reserve", output, id, true)
   end
+  if me then reserving[output] = nil end
   return r, err
 end
 
