@@ -253,7 +253,7 @@ static void workers_unlink(engine *e, engine_item *it) {
   e->n_workers--;
 }
 
-/* Waits until it's work is done, or runs it here when no thread has taken it yet, and takes
+/* Waits until its work is done, or runs it here when no thread has taken it yet, and takes
  * it off the worker list (and the done queue) without completing it. */
 static void engine_join(engine_item *it) {
   engine *e = it->engine;
@@ -671,12 +671,18 @@ int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
     n++;
   }
   if (e->pool_ready) {
-    engine_job *j;
+    engine_job *j, *done = NULL;
     platform_mutex_lock(&e->mu);
     j = e->dq_head;
     e->dq_head = NULL;
     platform_mutex_unlock(&e->mu);
-    while (j) {
+    while (j) { /* newest first there: completed oldest first */
+      engine_job *next = j->next;
+      j->next = done;
+      done = j;
+      j = next;
+    }
+    for (j = done; j;) {
       engine_item *it = ENGINE_CONTAINER(j, engine_item, job);
       j = j->next;
       it->job.next = NULL;
