@@ -324,6 +324,34 @@ end
 
 -- Whether the audio of a job could be put at output, asked before the job is paid for: a path
 -- string, no directory and no file there (unless overwrite), a writable directory.
+-- Inside a task, the local files a request sends as data: URIs, read on a worker thread
+-- (path -> data URI, or {message}) for core.encode to take (core.datauri_use); nil outside one.
+local function read_files(params)
+  local entry = task.current() and models[params.model]
+  local files
+  for _, f in ipairs(entry and entry.fields or {}) do
+    local v = params[f.name]
+    if f.transform == "data_uri" and type(v) == "string" and not v:lower():match("^https?://")
+        and not v:lower():match("^data:") then
+      local uri, msg = task.work("datauri_read", v, f.max_bytes)
+      files = files or {}
+      files[v] = uri or { msg }
+    end
+  end
+  return files
+end
+
+-- core.encode, with the files read ahead when there are some.
+local function encode(params)
+  local files = read_files(params)
+  if not files then return core.encode(params, models) end
+  core.datauri_use(files)
+  local ok, body, err = pcall(core.encode, params, models)
+  core.datauri_use(nil)
+  if not ok then error(body, 0) end
+  return body, err
+end
+
 local function check_output(output, overwrite)
   if output == nil then return true end
   if type(output) ~= "string" then
@@ -355,7 +383,7 @@ function Client:submit(params, opts)
   local ok, err = options.check_call("submit", opts)
   if not ok then return nil, err end
   local body
-  body, err = core.encode(params, models)
+  body, err = encode(params)
   if not body then return nil, err end
   ok, err = check_output(opts.output, opts.overwrite)
   if not ok then return nil, err end
@@ -373,13 +401,13 @@ function Client:submit(params, opts)
     url = self.emit and events.api_url(self.base_url),
     max_retries = opts.max_retries or self.max_retries, start = function() return session:submit(body, timeout) end }
   if not job then
-    if reservation then reservation:release() end
+    if reservation then task.work("reservation_release", reservation) end
     return nil, err
   end
   job.model = params.model
   self.started[job.id] = { at = now(), model = params.model }
   if reservation then
-    reservation:own(job.id) -- the reservation names its job, for resume to take it over
+    task.work("reservation_own", reservation, job.id) -- names its job, for resume to take it over
     self.reservations[job.id] = reservation
   end
   if self.journal then

@@ -78,7 +78,7 @@ build = {
         "src/error.c", "src/field.c", "src/host.c", "src/journal.c", "src/json.c", "src/output.c",
         "src/platform_posix.c", "src/platform_win32.c", "src/pollfd.c", "src/redact.c",
         "src/response.c", "src/schema.c", "src/session.c", "src/trace.c", "src/transfer.c", "src/url.c",
-        "src/validate.c",
+        "src/validate.c", "src/work.c",
       },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },

@@ -5,7 +5,8 @@
  * register nothing themselves. A type whose methods come from several files (the transfer:
  * its own, then commit.c's commit and finish) is composed here, the way luv.c adds the shared
  * handle methods after a type's own, so no lower file calls a higher one. The shared layer
- * (error, json, validate, journal, host, output) registers its functions through its *_open.
+ * (error, json, validate, journal, host, output, datauri) registers its functions through its
+ * *_open; work.c starts their file work on the engine's workers.
  * Nothing calls core.c. */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@
 #include "trace.h"
 #include "transfer.h"
 #include "validate.h"
+#include "work.h"
+#include "datauri.h"
 #include "platform.h"
 
 #if defined(_WIN32)
@@ -67,6 +70,8 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   journal_open(L);
   host_open(L);
   output_open(L);
+  datauri_open(L);
+  work_open(L); /* the file work above, on the engine's workers */
   lua_pushstring(L, core_curl_version);
   lua_setfield(L, -2, "curl_version");
   lua_pushliteral(L, "0.2.0");

@@ -1,13 +1,17 @@
 /* datauri: audio given as a URL, a data: URI or a local file, for a field with
  * transform = "data_uri". Owns: the MIME type from a file's first bytes, base64, the size limit
- * checked before anything is read or sent. Must not know: fields other than the one value it is
- * given, the wire table, HTTP. */
+ * checked before anything is read or sent; a file read ahead on a worker inside a task
+ * (core.datauri_read, core.datauri_use), so a step never waits for the disk.
+ * Must not know: fields other than the one value it is given, the wire table, HTTP. */
 #include "datauri.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "platform.h"
+#include "work.h"
 
 #define DATAURI_CHUNK 49152 /* a multiple of 3: each chunk encodes without padding */
 
@@ -97,100 +101,232 @@ static int file_problem(lua_State *L, const char *path, const char *what) {
   return 0;
 }
 
-/* Reads all of fd (size bytes) as base64 into the buffer on top. */
-static int encode_file(int fd, luaL_Buffer *b) {
-  unsigned char in[DATAURI_CHUNK];
-  char enc[DATAURI_CHUNK / 3 * 4];
+/* ---- a local file, read without Lua (on a worker inside a task) ---- */
+
+enum { FILE_OK,
+       FILE_ERRNO,
+       FILE_NOT_REGULAR,
+       FILE_TOO_BIG,
+       FILE_NOT_AUDIO,
+       FILE_READ_FAILED };
+
+typedef struct {
+  const char *path;
+  double max_bytes;
+  int build;
+  int problem, err;
+  long long size;
+  char *uri; /* with build: data:<mime>;base64,... */
+  size_t len;
+} file_state;
+
+/* Encodes n bytes of in into out (4 characters for each 3 bytes, padded); returns the end. */
+static char *encode(const unsigned char *in, size_t n, char *out) {
+  size_t i;
+  for (i = 0; i + 2 < n; i += 3) {
+    unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+    *out++ = b64[v >> 18];
+    *out++ = b64[(v >> 12) & 63];
+    *out++ = b64[(v >> 6) & 63];
+    *out++ = b64[v & 63];
+  }
+  if (i < n) {
+    unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
+    *out++ = b64[v >> 18];
+    *out++ = b64[(v >> 12) & 63];
+    *out++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+    *out++ = '=';
+  }
+  return out;
+}
+
+/* Reads fd from its start (f->size bytes at most) as a data: URI of type mime into f->uri. */
+static int encode_file(int fd, const char *mime, file_state *f) {
+  size_t head = 5 + strlen(mime) + 8, cap = head + ((size_t)f->size + 2) / 3 * 4 + 1;
+  long long left = f->size;
+  char *out;
+  unsigned char *buf = (unsigned char *)malloc(DATAURI_CHUNK); /* off a worker's small stack */
+  f->uri = (char *)malloc(cap);
+  if (f->uri == NULL || buf == NULL) {
+    free(buf);
+    return 0;
+  }
+  out = f->uri + snprintf(f->uri, cap, "data:%s;base64,", mime);
   for (;;) {
-    size_t got = 0, i;
-    char *out = enc;
-    while (got < sizeof in) {
-      long r = (long)read(fd, in + got, sizeof in - got);
+    size_t got = 0, want = left < DATAURI_CHUNK ? (size_t)left : DATAURI_CHUNK;
+    while (got < want) {
+      long r = (long)read(fd, buf + got, want - got);
       if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return 0;
+      if (r < 0) {
+        free(buf);
+        return 0;
+      }
       if (r == 0) break;
       got += (size_t)r;
     }
-    if (got == 0) return 1;
-    for (i = 0; i + 2 < got; i += 3) {
-      unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-      *out++ = b64[v >> 18];
-      *out++ = b64[(v >> 12) & 63];
-      *out++ = b64[(v >> 6) & 63];
-      *out++ = b64[v & 63];
-    }
-    if (i < got) {
-      unsigned v = (unsigned)in[i] << 16 | (i + 1 < got ? (unsigned)in[i + 1] << 8 : 0);
-      *out++ = b64[v >> 18];
-      *out++ = b64[(v >> 12) & 63];
-      *out++ = (char)(i + 1 < got ? b64[(v >> 6) & 63] : '=');
-      *out++ = '=';
-    }
-    luaL_addlstring(b, enc, (size_t)(out - enc));
-    if (got < sizeof in) return 1;
+    out = encode(buf, got, out);
+    left -= (long long)got;
+    if (got < DATAURI_CHUNK || left == 0) break;
   }
+  free(buf);
+  f->len = (size_t)(out - f->uri);
+  return 1;
 }
 
-static int check_file(lua_State *L, const char *path, double max_bytes, int build) {
+static void file_run(void *p) {
+  file_state *f = (file_state *)p;
   platform_info info;
   unsigned char head[16];
   long got;
   const char *mime;
-  char why[PLATFORM_STRERROR_SIZE];
   int fd;
   /* Only a regular file is opened at all: opening a device can have effects of its own. */
-  if (platform_stat(path, 1, &info) != 0) return file_problem(L, path, platform_strerror(errno, why, sizeof why));
-  if (!info.is_reg) return file_problem(L, path, "not a regular file");
-  fd = platform_open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
-  if (fd < 0) return file_problem(L, path, platform_strerror(errno, why, sizeof why));
+  if (platform_stat(f->path, 1, &info) != 0) goto fail;
+  if (!info.is_reg) {
+    f->problem = FILE_NOT_REGULAR;
+    return;
+  }
+  fd = platform_open(f->path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+  if (fd < 0) goto fail;
   if (platform_fstat(fd, &info) != 0 || !info.is_reg) {
     close(fd);
-    return file_problem(L, path, "not a regular file");
+    f->problem = FILE_NOT_REGULAR;
+    return;
   }
-  if (max_bytes > 0 && (double)info.size > max_bytes) {
+  f->size = info.size;
+  if (f->max_bytes > 0 && (double)info.size > f->max_bytes) {
     close(fd);
-    push_size(L, max_bytes);
-    lua_pushfstring(L, "the audio file \"%s\" has %f bytes, more than the limit of %s", path,
-                    (lua_Number)info.size, lua_tostring(L, -1));
-    lua_remove(L, -2);
-    return 0;
+    f->problem = FILE_TOO_BIG;
+    return;
   }
   do got = (long)read(fd, head, sizeof head);
   while (got < 0 && errno == EINTR);
   if (got < 0) {
-    int e = errno;
+    f->err = errno;
     close(fd);
-    return file_problem(L, path, platform_strerror(e, why, sizeof why));
+    f->problem = FILE_ERRNO;
+    return;
   }
   mime = datauri_sniff(head, (size_t)got);
-  if (!mime) {
-    close(fd);
-    lua_pushfstring(L, "the file \"%s\" is not mp3, wav, flac, ogg or m4a audio", path);
-    return 0;
-  }
-  if (build) {
-    luaL_Buffer b;
-    int ok;
-    if (lseek(fd, 0, SEEK_SET) != 0) {
-      int e = errno;
-      close(fd);
-      return file_problem(L, path, platform_strerror(e, why, sizeof why));
-    }
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, "data:");
-    luaL_addstring(&b, mime);
-    luaL_addstring(&b, ";base64,");
-    ok = encode_file(fd, &b);
-    close(fd);
-    luaL_pushresult(&b);
-    if (!ok) {
-      lua_pop(L, 1);
-      return file_problem(L, path, "read failed");
-    }
-    return 1;
-  }
+  if (!mime) f->problem = FILE_NOT_AUDIO;
+  else if (f->build && lseek(fd, 0, SEEK_SET) != 0) {
+    f->problem = FILE_ERRNO;
+    f->err = errno;
+  } else if (f->build && !encode_file(fd, mime, f)) f->problem = FILE_READ_FAILED;
   close(fd);
-  return 1;
+  return;
+fail:
+  f->problem = FILE_ERRNO;
+  f->err = errno;
+}
+
+/* Pushes what was found: the data: URI (with build) and 1, or the problem's message and 0. */
+static int file_push(lua_State *L, file_state *f) {
+  switch (f->problem) {
+    case FILE_OK:
+      if (f->build) lua_pushlstring(L, f->uri, f->len);
+      return 1;
+    case FILE_NOT_REGULAR:
+      lua_pushfstring(L, "cannot read the audio file \"%s\": not a regular file", f->path);
+      return 0;
+    case FILE_TOO_BIG:
+      push_size(L, f->max_bytes);
+      lua_pushfstring(L, "the audio file \"%s\" has %f bytes, more than the limit of %s", f->path,
+                      (lua_Number)f->size, lua_tostring(L, -1));
+      lua_remove(L, -2);
+      return 0;
+    case FILE_NOT_AUDIO:
+      lua_pushfstring(L, "the file \"%s\" is not mp3, wav, flac, ogg or m4a audio", f->path);
+      return 0;
+    case FILE_READ_FAILED:
+      lua_pushfstring(L, "cannot read the audio file \"%s\": read failed", f->path);
+      return 0;
+    default: {
+      char why[PLATFORM_STRERROR_SIZE];
+      lua_pushfstring(L, "cannot read the audio file \"%s\": %s", f->path, platform_strerror(f->err, why, sizeof why));
+      return 0;
+    }
+  }
+}
+
+static void file_clear(void *p) {
+  file_state *f = (file_state *)p;
+  free(f->uri);
+  f->uri = NULL;
+}
+
+/* core.datauri_read(path, max_bytes) --> data URI | false, message: a local file read as it is
+ * sent; inside a task on a worker (core.work "datauri_read"), for core.datauri_use. */
+static int read_prepare(lua_State *L, int first, void *p) {
+  file_state *f = (file_state *)p;
+  f->path = luaL_checkstring(L, first);
+  f->max_bytes = luaL_optnumber(L, first + 1, 0);
+  f->build = 1;
+  return -1;
+}
+
+static int read_push(lua_State *L, void *p) {
+  if (file_push(L, (file_state *)p)) return 1;
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
+}
+
+const work_kind datauri_read_kind = {"datauri_read", 2, sizeof(file_state), read_prepare, file_run, read_push,
+                                     file_clear};
+
+static const char files_key = 'F'; /* registry[&files_key]: the files read ahead (datauri_use) */
+
+/* A file given as a path: what core.datauri_use read ahead for it, else read here. */
+static int check_file(lua_State *L, const char *path, double max_bytes, int build) {
+  file_state f;
+  int ok;
+  lua_pushlightuserdata(L, (void *)&files_key);
+  if (lua_rawget(L, LUA_REGISTRYINDEX) == LUA_TTABLE) {
+    int t = lua_getfield(L, -1, path);
+    if (t == LUA_TSTRING) {
+      lua_remove(L, -2);
+      if (!build) lua_pop(L, 1);
+      return 1;
+    }
+    if (t == LUA_TTABLE) {
+      lua_rawgeti(L, -1, 1);
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      return 0;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  memset(&f, 0, sizeof f);
+  f.path = path;
+  f.max_bytes = max_bytes;
+  f.build = build;
+  file_run(&f);
+  ok = file_push(L, &f);
+  file_clear(&f);
+  return ok;
+}
+
+/* core.datauri_use(files | nil): the files read ahead (path -> data URI, or {message}) that the
+ * next encode takes instead of reading them; nil forgets them. */
+static int l_datauri_use(lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushlightuserdata(L, (void *)&files_key);
+  lua_insert(L, 1);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+static int l_datauri_read(lua_State *L) {
+  return work_here(L, &datauri_read_kind);
+}
+
+void datauri_open(lua_State *L) {
+  lua_pushcfunction(L, l_datauri_read);
+  lua_setfield(L, -2, "datauri_read");
+  lua_pushcfunction(L, l_datauri_use);
+  lua_setfield(L, -2, "datauri_use");
 }
 
 int datauri_check(lua_State *L, int vidx, double max_bytes, int build) {

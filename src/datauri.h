@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "compat.h"
+#include "work.h"
 
 /* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
 #if defined(__GNUC__)
@@ -23,6 +24,10 @@ int datauri_is_url(const char *s, size_t n);
  * what is sent (the string itself, or the file read as data:<mime>;base64,...) and returns 1;
  * without, pushes nothing and returns 1. On a problem pushes its message and returns 0. */
 int datauri_check(lua_State *L, int vidx, double max_bytes, int build);
+
+/* core.datauri_read as work (work.h); datauri_open registers it and core.datauri_use. */
+extern const work_kind datauri_read_kind;
+void datauri_open(lua_State *L);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

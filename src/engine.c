@@ -261,10 +261,6 @@ static void engine_detach(engine_item *it) {
   it->state = ENGINE_DONE;
 }
 
-int engine_work_state(engine_item *it) {
-  return __atomic_load_n(&it->work_state, __ATOMIC_ACQUIRE);
-}
-
 int engine_unpost(engine *e, engine_job *j) {
   engine_job **pp = &e->wq_head, *prev = NULL;
   if (!j->queued) return 0;
@@ -279,27 +275,37 @@ int engine_unpost(engine *e, engine_job *j) {
   return 1;
 }
 
-/* Waits until the work of it is done and takes it out of the worker list. Work no thread has
- * taken yet runs here, now. */
+/* Takes it off the worker list (linked by prev and next: it is in no active list meanwhile). */
+static void workers_unlink(engine *e, engine_item *it) {
+  if (it->prev) it->prev->next = it->next;
+  else if (e->workers == it) e->workers = it->next;
+  else return;
+  if (it->next) it->next->prev = it->prev;
+  it->prev = it->next = NULL;
+  e->n_workers--;
+}
+
+/* Waits until its work is done, or runs it here when no thread has taken it yet, and takes
+ * it off the worker list (and the done queue) without completing it. */
 static void engine_join(engine_item *it) {
   engine *e = it->engine;
-  engine_item **pp = &e->workers;
+  engine_job **pp;
   if (engine_work_state(it) == ENGINE_WORK_NONE || it->state != ENGINE_ACTIVE) return;
   platform_mutex_lock(&e->mu);
   if (engine_unpost(e, &it->job)) {
     platform_mutex_unlock(&e->mu);
     it->work(it);
-    __atomic_store_n(&it->work_state, ENGINE_WORK_DONE, __ATOMIC_RELEASE);
-  } else {
-    while (engine_work_state(it) != ENGINE_WORK_DONE) platform_cond_wait(&e->done_cv, &e->mu);
-    platform_mutex_unlock(&e->mu);
+    platform_mutex_lock(&e->mu);
+    it->work_state = ENGINE_WORK_DONE;
   }
-  while (*pp && *pp != it) pp = &(*pp)->qnext;
+  while (it->work_state != ENGINE_WORK_DONE) platform_cond_wait(&e->done_cv, &e->mu);
+  for (pp = &e->dq_head; *pp && *pp != &it->job; pp = &(*pp)->next) {}
   if (*pp) {
-    *pp = it->qnext;
-    e->n_workers--;
+    *pp = it->job.next;
+    it->job.next = NULL;
   }
-  it->qnext = NULL;
+  platform_mutex_unlock(&e->mu);
+  workers_unlink(e, it);
   it->state = ENGINE_DONE;
 }
 
@@ -579,30 +585,52 @@ void engine_wake(engine *e) {
   if (e->wake_fd[1] != PLATFORM_SOCK_NONE) platform_wake_signal(e->wake_fd[1]);
 }
 
-/* An item's work on a worker thread, then its completion announced. */
+/* An item's work on a worker thread, then its completion: on the done queue, under the mutex,
+ * and a byte on the wake pipe; the stepping thread drains the queue (engine_reap_workers). */
 static void engine_item_run(engine_job *j) {
   engine_item *it = ENGINE_CONTAINER(j, engine_item, job);
   engine *e = it->engine;
   it->work(it);
   platform_mutex_lock(&e->mu);
-  /* State first, then the byte: whoever wakes on the byte sees the work done. */
-  __atomic_store_n(&it->work_state, ENGINE_WORK_DONE, __ATOMIC_RELEASE);
+  it->work_state = ENGINE_WORK_DONE;
+  j->next = e->dq_head;
+  e->dq_head = j;
   platform_cond_broadcast(&e->done_cv);
   engine_wake(e);
   platform_mutex_unlock(&e->mu);
 }
 
+int engine_work_state(engine_item *it) {
+  engine *e = it->engine;
+  int st;
+  if (!e->pool_ready) return it->work_state;
+  platform_mutex_lock(&e->mu);
+  st = it->work_state;
+  platform_mutex_unlock(&e->mu);
+  return st;
+}
+
+void engine_retain(engine *e) {
+  e->refs++;
+}
+
+void engine_release(engine *e) {
+  engine_unref(e);
+}
+
 int engine_spawn(lua_State *L, engine_item *it, int idx) {
   engine *e = it->engine;
   if (it->work == NULL) return 0;
-  __atomic_store_n(&it->work_state, ENGINE_WORK_RUNNING, __ATOMIC_RELAXED);
+  it->work_state = ENGINE_WORK_RUNNING; /* no thread sees it before engine_post */
   it->job.run = engine_item_run;
   if (!engine_post(e, &it->job)) {
-    __atomic_store_n(&it->work_state, ENGINE_WORK_NONE, __ATOMIC_RELAXED);
+    it->work_state = ENGINE_WORK_NONE;
     return 0;
   }
   it->state = ENGINE_ACTIVE;
-  it->qnext = e->workers;
+  it->prev = NULL;
+  it->next = e->workers;
+  if (e->workers) e->workers->prev = it;
   e->workers = it;
   e->n_workers++;
   lua_pushvalue(L, idx);
@@ -676,19 +704,27 @@ int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
     engine_complete(L, it, done_idx);
     n++;
   }
-  pp = &e->workers;
-  while (*pp) {
-    engine_item *it = *pp;
-    if (engine_work_state(it) != ENGINE_WORK_DONE) {
-      pp = &it->qnext;
-      continue;
+  if (e->pool_ready) {
+    engine_job *j, *done = NULL;
+    platform_mutex_lock(&e->mu);
+    j = e->dq_head;
+    e->dq_head = NULL;
+    platform_mutex_unlock(&e->mu);
+    while (j) { /* newest first there: completed oldest first */
+      engine_job *next = j->next;
+      j->next = done;
+      done = j;
+      j = next;
     }
-    *pp = it->qnext;
-    it->qnext = NULL;
-    e->n_workers--;
-    it->state = ENGINE_DONE;
-    engine_complete(L, it, done_idx);
-    n++;
+    for (j = done; j;) {
+      engine_item *it = ENGINE_CONTAINER(j, engine_item, job);
+      j = j->next;
+      it->job.next = NULL;
+      workers_unlink(e, it);
+      it->state = ENGINE_DONE;
+      engine_complete(L, it, done_idx);
+      n++;
+    }
   }
   return n;
 }

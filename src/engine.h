@@ -72,7 +72,8 @@ typedef struct engine_item {
   int settling; /* finished by libcurl, out of the multi handle, waiting for settle */
   int failed;   /* failed as it was let go on (engine_unpause): ends at the next collect */
   /* One piece of work for the worker threads (engine_spawn): work(it) runs on one of them;
-   * work_state only through atomics. */
+   * work_state under the engine's mutex once spawned. On the worker list (prev, next) until
+   * its job, done, is drained from the done queue. */
   void (*work)(struct engine_item *it);
   int work_state;
   engine_job job;
@@ -117,6 +118,9 @@ typedef struct engine {
    * read end. */
   engine_item *workers;
   int n_workers;
+  /* Under mu: the jobs of items whose work is done (linked by next), drained by the stepping
+   * thread (engine_reap_workers): the one way a worker's item completes. */
+  engine_job *dq_head;
   platform_sock wake_fd[2]; /* PLATFORM_SOCK_NONE until first used */
   /* The worker threads: started when work comes and none is idle, up to ENGINE_THREADS, and
    * kept until the engine closes, so handing over work costs a signal, not a thread. Under
@@ -195,8 +199,12 @@ void engine_done(engine *e);
 /* Wakes the loop driving the engine (a byte on the wake pipe): from any thread. */
 void engine_wake(engine *e);
 
-/* it->work_state, read atomically: a worker may write it. */
+/* it->work_state, read under the mutex: a worker may write it. */
 int engine_work_state(engine_item *it);
+/* A reference on e for an item that holds no easy handle (a worker job's); engine_release
+ * drops it. */
+void engine_retain(engine *e);
+void engine_release(engine *e);
 /* Stops the item: out of libcurl or its queue (marked cancelled), a worker waited for; the
  * owner may then be collected. Idempotent. */
 void engine_stop(lua_State *L, engine_item *it);

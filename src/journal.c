@@ -2,6 +2,7 @@
  * Owns: the append under an exclusive lock, fsync of the file and of a new file's directory;
  * the journal opened only as a regular file, never waiting to open (O_NONBLOCK: a FIFO put at
  * its path is refused, not waited on).
+ * Describes both as work (work.h): run here outside a task, on a worker inside one.
  * Must not know: what a journal line says (lua/aimlmusic/journal.lua does), the engine, HTTP,
  * download files (transfer.c makes, parses and removes their temporary names). */
 #include "journal.h"
@@ -13,6 +14,7 @@
 
 #include "error.h"
 #include "platform.h"
+#include "work.h"
 
 static int write_all(int fd, const char *p, size_t n) {
   while (n > 0) {
@@ -111,55 +113,114 @@ fail:
  * unlike fcntl locks, so it keeps two threads of one process (LÖVE's, each with its own Lua
  * state) apart too. Writers sharing the journal (processes, threads with their own Lua states)
  * never interleave. A line torn by an earlier crash is closed with a
- * newline in the same write, under the same lock, so that it cannot swallow this record. */
-static int l_journal_append(lua_State *L) {
-  size_t plen, n;
-  const char *path = luaL_checklstring(L, 1, &plen);
-  const char *line = luaL_checklstring(L, 2, &n);
-  if (memchr(line, '\n', n)) return luaL_argerror(L, 2, "a journal line holds no newline");
+ * newline in the same write, under the same lock, so that it cannot swallow this record.
+ * Inside a task it runs on a worker (core.work "journal_append"): the lock may be another
+ * process's and the fsync the disk's. */
+typedef struct {
+  const char *path, *line;
+  size_t n;
+  int err;
+} append_state;
+
+static int append_prepare(lua_State *L, int first, void *p) {
+  append_state *a = (append_state *)p;
+  size_t plen;
+  a->path = luaL_checklstring(L, first, &plen);
+  a->line = luaL_checklstring(L, first + 1, &a->n);
+  if (memchr(a->line, '\n', a->n)) return luaL_argerror(L, first + 1, "a journal line holds no newline");
   /* Cut at a NUL, the path would name another file. */
-  if (memchr(path, '\0', plen)) return error_fail_errno(L, "io", EINVAL, "the journal path holds a NUL byte");
-  if (journal_append(path, line, n) != 0) return error_fail_errno(L, "io", errno, "journal %s", path);
+  if (memchr(a->path, '\0', plen)) return error_fail_errno(L, "io", EINVAL, "the journal path holds a NUL byte");
+  return -1;
+}
+
+static void append_run(void *p) {
+  append_state *a = (append_state *)p;
+  a->err = journal_append(a->path, a->line, a->n) != 0 ? errno : 0;
+}
+
+static int append_push(lua_State *L, void *p) {
+  append_state *a = (append_state *)p;
+  if (a->err) return error_fail_errno(L, "io", a->err, "journal %s", a->path);
   lua_pushboolean(L, 1);
   return 1;
+}
+
+const work_kind journal_append_kind = {"journal_append", 2, sizeof(append_state), append_prepare, append_run,
+                                       append_push, NULL};
+
+static int l_journal_append(lua_State *L) {
+  return work_here(L, &journal_append_kind);
 }
 
 /* core.journal_read(path) --> the journal's content ("" when there is none) | nil, err
  * Opened without waiting and read only when it is a regular file: a FIFO or a device put at
  * the journal's path is an io error, never a wait. */
-static int l_journal_read(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  luaL_Buffer b;
-  char buf[16384];
-  long long off = 0;
-  int fd = open_regular(path, O_RDONLY), e;
+typedef struct {
+  const char *path;
+  char *text;
+  size_t len;
+  int err;
+} read_state;
+
+static int read_prepare(lua_State *L, int first, void *p) {
+  ((read_state *)p)->path = luaL_checkstring(L, first);
+  return -1;
+}
+
+static void read_run(void *p) {
+  read_state *r = (read_state *)p;
+  size_t cap = 0;
+  int fd = open_regular(r->path, O_RDONLY);
   if (fd < 0) {
-    if (errno == ENOENT) {
-      lua_pushliteral(L, "");
-      return 1;
-    }
-    if (errno == EINVAL) {
-      error_fail(L, "io", "journal %s is not a regular file", path);
-      error_setstring(L, "code", "EINVAL");
-      return 2;
-    }
-    return error_fail_errno(L, "io", errno, "journal %s", path);
+    r->err = errno;
+    return;
   }
-  luaL_buffinit(L, &b);
   for (;;) {
-    long got = platform_pread(fd, buf, sizeof buf, off);
-    if (got < 0) {
-      e = errno;
-      close(fd);
-      return error_fail_errno(L, "io", e, "journal %s", path);
+    long got;
+    if (r->len == cap) {
+      char *t = (char *)realloc(r->text, cap ? 2 * cap : 16384);
+      if (t == NULL) {
+        r->err = ENOMEM;
+        break;
+      }
+      r->text = t;
+      cap = cap ? 2 * cap : 16384;
     }
-    if (got == 0) break;
-    luaL_addlstring(&b, buf, (size_t)got);
-    off += got;
+    got = platform_pread(fd, r->text + r->len, cap - r->len, (long long)r->len);
+    if (got < 0) r->err = errno;
+    if (got <= 0) break;
+    r->len += (size_t)got;
   }
   close(fd);
-  luaL_pushresult(&b);
+}
+
+static int read_push(lua_State *L, void *p) {
+  read_state *r = (read_state *)p;
+  if (r->err == ENOENT) {
+    lua_pushliteral(L, "");
+    return 1;
+  }
+  if (r->err == EINVAL) {
+    error_fail(L, "io", "journal %s is not a regular file", r->path);
+    error_setstring(L, "code", "EINVAL");
+    return 2;
+  }
+  if (r->err) return error_fail_errno(L, "io", r->err, "journal %s", r->path);
+  lua_pushlstring(L, r->text ? r->text : "", r->len);
   return 1;
+}
+
+static void read_clear(void *p) {
+  read_state *r = (read_state *)p;
+  free(r->text);
+  r->text = NULL;
+}
+
+const work_kind journal_read_kind = {"journal_read", 1, sizeof(read_state), read_prepare, read_run, read_push,
+                                     read_clear};
+
+static int l_journal_read(lua_State *L) {
+  return work_here(L, &journal_read_kind);
 }
 
 void journal_open(lua_State *L) {

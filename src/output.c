@@ -3,7 +3,8 @@
  * Owns: the existence, type and writability checks and their errors (code EEXIST, ENOENT ...);
  * the facts about a path without opening it (core.path_info); the reservation beside an output
  * ("<output>.lock": a file holding the owner's pid and job id, locked by the owning process for
- * as long as it keeps the job) and its take-over; absolute paths for the journal.
+ * as long as it keeps the job) and its take-over, described as work (work.h): on a worker inside a
+ * task, since the lock may be another process's; absolute paths for the journal.
  * Must not know: downloads, the engine, the journal's format. */
 #include "output.h"
 
@@ -15,6 +16,7 @@
 #include "class.h"
 #include "error.h"
 #include "platform.h"
+#include "work.h"
 
 #define RESERVATION_MT "aimlmusic.reservation"
 #define RESERVATION_SUFFIX ".lock"
@@ -112,8 +114,12 @@ typedef struct {
   char *path; /* "<output>.lock" */
 } reservation;
 
+static reservation *reservation_at(lua_State *L, int idx) {
+  return (reservation *)luaL_checkudata(L, idx, RESERVATION_MT);
+}
+
 static reservation *reservation_check(lua_State *L) {
-  return (reservation *)luaL_checkudata(L, 1, RESERVATION_MT);
+  return reservation_at(L, 1);
 }
 
 /* Writes "pid P\n" and, when id is given, "job ID\n" as the reservation's whole content. */
@@ -143,22 +149,22 @@ static void reservation_owner(int fd, char *out, size_t n) {
   out[k] = '\0';
 }
 
-/* Lets the reservation go: its file is removed when it is still the one at its name (a
- * take-over may have put another there), then closed, which drops the lock. */
-static void reservation_drop(reservation *r, int remove) {
-  if (r->fd >= 0) {
-    if (remove && platform_same_file(r->fd, r->path)) platform_unlink(r->path);
-    close(r->fd);
-    r->fd = -1;
-  }
-  free(r->path);
-  r->path = NULL;
+/* Lets a reservation's file go: removed when it is still the one at its name (a take-over may
+ * have put another there), then closed, which drops the lock. */
+static void reservation_let_go(int fd, const char *path, int remove) {
+  if (fd < 0) return;
+  if (remove && platform_same_file(fd, path)) platform_unlink(path);
+  close(fd);
 }
 
 /* __gc and __close: the lock goes, the file stays (a job left unfinished keeps its name for
  * resume, which takes it over: a lock nobody holds blocks no one). */
 static int reservation_close(lua_State *L) {
-  reservation_drop(reservation_check(L), 0);
+  reservation *r = reservation_check(L);
+  reservation_let_go(r->fd, r->path, 0);
+  r->fd = -1;
+  free(r->path);
+  r->path = NULL;
   return 0;
 }
 
@@ -169,20 +175,82 @@ static int reservation_tostring(lua_State *L) {
 }
 
 /* reservation:own(id) --> true | nil, err: the reservation now names job id. */
-static int reservation_own(lua_State *L) {
-  reservation *r = reservation_check(L);
-  const char *id = luaL_checkstring(L, 2);
-  if (r->fd < 0) return luaL_error(L, "reservation already released");
-  if (strchr(id, '\n') || reservation_write(r->fd, id) != 0)
-    return error_fail_errno(L, "io", strchr(id, '\n') ? EINVAL : errno, "reservation %s", r->path);
+typedef struct {
+  reservation *r;
+  int fd;
+  const char *id;
+  int err;
+} own_state;
+
+static int own_prepare(lua_State *L, int first, void *p) {
+  own_state *o = (own_state *)p;
+  o->r = reservation_at(L, first);
+  o->id = luaL_checkstring(L, first + 1);
+  o->fd = o->r->fd;
+  if (o->fd < 0) return luaL_error(L, "reservation already released");
+  if (strchr(o->id, '\n')) return error_fail_errno(L, "io", EINVAL, "reservation %s", o->r->path);
+  return -1;
+}
+
+static void own_run(void *p) {
+  own_state *o = (own_state *)p;
+  o->err = reservation_write(o->fd, o->id) != 0 ? errno : 0;
+}
+
+static int own_push(lua_State *L, void *p) {
+  own_state *o = (own_state *)p;
+  if (o->err) return error_fail_errno(L, "io", o->err, "reservation %s", o->r->path ? o->r->path : "");
   lua_pushboolean(L, 1);
   return 1;
 }
 
+const work_kind reservation_own_kind = {"reservation_own", 2, sizeof(own_state), own_prepare, own_run, own_push, NULL};
+
+static int reservation_own(lua_State *L) {
+  return work_here(L, &reservation_own_kind);
+}
+
 /* reservation:release(): the job is finished; its reservation goes. */
-static int reservation_release(lua_State *L) {
-  reservation_drop(reservation_check(L), 1);
+typedef struct {
+  int fd;
+  char *path;
+} release_state;
+
+static int release_prepare(lua_State *L, int first, void *p) {
+  release_state *g = (release_state *)p;
+  reservation *r = reservation_at(L, first);
+  g->fd = r->fd; /* the file is the work's now */
+  g->path = r->path;
+  r->fd = -1;
+  r->path = NULL;
+  return -1;
+}
+
+static void release_run(void *p) {
+  release_state *g = (release_state *)p;
+  reservation_let_go(g->fd, g->path, 1);
+  g->fd = -1;
+}
+
+static int release_push(lua_State *L, void *p) {
+  (void)L;
+  (void)p;
   return 0;
+}
+
+static void release_clear(void *p) {
+  release_state *g = (release_state *)p;
+  reservation_let_go(g->fd, g->path, 0);
+  g->fd = -1;
+  free(g->path);
+  g->path = NULL;
+}
+
+const work_kind reservation_release_kind = {"reservation_release", 1, sizeof(release_state), release_prepare,
+                                            release_run, release_push, release_clear};
+
+static int reservation_release(lua_State *L) {
+  return work_here(L, &reservation_release_kind);
 }
 
 /* Pushes a reservation holding fd (locked, with its content written) for lockpath. */
@@ -207,79 +275,153 @@ static int reservation_push(lua_State *L, int fd, const char *lockpath) {
  * given (overwrite; a job the journal says is finished); otherwise the answer is an error of kind
  * io, code EBUSY, with err.owner the job it names when it names one. The reservation file is
  * opened with O_NOFOLLOW and O_NONBLOCK and must be a regular file. */
-static int l_output_reserve(lua_State *L) {
-  size_t n;
-  const char *path = luaL_checklstring(L, 1, &n);
-  const char *id = luaL_optstring(L, 2, NULL);
-  int force = lua_toboolean(L, 3), attempt, fd, e;
-  char owner[RESERVATION_MAX];
-  platform_info info;
+enum { RESERVE_OK,
+       RESERVE_ERRNO,
+       RESERVE_BUSY,
+       RESERVE_NOT_REGULAR,
+       RESERVE_CHANGING };
+
+typedef struct {
+  const char *path, *id;
+  int force;
   char *lockpath;
-  if (n == 0 || memchr(path, '\0', n)) return refuse(L, path, EINVAL, "not a path");
-  lockpath = (char *)lua_newuserdata(L, n + sizeof RESERVATION_SUFFIX); /* freed by the GC */
-  memcpy(lockpath, path, n);
-  memcpy(lockpath + n, RESERVATION_SUFFIX, sizeof RESERVATION_SUFFIX);
-  owner[0] = '\0';
-  for (attempt = 0; attempt < 20; attempt++) {
-    fd = platform_open(lockpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
-    if (fd >= 0) {
-      /* Made here: nobody else can hold it yet. */
-      if (platform_lock(fd, 0) != 0 || reservation_write(fd, id) != 0) goto fail_close;
-      return reservation_push(L, fd, lockpath);
-    }
-    if (errno != EEXIST) goto fail;
-    /* Someone's reservation, or something else of that name: opened only if a regular file. */
-    if (platform_stat(lockpath, 0, &info) != 0) {
-      if (errno == ENOENT) continue;
-      goto fail;
-    }
-    if (!info.is_reg) goto not_regular;
-    fd = platform_open(lockpath, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
-    if (fd < 0) {
-      if (errno == ENOENT) continue; /* let go meanwhile: make it again */
-      if (errno == ELOOP || errno == ENXIO) goto not_regular;
-      goto fail;
-    }
-    if (platform_fstat(fd, &info) != 0) goto fail_close;
-    if (!info.is_reg) {
+  int fd, outcome, err;
+  char owner[RESERVATION_MAX];
+} reserve_state;
+
+static int reserve_prepare(lua_State *L, int first, void *p) {
+  reserve_state *v = (reserve_state *)p;
+  size_t n;
+  v->path = luaL_checklstring(L, first, &n);
+  v->id = luaL_optstring(L, first + 1, NULL);
+  v->force = lua_toboolean(L, first + 2);
+  v->fd = -1;
+  if (n == 0 || memchr(v->path, '\0', n)) return refuse(L, v->path, EINVAL, "not a path");
+  v->lockpath = (char *)malloc(n + sizeof RESERVATION_SUFFIX);
+  if (v->lockpath == NULL) return luaL_error(L, "out of memory");
+  memcpy(v->lockpath, v->path, n);
+  memcpy(v->lockpath + n, RESERVATION_SUFFIX, sizeof RESERVATION_SUFFIX);
+  return -1;
+}
+
+/* The outcome of one attempt: RESERVE_OK with v->fd, another outcome, or -1 to try again. */
+static int reserve_attempt(reserve_state *v) {
+  const char *lockpath = v->lockpath;
+  platform_info info;
+  int fd = platform_open(lockpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+  if (fd >= 0) {
+    /* Made here; another process's take-over may have locked it between open and lock (it
+     * found a file nobody held): then it is that one's, and this one looks again. */
+    if (platform_lock(fd, 0) != 0) {
+      if (errno != EWOULDBLOCK && errno != EAGAIN) goto fail_close;
       close(fd);
-      goto not_regular;
+      return -1;
     }
-    if (platform_lock(fd, 0) == 0) {
-      /* Nobody holds it: its process ended (or let it go). Still the one at the name? */
-      if (!platform_same_file(fd, lockpath)) {
-        close(fd);
-        continue;
-      }
-      if (reservation_write(fd, id) != 0) goto fail_close;
-      return reservation_push(L, fd, lockpath);
-    }
-    if (errno != EWOULDBLOCK && errno != EAGAIN) goto fail_close;
-    reservation_owner(fd, owner, sizeof owner);
-    if (force || (id && strcmp(owner, id) == 0)) {
-      /* A live process holds it, and it may be taken: its name is given to a new one. */
-      if (platform_same_file(fd, lockpath)) platform_unlink(lockpath);
-      close(fd);
-      continue;
-    }
-    close(fd);
-    if (owner[0]) error_fail(L, "io", "output %s is reserved by job %s, not finished yet (pass overwrite = true to take it)", path, owner);
-    else error_fail(L, "io", "output %s is reserved by a job being submitted (pass overwrite = true to take it)", path);
-    error_setstring(L, "code", "EBUSY");
-    error_setstring(L, "owner", owner[0] ? owner : NULL);
-    return 2;
+    if (reservation_write(fd, v->id) != 0) goto fail_close;
+    v->fd = fd;
+    return RESERVE_OK;
   }
-  return error_fail(L, "io", "output %s: its reservation %s keeps changing", path, lockpath);
-not_regular:
-  error_fail(L, "io", "output %s: its reservation %s is not a regular file", path, lockpath);
-  error_setstring(L, "code", "EINVAL");
-  return 2;
-fail_close:
-  e = errno;
+  if (errno != EEXIST) goto fail;
+  /* Someone's reservation, or something else of that name: opened only if a regular file. */
+  if (platform_stat(lockpath, 0, &info) != 0) {
+    if (errno == ENOENT) return -1;
+    goto fail;
+  }
+  if (!info.is_reg) return RESERVE_NOT_REGULAR;
+  fd = platform_open(lockpath, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
+  if (fd < 0) {
+    if (errno == ENOENT) return -1; /* let go meanwhile: make it again */
+    if (errno == ELOOP || errno == ENXIO) return RESERVE_NOT_REGULAR;
+    goto fail;
+  }
+  if (platform_fstat(fd, &info) != 0) goto fail_close;
+  if (!info.is_reg) {
+    close(fd);
+    return RESERVE_NOT_REGULAR;
+  }
+  if (platform_lock(fd, 0) == 0) {
+    /* Nobody holds it: its process ended (or let it go). Still the one at the name? */
+    if (!platform_same_file(fd, lockpath)) {
+      close(fd);
+      return -1;
+    }
+    if (reservation_write(fd, v->id) != 0) goto fail_close;
+    v->fd = fd;
+    return RESERVE_OK;
+  }
+  if (errno != EWOULDBLOCK && errno != EAGAIN) goto fail_close;
+  reservation_owner(fd, v->owner, sizeof v->owner);
+  if (v->force || (v->id && strcmp(v->owner, v->id) == 0)) {
+    /* A live process holds it, and it may be taken: its name is given to a new one. */
+    if (platform_same_file(fd, lockpath)) platform_unlink(lockpath);
+    close(fd);
+    return -1;
+  }
   close(fd);
-  errno = e;
+  return RESERVE_BUSY;
+fail_close:
+  v->err = errno;
+  close(fd);
+  return RESERVE_ERRNO;
 fail:
-  return error_fail_errno(L, "io", errno, "reserving output %s", path);
+  v->err = errno;
+  return RESERVE_ERRNO;
+}
+
+static void reserve_run(void *p) {
+  reserve_state *v = (reserve_state *)p;
+  int attempt;
+  v->outcome = RESERVE_CHANGING;
+  for (attempt = 0; attempt < 20; attempt++) {
+    int o = reserve_attempt(v);
+    if (o >= 0) {
+      v->outcome = o;
+      return;
+    }
+  }
+}
+
+static int reserve_push(lua_State *L, void *p) {
+  reserve_state *v = (reserve_state *)p;
+  switch (v->outcome) {
+    case RESERVE_OK: {
+      int fd = v->fd;
+      v->fd = -1; /* the reservation's now */
+      return reservation_push(L, fd, v->lockpath);
+    }
+    case RESERVE_BUSY:
+      if (v->owner[0])
+        error_fail(L, "io", "output %s is reserved by job %s, not finished yet (pass overwrite = true to take it)", v->path,
+                   v->owner);
+      else
+        error_fail(L, "io", "output %s is reserved by a job being submitted (pass overwrite = true to take it)", v->path);
+      error_setstring(L, "code", "EBUSY");
+      error_setstring(L, "owner", v->owner[0] ? v->owner : NULL);
+      return 2;
+    case RESERVE_NOT_REGULAR:
+      error_fail(L, "io", "output %s: its reservation %s is not a regular file", v->path, v->lockpath);
+      error_setstring(L, "code", "EINVAL");
+      return 2;
+    case RESERVE_CHANGING:
+      return error_fail(L, "io", "output %s: its reservation %s keeps changing", v->path, v->lockpath);
+    default:
+      return error_fail_errno(L, "io", v->err, "reserving output %s", v->path);
+  }
+}
+
+static void reserve_clear(void *p) {
+  reserve_state *v = (reserve_state *)p;
+  if (v->fd >= 0) close(v->fd); /* never handed over: the lock goes, the file stays */
+  v->fd = -1;
+  free(v->lockpath);
+  v->lockpath = NULL;
+}
+
+const work_kind output_reserve_kind = {"output_reserve", 3, sizeof(reserve_state), reserve_prepare, reserve_run,
+                                       reserve_push, reserve_clear};
+
+static int l_output_reserve(lua_State *L) {
+  return work_here(L, &output_reserve_kind);
 }
 
 static const luaL_Reg reservation_methods[] = {{"own", reservation_own}, {"release", reservation_release}, {NULL, NULL}};
@@ -287,6 +429,8 @@ static const luaL_Reg reservation_methods[] = {{"own", reservation_own}, {"relea
 void output_open(lua_State *L) {
   static const luaL_Reg functions[] = {{"output_check", l_output_check},
                                        {"output_reserve", l_output_reserve},
+                                       {"reservation_own", reservation_own},
+                                       {"reservation_release", reservation_release},
                                        {"path_info", l_path_info},
                                        {"abspath", l_abspath},
                                        {NULL, NULL}};

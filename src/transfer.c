@@ -602,10 +602,23 @@ int transfer_tostring(lua_State *L) {
 
 /* core.remove_partials(target) --> number removed
  * Removes the temporary files of target (see transfer_open_temp): downloads cut short by a
- * crash. A file a live transfer owns is locked (platform_lock) and is left alone. */
-static int l_remove_partials(lua_State *L) {
+ * crash. A file a live transfer owns is locked (platform_lock) and is left alone. Work (work.h):
+ * on a worker inside a task, since it reads a directory. */
+typedef struct {
+  const char *target;
   size_t tlen;
-  const char *target = luaL_checklstring(L, 1, &tlen);
+  int removed, oom;
+} partials_state;
+
+static int partials_prepare(lua_State *L, int first, void *p) {
+  partials_state *r = (partials_state *)p;
+  r->target = luaL_checklstring(L, first, &r->tlen);
+  return -1;
+}
+
+static void partials_run(void *p) {
+  partials_state *r = (partials_state *)p;
+  const char *target = r->target;
   const char *sep = platform_last_sep(target);
   const char *base = sep ? sep + 1 : target;
   size_t keep = part_keep(base, strlen(base));
@@ -613,10 +626,12 @@ static int l_remove_partials(lua_State *L) {
   platform_dir *d;
   const char *name;
   platform_info info;
-  int removed = 0;
-  if (dir == NULL) return luaL_error(L, "out of memory");
+  if (dir == NULL) {
+    r->oom = 1;
+    return;
+  }
   /* No file has a name with a NUL in it: cut there, it would be another file's partials. */
-  d = memchr(target, '\0', tlen) ? NULL : platform_opendir(dir);
+  d = memchr(target, '\0', r->tlen) ? NULL : platform_opendir(dir);
   path = (char *)malloc(strlen(dir) + (size_t)256 * 3 + 2);
   while (d && path && (name = platform_readdir(d)) != NULL) {
     int fd;
@@ -627,14 +642,26 @@ static int l_remove_partials(lua_State *L) {
     fd = platform_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0) continue;
     /* Unlinked while the lock is held: its owner, if one comes, sees the name is gone. */
-    if (platform_lock(fd, 0) == 0 && platform_unlink(path) == 0) removed++;
+    if (platform_lock(fd, 0) == 0 && platform_unlink(path) == 0) r->removed++;
     close(fd);
   }
   platform_closedir(d);
   free(path);
   free(dir);
-  lua_pushinteger(L, removed);
+}
+
+static int partials_push(lua_State *L, void *p) {
+  partials_state *r = (partials_state *)p;
+  if (r->oom) return luaL_error(L, "out of memory");
+  lua_pushinteger(L, r->removed);
   return 1;
+}
+
+const work_kind transfer_remove_partials_kind = {"remove_partials", 1, sizeof(partials_state), partials_prepare,
+                                                 partials_run, partials_push, NULL};
+
+static int l_remove_partials(lua_State *L) {
+  return work_here(L, &transfer_remove_partials_kind);
 }
 
 const luaL_Reg transfer_methods[] = {{"done", transfer_done},

@@ -3,6 +3,7 @@
 #define AIMLMUSIC_TRANSFER_H
 
 #include "engine.h"
+#include "work.h"
 
 /* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
 #if defined(__GNUC__)
@@ -135,6 +136,8 @@ int transfer_tostring(lua_State *L);
 /* transfer:done, :progress, :cancel, :discard (commit.h adds :commit and :finish);
  * core.remove_partials */
 extern const luaL_Reg transfer_methods[], transfer_functions[];
+/* core.remove_partials as work (work.h). */
+extern const work_kind transfer_remove_partials_kind;
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

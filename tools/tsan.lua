@@ -13,7 +13,9 @@ local music = require "aimlmusic"
 local dir = os.tmpname()
 os.remove(dir)
 assert(os.execute("mkdir -p '" .. dir .. "'"))
-local client = assert(music.new { api_key = key, base_url = api_url, poll_interval = 0.05 })
+-- With a journal: its appends and reads, like the reservations, run on the worker threads.
+local client = assert(music.new { api_key = key, base_url = api_url, poll_interval = 0.05,
+  journal = dir .. "/jobs.journal" })
 local params = {
   model = "minimax/music-2.0",
   prompt = "A calm and soothing instrumental with gentle piano and soft strings, thread " .. index,

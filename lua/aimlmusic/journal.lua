@@ -10,18 +10,23 @@
 --                                                     its audio is in place (written after the link)
 --   {"op":"done","id":...,"time":...}                 it needs nothing more (failed, unknown, no output)
 -- A line torn by a crash does not parse and is skipped; the next append starts on a new line.
+-- Inside a task, every touch of the journal or of a reservation runs on a worker thread
+-- (task.work): a step never waits for the disk or another process's lock.
 
 if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
 
 local core = require "aimlmusic.core"
 local json = require "aimlmusic.json"
 local events = require "aimlmusic.events"
+local task = require "aimlmusic.task"
+
+local work = task.work
 
 local M = {}
 
 local function append(path, rec)
   rec.time = os.time()
-  return core.journal_append(path, json.encode(rec))
+  return work("journal_append", path, json.encode(rec))
 end
 
 function M.submitted(path, job, output, overwrite)
@@ -47,7 +52,7 @@ local function release(client, id)
   local r = client.reservations[id]
   if r then
     client.reservations[id] = nil
-    r:release()
+    work("reservation_release", r)
   end
 end
 
@@ -69,7 +74,7 @@ end
 -- Each record of the journal at path that parses, in order, to fn(rec); nil, err when the
 -- journal cannot be read (it is not a regular file, say: it is never waited on).
 local function each(path, fn)
-  local text, err = core.journal_read(path)
+  local text, err = work("journal_read", path)
   if not text then return nil, err end
   for line in text:gmatch("[^\n]+") do
     local ok, rec = pcall(json.decode, line)
@@ -87,14 +92,24 @@ function M.finished(path, id)
   return finished
 end
 
+-- The task of this Lua state reserving an output now, by output: its reservation runs on a
+-- worker, and two tasks of one state asking for one output take turns, in order.
+local reserving = {}
+
 -- Reserves output for job id (nil: a job about to be submitted) on behalf of client: see
 -- core.output_reserve. A live reservation of a job the client's journal says is finished is
 -- taken over: it would otherwise block the output for as long as its process lives.
 function M.reserve(client, output, id, overwrite)
-  local r, err = core.output_reserve(output, id, overwrite)
-  if not r and err.code == "EBUSY" and err.owner and client.journal and M.finished(client.journal, err.owner) then
-    r, err = core.output_reserve(output, id, true)
+  local me = task.current()
+  if me then
+    while reserving[output] and not reserving[output]:done() do task.sleep(0.002) end
+    reserving[output] = me
   end
+  local r, err = work("output_reserve", output, id, overwrite)
+  if not r and err.code == "EBUSY" and err.owner and client.journal and M.finished(client.journal, err.owner) then
+    r, err = work("output_reserve", output, id, true)
+  end
+  if me then reserving[output] = nil end
   return r, err
 end
 
@@ -102,8 +117,8 @@ end
 -- delivered, and a reservation its own process (or a dead one) left there would be litter.
 function M.drop_reservation(output, id)
   if not core.path_info(output .. ".lock") then return end
-  local r = core.output_reserve(output, id, false)
-  if r then r:release() end
+  local r = work("output_reserve", output, id, false)
+  if r then work("reservation_release", r) end
 end
 
 --- The jobs submitted and neither delivered nor done, oldest first: {id, model, output,

@@ -11,6 +11,7 @@ local core = require "aimlmusic.core"
 local journal = require "aimlmusic.journal"
 local options = require "aimlmusic.options"
 local errors = require "aimlmusic.errors"
+local task = require "aimlmusic.task"
 
 local new_error = errors.new
 
@@ -82,7 +83,7 @@ local function deliver(client, job, st, opts, records)
     if not r then return nil, err end
     client.reservations[job.id] = r -- let go once the job is delivered (journal.mark_delivered)
   end
-  core.remove_partials(job.output) -- what a download cut by the crash left beside it
+  task.work("remove_partials", job.output) -- what a download cut by the crash left beside it
   local dopts = options.only("download", opts)
   dopts.overwrite, dopts.timeout = overwrite, nil -- resume's timeout is wait's
   return client:download(st, job.output, dopts)

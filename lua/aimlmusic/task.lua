@@ -413,6 +413,19 @@ function M.await(t, on_progress)
   if on_progress then report() end
 end
 
+--- Runs file work (core.work's name and arguments: a journal append, a reservation ...) and
+--- returns its results: inside a task on a worker thread, the task waiting for it without
+--- holding up a step; outside one here, waiting.
+function M.work(name, ...)
+  if M.current() then
+    local r = pack(core.work(name, ...))
+    if r[1] == false then return unpack(r, 2, r.n) end -- answered at once
+    M.await(r[1])
+    return r[1]:result()
+  end
+  return core[name](...)
+end
+
 --- Gives the running task a transfer whose partial file must go if the task is cancelled
 --- (nil: none); outside a task there is no one to cancel it.
 function M.hold(t)

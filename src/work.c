@@ -1,0 +1,152 @@
+/* work: file work on the engine's worker threads, for a task to await.
+ *
+ * DESIGN. A work is a userdata holding an engine item and the state of one work_kind (work.h)
+ * described by the file that owns the work: journal.c, output.c, datauri.c, transfer.c. It runs
+ * on a worker (engine_spawn) and completes the one way worker items do, through the engine's
+ * done queue drained on the stepping thread, which wakes the task waiting for it
+ * (aimlmusic.task's await, as for a transfer). The arguments stay referenced while it lives,
+ * so the state may borrow their strings.
+ * Must not know: what a kind does, files, the journal's format, HTTP. */
+#include "work.h"
+
+#include <string.h>
+
+#include "class.h"
+#include "datauri.h"
+#include "engine.h"
+#include "journal.h"
+#include "output.h"
+#include "transfer.h"
+
+#define WORK_MT "aimlmusic.work"
+
+typedef struct {
+  engine_item item;
+  const work_kind *kind; /* NULL once its state is cleared */
+  int args;              /* registry reference to the arguments */
+  int taken;             /* the results were pushed */
+  union {
+    double d;
+    void *p;
+    long long l;
+  } state[];
+} work;
+
+static const work_kind *const kinds[] = {&journal_append_kind, &journal_read_kind, &output_reserve_kind,
+                                         &reservation_own_kind, &reservation_release_kind, &datauri_read_kind,
+                                         &transfer_remove_partials_kind};
+
+static work *work_check(lua_State *L) {
+  return (work *)luaL_checkudata(L, 1, WORK_MT);
+}
+
+static void work_run(engine_item *it) {
+  work *w = ENGINE_CONTAINER(it, work, item);
+  w->kind->run(w->state);
+}
+
+/* __gc and __close: waits for a worker still running it (its work is short and must not be cut
+ * in the middle), then frees its state; idempotent. */
+static int work_close(lua_State *L) {
+  work *w = work_check(L);
+  if (w->item.engine) {
+    engine_stop(L, &w->item);
+    engine_release(w->item.engine);
+    w->item.engine = NULL;
+  }
+  if (w->kind && w->kind->clear) w->kind->clear(w->state);
+  w->kind = NULL;
+  luaL_unref(L, LUA_REGISTRYINDEX, w->args);
+  w->args = LUA_NOREF;
+  return 0;
+}
+
+static int work_tostring(lua_State *L) {
+  work *w = work_check(L);
+  lua_pushfstring(L, "aimlmusic.work(%s)", w->item.state == ENGINE_DONE ? "done" : "running");
+  return 1;
+}
+
+/* work:done() --> true once its worker finished and the engine reaped it */
+static int work_done(lua_State *L) {
+  lua_pushboolean(L, work_check(L)->item.state == ENGINE_DONE);
+  return 1;
+}
+
+/* work:result() --> the results of core[name](...), once */
+static int work_result(lua_State *L) {
+  work *w = work_check(L);
+  int n;
+  if (w->item.state != ENGINE_DONE || w->kind == NULL) return luaL_error(L, "work is not done");
+  if (w->taken) return luaL_error(L, "work results already taken");
+  w->taken = 1;
+  n = w->kind->push(L, w->state);
+  if (w->kind->clear) w->kind->clear(w->state);
+  w->kind = NULL;
+  return n;
+}
+
+static int work_start(lua_State *L, work *w, const work_kind *k, engine *e);
+
+/* core.work(name, ...): see work.h. */
+static int l_work(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  const work_kind *k = NULL;
+  engine *e = engine_get(L);
+  size_t i;
+  int n;
+  work *w;
+  for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (strcmp(kinds[i]->name, name) == 0) k = kinds[i];
+  if (k == NULL) return luaL_argerror(L, 1, "no such work");
+  w = (work *)class_new(L, WORK_MT, sizeof *w + k->size);
+  w->args = LUA_NOREF;
+  w->item.ref = LUA_NOREF;
+  lua_replace(L, 1); /* the work at 1, its arguments from 2 */
+  lua_settop(L, 1 + k->nargs);
+  n = k->prepare(L, 2, w->state);
+  if (n < 0 && !work_start(L, w, k, e)) {
+    k->run(w->state); /* no thread: run here */
+    n = k->push(L, w->state);
+  }
+  if (n >= 0) {
+    if (k->clear) k->clear(w->state);
+    w->kind = NULL;
+    lua_pushboolean(L, 0);
+    lua_insert(L, -n - 1);
+    return n + 1;
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* Starts w on a worker, its arguments (2 to top) kept while it lives; 0 when no thread can. */
+static int work_start(lua_State *L, work *w, const work_kind *k, engine *e) {
+  int top = lua_gettop(L), i;
+  w->kind = k;
+  lua_createtable(L, top - 1, 0);
+  for (i = 2; i <= top; i++) {
+    lua_pushvalue(L, i);
+    lua_rawseti(L, -2, i - 1);
+  }
+  w->args = luaL_ref(L, LUA_REGISTRYINDEX);
+  w->item.engine = e;
+  engine_retain(e);
+  w->item.work = work_run;
+  return engine_spawn(L, &w->item, 1);
+}
+
+/* work:cancel(), work:finish(): what a task cancelled while it waits asks of what it waits
+ * for; a work is never cut in the middle, and its state goes with it (__gc). */
+static int work_noop(lua_State *L) {
+  work_check(L);
+  return 0;
+}
+
+void work_open(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"done", work_done}, {"result", work_result}, {"cancel", work_noop}, {"finish", work_noop}, {NULL, NULL}};
+  class_define(L, WORK_MT, methods, work_close, work_tostring);
+  lua_pushcfunction(L, l_work);
+  lua_setfield(L, -2, "work");
+}
