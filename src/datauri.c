@@ -134,7 +134,7 @@ static char *encode(const unsigned char *in, size_t n, char *out) {
     unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
     *out++ = b64[v >> 18];
     *out++ = b64[(v >> 12) & 63];
-    *out++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+    *out++ = (char)(i + 1 < n ? b64[(v >> 6) & 63] : '=');
     *out++ = '=';
   }
   return out;
