@@ -13,20 +13,7 @@ local PARAMS = util.PARAMS
 local KEY = "sk-live-0123456789abcdef" -- 24 bytes: any 8 of them in a row give it away
 local SHORT = "tk-9f3a2b" -- 9 bytes: only the whole of it (in any form) is searched for
 
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function base64(s)
-  return ((s:gsub("..?.?", function(g)
-    local a, b, c = g:byte(1, 3)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    local out = {}
-    for i = 1, 4 do
-      local d = math.floor(n / 2 ^ (6 * (4 - i))) % 64
-      out[i] = B64:sub(d + 1, d + 1)
-    end
-    if not b then out[3], out[4] = "=", "=" elseif not c then out[4] = "=" end
-    return table.concat(out)
-  end)))
-end
+local base64 = require("aimlmusic.mock.faults").base64
 
 local function percent(s, fmt)
   return (s:gsub(".", function(c) return (fmt or "%%%02X"):format(c:byte()) end))
