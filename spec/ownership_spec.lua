@@ -26,14 +26,7 @@ describe("an output belongs to one job", function()
     return #util.select_reqs(env.mock:requests(), "api", "POST")
   end
 
-  local function records(path)
-    local out = {}
-    for line in (read_file(path) or ""):gmatch("[^\n]+") do
-      local ok, rec = pcall(json.decode, line)
-      if ok then out[#out + 1] = rec end
-    end
-    return out
-  end
+  local records = util.journal_records
 
   -- A journal holding a submit record of each job, {id, output}: as a crash leaves it.
   local function write_journal(path, jobs)

@@ -15,15 +15,7 @@ local select_reqs = util.select_reqs
 
 local env = fixture.mock_client { duration = 0.2 }
 
--- The records of the journal at path that parse, in order.
-local function journal_records(path)
-  local out = {}
-  for line in (read_file(path) or ""):gmatch("[^\n]+") do
-    local ok, rec = pcall(json.decode, line)
-    if ok then out[#out + 1] = rec end
-  end
-  return out
-end
+local journal_records = util.journal_records
 
 describe("the journal and resume after a crash", function()
   local jdir

@@ -149,4 +149,15 @@ function M.with(t, extra)
   return c
 end
 
+--- The records of the journal at path that parse, in order (a torn line is passed over).
+function M.journal_records(path)
+  local json = require("cjson").new()
+  local out = {}
+  for line in (M.read_file(path) or ""):gmatch("[^\n]+") do
+    local ok, rec = pcall(json.decode, line)
+    if ok then out[#out + 1] = rec end
+  end
+  return out
+end
+
 return M
