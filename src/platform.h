@@ -169,6 +169,9 @@ int platform_unlink(const char *path);
 /* Reads n bytes at offset off without moving the file position (pread); returns the count,
  * or -1. */
 long platform_pread(int fd, void *buf, size_t n, long long off);
+/* Writes up to n bytes at the file position (write; WriteFile); returns the count, or -1 with
+ * errno set (ENOSPC when the disk is full, whatever the C library would make of a short write). */
+long platform_write(int fd, const void *buf, size_t n);
 
 /* A whole-file advisory lock, held by the open file (flock; LockFileEx). wait: block until it
  * is free, else fail with EWOULDBLOCK at once. */
@@ -206,6 +209,9 @@ const char *platform_readdir(platform_dir *d);
 void platform_closedir(platform_dir *d);
 
 /* ---- the process ---- */
+/* Lines written to stdout and stderr end in "\n" alone, as on POSIX (the C library's text mode
+ * would make it "\r\n" on Windows: a stray "\r" in what a script reads). */
+void platform_stdio_lf(void);
 int platform_isatty(int fd);
 /* From now on Ctrl-C (SIGINT; the console's Ctrl-C event) increments a counter instead of
  * ending the process; the counter starts at 0. POSIX: a blocking wait returns early when it
