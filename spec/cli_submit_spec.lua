@@ -296,7 +296,8 @@ describe("the aimlmusic command and the job it submits", function()
       assert.equal("refused\nFORGED message \\xff\\x9b", e.message) -- invalid bytes: shown as text
     end)
 
-    it("comes out escaped from status, and on a terminal's status line", function()
+    -- #posix: needs script(1), a pseudo-terminal
+    it("comes out escaped from status, and on a terminal's status line #posix", function()
       env.mock:fault { method = "GET", json = { id = H_ID, status = H_STATUS, audio_file = { url = "https://x/\27[2J" },
         error = { name = H_NAME, message = H_MSG } } }
       local r = run({ "status", "x:minimax/music-2.0" })
