@@ -282,7 +282,7 @@ int platform_open(const char *path, int flags, int mode) {
                   FILE_ATTRIBUTE_NORMAL, NULL);
   free(w);
   if (h == INVALID_HANDLE_VALUE) return fail_last();
-  fd = _open_osfhandle((intptr_t)h, _O_BINARY | (flags & O_APPEND ? _O_APPEND : 0) | (acc == O_RDONLY ? _O_RDONLY : 0));
+  fd = _open_osfhandle((intptr_t)h, (flags & O_APPEND ? _O_APPEND : 0) | (acc == O_RDONLY ? _O_RDONLY : 0));
   if (fd < 0) {
     CloseHandle(h);
     errno = EMFILE;
@@ -352,10 +352,15 @@ int platform_unlink(const char *path) {
     swprintf(aside, n + 40, L"%ls.deleted-%lu-%ld", w, (unsigned long)GetCurrentProcessId(),
              (long)InterlockedIncrement(&serial));
     if (MoveFileExW(w, aside, 0)) {
-      DeleteFileW(aside);
+      ok = DeleteFileW(aside);
+      if (!ok) { /* not to be deleted (read-only, say): back at its name, and the error said */
+        DWORD e = GetLastError();
+        MoveFileExW(aside, w, 0);
+        SetLastError(e);
+      }
       free(aside);
       free(w);
-      return 0;
+      return ok ? 0 : fail_last();
     }
     free(aside);
   }
