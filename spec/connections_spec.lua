@@ -29,7 +29,7 @@ describe("connections", function()
   end
 
   describe("a submit", function()
-    -- #posix (h2 only): h2 is TLS to 127.0.0.1: Schannel in libcurl 7.88 cannot match an IP address
+    -- #posix: the h2 cases: TLS to 127.0.0.1, and Schannel in libcurl 7.88 cannot match an IP address
     for _, proto in ipairs { "h1", "h2" } do
       it("reuses the connection of the one before over " .. proto .. (proto == "h2" and " #posix" or ""), function()
         local srv = peers.badpeer(dir, proto, "none", 0)
@@ -57,7 +57,7 @@ describe("connections", function()
     }
     for _, c in ipairs(cases) do
       local proto, mode, posts = c[1], c[2], c[3]
-      -- #posix (h2 only): h2 is TLS to 127.0.0.1: Schannel in libcurl 7.88 cannot match an IP address
+      -- #posix: the h2 cases: TLS to 127.0.0.1, and Schannel in libcurl 7.88 cannot match an IP address
       it("on a reused connection is sent once when the server " .. WHAT[mode] .. " (" .. proto .. ")"
         .. (proto == "h2" and " #posix" or ""), function()
         local srv = peers.badpeer(dir, proto, mode, 2)
