@@ -173,7 +173,8 @@ describe("the aimlmusic command and the job it submits", function()
   end)
 
   describe("a second Ctrl-C while the POST is in flight", function()
-    it("exits 130 saying the job may exist, with what finds it, never that none does", function()
+    -- #posix: needs a second SIGINT to end a blocking wait: Windows' Ctrl-C handler runs on a thread of its own
+    it("exits 130 saying the job may exist, with what finds it, never that none does #posix", function()
       env.mock:fault { method = "POST", delay_ms = 3000 }
       local case = case_dir()
       local pid = start(gen_args("song.mp3", "--no-journal"), case)
@@ -198,7 +199,8 @@ describe("the aimlmusic command and the job it submits", function()
       assert(first_time(function() return #env.mock:jobs() == 1 end, 10), "the job never came to be")
     end)
 
-    it("says so in --json too, with the model and the base URL", function()
+    -- #posix: needs a second SIGINT to end a blocking wait: Windows' Ctrl-C handler runs on a thread of its own
+    it("says so in --json too, with the model and the base URL #posix", function()
       env.mock:fault { method = "POST", delay_ms = 3000 }
       local case = case_dir()
       local pid = start(gen_args("song.mp3", "--json"), case)
@@ -239,7 +241,8 @@ describe("the aimlmusic command and the job it submits", function()
   end)
 
   describe("on a terminal", function()
-    it("shows the id and a status line whose elapsed time ticks from second 0", function()
+    -- #posix: needs script(1), a pseudo-terminal
+    it("shows the id and a status line whose elapsed time ticks from second 0 #posix", function()
       env.mock:config { duration = 30 }
       local case = case_dir()
       local preload = os.getenv("LD_PRELOAD")
@@ -293,7 +296,8 @@ describe("the aimlmusic command and the job it submits", function()
       assert.equal("refused\nFORGED message \\xff\\x9b", e.message) -- invalid bytes: shown as text
     end)
 
-    it("comes out escaped from status, and on a terminal's status line", function()
+    -- #posix: needs script(1), a pseudo-terminal
+    it("comes out escaped from status, and on a terminal's status line #posix", function()
       env.mock:fault { method = "GET", json = { id = H_ID, status = H_STATUS, audio_file = { url = "https://x/\27[2J" },
         error = { name = H_NAME, message = H_MSG } } }
       local r = run({ "status", "x:minimax/music-2.0" })

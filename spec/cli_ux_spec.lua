@@ -68,7 +68,8 @@ describe("the aimlmusic command for a shell user", function()
   end
 
   describe("-v on a terminal", function()
-    it("shows each request, the 503's retry and the stall's, and the status line says the stall", function()
+    -- #posix: needs script(1), a pseudo-terminal
+    it("shows each request, the 503's retry and the stall's, and the status line says the stall #posix", function()
       faults()
       local s = on_terminal(gen_args("song.mp3", "-v", "--request-timeout", "2"))
       local plain = s:gsub("\r\27%[K", "\n")
@@ -81,7 +82,8 @@ describe("the aimlmusic command for a shell user", function()
       assert.is_nil(plain:find(env.mock.key, 1, true), "the key is never shown")
     end)
 
-    it("without -v, the status line still says the retry and the stall, and no event line is shown", function()
+    -- #posix: needs script(1), a pseudo-terminal
+    it("without -v, the status line still says the retry and the stall, and no event line is shown #posix", function()
       faults()
       local s = on_terminal(gen_args("song.mp3", "--request-timeout", "2"))
       assert.matches("· HTTP 503, retrying %(1/3%)", s)
@@ -90,7 +92,8 @@ describe("the aimlmusic command for a shell user", function()
       assert.matches("saved song.mp3", s)
     end)
 
-    it("says how long no byte came while a download waits, instead of a frozen bar", function()
+    -- #posix: needs script(1), a pseudo-terminal
+    it("says how long no byte came while a download waits, instead of a frozen bar #posix", function()
       -- Pieces 6 s apart against a request timeout of 5 s: a wait the line counts, then a stall.
       env.mock:fault { host = "cdn", action = "slow", delay_ms = 60000, times = 1 }
       local s = on_terminal(gen_args("song.mp3", "--request-timeout", "5"))
@@ -101,7 +104,8 @@ describe("the aimlmusic command for a shell user", function()
   end)
 
   describe("-q", function()
-    it("prints only the path, before or after the command, on a terminal too", function()
+    -- #posix: needs script(1), a pseudo-terminal
+    it("prints only the path, before or after the command, on a terminal too #posix", function()
       local r = run({ "-q", "generate", "-p", PROMPT, "-l", LYRICS, "-o", "a.mp3", "--interval", "0.1" })
       assert.equal(0, r.code, r.err)
       assert.equal("a.mp3\n", r.out)
@@ -183,7 +187,8 @@ describe("the aimlmusic command for a shell user", function()
   end)
 
   describe("the man page", function()
-    it("is the one tools/gen-man.lua makes from --help's texts now", function()
+    -- #posix: needs the build host's Lua: tools/gen-man.lua is a build tool (under wine its lines end in CRLF)
+    it("is the one tools/gen-man.lua makes from --help's texts now #posix", function()
       local case = case_dir()
       assert.is_true(execute("unset LD_PRELOAD; cd " .. q(root) .. " && " .. LUA
         .. " tools/gen-man.lua >" .. q(case .. "/m.1")))
@@ -193,7 +198,8 @@ describe("the aimlmusic command for a shell user", function()
       assert.truthy(r.out:find("--request-timeout S", 1, true))
     end)
 
-    it("man aimlmusic works after make rock, from the tree's bin on PATH", function()
+    -- #posix: needs make, luarocks and man on the host
+    it("man aimlmusic works after make rock, from the tree's bin on PATH #posix", function()
       if not execute("command -v luarocks >/dev/null 2>&1 && command -v man >/dev/null 2>&1") then
         error("luarocks and man are needed (tools/deps.sh)")
       end
@@ -268,7 +274,8 @@ describe("the aimlmusic command for a shell user", function()
   end)
 
   describe("the config file", function()
-    it("gives defaults that flags override, from $XDG_CONFIG_HOME or ~/.config", function()
+    -- #posix: needs HOME for ~/.config: Windows has none
+    it("gives defaults that flags override, from $XDG_CONFIG_HOME or ~/.config #posix", function()
       local case = case_dir()
       util.mkdir(case .. "/.config/aimlmusic")
       util.mkdir(case .. "/songs")
@@ -292,7 +299,8 @@ describe("the aimlmusic command for a shell user", function()
       assert.equal("", r.err)
     end)
 
-    it("refuses a bad key, naming its line and the key meant, exit 2", function()
+    -- #posix: needs HOME for ~/.config: Windows has none
+    it("refuses a bad key, naming its line and the key meant, exit 2 #posix", function()
       local case = case_dir()
       util.mkdir(case .. "/.config/aimlmusic")
       write_file(case .. "/.config/aimlmusic/config", "model = minimax/music-2.0\nbase-ulr = http://x\n")
@@ -318,7 +326,8 @@ describe("the aimlmusic command for a shell user", function()
       return out
     end
 
-    it("runs as written against the mock, with its config file", function()
+    -- #posix: needs HOME for ~/.config: Windows has none
+    it("runs as written against the mock, with its config file #posix", function()
       local b = blocks()
       assert.equal("sh", b[1].lang)
       assert.equal("ini", b[2].lang)
@@ -348,7 +357,8 @@ describe("the aimlmusic command for a shell user", function()
   end)
 
   describe("bin/aimlmusic", function()
-    it("runs under a Lua with no core built for it, through one that has one, or says to run make", function()
+    -- #posix: needs the host's Lua interpreters and a core built for one of them
+    it("runs under a Lua with no core built for it, through one that has one, or says to run make #posix", function()
       local other
       for _, lua in ipairs({ "luajit", "lua5.4", "lua5.1", "lua5.3", "lua5.2" }) do
         if lua ~= LUA and execute("command -v " .. lua .. " >/dev/null 2>&1") then

@@ -29,8 +29,9 @@ describe("connections", function()
   end
 
   describe("a submit", function()
+    -- #posix: the h2 cases: TLS to 127.0.0.1, and Schannel in libcurl 7.88 cannot match an IP address
     for _, proto in ipairs { "h1", "h2" } do
-      it("reuses the connection of the one before over " .. proto, function()
+      it("reuses the connection of the one before over " .. proto .. (proto == "h2" and " #posix" or ""), function()
         local srv = peers.badpeer(dir, proto, "none", 0)
         finally(srv.stop)
         local client = client_for(srv.url)
@@ -56,7 +57,9 @@ describe("connections", function()
     }
     for _, c in ipairs(cases) do
       local proto, mode, posts = c[1], c[2], c[3]
-      it("on a reused connection is sent once when the server " .. WHAT[mode] .. " (" .. proto .. ")", function()
+      -- #posix: the h2 cases: TLS to 127.0.0.1, and Schannel in libcurl 7.88 cannot match an IP address
+      it("on a reused connection is sent once when the server " .. WHAT[mode] .. " (" .. proto .. ")"
+        .. (proto == "h2" and " #posix" or ""), function()
         local srv = peers.badpeer(dir, proto, mode, 2)
         finally(srv.stop)
         local client = client_for(srv.url)
@@ -86,7 +89,8 @@ describe("connections", function()
     end)
   end)
 
-  describe("over TLS with nginx", function()
+  -- #posix: needs OpenSSL's libcurl: wine's Schannel fails nginx's handshake (SEC_E_INTERNAL_ERROR)
+  describe("over TLS with nginx #posix", function()
     for _, h2 in ipairs { false, true } do
       local proto = h2 and "HTTP/2.0" or "HTTP/1.1"
       it("submits and polls on one connection over " .. proto, function()

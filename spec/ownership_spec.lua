@@ -58,7 +58,7 @@ describe("an output belongs to one job", function()
     local b = child.start(wait_go, "generate", env.mock.api_url, env.mock.key, jpath, out)
     execute("sleep 0.3; touch " .. q(go))
     local out_a, out_b = a.finish(), b.finish()
-    local results = { out_a:match("result ([^\n]*)") or "", out_b:match("result ([^\n]*)") or "" }
+    local results = { out_a:match("result ([^\r\n]*)") or "", out_b:match("result ([^\r\n]*)") or "" }
     table.sort(results)
     assert.same({ "io EBUSY", "ok " }, results, out_a .. "\n" .. out_b)
     assert.equal(1, posts())
@@ -107,6 +107,9 @@ describe("an output belongs to one job", function()
     local st = assert(other:generate(PARAMS, { output = out, overwrite = true }))
     assert.equal(out, st.path)
     assert.equal(2, posts())
+    -- Its process ends: on Windows a file goes only when no process holds it open.
+    owner = nil -- luacheck: ignore 311
+    collectgarbage()
     assert.same({ "t.mp3" }, util.ls(dir))
   end)
 
@@ -130,6 +133,9 @@ describe("an output belongs to one job", function()
     assert.is_nil(results[1].err, results[1].err and tostring(results[1].err))
     assert.equal(job.id, results[1].id)
     assert.equal(out, results[1].path)
+    -- Its process ends: on Windows a file goes only when no process holds it open.
+    holder = nil -- luacheck: ignore 311
+    collectgarbage()
     assert.same({ "jobs.journal", "t.mp3" }, util.ls(dir))
   end)
 
@@ -210,7 +216,8 @@ describe("an output belongs to one job", function()
     assert.equal(1, #c:pending())
   end)
 
-  it("refuses journaled outputs it would not have written, per job, and delivers the others", function()
+  -- #posix: needs /dev/null and a symbolic link (ln -s); under wine a device path fails with EINVAL
+  it("refuses journaled outputs it would not have written, per job, and delivers the others #posix", function()
     local jpath = dir .. "/jobs.journal"
     local plain = env.new_client()
     local jobs = {}
@@ -245,7 +252,8 @@ describe("an output belongs to one job", function()
     assert.equal(3, #c:pending())
   end)
 
-  it("never waits on a FIFO at an output or at the journal: resume and generate return at once", function()
+  -- #posix: needs FIFOs: Windows has none, and wine's file calls fail on one with EINVAL
+  it("never waits on a FIFO at an output or at the journal: resume and generate return at once #posix", function()
     local fifo, good, jpath = dir .. "/fifo.wav", dir .. "/good.wav", dir .. "/jobs.journal"
     env.mock:fault { fifo = fifo }
     env.mock:fault { fifo = good .. ".part-00abcd" } -- named like a partial file: left alone
@@ -290,7 +298,8 @@ print("pending", #jobs, err and err.code or "-")
     assert.truthy(out:find("pending\t0\tEINVAL", 1, true), out)
   end)
 
-  it("keeps the command line's output check from opening a FIFO", function()
+  -- #posix: needs a FIFO: Windows has none, and wine's file calls fail on one with EINVAL
+  it("keeps the command line's output check from opening a FIFO #posix", function()
     local fifo = dir .. "/fifo.mp3"
     env.mock:fault { fifo = fifo }
     local cmd = ("cd %s && env AIMLAPI_BASE_URL=%s AIMLAPI_KEY=%s timeout 30 %s bin/aimlmusic generate --no-journal "

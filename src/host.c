@@ -1,5 +1,5 @@
 /* host: what a command line needs from its host and plain Lua lacks. Owns: core.isatty,
- * Ctrl-C as a counter (core.sigint_catch, core.sigint_count) and core.mkdir. Must not know:
+ * core.stdio_lf, Ctrl-C as a counter (core.sigint_catch, core.sigint_count) and core.mkdir. Must not know:
  * the engine, jobs, HTTP. */
 #include "host.h"
 
@@ -14,6 +14,13 @@ static int host_isatty(lua_State *L) {
   int fd = (int)luaL_checkinteger(L, 1);
   lua_pushboolean(L, platform_isatty(fd));
   return 1;
+}
+
+/* core.stdio_lf(): lines on stdout and stderr end in "\n" alone, on Windows too. */
+static int host_stdio_lf(lua_State *L) {
+  (void)L;
+  platform_stdio_lf();
+  return 0;
 }
 
 /* core.sigint_catch(): from now on Ctrl-C increments a counter (read with sigint_count)
@@ -54,6 +61,7 @@ static int host_mkdir_l(lua_State *L) {
 void host_open(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"isatty", host_isatty},
+      {"stdio_lf", host_stdio_lf},
       {"sigint_catch", host_sigint_catch},
       {"sigint_count", host_sigint_count},
       {"mkdir", host_mkdir_l},

@@ -185,6 +185,9 @@ int platform_unlink(const char *path);
 /* Reads n bytes at offset off without moving the file position (pread); returns the count,
  * or -1. */
 long platform_pread(int fd, void *buf, size_t n, long long off);
+/* Writes up to n bytes at the file position (write; WriteFile); returns the count, or -1 with
+ * errno set (ENOSPC when the disk is full, whatever the C library would make of a short write). */
+long platform_write(int fd, const void *buf, size_t n);
 
 /* A whole-file advisory lock, held by the open file (flock; LockFileEx). wait: block until it
  * is free, else fail with EWOULDBLOCK at once. */
@@ -226,6 +229,10 @@ void platform_closedir(platform_dir *d);
  * returns: strerror_r; strerror_s. strerror itself may share one buffer between threads. */
 #define PLATFORM_STRERROR_SIZE 128
 const char *platform_strerror(int err, char *buf, size_t size);
+
+/* Lines written to stdout and stderr end in "\n" alone, as on POSIX (the C library's text mode
+ * would make it "\r\n" on Windows: a stray "\r" in what a script reads). */
+void platform_stdio_lf(void);
 int platform_isatty(int fd);
 /* From now on Ctrl-C (SIGINT; the console's Ctrl-C event) increments a counter instead of
  * ending the process; the counter starts at 0. POSIX: a blocking wait returns early when it

@@ -180,6 +180,13 @@ long platform_pread(int fd, void *buf, size_t n, long long off) {
   return (long)r;
 }
 
+long platform_write(int fd, const void *buf, size_t n) {
+  ssize_t r;
+  do r = write(fd, buf, n);
+  while (r < 0 && errno == EINTR);
+  return (long)r;
+}
+
 int platform_lock(int fd, int wait) {
   int rc;
   do rc = flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB);
@@ -297,6 +304,9 @@ void platform_closedir(platform_dir *pd) {
 const char *platform_strerror(int err, char *buf, size_t size) {
   if (strerror_r(err, buf, size) != 0) snprintf(buf, size, "error %d", err); /* the XSI one */
   return buf;
+}
+
+void platform_stdio_lf(void) {
 }
 
 int platform_isatty(int fd) {

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "platform.h"
 
@@ -337,9 +338,32 @@ int platform_link_noreplace(const char *from, const char *to) {
 }
 
 int platform_unlink(const char *path) {
-  wchar_t *w = wide(path);
+  static volatile LONG serial;
+  wchar_t *w = wide(path), *aside;
+  size_t n;
   BOOL ok;
   if (w == NULL) return -1;
+  /* A file another handle holds open stays at its name, delete-pending, until the last handle
+   * closes, and its name can be made again only then. Moved aside first, its name is free at
+   * once, as POSIX's unlink leaves it; the moved file goes when its last handle closes. */
+  n = wcslen(w);
+  aside = (wchar_t *)malloc((n + 40) * sizeof *aside);
+  if (aside != NULL) {
+    swprintf(aside, n + 40, L"%ls.deleted-%lu-%ld", w, (unsigned long)GetCurrentProcessId(),
+             (long)InterlockedIncrement(&serial));
+    if (MoveFileExW(w, aside, 0)) {
+      ok = DeleteFileW(aside);
+      if (!ok) { /* not to be deleted (read-only, say): back at its name, and the error said */
+        DWORD e = GetLastError();
+        MoveFileExW(aside, w, 0);
+        SetLastError(e);
+      }
+      free(aside);
+      free(w);
+      return ok ? 0 : fail_last();
+    }
+    free(aside);
+  }
   ok = DeleteFileW(w);
   free(w);
   return ok ? 0 : fail_last();
@@ -358,11 +382,27 @@ long platform_pread(int fd, void *buf, size_t n, long long off) {
   return (long)got;
 }
 
+long platform_write(int fd, const void *buf, size_t n) {
+  DWORD done = 0;
+  /* WriteFile itself: wine's msvcrt turns a short write on a full disk into EINVAL. */
+  if (!WriteFile(handle_of(fd), buf, (DWORD)(n > 0x40000000u ? 0x40000000u : n), &done, NULL)) return fail_last();
+  if (done == 0 && n > 0) {
+    errno = ENOSPC;
+    return -1;
+  }
+  return (long)done;
+}
+
+/* Windows' byte-range locks are mandatory: a lock over the content would fail every other
+ * handle's reads and writes of it (a reservation's owner, a journal being read). One byte far
+ * past any content is locked instead, which only other locks see, as flock's lock is. */
+#define LOCK_OFFSET_HIGH 0x7fffffffu
+
 int platform_lock(int fd, int wait) {
   OVERLAPPED ov;
   memset(&ov, 0, sizeof ov);
-  if (LockFileEx(handle_of(fd), LOCKFILE_EXCLUSIVE_LOCK | (wait ? 0 : LOCKFILE_FAIL_IMMEDIATELY), 0, MAXDWORD,
-                 MAXDWORD, &ov))
+  ov.OffsetHigh = LOCK_OFFSET_HIGH;
+  if (LockFileEx(handle_of(fd), LOCKFILE_EXCLUSIVE_LOCK | (wait ? 0 : LOCKFILE_FAIL_IMMEDIATELY), 0, 1, 0, &ov))
     return 0;
   return fail_last();
 }
@@ -370,7 +410,8 @@ int platform_lock(int fd, int wait) {
 int platform_unlock(int fd) {
   OVERLAPPED ov;
   memset(&ov, 0, sizeof ov);
-  return UnlockFileEx(handle_of(fd), 0, MAXDWORD, MAXDWORD, &ov) ? 0 : fail_last();
+  ov.OffsetHigh = LOCK_OFFSET_HIGH;
+  return UnlockFileEx(handle_of(fd), 0, 1, 0, &ov) ? 0 : fail_last();
 }
 
 static void fill_info(DWORD attrs, DWORD hi, DWORD lo, int follow, platform_info *out) {
@@ -557,6 +598,13 @@ void platform_closedir(platform_dir *d) {
 const char *platform_strerror(int err, char *buf, size_t size) {
   if (strerror_s(buf, size, err) != 0) snprintf(buf, size, "error %d", err);
   return buf;
+}
+
+void platform_stdio_lf(void) {
+  fflush(stdout);
+  fflush(stderr);
+  _setmode(1, _O_BINARY);
+  _setmode(2, _O_BINARY);
 }
 
 int platform_isatty(int fd) {

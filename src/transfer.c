@@ -53,11 +53,8 @@ static int part_is(const char *name, const char *base, size_t keep) {
 static int write_all(int fd, const char *p, size_t n) {
   size_t off = 0;
   while (off < n) {
-    long w = (long)write(fd, p + off, n - off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
+    long w = platform_write(fd, p + off, n - off);
+    if (w < 0) return errno;
     off += (size_t)w;
   }
   return 0;

@@ -55,6 +55,7 @@ M.default_journal = client.default_journal
 ---@param argv string[] the arguments (`arg` of the script)
 ---@return integer code the exit code
 function M.main(argv)
+  core.stdio_lf() -- "\n", not "\r\n", on Windows: a path printed with -q goes into a variable as it is
   local pre, at = args.parse_global(argv)
   if not pre then
     io.stderr:write(output.describe_error(at), "\n")
