@@ -175,7 +175,7 @@ PROJECT_URL = https://github.com/OWNER/aimlmusic
 
 # make release VERSION=x.y.z: the release rockspec from the scm one, the CHANGELOG's
 # "## Unreleased" named x.y.z, _VERSION and the core's version, then a check that they agree
-# (tools/release.lua). Tagging and publishing stay the maintainer's (README, "Releasing").
+# (tools/release.lua). Tagging and publishing stay the maintainer's (doc/development.md, "Releasing").
 release:
 	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z" >&2; exit 2; }
 	$(LUA) tools/release.lua --url '$(PROJECT_URL)' $(VERSION)

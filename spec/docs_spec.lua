@@ -1,6 +1,6 @@
 -- The reference and what is kept beside it, checked against the code: the HTML `make docs`
 -- writes (LDoc, as config.ld says), the LuaLS types (tools/gen-types.lua over the model
--- table), the README's API table and the Neovim help. The code is the source: the functions
+-- table), the API table of doc/api.md and the Neovim help. The code is the source: the functions
 -- of the module and the methods of a client as they are at run time, the options music.new
 -- reads, the model table.
 
@@ -149,10 +149,10 @@ describe("the reference (make docs) #posix", function()
     assert.matches("%(<em>optional</em>%)", step)
   end)
 
-  it("has a page for every module the README, the Neovim help and the examples require", function()
+  it("has a page for every module the README, doc/, the Neovim help and the examples require", function()
     local required = { aimlmusic = true, ["aimlmusic.models"] = true }
     local texts = { source("README.md"), source("doc/aimlmusic.txt") }
-    for f in sh("cd " .. q(root) .. " && find examples -name '*.lua' | sort"):gmatch("[^\n]+") do
+    for f in sh("cd " .. q(root) .. " && find examples -name '*.lua' && ls doc/*.md | sort"):gmatch("[^\n]+") do
       texts[#texts + 1] = source(f)
     end
     for _, text in ipairs(texts) do
@@ -241,12 +241,12 @@ describe("the LuaLS types", function()
   end)
 end)
 
-describe("the README's API table", function()
-  local readme = source("README.md")
-  local api = assert(readme:match("\n## API\n(.-)\n##"), "README: no ## API section")
+describe("the API table (doc/api.md)", function()
+  local page = source("doc/api.md")
+  local api = assert(page:match("\n## API\n(.-)\n##"), "doc/api.md: no ## API section")
 
   it("lists every option of music.new, with the defaults the code has", function()
-    local row = assert(api:match("`music%.new(%b{})`"), "README: no music.new{...} row")
+    local row = assert(api:match("`music%.new(%b{})`"), "doc/api.md: no music.new{...} row")
     local inner, depth, names, part = row:sub(2, -2), 0, {}, ""
     for c in (inner .. ","):gmatch(".") do
       if c == "{" then depth = depth + 1 elseif c == "}" then depth = depth - 1 end
@@ -268,13 +268,13 @@ describe("the README's API table", function()
   it("names every function of the module and every method of a client", function()
     for k, v in pairs(music) do
       if type(v) == "function" then
-        assert.truthy(api:find("`music%." .. k .. "[({]"), "README's API table lacks music." .. k)
+        assert.truthy(api:find("`music%." .. k .. "[({]"), "doc/api.md's API table lacks music." .. k)
       end
     end
     local client = assert(music.new { api_key = "k", base_url = "http://127.0.0.1:1" })
     for k, v in pairs(getmetatable(client).__index) do
       if type(v) == "function" and not k:match("^__") then
-        assert.truthy(api:find("`client:" .. k .. "%("), "README's API table lacks client:" .. k)
+        assert.truthy(api:find("`client:" .. k .. "%("), "doc/api.md's API table lacks client:" .. k)
       end
     end
     -- and nothing the code does not have
@@ -333,5 +333,50 @@ describe("the Neovim help (doc/aimlmusic.txt)", function()
     local tagged = {}
     for name in help:gmatch("%*:AimlMusic%-([%w_]+)%*") do tagged[name] = true end
     assert.same(sorted(subs), sorted(tagged))
+  end)
+end)
+
+-- The README is the front page; the rest is in doc/*.md, which it links. A link that points
+-- nowhere, or to a heading a page lacks, is a page a reader cannot reach.
+describe("the README and the pages under doc/", function()
+  -- GitHub's anchor for a heading: lower case, spaces to hyphens, punctuation dropped.
+  local function anchor(heading)
+    return (heading:lower():gsub("[^%w%s%-_\128-\255]", ""):gsub("%s", "-"))
+  end
+
+  local pages = { "README.md" }
+  for f in sh("cd " .. q(root) .. " && ls doc/*.md"):gmatch("[^\n]+") do pages[#pages + 1] = f end
+
+  it("link only to files and headings that exist", function()
+    local checked = 0
+    for _, page in ipairs(pages) do
+      local dir = page:match("^(.*)/") or "."
+      for target in source(page):gsub("```.-```", ""):gmatch("%]%(([^)%s]+)%)") do
+        if not target:match("^%a+:") then
+          local path, frag = target:match("^([^#]*)#?(.*)$")
+          local file = path == "" and page or (dir .. "/" .. path)
+          if not file:match("^docs/") and not file:match("^%./docs/") and not file:match("/%.%./docs/") then
+            local text = read_file(root .. "/" .. file)
+            assert.truthy(text, page .. ": a link to " .. target .. ", which is not there")
+            if frag ~= "" then
+              local found = false
+              for heading in ("\n" .. text):gmatch("\n#+ ([^\n]+)") do
+                if anchor(heading) == frag then found = true end
+              end
+              assert.truthy(found, page .. ": a link to " .. target .. ", a heading " .. file .. " lacks")
+            end
+            checked = checked + 1
+          end
+        end
+      end
+    end
+    assert.is_true(checked >= 20, "only " .. checked .. " links checked")
+  end)
+
+  it("reach every page under doc/ from the README", function()
+    local readme = source("README.md")
+    for i = 2, #pages do
+      assert.truthy(readme:find("(" .. pages[i] .. ")", 1, true), "the README does not link " .. pages[i])
+    end
   end)
 end)

@@ -233,11 +233,11 @@ describe("client events", function()
   end)
 end)
 
-describe("the README's example", function()
+describe("the example of doc/api.md", function()
   it("runs as written, printing a line per event", function()
     local root = util.repo_root()
-    local readme = assert(util.read_file(root .. "/README.md"))
-    local block = readme:match("### Seeing what it does.-```lua\n(.-)```")
+    local page = assert(util.read_file(root .. "/doc/api.md"))
+    local block = page:match("### Seeing what it does.-```lua\n(.-)```")
     assert.truthy(block, "no example under Seeing what it does")
     local script = env.dir .. "/readme_events.lua"
     util.write_file(script, block .. ("local job = assert(client:submit({ model = %q, prompt = %q, lyrics = %q }))\n"

@@ -9,7 +9,7 @@
 -- source.url from URL (the Makefile's PROJECT_URL), the CHANGELOG's "## Unreleased" heading
 -- renamed "## VERSION", `_VERSION` in lua/aimlmusic.lua and the core's version in src/core.c.
 -- Checking: all of these agree. Nothing is tagged, committed or published: those are the
--- maintainer's steps (README, "Releasing").
+-- maintainer's steps (doc/development.md, "Releasing").
 
 local root, url, version, check_only = ".", nil, nil, false
 do

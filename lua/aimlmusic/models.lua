@@ -30,7 +30,7 @@
 -- at that path of a status answer (a number or a string) is copied to st[to]. Whole numbers
 -- become integers.
 --
--- Add a model by adding an entry: nothing else changes (see README, "Adding a model").
+-- Add a model by adding an entry: nothing else changes (see doc/models.md, "Adding a model").
 -- @module aimlmusic.models
 
 local MB = 1000 * 1000

@@ -37,7 +37,7 @@ printf '%s\r\n' '@echo off' \
   'set "LUA_CPATH=%AIMLMUSIC_HOME%?.dll"' \
   '"%AIMLMUSIC_HOME%luajit.exe" "%AIMLMUSIC_HOME%bin\aimlmusic" %*' \
   'exit /b %ERRORLEVEL%' >"$out/aimlmusic.cmd"
-printf '%s\r\n' "aimlmusic $version for Windows x64: see README.md of the project, section Windows." \
+printf '%s\r\n' "aimlmusic $version for Windows x64: see doc/install.md of the project, section Windows." \
   "" \
   "The command line:  aimlmusic.cmd generate -p PROMPT -l LYRICS -o song.mp3   (AIMLAPI_KEY set)" \
   "LuaJIT:            luajit.exe script.lua, with require \"aimlmusic\" (lua\\ and the DLLs are found beside luajit.exe)" \
