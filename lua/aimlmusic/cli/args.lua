@@ -1,6 +1,13 @@
 -- The command line read into a request: options by command (`parse`), and the parameters
 -- they make (`build_params`), `--set FIELD=VALUE` typed by the model table. Every mistake is
 -- an error of kind "usage", never a raise.
+--
+-- Hand-written rather than lua-argparse (Debian's 0.7.1 was weighed): the command must run
+-- from a checkout, the rock and the Windows zip with lua-cjson as its only dependency; its
+-- mistakes must come back as values (`--json` prints them as {"error": ...}, exit code 2),
+-- where argparse's error() exits; and what argparse would not replace is most of this file:
+-- `--set` typed by the model table, the config file's keys, and completion of model names
+-- and fields from the same table (aimlmusic.cli.completion reads OPTIONS and ALLOWED below).
 
 local music = require "aimlmusic"
 local json = require "aimlmusic.json"
