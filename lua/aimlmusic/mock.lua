@@ -114,6 +114,13 @@ function Server:add_fault(f)
   return self.faults:add(f)
 end
 
+--- End a job now ({id = ...}): it completes (or fails, when a job error was queued) at its
+-- next status. Returns true | nil, err.
+function Server:finish(t)
+  if type(t) ~= "table" or type(t.id) ~= "string" then return nil, "finish takes {\"id\": \"...\"}" end
+  return self.store:finish(t.id)
+end
+
 --- The request log: every request on both hosts except /_mock/, oldest first.
 function Server:requests()
   return self.log

@@ -71,6 +71,11 @@ function Handle:fault(tbl)
   return self:call("POST", "/_mock/fault", tbl or {})
 end
 
+--- End the job id now: its next status is its last (completed, or the queued job error).
+function Handle:finish(id)
+  return self:call("POST", "/_mock/finish", { id = id })
+end
+
 --- Every request received on both hosts (excluding /_mock/), oldest first.
 function Handle:requests()
   return self:call("GET", "/_mock/requests")

@@ -26,7 +26,8 @@ Control channel (API host, no auth): POST /_mock/reset, POST /_mock/config {dura
 key, audio_seconds, url_ttl}, POST /_mock/fault {host, method, path, times, status,
 headers, body | json, delay_ms, action = close|garbage|truncate|slow|trickle|endless,
 chunk_bytes (trickle), echo_key, job_error, fifo (a FIFO made at that local path)},
-GET /_mock/requests, GET /_mock/jobs, GET /_mock/faults, GET /_mock/config.
+POST /_mock/finish {id} (that job ends now), GET /_mock/requests, GET /_mock/jobs,
+GET /_mock/faults, GET /_mock/config.
 ]]
 
 local VALUE_FLAGS = {

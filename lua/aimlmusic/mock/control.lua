@@ -45,6 +45,9 @@ local ROUTES = {
   ["POST /_mock/fault"] = posted(function(srv, obj) return srv:add_fault(obj) end, function(srv)
     return api.json(200, { ok = true, faults = #srv.faults.list, job_errors = #srv.faults.job_errors })
   end),
+  ["POST /_mock/finish"] = posted(function(srv, obj) return srv:finish(obj) end, function()
+    return api.json(200, { ok = true })
+  end),
   ["GET /_mock/faults"] = function(srv) return api.list(srv.faults.list) end,
   ["GET /_mock/requests"] = function(srv) return api.list(srv:requests()) end,
   ["GET /_mock/jobs"] = function(srv) return api.list(srv:jobs()) end,
