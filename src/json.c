@@ -1,20 +1,27 @@
 /* json: the module's private lua-cjson instance. Owns: finding cjson (or Neovim's vim.json),
- * its settings (depth limit, invalid numbers refused), decode, encode and null. Must not know:
- * what the JSON means (response.c, validate.c do). */
+ * its settings (depth limit, invalid numbers refused), decode, encode and null, and a decoder
+ * of its own for the plain answers the API sends, which builds the very tables lua-cjson would
+ * and hands anything else to lua-cjson. Must not know: what the JSON means (response.c,
+ * validate.c do). */
 #include "json.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* Registry keys: addresses are unique per process, the values are per Lua state. */
 static const char json_decode_key = 'd';
 static const char json_encode_key = 'e';
 static const char json_null_key = 'n';
+static const char json_plain_key = 'p'; /* true: lua-cjson, whose results plain_decode copies */
 
 /* Pushes lua-cjson's module: require "cjson" or, where it cannot be required (inside Neovim
  * with no lua-cjson installed), Neovim's built-in vim.json, which is lua-cjson itself with the
- * same new(), setters and null. Raises require's error when neither is there. */
-static void json_push_module(lua_State *L) {
+ * same new(), setters and null. Raises require's error when neither is there. Returns whether
+ * it is lua-cjson. */
+static int json_push_module(lua_State *L) {
   lua_getglobal(L, "require");
   lua_pushliteral(L, "cjson");
-  if (lua_pcall(L, 1, 1, 0) == 0) return;
+  if (lua_pcall(L, 1, 1, 0) == 0) return 1;
   lua_getglobal(L, "vim");
   if (lua_istable(L, -1)) {
     lua_getfield(L, -1, "json");
@@ -24,7 +31,7 @@ static void json_push_module(lua_State *L) {
         lua_pop(L, 1);
         lua_replace(L, -3); /* the module, over require's message */
         lua_pop(L, 1);      /* vim */
-        return;
+        return 0;
       }
       lua_pop(L, 1);
     }
@@ -32,6 +39,7 @@ static void json_push_module(lua_State *L) {
   }
   lua_pop(L, 1);
   lua_error(L); /* require's own message: where it looked */
+  return 0;
 }
 
 static void json_call_setter(lua_State *L, int inst, const char *name, int arg) {
@@ -44,9 +52,29 @@ static void json_call_setter(lua_State *L, int inst, const char *name, int arg) 
   }
 }
 
+/* Whether the plain decoder makes what the instance at inst makes: lua-cjson (vim.json has
+ * options of its own), decoding whole numbers as floats (as 2.1.0 does, on every Lua). */
+static int json_plain_agrees(lua_State *L, int inst, int is_cjson) {
+  int agrees = 0;
+  if (!is_cjson) return 0;
+  lua_getfield(L, inst, "decode");
+  lua_pushliteral(L, "[1]");
+  if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
+    lua_rawgeti(L, -1, 1);
+#if LUA_VERSION_NUM >= 503
+    agrees = lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1);
+#else
+    agrees = lua_type(L, -1) == LUA_TNUMBER;
+#endif
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return agrees;
+}
+
 void json_open(lua_State *L) {
-  int inst;
-  json_push_module(L);
+  int inst, is_cjson;
+  is_cjson = json_push_module(L);
   lua_getfield(L, -1, "new");
   lua_call(L, 0, 1);
   inst = lua_gettop(L);
@@ -67,6 +95,9 @@ void json_open(lua_State *L) {
   lua_pushlightuserdata(L, (void *)&json_null_key);
   lua_getfield(L, inst, "null");
   lua_rawset(L, LUA_REGISTRYINDEX);
+  lua_pushlightuserdata(L, (void *)&json_plain_key);
+  lua_pushboolean(L, json_plain_agrees(L, inst, is_cjson));
+  lua_rawset(L, LUA_REGISTRYINDEX);
   lua_pop(L, 2); /* instance, module */
 }
 
@@ -77,7 +108,204 @@ static int json_call(lua_State *L, const void *key) {
   return lua_pcall(L, 1, 1, 0) == 0;
 }
 
+/* The plain decoder: the JSON the API answers with (objects, arrays, strings without escapes
+ * or control bytes, numbers in JSON's own grammar, true, false, null, at most JSON_MAX_DEPTH
+ * deep), decoded into what lua-cjson makes of it: every number a float, null its null, arrays
+ * without a metatable, the last of duplicate keys kept. An object's members wait on the stack
+ * and go into a table made at its full size. Anything else, a malformed text included, is
+ * not this decoder's to judge: it stops, and lua-cjson decodes the text (or says why not). */
+typedef struct {
+  lua_State *L;
+  const char *p, *end;
+  int null; /* stack index of the null value */
+} plain;
+
+static void plain_ws(plain *d) {
+  while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t')) d->p++;
+}
+
+/* A string at d->p (its opening quote), pushed; 0 when it is not plain. */
+static int plain_string(plain *d) {
+  const char *s = ++d->p, *e = s;
+  while (e < d->end && *e != '"') {
+    if (*e == '\\' || (unsigned char)*e < 0x20) return 0;
+    e++;
+  }
+  if (e == d->end) return 0;
+  lua_pushlstring(d->L, s, (size_t)(e - s));
+  d->p = e + 1;
+  return 1;
+}
+
+static int is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+/* A number in JSON's grammar at d->p, pushed as a float. Whole numbers of up to 15 digits are
+ * exact in a double; the rest goes through strtod, unless the locale reads it otherwise. */
+static int plain_number(plain *d) {
+  const char *s = d->p, *q = s;
+  int frac = 0, digits = 0;
+  double x = 0;
+  if (q < d->end && *q == '-') q++;
+  if (q == d->end || !is_digit(*q)) return 0;
+  if (*q == '0') {
+    q++;
+    digits = 1;
+  } else {
+    while (q < d->end && is_digit(*q)) x = x * 10 + (*q++ - '0'), digits++;
+  }
+  if (q < d->end && *q == '.') {
+    frac = 1;
+    if (++q == d->end || !is_digit(*q)) return 0;
+    while (q < d->end && is_digit(*q)) q++;
+  }
+  if (q < d->end && (*q == 'e' || *q == 'E')) {
+    frac = 1;
+    if (++q < d->end && (*q == '+' || *q == '-')) q++;
+    if (q == d->end || !is_digit(*q)) return 0;
+    while (q < d->end && is_digit(*q)) q++;
+  }
+  if (frac || digits > 15) {
+    char buf[64], *stop;
+    size_t n = (size_t)(q - s);
+    if (n >= sizeof buf) return 0;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    x = strtod(buf, &stop);
+    if (stop != buf + n) return 0;
+  } else if (*s == '-') {
+    x = -x;
+  }
+  lua_pushnumber(d->L, (lua_Number)x);
+  d->p = q;
+  return 1;
+}
+
+static int plain_word(plain *d, const char *w, size_t n) {
+  if ((size_t)(d->end - d->p) < n || memcmp(d->p, w, n) != 0) return 0;
+  d->p += n;
+  return 1;
+}
+
+static int plain_value(plain *d, int depth);
+
+static int plain_object(plain *d, int depth) {
+  lua_State *L = d->L;
+  int base = lua_gettop(L), pairs = 0, i;
+  d->p++;
+  plain_ws(d);
+  if (d->p < d->end && *d->p == '}') {
+    d->p++;
+    lua_createtable(L, 0, 0);
+    return 1;
+  }
+  for (;;) {
+    if (!lua_checkstack(L, 4)) return 0;
+    plain_ws(d);
+    if (d->p == d->end || *d->p != '"' || !plain_string(d)) return 0;
+    plain_ws(d);
+    if (d->p == d->end || *d->p++ != ':') return 0;
+    plain_ws(d);
+    if (!plain_value(d, depth)) return 0;
+    pairs++;
+    plain_ws(d);
+    if (d->p == d->end) return 0;
+    if (*d->p == ',') {
+      d->p++;
+      continue;
+    }
+    if (*d->p++ != '}') return 0;
+    break;
+  }
+  lua_createtable(L, 0, pairs);
+  for (i = 0; i < pairs; i++) {
+    lua_pushvalue(L, base + 2 * i + 1);
+    lua_pushvalue(L, base + 2 * i + 2);
+    lua_rawset(L, -3);
+  }
+  lua_replace(L, base + 1);
+  lua_settop(L, base + 1);
+  return 1;
+}
+
+static int plain_array(plain *d, int depth) {
+  lua_State *L = d->L;
+  int n = 0;
+  d->p++;
+  lua_createtable(L, 0, 0);
+  plain_ws(d);
+  if (d->p < d->end && *d->p == ']') {
+    d->p++;
+    return 1;
+  }
+  for (;;) {
+    if (!lua_checkstack(L, 4)) return 0;
+    plain_ws(d);
+    if (!plain_value(d, depth)) return 0;
+    lua_rawseti(L, -2, ++n);
+    plain_ws(d);
+    if (d->p == d->end) return 0;
+    if (*d->p == ',') {
+      d->p++;
+      continue;
+    }
+    return *d->p++ == ']';
+  }
+}
+
+/* The value at d->p, pushed; 0 (with the stack as it may be) when the text is not plain. */
+static int plain_value(plain *d, int depth) {
+  if (d->p == d->end) return 0;
+  switch (*d->p) {
+    case '{': return depth < JSON_MAX_DEPTH && plain_object(d, depth + 1);
+    case '[': return depth < JSON_MAX_DEPTH && plain_array(d, depth + 1);
+    case '"': return plain_string(d);
+    case 't':
+      if (!plain_word(d, "true", 4)) return 0;
+      lua_pushboolean(d->L, 1);
+      return 1;
+    case 'f':
+      if (!plain_word(d, "false", 5)) return 0;
+      lua_pushboolean(d->L, 0);
+      return 1;
+    case 'n':
+      if (!plain_word(d, "null", 4)) return 0;
+      lua_pushvalue(d->L, d->null);
+      return 1;
+    default: return plain_number(d);
+  }
+}
+
+/* Pushes the value of s and returns 1 when the plain decoder takes it, else pushes nothing
+ * and returns 0. */
+static int plain_decode(lua_State *L, const char *s, size_t n) {
+  plain d;
+  int top = lua_gettop(L), ok;
+  lua_pushlightuserdata(L, (void *)&json_plain_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  ok = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (!ok || !lua_checkstack(L, 8)) return 0;
+  lua_pushlightuserdata(L, (void *)&json_null_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  d.L = L;
+  d.p = s;
+  d.end = s + n;
+  d.null = lua_gettop(L);
+  plain_ws(&d);
+  ok = plain_value(&d, 0);
+  plain_ws(&d);
+  if (!ok || d.p != d.end) {
+    lua_settop(L, top);
+    return 0;
+  }
+  lua_replace(L, top + 1); /* the value, over null */
+  return 1;
+}
+
 int json_decode(lua_State *L, const char *s, size_t n) {
+  if (plain_decode(L, s, n)) return 1;
   lua_pushlstring(L, s, n);
   return json_call(L, &json_decode_key);
 }
