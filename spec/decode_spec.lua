@@ -7,11 +7,13 @@ local cjson = require("cjson").new()
 cjson.decode_max_depth(64)
 cjson.decode_invalid_numbers(false)
 
+local math_type = math.type -- luacheck: ignore 143 (Lua 5.3 and later)
+
 -- Equal values, numbers of the same subtype (float or integer), null the same null.
 local function same(a, b, path)
   if type(a) ~= type(b) then return false, path .. ": " .. type(a) .. " vs " .. type(b) end
   if type(a) == "number" then
-    local ta, tb = math.type and math.type(a), math.type and math.type(b)
+    local ta, tb = math_type and math_type(a), math_type and math_type(b)
     if ta ~= tb then return false, path .. ": " .. tostring(ta) .. " vs " .. tostring(tb) end
     if a ~= b and not (a ~= a and b ~= b) then return false, path .. ": " .. a .. " vs " .. b end
     if a == 0 and 1 / a ~= 1 / b then return false, path .. ": the sign of zero" end
