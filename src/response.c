@@ -454,8 +454,9 @@ int response_classify(lua_State *L, const response_facts *f, int map) {
   return api_success(L, f, map);
 }
 
-/* core.classify(kind, status, body[, map]) --> what finish(map) returns for that answer: the
- * classifier on its own, for the fuzzer and for tests. kind: "submit", "status" or "download". */
+/* core.classify(kind, status, body[, map[, key]]) --> what finish(map) returns for that answer
+ * from a client holding key: the classifier on its own, for the fuzzer and for tests. kind:
+ * "submit", "status" or "download". */
 static int l_classify(lua_State *L) {
   response_facts f;
   size_t n;
@@ -466,7 +467,8 @@ static int l_classify(lua_State *L) {
   f.status = (long)luaL_checknumber(L, 2);
   f.body = luaL_optlstring(L, 3, "", &n);
   f.body_len = n;
-  lua_settop(L, 4);
+  f.key = luaL_optstring(L, 5, NULL);
+  lua_settop(L, 5);
   r = response_classify(L, &f, lua_istable(L, 4) ? 4 : 0);
   if (r == 0) { /* a download's bytes: what finish reports, without a file */
     lua_createtable(L, 0, 1);
