@@ -1,10 +1,12 @@
 /* json: the module's private lua-cjson instance. Owns: finding cjson (or Neovim's vim.json),
  * its settings (depth limit, invalid numbers refused), decode, encode and null, and a decoder
  * of its own for the plain answers the API sends, which builds the very tables lua-cjson would
- * and hands anything else to lua-cjson. Must not know: what the JSON means (response.c,
+ * and hands anything else to lua-cjson, and an encoder of its own for request bodies, which
+ * writes the very bytes lua-cjson would (its escapes learnt from it) or leaves the body to it. Must not know: what the JSON means (response.c,
  * validate.c do). */
 #include "json.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +15,14 @@ static const char json_decode_key = 'd';
 static const char json_encode_key = 'e';
 static const char json_null_key = 'n';
 static const char json_plain_key = 'p'; /* true: lua-cjson, whose results plain_decode copies */
+static const char json_escapes_key = 'x'; /* lua-cjson's escape of each byte, for plain_encode */
+
+/* How lua-cjson writes each byte inside a string: a userdata in the registry (Lua's memory,
+ * nothing to free). */
+typedef struct {
+  unsigned char len[256];
+  char esc[256][6];
+} json_escapes;
 
 /* Pushes lua-cjson's module: require "cjson" or, where it cannot be required (inside Neovim
  * with no lua-cjson installed), Neovim's built-in vim.json, which is lua-cjson itself with the
@@ -72,6 +82,38 @@ static int json_plain_agrees(lua_State *L, int inst, int is_cjson) {
   return agrees;
 }
 
+/* Learns from the instance at inst how it writes each byte inside a string: one string of the
+ * 256 bytes encoded, read back escape by escape ("\\uXXXX", "\\x" or the byte). Registers nothing
+ * unless that reading accounts for every byte (the encoder is then lua-cjson's alone). */
+static void json_learn_escapes(lua_State *L, int inst, int is_cjson) {
+  char all[256];
+  const char *out;
+  size_t n, at = 1;
+  int i;
+  json_escapes *e;
+  if (!is_cjson) return;
+  for (i = 0; i < 256; i++) all[i] = (char)i;
+  lua_getfield(L, inst, "encode");
+  lua_pushlstring(L, all, sizeof all);
+  if (lua_pcall(L, 1, 1, 0) != 0 || lua_type(L, -1) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    return;
+  }
+  out = lua_tolstring(L, -1, &n);
+  lua_pushlightuserdata(L, (void *)&json_escapes_key);
+  e = (json_escapes *)lua_newuserdata(L, sizeof *e);
+  for (i = 0; i < 256; i++) {
+    size_t len = at < n && out[at] == '\\' ? (at + 1 < n && out[at + 1] == 'u' ? 6 : 2) : 1;
+    if (at + len >= n || (len == 1 && (unsigned char)out[at] != i)) break;
+    memcpy(e->esc[i], out + at, len);
+    e->len[i] = (unsigned char)len;
+    at += len;
+  }
+  if (i == 256 && n > 0 && out[0] == '"' && at == n - 1 && out[at] == '"') lua_rawset(L, LUA_REGISTRYINDEX);
+  else lua_pop(L, 2);
+  lua_pop(L, 1); /* the encoded string */
+}
+
 void json_open(lua_State *L) {
   int inst, is_cjson;
   is_cjson = json_push_module(L);
@@ -98,6 +140,7 @@ void json_open(lua_State *L) {
   lua_pushlightuserdata(L, (void *)&json_plain_key);
   lua_pushboolean(L, json_plain_agrees(L, inst, is_cjson));
   lua_rawset(L, LUA_REGISTRYINDEX);
+  json_learn_escapes(L, inst, is_cjson);
   lua_pop(L, 2); /* instance, module */
 }
 
@@ -310,7 +353,155 @@ int json_decode(lua_State *L, const char *s, size_t n) {
   return json_call(L, &json_decode_key);
 }
 
+/* The plain encoder: a request body (objects with string keys; strings, booleans, null and
+ * whole numbers under 1e14, as lua-cjson writes them with its 14 significant digits) written
+ * as lua-cjson writes it: members in lua_next's order, bytes escaped as it escapes them, an
+ * empty table as {}. Anything else (an array, another number, a body of more than
+ * JSON_PLAIN_MAX bytes of strings) is lua-cjson's to write or refuse. A first walk checks the
+ * value and bounds its size; the second writes it into a buffer of that size. */
+#define JSON_PLAIN_MAX (256 * 1024)
+#define JSON_PLAIN_DEPTH 16
+#define JSON_PLAIN_WHOLE 99999999999999.0 /* 14 digits: %.14g writes every digit */
+
+/* The whole number at idx, or 0 when it is not one plain_encode writes itself. */
+static int plain_whole(lua_State *L, int idx, long long *out) {
+  lua_Number x;
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, idx)) {
+    lua_Integer i = lua_tointeger(L, idx);
+    if (i < -(lua_Integer)JSON_PLAIN_WHOLE || i > (lua_Integer)JSON_PLAIN_WHOLE) return 0;
+    *out = (long long)i;
+    return 1;
+  }
+#endif
+  x = lua_tonumber(L, idx);
+  if (!(x >= -JSON_PLAIN_WHOLE && x <= JSON_PLAIN_WHOLE) || x != floor(x) || (x == 0 && signbit(x))) return 0;
+  *out = (long long)x;
+  return 1;
+}
+
+/* First walk: adds to *size a bound on the bytes of the value at idx; 0 when it is not plain. */
+static int plain_measure(lua_State *L, int idx, int depth, size_t *size) {
+  long long whole;
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: *size += 6 * lua_rawlen(L, idx) + 2; break;
+    case LUA_TBOOLEAN: *size += 5; break;
+    case LUA_TNUMBER:
+      if (!plain_whole(L, idx, &whole)) return 0;
+      *size += 16;
+      break;
+    case LUA_TLIGHTUSERDATA:
+      if (lua_touserdata(L, idx) != NULL) return 0; /* lua-cjson's null is NULL */
+      *size += 4;
+      break;
+    case LUA_TTABLE:
+      if (depth >= JSON_PLAIN_DEPTH || !lua_checkstack(L, 3)) return 0;
+      *size += 2;
+      lua_pushnil(L);
+      while (lua_next(L, idx) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || !plain_measure(L, lua_gettop(L), depth + 1, size)) {
+          lua_pop(L, 2);
+          return 0;
+        }
+        *size += 6 * lua_rawlen(L, -2) + 4;
+        lua_pop(L, 1);
+      }
+      break;
+    default: return 0;
+  }
+  return *size <= JSON_PLAIN_MAX;
+}
+
+static char *plain_put_string(const json_escapes *e, char *o, const char *s, size_t n) {
+  size_t i = 0;
+  *o++ = '"';
+  while (i < n) {
+    size_t j = i;
+    unsigned char c;
+    while (j < n && e->len[(unsigned char)s[j]] == 1) j++;
+    memcpy(o, s + i, j - i);
+    o += j - i;
+    if (j == n) break;
+    c = (unsigned char)s[j];
+    memcpy(o, e->esc[c], e->len[c]);
+    o += e->len[c];
+    i = j + 1;
+  }
+  *o++ = '"';
+  return o;
+}
+
+/* Second walk: writes the value at idx (measured) at o; returns the end. */
+static char *plain_put(lua_State *L, const json_escapes *e, int idx, char *o) {
+  size_t n;
+  const char *s;
+  long long whole;
+  int first = 1;
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING:
+      s = lua_tolstring(L, idx, &n);
+      return plain_put_string(e, o, s, n);
+    case LUA_TBOOLEAN:
+      if (lua_toboolean(L, idx)) {
+        memcpy(o, "true", 4);
+        return o + 4;
+      }
+      memcpy(o, "false", 5);
+      return o + 5;
+    case LUA_TNUMBER: {
+      char digits[24];
+      int k = 0;
+      unsigned long long u;
+      plain_whole(L, idx, &whole);
+      if (whole < 0) *o++ = '-';
+      u = whole < 0 ? (unsigned long long)-whole : (unsigned long long)whole;
+      do digits[k++] = (char)('0' + u % 10);
+      while ((u /= 10) != 0);
+      while (k) *o++ = digits[--k];
+      return o;
+    }
+    case LUA_TTABLE:
+      *o++ = '{';
+      lua_pushnil(L);
+      while (lua_next(L, idx) != 0) {
+        if (!first) *o++ = ',';
+        first = 0;
+        s = lua_tolstring(L, -2, &n);
+        o = plain_put_string(e, o, s, n);
+        *o++ = ':';
+        o = plain_put(L, e, lua_gettop(L), o);
+        lua_pop(L, 1);
+      }
+      *o++ = '}';
+      return o;
+    default: memcpy(o, "null", 4); return o + 4;
+  }
+}
+
+/* Pushes the JSON of the value at idx and returns 1 when the plain encoder writes it, else
+ * pushes nothing and returns 0. */
+static int plain_encode(lua_State *L, int idx) {
+  const json_escapes *e;
+  size_t size = 0;
+  char *buf, *end;
+  lua_pushlightuserdata(L, (void *)&json_escapes_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  e = (const json_escapes *)lua_touserdata(L, -1);
+  if (e == NULL || !plain_measure(L, idx, 0, &size)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  buf = (char *)lua_newuserdata(L, size);
+  end = plain_put(L, e, idx, buf);
+  lua_pushlstring(L, buf, (size_t)(end - buf));
+  lua_replace(L, -3);
+  lua_pop(L, 1); /* the buffer; the escapes were replaced by the body */
+  return 1;
+}
+
 int json_encode(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  if (plain_encode(L, idx)) return 1;
   lua_pushvalue(L, idx);
   return json_call(L, &json_encode_key);
 }
