@@ -16,6 +16,7 @@ static const char json_encode_key = 'e';
 static const char json_null_key = 'n';
 static const char json_plain_key = 'p'; /* true: lua-cjson, whose results plain_decode copies */
 static const char json_escapes_key = 'x'; /* lua-cjson's escape of each byte, for plain_encode */
+static const char json_scratch_key = 's'; /* plain_encode's buffer, kept for the next body */
 
 /* How lua-cjson writes each byte inside a string: a userdata in the registry (Lua's memory,
  * nothing to free). */
@@ -358,8 +359,11 @@ int json_decode(lua_State *L, const char *s, size_t n) {
  * as lua-cjson writes it: members in lua_next's order, bytes escaped as it escapes them, an
  * empty table as {}. Anything else (an array, another number, a body of more than
  * JSON_PLAIN_MAX bytes of strings) is lua-cjson's to write or refuse. A first walk checks the
- * value and bounds its size; the second writes it into a buffer of that size. */
+ * value and bounds its size; the second writes it into a buffer of that size: one kept in the
+ * registry from body to body (up to JSON_SCRATCH_MAX bytes), since a new one per body costs
+ * more in collection than the writing. */
 #define JSON_PLAIN_MAX (256 * 1024)
+#define JSON_SCRATCH_MAX (64 * 1024)
 #define JSON_PLAIN_DEPTH 16
 #define JSON_PLAIN_WHOLE 99999999999999.0 /* 14 digits: %.14g writes every digit */
 
@@ -491,7 +495,20 @@ static int plain_encode(lua_State *L, int idx) {
     lua_pop(L, 1);
     return 0;
   }
-  buf = (char *)lua_newuserdata(L, size);
+  lua_pushlightuserdata(L, (void *)&json_scratch_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  buf = (char *)lua_touserdata(L, -1);
+  if (buf == NULL || lua_rawlen(L, -1) < size) {
+    size_t keep = buf ? 2 * lua_rawlen(L, -1) : 4096;
+    lua_pop(L, 1);
+    if (keep < size) keep = size;
+    buf = (char *)lua_newuserdata(L, keep);
+    if (keep <= JSON_SCRATCH_MAX) {
+      lua_pushlightuserdata(L, (void *)&json_scratch_key);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+  }
   end = plain_put(L, e, idx, buf);
   lua_pushlstring(L, buf, (size_t)(end - buf));
   lua_replace(L, -3);
