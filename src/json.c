@@ -152,8 +152,8 @@ static int json_call(lua_State *L, const void *key) {
   return lua_pcall(L, 1, 1, 0) == 0;
 }
 
-/* The plain decoder: the JSON the API answers with (objects, arrays, strings without escapes
- * or control bytes, numbers in JSON's own grammar, true, false, null, at most JSON_MAX_DEPTH
+/* The plain decoder: the JSON the API answers with (objects, arrays, strings without escapes,
+ * numbers in JSON's own grammar, true, false, null, at most JSON_MAX_DEPTH
  * deep), decoded into what lua-cjson makes of it: every number a float, null its null, arrays
  * without a metatable, the last of duplicate keys kept. An object's members wait on the stack
  * and go into a table made at its full size. Anything else, a malformed text included, is
@@ -168,14 +168,12 @@ static void plain_ws(plain *d) {
   while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t')) d->p++;
 }
 
-/* A string at d->p (its opening quote), pushed; 0 when it is not plain. */
+/* A string at d->p (its opening quote), pushed; 0 when it is not closed. The text holds no
+ * backslash (plain_decode), so the string is the bytes up to the next quote, control bytes
+ * included, as lua-cjson takes them. */
 static int plain_string(plain *d) {
-  const char *s = ++d->p, *e = s;
-  while (e < d->end && *e != '"') {
-    if (*e == '\\' || (unsigned char)*e < 0x20) return 0;
-    e++;
-  }
-  if (e == d->end) return 0;
+  const char *s = ++d->p, *e = (const char *)memchr(s, '"', (size_t)(d->end - s));
+  if (e == NULL) return 0;
   lua_pushlstring(d->L, s, (size_t)(e - s));
   d->p = e + 1;
   return 1;
@@ -330,7 +328,7 @@ static int plain_decode(lua_State *L, const char *s, size_t n) {
   lua_rawget(L, LUA_REGISTRYINDEX);
   ok = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  if (!ok || !lua_checkstack(L, 8)) return 0;
+  if (!ok || memchr(s, '\\', n) != NULL || !lua_checkstack(L, 8)) return 0;
   lua_pushlightuserdata(L, (void *)&json_null_key);
   lua_rawget(L, LUA_REGISTRYINDEX);
   d.L = L;
