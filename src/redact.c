@@ -11,6 +11,7 @@
  * sessions or transfers: the key comes in as a string (keys under 4 bytes are not searched for). */
 #include "redact.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define MIN_KEY 4    /* shorter keys are not searched for */
@@ -27,6 +28,14 @@
 #define GRAM_BITS 4096 /* a bit per sample value hashed to 12 bits */
 
 typedef unsigned long long u64;
+typedef unsigned int u32; /* at least 32 bits: load4 keeps four bytes of it */
+
+/* Four bytes from p as one value, in the machine's order (the same for key and text). */
+static u32 load4(const unsigned char *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return (u32)v;
+}
 
 /* What one search looks for, built from the key once per call. */
 typedef struct {
@@ -42,6 +51,7 @@ typedef struct {
   u64 *grams, *b64_grams;
   size_t grams_mask, b64_grams_mask;
   u64 gram_bits[GRAM_BITS / 64], b64_gram_bits[GRAM_BITS / 64];
+  unsigned char b64v[256]; /* a byte's base64 value, or 64 for a byte that is not a digit */
   /* Short keys: the key folded, and its base64 digits at each alignment. */
   unsigned char fold[LONG_KEY];
   unsigned char core[3][CORE_MAX];
@@ -181,11 +191,14 @@ static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
       bits_add(m->plain_bits, v);
     }
     for (i = 0; i + GRAM <= klen; i++) {
-      u64 v = 0;
-      for (j = 0; j < GRAM; j++) v = (v << 8) | fold((unsigned char)key[i + j]);
-      set_add(m->grams, m->grams_mask, v + 1);
-      gram_bits_add(m->gram_bits, v + 1);
+      unsigned char folded[GRAM];
+      u64 v;
+      for (j = 0; j < GRAM; j++) folded[j] = (unsigned char)fold((unsigned char)key[i + j]);
+      v = (u64)load4(folded) + 1; /* as the sampling loads them */
+      set_add(m->grams, m->grams_mask, v);
+      gram_bits_add(m->gram_bits, v);
     }
+    for (i = 0; i < 256; i++) m->b64v[i] = b64_table[i] ? (unsigned char)(b64_table[i] - 1) : 64;
   } else {
     for (i = 0; i < klen; i++) m->fold[i] = (unsigned char)fold((unsigned char)key[i]);
   }
@@ -363,12 +376,19 @@ static int has_long_b64(const matcher *m, const unsigned char *t, size_t n) {
   return 0;
 }
 
+/* Four bytes folded at once, as fold() folds each: A-Z to a-z, every other byte as it is. */
+static u32 fold4(u32 x) {
+  u32 low = x & 0x7f7f7f7fu;
+  u32 upper = (low + 0x3f3f3f3fu) & ~(low + 0x25252525u) & ~x & 0x80808080u; /* 'A' <= byte <= 'Z' */
+  return x | upper >> 2;
+}
+
 /* Whether some GRAM bytes of a long key, in any case, are at a multiple of GRAM_STEP in t: a
  * piece of the key anywhere in t covers one of those samples. */
 static int long_plain_sampled(const matcher *m, const unsigned char *t, size_t n) {
   size_t r;
   for (r = 0; r + GRAM <= n; r += GRAM_STEP) {
-    u64 v = ((u64)fold(t[r]) << 24 | (u64)fold(t[r + 1]) << 16 | (u64)fold(t[r + 2]) << 8 | fold(t[r + 3])) + 1;
+    u64 v = (u64)fold4(load4(t + r)) + 1;
     if (gram_bits_have(m->gram_bits, v) && set_has(m->grams, m->grams_mask, v)) return 1;
   }
   return 0;
@@ -376,13 +396,13 @@ static int long_plain_sampled(const matcher *m, const unsigned char *t, size_t n
 
 /* The same for the key's base64: B64_GRAM digits at each multiple of B64_GRAM_STEP. */
 static int long_b64_sampled(const matcher *m, const unsigned char *t, size_t n) {
+  const unsigned char *b64v = m->b64v;
   size_t r;
   for (r = 0; r + B64_GRAM <= n; r += B64_GRAM_STEP) {
-    unsigned d0 = b64_table[t[r]], d1 = b64_table[t[r + 1]], d2 = b64_table[t[r + 2]], d3 = b64_table[t[r + 3]],
-             d4 = b64_table[t[r + 4]];
+    unsigned d0 = b64v[t[r]], d1 = b64v[t[r + 1]], d2 = b64v[t[r + 2]], d3 = b64v[t[r + 3]], d4 = b64v[t[r + 4]];
     u64 v;
-    if (!d0 || !d1 || !d2 || !d3 || !d4) continue;
-    v = ((u64)(d0 - 1) << 24 | (u64)(d1 - 1) << 18 | (u64)(d2 - 1) << 12 | (u64)(d3 - 1) << 6 | (d4 - 1)) + 1;
+    if ((d0 | d1 | d2 | d3 | d4) & 64) continue; /* not five digits */
+    v = ((u64)d0 << 24 | (u64)d1 << 18 | (u64)d2 << 12 | (u64)d3 << 6 | d4) + 1;
     if (gram_bits_have(m->b64_gram_bits, v) && set_has(m->b64_grams, m->b64_grams_mask, v)) return 1;
   }
   return 0;
