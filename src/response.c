@@ -377,7 +377,8 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
   }
   if (!lua_istable(L, -1)) return protocol_error(L, f, "response is not a JSON object");
   body = lua_gettop(L);
-  lua_createtable(L, 0, 12);
+  /* A job: id, status, raw and the model the client adds; a status: up to a dozen fields. */
+  lua_createtable(L, 0, f->request == RESPONSE_SUBMIT ? 4 : 12);
   st = lua_gettop(L);
   if (lua_getfield(L, body, "id") != LUA_TSTRING) return protocol_error(L, f, "response has no string id");
   lua_setfield(L, st, "id");
