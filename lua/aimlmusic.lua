@@ -328,8 +328,9 @@ end
 -- (path -> data URI, or {message}) for core.encode to take (core.datauri_use); nil outside one.
 local function read_files(params)
   local entry = task.current() and models[params.model]
+  if not entry then return nil end
   local files
-  for _, f in ipairs(entry and entry.fields or {}) do
+  for _, f in ipairs(entry.fields or {}) do
     local v = params[f.name]
     if f.transform == "data_uri" and type(v) == "string" and not v:lower():match("^https?://")
         and not v:lower():match("^data:") then

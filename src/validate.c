@@ -25,6 +25,10 @@ typedef struct {
 /* Records one problem; the message is on the top of the stack and is consumed. */
 static void problem(vstate *v, const char *path) {
   lua_State *L = v->L;
+  if (v->count == 0) { /* the list, made with the first problem: most parameters have none */
+    lua_newtable(L);
+    lua_replace(L, v->problems);
+  }
   lua_createtable(L, 0, 2);
   lua_pushstring(L, path);
   lua_setfield(L, -2, "field");
@@ -317,7 +321,7 @@ static int validate_run(lua_State *L, int build) {
   luaL_checktype(L, params, LUA_TTABLE);
   luaL_checktype(L, models, LUA_TTABLE);
   lua_settop(L, 2);
-  lua_newtable(L);
+  lua_pushnil(L); /* the problems, once there is one */
   v.L = L;
   v.problems = lua_gettop(L);
   v.count = 0;
