@@ -461,7 +461,7 @@ transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsig
 }
 
 transfer *transfer_check(lua_State *L, int idx) {
-  return (transfer *)luaL_checkudata(L, idx, TRANSFER_MT);
+  return (transfer *)class_check(L, idx, TRANSFER_MT);
 }
 
 void transfer_release(transfer *t) {
