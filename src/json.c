@@ -1,9 +1,9 @@
 /* json: the module's private lua-cjson instance. Owns: finding cjson (or Neovim's vim.json),
- * its settings (depth limit, invalid numbers refused), decode, encode and null, and a decoder
- * of its own for the plain answers the API sends, which builds the very tables lua-cjson would
- * and hands anything else to lua-cjson, and an encoder of its own for request bodies, which
- * writes the very bytes lua-cjson would (its escapes learnt from it) or leaves the body to it. Must not know: what the JSON means (response.c,
- * validate.c do). */
+ * its settings (depth limit, invalid numbers refused), decode, encode and null; a decoder of
+ * its own for the plain answers the API sends, which builds the very tables lua-cjson would
+ * and hands anything else to lua-cjson; an encoder of its own for request bodies, which writes
+ * the very bytes lua-cjson would (its escapes learnt from it) or leaves the body to it. Must
+ * not know: what the JSON means (response.c, validate.c do). */
 #include "json.h"
 
 #include <math.h>
@@ -14,7 +14,7 @@
 static const char json_decode_key = 'd';
 static const char json_encode_key = 'e';
 static const char json_null_key = 'n';
-static const char json_plain_key = 'p'; /* true: lua-cjson, whose results plain_decode copies */
+static const char json_plain_key = 'p';   /* true: lua-cjson, whose results plain_decode copies */
 static const char json_escapes_key = 'x'; /* lua-cjson's escape of each byte, for plain_encode */
 static const char json_scratch_key = 's'; /* plain_encode's buffer, kept for the next body */
 
@@ -153,11 +153,11 @@ static int json_call(lua_State *L, const void *key) {
 }
 
 /* The plain decoder: the JSON the API answers with (objects, arrays, strings without escapes,
- * numbers in JSON's own grammar, true, false, null, at most JSON_MAX_DEPTH
- * deep), decoded into what lua-cjson makes of it: every number a float, null its null, arrays
- * without a metatable, the last of duplicate keys kept. An object's members wait on the stack
- * and go into a table made at its full size. Anything else, a malformed text included, is
- * not this decoder's to judge: it stops, and lua-cjson decodes the text (or says why not). */
+ * numbers in JSON's own grammar, true, false, null, at most JSON_MAX_DEPTH deep), decoded into
+ * what lua-cjson makes of it: every number a float, null its null, arrays without a metatable,
+ * the last of duplicate keys kept. An object's members wait on the stack and go into a table
+ * made at its full size. Anything else, a malformed text included, is not this decoder's to
+ * judge: it stops, and lua-cjson decodes the text (or says why not). */
 typedef struct {
   lua_State *L;
   const char *p, *end;

@@ -23,7 +23,7 @@
 #define B64_RING 32  /* the last digits a base64 scan keeps: a power of 2, at least CORE_MAX */
 #define GRAM 4       /* bytes of a plain sample: a piece of PIECE bytes covers one at any stride */
 #define GRAM_STEP (PIECE - GRAM + 1)
-#define B64_GRAM 5   /* digits of a base64 sample, likewise for B64_PIECE digits */
+#define B64_GRAM 5 /* digits of a base64 sample, likewise for B64_PIECE digits */
 #define B64_GRAM_STEP (B64_PIECE - B64_GRAM + 1)
 #define GRAM_BITS 4096 /* a bit per sample value hashed to 12 bits */
 
