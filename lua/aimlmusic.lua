@@ -328,8 +328,9 @@ end
 -- (path -> data URI, or {message}) for core.encode to take (core.datauri_use); nil outside one.
 local function read_files(params)
   local entry = task.current() and models[params.model]
+  if not entry then return nil end
   local files
-  for _, f in ipairs(entry and entry.fields or {}) do
+  for _, f in ipairs(entry.fields or {}) do
     local v = params[f.name]
     if f.transform == "data_uri" and type(v) == "string" and not v:lower():match("^https?://")
         and not v:lower():match("^data:") then
@@ -423,10 +424,20 @@ function Client:submit(params, opts)
   return job
 end
 
--- The response mapping for a job id ("uuid:minimax/music-2.0" names its model); for an id that
--- names no known model, every model's mapping (a field absent from the answer sets nothing).
+-- The model an id names ("uuid:minimax/music-2.0"), or "": the last id asked for is kept with
+-- its answer, since a job's polls ask for the same id again and again.
+local last_id, last_model = nil, ""
+local function model_of(id)
+  if id ~= last_id then
+    last_id, last_model = id, id:match(":([^:]+)$") or ""
+  end
+  return last_model
+end
+
+-- The response mapping for a job id; for an id that names no known model, every model's
+-- mapping (a field absent from the answer sets nothing).
 local function response_map(id)
-  local entry = models[id:match(":([^:]+)$") or ""]
+  local entry = models[model_of(id)]
   if entry then return entry.response end
   local all = {}
   for _, m in pairs(models) do

@@ -218,6 +218,16 @@ describe("every model against the mock", function()
       assert.is_nil(st.four)
     end)
 
+    it("reads paths through one object in turn, and a path after them from another", function()
+      local st = assert(classify({ id = "x", status = "queued", a = { b = { c = 1, d = 2 }, e = 3 }, f = { g = "h" } },
+        { { from = "a.b.c", to = "one" }, { from = "a.b.d", to = "two" }, { from = "a.b.x", to = "none" },
+          { from = "a.e", to = "three" }, { from = "f.g", to = "four" }, { from = "a.b.c", to = "again" },
+          { from = "f.g.h", to = "deeper" } }))
+      assert.same({ 1, 2, 3, "h", 1 }, { st.one, st.two, st.three, st.four, st.again })
+      assert.is_nil(st.none)
+      assert.is_nil(st.deeper)
+    end)
+
     it("maps nothing without a mapping", function()
       local st = assert(classify(util.with({ id = "x" }, { status = "queued", extra_info = { music_duration = 5 } })))
       assert.is_nil(st.duration_ms)

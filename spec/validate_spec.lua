@@ -410,6 +410,13 @@ for _, m in ipairs(MODELS) do
         one_problem(params(M, { audio_setting = { model = M } }), "audio_setting.model")
       end)
 
+      it("rejects an unknown key of a table whose metatable supplies a known one", function()
+        local p = without(params(M), "lyrics")
+        p.temperature = 0.7 -- as many keys as known names found, lyrics coming from __index
+        setmetatable(p, { __index = { lyrics = LYRICS } })
+        assert.equal("is not a known parameter", one_problem(p, "temperature"))
+      end)
+
       it("rejects array items and non-string keys", function()
         local p = params(M)
         p[1] = "extra"

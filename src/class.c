@@ -6,6 +6,10 @@
 void class_define(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
                   lua_CFunction tostring) {
   luaL_newmetatable(L, name);
+  /* Also under the address of name, for class_test: no string to hash on each check. */
+  lua_pushlightuserdata(L, (void *)name);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
   lua_pushstring(L, name);
   lua_setfield(L, -2, "__name");
   if (methods) {
@@ -40,4 +44,23 @@ void *class_new(lua_State *L, const char *name, size_t size) {
   memset(p, 0, size);
   luaL_setmetatable(L, name);
   return p;
+}
+
+void *class_test(lua_State *L, int idx, const char *name) {
+  void *p = lua_touserdata(L, idx);
+  if (p != NULL && lua_getmetatable(L, idx)) {
+    int same;
+    lua_pushlightuserdata(L, (void *)name);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (same) return p;
+  }
+  /* Another copy of the name's text (a string literal of another file) or another type. */
+  return luaL_testudata(L, idx, name);
+}
+
+void *class_check(lua_State *L, int idx, const char *name) {
+  void *p = class_test(L, idx, name);
+  return p ? p : luaL_checkudata(L, idx, name);
 }

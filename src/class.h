@@ -7,7 +7,7 @@
  *   class_define(L, SESSION_MT, methods, session_close, session_tostring);
  *   ...
  *   session *s = (session *)class_new(L, SESSION_MT, sizeof *s);    (pushes the userdata)
- *   session *s = (session *)luaL_checkudata(L, 1, SESSION_MT);       (checks one)
+ *   session *s = (session *)class_check(L, 1, SESSION_MT);            (checks one)
  *
  * A type whose methods come from several files gets the others with class_add_methods,
  * called by the file that registers them all, so no lower file calls a higher one. */
@@ -32,6 +32,10 @@ void class_define(lua_State *L, const char *name, const luaL_Reg *methods, lua_C
 void class_add_methods(lua_State *L, const char *name, const luaL_Reg *methods);
 /* Pushes a new zero-filled userdata of size bytes carrying the class's metatable; returns it. */
 void *class_new(lua_State *L, const char *name, size_t size);
+/* luaL_testudata and luaL_checkudata for a class made with class_define, without hashing the
+ * class's name on each call (a method call checks its userdata: it is the hot path). */
+void *class_test(lua_State *L, int idx, const char *name);
+void *class_check(lua_State *L, int idx, const char *name);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

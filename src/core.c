@@ -48,6 +48,7 @@ static char core_curl_version[256];
 static void core_init_once(void) {
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return;
   snprintf(core_curl_version, sizeof core_curl_version, "%s", curl_version());
+  transfer_init_once();
   core_ready = 1;
 }
 

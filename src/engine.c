@@ -337,7 +337,7 @@ static void engine_complete(lua_State *L, engine_item *it, int done_idx) {
 }
 
 engine *engine_check(lua_State *L, int idx) {
-  engine **pe = (engine **)luaL_checkudata(L, idx, ENGINE_MT);
+  engine **pe = (engine **)class_check(L, idx, ENGINE_MT);
   if (*pe == NULL || (*pe)->multi == NULL) luaL_argerror(L, idx, "engine is closed");
   return *pe;
 }
@@ -403,7 +403,7 @@ engine *engine_get(lua_State *L) {
   engine **pe;
   lua_pushlightuserdata(L, (void *)&engine_key);
   lua_rawget(L, LUA_REGISTRYINDEX);
-  pe = (engine **)luaL_testudata(L, -1, ENGINE_MT);
+  pe = (engine **)class_test(L, -1, ENGINE_MT);
   lua_pop(L, 1);
   if (pe && *pe) return *pe;
   pe = (engine **)class_new(L, ENGINE_MT, sizeof(engine *));

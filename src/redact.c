@@ -4,10 +4,14 @@
  * key itself and what a server can make of it (another case, percent-encoding, base64, and for
  * keys of 16 bytes or more any piece of 8 bytes or longer, in any of those forms). One pass
  * over the text per form, each step a constant amount of work: pieces are 8-byte words (or
- * 60 bits of base64) looked up in a small hash set built once per call. It knows nothing of
+ * 60 bits of base64) looked up in a small hash set built once per call. Asked only whether
+ * text holds the key (every answer is), a long key's scans first look at every 5th byte (every
+ * 6th digit) for 4 bytes (5 digits) of the key: any 8-byte piece (10 digits) covers one such
+ * sample, so only a text where one is found is scanned whole. It knows nothing of
  * sessions or transfers: the key comes in as a string (keys under 4 bytes are not searched for). */
 #include "redact.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define MIN_KEY 4    /* shorter keys are not searched for */
@@ -17,8 +21,21 @@
 #define CORE_MAX 24  /* base64 digits of a short key, at most */
 #define RING 16      /* the last bytes a plain scan keeps: a power of 2, at least LONG_KEY */
 #define B64_RING 32  /* the last digits a base64 scan keeps: a power of 2, at least CORE_MAX */
+#define GRAM 4       /* bytes of a plain sample: a piece of PIECE bytes covers one at any stride */
+#define GRAM_STEP (PIECE - GRAM + 1)
+#define B64_GRAM 5 /* digits of a base64 sample, likewise for B64_PIECE digits */
+#define B64_GRAM_STEP (B64_PIECE - B64_GRAM + 1)
+#define GRAM_BITS 4096 /* a bit per sample value hashed to 12 bits */
 
 typedef unsigned long long u64;
+typedef unsigned int u32; /* at least 32 bits: load4 keeps four bytes of it */
+
+/* Four bytes from p as one value, in the machine's order (the same for key and text). */
+static u32 load4(const unsigned char *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return (u32)v;
+}
 
 /* What one search looks for, built from the key once per call. */
 typedef struct {
@@ -29,6 +46,12 @@ typedef struct {
   u64 *plain, *b64;
   size_t plain_mask, b64_mask;
   u64 plain_bits[8], b64_bits[8]; /* a bit per value hashed to 9 bits: most misses stop here */
+  /* Long keys: every GRAM bytes of the key folded, and every B64_GRAM digits of its base64 at
+   * each alignment (plus one), as a set and as bits, for the samples. */
+  u64 *grams, *b64_grams;
+  size_t grams_mask, b64_grams_mask;
+  u64 gram_bits[GRAM_BITS / 64], b64_gram_bits[GRAM_BITS / 64];
+  unsigned char b64v[256]; /* a byte's base64 value, or 64 for a byte that is not a digit */
   /* Short keys: the key folded, and its base64 digits at each alignment. */
   unsigned char fold[LONG_KEY];
   unsigned char core[3][CORE_MAX];
@@ -96,6 +119,20 @@ static int bits_have(const u64 *bits, u64 v) {
   return (int)(bits[b >> 6] >> (b & 63) & 1);
 }
 
+static unsigned gram_bit(u64 v) {
+  return (unsigned)((v * 0xD6E8FEB86659FD93ULL) >> 52);
+}
+
+static void gram_bits_add(u64 *bits, u64 v) {
+  unsigned b = gram_bit(v);
+  bits[b >> 6] |= 1ULL << (b & 63);
+}
+
+static int gram_bits_have(const u64 *bits, u64 v) {
+  unsigned b = gram_bit(v);
+  return (int)(bits[b >> 6] >> (b & 63) & 1);
+}
+
 static int set_has(const u64 *set, size_t mask, u64 v) {
   size_t i;
   if (v == 0) return 0;
@@ -125,16 +162,17 @@ static size_t table_size(size_t entries) {
 
 /* Pushes a new userdata holding the matcher for key (klen >= MIN_KEY) and returns it. */
 static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
-  size_t plain_cap = 0, b64_cap = 0, a, i, j;
+  size_t plain_cap = 0, b64_cap = 0, sets, a, i, j;
   int long_key = klen >= LONG_KEY;
   matcher *m;
   if (long_key) {
     plain_cap = table_size(klen);
     b64_cap = table_size(3 * (klen * 4 / 3 + 1));
   }
-  m = (matcher *)lua_newuserdata(L, sizeof *m + (plain_cap + b64_cap) * sizeof(u64) + klen);
-  memset(m, 0, sizeof *m + (plain_cap + b64_cap) * sizeof(u64));
-  m->key = (unsigned char *)(m + 1) + (plain_cap + b64_cap) * sizeof(u64);
+  sets = 2 * (plain_cap + b64_cap); /* pieces, then samples: at most as many of each */
+  m = (matcher *)lua_newuserdata(L, sizeof *m + sets * sizeof(u64) + klen);
+  memset(m, 0, sizeof *m + sets * sizeof(u64));
+  m->key = (unsigned char *)(m + 1) + sets * sizeof(u64);
   memcpy(m->key, key, klen);
   m->klen = klen;
   m->long_key = long_key;
@@ -142,14 +180,25 @@ static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
   if (long_key) {
     m->plain = (u64 *)(void *)(m + 1);
     m->b64 = m->plain + plain_cap;
-    m->plain_mask = plain_cap - 1;
-    m->b64_mask = b64_cap - 1;
+    m->grams = m->b64 + b64_cap;
+    m->b64_grams = m->grams + plain_cap;
+    m->plain_mask = m->grams_mask = plain_cap - 1;
+    m->b64_mask = m->b64_grams_mask = b64_cap - 1;
     for (i = 0; i + PIECE <= klen; i++) {
       u64 v = 0;
       for (j = 0; j < PIECE; j++) v = (v << 8) | fold((unsigned char)key[i + j]);
       set_add(m->plain, m->plain_mask, v);
       bits_add(m->plain_bits, v);
     }
+    for (i = 0; i + GRAM <= klen; i++) {
+      unsigned char folded[GRAM];
+      u64 v;
+      for (j = 0; j < GRAM; j++) folded[j] = (unsigned char)fold((unsigned char)key[i + j]);
+      v = (u64)load4(folded) + 1; /* as the sampling loads them */
+      set_add(m->grams, m->grams_mask, v);
+      gram_bits_add(m->gram_bits, v);
+    }
+    for (i = 0; i < 256; i++) m->b64v[i] = b64_table[i] ? (unsigned char)(b64_table[i] - 1) : 64;
   } else {
     for (i = 0; i < klen; i++) m->fold[i] = (unsigned char)fold((unsigned char)key[i]);
   }
@@ -161,6 +210,12 @@ static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
         for (j = 0; j < B64_PIECE; j++) v = (v << 6) | b64_digit(key, klen, a, i + j);
         set_add(m->b64, m->b64_mask, v + 1);
         bits_add(m->b64_bits, v + 1);
+      }
+      for (i = first; i + B64_GRAM <= last + 1; i++) {
+        u64 v = 0;
+        for (j = 0; j < B64_GRAM; j++) v = (v << 6) | b64_digit(key, klen, a, i + j);
+        set_add(m->b64_grams, m->b64_grams_mask, v + 1);
+        gram_bits_add(m->b64_gram_bits, v + 1);
       }
     } else {
       for (i = first; i <= last && i - first < CORE_MAX; i++) m->core[a][i - first] = (unsigned char)b64_digit(key, klen, a, i);
@@ -321,12 +376,46 @@ static int has_long_b64(const matcher *m, const unsigned char *t, size_t n) {
   return 0;
 }
 
+/* Four bytes folded at once, as fold() folds each: A-Z to a-z, every other byte as it is. */
+static u32 fold4(u32 x) {
+  u32 low = x & 0x7f7f7f7fu;
+  u32 upper = (low + 0x3f3f3f3fu) & ~(low + 0x25252525u) & ~x & 0x80808080u; /* 'A' <= byte <= 'Z' */
+  return x | upper >> 2;
+}
+
+/* Whether some GRAM bytes of a long key, in any case, are at a multiple of GRAM_STEP in t: a
+ * piece of the key anywhere in t covers one of those samples. */
+static int long_plain_sampled(const matcher *m, const unsigned char *t, size_t n) {
+  size_t r;
+  for (r = 0; r + GRAM <= n; r += GRAM_STEP) {
+    u64 v = (u64)fold4(load4(t + r)) + 1;
+    if (gram_bits_have(m->gram_bits, v) && set_has(m->grams, m->grams_mask, v)) return 1;
+  }
+  return 0;
+}
+
+/* The same for the key's base64: B64_GRAM digits at each multiple of B64_GRAM_STEP. */
+static int long_b64_sampled(const matcher *m, const unsigned char *t, size_t n) {
+  const unsigned char *b64v = m->b64v;
+  size_t r;
+  for (r = 0; r + B64_GRAM <= n; r += B64_GRAM_STEP) {
+    unsigned d0 = b64v[t[r]], d1 = b64v[t[r + 1]], d2 = b64v[t[r + 2]], d3 = b64v[t[r + 3]], d4 = b64v[t[r + 4]];
+    u64 v;
+    if ((d0 | d1 | d2 | d3 | d4) & 64) continue; /* not five digits */
+    v = ((u64)d0 << 24 | (u64)d1 << 18 | (u64)d2 << 12 | (u64)d3 << 6 | d4) + 1;
+    if (gram_bits_have(m->b64_gram_bits, v) && set_has(m->b64_grams, m->b64_grams_mask, v)) return 1;
+  }
+  return 0;
+}
+
 /* Every form, with mask NULL: whether text holds any. */
 static int scan(const matcher *m, const char *text, size_t n, unsigned char *mask) {
   const unsigned char *t = (const unsigned char *)text;
   int found = 0;
   if (mask == NULL && memchr(t, '%', n) == NULL) {
-    if (m->long_key) return has_long_plain(m, t, n) || has_long_b64(m, t, n);
+    if (m->long_key)
+      return (long_plain_sampled(m, t, n) && has_long_plain(m, t, n)) ||
+             (long_b64_sampled(m, t, n) && has_long_b64(m, t, n));
     return has_short_plain(m, t, n) || scan_b64(m, t, n, NULL);
   }
   found |= scan_plain(m, t, n, 1, mask);

@@ -298,8 +298,9 @@ static int http_failure(lua_State *L, const response_facts *f) {
 
 /* Copies the value at the top (consumed) to st[name] when it has the type wanted (LUA_TNONE:
  * a number or a string), else nothing. Whole numbers become integers (cjson decodes every
- * number as a float). */
-static void set_mapped(lua_State *L, int st, const char *name, int want) {
+ * number as a float). name_idx: the stack index of name as a Lua string, or 0 (st is a plain
+ * table: raw access is what setfield would do, without making the name a string again). */
+static void set_mapped(lua_State *L, int st, const char *name, int name_idx, int want) {
   int type = lua_type(L, -1);
   if ((type != LUA_TNUMBER && type != LUA_TSTRING) || (want != LUA_TNONE && type != want)) {
     lua_pop(L, 1);
@@ -312,7 +313,13 @@ static void set_mapped(lua_State *L, int st, const char *name, int want) {
       lua_pushinteger(L, (long long)x);
     }
   }
-  lua_setfield(L, st, name);
+  if (name_idx == 0) {
+    lua_setfield(L, st, name);
+    return;
+  }
+  lua_pushvalue(L, name_idx);
+  lua_insert(L, -2);
+  lua_rawset(L, st);
 }
 
 /* Pushes the value at the dotted path in the table at body ("extra_info.music_duration"), or
@@ -348,16 +355,39 @@ static const struct {
 /* The model's response mapping (models.lua: {from = "extra_info.music_duration", to =
  * "duration_ms"} each) applied to the body: st[to] = body at the dotted path from. */
 static void apply_mapping(lua_State *L, int body, int map, int st) {
-  int i, n = (int)lua_rawlen(L, map);
+  int i, n = (int)lua_rawlen(L, map), at;
+  /* Mappings from one object ("extra_info.music_duration", "extra_info.bitrate") walk to it
+   * once: the value at the last prefix walked waits at `at`. */
+  const char *prefix = NULL;
+  size_t prefix_len = 0;
+  lua_pushnil(L);
+  at = lua_gettop(L);
   for (i = 1; i <= n && i <= 64; i++) {
     int top = lua_gettop(L);
     if (lua_rawgeti(L, map, i) == LUA_TTABLE && lua_getfield(L, -1, "from") == LUA_TSTRING &&
         lua_getfield(L, -2, "to") == LUA_TSTRING) {
-      push_path(L, body, lua_tostring(L, top + 2));
-      set_mapped(L, st, lua_tostring(L, top + 3), LUA_TNONE);
+      size_t len, k;
+      const char *from = lua_tolstring(L, top + 2, &len);
+      for (k = len; k > 0 && from[k - 1] != '.'; k--) {}
+      if (k == 0 || strlen(from) != len) {
+        push_path(L, body, from);
+      } else {
+        if (prefix == NULL || prefix_len != k - 1 || memcmp(prefix, from, k - 1) != 0) {
+          lua_pushlstring(L, from, k - 1);
+          push_path(L, body, lua_tostring(L, -1));
+          lua_replace(L, at);
+          lua_pop(L, 1);
+          prefix = from; /* alive in the map while this runs */
+          prefix_len = k - 1;
+        }
+        if (lua_istable(L, at)) lua_getfield(L, at, from + k);
+        else lua_pushnil(L);
+      }
+      set_mapped(L, st, NULL, top + 3, LUA_TNONE);
     }
     lua_settop(L, top);
   }
+  lua_settop(L, at - 1);
 }
 
 static int protocol_error(lua_State *L, const response_facts *f, const char *message) {
@@ -377,7 +407,8 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
   }
   if (!lua_istable(L, -1)) return protocol_error(L, f, "response is not a JSON object");
   body = lua_gettop(L);
-  lua_createtable(L, 0, 12);
+  /* A job: id, status, raw and the model the client adds; a status: up to a dozen fields. */
+  lua_createtable(L, 0, f->request == RESPONSE_SUBMIT ? 4 : 12);
   st = lua_gettop(L);
   if (lua_getfield(L, body, "id") != LUA_TSTRING) return protocol_error(L, f, "response has no string id");
   lua_setfield(L, st, "id");
@@ -420,7 +451,7 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
   if (map) apply_mapping(L, body, map, st);
   for (i = 0; i < sizeof response_common / sizeof response_common[0]; i++) {
     push_path(L, body, response_common[i].from);
-    set_mapped(L, st, response_common[i].to, response_common[i].type);
+    set_mapped(L, st, response_common[i].to, 0, response_common[i].type);
   }
   if (lua_getfield(L, body, "error") == LUA_TTABLE) {
     sub = lua_gettop(L);
@@ -454,8 +485,9 @@ int response_classify(lua_State *L, const response_facts *f, int map) {
   return api_success(L, f, map);
 }
 
-/* core.classify(kind, status, body[, map]) --> what finish(map) returns for that answer: the
- * classifier on its own, for the fuzzer and for tests. kind: "submit", "status" or "download". */
+/* core.classify(kind, status, body[, map[, key]]) --> what finish(map) returns for that answer
+ * from a client holding key: the classifier on its own, for the fuzzer and for tests. kind:
+ * "submit", "status" or "download". */
 static int l_classify(lua_State *L) {
   response_facts f;
   size_t n;
@@ -466,7 +498,8 @@ static int l_classify(lua_State *L) {
   f.status = (long)luaL_checknumber(L, 2);
   f.body = luaL_optlstring(L, 3, "", &n);
   f.body_len = n;
-  lua_settop(L, 4);
+  f.key = luaL_optstring(L, 5, NULL);
+  lua_settop(L, 5);
   r = response_classify(L, &f, lua_istable(L, 4) ? 4 : 0);
   if (r == 0) { /* a download's bytes: what finish reports, without a file */
     lua_createtable(L, 0, 1);

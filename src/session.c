@@ -53,7 +53,7 @@ static void session_release_owner(void *owner) {
 }
 
 static session *session_check(lua_State *L, int idx) {
-  session **ps = (session **)luaL_checkudata(L, idx, SESSION_MT);
+  session **ps = (session **)class_check(L, idx, SESSION_MT);
   if (*ps == NULL) luaL_argerror(L, idx, "session is closed");
   return *ps;
 }

@@ -386,12 +386,21 @@ static int transfer_on_prereq(void *ud, char *conn_primary_ip, char *conn_local_
 }
 #endif
 
+/* Whether the libcurl loaded at run time counts sends (7.80 or later; the headers may be newer
+ * than it): asked once per process, since curl_version_info costs as much as a request's
+ * other setup (it reads the TLS library's version string each time). */
+static int transfer_has_prereq;
+
+void transfer_init_once(void) {
+#if LIBCURL_VERSION_NUM >= 0x075000
+  transfer_has_prereq = curl_version_info(CURLVERSION_NOW)->version_num >= 0x075000;
+#endif
+}
+
 void transfer_guard_single_send(transfer *t) {
   CURL *easy = t->item.easy;
 #if LIBCURL_VERSION_NUM >= 0x075000
-  /* The headers say 7.80 or later; the library loaded at run time may be older. */
-  if (curl_version_info(CURLVERSION_NOW)->version_num >= 0x075000 &&
-      curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, transfer_on_prereq) == CURLE_OK) {
+  if (transfer_has_prereq && curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, transfer_on_prereq) == CURLE_OK) {
     curl_easy_setopt(easy, CURLOPT_PREREQDATA, (void *)t);
     /* Only a connection idle under a second or two: one the server is not closing now. */
     curl_easy_setopt(easy, CURLOPT_MAXAGE_CONN, 1L);
@@ -452,7 +461,7 @@ transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsig
 }
 
 transfer *transfer_check(lua_State *L, int idx) {
-  return (transfer *)luaL_checkudata(L, idx, TRANSFER_MT);
+  return (transfer *)class_check(L, idx, TRANSFER_MT);
 }
 
 void transfer_release(transfer *t) {

@@ -117,6 +117,9 @@ void transfer_discard(transfer *t);
  * second paid job. Counts sends (t->sends) and refuses the second; where libcurl cannot
  * (older than 7.80), the submit opens a connection of its own, which is never re-sent on. */
 void transfer_guard_single_send(transfer *t);
+/* What transfer_guard_single_send learns of the loaded libcurl, once per process (under the
+ * core's once, before any Lua state opens the module). */
+void transfer_init_once(void);
 /* Opens the temporary file beside target: 0, or an errno. A download's spool does it on a
  * worker when the first bytes come (or the commit, for an empty body). */
 int transfer_open_temp(transfer *t, const char *target);

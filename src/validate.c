@@ -25,6 +25,10 @@ typedef struct {
 /* Records one problem; the message is on the top of the stack and is consumed. */
 static void problem(vstate *v, const char *path) {
   lua_State *L = v->L;
+  if (v->count == 0) { /* the list, made with the first problem: most parameters have none */
+    lua_newtable(L);
+    lua_replace(L, v->problems);
+  }
   lua_createtable(L, 0, 2);
   lua_pushstring(L, path);
   lua_setfield(L, -2, "field");
@@ -63,12 +67,13 @@ static int check_value(vstate *v, int spec, int vidx, const char *path, int wire
     return 0;
   }
   join_path(sub, path, ".");
-  if (wire_out) {
-    lua_newtable(L);
-    nested = lua_gettop(L);
-  }
   lua_getfield(L, spec, "fields");
   if (!lua_istable(L, -1)) luaL_error(L, "model table: object field %s has no fields list", path);
+  if (wire_out) { /* made at its size: a table that grows is rehashed at each power of 2 */
+    lua_createtable(L, 0, (int)lua_rawlen(L, -1));
+    lua_insert(L, -2);
+    nested = lua_gettop(L) - 1;
+  }
   ok = check_object(v, vidx, lua_gettop(L), sub, nested);
   lua_pop(L, 1);
   /* The nested wire table, if any, stays on the stack for the caller to store. */
@@ -205,10 +210,33 @@ static void report_unknown(vstate *v, int obj, int fields, const char *prefix, i
   lua_remove(L, anchor);
 }
 
+/* Whether obj holds exactly `known` keys (so every key is one the fields name, when known
+ * counts the fields and aliases found in it): a table with a metatable may answer for keys it
+ * does not hold, so it is never taken at its word. */
+static int only_known_keys(lua_State *L, int obj, int known) {
+  int count = 0;
+  if (lua_getmetatable(L, obj)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, obj) != 0) {
+    lua_pop(L, 1);
+    if (++count > known) {
+      lua_pop(L, 1);
+      return 0;
+    }
+  }
+  return count == known;
+}
+
 static int check_object(vstate *v, int obj, int fields, const char *prefix, int wire) {
   lua_State *L = v->L;
   lua_Integer i, n = (lua_Integer)lua_rawlen(L, fields);
   int before = v->count;
+  /* Keys of obj found under a field's name or alias; at the top, model too unless a field
+   * takes that name (the schema makes names and aliases unique). */
+  int known = 0, model_named = 0;
   for (i = 1; i <= n; i++) {
     char path[VALIDATE_PATH_MAX];
     const char *name, *alias = NULL;
@@ -220,10 +248,11 @@ static int check_object(vstate *v, int obj, int fields, const char *prefix, int 
     if (name == NULL) luaL_error(L, "model table: field %d has no name", (int)i);
     join_path(path, prefix, name);
     if (lua_getfield(L, spec, "alias") == LUA_TSTRING) alias = lua_tostring(L, -1);
-    lua_getfield(L, obj, name);
+    if (strcmp(name, "model") == 0 || (alias && strcmp(alias, "model") == 0)) model_named = 1;
+    if (lua_getfield(L, obj, name) != LUA_TNIL) known++;
     vidx = lua_gettop(L);
     if (alias) {
-      lua_getfield(L, obj, alias);
+      if (lua_getfield(L, obj, alias) != LUA_TNIL) known++;
       if (lua_isnil(L, vidx)) {
         lua_replace(L, vidx);
       } else if (!lua_isnil(L, -1) && !lua_rawequal(L, -1, vidx)) {
@@ -255,7 +284,9 @@ static int check_object(vstate *v, int obj, int fields, const char *prefix, int 
     }
     lua_settop(L, top);
   }
-  report_unknown(v, obj, fields, prefix, prefix[0] == '\0');
+  /* The usual call names only fields: nothing to sort out key by key. */
+  if (!only_known_keys(L, obj, known + (prefix[0] == '\0' && !model_named)))
+    report_unknown(v, obj, fields, prefix, prefix[0] == '\0');
   return v->count == before;
 }
 
@@ -290,12 +321,12 @@ static int validate_run(lua_State *L, int build) {
   luaL_checktype(L, params, LUA_TTABLE);
   luaL_checktype(L, models, LUA_TTABLE);
   lua_settop(L, 2);
-  lua_newtable(L);
+  lua_pushnil(L); /* the problems, once there is one */
   v.L = L;
   v.problems = lua_gettop(L);
   v.count = 0;
   if (build) {
-    lua_newtable(L);
+    lua_pushnil(L); /* the wire table, made once the model's fields say its size */
     wire = lua_gettop(L);
   }
   lua_getfield(L, params, "model");
@@ -316,13 +347,15 @@ static int validate_run(lua_State *L, int build) {
     } else {
       model_ok = 1;
       schema_ensure(L, -1, lua_tostring(L, -2));
-      if (wire) {
-        lua_pushliteral(L, "model");
-        lua_pushvalue(L, -3);
-        lua_rawset(L, wire);
-      }
       lua_getfield(L, -1, "fields");
       if (!lua_istable(L, -1)) luaL_error(L, "model table: \"%s\" has no fields list", lua_tostring(L, -3));
+      if (wire) {
+        lua_createtable(L, 0, (int)lua_rawlen(L, -1) + 1);
+        lua_pushliteral(L, "model");
+        lua_pushvalue(L, -5);
+        lua_rawset(L, -3);
+        lua_replace(L, wire);
+      }
       check_object(&v, params, lua_gettop(L), "", wire);
       lua_pop(L, 1);
     }
