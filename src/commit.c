@@ -129,7 +129,7 @@ static void commit_run(transfer *t) {
 }
 
 static void commit_work(engine_item *it) {
-  commit_run(ENGINE_CONTAINER(it, transfer, item));
+  commit_run(LIST_ENTRY(it, transfer, item));
 }
 
 /* transfer:commit() */
@@ -138,7 +138,7 @@ static int commit_start_l(lua_State *L) {
   long status = 0;
   char msg[128];
   if (t->kind != TRANSFER_DOWNLOAD || t->item.state != ENGINE_DONE || t->finished || t->item.cancelled ||
-      t->item.result != CURLE_OK || t->refused || t->committed || engine_work_state(&t->item) != ENGINE_WORK_NONE ||
+      t->item.result != CURLE_OK || t->refused || t->committed || t->item.working ||
       (t->fd < 0 && t->tmp_path != NULL) || t->item.easy == NULL) {
     lua_pushboolean(L, 0);
     return 1;

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "platform.h"
-#include "pollfd.h"
 
 /* engine:perform([done[, budget]]) --> transfers still running, number finished now.
  * Never blocks. Finished transfers are appended to the table `done` when given. With a budget
@@ -34,8 +33,8 @@ static int drive_perform(lua_State *L) {
   if (e->fd_mode) {
     /* libcurl's sockets in the pollable set say which transfers to run: the cost of a step
      * follows what is ready, not how many transfers there are. */
-    curl_socket_t fds[POLLFD_BATCH];
-    int bits[POLLFD_BATCH], i, n = pollfd_ready(e, fds, bits, POLLFD_BATCH);
+    curl_socket_t fds[POLLSET_BATCH];
+    int bits[POLLSET_BATCH], i, n = pollset_ready(&e->set, fds, bits, POLLSET_BATCH);
     long ms = -1;
     /* Past the budget the rest wait for the next call, still readable: the set is
      * level-triggered and hands them back first. */
@@ -137,13 +136,13 @@ static int drive_poll(lua_State *L) {
     long curl_ms = -1;
     curl_multi_timeout(e->multi, &curl_ms);
     if (curl_ms >= 0 && (lua_Number)curl_ms < ms) ms = (lua_Number)curl_ms;
-    lua_pushinteger(L, pollfd_wait(e, (int)ms));
+    lua_pushinteger(L, pollset_wait(&e->set, (int)ms));
     return 1;
   }
-  if (e->wake_fd[0] != PLATFORM_SOCK_NONE) {
+  if (e->pool.wake[0] != PLATFORM_SOCK_NONE) {
     /* A worker finishing a commit wakes the sleep too. */
     struct curl_waitfd extra;
-    extra.fd = e->wake_fd[0];
+    extra.fd = e->pool.wake[0];
     extra.events = CURL_WAIT_POLLIN;
     extra.revents = 0;
     mc = curl_multi_poll(e->multi, &extra, 1, (int)ms, &numfds);
@@ -169,7 +168,7 @@ static int drive_timeout(lua_State *L) {
 static int drive_pollfd(lua_State *L) {
   engine *e = engine_check(L, 1);
   char why[PLATFORM_STRERROR_SIZE];
-  int err = pollfd_open(e);
+  int err = pollset_open(&e->set);
   if (err) {
     lua_pushnil(L);
     lua_pushstring(L, err == ENOSYS ? "no pollable descriptor on this platform: use music.step or aimlmusic.uv"
@@ -195,7 +194,7 @@ static int drive_pollfd(lua_State *L) {
 #pragma GCC diagnostic pop
 #endif
   }
-  lua_pushinteger(L, e->poll_fd);
+  lua_pushinteger(L, e->set.fd);
   return 1;
 }
 
@@ -210,7 +209,7 @@ static int drive_arm(lua_State *L) {
   curl_multi_timeout(e->multi, &curl_ms);
   if (curl_ms >= 0 && (ms < 0 || curl_ms < ms)) ms = curl_ms;
   if (engine_can_admit(e) || engine_has_paused(e)) ms = 0;
-  pollfd_arm(e, ms);
+  pollset_arm(&e->set, ms);
   if (ms < 0) lua_pushnil(L);
   else lua_pushinteger(L, ms);
   return 1;
@@ -228,9 +227,9 @@ static int drive_count(lua_State *L) {
 static int drive_committing(lua_State *L) {
   engine *e = engine_check(L, 1);
   int n = e->n_workers;
-  engine_item *it;
-  for (it = e->settling; it; it = it->qnext) n++;
-  for (it = e->paused_head; it; it = it->pnext) n++;
+  list_node *it;
+  LIST_FOREACH(it, &e->settling) n++;
+  LIST_FOREACH(it, &e->paused) n++;
   lua_pushinteger(L, n);
   return 1;
 }

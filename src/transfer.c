@@ -60,203 +60,34 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
-/* The spool's job, on a worker: writes the chunks in order until none is left. The file is
- * the transfer's from its open to its discard or commit, which wait for this job first. */
-static void spool_run(engine_job *j) {
-  transfer *t = ENGINE_CONTAINER(j, transfer, sq_job);
-  engine *e = t->item.engine;
-  engine_lock(e);
-  while (t->sq_head) {
-    transfer_chunk *c = t->sq_head;
-    int failed = t->sq_errno, err = 0, create = 0;
-    t->sq_head = c->next;
-    if (t->sq_tail == c) t->sq_tail = NULL;
-    engine_unlock(e);
-    if (!failed && t->fd < 0) {
-      /* The first bytes: the temporary file is made here, off the loop's thread. */
-      err = transfer_open_temp(t, t->target_path);
-      create = err != 0;
-    }
-    if (!failed && !err) err = write_all(t->fd, c->data, c->len);
-    engine_lock(e);
-    t->sq_bytes -= c->len;
-    if (!failed && !err) t->sq_written += (curl_off_t)c->len;
-    free(c);
-    if (err && !t->sq_errno) {
-      t->sq_create = create;
-      __atomic_store_n(&t->sq_errno, err, __ATOMIC_RELEASE);
-    }
-    if (t->sq_wake && t->sq_bytes <= TRANSFER_SPOOL_MAX / 2) {
-      t->sq_wake = 0;
-      engine_wake(e);
-    }
+/* The spool's writer, on a worker (or in place): the first bytes make the file. */
+static int transfer_write(spool *s, const char *p, size_t n, int *opening) {
+  transfer *t = LIST_ENTRY(s, transfer, spool);
+  int err;
+  if (t->fd < 0 && (err = transfer_open_temp(t, t->target_path)) != 0) {
+    *opening = 1;
+    return err;
   }
-  t->sq_busy = 0;
-  if (t->sq_wake) {
-    t->sq_wake = 0;
-    engine_wake(e);
-  }
-  engine_done(e);
-  engine_unlock(e);
-}
-
-/* Hands the spool's job to a worker, or writes here when there is none. */
-static void spool_post(transfer *t) {
-  if (!engine_post(t->item.engine, &t->sq_job)) spool_run(&t->sq_job);
-}
-
-/* Moves the piece being filled into the spool, for a worker to write: 1; 0 when the spool is
- * full and force is 0 (the piece stays). With the engine's mutex held; *post says whether the
- * caller must call spool_post after unlocking. */
-static int spool_seal_locked(transfer *t, int force, int *post) {
-  transfer_chunk *c = t->sq_fill;
-  *post = 0;
-  if (c == NULL || c->len == 0) return 1;
-  if (!force && t->sq_bytes > 0 && t->sq_bytes + c->len > TRANSFER_SPOOL_MAX) {
-    t->sq_wake = 1;
-  } else {
-    if (t->sq_tail) t->sq_tail->next = c;
-    else t->sq_head = c;
-    t->sq_tail = c;
-    t->sq_bytes += c->len;
-    t->sq_fill = NULL;
-  }
-  if (!t->sq_busy && t->sq_head) {
-    t->sq_busy = 1;
-    *post = 1;
-  }
-  return t->sq_fill == NULL;
-}
-
-/* spool_seal_locked under the mutex, and the worker called. */
-static int spool_seal(transfer *t, int force) {
-  int post, sealed;
-  engine_lock(t->item.engine);
-  sealed = spool_seal_locked(t, force, &post);
-  engine_unlock(t->item.engine);
-  if (post) spool_post(t);
-  return sealed;
-}
-
-/* Copies n bytes at p into the spool: 1; 0 on an error (in io_errno: an earlier write failed,
- * or no memory); -1 when the spool is full (the transfer is paused until it drains). Where no
- * host loop drives the engine (run(), a call that waits), they are written in place. The bytes
- * go into a piece only this thread fills, without a lock; a full piece is sealed into the
- * spool and a worker called: a lock and a wake-up per piece, not per call of libcurl's (16 KiB).
- * The first bytes are sealed at once (the file is made, progress starts), the rest when the
- * download ends or pauses (the settle and hold hooks). */
-static int spool_push(transfer *t, const char *p, size_t n) {
-  transfer_chunk *c = t->sq_fill;
-  int err = __atomic_load_n(&t->sq_errno, __ATOMIC_ACQUIRE);
-  if (!err && c == NULL && !t->item.engine->hosted) {
-    /* A script that waits for its downloads anyway: in place, the fastest way, unless the
-     * spool still has bytes to write first (the engine was hosted a moment ago). */
-    int idle;
-    engine_lock(t->item.engine);
-    idle = !t->sq_busy && t->sq_head == NULL;
-    engine_unlock(t->item.engine);
-    if (idle) {
-      if (t->fd < 0 && (err = transfer_open_temp(t, t->target_path)) != 0) {
-        t->io_errno = err;
-        t->create_failed = 1;
-        return 0;
-      }
-      if ((err = write_all(t->fd, p, n)) != 0) {
-        t->io_errno = err;
-        return 0;
-      }
-      t->sq_started = 1;
-      t->sq_written += (curl_off_t)n;
-      return 1;
-    }
-  }
-  if (err) {
-    engine_lock(t->item.engine); /* with its companion, sq_create */
-    t->io_errno = t->sq_errno;
-    t->create_failed = t->sq_create;
-    engine_unlock(t->item.engine);
-    return 0;
-  }
-  if (c == NULL || c->cap - c->len < n) {
-    size_t cap = n > TRANSFER_SPOOL_CHUNK ? n : TRANSFER_SPOOL_CHUNK;
-    if (c && !spool_seal(t, 0)) {
-      engine_pause(&t->item);
-      return -1;
-    }
-    c = (transfer_chunk *)malloc(sizeof *c + cap);
-    if (c == NULL) {
-      t->io_errno = ENOMEM;
-      return 0;
-    }
-    c->next = NULL;
-    c->len = 0;
-    c->cap = cap;
-    t->sq_fill = c;
-  }
-  memcpy(c->data + c->len, p, n);
-  c->len += n;
-  if (!t->sq_started) {
-    t->sq_started = 1;
-    spool_seal(t, 1);
-  }
-  return 1;
+  return write_all(t->fd, p, n);
 }
 
 /* The settle hook: a download finished by libcurl completes once its spool is written; its
  * failure is the download's. */
 static int transfer_settle(engine_item *it) {
-  transfer *t = ENGINE_CONTAINER(it, transfer, item);
-  int done, post;
-  engine_lock(it->engine);
-  spool_seal_locked(t, 1, &post); /* the last bytes, whatever the spool holds */
-  done = !t->sq_busy && t->sq_head == NULL;
-  if (done && t->sq_errno && !t->io_errno) {
+  transfer *t = LIST_ENTRY(it, transfer, item);
+  int err, opening, done = spool_settle(&t->spool, &err, &opening);
+  if (done && err && !t->io_errno) {
     /* libcurl saw every byte taken: the failed write makes it a write error all the same */
-    t->io_errno = t->sq_errno;
-    t->create_failed = t->sq_create;
+    t->io_errno = err;
+    t->create_failed = opening;
     if (it->result == CURLE_OK) it->result = CURLE_WRITE_ERROR;
   }
-  if (!done) t->sq_wake = 1;
-  engine_unlock(it->engine);
-  if (post) spool_post(t);
   return done;
 }
 
 /* The hold hook: a download paused for a full spool goes on once half of it is written. */
 static int transfer_hold(engine_item *it) {
-  transfer *t = ENGINE_CONTAINER(it, transfer, item);
-  int hold, post;
-  engine_lock(it->engine);
-  spool_seal_locked(t, 0, &post); /* paused: what it has goes to the disk meanwhile */
-  hold = t->sq_fill != NULL || t->sq_bytes > TRANSFER_SPOOL_MAX / 2;
-  if (hold) t->sq_wake = 1;
-  engine_unlock(it->engine);
-  if (post) spool_post(t);
-  return hold;
-}
-
-void transfer_spool_stop(transfer *t) {
-  engine *e = t->item.engine;
-  transfer_chunk *c;
-  /* Without its easy handle the transfer was released: its spool was stopped then. */
-  if (t->kind != TRANSFER_DOWNLOAD || t->item.easy == NULL) return;
-  engine_lock(e);
-  c = t->sq_head;
-  t->sq_head = t->sq_tail = NULL;
-  t->sq_bytes = 0;
-  if (t->sq_fill) {
-    t->sq_fill->next = c;
-    c = t->sq_fill;
-    t->sq_fill = NULL;
-  }
-  if (t->sq_busy && engine_unpost(e, &t->sq_job)) t->sq_busy = 0;
-  while (t->sq_busy) engine_wait_done(e); /* a write under way: short */
-  engine_unlock(e);
-  while (c) {
-    transfer_chunk *next = c->next;
-    free(c);
-    c = next;
-  }
+  return spool_hold(&LIST_ENTRY(it, transfer, item)->spool);
 }
 
 static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
@@ -279,9 +110,17 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
         t->oversize = 2;
         return 0;
       }
-      pushed = spool_push(t, ptr, n);
-      if (pushed == 0) return 0;                   /* io_errno says why */
-      if (pushed < 0) return CURL_WRITEFUNC_PAUSE; /* the spool is full: on when it drains */
+      int err, opening; /* where no host loop drives the engine (a call that waits): in place */
+      pushed = spool_push(&t->spool, ptr, n, !t->item.engine->hosted, &err, &opening);
+      if (pushed == 0) {
+        t->io_errno = err;
+        t->create_failed = opening;
+        return 0;
+      }
+      if (pushed < 0) { /* the spool is full: on when it drains */
+        engine_pause(&t->item);
+        return CURL_WRITEFUNC_PAUSE;
+      }
       t->bytes += (curl_off_t)n;
       return n;
     }
@@ -338,7 +177,7 @@ static int transfer_on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, 
  * on its own, so no request can reach a URL the rule refuses. Returns 1 when the transfer goes
  * on; 0 when it is done (t->refused set if the rule refused the target). */
 static int transfer_again(engine_item *it) {
-  transfer *t = ENGINE_CONTAINER(it, transfer, item);
+  transfer *t = LIST_ENTRY(it, transfer, item);
   long code = 0;
   char *target = NULL, *from = NULL;
   char why[URL_WHY_SIZE];
@@ -428,15 +267,16 @@ transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsig
   t->item.ref = LUA_NOREF;
   t->item.lane = kind == TRANSFER_DOWNLOAD;
   t->item.again = transfer_again;
-  if (kind == TRANSFER_DOWNLOAD) {
-    t->item.settle = transfer_settle;
-    t->item.hold = transfer_hold;
-    t->sq_job.run = spool_run;
-  }
   t->kind = kind;
   easy = engine_easy_take_tagged(e, &t->item, tag, &same);
   if (warm) *warm = same;
   if (easy == NULL) luaL_error(L, "curl_easy_init failed");
+  if (kind == TRANSFER_DOWNLOAD) {
+    t->item.settle = transfer_settle;
+    t->item.hold = transfer_hold;
+    engine_wake_fd(e); /* the pool's workers wake the loop through it, in the pollable set */
+    if (spool_init(&t->spool, &e->pool, transfer_write) != 0) luaL_error(L, "out of memory");
+  }
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(easy, CURLOPT_XFERINFODATA, (void *)t);
@@ -456,7 +296,7 @@ transfer *transfer_check(lua_State *L, int idx) {
 }
 
 void transfer_release(transfer *t) {
-  transfer_spool_stop(t);
+  spool_stop(&t->spool);
   if (t->item.easy && t->item.tag) {
     /* The handle goes back configured (engine_easy_take_tagged): nothing in it may point here. */
     curl_easy_setopt(t->item.easy, CURLOPT_WRITEDATA, (void *)NULL);
@@ -473,7 +313,7 @@ void transfer_release(transfer *t) {
 }
 
 void transfer_discard(transfer *t) {
-  transfer_spool_stop(t);
+  spool_stop(&t->spool);
   if (t->fd >= 0) {
     close(t->fd);
     t->fd = -1;
@@ -523,14 +363,13 @@ int transfer_take_partial(transfer *t, transfer *prev) {
   /* A finished transfer's spool is written (it settled first); a failed write leaves a file
    * that cannot be resumed. */
   if (!(prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 &&
-        prev->item.state == ENGINE_DONE && prev->sq_head == NULL && !prev->sq_busy && !prev->sq_errno &&
-        !prev->io_errno))
+        prev->item.state == ENGINE_DONE && spool_clean(&prev->spool) && !prev->io_errno))
     return 0;
   t->fd = prev->fd;
   t->tmp_path = prev->tmp_path;
   prev->fd = -1;
   prev->tmp_path = NULL;
-  t->bytes = t->resume_from = t->sq_written = prev->bytes;
+  t->bytes = t->resume_from = t->spool.written = prev->bytes;
   return 1;
 }
 
@@ -540,6 +379,7 @@ int transfer_close(lua_State *L) {
   engine_stop(L, &t->item);
   transfer_release(t);
   transfer_discard(t);
+  spool_close(&t->spool);
   free(t->target_path);
   t->target_path = NULL;
   free(t->journal_path);
@@ -565,11 +405,7 @@ static int transfer_done(lua_State *L) {
 static int transfer_progress(lua_State *L) {
   transfer *t = transfer_check(L, 1);
   curl_off_t total = -1, done = t->bytes;
-  if (t->kind == TRANSFER_DOWNLOAD && t->item.easy) {
-    engine_lock(t->item.engine);
-    done = t->sq_written;
-    engine_unlock(t->item.engine);
-  }
+  if (t->kind == TRANSFER_DOWNLOAD && t->item.easy) done = spool_written(&t->spool);
   lua_pushinteger(L, done);
   if (t->item.easy) curl_easy_getinfo(t->item.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
   if (total >= 0) lua_pushinteger(L, total + t->resume_from);

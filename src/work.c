@@ -41,7 +41,7 @@ static work *work_check(lua_State *L) {
 }
 
 static void work_run(engine_item *it) {
-  work *w = ENGINE_CONTAINER(it, work, item);
+  work *w = LIST_ENTRY(it, work, item);
   w->kind->run(w->state);
 }
 
