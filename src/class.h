@@ -17,11 +17,9 @@
 #include <stddef.h>
 
 #include "compat.h"
+#include "hidden.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 /* Makes (or refreshes) the metatable name in the registry; leaves the stack as it was.
  * methods, close and tostring may each be NULL: no __index, no __gc/__close, no __tostring.
@@ -33,8 +31,6 @@ void class_add_methods(lua_State *L, const char *name, const luaL_Reg *methods);
 /* Pushes a new zero-filled userdata of size bytes carrying the class's metatable; returns it. */
 void *class_new(lua_State *L, const char *name, size_t size);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

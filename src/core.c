@@ -21,6 +21,7 @@
 #include "journal.h"
 #include "json.h"
 #include "output.h"
+#include "part.h"
 #include "response.h"
 #include "session.h"
 #include "trace.h"
@@ -63,7 +64,7 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   class_add_methods(L, TRANSFER_MT, trace_methods);  /* trace: facts for the events */
   class_define(L, SESSION_MT, session_methods, session_close, session_tostring);
   luaL_setfuncs(L, engine_functions, 0);
-  luaL_setfuncs(L, transfer_functions, 0);
+  luaL_setfuncs(L, part_functions, 0);
   luaL_setfuncs(L, session_functions, 0);
   luaL_setfuncs(L, response_functions, 0);
   validate_open(L);

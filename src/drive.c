@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "platform.h"
@@ -68,6 +69,21 @@ static int drive_on_timer(CURLM *multi, long timeout_ms, void *userp) {
   return 0;
 }
 
+/* In socket mode: what libcurl asks for a socket, kept for engine:changes(). */
+static int drive_on_socket(engine *e, curl_socket_t fd, int what) {
+  if (e->n_changes == e->cap_changes) {
+    int cap = e->cap_changes ? 2 * e->cap_changes : 16;
+    engine_sock_change *p = (engine_sock_change *)realloc(e->changes, (size_t)cap * sizeof *p);
+    if (p == NULL) return -1;
+    e->changes = p;
+    e->cap_changes = cap;
+  }
+  e->changes[e->n_changes].fd = fd;
+  e->changes[e->n_changes].what = what;
+  e->n_changes++;
+  return 0;
+}
+
 /* engine:socket_mode(on): a host loop (luv) watches libcurl's sockets and timer instead of
  * perform/poll. Switch only while nothing is in flight. */
 static int drive_socket_mode(lua_State *L) {
@@ -78,6 +94,7 @@ static int drive_socket_mode(lua_State *L) {
   curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on ? drive_on_timer : NULL);
   curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, on ? (void *)e : NULL);
   e->socket_mode = on;
+  e->on_socket = on ? drive_on_socket : NULL;
   e->paced = 0;
   e->hosted = on;
   e->n_changes = 0;
@@ -228,8 +245,10 @@ static int drive_committing(lua_State *L) {
   engine *e = engine_check(L, 1);
   int n = e->n_workers;
   list_node *it;
-  LIST_FOREACH(it, &e->settling) n++;
-  LIST_FOREACH(it, &e->paused) n++;
+  LIST_FOREACH(it, &e->settling)
+  n++;
+  LIST_FOREACH(it, &e->paused)
+  n++;
   lua_pushinteger(L, n);
   return 1;
 }

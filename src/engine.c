@@ -1,13 +1,11 @@
 /* engine: one libcurl multi handle per Lua state, driven without blocking by engine:perform()
- * and put to sleep in the kernel only by engine:poll(ms).
- * Owns: the multi handle (and with it the connections and the parsed CA store every transfer
- * shares), the share of TLS sessions, the easy handles kept for reuse, the active list, the
- * per-lane queues, socket mode, the budget of a perform (paused items, paced admission), and
- * a pool (pool.c) and a pollable set (pollset.c) of its own. It runs *items*: an engine_item
- * is a header embedded in a larger object (a transfer, a work) that the engine never sees
- * beyond the header and its hooks (again, settle, hold). What finishes, an easy handle or a
- * job of the pool, goes through one completion path (engine_complete) into the caller's done
- * list. Must not know: what a transfer downloads, where a file goes, what a response means. */
+ * and put to sleep in the kernel only by engine:poll(ms). Owns: the multi handle (and with it
+ * the connections and the CA store every transfer shares), the active list, the lanes' queues,
+ * the budget of a perform (paused items, paced admission), and its own easy handles (handles.c),
+ * pool (pool.c) and pollable set (pollset.c). It runs *items*: a header embedded in a larger
+ * object (a transfer, a work), seen only through its hooks (again, settle, hold). What finishes,
+ * an easy handle or a pool job, goes through one completion path (engine_complete) into the
+ * caller's done list. Must not know: what a transfer downloads, files, what a response means. */
 #include "engine.h"
 
 #include <stdlib.h>
@@ -15,82 +13,38 @@
 
 #include "class.h"
 
-#define ENGINE_HANDLES ((int)(sizeof((engine *)0)->handles / sizeof(CURL *)))
-
 static const char engine_key = 'E'; /* registry[&engine_key] = this state's engine userdata */
-
-static void engine_unref(engine *e) {
-  int i;
-  if (--e->refs > 0) return;
-  for (i = 0; i < e->n_handles; i++) curl_easy_cleanup(e->handles[i]);
-  if (e->share) curl_share_cleanup(e->share); /* after every handle that used it */
-  pollset_close(&e->set);
-  free(e->changes);
-  free(e);
-}
 
 void engine_retain(engine *e) {
   e->refs++;
 }
 
 void engine_release(engine *e) {
-  engine_unref(e);
+  if (--e->refs > 0) return;
+  handles_close(&e->handles);
+  pollset_close(&e->set);
+  free(e->changes);
+  free(e);
 }
 
-CURL *engine_easy_take(engine *e, engine_item *it) {
-  return engine_easy_take_tagged(e, it, 0, NULL);
-}
-
-unsigned long engine_new_tag(engine *e) {
-  return ++e->tags;
-}
-
-CURL *engine_easy_take_tagged(engine *e, engine_item *it, unsigned long tag, int *warm) {
-  CURL *easy;
-  int same = 0, i = -1, k;
-  /* The handle of the same tag, else a reset one, else a new one while the pool has room to
-   * spare for the handles other tags will ask for, else the one given back first. */
-  for (k = e->n_handles - 1; tag && k >= 0 && i < 0; k--)
-    if (e->handle_tag[k] == tag) i = k;
-  same = i >= 0;
-  for (k = e->n_handles - 1; k >= 0 && i < 0; k--)
-    if (e->handle_tag[k] == 0) i = k;
-  if (i < 0 && e->n_handles >= ENGINE_HANDLES / 2) i = 0;
-  if (i >= 0) {
-    easy = e->handles[i];
-    if (!same && e->handle_tag[i]) curl_easy_reset(easy); /* configured for another owner */
-    e->n_handles--;
-    e->handles[i] = e->handles[e->n_handles];
-    e->handle_tag[i] = e->handle_tag[e->n_handles];
-  } else {
-    easy = curl_easy_init();
-  }
-  if (warm) *warm = same;
+CURL *engine_easy_take(engine *e, engine_item *it, unsigned long tag, int *warm) {
+  CURL *easy = handles_take(&e->handles, tag, warm);
   if (easy == NULL) return NULL;
   it->easy = easy;
   it->engine = e;
   it->tag = tag;
   e->refs++;
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)it);
-  if (!same && e->share) curl_easy_setopt(easy, CURLOPT_SHARE, e->share);
   return easy;
 }
 
 void engine_easy_give(engine_item *it) {
-  engine *e = it->engine;
   if (it->easy == NULL) return;
-  if (e->multi && e->n_handles < ENGINE_HANDLES) {
-    /* A tagged handle keeps its options for the next request of its kind (libcurl's own way
-     * of reusing a handle); any other goes back to libcurl's defaults now. */
-    if (it->tag) curl_easy_setopt(it->easy, CURLOPT_PRIVATE, (char *)NULL);
-    else curl_easy_reset(it->easy);
-    e->handle_tag[e->n_handles] = it->tag;
-    e->handles[e->n_handles++] = it->easy;
-  } else {
-    curl_easy_cleanup(it->easy);
-  }
+  curl_easy_setopt(it->easy, CURLOPT_PRIVATE, (char *)NULL);
+  if (it->engine->multi) handles_give(&it->engine->handles, it->easy, it->tag);
+  else curl_easy_cleanup(it->easy);
   it->easy = NULL;
-  engine_unref(e);
+  engine_release(it->engine);
 }
 
 int engine_admit(engine *e) {
@@ -247,7 +201,7 @@ int engine_close(lua_State *L) {
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
   *pe = NULL;
-  engine_unref(e);
+  engine_release(e);
   return 0;
 }
 
@@ -258,35 +212,7 @@ static int engine_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
    * on CURL_POLL_REMOVE, so it says whether the socket is in the pollable set now. */
   pollset_watch(&e->set, fd, what, socketp != NULL);
   if (socketp == NULL && what != CURL_POLL_REMOVE) curl_multi_assign(e->multi, fd, (void *)e);
-  if (!e->socket_mode) return 0;
-  if (e->n_changes == e->cap_changes) {
-    int cap = e->cap_changes ? 2 * e->cap_changes : 16;
-    engine_sock_change *p = (engine_sock_change *)realloc(e->changes, (size_t)cap * sizeof *p);
-    if (p == NULL) return -1;
-    e->changes = p;
-    e->cap_changes = cap;
-  }
-  e->changes[e->n_changes].fd = fd;
-  e->changes[e->n_changes].what = what;
-  e->n_changes++;
-  return 0;
-}
-
-/* Whether libcurl has a default CA bundle: what a new handle reports (libcurl 7.84 and later;
- * an older one says nothing, and its defaults stay as they are). */
-static int engine_probe_ca_file(void) {
-  int has = 0;
-#if LIBCURL_VERSION_NUM >= 0x075400
-  CURL *easy = curl_easy_init();
-  char *ca = NULL;
-  if (easy && curl_easy_getinfo(easy, CURLINFO_CAINFO, &ca) == CURLE_OK && ca && ca[0]) has = 1;
-  if (easy) curl_easy_cleanup(easy);
-#endif
-  return has;
-}
-
-int engine_default_ca_file(const engine *e) {
-  return e->default_ca_file;
+  return e->on_socket ? e->on_socket(e, fd, what) : 0;
 }
 
 engine *engine_get(lua_State *L) {
@@ -323,9 +249,7 @@ engine *engine_get(lua_State *L) {
   curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)ENGINE_MAX_HOST_CONNECTIONS);
   curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)(2 * ENGINE_MAX_HOST_CONNECTIONS));
   curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-  e->share = curl_share_init();
-  if (e->share) curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  e->default_ca_file = engine_probe_ca_file();
+  handles_init(&e->handles);
   lua_pushlightuserdata(L, (void *)&engine_key);
   lua_insert(L, -2);
   lua_rawset(L, LUA_REGISTRYINDEX);
@@ -438,10 +362,9 @@ static int engine_end(lua_State *L, engine_item *it, int done_idx) {
   return 1;
 }
 
-/* Drains the pool's done queue: first the jobs of others (a download's spool: what they
- * finish may settle an item), then items that failed as they were let go on, then settled
- * items, then items whose own work is done, oldest first, into the done list at done_idx
- * (0: none); returns how many completed. */
+/* Drains the pool's done queue: the jobs of others first (a download's spool: they may settle
+ * an item), then completes failed items, settled ones, and those whose work is done (oldest
+ * first) into the done list at done_idx (0: none); returns how many. */
 int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
   list_node done, *n, *next;
   int k = 0;

@@ -6,6 +6,8 @@
 #include <curl/curl.h>
 #include <stddef.h>
 
+#include "handles.h"
+#include "hidden.h"
 #include "list.h"
 #include "platform.h"
 #include "pollset.h"
@@ -13,10 +15,7 @@
 
 #include "compat.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 #define ENGINE_MT "aimlmusic.engine"
 
@@ -78,18 +77,17 @@ typedef struct engine {
   CURLM *multi; /* NULL once the userdata is collected */
   list_node active;
   int n_active;
-  CURL *handles[32]; /* easy handles kept for reuse: reset, or configured as handle_tag says */
-  unsigned long handle_tag[32];
-  int n_handles;
-  unsigned long tags; /* the last tag engine_new_tag gave */
+  handles handles; /* easy handles kept for reuse, and the TLS session share */
   /* Per lane: items in the multi handle, and the FIFO of those waiting for a slot. */
   int n_running[ENGINE_LANES];
   list_node queue[ENGINE_LANES];
   pollset set; /* the pollable set (pollset.c) */
   int fd_mode; /* perform runs libcurl by socket_action on what the set reports */
   /* Socket mode (a host event loop drives libcurl): what libcurl asked for since the last
-   * engine:changes(), applied by the host loop outside libcurl's callbacks. */
+   * engine:changes(), applied by the host loop outside libcurl's callbacks. on_socket (drive.c
+   * sets it) hears of each socket libcurl asks about; -1 fails libcurl's callback. */
   int socket_mode;
+  int (*on_socket)(struct engine *e, curl_socket_t fd, int what);
   engine_sock_change *changes;
   int n_changes, cap_changes;
   long timer_ms;
@@ -116,30 +114,18 @@ typedef struct engine {
    * and they are written in place, which costs less. */
   int hosted;
   int next_lane; /* the lane engine_admit looks at first, taking turns */
-  /* TLS sessions shared by every handle of the engine, so a new connection resumes one. */
-  CURLSH *share;
-  int default_ca_file; /* libcurl has a default CA bundle (CURLINFO_CAINFO) */
 } engine;
 
 /* This Lua state's engine, created on first use (not pushed). */
 engine *engine_get(lua_State *L);
-/* 1 when libcurl has a default CA bundle of its own (then a default CA directory only
- * costs: see session.c). */
-int engine_default_ca_file(const engine *e);
 /* The read end of the pool's wake pair, created on first use; -1 if it cannot be. */
 int engine_wake_fd(engine *e);
 
-/* An easy handle for it (from the pool, else new; NULL when libcurl cannot make one), holding
- * a reference on e; engine_easy_give hands it back (reset into the pool) and drops that. */
-CURL *engine_easy_take(engine *e, engine_item *it);
+/* An easy handle for it, holding a reference on e (handles_take says which: tag 0 for none,
+ * else one from handles_new_tag); engine_easy_give hands it back and drops that. NULL when
+ * libcurl cannot make one. */
+CURL *engine_easy_take(engine *e, engine_item *it, unsigned long tag, int *warm);
 void engine_easy_give(engine_item *it);
-/* The same with a tag (nonzero) that names a configuration of the owner's: a pooled handle
- * given back with the same tag is taken first, as it is (*warm = 1: only what changes from
- * request to request needs setting; its owner clears its own pointers before giving it back).
- * Any other handle comes reset (*warm = 0). A tag comes from engine_new_tag. */
-CURL *engine_easy_take_tagged(engine *e, engine_item *it, unsigned long tag, int *warm);
-/* A tag no one has used on e. */
-unsigned long engine_new_tag(engine *e);
 
 /* Adds the item (owner userdata at stack index idx) to the multi handle or its lane's queue;
  * the owner then stays alive until it completes. Returns 0 with a message pushed when
@@ -191,8 +177,6 @@ int engine_tostring(lua_State *L);
 /* core.engine, core.now */
 extern const luaL_Reg engine_functions[];
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

@@ -40,10 +40,9 @@
 #include <unistd.h>
 #endif
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+#include "hidden.h"
+
+HIDDEN_BEGIN
 
 /* ---- threads ---- */
 /* For clang's thread safety analysis (-Wthread-safety, run by make analyze): a mutex is a
@@ -253,8 +252,6 @@ double platform_now(void);
 /* The calling process's id, for making names unlikely to collide. */
 unsigned long platform_pid(void);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

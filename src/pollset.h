@@ -7,10 +7,9 @@
 
 #include <curl/curl.h>
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+#include "hidden.h"
+
+HIDDEN_BEGIN
 
 typedef struct pollset {
   int fd, timer_fd; /* the set and its timer; -1 when there is none */
@@ -42,8 +41,6 @@ int pollset_wait(pollset *ps, int ms);
 /* Sockets handed to libcurl per step; more stay ready for the next one. */
 #define POLLSET_BATCH 64
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

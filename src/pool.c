@@ -105,7 +105,8 @@ void pool_drain(pool *p, list_node *out) {
   if (p->wake[0] != PLATFORM_SOCK_NONE) platform_wake_drain(p->wake[0]);
   if (!p->ready) return;
   platform_mutex_lock(&p->mu);
-  LIST_FOREACH(n, &p->done) LIST_ENTRY(n, pool_job, link)->state = POOL_IDLE;
+  LIST_FOREACH(n, &p->done)
+  LIST_ENTRY(n, pool_job, link)->state = POOL_IDLE;
   list_move(out, &p->done);
   platform_mutex_unlock(&p->mu);
 }

@@ -7,13 +7,11 @@
 #ifndef AIMLMUSIC_POOL_H
 #define AIMLMUSIC_POOL_H
 
+#include "hidden.h"
 #include "list.h"
 #include "platform.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 #define POOL_THREADS 4
 
@@ -27,8 +25,8 @@ typedef struct pool_job {
   /* On the thread that drains, once the job is off the done queue; NULL: the drainer knows
    * the job's owner. */
   void (*after)(struct pool_job *j);
-  list_node link;                  /* in the job queue or the done queue: under the mutex */
-  int state;                       /* POOL_*: under the mutex */
+  list_node link; /* in the job queue or the done queue: under the mutex */
+  int state;      /* POOL_*: under the mutex */
 } pool_job;
 
 typedef struct pool {
@@ -62,8 +60,6 @@ void pool_wake(pool *p);
  * can be posted after. */
 void pool_close(pool *p);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

@@ -264,10 +264,10 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   transfer *t;
   CURL *easy;
   if (kind != TRANSFER_DOWNLOAD) {
-    if (s->tag == 0) s->tag = engine_new_tag(e); /* one engine per Lua state, for its life */
+    if (s->tag == 0) s->tag = handles_new_tag(&e->handles); /* one engine per Lua state, for its life */
     tag = s->tag * 4 + (unsigned long)kind;
   }
-  t = transfer_new_tagged(L, e, kind, tag, &warm);
+  t = transfer_new(L, e, kind, tag, &warm);
   easy = t->item.easy;
   t->owner = s;
   t->release = session_release_owner;
@@ -287,7 +287,7 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
    * parses the whole bundle again (25 ms of CPU). The directory stays where the user named one,
    * or where it is all libcurl has. */
   if (s->ca_path) curl_easy_setopt(easy, CURLOPT_CAPATH, s->ca_path);
-  else if (s->ca_file || engine_default_ca_file(t->item.engine)) curl_easy_setopt(easy, CURLOPT_CAPATH, (char *)NULL);
+  else if (s->ca_file || t->item.engine->handles.default_ca_file) curl_easy_setopt(easy, CURLOPT_CAPATH, (char *)NULL);
   /* HTTP/2 where the server offers it in the TLS handshake (ALPN); plain http stays 1.1. */
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   /* A loopback host is reached directly, whatever the proxy option or libcurl's *_proxy

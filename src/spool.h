@@ -9,14 +9,12 @@
 
 #include <stddef.h>
 
+#include "hidden.h"
 #include "list.h"
 #include "platform.h"
 #include "pool.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 /* Bytes waiting for the disk at most: past this the download pauses until half are written. */
 #define SPOOL_MAX ((size_t)512 * 1024)
@@ -74,8 +72,6 @@ int spool_clean(spool *s);
 void spool_stop(spool *s);
 void spool_close(spool *s);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

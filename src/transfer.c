@@ -20,45 +20,9 @@
 #include <string.h>
 
 #include "class.h"
+#include "part.h"
 #include "platform.h"
 #include "url.h"
-
-/* Temporary names are "<target's name, cut to fit>.part-XXXXXX" beside the target. */
-#define PART_SUFFIX ".part-"
-#define PART_SUFFIX_LEN 6
-#define PART_LEN (PART_SUFFIX_LEN + 6) /* ".part-" and six hex digits */
-#define NAME_MAX_LEN 255               /* the longest file name POSIX file systems take */
-
-/* How many bytes of the target's file name (base, blen bytes) its temporary name keeps, so
- * that the temporary name fits whenever the target's does. */
-static size_t part_keep(const char *base, size_t blen) {
-  size_t keep;
-  if (blen + PART_LEN <= NAME_MAX_LEN) return blen;
-  keep = NAME_MAX_LEN - PART_LEN;
-  /* Cut on a character boundary: never between the bytes of one UTF-8 sequence. */
-  while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80) keep--;
-  return keep;
-}
-
-/* Whether name is a temporary name of the target whose file name is base (keep bytes kept). */
-static int part_is(const char *name, const char *base, size_t keep) {
-  size_t k;
-  if (strncmp(name, base, keep) != 0 || strncmp(name + keep, PART_SUFFIX, PART_SUFFIX_LEN) != 0) return 0;
-  for (k = keep + PART_SUFFIX_LEN; name[k] && strchr("0123456789abcdef", name[k]); k++) {
-  }
-  return name[k] == '\0' && k == keep + PART_LEN;
-}
-
-/* Writes n bytes at p to fd: 0, or an errno. */
-static int write_all(int fd, const char *p, size_t n) {
-  size_t off = 0;
-  while (off < n) {
-    long w = platform_write(fd, p + off, n - off);
-    if (w < 0) return errno;
-    off += (size_t)w;
-  }
-  return 0;
-}
 
 /* The spool's writer, on a worker (or in place): the first bytes make the file. */
 static int transfer_write(spool *s, const char *p, size_t n, int *opening) {
@@ -68,7 +32,7 @@ static int transfer_write(spool *s, const char *p, size_t n, int *opening) {
     *opening = 1;
     return err;
   }
-  return write_all(t->fd, p, n);
+  return part_write(t->fd, p, n);
 }
 
 /* The settle hook: a download finished by libcurl completes once its spool is written; its
@@ -254,11 +218,7 @@ void transfer_set_proxy_loopback(transfer *t, int loopback) {
   curl_easy_setopt(t->item.easy, CURLOPT_PROXY, loopback ? "" : t->proxy);
 }
 
-transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
-  return transfer_new_tagged(L, e, kind, 0, NULL);
-}
-
-transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm) {
+transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm) {
   transfer *t = (transfer *)class_new(L, TRANSFER_MT, sizeof *t);
   CURL *easy;
   int same = 0;
@@ -268,7 +228,7 @@ transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsig
   t->item.lane = kind == TRANSFER_DOWNLOAD;
   t->item.again = transfer_again;
   t->kind = kind;
-  easy = engine_easy_take_tagged(e, &t->item, tag, &same);
+  easy = engine_easy_take(e, &t->item, tag, &same);
   if (warm) *warm = same;
   if (easy == NULL) luaL_error(L, "curl_easy_init failed");
   if (kind == TRANSFER_DOWNLOAD) {
@@ -298,7 +258,7 @@ transfer *transfer_check(lua_State *L, int idx) {
 void transfer_release(transfer *t) {
   spool_stop(&t->spool);
   if (t->item.easy && t->item.tag) {
-    /* The handle goes back configured (engine_easy_take_tagged): nothing in it may point here. */
+    /* The handle goes back configured (engine_easy_take): nothing in it may point here. */
     curl_easy_setopt(t->item.easy, CURLOPT_WRITEDATA, (void *)NULL);
     curl_easy_setopt(t->item.easy, CURLOPT_ERRORBUFFER, (char *)NULL);
     curl_easy_setopt(t->item.easy, CURLOPT_XFERINFODATA, (void *)NULL);
@@ -325,38 +285,8 @@ void transfer_discard(transfer *t) {
   }
 }
 
-/* Opens "<target's name>.part-<random>" beside the target, so the final rename stays on one
- * file system; the name is cut to fit where the target's is long. O_EXCL so two downloads
- * never share a temporary file, and an exclusive flock held while this transfer owns it, so
- * that a cleanup of stale partial files (core.remove_partials) in any process passes it by. */
 int transfer_open_temp(transfer *t, const char *target) {
-  size_t n = strlen(target);
-  const char *slash = strrchr(target, '/');
-  size_t dlen = slash ? (size_t)(slash - target) + 1 : 0;
-  size_t keep = dlen + part_keep(target + dlen, n - dlen);
-  int attempt, e;
-  unsigned long seed = (unsigned long)(platform_now() * 1e9);
-  t->tmp_path = (char *)malloc(keep + PART_LEN + 1);
-  if (t->tmp_path == NULL) return ENOMEM;
-  for (attempt = 0; attempt < 100; attempt++) {
-    unsigned long r = seed ^ (platform_pid() << 16) ^
-                      ((unsigned long)(size_t)t >> 4) ^ (unsigned long)attempt * 2654435761UL;
-    memcpy(t->tmp_path, target, keep);
-    snprintf(t->tmp_path + keep, PART_LEN + 1, PART_SUFFIX "%06lx", r & 0xffffff);
-    t->fd = platform_open(t->tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    if (t->fd < 0) {
-      if (errno != EEXIST) break;
-      continue;
-    }
-    /* A cleanup may have removed the file between open and flock: then make another. */
-    if (platform_lock(t->fd, 0) == 0 && platform_same_file(t->fd, t->tmp_path)) return 0;
-    close(t->fd);
-    t->fd = -1;
-  }
-  e = errno ? errno : EEXIST;
-  free(t->tmp_path);
-  t->tmp_path = NULL;
-  return e;
+  return part_open(target, t, &t->tmp_path, &t->fd);
 }
 
 int transfer_take_partial(transfer *t, transfer *prev) {
@@ -433,73 +363,8 @@ int transfer_tostring(lua_State *L) {
   return 1;
 }
 
-/* core.remove_partials(target) --> number removed
- * Removes the temporary files of target (see transfer_open_temp): downloads cut short by a
- * crash. A file a live transfer owns is locked (platform_lock) and is left alone. Work (work.h):
- * on a worker inside a task, since it reads a directory. */
-typedef struct {
-  const char *target;
-  size_t tlen;
-  int removed, oom;
-} partials_state;
-
-static int partials_prepare(lua_State *L, int first, void *p) {
-  partials_state *r = (partials_state *)p;
-  r->target = luaL_checklstring(L, first, &r->tlen);
-  return -1;
-}
-
-static void partials_run(void *p) {
-  partials_state *r = (partials_state *)p;
-  const char *target = r->target;
-  const char *sep = platform_last_sep(target);
-  const char *base = sep ? sep + 1 : target;
-  size_t keep = part_keep(base, strlen(base));
-  char *dir = platform_parent(target), *path;
-  platform_dir *d;
-  const char *name;
-  platform_info info;
-  if (dir == NULL) {
-    r->oom = 1;
-    return;
-  }
-  /* No file has a name with a NUL in it: cut there, it would be another file's partials. */
-  d = memchr(target, '\0', r->tlen) ? NULL : platform_opendir(dir);
-  path = (char *)malloc(strlen(dir) + (size_t)256 * 3 + 2);
-  while (d && path && (name = platform_readdir(d)) != NULL) {
-    int fd;
-    if (!part_is(name, base, keep) || strlen(name) > (size_t)256 * 3) continue;
-    sprintf(path, "%s/%s", dir, name);
-    /* Only a regular file is opened (lstat first): a FIFO or a device of that name is left. */
-    if (platform_stat(path, 0, &info) != 0 || !info.is_reg) continue;
-    fd = platform_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
-    if (fd < 0) continue;
-    /* Unlinked while the lock is held: its owner, if one comes, sees the name is gone. */
-    if (platform_lock(fd, 0) == 0 && platform_unlink(path) == 0) r->removed++;
-    close(fd);
-  }
-  platform_closedir(d);
-  free(path);
-  free(dir);
-}
-
-static int partials_push(lua_State *L, void *p) {
-  partials_state *r = (partials_state *)p;
-  if (r->oom) return luaL_error(L, "out of memory");
-  lua_pushinteger(L, r->removed);
-  return 1;
-}
-
-const work_kind transfer_remove_partials_kind = {"remove_partials", 1, sizeof(partials_state), partials_prepare,
-                                                 partials_run, partials_push, NULL};
-
-static int l_remove_partials(lua_State *L) {
-  return work_here(L, &transfer_remove_partials_kind);
-}
-
 const luaL_Reg transfer_methods[] = {{"done", transfer_done},
                                      {"progress", transfer_progress},
                                      {"cancel", transfer_cancel},
                                      {"discard", transfer_discard_l},
                                      {NULL, NULL}};
-const luaL_Reg transfer_functions[] = {{"remove_partials", l_remove_partials}, {NULL, NULL}};

@@ -3,13 +3,10 @@
 #define AIMLMUSIC_TRANSFER_H
 
 #include "engine.h"
+#include "hidden.h"
 #include "spool.h"
-#include "work.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 #define TRANSFER_MT "aimlmusic.transfer"
 
@@ -75,11 +72,10 @@ typedef struct transfer {
   int commit_creating; /* the failed step was making the (empty) file */
 } transfer;
 
-/* Pushes a new transfer userdata with an easy handle from e and its basic options. */
-transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind);
-/* transfer_new on a handle tagged tag (engine_easy_take_tagged): *warm says whether it comes
- * configured by an earlier transfer of the same tag, which then needs only what differs. */
-transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm);
+/* Pushes a new transfer userdata with an easy handle from e tagged tag (engine_easy_take):
+ * *warm says whether it comes configured by an earlier transfer of the same tag, which then
+ * needs only what differs. */
+transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm);
 transfer *transfer_check(lua_State *L, int idx);
 /* Gives the easy handle back and frees the body: the transfer is finished and its memory
  * should not wait for the garbage collector. */
@@ -109,12 +105,8 @@ int transfer_close(lua_State *L);
 int transfer_tostring(lua_State *L);
 /* transfer:done, :progress, :cancel, :discard (commit.h adds :commit and :finish);
  * core.remove_partials */
-extern const luaL_Reg transfer_methods[], transfer_functions[];
-/* core.remove_partials as work (work.h). */
-extern const work_kind transfer_remove_partials_kind;
+extern const luaL_Reg transfer_methods[];
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

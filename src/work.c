@@ -16,7 +16,7 @@
 #include "engine.h"
 #include "journal.h"
 #include "output.h"
-#include "transfer.h"
+#include "part.h"
 
 #define WORK_MT "aimlmusic.work"
 
@@ -34,7 +34,7 @@ typedef struct {
 
 static const work_kind *const kinds[] = {&journal_append_kind, &journal_read_kind, &output_reserve_kind,
                                          &reservation_own_kind, &reservation_release_kind, &datauri_read_kind,
-                                         &transfer_remove_partials_kind};
+                                         &part_remove_kind};
 
 static work *work_check(lua_State *L) {
   return (work *)luaL_checkudata(L, 1, WORK_MT);
