@@ -1,12 +1,11 @@
-/* The end of a transfer: transfer:commit() and transfer:finish().
- *
- * DESIGN. commit.c owns moving a finished download into place (fsync the temporary file,
- * then link with no overwrite, or rename), on a worker of the engine so that the host's loop
- * never waits for the disk, and the finish of every transfer: it gathers the transfer's facts
- * for the classifier (response.c) and reports the commit. It must not know how requests are
- * built (session.c) nor decide whether a failure may be retried (lua/aimlmusic/retry.lua).
- * Before the move it journals the download's evidence (journal.c appends it): the job, the
- * temporary file, its size and identity, the one proof resume takes that a file is that job's. */
+/* commit: the end of a transfer, transfer:commit() and transfer:finish(). Owns: moving a
+ * finished download into place (fsync the temporary file, then link with no overwrite, or
+ * rename) on a worker of the engine so that the host's loop never waits for the disk, and the
+ * finish of every transfer: its facts gathered for the classifier (response.c), the commit
+ * reported. Before the move it journals the download's evidence (journal.c appends it): the
+ * job, the temporary file, its size and identity, the one proof resume takes that a file is
+ * that job's. Must not know: how requests are built (session.c), whether a failure may be
+ * retried (lua/aimlmusic/retry.lua). */
 #include "commit.h"
 
 #include <errno.h>
@@ -89,40 +88,25 @@ static void commit_record(transfer *t) {
 /* Runs the commit steps in the calling thread; sets t->commit_errno on failure. */
 static void commit_run(transfer *t) {
   int rc;
-  if (t->fd < 0 && t->tmp_path == NULL) {
-    /* An empty body: no bytes made the file; it is made now. */
-    rc = transfer_open_temp(t, t->target_path);
-    if (rc != 0) {
-      t->commit_errno = rc;
-      t->commit_creating = 1;
-      return;
-    }
-  }
-  if (platform_fsync(t->fd) != 0) {
-    t->commit_errno = errno;
-    close(t->fd);
-    t->fd = -1;
+  if (t->fd < 0 && t->tmp_path == NULL && (rc = transfer_open_temp(t, t->target_path)) != 0) {
+    t->commit_errno = rc; /* an empty body: no bytes made the file, and making it failed now */
+    t->commit_creating = 1;
     return;
   }
-  commit_record(t);
-  /* The descriptor stays open (and its lock held, see transfer.c) until the temporary name is
-   * gone, so that no cleanup of stale partial files can remove it under the move. */
-  if (t->overwrite) {
-    rc = platform_rename(t->tmp_path, t->target_path);
-  } else {
-    /* Fails with EEXIST instead of replacing: no window where a file could be lost. */
-    rc = platform_link_noreplace(t->tmp_path, t->target_path);
+  rc = -1; /* the sync's failure, unless the move is reached */
+  if (platform_fsync(t->fd) == 0) {
+    commit_record(t);
+    /* The descriptor stays open (and its lock held, see part.c) until the temporary name is
+     * gone, so that no cleanup of stale partial files can remove it under the move. A link
+     * fails with EEXIST instead of replacing: no window where a file could be lost. */
+    rc = t->overwrite ? platform_rename(t->tmp_path, t->target_path) : platform_link_noreplace(t->tmp_path, t->target_path);
+    t->commit_moving = rc != 0;
   }
-  if (rc != 0) {
-    t->commit_errno = errno;
-    t->commit_moving = 1;
-    close(t->fd);
-    t->fd = -1;
-    return;
-  }
-  if (!t->overwrite) platform_unlink(t->tmp_path);
+  if (rc != 0) t->commit_errno = errno;
+  else if (!t->overwrite) platform_unlink(t->tmp_path);
   close(t->fd); /* synced already: nothing left for close to report */
   t->fd = -1;
+  if (rc != 0) return;
   platform_sync_parent(t->target_path); /* some file systems refuse; the file is in place */
   free(t->tmp_path);
   t->tmp_path = NULL;

@@ -1,13 +1,11 @@
-/* aimlmusic.core: registers the pieces; each lives in its own file.
- *
- * DESIGN. core.c fills the module table and makes the classes of the request path (engine,
- * transfer, session): their files hand it luaL_Reg lists and close/tostring functions and
- * register nothing themselves. A type whose methods come from several files (the transfer:
- * its own, then commit.c's commit and finish) is composed here, the way luv.c adds the shared
- * handle methods after a type's own, so no lower file calls a higher one. The shared layer
- * (error, json, validate, journal, host, output, datauri) registers its functions through its
- * *_open; work.c starts their file work on the engine's workers.
- * Nothing calls core.c. */
+/* core: aimlmusic.core, the module table. Owns: registering the pieces, each in its own file,
+ * and the classes of the request path (engine, transfer, session): their files hand it
+ * luaL_Reg lists and close/tostring functions and register nothing themselves. A type whose
+ * methods come from several files (the transfer: its own, then commit.c's commit and finish)
+ * is composed here, the way luv.c adds the shared handle methods after a type's own, so no
+ * lower file calls a higher one. The shared layer (error, json, validate, journal, host,
+ * output, datauri) registers its functions through its *_open; work.c starts their file work
+ * on the engine's pool. Must not know: what any piece does. Nothing calls core.c. */
 #include <curl/curl.h>
 #include <stdio.h>
 

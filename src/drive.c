@@ -1,10 +1,8 @@
-/* The engine's methods: how a host drives it.
- *
- * DESIGN. drive.c owns the three ways a host runs the engine's loop: perform/poll (a plain
- * loop, or a step per frame), a pollable descriptor (pollfd and arm: the host watches one
- * descriptor), and socket mode (a host event loop such as luv watches libcurl's sockets and
- * timer). All of them end in the engine's one completion path. It must not know items beyond
- * the engine's header, nor anything of transfers. */
+/* drive: the engine's methods, how a host drives it. Owns: the three ways a host runs the
+ * engine's loop: perform/poll (a plain loop, or a step per frame), a pollable descriptor
+ * (pollfd and arm: the host watches one descriptor), and socket mode (a host event loop such
+ * as luv watches libcurl's sockets and timer, and its list of changes). All of them end in the
+ * engine's one completion path. Must not know: items beyond the engine's header, transfers. */
 #include "drive.h"
 
 #include <errno.h>
@@ -240,7 +238,7 @@ static int drive_count(lua_State *L) {
 
 /* engine:committing() --> transfers waiting for a worker: downloads being moved into place,
  * finished ones whose last bytes are on their way to the disk, paused ones whose bytes are;
- * each ends with a byte on the wake pipe. */
+ * each ends with a byte on the wake pair. */
 static int drive_committing(lua_State *L) {
   engine *e = engine_check(L, 1);
   int n = e->n_workers;

@@ -401,8 +401,6 @@ int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
   return k;
 }
 
-/* Moves finished items out of the multi handle and the worker list into the table at
- * done_idx (0: none), and pushes the two results of perform and socket_action. */
 int engine_collect(lua_State *L, engine *e, int done_idx) {
   int left = 0, n = 0;
   CURLMsg *msg;

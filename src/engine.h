@@ -1,5 +1,4 @@
-/* The engine: one libcurl multi handle per Lua state, driven without blocking by
- * engine:perform() and put to sleep in the kernel only by engine:poll(ms). */
+/* engine: one libcurl multi handle per Lua state (see engine.c). */
 #ifndef AIMLMUSIC_ENGINE_H
 #define AIMLMUSIC_ENGINE_H
 

@@ -4,7 +4,7 @@
  * its path is refused, not waited on).
  * Describes both as work (workkind.h): run here outside a task, on a worker inside one.
  * Must not know: what a journal line says (lua/aimlmusic/journal.lua does), the engine, HTTP,
- * download files (transfer.c makes, parses and removes their temporary names). */
+ * download files (part.c makes, parses and removes their temporary names). */
 #include "journal.h"
 
 #include <errno.h>

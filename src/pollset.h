@@ -32,7 +32,7 @@ void pollset_add_wake(pollset *ps, int fd);
  * expiry that was not consumed yet. */
 void pollset_arm(pollset *ps, long ms);
 
-/* Ready libcurl sockets (timer and wake pipe are consumed, not listed), at most max, as
+/* Ready libcurl sockets (timer and wake pair are consumed, not listed), at most max, as
  * descriptors and CURL_CSELECT_* bits. Never blocks. */
 int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits, int max);
 /* Sleeps until the set is readable or ms milliseconds pass. */

@@ -1,9 +1,4 @@
-/* pool: worker threads with a job queue and a done queue (libuv's threadpool.c is the model).
- * Owns: the threads (started when work comes and none is idle, up to POOL_THREADS, kept until
- * pool_close), the mutex and the two queues it guards, and the wake pair: a worker that ends a
- * job puts it on the done queue and writes a byte, and the thread that steps drains the queue
- * (pool_drain). That is the one way a job finishes. Must not know: Lua, libcurl, what a job
- * does or who drains it. */
+/* pool: worker threads with a job queue and a done queue (see pool.c). */
 #ifndef AIMLMUSIC_POOL_H
 #define AIMLMUSIC_POOL_H
 

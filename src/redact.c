@@ -1,11 +1,10 @@
-/* Keeping the API key out of everything shown to users.
- *
- * DESIGN. redact.c owns the search for the key in text and in decoded server answers: the
- * key itself and what a server can make of it (another case, percent-encoding, base64, and for
- * keys of 16 bytes or more any piece of 8 bytes or longer, in any of those forms). One pass
- * over the text per form, each step a constant amount of work: pieces are 8-byte words (or
- * 60 bits of base64) looked up in a small hash set built once per call. It knows nothing of
- * sessions or transfers: the key comes in as a string (keys under 4 bytes are not searched for). */
+/* redact: keeping the API key out of everything shown to users. Owns: the search for the key
+ * in text and in decoded server answers: the key itself and what a server can make of it
+ * (another case, percent-encoding, base64, and for keys of 16 bytes or more any piece of 8
+ * bytes or longer, in any of those forms). One pass over the text per form, each step a
+ * constant amount of work: pieces are 8-byte words (or 60 bits of base64) looked up in a small
+ * hash set built once per call. Keys under 4 bytes are not searched for. Must not know:
+ * sessions or transfers: the key comes in as a string. */
 #include "redact.h"
 
 #include <string.h>

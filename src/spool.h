@@ -1,9 +1,4 @@
-/* spool: a download's ordered stream of bytes on their way to the disk.
- * Owns: the pieces libcurl's bytes are copied into, their order, the count of bytes waiting
- * (backpressure: past SPOOL_MAX the caller pauses), the one pool job at a time that hands them
- * to the owner's writer, the first failure, and the mutex that guards all of it. Must not
- * know: files, libcurl, the engine, Lua: the owner's writer does the writing (and makes the
- * file on the first call). */
+/* spool: a download's ordered stream of bytes on their way to the disk (see spool.c). */
 #ifndef AIMLMUSIC_SPOOL_H
 #define AIMLMUSIC_SPOOL_H
 

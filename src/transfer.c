@@ -1,17 +1,13 @@
-/* A transfer: one request of the API as a Lua userdata.
- *
- * DESIGN. transfer.c owns what one request holds: its engine item (and through it the easy
- * handle), the body buffer (an error or redirect page capped at 64 KiB for a download), the
- * libcurl write and progress callbacks, a submit's single-send guard (the count of its sends,
- * libcurl's pre-request callback), the proxy each URL it fetches goes through (none for a
- * loopback host), and for a download the
- * file: its temporary name ("<target>.part-XXXXXX", made and parsed only here), the spool
- * that carries the bytes to it on the engine's workers (the file is made and written there,
- * never on the thread that steps), the partial file kept for a resumed attempt, and its
- * removal. __gc and __close go through
- * one idempotent function. It knows the engine only as the loop that runs its item; it must
- * not know what a response means (response.c), how a file is moved into place (commit.c) or
- * what a session holds beyond the key it redacts, the proxy option and the reference it drops. */
+/* transfer: one request of the API as a Lua userdata. Owns: what one request holds: its engine
+ * item (and through it the easy handle), the body buffer (an error or redirect page capped at
+ * 64 KiB for a download), the libcurl write and progress callbacks, redirects under the URL
+ * rule, a submit's single-send guard (the count of its sends, libcurl's pre-request callback),
+ * the proxy each URL goes through (none for a loopback host), and for a download its spool
+ * (spool.c: the file is made and written on the engine's pool, never on the thread that steps)
+ * and its temporary file (part.c), kept for a resumed attempt or removed. __gc and __close go
+ * through one idempotent function. Must not know: the engine beyond the loop that runs its item,
+ * what a response means (response.c), how a file is moved into place (commit.c), what a session
+ * holds beyond the key it redacts, the proxy option and the reference it drops. */
 #include "transfer.h"
 
 #include <errno.h>
@@ -166,7 +162,7 @@ static int transfer_again(engine_item *it) {
   t->seen_at_ms = 0;
   t->redirects++;
   t->body_len = 0;
-  transfer_set_proxy(t, target);
+  transfer_set_proxy(t, url_is_loopback(target));
   return engine_restart(it, target);
 }
 
@@ -210,11 +206,7 @@ void transfer_guard_single_send(transfer *t) {
  * http, HTTPS_PROXY or https_proxy for https, then ALL_PROXY or all_proxy, less NO_PROXY or
  * no_proxy; "" turns every one of them off. Over https a proxy sees only a CONNECT tunnel;
  * plain http through one needs allow_http, as plain http beyond loopback does (url.c). */
-void transfer_set_proxy(transfer *t, const char *url) {
-  transfer_set_proxy_loopback(t, url_is_loopback(url));
-}
-
-void transfer_set_proxy_loopback(transfer *t, int loopback) {
+void transfer_set_proxy(transfer *t, int loopback) {
   curl_easy_setopt(t->item.easy, CURLOPT_PROXY, loopback ? "" : t->proxy);
 }
 

@@ -90,11 +90,9 @@ void transfer_guard_single_send(transfer *t);
 /* Opens the temporary file beside target: 0, or an errno. A download's spool does it on a
  * worker when the first bytes come (or the commit, for an empty body). */
 int transfer_open_temp(transfer *t, const char *target);
-/* Points the transfer's proxy at url's host: none for a loopback host (a proxy would reach
- * its own loopback, and would see an API request's key), else the session's. */
-void transfer_set_proxy(transfer *t, const char *url);
-/* The same, where the caller knows whether the host is a loopback one. */
-void transfer_set_proxy_loopback(transfer *t, int loopback);
+/* Points the transfer's proxy at its host: none for a loopback host (url_is_loopback: a proxy
+ * would reach its own loopback, and would see an API request's key), else the session's. */
+void transfer_set_proxy(transfer *t, int loopback);
 /* Takes over prev's partial file (a failed earlier attempt), to resume from its end; 0 when
  * prev has none to give. */
 int transfer_take_partial(transfer *t, transfer *prev);

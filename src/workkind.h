@@ -1,5 +1,5 @@
 /* workkind: file work described once, run here (outside a task: the caller waits, as the API says)
- * or on the engine's worker threads (core.work, inside a task: the task awaits it), so the
+ * or on the engine's pool (core.work, inside a task: the task awaits it), so the
  * thread that steps the engine never waits for the disk or another process's lock.
  * A file that owns some file work (journal.c, output.c, datauri.c, part.c) describes it as
  * a work_kind and registers its blocking function as work_here(L, &kind); work.c starts the
