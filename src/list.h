@@ -8,6 +8,10 @@
 
 #include <stddef.h>
 
+#include "hidden.h"
+
+HIDDEN_BEGIN
+
 typedef struct list_node {
   struct list_node *prev, *next;
 } list_node;
@@ -67,5 +71,7 @@ static inline void list_move(list_node *to, list_node *from) {
   to->prev = from->prev;
   list_init(from);
 }
+
+HIDDEN_END
 
 #endif

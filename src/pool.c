@@ -14,7 +14,7 @@ void pool_init(pool *p) {
 }
 
 platform_sock pool_wake_fd(pool *p) {
-  if (p->wake[0] == PLATFORM_SOCK_NONE && platform_wake_open(p->wake) != 0) return PLATFORM_SOCK_NONE;
+  if (p->wake[0] == PLATFORM_SOCK_NONE && (p->stop || platform_wake_open(p->wake) != 0)) return PLATFORM_SOCK_NONE;
   return p->wake[0];
 }
 
