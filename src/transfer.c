@@ -58,7 +58,10 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
     long code = 0;
     curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200 && code < 300) {
-      int pushed; /* to the disk through the spool: memory stays flat whatever the size */
+      /* To the disk through the spool: memory stays flat whatever the size. Without a host
+       * loop (the caller waits anyway) in place; with one, the pool's workers write and wake
+       * the loop through the engine's wake pair. */
+      int pushed, err, opening, here = !t->item.engine->hosted;
       /* Past the perform's budget (a game's step(0)) the bytes wait in libcurl until the next
        * one: one call never streams a whole download while the frame waits. */
       if (n > 0 && engine_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
@@ -70,8 +73,8 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
         t->oversize = 2;
         return 0;
       }
-      int err, opening; /* where no host loop drives the engine (a call that waits): in place */
-      pushed = spool_push(&t->spool, ptr, n, !t->item.engine->hosted, &err, &opening);
+      if (!here) engine_wake_fd(t->item.engine);
+      pushed = spool_push(&t->spool, ptr, n, here, &err, &opening);
       if (pushed == 0) {
         t->io_errno = err;
         t->create_failed = opening;
@@ -226,7 +229,6 @@ transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind, unsigned lon
   if (kind == TRANSFER_DOWNLOAD) {
     t->item.settle = transfer_settle;
     t->item.hold = transfer_hold;
-    engine_wake_fd(e); /* the pool's workers wake the loop through it, in the pollable set */
     if (spool_init(&t->spool, &e->pool, transfer_write) != 0) luaL_error(L, "out of memory");
   }
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)t);
