@@ -229,6 +229,7 @@ static int commit_finish_l(lua_State *L) {
   if (t->finished) return luaL_error(L, "transfer already finished");
   t->finished = 1;
   lua_settop(L, 2);
+  spool_stop(&t->spool); /* cancelled, a download's last write may be under way: it makes the file */
   commit_facts(t, &f);
   n = response_classify(L, &f, lua_istable(L, 2) ? 2 : 0);
   if (n == 0) {
