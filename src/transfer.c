@@ -24,7 +24,7 @@
 static int transfer_write(spool *s, const char *p, size_t n, int *opening) {
   transfer *t = LIST_ENTRY(s, transfer, spool);
   int err;
-  if (t->fd < 0 && (err = transfer_open_temp(t, t->target_path)) != 0) {
+  if (t->fd < 0 && (err = part_open(t->target_path, t, &t->tmp_path, &t->fd)) != 0) {
     *opening = 1;
     return err;
   }
@@ -277,10 +277,6 @@ void transfer_discard(transfer *t) {
     free(t->tmp_path);
     t->tmp_path = NULL;
   }
-}
-
-int transfer_open_temp(transfer *t, const char *target) {
-  return part_open(target, t, &t->tmp_path, &t->fd);
 }
 
 int transfer_take_partial(transfer *t, transfer *prev) {

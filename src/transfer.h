@@ -87,9 +87,6 @@ void transfer_discard(transfer *t);
  * second paid job. Counts sends (t->sends) and refuses the second; where libcurl cannot
  * (older than 7.80), the submit opens a connection of its own, which is never re-sent on. */
 void transfer_guard_single_send(transfer *t);
-/* Opens the temporary file beside target: 0, or an errno. A download's spool does it on a
- * worker when the first bytes come (or the commit, for an empty body). */
-int transfer_open_temp(transfer *t, const char *target);
 /* Points the transfer's proxy at its host: none for a loopback host (url_is_loopback: a proxy
  * would reach its own loopback, and would see an API request's key), else the session's. */
 void transfer_set_proxy(transfer *t, int loopback);
