@@ -24,6 +24,7 @@ HIDDEN_BEGIN
  * the engine's queue holding no libcurl buffer, so memory follows what runs, not what waits. */
 #define ENGINE_MAX_RUNNING 32
 #define ENGINE_LANES 2
+
 typedef enum { ENGINE_IDLE,
                ENGINE_ACTIVE,
                ENGINE_DONE } engine_state;
