@@ -89,7 +89,7 @@ static void commit_record(transfer *t) {
 /* Runs the commit steps in the calling thread; sets t->commit_errno on failure. */
 static void commit_run(transfer *t) {
   int rc;
-  if (t->fd < 0 && t->tmp_path == NULL && (rc = part_open(t->target_path, t, &t->tmp_path, &t->fd)) != 0) {
+  if (t->fd < 0 && t->tmp_path == NULL && (rc = part_open(t->target_path, (unsigned long)(size_t)t, &t->tmp_path, &t->fd)) != 0) {
     t->commit_errno = rc; /* an empty body: no bytes made the file, and making it failed now */
     t->commit_creating = 1;
     return;

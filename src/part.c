@@ -52,7 +52,7 @@ int part_write(int fd, const char *p, size_t n) {
  * file system; the name is cut to fit where the target's is long. O_EXCL so two downloads
  * never share a temporary file, and an exclusive flock held while this transfer owns it, so
  * that a cleanup of stale partial files (core.remove_partials) in any process passes it by. */
-int part_open(const char *target, const void *salt, char **path, int *fd) {
+int part_open(const char *target, unsigned long salt, char **path, int *fd) {
   size_t n = strlen(target);
   const char *slash = strrchr(target, '/');
   size_t dlen = slash ? (size_t)(slash - target) + 1 : 0;
@@ -63,7 +63,7 @@ int part_open(const char *target, const void *salt, char **path, int *fd) {
   if (*path == NULL) return ENOMEM;
   for (attempt = 0; attempt < 100; attempt++) {
     unsigned long r = seed ^ (platform_pid() << 16) ^
-                      ((unsigned long)(size_t)salt >> 4) ^ (unsigned long)attempt * 2654435761UL;
+                      (salt >> 4) ^ (unsigned long)attempt * 2654435761UL;
     memcpy(*path, target, keep);
     snprintf(*path + keep, PART_LEN + 1, PART_SUFFIX "%06lx", r & 0xffffff);
     *fd = platform_open(*path, O_WRONLY | O_CREAT | O_EXCL, 0666);

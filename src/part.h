@@ -11,9 +11,9 @@
 HIDDEN_BEGIN
 
 /* Opens "<target's name>.part-<random>" beside the target, so the final rename stays on one
- * file system (salt: an address of the caller's, to vary the name): 0 with *path (free it)
- * and *fd set, or an errno. */
-int part_open(const char *target, const void *salt, char **path, int *fd);
+ * file system (salt: the caller's address, to vary the name): 0 with *path (free it) and *fd
+ * set, or an errno. */
+int part_open(const char *target, unsigned long salt, char **path, int *fd);
 /* Writes n bytes at p to fd: 0, or an errno. */
 int part_write(int fd, const char *p, size_t n);
 

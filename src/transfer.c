@@ -24,7 +24,7 @@
 static int transfer_write(spool *s, const char *p, size_t n, int *opening) {
   transfer *t = LIST_ENTRY(s, transfer, spool);
   int err;
-  if (t->fd < 0 && (err = part_open(t->target_path, t, &t->tmp_path, &t->fd)) != 0) {
+  if (t->fd < 0 && (err = part_open(t->target_path, (unsigned long)(size_t)t, &t->tmp_path, &t->fd)) != 0) {
     *opening = 1;
     return err;
   }
