@@ -75,11 +75,12 @@ build = {
     ["aimlmusic.mock.validate"] = "lua/aimlmusic/mock/validate.lua",
     ["aimlmusic.core"] = {
       sources = {
-        "src/class.c", "src/commit.c", "src/core.c", "src/datauri.c", "src/drive.c", "src/engine.c",
-        "src/error.c", "src/field.c", "src/host.c", "src/journal.c", "src/json.c", "src/output.c",
-        "src/platform_posix.c", "src/platform_win32.c", "src/pollfd.c", "src/redact.c",
-        "src/response.c", "src/schema.c", "src/session.c", "src/trace.c", "src/transfer.c", "src/url.c",
-        "src/validate.c", "src/work.c",
+        "src/class.c", "src/commit.c", "src/core.c", "src/datauri.c", "src/drive.c",
+        "src/engine.c", "src/error.c", "src/field.c", "src/handles.c", "src/host.c",
+        "src/journal.c", "src/json.c", "src/output.c", "src/part.c", "src/platform_posix.c",
+        "src/platform_win32.c", "src/pollset.c", "src/pool.c", "src/redact.c", "src/response.c",
+        "src/schema.c", "src/session.c", "src/spool.c", "src/trace.c", "src/transfer.c",
+        "src/url.c", "src/validate.c", "src/work.c",
       },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },

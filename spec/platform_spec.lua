@@ -67,7 +67,7 @@ describe("the platform layer", function()
   end
 
   -- The code of a file (comments taken out) without the branches under an `#if` that names
-  -- __linux__ or a macro defined only inside such a branch (pollfd.c's POLLFD_EPOLL), up to the
+  -- __linux__ or a macro defined only inside such a branch (pollset.c's POLLSET_EPOLL), up to the
   -- matching `#elif`/`#else`/`#endif`: what remains is what every system compiles.
   local function unguarded(text)
     text = text:gsub("/%*.-%*/", " "):gsub("//[^\n]*", "")

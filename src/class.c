@@ -1,4 +1,5 @@
-/* class: named metatables (see class.h). */
+/* class: named metatables (see class.h). Owns: class_define, class_new, class_add_methods and
+ * the one idempotent close behind __gc and __close. Must not know: any type that uses it. */
 #include "class.h"
 
 #include <string.h>

@@ -17,11 +17,9 @@
 #include <stddef.h>
 
 #include "compat.h"
+#include "hidden.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 /* Makes (or refreshes) the metatable name in the registry; leaves the stack as it was.
  * methods, close and tostring may each be NULL: no __index, no __gc/__close, no __tostring.
@@ -37,8 +35,6 @@ void *class_new(lua_State *L, const char *name, size_t size);
 void *class_test(lua_State *L, int idx, const char *name);
 void *class_check(lua_State *L, int idx, const char *name);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

@@ -1,12 +1,11 @@
-/* The end of a transfer: transfer:commit() and transfer:finish().
- *
- * DESIGN. commit.c owns moving a finished download into place (fsync the temporary file,
- * then link with no overwrite, or rename), on a worker of the engine so that the host's loop
- * never waits for the disk, and the finish of every transfer: it gathers the transfer's facts
- * for the classifier (response.c) and reports the commit. It must not know how requests are
- * built (session.c) nor decide whether a failure may be retried (lua/aimlmusic/retry.lua).
- * Before the move it journals the download's evidence (journal.c appends it): the job, the
- * temporary file, its size and identity, the one proof resume takes that a file is that job's. */
+/* commit: the end of a transfer, transfer:commit() and transfer:finish(). Owns: moving a
+ * finished download into place (fsync the temporary file, then link with no overwrite, or
+ * rename) on a worker of the engine so that the host's loop never waits for the disk, and the
+ * finish of every transfer: its facts gathered for the classifier (response.c), the commit
+ * reported. Before the move it journals the download's evidence (journal.c appends it): the
+ * job, the temporary file, its size and identity, the one proof resume takes that a file is
+ * that job's. Must not know: how requests are built (session.c), whether a failure may be
+ * retried (lua/aimlmusic/retry.lua). */
 #include "commit.h"
 
 #include <errno.h>
@@ -16,6 +15,7 @@
 
 #include "error.h"
 #include "journal.h"
+#include "part.h"
 #include "platform.h"
 #include "response.h"
 
@@ -89,47 +89,32 @@ static void commit_record(transfer *t) {
 /* Runs the commit steps in the calling thread; sets t->commit_errno on failure. */
 static void commit_run(transfer *t) {
   int rc;
-  if (t->fd < 0 && t->tmp_path == NULL) {
-    /* An empty body: no bytes made the file; it is made now. */
-    rc = transfer_open_temp(t, t->target_path);
-    if (rc != 0) {
-      t->commit_errno = rc;
-      t->commit_creating = 1;
-      return;
-    }
-  }
-  if (platform_fsync(t->fd) != 0) {
-    t->commit_errno = errno;
-    close(t->fd);
-    t->fd = -1;
+  if (t->fd < 0 && t->tmp_path == NULL && (rc = part_open(t->target_path, (unsigned long)(size_t)t, &t->tmp_path, &t->fd)) != 0) {
+    t->commit_errno = rc; /* an empty body: no bytes made the file, and making it failed now */
+    t->commit_creating = 1;
     return;
   }
-  commit_record(t);
-  /* The descriptor stays open (and its lock held, see transfer.c) until the temporary name is
-   * gone, so that no cleanup of stale partial files can remove it under the move. */
-  if (t->overwrite) {
-    rc = platform_rename(t->tmp_path, t->target_path);
-  } else {
-    /* Fails with EEXIST instead of replacing: no window where a file could be lost. */
-    rc = platform_link_noreplace(t->tmp_path, t->target_path);
+  rc = -1; /* the sync's failure, unless the move is reached */
+  if (platform_fsync(t->fd) == 0) {
+    commit_record(t);
+    /* The descriptor stays open (and its lock held, see part.c) until the temporary name is
+     * gone, so that no cleanup of stale partial files can remove it under the move. A link
+     * fails with EEXIST instead of replacing: no window where a file could be lost. */
+    rc = t->overwrite ? platform_rename(t->tmp_path, t->target_path) : platform_link_noreplace(t->tmp_path, t->target_path);
+    t->commit_moving = rc != 0;
   }
-  if (rc != 0) {
-    t->commit_errno = errno;
-    t->commit_moving = 1;
-    close(t->fd);
-    t->fd = -1;
-    return;
-  }
-  if (!t->overwrite) platform_unlink(t->tmp_path);
+  if (rc != 0) t->commit_errno = errno;
+  else if (!t->overwrite) platform_unlink(t->tmp_path);
   close(t->fd); /* synced already: nothing left for close to report */
   t->fd = -1;
+  if (rc != 0) return;
   platform_sync_parent(t->target_path); /* some file systems refuse; the file is in place */
   free(t->tmp_path);
   t->tmp_path = NULL;
 }
 
 static void commit_work(engine_item *it) {
-  commit_run(ENGINE_CONTAINER(it, transfer, item));
+  commit_run(LIST_ENTRY(it, transfer, item));
 }
 
 /* transfer:commit() */
@@ -138,7 +123,7 @@ static int commit_start_l(lua_State *L) {
   long status = 0;
   char msg[128];
   if (t->kind != TRANSFER_DOWNLOAD || t->item.state != ENGINE_DONE || t->finished || t->item.cancelled ||
-      t->item.result != CURLE_OK || t->refused || t->committed || engine_work_state(&t->item) != ENGINE_WORK_NONE ||
+      t->item.result != CURLE_OK || t->refused || t->committed || t->item.working ||
       (t->fd < 0 && t->tmp_path != NULL) || t->item.easy == NULL) {
     lua_pushboolean(L, 0);
     return 1;
@@ -245,6 +230,7 @@ static int commit_finish_l(lua_State *L) {
   if (t->finished) return luaL_error(L, "transfer already finished");
   t->finished = 1;
   lua_settop(L, 2);
+  spool_stop(&t->spool); /* cancelled, a download's last write may be under way: it makes the file */
   commit_facts(t, &f);
   n = response_classify(L, &f, lua_istable(L, 2) ? 2 : 0);
   if (n == 0) {

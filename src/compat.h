@@ -8,10 +8,9 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+#include "hidden.h"
+
+HIDDEN_BEGIN
 
 #if LUA_VERSION_NUM < 502
 #define lua_rawlen(L, i) lua_objlen((L), (i))
@@ -81,8 +80,6 @@ static inline int compat53_isinteger(lua_State *L, int i) {
 #define lua_newuserdatauv(L, size, nuv) lua_newuserdata((L), (size))
 #endif
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

@@ -1,13 +1,11 @@
-/* aimlmusic.core: registers the pieces; each lives in its own file.
- *
- * DESIGN. core.c fills the module table and makes the classes of the request path (engine,
- * transfer, session): their files hand it luaL_Reg lists and close/tostring functions and
- * register nothing themselves. A type whose methods come from several files (the transfer:
- * its own, then commit.c's commit and finish) is composed here, the way luv.c adds the shared
- * handle methods after a type's own, so no lower file calls a higher one. The shared layer
- * (error, json, validate, journal, host, output, datauri) registers its functions through its
- * *_open; work.c starts their file work on the engine's workers.
- * Nothing calls core.c. */
+/* core: aimlmusic.core, the module table. Owns: registering the pieces, each in its own file,
+ * and the classes of the request path (engine, transfer, session): their files hand it
+ * luaL_Reg lists and close/tostring functions and register nothing themselves. A type whose
+ * methods come from several files (the transfer: its own, then commit.c's commit and finish)
+ * is composed here, the way luv.c adds the shared handle methods after a type's own, so no
+ * lower file calls a higher one. The shared layer (error, json, validate, journal, host,
+ * output, datauri) registers its functions through its *_open; work.c starts their file work
+ * on the engine's pool. Must not know: what any piece does. Nothing calls core.c. */
 #include <curl/curl.h>
 #include <stdio.h>
 
@@ -21,6 +19,7 @@
 #include "journal.h"
 #include "json.h"
 #include "output.h"
+#include "part.h"
 #include "response.h"
 #include "session.h"
 #include "trace.h"
@@ -64,7 +63,7 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   class_add_methods(L, TRANSFER_MT, trace_methods);  /* trace: facts for the events */
   class_define(L, SESSION_MT, session_methods, session_close, session_tostring);
   luaL_setfuncs(L, engine_functions, 0);
-  luaL_setfuncs(L, transfer_functions, 0);
+  luaL_setfuncs(L, part_functions, 0);
   luaL_setfuncs(L, session_functions, 0);
   luaL_setfuncs(L, response_functions, 0);
   validate_open(L);

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "platform.h"
-#include "work.h"
+#include "workkind.h"
 
 #define DATAURI_CHUNK 49152 /* a multiple of 3: each chunk encodes without padding */
 

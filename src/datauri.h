@@ -7,12 +7,10 @@
 #include <stddef.h>
 
 #include "compat.h"
-#include "work.h"
+#include "hidden.h"
+#include "workkind.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 /* The MIME type of audio starting with these bytes (mp3, wav, flac, ogg, m4a), or NULL. */
 const char *datauri_sniff(const unsigned char *b, size_t n);
@@ -25,12 +23,10 @@ int datauri_is_url(const char *s, size_t n);
  * without, pushes nothing and returns 1. On a problem pushes its message and returns 0. */
 int datauri_check(lua_State *L, int vidx, double max_bytes, int build);
 
-/* core.datauri_read as work (work.h); datauri_open registers it and core.datauri_use. */
+/* core.datauri_read as work (workkind.h); datauri_open registers it and core.datauri_use. */
 extern const work_kind datauri_read_kind;
 void datauri_open(lua_State *L);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

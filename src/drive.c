@@ -1,19 +1,17 @@
-/* The engine's methods: how a host drives it.
- *
- * DESIGN. drive.c owns the three ways a host runs the engine's loop: perform/poll (a plain
- * loop, or a step per frame), a pollable descriptor (pollfd and arm: the host watches one
- * descriptor), and socket mode (a host event loop such as luv watches libcurl's sockets and
- * timer). All of them end in the engine's one completion path. It must not know items beyond
- * the engine's header, nor anything of transfers. */
+/* drive: the engine's methods, how a host drives it. Owns: the three ways a host runs the
+ * engine's loop: perform/poll (a plain loop, or a step per frame), a pollable descriptor
+ * (pollfd and arm: the host watches one descriptor), and socket mode (a host event loop such
+ * as luv watches libcurl's sockets and timer, and its list of changes). All of them end in the
+ * engine's one completion path. Must not know: items beyond the engine's header, transfers. */
 #include "drive.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "platform.h"
-#include "pollfd.h"
 
 /* engine:perform([done[, budget]]) --> transfers still running, number finished now.
  * Never blocks. Finished transfers are appended to the table `done` when given. With a budget
@@ -34,8 +32,8 @@ static int drive_perform(lua_State *L) {
   if (e->fd_mode) {
     /* libcurl's sockets in the pollable set say which transfers to run: the cost of a step
      * follows what is ready, not how many transfers there are. */
-    curl_socket_t fds[POLLFD_BATCH];
-    int bits[POLLFD_BATCH], i, n = pollfd_ready(e, fds, bits, POLLFD_BATCH);
+    curl_socket_t fds[POLLSET_BATCH];
+    int bits[POLLSET_BATCH], i, n = pollset_ready(&e->set, fds, bits, POLLSET_BATCH);
     long ms = -1;
     /* Past the budget the rest wait for the next call, still readable: the set is
      * level-triggered and hands them back first. */
@@ -69,6 +67,21 @@ static int drive_on_timer(CURLM *multi, long timeout_ms, void *userp) {
   return 0;
 }
 
+/* In socket mode: what libcurl asks for a socket, kept for engine:changes(). */
+static int drive_on_socket(engine *e, curl_socket_t fd, int what) {
+  if (e->n_changes == e->cap_changes) {
+    int cap = e->cap_changes ? 2 * e->cap_changes : 16;
+    engine_sock_change *p = (engine_sock_change *)realloc(e->changes, (size_t)cap * sizeof *p);
+    if (p == NULL) return -1;
+    e->changes = p;
+    e->cap_changes = cap;
+  }
+  e->changes[e->n_changes].fd = fd;
+  e->changes[e->n_changes].what = what;
+  e->n_changes++;
+  return 0;
+}
+
 /* engine:socket_mode(on): a host loop (luv) watches libcurl's sockets and timer instead of
  * perform/poll. Switch only while nothing is in flight. */
 static int drive_socket_mode(lua_State *L) {
@@ -79,6 +92,7 @@ static int drive_socket_mode(lua_State *L) {
   curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on ? drive_on_timer : NULL);
   curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, on ? (void *)e : NULL);
   e->socket_mode = on;
+  e->on_socket = on ? drive_on_socket : NULL;
   e->paced = 0;
   e->hosted = on;
   e->n_changes = 0;
@@ -137,13 +151,13 @@ static int drive_poll(lua_State *L) {
     long curl_ms = -1;
     curl_multi_timeout(e->multi, &curl_ms);
     if (curl_ms >= 0 && (lua_Number)curl_ms < ms) ms = (lua_Number)curl_ms;
-    lua_pushinteger(L, pollfd_wait(e, (int)ms));
+    lua_pushinteger(L, pollset_wait(&e->set, (int)ms));
     return 1;
   }
-  if (e->wake_fd[0] != PLATFORM_SOCK_NONE) {
+  if (e->pool.wake[0] != PLATFORM_SOCK_NONE) {
     /* A worker finishing a commit wakes the sleep too. */
     struct curl_waitfd extra;
-    extra.fd = e->wake_fd[0];
+    extra.fd = e->pool.wake[0];
     extra.events = CURL_WAIT_POLLIN;
     extra.revents = 0;
     mc = curl_multi_poll(e->multi, &extra, 1, (int)ms, &numfds);
@@ -169,7 +183,7 @@ static int drive_timeout(lua_State *L) {
 static int drive_pollfd(lua_State *L) {
   engine *e = engine_check(L, 1);
   char why[PLATFORM_STRERROR_SIZE];
-  int err = pollfd_open(e);
+  int err = pollset_open(&e->set);
   if (err) {
     lua_pushnil(L);
     lua_pushstring(L, err == ENOSYS ? "no pollable descriptor on this platform: use music.step or aimlmusic.uv"
@@ -195,7 +209,7 @@ static int drive_pollfd(lua_State *L) {
 #pragma GCC diagnostic pop
 #endif
   }
-  lua_pushinteger(L, e->poll_fd);
+  lua_pushinteger(L, e->set.fd);
   return 1;
 }
 
@@ -210,7 +224,7 @@ static int drive_arm(lua_State *L) {
   curl_multi_timeout(e->multi, &curl_ms);
   if (curl_ms >= 0 && (ms < 0 || curl_ms < ms)) ms = curl_ms;
   if (engine_can_admit(e) || engine_has_paused(e)) ms = 0;
-  pollfd_arm(e, ms);
+  pollset_arm(&e->set, ms);
   if (ms < 0) lua_pushnil(L);
   else lua_pushinteger(L, ms);
   return 1;
@@ -224,13 +238,15 @@ static int drive_count(lua_State *L) {
 
 /* engine:committing() --> transfers waiting for a worker: downloads being moved into place,
  * finished ones whose last bytes are on their way to the disk, paused ones whose bytes are;
- * each ends with a byte on the wake pipe. */
+ * each ends with a byte on the wake pair. */
 static int drive_committing(lua_State *L) {
   engine *e = engine_check(L, 1);
   int n = e->n_workers;
-  engine_item *it;
-  for (it = e->settling; it; it = it->qnext) n++;
-  for (it = e->paused_head; it; it = it->pnext) n++;
+  list_node *it;
+  LIST_FOREACH(it, &e->settling)
+  n++;
+  LIST_FOREACH(it, &e->paused)
+  n++;
   lua_pushinteger(L, n);
   return 1;
 }

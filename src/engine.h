@@ -1,19 +1,20 @@
-/* The engine: one libcurl multi handle per Lua state, driven without blocking by
- * engine:perform() and put to sleep in the kernel only by engine:poll(ms). */
+/* engine: one libcurl multi handle per Lua state (see engine.c). */
 #ifndef AIMLMUSIC_ENGINE_H
 #define AIMLMUSIC_ENGINE_H
 
 #include <curl/curl.h>
 #include <stddef.h>
 
+#include "handles.h"
+#include "hidden.h"
+#include "list.h"
 #include "platform.h"
+#include "pollset.h"
+#include "pool.h"
 
 #include "compat.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 #define ENGINE_MT "aimlmusic.engine"
 
@@ -23,36 +24,22 @@
  * the engine's queue holding no libcurl buffer, so memory follows what runs, not what waits. */
 #define ENGINE_MAX_RUNNING 32
 #define ENGINE_LANES 2
-/* Worker threads at most (commits: fsync and link), each kept until the engine closes. */
-#define ENGINE_THREADS 4
-
-/* The pointer to the object of type `type` whose member `member` is at p. */
-#define ENGINE_CONTAINER(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 typedef enum { ENGINE_IDLE,
                ENGINE_ACTIVE,
                ENGINE_DONE } engine_state;
-enum { ENGINE_WORK_NONE,
-       ENGINE_WORK_RUNNING,
-       ENGINE_WORK_DONE };
 
 struct engine;
 
-/* Work for the engine's worker threads (engine_post): run(j) is called on one of them, without
- * the engine's mutex held; next and queued belong to that mutex. */
-typedef struct engine_job {
-  void (*run)(struct engine_job *j);
-  struct engine_job *next;
-  int queued;
-} engine_job;
-
 typedef struct engine_item {
-  CURL *easy;                      /* the handle libcurl runs; NULL once given back */
-  struct engine *engine;           /* counted reference, from engine_easy_take to engine_easy_give */
-  unsigned long tag;               /* nonzero: how its owner configured easy (engine_easy_take) */
-  struct engine_item *prev, *next; /* in the engine's active list while ACTIVE */
-  struct engine_item *qnext;       /* in the lane's queue, or the worker list */
-  int lane;                        /* 0: API requests, 1: downloads */
+  CURL *easy;            /* the handle libcurl runs; NULL once given back */
+  struct engine *engine; /* counted reference, from engine_easy_take to engine_easy_give */
+  unsigned long tag;     /* nonzero: how its owner configured easy (engine_easy_take) */
+  list_node link;        /* in the engine's active list while ACTIVE, or its worker list */
+  list_node qlink;       /* in its lane's queue (queued), or the settling list (settling) */
+  list_node plink;       /* in the paused list */
+  list_node flink;       /* in the failed list */
+  int lane;              /* 0: API requests, 1: downloads */
   engine_state state;
   int queued;      /* ACTIVE, but not yet in the multi handle */
   int cancelled;   /* stopped before it finished */
@@ -62,25 +49,19 @@ typedef struct engine_item {
    * on (engine_restart with a new URL), 0 when it is done. NULL: always done. */
   int (*again)(struct engine_item *it);
   /* Called when libcurl finished the handle and again said no: 1 when the item may complete
-   * now, 0 when it waits for work of its own on a worker (a download's bytes still on their
-   * way to the disk); the worker then wakes the engine (engine_wake), which asks again. NULL:
-   * always. */
+   * now, 0 when it waits for work of its own on the pool (a download's bytes still on their
+   * way to the disk); asked again each time the pool's done queue is drained. NULL: always. */
   int (*settle)(struct engine_item *it);
   /* Called for a paused item before it is let go on: 1 keeps it paused (its worker has not
    * caught up yet; it wakes the engine when it has). NULL: never. */
   int (*hold)(struct engine_item *it);
   int settling; /* finished by libcurl, out of the multi handle, waiting for settle */
-  int failed;   /* failed as it was let go on (engine_unpause): ends at the next collect */
-  /* One piece of work for the worker threads (engine_spawn): work(it) runs on one of them;
-   * work_state under the engine's mutex once spawned. On the worker list (prev, next) until
-   * its job, done, is drained from the done queue. */
+  /* One piece of work for the pool (engine_spawn): work(it) runs on a worker, and the item
+   * completes when its job is drained from the done queue. working: from engine_spawn until
+   * then (on the worker list, linked by link). */
   void (*work)(struct engine_item *it);
-  int work_state;
-  engine_job job;
-  /* Paused by engine_over_budget: its bytes wait in libcurl, and it goes on first at the next
-   * perform (engine_unpause). */
-  int paused;
-  struct engine_item *pnext;
+  int working;
+  pool_job job;
 } engine_item;
 
 /* A socket libcurl wants watched (what: CURL_POLL_IN/OUT/INOUT) or no longer (CURL_POLL_REMOVE). */
@@ -89,56 +70,41 @@ typedef struct {
   int what;
 } engine_sock_change;
 
-/* One per Lua state, its fields grouped by purpose: 32 bytes of padding are not worth a layout
- * by size. NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding) */
+/* One per Lua state, its fields grouped by purpose: the padding is not worth a layout by size.
+ * NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding) */
 typedef struct engine {
   int refs;     /* the Lua userdata + every item holding an easy handle */
   CURLM *multi; /* NULL once the userdata is collected */
-  engine_item *active;
+  list_node active;
   int n_active;
-  CURL *pool[32]; /* easy handles kept for reuse: reset, or configured as pool_tag says */
-  unsigned long pool_tag[32];
-  int n_pool;
-  unsigned long tags; /* the last tag engine_new_tag gave */
+  handles handles; /* easy handles kept for reuse, and the TLS session share */
   /* Per lane: items in the multi handle, and the FIFO of those waiting for a slot. */
   int n_running[ENGINE_LANES];
-  engine_item *queue_head[ENGINE_LANES], *queue_tail[ENGINE_LANES];
-  /* The pollable set (pollfd.c) and its timer; -1 when there is none. */
-  int poll_fd, timer_fd;
+  list_node queue[ENGINE_LANES];
+  pollset set; /* the pollable set (pollset.c) */
   int fd_mode; /* perform runs libcurl by socket_action on what the set reports */
   /* Socket mode (a host event loop drives libcurl): what libcurl asked for since the last
-   * engine:changes(), applied by the host loop outside libcurl's callbacks. */
+   * engine:changes(), applied by the host loop outside libcurl's callbacks. on_socket (drive.c
+   * sets it) hears of each socket libcurl asks about; -1 fails libcurl's callback. */
   int socket_mode;
+  int (*on_socket)(struct engine *e, curl_socket_t fd, int what);
   engine_sock_change *changes;
   int n_changes, cap_changes;
   long timer_ms;
   int timer_changed;
-  /* Work handed to the worker threads and not completed yet (a list of this thread's), and
-   * the pipe the workers write a byte to when one is done: poll and host loops watch its
-   * read end. */
-  engine_item *workers;
+  /* Items whose work is on the pool and not drained yet; the pool (its threads, queues and the
+   * wake pair that poll and host loops watch). */
+  list_node workers;
   int n_workers;
-  /* Under mu: the jobs of items whose work is done (linked by next), drained by the stepping
-   * thread (engine_reap_workers): the one way a worker's item completes. */
-  engine_job *dq_head;
-  platform_sock wake_fd[2]; /* PLATFORM_SOCK_NONE until first used */
-  /* The worker threads: started when work comes and none is idle, up to ENGINE_THREADS, and
-   * kept until the engine closes, so handing over work costs a signal, not a thread. Under
-   * mu: the FIFO of work no thread took yet, the counts, stop. */
-  int pool_ready;
-  platform_mutex mu;
-  platform_cond work_cv, done_cv;
-  engine_job *wq_head, *wq_tail;
-  int n_threads, n_idle, stop;
+  pool pool;
   /* Items finished by libcurl that wait for their settle hook, and items that failed as they
-   * were let go on (both linked by qnext). */
-  engine_item *settling, *failed;
-  platform_thread threads[ENGINE_THREADS];
+   * were let go on. */
+  list_node settling, failed;
   /* While a perform runs with a budget: when it ends (platform_now), else 0. Items that would
-   * write past it pause, oldest first in this FIFO. */
+   * write past it pause, oldest first in the paused FIFO. */
   double deadline;
   int moved; /* this perform has let some bytes through */
-  engine_item *paused_head, *paused_tail;
+  list_node paused;
   /* The last perform had a budget (a host calls step(0) per frame): new items wait in their
    * lane's queue, and each perform lets them into libcurl one by one while its budget lasts,
    * instead of libcurl starting every one of them in one call. */
@@ -148,30 +114,18 @@ typedef struct engine {
    * and they are written in place, which costs less. */
   int hosted;
   int next_lane; /* the lane engine_admit looks at first, taking turns */
-  /* TLS sessions shared by every handle of the engine, so a new connection resumes one. */
-  CURLSH *share;
-  int default_ca_file; /* libcurl has a default CA bundle (CURLINFO_CAINFO) */
 } engine;
 
 /* This Lua state's engine, created on first use (not pushed). */
 engine *engine_get(lua_State *L);
-/* 1 when libcurl has a default CA bundle of its own (then a default CA directory only
- * costs: see session.c). */
-int engine_default_ca_file(const engine *e);
-/* The read end of the engine's wake pipe, created on first use; -1 if it cannot be. */
+/* The read end of the pool's wake pair, created on first use; -1 if it cannot be. */
 int engine_wake_fd(engine *e);
 
-/* An easy handle for it (from the pool, else new; NULL when libcurl cannot make one), holding
- * a reference on e; engine_easy_give hands it back (reset into the pool) and drops that. */
-CURL *engine_easy_take(engine *e, engine_item *it);
+/* An easy handle for it, holding a reference on e (handles_take says which: tag 0 for none,
+ * else one from handles_new_tag); engine_easy_give hands it back and drops that. NULL when
+ * libcurl cannot make one. */
+CURL *engine_easy_take(engine *e, engine_item *it, unsigned long tag, int *warm);
 void engine_easy_give(engine_item *it);
-/* The same with a tag (nonzero) that names a configuration of the owner's: a pooled handle
- * given back with the same tag is taken first, as it is (*warm = 1: only what changes from
- * request to request needs setting; its owner clears its own pointers before giving it back).
- * Any other handle comes reset (*warm = 0). A tag comes from engine_new_tag. */
-CURL *engine_easy_take_tagged(engine *e, engine_item *it, unsigned long tag, int *warm);
-/* A tag no one has used on e. */
-unsigned long engine_new_tag(engine *e);
 
 /* Adds the item (owner userdata at stack index idx) to the multi handle or its lane's queue;
  * the owner then stays alive until it completes. Returns 0 with a message pushed when
@@ -179,28 +133,10 @@ unsigned long engine_new_tag(engine *e);
 int engine_start(lua_State *L, engine_item *it, int idx);
 /* Sends the finished handle again to url (a redirect); 0 when libcurl refuses (result set). */
 int engine_restart(engine_item *it, const char *url);
-/* Runs it->work on a worker thread (owner at idx); 0 when there is none and none can be
+/* Runs it->work on a worker of the pool (owner at idx); 0 when there is none and none can be
  * started. */
 int engine_spawn(lua_State *L, engine_item *it, int idx);
-/* Hands j to the worker threads (started as needed; j->run must be set): 1, or 0 when there
- * is no thread and none can be started (the caller then does the work itself). A job already
- * waiting for a thread is not queued twice. */
-int engine_post(engine *e, engine_job *j);
-/* The worker threads' mutex, for state a job shares with this thread; no-ops while there are
- * no worker threads (before the first engine_post, after the engine closed). */
-void engine_lock(engine *e) PLATFORM_ACQUIRE(e->mu);
-void engine_unlock(engine *e) PLATFORM_RELEASE(e->mu);
-/* With the mutex held: takes j out of the queue if no thread took it yet; 1 when it did. */
-int engine_unpost(engine *e, engine_job *j);
-/* With the mutex held: sleeps until a job signals engine_done (or spuriously: loop on the
- * condition), and signals it. */
-void engine_wait_done(engine *e) PLATFORM_REQUIRES(e->mu);
-void engine_done(engine *e);
-/* Wakes the loop driving the engine (a byte on the wake pipe): from any thread. */
-void engine_wake(engine *e);
 
-/* it->work_state, read under the mutex: a worker may write it. */
-int engine_work_state(engine_item *it);
 /* A reference on e for an item that holds no easy handle (a worker job's); engine_release
  * drops it. */
 void engine_retain(engine *e);
@@ -241,8 +177,6 @@ int engine_tostring(lua_State *L);
 /* core.engine, core.now */
 extern const luaL_Reg engine_functions[];
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

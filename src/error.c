@@ -1,4 +1,5 @@
-/* error: the error table, its one-line face, and error_fail (see error.h). */
+/* error: the error table, its one-line face, and error_fail (see error.h). Owns: the one error
+ * shape, built here and nowhere else. Must not know: which failure it reports, HTTP, files. */
 #include "error.h"
 
 #include <errno.h>

@@ -8,11 +8,9 @@
 #define AIMLMUSIC_ERROR_H
 
 #include "compat.h"
+#include "hidden.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 #define ERROR_MT "aimlmusic.error"
 
@@ -53,8 +51,6 @@ void error_setbool(lua_State *L, const char *k, int v);
  * at the top. */
 void error_open(lua_State *L);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

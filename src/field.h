@@ -5,11 +5,9 @@
 #include <stddef.h>
 
 #include "compat.h"
+#include "hidden.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 /* Checks the value at vidx against the field spec at spec (any type but "object"; path names
  * the field in messages). Returns 1 when it passes, having pushed, when build is set and the
@@ -26,8 +24,6 @@ const char *field_show_value(lua_State *L, int idx);
  * Overlong forms, surrogates and values past U+10FFFF are invalid. */
 long field_utf8_len(const unsigned char *s, size_t n, size_t *bad);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

@@ -1,6 +1,6 @@
 /* host: what a command line needs from its host and plain Lua lacks. Owns: core.isatty,
- * core.stdio_lf, Ctrl-C as a counter (core.sigint_catch, core.sigint_count) and core.mkdir. Must not know:
- * the engine, jobs, HTTP. */
+ * core.stdio_lf, Ctrl-C as a counter (core.sigint_catch, core.sigint_count) and core.mkdir.
+ * Must not know: the engine, jobs, HTTP. */
 #include "host.h"
 
 #include <errno.h>

@@ -4,18 +4,14 @@
 #define AIMLMUSIC_HOST_H
 
 #include "compat.h"
+#include "hidden.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 /* Registers core.isatty, core.sigint_catch, core.sigint_count and core.mkdir in the module
  * table at the top. */
 void host_open(lua_State *L);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

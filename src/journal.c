@@ -2,9 +2,9 @@
  * Owns: the append under an exclusive lock, fsync of the file and of a new file's directory;
  * the journal opened only as a regular file, never waiting to open (O_NONBLOCK: a FIFO put at
  * its path is refused, not waited on).
- * Describes both as work (work.h): run here outside a task, on a worker inside one.
+ * Describes both as work (workkind.h): run here outside a task, on a worker inside one.
  * Must not know: what a journal line says (lua/aimlmusic/journal.lua does), the engine, HTTP,
- * download files (transfer.c makes, parses and removes their temporary names). */
+ * download files (part.c makes, parses and removes their temporary names). */
 #include "journal.h"
 
 #include <errno.h>
@@ -14,7 +14,7 @@
 
 #include "error.h"
 #include "platform.h"
-#include "work.h"
+#include "workkind.h"
 
 static int write_all(int fd, const char *p, size_t n) {
   while (n > 0) {

@@ -5,23 +5,19 @@
 #include <stddef.h>
 
 #include "compat.h"
-#include "work.h"
+#include "hidden.h"
+#include "workkind.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 /* Appends line (n bytes, no newline in it) and a newline as one record, under the journal's
  * lock, and fsyncs it: 0, or -1 with errno set. Needs no Lua state: a worker thread may call it. */
 int journal_append(const char *path, const char *line, size_t n);
-/* core.journal_append and core.journal_read as work (work.h). */
+/* core.journal_append and core.journal_read as work (workkind.h). */
 extern const work_kind journal_append_kind, journal_read_kind;
 /* Registers core.journal_append and core.journal_read in the module table at the top. */
 void journal_open(lua_State *L);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

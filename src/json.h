@@ -3,11 +3,9 @@
 #define AIMLMUSIC_JSON_H
 
 #include "compat.h"
+#include "hidden.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 #define JSON_MAX_DEPTH 64
 
@@ -20,8 +18,6 @@ int json_encode(lua_State *L, int idx);
 /* True when the value at idx is cjson.null. */
 int json_isnull(lua_State *L, int idx);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

@@ -3,7 +3,7 @@
  * Owns: the existence, type and writability checks and their errors (code EEXIST, ENOENT ...);
  * the facts about a path without opening it (core.path_info); the reservation beside an output
  * ("<output>.lock": a file holding the owner's pid and job id, locked by the owning process for
- * as long as it keeps the job) and its take-over, described as work (work.h): on a worker inside a
+ * as long as it keeps the job) and its take-over, described as work (workkind.h): on a worker inside a
  * task, since the lock may be another process's; absolute paths for the journal.
  * Must not know: downloads, the engine, the journal's format. */
 #include "output.h"
@@ -16,7 +16,7 @@
 #include "class.h"
 #include "error.h"
 #include "platform.h"
-#include "work.h"
+#include "workkind.h"
 
 #define RESERVATION_MT "aimlmusic.reservation"
 #define RESERVATION_SUFFIX ".lock"

@@ -1,7 +1,8 @@
 /* platform: every call that differs between POSIX systems (Linux, macOS, the BSDs) and Windows.
  * Owns: threads, the wake pair, opening files (O_EXCL, never inherited), fsync of a file and of
  * a directory, moving a file into place with or without replacing, file locks, file facts,
- * directory listing, mkdir, isatty, Ctrl-C counting, waiting on one socket, a monotonic clock.
+ * directory listing, mkdir, isatty, Ctrl-C counting, waiting on one socket, a monotonic clock,
+ * atomic loads and stores.
  * platform_posix.c implements it with POSIX calls only (no pipe2, accept4, MSG_NOSIGNAL,
  * fdatasync, O_TMPFILE); platform_win32.c with the Win32 API, paths taken as UTF-8 and turned
  * into wide strings. Must not know: Lua, libcurl, the engine, transfers.
@@ -39,10 +40,9 @@
 #include <unistd.h>
 #endif
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+#include "hidden.h"
+
+HIDDEN_BEGIN
 
 /* ---- threads ---- */
 /* For clang's thread safety analysis (-Wthread-safety, run by make analyze): a mutex is a
@@ -100,6 +100,14 @@ void platform_cond_destroy(platform_cond *c);
 void platform_cond_wait(platform_cond *c, platform_mutex *m) PLATFORM_REQUIRES(*m);
 void platform_cond_signal(platform_cond *c);
 void platform_cond_broadcast(platform_cond *c);
+/* An int written under a lock and read without it on a hot path (once per call of libcurl's
+ * write callback): the store releases and the load acquires. The module's only atomics. */
+static inline int platform_load_acquire(const int *p) {
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void platform_store_release(int *p, int v) {
+  __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
 
 /* ---- the wake pair ----
  * Two connected non-blocking ends: a worker thread signals on [1], the loop watches [0]
@@ -244,8 +252,6 @@ double platform_now(void);
 /* The calling process's id, for making names unlikely to collide. */
 unsigned long platform_pid(void);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

@@ -1,14 +1,13 @@
-/* Keeping the API key out of everything shown to users.
- *
- * DESIGN. redact.c owns the search for the key in text and in decoded server answers: the
- * key itself and what a server can make of it (another case, percent-encoding, base64, and for
- * keys of 16 bytes or more any piece of 8 bytes or longer, in any of those forms). One pass
- * over the text per form, each step a constant amount of work: pieces are 8-byte words (or
- * 60 bits of base64) looked up in a small hash set built once per call. Asked only whether
- * text holds the key (every answer is), a long key's scans first look at every 5th byte (every
- * 6th digit) for 4 bytes (5 digits) of the key: any 8-byte piece (10 digits) covers one such
- * sample, so only a text where one is found is scanned whole. It knows nothing of
- * sessions or transfers: the key comes in as a string (keys under 4 bytes are not searched for). */
+/* redact: keeping the API key out of everything shown to users. Owns: the search for the key
+ * in text and in decoded server answers: the key itself and what a server can make of it
+ * (another case, percent-encoding, base64, and for keys of 16 bytes or more any piece of 8
+ * bytes or longer, in any of those forms). One pass over the text per form, each step a
+ * constant amount of work: pieces are 8-byte words (or 60 bits of base64) looked up in a small
+ * hash set built once per call. Asked only whether text holds the key (every answer is), a
+ * long key's scans first look at every 5th byte (every 6th digit) for 4 bytes (5 digits) of
+ * the key: any 8-byte piece (10 digits) covers one such sample, so only a text where one is
+ * found is scanned whole. Keys under 4 bytes are not searched for. Must not know: sessions or
+ * transfers: the key comes in as a string. */
 #include "redact.h"
 
 #include <stdint.h>

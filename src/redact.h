@@ -5,11 +5,9 @@
 #include <stddef.h>
 
 #include "compat.h"
+#include "hidden.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 /* Pushes text with every occurrence of key replaced by "[redacted]". key may be NULL. */
 void redact_push(lua_State *L, const char *key, const char *text, size_t n);
@@ -20,8 +18,6 @@ void redact_value(lua_State *L, const char *key, int idx);
  * scan of the text instead of one per string when the text allows it. */
 void redact_decoded(lua_State *L, const char *key, int idx, const char *json, size_t n);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

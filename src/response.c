@@ -1,11 +1,9 @@
-/* The classifier: what a finished request came to, from facts alone.
- *
- * DESIGN. response.c turns facts (which request, libcurl's code, the HTTP status, the body,
- * whether the request can have reached the server) into what the API promises: a job, a
- * status table, or one error table whose kind says what went wrong (DESIGN.md). Errors carry
- * the facts `request` and `sent` for the retry policy (lua/aimlmusic/retry.lua), which alone
- * decides `retryable`. It must not know transfers, files, sessions or the engine: no file is
- * removed and no method registered here. */
+/* response: the classifier, what a finished request came to, from facts alone. Owns: turning
+ * facts (which request, libcurl's code, the HTTP status, the body, whether the request can have
+ * reached the server) into what the API promises: a job, a status table, or one error table
+ * whose kind says what went wrong (DESIGN.md). Errors carry the facts `request` and `sent` for
+ * the retry policy (lua/aimlmusic/retry.lua), which alone decides `retryable`. Must not know:
+ * transfers, files, sessions or the engine: no file is removed and no method registered here. */
 #include "response.h"
 
 #include <stdio.h>

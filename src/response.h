@@ -6,11 +6,9 @@
 #include <stddef.h>
 
 #include "compat.h"
+#include "hidden.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 typedef enum { RESPONSE_SUBMIT,
                RESPONSE_STATUS,
@@ -53,8 +51,6 @@ int response_classify(lua_State *L, const response_facts *f, int map);
 /* core.classify(kind, status, body[, map]): the classifier on its own, for the fuzzer and tests. */
 extern const luaL_Reg response_functions[];
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

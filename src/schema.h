@@ -5,11 +5,9 @@
 #define AIMLMUSIC_SCHEMA_H
 
 #include "compat.h"
+#include "hidden.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 /* Raises unless the model entry at idx (named name) is well formed; remembers entries already
  * checked, so a model added at run time is checked on its first use. */
@@ -18,8 +16,6 @@ void schema_ensure(lua_State *L, int idx, const char *name);
 /* Registers core.check_models(models) --> models in the module table at the top. */
 void schema_open(lua_State *L);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

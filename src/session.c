@@ -1,10 +1,9 @@
-/* A session: what every request to the service shares.
- *
- * DESIGN. session.c owns the base URL, the key (kept in C memory only, never handed back to
- * Lua, wiped when freed), the prebuilt header lists and timeouts, and building the three
- * requests of the API (submit, status, download) as transfers it starts on the engine. Each
- * transfer holds a counted reference, so headers and key outlive the Lua object. It must not
- * know what an answer means (response.c) or how a download reaches its target (commit.c). */
+/* session: what every request to the service shares. Owns: the base URL, the key (kept in C
+ * memory only, never handed back to Lua, wiped when freed), the prebuilt header lists and
+ * timeouts, and building the three requests of the API (submit, status, download) as transfers
+ * it starts on the engine. Each transfer holds a counted reference, so headers and key outlive
+ * the Lua object. Must not know: what an answer means (response.c), how a download reaches its
+ * target (commit.c). */
 #include "session.h"
 
 #include <errno.h>
@@ -264,10 +263,10 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   transfer *t;
   CURL *easy;
   if (kind != TRANSFER_DOWNLOAD) {
-    if (s->tag == 0) s->tag = engine_new_tag(e); /* one engine per Lua state, for its life */
+    if (s->tag == 0) s->tag = handles_new_tag(&e->handles); /* one engine per Lua state, for its life */
     tag = s->tag * 4 + (unsigned long)kind;
   }
-  t = transfer_new_tagged(L, e, kind, tag, &warm);
+  t = transfer_new(L, e, kind, tag, &warm);
   easy = t->item.easy;
   t->owner = s;
   t->release = session_release_owner;
@@ -287,13 +286,12 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
    * parses the whole bundle again (25 ms of CPU). The directory stays where the user named one,
    * or where it is all libcurl has. */
   if (s->ca_path) curl_easy_setopt(easy, CURLOPT_CAPATH, s->ca_path);
-  else if (s->ca_file || engine_default_ca_file(t->item.engine)) curl_easy_setopt(easy, CURLOPT_CAPATH, (char *)NULL);
+  else if (s->ca_file || t->item.engine->handles.default_ca_file) curl_easy_setopt(easy, CURLOPT_CAPATH, (char *)NULL);
   /* HTTP/2 where the server offers it in the TLS handshake (ALPN); plain http stays 1.1. */
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   /* A loopback host is reached directly, whatever the proxy option or libcurl's *_proxy
    * variables say: a proxy would reach its own loopback, and see an API request's key. */
-  if (kind == TRANSFER_DOWNLOAD) transfer_set_proxy(t, url);
-  else transfer_set_proxy_loopback(t, s->api_loopback); /* an API URL: base_url's host */
+  transfer_set_proxy(t, kind == TRANSFER_DOWNLOAD ? url_is_loopback(url) : s->api_loopback);
   if (!s->tls_verify) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -5,11 +5,9 @@
 #include <curl/curl.h>
 
 #include "compat.h"
+#include "hidden.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 #define SESSION_MT "aimlmusic.session"
 
@@ -39,8 +37,6 @@ int session_tostring(lua_State *L);
 /* session:submit, :status, :download, :has_key, :close; core.session{...}. */
 extern const luaL_Reg session_methods[], session_functions[];
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

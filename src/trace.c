@@ -1,9 +1,8 @@
-/* What a transfer can tell while it runs: transfer:trace(), for the events of the Lua layer.
- *
- * DESIGN. trace.c owns reading a transfer's facts for a log line: the HTTP status so far,
- * the redirects followed, the host it talks to now (the host only: never a path, query or
- * user name) and whether it stalled. It reads; it changes nothing, and must not know what a
- * response means (response.c) or decide anything about retries (lua/aimlmusic/retry.lua). */
+/* trace: what a transfer can tell while it runs, transfer:trace(), for the events of the Lua
+ * layer. Owns: reading a transfer's facts for a log line: the HTTP status so far, the redirects
+ * followed, the host it talks to now (the host only: never a path, query or user name) and
+ * whether it stalled. It reads; it changes nothing. Must not know: what a response means
+ * (response.c), anything about retries (lua/aimlmusic/retry.lua). */
 #include "trace.h"
 
 #include <curl/curl.h>

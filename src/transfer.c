@@ -1,17 +1,13 @@
-/* A transfer: one request of the API as a Lua userdata.
- *
- * DESIGN. transfer.c owns what one request holds: its engine item (and through it the easy
- * handle), the body buffer (an error or redirect page capped at 64 KiB for a download), the
- * libcurl write and progress callbacks, a submit's single-send guard (the count of its sends,
- * libcurl's pre-request callback), the proxy each URL it fetches goes through (none for a
- * loopback host), and for a download the
- * file: its temporary name ("<target>.part-XXXXXX", made and parsed only here), the spool
- * that carries the bytes to it on the engine's workers (the file is made and written there,
- * never on the thread that steps), the partial file kept for a resumed attempt, and its
- * removal. __gc and __close go through
- * one idempotent function. It knows the engine only as the loop that runs its item; it must
- * not know what a response means (response.c), how a file is moved into place (commit.c) or
- * what a session holds beyond the key it redacts, the proxy option and the reference it drops. */
+/* transfer: one request of the API as a Lua userdata. Owns: what one request holds: its engine
+ * item (and through it the easy handle), the body buffer (an error or redirect page capped at
+ * 64 KiB for a download), the libcurl write and progress callbacks, redirects under the URL
+ * rule, a submit's single-send guard (the count of its sends, libcurl's pre-request callback),
+ * the proxy each URL goes through (none for a loopback host), and for a download its spool
+ * (spool.c: the file is made and written on the engine's pool, never on the thread that steps)
+ * and its temporary file (part.c), kept for a resumed attempt or removed. __gc and __close go
+ * through one idempotent function. Must not know: the engine beyond the loop that runs its item,
+ * what a response means (response.c), how a file is moved into place (commit.c), what a session
+ * holds beyond the key it redacts, the proxy option and the reference it drops. */
 #include "transfer.h"
 
 #include <errno.h>
@@ -20,243 +16,38 @@
 #include <string.h>
 
 #include "class.h"
+#include "part.h"
 #include "platform.h"
 #include "url.h"
 
-/* Temporary names are "<target's name, cut to fit>.part-XXXXXX" beside the target. */
-#define PART_SUFFIX ".part-"
-#define PART_SUFFIX_LEN 6
-#define PART_LEN (PART_SUFFIX_LEN + 6) /* ".part-" and six hex digits */
-#define NAME_MAX_LEN 255               /* the longest file name POSIX file systems take */
-
-/* How many bytes of the target's file name (base, blen bytes) its temporary name keeps, so
- * that the temporary name fits whenever the target's does. */
-static size_t part_keep(const char *base, size_t blen) {
-  size_t keep;
-  if (blen + PART_LEN <= NAME_MAX_LEN) return blen;
-  keep = NAME_MAX_LEN - PART_LEN;
-  /* Cut on a character boundary: never between the bytes of one UTF-8 sequence. */
-  while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80) keep--;
-  return keep;
-}
-
-/* Whether name is a temporary name of the target whose file name is base (keep bytes kept). */
-static int part_is(const char *name, const char *base, size_t keep) {
-  size_t k;
-  if (strncmp(name, base, keep) != 0 || strncmp(name + keep, PART_SUFFIX, PART_SUFFIX_LEN) != 0) return 0;
-  for (k = keep + PART_SUFFIX_LEN; name[k] && strchr("0123456789abcdef", name[k]); k++) {
+/* The spool's writer, on a worker (or in place): the first bytes make the file. */
+static int transfer_write(spool *s, const char *p, size_t n, int *opening) {
+  transfer *t = LIST_ENTRY(s, transfer, spool);
+  int err;
+  if (t->fd < 0 && (err = part_open(t->target_path, (unsigned long)(size_t)t, &t->tmp_path, &t->fd)) != 0) {
+    *opening = 1;
+    return err;
   }
-  return name[k] == '\0' && k == keep + PART_LEN;
-}
-
-/* Writes n bytes at p to fd: 0, or an errno. */
-static int write_all(int fd, const char *p, size_t n) {
-  size_t off = 0;
-  while (off < n) {
-    long w = platform_write(fd, p + off, n - off);
-    if (w < 0) return errno;
-    off += (size_t)w;
-  }
-  return 0;
-}
-
-/* The spool's job, on a worker: writes the chunks in order until none is left. The file is
- * the transfer's from its open to its discard or commit, which wait for this job first. */
-static void spool_run(engine_job *j) {
-  transfer *t = ENGINE_CONTAINER(j, transfer, sq_job);
-  engine *e = t->item.engine;
-  engine_lock(e);
-  while (t->sq_head) {
-    transfer_chunk *c = t->sq_head;
-    int failed = t->sq_errno, err = 0, create = 0;
-    t->sq_head = c->next;
-    if (t->sq_tail == c) t->sq_tail = NULL;
-    engine_unlock(e);
-    if (!failed && t->fd < 0) {
-      /* The first bytes: the temporary file is made here, off the loop's thread. */
-      err = transfer_open_temp(t, t->target_path);
-      create = err != 0;
-    }
-    if (!failed && !err) err = write_all(t->fd, c->data, c->len);
-    engine_lock(e);
-    t->sq_bytes -= c->len;
-    if (!failed && !err) t->sq_written += (curl_off_t)c->len;
-    free(c);
-    if (err && !t->sq_errno) {
-      t->sq_create = create;
-      __atomic_store_n(&t->sq_errno, err, __ATOMIC_RELEASE);
-    }
-    if (t->sq_wake && t->sq_bytes <= TRANSFER_SPOOL_MAX / 2) {
-      t->sq_wake = 0;
-      engine_wake(e);
-    }
-  }
-  t->sq_busy = 0;
-  if (t->sq_wake) {
-    t->sq_wake = 0;
-    engine_wake(e);
-  }
-  engine_done(e);
-  engine_unlock(e);
-}
-
-/* Hands the spool's job to a worker, or writes here when there is none. */
-static void spool_post(transfer *t) {
-  if (!engine_post(t->item.engine, &t->sq_job)) spool_run(&t->sq_job);
-}
-
-/* Moves the piece being filled into the spool, for a worker to write: 1; 0 when the spool is
- * full and force is 0 (the piece stays). With the engine's mutex held; *post says whether the
- * caller must call spool_post after unlocking. */
-static int spool_seal_locked(transfer *t, int force, int *post) {
-  transfer_chunk *c = t->sq_fill;
-  *post = 0;
-  if (c == NULL || c->len == 0) return 1;
-  if (!force && t->sq_bytes > 0 && t->sq_bytes + c->len > TRANSFER_SPOOL_MAX) {
-    t->sq_wake = 1;
-  } else {
-    if (t->sq_tail) t->sq_tail->next = c;
-    else t->sq_head = c;
-    t->sq_tail = c;
-    t->sq_bytes += c->len;
-    t->sq_fill = NULL;
-  }
-  if (!t->sq_busy && t->sq_head) {
-    t->sq_busy = 1;
-    *post = 1;
-  }
-  return t->sq_fill == NULL;
-}
-
-/* spool_seal_locked under the mutex, and the worker called. */
-static int spool_seal(transfer *t, int force) {
-  int post, sealed;
-  engine_lock(t->item.engine);
-  sealed = spool_seal_locked(t, force, &post);
-  engine_unlock(t->item.engine);
-  if (post) spool_post(t);
-  return sealed;
-}
-
-/* Copies n bytes at p into the spool: 1; 0 on an error (in io_errno: an earlier write failed,
- * or no memory); -1 when the spool is full (the transfer is paused until it drains). Where no
- * host loop drives the engine (run(), a call that waits), they are written in place. The bytes
- * go into a piece only this thread fills, without a lock; a full piece is sealed into the
- * spool and a worker called: a lock and a wake-up per piece, not per call of libcurl's (16 KiB).
- * The first bytes are sealed at once (the file is made, progress starts), the rest when the
- * download ends or pauses (the settle and hold hooks). */
-static int spool_push(transfer *t, const char *p, size_t n) {
-  transfer_chunk *c = t->sq_fill;
-  int err = __atomic_load_n(&t->sq_errno, __ATOMIC_ACQUIRE);
-  if (!err && c == NULL && !t->item.engine->hosted) {
-    /* A script that waits for its downloads anyway: in place, the fastest way, unless the
-     * spool still has bytes to write first (the engine was hosted a moment ago). */
-    int idle;
-    engine_lock(t->item.engine);
-    idle = !t->sq_busy && t->sq_head == NULL;
-    engine_unlock(t->item.engine);
-    if (idle) {
-      if (t->fd < 0 && (err = transfer_open_temp(t, t->target_path)) != 0) {
-        t->io_errno = err;
-        t->create_failed = 1;
-        return 0;
-      }
-      if ((err = write_all(t->fd, p, n)) != 0) {
-        t->io_errno = err;
-        return 0;
-      }
-      t->sq_started = 1;
-      t->sq_written += (curl_off_t)n;
-      return 1;
-    }
-  }
-  if (err) {
-    engine_lock(t->item.engine); /* with its companion, sq_create */
-    t->io_errno = t->sq_errno;
-    t->create_failed = t->sq_create;
-    engine_unlock(t->item.engine);
-    return 0;
-  }
-  if (c == NULL || c->cap - c->len < n) {
-    size_t cap = n > TRANSFER_SPOOL_CHUNK ? n : TRANSFER_SPOOL_CHUNK;
-    if (c && !spool_seal(t, 0)) {
-      engine_pause(&t->item);
-      return -1;
-    }
-    c = (transfer_chunk *)malloc(sizeof *c + cap);
-    if (c == NULL) {
-      t->io_errno = ENOMEM;
-      return 0;
-    }
-    c->next = NULL;
-    c->len = 0;
-    c->cap = cap;
-    t->sq_fill = c;
-  }
-  memcpy(c->data + c->len, p, n);
-  c->len += n;
-  if (!t->sq_started) {
-    t->sq_started = 1;
-    spool_seal(t, 1);
-  }
-  return 1;
+  return part_write(t->fd, p, n);
 }
 
 /* The settle hook: a download finished by libcurl completes once its spool is written; its
  * failure is the download's. */
 static int transfer_settle(engine_item *it) {
-  transfer *t = ENGINE_CONTAINER(it, transfer, item);
-  int done, post;
-  engine_lock(it->engine);
-  spool_seal_locked(t, 1, &post); /* the last bytes, whatever the spool holds */
-  done = !t->sq_busy && t->sq_head == NULL;
-  if (done && t->sq_errno && !t->io_errno) {
+  transfer *t = LIST_ENTRY(it, transfer, item);
+  int err, opening, done = spool_settle(&t->spool, &err, &opening);
+  if (done && err && !t->io_errno) {
     /* libcurl saw every byte taken: the failed write makes it a write error all the same */
-    t->io_errno = t->sq_errno;
-    t->create_failed = t->sq_create;
+    t->io_errno = err;
+    t->create_failed = opening;
     if (it->result == CURLE_OK) it->result = CURLE_WRITE_ERROR;
   }
-  if (!done) t->sq_wake = 1;
-  engine_unlock(it->engine);
-  if (post) spool_post(t);
   return done;
 }
 
 /* The hold hook: a download paused for a full spool goes on once half of it is written. */
 static int transfer_hold(engine_item *it) {
-  transfer *t = ENGINE_CONTAINER(it, transfer, item);
-  int hold, post;
-  engine_lock(it->engine);
-  spool_seal_locked(t, 0, &post); /* paused: what it has goes to the disk meanwhile */
-  hold = t->sq_fill != NULL || t->sq_bytes > TRANSFER_SPOOL_MAX / 2;
-  if (hold) t->sq_wake = 1;
-  engine_unlock(it->engine);
-  if (post) spool_post(t);
-  return hold;
-}
-
-void transfer_spool_stop(transfer *t) {
-  engine *e = t->item.engine;
-  transfer_chunk *c;
-  /* Without its easy handle the transfer was released: its spool was stopped then. */
-  if (t->kind != TRANSFER_DOWNLOAD || t->item.easy == NULL) return;
-  engine_lock(e);
-  c = t->sq_head;
-  t->sq_head = t->sq_tail = NULL;
-  t->sq_bytes = 0;
-  if (t->sq_fill) {
-    t->sq_fill->next = c;
-    c = t->sq_fill;
-    t->sq_fill = NULL;
-  }
-  if (t->sq_busy && engine_unpost(e, &t->sq_job)) t->sq_busy = 0;
-  while (t->sq_busy) engine_wait_done(e); /* a write under way: short */
-  engine_unlock(e);
-  while (c) {
-    transfer_chunk *next = c->next;
-    free(c);
-    c = next;
-  }
+  return spool_hold(&LIST_ENTRY(it, transfer, item)->spool);
 }
 
 static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
@@ -267,7 +58,10 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
     long code = 0;
     curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200 && code < 300) {
-      int pushed; /* to the disk through the spool: memory stays flat whatever the size */
+      /* To the disk through the spool: memory stays flat whatever the size. Without a host
+       * loop (the caller waits anyway) in place; with one, the pool's workers write and wake
+       * the loop through the engine's wake pair. */
+      int pushed, err, opening, here = !t->item.engine->hosted;
       /* Past the perform's budget (a game's step(0)) the bytes wait in libcurl until the next
        * one: one call never streams a whole download while the frame waits. */
       if (n > 0 && engine_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
@@ -279,9 +73,17 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
         t->oversize = 2;
         return 0;
       }
-      pushed = spool_push(t, ptr, n);
-      if (pushed == 0) return 0;                   /* io_errno says why */
-      if (pushed < 0) return CURL_WRITEFUNC_PAUSE; /* the spool is full: on when it drains */
+      if (!here) engine_wake_fd(t->item.engine);
+      pushed = spool_push(&t->spool, ptr, n, here, &err, &opening);
+      if (pushed == 0) {
+        t->io_errno = err;
+        t->create_failed = opening;
+        return 0;
+      }
+      if (pushed < 0) { /* the spool is full: on when it drains */
+        engine_pause(&t->item);
+        return CURL_WRITEFUNC_PAUSE;
+      }
       t->bytes += (curl_off_t)n;
       return n;
     }
@@ -338,7 +140,7 @@ static int transfer_on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, 
  * on its own, so no request can reach a URL the rule refuses. Returns 1 when the transfer goes
  * on; 0 when it is done (t->refused set if the rule refused the target). */
 static int transfer_again(engine_item *it) {
-  transfer *t = ENGINE_CONTAINER(it, transfer, item);
+  transfer *t = LIST_ENTRY(it, transfer, item);
   long code = 0;
   char *target = NULL, *from = NULL;
   char why[URL_WHY_SIZE];
@@ -363,7 +165,7 @@ static int transfer_again(engine_item *it) {
   t->seen_at_ms = 0;
   t->redirects++;
   t->body_len = 0;
-  transfer_set_proxy(t, target);
+  transfer_set_proxy(t, url_is_loopback(target));
   return engine_restart(it, target);
 }
 
@@ -416,19 +218,11 @@ void transfer_guard_single_send(transfer *t) {
  * http, HTTPS_PROXY or https_proxy for https, then ALL_PROXY or all_proxy, less NO_PROXY or
  * no_proxy; "" turns every one of them off. Over https a proxy sees only a CONNECT tunnel;
  * plain http through one needs allow_http, as plain http beyond loopback does (url.c). */
-void transfer_set_proxy(transfer *t, const char *url) {
-  transfer_set_proxy_loopback(t, url_is_loopback(url));
-}
-
-void transfer_set_proxy_loopback(transfer *t, int loopback) {
+void transfer_set_proxy(transfer *t, int loopback) {
   curl_easy_setopt(t->item.easy, CURLOPT_PROXY, loopback ? "" : t->proxy);
 }
 
-transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind) {
-  return transfer_new_tagged(L, e, kind, 0, NULL);
-}
-
-transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm) {
+transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm) {
   transfer *t = (transfer *)class_new(L, TRANSFER_MT, sizeof *t);
   CURL *easy;
   int same = 0;
@@ -437,15 +231,15 @@ transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsig
   t->item.ref = LUA_NOREF;
   t->item.lane = kind == TRANSFER_DOWNLOAD;
   t->item.again = transfer_again;
+  t->kind = kind;
+  easy = engine_easy_take(e, &t->item, tag, &same);
+  if (warm) *warm = same;
+  if (easy == NULL) luaL_error(L, "curl_easy_init failed");
   if (kind == TRANSFER_DOWNLOAD) {
     t->item.settle = transfer_settle;
     t->item.hold = transfer_hold;
-    t->sq_job.run = spool_run;
+    if (spool_init(&t->spool, &e->pool, transfer_write) != 0) luaL_error(L, "out of memory");
   }
-  t->kind = kind;
-  easy = engine_easy_take_tagged(e, &t->item, tag, &same);
-  if (warm) *warm = same;
-  if (easy == NULL) luaL_error(L, "curl_easy_init failed");
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(easy, CURLOPT_XFERINFODATA, (void *)t);
@@ -465,9 +259,9 @@ transfer *transfer_check(lua_State *L, int idx) {
 }
 
 void transfer_release(transfer *t) {
-  transfer_spool_stop(t);
+  spool_stop(&t->spool);
   if (t->item.easy && t->item.tag) {
-    /* The handle goes back configured (engine_easy_take_tagged): nothing in it may point here. */
+    /* The handle goes back configured (engine_easy_take): nothing in it may point here. */
     curl_easy_setopt(t->item.easy, CURLOPT_WRITEDATA, (void *)NULL);
     curl_easy_setopt(t->item.easy, CURLOPT_ERRORBUFFER, (char *)NULL);
     curl_easy_setopt(t->item.easy, CURLOPT_XFERINFODATA, (void *)NULL);
@@ -482,7 +276,7 @@ void transfer_release(transfer *t) {
 }
 
 void transfer_discard(transfer *t) {
-  transfer_spool_stop(t);
+  spool_stop(&t->spool);
   if (t->fd >= 0) {
     close(t->fd);
     t->fd = -1;
@@ -494,52 +288,17 @@ void transfer_discard(transfer *t) {
   }
 }
 
-/* Opens "<target's name>.part-<random>" beside the target, so the final rename stays on one
- * file system; the name is cut to fit where the target's is long. O_EXCL so two downloads
- * never share a temporary file, and an exclusive flock held while this transfer owns it, so
- * that a cleanup of stale partial files (core.remove_partials) in any process passes it by. */
-int transfer_open_temp(transfer *t, const char *target) {
-  size_t n = strlen(target);
-  const char *slash = strrchr(target, '/');
-  size_t dlen = slash ? (size_t)(slash - target) + 1 : 0;
-  size_t keep = dlen + part_keep(target + dlen, n - dlen);
-  int attempt, e;
-  unsigned long seed = (unsigned long)(platform_now() * 1e9);
-  t->tmp_path = (char *)malloc(keep + PART_LEN + 1);
-  if (t->tmp_path == NULL) return ENOMEM;
-  for (attempt = 0; attempt < 100; attempt++) {
-    unsigned long r = seed ^ (platform_pid() << 16) ^
-                      ((unsigned long)(size_t)t >> 4) ^ (unsigned long)attempt * 2654435761UL;
-    memcpy(t->tmp_path, target, keep);
-    snprintf(t->tmp_path + keep, PART_LEN + 1, PART_SUFFIX "%06lx", r & 0xffffff);
-    t->fd = platform_open(t->tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    if (t->fd < 0) {
-      if (errno != EEXIST) break;
-      continue;
-    }
-    /* A cleanup may have removed the file between open and flock: then make another. */
-    if (platform_lock(t->fd, 0) == 0 && platform_same_file(t->fd, t->tmp_path)) return 0;
-    close(t->fd);
-    t->fd = -1;
-  }
-  e = errno ? errno : EEXIST;
-  free(t->tmp_path);
-  t->tmp_path = NULL;
-  return e;
-}
-
 int transfer_take_partial(transfer *t, transfer *prev) {
   /* A finished transfer's spool is written (it settled first); a failed write leaves a file
    * that cannot be resumed. */
   if (!(prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 &&
-        prev->item.state == ENGINE_DONE && prev->sq_head == NULL && !prev->sq_busy && !prev->sq_errno &&
-        !prev->io_errno))
+        prev->item.state == ENGINE_DONE && spool_clean(&prev->spool) && !prev->io_errno))
     return 0;
   t->fd = prev->fd;
   t->tmp_path = prev->tmp_path;
   prev->fd = -1;
   prev->tmp_path = NULL;
-  t->bytes = t->resume_from = t->sq_written = prev->bytes;
+  t->bytes = t->resume_from = t->spool.written = prev->bytes;
   return 1;
 }
 
@@ -549,6 +308,7 @@ int transfer_close(lua_State *L) {
   engine_stop(L, &t->item);
   transfer_release(t);
   transfer_discard(t);
+  spool_close(&t->spool);
   free(t->target_path);
   t->target_path = NULL;
   free(t->journal_path);
@@ -574,11 +334,7 @@ static int transfer_done(lua_State *L) {
 static int transfer_progress(lua_State *L) {
   transfer *t = transfer_check(L, 1);
   curl_off_t total = -1, done = t->bytes;
-  if (t->kind == TRANSFER_DOWNLOAD && t->item.easy) {
-    engine_lock(t->item.engine);
-    done = t->sq_written;
-    engine_unlock(t->item.engine);
-  }
+  if (t->kind == TRANSFER_DOWNLOAD && t->item.easy) done = spool_written(&t->spool);
   lua_pushinteger(L, done);
   if (t->item.easy) curl_easy_getinfo(t->item.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
   if (total >= 0) lua_pushinteger(L, total + t->resume_from);
@@ -606,73 +362,8 @@ int transfer_tostring(lua_State *L) {
   return 1;
 }
 
-/* core.remove_partials(target) --> number removed
- * Removes the temporary files of target (see transfer_open_temp): downloads cut short by a
- * crash. A file a live transfer owns is locked (platform_lock) and is left alone. Work (work.h):
- * on a worker inside a task, since it reads a directory. */
-typedef struct {
-  const char *target;
-  size_t tlen;
-  int removed, oom;
-} partials_state;
-
-static int partials_prepare(lua_State *L, int first, void *p) {
-  partials_state *r = (partials_state *)p;
-  r->target = luaL_checklstring(L, first, &r->tlen);
-  return -1;
-}
-
-static void partials_run(void *p) {
-  partials_state *r = (partials_state *)p;
-  const char *target = r->target;
-  const char *sep = platform_last_sep(target);
-  const char *base = sep ? sep + 1 : target;
-  size_t keep = part_keep(base, strlen(base));
-  char *dir = platform_parent(target), *path;
-  platform_dir *d;
-  const char *name;
-  platform_info info;
-  if (dir == NULL) {
-    r->oom = 1;
-    return;
-  }
-  /* No file has a name with a NUL in it: cut there, it would be another file's partials. */
-  d = memchr(target, '\0', r->tlen) ? NULL : platform_opendir(dir);
-  path = (char *)malloc(strlen(dir) + (size_t)256 * 3 + 2);
-  while (d && path && (name = platform_readdir(d)) != NULL) {
-    int fd;
-    if (!part_is(name, base, keep) || strlen(name) > (size_t)256 * 3) continue;
-    sprintf(path, "%s/%s", dir, name);
-    /* Only a regular file is opened (lstat first): a FIFO or a device of that name is left. */
-    if (platform_stat(path, 0, &info) != 0 || !info.is_reg) continue;
-    fd = platform_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
-    if (fd < 0) continue;
-    /* Unlinked while the lock is held: its owner, if one comes, sees the name is gone. */
-    if (platform_lock(fd, 0) == 0 && platform_unlink(path) == 0) r->removed++;
-    close(fd);
-  }
-  platform_closedir(d);
-  free(path);
-  free(dir);
-}
-
-static int partials_push(lua_State *L, void *p) {
-  partials_state *r = (partials_state *)p;
-  if (r->oom) return luaL_error(L, "out of memory");
-  lua_pushinteger(L, r->removed);
-  return 1;
-}
-
-const work_kind transfer_remove_partials_kind = {"remove_partials", 1, sizeof(partials_state), partials_prepare,
-                                                 partials_run, partials_push, NULL};
-
-static int l_remove_partials(lua_State *L) {
-  return work_here(L, &transfer_remove_partials_kind);
-}
-
 const luaL_Reg transfer_methods[] = {{"done", transfer_done},
                                      {"progress", transfer_progress},
                                      {"cancel", transfer_cancel},
                                      {"discard", transfer_discard_l},
                                      {NULL, NULL}};
-const luaL_Reg transfer_functions[] = {{"remove_partials", l_remove_partials}, {NULL, NULL}};

@@ -3,12 +3,10 @@
 #define AIMLMUSIC_TRANSFER_H
 
 #include "engine.h"
-#include "work.h"
+#include "hidden.h"
+#include "spool.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 #define TRANSFER_MT "aimlmusic.transfer"
 
@@ -18,21 +16,6 @@
 #define TRANSFER_MAX_ERROR_BODY ((size_t)64 * 1024)
 /* Redirects a download follows, each checked against the URL rule (url.h) before it is sent. */
 #define TRANSFER_MAX_REDIRECTS 5
-
-/* Bytes of a download waiting for the disk at most: past this the download pauses until its
- * worker has written half of them. */
-#define TRANSFER_SPOOL_MAX ((size_t)512 * 1024)
-
-/* What a piece of the spool holds at least: libcurl hands a download over 16 KiB at a time,
- * and a worker writes it in pieces of this size. */
-#define TRANSFER_SPOOL_CHUNK ((size_t)120 * 1024) /* with its header, under malloc's mmap threshold */
-
-/* A piece of a download on its way to the disk: len bytes of cap. */
-typedef struct transfer_chunk {
-  struct transfer_chunk *next;
-  size_t len, cap;
-  char data[];
-} transfer_chunk;
 
 typedef enum { TRANSFER_SUBMIT,
                TRANSFER_STATUS,
@@ -79,19 +62,9 @@ typedef struct transfer {
    * it tried to send it again on another connection and was refused. */
   int sends;
   int resend_refused;
-  /* The spool of a download: what libcurl hands over is copied here and written to the file
-   * in order by one job at a time on the engine's workers, so the loop never waits for the
-   * disk. Under the engine's mutex (engine_lock), all but the job itself. */
-  transfer_chunk *sq_head, *sq_tail;
-  transfer_chunk *sq_fill; /* the piece this thread fills, not in the spool yet: no lock */
-  size_t sq_bytes;         /* waiting in the spool */
-  curl_off_t sq_written;   /* in the file: what progress reports */
-  int sq_busy;             /* the job is posted or running */
-  int sq_started;          /* the first bytes were handed to a worker */
-  int sq_errno;            /* the first write that failed, or the file's creation (sq_create) */
-  int sq_create;
-  int sq_wake; /* the loop waits for the spool: wake it when it drains */
-  engine_job sq_job;
+  /* A download's bytes on their way to its file (spool.h), written by the engine's pool so
+   * that the loop never waits for the disk; the file is made on its first write. */
+  spool spool;
   /* The commit of a finished download (commit.c), run by a worker of the engine. */
   int committed;       /* the commit ran (in this thread, or a worker that was joined) */
   int commit_errno;    /* 0, or errno of the step that failed */
@@ -99,17 +72,14 @@ typedef struct transfer {
   int commit_creating; /* the failed step was making the (empty) file */
 } transfer;
 
-/* Pushes a new transfer userdata with an easy handle from e and its basic options. */
-transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind);
-/* transfer_new on a handle tagged tag (engine_easy_take_tagged): *warm says whether it comes
- * configured by an earlier transfer of the same tag, which then needs only what differs. */
-transfer *transfer_new_tagged(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm);
+/* Pushes a new transfer userdata with an easy handle from e tagged tag (engine_easy_take):
+ * *warm says whether it comes configured by an earlier transfer of the same tag, which then
+ * needs only what differs. */
+transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm);
 transfer *transfer_check(lua_State *L, int idx);
 /* Gives the easy handle back and frees the body: the transfer is finished and its memory
  * should not wait for the garbage collector. */
 void transfer_release(transfer *t);
-/* Drops what a download's spool still holds and waits for a write under way. */
-void transfer_spool_stop(transfer *t);
 /* Closes and removes a download's temporary file, if it still has one. */
 void transfer_discard(transfer *t);
 /* Lets a submit reuse a connection only where a second send is impossible: libcurl re-sends
@@ -120,14 +90,9 @@ void transfer_guard_single_send(transfer *t);
 /* What transfer_guard_single_send learns of the loaded libcurl, once per process (under the
  * core's once, before any Lua state opens the module). */
 void transfer_init_once(void);
-/* Opens the temporary file beside target: 0, or an errno. A download's spool does it on a
- * worker when the first bytes come (or the commit, for an empty body). */
-int transfer_open_temp(transfer *t, const char *target);
-/* Points the transfer's proxy at url's host: none for a loopback host (a proxy would reach
- * its own loopback, and would see an API request's key), else the session's. */
-void transfer_set_proxy(transfer *t, const char *url);
-/* The same, where the caller knows whether the host is a loopback one. */
-void transfer_set_proxy_loopback(transfer *t, int loopback);
+/* Points the transfer's proxy at its host: none for a loopback host (url_is_loopback: a proxy
+ * would reach its own loopback, and would see an API request's key), else the session's. */
+void transfer_set_proxy(transfer *t, int loopback);
 /* Takes over prev's partial file (a failed earlier attempt), to resume from its end; 0 when
  * prev has none to give. */
 int transfer_take_partial(transfer *t, transfer *prev);
@@ -138,12 +103,8 @@ int transfer_close(lua_State *L);
 int transfer_tostring(lua_State *L);
 /* transfer:done, :progress, :cancel, :discard (commit.h adds :commit and :finish);
  * core.remove_partials */
-extern const luaL_Reg transfer_methods[], transfer_functions[];
-/* core.remove_partials as work (work.h). */
-extern const work_kind transfer_remove_partials_kind;
+extern const luaL_Reg transfer_methods[];
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

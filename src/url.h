@@ -7,10 +7,9 @@
 
 #include <stddef.h>
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+#include "hidden.h"
+
+HIDDEN_BEGIN
 
 #define URL_WHY_SIZE 160
 
@@ -21,8 +20,6 @@ int url_allowed(const char *url, int allow_http, const char *from, char *why);
  * reach for us: its loopback is its own. */
 int url_is_loopback(const char *url);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

@@ -4,17 +4,13 @@
 #define AIMLMUSIC_VALIDATE_H
 
 #include "compat.h"
+#include "hidden.h"
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+HIDDEN_BEGIN
 
 /* Registers core.validate, core.encode and core.utf8_len in the module table at the top. */
 void validate_open(lua_State *L);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

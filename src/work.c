@@ -1,12 +1,10 @@
-/* work: file work on the engine's worker threads, for a task to await.
- *
- * DESIGN. A work is a userdata holding an engine item and the state of one work_kind (work.h)
- * described by the file that owns the work: journal.c, output.c, datauri.c, transfer.c. It runs
- * on a worker (engine_spawn) and completes the one way worker items do, through the engine's
- * done queue drained on the stepping thread, which wakes the task waiting for it
- * (aimlmusic.task's await, as for a transfer). The arguments stay referenced while it lives,
- * so the state may borrow their strings.
- * Must not know: what a kind does, files, the journal's format, HTTP. */
+/* work: core.work, file work on the engine's pool for a task to await. Owns: the work
+ * userdata, an engine item and the state of one work_kind (workkind.h) described by the file
+ * that owns the work (journal.c, output.c, datauri.c, part.c). It runs on a worker
+ * (engine_spawn) and completes the one way pool jobs do, through the done queue drained on the
+ * stepping thread, which wakes the task waiting for it (aimlmusic.task's await, as for a
+ * transfer). The arguments stay referenced while it lives, so the state may borrow their
+ * strings. Must not know: what a kind does, files, the journal's format, HTTP. */
 #include "work.h"
 
 #include <string.h>
@@ -16,7 +14,7 @@
 #include "engine.h"
 #include "journal.h"
 #include "output.h"
-#include "transfer.h"
+#include "part.h"
 
 #define WORK_MT "aimlmusic.work"
 
@@ -34,14 +32,14 @@ typedef struct {
 
 static const work_kind *const kinds[] = {&journal_append_kind, &journal_read_kind, &output_reserve_kind,
                                          &reservation_own_kind, &reservation_release_kind, &datauri_read_kind,
-                                         &transfer_remove_partials_kind};
+                                         &part_remove_kind};
 
 static work *work_check(lua_State *L) {
   return (work *)luaL_checkudata(L, 1, WORK_MT);
 }
 
 static void work_run(engine_item *it) {
-  work *w = ENGINE_CONTAINER(it, work, item);
+  work *w = LIST_ENTRY(it, work, item);
   w->kind->run(w->state);
 }
 
@@ -86,7 +84,21 @@ static int work_result(lua_State *L) {
   return n;
 }
 
-static int work_start(lua_State *L, work *w, const work_kind *k, engine *e);
+/* Starts w on a worker, its arguments (2 to top) kept while it lives; 0 when no thread can. */
+static int work_start(lua_State *L, work *w, const work_kind *k, engine *e) {
+  int top = lua_gettop(L), i;
+  w->kind = k;
+  lua_createtable(L, top - 1, 0);
+  for (i = 2; i <= top; i++) {
+    lua_pushvalue(L, i);
+    lua_rawseti(L, -2, i - 1);
+  }
+  w->args = luaL_ref(L, LUA_REGISTRYINDEX);
+  w->item.engine = e;
+  engine_retain(e);
+  w->item.work = work_run;
+  return engine_spawn(L, &w->item, 1);
+}
 
 /* core.work(name, ...): see work.h. */
 static int l_work(lua_State *L) {
@@ -118,22 +130,6 @@ static int l_work(lua_State *L) {
   }
   lua_settop(L, 1);
   return 1;
-}
-
-/* Starts w on a worker, its arguments (2 to top) kept while it lives; 0 when no thread can. */
-static int work_start(lua_State *L, work *w, const work_kind *k, engine *e) {
-  int top = lua_gettop(L), i;
-  w->kind = k;
-  lua_createtable(L, top - 1, 0);
-  for (i = 2; i <= top; i++) {
-    lua_pushvalue(L, i);
-    lua_rawseti(L, -2, i - 1);
-  }
-  w->args = luaL_ref(L, LUA_REGISTRYINDEX);
-  w->item.engine = e;
-  engine_retain(e);
-  w->item.work = work_run;
-  return engine_spawn(L, &w->item, 1);
 }
 
 /* work:cancel(), work:finish(): what a task cancelled while it waits asks of what it waits

@@ -1,7 +1,14 @@
 #!/bin/sh
-# Dependencies in src/ point one way: down. Compiles each src/*.c to an object and, from nm
-# (what each object defines, what it leaves undefined), fails when a file calls a function or
-# reads data defined in a file above it in LAYERS, or when a file is not placed in LAYERS.
+# Dependencies in src/ point one way: down. Fails when
+#  - a file is not placed in LAYERS;
+#  - a file calls a function or reads data defined in a file above it (each src/*.c compiled
+#    to an object alone; nm says what each defines and what it leaves undefined);
+#  - a file (.c or .h) includes the header of a file above it: X.h ranks as X.c (platform.h
+#    as platform_posix.c); a header with no .c of its own (list.h, compat.h ...) is a contract
+#    any layer may include, and may itself include only such headers. Structs are defined in
+#    headers, so this also keeps a file from reading or writing the fields of a layer above;
+#  - a src/*.c does not open with its header comment: "/* NAME: what it is. Owns: ... Must
+#    not know: ...", NAME its file name.
 # usage: CC=cc CFLAGS='...' tools/layers.sh [objdir]   (make layers passes the build's flags)
 set -eu
 
@@ -9,7 +16,7 @@ set -eu
 # place. A new src/*.c must be put here, above what it calls.
 LAYERS="
 class platform_posix platform_win32 error json url redact datauri field schema validate output host journal
-pollfd engine drive transfer response commit trace session work
+part handles pool spool pollset engine drive transfer response commit trace session work
 core
 "
 
@@ -62,5 +69,45 @@ for o in "$out"/*.o; do
     fi
   done
 done
-[ "$status" -eq 0 ] && echo "layers: $(ls "$root"/src/*.c | wc -l) files, every dependency points down"
+# The rank of header NAME.h: its .c's, or nothing for a contract with no code.
+hrank() {
+  case "$1" in
+    platform) rank platform_posix ;;
+    *) if [ -f "$root/src/$1.c" ]; then rank "$1"; fi ;;
+  esac
+}
+for f in "$root"/src/*.c "$root"/src/*.h; do
+  base=$(basename "$f")
+  name=${base%.*}
+  case "$base" in
+    *.c) r=$(rank "$name") ;;
+    *) r=$(hrank "$name") ;;
+  esac
+  for inc in $(sed -n 's/^#include "\([a-z_0-9]*\)\.h".*/\1/p' "$f"); do
+    [ "$inc" = "$name" ] && continue
+    d=$(hrank "$inc")
+    [ -n "$d" ] || continue # a contract: fine anywhere
+    if [ -z "$r" ]; then
+      echo "layers: src/$base (no .c: a contract any layer includes) includes src/$inc.h, which has a layer" >&2
+      status=1
+    elif [ "$d" -gt "$r" ]; then
+      echo "layers: src/$base includes src/$inc.h, which is not below it" >&2
+      status=1
+    fi
+  done
+done
+
+for c in "$root"/src/*.c; do
+  name=$(basename "$c" .c)
+  head=$(awk '{ print } /\*\// { exit }' "$c" | sed 's/^ \*//' | tr '\n' ' ' | tr -s ' ')
+  case "$head" in
+    "/* $name: "*Owns:*"Must not know:"*) ;;
+    *)
+      echo "layers: src/$name.c does not open with \"/* $name: ... Owns: ... Must not know: ...\"" >&2
+      status=1
+      ;;
+  esac
+done
+
+[ "$status" -eq 0 ] && echo "layers: $(ls "$root"/src/*.c | wc -l) files, every dependency and include points down"
 exit "$status"

@@ -1,42 +1,46 @@
 /* One descriptor a host event loop can watch for the whole engine: readable whenever
  * music.step(0) has work (a libcurl socket is ready, a commit finished, libcurl's timer or the
  * scheduler's next wake-up is due). epoll + timerfd on Linux, kqueue on macOS and the BSDs.
- * Windows has no such descriptor: pollfd_open fails there, and music.pollfd() says so. */
-#ifndef AIMLMUSIC_POLLFD_H
-#define AIMLMUSIC_POLLFD_H
+ * Windows has no such descriptor: pollset_open fails there, and music.pollfd() says so. */
+#ifndef AIMLMUSIC_POLLSET_H
+#define AIMLMUSIC_POLLSET_H
 
-#include "engine.h"
+#include <curl/curl.h>
 
-/* Nothing declared here leaves the shared object: only luaopen_aimlmusic_core is exported. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(hidden)
-#endif
+#include "hidden.h"
 
+HIDDEN_BEGIN
+
+typedef struct pollset {
+  int fd, timer_fd; /* the set and its timer; -1 when there is none */
+  int wake_fd;      /* the wake descriptor's read end, once added (-1: none) */
+} pollset;
+
+/* No set yet. */
+void pollset_init(pollset *ps);
 /* Creates the set (with its timer) if it does not exist yet. 0 on success, else an errno. */
-int pollfd_open(engine *e);
+int pollset_open(pollset *ps);
 /* Closes the set and its timer; idempotent. */
-void pollfd_close(engine *e);
+void pollset_close(pollset *ps);
 /* Follows libcurl's socket callback: what is CURL_POLL_IN, _OUT, _INOUT or _REMOVE; known
  * says whether fd is in the set already (libcurl's socketp, set by the engine on the first
  * call), so that a change is one system call. */
-void pollfd_watch(engine *e, curl_socket_t fd, int what, int known);
-/* Adds the wake pipe's read end to the set. */
-void pollfd_add_wake(engine *e, int fd);
+void pollset_watch(pollset *ps, curl_socket_t fd, int what, int known);
+/* Adds the wake pair's read end to the set (now, or when the set is made). */
+void pollset_add_wake(pollset *ps, int fd);
 /* Arms the timer to fire in ms milliseconds (0: now), or disarms it (ms < 0), clearing an
  * expiry that was not consumed yet. */
-void pollfd_arm(engine *e, long ms);
+void pollset_arm(pollset *ps, long ms);
 
-/* Ready libcurl sockets (timer and wake pipe are consumed, not listed), at most max, as
+/* Ready libcurl sockets (timer and wake pair are consumed, not listed), at most max, as
  * descriptors and CURL_CSELECT_* bits. Never blocks. */
-int pollfd_ready(engine *e, curl_socket_t *fds, int *bits, int max);
+int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits, int max);
 /* Sleeps until the set is readable or ms milliseconds pass. */
-int pollfd_wait(engine *e, int ms);
+int pollset_wait(pollset *ps, int ms);
 
 /* Sockets handed to libcurl per step; more stay ready for the next one. */
-#define POLLFD_BATCH 64
+#define POLLSET_BATCH 64
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
+HIDDEN_END
 
 #endif

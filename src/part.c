@@ -1,0 +1,149 @@
+/* part: a download's temporary file, "<target's name, cut to fit>.part-XXXXXX" beside its
+ * target. Owns: the name (made and parsed only here), its creation (O_EXCL, and an exclusive
+ * flock held while a transfer owns it), the writes into it, and core.remove_partials, the scan
+ * that removes the files of downloads cut short by a crash. Must not know: transfers, libcurl,
+ * the engine, how a file is moved into place. */
+#include "part.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform.h"
+
+/* Temporary names are "<target's name, cut to fit>.part-XXXXXX" beside the target. */
+#define PART_SUFFIX ".part-"
+#define PART_SUFFIX_LEN 6
+#define PART_LEN (PART_SUFFIX_LEN + 6) /* ".part-" and six hex digits */
+#define NAME_MAX_LEN 255               /* the longest file name POSIX file systems take */
+
+/* How many bytes of the target's file name (base, blen bytes) its temporary name keeps, so
+ * that the temporary name fits whenever the target's does. */
+static size_t part_keep(const char *base, size_t blen) {
+  size_t keep;
+  if (blen + PART_LEN <= NAME_MAX_LEN) return blen;
+  keep = NAME_MAX_LEN - PART_LEN;
+  /* Cut on a character boundary: never between the bytes of one UTF-8 sequence. */
+  while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80) keep--;
+  return keep;
+}
+
+/* Whether name is a temporary name of the target whose file name is base (keep bytes kept). */
+static int part_is(const char *name, const char *base, size_t keep) {
+  size_t k;
+  if (strncmp(name, base, keep) != 0 || strncmp(name + keep, PART_SUFFIX, PART_SUFFIX_LEN) != 0) return 0;
+  for (k = keep + PART_SUFFIX_LEN; name[k] && strchr("0123456789abcdef", name[k]); k++) {
+  }
+  return name[k] == '\0' && k == keep + PART_LEN;
+}
+
+int part_write(int fd, const char *p, size_t n) {
+  size_t off = 0;
+  while (off < n) {
+    long w = platform_write(fd, p + off, n - off);
+    if (w < 0) return errno;
+    off += (size_t)w;
+  }
+  return 0;
+}
+
+/* Opens "<target's name>.part-<random>" beside the target, so the final rename stays on one
+ * file system; the name is cut to fit where the target's is long. O_EXCL so two downloads
+ * never share a temporary file, and an exclusive flock held while this transfer owns it, so
+ * that a cleanup of stale partial files (core.remove_partials) in any process passes it by. */
+int part_open(const char *target, unsigned long salt, char **path, int *fd) {
+  size_t n = strlen(target);
+  const char *slash = strrchr(target, '/');
+  size_t dlen = slash ? (size_t)(slash - target) + 1 : 0;
+  size_t keep = dlen + part_keep(target + dlen, n - dlen);
+  int attempt, e;
+  unsigned long seed = (unsigned long)(platform_now() * 1e9);
+  *path = (char *)malloc(keep + PART_LEN + 1);
+  if (*path == NULL) return ENOMEM;
+  for (attempt = 0; attempt < 100; attempt++) {
+    unsigned long r = seed ^ (platform_pid() << 16) ^
+                      (salt >> 4) ^ (unsigned long)attempt * 2654435761UL;
+    memcpy(*path, target, keep);
+    snprintf(*path + keep, PART_LEN + 1, PART_SUFFIX "%06lx", r & 0xffffff);
+    *fd = platform_open(*path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (*fd < 0) {
+      if (errno != EEXIST) break;
+      continue;
+    }
+    /* A cleanup may have removed the file between open and flock: then make another. */
+    if (platform_lock(*fd, 0) == 0 && platform_same_file(*fd, *path)) return 0;
+    close(*fd);
+    *fd = -1;
+  }
+  e = errno ? errno : EEXIST;
+  free(*path);
+  *path = NULL;
+  return e;
+}
+
+/* core.remove_partials(target) --> number removed
+ * Removes the temporary files of target (see part_open): downloads cut short by a
+ * crash. A file a live transfer owns is locked (platform_lock) and is left alone. Work (workkind.h):
+ * on a worker inside a task, since it reads a directory. */
+typedef struct {
+  const char *target;
+  size_t tlen;
+  int removed, oom;
+} partials_state;
+
+static int partials_prepare(lua_State *L, int first, void *p) {
+  partials_state *r = (partials_state *)p;
+  r->target = luaL_checklstring(L, first, &r->tlen);
+  return -1;
+}
+
+static void partials_run(void *p) {
+  partials_state *r = (partials_state *)p;
+  const char *target = r->target;
+  const char *sep = platform_last_sep(target);
+  const char *base = sep ? sep + 1 : target;
+  size_t keep = part_keep(base, strlen(base));
+  char *dir = platform_parent(target), *path;
+  platform_dir *d;
+  const char *name;
+  platform_info info;
+  if (dir == NULL) {
+    r->oom = 1;
+    return;
+  }
+  /* No file has a name with a NUL in it: cut there, it would be another file's partials. */
+  d = memchr(target, '\0', r->tlen) ? NULL : platform_opendir(dir);
+  path = (char *)malloc(strlen(dir) + (size_t)256 * 3 + 2);
+  while (d && path && (name = platform_readdir(d)) != NULL) {
+    int fd;
+    if (!part_is(name, base, keep) || strlen(name) > (size_t)256 * 3) continue;
+    sprintf(path, "%s/%s", dir, name);
+    /* Only a regular file is opened (lstat first): a FIFO or a device of that name is left. */
+    if (platform_stat(path, 0, &info) != 0 || !info.is_reg) continue;
+    fd = platform_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0) continue;
+    /* Unlinked while the lock is held: its owner, if one comes, sees the name is gone. */
+    if (platform_lock(fd, 0) == 0 && platform_unlink(path) == 0) r->removed++;
+    close(fd);
+  }
+  platform_closedir(d);
+  free(path);
+  free(dir);
+}
+
+static int partials_push(lua_State *L, void *p) {
+  partials_state *r = (partials_state *)p;
+  if (r->oom) return luaL_error(L, "out of memory");
+  lua_pushinteger(L, r->removed);
+  return 1;
+}
+
+const work_kind part_remove_kind = {"remove_partials", 1, sizeof(partials_state), partials_prepare,
+                                    partials_run, partials_push, NULL};
+
+static int l_remove_partials(lua_State *L) {
+  return work_here(L, &part_remove_kind);
+}
+
+const luaL_Reg part_functions[] = {{"remove_partials", l_remove_partials}, {NULL, NULL}};

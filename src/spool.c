@@ -1,0 +1,198 @@
+/* spool: a download's ordered stream of bytes on their way to the disk. Owns: the pieces
+ * libcurl's bytes are copied into, their order and count (backpressure: past SPOOL_MAX the
+ * caller pauses), the one pool job at a time that hands them to the owner's writer, the first
+ * failure, and its own mutex. Must not know: files (the owner's writer makes the file on its
+ * first call), libcurl, the engine, Lua.
+ * The thread that steps fills one piece without a lock and seals it into the spool when it is
+ * full (a lock and a job per 120 KiB, not per 16 KiB call of libcurl's); a job, once posted,
+ * writes every sealed piece in order and goes back through the pool's done queue, and only
+ * then (spool_after) can the next one be posted: one writer at a time, in order. */
+#include "spool.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The spool's job, on a worker: writes the pieces in order until none is left. */
+static void spool_run(pool_job *j) {
+  spool *s = LIST_ENTRY(j, spool, job);
+  list_node *n;
+  platform_mutex_lock(&s->mu);
+  while ((n = list_pop(&s->chunks)) != NULL) {
+    spool_chunk *c = LIST_ENTRY(n, spool_chunk, link);
+    int failed = s->err, err = 0, opening = 0;
+    platform_mutex_unlock(&s->mu);
+    if (!failed) err = s->write(s, c->data, c->len, &opening);
+    platform_mutex_lock(&s->mu);
+    s->bytes -= c->len;
+    if (!failed && !err) s->written += (long long)c->len;
+    free(c);
+    if (err && !s->err) {
+      s->opening = opening;
+      platform_store_release(&s->err, err);
+    }
+    if (s->wake && s->bytes <= SPOOL_MAX / 2) {
+      s->wake = 0;
+      pool_wake(s->pool);
+    }
+  }
+  platform_mutex_unlock(&s->mu);
+}
+
+/* Hands the job to a worker, or writes here when there is none. */
+static void spool_post(spool *s) {
+  if (pool_post(s->pool, &s->job)) return;
+  spool_run(&s->job);
+  s->busy = 0;
+}
+
+void spool_after(pool_job *j) {
+  spool *s = LIST_ENTRY(j, spool, job);
+  int more;
+  platform_mutex_lock(&s->mu);
+  more = !list_empty(&s->chunks);
+  platform_mutex_unlock(&s->mu);
+  s->busy = more;
+  if (more) spool_post(s);
+}
+
+int spool_init(spool *s, pool *p, int (*write)(spool *s, const char *p, size_t n, int *opening)) {
+  int err = platform_mutex_init(&s->mu);
+  if (err) return err;
+  s->ready = 1;
+  s->write = write;
+  s->pool = p;
+  s->job.run = spool_run;
+  s->job.after = spool_after;
+  list_init(&s->chunks);
+  return 0;
+}
+
+/* Moves the piece being filled into the spool: 1; 0 when the spool is full and force is 0
+ * (the piece stays, and the loop is woken when the spool is half written). With the mutex
+ * held; *post says whether the caller must call spool_post after unlocking. */
+static int spool_seal_locked(spool *s, int force, int *post) {
+  spool_chunk *c = s->fill;
+  *post = 0;
+  if (c == NULL || c->len == 0) return 1;
+  if (!force && s->bytes > 0 && s->bytes + c->len > SPOOL_MAX) {
+    s->wake = 1;
+  } else {
+    list_push(&s->chunks, &c->link);
+    s->bytes += c->len;
+    s->fill = NULL;
+  }
+  if (!s->busy && !list_empty(&s->chunks)) s->busy = *post = 1;
+  return s->fill == NULL;
+}
+
+static int spool_seal(spool *s, int force) {
+  int post, sealed;
+  platform_mutex_lock(&s->mu);
+  sealed = spool_seal_locked(s, force, &post);
+  platform_mutex_unlock(&s->mu);
+  if (post) spool_post(s);
+  return sealed;
+}
+
+int spool_push(spool *s, const char *p, size_t n, int here, int *err, int *opening) {
+  spool_chunk *c = s->fill;
+  *opening = 0;
+  *err = platform_load_acquire(&s->err);
+  if (!*err && c == NULL && here && !s->busy) {
+    /* Nothing waits (no piece, no job): in place, the fastest way. */
+    if ((*err = s->write(s, p, n, opening)) != 0) return 0;
+    s->started = 1;
+    s->written += (long long)n;
+    return 1;
+  }
+  if (*err) {
+    platform_mutex_lock(&s->mu); /* with its companion, opening */
+    *opening = s->opening;
+    platform_mutex_unlock(&s->mu);
+    return 0;
+  }
+  if (c == NULL || c->cap - c->len < n) {
+    size_t cap = n > SPOOL_CHUNK ? n : SPOOL_CHUNK;
+    if (c && !spool_seal(s, 0)) return -1;
+    c = (spool_chunk *)malloc(sizeof *c + cap);
+    if (c == NULL) {
+      *err = ENOMEM;
+      return 0;
+    }
+    c->link.prev = c->link.next = NULL;
+    c->len = 0;
+    c->cap = cap;
+    s->fill = c;
+  }
+  memcpy(c->data + c->len, p, n);
+  c->len += n;
+  if (!s->started) {
+    /* The first bytes go at once: the file is made and progress starts. */
+    s->started = 1;
+    spool_seal(s, 1);
+  }
+  return 1;
+}
+
+int spool_settle(spool *s, int *err, int *opening) {
+  int done, post;
+  platform_mutex_lock(&s->mu);
+  spool_seal_locked(s, 1, &post); /* the last bytes, whatever the spool holds */
+  done = !s->busy && list_empty(&s->chunks);
+  *err = done ? s->err : 0;
+  *opening = s->opening;
+  platform_mutex_unlock(&s->mu);
+  if (post) spool_post(s);
+  return done;
+}
+
+int spool_hold(spool *s) {
+  int hold, post;
+  platform_mutex_lock(&s->mu);
+  spool_seal_locked(s, 0, &post); /* paused: what it has goes to the disk meanwhile */
+  hold = s->fill != NULL || s->bytes > SPOOL_MAX / 2;
+  if (hold) s->wake = 1;
+  platform_mutex_unlock(&s->mu);
+  if (post) spool_post(s);
+  return hold;
+}
+
+long long spool_written(spool *s) {
+  long long n;
+  if (!s->ready) return s->written;
+  platform_mutex_lock(&s->mu);
+  n = s->written;
+  platform_mutex_unlock(&s->mu);
+  return n;
+}
+
+int spool_clean(spool *s) {
+  /* After the stream settled no job runs: the stepping thread's view is the whole story. */
+  return !s->busy && s->fill == NULL && list_empty(&s->chunks) && !platform_load_acquire(&s->err);
+}
+
+void spool_stop(spool *s) {
+  list_node dropped, *n, *next;
+  if (!s->ready) return;
+  list_init(&dropped);
+  platform_mutex_lock(&s->mu);
+  list_move(&dropped, &s->chunks);
+  s->bytes = 0;
+  platform_mutex_unlock(&s->mu);
+  if (s->busy) pool_join(s->pool, &s->job); /* a write under way: short */
+  s->busy = 0;
+  if (s->fill) list_push(&dropped, &s->fill->link);
+  s->fill = NULL;
+  for (n = dropped.next; n != &dropped; n = next) {
+    next = n->next;
+    free(LIST_ENTRY(n, spool_chunk, link));
+  }
+}
+
+void spool_close(spool *s) {
+  if (!s->ready) return;
+  spool_stop(s);
+  platform_mutex_destroy(&s->mu);
+  s->ready = 0;
+}

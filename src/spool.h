@@ -1,0 +1,72 @@
+/* spool: a download's ordered stream of bytes on their way to the disk (see spool.c). */
+#ifndef AIMLMUSIC_SPOOL_H
+#define AIMLMUSIC_SPOOL_H
+
+#include <stddef.h>
+
+#include "hidden.h"
+#include "list.h"
+#include "platform.h"
+#include "pool.h"
+
+HIDDEN_BEGIN
+
+/* Bytes waiting for the disk at most: past this the download pauses until half are written. */
+#define SPOOL_MAX ((size_t)512 * 1024)
+/* What a piece holds at least: libcurl hands a download over 16 KiB at a time, and a worker
+ * writes it in pieces of this size (with its header, under malloc's mmap threshold). */
+#define SPOOL_CHUNK ((size_t)120 * 1024)
+
+typedef struct spool_chunk {
+  list_node link;
+  size_t len, cap;
+  char data[];
+} spool_chunk;
+
+typedef struct spool {
+  /* The owner's writer, on a worker (or in place): n bytes at p after what it wrote before;
+   * 0, or an errno with *opening set when it was making the file that failed. */
+  int (*write)(struct spool *s, const char *p, size_t n, int *opening);
+  pool *pool;
+  pool_job job;
+  int ready; /* mu exists (spool_init) */
+  platform_mutex mu;
+  /* Under mu: the sealed pieces, their bytes, what is in the file (progress), the first
+   * failure, and whether the loop waits for the spool to drain to half. */
+  list_node chunks;
+  size_t bytes;
+  long long written;
+  int err, opening, wake;
+  /* The stepping thread's: the piece it fills (not sealed, no lock), whether a job is posted
+   * and not drained yet, whether the first bytes went to a worker. */
+  spool_chunk *fill;
+  int busy, started;
+} spool;
+
+/* An empty spool writing through write on p's workers: 0, or an errno. */
+int spool_init(spool *s, pool *p, int (*write)(spool *s, const char *p, size_t n, int *opening));
+/* Copies n bytes at p into the spool: 1; -1 when it is full (pause the transfer until
+ * spool_hold says otherwise); 0 on a failure, its errno in *err (*opening: making the file).
+ * With here, while nothing waits to be written, the bytes are written in place: a script that
+ * waits for its download anyway, which costs less. */
+int spool_push(spool *s, const char *p, size_t n, int here, int *err, int *opening);
+/* The stream ended: seals the last piece and returns 1 when every byte is written (or failed:
+ * *err, *opening set), 0 while a worker is still at it. */
+int spool_settle(spool *s, int *err, int *opening);
+/* A paused transfer: seals what it can and returns 1 while it should stay paused (the pool's
+ * wake byte comes when half the spool is written). */
+int spool_hold(spool *s);
+/* The job came back from the done queue: the next one is posted if bytes are waiting. */
+void spool_after(pool_job *j);
+/* What is in the file. */
+long long spool_written(spool *s);
+/* 1 when nothing waits and nothing failed: the file is what was pushed. */
+int spool_clean(spool *s);
+/* Drops what waits and waits for a write under way; spool_close also frees the mutex. Both
+ * idempotent. */
+void spool_stop(spool *s);
+void spool_close(spool *s);
+
+HIDDEN_END
+
+#endif

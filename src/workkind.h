@@ -1,0 +1,49 @@
+/* workkind: file work described once, run here (outside a task: the caller waits, as the API says)
+ * or on the engine's pool (core.work, inside a task: the task awaits it), so the
+ * thread that steps the engine never waits for the disk or another process's lock.
+ * A file that owns some file work (journal.c, output.c, datauri.c, part.c) describes it as
+ * a work_kind and registers its blocking function as work_here(L, &kind); work.c starts the
+ * same kinds on the workers. A contract with no code of its own: any layer may include it. */
+#ifndef AIMLMUSIC_WORKKIND_H
+#define AIMLMUSIC_WORKKIND_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "compat.h"
+#include "hidden.h"
+
+HIDDEN_BEGIN
+
+typedef struct work_kind {
+  const char *name; /* core.work(name, ...) starts it; core[name](...) runs it here */
+  int nargs;        /* the arguments it takes, at most */
+  size_t size;      /* of the state p (zero-filled) */
+  /* Stepping thread: reads the arguments from index first on into p, raising on misuse. p may
+   * borrow their strings: they live as long as the work. Returns -1 when run must follow, or
+   * the number of results it pushed (an answer needing no file system). */
+  int (*prepare)(lua_State *L, int first, void *p);
+  void (*run)(void *p);               /* any thread, without Lua */
+  int (*push)(lua_State *L, void *p); /* stepping thread: the results of run */
+  void (*clear)(void *p);             /* frees what p still holds; NULL: nothing */
+} work_kind;
+
+/* The Lua function of a kind that waits: prepare, run and push in this thread. */
+static inline int work_here(lua_State *L, const work_kind *k) {
+  void *p;
+  int n;
+  lua_settop(L, k->nargs); /* the state above the arguments, absent ones nil */
+  p = lua_newuserdata(L, k->size);
+  memset(p, 0, k->size);
+  n = k->prepare(L, 1, p);
+  if (n < 0) {
+    k->run(p);
+    n = k->push(L, p);
+  }
+  if (k->clear) k->clear(p);
+  return n;
+}
+
+HIDDEN_END
+
+#endif
