@@ -14,7 +14,7 @@ local PROMPT, LYRICS = util.PARAMS.prompt, util.PARAMS.lyrics
 local LUA = util.LUA
 
 describe("the aimlmusic command for a shell user", function()
-  local env = fixture.mock_client { duration = 0.3, client = false, dir = "private" }
+  local env = fixture.mock_client { duration = 0.2, client = false, dir = "private" }
   local root, n = util.repo_root(), 0
 
   local function case_dir()
