@@ -29,6 +29,7 @@ echo "$LAYERS" | tr -s ' \n' '\n\n' | grep -v '^$' >"$order"
 jobs=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 status=0
 pids=""
+running=0
 for c in "$root"/src/*.c; do
   name=$(basename "$c" .c)
   if ! grep -q -x -F "$name" "$order"; then
@@ -38,9 +39,11 @@ for c in "$root"/src/*.c; do
   # shellcheck disable=SC2086
   $CC $CFLAGS -c -o "$out/$name.o" "$c" &
   pids="$pids $!"
-  if [ "$(echo $pids | wc -w)" -ge "$jobs" ]; then
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
     for p in $pids; do wait "$p" || status=1; done
     pids=""
+    running=0
   fi
 done
 for p in $pids; do wait "$p" || status=1; done
