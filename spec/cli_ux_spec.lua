@@ -61,7 +61,7 @@ describe("the aimlmusic command for a shell user", function()
   end
 
   -- A 503 on the first poll and a download that goes 4 s without a byte (its body in ten
-  -- pieces over 40 s) against a request timeout of 2 s: one retry of each.
+  -- pieces over 40 s) against a request timeout of 1 s: one retry of each.
   local function faults()
     env.mock:fault { method = "GET", status = 503, times = 1 }
     env.mock:fault { host = "cdn", action = "slow", delay_ms = 40000, times = 1 }
@@ -71,7 +71,7 @@ describe("the aimlmusic command for a shell user", function()
     -- #posix: needs script(1), a pseudo-terminal
     it("shows each request, the 503's retry and the stall's, and the status line says the stall #posix", function()
       faults()
-      local s = on_terminal(gen_args("song.mp3", "-v", "--request-timeout", "2"))
+      local s = on_terminal(gen_args("song.mp3", "-v", "--request-timeout", "1"))
       local plain = s:gsub("\r\27%[K", "\n")
       assert.matches("aimlmusic: debug: POST http://[^\n]*/v2/generate/audio %(submit, attempt 1%)", plain)
       assert.matches("aimlmusic: warn: retrying status in [^\n]* after server: [^\n]*HTTP 503%) %(retry 1 of 3%)", plain)
@@ -85,7 +85,7 @@ describe("the aimlmusic command for a shell user", function()
     -- #posix: needs script(1), a pseudo-terminal
     it("without -v, the status line still says the retry and the stall, and no event line is shown #posix", function()
       faults()
-      local s = on_terminal(gen_args("song.mp3", "--request-timeout", "2"))
+      local s = on_terminal(gen_args("song.mp3", "--request-timeout", "1"))
       assert.matches("· HTTP 503, retrying %(1/3%)", s)
       assert.matches("downloading [^\r\n]* · stalled, retrying %(1/3%)", s)
       assert.is_nil(s:find("aimlmusic: debug", 1, true))
