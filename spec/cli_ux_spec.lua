@@ -94,9 +94,10 @@ describe("the aimlmusic command for a shell user", function()
 
     -- #posix: needs script(1), a pseudo-terminal
     it("says how long no byte came while a download waits, instead of a frozen bar #posix", function()
-      -- Pieces 6 s apart against a request timeout of 5 s: a wait the line counts, then a stall.
+      -- Pieces 6 s apart against a request timeout of 4 s: a wait the line counts (from 3 s, several
+      -- ticks a second), then a stall.
       env.mock:fault { host = "cdn", action = "slow", delay_ms = 60000, times = 1 }
-      local s = on_terminal(gen_args("song.mp3", "--request-timeout", "5"))
+      local s = on_terminal(gen_args("song.mp3", "--request-timeout", "4"))
       assert.matches("downloading [^\r\n]* · no data for 3s", s)
       assert.matches("downloading [^\r\n]* · stalled, retrying %(1/3%)", s)
       assert.matches("saved song.mp3", s)
