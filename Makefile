@@ -67,8 +67,13 @@ else
 endif
 
 # Each src/*.c compiled alone; nm proves that no file calls one above it (order in the script).
-layers: deps-build
+# Checked again when a source, a header or the script has changed since the last pass.
+LAYERS_OK = $(BUILD)/layers/ok
+layers: deps-build $(LAYERS_OK)
+
+$(LAYERS_OK): $(SRC) $(HDR) tools/layers.sh Makefile
 	@CC='$(CC)' CFLAGS='$(ALL_CFLAGS) -O0' tools/layers.sh $(BUILD)/layers
+	@touch $@
 
 # The repository is a Neovim plugin: core.so built for Neovim's LuaJIT where its runtimepath
 # loader looks (lua/aimlmusic/core.so, ignored by git). lazy.nvim: build = "make nvim".

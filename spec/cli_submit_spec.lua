@@ -132,10 +132,14 @@ describe("the aimlmusic command and the job it submits", function()
     return gettime() - t0
   end
 
-  describe("generate, against 30 s jobs", function()
+  -- Jobs long enough to be running still when the Ctrl-C comes 2 s in, short enough that
+  -- resume does not wait long for the end.
+  local JOB_SECONDS = 6
+
+  describe("generate, against 6 s jobs", function()
     it("prints the id within 1 s of the submit's answer, exits 130 within 1 s of one Ctrl-C 2 s later, "
       .. "and resume finishes the job with one POST in all", function()
-      env.mock:config { duration = 30 }
+      env.mock:config { duration = JOB_SECONDS }
       local slack = baseline()
       local case = case_dir()
       local pid = start(gen_args("song.mp3"), case)
@@ -155,6 +159,8 @@ describe("the aimlmusic command and the job it submits", function()
       socket.sleep(math.max(0, job.created + 2 - gettime()))
       local sent = gettime()
       execute("kill -INT " .. pid)
+      assert.is_true(sent - job.created < JOB_SECONDS - 1,
+        ("the Ctrl-C came %.2f s into a %d s job: too late to find it running"):format(sent - job.created, JOB_SECONDS))
       local gone = first_time(function() return exit_code(case) ~= nil end, 10 + slack)
       assert(gone, "the command did not exit within " .. (10 + slack) .. " s of one Ctrl-C")
       assert.is_true(gone - sent < 1 + slack,

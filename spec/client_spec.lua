@@ -342,7 +342,8 @@ describe("aimlmusic", function()
       local sub = env.dir .. "/failed"
       util.mkdir(sub)
       env.mock:fault { host = "cdn", action = "truncate", times = 10 }
-      local info, err = env.client:download(st, sub .. "/cut.wav")
+      -- one retry (it resumes from the cut file) rather than three: the same end, less backoff
+      local info, err = env.client:download(st, sub .. "/cut.wav", { max_retries = 1 })
       assert.is_nil(info)
       assert.equal("network", err.kind)
       assert.same({}, ls(sub))

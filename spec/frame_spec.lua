@@ -199,7 +199,7 @@ describe("a frame's step(0)", function()
 
   -- #posix: needs strace
   it("pauses a download whose bytes wait for a slow disk, instead of holding them all #posix", function()
-    env.mock:config { audio_seconds = 240 }
+    env.mock:config { audio_seconds = 120 }
     local st = env.completed()
     local full = fetch(st.url)
     local path = env.dir .. "/slow.wav"

@@ -28,75 +28,91 @@ out=${1:-$root/build/layers}
 mkdir -p "$out"
 rm -f "$out"/*.o # none left from a file that is gone
 
-rank() { # rank NAME: its position in LAYERS, or nothing
-  echo "$LAYERS" | tr -s ' \n' '\n\n' | grep -v '^$' | grep -n -x -F "$1" | cut -d: -f1
-}
+# The layers one name a line, bottom first: a name's rank is its line number.
+order="$out/order"
+echo "$LAYERS" | tr -s ' \n' '\n\n' | grep -v '^$' >"$order"
 
+# The objects compiled one per CPU at a time.
+jobs=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 status=0
+pids=""
+running=0
 for c in "$root"/src/*.c; do
   name=$(basename "$c" .c)
-  if [ -z "$(rank "$name")" ]; then
+  if ! grep -q -x -F "$name" "$order"; then
     echo "layers: src/$name.c has no place in LAYERS (tools/layers.sh): list it above what it calls" >&2
     status=1
   fi
   # shellcheck disable=SC2086
-  $CC $CFLAGS -c -o "$out/$name.o" "$c"
+  $CC $CFLAGS -c -o "$out/$name.o" "$c" &
+  pids="$pids $!"
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    for p in $pids; do wait "$p" || status=1; done
+    pids=""
+    running=0
+  fi
 done
+for p in $pids; do wait "$p" || status=1; done
 [ "$status" -eq 0 ] || exit 1
 
-# "symbol file" for every global symbol an object defines.
-: >"$out/defined"
-for o in "$out"/*.o; do
-  name=$(basename "$o" .o)
-  $NM -g --defined-only "$o" | awk -v f="$name" 'NF >= 3 { print $3, f }' >>"$out/defined"
-done
+# "symbol file" for every global symbol an object defines, and for every symbol it uses: one nm
+# for all the objects (nm -A names the object on each line; an nm a file took seconds).
+(cd "$out" && $NM -A -g --defined-only ./*.o) |
+  awk 'NF >= 3 { f = $1; sub(/:[0-9a-fA-F]*$/, "", f); sub(/^\.\//, "", f); sub(/\.o$/, "", f); print $3, f }' >"$out/defined"
+(cd "$out" && $NM -A -u ./*.o) |
+  awk 'NF >= 2 { f = $1; sub(/:[0-9a-fA-F]*$/, "", f); sub(/^\.\//, "", f); sub(/\.o$/, "", f); print $NF, f }' >"$out/used"
 dup=$(awk '{ print $1 }' "$out/defined" | sort | uniq -d)
 if [ -n "$dup" ]; then
   echo "layers: defined in more than one file: $dup" >&2
   exit 1
 fi
 
-for o in "$out"/*.o; do
-  name=$(basename "$o" .o)
-  r=$(rank "$name")
-  for sym in $($NM -u "$o" | awk '{ print $NF }'); do
-    def=$(awk -v s="$sym" '$1 == s { print $2; exit }' "$out/defined")
-    [ -n "$def" ] || continue # libcurl, Lua, libc
-    d=$(rank "$def")
-    if [ "$d" -ge "$r" ]; then
-      echo "layers: src/$name.c uses $sym from src/$def.c, which is not below it" >&2
-      status=1
-    fi
-  done
-done
-# The rank of header NAME.h: its .c's, or nothing for a contract with no code.
-hrank() {
-  case "$1" in
-    platform) rank platform_posix ;;
-    *) if [ -f "$root/src/$1.c" ]; then rank "$1"; fi ;;
-  esac
-}
-for f in "$root"/src/*.c "$root"/src/*.h; do
-  base=$(basename "$f")
-  name=${base%.*}
-  case "$base" in
-    *.c) r=$(rank "$name") ;;
-    *) r=$(hrank "$name") ;;
-  esac
-  for inc in $(sed -n 's/^#include "\([a-z_0-9]*\)\.h".*/\1/p' "$f"); do
-    [ "$inc" = "$name" ] && continue
-    d=$(hrank "$inc")
-    [ -n "$d" ] || continue # a contract: fine anywhere
-    if [ -z "$r" ]; then
-      echo "layers: src/$base (no .c: a contract any layer includes) includes src/$inc.h, which has a layer" >&2
-      status=1
-    elif [ "$d" -gt "$r" ]; then
-      echo "layers: src/$base includes src/$inc.h, which is not below it" >&2
-      status=1
-    fi
-  done
-done
+# One awk over the three lists (a process per symbol took seconds): a used symbol defined in
+# src/ (not libcurl, Lua or libc) must be defined in a file below the user.
+awk -v order="$order" -v defined="$out/defined" '
+  BEGIN {
+    while ((getline line < order) > 0) rank[line] = ++n
+    while ((getline line < defined) > 0) { split(line, f, " "); def[f[1]] = f[2] }
+  }
+  ($1 in def) && rank[def[$1]] >= rank[$2] {
+    printf "layers: src/%s.c uses %s from src/%s.c, which is not below it\n", $2, $1, def[$1] | "cat >&2"
+    bad = 1
+  }
+  END { exit bad }' "$out/used" || status=1
 
+# Includes, in one awk: X.h ranks as X.c (platform.h as platform_posix.c); a header with no .c
+# of its own is a contract any layer may include, and includes only contracts itself.
+(cd "$root/src" && ls ./*.c | sed 's|^\./||; s|\.c$||') >"$out/has_c"
+(cd "$root/src" && grep -H '^#include "[a-z_0-9]*\.h"' ./*.c ./*.h || true) |
+  awk -v order="$order" -v has_c="$out/has_c" '
+  BEGIN {
+    while ((getline line < order) > 0) rank[line] = ++n
+    while ((getline line < has_c) > 0) code[line] = 1
+  }
+  function hrank(h) {
+    if (h == "platform") return rank["platform_posix"]
+    return (h in code) ? rank[h] : ""
+  }
+  {
+    file = $0; sub(/:.*/, "", file); sub(/^\.\//, "", file)
+    inc = $0; sub(/^[^"]*"/, "", inc); sub(/\.h".*/, "", inc)
+    name = file; sub(/\.[ch]$/, "", name)
+    if (inc == name) next
+    r = file ~ /\.c$/ ? rank[name] : hrank(name)
+    d = hrank(inc)
+    if (d == "") next
+    if (r == "") {
+      printf "layers: src/%s (no .c: a contract any layer includes) includes src/%s.h, which has a layer\n", file, inc | "cat >&2"
+      bad = 1
+    } else if (d + 0 > r + 0) {
+      printf "layers: src/%s includes src/%s.h, which is not below it\n", file, inc | "cat >&2"
+      bad = 1
+    }
+  }
+  END { exit bad }' || status=1
+
+# Every src/*.c opens with its header comment: "/* NAME: ... Owns: ... Must not know: ...".
 for c in "$root"/src/*.c; do
   name=$(basename "$c" .c)
   head=$(awk '{ print } /\*\// { exit }' "$c" | sed 's/^ \*//' | tr '\n' ' ' | tr -s ' ')
