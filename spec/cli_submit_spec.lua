@@ -132,11 +132,12 @@ describe("the aimlmusic command and the job it submits", function()
     return gettime() - t0
   end
 
-  -- Jobs long enough to be running still when the Ctrl-C comes 2 s in, short enough that
-  -- resume does not wait long for the end.
-  local JOB_SECONDS = 6
+  -- 30 s jobs, as the service's are in the minute: the id must come long before the job ends,
+  -- and the Ctrl-C 2 s in finds it running. Once the command has exited, the mock ends the job
+  -- (POST /_mock/finish) so that resume does not wait out the other 28 s.
+  local JOB_SECONDS = 30
 
-  describe("generate, against 6 s jobs", function()
+  describe("generate, against 30 s jobs", function()
     it("prints the id within 1 s of the submit's answer, exits 130 within 1 s of one Ctrl-C 2 s later, "
       .. "and resume finishes the job with one POST in all", function()
       env.mock:config { duration = JOB_SECONDS }
@@ -171,6 +172,8 @@ describe("the aimlmusic command and the job it submits", function()
       assert.matches("aimlmusic wait " .. job.id:gsub("%p", "%%%0") .. " %-o song%.mp3", err)
       assert.equal(job.id, (read_file(case .. "/stdout") or ""):match("[^\n]+"))
       assert.is_nil(err:find("\27", 1, true), "an escape sequence on a stderr that is not a terminal")
+      assert.is_true(env.mock:jobs()[1].status ~= "completed", "the job ended before resume ran")
+      env.mock:finish(job.id)
       local r = run({ "resume", "--interval", "0.5" }, case)
       assert.equal(0, r.code, r.err)
       assert.is_true(#read_file(case .. "/song.mp3") > 0)
