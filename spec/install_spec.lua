@@ -231,9 +231,14 @@ describe("building and installing #posix", function()
       local tree = home2 .. "/tree"
       local luarocks = ENV .. " HOME=" .. q(home2) .. " " .. OFFLINE .. " LUAROCKS_CONFIG="
         .. q(root .. "/build/rock/config-" .. ROCK_LUA .. ".lua") .. " luarocks --lua-version=" .. ROCK_LUA
+      -- the README's lines for a plain script, as pasted (make's ROCK_VARS from the environment)
+      local readme = assert(read_file(root .. "/README.md"))
+      local block = assert(readme:match("### A plain script.-```sh\n(.-)```"), "README: no sh block for a plain script")
+      assert.matches("^make rock", block)
+      util.write_file(copy .. "/readme.sh", "set -e\n" .. block)
       local r = run_each(dir, {
         "cd " .. q(copy) .. " && " .. ENV .. " HOME=" .. q(home) .. " " .. OFFLINE
-          .. " make --no-print-directory rock LUA=" .. LUA .. " ROCK_VARS=" .. q(fast),
+          .. " ROCK_VARS=" .. q(fast) .. " sh readme.sh && rm readme.sh",
         "cd " .. q(root) .. " && " .. ENV .. " " .. OFFLINE .. " make --no-print-directory rock-pack LUA=" .. LUA
           .. " && test -f " .. q(rock) .. " && cd " .. q(dir) .. " && "
           .. luarocks .. " install --tree=" .. q(tree) .. " " .. q(rock) .. fast,
