@@ -22,24 +22,7 @@ local function run(dir, cmd)
   return ok, out
 end
 
--- Runs the shell lines of cmds side by side in dir, as run does each (builds that share nothing
--- take the time of the longest, not the sum); returns a list of {ok, out}, in the order of cmds.
-local function run_each(dir, cmds)
-  local logs, jobs = {}, {}
-  for i, cmd in ipairs(cmds) do
-    logs[i] = os.tmpname()
-    jobs[i] = "((" .. cmd .. "\n) >" .. q(logs[i]) .. " 2>&1; echo $? >" .. q(logs[i] .. ".rc") .. ") &"
-  end
-  execute("cd " .. q(dir) .. " && unset LD_PRELOAD && " .. table.concat(jobs, "\n") .. "\nwait")
-  local results = {}
-  for i, log in ipairs(logs) do
-    local rc = (read_file(log .. ".rc") or ""):match("%d+")
-    results[i] = { ok = rc == "0", out = (read_file(log) or "") .. (rc and "" or "\n(no exit status)") }
-    os.remove(log)
-    os.remove(log .. ".rc")
-  end
-  return results
-end
+local run_each = util.run_each
 
 -- A directory of symlinks to every program on PATH except those whose name matches the
 -- extended regular expression hide: a PATH without them. One pass over PATH, one awk and one

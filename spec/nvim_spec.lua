@@ -460,25 +460,6 @@ end)
     return dest
   end
 
-  -- Runs the shell lines of cmds side by side, outside the calling make; returns a list of
-  -- {ok, out} (the exit status, all each wrote), in their order.
-  local function shell_each(cmds)
-    local logs, jobs = {}, {}
-    for i, cmd in ipairs(cmds) do
-      logs[i] = os.tmpname()
-      jobs[i] = "(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD sh -c " .. q(cmd) .. " >" .. q(logs[i])
-        .. " 2>&1; echo $? >" .. q(logs[i] .. ".rc") .. ") &"
-    end
-    execute(table.concat(jobs, "\n") .. "\nwait")
-    local results = {}
-    for i, log in ipairs(logs) do
-      local rc = (read_file(log .. ".rc") or ""):match("%d+")
-      results[i] = { ok = rc == "0", out = (read_file(log) or "") .. (rc and "" or "\n(no exit status)") }
-      os.remove(log)
-      os.remove(log .. ".rc")
-    end
-    return results
-  end
 
   -- The first ```lang block of README.md after the line holding marker.
   local function readme_block(marker, lang)
@@ -635,7 +616,7 @@ end)
         .. "ROCK_VARS=" .. q(" CFLAGS='-O0 -fPIC'") .. " " .. rocks.cmd:gsub("~/%.local/share", rocks.data)
       made[#made + 1], cmds[#cmds + 1] = rocks, rocks.line
     end
-    for i, r in ipairs(shell_each(cmds)) do
+    for i, r in ipairs(util.run_each(root, cmds)) do
       local t = made[i]
       t.ok, t.out = r.ok, r.out
     end
