@@ -218,9 +218,11 @@ describe("building and installing #posix", function()
       local readme = assert(read_file(root .. "/README.md"))
       local block = assert(readme:match("### A plain script.-```sh\n(.-)```"), "README: no sh block for a plain script")
       assert.matches("^make rock", block)
+      -- the Lua the README's lines install for, whatever runtime this suite runs on
+      local readme_lua = assert(block:match("luarocks %-%-lua%-version=(%d%.%d)"), block)
       util.write_file(copy .. "/readme.sh", "set -e\n" .. block)
       local r = run_each(dir, {
-        "cd " .. q(copy) .. " && " .. ENV .. " HOME=" .. q(home) .. " " .. OFFLINE
+        "cd " .. q(copy) .. " && env -u LUA " .. ENV:gsub("^env ", "") .. " HOME=" .. q(home) .. " " .. OFFLINE
           .. " ROCK_VARS=" .. q(fast) .. " sh readme.sh && rm readme.sh",
         "cd " .. q(root) .. " && " .. ENV .. " " .. OFFLINE .. " make --no-print-directory rock-pack LUA=" .. LUA
           .. " && test -f " .. q(rock) .. " && cd " .. q(dir) .. " && "
@@ -230,7 +232,7 @@ describe("building and installing #posix", function()
       assert(ok, out)
       assert.matches("aimlmusic 0%.2%.0\tloaded outside the checkout", out)
       assert.same({ "luaopen_aimlmusic_core" },
-        exports(home .. "/.luarocks/lib/lua/" .. ROCK_LUA .. "/aimlmusic/core.so"))
+        exports(home .. "/.luarocks/lib/lua/" .. readme_lua .. "/aimlmusic/core.so"))
       assert.is_true(#lines("cd " .. q(copy) .. " && find . | sort") > #before, "luarocks make left nothing?")
       ok, out = run(copy, ENV .. " make --no-print-directory clean")
       assert(ok, out)
