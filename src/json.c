@@ -360,8 +360,8 @@ int json_decode(lua_State *L, const char *s, size_t n) {
  * value and bounds its size; the second writes it into a buffer of that size: one kept in the
  * registry from body to body (up to JSON_SCRATCH_MAX bytes), since a new one per body costs
  * more in collection than the writing. */
-#define JSON_PLAIN_MAX (256 * 1024)
-#define JSON_SCRATCH_MAX (64 * 1024)
+#define JSON_PLAIN_MAX ((size_t)256 * 1024)
+#define JSON_SCRATCH_MAX ((size_t)64 * 1024)
 #define JSON_PLAIN_DEPTH 16
 #define JSON_PLAIN_WHOLE 99999999999999.0 /* 14 digits: %.14g writes every digit */
 
@@ -405,13 +405,19 @@ static int plain_measure(lua_State *L, int idx, int depth, size_t *size) {
           lua_pop(L, 2);
           return 0;
         }
-        *size += 6 * lua_rawlen(L, -2) + 4;
+        *size += (size_t)6 * (size_t)lua_rawlen(L, -2) + 4;
         lua_pop(L, 1);
       }
       break;
     default: return 0;
   }
   return *size <= JSON_PLAIN_MAX;
+}
+
+/* Writes the n bytes of a literal (no NUL) at o; returns the end. */
+static char *plain_put_bytes(char *o, const char *s, size_t n) {
+  while (n-- > 0) *o++ = *s++;
+  return o;
 }
 
 static char *plain_put_string(const json_escapes *e, char *o, const char *s, size_t n) {
@@ -437,19 +443,15 @@ static char *plain_put_string(const json_escapes *e, char *o, const char *s, siz
 static char *plain_put(lua_State *L, const json_escapes *e, int idx, char *o) {
   size_t n;
   const char *s;
-  long long whole;
+  long long whole = 0;
   int first = 1;
   switch (lua_type(L, idx)) {
     case LUA_TSTRING:
       s = lua_tolstring(L, idx, &n);
       return plain_put_string(e, o, s, n);
     case LUA_TBOOLEAN:
-      if (lua_toboolean(L, idx)) {
-        memcpy(o, "true", 4);
-        return o + 4;
-      }
-      memcpy(o, "false", 5);
-      return o + 5;
+      if (lua_toboolean(L, idx)) return plain_put_bytes(o, "true", 4);
+      return plain_put_bytes(o, "false", 5);
     case LUA_TNUMBER: {
       char digits[24];
       int k = 0;
@@ -476,7 +478,7 @@ static char *plain_put(lua_State *L, const json_escapes *e, int idx, char *o) {
       }
       *o++ = '}';
       return o;
-    default: memcpy(o, "null", 4); return o + 4;
+    default: return plain_put_bytes(o, "null", 4);
   }
 }
 
@@ -497,7 +499,7 @@ static int plain_encode(lua_State *L, int idx) {
   lua_rawget(L, LUA_REGISTRYINDEX);
   buf = (char *)lua_touserdata(L, -1);
   if (buf == NULL || lua_rawlen(L, -1) < size) {
-    size_t keep = buf ? 2 * lua_rawlen(L, -1) : 4096;
+    size_t keep = buf ? (size_t)2 * (size_t)lua_rawlen(L, -1) : 4096;
     lua_pop(L, 1);
     if (keep < size) keep = size;
     buf = (char *)lua_newuserdata(L, keep);
