@@ -104,31 +104,18 @@ static void set_add(u64 *set, size_t mask, u64 v) {
   set[i] = v;
 }
 
-static unsigned bit_of(u64 v) {
-  return (unsigned)((v * 0xD6E8FEB86659FD93ULL) >> 55);
-}
+/* A filter of 2^(64 - shift) bits in front of a hash set: one multiply picks a value's bit. The
+ * pieces' filters have 512 bits (shift 55), the samples' 4,096 (shift 52). */
+#define PIECE_FILTER 55
+#define GRAM_FILTER 52
 
-static void bits_add(u64 *bits, u64 v) {
-  unsigned b = bit_of(v);
+static void filter_add(u64 *bits, unsigned shift, u64 v) {
+  unsigned b = (unsigned)((v * 0xD6E8FEB86659FD93ULL) >> shift);
   bits[b >> 6] |= 1ULL << (b & 63);
 }
 
-static int bits_have(const u64 *bits, u64 v) {
-  unsigned b = bit_of(v);
-  return (int)(bits[b >> 6] >> (b & 63) & 1);
-}
-
-static unsigned gram_bit(u64 v) {
-  return (unsigned)((v * 0xD6E8FEB86659FD93ULL) >> 52);
-}
-
-static void gram_bits_add(u64 *bits, u64 v) {
-  unsigned b = gram_bit(v);
-  bits[b >> 6] |= 1ULL << (b & 63);
-}
-
-static int gram_bits_have(const u64 *bits, u64 v) {
-  unsigned b = gram_bit(v);
+static int filter_has(const u64 *bits, unsigned shift, u64 v) {
+  unsigned b = (unsigned)((v * 0xD6E8FEB86659FD93ULL) >> shift);
   return (int)(bits[b >> 6] >> (b & 63) & 1);
 }
 
@@ -187,7 +174,7 @@ static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
       u64 v = 0;
       for (j = 0; j < PIECE; j++) v = (v << 8) | fold((unsigned char)key[i + j]);
       set_add(m->plain, m->plain_mask, v);
-      bits_add(m->plain_bits, v);
+      filter_add(m->plain_bits, PIECE_FILTER, v);
     }
     for (i = 0; i + GRAM <= klen; i++) {
       unsigned char folded[GRAM];
@@ -195,7 +182,7 @@ static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
       for (j = 0; j < GRAM; j++) folded[j] = (unsigned char)fold((unsigned char)key[i + j]);
       v = (u64)load4(folded) + 1; /* as the sampling loads them */
       set_add(m->grams, m->grams_mask, v);
-      gram_bits_add(m->gram_bits, v);
+      filter_add(m->gram_bits, GRAM_FILTER, v);
     }
     for (i = 0; i < 256; i++) m->b64v[i] = b64_table[i] ? (unsigned char)(b64_table[i] - 1) : 64;
   } else {
@@ -208,13 +195,13 @@ static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
         u64 v = 0;
         for (j = 0; j < B64_PIECE; j++) v = (v << 6) | b64_digit(key, klen, a, i + j);
         set_add(m->b64, m->b64_mask, v + 1);
-        bits_add(m->b64_bits, v + 1);
+        filter_add(m->b64_bits, PIECE_FILTER, v + 1);
       }
       for (i = first; i + B64_GRAM <= last + 1; i++) {
         u64 v = 0;
         for (j = 0; j < B64_GRAM; j++) v = (v << 6) | b64_digit(key, klen, a, i + j);
         set_add(m->b64_grams, m->b64_grams_mask, v + 1);
-        gram_bits_add(m->b64_gram_bits, v + 1);
+        filter_add(m->b64_gram_bits, GRAM_FILTER, v + 1);
       }
     } else {
       for (i = first; i <= last && i - first < CORE_MAX; i++) m->core[a][i - first] = (unsigned char)b64_digit(key, klen, a, i);
@@ -282,7 +269,7 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
     count++;
     if (count < w) continue;
     if (m->long_key) {
-      if (!bits_have(m->plain_bits, v) || !set_has(m->plain, m->plain_mask, v)) continue;
+      if (!filter_has(m->plain_bits, PIECE_FILTER, v) || !set_has(m->plain, m->plain_mask, v)) continue;
     } else {
       if (c != m->fold[w - 1]) continue;
       for (k = 0; k < w && vals[(count - w + k) & (RING - 1)] == m->fold[k]; k++) {}
@@ -314,7 +301,7 @@ static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned
     ring[run & (B64_RING - 1)] = (unsigned char)d;
     run++;
     if (m->long_key) {
-      if (run >= B64_PIECE && bits_have(m->b64_bits, v + 1) && set_has(m->b64, m->b64_mask, v + 1)) len = B64_PIECE;
+      if (run >= B64_PIECE && filter_has(m->b64_bits, PIECE_FILTER, v + 1) && set_has(m->b64, m->b64_mask, v + 1)) len = B64_PIECE;
     } else if (m->core_last >> d & 1) {
       for (a = 0; a < 3 && len == 0; a++) {
         size_t l = m->core_len[a];
@@ -354,7 +341,7 @@ static int has_long_plain(const matcher *m, const unsigned char *t, size_t n) {
   size_t i;
   for (i = 0; i < n; i++) {
     v = (v << 8) | fold(t[i]);
-    if (i + 1 >= PIECE && bits_have(m->plain_bits, v) && set_has(m->plain, m->plain_mask, v)) return 1;
+    if (i + 1 >= PIECE && filter_has(m->plain_bits, PIECE_FILTER, v) && set_has(m->plain, m->plain_mask, v)) return 1;
   }
   return 0;
 }
@@ -370,7 +357,7 @@ static int has_long_b64(const matcher *m, const unsigned char *t, size_t n) {
       continue;
     }
     v = ((v << 6) | (unsigned)d) & ((1ULL << 60) - 1);
-    if (++run >= B64_PIECE && bits_have(m->b64_bits, v + 1) && set_has(m->b64, m->b64_mask, v + 1)) return 1;
+    if (++run >= B64_PIECE && filter_has(m->b64_bits, PIECE_FILTER, v + 1) && set_has(m->b64, m->b64_mask, v + 1)) return 1;
   }
   return 0;
 }
@@ -388,7 +375,7 @@ static int long_plain_sampled(const matcher *m, const unsigned char *t, size_t n
   size_t r;
   for (r = 0; r + GRAM <= n; r += GRAM_STEP) {
     u64 v = (u64)fold4(load4(t + r)) + 1;
-    if (gram_bits_have(m->gram_bits, v) && set_has(m->grams, m->grams_mask, v)) return 1;
+    if (filter_has(m->gram_bits, GRAM_FILTER, v) && set_has(m->grams, m->grams_mask, v)) return 1;
   }
   return 0;
 }
@@ -402,7 +389,7 @@ static int long_b64_sampled(const matcher *m, const unsigned char *t, size_t n) 
     u64 v;
     if ((d0 | d1 | d2 | d3 | d4) & 64) continue; /* not five digits */
     v = ((u64)d0 << 24 | (u64)d1 << 18 | (u64)d2 << 12 | (u64)d3 << 6 | d4) + 1;
-    if (gram_bits_have(m->b64_gram_bits, v) && set_has(m->b64_grams, m->b64_grams_mask, v)) return 1;
+    if (filter_has(m->b64_gram_bits, GRAM_FILTER, v) && set_has(m->b64_grams, m->b64_grams_mask, v)) return 1;
   }
   return 0;
 }
