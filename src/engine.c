@@ -410,7 +410,9 @@ int engine_collect(lua_State *L, engine *e, int done_idx) {
     if (msg->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
     it = (engine_item *)priv;
-    it->result = msg->data.result;
+    /* One that failed as it was unpaused (engine_unpause) keeps that error: libcurl, with every
+     * byte read off the socket, calls the transfer done with CURLE_OK all the same. */
+    if (!list_linked(&it->flink)) it->result = msg->data.result;
     if (it->again && it->again(it)) continue;
     n += engine_end(L, it, done_idx);
   }

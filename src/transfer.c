@@ -40,8 +40,9 @@ static int transfer_settle(engine_item *it) {
     /* libcurl saw every byte taken: the failed write makes it a write error all the same */
     t->io_errno = err;
     t->create_failed = opening;
-    if (it->result == CURLE_OK) it->result = CURLE_WRITE_ERROR;
   }
+  /* A refused write is the transfer's failure whatever libcurl made of it afterwards. */
+  if (done && t->io_errno && it->result == CURLE_OK) it->result = CURLE_WRITE_ERROR;
   return done;
 }
 
