@@ -362,6 +362,11 @@ local function check_output(output, overwrite)
   return core.output_check(output, overwrite)
 end
 
+-- The first request of a submit and of a status (perform.run's req.start): req carries what
+-- they send, so that no closure is made per call.
+local function start_submit(_, req) return req.session:submit(req.body, req.timeout) end
+local function start_status(_, req) return req.session:status(req.id, req.timeout) end
+
 --- A client: one key and base URL, and the calls that use them (`music.new` makes one).
 -- @type Client
 
@@ -378,16 +383,22 @@ end
 ---@return aimlmusic.Job|nil job {id, status, model}
 ---@return aimlmusic.Error|nil err
 function Client:submit(params, opts)
-  argcheck(type(params) == "table", "submit", 1, "table", params)
+  -- The checks that pass are written inline: a call costs more than the test.
+  if type(params) ~= "table" then argcheck(false, "submit", 1, "table", params) end
   opts = opts or NO_OPTS
-  argcheck(type(opts) == "table", "submit", 2, "table or nil", opts)
-  local ok, err = options.check_call("submit", opts)
-  if not ok then return nil, err end
+  if type(opts) ~= "table" then argcheck(false, "submit", 2, "table or nil", opts) end
+  local ok, err
+  if next(opts) ~= nil then
+    ok, err = options.check_call("submit", opts)
+    if not ok then return nil, err end
+  end
   local body
   body, err = encode(params)
   if not body then return nil, err end
-  ok, err = check_output(opts.output, opts.overwrite)
-  if not ok then return nil, err end
+  if opts.output ~= nil then
+    ok, err = check_output(opts.output, opts.overwrite)
+    if not ok then return nil, err end
+  end
   -- The output is this job's from before the POST until the job is finished: a second submit
   -- to it, in any process, fails here without paying.
   local reservation
@@ -395,12 +406,11 @@ function Client:submit(params, opts)
     reservation, err = journal.reserve(self, opts.output, nil, opts.overwrite)
     if not reservation then return nil, err end
   end
-  local session, timeout = self.session, opts.timeout
   local job
   -- The URL is for the client's events only: built when something listens.
   job, err = perform.run { client = self, request = "submit", method = "POST",
-    url = self.emit and events.api_url(self.base_url),
-    max_retries = opts.max_retries or self.max_retries, start = function() return session:submit(body, timeout) end }
+    url = self.emit and events.api_url(self.base_url), max_retries = opts.max_retries or self.max_retries,
+    start = start_submit, session = self.session, body = body, timeout = opts.timeout }
   if not job then
     if reservation then task.work("reservation_release", reservation) end
     return nil, err
@@ -453,20 +463,24 @@ end
 ---@return aimlmusic.Status|nil st
 ---@return aimlmusic.Error|nil err
 function Client:status(id, opts)
-  argcheck(type(id) == "string", "status", 1, "string", id)
+  if type(id) ~= "string" then argcheck(false, "status", 1, "string", id) end
   local limit
   if type(opts) == "number" then limit, opts = opts, NO_OPTS end
   opts = opts or NO_OPTS
-  argcheck(type(opts) == "table", "status", 2, "table, number or nil", opts)
-  local ok, err = options.check_call("status", opts)
-  if not ok then return nil, err end
+  if type(opts) ~= "table" then argcheck(false, "status", 2, "table, number or nil", opts) end
+  local err
+  if next(opts) ~= nil then
+    local ok
+    ok, err = options.check_call("status", opts)
+    if not ok then return nil, err end
+  end
   check_can_wait(2)
-  local session, timeout = self.session, math.min(opts.timeout or self.timeout, limit or math.huge)
+  local timeout = opts.timeout or self.timeout
+  if limit and limit < timeout then timeout = limit end
   local st
   st, err = perform.run { client = self, request = "status", method = "GET",
-    url = self.emit and events.api_url(self.base_url, id),
-    id = id, max_retries = opts.max_retries or 0, map = response_map(id),
-    start = function() return session:status(id, timeout) end }
+    url = self.emit and events.api_url(self.base_url, id), id = id, max_retries = opts.max_retries or 0,
+    map = response_map(id), start = start_status, session = self.session, timeout = timeout }
   if not st then err.id = id end
   return st, err
 end

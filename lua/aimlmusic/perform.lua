@@ -10,6 +10,7 @@ local retry = require "aimlmusic.retry"
 local events = require "aimlmusic.events"
 
 local now, sleep, await, hold, check_can_wait = task.now, task.sleep, task.await, task.hold, task.check_can_wait
+local current, decide = task.current, retry.decide
 local random, min, max = math.random, math.min, math.max
 
 local M = {}
@@ -78,19 +79,21 @@ function M.retrying(req, attempt, max_retries, delay, err)
   })
 end
 
--- Runs req.start(previous) --> transfer | nil, err, waits for it and returns what the
+-- Runs req.start(previous, req) --> transfer | nil, err, waits for it and returns what the
 -- transfer finishes with (through req.map), retrying errors marked retryable up to
 -- req.max_retries times. A download's failed transfer is handed to the next attempt, which
 -- resumes from its partial file. req: {client, request ("submit", "status" or "download"),
--- method, url, id?, max_retries, start, on_progress?, deadline?, map?}; the client's events
--- say each request, response and retry. Called straight from a public function, whose caller
--- it blames when it cannot wait.
+-- method, url, id?, max_retries, start, on_progress?, deadline?, map?, and what start reads};
+-- the client's events say each request, response and retry. Called straight from a public
+-- function, whose caller it blames when it cannot wait.
 function M.run(req)
   check_can_wait(3)
   local max_retries, start, on_progress, deadline = req.max_retries, req.start, req.on_progress, req.deadline
   local emit = req.client.emit
   local download = req.request == "download"
-  local watch = watcher(req, emit)
+  local watch = emit and download and watcher(req, emit) or nil
+  -- Outside a task there is no one to hold a transfer for: hold() is skipped there.
+  local in_task = current() ~= nil
   local attempt, prev, t = 0, nil, nil
   local progress = (on_progress or watch) and function(done, total)
     if watch then watch.progress(t, done, total) end
@@ -107,7 +110,7 @@ function M.run(req)
   end
   while true do
     local err
-    t, err = start(prev)
+    t, err = start(prev, req)
     if t then
       local started = emit and now() -- for the response event only
       if emit then
@@ -124,20 +127,21 @@ function M.run(req)
       -- A download is moved into place by a worker thread: the loop never waits for the disk.
       if download and t:commit() then await(t) end
       local result
-      result, err = retry.finish(t, req.map) -- where the core's result or error comes back
+      result, err = t:finish(req.map) -- where the core's result or error comes back
+      if result == nil and err then decide(err) end
       if emit then responded(req, attempt + 1, trace, started, err) end
       if result then
-        hold(nil)
+        if in_task then hold(nil) end
         return result
       end
       if prev then prev:discard() end
       prev = t
-      hold(prev) -- its partial file goes if the task is cancelled while it sleeps below
+      if in_task then hold(prev) end -- its partial file goes if the task is cancelled while it sleeps below
     end
     attempt = attempt + 1
     if not err.retryable or attempt > max_retries or (deadline and now() >= deadline) then
       if prev then prev:discard() end -- a failed download leaves no file behind
-      hold(nil)
+      if in_task then hold(nil) end
       return nil, err
     end
     local delay = M.backoff(attempt, err, deadline)

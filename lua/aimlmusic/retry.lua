@@ -38,13 +38,4 @@ function M.decide(err)
   return err
 end
 
---- transfer:finish(...) with the policy applied to its error.
--- @param t a finished transfer
--- @return what t:finish returns
-function M.finish(t, ...)
-  local r, err = t:finish(...)
-  if r == nil and err then M.decide(err) end
-  return r, err
-end
-
 return M

@@ -386,11 +386,12 @@ function M.await(t, on_progress)
     end
     drive_foreign()
   else
-    M.check_can_wait(2)
+    if driver then M.check_can_wait(2) end
     if pending == 0 and not on_progress and heap_n == 0 then
       -- Nothing else to drive: only this transfer to wait for.
       while not t:done() do
-        wake_transfers(select(2, engine:perform(done_list)))
+        local _, n_done = engine:perform(done_list)
+        if n_done > 0 then wake_transfers(n_done) end
         if t:done() then break end
         engine:poll(1000)
       end
