@@ -474,7 +474,6 @@ function Client:status(id, opts)
     ok, err = options.check_call("status", opts)
     if not ok then return nil, err end
   end
-  check_can_wait(2)
   local timeout = opts.timeout or self.timeout
   if limit and limit < timeout then timeout = limit end
   local st

@@ -388,8 +388,9 @@ function M.await(t, on_progress)
   else
     if driver then M.check_can_wait(2) end
     if pending == 0 and not on_progress and heap_n == 0 then
-      -- Nothing else to drive: only this transfer to wait for.
-      while not t:done() do
+      -- Nothing else to drive: only this transfer to wait for. Perform first: it never blocks,
+      -- so a transfer done already costs a perform more, and one just started a look less.
+      while true do
         local _, n_done = engine:perform(done_list)
         if n_done > 0 then wake_transfers(n_done) end
         if t:done() then break end
