@@ -1,7 +1,7 @@
 /* engine: one libcurl multi handle per Lua state, driven without blocking by engine:perform()
  * and put to sleep in the kernel only by engine:poll(ms). Owns: the multi handle (and with it
- * the connections and the CA store every transfer shares), the active list, the lanes' queues,
- * the budget of a perform (paused items, paced admission), and its own easy handles (handles.c),
+ * the connections and the CA store every transfer shares), the active list, the lanes' queues
+ * and their admission, the paused list, and its own easy handles (handles.c),
  * pool (pool.c) and pollable set (pollset.c). It runs *items*: a header embedded in a larger
  * object (a transfer, a work), seen only through its hooks (again, settle, hold). What finishes,
  * an easy handle or a pool job, goes through one completion path (engine_complete) into the
@@ -84,59 +84,6 @@ static void engine_promote(engine *e) {
   /* A loop watching the pollable set learns that there is new work (a cancel outside a step
    * can free the slot). */
   if (e->fd_mode && (added || (e->paced && engine_can_admit(e)))) pollset_arm(&e->set, 0);
-}
-
-int engine_over_budget(engine_item *it) {
-  engine *e = it->engine;
-  if (e->deadline <= 0) return 0;
-  /* The first bytes of a perform always go: however slow the machine, every perform moves. */
-  if (!e->moved) {
-    e->moved = 1;
-    return 0;
-  }
-  if (platform_now() < e->deadline) return 0;
-  return engine_pause(it);
-}
-
-int engine_pause(engine_item *it) {
-  if (!list_linked(&it->plink)) list_push(&it->engine->paused, &it->plink);
-  return 1;
-}
-
-int engine_has_paused(const engine *e) {
-  list_node *n;
-  LIST_FOREACH(n, &e->paused) {
-    engine_item *it = LIST_ENTRY(n, engine_item, plink);
-    if (it->hold == NULL || !it->hold(it)) return 1;
-  }
-  return 0;
-}
-
-void engine_unpause(engine *e) {
-  /* Each is taken off before libcurl hands it its bytes: past the deadline, or held, it pauses
-   * again and rejoins at the tail, so the last one now, not the list, ends the loop. */
-  list_node *last = e->paused.prev, *n;
-  int first = 1;
-  while ((n = list_first(&e->paused)) != NULL) {
-    engine_item *it = LIST_ENTRY(n, engine_item, plink);
-    /* The first goes whatever the budget: however slow the machine, paused downloads move. */
-    if (!first && e->deadline > 0 && platform_now() >= e->deadline) break;
-    first = 0;
-    list_remove(n);
-    if (it->hold && it->hold(it)) {
-      list_push(&e->paused, n);
-    } else {
-      /* libcurl hands over the bytes it kept here; when the write callback refuses them (a
-       * size cap, a failed write) it returns that error and leaves the transfer without a
-       * timer or a socket to watch: it would never end. It ends here, with that error. */
-      CURLcode rc = curl_easy_pause(it->easy, CURLPAUSE_CONT);
-      if (rc != CURLE_OK && !list_linked(&it->flink)) {
-        it->result = rc;
-        list_push(&e->failed, &it->flink);
-      }
-    }
-    if (n == last) break;
-  }
 }
 
 /* Takes the item out of the multi handle (or its queue, or the settling list) and the active
@@ -410,7 +357,7 @@ int engine_collect(lua_State *L, engine *e, int done_idx) {
     if (msg->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
     it = (engine_item *)priv;
-    /* One that failed as it was unpaused (engine_unpause) keeps that error: libcurl, with every
+    /* One that failed as it was unpaused (drive_unpause) keeps that error: libcurl, with every
      * byte read off the socket, calls the transfer done with CURLE_OK all the same. */
     if (!list_linked(&it->flink)) it->result = msg->data.result;
     if (it->again && it->again(it)) continue;

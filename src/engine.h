@@ -145,21 +145,10 @@ void engine_release(engine *e);
  * owner may then be collected. Idempotent. */
 void engine_stop(lua_State *L, engine_item *it);
 
-/* 1 when the perform running now has spent its budget: it is then paused (the caller returns
- * CURL_WRITEFUNC_PAUSE from libcurl's write callback) and goes on at the next perform. */
-int engine_over_budget(engine_item *it);
-/* Pauses it (the caller returns CURL_WRITEFUNC_PAUSE from libcurl's write callback) until a
- * perform lets it go on, when its hold hook says so; returns 1. */
-int engine_pause(engine_item *it);
-/* Lets paused items go on, oldest first, until the engine's deadline (all when it has none);
- * libcurl hands each its waiting bytes at once and runs it at its next timeout action. */
-void engine_unpause(engine *e);
 /* Lets the first queued item of a lane with a free slot into libcurl; 1 when one went in. */
 int engine_admit(engine *e);
 /* 1 when a queued item has a free slot (engine_admit would let one in). */
 int engine_can_admit(const engine *e);
-/* 1 when paused items wait for a perform. */
-int engine_has_paused(const engine *e);
 
 /* The engine userdata at idx, raising when it is closed. */
 engine *engine_check(lua_State *L, int idx);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "class.h"
+#include "drive.h"
 #include "part.h"
 #include "platform.h"
 #include "url.h"
@@ -65,7 +66,7 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
       int pushed, err, opening, here = !t->item.engine->hosted;
       /* Past the perform's budget (a game's step(0)) the bytes wait in libcurl until the next
        * one: one call never streams a whole download while the frame waits. */
-      if (n > 0 && engine_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
+      if (n > 0 && drive_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
       if (t->max_bytes > 0 && t->bytes + (curl_off_t)n > t->max_bytes) {
         t->oversize = 1;
         return 0;
@@ -82,7 +83,7 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
         return 0;
       }
       if (pushed < 0) { /* the spool is full: on when it drains */
-        engine_pause(&t->item);
+        drive_pause(&t->item);
         return CURL_WRITEFUNC_PAUSE;
       }
       t->bytes += (curl_off_t)n;
