@@ -1,12 +1,14 @@
 /* pool: worker threads with a job queue and a done queue (libuv's threadpool.c is the model).
  * Owns: the threads (started when work comes and none is idle, up to POOL_THREADS, kept until
- * pool_close), their mutex and condition variables, the two queues, and the wake pair. Every
- * job ends one way: a worker puts it on the done queue under the mutex, broadcasts for
- * pool_join and writes a byte; only the thread that steps takes it off (pool_drain). Must not
- * know: Lua, libcurl, the engine, what a job does or who drains it. */
+ * pool_close), their mutex and condition variables, the job queues (urgent jobs first: short
+ * work that others wait for does not queue behind slow work), the done queue, and the wake
+ * pair. Every job ends one way: a worker puts it on the done queue under the mutex, broadcasts
+ * for pool_join and writes a byte; only the thread that steps takes it off (pool_drain). Must
+ * not know: Lua, libcurl, the engine, what a job does or who drains it. */
 #include "pool.h"
 
 void pool_init(pool *p) {
+  list_init(&p->urgent);
   list_init(&p->jobs);
   list_init(&p->done);
   p->n_threads = p->n_idle = p->stop = p->ready = 0;
@@ -27,7 +29,8 @@ static void *pool_main(void *arg) {
   pool *p = (pool *)arg;
   platform_mutex_lock(&p->mu);
   for (;;) {
-    list_node *n = list_pop(&p->jobs);
+    list_node *n = list_pop(&p->urgent);
+    if (n == NULL) n = list_pop(&p->jobs);
     pool_job *j;
     if (n == NULL) {
       if (p->stop) break;
@@ -80,7 +83,7 @@ int pool_post(pool *p, pool_job *j) {
   }
   if (j->state == POOL_IDLE) {
     j->state = POOL_QUEUED;
-    list_push(&p->jobs, &j->link);
+    list_push(j->urgent ? &p->urgent : &p->jobs, &j->link);
     platform_cond_signal(&p->work_cv);
   }
   platform_mutex_unlock(&p->mu);
