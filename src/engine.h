@@ -34,6 +34,7 @@ struct engine;
 typedef struct engine_item {
   CURL *easy;            /* the handle libcurl runs; NULL once given back */
   struct engine *engine; /* counted reference, from engine_easy_take to engine_easy_give */
+  int held;              /* that reference, which outlives the handle (see ended) */
   unsigned long tag;     /* nonzero: how its owner configured easy (engine_easy_take) */
   list_node link;        /* in the engine's active list while ACTIVE, or its worker list */
   list_node qlink;       /* in its lane's queue (queued), or the settling list (settling) */
@@ -48,6 +49,10 @@ typedef struct engine_item {
   /* Called when libcurl finished the handle, before it completes: returns 1 when the item goes
    * on (engine_restart with a new URL), 0 when it is done. NULL: always done. */
   int (*again)(struct engine_item *it);
+  /* Called when libcurl is done with the handle for good, just before it goes back to the
+   * engine's handles: the owner keeps what it reads of it later and clears its pointers in it.
+   * NULL: nothing to keep. */
+  void (*ended)(struct engine_item *it);
   /* Called when libcurl finished the handle and again said no: 1 when the item may complete
    * now, 0 when it waits for work of its own on the pool (a download's bytes still on their
    * way to the disk); asked again each time the pool's done queue is drained. NULL: always. */
@@ -122,8 +127,8 @@ engine *engine_get(lua_State *L);
 int engine_wake_fd(engine *e);
 
 /* An easy handle for it, holding a reference on e (handles_take says which: tag 0 for none,
- * else one from handles_new_tag); engine_easy_give hands it back and drops that. NULL when
- * libcurl cannot make one. */
+ * else one from handles_new_tag); engine_easy_give hands it back, if libcurl's end did not
+ * already (see ended), and drops that. NULL when libcurl cannot make one. */
 CURL *engine_easy_take(engine *e, engine_item *it, unsigned long tag, int *warm);
 void engine_easy_give(engine_item *it);
 
