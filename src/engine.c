@@ -1,9 +1,10 @@
 /* engine: one libcurl multi handle per Lua state, driven without blocking by engine:perform()
  * and put to sleep in the kernel only by engine:poll(ms). Owns: the multi handle (and with it
  * the connections and the CA store every transfer shares), the active list, the lanes' queues
- * and their admission, the paused list, and its own easy handles (handles.c), pool (pool.c)
- * and pollable set (pollset.c). It runs *items*: a header embedded in a larger object (a
- * transfer, a work), seen only through its hooks (again, ended, settle, hold). What finishes,
+ * and their admission (the bytes waiting for the disk bound the download lane), the paused
+ * list, and its own easy handles (handles.c), pool (pool.c) and pollable set (pollset.c). It
+ * runs *items*: a header embedded in a larger object (a transfer, a work), seen only through
+ * its hooks (again, ended, settle, hold). What finishes,
  * an easy handle or a pool job, goes through one completion path (engine_complete) into the
  * caller's done list. Must not know: what a transfer downloads, files, what a response means. */
 #include "engine.h"
@@ -55,9 +56,10 @@ void engine_easy_give(engine_item *it) {
   engine_release(it->engine);
 }
 
-/* A free slot in lane c. */
+/* A free slot in lane c; in lane 1 (downloads), only while the bytes waiting for the disk are
+ * under their bound. */
 static int engine_room(const engine *e, int c) {
-  return e->n_running[c] < ENGINE_MAX_RUNNING;
+  return e->n_running[c] < ENGINE_MAX_RUNNING && (c == 0 || e->backlog <= ENGINE_MAX_BACKLOG);
 }
 
 int engine_admit(engine *e) {
@@ -361,6 +363,7 @@ int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
     engine_complete(L, it, done_idx);
     k++;
   }
+  engine_promote(e); /* the backlog may be under its bound again */
   return k;
 }
 

@@ -24,6 +24,9 @@ HIDDEN_BEGIN
  * the engine's queue holding no libcurl buffer, so memory follows what runs, not what waits. */
 #define ENGINE_MAX_RUNNING 32
 #define ENGINE_LANES 2
+/* Bytes waiting for the disk (engine.backlog) past which no new download is admitted: memory
+ * follows this bound, not the disk's speed nor how many downloads finish at once. */
+#define ENGINE_MAX_BACKLOG ((size_t)4 * 1024 * 1024)
 
 typedef enum { ENGINE_IDLE,
                ENGINE_ACTIVE,
@@ -119,6 +122,9 @@ typedef struct engine {
    * and they are written in place, which costs less. */
   int hosted;
   int next_lane; /* the lane engine_admit looks at first, taking turns */
+  /* Bytes the items' owners hold for the disk and not yet written (their spools add and take
+   * off, on the stepping thread): past ENGINE_MAX_BACKLOG lane 1 admits nothing. */
+  size_t backlog;
 } engine;
 
 /* This Lua state's engine, created on first use (not pushed). */
@@ -150,7 +156,8 @@ void engine_release(engine *e);
  * owner may then be collected. Idempotent. */
 void engine_stop(lua_State *L, engine_item *it);
 
-/* Lets the first queued item of a lane with a free slot into libcurl; 1 when one went in. */
+/* Lets the first queued item of a lane with a free slot (lane 1: and the backlog under its
+ * bound) into libcurl; 1 when one went in. */
 int engine_admit(engine *e);
 /* 1 when a queued item has a free slot (engine_admit would let one in). */
 int engine_can_admit(const engine *e);

@@ -304,7 +304,7 @@ transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind, unsigned lon
   if (kind == TRANSFER_DOWNLOAD) {
     t->item.settle = transfer_settle;
     t->item.hold = transfer_hold;
-    if (spool_init(&t->spool, &e->pool, transfer_write) != 0) luaL_error(L, "out of memory");
+    if (spool_init(&t->spool, &e->pool, &e->backlog, transfer_write) != 0) luaL_error(L, "out of memory");
   }
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
