@@ -305,6 +305,13 @@ static int drive_committing(lua_State *L) {
   return 1;
 }
 
+/* engine:backlog() --> bytes of downloads waiting for the disk (past ENGINE_MAX_BACKLOG no
+ * new download is admitted) */
+static int drive_backlog(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)engine_check(L, 1)->backlog);
+  return 1;
+}
+
 /* engine:wake_fd() --> the descriptor a host loop watches for finished commits */
 static int drive_wake_fd(lua_State *L) {
   engine *e = engine_check(L, 1);
@@ -325,6 +332,7 @@ const luaL_Reg drive_methods[] = {{"perform", drive_perform},
                                   {"timeout", drive_timeout},
                                   {"count", drive_count},
                                   {"committing", drive_committing},
+                                  {"backlog", drive_backlog},
                                   {"wake_fd", drive_wake_fd},
                                   {"reap", drive_reap},
                                   {"socket_mode", drive_socket_mode},

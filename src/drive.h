@@ -19,7 +19,7 @@ void drive_unpause(engine *e);
 /* 1 when paused items wait for a perform. */
 int drive_has_paused(const engine *e);
 
-/* engine:perform, :poll, :timeout, :count, :committing, :wake_fd, :reap, :socket_mode,
+/* engine:perform, :poll, :timeout, :count, :committing, :backlog, :wake_fd, :reap, :socket_mode,
  * :socket_action, :changes, :pollfd, :arm */
 extern const luaL_Reg drive_methods[];
 
