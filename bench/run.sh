@@ -13,7 +13,9 @@
 #   7. time to music: delay from a job's completion to its file on disk, and status requests
 #      per job, for the seeds' loops and the library's default schedule (bench/music_time.lua);
 #   8. connections: submit+status cycles over TLS 1.3 (HTTP/1.1, HTTP/2) beside the C floor
-#      with the same transport settings, and the CPU of a fresh TLS connection.
+#      with the same transport settings, and the CPU of a fresh TLS connection;
+#   keep (opt-in, slow): the scale jobs with their files kept, all finishing at once, into
+#      tmpfs and onto the disk, with every fsync as it is and slowed (bench/slow_fsync.c).
 #
 # Every peer runs in its own process, measured from outside the same way (bench/measure.c:
 # wait4's rusage and a monotonic clock). The servers it starts (nginx with its own config, the
@@ -24,8 +26,10 @@
 # BENCH_ROUNDS, BENCH_POLL (status poll interval of the jobs, s), BENCH_DL_MIB, BENCH_SCALE
 # (job counts of section 5), BENCH_SCALE_PY (those the Python peer runs), BENCH_MUSIC_JOBS and
 # BENCH_MUSIC_SCALE (section 7), BENCH_N_TLS, BENCH_N_FRESH, BENCH_N_NOCACHE (section 8);
-# BENCH_SECTIONS picks sections (cost tls jobs dl step scale hosts music, all by default);
-# BENCH_RAW=FILE keeps the raw measurements.
+# BENCH_KEEP (job counts of section keep), BENCH_KEEP_FSYNC_MS (the fsync delays it tries);
+# BENCH_SECTIONS picks sections (cost tls jobs dl step scale hosts music, all by default; keep
+# only when named); BENCH_RAW=FILE keeps the raw measurements; BENCH_OUT=FILE writes the report
+# there instead of bench/results.md.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -478,6 +482,44 @@ for j in $SCALE_PY; do
 done
 fi
 
+# --- keep: the scale jobs with their files kept (each fsynced and linked into place, as a user's
+# would be), all downloads finishing at once, into tmpfs and into the scratch directory (a disk),
+# with every fsync as it is and slowed by BENCH_KEEP_FSYNC_MS (bench/slow_fsync.c, preloaded):
+# peak RSS while the commits wait for the disk. The files are removed between runs.
+if want keep; then
+KEEP_JOBS=${BENCH_KEEP:-1000 10000}
+KEEP_MS=${BENCH_KEEP_FSYNC_MS:-0 20}
+cc -O2 -shared -fPIC -o "$BIN/slow_fsync.so" bench/slow_fsync.c -ldl
+KEEP_DISK=$T/keep
+KEEP_SHM=""
+if [ -d "${BENCH_SHM:-/dev/shm}" ] && [ -w "${BENCH_SHM:-/dev/shm}" ]; then
+  KEEP_SHM=$(mktemp -d "${BENCH_SHM:-/dev/shm}/aimlmusic-keep.XXXXXX")
+  SHM_DL="$SHM_DL $KEEP_SHM"
+fi
+mkdir -p "$KEEP_DISK"
+ulimit -n 65536 2>/dev/null || true
+put "param.keep_jobs $KEEP_JOBS"
+put "param.keep_fsync_ms $KEEP_MS"
+put "param.keep_fs $(df -PT "$KEEP_DISK" | awk 'NR == 2 { print $2 }')"
+m keep.idle "$LUA" bench/download_module.lua idle "$KEEP_DISK/none"
+for j in $KEEP_JOBS; do
+  for where in tmpfs disk; do
+    dir=$KEEP_DISK
+    [ "$where" = disk ] || dir=$KEEP_SHM
+    [ -n "$dir" ] || continue
+    for ms in $KEEP_MS; do
+      say "keep: $j jobs, files kept on $where, every fsync +$ms ms"
+      sync
+      put "load.keep.$where.$ms.$j $(cut -d' ' -f1 /proc/loadavg)"
+      m "keep.$where.$ms.$j" env LD_PRELOAD="$BIN/slow_fsync.so" SLOW_FSYNC_MS="$ms" \
+        "$LUA" bench/scale_module.lua "$BASE" "$j" bench/params.json "$dir" keep
+      put "files.keep.$where.$ms.$j $(find "$dir" -name '*.mp3' | wc -l)"
+      find "$dir" -mindepth 1 -delete
+    done
+  done
+done
+fi
+
 # --- 6. hosts: Neovim (the gap a 10 ms timer sees, with the jobs minus without, same run) and
 # LÖVE (step(0) per frame with 100 jobs, on curl_multi_perform and on the pollable descriptor).
 # Both embed LuaJIT: the module built for it is used.
@@ -533,4 +575,4 @@ fi
 
 put "fact.load_end $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -z "${BENCH_RAW:-}" ] || cp "$RES" "$BENCH_RAW"
-"$LUA" bench/report.lua "$RES" bench/results.md
+"$LUA" bench/report.lua "$RES" "${BENCH_OUT:-bench/results.md}"

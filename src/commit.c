@@ -22,8 +22,7 @@
 /* 1 with a message in msg when the download's size is not the one the server announced
  * (Content-Length) or the job reported; 0 when it is. */
 static int commit_size_problem(transfer *t, char *msg, size_t n) {
-  curl_off_t announced = -1;
-  if (t->item.easy) curl_easy_getinfo(t->item.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+  curl_off_t announced = transfer_announced(t);
   if (announced >= 0 && announced != t->bytes - t->resume_from) {
     snprintf(msg, n, "downloaded %.0f bytes, the server announced %.0f", (double)t->bytes,
              (double)announced);
@@ -120,15 +119,15 @@ static void commit_work(engine_item *it) {
 /* transfer:commit() */
 static int commit_start_l(lua_State *L) {
   transfer *t = transfer_check(L, 1);
-  long status = 0;
+  long status;
   char msg[128];
   if (t->kind != TRANSFER_DOWNLOAD || t->item.state != ENGINE_DONE || t->finished || t->item.cancelled ||
       t->item.result != CURLE_OK || t->refused || t->committed || t->item.working ||
-      (t->fd < 0 && t->tmp_path != NULL) || t->item.easy == NULL) {
+      (t->fd < 0 && t->tmp_path != NULL)) {
     lua_pushboolean(L, 0);
     return 1;
   }
-  curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &status);
+  status = transfer_status(t);
   if (status < 200 || status > 299 || commit_size_problem(t, msg, sizeof msg)) {
     lua_pushboolean(L, 0); /* finish() reports it */
     return 1;
@@ -178,8 +177,6 @@ static int commit_download(lua_State *L, transfer *t) {
 
 /* The facts of a finished transfer, for the classifier. */
 static void commit_facts(transfer *t, response_facts *f) {
-  const char *url = NULL;
-  curl_off_t retry_after = 0;
   memset(f, 0, sizeof *f);
   f->request = (response_request)t->kind;
   f->cancelled = t->item.cancelled;
@@ -205,11 +202,9 @@ static void commit_facts(transfer *t, response_facts *f) {
   f->expected = (long long)t->expected;
   f->sends = t->sends;
   f->resend_refused = t->resend_refused;
-  if (t->item.easy == NULL) return;
-  curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &f->status);
-  if (curl_easy_getinfo(t->item.easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK) f->url = url;
-  if (curl_easy_getinfo(t->item.easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
-    f->retry_after = (long long)retry_after;
+  f->status = transfer_status(t);
+  f->url = transfer_url(t);
+  f->retry_after = transfer_retry_after(t);
 }
 
 /* Whether a failed download keeps its partial file for the next attempt to resume from: a

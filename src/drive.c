@@ -1,8 +1,9 @@
 /* drive: the engine's methods, how a host drives it. Owns: the three ways a host runs the
  * engine's loop: perform/poll (a plain loop, or a step per frame), a pollable descriptor
  * (pollfd and arm: the host watches one descriptor), and socket mode (a host event loop such
- * as luv watches libcurl's sockets and timer, and its list of changes). All of them end in the
- * engine's one completion path. Must not know: items beyond the engine's header, transfers. */
+ * as luv watches libcurl's sockets and timer, and its list of changes), and a perform's budget:
+ * items paused past it (or held by their owner) and let go on at the next. All of them end in
+ * the engine's one completion path. Must not know: items beyond the engine's header, transfers. */
 #include "drive.h"
 
 #include <errno.h>
@@ -12,6 +13,59 @@
 #include <string.h>
 
 #include "platform.h"
+
+int drive_over_budget(engine_item *it) {
+  engine *e = it->engine;
+  if (e->deadline <= 0) return 0;
+  /* The first bytes of a perform always go: however slow the machine, every perform moves. */
+  if (!e->moved) {
+    e->moved = 1;
+    return 0;
+  }
+  if (platform_now() < e->deadline) return 0;
+  return drive_pause(it);
+}
+
+int drive_pause(engine_item *it) {
+  if (!list_linked(&it->plink)) list_push(&it->engine->paused, &it->plink);
+  return 1;
+}
+
+int drive_has_paused(const engine *e) {
+  list_node *n;
+  LIST_FOREACH(n, &e->paused) {
+    engine_item *it = LIST_ENTRY(n, engine_item, plink);
+    if (it->hold == NULL || !it->hold(it)) return 1;
+  }
+  return 0;
+}
+
+void drive_unpause(engine *e) {
+  /* Each is taken off before libcurl hands it its bytes: past the deadline, or held, it pauses
+   * again and rejoins at the tail, so the last one now, not the list, ends the loop. */
+  list_node *last = e->paused.prev, *n;
+  int first = 1;
+  while ((n = list_first(&e->paused)) != NULL) {
+    engine_item *it = LIST_ENTRY(n, engine_item, plink);
+    /* The first goes whatever the budget: however slow the machine, paused downloads move. */
+    if (!first && e->deadline > 0 && platform_now() >= e->deadline) break;
+    first = 0;
+    list_remove(n);
+    if (it->hold && it->hold(it)) {
+      list_push(&e->paused, n);
+    } else {
+      /* libcurl hands over the bytes it kept here; when the write callback refuses them (a
+       * size cap, a failed write) it returns that error and leaves the transfer without a
+       * timer or a socket to watch: it would never end. It ends here, with that error. */
+      CURLcode rc = curl_easy_pause(it->easy, CURLPAUSE_CONT);
+      if (rc != CURLE_OK && !list_linked(&it->flink)) {
+        it->result = rc;
+        list_push(&e->failed, &it->flink);
+      }
+    }
+    if (n == last) break;
+  }
+}
 
 /* engine:perform([done[, budget]]) --> transfers still running, number finished now.
  * Never blocks. Finished transfers are appended to the table `done` when given. With a budget
@@ -28,7 +82,7 @@ static int drive_perform(lua_State *L) {
   e->moved = 0;
   e->paced = e->fd_mode && budget > 0;
   e->hosted = budget > 0;
-  engine_unpause(e);
+  drive_unpause(e);
   if (e->fd_mode) {
     /* libcurl's sockets in the pollable set say which transfers to run: the cost of a step
      * follows what is ready, not how many transfers there are. */
@@ -108,7 +162,7 @@ static int drive_socket_action(lua_State *L) {
   int events = (int)luaL_optnumber(L, 3, 0), running = 0;
   CURLMcode mc;
   if (!e->socket_mode) return luaL_error(L, "engine is not in socket mode");
-  engine_unpause(e);
+  drive_unpause(e);
   mc = curl_multi_socket_action(e->multi, fd < 0 ? CURL_SOCKET_TIMEOUT : (curl_socket_t)fd, events,
                                 &running);
   if (mc != CURLM_OK) return luaL_error(L, "curl_multi_socket_action: %s", curl_multi_strerror(mc));
@@ -145,7 +199,7 @@ static int drive_poll(lua_State *L) {
   CURLMcode mc;
   if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
   /* Paused downloads, or transfers waiting to be let in: there is work now. */
-  if (ms < 0 || ms != ms || engine_has_paused(e) || engine_can_admit(e)) ms = 0;
+  if (ms < 0 || ms != ms || drive_has_paused(e) || engine_can_admit(e)) ms = 0;
   if (ms > INT_MAX) ms = INT_MAX;
   if (e->fd_mode) {
     long curl_ms = -1;
@@ -174,7 +228,7 @@ static int drive_timeout(lua_State *L) {
   engine *e = engine_check(L, 1);
   long ms = -1;
   curl_multi_timeout(e->multi, &ms);
-  if (engine_has_paused(e) || engine_can_admit(e)) ms = 0;
+  if (drive_has_paused(e) || engine_can_admit(e)) ms = 0;
   lua_pushinteger(L, ms);
   return 1;
 }
@@ -223,7 +277,7 @@ static int drive_arm(lua_State *L) {
   if (want >= 0) ms = want > (lua_Number)(LONG_MAX / 2) ? LONG_MAX / 2 : (long)ceil(want);
   curl_multi_timeout(e->multi, &curl_ms);
   if (curl_ms >= 0 && (ms < 0 || curl_ms < ms)) ms = curl_ms;
-  if (engine_can_admit(e) || engine_has_paused(e)) ms = 0;
+  if (engine_can_admit(e) || drive_has_paused(e)) ms = 0;
   pollset_arm(&e->set, ms);
   if (ms < 0) lua_pushnil(L);
   else lua_pushinteger(L, ms);
@@ -251,6 +305,13 @@ static int drive_committing(lua_State *L) {
   return 1;
 }
 
+/* engine:backlog() --> bytes of downloads waiting for the disk (past ENGINE_MAX_BACKLOG no
+ * new download is admitted) */
+static int drive_backlog(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)engine_check(L, 1)->backlog);
+  return 1;
+}
+
 /* engine:wake_fd() --> the descriptor a host loop watches for finished commits */
 static int drive_wake_fd(lua_State *L) {
   engine *e = engine_check(L, 1);
@@ -261,7 +322,7 @@ static int drive_wake_fd(lua_State *L) {
 /* engine:reap([done]) --> finished commits appended to done, without touching libcurl */
 static int drive_reap(lua_State *L) {
   engine *e = engine_check(L, 1);
-  engine_unpause(e); /* downloads whose worker caught up go on (libcurl's timer says when) */
+  drive_unpause(e); /* downloads whose worker caught up go on (libcurl's timer says when) */
   lua_pushinteger(L, engine_reap_workers(L, e, lua_istable(L, 2) ? 2 : 0));
   return 1;
 }
@@ -271,6 +332,7 @@ const luaL_Reg drive_methods[] = {{"perform", drive_perform},
                                   {"timeout", drive_timeout},
                                   {"count", drive_count},
                                   {"committing", drive_committing},
+                                  {"backlog", drive_backlog},
                                   {"wake_fd", drive_wake_fd},
                                   {"reap", drive_reap},
                                   {"socket_mode", drive_socket_mode},

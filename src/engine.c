@@ -1,11 +1,12 @@
 /* engine: one libcurl multi handle per Lua state, driven without blocking by engine:perform()
  * and put to sleep in the kernel only by engine:poll(ms). Owns: the multi handle (and with it
- * the connections and the CA store every transfer shares), the active list, the lanes' queues,
- * the budget of a perform (paused items, paced admission), and its own easy handles (handles.c),
- * pool (pool.c) and pollable set (pollset.c). It runs *items*: a header embedded in a larger
- * object (a transfer, a work), seen only through its hooks (again, settle, hold). What finishes,
- * an easy handle or a pool job, goes through one completion path (engine_complete) into the
- * caller's done list. Must not know: what a transfer downloads, files, what a response means. */
+ * the connections and the CA store every transfer shares), the active list, the lanes' queues
+ * and their admission (the bytes waiting for the disk bound the download lane), the paused
+ * list, and its own easy handles (handles.c), pool (pool.c) and pollable set (pollset.c). It
+ * runs *items*: a header embedded in a larger object (a transfer, a work), seen only through
+ * its hooks (again, ended, settle, hold). What finishes, an easy handle or a pool job, goes
+ * through one completion path (engine_complete) into the caller's done list. Must not know:
+ * what a transfer downloads, files, what a response means. */
 #include "engine.h"
 
 #include <stdlib.h>
@@ -33,18 +34,32 @@ CURL *engine_easy_take(engine *e, engine_item *it, unsigned long tag, int *warm)
   it->easy = easy;
   it->engine = e;
   it->tag = tag;
+  it->held = 1;
   e->refs++;
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)it);
   return easy;
 }
 
-void engine_easy_give(engine_item *it) {
+/* The handle back to the engine's handles; the item keeps its reference on the engine. */
+static void engine_easy_drop(engine_item *it) {
   if (it->easy == NULL) return;
   curl_easy_setopt(it->easy, CURLOPT_PRIVATE, (char *)NULL);
   if (it->engine->multi) handles_give(&it->engine->handles, it->easy, it->tag);
   else curl_easy_cleanup(it->easy);
   it->easy = NULL;
+}
+
+void engine_easy_give(engine_item *it) {
+  if (!it->held) return;
+  engine_easy_drop(it);
+  it->held = 0;
   engine_release(it->engine);
+}
+
+/* A free slot in lane c; in lane 1 (downloads), only while the bytes waiting for the disk are
+ * under their bound. */
+static int engine_room(const engine *e, int c) {
+  return e->n_running[c] < ENGINE_MAX_RUNNING && (c == 0 || e->backlog <= ENGINE_MAX_BACKLOG);
 }
 
 int engine_admit(engine *e) {
@@ -54,7 +69,7 @@ int engine_admit(engine *e) {
     int c = (e->next_lane + k) % ENGINE_LANES;
     list_node *n = list_first(&e->queue[c]);
     engine_item *it;
-    if (n == NULL || e->n_running[c] >= ENGINE_MAX_RUNNING) continue;
+    if (n == NULL || !engine_room(e, c)) continue;
     it = LIST_ENTRY(n, engine_item, qlink);
     /* One that libcurl refuses stays first in line for the next call. */
     if (curl_multi_add_handle(e->multi, it->easy) != CURLM_OK) continue;
@@ -70,7 +85,7 @@ int engine_admit(engine *e) {
 int engine_can_admit(const engine *e) {
   int c;
   for (c = 0; c < ENGINE_LANES; c++)
-    if (!list_empty(&e->queue[c]) && e->n_running[c] < ENGINE_MAX_RUNNING) return 1;
+    if (!list_empty(&e->queue[c]) && engine_room(e, c)) return 1;
   return 0;
 }
 
@@ -84,59 +99,6 @@ static void engine_promote(engine *e) {
   /* A loop watching the pollable set learns that there is new work (a cancel outside a step
    * can free the slot). */
   if (e->fd_mode && (added || (e->paced && engine_can_admit(e)))) pollset_arm(&e->set, 0);
-}
-
-int engine_over_budget(engine_item *it) {
-  engine *e = it->engine;
-  if (e->deadline <= 0) return 0;
-  /* The first bytes of a perform always go: however slow the machine, every perform moves. */
-  if (!e->moved) {
-    e->moved = 1;
-    return 0;
-  }
-  if (platform_now() < e->deadline) return 0;
-  return engine_pause(it);
-}
-
-int engine_pause(engine_item *it) {
-  if (!list_linked(&it->plink)) list_push(&it->engine->paused, &it->plink);
-  return 1;
-}
-
-int engine_has_paused(const engine *e) {
-  list_node *n;
-  LIST_FOREACH(n, &e->paused) {
-    engine_item *it = LIST_ENTRY(n, engine_item, plink);
-    if (it->hold == NULL || !it->hold(it)) return 1;
-  }
-  return 0;
-}
-
-void engine_unpause(engine *e) {
-  /* Each is taken off before libcurl hands it its bytes: past the deadline, or held, it pauses
-   * again and rejoins at the tail, so the last one now, not the list, ends the loop. */
-  list_node *last = e->paused.prev, *n;
-  int first = 1;
-  while ((n = list_first(&e->paused)) != NULL) {
-    engine_item *it = LIST_ENTRY(n, engine_item, plink);
-    /* The first goes whatever the budget: however slow the machine, paused downloads move. */
-    if (!first && e->deadline > 0 && platform_now() >= e->deadline) break;
-    first = 0;
-    list_remove(n);
-    if (it->hold && it->hold(it)) {
-      list_push(&e->paused, n);
-    } else {
-      /* libcurl hands over the bytes it kept here; when the write callback refuses them (a
-       * size cap, a failed write) it returns that error and leaves the transfer without a
-       * timer or a socket to watch: it would never end. It ends here, with that error. */
-      CURLcode rc = curl_easy_pause(it->easy, CURLPAUSE_CONT);
-      if (rc != CURLE_OK && !list_linked(&it->flink)) {
-        it->result = rc;
-        list_push(&e->failed, &it->flink);
-      }
-    }
-    if (n == last) break;
-  }
 }
 
 /* Takes the item out of the multi handle (or its queue, or the settling list) and the active
@@ -271,7 +233,7 @@ int engine_start(lua_State *L, engine_item *it, int idx) {
     lua_pushliteral(L, "engine is closed");
     return 0;
   }
-  if (!e->paced && e->n_running[c] < ENGINE_MAX_RUNNING && list_empty(&e->queue[c])) {
+  if (!e->paced && engine_room(e, c) && list_empty(&e->queue[c])) {
     CURLMcode mc = curl_multi_add_handle(e->multi, it->easy);
     if (mc != CURLM_OK) {
       lua_pushstring(L, curl_multi_strerror(mc));
@@ -281,7 +243,7 @@ int engine_start(lua_State *L, engine_item *it, int idx) {
   } else {
     it->queued = 1;
     list_push(&e->queue[c], &it->qlink);
-    if (e->paced && e->fd_mode && e->n_running[c] < ENGINE_MAX_RUNNING) pollset_arm(&e->set, 0);
+    if (e->paced && e->fd_mode && engine_room(e, c)) pollset_arm(&e->set, 0);
   }
   engine_hold(L, it, idx, &e->active);
   e->n_active++;
@@ -343,17 +305,20 @@ void engine_stop(lua_State *L, engine_item *it) {
   }
 }
 
-/* An item libcurl is done with (it->result set): completes it into the done list at done_idx
- * (0: none) and returns 1, or, when its settle hook says it waits for its worker, takes it
- * out of libcurl onto the settling list and returns 0. */
+/* An item libcurl is done with (it->result set): out of libcurl, its slot and its easy handle
+ * given back at once (what its owner needs of the handle, the ended hook kept), so a download
+ * waiting for the disk holds no libcurl buffer. Completes it into the done list at done_idx
+ * (0: none) and returns 1, or, when its settle hook says it waits for its worker, leaves it on
+ * the settling list and returns 0. */
 static int engine_end(lua_State *L, engine_item *it, int done_idx) {
   engine *e = it->engine;
+  list_remove(&it->plink);
+  curl_multi_remove_handle(e->multi, it->easy);
+  e->n_running[it->lane]--;
+  it->settling = 1;
+  if (it->ended) it->ended(it);
+  engine_easy_drop(it);
   if (it->settle && !it->settle(it)) {
-    /* Out of libcurl, its slot given back; it completes when its worker is done. */
-    list_remove(&it->plink);
-    curl_multi_remove_handle(e->multi, it->easy);
-    e->n_running[it->lane]--;
-    it->settling = 1;
     list_push(&e->settling, &it->qlink);
     return 0;
   }
@@ -398,6 +363,7 @@ int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
     engine_complete(L, it, done_idx);
     k++;
   }
+  engine_promote(e); /* the backlog may be under its bound again */
   return k;
 }
 
@@ -410,7 +376,7 @@ int engine_collect(lua_State *L, engine *e, int done_idx) {
     if (msg->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
     it = (engine_item *)priv;
-    /* One that failed as it was unpaused (engine_unpause) keeps that error: libcurl, with every
+    /* One that failed as it was unpaused (drive_unpause) keeps that error: libcurl, with every
      * byte read off the socket, calls the transfer done with CURLE_OK all the same. */
     if (!list_linked(&it->flink)) it->result = msg->data.result;
     if (it->again && it->again(it)) continue;

@@ -24,6 +24,9 @@ HIDDEN_BEGIN
  * the engine's queue holding no libcurl buffer, so memory follows what runs, not what waits. */
 #define ENGINE_MAX_RUNNING 32
 #define ENGINE_LANES 2
+/* Bytes waiting for the disk (engine.backlog) past which no new download is admitted: memory
+ * follows this bound, not the disk's speed nor how many downloads finish at once. */
+#define ENGINE_MAX_BACKLOG ((size_t)4 * 1024 * 1024)
 
 typedef enum { ENGINE_IDLE,
                ENGINE_ACTIVE,
@@ -34,6 +37,7 @@ struct engine;
 typedef struct engine_item {
   CURL *easy;            /* the handle libcurl runs; NULL once given back */
   struct engine *engine; /* counted reference, from engine_easy_take to engine_easy_give */
+  int held;              /* that reference, which outlives the handle (see ended) */
   unsigned long tag;     /* nonzero: how its owner configured easy (engine_easy_take) */
   list_node link;        /* in the engine's active list while ACTIVE, or its worker list */
   list_node qlink;       /* in its lane's queue (queued), or the settling list (settling) */
@@ -48,6 +52,10 @@ typedef struct engine_item {
   /* Called when libcurl finished the handle, before it completes: returns 1 when the item goes
    * on (engine_restart with a new URL), 0 when it is done. NULL: always done. */
   int (*again)(struct engine_item *it);
+  /* Called when libcurl is done with the handle for good, just before it goes back to the
+   * engine's handles: the owner keeps what it reads of it later and clears its pointers in it.
+   * NULL: nothing to keep. */
+  void (*ended)(struct engine_item *it);
   /* Called when libcurl finished the handle and again said no: 1 when the item may complete
    * now, 0 when it waits for work of its own on the pool (a download's bytes still on their
    * way to the disk); asked again each time the pool's done queue is drained. NULL: always. */
@@ -114,6 +122,9 @@ typedef struct engine {
    * and they are written in place, which costs less. */
   int hosted;
   int next_lane; /* the lane engine_admit looks at first, taking turns */
+  /* Bytes the items' owners hold for the disk and not yet written (their spools add and take
+   * off, on the stepping thread): past ENGINE_MAX_BACKLOG lane 1 admits nothing. */
+  size_t backlog;
 } engine;
 
 /* This Lua state's engine, created on first use (not pushed). */
@@ -122,8 +133,8 @@ engine *engine_get(lua_State *L);
 int engine_wake_fd(engine *e);
 
 /* An easy handle for it, holding a reference on e (handles_take says which: tag 0 for none,
- * else one from handles_new_tag); engine_easy_give hands it back and drops that. NULL when
- * libcurl cannot make one. */
+ * else one from handles_new_tag); engine_easy_give hands it back, if libcurl's end did not
+ * already (see ended), and drops that. NULL when libcurl cannot make one. */
 CURL *engine_easy_take(engine *e, engine_item *it, unsigned long tag, int *warm);
 void engine_easy_give(engine_item *it);
 
@@ -145,21 +156,11 @@ void engine_release(engine *e);
  * owner may then be collected. Idempotent. */
 void engine_stop(lua_State *L, engine_item *it);
 
-/* 1 when the perform running now has spent its budget: it is then paused (the caller returns
- * CURL_WRITEFUNC_PAUSE from libcurl's write callback) and goes on at the next perform. */
-int engine_over_budget(engine_item *it);
-/* Pauses it (the caller returns CURL_WRITEFUNC_PAUSE from libcurl's write callback) until a
- * perform lets it go on, when its hold hook says so; returns 1. */
-int engine_pause(engine_item *it);
-/* Lets paused items go on, oldest first, until the engine's deadline (all when it has none);
- * libcurl hands each its waiting bytes at once and runs it at its next timeout action. */
-void engine_unpause(engine *e);
-/* Lets the first queued item of a lane with a free slot into libcurl; 1 when one went in. */
+/* Lets the first queued item of a lane with a free slot (lane 1: and the backlog under its
+ * bound) into libcurl; 1 when one went in. */
 int engine_admit(engine *e);
 /* 1 when a queued item has a free slot (engine_admit would let one in). */
 int engine_can_admit(const engine *e);
-/* 1 when paused items wait for a perform. */
-int engine_has_paused(const engine *e);
 
 /* The engine userdata at idx, raising when it is closed. */
 engine *engine_check(lua_State *L, int idx);

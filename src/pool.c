@@ -1,15 +1,17 @@
 /* pool: worker threads with a job queue and a done queue (libuv's threadpool.c is the model).
  * Owns: the threads (started when work comes and none is idle, up to POOL_THREADS, kept until
- * pool_close), their mutex and condition variables, the two queues, and the wake pair. Every
- * job ends one way: a worker puts it on the done queue under the mutex, broadcasts for
- * pool_join and writes a byte; only the thread that steps takes it off (pool_drain). Must not
- * know: Lua, libcurl, the engine, what a job does or who drains it. */
+ * pool_close), their mutex and condition variables, the job queues (urgent jobs first, and
+ * one worker always kept from the rest: short work that others wait for never queues behind
+ * slow work), the done queue, and the wake pair. Every job ends one way: a worker puts it on the done queue under the mutex, broadcasts
+ * for pool_join and writes a byte; only the thread that steps takes it off (pool_drain). Must
+ * not know: Lua, libcurl, the engine, what a job does or who drains it. */
 #include "pool.h"
 
 void pool_init(pool *p) {
+  list_init(&p->urgent);
   list_init(&p->jobs);
   list_init(&p->done);
-  p->n_threads = p->n_idle = p->stop = p->ready = 0;
+  p->n_threads = p->n_idle = p->n_slow = p->stop = p->ready = 0;
   p->wake[0] = p->wake[1] = PLATFORM_SOCK_NONE;
 }
 
@@ -27,8 +29,9 @@ static void *pool_main(void *arg) {
   pool *p = (pool *)arg;
   platform_mutex_lock(&p->mu);
   for (;;) {
-    list_node *n = list_pop(&p->jobs);
+    list_node *n = list_pop(&p->urgent);
     pool_job *j;
+    if (n == NULL && p->n_slow < POOL_THREADS - 1) n = list_pop(&p->jobs);
     if (n == NULL) {
       if (p->stop) break;
       p->n_idle++;
@@ -38,9 +41,11 @@ static void *pool_main(void *arg) {
     }
     j = LIST_ENTRY(n, pool_job, link);
     j->state = POOL_RUNNING;
+    p->n_slow += !j->urgent;
     platform_mutex_unlock(&p->mu);
     j->run(j);
     platform_mutex_lock(&p->mu);
+    p->n_slow -= !j->urgent; /* this worker takes the next one itself */
     j->state = POOL_DONE;
     list_push(&p->done, &j->link);
     platform_cond_broadcast(&p->done_cv);
@@ -80,7 +85,7 @@ int pool_post(pool *p, pool_job *j) {
   }
   if (j->state == POOL_IDLE) {
     j->state = POOL_QUEUED;
-    list_push(&p->jobs, &j->link);
+    list_push(j->urgent ? &p->urgent : &p->jobs, &j->link);
     platform_cond_signal(&p->work_cv);
   }
   platform_mutex_unlock(&p->mu);

@@ -20,16 +20,18 @@ typedef struct pool_job {
   /* On the thread that drains, once the job is off the done queue; NULL: the drainer knows
    * the job's owner. */
   void (*after)(struct pool_job *j);
-  list_node link; /* in the job queue or the done queue: under the mutex */
+  list_node link; /* in a job queue or the done queue: under the mutex */
   int state;      /* POOL_*: under the mutex */
+  int urgent;     /* taken before any job that is not: short work that others wait for */
 } pool_job;
 
 typedef struct pool {
   platform_mutex mu;
   platform_cond work_cv, done_cv;
-  list_node jobs, done; /* under mu, as n_idle and stop */
+  list_node urgent, jobs, done; /* under mu, as n_idle, n_slow and stop */
   int n_threads, n_idle, stop;
-  int ready; /* mu and the condition variables exist (pool_post made them) */
+  int n_slow; /* workers on jobs that are not urgent: at most POOL_THREADS - 1 */
+  int ready;  /* mu and the condition variables exist (pool_post made them) */
   platform_thread threads[POOL_THREADS];
   platform_sock wake[2]; /* PLATFORM_SOCK_NONE until first used */
 } pool;

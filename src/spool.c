@@ -1,7 +1,8 @@
 /* spool: a download's ordered stream of bytes on their way to the disk. Owns: the pieces
  * libcurl's bytes are copied into, their order and count (backpressure: past SPOOL_MAX the
  * caller pauses), the one pool job at a time that hands them to the owner's writer, the first
- * failure, and its own mutex. Must not know: files (the owner's writer makes the file on its
+ * failure, its share of the backlog (bytes waiting for the disk, counted on the stepping thread
+ * in a count its owner keeps), and its own mutex. Must not know: files (the owner's writer makes the file on its
  * first call), libcurl, the engine, Lua.
  * The thread that steps fills one piece without a lock and seals it into the spool when it is
  * full (a lock and a job per 120 KiB, not per 16 KiB call of libcurl's); a job, once posted,
@@ -25,6 +26,7 @@ static void spool_run(pool_job *j) {
     if (!failed) err = s->write(s, c->data, c->len, &opening);
     platform_mutex_lock(&s->mu);
     s->bytes -= c->len;
+    s->drained += c->len;
     if (!failed && !err) s->written += (long long)c->len;
     free(c);
     if (err && !s->err) {
@@ -39,27 +41,45 @@ static void spool_run(pool_job *j) {
   platform_mutex_unlock(&s->mu);
 }
 
+/* What the worker wrote comes off the backlog, on the stepping thread. */
+static void spool_count(spool *s, size_t drained) {
+  s->counted -= drained;
+  *s->backlog -= drained;
+}
+
 /* Hands the job to a worker, or writes here when there is none. */
 static void spool_post(spool *s) {
+  size_t drained;
   if (pool_post(s->pool, &s->job)) return;
   spool_run(&s->job);
   s->busy = 0;
+  platform_mutex_lock(&s->mu);
+  drained = s->drained;
+  s->drained = 0;
+  platform_mutex_unlock(&s->mu);
+  spool_count(s, drained);
 }
 
 void spool_after(pool_job *j) {
   spool *s = LIST_ENTRY(j, spool, job);
+  size_t drained;
   int more;
   platform_mutex_lock(&s->mu);
+  drained = s->drained;
+  s->drained = 0;
   more = !list_empty(&s->chunks);
   platform_mutex_unlock(&s->mu);
+  spool_count(s, drained);
   s->busy = more;
   if (more) spool_post(s);
 }
 
-int spool_init(spool *s, pool *p, int (*write)(spool *s, const char *p, size_t n, int *opening)) {
+int spool_init(spool *s, pool *p, size_t *backlog, int (*write)(spool *s, const char *p, size_t n, int *opening)) {
   int err = platform_mutex_init(&s->mu);
   if (err) return err;
   s->ready = 1;
+  s->backlog = backlog;
+  s->job.urgent = 1; /* writes go before the slow jobs (fsyncs) queued on the same pool */
   s->write = write;
   s->pool = p;
   s->job.run = spool_run;
@@ -127,6 +147,8 @@ int spool_push(spool *s, const char *p, size_t n, int here, int *err, int *openi
   }
   memcpy(c->data + c->len, p, n);
   c->len += n;
+  s->counted += n;
+  *s->backlog += n;
   if (!s->started) {
     /* The first bytes go at once: the file is made and progress starts. */
     s->started = 1;
@@ -182,6 +204,10 @@ void spool_stop(spool *s) {
   platform_mutex_unlock(&s->mu);
   if (s->busy) pool_join(s->pool, &s->job); /* a write under way: short */
   s->busy = 0;
+  platform_mutex_lock(&s->mu);
+  s->drained = 0; /* what is left of its share comes off the backlog at once */
+  platform_mutex_unlock(&s->mu);
+  spool_count(s, s->counted);
   if (s->fill) list_push(&dropped, &s->fill->link);
   s->fill = NULL;
   for (n = dropped.next; n != &dropped; n = next) {

@@ -29,12 +29,16 @@ typedef struct spool {
   int (*write)(struct spool *s, const char *p, size_t n, int *opening);
   pool *pool;
   pool_job job;
+  /* The count of bytes waiting for the disk the owner keeps across its spools, and this one's
+   * share of it (bytes pushed and not written: both the stepping thread's). */
+  size_t *backlog, counted;
   int ready; /* mu exists (spool_init) */
   platform_mutex mu;
   /* Under mu: the sealed pieces, their bytes, what is in the file (progress), the first
    * failure, and whether the loop waits for the spool to drain to half. */
   list_node chunks;
   size_t bytes;
+  size_t drained; /* taken off the pieces since the stepping thread last counted */
   long long written;
   int err, opening, wake;
   /* The stepping thread's: the piece it fills (not sealed, no lock), whether a job is posted
@@ -43,8 +47,9 @@ typedef struct spool {
   int busy, started;
 } spool;
 
-/* An empty spool writing through write on p's workers: 0, or an errno. */
-int spool_init(spool *s, pool *p, int (*write)(spool *s, const char *p, size_t n, int *opening));
+/* An empty spool writing through write on p's workers, counting what waits in *backlog (on the
+ * stepping thread, a count its owner may share between spools): 0, or an errno. */
+int spool_init(spool *s, pool *p, size_t *backlog, int (*write)(spool *s, const char *p, size_t n, int *opening));
 /* Copies n bytes at p into the spool: 1; -1 when it is full (pause the transfer until
  * spool_hold says otherwise); 0 on a failure, its errno in *err (*opening: making the file).
  * With here, while nothing waits to be written, the bytes are written in place: a script that

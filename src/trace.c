@@ -7,11 +7,11 @@
 
 #include <curl/curl.h>
 
-/* The host of the URL the transfer talks to now, pushed, or nil. */
-static void trace_push_host(lua_State *L, CURL *easy) {
-  char *url = NULL, *host = NULL;
+/* The host of the URL the transfer talks to now (or last did), pushed, or nil. */
+static void trace_push_host(lua_State *L, const char *url) {
+  char *host = NULL;
   CURLU *u;
-  if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK || url == NULL || (u = curl_url()) == NULL) {
+  if (url == NULL || (u = curl_url()) == NULL) {
     lua_pushnil(L);
     return;
   }
@@ -23,24 +23,23 @@ static void trace_push_host(lua_State *L, CURL *easy) {
   curl_url_cleanup(u);
 }
 
-/* transfer:trace() --> {status?, redirects, host?, stalled} (status and host while the
- * transfer still holds its connection, that is until finish). */
+/* transfer:trace() --> {status?, redirects, host?, stalled} (status and host once known,
+ * finished or not). */
 static int trace_l(lua_State *L) {
   transfer *t = transfer_check(L, 1);
+  long code;
   lua_createtable(L, 0, 4);
   lua_pushinteger(L, t->redirects);
   lua_setfield(L, -2, "redirects");
   lua_pushboolean(L, t->stalled);
   lua_setfield(L, -2, "stalled");
-  if (t->item.easy) {
-    long code = 0;
-    if (curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code > 0) {
-      lua_pushinteger(L, code);
-      lua_setfield(L, -2, "status");
-    }
-    trace_push_host(L, t->item.easy);
-    lua_setfield(L, -2, "host");
+  code = transfer_status(t);
+  if (code > 0) {
+    lua_pushinteger(L, code);
+    lua_setfield(L, -2, "status");
   }
+  trace_push_host(L, transfer_url(t));
+  lua_setfield(L, -2, "host");
   return 1;
 }
 

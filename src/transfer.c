@@ -2,7 +2,8 @@
  * item (and through it the easy handle), the body buffer (an error or redirect page capped at
  * 64 KiB for a download), the libcurl write and progress callbacks, redirects under the URL
  * rule, a submit's single-send guard (the count of its sends, libcurl's pre-request callback),
- * the proxy each URL goes through (none for a loopback host), and for a download its spool
+ * the proxy each URL goes through (none for a loopback host), what libcurl said of the handle
+ * once done with it (the handle goes back to the engine then), and for a download its spool
  * (spool.c: the file is made and written on the engine's pool, never on the thread that steps)
  * and its temporary file (part.c), kept for a resumed attempt or removed. __gc and __close go
  * through one idempotent function. Must not know: the engine beyond the loop that runs its item,
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "class.h"
+#include "drive.h"
 #include "part.h"
 #include "platform.h"
 #include "url.h"
@@ -51,6 +53,67 @@ static int transfer_hold(engine_item *it) {
   return spool_hold(&LIST_ENTRY(it, transfer, item)->spool);
 }
 
+/* What its owner's pointers in a tagged handle, kept configured for the next transfer of its
+ * kind (engine_easy_take), would leave dangling: cleared. */
+static void transfer_unhook(transfer *t) {
+  CURL *easy = t->item.easy;
+  if (easy == NULL || !t->item.tag) return;
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)NULL);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, (char *)NULL);
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, (void *)NULL);
+#if LIBCURL_VERSION_NUM >= 0x075000
+  if (t->sends >= 0) curl_easy_setopt(easy, CURLOPT_PREREQDATA, (void *)NULL);
+#endif
+}
+
+/* The ended hook: libcurl is done with the handle, which goes back to the engine now, before a
+ * download's bytes reach the disk; what finish, commit, trace and progress read of it later
+ * stays here. */
+static void transfer_ended(engine_item *it) {
+  transfer *t = LIST_ENTRY(it, transfer, item);
+  char *url = NULL;
+  curl_off_t retry_after = 0;
+  t->status = transfer_status(t);
+  t->announced = transfer_announced(t);
+  if (curl_easy_getinfo(it->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
+    t->retry_after = (long long)retry_after;
+  free(t->url);
+  t->url = NULL;
+  if (curl_easy_getinfo(it->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url) {
+    size_t n = strlen(url) + 1;
+    if ((t->url = (char *)malloc(n)) != NULL) memcpy(t->url, url, n);
+  }
+  transfer_unhook(t);
+}
+
+long transfer_status(const transfer *t) {
+  long code = 0;
+  if (t->item.easy == NULL) return t->status;
+  curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &code);
+  return code;
+}
+
+curl_off_t transfer_announced(const transfer *t) {
+  curl_off_t n = -1;
+  if (t->item.easy == NULL) return t->announced;
+  if (curl_easy_getinfo(t->item.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &n) != CURLE_OK) n = -1;
+  return n;
+}
+
+const char *transfer_url(const transfer *t) {
+  char *url = NULL;
+  if (t->item.easy == NULL) return t->url;
+  if (curl_easy_getinfo(t->item.easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK) return NULL;
+  return url;
+}
+
+long long transfer_retry_after(const transfer *t) {
+  curl_off_t n = 0;
+  if (t->item.easy == NULL) return t->retry_after;
+  if (curl_easy_getinfo(t->item.easy, CURLINFO_RETRY_AFTER, &n) != CURLE_OK || n < 0) n = 0;
+  return (long long)n;
+}
+
 static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
   transfer *t = (transfer *)ud;
   size_t n = size * nmemb;
@@ -65,7 +128,7 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
       int pushed, err, opening, here = !t->item.engine->hosted;
       /* Past the perform's budget (a game's step(0)) the bytes wait in libcurl until the next
        * one: one call never streams a whole download while the frame waits. */
-      if (n > 0 && engine_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
+      if (n > 0 && drive_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
       if (t->max_bytes > 0 && t->bytes + (curl_off_t)n > t->max_bytes) {
         t->oversize = 1;
         return 0;
@@ -82,7 +145,7 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
         return 0;
       }
       if (pushed < 0) { /* the spool is full: on when it drains */
-        engine_pause(&t->item);
+        drive_pause(&t->item);
         return CURL_WRITEFUNC_PAUSE;
       }
       t->bytes += (curl_off_t)n;
@@ -232,6 +295,8 @@ transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind, unsigned lon
   t->item.ref = LUA_NOREF;
   t->item.lane = kind == TRANSFER_DOWNLOAD;
   t->item.again = transfer_again;
+  t->item.ended = transfer_ended;
+  t->announced = -1;
   t->kind = kind;
   easy = engine_easy_take(e, &t->item, tag, &same);
   if (warm) *warm = same;
@@ -239,7 +304,7 @@ transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind, unsigned lon
   if (kind == TRANSFER_DOWNLOAD) {
     t->item.settle = transfer_settle;
     t->item.hold = transfer_hold;
-    if (spool_init(&t->spool, &e->pool, transfer_write) != 0) luaL_error(L, "out of memory");
+    if (spool_init(&t->spool, &e->pool, &e->backlog, transfer_write) != 0) luaL_error(L, "out of memory");
   }
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
@@ -261,15 +326,7 @@ transfer *transfer_check(lua_State *L, int idx) {
 
 void transfer_release(transfer *t) {
   spool_stop(&t->spool);
-  if (t->item.easy && t->item.tag) {
-    /* The handle goes back configured (engine_easy_take): nothing in it may point here. */
-    curl_easy_setopt(t->item.easy, CURLOPT_WRITEDATA, (void *)NULL);
-    curl_easy_setopt(t->item.easy, CURLOPT_ERRORBUFFER, (char *)NULL);
-    curl_easy_setopt(t->item.easy, CURLOPT_XFERINFODATA, (void *)NULL);
-#if LIBCURL_VERSION_NUM >= 0x075000
-    if (t->sends >= 0) curl_easy_setopt(t->item.easy, CURLOPT_PREREQDATA, (void *)NULL);
-#endif
-  }
+  transfer_unhook(t); /* a handle libcurl did not end (a cancel) */
   engine_easy_give(&t->item);
   free(t->body);
   t->body = NULL;
@@ -312,6 +369,8 @@ int transfer_close(lua_State *L) {
   spool_close(&t->spool);
   free(t->target_path);
   t->target_path = NULL;
+  free(t->url);
+  t->url = NULL;
   free(t->journal_path);
   t->journal_path = NULL;
   free(t->job_id);
@@ -334,10 +393,9 @@ static int transfer_done(lua_State *L) {
  * (nil when unknown) */
 static int transfer_progress(lua_State *L) {
   transfer *t = transfer_check(L, 1);
-  curl_off_t total = -1, done = t->bytes;
-  if (t->kind == TRANSFER_DOWNLOAD && t->item.easy) done = spool_written(&t->spool);
+  curl_off_t total = transfer_announced(t), done = t->bytes;
+  if (t->kind == TRANSFER_DOWNLOAD && !t->finished) done = spool_written(&t->spool);
   lua_pushinteger(L, done);
-  if (t->item.easy) curl_easy_getinfo(t->item.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
   if (total >= 0) lua_pushinteger(L, total + t->resume_from);
   else lua_pushnil(L);
   return 2;

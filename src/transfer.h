@@ -57,6 +57,13 @@ typedef struct transfer {
   long long seen_at_ms;   /* ... and when (monotonic) */
   int stalled;            /* ended by stall_ms: a timeout */
   char errbuf[CURL_ERROR_SIZE];
+  /* What libcurl said of the handle when it was done with it (the ended hook), kept when the
+   * handle goes back to the engine: the HTTP status, Content-Length (-1: none), the URL last
+   * requested (NULL: none) and Retry-After (0: none). Read through the accessors below. */
+  long status;
+  curl_off_t announced;
+  char *url;
+  long long retry_after;
   /* The single-send guard of a submit (transfer_guard_single_send): how many times libcurl
    * sent the request (-1: not counted, the submit has a connection of its own), and whether
    * it tried to send it again on another connection and was refused. */
@@ -93,6 +100,13 @@ void transfer_init_once(void);
 /* Points the transfer's proxy at its host: none for a loopback host (url_is_loopback: a proxy
  * would reach its own loopback, and would see an API request's key), else the session's. */
 void transfer_set_proxy(transfer *t, int loopback);
+/* The HTTP status (0: none yet), the Content-Length (-1: unknown), the URL last requested
+ * (NULL: none) and Retry-After in seconds (0: none): from the handle while the transfer has
+ * it, else as kept when libcurl was done with it. */
+long transfer_status(const transfer *t);
+curl_off_t transfer_announced(const transfer *t);
+const char *transfer_url(const transfer *t);
+long long transfer_retry_after(const transfer *t);
 /* Takes over prev's partial file (a failed earlier attempt), to resume from its end; 0 when
  * prev has none to give. */
 int transfer_take_partial(transfer *t, transfer *prev);
