@@ -105,6 +105,15 @@ cleanup() {
   [ -z "$SHM_DL" ] || rm -rf $SHM_DL
 }
 trap cleanup EXIT
+# A scratch directory of its own on tmpfs (BENCH_SHM, else /dev/shm) when there is one, removed
+# at the end: its path in SHM_MADE, else SHM_MADE is empty.
+shm_dir() {
+  SHM_MADE=""
+  if [ -d "${BENCH_SHM:-/dev/shm}" ] && [ -w "${BENCH_SHM:-/dev/shm}" ]; then
+    SHM_MADE=$(mktemp -d "${BENCH_SHM:-/dev/shm}/aimlmusic-$1.XXXXXX")
+    SHM_DL="$SHM_DL $SHM_MADE"
+  fi
+}
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
@@ -461,11 +470,8 @@ fi
 # names the 256 KiB audio file); the files go to tmpfs when there is room, and are removed as
 # they arrive.
 if want scale; then
-SCALE_DIR=$T/scale
-if [ -d "${BENCH_SHM:-/dev/shm}" ] && [ -w "${BENCH_SHM:-/dev/shm}" ]; then
-  SCALE_DIR=$(mktemp -d "${BENCH_SHM:-/dev/shm}/aimlmusic-scale.XXXXXX")
-  SHM_DL="$SHM_DL $SCALE_DIR"
-fi
+shm_dir scale
+SCALE_DIR=${SHM_MADE:-$T/scale}
 mkdir -p "$SCALE_DIR"
 ulimit -n 65536 2>/dev/null || true
 put "param.scale_jobs $SCALE_JOBS"
@@ -491,11 +497,8 @@ KEEP_JOBS=${BENCH_KEEP:-1000 10000}
 KEEP_MS=${BENCH_KEEP_FSYNC_MS:-0 20}
 cc -O2 -shared -fPIC -o "$BIN/slow_fsync.so" bench/slow_fsync.c -ldl
 KEEP_DISK=$T/keep
-KEEP_SHM=""
-if [ -d "${BENCH_SHM:-/dev/shm}" ] && [ -w "${BENCH_SHM:-/dev/shm}" ]; then
-  KEEP_SHM=$(mktemp -d "${BENCH_SHM:-/dev/shm}/aimlmusic-keep.XXXXXX")
-  SHM_DL="$SHM_DL $KEEP_SHM"
-fi
+shm_dir keep
+KEEP_SHM=$SHM_MADE
 mkdir -p "$KEEP_DISK"
 ulimit -n 65536 2>/dev/null || true
 put "param.keep_jobs $KEEP_JOBS"
