@@ -2,8 +2,8 @@
  * libcurl's bytes are copied into, their order and count (backpressure: past SPOOL_MAX the
  * caller pauses), the one pool job at a time that hands them to the owner's writer, the first
  * failure, its share of the backlog (bytes waiting for the disk, counted on the stepping thread
- * in a count its owner keeps), and its own mutex. Must not know: files (the owner's writer makes the file on its
- * first call), libcurl, the engine, Lua.
+ * in a count its owner keeps), and its own mutex. Must not know: files (the owner's writer
+ * makes the file on its first call), libcurl, the engine, Lua.
  * The thread that steps fills one piece without a lock and seals it into the spool when it is
  * full (a lock and a job per 120 KiB, not per 16 KiB call of libcurl's); a job, once posted,
  * writes every sealed piece in order and goes back through the pool's done queue, and only
