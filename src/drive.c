@@ -284,9 +284,17 @@ static int drive_arm(lua_State *L) {
   return 1;
 }
 
+/* engine:count() --> transfers active; engine:count(lane) --> those of lane (0: requests,
+ * 1: downloads) waiting for a slot in the multi handle. */
 static int drive_count(lua_State *L) {
   engine *e = engine_check(L, 1);
-  lua_pushinteger(L, e->n_active);
+  lua_Integer n = e->n_active;
+  if (!lua_isnoneornil(L, 2)) {
+    list_node *q = &e->queue[luaL_checkinteger(L, 2) != 0], *it;
+    n = 0;
+    LIST_FOREACH(it, q) n++;
+  }
+  lua_pushinteger(L, n);
   return 1;
 }
 

@@ -10,6 +10,7 @@ local retry = require "aimlmusic.retry"
 local events = require "aimlmusic.events"
 
 local now, sleep, await, hold, check_can_wait = task.now, task.sleep, task.await, task.hold, task.check_can_wait
+local slot = task.slot
 local current, decide = task.current, retry.decide
 local random, min, max = math.random, math.min, math.max
 
@@ -110,6 +111,7 @@ function M.run(req)
   end
   while true do
     local err
+    if in_task then slot(download and 1 or 0) end -- past the jobs already queued for the engine
     t, err = start(prev, req)
     if t then
       local started = emit and now() -- for the response event only

@@ -84,6 +84,32 @@ local function make_ready(task)
   end
 end
 
+-- The gate: a lane (0: requests, 1: downloads) keeps at most GATE_ROOM transfers waiting for
+-- a slot in the engine; a task beyond them waits here, before its transfer exists, so a queued
+-- job costs its coroutine and not also an easy handle, a transfer and its request. Entries are
+-- {task, seq}; one whose seq no longer matches (the task was cancelled) is skipped.
+local GATE_ROOM = 32
+-- A task let through counts in its lane's `granted` until it runs on (or is cancelled), so
+-- that the room it takes is not given twice.
+local gate = { [0] = { head = 1, tail = 0, granted = 0 }, [1] = { head = 1, tail = 0, granted = 0 } }
+local gated = 0
+
+local function open_gate()
+  for lane = 0, 1 do
+    local q = gate[lane]
+    local room = q.tail >= q.head and GATE_ROOM - engine:count(lane) - q.granted or 0
+    while room > 0 and q.tail >= q.head do
+      local e = q[q.head]
+      q[q.head], q.head, gated = nil, q.head + 1, gated - 1
+      local task = e[1]
+      if task.seq == e[2] then
+        make_ready(task)
+        task.granted, q.granted, room = q, q.granted + 1, room - 1
+      end
+    end
+  end
+end
+
 local Task = {}
 Task.__index = Task
 
@@ -109,6 +135,8 @@ local function finish(task, state)
   pending = pending - 1
   by_co[task.co] = nil
   watchers[task] = nil
+  local q = task.granted
+  if q then q.granted, task.granted = q.granted - 1, nil end
   if task.transfer then
     waiters[task.transfer] = nil
     task.transfer = nil
@@ -125,6 +153,7 @@ function Task:cancel()
   if t then
     t:cancel()
     t:finish() -- removes a download's temporary file now, not at the next GC
+    if gated > 0 then open_gate() end -- its place in the engine's queue is free
   end
   if self.held then
     self.held:discard() -- the partial file an earlier attempt kept for the next one
@@ -179,6 +208,7 @@ local function resume(task, errors)
 end
 
 local function wake_transfers(n_done)
+  if gated > 0 then open_gate() end
   if n_done > 0 then
     for i = 1, #done_list do
       local t = done_list[i]
@@ -413,6 +443,20 @@ function M.await(t, on_progress)
     if drive then run_ready() end
   end
   if on_progress then report() end
+end
+
+--- In a task, waits until lane (0: requests, 1: downloads) has room for one more transfer
+--- waiting for the engine; outside one, returns at once.
+function M.slot(lane)
+  local task = M.current()
+  if not task then return end
+  local q = gate[lane]
+  if q.tail < q.head and engine:count(lane) < GATE_ROOM then return end
+  q.tail, gated = q.tail + 1, gated + 1
+  q[q.tail] = { task, task.seq }
+  task.state = "waiting"
+  co_yield(WAIT)
+  q.granted, task.granted = q.granted - 1, nil
 end
 
 --- Runs file work (core.work's name and arguments: a journal append, a reservation ...) and
