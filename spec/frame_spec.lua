@@ -89,7 +89,7 @@ describe("a frame's step(0)", function()
       end
     end
     assert.is_true(total > 8 * BUFFER, "the download was not read on the main thread: " .. total)
-    -- Without the pause a step reads until its download's spool is full: 512 KiB.
+    -- Without the pause a step reads until its download's spool is full: 256 KiB.
     assert.is_true(largest <= BUFFER, largest .. " bytes read in one step")
   end)
 

@@ -12,10 +12,10 @@
 HIDDEN_BEGIN
 
 /* Bytes waiting for the disk at most: past this the download pauses until half are written. */
-#define SPOOL_MAX ((size_t)512 * 1024)
+#define SPOOL_MAX ((size_t)256 * 1024)
 /* What a piece holds at least: libcurl hands a download over 16 KiB at a time, and a worker
  * writes it in pieces of this size (with its header, under malloc's mmap threshold). */
-#define SPOOL_CHUNK ((size_t)120 * 1024)
+#define SPOOL_CHUNK ((size_t)56 * 1024)
 
 typedef struct spool_chunk {
   list_node link;
