@@ -406,11 +406,15 @@ function Client:submit(params, opts)
     reservation, err = journal.reserve(self, opts.output, nil, opts.overwrite)
     if not reservation then return nil, err end
   end
-  local job
-  -- The URL is for the client's events only: built when something listens.
-  job, err = perform.run { client = self, request = "submit", method = "POST",
-    url = self.emit and events.api_url(self.base_url), max_retries = opts.max_retries or self.max_retries,
-    start = start_submit, session = self.session, body = body, timeout = opts.timeout }
+  local job, t
+  -- Without listeners, the request table is made only for a retry or for the error.
+  if not self.emit then job, t, err = perform.first(self.session, "submit", body, opts.timeout) end
+  if not job then
+    -- The URL is for the client's events only: built when something listens.
+    job, err = perform.run({ client = self, request = "submit", method = "POST",
+      url = self.emit and events.api_url(self.base_url), max_retries = opts.max_retries or self.max_retries,
+      start = start_submit, session = self.session, body = body, timeout = opts.timeout }, t, err)
+  end
   if not job then
     if reservation then task.work("reservation_release", reservation) end
     return nil, err
@@ -476,10 +480,13 @@ function Client:status(id, opts)
   end
   local timeout = opts.timeout or self.timeout
   if limit and limit < timeout then timeout = limit end
-  local st
-  st, err = perform.run { client = self, request = "status", method = "GET",
-    url = self.emit and events.api_url(self.base_url, id), id = id, max_retries = opts.max_retries or 0,
-    map = response_map(id), start = start_status, session = self.session, timeout = timeout }
+  local map, st, t = response_map(id), nil, nil
+  if not self.emit then st, t, err = perform.first(self.session, "status", id, timeout, map) end
+  if not st then
+    st, err = perform.run({ client = self, request = "status", method = "GET",
+      url = self.emit and events.api_url(self.base_url, id), id = id, max_retries = opts.max_retries or 0,
+      map = map, start = start_status, session = self.session, timeout = timeout }, t, err)
+  end
   if not st then err.id = id end
   return st, err
 end
