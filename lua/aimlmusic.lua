@@ -385,12 +385,15 @@ local function start_status(_, req) return req.session:status(req.id, req.timeou
 function Client:submit(params, opts)
   -- The checks that pass are written inline: a call costs more than the test.
   if type(params) ~= "table" then argcheck(false, "submit", 1, "table", params) end
-  opts = opts or NO_OPTS
-  if type(opts) ~= "table" then argcheck(false, "submit", 2, "table or nil", opts) end
   local ok, err
-  if next(opts) ~= nil then
-    ok, err = options.check_call("submit", opts)
-    if not ok then return nil, err end
+  if not opts then
+    opts = NO_OPTS
+  else
+    if type(opts) ~= "table" then argcheck(false, "submit", 2, "table or nil", opts) end
+    if next(opts) ~= nil then
+      ok, err = options.check_call("submit", opts)
+      if not ok then return nil, err end
+    end
   end
   local body
   body, err = encode(params)
@@ -468,15 +471,18 @@ end
 ---@return aimlmusic.Error|nil err
 function Client:status(id, opts)
   if type(id) ~= "string" then argcheck(false, "status", 1, "string", id) end
-  local limit
-  if type(opts) == "number" then limit, opts = opts, NO_OPTS end
-  opts = opts or NO_OPTS
-  if type(opts) ~= "table" then argcheck(false, "status", 2, "table, number or nil", opts) end
-  local err
-  if next(opts) ~= nil then
-    local ok
-    ok, err = options.check_call("status", opts)
-    if not ok then return nil, err end
+  local limit, err
+  if not opts then
+    opts = NO_OPTS
+  elseif type(opts) == "number" then
+    limit, opts = opts, NO_OPTS
+  else
+    if type(opts) ~= "table" then argcheck(false, "status", 2, "table, number or nil", opts) end
+    if next(opts) ~= nil then
+      local ok
+      ok, err = options.check_call("status", opts)
+      if not ok then return nil, err end
+    end
   end
   local timeout = opts.timeout or self.timeout
   if limit and limit < timeout then timeout = limit end
