@@ -17,6 +17,9 @@
 #   keep (opt-in, slow): the scale jobs with their files kept, all finishing at once, into
 #      tmpfs and onto the disk, with every fsync as it is and slowed (bench/slow_fsync.c).
 #
+# bench/callgrind.sh counts section 1's cycle in instructions instead, for this module and the
+# floor, a count the load on the machine does not change.
+#
 # Every peer runs in its own process, measured from outside the same way (bench/measure.c:
 # wait4's rusage and a monotonic clock). The servers it starts (nginx with its own config, the
 # mock) listen on loopback only and are stopped when this script ends, however it ends.

@@ -385,12 +385,15 @@ local function start_status(_, req) return req.session:status(req.id, req.timeou
 function Client:submit(params, opts)
   -- The checks that pass are written inline: a call costs more than the test.
   if type(params) ~= "table" then argcheck(false, "submit", 1, "table", params) end
-  opts = opts or NO_OPTS
-  if type(opts) ~= "table" then argcheck(false, "submit", 2, "table or nil", opts) end
   local ok, err
-  if next(opts) ~= nil then
-    ok, err = options.check_call("submit", opts)
-    if not ok then return nil, err end
+  if not opts then
+    opts = NO_OPTS
+  else
+    if type(opts) ~= "table" then argcheck(false, "submit", 2, "table or nil", opts) end
+    if next(opts) ~= nil then
+      ok, err = options.check_call("submit", opts)
+      if not ok then return nil, err end
+    end
   end
   local body
   body, err = encode(params)
@@ -406,11 +409,15 @@ function Client:submit(params, opts)
     reservation, err = journal.reserve(self, opts.output, nil, opts.overwrite)
     if not reservation then return nil, err end
   end
-  local job
-  -- The URL is for the client's events only: built when something listens.
-  job, err = perform.run { client = self, request = "submit", method = "POST",
-    url = self.emit and events.api_url(self.base_url), max_retries = opts.max_retries or self.max_retries,
-    start = start_submit, session = self.session, body = body, timeout = opts.timeout }
+  local job, t
+  -- Without listeners, the request table is made only for a retry or for the error.
+  if not self.emit then job, t, err = perform.first(self.session, "submit", body, opts.timeout) end
+  if not job then
+    -- The URL is for the client's events only: built when something listens.
+    job, err = perform.run({ client = self, request = "submit", method = "POST",
+      url = self.emit and events.api_url(self.base_url), max_retries = opts.max_retries or self.max_retries,
+      start = start_submit, session = self.session, body = body, timeout = opts.timeout }, t, err)
+  end
   if not job then
     if reservation then task.work("reservation_release", reservation) end
     return nil, err
@@ -464,22 +471,28 @@ end
 ---@return aimlmusic.Error|nil err
 function Client:status(id, opts)
   if type(id) ~= "string" then argcheck(false, "status", 1, "string", id) end
-  local limit
-  if type(opts) == "number" then limit, opts = opts, NO_OPTS end
-  opts = opts or NO_OPTS
-  if type(opts) ~= "table" then argcheck(false, "status", 2, "table, number or nil", opts) end
-  local err
-  if next(opts) ~= nil then
-    local ok
-    ok, err = options.check_call("status", opts)
-    if not ok then return nil, err end
+  local limit, err
+  if not opts then
+    opts = NO_OPTS
+  elseif type(opts) == "number" then
+    limit, opts = opts, NO_OPTS
+  else
+    if type(opts) ~= "table" then argcheck(false, "status", 2, "table, number or nil", opts) end
+    if next(opts) ~= nil then
+      local ok
+      ok, err = options.check_call("status", opts)
+      if not ok then return nil, err end
+    end
   end
   local timeout = opts.timeout or self.timeout
   if limit and limit < timeout then timeout = limit end
-  local st
-  st, err = perform.run { client = self, request = "status", method = "GET",
-    url = self.emit and events.api_url(self.base_url, id), id = id, max_retries = opts.max_retries or 0,
-    map = response_map(id), start = start_status, session = self.session, timeout = timeout }
+  local map, st, t = response_map(id), nil, nil
+  if not self.emit then st, t, err = perform.first(self.session, "status", id, timeout, map) end
+  if not st then
+    st, err = perform.run({ client = self, request = "status", method = "GET",
+      url = self.emit and events.api_url(self.base_url, id), id = id, max_retries = opts.max_retries or 0,
+      map = map, start = start_status, session = self.session, timeout = timeout }, t, err)
+  end
   if not st then err.id = id end
   return st, err
 end

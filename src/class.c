@@ -7,10 +7,9 @@
 void class_define(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
                   lua_CFunction tostring) {
   luaL_newmetatable(L, name);
-  /* Also under the address of name, for class_test: no string to hash on each check. */
+  /* The address of name at [1], for class_test: no string to hash, no registry to search. */
   lua_pushlightuserdata(L, (void *)name);
-  lua_pushvalue(L, -2);
-  lua_rawset(L, LUA_REGISTRYINDEX);
+  lua_rawseti(L, -2, 1);
   lua_pushstring(L, name);
   lua_setfield(L, -2, "__name");
   if (methods) {
@@ -50,10 +49,7 @@ void *class_new(lua_State *L, const char *name, size_t size) {
 void *class_test(lua_State *L, int idx, const char *name) {
   void *p = lua_touserdata(L, idx);
   if (p != NULL && lua_getmetatable(L, idx)) {
-    int same;
-    lua_pushlightuserdata(L, (void *)name);
-    lua_rawget(L, LUA_REGISTRYINDEX);
-    same = lua_rawequal(L, -1, -2);
+    int same = lua_rawgeti(L, -1, 1) == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == (void *)name;
     lua_pop(L, 2);
     if (same) return p;
   }

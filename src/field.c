@@ -228,6 +228,8 @@ int field_check(lua_State *L, int spec, int vidx, const char *path, int build) {
       push_range_message(L, "most", lim, x);
       return 0;
     }
+  } else if (strcmp(type, "object") == 0) {
+    return -1; /* validate.c walks its fields */
   } else if (strcmp(type, "boolean") == 0) {
     if (lua_type(L, vidx) != LUA_TBOOLEAN) {
       lua_pushfstring(L, "must be true or false (got %s)", field_show_value(L, vidx));

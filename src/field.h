@@ -9,11 +9,11 @@
 
 HIDDEN_BEGIN
 
-/* Checks the value at vidx against the field spec at spec (any type but "object"; path names
- * the field in messages). Returns 1 when it passes, having pushed, when build is set and the
- * field transforms its value, what goes on the wire instead (a file read as a data: URI);
- * returns 0 with the problem's message pushed ("must be at least 1 (got 0)"). Raises on a
- * model table with an unknown type. */
+/* Checks the value at vidx against the field spec at spec (path names the field in messages).
+ * Returns 1 when it passes, having pushed, when build is set and the field transforms its
+ * value, what goes on the wire instead (a file read as a data: URI); 0 with the problem's
+ * message pushed ("must be at least 1 (got 0)"); -1, pushing nothing, for an "object" field.
+ * Raises on a model table with an unknown type. */
 int field_check(lua_State *L, int spec, int vidx, const char *path, int build);
 
 /* Pushes a short, safe rendering of the value at idx for a message (strings quoted and cut

@@ -395,7 +395,7 @@ static int protocol_error(lua_State *L, const response_facts *f, const char *mes
 /* A 2xx answer from the API: a job (submit) or a status table (status). map: the stack index
  * of the model's response mapping, or 0. */
 static int api_success(lua_State *L, const response_facts *f, int map) {
-  int body, st, sub;
+  int body, st, sub, url = 0;
   size_t i;
   const char *status;
   if (f->body_len == 0) return protocol_error(L, f, "empty response body");
@@ -426,6 +426,7 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
         if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
           return protocol_error(L, f, "audio_file.url is not an http(s) URL");
         lua_setfield(L, st, "url");
+        url = 1;
       } else if (!lua_isnil(L, -1) && !json_isnull(L, -1)) {
         return protocol_error(L, f, "audio_file.url is not a string");
       } else {
@@ -441,11 +442,8 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
       }
       return protocol_error(L, f, "audio_file is not an object");
   }
-  if (strcmp(status, "completed") == 0) {
-    lua_getfield(L, st, "url");
-    if (lua_isnil(L, -1)) return protocol_error(L, f, "job completed without audio_file.url");
-    lua_pop(L, 1);
-  }
+  if (!url && strcmp(status, "completed") == 0)
+    return protocol_error(L, f, "job completed without audio_file.url");
   if (map) apply_mapping(L, body, map, st);
   for (i = 0; i < sizeof response_common / sizeof response_common[0]; i++) {
     push_path(L, body, response_common[i].from);

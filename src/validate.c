@@ -54,12 +54,10 @@ static int check_object(vstate *v, int obj, int fields, const char *prefix, int 
 static int check_value(vstate *v, int spec, int vidx, const char *path, int wire_out) {
   lua_State *L = v->L;
   char sub[VALIDATE_PATH_MAX];
-  int ok, nested = 0, object = lua_getfield(L, spec, "type") == LUA_TSTRING && strcmp(lua_tostring(L, -1), "object") == 0;
-  lua_pop(L, 1);
-  if (!object) {
-    if (field_check(L, spec, vidx, path, wire_out != 0)) return 1;
-    problem(v, path);
-    return 0;
+  int ok = field_check(L, spec, vidx, path, wire_out != 0), nested = 0;
+  if (ok >= 0) { /* not an object: checked */
+    if (!ok) problem(v, path);
+    return ok;
   }
   if (lua_type(L, vidx) != LUA_TTABLE) {
     lua_pushfstring(L, "must be a table (got %s)", luaL_typename(L, vidx));

@@ -80,14 +80,36 @@ function M.retrying(req, attempt, max_retries, delay, err)
   })
 end
 
+--- What run does for a submit or a status of a client without listeners, as far as the first
+-- attempt: session[method](session, a, b) started, awaited and finished through map, without
+-- the request table run takes, made by the caller only when this fails. Returns the result; or
+-- nil, t, err (t: the failed transfer, nil when none started) for run(req, t, err) to go on
+-- from. Called straight from a public function, like run.
+function M.first(session, method, a, b, map)
+  check_can_wait(3)
+  slot(0) -- in a task, past the requests already queued for the engine
+  local t, err = session[method](session, a, b)
+  if not t then return nil, nil, err end
+  await(t)
+  local result
+  result, err = t:finish(map)
+  if result then
+    hold(nil)
+    return result
+  end
+  if err then decide(err) end
+  return nil, t, err
+end
+
 -- Runs req.start(previous, req) --> transfer | nil, err, waits for it and returns what the
 -- transfer finishes with (through req.map), retrying errors marked retryable up to
 -- req.max_retries times. A download's failed transfer is handed to the next attempt, which
 -- resumes from its partial file. req: {client, request ("submit", "status" or "download"),
 -- method, url, id?, max_retries, start, on_progress?, deadline?, map?, and what start reads};
 -- the client's events say each request, response and retry. Called straight from a public
--- function, whose caller it blames when it cannot wait.
-function M.run(req)
+-- function, whose caller it blames when it cannot wait. t, err: the first attempt, made
+-- already by M.first (err is set then: run goes on from its failure), or nothing.
+function M.run(req, t, err)
   check_can_wait(3)
   local max_retries, start, on_progress, deadline = req.max_retries, req.start, req.on_progress, req.deadline
   local emit = req.client.emit
@@ -95,7 +117,7 @@ function M.run(req)
   local watch = emit and download and watcher(req, emit) or nil
   -- Outside a task there is no one to hold a transfer for: hold() is skipped there.
   local in_task = current() ~= nil
-  local attempt, prev, t = 0, nil, nil
+  local attempt, prev, made = 0, nil, err ~= nil
   local progress = (on_progress or watch) and function(done, total)
     if watch then watch.progress(t, done, total) end
     if not on_progress then return end
@@ -110,32 +132,37 @@ function M.run(req)
     end
   end
   while true do
-    local err
-    if in_task then slot(download and 1 or 0) end -- past the jobs already queued for the engine
-    t, err = start(prev, req)
+    if made then
+      made = false -- M.first made this attempt: on from its failure
+    else
+      if in_task then slot(download and 1 or 0) end -- past the jobs already queued for the engine
+      t, err = start(prev, req)
+      if t then
+        local started = emit and now() -- for the response event only
+        if emit then
+          events.emit(req.client, "request", "debug", { request = req.request, method = req.method, url = req.url,
+                                                        attempt = attempt + 1, id = req.id })
+        end
+        await(t, progress)
+        local trace
+        if emit then
+          if watch then watch.redirects(t) end
+          trace = t:trace()
+          trace.bytes = t:progress()
+        end
+        -- A download is moved into place by a worker thread: the loop never waits for the disk.
+        if download and t:commit() then await(t) end
+        local result
+        result, err = t:finish(req.map) -- where the core's result or error comes back
+        if result == nil and err then decide(err) end
+        if emit then responded(req, attempt + 1, trace, started, err) end
+        if result then
+          if in_task then hold(nil) end
+          return result
+        end
+      end
+    end
     if t then
-      local started = emit and now() -- for the response event only
-      if emit then
-        events.emit(req.client, "request", "debug", { request = req.request, method = req.method, url = req.url,
-                                                      attempt = attempt + 1, id = req.id })
-      end
-      await(t, progress)
-      local trace
-      if emit then
-        if watch then watch.redirects(t) end
-        trace = t:trace()
-        trace.bytes = t:progress()
-      end
-      -- A download is moved into place by a worker thread: the loop never waits for the disk.
-      if download and t:commit() then await(t) end
-      local result
-      result, err = t:finish(req.map) -- where the core's result or error comes back
-      if result == nil and err then decide(err) end
-      if emit then responded(req, attempt + 1, trace, started, err) end
-      if result then
-        if in_task then hold(nil) end
-        return result
-      end
       if prev then prev:discard() end
       prev = t
       if in_task then hold(prev) end -- its partial file goes if the task is cancelled while it sleeps below

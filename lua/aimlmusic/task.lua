@@ -421,8 +421,10 @@ function M.await(t, on_progress)
       -- Nothing else to drive: only this transfer to wait for. Perform first: it never blocks,
       -- so a transfer done already costs a perform more, and one just started a look less.
       while true do
-        local _, n_done = engine:perform(done_list)
-        if n_done > 0 then wake_transfers(n_done) end
+        -- Which transfers are done matters only to tasks waiting for one: none, no list.
+        local list = next(waiters) ~= nil and done_list or nil
+        local _, n_done = engine:perform(list)
+        if list and n_done > 0 then wake_transfers(n_done) end
         if t:done() then break end
         engine:poll(1000)
       end
