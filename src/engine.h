@@ -11,6 +11,7 @@
 #include "platform.h"
 #include "pollset.h"
 #include "pool.h"
+#include "spool.h"
 
 #include "compat.h"
 
@@ -26,7 +27,7 @@ HIDDEN_BEGIN
 #define ENGINE_LANES 2
 /* Bytes waiting for the disk (engine.backlog) past which no new download is admitted: memory
  * follows this bound, not the disk's speed nor how many downloads finish at once. */
-#define ENGINE_MAX_BACKLOG ((size_t)4 * 1024 * 1024)
+#define ENGINE_MAX_BACKLOG SPOOL_BACKLOG_MAX
 
 typedef enum { ENGINE_IDLE,
                ENGINE_ACTIVE,

@@ -95,7 +95,7 @@ static int spool_seal_locked(spool *s, int force, int *post) {
   spool_chunk *c = s->fill;
   *post = 0;
   if (c == NULL || c->len == 0) return 1;
-  if (!force && s->bytes > 0 && s->bytes + c->len > SPOOL_MAX) {
+  if (!force && s->bytes > 0 && (s->bytes + c->len > SPOOL_MAX || *s->backlog > SPOOL_BACKLOG_MAX)) {
     s->wake = 1;
   } else {
     list_push(&s->chunks, &c->link);

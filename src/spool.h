@@ -13,6 +13,10 @@ HIDDEN_BEGIN
 
 /* Bytes waiting for the disk at most: past this the download pauses until half are written. */
 #define SPOOL_MAX ((size_t)256 * 1024)
+/* Bytes the spools of one owner (*backlog) hold at most: past this a spool with bytes of its
+ * own waiting pauses its download too, until some are written, so that downloads finishing at
+ * once hold this and a piece each, not SPOOL_MAX each. */
+#define SPOOL_BACKLOG_MAX ((size_t)4 * 1024 * 1024)
 /* What a piece holds at least: libcurl hands a download over 16 KiB at a time, and a worker
  * writes it in pieces of this size (with its header, under malloc's mmap threshold). */
 #define SPOOL_CHUNK ((size_t)56 * 1024)
