@@ -58,15 +58,17 @@ typedef struct engine_item {
   void (*ended)(struct engine_item *it);
   /* Called when libcurl finished the handle and again said no: 1 when the item may complete
    * now, 0 when it waits for work of its own on the pool (a download's bytes still on their
-   * way to the disk); asked again each time the pool's done queue is drained. NULL: always. */
+   * way to the disk); asked again each time the pool's done queue is drained. NULL: always.
+   * Settling, it may set work: the item's last job, run on the pool before it completes (a
+   * whole download's move into place), so that it completes once, with everything done. */
   int (*settle)(struct engine_item *it);
   /* Called for a paused item before it is let go on: 1 keeps it paused (its worker has not
    * caught up yet; it wakes the engine when it has). NULL: never. */
   int (*hold)(struct engine_item *it);
   int settling; /* finished by libcurl, out of the multi handle, waiting for settle */
-  /* One piece of work for the pool (engine_spawn): work(it) runs on a worker, and the item
-   * completes when its job is drained from the done queue. working: from engine_spawn until
-   * then (on the worker list, linked by link). */
+  /* One piece of work for the pool (engine_spawn, or settle's last job): work(it) runs on a
+   * worker (here when no thread can start), and the item completes when its job is drained
+   * from the done queue. working: from then until it is drained (on the worker list). */
   void (*work)(struct engine_item *it);
   int working;
   pool_job job;
