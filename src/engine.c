@@ -119,12 +119,16 @@ static void engine_detach(engine_item *it) {
   it->state = ENGINE_DONE;
 }
 
-/* Waits until its work is done, or runs it here when no worker has taken it yet, and takes
- * it off the worker list (and the done queue) without completing it. */
+/* Waits until its work is done, or, when no worker has taken it yet, runs it here (a settled
+ * item's last job is dropped instead: the item ends cancelled), and takes it off the worker
+ * list (and the done queue) without completing it. */
 static void engine_join(engine_item *it) {
   engine *e = it->engine;
   if (!it->working) return;
-  if (pool_join(&e->pool, &it->job) == 0) it->work(it);
+  if (pool_join(&e->pool, &it->job) == 0) {
+    if (it->settle) it->cancelled = 1;
+    else it->work(it);
+  }
   it->working = 0;
   list_remove(&it->link);
   e->n_workers--;

@@ -154,8 +154,9 @@ int engine_spawn(lua_State *L, engine_item *it, int idx);
  * drops it. */
 void engine_retain(engine *e);
 void engine_release(engine *e);
-/* Stops the item: out of libcurl or its queue (marked cancelled), a worker waited for; the
- * owner may then be collected. Idempotent. */
+/* Stops the item: out of libcurl or its queue (marked cancelled), a worker waited for (a
+ * settled item's last job that none took yet is dropped: cancelled); the owner may then be
+ * collected. Idempotent. */
 void engine_stop(lua_State *L, engine_item *it);
 
 /* Lets the first queued item of a lane with a free slot (lane 1: and the backlog under its
