@@ -291,7 +291,7 @@ function M.step(timeout_ms, budget_ms)
     collect(budget / 2)
   end
   -- libcurl took the whole budget: the tasks wait for the next step, unless they waited last time.
-  deferred = not deferred and #ready > 0 and now() >= stop_at
+  deferred = not deferred and #ready > 0 and now() + resume_cost >= stop_at
   if not deferred then run_ready(stop_at) end
   if poll_fd then arm() end
   return pending
