@@ -117,8 +117,10 @@ typedef struct engine {
   list_node paused;
   /* The last perform had a budget (a host calls step(0) per frame): new items wait in their
    * lane's queue, and each perform lets them into libcurl one by one while its budget lasts,
-   * instead of libcurl starting every one of them in one call. */
+   * instead of libcurl starting every one of them in one call. admit_cost: the seconds
+   * starting one took lately (up at once with a long one, down slowly). */
   int paced;
+  double admit_cost;
   /* A host loop drives the engine (the last perform had a budget, or socket mode): downloads
    * go to disk through their spool on the workers. Otherwise the caller waits for them anyway,
    * and they are written in place, which costs less. */
