@@ -8,7 +8,6 @@
 #include "commit.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "error.h"

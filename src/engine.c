@@ -370,10 +370,7 @@ int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
   }
   while ((n = list_pop(&done)) != NULL) {
     engine_item *it = LIST_ENTRY(n, engine_item, job.link);
-    it->working = 0;
-    list_remove(&it->link);
-    e->n_workers--;
-    it->state = ENGINE_DONE;
+    engine_join(it); /* drained already: only off the worker list */
     engine_complete(L, it, done_idx);
     k++;
   }
