@@ -3,12 +3,13 @@
  * 64 KiB for a download), the libcurl write and progress callbacks, redirects under the URL
  * rule, a submit's single-send guard (the count of its sends, libcurl's pre-request callback),
  * the proxy each URL goes through (none for a loopback host), what libcurl said of the handle
- * once done with it (the handle goes back to the engine then), and for a download its spool
- * (spool.c: the file is made and written on the engine's pool, never on the thread that steps)
- * and its temporary file (part.c), kept for a resumed attempt or removed. __gc and __close go
- * through one idempotent function. Must not know: the engine beyond the loop that runs its item,
- * what a response means (response.c), how a file is moved into place (commit.c), what a session
- * holds beyond the key it redacts, the proxy option and the reference it drops. */
+ * once done with it, and for a download its spool (spool.c: the file made and written on the
+ * engine's pool, never on the thread that steps), its temporary file (part.c), kept for a
+ * resumed attempt or removed, and whether it settled whole: then the stream's last job moves
+ * the file into place before it completes. __gc and __close go through one idempotent function.
+ * Must not know: the engine beyond the loop that runs its item, what a response means
+ * (response.c), how a file is moved (part.c), what a session holds beyond the key it redacts,
+ * the proxy option and the reference it drops. */
 #include "transfer.h"
 
 #include <errno.h>
@@ -42,8 +43,7 @@ int transfer_size_problem(const transfer *t, char *msg, size_t n) {
   return 1;
 }
 
-/* A whole download's last job, on a worker: its file (made now if no byte made it) moved into
- * place, journaling the evidence first. */
+/* A whole download's last job, on a worker: its file (made now if empty) moved into place. */
 static void transfer_commit(engine_item *it) {
   transfer *t = LIST_ENTRY(it, transfer, item);
   part_dest d = {t->target_path, t->journal_path, t->job_id, t->overwrite};
