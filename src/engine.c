@@ -4,9 +4,9 @@
  * and their admission (the bytes waiting for the disk bound the download lane), the paused
  * list, and its own easy handles (handles.c), pool (pool.c) and pollable set (pollset.c). It
  * runs *items*: a header embedded in a larger object (a transfer, a work), seen only through
- * its hooks (again, ended, settle, hold). What finishes, an easy handle or a pool job, goes
- * through one completion path (engine_complete) into the caller's done list. Must not know:
- * what a transfer downloads, files, what a response means. */
+ * its hooks (again, ended, settle, hold, work). Each completes once, by engine_complete into
+ * the caller's done list: a pool job drained, or an easy handle settled (after the last job its
+ * settle hook set). Must not know: what a transfer downloads, files, what a response means. */
 #include "engine.h"
 
 #include <stdlib.h>
