@@ -95,13 +95,13 @@ static void transfer_unhook(transfer *t) {
  * stays here. */
 static void transfer_ended(engine_item *it) {
   transfer *t = LIST_ENTRY(it, transfer, item);
-  const char *url = transfer_url(t);
+  const char *url;
   t->status = transfer_status(t);
   t->announced = transfer_announced(t);
   t->retry_after = transfer_retry_after(t);
   free(t->url);
   t->url = NULL;
-  if (url) {
+  if ((url = transfer_url(t)) != NULL) { /* libcurl's, read before the handle goes */
     size_t n = strlen(url) + 1;
     if ((t->url = (char *)malloc(n)) != NULL) memcpy(t->url, url, n);
   }
