@@ -106,6 +106,39 @@ describe("downloads", function()
     assert.equal(1, #select_reqs(env.mock:requests(), "cdn", "GET"))
   end)
 
+  -- The move into place is the last job of the download's stream: the transfer is done once,
+  -- with its file in place, and nothing is left for Lua to ask for between done and finish.
+  it("complete once, in place: the file is at its path when the transfer is first done", function()
+    local methods = debug.getregistry()["aimlmusic.transfer"].__index
+    assert.is_nil(methods.commit)
+    local done, placed, seen, path = methods.done, {}, setmetatable({}, { __mode = "k" }), nil
+    local st = env.completed()
+    local full = fetch(st.url)
+    methods.done = function(t)
+      local d = done(t)
+      if d and not seen[t] and tostring(t):find("download", 1, true) then
+        seen[t] = true
+        placed[#placed + 1] = read_file(path) == full
+      end
+      return d
+    end
+    finally(function() methods.done = done end)
+    local sub = mkdir(env.dir .. "/once")
+    for _, where in ipairs { "blocking", "task" } do
+      path = ("%s/%s.wav"):format(sub, where)
+      local info
+      if where == "task" then
+        music.spawn(function() info = assert(env.client:download(st, path)) end)
+        music.run()
+      else
+        info = assert(env.client:download(st, path))
+      end
+      assert.equal(#full, info.bytes)
+    end
+    assert.same({ true, true }, placed)
+    assert.same({ "blocking.wav", "task.wav" }, ls(sub))
+  end)
+
   it("give kind io when the directory cannot hold the file", function()
     local st = env.completed()
     write_file(env.dir .. "/plain", "x")

@@ -124,6 +124,16 @@ describe("a frame's step(0)", function()
     step_until(function() return polled == 4 end, 100000)
   end)
 
+  it("lets tasks wait a step when libcurl left no room for one, never two steps in a row", function()
+    local ran, seen = 0, {}
+    for _ = 1, 4 do music.spawn(function() ran = ran + 1 end) end
+    for i = 1, 8 do
+      music.step(0, TINY)
+      seen[i] = ran
+    end
+    assert.same({ 0, 1, 1, 2, 2, 3, 3, 4 }, seen)
+  end)
+
   -- #posix: needs /proc
   it("commits downloads on worker threads it keeps, four at most #posix", function()
     local st = env.completed()

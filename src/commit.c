@@ -1,143 +1,18 @@
-/* commit: the end of a transfer, transfer:commit() and transfer:finish(). Owns: moving a
- * finished download into place (fsync the temporary file, then link with no overwrite, or
- * rename) on a worker of the engine so that the host's loop never waits for the disk, and the
- * finish of every transfer: its facts gathered for the classifier (response.c), the commit
- * reported. Before the move it journals the download's evidence (journal.c appends it): the
- * job, the temporary file, its size and identity, the one proof resume takes that a file is
- * that job's. Must not know: how requests are built (session.c), whether a failure may be
- * retried (lua/aimlmusic/retry.lua). */
+/* commit: the end of a transfer, transfer:finish(). Owns: the finish of every transfer: its
+ * facts gathered for the classifier (response.c), a whole download's move into place (its
+ * stream's last job on the engine's pool, part.c's part_move) reported as the info table or as
+ * an io error with its errno's code, and whether a failed download keeps its partial file for
+ * the next attempt. Must not know: how requests are built (session.c), how or on which thread
+ * the file is moved (part.c, transfer.c), whether a failure may be retried
+ * (lua/aimlmusic/retry.lua). */
 #include "commit.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
-#include "journal.h"
-#include "part.h"
 #include "platform.h"
 #include "response.h"
-
-/* 1 with a message in msg when the download's size is not the one the server announced
- * (Content-Length) or the job reported; 0 when it is. */
-static int commit_size_problem(transfer *t, char *msg, size_t n) {
-  curl_off_t announced = transfer_announced(t);
-  if (announced >= 0 && announced != t->bytes - t->resume_from) {
-    snprintf(msg, n, "downloaded %.0f bytes, the server announced %.0f", (double)t->bytes,
-             (double)announced);
-    return 1;
-  }
-  if (t->expected > 0 && t->bytes != t->expected) {
-    snprintf(msg, n, "downloaded %.0f bytes, the job reported %.0f", (double)t->bytes, (double)t->expected);
-    return 1;
-  }
-  return 0;
-}
-
-/* Appends s to b (at *len, capacity cap) as a JSON string; 0 when it does not fit. */
-static int quote(char *b, size_t cap, size_t *len, const char *s) {
-  size_t k = *len;
-  if (k + 1 >= cap) return 0;
-  b[k++] = '"';
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (k + 7 >= cap) return 0;
-    if (c == '"' || c == '\\') {
-      b[k++] = '\\';
-      b[k++] = (char)c;
-    } else if (c < 0x20 || c == 0x7f) {
-      k += (size_t)snprintf(b + k, cap - k, "\\u%04x", c);
-    } else {
-      b[k++] = (char)c;
-    }
-  }
-  b[k++] = '"';
-  *len = k;
-  return 1;
-}
-
-/* The evidence of delivery, journaled before the link: the job, the target, the temporary file,
- * its size and identity. A file found later at the target with this identity and size is this
- * job's, whatever else shares its size. Failing to record it does not stop the delivery: resume
- * then finds no proof and leaves the file alone. */
-static void commit_record(transfer *t) {
-  platform_info info;
-  char *b;
-  size_t cap, len = 0;
-  int n;
-  if (t->journal_path == NULL || t->job_id == NULL || platform_fstat(t->fd, &info) != 0) return;
-  cap = 6 * (strlen(t->job_id) + strlen(t->target_path) + strlen(t->tmp_path)) + 256;
-  b = (char *)malloc(cap);
-  if (b == NULL) return;
-  len = (size_t)snprintf(b, cap, "{\"op\":\"commit\",\"id\":");
-  if (quote(b, cap, &len, t->job_id)) {
-    len += (size_t)snprintf(b + len, cap - len, ",\"path\":");
-    if (quote(b, cap, &len, t->target_path)) {
-      len += (size_t)snprintf(b + len, cap - len, ",\"tmp\":");
-      if (quote(b, cap, &len, t->tmp_path)) {
-        n = snprintf(b + len, cap - len, ",\"bytes\":%lld,\"dev\":\"%llu\",\"ino\":\"%llu\"}", info.size,
-                     info.dev, info.ino);
-        if (n > 0 && (size_t)n < cap - len) journal_append(t->journal_path, b, len + (size_t)n);
-      }
-    }
-  }
-  free(b);
-}
-
-/* Runs the commit steps in the calling thread; sets t->commit_errno on failure. */
-static void commit_run(transfer *t) {
-  int rc;
-  if (t->fd < 0 && t->tmp_path == NULL && (rc = part_open(t->target_path, (unsigned long)(size_t)t, &t->tmp_path, &t->fd)) != 0) {
-    t->commit_errno = rc; /* an empty body: no bytes made the file, and making it failed now */
-    t->commit_creating = 1;
-    return;
-  }
-  rc = -1; /* the sync's failure, unless the move is reached */
-  if (platform_fsync(t->fd) == 0) {
-    commit_record(t);
-    /* The descriptor stays open (and its lock held, see part.c) until the temporary name is
-     * gone, so that no cleanup of stale partial files can remove it under the move. A link
-     * fails with EEXIST instead of replacing: no window where a file could be lost. */
-    rc = t->overwrite ? platform_rename(t->tmp_path, t->target_path) : platform_link_noreplace(t->tmp_path, t->target_path);
-    t->commit_moving = rc != 0;
-  }
-  if (rc != 0) t->commit_errno = errno;
-  else if (!t->overwrite) platform_unlink(t->tmp_path);
-  close(t->fd); /* synced already: nothing left for close to report */
-  t->fd = -1;
-  if (rc != 0) return;
-  platform_sync_parent(t->target_path); /* some file systems refuse; the file is in place */
-  free(t->tmp_path);
-  t->tmp_path = NULL;
-}
-
-static void commit_work(engine_item *it) {
-  commit_run(LIST_ENTRY(it, transfer, item));
-}
-
-/* transfer:commit() */
-static int commit_start_l(lua_State *L) {
-  transfer *t = transfer_check(L, 1);
-  long status;
-  char msg[128];
-  if (t->kind != TRANSFER_DOWNLOAD || t->item.state != ENGINE_DONE || t->finished || t->item.cancelled ||
-      t->item.result != CURLE_OK || t->refused || t->committed || t->item.working ||
-      (t->fd < 0 && t->tmp_path != NULL)) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  status = transfer_status(t);
-  if (status < 200 || status > 299 || commit_size_problem(t, msg, sizeof msg)) {
-    lua_pushboolean(L, 0); /* finish() reports it */
-    return 1;
-  }
-  t->item.work = commit_work;
-  /* The worker's join orders its writes before any read of committed here. */
-  t->committed = engine_spawn(L, &t->item, 1);
-  lua_pushboolean(L, t->committed); /* false: finish() commits in this thread */
-  return 1;
-}
 
 /* What a commit came to: the info table, or an io error with the file removed. */
 static int commit_report(lua_State *L, transfer *t) {
@@ -161,18 +36,14 @@ static int commit_report(lua_State *L, transfer *t) {
   return 1;
 }
 
-/* A complete download: checked against Content-Length and the job's reported size, then
- * moved to its target here unless transfer:commit() already did it on a worker. */
+/* A download the classifier found complete: moved into place by its last job, unless its size
+ * was not the one announced or reported. */
 static int commit_download(lua_State *L, transfer *t) {
-  char msg[128];
+  char msg[128] = "the download did not settle whole";
   if (t->committed) return commit_report(L, t);
-  if (commit_size_problem(t, msg, sizeof msg)) {
-    transfer_discard(t);
-    return error_fail(L, "protocol", "%s", msg);
-  }
-  commit_run(t);
-  t->committed = 1;
-  return commit_report(L, t);
+  transfer_size_problem(t, msg, sizeof msg);
+  transfer_discard(t);
+  return error_fail(L, "protocol", "%s", msg);
 }
 
 /* The facts of a finished transfer, for the classifier. */
@@ -241,4 +112,4 @@ static int commit_finish_l(lua_State *L) {
   return n;
 }
 
-const luaL_Reg commit_methods[] = {{"commit", commit_start_l}, {"finish", commit_finish_l}, {NULL, NULL}};
+const luaL_Reg commit_methods[] = {{"finish", commit_finish_l}, {NULL, NULL}};

@@ -1,4 +1,4 @@
-/* The end of a transfer: transfer:commit() and transfer:finish(). */
+/* The end of a transfer: transfer:finish(). */
 #ifndef AIMLMUSIC_COMMIT_H
 #define AIMLMUSIC_COMMIT_H
 
@@ -7,9 +7,8 @@
 
 HIDDEN_BEGIN
 
-/* transfer:commit() --> true when a commit started on a worker (wait for the transfer again),
- * false when there is nothing to commit (transfer:finish() reports why).
- * transfer:finish([map]) --> st | job | info, or nil, err. */
+/* transfer:finish([map]) --> st | job | info, or nil, err. A download is in place when it is
+ * done: its move was the last job of its stream. */
 extern const luaL_Reg commit_methods[];
 
 HIDDEN_END

@@ -1,7 +1,7 @@
 /* core: aimlmusic.core, the module table. Owns: registering the pieces, each in its own file,
  * and the classes of the request path (engine, transfer, session): their files hand it
  * luaL_Reg lists and close/tostring functions and register nothing themselves. A type whose
- * methods come from several files (the transfer: its own, then commit.c's commit and finish)
+ * methods come from several files (the transfer: its own, then commit.c's finish)
  * is composed here, the way luv.c adds the shared handle methods after a type's own, so no
  * lower file calls a higher one. The shared layer (error, json, validate, journal, host,
  * output, datauri) registers its functions through its *_open; work.c starts their file work
@@ -59,7 +59,7 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   error_open(L);
   class_define(L, ENGINE_MT, drive_methods, engine_close, engine_tostring);
   class_define(L, TRANSFER_MT, transfer_methods, transfer_close, transfer_tostring);
-  class_add_methods(L, TRANSFER_MT, commit_methods); /* commit, finish: from above the transfer */
+  class_add_methods(L, TRANSFER_MT, commit_methods); /* finish: from above the transfer */
   class_add_methods(L, TRANSFER_MT, trace_methods);  /* trace: facts for the events */
   class_define(L, SESSION_MT, session_methods, session_close, session_tostring);
   luaL_setfuncs(L, engine_functions, 0);

@@ -90,18 +90,24 @@ static int drive_perform(lua_State *L) {
     int bits[POLLSET_BATCH], i, n = pollset_ready(&e->set, fds, bits, POLLSET_BATCH);
     long ms = -1;
     /* Past the budget the rest wait for the next call, still readable: the set is
-     * level-triggered and hands them back first. */
+     * level-triggered and hands them back first. Paced, they leave room in it for the first
+     * queued transfer to start (what starting one took lately). */
+    double stop = e->deadline - (e->paced && engine_can_admit(e) ? e->admit_cost : 0);
     for (i = 0; i < n && mc == CURLM_OK; i++) {
-      if (i > 0 && e->deadline > 0 && platform_now() >= e->deadline) break;
+      if (i > 0 && e->deadline > 0 && platform_now() >= stop) break;
       mc = curl_multi_socket_action(e->multi, fds[i], bits[i], &running);
     }
     if (mc == CURLM_OK && curl_multi_timeout(e->multi, &ms) == CURLM_OK && ms == 0)
       mc = curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     /* Paced: queued transfers start one at a time (libcurl connects or picks a connection and
-     * sends the request in the timeout action), the first whatever the budget. */
-    for (i = 0; e->paced && mc == CURLM_OK && (i == 0 || platform_now() < e->deadline); i++) {
+     * sends the request in the timeout action), the first whatever the budget, the others if
+     * they fit in it. */
+    for (i = 0; e->paced && mc == CURLM_OK && (i == 0 || platform_now() + e->admit_cost < e->deadline); i++) {
+      double took = platform_now();
       if (!engine_admit(e)) break;
       mc = curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      took = platform_now() - took;
+      e->admit_cost = took > e->admit_cost ? took : e->admit_cost + (took - e->admit_cost) / 16;
     }
   } else {
     mc = curl_multi_perform(e->multi, &running);

@@ -4,9 +4,9 @@
  * and their admission (the bytes waiting for the disk bound the download lane), the paused
  * list, and its own easy handles (handles.c), pool (pool.c) and pollable set (pollset.c). It
  * runs *items*: a header embedded in a larger object (a transfer, a work), seen only through
- * its hooks (again, ended, settle, hold). What finishes, an easy handle or a pool job, goes
- * through one completion path (engine_complete) into the caller's done list. Must not know:
- * what a transfer downloads, files, what a response means. */
+ * its hooks (again, ended, settle, hold, work). Each completes once, by engine_complete into
+ * the caller's done list: a pool job drained, or an easy handle settled (after the last job its
+ * settle hook set). Must not know: what a transfer downloads, files, what a response means. */
 #include "engine.h"
 
 #include <stdlib.h>
@@ -119,12 +119,16 @@ static void engine_detach(engine_item *it) {
   it->state = ENGINE_DONE;
 }
 
-/* Waits until its work is done, or runs it here when no worker has taken it yet, and takes
- * it off the worker list (and the done queue) without completing it. */
+/* Waits until its work is done, or, when no worker has taken it yet, runs it here (a settled
+ * item's last job is dropped instead: the item ends cancelled), and takes it off the worker
+ * list (and the done queue) without completing it. */
 static void engine_join(engine_item *it) {
   engine *e = it->engine;
   if (!it->working) return;
-  if (pool_join(&e->pool, &it->job) == 0) it->work(it);
+  if (pool_join(&e->pool, &it->job) == 0) {
+    if (it->settle) it->cancelled = 1;
+    else it->work(it);
+  }
   it->working = 0;
   list_remove(&it->link);
   e->n_workers--;
@@ -218,14 +222,6 @@ engine *engine_get(lua_State *L) {
   return e;
 }
 
-/* Holds the owner at idx in the registry and makes the item ACTIVE, on the list given. */
-static void engine_hold(lua_State *L, engine_item *it, int idx, list_node *on) {
-  lua_pushvalue(L, idx);
-  it->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  it->state = ENGINE_ACTIVE;
-  list_push(on, &it->link);
-}
-
 int engine_start(lua_State *L, engine_item *it, int idx) {
   engine *e = it->engine;
   int c = it->lane;
@@ -245,7 +241,10 @@ int engine_start(lua_State *L, engine_item *it, int idx) {
     list_push(&e->queue[c], &it->qlink);
     if (e->paced && e->fd_mode && engine_room(e, c)) pollset_arm(&e->set, 0);
   }
-  engine_hold(L, it, idx, &e->active);
+  lua_pushvalue(L, idx); /* the owner, held until it completes */
+  it->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  it->state = ENGINE_ACTIVE;
+  list_push(&e->active, &it->link);
   e->n_active++;
   return 1;
 }
@@ -280,14 +279,24 @@ static void engine_item_run(pool_job *j) {
   it->work(it);
 }
 
-int engine_spawn(lua_State *L, engine_item *it, int idx) {
+/* Puts it->work on the pool, the item ACTIVE on the worker list until its job is drained: 1;
+ * 0 when no thread can take it. */
+static int engine_post(engine_item *it) {
   engine *e = it->engine;
   if (it->work == NULL || e->multi == NULL || engine_wake_fd(e) < 0) return 0;
   it->job.run = engine_item_run;
   if (!pool_post(&e->pool, &it->job)) return 0;
   it->working = 1;
-  engine_hold(L, it, idx, &e->workers);
+  it->state = ENGINE_ACTIVE;
+  list_push(&e->workers, &it->link);
   e->n_workers++;
+  return 1;
+}
+
+int engine_spawn(lua_State *L, engine_item *it, int idx) {
+  if (!engine_post(it)) return 0;
+  lua_pushvalue(L, idx);
+  it->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 1;
 }
 
@@ -305,11 +314,21 @@ void engine_stop(lua_State *L, engine_item *it) {
   }
 }
 
+/* A settled item completes into the done list at done_idx (0: none): 1. When its settle hook
+ * gave it a last job (it->work), that job goes to the pool first and the item completes when
+ * it is drained: 0 (with no thread to take it, it runs here and the item completes now). */
+static int engine_settled(lua_State *L, engine_item *it, int done_idx) {
+  engine_detach(it);
+  if (it->work && engine_post(it)) return 0;
+  if (it->work) it->work(it);
+  engine_complete(L, it, done_idx);
+  return 1;
+}
+
 /* An item libcurl is done with (it->result set): out of libcurl, its slot and its easy handle
  * given back at once (what its owner needs of the handle, the ended hook kept), so a download
- * waiting for the disk holds no libcurl buffer. Completes it into the done list at done_idx
- * (0: none) and returns 1, or, when its settle hook says it waits for its worker, leaves it on
- * the settling list and returns 0. */
+ * waiting for the disk holds no libcurl buffer. Settled (engine_settled), or, when its settle
+ * hook says it waits for its worker, left on the settling list: 0. */
 static int engine_end(lua_State *L, engine_item *it, int done_idx) {
   engine *e = it->engine;
   list_remove(&it->plink);
@@ -322,9 +341,7 @@ static int engine_end(lua_State *L, engine_item *it, int done_idx) {
     list_push(&e->settling, &it->qlink);
     return 0;
   }
-  engine_detach(it);
-  engine_complete(L, it, done_idx);
-  return 1;
+  return engine_settled(L, it, done_idx);
 }
 
 /* Drains the pool's done queue: the jobs of others first (a download's spool: they may settle
@@ -349,17 +366,11 @@ int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
   for (n = e->settling.next; n != &e->settling; n = next) {
     engine_item *it = LIST_ENTRY(n, engine_item, qlink);
     next = n->next;
-    if (!it->settle(it)) continue;
-    engine_detach(it);
-    engine_complete(L, it, done_idx);
-    k++;
+    if (it->settle(it)) k += engine_settled(L, it, done_idx);
   }
   while ((n = list_pop(&done)) != NULL) {
     engine_item *it = LIST_ENTRY(n, engine_item, job.link);
-    it->working = 0;
-    list_remove(&it->link);
-    e->n_workers--;
-    it->state = ENGINE_DONE;
+    engine_join(it); /* drained already: only off the worker list */
     engine_complete(L, it, done_idx);
     k++;
   }

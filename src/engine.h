@@ -59,15 +59,17 @@ typedef struct engine_item {
   void (*ended)(struct engine_item *it);
   /* Called when libcurl finished the handle and again said no: 1 when the item may complete
    * now, 0 when it waits for work of its own on the pool (a download's bytes still on their
-   * way to the disk); asked again each time the pool's done queue is drained. NULL: always. */
+   * way to the disk); asked again each time the pool's done queue is drained. NULL: always.
+   * Settling, it may set work: the item's last job, run on the pool before it completes (a
+   * whole download's move into place), so that it completes once, with everything done. */
   int (*settle)(struct engine_item *it);
   /* Called for a paused item before it is let go on: 1 keeps it paused (its worker has not
    * caught up yet; it wakes the engine when it has). NULL: never. */
   int (*hold)(struct engine_item *it);
   int settling; /* finished by libcurl, out of the multi handle, waiting for settle */
-  /* One piece of work for the pool (engine_spawn): work(it) runs on a worker, and the item
-   * completes when its job is drained from the done queue. working: from engine_spawn until
-   * then (on the worker list, linked by link). */
+  /* One piece of work for the pool (engine_spawn, or settle's last job): work(it) runs on a
+   * worker (here when no thread can start), and the item completes when its job is drained
+   * from the done queue. working: from then until it is drained (on the worker list). */
   void (*work)(struct engine_item *it);
   int working;
   pool_job job;
@@ -116,8 +118,10 @@ typedef struct engine {
   list_node paused;
   /* The last perform had a budget (a host calls step(0) per frame): new items wait in their
    * lane's queue, and each perform lets them into libcurl one by one while its budget lasts,
-   * instead of libcurl starting every one of them in one call. */
+   * instead of libcurl starting every one of them in one call. admit_cost: the seconds
+   * starting one took lately (up at once with a long one, down slowly). */
   int paced;
+  double admit_cost;
   /* A host loop drives the engine (the last perform had a budget, or socket mode): downloads
    * go to disk through their spool on the workers. Otherwise the caller waits for them anyway,
    * and they are written in place, which costs less. */
@@ -153,8 +157,9 @@ int engine_spawn(lua_State *L, engine_item *it, int idx);
  * drops it. */
 void engine_retain(engine *e);
 void engine_release(engine *e);
-/* Stops the item: out of libcurl or its queue (marked cancelled), a worker waited for; the
- * owner may then be collected. Idempotent. */
+/* Stops the item: out of libcurl or its queue (marked cancelled), a worker waited for (a
+ * settled item's last job that none took yet is dropped: cancelled); the owner may then be
+ * collected. Idempotent. */
 void engine_stop(lua_State *L, engine_item *it);
 
 /* Lets the first queued item of a lane with a free slot (lane 1: and the backlog under its

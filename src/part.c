@@ -1,8 +1,9 @@
 /* part: a download's temporary file, "<target's name, cut to fit>.part-XXXXXX" beside its
  * target. Owns: the name (made and parsed only here), its creation (O_EXCL, and an exclusive
- * flock held while a transfer owns it), the writes into it, and core.remove_partials, the scan
- * that removes the files of downloads cut short by a crash. Must not know: transfers, libcurl,
- * the engine, how a file is moved into place. */
+ * flock held while a transfer owns it), the writes into it, its move into place (fsync, the
+ * evidence journaled, then link with no overwrite or rename), and core.remove_partials, the
+ * scan that removes the files of downloads cut short by a crash. Must not know: transfers,
+ * libcurl, the engine, which thread runs it, what the journal's other records say. */
 #include "part.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "platform.h"
 
 /* Temporary names are "<target's name, cut to fit>.part-XXXXXX" beside the target. */
@@ -45,6 +47,78 @@ int part_write(int fd, const char *p, size_t n) {
     if (w < 0) return errno;
     off += (size_t)w;
   }
+  return 0;
+}
+
+/* Appends s to b (at *len, capacity cap) as a JSON string; 0 when it does not fit. */
+static int quote(char *b, size_t cap, size_t *len, const char *s) {
+  size_t k = *len;
+  if (k + 1 >= cap) return 0;
+  b[k++] = '"';
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (k + 7 >= cap) return 0;
+    if (c == '"' || c == '\\') {
+      b[k++] = '\\';
+      b[k++] = (char)c;
+    } else if (c < 0x20 || c == 0x7f) {
+      k += (size_t)snprintf(b + k, cap - k, "\\u%04x", c);
+    } else {
+      b[k++] = (char)c;
+    }
+  }
+  b[k++] = '"';
+  *len = k;
+  return 1;
+}
+
+/* The evidence of delivery, journaled before the link: the job, the target, the temporary file,
+ * its size and identity. A file found later at the target with this identity and size is this
+ * job's, whatever else shares its size. Failing to record it does not stop the delivery: resume
+ * then finds no proof and leaves the file alone. */
+static void part_record(const part_dest *m, int fd, const char *tmp) {
+  platform_info info;
+  char *b;
+  size_t cap, len = 0;
+  int n;
+  if (m->journal == NULL || m->id == NULL || platform_fstat(fd, &info) != 0) return;
+  cap = 6 * (strlen(m->id) + strlen(m->target) + strlen(tmp)) + 256;
+  b = (char *)malloc(cap);
+  if (b == NULL) return;
+  len = (size_t)snprintf(b, cap, "{\"op\":\"commit\",\"id\":");
+  if (quote(b, cap, &len, m->id)) {
+    len += (size_t)snprintf(b + len, cap - len, ",\"path\":");
+    if (quote(b, cap, &len, m->target)) {
+      len += (size_t)snprintf(b + len, cap - len, ",\"tmp\":");
+      if (quote(b, cap, &len, tmp)) {
+        n = snprintf(b + len, cap - len, ",\"bytes\":%lld,\"dev\":\"%llu\",\"ino\":\"%llu\"}", info.size,
+                     info.dev, info.ino);
+        if (n > 0 && (size_t)n < cap - len) journal_append(m->journal, b, len + (size_t)n);
+      }
+    }
+  }
+  free(b);
+}
+
+int part_move(const part_dest *m, int *fd, char **tmp, int *moving) {
+  int rc = -1, err = 0; /* the sync's failure, unless the move is reached */
+  *moving = 0;
+  if (platform_fsync(*fd) == 0) {
+    part_record(m, *fd, *tmp);
+    /* The descriptor stays open (and its lock held) until the temporary name is gone, so that
+     * no cleanup of stale partial files can remove it under the move. A link fails with EEXIST
+     * instead of replacing: no window where a file could be lost. */
+    rc = m->overwrite ? platform_rename(*tmp, m->target) : platform_link_noreplace(*tmp, m->target);
+    *moving = rc != 0;
+  }
+  if (rc != 0) err = errno;
+  else if (!m->overwrite) platform_unlink(*tmp);
+  close(*fd); /* synced already: nothing left for close to report */
+  *fd = -1;
+  if (rc != 0) return err;
+  platform_sync_parent(m->target); /* some file systems refuse; the file is in place */
+  free(*tmp);
+  *tmp = NULL;
   return 0;
 }
 

@@ -17,6 +17,17 @@ int part_open(const char *target, unsigned long salt, char **path, int *fd);
 /* Writes n bytes at p to fd: 0, or an errno. */
 int part_write(int fd, const char *p, size_t n);
 
+/* Where a finished download goes, and the journal (NULL: none) that gets job id's evidence
+ * (the file's size and identity) before it gets there. */
+typedef struct {
+  const char *target, *journal, *id;
+  int overwrite;
+} part_dest;
+/* Moves the temporary file (*fd open on *tmp) to m->target: fsync, evidence, then link with no
+ * overwrite (EEXIST) or rename. Closes *fd (-1); *tmp freed and NULL once in place. 0, or the
+ * errno of the step that failed (*moving: the move, not the sync). Blocks: a worker's job. */
+int part_move(const part_dest *m, int *fd, char **tmp, int *moving);
+
 /* core.remove_partials, and the same as work (workkind.h). */
 extern const luaL_Reg part_functions[];
 extern const work_kind part_remove_kind;

@@ -3,12 +3,13 @@
  * 64 KiB for a download), the libcurl write and progress callbacks, redirects under the URL
  * rule, a submit's single-send guard (the count of its sends, libcurl's pre-request callback),
  * the proxy each URL goes through (none for a loopback host), what libcurl said of the handle
- * once done with it (the handle goes back to the engine then), and for a download its spool
- * (spool.c: the file is made and written on the engine's pool, never on the thread that steps)
- * and its temporary file (part.c), kept for a resumed attempt or removed. __gc and __close go
- * through one idempotent function. Must not know: the engine beyond the loop that runs its item,
- * what a response means (response.c), how a file is moved into place (commit.c), what a session
- * holds beyond the key it redacts, the proxy option and the reference it drops. */
+ * once done with it, and for a download its spool (spool.c: the file made and written on the
+ * engine's pool, never on the thread that steps), its temporary file (part.c), kept for a
+ * resumed attempt or removed, and whether it settled whole: then the stream's last job moves
+ * the file into place before it completes. __gc and __close go through one idempotent function.
+ * Must not know: the engine beyond the loop that runs its item, what a response means
+ * (response.c), how a file is moved (part.c), what a session holds beyond the key it redacts,
+ * the proxy option and the reference it drops. */
 #include "transfer.h"
 
 #include <errno.h>
@@ -33,6 +34,23 @@ static int transfer_write(spool *s, const char *p, size_t n, int *opening) {
   return part_write(t->fd, p, n);
 }
 
+int transfer_size_problem(const transfer *t, char *msg, size_t n) {
+  curl_off_t announced = transfer_announced(t);
+  int server = announced >= 0 && announced != t->bytes - t->resume_from;
+  if (!server && (t->expected <= 0 || t->bytes == t->expected)) return 0;
+  snprintf(msg, n, "downloaded %.0f bytes, the %s %.0f", (double)t->bytes, server ? "server announced" : "job reported",
+           (double)(server ? announced : t->expected));
+  return 1;
+}
+
+/* A whole download's last job, on a worker: its file (made now if empty) moved into place. */
+static void transfer_commit(engine_item *it) {
+  transfer *t = LIST_ENTRY(it, transfer, item);
+  part_dest d = {t->target_path, t->journal_path, t->job_id, t->overwrite};
+  t->commit_errno = transfer_write(&t->spool, NULL, 0, &t->commit_creating);
+  if (!t->commit_errno) t->commit_errno = part_move(&d, &t->fd, &t->tmp_path, &t->commit_moving);
+}
+
 /* The settle hook: a download finished by libcurl completes once its spool is written; its
  * failure is the download's. */
 static int transfer_settle(engine_item *it) {
@@ -45,6 +63,12 @@ static int transfer_settle(engine_item *it) {
   }
   /* A refused write is the transfer's failure whatever libcurl made of it afterwards. */
   if (done && t->io_errno && it->result == CURLE_OK) it->result = CURLE_WRITE_ERROR;
+  /* Whole: the stream's last job moves the file into place before the transfer completes. */
+  if (done && it->result == CURLE_OK && !t->refused && transfer_status(t) / 100 == 2 &&
+      !transfer_size_problem(t, NULL, 0)) {
+    it->work = transfer_commit;
+    t->committed = 1;
+  }
   return done;
 }
 
@@ -71,15 +95,13 @@ static void transfer_unhook(transfer *t) {
  * stays here. */
 static void transfer_ended(engine_item *it) {
   transfer *t = LIST_ENTRY(it, transfer, item);
-  char *url = NULL;
-  curl_off_t retry_after = 0;
+  const char *url;
   t->status = transfer_status(t);
   t->announced = transfer_announced(t);
-  if (curl_easy_getinfo(it->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
-    t->retry_after = (long long)retry_after;
+  t->retry_after = transfer_retry_after(t);
   free(t->url);
   t->url = NULL;
-  if (curl_easy_getinfo(it->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url) {
+  if ((url = transfer_url(t)) != NULL) { /* libcurl's, read before the handle goes */
     size_t n = strlen(url) + 1;
     if ((t->url = (char *)malloc(n)) != NULL) memcpy(t->url, url, n);
   }
@@ -173,16 +195,12 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
   return n;
 }
 
-static long long monotonic_ms(void) {
-  return (long long)(platform_now() * 1000);
-}
-
 /* libcurl calls this at least once a second: a download with nothing new for stall_ms ends
  * (the speed floor, CURLOPT_LOW_SPEED_*, ends one that only trickles). */
 static int transfer_on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                                 curl_off_t ulnow) {
   transfer *t = (transfer *)ud;
-  long long now = monotonic_ms();
+  long long now = (long long)(platform_now() * 1000);
   (void)dltotal;
   (void)ultotal;
   (void)ulnow;

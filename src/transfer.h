@@ -72,8 +72,9 @@ typedef struct transfer {
   /* A download's bytes on their way to its file (spool.h), written by the engine's pool so
    * that the loop never waits for the disk; the file is made on its first write. */
   spool spool;
-  /* The commit of a finished download (commit.c), run by a worker of the engine. */
-  int committed;       /* the commit ran (in this thread, or a worker that was joined) */
+  /* The move into place of a whole download (part_move), its stream's last job on the pool:
+   * the item completes when it is done. */
+  int committed;       /* the download settled whole and the move is its last job */
   int commit_errno;    /* 0, or errno of the step that failed */
   int commit_moving;   /* the failed step was the move, not the sync */
   int commit_creating; /* the failed step was making the (empty) file */
@@ -107,6 +108,9 @@ long transfer_status(const transfer *t);
 curl_off_t transfer_announced(const transfer *t);
 const char *transfer_url(const transfer *t);
 long long transfer_retry_after(const transfer *t);
+/* 1 with a message in msg (n bytes; NULL, 0: none) when the download's size is not the one
+ * the server announced (Content-Length) or the job reported; 0 when it is. */
+int transfer_size_problem(const transfer *t, char *msg, size_t n);
 /* Takes over prev's partial file (a failed earlier attempt), to resume from its end; 0 when
  * prev has none to give. */
 int transfer_take_partial(transfer *t, transfer *prev);
@@ -115,7 +119,7 @@ int transfer_take_partial(transfer *t, transfer *prev);
  * idempotent. __tostring. */
 int transfer_close(lua_State *L);
 int transfer_tostring(lua_State *L);
-/* transfer:done, :progress, :cancel, :discard (commit.h adds :commit and :finish);
+/* transfer:done, :progress, :cancel, :discard (commit.h adds :finish);
  * core.remove_partials */
 extern const luaL_Reg transfer_methods[];
 

@@ -150,8 +150,6 @@ function M.run(req, t, err)
           trace = t:trace()
           trace.bytes = t:progress()
         end
-        -- A download is moved into place by a worker thread: the loop never waits for the disk.
-        if download and t:commit() then await(t) end
         local result
         result, err = t:finish(req.map) -- where the core's result or error comes back
         if result == nil and err then decide(err) end

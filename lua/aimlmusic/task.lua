@@ -35,6 +35,8 @@ local done_list = {}
 local driver = nil         -- a host loop adapter (aimlmusic.uv) when one is attached
 local poll_fd = nil        -- the engine's pollable descriptor, once music.pollfd() gave it out
 local foreign = nil        -- waits for coroutines of another scheduler (aimlmusic.cqueues)
+local resume_cost = 0      -- seconds a resume takes: up at once with a long one, down slowly
+local deferred = false     -- the last step's libcurl work took its whole budget: no task ran
 
 -- Sleepers: a binary heap of {at, task, seq}; an entry whose seq no longer matches the task's
 -- is stale (the task was woken or cancelled) and is skipped.
@@ -254,9 +256,9 @@ local function until_next(limit)
   return max(0, min(limit, (heap[1].at - now()) * 1000))
 end
 
--- Resumes the ready tasks; with a deadline (core.now), stops once it has passed (after one
--- task at least) and leaves the rest, in order, for the next pass, so that one step stays
--- short however many are ready.
+-- Resumes the ready tasks; with a deadline (core.now), stops before a resume that would end
+-- past it (after one task at least) and leaves the rest, in order, for the next pass, so that
+-- one step stays short however many are ready.
 local function run_ready(stop_at)
   if #ready == 0 then return end
   local batch = ready
@@ -264,14 +266,21 @@ local function run_ready(stop_at)
   local errors = {}
   for i = 1, #batch do
     local task = batch[i]
-    if stop_at and i > 1 and now() >= stop_at then
+    local t = stop_at and now()
+    if t and i > 1 and t + resume_cost >= stop_at then
       local rest = {}
       for j = i, #batch do rest[#rest + 1] = batch[j] end
       for j = 1, #ready do rest[#rest + 1] = ready[j] end
       ready = rest
       break
     end
-    if task.state == "ready" then resume(task, errors) end
+    if task.state == "ready" then
+      resume(task, errors)
+      if t then
+        local d = now() - t
+        resume_cost = d > resume_cost and d or resume_cost + (d - resume_cost) / 16
+      end
+    end
   end
   if #errors > 0 then error(errors[1], 0) end
 end
@@ -294,9 +303,9 @@ local DRIVEN = "aimlmusic: tasks are driven by the attached event loop (aimlmusi
 
 --- Runs what is ready; waits up to timeout_ms (0: not at all) in the kernel when nothing is.
 --- The work of one step keeps to budget_ms (default 0.3): libcurl gets half of it (ready
---- sockets wait, a download pauses), tasks the rest (one at least); what is left goes on at
---- the next step, so a frame is never held up by a crowd of transfers or tasks. Returns the
---- number of tasks still pending.
+--- sockets wait, a download pauses), tasks the rest (one at least, unless libcurl took it all:
+--- then at the next step); what is left goes on at the next step, so a frame is never held up
+--- by a crowd of transfers or tasks. Returns the number of tasks still pending.
 function M.step(timeout_ms, budget_ms)
   if running_task then error("aimlmusic.step called from inside a task", 2) end
   if driver then error(DRIVEN .. "detach it before calling step", 2) end
@@ -311,7 +320,9 @@ function M.step(timeout_ms, budget_ms)
     stop_at = now() + budget -- the wait is not work: the budget starts again after it
     collect(budget / 2)
   end
-  run_ready(stop_at)
+  -- libcurl took the whole budget: the tasks wait for the next step, unless they waited last time.
+  deferred = not deferred and #ready > 0 and now() + resume_cost >= stop_at
+  if not deferred then run_ready(stop_at) end
   if poll_fd then arm() end
   return pending
 end
