@@ -298,8 +298,9 @@ static int drive_count(lua_State *L) {
   if (!lua_isnoneornil(L, 2)) {
     list_node *q = &e->queue[luaL_checkinteger(L, 2) != 0], *it;
     n = 0;
-    LIST_FOREACH(it, q)
-    n++;
+    LIST_FOREACH(it, q) {
+      n++;
+    }
   }
   lua_pushinteger(L, n);
   return 1;
