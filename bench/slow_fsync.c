@@ -1,26 +1,34 @@
 /* slow_fsync: an LD_PRELOAD shim that makes every fsync and fdatasync of the process take
- * SLOW_FSYNC_MS milliseconds longer (0 or unset: no delay), as a slow or busy disk would, so the
- * bench can show what the library holds in memory while its commits wait for the disk.
- * cc -shared -fPIC -O2 -o slow_fsync.so bench/slow_fsync.c -ldl */
+ * SLOW_FSYNC_MS milliseconds longer, and every write to a regular file SLOW_WRITE_US
+ * microseconds longer (0 or unset: no delay), as a slow or busy disk would, so that the bench
+ * and spec/backlog_spec.lua can show what the library holds in memory while it waits for the
+ * disk. cc -shared -fPIC -O2 -o slow_fsync.so bench/slow_fsync.c -ldl */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 int fsync(int fd);
 int fdatasync(int fd);
+ssize_t write(int fd, const void *buf, size_t n);
 
-static void slow_fsync_wait(void) {
-  const char *v = getenv("SLOW_FSYNC_MS");
-  long ms = v ? strtol(v, NULL, 10) : 0;
+/* Sleeps for the microseconds the environment variable name says. */
+static void slow_fsync_sleep(const char *name, long scale) {
+  const char *v = getenv(name);
+  long us = v ? strtol(v, NULL, 10) * scale : 0;
   struct timespec ts;
-  if (ms <= 0) return;
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = (ms % 1000) * 1000000L;
+  if (us <= 0) return;
+  ts.tv_sec = us / 1000000L;
+  ts.tv_nsec = (us % 1000000L) * 1000L;
   while (nanosleep(&ts, &ts) != 0) {
   }
+}
+
+static void slow_fsync_wait(void) {
+  slow_fsync_sleep("SLOW_FSYNC_MS", 1000);
 }
 
 /* The next definition of name (libc's): POSIX's dlsym returns functions as data pointers. */
@@ -39,4 +47,13 @@ int fsync(int fd) {
 int fdatasync(int fd) {
   slow_fsync_wait();
   return slow_fsync_next("fdatasync")(fd);
+}
+
+ssize_t write(int fd, const void *buf, size_t n) {
+  struct stat st;
+  void *p = dlsym(RTLD_NEXT, "write");
+  ssize_t (*next)(int, const void *, size_t);
+  memcpy(&next, &p, sizeof next);
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) slow_fsync_sleep("SLOW_WRITE_US", 1);
+  return next(fd, buf, n);
 }
