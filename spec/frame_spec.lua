@@ -88,6 +88,11 @@ describe("a frame's step(0)", function()
         largest = math.max(largest, step)
       end
     end
+    if os.getenv("AIMLMUSIC_DL_THREAD") == "1" then
+      -- Downloads on a thread of the engine's own (dlthread.c): the stepping thread reads none.
+      assert.equal(0, total)
+      return
+    end
     assert.is_true(total > 8 * BUFFER, "the download was not read on the main thread: " .. total)
     -- Without the pause a step reads until its download's spool is full: 512 KiB.
     assert.is_true(largest <= BUFFER, largest .. " bytes read in one step")

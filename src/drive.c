@@ -295,7 +295,7 @@ static int drive_count(lua_State *L) {
  * each ends with a byte on the wake pair. */
 static int drive_committing(lua_State *L) {
   engine *e = engine_check(L, 1);
-  int n = e->n_workers;
+  int n = e->n_workers + e->n_dl;
   list_node *it;
   LIST_FOREACH(it, &e->settling)
   n++;

@@ -35,6 +35,7 @@ CURL *engine_easy_take(engine *e, engine_item *it, unsigned long tag, int *warm)
   it->engine = e;
   it->tag = tag;
   it->held = 1;
+  it->dl_road = e->dl_road;
   e->refs++;
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)it);
   return easy;
@@ -101,6 +102,42 @@ static void engine_promote(engine *e) {
   if (e->fd_mode && (added || (e->paced && engine_can_admit(e)))) pollset_arm(&e->set, 0);
 }
 
+/* ---- the download thread (AIMLMUSIC_DL_THREAD=1, a prototype: dlthread.c) ---- */
+
+static dlthread_job *engine_dl_job_of(CURL *easy) {
+  char *priv = NULL;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+  return &((engine_item *)priv)->dl;
+}
+
+static void engine_dl_wake(void *arg) {
+  pool_wake(&((engine *)arg)->pool);
+}
+
+/* On the download thread: libcurl finished the item's handle. A redirect is sent again there;
+ * otherwise what its owner reads of the handle later is kept there (the ended hook). */
+static int engine_dl_finished(dlthread_job *j, CURLcode result) {
+  engine_item *it = LIST_ENTRY(j, engine_item, dl);
+  it->result = result;
+  if (it->again && it->again(it)) return 1;
+  if (it->ended) it->ended(it);
+  return 0;
+}
+
+static void engine_dl_run(dlthread_job *j) {
+  engine_item *it = LIST_ENTRY(j, engine_item, dl);
+  it->work(it);
+}
+
+/* Out of the download thread, its handle back under the engine's TLS session share (a share
+ * without locks is one thread's: the thread's handles run without it). */
+static void engine_dl_detach(engine_item *it) {
+  engine *e = it->engine;
+  dlthread_join(&e->dl, &it->dl);
+  e->n_dl--;
+  if (it->easy) curl_easy_setopt(it->easy, CURLOPT_SHARE, e->handles.share);
+}
+
 /* Takes the item out of the multi handle (or its queue, or the settling list) and the active
  * list: it is done. */
 static void engine_detach(engine_item *it) {
@@ -108,7 +145,8 @@ static void engine_detach(engine_item *it) {
   if (it->state != ENGINE_ACTIVE || it->working) return;
   list_remove(&it->plink);
   list_remove(&it->flink);
-  if (!it->settling && !it->queued) { /* in the multi handle: its slot is given back */
+  if (it->dl_on) engine_dl_detach(it);
+  else if (!it->settling && !it->queued) { /* in the multi handle: its slot is given back */
     if (e->multi) curl_multi_remove_handle(e->multi, it->easy);
     e->n_running[it->lane]--;
   }
@@ -124,7 +162,7 @@ static void engine_detach(engine_item *it) {
 static void engine_join(engine_item *it) {
   engine *e = it->engine;
   if (!it->working) return;
-  if (pool_join(&e->pool, &it->job) == 0) it->work(it);
+  if (it->dl_on ? dlthread_join(&e->dl, &it->dl) == 0 : pool_join(&e->pool, &it->job) == 0) it->work(it);
   it->working = 0;
   list_remove(&it->link);
   e->n_workers--;
@@ -153,6 +191,7 @@ int engine_close(lua_State *L) {
   engine *e = *pe;
   list_node *n;
   if (e == NULL) return 0;
+  dlthread_close(&e->dl);
   while ((n = list_first(&e->active)) != NULL) {
     engine_item *it = LIST_ENTRY(n, engine_item, link);
     engine_detach(it);
@@ -197,6 +236,8 @@ engine *engine_get(lua_State *L) {
   list_init(&e->paused);
   pool_init(&e->pool);
   pollset_init(&e->set);
+  dlthread_init(&e->dl, engine_dl_job_of, engine_dl_wake, e);
+  e->dl_road = getenv("AIMLMUSIC_DL_THREAD") != NULL && strcmp(getenv("AIMLMUSIC_DL_THREAD"), "1") == 0;
   e->multi = curl_multi_init();
   if (e->multi == NULL) luaL_error(L, "curl_multi_init failed");
   /* The pollable set follows libcurl's sockets from the first one on, so music.pollfd() can
@@ -226,6 +267,29 @@ static void engine_hold(lua_State *L, engine_item *it, int idx, list_node *on) {
   list_push(on, &it->link);
 }
 
+/* A download for the download thread: ACTIVE at once, admitted there. */
+static int engine_dl_start(lua_State *L, engine_item *it, int idx) {
+  engine *e = it->engine;
+  if (engine_wake_fd(e) < 0) {
+    lua_pushliteral(L, "no wake pair for the download thread");
+    return 0;
+  }
+  curl_easy_setopt(it->easy, CURLOPT_SHARE, (CURLSH *)NULL);
+  it->dl.easy = it->easy;
+  it->dl.finished = engine_dl_finished;
+  it->dl_on = 1;
+  if (!dlthread_post(&e->dl, &it->dl)) {
+    it->dl_on = 0;
+    curl_easy_setopt(it->easy, CURLOPT_SHARE, e->handles.share);
+    lua_pushliteral(L, "the download thread cannot start");
+    return 0;
+  }
+  engine_hold(L, it, idx, &e->active);
+  e->n_active++;
+  e->n_dl++;
+  return 1;
+}
+
 int engine_start(lua_State *L, engine_item *it, int idx) {
   engine *e = it->engine;
   int c = it->lane;
@@ -233,6 +297,8 @@ int engine_start(lua_State *L, engine_item *it, int idx) {
     lua_pushliteral(L, "engine is closed");
     return 0;
   }
+  /* A script that waits for its download anyway runs it here, written in place (cheaper). */
+  if (e->dl_road && c == 1 && e->hosted) return engine_dl_start(L, it, idx);
   if (!e->paced && engine_room(e, c) && list_empty(&e->queue[c])) {
     CURLMcode mc = curl_multi_add_handle(e->multi, it->easy);
     if (mc != CURLM_OK) {
@@ -256,6 +322,13 @@ int engine_restart(engine_item *it, const char *url) {
   char *next = (char *)malloc(n); /* url may live in the handle that takes it */
   if (next == NULL) return 0;
   memcpy(next, url, n);
+  if (it->dl_on) { /* on the download thread */
+    curl_easy_setopt(it->easy, CURLOPT_URL, next);
+    free(next);
+    if (dlthread_restart(&e->dl, it->easy)) return 1;
+    it->result = CURLE_FAILED_INIT;
+    return 0;
+  }
   curl_multi_remove_handle(e->multi, it->easy);
   curl_easy_setopt(it->easy, CURLOPT_URL, next);
   free(next);
@@ -283,8 +356,15 @@ static void engine_item_run(pool_job *j) {
 int engine_spawn(lua_State *L, engine_item *it, int idx) {
   engine *e = it->engine;
   if (it->work == NULL || e->multi == NULL || engine_wake_fd(e) < 0) return 0;
-  it->job.run = engine_item_run;
-  if (!pool_post(&e->pool, &it->job)) return 0;
+  if (e->dl_road && it->lane == 1) {
+    it->dl.easy = NULL;
+    it->dl.run = engine_dl_run;
+    if (!dlthread_post(&e->dl, &it->dl)) return 0;
+    it->dl_on = 1;
+  } else {
+    it->job.run = engine_item_run;
+    if (!pool_post(&e->pool, &it->job)) return 0;
+  }
   it->working = 1;
   engine_hold(L, it, idx, &e->workers);
   e->n_workers++;
@@ -327,6 +407,32 @@ static int engine_end(lua_State *L, engine_item *it, int done_idx) {
   return 1;
 }
 
+/* The download thread's done queue: finished downloads (their handles back to the engine's
+ * handles) and finished work complete into the done list at done_idx; returns how many. */
+static int engine_dl_reap(lua_State *L, engine *e, int done_idx) {
+  list_node done, *n;
+  int k = 0;
+  list_init(&done);
+  dlthread_drain(&e->dl, &done);
+  while ((n = list_pop(&done)) != NULL) {
+    engine_item *it = LIST_ENTRY(n, engine_item, dl.link);
+    if (it->working) {
+      it->working = 0;
+      list_remove(&it->link);
+      e->n_workers--;
+      it->state = ENGINE_DONE;
+    } else {
+      curl_easy_setopt(it->easy, CURLOPT_SHARE, e->handles.share);
+      engine_easy_drop(it);
+      if (it->settle) it->settle(it);
+      engine_detach(it);
+    }
+    engine_complete(L, it, done_idx);
+    k++;
+  }
+  return k;
+}
+
 /* Drains the pool's done queue: the jobs of others first (a download's spool: they may settle
  * an item), then completes failed items, settled ones, and those whose work is done (oldest
  * first) into the done list at done_idx (0: none); returns how many. */
@@ -342,6 +448,7 @@ int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
     list_remove(n); /* after may post it again */
     j->after(j);
   }
+  if (e->dl_road) k += engine_dl_reap(L, e, done_idx);
   while ((n = list_pop(&e->failed)) != NULL) {
     engine_item *it = LIST_ENTRY(n, engine_item, flink);
     if (it->state == ENGINE_ACTIVE && !it->settling) k += engine_end(L, it, done_idx);

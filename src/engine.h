@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <stddef.h>
 
+#include "dlthread.h"
 #include "handles.h"
 #include "hidden.h"
 #include "list.h"
@@ -70,6 +71,11 @@ typedef struct engine_item {
   void (*work)(struct engine_item *it);
   int working;
   pool_job job;
+  /* On the download thread (AIMLMUSIC_DL_THREAD=1, a prototype: dlthread.c): its transfer
+   * and its work run there instead of in the multi handle and on the pool. */
+  int dl_on;
+  int dl_road; /* its engine's dl_road, from engine_easy_take on */
+  dlthread_job dl;
 } engine_item;
 
 /* A socket libcurl wants watched (what: CURL_POLL_IN/OUT/INOUT) or no longer (CURL_POLL_REMOVE). */
@@ -125,6 +131,11 @@ typedef struct engine {
   /* Bytes the items' owners hold for the disk and not yet written (their spools add and take
    * off, on the stepping thread): past ENGINE_MAX_BACKLOG lane 1 admits nothing. */
   size_t backlog;
+  /* AIMLMUSIC_DL_THREAD=1 when the engine was made: downloads (lane 1) and their commits run
+   * on a thread of the engine's own (a prototype: dlthread.c). */
+  int dl_road;
+  dlthread dl;
+  int n_dl; /* downloads on it: news of each comes through the wake pair */
 } engine;
 
 /* This Lua state's engine, created on first use (not pushed). */

@@ -128,7 +128,7 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
       int pushed, err, opening, here = !t->item.engine->hosted;
       /* Past the perform's budget (a game's step(0)) the bytes wait in libcurl until the next
        * one: one call never streams a whole download while the frame waits. */
-      if (n > 0 && drive_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
+      if (n > 0 && !t->item.dl_on && drive_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
       if (t->max_bytes > 0 && t->bytes + (curl_off_t)n > t->max_bytes) {
         t->oversize = 1;
         return 0;
@@ -136,6 +136,17 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
       if (t->expected > 0 && t->bytes + (curl_off_t)n > t->expected) {
         t->oversize = 2;
         return 0;
+      }
+      /* The download thread's road (dlthread.c): straight to the file, on that thread or, for
+       * a script that waits, in place. */
+      if (t->item.dl_road) {
+        if ((err = transfer_write(&t->spool, ptr, n, &opening)) != 0) {
+          t->io_errno = err;
+          t->create_failed = opening;
+          return 0;
+        }
+        t->bytes += (curl_off_t)n;
+        return n;
       }
       if (!here) engine_wake_fd(t->item.engine);
       pushed = spool_push(&t->spool, ptr, n, here, &err, &opening);
@@ -394,7 +405,7 @@ static int transfer_done(lua_State *L) {
 static int transfer_progress(lua_State *L) {
   transfer *t = transfer_check(L, 1);
   curl_off_t total = transfer_announced(t), done = t->bytes;
-  if (t->kind == TRANSFER_DOWNLOAD && !t->finished) done = spool_written(&t->spool);
+  if (t->kind == TRANSFER_DOWNLOAD && !t->finished && !t->item.dl_road) done = spool_written(&t->spool);
   lua_pushinteger(L, done);
   if (total >= 0) lua_pushinteger(L, total + t->resume_from);
   else lua_pushnil(L);

@@ -16,7 +16,7 @@ set -eu
 # place. A new src/*.c must be put here, above what it calls.
 LAYERS="
 class platform_posix platform_win32 error json url redact datauri field schema validate output host journal
-part handles pool spool pollset engine drive transfer response commit trace session work
+part handles pool spool dlthread pollset engine drive transfer response commit trace session work
 core
 "
 
