@@ -75,7 +75,8 @@ build = {
     ["aimlmusic.mock.validate"] = "lua/aimlmusic/mock/validate.lua",
     ["aimlmusic.core"] = {
       sources = {
-        "src/class.c", "src/commit.c", "src/core.c", "src/datauri.c", "src/drive.c",
+        "src/class.c", "src/commit.c", "src/core.c", "src/datauri.c", "src/dlthread.c",
+        "src/drive.c",
         "src/engine.c", "src/error.c", "src/field.c", "src/handles.c", "src/host.c",
         "src/journal.c", "src/json.c", "src/output.c", "src/part.c", "src/platform_posix.c",
         "src/platform_win32.c", "src/pollset.c", "src/pool.c", "src/redact.c", "src/response.c",
