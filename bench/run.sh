@@ -29,7 +29,10 @@
 # BENCH_KEEP (job counts of section keep), BENCH_KEEP_FSYNC_MS (the fsync delays it tries);
 # BENCH_SECTIONS picks sections (cost tls jobs dl step scale hosts music, all by default; keep
 # only when named); BENCH_RAW=FILE keeps the raw measurements; BENCH_OUT=FILE writes the report
-# there instead of bench/results.md.
+# there instead of bench/results.md. BENCH_ROADS="spool thread" runs the module's part of
+# sections cost, keep and the LÖVE table once per download road in turn (thread: the prototype
+# selected by AIMLMUSIC_DL_THREAD=1), each measurement's key ending in .ROAD: compare them from
+# BENCH_RAW (the report reads only the keys without a road).
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,6 +58,9 @@ MUSIC_JOBS=${BENCH_MUSIC_JOBS:-20}
 MUSIC_SCALE=${BENCH_MUSIC_SCALE:-0.1}
 SECTIONS=${BENCH_SECTIONS:-cost tls jobs dl step scale hosts music}
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
+ROADS=${BENCH_ROADS:-}
+# road_env ROAD: the variable that selects it (none when no roads are named)
+road_env() { case $1 in thread) echo AIMLMUSIC_DL_THREAD=1 ;; *) echo AIMLMUSIC_DL_THREAD=0 ;; esac; }
 
 say() { echo "bench: $*" >&2; }
 
@@ -300,7 +306,14 @@ if want cost; then
 cycle() { # PEER N ROUND
   case $1 in
     floor) m "c.$1.$2.$3" "$BIN/floor" "$BASE" "$2" "$T/body.json" ;;
-    module) m "c.$1.$2.$3" "$LUA" bench/cycle_module.lua "$BASE" "$2" bench/params.json ;;
+    module)
+      if [ -z "$ROADS" ]; then
+        m "c.$1.$2.$3" "$LUA" bench/cycle_module.lua "$BASE" "$2" bench/params.json
+      else
+        for road in $ROADS; do
+          m "c.$1.$2.$3.$road" env "$(road_env "$road")" "$LUA" bench/cycle_module.lua "$BASE" "$2" bench/params.json
+        done
+      fi ;;
     luasocket) m "c.$1.$2.$3" "$LUA" bench/cycle_luasocket.lua "$BASE" "$2" bench/params.json ;;
     popen_curl) m "c.$1.$2.$3" "$LUA" bench/cycle_popen_curl.lua "$BASE" "$2" bench/params.json ;;
     requests) m "c.$1.$2.$3" "$PY" bench/cycle_requests.py "$BASE" "$2" bench/params.json ;;
@@ -511,13 +524,17 @@ for j in $KEEP_JOBS; do
     [ "$where" = disk ] || dir=$KEEP_SHM
     [ -n "$dir" ] || continue
     for ms in $KEEP_MS; do
-      say "keep: $j jobs, files kept on $where, every fsync +$ms ms"
-      sync
-      put "load.keep.$where.$ms.$j $(cut -d' ' -f1 /proc/loadavg)"
-      m "keep.$where.$ms.$j" env LD_PRELOAD="$BIN/slow_fsync.so" SLOW_FSYNC_MS="$ms" \
-        "$LUA" bench/scale_module.lua "$BASE" "$j" bench/params.json "$dir" keep
-      put "files.keep.$where.$ms.$j $(find "$dir" -name '*.mp3' | wc -l)"
-      find "$dir" -mindepth 1 -delete
+      for road in ${ROADS:-as_built}; do
+        k=$where.$ms.$j
+        [ -z "$ROADS" ] || k=$k.$road
+        say "keep: $j jobs, files kept on $where, every fsync +$ms ms${ROADS:+, road $road}"
+        sync
+        put "load.keep.$k $(cut -d' ' -f1 /proc/loadavg)"
+        m "keep.$k" env LD_PRELOAD="$BIN/slow_fsync.so" SLOW_FSYNC_MS="$ms" $([ -z "$ROADS" ] || road_env "$road") \
+          "$LUA" bench/scale_module.lua "$BASE" "$j" bench/params.json "$dir" keep
+        put "files.keep.$k $(find "$dir" -name '*.mp3' | wc -l)"
+        find "$dir" -mindepth 1 -delete
+      done
     done
   done
 done
@@ -551,16 +568,21 @@ if command -v love >/dev/null 2>&1; then
   # five rounds, the two ways taking turns: one run's longest step is one event
   for r in 1 2 3 4 5; do
     for mode in 0 1; do
-      say "6. hosts: LÖVE, step(0) per frame with 100 jobs (pollfd $mode, round $r)"
-      start_mock
-      rm -f "$T/love.out"
-      on_cpu "$CLIENT_CPU" env -u DISPLAY -u WAYLAND_DISPLAY SDL_AUDIODRIVER=dummy ALSOFT_DRIVERS=null \
-        XDG_RUNTIME_DIR="$HOSTS_DIR" XDG_DATA_HOME="$HOSTS_DIR" \
-        LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;;" LUA_CPATH="$root/build/luajit/?.so;;" \
-        AIMLMUSIC_API="$API" AIMLMUSIC_NJOBS=100 AIMLMUSIC_OUT="$T/love.out" AIMLMUSIC_DIR="$HOSTS_DIR" \
-        AIMLMUSIC_POLLFD=$mode timeout -k 5 120 love bench/love </dev/null >/dev/null 2>&1 || true
-      put "host.love.$mode.$r $(cat "$T/love.out" 2>/dev/null || echo error no result)"
-      stop_mock
+      for road in ${ROADS:-as_built}; do
+        k=$mode.$r
+        [ -z "$ROADS" ] || k=$k.$road
+        say "6. hosts: LÖVE, step(0) per frame with 100 jobs (pollfd $mode, round $r${ROADS:+, road $road})"
+        start_mock
+        rm -f "$T/love.out"
+        on_cpu "$CLIENT_CPU" env -u DISPLAY -u WAYLAND_DISPLAY SDL_AUDIODRIVER=dummy ALSOFT_DRIVERS=null \
+          XDG_RUNTIME_DIR="$HOSTS_DIR" XDG_DATA_HOME="$HOSTS_DIR" $([ -z "$ROADS" ] || road_env "$road") \
+          LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;;" LUA_CPATH="$root/build/luajit/?.so;;" \
+          AIMLMUSIC_API="$API" AIMLMUSIC_NJOBS=100 AIMLMUSIC_OUT="$T/love.out" AIMLMUSIC_DIR="$HOSTS_DIR" \
+          AIMLMUSIC_POLLFD=$mode timeout -k 5 120 love bench/love </dev/null >/dev/null 2>&1 || true
+        put "host.love.$k $(cat "$T/love.out" 2>/dev/null || echo error no result)"
+        [ -z "$ROADS" ] || put "load.love.$k $(cut -d" " -f1 /proc/loadavg)"
+        stop_mock
+      done
     done
   done
 fi
