@@ -31,7 +31,8 @@
 # only when named); BENCH_RAW=FILE keeps the raw measurements; BENCH_OUT=FILE writes the report
 # there instead of bench/results.md. BENCH_ROADS="spool thread" runs the module's part of
 # sections cost, keep and the LÖVE table once per download road in turn (thread: the prototype
-# selected by AIMLMUSIC_DL_THREAD=1), each measurement's key ending in .ROAD: compare them from
+# selected by AIMLMUSIC_DL_THREAD=1; threadpool: =2, its commits on the pool), each
+# measurement's key ending in .ROAD: compare them from
 # BENCH_RAW (the report reads only the keys without a road).
 set -eu
 
@@ -60,7 +61,7 @@ SECTIONS=${BENCH_SECTIONS:-cost tls jobs dl step scale hosts music}
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 ROADS=${BENCH_ROADS:-}
 # road_env ROAD: the variable that selects it (none when no roads are named)
-road_env() { case $1 in thread) echo AIMLMUSIC_DL_THREAD=1 ;; *) echo AIMLMUSIC_DL_THREAD=0 ;; esac; }
+road_env() { case $1 in thread) echo AIMLMUSIC_DL_THREAD=1 ;; threadpool) echo AIMLMUSIC_DL_THREAD=2 ;; *) echo AIMLMUSIC_DL_THREAD=0 ;; esac; }
 
 say() { echo "bench: $*" >&2; }
 

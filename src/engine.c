@@ -237,7 +237,10 @@ engine *engine_get(lua_State *L) {
   pool_init(&e->pool);
   pollset_init(&e->set);
   dlthread_init(&e->dl, engine_dl_job_of, engine_dl_wake, e);
-  e->dl_road = getenv("AIMLMUSIC_DL_THREAD") != NULL && strcmp(getenv("AIMLMUSIC_DL_THREAD"), "1") == 0;
+  { /* 1: downloads and their commits on the thread; 2: downloads there, commits on the pool */
+    const char *road = getenv("AIMLMUSIC_DL_THREAD");
+    e->dl_road = road == NULL ? 0 : strcmp(road, "1") == 0 ? 1 : strcmp(road, "2") == 0 ? 2 : 0;
+  }
   e->multi = curl_multi_init();
   if (e->multi == NULL) luaL_error(L, "curl_multi_init failed");
   /* The pollable set follows libcurl's sockets from the first one on, so music.pollfd() can
@@ -356,7 +359,7 @@ static void engine_item_run(pool_job *j) {
 int engine_spawn(lua_State *L, engine_item *it, int idx) {
   engine *e = it->engine;
   if (it->work == NULL || e->multi == NULL || engine_wake_fd(e) < 0) return 0;
-  if (e->dl_road && it->lane == 1) {
+  if (e->dl_road == 1 && it->lane == 1) {
     it->dl.easy = NULL;
     it->dl.run = engine_dl_run;
     if (!dlthread_post(&e->dl, &it->dl)) return 0;

@@ -131,8 +131,9 @@ typedef struct engine {
   /* Bytes the items' owners hold for the disk and not yet written (their spools add and take
    * off, on the stepping thread): past ENGINE_MAX_BACKLOG lane 1 admits nothing. */
   size_t backlog;
-  /* AIMLMUSIC_DL_THREAD=1 when the engine was made: downloads (lane 1) and their commits run
-   * on a thread of the engine's own (a prototype: dlthread.c). */
+  /* AIMLMUSIC_DL_THREAD when the engine was made: 1, downloads (lane 1) and their commits
+   * run on a thread of the engine's own (a prototype: dlthread.c); 2, the downloads there and
+   * the commits on the pool; 0 (unset), neither. */
   int dl_road;
   dlthread dl;
   int n_dl; /* downloads on it: news of each comes through the wake pair */
