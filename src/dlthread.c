@@ -94,7 +94,10 @@ static void *dlthread_main(void *arg) {
       dlthread_finish(d, w);
       told = 1;
     }
-    more = !list_empty(&d->work) || d->stop;
+    /* Work waiting, or a queued transfer with a free slot (one finished this round): no
+     * socket would wake the poll for them. */
+    more = !list_empty(&d->work) || d->stop ||
+           (!list_empty(&d->transfers) && d->n_running < DLTHREAD_MAX_RUNNING);
     platform_mutex_unlock(&d->mu);
     if (told) d->wake(d->wake_arg);
     if (!more) curl_multi_poll(d->multi, NULL, 0, 1000, NULL);
