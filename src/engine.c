@@ -367,6 +367,7 @@ int engine_spawn(lua_State *L, engine_item *it, int idx) {
   } else {
     it->job.run = engine_item_run;
     if (!pool_post(&e->pool, &it->job)) return 0;
+    it->dl_on = 0; /* a download's commit on the pool: engine_join waits for the pool */
   }
   it->working = 1;
   engine_hold(L, it, idx, &e->workers);
