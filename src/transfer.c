@@ -125,7 +125,7 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
       /* To the disk through the spool: memory stays flat whatever the size. Without a host
        * loop (the caller waits anyway) in place; with one, the pool's workers write and wake
        * the loop through the engine's wake pair. */
-      int pushed, err, opening, here = !t->item.engine->hosted;
+      int pushed, err, opening, here;
       /* Past the perform's budget (a game's step(0)) the bytes wait in libcurl until the next
        * one: one call never streams a whole download while the frame waits. */
       if (n > 0 && !t->item.dl_on && drive_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
@@ -148,6 +148,7 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
         t->bytes += (curl_off_t)n;
         return n;
       }
+      here = !t->item.engine->hosted; /* the stepping thread's: read past the thread's road */
       if (!here) engine_wake_fd(t->item.engine);
       pushed = spool_push(&t->spool, ptr, n, here, &err, &opening);
       if (pushed == 0) {
