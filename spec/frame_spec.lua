@@ -125,6 +125,9 @@ describe("a frame's step(0)", function()
   end)
 
   it("lets tasks wait a step when libcurl left no room for one, never two steps in a row", function()
+    env.mock:fault { method = "GET", delay_ms = 5000 }
+    local poll = music.spawn(function() return env.client:status("x:minimax/music-2.0") end)
+    music.step(0) -- a transfer in flight: libcurl has work in every step below
     local ran, seen = 0, {}
     for _ = 1, 4 do music.spawn(function() ran = ran + 1 end) end
     for i = 1, 8 do
@@ -132,6 +135,11 @@ describe("a frame's step(0)", function()
       seen[i] = ran
     end
     assert.same({ 0, 1, 1, 2, 2, 3, 3, 4 }, seen)
+    -- With nothing in flight, a step over its budget still runs a task.
+    poll:cancel()
+    music.spawn(function() ran = ran + 1 end)
+    music.step(0, TINY)
+    assert.equal(5, ran)
   end)
 
   -- #posix: needs /proc

@@ -303,25 +303,32 @@ local DRIVEN = "aimlmusic: tasks are driven by the attached event loop (aimlmusi
 
 --- Runs what is ready; waits up to timeout_ms (0: not at all) in the kernel when nothing is.
 --- The work of one step keeps to budget_ms (default 0.3): libcurl gets half of it (ready
---- sockets wait, a download pauses), tasks the rest (one at least, unless libcurl took it all:
---- then at the next step); what is left goes on at the next step, so a frame is never held up
---- by a crowd of transfers or tasks. Returns the number of tasks still pending.
+--- sockets wait, a download pauses), tasks the rest (one at least, unless libcurl, with
+--- transfers in flight, took it all: then at the next step); what is left goes on at the next
+--- step, so a frame is never held up by a crowd of transfers or tasks. Returns the number of
+--- tasks still pending.
 function M.step(timeout_ms, budget_ms)
   if running_task then error("aimlmusic.step called from inside a task", 2) end
   if driver then error(DRIVEN .. "detach it before calling step", 2) end
   timeout_ms = timeout_ms or 0
   local budget = (budget_ms or STEP_BUDGET_MS) / 1000
-  local stop_at = now() + budget
+  local start = now()
+  local stop_at = start + budget
   collect(budget / 2)
   if #ready == 0 and timeout_ms > 0 then
     -- With sockets in flight, a watched download polls often enough to report progress.
     local limit = next(watchers) and min(timeout_ms, 100) or timeout_ms
     engine:poll(until_next(limit))
-    stop_at = now() + budget -- the wait is not work: the budget starts again after it
+    start = now()
+    stop_at = start + budget -- the wait is not work: the budget starts again after it
     collect(budget / 2)
   end
-  -- libcurl took the whole budget: the tasks wait for the next step, unless they waited last time.
-  deferred = not deferred and #ready > 0 and now() + resume_cost >= stop_at
+  -- libcurl, with transfers in flight, took its whole share and no task fits in what is left:
+  -- the tasks wait for the next step, unless they waited last time. With nothing in flight a
+  -- step runs one task at least, however slow the machine.
+  local t = now()
+  deferred = not deferred and #ready > 0 and t - start >= budget / 2 and t + resume_cost >= stop_at
+    and engine:count() > 0
   if not deferred then run_ready(stop_at) end
   if poll_fd then arm() end
   return pending
