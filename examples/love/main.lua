@@ -69,6 +69,7 @@ local max_step, max_step_when = 0, nil -- the longest, and the status it ran in
 -- about the step. On Linux, getrusage(RUSAGE_THREAD) counts this thread's involuntary context
 -- switches (preemption) apart from its voluntary ones (blocking in the kernel, as on a disk):
 -- a preempted step is counted apart, by the CPU time it used; a blocking one is not excused.
+-- (On a virtual machine the host can stall the guest too: see love.update.)
 local switches, cpu_time -- () -> voluntary, involuntary; () -> seconds of this thread's CPU
 local max_own, max_own_when = 0, nil -- the longest step that was not preempted
 local preempted, max_preempted, max_preempted_cpu, blocked = 0, 0, 0, 0
@@ -222,7 +223,10 @@ function love.update(dt)
     if switches then
       local v1, i1 = switches()
       if v1 > v0 then blocked = blocked + 1 end
-      if i1 > i0 then
+      -- A step that neither blocked nor was switched out but took far longer than its CPU time
+      -- was stalled outside the guest (a virtual machine's host ran something else: steal time,
+      -- which no context switch count shows): counted as preempted too.
+      if i1 > i0 or (v1 == v0 and d - (c1 - c0) > 0.0005) then
         preempted = preempted + 1
         if d > max_preempted then max_preempted = d end
         if c1 - c0 > max_preempted_cpu then max_preempted_cpu = c1 - c0 end
