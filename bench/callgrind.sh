@@ -34,7 +34,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 PORT=$("$LUA" -e 'local s = assert(require("socket").bind("127.0.0.1", 0)); local _, p = s:getsockname(); print(p); s:close()')
-ID="e84c6bd4-8d5f-4c3a-9b1e-2f6a7d0c9e11:minimax/music-2.0"
+. bench/api_answers.sh
 # The plain-HTTP answers of bench/run.sh's nginx, byte for byte.
 cat >"$T/ng/nginx.conf" <<EOF
 daemon off;
@@ -53,13 +53,7 @@ http {
   keepalive_timeout 60s;
   server {
     listen 127.0.0.1:$PORT;
-    location = /v2/generate/audio {
-      default_type application/json;
-      if (\$request_method = POST) {
-        return 200 '{"id":"$ID","status":"queued"}';
-      }
-      return 200 '{"id":"$ID","trace_id":"81d7475c3aa5d11cd09cbfc626e1bca0","meta":{"usage":{"credits_used":126}},"status":"completed","extra_info":{"music_sample_rate":44100,"music_duration":2000,"music_size":262144,"bitrate":256000,"music_channel":1},"audio_file":{"url":"http://127.0.0.2:$PORT/audio/aOC5WDH9oqBkaF5qHORbD5QW.mp3?Expires=1795405209&Signature=a2a6bcda4da2005538a288a5a33a77cce603313b"}}';
-    }
+$(api_location "$PORT")
   }
 }
 EOF
