@@ -139,6 +139,54 @@ describe("downloads", function()
     assert.same({ "blocking.wav", "task.wav" }, ls(sub))
   end)
 
+  -- A process of its own: the shim (bench/slow_fsync.c, preloaded) makes every fsync 2 s long
+  -- and marks when the first one begins and ends. The task is cancelled while its download's
+  -- file is being fsynced on a worker, before it is linked into place.
+  it("let a task be cancelled while its file is moved into place without waiting for the disk #posix", function()
+    local so = env.dir .. "/slow_fsync_cancel.so"
+    -- (not with the sanitizer runtime that make asan preloads: cc is not built for it)
+    assert(util.execute("env -u LD_PRELOAD cc -O2 -shared -fPIC -o " .. util.q(so) .. " bench/slow_fsync.c -ldl"))
+    local st = env.completed()
+    local sub = mkdir(env.dir .. "/cancel-move")
+    local script = env.dir .. "/cancel_move.lua"
+    write_file(script, [[
+      local music, core, cjson = require "aimlmusic", require "aimlmusic.core", require "cjson"
+      local st, path, mark = cjson.decode(arg[1]), arg[2], arg[3]
+      local client = assert(music.new { api_key = arg[4], base_url = arg[5] })
+      local function exists(p)
+        local f = io.open(p, "rb")
+        if f then f:close() end
+        return f ~= nil
+      end
+      local task = music.spawn(function() return client:download(st, path) end)
+      local t0 = core.now()
+      while not exists(mark .. ".began") and not task:done() and core.now() - t0 < 60 do music.step(5) end
+      local began = exists(mark .. ".began")
+      local c0 = core.now()
+      task:cancel()
+      local took = core.now() - c0
+      local ended = exists(mark .. ".ended")
+      local _, why = task:result()
+      t0 = core.now()
+      while not exists(path) and core.now() - t0 < 60 do music.step(5) end
+      print(began, ended, why, exists(path), ("%.3f"):format(took))
+    ]])
+    local preload = ((os.getenv("LD_PRELOAD") or "") .. " " .. so):gsub("^ ", "")
+    local out = util.sh(("LD_PRELOAD=%s SLOW_FSYNC_MS=2000 SLOW_FSYNC_MARK=%s %s %s %s %s %s %s %s"):format(
+      util.q(preload), util.q(env.dir .. "/fsync"), os.getenv("AIMLMUSIC_TEST_LUA") or "lua5.4", util.q(script),
+      util.q(require("cjson").encode(st)), util.q(sub .. "/x.wav"), util.q(env.dir .. "/fsync"),
+      util.q(env.mock.key), util.q(env.mock.api_url)), true)
+    local began, ended, why, placed = out:match("^(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+%S+")
+    assert.equal("true", began, out) -- the move's fsync was under way
+    -- The cancel returned while that fsync was still going: it did not wait for the disk.
+    assert.equal("false", ended, out)
+    assert.equal("cancelled", why, out)
+    -- The move went on on its worker: the file is whole and in place, and nothing else is left.
+    assert.equal("true", placed, out)
+    assert.equal(fetch(st.url), read_file(sub .. "/x.wav"))
+    assert.same({ "x.wav" }, ls(sub))
+  end)
+
   it("give kind io when the directory cannot hold the file", function()
     local st = env.completed()
     write_file(env.dir .. "/plain", "x")

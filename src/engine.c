@@ -121,11 +121,15 @@ static void engine_detach(engine_item *it) {
 
 /* Waits until its work is done, or, when no worker has taken it yet, runs it here (a settled
  * item's last job is dropped instead: the item ends cancelled), and takes it off the worker
- * list (and the done queue) without completing it. */
-static void engine_join(engine_item *it) {
+ * list (and the done queue) without completing it: 1. With wait 0, a job on a worker now is
+ * not waited for: 0, and the item stays on the worker list until its job is drained. */
+static int engine_join(engine_item *it, int wait) {
   engine *e = it->engine;
-  if (!it->working) return;
-  if (pool_join(&e->pool, &it->job) == 0) {
+  int ran;
+  if (!it->working) return 1;
+  ran = pool_join(&e->pool, &it->job, wait);
+  if (ran == POOL_RUNNING) return 0;
+  if (ran == 0) {
     if (it->settle) it->cancelled = 1;
     else it->work(it);
   }
@@ -133,6 +137,7 @@ static void engine_join(engine_item *it) {
   list_remove(&it->link);
   e->n_workers--;
   it->state = ENGINE_DONE;
+  return 1;
 }
 
 /* The one completion path: a finished item goes to the done list at done_idx (0: none) and
@@ -162,7 +167,7 @@ int engine_close(lua_State *L) {
     engine_detach(it);
     it->cancelled = 1;
   }
-  while ((n = list_first(&e->workers)) != NULL) engine_join(LIST_ENTRY(n, engine_item, link));
+  while ((n = list_first(&e->workers)) != NULL) engine_join(LIST_ENTRY(n, engine_item, link), 1);
   pool_close(&e->pool);
   curl_multi_cleanup(e->multi);
   e->multi = NULL;
@@ -300,9 +305,14 @@ int engine_spawn(lua_State *L, engine_item *it, int idx) {
   return 1;
 }
 
-void engine_stop(lua_State *L, engine_item *it) {
+void engine_stop(lua_State *L, engine_item *it, int wait) {
   if (it->engine == NULL) return;
-  engine_join(it); /* a worker's job is short and must not be cut in the middle */
+  /* A worker's job must not be cut in the middle. Not waited for, it keeps its owner alive
+   * (the reference) until it is drained, and the item then completes with nobody waiting. */
+  if (!engine_join(it, wait)) {
+    it->cancelled = 1;
+    return;
+  }
   if (it->state == ENGINE_ACTIVE) {
     engine_detach(it);
     it->cancelled = 1;
@@ -370,7 +380,7 @@ int engine_reap_workers(lua_State *L, engine *e, int done_idx) {
   }
   while ((n = list_pop(&done)) != NULL) {
     engine_item *it = LIST_ENTRY(n, engine_item, job.link);
-    engine_join(it); /* drained already: only off the worker list */
+    engine_join(it, 1); /* drained already: only off the worker list */
     engine_complete(L, it, done_idx);
     k++;
   }

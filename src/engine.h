@@ -159,8 +159,9 @@ void engine_retain(engine *e);
 void engine_release(engine *e);
 /* Stops the item: out of libcurl or its queue (marked cancelled), a worker waited for (a
  * settled item's last job that none took yet is dropped: cancelled); the owner may then be
- * collected. Idempotent. */
-void engine_stop(lua_State *L, engine_item *it);
+ * collected. With wait 0, a job on a worker now goes on: the item is marked cancelled and
+ * stays ACTIVE, its owner held, until that job is drained. Idempotent. */
+void engine_stop(lua_State *L, engine_item *it, int wait);
 
 /* Lets the first queued item of a lane with a free slot (lane 1: and the backlog under its
  * bound) into libcurl; 1 when one went in. */

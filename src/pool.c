@@ -93,10 +93,14 @@ int pool_post(pool *p, pool_job *j) {
   return 1;
 }
 
-int pool_join(pool *p, pool_job *j) {
+int pool_join(pool *p, pool_job *j, int wait) {
   int ran = -1;
   if (!p->ready) return -1;
   platform_mutex_lock(&p->mu);
+  if (!wait && j->state == POOL_RUNNING) {
+    platform_mutex_unlock(&p->mu);
+    return POOL_RUNNING;
+  }
   while (j->state == POOL_RUNNING) platform_cond_wait(&p->done_cv, &p->mu);
   if (j->state != POOL_IDLE) {
     ran = j->state == POOL_DONE;

@@ -46,8 +46,9 @@ platform_sock pool_wake_fd(pool *p);
 int pool_post(pool *p, pool_job *j);
 /* Takes j back if no worker took it yet (returns 0: it did not run), else waits for it to end
  * and takes it off the done queue (returns 1); -1 when it is in neither queue (not posted, or
- * drained already). Either way j is POOL_IDLE after. */
-int pool_join(pool *p, pool_job *j);
+ * drained already). Either way j is POOL_IDLE after. With wait 0, a job on a worker is left
+ * alone (returns POOL_RUNNING; it ends in the done queue as any other). */
+int pool_join(pool *p, pool_job *j, int wait);
 /* Moves the finished jobs, oldest first, to the tail of out (POOL_IDLE from now on), and
  * consumes the wake bytes. The thread that steps calls it. */
 void pool_drain(pool *p, list_node *out);

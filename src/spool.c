@@ -202,7 +202,7 @@ void spool_stop(spool *s) {
   list_move(&dropped, &s->chunks);
   s->bytes = 0;
   platform_mutex_unlock(&s->mu);
-  if (s->busy) pool_join(s->pool, &s->job); /* a write under way: short */
+  if (s->busy) pool_join(s->pool, &s->job, 1); /* a write under way: short */
   s->busy = 0;
   platform_mutex_lock(&s->mu);
   s->drained = 0; /* what is left of its share comes off the backlog at once */

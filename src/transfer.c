@@ -381,7 +381,7 @@ int transfer_take_partial(transfer *t, transfer *prev) {
 /* __gc and __close: frees what the transfer owns; a download not committed leaves no file. */
 int transfer_close(lua_State *L) {
   transfer *t = transfer_check(L, 1);
-  engine_stop(L, &t->item);
+  engine_stop(L, &t->item, 1);
   transfer_release(t);
   transfer_discard(t);
   spool_close(&t->spool);
@@ -419,15 +419,19 @@ static int transfer_progress(lua_State *L) {
   return 2;
 }
 
-/* transfer:cancel(): stops it; its owner sees kind "cancelled". */
+/* transfer:cancel(): stops it; its owner sees kind "cancelled". A download whose file is being
+ * moved into place is not waited for (a step never waits for the disk): the move ends on its
+ * worker, the file stays, and the transfer is done once that is drained (t:done() says). */
 static int transfer_cancel(lua_State *L) {
-  engine_stop(L, &transfer_check(L, 1)->item);
+  engine_stop(L, &transfer_check(L, 1)->item, 0);
   return 0;
 }
 
-/* transfer:discard(): removes a download's partial file now rather than at collection. */
+/* transfer:discard(): removes a download's partial file now rather than at collection (not
+ * while a worker moves it into place). */
 static int transfer_discard_l(lua_State *L) {
-  transfer_discard(transfer_check(L, 1));
+  transfer *t = transfer_check(L, 1);
+  if (!t->item.working) transfer_discard(t);
   return 0;
 }
 

@@ -48,7 +48,7 @@ static void work_run(engine_item *it) {
 static int work_close(lua_State *L) {
   work *w = work_check(L);
   if (w->item.engine) {
-    engine_stop(L, &w->item);
+    engine_stop(L, &w->item, 1);
     engine_release(w->item.engine);
     w->item.engine = NULL;
   }

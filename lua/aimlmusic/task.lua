@@ -154,7 +154,9 @@ function Task:cancel()
   self.seq = self.seq + 1
   if t then
     t:cancel()
-    t:finish() -- removes a download's temporary file now, not at the next GC
+    -- Removes a download's temporary file now, not at the next GC. A download being moved into
+    -- place is not waited for: it is done (and its file in place) once its worker is.
+    if t:done() then t:finish() end
     if gated > 0 then open_gate() end -- its place in the engine's queue is free
   end
   if self.held then
