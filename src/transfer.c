@@ -419,16 +419,14 @@ static int transfer_progress(lua_State *L) {
   return 2;
 }
 
-/* transfer:cancel(): stops it; its owner sees kind "cancelled". A download whose file is being
- * moved into place is not waited for (a step never waits for the disk): the move ends on its
- * worker, the file stays, and the transfer is done once that is drained (t:done() says). */
+/* transfer:cancel(): stops it; its owner sees kind "cancelled". A download being moved into
+ * place is not waited for: the move ends on its worker, and t:done() once it is drained. */
 static int transfer_cancel(lua_State *L) {
   engine_stop(L, &transfer_check(L, 1)->item, 0);
   return 0;
 }
 
-/* transfer:discard(): removes a download's partial file now rather than at collection (not
- * while a worker moves it into place). */
+/* transfer:discard(): removes a download's partial file now, not at collection (nor in a move). */
 static int transfer_discard_l(lua_State *L) {
   transfer *t = transfer_check(L, 1);
   if (!t->item.working) transfer_discard(t);
