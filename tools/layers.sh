@@ -8,7 +8,8 @@
 #    any layer may include, and may itself include only such headers. Structs are defined in
 #    headers, so this also keeps a file from reading or writing the fields of a layer above;
 #  - a src/*.c does not open with its header comment: "/* NAME: what it is. Owns: ... Must
-#    not know: ...", NAME its file name.
+#    not know: ...", NAME its file name;
+#  - engine.c or transfer.c has 450 lines or more.
 # usage: CC=cc CFLAGS='...' tools/layers.sh [objdir]   (make layers passes the build's flags)
 set -eu
 
@@ -123,6 +124,12 @@ for c in "$root"/src/*.c; do
       status=1
       ;;
   esac
+done
+
+# The engine and a transfer stay small enough to read in one sitting.
+for c in engine transfer; do
+  n=$(wc -l <"$root/src/$c.c")
+  [ "$n" -lt 450 ] || { echo "layers: src/$c.c has $n lines, 450 or more" >&2; status=1; }
 done
 
 [ "$status" -eq 0 ] && echo "layers: $(ls "$root"/src/*.c | wc -l) files, every dependency and include points down"
