@@ -244,7 +244,8 @@ local music = {
 -- @function step
 ---@param timeout_ms? number milliseconds it may wait (0)
 ---@param budget_ms? number milliseconds its work may take (0.3)
----@return integer pending the number of tasks still pending
+---@return integer pending the number of tasks still pending (and of cancelled downloads whose partial file
+--- a worker is still removing)
 
 --- Drives every task to its end.
 -- @function run

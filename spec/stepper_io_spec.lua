@@ -2,7 +2,9 @@
 -- task, journal appends and reads, a local file sent as a data: URI, output reservations and
 -- partial-file scans run on the engine's worker threads. Proved with strace: after warm-up, the
 -- stepping thread of a process running 20 jobs with a journal, a cover from a local file and a
--- resume makes no open, write, fsync, flock, link, rename, unlink or directory read of a file.
+-- resume makes no open, write, fsync, flock, link, rename, unlink or directory read of a file;
+-- nor when its downloads fail, are cancelled from the loop, or an on_progress raises: their
+-- partial files are closed and removed on the workers.
 
 local fixture = require "support.fixture"
 local util = require "support.util"
@@ -106,5 +108,75 @@ describe("the stepping thread", function()
     -- Proof that the trace sees the work at all: other threads did it.
     assert.matches("\n%d+%s+fsync%(", text)
     assert.same({}, bad)
+  end)
+
+  -- What the child runs for the failures: downloads of a track whose every transfer is cut (kept
+  -- for one resume, then given up), of a slow one cancelled from the loop once bytes came, and
+  -- of one whose on_progress raises.
+  local FAILING = [[
+package.path, package.cpath = %q, %q
+local music = require "aimlmusic"
+local socket = require "socket"
+for _, m in ipairs { "aimlmusic.perform", "aimlmusic.retry" } do require(m) end
+local dir, key, api, cut, slow, plain = %q, %q, %q, %q, %q, %q
+local c = assert(music.new { api_key = key, base_url = api, max_retries = 1 })
+io.write("]] .. MARK .. [[\n")
+io.flush()
+local kinds, came, slow_tasks = {}, {}, {}
+for i = 1, 4 do
+  music.spawn(function()
+    local _, err = c:download({ url = cut }, dir .. "/cut" .. i .. ".wav")
+    kinds[#kinds + 1] = err and err.kind
+  end)
+  slow_tasks[i] = music.spawn(function()
+    return c:download({ url = slow }, dir .. "/slow" .. i .. ".wav", { on_progress = function(n) came[i] = n > 0 end })
+  end)
+  music.spawn(function()
+    local ok, err = pcall(c.download, c, { url = plain }, dir .. "/raise" .. i .. ".wav", {
+      on_progress = function(n) if n > 0 then error("enough") end end })
+    kinds[#kinds + 1] = not ok and tostring(err):match("enough") or "?"
+  end)
+end
+local deadline = os.time() + 120
+while music.step(0) > 0 do
+  assert(os.time() < deadline, "the jobs did not finish")
+  for i, t in ipairs(slow_tasks) do
+    if came[i] and not t:done() then t:cancel() end
+  end
+  socket.sleep(0.002)
+end
+-- Their files go on the workers: a few more steps drain those jobs.
+for _ = 1, 50 do music.step(0); socket.sleep(0.002) end
+table.sort(kinds)
+io.write("done ", table.concat(kinds, ","), "\n")
+]]
+
+  -- #posix: needs strace
+  it("removes failed, cancelled and abandoned downloads' files on the workers, not in a step(0) loop #posix",
+    function()
+    local dir = env.dir .. "/failing"
+    util.mkdir(dir)
+    local cut, slow, plain = env.completed(), env.completed(), env.completed()
+    local path = function(url) return url:match("^https?://[^/]+(/[^?]*)") end
+    env.mock:fault { host = "cdn", action = "truncate", path = path(cut.url), times = -1 }
+    env.mock:fault { host = "cdn", action = "slow", delay_ms = 3000, path = path(slow.url), times = -1 }
+    local script, trace = dir .. "/child.lua", dir .. "/child.trace"
+    write_file(script, FAILING:format(package.path, package.cpath, dir, env.mock.key, env.mock.api_url, cut.url,
+      slow.url, plain.url))
+    local out = util.sh(("ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" strace -f -y -qq -e trace=%s -o %s %s %s 2>&1"
+      .. " && echo OK"):format(CALLS, q(trace), util.LUA, q(script)))
+    assert.matches("done enough,enough,enough,enough,network,network,network,network\nOK\n$", out)
+    local text = assert(read_file(trace))
+    local tid = tonumber(text:match("^(%d+)"))
+    local marked, bad = file_calls(text, tid)
+    assert.is_true(marked, "the child's mark is not in the trace")
+    -- Proof that the trace sees the work: the partial files were made and removed, elsewhere.
+    local removed = 0
+    for _ in text:gmatch("\n%d+%s+unlink%([^\n]-%.part%-") do removed = removed + 1 end
+    assert.is_true(removed >= 12, removed .. " partial files removed:\n" .. out)
+    assert.same({}, bad)
+    -- No partial file is left. (A track whose on_progress raised once every byte had come may
+    -- be in place: its move had begun, and a move is never cut.)
+    for _, name in ipairs(util.ls(dir)) do assert.falsy(name:find(".part-", 1, true), name) end
   end)
 end)

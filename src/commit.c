@@ -1,15 +1,18 @@
 /* commit: the end of a transfer, transfer:finish(). Owns: the finish of every transfer: its
  * facts gathered for the classifier (response.c), a whole download's move into place (its
  * stream's last job on the engine's pool, part.c's part_move) reported as the info table or as
- * an io error with its errno's code, and whether a failed download keeps its partial file for
- * the next attempt. Must not know: how requests are built (session.c), how or on which thread
+ * an io error with its errno's code, whether a failed download keeps its partial file for the
+ * next attempt, and the discard of one it does not keep (core.discard: a worker's job inside a
+ * task; finish itself touches no file). Must not know: how requests are built (session.c), how or on which thread
  * the file is moved (part.c, transfer.c), whether a failure may be retried
  * (lua/aimlmusic/retry.lua). */
 #include "commit.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "class.h"
 #include "error.h"
 #include "platform.h"
 #include "response.h"
@@ -18,7 +21,7 @@
 static int commit_report(lua_State *L, transfer *t) {
   if (t->commit_errno) {
     int e = t->commit_errno;
-    transfer_discard(t);
+    t->unusable = 1;
     if (e == EEXIST) {
       error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", t->target_path);
       error_setstring(L, "code", "EEXIST");
@@ -42,7 +45,7 @@ static int commit_download(lua_State *L, transfer *t) {
   char msg[128] = "the download did not settle whole";
   if (t->committed) return commit_report(L, t);
   transfer_size_problem(t, msg, sizeof msg);
-  transfer_discard(t);
+  t->unusable = 1;
   return error_fail(L, "protocol", "%s", msg);
 }
 
@@ -106,10 +109,60 @@ static int commit_finish_l(lua_State *L) {
     lua_getfield(L, -1, "kind");
     keep = commit_keeps_partial(t, lua_tostring(L, -1));
     lua_pop(L, 1);
-    if (!keep) transfer_discard(t);
+    if (!keep) t->unusable = 1; /* its file goes by core.discard, or with the transfer */
   }
   transfer_release(t);
   return n;
 }
 
 const luaL_Reg commit_methods[] = {{"finish", commit_finish_l}, {NULL, NULL}};
+
+/* The discard's state: the partial file, taken from the transfer. */
+typedef struct {
+  int fd;
+  char *path;
+} discard_state;
+
+static int discard_prepare(lua_State *L, int first, void *p) {
+  discard_state *d = (discard_state *)p;
+  transfer *t;
+  d->fd = -1;
+  t = (transfer *)class_test(L, first, TRANSFER_MT); /* a task may wait for other things */
+  if (t == NULL || t->item.working) return 0;        /* in a move into place: the file stays */
+  spool_stop(&t->spool);
+  d->fd = t->fd;
+  d->path = t->tmp_path;
+  t->fd = -1;
+  t->tmp_path = NULL;
+  return d->fd < 0 && d->path == NULL ? 0 : -1;
+}
+
+static void discard_run(void *p) {
+  discard_state *d = (discard_state *)p;
+  if (d->fd >= 0) close(d->fd);
+  d->fd = -1;
+  if (d->path) platform_unlink(d->path);
+}
+
+static int discard_push(lua_State *L, void *p) {
+  (void)L;
+  (void)p;
+  return 0;
+}
+
+static void discard_clear(void *p) {
+  discard_state *d = (discard_state *)p;
+  if (d->fd >= 0) close(d->fd);
+  d->fd = -1;
+  free(d->path);
+  d->path = NULL;
+}
+
+const work_kind commit_discard_kind = {"discard", 1, sizeof(discard_state), discard_prepare, discard_run, discard_push,
+                                       discard_clear};
+
+static int l_discard(lua_State *L) {
+  return work_here(L, &commit_discard_kind);
+}
+
+const luaL_Reg commit_functions[] = {{"discard", l_discard}, {NULL, NULL}};

@@ -64,6 +64,7 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   class_define(L, SESSION_MT, session_methods, session_close, session_tostring);
   luaL_setfuncs(L, engine_functions, 0);
   luaL_setfuncs(L, part_functions, 0);
+  luaL_setfuncs(L, commit_functions, 0);
   luaL_setfuncs(L, session_functions, 0);
   luaL_setfuncs(L, response_functions, 0);
   validate_open(L);

@@ -367,7 +367,7 @@ void transfer_discard(transfer *t) {
 int transfer_take_partial(transfer *t, transfer *prev) {
   /* A finished transfer's spool is written (it settled first); a failed write leaves a file
    * that cannot be resumed. */
-  if (!(prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 &&
+  if (!(prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 && !prev->unusable &&
         prev->item.state == ENGINE_DONE && spool_clean(&prev->spool) && !prev->io_errno))
     return 0;
   t->fd = prev->fd;
@@ -426,13 +426,6 @@ static int transfer_cancel(lua_State *L) {
   return 0;
 }
 
-/* transfer:discard(): removes a download's partial file now, not at collection (nor in a move). */
-static int transfer_discard_l(lua_State *L) {
-  transfer *t = transfer_check(L, 1);
-  if (!t->item.working) transfer_discard(t);
-  return 0;
-}
-
 int transfer_tostring(lua_State *L) {
   static const char *const kinds[] = {"submit", "status", "download"};
   static const char *const states[] = {"idle", "active", "done"};
@@ -444,5 +437,4 @@ int transfer_tostring(lua_State *L) {
 const luaL_Reg transfer_methods[] = {{"done", transfer_done},
                                      {"progress", transfer_progress},
                                      {"cancel", transfer_cancel},
-                                     {"discard", transfer_discard_l},
                                      {NULL, NULL}};

@@ -37,6 +37,7 @@ typedef struct transfer {
   /* downloads */
   int fd;
   char *tmp_path, *target_path;
+  int unusable; /* its partial file is not one to resume from (finish said; core.discard removes it) */
   /* The journal and job whose evidence the commit records before the link (NULL: none). */
   char *journal_path, *job_id;
   int overwrite;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "class.h"
+#include "commit.h"
 #include "datauri.h"
 #include "engine.h"
 #include "journal.h"
@@ -32,7 +33,7 @@ typedef struct {
 
 static const work_kind *const kinds[] = {&journal_append_kind, &journal_read_kind, &output_reserve_kind,
                                          &reservation_own_kind, &reservation_release_kind, &datauri_read_kind,
-                                         &part_remove_kind};
+                                         &part_remove_kind, &commit_discard_kind};
 
 static work *work_check(lua_State *L) {
   return (work *)luaL_checkudata(L, 1, WORK_MT);

@@ -10,7 +10,7 @@ local retry = require "aimlmusic.retry"
 local events = require "aimlmusic.events"
 
 local now, sleep, await, hold, check_can_wait = task.now, task.sleep, task.await, task.hold, task.check_can_wait
-local slot = task.slot
+local slot, work = task.slot, task.work
 local current, decide = task.current, retry.decide
 local random, min, max = math.random, math.min, math.max
 
@@ -65,6 +65,11 @@ local function responded(req, attempt, trace, started, err)
     events.emit(client, "stall", "warn", { request = req.request, id = req.id, bytes = trace.bytes,
       reason = trace.stalled and "nothing received for the request timeout" or tostring(err.message) })
   end
+end
+
+-- Closes and removes t's partial file, if it has one: on a worker, awaited, inside a task.
+local function discard(t)
+  work("discard", t)
 end
 
 -- One line for a retry's cause: "server: Service Unavailable (HTTP 503)".
@@ -125,8 +130,8 @@ function M.run(req, t, err)
     if not ok then
       -- A raising callback ends its transfer and its file now, not at the next GC.
       t:cancel()
-      t:discard()
-      if prev then prev:discard() end
+      discard(t)
+      if prev then discard(prev) end
       hold(nil)
       error(e, 0)
     end
@@ -137,6 +142,10 @@ function M.run(req, t, err)
     else
       if in_task then slot(download and 1 or 0) end -- past the jobs already queued for the engine
       t, err = start(prev, req)
+      if t and prev then
+        discard(prev) -- what t did not take to resume from
+        prev = nil
+      end
       if t then
         local started = emit and now() -- for the response event only
         if emit then
@@ -161,13 +170,12 @@ function M.run(req, t, err)
       end
     end
     if t then
-      if prev then prev:discard() end
       prev = t
       if in_task then hold(prev) end -- its partial file goes if the task is cancelled while it sleeps below
     end
     attempt = attempt + 1
     if not err.retryable or attempt > max_retries or (deadline and now() >= deadline) then
-      if prev then prev:discard() end -- a failed download leaves no file behind
+      if prev then discard(prev) end -- a failed download leaves no file behind
       if in_task then hold(nil) end
       return nil, err
     end

@@ -26,6 +26,9 @@ local WAIT = {} -- what a task yields when it waits for the scheduler
 local STEP_BUDGET_MS = 0.3 -- the work of one step: libcurl first (half at most), then tasks
 
 local pending = 0          -- tasks not yet finished
+-- Works removing a cancelled task's partial files on the engine's workers: step counts them
+-- with the tasks, so a loop that steps until nothing is pending leaves no file behind.
+local cleaning, n_cleaning = {}, 0
 local by_co = setmetatable({}, { __mode = "k" }) -- coroutine -> task
 local ready = {}           -- tasks to resume on the next pass
 local waiters = {}         -- transfer -> task waiting for it
@@ -145,6 +148,15 @@ local function finish(task, state)
   end
 end
 
+-- Has t's partial file, if any, closed and removed on a worker, not waited for.
+local function clean(t)
+  local w = core.work("discard", t)
+  if w then
+    cleaning[w] = true
+    n_cleaning = n_cleaning + 1
+  end
+end
+
 --- Stops the task now: its transfer is cancelled and its coroutine closed.
 function Task:cancel()
   if self:done() then return end
@@ -154,13 +166,15 @@ function Task:cancel()
   self.seq = self.seq + 1
   if t then
     t:cancel()
-    -- Removes a download's temporary file now, not at the next GC. A download being moved into
-    -- place is not waited for: it is done (and its file in place) once its worker is.
+    -- A download being moved into place is not waited for: it is done (its file in place) once
+    -- its worker is. Its partial file goes now, not at the next GC, on a worker: a cancel from
+    -- a host's frame does not wait for the disk.
     if t:done() then t:finish() end
+    clean(t)
     if gated > 0 then open_gate() end -- its place in the engine's queue is free
   end
   if self.held then
-    self.held:discard() -- the partial file an earlier attempt kept for the next one
+    clean(self.held) -- the partial file an earlier attempt kept for the next one
     self.held = nil
   end
   -- libcurl has closed the transfer's socket: a host loop must forget it now, before its next
@@ -240,6 +254,14 @@ local function collect(budget)
     n_done = select(2, engine:perform(done_list, budget))
     wake_transfers(n_done)
   end
+  if n_cleaning > 0 then
+    for w in pairs(cleaning) do
+      if w:done() then
+        cleaning[w] = nil
+        n_cleaning = n_cleaning - 1
+      end
+    end
+  end
   if heap_n > 0 then
     local t = now()
     while heap_n > 0 and heap[1].at <= t do
@@ -308,7 +330,7 @@ local DRIVEN = "aimlmusic: tasks are driven by the attached event loop (aimlmusi
 --- sockets wait, a download pauses), tasks the rest (one at least, unless libcurl, with
 --- transfers in flight, took it all: then at the next step); what is left goes on at the next
 --- step, so a frame is never held up by a crowd of transfers or tasks. Returns the number of
---- tasks still pending.
+--- tasks still pending, and of cancelled downloads whose partial file a worker still removes.
 function M.step(timeout_ms, budget_ms)
   if running_task then error("aimlmusic.step called from inside a task", 2) end
   if driver then error(DRIVEN .. "detach it before calling step", 2) end
@@ -333,7 +355,7 @@ function M.step(timeout_ms, budget_ms)
     and engine:count() > 0
   if not deferred then run_ready(stop_at) end
   if poll_fd then arm() end
-  return pending
+  return pending + n_cleaning
 end
 
 --- One descriptor, readable whenever step(0) has work: a socket of libcurl is ready, a
@@ -386,7 +408,7 @@ end
 function M.run()
   if running_task then error("aimlmusic.run called from inside a task", 2) end
   if driver then error(DRIVEN .. "detach it before calling run", 2) end
-  while pending > 0 do
+  while pending + n_cleaning > 0 do
     M.step(1000, math.huge)
   end
 end

@@ -28,6 +28,7 @@ local function drive(fn, state, tick, out)
     if n > seen then
       if state.phase ~= "submit" or n - seen >= 2 then
         if not t:done() then t:cancel() end
+        while music.step(100) > 0 do end -- its partial file goes before the process does
         return "interrupted"
       elseif not held and out then
         held = true
