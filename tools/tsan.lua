@@ -46,6 +46,16 @@ end
 local framed = music.spawn(function() return client:download(st, dir .. "/framed.wav") end)
 while not framed:done() do music.step(0) end
 assert(framed:result())
+-- Six cancelled at points of a step(0) loop: in flight, while being moved into place (the move
+-- goes on, not waited for) or after; the workers remove what they leave.
+local late, n = {}, 0
+for i = 1, 6 do late[i] = music.spawn(function() return client:download(st, dir .. "/late" .. i .. ".wav") end) end
+while music.step(0) > 0 do
+  n = n + 1
+  for i = 1, 6 do
+    if n == i * 3 then late[i]:cancel() end
+  end
+end
 -- One left in flight for lua_close (the garbage collector) to stop.
 music.spawn(function() return client:download(st, dir .. "/left.wav") end)
 music.step(0)
