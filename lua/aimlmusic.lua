@@ -312,6 +312,8 @@ function music.new(opts)
   argcheck(type(opts) == "table", "new", 1, "table or nil", opts)
   local self, session_opts, expected = options.check(opts, music._VERSION) -- self: base_url, timeouts, ...
   if not self then return nil, session_opts end
+  -- In LÖVE a relative journal goes in the save directory, as a relative output does.
+  if love_output and self.journal then self.journal = love_output(self.journal) end
   self.emit = events.emitter(opts.on_event, opts.log_level, os.getenv(events.ENV))
   local session, err = core.session(session_opts)
   if not session then return nil, err end
