@@ -187,6 +187,29 @@ describe("downloads", function()
     assert.same({ "x.wav" }, ls(sub))
   end)
 
+  -- Progress is what came, not what a worker has written yet (a piece of 56 KiB at a time): a
+  -- slow download in a step loop reports each few hundred bytes, not one jump at the end.
+  it("report a slow download's progress as its bytes come", function()
+    local st = env.completed()
+    local full = fetch(st.url)
+    env.mock:fault { host = "cdn", action = "trickle", chunk_bytes = 2048, delay_ms = 40 }
+    local seen = {}
+    local task = music.spawn(function()
+      return env.client:download(st, mkdir(env.dir .. "/trickle") .. "/t.wav", {
+        on_progress = function(done) seen[#seen + 1] = done end,
+      })
+    end)
+    local t0 = require("aimlmusic.core").now()
+    while not task:done() and require("aimlmusic.core").now() - t0 < 60 do music.step(10) end
+    local info = assert(task:result())
+    assert.equal(#full, info.bytes)
+    local before_half = 0
+    for _, n in ipairs(seen) do
+      if n > 0 and n < #full / 2 then before_half = before_half + 1 end
+    end
+    assert.is_true(before_half >= 5, #seen .. " reports: " .. table.concat(seen, " "))
+  end)
+
   it("give kind io when the directory cannot hold the file", function()
     local st = env.completed()
     write_file(env.dir .. "/plain", "x")

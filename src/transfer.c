@@ -407,13 +407,13 @@ static int transfer_done(lua_State *L) {
   return 1;
 }
 
-/* transfer:progress() --> bytes written so far (in the file, for a download), total expected
- * (nil when unknown) */
+/* transfer:progress() --> bytes received so far (a download's: in its file or on their way to
+ * it, so a slow one moves on each read, not each write of a piece), total expected (nil when
+ * unknown) */
 static int transfer_progress(lua_State *L) {
   transfer *t = transfer_check(L, 1);
-  curl_off_t total = transfer_announced(t), done = t->bytes;
-  if (t->kind == TRANSFER_DOWNLOAD && !t->finished) done = spool_written(&t->spool);
-  lua_pushinteger(L, done);
+  curl_off_t total = transfer_announced(t);
+  lua_pushinteger(L, t->bytes);
   if (total >= 0) lua_pushinteger(L, total + t->resume_from);
   else lua_pushnil(L);
   return 2;
