@@ -421,8 +421,11 @@ function Client:submit(params, opts)
       url = self.emit and events.api_url(self.base_url), max_retries = opts.max_retries or self.max_retries,
       start = start_submit, session = self.session, body = body, timeout = opts.timeout }, t, err)
   end
+  -- From the send (perform shields it) to the journal's record, a cancel of the task waits: a
+  -- POST that may have reached the server made a paid job, kept for resume.
   if not job then
     if reservation then task.work("reservation_release", reservation) end
+    task.unshield()
     return nil, err
   end
   job.model = params.model
@@ -441,6 +444,7 @@ function Client:submit(params, opts)
     if not ok then job.journal_error = jerr end
     self.outputs[job.id] = opts.output or false
   end
+  task.unshield()
   return job
 end
 

@@ -37,6 +37,49 @@ describe("task:cancel()", function()
     assert.equal(1, #select_reqs(env.mock:requests(), "cdn", "GET"))
   end)
 
+  -- A POST that may have reached the server makes a paid job: the cancel lets the submit run on
+  -- to its answer and the journal's record, then ends the task, so resume can finish the job.
+  -- Before the send (the task waiting its turn for the engine) nothing is held back or sent.
+  it("during a submit ends the task once the job is in the journal; before the send, sends nothing", function()
+    local journal = env.dir .. "/cancel.journal"
+    local client = env.new_client { journal = journal }
+    env.mock:fault { method = "POST", delay_ms = 800 }
+    local output = env.dir .. "/cancelled-submit.mp3"
+    local task = music.spawn(function() return client:generate(PARAMS, { output = output }) end)
+    local t0 = core.now()
+    while #select_reqs(env.mock:requests(), "api", "POST") == 0 and core.now() - t0 < 10 do music.step(10) end
+    assert.equal(1, #select_reqs(env.mock:requests(), "api", "POST"))
+    task:cancel()
+    assert.is_false(task:done()) -- the submit's answer is still to come
+    t0 = core.now()
+    while not task:done() and core.now() - t0 < 10 do music.step(10) end
+    assert.same({ nil, "cancelled" }, { task:result() })
+    local pending = require("aimlmusic.journal").pending(journal)
+    assert.equal(1, #pending)
+    assert.equal(env.mock:jobs()[1].id, pending[1].id)
+    assert.equal(1, #select_reqs(env.mock:requests(), "api", "POST"))
+    -- Nothing more is asked once it is cancelled; resume finishes the paid job.
+    local t1 = core.now()
+    while core.now() - t1 < 0.3 do music.step(10) end
+    assert.equal(0, #select_reqs(env.mock:requests(), "api", "GET"))
+    local done = assert(client:resume())
+    assert.equal(output, done[1].path)
+
+    -- 40 submits at once: past the engine's 32, the rest wait their turn; cancelled there, they
+    -- send nothing and end at once.
+    env.mock:reset()
+    env.mock:fault { method = "POST", delay_ms = 300, times = -1 }
+    local tasks = {}
+    for i = 1, 40 do tasks[i] = music.spawn(function() return env.client:submit(PARAMS) end) end
+    music.step(0)
+    for i = 33, 40 do
+      tasks[i]:cancel()
+      assert.is_true(tasks[i]:done(), "task " .. i)
+    end
+    music.run()
+    assert.equal(32, #select_reqs(env.mock:requests(), "api", "POST"))
+  end)
+
   it("during wait stops the polling", function()
     env.mock:config { duration = 30 }
     local job = assert(env.client:submit(PARAMS))

@@ -255,7 +255,32 @@ end)
     assert.equal(0, res.pending)
     assert.same({ "#1" }, res.completions)
     assert.is_nil(read_file(case .. "/song.mp3"))
+    assert.is_nil(read_file(case .. "/song.mp3.lock"), "the reservation was left beside the output")
     assert.equal(0, #by_host(env.mock:requests(), "cdn"))
+  end)
+
+  -- Its POST may have made a paid job: the submit runs on to the answer and the journal's
+  -- record, and the next job takes another name than the one that job will fill.
+  it("cancel while the job is being submitted keeps the job for resume; the next job takes another name", function()
+    local case = new_case()
+    env.mock:config { duration = 30 }
+    env.mock:fault { method = "POST", delay_ms = 1000 }
+    local res = run(case, HEAD .. [[
+H.record_notify("replace")
+plugin.setup { poll_interval = 0.1 }
+H.run(function()
+  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
+  vim.wait(400, function() return false end) -- the POST is out, its answer 1 s away
+  vim.cmd("AimlMusic cancel")
+  local first = plugin.jobs()[1]
+  H.wait_for(function() return first.task:done() end, 5000, "the cancelled task's end")
+  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
+  H.finish { pending = #plugin.pending(), second = plugin.jobs()[2].path }
+end)
+]])
+    assert.matches("cancelled while submitting", dump(res))
+    assert.equal(1, res.pending)
+    assert.equal(case .. "/song-1.mp3", res.second)
   end)
 
   it("plays the last track with the first player found", function()

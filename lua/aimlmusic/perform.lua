@@ -10,7 +10,7 @@ local retry = require "aimlmusic.retry"
 local events = require "aimlmusic.events"
 
 local now, sleep, await, hold, check_can_wait = task.now, task.sleep, task.await, task.hold, task.check_can_wait
-local slot, work = task.slot, task.work
+local slot, work, shield, unshield = task.slot, task.work, task.shield, task.unshield
 local current, decide = task.current, retry.decide
 local random, min, max = math.random, math.min, math.max
 
@@ -93,6 +93,7 @@ end
 function M.first(session, method, a, b, map)
   check_can_wait(3)
   slot(0) -- in a task, past the requests already queued for the engine
+  if method == "submit" then shield() end -- a cancel now waits for the caller's unshield
   local t, err = session[method](session, a, b)
   if not t then return nil, nil, err end
   await(t)
@@ -141,6 +142,7 @@ function M.run(req, t, err)
       made = false -- M.first made this attempt: on from its failure
     else
       if in_task then slot(download and 1 or 0) end -- past the jobs already queued for the engine
+      if in_task and req.request == "submit" then shield() end -- the caller unshields
       t, err = start(prev, req)
       if t and prev then
         discard(prev) -- what t did not take to resume from
@@ -181,6 +183,9 @@ function M.run(req, t, err)
     end
     local delay = M.backoff(attempt, err, deadline)
     if emit then M.retrying(req, attempt, max_retries, delay, err) end
+    -- A submit is retried only when it was never sent (or answered 429): no job, so a cancel
+    -- may stop it while it sleeps.
+    if in_task and req.request == "submit" then unshield() end
     sleep(delay)
   end
 end

@@ -23,6 +23,7 @@ local function pack(...) return { n = select("#", ...), ... } end
 local M = {}
 
 local WAIT = {} -- what a task yields when it waits for the scheduler
+local CANCEL = {} -- what a task yields when a cancel held off by M.shield comes due
 local STEP_BUDGET_MS = 0.3 -- the work of one step: libcurl first (half at most), then tasks
 
 local pending = 0          -- tasks not yet finished
@@ -157,10 +158,15 @@ local function clean(t)
   end
 end
 
---- Stops the task now: its transfer is cancelled and its coroutine closed.
+--- Stops the task now: its transfer is cancelled and its coroutine closed. Between M.shield
+--- and M.unshield (a submit that may have reached the server) it stops at M.unshield instead.
 function Task:cancel()
   if self:done() then return end
   if self == running_task then error("a task cannot cancel itself; return from it instead", 2) end
+  if self.shield then
+    self.cancel_due = true
+    return
+  end
   local t = self.transfer
   finish(self, "cancelled")
   self.seq = self.seq + 1
@@ -211,6 +217,10 @@ local function resume(task, errors)
   local r = pack(co_resume(task.co))
   running_task = nil
   if task.state == "cancelled" then return end
+  if task.cancel_due and (not r[1] or r[2] == CANCEL) then -- a held-off cancel, due now
+    task.shield, task.cancel_due = nil, nil
+    return task:cancel()
+  end
   if not r[1] then
     task.error = traceback(task.co, tostring(r[2]))
     finish(task, "failed")
@@ -514,6 +524,23 @@ function M.work(name, ...)
     return r[1]:result()
   end
   return core[name](...)
+end
+
+--- Holds off the running task's cancel until M.unshield: from a submit's send, which may make a
+--- paid job, to its record in the journal. A Task:cancel() meanwhile lets the task run on to
+--- M.unshield, where it ends as cancelled. Nothing outside a task.
+function M.shield()
+  local task = M.current()
+  if task then task.shield = true end
+end
+
+--- Ends M.shield; a cancel that came meanwhile ends the task here.
+function M.unshield()
+  local task = M.current()
+  if task and task.shield then
+    task.shield = nil
+    if task.cancel_due then co_yield(CANCEL) end
+  end
 end
 
 --- Gives the running task a transfer whose partial file must go if the task is cancelled

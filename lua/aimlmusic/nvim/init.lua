@@ -361,9 +361,18 @@ function M.cancel(which)
   target.task:cancel()
   reserved[target.path] = nil
   target.status = "cancelled"
-  local jp = M.journal_path()
-  if target.id and jp then require("aimlmusic.journal").done(jp, target.id) end
-  target.note:update_now("cancelled", levels.WARN, true)
+  if target.id and client then
+    -- Out of the journal, and its output's reservation let go (no .lock left beside it): file
+    -- work, done in a task on the library's workers, not on the editor's thread.
+    local c, id = client, target.id
+    music.spawn(function() require("aimlmusic.journal").mark_done(c, id) end)
+    target.note:update_now("cancelled", levels.WARN, true)
+  else
+    -- Its POST may have made a paid job: the library lets the submit finish and records the job,
+    -- which :AimlMusic resume then finishes.
+    target.note:update_now("cancelled while submitting: if the job was made, :AimlMusic resume finishes it",
+      levels.WARN, true)
+  end
   return true
 end
 

@@ -6,10 +6,11 @@ local uv = vim.uv or vim.loop
 
 local M = {}
 
---- <dir>/<stem>.<ext>, or <stem>-1.<ext>, <stem>-2.<ext> ... when taken (a file there, or a
--- path in the set `taken`).
+--- <dir>/<stem>.<ext>, or <stem>-1.<ext>, <stem>-2.<ext> ... when taken (a file there, its
+-- reservation `<path>.lock`: a job of this or an earlier session that will put its track there,
+-- or a path in the set `taken`).
 function M.free(dir, stem, ext, taken)
-  local function exists(path) return taken[path] or uv.fs_stat(path) ~= nil end
+  local function exists(path) return taken[path] or uv.fs_stat(path) ~= nil or uv.fs_stat(path .. ".lock") ~= nil end
   local path = dir .. "/" .. stem .. "." .. ext
   local i = 0
   while exists(path) do
