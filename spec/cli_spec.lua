@@ -94,8 +94,17 @@ describe("the aimlmusic command", function()
     end)
 
     it("exits 2 on no command, an unknown command or option", function()
-      assert.equal(2, run({}).code)
+      local none = run({})
+      assert.equal(2, none.code)
+      assert.equal("", none.out) -- a usage error: the usage on stderr
+      assert.matches("usage: aimlmusic", none.err)
       assert.equal(2, run({ "dance" }).code)
+      for _, argv in ipairs({ { "help", "genrate" }, { "--help", "genrate" } }) do
+        local typo = run(argv)
+        assert.equal(2, typo.code)
+        assert.equal("", typo.out)
+        assert.matches("no help for genrate %(did you mean generate%?%)", typo.err)
+      end
       local r = run({ "generate", "--colour", "red" })
       assert.equal(2, r.code)
       assert.matches("unknown option %-%-colour", r.err)
@@ -447,6 +456,36 @@ describe("the aimlmusic command", function()
       assert.equal(0, r.code, r.err)
       assert.is_true(#read_file(case .. "/song.mp3") > 0)
       assert.equal(1, #posts())
+    end)
+
+    -- A terminal's Ctrl-C reaches the whole process group: here the Lua first on PATH has no
+    -- core, so the script ran itself again under the one that has, and both get the signal.
+    it("exits 130 from a script that ran itself again under the Lua its core is built for", function()
+      env.mock:config { duration = 30 }
+      local case = case_dir()
+      local runtime = util.LUA == "luajit" and "luajit" or util.LUA
+      local other = runtime == "lua5.1" and "lua5.4" or "lua5.1"
+      local tree = util.mkdir(case .. "/tree")
+      util.mkdir(tree .. "/bin")
+      util.mkdir(tree .. "/build")
+      assert(execute(("cp %s %s/bin/ && ln -s %s %s/lua && ln -s %s %s/build/%s"):format(q(root .. "/bin/aimlmusic"),
+        q(tree), q(root .. "/lua"), q(tree), q(root .. "/build/" .. runtime), q(tree), runtime)))
+      local words = {}
+      for _, a in ipairs(gen_args("song.mp3")) do words[#words + 1] = q(a) end
+      -- In a session of its own, whose id (the group's) it writes first.
+      write_file(case .. "/cmd.sh", 'echo $$ >pid\nexec ' .. other .. " " .. q(tree .. "/bin/aimlmusic") .. " "
+        .. table.concat(words, " ") .. "\n")
+      write_file(case .. "/run.sh", table.concat({
+        "cd " .. q(case),
+        environ(case, nil, nil) .. " setsid -w sh cmd.sh </dev/null >stdout 2>stderr",
+        "echo $? >rc",
+      }, "\n"))
+      execute("sh " .. q(case .. "/run.sh") .. " >/dev/null 2>&1 &")
+      until_true(function() return (read_file(case .. "/stderr") or ""):find("queued", 1, true) end, "queued")
+      local pid = read_file(case .. "/pid"):match("%d+")
+      execute("kill -INT -" .. pid) -- the group, as a terminal's Ctrl-C
+      until_true(function() return (read_file(case .. "/rc") or ""):match("%d") end, "the exit")
+      assert.equal(130, tonumber(read_file(case .. "/rc"):match("%d+")), read_file(case .. "/stderr"))
     end)
 
     it("during a download leaves no file at the target; resume downloads it", function()

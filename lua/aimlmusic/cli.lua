@@ -68,8 +68,17 @@ function M.main(argv)
   end
   if cmd == nil or pre.help or cmd == "help" then
     local topic = pre.help and cmd or (cmd == "help" and argv[at + 1])
+    if topic and not help.commands[topic] then
+      io.stderr:write("aimlmusic: no help for ", output.text(topic), args.did_you_mean(topic, help.commands),
+        " (see aimlmusic --help)\n")
+      return EXIT.usage
+    end
+    if cmd == nil and not pre.help then -- a usage error: the usage goes where errors go
+      io.stderr:write(help.usage)
+      return EXIT.usage
+    end
     io.stdout:write(topic and help.commands[topic] or help.usage)
-    return (cmd == nil and not pre.help) and EXIT.usage or EXIT.ok
+    return EXIT.ok
   end
   if not commands[cmd] then
     local names = {}
