@@ -93,6 +93,20 @@ describe("the aimlmusic command", function()
       end
     end)
 
+    it("refuses -o - and an output whose directory is missing before sending; makes output-dir's", function()
+      for _, o in ipairs({ "-", "nodir/x.mp3" }) do
+        local r = run(gen_args(o))
+        assert.equal(2, r.code, r.err)
+        assert.is_nil(r.err:find("submitting", 1, true), r.err)
+      end
+      assert.matches("cannot go to stdout", run(gen_args("-")).err)
+      assert.equal(0, #posts())
+      local case = case_dir()
+      local r = run(gen_args("x.mp3", "--output-dir", case .. "/Music/aimlmusic"), { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.truthy(read_file(case .. "/Music/aimlmusic/x.mp3"))
+    end)
+
     it("exits 2 on no command, an unknown command or option", function()
       local none = run({})
       assert.equal(2, none.code)
@@ -529,6 +543,29 @@ describe("the aimlmusic command", function()
       local r = run(gen_args("again.mp3"))
       assert.equal(0, r.code)
       assert.is_nil(r.err:find("\27", 1, true))
+    end)
+
+    -- #posix: needs script(1), a pseudo-terminal
+    it("keeps the status line within a narrow terminal's width, so that it never wraps #posix", function()
+      env.mock:fault { host = "cdn", method = "GET", action = "slow", delay_ms = 1500 }
+      local case = case_dir()
+      local preload = os.getenv("LD_PRELOAD")
+      local env_of_cmd = environ(case, preload and { LD_PRELOAD = preload } or nil)
+      -- 40 columns, as stty sets them on the pseudo-terminal (no COLUMNS in the environment)
+      local cmd = "stty cols 40 rows 20; cd " .. q(case) .. " && env -u COLUMNS " .. env_of_cmd:gsub("^env ", "")
+        .. " " .. cli_cmd(gen_args("song.mp3"))
+      local log = case .. "/typescript"
+      local ok = execute("env -u LD_PRELOAD script -qfec " .. q(cmd) .. " /dev/null </dev/null >" .. q(log) .. " 2>&1")
+      local s = read_file(log) or ""
+      assert.is_true(ok, s)
+      local shown = 0
+      -- a status line is ended by the next one's \r (a line of its own by \n may wrap)
+      for line in s:gmatch("\r\27%[K([^\r\n]*)\r") do
+        shown = shown + 1
+        local chars = select(2, line:gsub("[^\128-\191]", ""))
+        assert.is_true(chars < 40, ("%d characters: %q"):format(chars, line))
+      end
+      assert.is_true(shown > 0, s)
     end)
   end)
 end)

@@ -113,6 +113,20 @@ function M.main(argv)
   if #rest > 0 and cmd ~= "status" and cmd ~= "wait" and cmd ~= "download" and cmd ~= "models" then
     return output.fail(out, args.usage_error("unexpected argument " .. rest[1]))
   end
+  if opts.output then
+    if opts.output == "-" then
+      return output.fail(out, args.usage_error("-o -: the track cannot go to stdout; give a file path"))
+    end
+    -- The directory output-dir names (a standing choice, in the config file say) is made on
+    -- first use; any other must be there, or nothing is sent.
+    local made, merr = true, nil
+    if opts["output-dir"] then made, merr = client.make_parent(opts.output) end
+    local dir = opts.output:match("^(.*)[/\\][^/\\]*$")
+    if not made or (dir and dir ~= "" and not core.path_info(dir)) then
+      return output.fail(out, args.usage_error(("no directory %s for the track%s"):format(dir,
+        merr and ": " .. tostring(merr) or "")))
+    end
+  end
   core.sigint_catch()
   return commands[cmd](opts, rest, out)
 end

@@ -41,6 +41,8 @@ local function make_parent(path)
   return true
 end
 
+M.make_parent = make_parent
+
 function M.journal_path(opts)
   if opts["no-journal"] then return nil end
   local path = opts.journal or M.default_journal()

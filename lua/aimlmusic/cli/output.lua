@@ -40,9 +40,45 @@ local function new_out(opts)
   return out
 end
 
--- Replaces the terminal's status line (a terminal only).
+-- The width in columns of the terminal on stderr: $COLUMNS, else what stty says of it, else
+-- 80; asked once.
+local columns
+local function term_width()
+  if not columns then
+    columns = tonumber(os.getenv("COLUMNS") or "")
+    if not columns then
+      local p = io.popen("stty size <&2 2>/dev/null")
+      columns = p and tonumber((p:read("*l") or ""):match("^%d+ (%d+)") or "")
+      if p then p:close() end
+    end
+    columns = columns and columns >= 20 and columns or 80
+  end
+  return columns
+end
+
+-- The characters (UTF-8) of s.
+local function chars(s)
+  return select(2, s:gsub("[^\128-\191]", ""))
+end
+
+-- s cut to n characters (UTF-8), so that it never wraps.
+local function fit(s, n)
+  local k, cut = 0, nil
+  for pos in s:gmatch("()[^\128-\191][\128-\191]*") do
+    k = k + 1
+    if k > n then
+      cut = pos
+      break
+    end
+  end
+  return cut and s:sub(1, cut - 1) or s
+end
+
+-- Replaces the terminal's status line (a terminal only), cut to one row: a line that wraps
+-- leaves a row behind at each update, since \r goes back to the start of the last row only.
 function Out:status_line(s)
   if not self.tty or (self.line and s == self.shown) then return end
+  s = fit(s, term_width() - 1)
   io.stderr:write("\r\27[K", s)
   io.stderr:flush()
   self.line, self.shown = true, s
@@ -78,17 +114,19 @@ end
 function Out:bar(done, total, elapsed, notice)
   if not self.tty then return end
   local rate = elapsed > 0 and done / elapsed or 0
-  local width = 24
+  local after = notice and " · " .. notice or ""
   local s
   if total and total > 0 then
+    local left = rate > 0 and clock((total - done) / rate) or "--:--"
+    local figures = (" %3d%% %s / %s %s/s %s left"):format(math.floor(100 * done / total), human_bytes(done),
+      human_bytes(total), human_bytes(rate), left) .. after
+    -- The bar takes what the figures and the notice leave of the row: 24 at most, 6 at least.
+    local width = math.max(6, math.min(24, term_width() - 1 - #"downloading []" - chars(figures)))
     local filled = math.floor(width * math.min(done, total) / total)
-    local left = rate > 0 and (total - done) / rate or 0
-    s = ("downloading [%s%s] %3d%% %s / %s %s/s %s left"):format(("#"):rep(filled), ("."):rep(width - filled),
-      math.floor(100 * done / total), human_bytes(done), human_bytes(total), human_bytes(rate), clock(left))
+    s = ("downloading [%s%s]"):format(("#"):rep(filled), ("."):rep(width - filled)) .. figures
   else
-    s = ("downloading %s %s/s"):format(human_bytes(done), human_bytes(rate))
+    s = ("downloading %s %s/s"):format(human_bytes(done), human_bytes(rate)) .. after
   end
-  if notice then s = s .. " · " .. notice end
   self:status_line(s)
 end
 
@@ -175,8 +213,9 @@ local function follower(out, state)
     if state.phase == "submit" then
       out:status_line(("submitting · %ds%s"):format(elapsed, notice))
     elseif state.phase == "wait" then
-      out:status_line(("%s · %ds · %s%s"):format(text(state.status or "submitted"), elapsed, text(state.id or ""),
-        notice))
+      -- The id last: on a narrow terminal it is what is cut (it has a line of its own above).
+      out:status_line(("%s · %ds%s · %s"):format(text(state.status or "submitted"), elapsed, notice,
+        text(state.id or "")))
     elseif state.phase == "download" then
       -- No byte for a while: say so, rather than a bar frozen on its last estimate.
       local idle = math.floor(now() - (state.progress_at or now()))
