@@ -19,7 +19,17 @@ if type(rawget(_G, "love")) == "table" and require("aimlmusic.love").install() t
 end
 if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmusic.task says
 
-local core = require "aimlmusic.core"
+-- In Neovim with the core not built yet, lazy.nvim's `opts` still reach the plugin: this
+-- module is then setup() alone, which stores them, and each command says how to build the core.
+local core_ok, core = pcall(require, "aimlmusic.core")
+if not core_ok then
+  local vim = rawget(_G, "vim")
+  if type(vim) == "table" and tostring(core):find("module 'aimlmusic.core' not found", 1, true) then
+    return setmetatable({ setup = function(opts) return require("aimlmusic.nvim").setup(opts) end, without_core = true },
+      { __index = function() error(require("aimlmusic.nvim").core_missing(), 2) end })
+  end
+  error(core, 0)
+end
 -- The model table is checked once here: a typo in it raises now, naming model and field.
 local models = core.check_models(require "aimlmusic.models")
 local task = require "aimlmusic.task"

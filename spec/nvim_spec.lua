@@ -749,12 +749,26 @@ package.cpath = ""
 local H = dofile(os.getenv("AIMLMUSIC_NVIM_HELPER"))
 H.record_notify("replace")
 H.run(function()
+  -- lazy.nvim's opts: require(main).setup(opts), before anything is built
+  local setup_ok, setup_err = pcall(function() require("aimlmusic").setup { model = "minimax/music-1.5" } end)
+  -- a journal from an earlier session: status and resume read it
+  local jp = require("aimlmusic.nvim").journal_path()
+  vim.fn.mkdir(vim.fn.fnamemodify(jp, ":h"), "p")
+  assert(io.open(jp, "w")):close()
   vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
   H.wait_for(function() return #H.notes > 0 end, 5000, "a message")
-  H.finish {}
+  local others = {}
+  for _, sub in ipairs({ "models", "models stable-audio", "status", "resume" }) do
+    local ok, err = pcall(vim.cmd, "AimlMusic " .. sub)
+    others[#others + 1] = ok and (H.notes[#H.notes] or {}).msg or ("raised: " .. tostring(err))
+  end
+  H.finish { setup_ok = setup_ok, setup_err = tostring(setup_err), others = others }
 end)
 ]], { init = ("vim.opt.runtimepath:prepend(%q)"):format(plug) })
-    assert.equal(1, #res.notes, dump(res))
+    assert.is_true(res.setup_ok, res.setup_err)
+    -- Every subcommand says it as generate does: the message, no traceback.
+    assert.equal(4, #res.others)
+    for _, m in ipairs(res.others) do assert.equal(res.notes[1].msg, m) end
     local msg = res.notes[1].msg
     assert.equal(4, res.notes[1].level) -- vim.log.levels.ERROR
     assert.matches("C core of aimlmusic is not built", msg)

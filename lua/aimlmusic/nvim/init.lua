@@ -118,6 +118,8 @@ function M.library()
       if tostring(err):find("module 'aimlmusic.core' not found", 1, true) then error(M.core_missing(), 0) end
       error(err, 0)
     end
+    -- setup() may have loaded the module while the core was missing: load it whole now.
+    if package.loaded.aimlmusic and package.loaded.aimlmusic.without_core then package.loaded.aimlmusic = nil end
     music = require "aimlmusic"
     local adapter = require "aimlmusic.uv"
     if not adapter.attached() then adapter.attach(uv) end
@@ -317,6 +319,10 @@ end
 function M.pending()
   local jpath = M.journal_path()
   if not jpath or not uv.fs_stat(jpath) then return {} end
+  local ok, err = pcall(require, "aimlmusic.core") -- the journal's reads are the core's
+  if not ok then
+    error(tostring(err):find("module 'aimlmusic.core' not found", 1, true) and M.core_missing() or err, 0)
+  end
   return require("aimlmusic.journal").pending(jpath)
 end
 
@@ -493,8 +499,14 @@ function M.play(path)
     say("no player found (mpv, ffplay or paplay); set player in setup{}", levels.WARN)
     return nil
   end
+  if not uv.fs_stat(path) then
+    say("no file " .. path, levels.ERROR)
+    return nil
+  end
   local cmd = vim.list_extend(vim.deepcopy(player), { path })
-  local id = vim.fn.jobstart(cmd, { detach = false })
+  local id = vim.fn.jobstart(cmd, { detach = false, on_exit = function(_, code)
+    if code ~= 0 then say(("%s could not play %s (exit %d)"):format(player[1], path, code), levels.ERROR) end
+  end })
   if id <= 0 then
     say("cannot start " .. player[1], levels.ERROR)
     return nil
@@ -508,8 +520,18 @@ end
 function M.offer_resume()
   local how = M.config.resume_on_start
   if not how then return end
-  local ok, pending = pcall(M.pending)
-  if not ok or #pending == 0 then return end
+  local ok, all = pcall(M.pending)
+  if not ok then return end
+  -- This session's jobs are in the journal too (the editor may have started with a command
+  -- that made one): only the others are offered.
+  local mine, pending = {}, {}
+  for _, job in ipairs(jobs) do
+    if job.id then mine[job.id] = true end
+  end
+  for _, p in ipairs(all) do
+    if not mine[p.id] and not (p.output and reserved[p.output]) then pending[#pending + 1] = p end
+  end
+  if #pending == 0 then return end
   if how == "auto" then
     M.resume()
   else
@@ -533,9 +555,14 @@ function M.on_leave()
   end
 end
 
---- Runs :AimlMusic {subcommand} [args] (cmd as nvim_create_user_command passes it).
+--- Runs :AimlMusic {subcommand} [args] (cmd as nvim_create_user_command passes it). A core not
+-- built is said as M.core_missing() says it, not as a traceback.
 function M.command(cmd)
-  return command.run(M, cmd)
+  local ok, err = pcall(command.run, M, cmd)
+  if ok then return err end
+  if tostring(err):find("module 'aimlmusic.core' not found", 1, true) then err = M.core_missing() end
+  if err == M.core_missing() then return say(err, levels.ERROR) end
+  error(err, 0)
 end
 
 --- Completion for :AimlMusic: subcommands, model names after models, job numbers after
