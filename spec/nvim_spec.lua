@@ -353,6 +353,37 @@ end)
       assert.equal(0, res.pending)
     end)
 
+  it("resumes each unfinished job in a task of its own: cancelling one leaves the other going", function()
+    local case = new_case()
+    env.mock:config { duration = 1.5 }
+    local res = run(case, HEAD .. [[
+H.record_notify("replace")
+plugin.setup { poll_interval = 0.1 }
+H.run(function()
+  -- two jobs of "an earlier session": submitted to the plugin's journal, never waited for
+  local music = plugin.library()
+  vim.fn.mkdir(vim.fn.fnamemodify(plugin.journal_path(), ":h"), "p")
+  local c = assert(music.new { journal = plugin.journal_path() })
+  local made = 0
+  for _ = 1, 2 do
+    music.spawn(function()
+      assert(c:submit { model = "minimax/music-2.0", prompt = "]] .. PROMPT .. [[", lyrics = "[Verse]\nla la" })
+      made = made + 1
+    end)
+  end
+  H.wait_for(function() return made == 2 end, 10000, "the submits")
+  assert(#plugin.pending() == 2, "the journal holds " .. #plugin.pending() .. " jobs")
+  vim.cmd("AimlMusic resume")
+  vim.cmd("AimlMusic cancel #1")
+  H.wait_for(function() return plugin.jobs()[2].status == "saved" end, 20000, "the second job")
+  H.finish { first = plugin.jobs()[1].status, second = plugin.jobs()[2].status, pending = #plugin.pending() }
+end)
+]])
+    assert.equal("cancelled", res.first, json.encode(res))
+    assert.equal("saved", res.second)
+    assert.equal(0, res.pending) -- the cancelled one is out of the journal too
+  end)
+
   it("says on leaving that jobs in flight will be resumed next time", function()
     local case = new_case()
     env.mock:config { duration = 30 }

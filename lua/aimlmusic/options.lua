@@ -175,7 +175,9 @@ M.calls.generate = merge({
   output = { "output", nil, "where the track goes; without it, generate stops once the job completes" },
   on_submit = { "function", nil, "on_submit(job), called once the job exists" },
 }, M.calls.wait, M.calls.download)
-M.calls.resume = merge(M.calls.wait, M.calls.download)
+M.calls.resume = merge({
+  id = { "string", nil, "only this job of the journal (one task per job: each cancelled on its own)" },
+}, M.calls.wait, M.calls.download)
 
 --- The number of single-character edits (insert, delete, replace, swap two) from a to b.
 function M.distance(a, b)

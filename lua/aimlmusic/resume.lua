@@ -96,31 +96,36 @@ function M.all(client, opts)
   local pending, evidence, jerr = journal.pending(client.journal)
   if jerr then return results, jerr end
   for _, job in ipairs(pending) do
-    client.outputs[job.id] = job.output or false
-    local r = { id = job.id }
-    local st, err, refused
-    -- A refused output is said at once: waiting for the job would not make it usable.
-    if job.output then
-      local info
-      info, err = check_output(job)
-      refused = info == nil
-    end
-    if not refused then st, err = client:wait(job.id, options.only("wait", opts)) end
-    r.st = st
-    if st and job.output then
-      local info
-      info, err = deliver(client, job, st, opts, evidence[job.id])
-      if info then
-        r.path = info.path
-        journal.mark_delivered(client, job.id, info)
-      elseif err then
-        err.id = job.id
-      end
-    end
-    r.err = err
-    results[#results + 1] = r
+    if not opts.id or job.id == opts.id then results[#results + 1] = M.one(client, opts, job, evidence[job.id]) end
   end
   return results
+end
+
+-- Waits for and delivers one pending job of the journal: {id, st, path, err}.
+function M.one(client, opts, job, proof)
+  client.outputs[job.id] = job.output or false
+  local r = { id = job.id }
+  local st, err, refused
+  -- A refused output is said at once: waiting for the job would not make it usable.
+  if job.output then
+    local info
+    info, err = check_output(job)
+    refused = info == nil
+  end
+  if not refused then st, err = client:wait(job.id, options.only("wait", opts)) end
+  r.st = st
+  if st and job.output then
+    local info
+    info, err = deliver(client, job, st, opts, proof)
+    if info then
+      r.path = info.path
+      journal.mark_delivered(client, job.id, info)
+    elseif err then
+      err.id = job.id
+    end
+  end
+  r.err = err
+  return r
 end
 
 return M

@@ -365,7 +365,7 @@ function M.cancel(which)
     return false
   end
   target.task:cancel()
-  reserved[target.path] = nil
+  if target.path then reserved[target.path] = nil end -- (a resumed job without output has none)
   target.status = "cancelled"
   if target.id and client then
     -- Out of the journal, and its output's reservation let go (no .lock left beside it): file
@@ -397,7 +397,7 @@ function M.resume()
     say("nothing to resume")
     return nil
   end
-  local by_id, current = {}, nil
+  local by_id = {}
   for _, p in ipairs(pending) do
     local job = { label = vim.fn.fnamemodify(p.output or p.id, ":t"), id = p.id, path = p.output,
       status = "resuming", started = uv.now() / 1000 }
@@ -406,44 +406,40 @@ function M.resume()
     by_id[p.id] = job
     job.note:update_now("resuming " .. p.id)
   end
-  local function run(c)
-    local results = c:resume({
+  -- One task per job: :AimlMusic cancel #N stops that one alone.
+  local function run(c, job)
+    local r = c:resume({
+      id = job.id,
       on_status = function(st)
-        local job = by_id[st.id]
-        if not job then return end
-        current = job
         job.status = st.status
         job.note:update(st.status)
       end,
       on_progress = function(done, total)
-        if current and total and total > 0 then
-          current.status = "downloading"
-          current.note:update(("downloading %d%%"):format(math.floor(done * 100 / total)))
+        if total and total > 0 then
+          job.status = "downloading"
+          job.note:update(("downloading %d%%"):format(math.floor(done * 100 / total)))
         end
       end,
-    })
-    for _, r in ipairs(results) do
-      local job = by_id[r.id]
-      if job then
-        if r.err then
-          job.status = "failed"
-          job.note:update("failed: " .. describe(r.err), levels.ERROR, true)
-        else
-          job.status = "saved"
-          if r.path then last_track = r.path end
-          job.note:update(r.path and "saved " .. r.path or "done", levels.INFO, true)
-        end
-      end
+    })[1]
+    if not r then
+      job.status = "done"
+      job.note:update("done elsewhere", levels.INFO, true) -- another editor finished it meanwhile
+    elseif r.err then
+      job.status = "failed"
+      job.note:update("failed: " .. describe(r.err), levels.ERROR, true)
+    else
+      job.status = "saved"
+      if r.path then last_track = r.path end
+      job.note:update(r.path and "saved " .. r.path or "done", levels.INFO, true)
     end
-    return results
+    return r
   end
   M.with_client(function(c, err)
     if not c then
       for _, job in pairs(by_id) do job.note:update_now("failed: " .. describe(err), levels.ERROR, true) end
       return
     end
-    local task = music.spawn(run, c)
-    for _, job in pairs(by_id) do job.task = task end
+    for _, job in pairs(by_id) do job.task = music.spawn(run, c, job) end
   end)
   return true
 end
