@@ -77,13 +77,13 @@ $(LAYERS_OK): $(SRC) $(HDR) tools/layers.sh Makefile
 
 # The repository is a Neovim plugin: core.so built for Neovim's LuaJIT where its runtimepath
 # loader looks (lua/aimlmusic/core.so, ignored by git). lazy.nvim: build = "make nvim".
-# Moved into place with a rename, so a running Neovim keeps the library it mapped.
+# Moved into place with a rename, so a running Neovim keeps the library it mapped (from a
+# name of this make's own: specs running side by side may make nvim at once).
 nvim:
 	@$(MAKE) --no-print-directory build LUA=luajit || { echo "nvim: the core is not built. Install what is named" \
 		"above (Debian, Ubuntu: sudo apt-get install gcc make pkg-config libluajit-5.1-dev libcurl4-openssl-dev)" \
 		"and run make nvim again, or put a core built for Neovim's LuaJIT at $(CURDIR)/lua/aimlmusic/core.so" >&2; exit 1; }
-	cp build/luajit/aimlmusic/core.so lua/aimlmusic/.core.so.tmp
-	mv -f lua/aimlmusic/.core.so.tmp lua/aimlmusic/core.so
+	tmp=lua/aimlmusic/.core.so.tmp.$$$$; cp build/luajit/aimlmusic/core.so $$tmp && mv -f $$tmp lua/aimlmusic/core.so
 
 # The full suite on every runtime users run: Lua 5.1 to 5.4 and LuaJIT.
 test-all:

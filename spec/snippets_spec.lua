@@ -170,10 +170,13 @@ describe("the docs' Lua blocks", function()
   function runners.love(b)
     local dir = case_dir()
     util.build_luajit(root, "LÖVE")
-    util.execute("cd " .. q(root) .. " && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD"
-      .. " make --no-print-directory love-bundle >/dev/null 2>&1")
+    -- A bundle of its own: love_spec makes build/love/ at the same time.
+    local bundle = "build/love-snippets-" .. n
+    assert(util.execute("cd " .. q(root) .. " && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD"
+      .. " make --no-print-directory love-bundle LOVE_DIR=" .. bundle .. " >/dev/null 2>&1"))
+    finally(function() util.rm_rf(root .. "/" .. bundle) end)
     local game = util.mkdir(dir .. "/game")
-    assert(util.execute("env -u LD_PRELOAD cp -R " .. q(root .. "/build/love") .. "/. " .. q(game)))
+    assert(util.execute("env -u LD_PRELOAD cp -R " .. q(root .. "/" .. bundle) .. "/. " .. q(game)))
     -- The README's main.lua as the game's, required by a harness main that runs it headless
     -- and counts the sounds it makes, then quits a second after the first (or after 20 s).
     write_file(game .. "/readme_main.lua", b.code)
