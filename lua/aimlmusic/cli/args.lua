@@ -99,8 +99,12 @@ local FLAG_VALUE = { ["true"] = true, yes = true, on = true, ["1"] = true,
 
 --- Reads a config file of `key = value` lines (# comments, blank lines): {key = value}, or
 -- nil and a usage error naming the line. A missing file is an empty config.
+local config_line = setmetatable({}, { __mode = "k" }) -- conf -> {key = "path:N: "}
+
 function M.read_config(path)
   local conf = {}
+  local lines = {}
+  config_line[conf] = lines
   if not path then return conf end
   local f = io.open(path, "rb")
   if not f then return conf end
@@ -117,7 +121,10 @@ function M.read_config(path)
       end
       if not CONFIG_KEYS[key] then
         f:close()
-        return nil, usage_error(("%sunknown key %s%s"):format(where, key, did_you_mean(key, CONFIG_KEYS)))
+        local hint = (key == "key" or key == "api-key" or key == "api_key")
+          and " (the key itself stays out of this file: key-file = FILE, or AIMLAPI_KEY)"
+          or did_you_mean(key, CONFIG_KEYS)
+        return nil, usage_error(("%sunknown key %s%s"):format(where, key, hint))
       end
       if OPTIONS[key] == true then
         local b = FLAG_VALUE[value:lower()]
@@ -130,7 +137,7 @@ function M.read_config(path)
         local home = os.getenv("HOME")
         if home and value:sub(1, 2) == "~/" then value = home .. value:sub(2) end
       end
-      conf[key] = value
+      conf[key], lines[key] = value, where
     end
   end
   f:close()
@@ -229,11 +236,14 @@ function M.parse(cmd, argv, pre, conf)
     i = nxt
   end
   if opts.quiet and opts.verbose then return nil, usage_error("give -q or -v, not both") end
+  -- What an option is called in a message: --name, or the config file's line that set it.
+  local named = {}
   for key, value in pairs(conf or {}) do
     local pair = (key == "quiet" or key == "verbose") and (opts.quiet or opts.verbose)
     local journal_set = (key == "journal" or key == "no-journal") and (opts.journal or opts["no-journal"])
     if allowed[key] and opts[key] == nil and not pair and not journal_set and value ~= false then
       opts[key] = value
+      named[key] = ((config_line[conf] or {})[key] or "") .. key
     end
   end
   -- A path is cut at a NUL byte by the system: refused, rather than another file written.
@@ -245,10 +255,11 @@ function M.parse(cmd, argv, pre, conf)
   for k, what in pairs(NUMBERS) do
     if opts[k] then
       local n = tonumber(opts[k])
+      local name = named[k] or "--" .. k
       if what == "count" then
-        if not n or n < 0 or n ~= math.floor(n) then return nil, usage_error("--" .. k .. " needs a whole number") end
+        if not n or n < 0 or n ~= math.floor(n) then return nil, usage_error(name .. " needs a whole number") end
       elseif not n or n < 0 then
-        return nil, usage_error("--" .. k .. " needs a non-negative number of seconds")
+        return nil, usage_error(name .. " needs a non-negative number of seconds")
       end
       opts[k] = n
     end
