@@ -142,6 +142,11 @@ describe("examples/love in headless LÖVE #posix", function()
     assert.truthy(read_file(archive), "the README's lines made no mygame.love")
     local result, log = dir .. "/result2.lua", dir .. "/love2.log"
     local data = dir .. "/data2"
+    -- What an older version of the game left: its copies go once the new ones are in place.
+    local old = data .. "/love/aimlmusic-example/aimlmusic-native/00000000000000000000000000000000"
+    util.mkdir(old .. "/aimlmusic")
+    util.write_file(old .. "/aimlmusic/core.so", "old")
+    util.write_file(old .. "/cjson.so", "old")
     local code
     ok, code = execute(love_cmd(dir, archive, log, {
       { "XDG_DATA_HOME", data },
@@ -174,5 +179,7 @@ describe("examples/love in headless LÖVE #posix", function()
     local copied = util.sh("cd " .. q(data) .. " && env -u LD_PRELOAD find . -path '*aimlmusic-native*' -name '*.so' | sort")
     assert.matches("/aimlmusic/core%.so\n", copied)
     assert.matches("/cjson%.so\n", copied)
+    assert.is_nil(copied:find("00000000", 1, true), copied)
+    assert.is_nil(util.read_file(old .. "/cjson.so"), "an older copy was left")
   end)
 end)

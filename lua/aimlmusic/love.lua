@@ -3,8 +3,9 @@
 -- The operating system cannot load a shared library from inside a zip, so this package searcher
 -- finds `name.so` (aimlmusic/core.so, cjson.so: what `make love-bundle` puts in build/love/)
 -- among the game's files with love.filesystem, copies it to the save directory (under
--- `aimlmusic-native/<md5 of the library>/`, so a running game never sees its library replaced)
--- and loads it with package.loadlib, as native LÖVE libraries are shipped. A game run from a
+-- `aimlmusic-native/<md5 of the library>/`, so a running game never sees its library replaced;
+-- the copies of older versions go) and loads it with package.loadlib, as native LÖVE libraries
+-- are shipped. A game run from a
 -- folder loads the library where it lies. `require "aimlmusic"` installs it by itself in LÖVE.
 -- In LÖVE, a relative output of generate or download lands in the save directory (M.output).
 -- @module aimlmusic.love
@@ -18,6 +19,20 @@ local function exists(path)
   local f = io.open(path, "rb")
   if f then f:close() end
   return f ~= nil
+end
+
+-- The copies of rel that older versions of the game left (under another digest) go, with the
+-- directories they leave empty: a game still running one keeps what it mapped.
+local function prune(fs, rel, keep)
+  for _, d in ipairs(fs.getDirectoryItems("aimlmusic-native")) do
+    local path = "aimlmusic-native/" .. d .. "/" .. rel
+    if d ~= keep and fs.getInfo(path, "file") and fs.remove(path) then
+      path = path:match("^(.*)/[^/]*$")
+      while path ~= "aimlmusic-native" and #fs.getDirectoryItems(path) == 0 and fs.remove(path) do
+        path = path:match("^(.*)/[^/]*$")
+      end
+    end
+  end
 end
 
 -- The absolute path of a copy of the game file rel (contents data) in the save directory.
@@ -40,6 +55,7 @@ local function copy_out(fs, rel, data)
     os.remove(full_tmp)
     return nil, "cannot move " .. full_tmp .. ": " .. tostring(rerr)
   end
+  prune(fs, rel, digest)
   return full
 end
 
