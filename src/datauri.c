@@ -17,7 +17,8 @@
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-const char *datauri_sniff(const unsigned char *b, size_t n) {
+/* The MIME type of audio starting with these bytes (mp3, wav, flac, ogg, m4a), or NULL. */
+static const char *datauri_sniff(const unsigned char *b, size_t n) {
   if (n >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WAVE", 4) == 0) return "audio/wav";
   if (n >= 4 && memcmp(b, "fLaC", 4) == 0) return "audio/flac";
   if (n >= 4 && memcmp(b, "OggS", 4) == 0) return "audio/ogg";

@@ -12,9 +12,6 @@
 
 HIDDEN_BEGIN
 
-/* The MIME type of audio starting with these bytes (mp3, wav, flac, ogg, m4a), or NULL. */
-const char *datauri_sniff(const unsigned char *b, size_t n);
-
 /* True when s is an http(s) URL with a host and no space or control character. */
 int datauri_is_url(const char *s, size_t n);
 

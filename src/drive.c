@@ -31,7 +31,8 @@ int drive_pause(engine_item *it) {
   return 1;
 }
 
-int drive_has_paused(const engine *e) {
+/* 1 when paused items wait for a perform. */
+static int drive_has_paused(const engine *e) {
   list_node *n;
   LIST_FOREACH(n, &e->paused) {
     engine_item *it = LIST_ENTRY(n, engine_item, plink);
@@ -40,7 +41,9 @@ int drive_has_paused(const engine *e) {
   return 0;
 }
 
-void drive_unpause(engine *e) {
+/* Lets paused items go on, oldest first, until the engine's deadline (all when it has none);
+ * libcurl hands each its waiting bytes at once and runs it at its next timeout action. */
+static void drive_unpause(engine *e) {
   /* Each is taken off before libcurl hands it its bytes: past the deadline, or held, it pauses
    * again and rejoins at the tail, so the last one now, not the list, ends the loop. */
   list_node *last = e->paused.prev, *n;

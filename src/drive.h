@@ -13,11 +13,6 @@ int drive_over_budget(engine_item *it);
 /* Pauses it (the caller returns CURL_WRITEFUNC_PAUSE from libcurl's write callback) until a
  * perform lets it go on, when its hold hook says so; returns 1. */
 int drive_pause(engine_item *it);
-/* Lets paused items go on, oldest first, until the engine's deadline (all when it has none);
- * libcurl hands each its waiting bytes at once and runs it at its next timeout action. */
-void drive_unpause(engine *e);
-/* 1 when paused items wait for a perform. */
-int drive_has_paused(const engine *e);
 
 /* engine:perform, :poll, :timeout, :count, :committing, :backlog, :wake_fd, :reap, :socket_mode,
  * :socket_action, :changes, :pollfd, :arm */

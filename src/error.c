@@ -25,7 +25,8 @@ void error_setbool(lua_State *L, const char *k, int v) {
   lua_setfield(L, -2, k);
 }
 
-void error_push(lua_State *L, const char *kind, const char *message) {
+/* Pushes a new error table {kind, message, retryable=false} with the error metatable. */
+static void error_push(lua_State *L, const char *kind, const char *message) {
   lua_createtable(L, 0, 8);
   error_setstring(L, "kind", kind);
   error_setstring(L, "message", message ? message : kind);

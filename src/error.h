@@ -39,9 +39,6 @@ int error_fail_top(lua_State *L, const char *kind);
 /* "ENOENT" for ENOENT ...; "EIO" for a value not listed. */
 const char *error_errno_name(int err);
 
-/* Pushes a new error table {kind, message, retryable=false} with the error metatable, and
- * nothing else: for functions that return an error among other results. */
-void error_push(lua_State *L, const char *kind, const char *message);
 /* Sets t[k] on the table at the top of the stack; a NULL string sets nothing. */
 void error_setstring(lua_State *L, const char *k, const char *v);
 void error_setint(lua_State *L, const char *k, long long v);

@@ -60,7 +60,8 @@ static void spool_post(spool *s) {
   spool_count(s, drained);
 }
 
-void spool_after(pool_job *j) {
+/* The job came back from the done queue: the next one is posted if bytes are waiting. */
+static void spool_after(pool_job *j) {
   spool *s = LIST_ENTRY(j, spool, job);
   size_t drained;
   int more;

@@ -65,8 +65,6 @@ int spool_settle(spool *s, int *err, int *opening);
 /* A paused transfer: seals what it can and returns 1 while it should stay paused (the pool's
  * wake byte comes when half the spool is written). */
 int spool_hold(spool *s);
-/* The job came back from the done queue: the next one is posted if bytes are waiting. */
-void spool_after(pool_job *j);
 /* What is in the file. */
 long long spool_written(spool *s);
 /* 1 when nothing waits and nothing failed: the file is what was pushed. */
