@@ -236,7 +236,8 @@ local music = {
 ---@class aimlmusic.Task
 ---@field done fun(self: aimlmusic.Task): boolean true once the function returned, raised or was cancelled
 ---@field result fun(self: aimlmusic.Task): ... what it returned; nil, message when it raised or was cancelled
----@field cancel fun(self: aimlmusic.Task) stops it now, cancelling its transfer
+---@field cancel fun(self: aimlmusic.Task) stops it now, cancelling its transfer (a submit whose POST is out: once
+--- its job is recorded, so that resume can finish it; done() says when)
 
 --- Starts `fn(...)` as a task (a coroutine): inside it, every call that waits yields to the
 -- scheduler. It first runs at the next `step` (or on the host loop, once attached).
@@ -642,8 +643,9 @@ end
 -- holds this job's proof (the identity and size of the file it linked there); otherwise the job
 -- stays pending (err says why) until the file is moved or opts.overwrite is given. An output
 -- that is not a regular file, a symbolic link, or a relative path with `..` is refused for its
--- job (err), never opened; the other jobs go on.
----@param opts? aimlmusic.GenerateOptions as for wait() and download()
+-- job (err), never opened; the other jobs go on. opts.id: that job alone (a task per job, each
+-- cancelled on its own).
+---@param opts? aimlmusic.GenerateOptions|{id?: string} as for wait() and download(), and id
 ---@return {id: string, st?: aimlmusic.Status, path?: string, err?: aimlmusic.Error}[]|nil results one per
 -- job; nil and a config error for an unknown option
 ---@return aimlmusic.Error|nil err when the journal cannot be read (no job is tried then)
