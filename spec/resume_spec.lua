@@ -195,6 +195,21 @@ describe("the journal and resume after a crash", function()
     assert.same({}, c:pending())
   end)
 
+  it("resume{id = ...} finishes that job alone and leaves the others pending", function()
+    local jpath = jdir .. "/jobs.journal"
+    local c = env.new_client { journal = jpath }
+    local first, second = assert(c:submit(PARAMS)), assert(c:submit(PARAMS))
+    local results = c:resume { id = second.id, interval = 0.05 }
+    assert.equal(1, #results)
+    assert.equal(second.id, results[1].id)
+    assert.is_nil(results[1].err)
+    local left = c:pending()
+    assert.equal(1, #left)
+    assert.equal(first.id, left[1].id)
+    local _, err = c:resume { id = 42 }
+    assert_error(err, "config")
+  end)
+
   it("resume keeps a file it cannot tell is the job's as it is, and the job pending", function()
     local jpath, out = jdir .. "/jobs.journal", jdir .. "/kept.mp3"
     local job = assert(env.client:submit(PARAMS))
