@@ -184,7 +184,8 @@ describe("the aimlmusic command and the job it submits", function()
   describe("a second Ctrl-C while the POST is in flight", function()
     -- #posix: needs a second SIGINT to end a blocking wait: Windows' Ctrl-C handler runs on a thread of its own
     it("exits 130 saying the job may exist, with what finds it, never that none does #posix", function()
-      env.mock:fault { method = "POST", delay_ms = 3000 }
+      -- The answer comes 8 s after the POST: the second Ctrl-C does not wait for it.
+      env.mock:fault { method = "POST", delay_ms = 8000 }
       local case = case_dir()
       local pid = start(gen_args("song.mp3", "--no-journal"), case)
       assert(first_time(function() return #posts() > 0 end, 20), "the POST never came")
@@ -193,7 +194,7 @@ describe("the aimlmusic command and the job it submits", function()
         "the first Ctrl-C was not acknowledged")
       assert.is_nil(exit_code(case), "one Ctrl-C during the POST did not wait for its answer")
       execute("kill -INT " .. pid)
-      assert(first_time(function() return exit_code(case) ~= nil end, 10), "the second Ctrl-C did not stop it")
+      assert(first_time(function() return exit_code(case) ~= nil end, 5), "the second Ctrl-C did not stop it")
       assert.equal(130, exit_code(case))
       local err = read_file(case .. "/stderr")
       assert.matches("may exist", err)
@@ -205,7 +206,7 @@ describe("the aimlmusic command and the job it submits", function()
       assert.matches("no journal keeps it", err)
       assert.equal("", read_file(case .. "/stdout"))
       -- And it does: the server answered after the command had gone.
-      assert(first_time(function() return #env.mock:jobs() == 1 end, 10), "the job never came to be")
+      assert(first_time(function() return #env.mock:jobs() == 1 end, 15), "the job never came to be")
     end)
 
     -- #posix: needs a second SIGINT to end a blocking wait: Windows' Ctrl-C handler runs on a thread of its own

@@ -28,7 +28,12 @@ local function drive(fn, state, tick, out)
     if n > seen then
       if state.phase ~= "submit" or n - seen >= 2 then
         if not t:done() then t:cancel() end
-        while music.step(100) > 0 do end -- its partial file goes before the process does
+        -- A cancelled download's partial file goes before the process does. A submit whose
+        -- POST is out holds the cancel until its answer: a second Ctrl-C quits now all the
+        -- same, saying the job may exist.
+        if t:done() then
+          while music.step(100) > 0 do end
+        end
         return "interrupted"
       elseif not held and out then
         held = true
