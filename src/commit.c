@@ -3,8 +3,8 @@
  * stream's last job on the engine's pool, part.c's part_move) reported as the info table or as
  * an io error with its errno's code, whether a failed download keeps its partial file for the
  * next attempt, and the discard of one it does not keep (core.discard: a worker's job inside a
- * task; finish itself touches no file). Must not know: how requests are built (session.c), how or on which thread
- * the file is moved (part.c, transfer.c), whether a failure may be retried
+ * task; finish itself touches no file). Must not know: how requests are built (session.c), how
+ * or on which thread the file is moved (part.c, transfer.c), whether a failure may be retried
  * (lua/aimlmusic/retry.lua). */
 #include "commit.h"
 
