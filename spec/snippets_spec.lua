@@ -229,7 +229,7 @@ describe("the docs' Lua blocks", function()
 
   function runners.model(b)
     local core = require "aimlmusic.core"
-    local models = assert(load("return {" .. b.code .. "}", "=" .. b.page))()
+    local models = util.load_chunk("return {" .. b.code .. "}", "=" .. b.page)
     local body = assert(core.encode({ model = "acme/chime", prompt = "ding", seconds = 2 }, models))
     assert.matches('"seconds":2', body)
     local ok, err = core.encode({ model = "acme/chime", prompt = ("x"):rep(51) }, models)
