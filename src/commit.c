@@ -144,12 +144,6 @@ static void discard_run(void *p) {
   if (d->path) platform_unlink(d->path);
 }
 
-static int discard_push(lua_State *L, void *p) {
-  (void)L;
-  (void)p;
-  return 0;
-}
-
 static void discard_clear(void *p) {
   discard_state *d = (discard_state *)p;
   if (d->fd >= 0) close(d->fd);
@@ -158,8 +152,8 @@ static void discard_clear(void *p) {
   d->path = NULL;
 }
 
-const work_kind commit_discard_kind = {"discard", 1, sizeof(discard_state), discard_prepare, discard_run, discard_push,
-                                       discard_clear};
+const work_kind commit_discard_kind = {"discard", 1, sizeof(discard_state), discard_prepare, discard_run,
+                                       work_push_none, discard_clear};
 
 static int l_discard(lua_State *L) {
   return work_here(L, &commit_discard_kind);

@@ -232,12 +232,6 @@ static void release_run(void *p) {
   g->fd = -1;
 }
 
-static int release_push(lua_State *L, void *p) {
-  (void)L;
-  (void)p;
-  return 0;
-}
-
 static void release_clear(void *p) {
   release_state *g = (release_state *)p;
   reservation_let_go(g->fd, g->path, 0);
@@ -247,7 +241,7 @@ static void release_clear(void *p) {
 }
 
 const work_kind reservation_release_kind = {"reservation_release", 1, sizeof(release_state), release_prepare,
-                                            release_run, release_push, release_clear};
+                                            release_run, work_push_none, release_clear};
 
 static int reservation_release(lua_State *L) {
   return work_here(L, &reservation_release_kind);

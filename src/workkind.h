@@ -28,6 +28,13 @@ typedef struct work_kind {
   void (*clear)(void *p);             /* frees what p still holds; NULL: nothing */
 } work_kind;
 
+/* The push of a kind that has no results. */
+static inline int work_push_none(lua_State *L, void *p) {
+  (void)L;
+  (void)p;
+  return 0;
+}
+
 /* The Lua function of a kind that waits: prepare, run and push in this thread. */
 static inline int work_here(lua_State *L, const work_kind *k) {
   void *p;
