@@ -27,7 +27,6 @@ static void spool_run(pool_job *j) {
     platform_mutex_lock(&s->mu);
     s->bytes -= c->len;
     s->drained += c->len;
-    if (!failed && !err) s->written += (long long)c->len;
     free(c);
     if (err && !s->err) {
       s->opening = opening;
@@ -124,7 +123,6 @@ int spool_push(spool *s, const char *p, size_t n, int here, int *err, int *openi
     /* Nothing waits (no piece, no job): in place, the fastest way. */
     if ((*err = s->write(s, p, n, opening)) != 0) return 0;
     s->started = 1;
-    s->written += (long long)n;
     return 1;
   }
   if (*err) {
@@ -179,15 +177,6 @@ int spool_hold(spool *s) {
   platform_mutex_unlock(&s->mu);
   if (post) spool_post(s);
   return hold;
-}
-
-long long spool_written(spool *s) {
-  long long n;
-  if (!s->ready) return s->written;
-  platform_mutex_lock(&s->mu);
-  n = s->written;
-  platform_mutex_unlock(&s->mu);
-  return n;
 }
 
 int spool_clean(spool *s) {

@@ -38,12 +38,11 @@ typedef struct spool {
   size_t *backlog, counted;
   int ready; /* mu exists (spool_init) */
   platform_mutex mu;
-  /* Under mu: the sealed pieces, their bytes, what is in the file (progress), the first
-   * failure, and whether the loop waits for the spool to drain to half. */
+  /* Under mu: the sealed pieces, their bytes, the first failure, and whether the loop waits
+   * for the spool to drain to half. */
   list_node chunks;
   size_t bytes;
   size_t drained; /* taken off the pieces since the stepping thread last counted */
-  long long written;
   int err, opening, wake;
   /* The stepping thread's: the piece it fills (not sealed, no lock), whether a job is posted
    * and not drained yet, whether the first bytes went to a worker. */
@@ -65,8 +64,6 @@ int spool_settle(spool *s, int *err, int *opening);
 /* A paused transfer: seals what it can and returns 1 while it should stay paused (the pool's
  * wake byte comes when half the spool is written). */
 int spool_hold(spool *s);
-/* What is in the file. */
-long long spool_written(spool *s);
 /* 1 when nothing waits and nothing failed: the file is what was pushed. */
 int spool_clean(spool *s);
 /* Drops what waits and waits for a write under way; spool_close also frees the mutex. Both

@@ -374,7 +374,7 @@ int transfer_take_partial(transfer *t, transfer *prev) {
   t->tmp_path = prev->tmp_path;
   prev->fd = -1;
   prev->tmp_path = NULL;
-  t->bytes = t->resume_from = t->spool.written = prev->bytes;
+  t->bytes = t->resume_from = prev->bytes;
   return 1;
 }
 

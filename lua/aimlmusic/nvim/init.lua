@@ -108,16 +108,20 @@ function M.core_missing()
   }, "\n")
 end
 
+-- Loads the C core, raising core_missing()'s message when it is not built (another failure
+-- as it is).
+local function need_core()
+  local ok, err = pcall(require, "aimlmusic.core")
+  if ok then return end
+  error(tostring(err):find("module 'aimlmusic.core' not found", 1, true) and M.core_missing() or err, 0)
+end
+
 --- The library, attached to Neovim's loop (loaded once). Raises core_missing()'s message
 -- when the C core is not built.
 ---@return table aimlmusic
 function M.library()
   if not music then
-    local ok, err = pcall(require, "aimlmusic.core")
-    if not ok then
-      if tostring(err):find("module 'aimlmusic.core' not found", 1, true) then error(M.core_missing(), 0) end
-      error(err, 0)
-    end
+    need_core()
     -- setup() may have loaded the module while the core was missing: load it whole now.
     if package.loaded.aimlmusic and package.loaded.aimlmusic.without_core then package.loaded.aimlmusic = nil end
     music = require "aimlmusic"
@@ -319,10 +323,7 @@ end
 function M.pending()
   local jpath = M.journal_path()
   if not jpath or not uv.fs_stat(jpath) then return {} end
-  local ok, err = pcall(require, "aimlmusic.core") -- the journal's reads are the core's
-  if not ok then
-    error(tostring(err):find("module 'aimlmusic.core' not found", 1, true) and M.core_missing() or err, 0)
-  end
+  need_core() -- the journal's reads are the core's
   return require("aimlmusic.journal").pending(jpath)
 end
 
@@ -556,6 +557,7 @@ end
 function M.command(cmd)
   local ok, err = pcall(command.run, M, cmd)
   if ok then return err end
+  -- (a require of the core outside need_core, in the library's own modules)
   if tostring(err):find("module 'aimlmusic.core' not found", 1, true) then err = M.core_missing() end
   if err == M.core_missing() then return say(err, levels.ERROR) end
   error(err, 0)
