@@ -188,10 +188,12 @@ io.write("done ", table.concat(kinds, ","), "\n")
     local tid = tonumber(text:match("^(%d+)"))
     local marked, bad = file_calls(text, tid)
     assert.is_true(marked, "the child's mark is not in the trace")
-    -- Proof that the trace sees the work: the partial files were made and removed, elsewhere.
+    -- Proof that the trace sees the work: partial files were made and removed, elsewhere. The
+    -- four cut downloads always leave one; a cancelled or raising one only when a worker had
+    -- made its file before the bytes were reported.
     local removed = 0
     for _ in text:gmatch("\n%d+%s+unlink%([^\n]-%.part%-") do removed = removed + 1 end
-    assert.is_true(removed >= 12, removed .. " partial files removed:\n" .. out)
+    assert.is_true(removed >= 4, removed .. " partial files removed:\n" .. out)
     assert.same({}, bad)
     -- No partial file is left. (A track whose on_progress raised once every byte had come may
     -- be in place: its move had begun, and a move is never cut.)
