@@ -5,7 +5,8 @@
  * Input: byte 0 picks the target.
  *   even: core.classify(kind, status, body, map): byte 1 picks the kind, byte 2 the HTTP
  *         status, the rest is the body; map is every model's response mapping.
- *   odd:  core.validate and core.encode of a table built from the rest: fields separated by
+ *   odd:  aimlmusic.validate's validate and encode (with the core's utf8_len, datauri_check and
+ *         json_encode under them) of a table built from the rest: fields separated by
  *         0xff bytes give model (byte 1 picks one of every model), prompt, lyrics, format,
  *         sample_rate, bitrate, the other models' fields (booleans, ranges, a URL or audio
  *         file), and an extra key. */
@@ -41,7 +42,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   luaL_requiref(L, "aimlmusic.core", luaopen_aimlmusic_core, 0);
   lua_setglobal(L, "core");
   check(L, luaL_dostring(L,
-                         "models = core.check_models(require 'aimlmusic.models')\n"
+                         "models = require('aimlmusic.schema').check_models(require 'aimlmusic.models')\n"
+                         "validate = require 'aimlmusic.validate'\n"
                          "map = {} for _, m in pairs(models) do\n"
                          "  for _, r in ipairs(m.response or {}) do map[#map + 1] = r end end"));
   fuzz_L = L;
@@ -84,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int fn;
     for (fn = 0; fn < 2; fn++) {
       lua_settop(L, 0);
-      lua_getglobal(L, "core");
+      lua_getglobal(L, "validate");
       lua_getfield(L, -1, fn ? "encode" : "validate");
       lua_newtable(L);
       p = data + 1;

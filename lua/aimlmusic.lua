@@ -31,7 +31,7 @@ if not core_ok then
   error(core, 0)
 end
 -- The model table is checked once here: a typo in it raises now, naming model and field.
-local models = core.check_models(require "aimlmusic.models")
+local models = require("aimlmusic.schema").check_models(require "aimlmusic.models")
 local task = require "aimlmusic.task"
 local journal = require "aimlmusic.journal"
 local schedule = require "aimlmusic.schedule"
@@ -40,6 +40,7 @@ local perform = require "aimlmusic.perform"   -- one request, retried while safe
 local wait = require "aimlmusic.wait"         -- the poll loop of Client:wait
 local resume = require "aimlmusic.resume"     -- Client:resume after a crash
 local errors = require "aimlmusic.errors"
+local validate = require "aimlmusic.validate" -- parameters against the model table
 local events = require "aimlmusic.events"     -- on_event, AIMLMUSIC_LOG
 
 local now, check_can_wait = task.now, task.check_can_wait
@@ -291,7 +292,7 @@ local music = {
 ---@return aimlmusic.Error|nil err of kind "validation", listing every problem in err.fields
 function music.validate(params)
   argcheck(type(params) == "table", "validate", 1, "table", params)
-  return core.validate(params, models)
+  return validate.validate(params, models)
 end
 
 --- Inside Neovim: configures the plugin behind :AimlMusic (`:help aimlmusic-setup`). Plugin
@@ -339,7 +340,7 @@ end
 -- Whether the audio of a job could be put at output, asked before the job is paid for: a path
 -- string, no directory and no file there (unless overwrite), a writable directory.
 -- Inside a task, the local files a request sends as data: URIs, read on a worker thread
--- (path -> data URI, or {message}) for core.encode to take (core.datauri_use); nil outside one.
+-- (path -> data URI, or {message}) for validate.encode to take; nil outside one.
 local function read_files(params)
   local entry = task.current() and models[params.model]
   if not entry then return nil end
@@ -354,17 +355,6 @@ local function read_files(params)
     end
   end
   return files
-end
-
--- core.encode, with the files read ahead when there are some.
-local function encode(params)
-  local files = read_files(params)
-  if not files then return core.encode(params, models) end
-  core.datauri_use(files)
-  local ok, body, err = pcall(core.encode, params, models)
-  core.datauri_use(nil)
-  if not ok then error(body, 0) end
-  return body, err
 end
 
 local function check_output(output, overwrite)
@@ -410,7 +400,7 @@ function Client:submit(params, opts)
     end
   end
   local body
-  body, err = encode(params)
+  body, err = validate.encode(params, models, read_files(params))
   if not body then return nil, err end
   if opts.output ~= nil then
     ok, err = check_output(opts.output, opts.overwrite)

@@ -39,6 +39,8 @@ build = {
     ["aimlmusic.journal"] = "lua/aimlmusic/journal.lua",
     ["aimlmusic.json"] = "lua/aimlmusic/json.lua",
     ["aimlmusic.errors"] = "lua/aimlmusic/errors.lua",
+    ["aimlmusic.schema"] = "lua/aimlmusic/schema.lua",
+    ["aimlmusic.validate"] = "lua/aimlmusic/validate.lua",
     ["aimlmusic.events"] = "lua/aimlmusic/events.lua",
     ["aimlmusic.options"] = "lua/aimlmusic/options.lua",
     ["aimlmusic.perform"] = "lua/aimlmusic/perform.lua",
@@ -75,11 +77,11 @@ build = {
     ["aimlmusic.core"] = {
       sources = {
         "src/class.c", "src/commit.c", "src/core.c", "src/datauri.c", "src/drive.c",
-        "src/engine.c", "src/error.c", "src/field.c", "src/handles.c", "src/host.c",
+        "src/engine.c", "src/error.c", "src/handles.c", "src/host.c",
         "src/journal.c", "src/json.c", "src/output.c", "src/part.c", "src/platform_posix.c",
         "src/platform_win32.c", "src/pollset.c", "src/pool.c", "src/redact.c", "src/response.c",
-        "src/schema.c", "src/session.c", "src/spool.c", "src/trace.c", "src/transfer.c",
-        "src/url.c", "src/validate.c", "src/work.c",
+        "src/session.c", "src/spool.c", "src/trace.c", "src/transfer.c",
+        "src/url.c", "src/utf8.c", "src/work.c",
       },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },

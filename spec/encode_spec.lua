@@ -1,14 +1,14 @@
 -- The request body as written by the core: exact JSON for any valid text.
 
-local core = require "aimlmusic.core"
+local validate = require "aimlmusic.validate"
 local models = require "aimlmusic.models"
 local json = require("cjson").new()
 
-describe("core.encode", function()
+describe("validate.encode", function()
   local tricky = 'He said "stop" \\ then C:\\path/to\n\ttab\r\b\f\1\31\127 é € 🎵 end'
 
   it("writes strings that decode to exactly what was given", function()
-    local body = assert(core.encode({ model = "minimax/music-2.0", prompt = tricky, lyrics = tricky }, models))
+    local body = assert(validate.encode({ model = "minimax/music-2.0", prompt = tricky, lyrics = tricky }, models))
     local decoded = json.decode(body)
     assert.equal(tricky, decoded.prompt)
     assert.equal(tricky, decoded.lyrics)
@@ -17,7 +17,7 @@ describe("core.encode", function()
   end)
 
   it("writes whole numbers without a fraction and the nested object", function()
-    local body = assert(core.encode({ model = "minimax/music-1.5", prompt = "0123456789", lyrics = "0123456789",
+    local body = assert(validate.encode({ model = "minimax/music-1.5", prompt = "0123456789", lyrics = "0123456789",
       audio_setting = { format = "wav", sample_rate = 44100.0, bitrate = 256000 } }, models))
     assert.matches('"audio_sample_rate":44100[,}]', body)
     assert.matches('"bitrate":256000[,}]', body)
@@ -27,12 +27,12 @@ end)
 
 -- The body written byte for byte as lua-cjson (with the core's settings) writes each member, in
 -- the order the body has them: strings escaped alike, whole numbers alike, nested objects alike.
-describe("core.encode, beside lua-cjson", function()
+describe("validate.encode, beside lua-cjson", function()
   local cjson = require("cjson").new()
   cjson.encode_max_depth(64)
   cjson.encode_invalid_numbers(false)
 
-  -- The members of the JSON object text s, in order: {name, value text} each (s from core.encode).
+  -- The members of the JSON object text s, in order: {name, value text} each (s from validate.encode).
   local function members(s)
     local out, i = {}, 2
     while s:sub(i, i) ~= "}" do
@@ -92,7 +92,7 @@ describe("core.encode, beside lua-cjson", function()
         { model = "minimax/music-2.6", prompt = random_text(12), is_instrumental = math.random(2) == 1,
           lyrics_optimizer = true },
       } do
-        local body = assert(core.encode(params, models))
+        local body = assert(validate.encode(params, models))
         assert.equal(as_cjson(body), body, "seed " .. seed)
       end
     end
@@ -100,7 +100,7 @@ describe("core.encode, beside lua-cjson", function()
 
   it("leaves other numbers to lua-cjson", function()
     for _, seed in ipairs { 0, 7, 99999999999999, 100000000000000, 2 ^ 53, 1e15 } do
-      local body = assert(core.encode({ model = "google/lyria2", prompt = "a calm tune", seed = seed }, models))
+      local body = assert(validate.encode({ model = "google/lyria2", prompt = "a calm tune", seed = seed }, models))
       assert.equal(as_cjson(body), body)
       if seed < 1e14 then assert.equal(seed, json.decode(body).seed) end
     end

@@ -5,6 +5,7 @@
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
+local validate = require "aimlmusic.validate"
 local fixture = require "support.fixture"
 local util = require "support.util"
 local http = require "socket.http"
@@ -257,7 +258,7 @@ describe("every model against the mock", function()
         local path = env.dir .. "/ref-" .. kind
         local data = audio_bytes(kind, 100)
         util.write_file(path, data)
-        local body = json.decode((assert(core.encode({ model = "minimax/music-cover", prompt = "A jazz cover, brushes",
+        local body = json.decode((assert(validate.encode({ model = "minimax/music-cover", prompt = "A jazz cover, brushes",
           reference_audio_url = path }, music.models))))
         local mime, b64 = body.reference_audio_url:match("^data:([^;]+);base64,(.*)$")
         assert.equal(h[2], mime, kind)
@@ -270,7 +271,7 @@ describe("every model against the mock", function()
         local path = env.dir .. "/len.wav"
         local data = audio_bytes("wav", n)
         util.write_file(path, data)
-        local body = json.decode((assert(core.encode({ model = "minimax/music-cover", prompt = "A jazz cover, brushes",
+        local body = json.decode((assert(validate.encode({ model = "minimax/music-cover", prompt = "A jazz cover, brushes",
           reference_audio_url = path }, music.models))))
         assert.equal(data, base64_decode(body.reference_audio_url:match("base64,(.*)$")), "length " .. #data)
       end
@@ -278,7 +279,7 @@ describe("every model against the mock", function()
 
     it("sends an http(s) URL and a data: URI as they are", function()
       for _, v in ipairs({ "https://example.com/x.mp3", "data:audio/mpeg;base64,SUQz" }) do
-        local body = json.decode((assert(core.encode({ model = "minimax/music-cover", prompt = "A jazz cover, brushes",
+        local body = json.decode((assert(validate.encode({ model = "minimax/music-cover", prompt = "A jazz cover, brushes",
           reference_audio_url = v }, music.models))))
         assert.equal(v, body.reference_audio_url)
       end

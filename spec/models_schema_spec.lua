@@ -4,7 +4,7 @@
 -- process and is served by a mock whose only change is that entry.
 
 local music = require "aimlmusic"
-local core = require "aimlmusic.core"
+local schema = require "aimlmusic.schema"
 local mockctl = require "support.mockctl"
 local util = require "support.util"
 local http = require "socket.http"
@@ -21,16 +21,16 @@ end
 
 -- check_models on a table of one model "acme/x" raises a message with every piece of want.
 local function raises(e, want)
-  local ok, msg = pcall(core.check_models, { ["acme/x"] = e })
+  local ok, msg = pcall(schema.check_models, { ["acme/x"] = e })
   assert.is_false(ok, "accepted")
   msg = tostring(msg)
   for _, w in ipairs(want) do assert.truthy(msg:find(w, 1, true), ("%q lacks %q"):format(msg, w)) end
 end
 
-describe("core.check_models", function()
+describe("aimlmusic.schema", function()
   it("accepts the shipped table and returns it", function()
     local models = require "aimlmusic.models"
-    assert.equal(models, core.check_models(models))
+    assert.equal(models, schema.check_models(models))
   end)
 
   local S = { name = "prompt", type = "string" }

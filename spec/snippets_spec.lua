@@ -228,11 +228,11 @@ describe("the docs' Lua blocks", function()
   end
 
   function runners.model(b)
-    local core = require "aimlmusic.core"
+    local validate = require "aimlmusic.validate"
     local models = util.load_chunk("return {" .. b.code .. "}", "=" .. b.page)
-    local body = assert(core.encode({ model = "acme/chime", prompt = "ding", seconds = 2 }, models))
+    local body = assert(validate.encode({ model = "acme/chime", prompt = "ding", seconds = 2 }, models))
     assert.matches('"seconds":2', body)
-    local ok, err = core.encode({ model = "acme/chime", prompt = ("x"):rep(51) }, models)
+    local ok, err = validate.encode({ model = "acme/chime", prompt = ("x"):rep(51) }, models)
     assert.is_nil(ok)
     assert.equal("validation", err.kind)
   end

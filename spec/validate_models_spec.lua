@@ -4,7 +4,7 @@
 -- enum value and a wrong one, each type error, each required field, the conditional need.
 
 local music = require "aimlmusic"
-local core = require "aimlmusic.core"
+local validate = require "aimlmusic.validate"
 local json = require("cjson").new()
 local provider = require "support.provider"
 local util = require "support.util"
@@ -49,7 +49,7 @@ end
 local function accepts(p)
   local ok, err = music.validate(p)
   assert.is_true(ok, err and tostring(err))
-  local body, eerr = core.encode(p, music.models)
+  local body, eerr = validate.encode(p, music.models)
   assert.is_string(body, eerr and tostring(eerr))
   return json.decode(body)
 end
@@ -68,7 +68,7 @@ local function refuses(p, path, want)
     assert.truthy(err.fields[1].message:find(want, 1, true), err.fields[1].message .. " lacks " .. want)
   end
   -- encode refuses the same way: validate and encode cannot disagree.
-  local body, eerr = core.encode(p, music.models)
+  local body, eerr = validate.encode(p, music.models)
   assert.is_nil(body)
   assert.same(err.fields, eerr.fields)
   return err.fields[1].message
@@ -259,7 +259,7 @@ describe("1,000 random parameter tables per model", function()
         local okc, ok, err = pcall(music.validate, p)
         assert.is_true(okc, tostring(ok))
         if ok then
-          local body = core.encode(p, music.models)
+          local body = validate.encode(p, music.models)
           assert.is_string(body, "validate accepted what encode refused: " .. tostring(p))
           assert.is_table(json.decode(body))
         else

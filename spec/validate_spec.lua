@@ -1,10 +1,10 @@
--- Specs of music.validate (src/validate.c against lua/aimlmusic/models.lua) and of the JSON
--- body aimlmusic.core.encode builds from the same checks. No network.
+-- Specs of music.validate (lua/aimlmusic/validate.lua against lua/aimlmusic/models.lua) and of the JSON
+-- body aimlmusic.validate.encode builds from the same checks. No network.
 -- Limits and enums come from the API references (shared/seeds/): they are written out here, not
 -- read from the model table, so that a wrong model table fails these specs.
 
 local music = require("aimlmusic")
-local core = require("aimlmusic.core")
+local validate = require "aimlmusic.validate"
 local models = require("aimlmusic.models")
 local json = require("cjson").new()
 local util = require("support.util")
@@ -73,7 +73,7 @@ local function contains(haystack, needle)
 end
 
 local function encode(p)
-  local body, err = core.encode(p, models)
+  local body, err = validate.encode(p, models)
   assert.is_string(body, err and tostring(err))
   return json.decode(body), body
 end
@@ -551,7 +551,7 @@ for _, m in ipairs(MODELS) do
 
       it("returns nil and the same validation error as validate for invalid parameters", function()
         local p = params(M, { prompt = "short", lyric = "x", audio_setting = { format = "ogg" } })
-        local body, err = core.encode(p, models)
+        local body, err = validate.encode(p, models)
         assert.is_nil(body)
         assert.equal("validation", err.kind)
         assert.is_false(err.retryable)

@@ -24,7 +24,7 @@
 #include "session.h"
 #include "trace.h"
 #include "transfer.h"
-#include "validate.h"
+#include "utf8.h"
 #include "work.h"
 #include "datauri.h"
 #include "platform.h"
@@ -67,7 +67,8 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   luaL_setfuncs(L, commit_functions, 0);
   luaL_setfuncs(L, session_functions, 0);
   luaL_setfuncs(L, response_functions, 0);
-  validate_open(L);
+  luaL_setfuncs(L, json_functions, 0);
+  utf8_open(L);
   journal_open(L);
   host_open(L);
   output_open(L);

@@ -1,7 +1,8 @@
 /* datauri: audio given as a URL, a data: URI or a local file, for a field with
  * transform = "data_uri". Owns: the MIME type from a file's first bytes, base64, the size limit
  * checked before anything is read or sent; a file read ahead on a worker inside a task
- * (core.datauri_read, core.datauri_use), so a step never waits for the disk.
+ * (core.datauri_read), so a step never waits for the disk; core.datauri_check and core.is_url
+ * for the validator (lua/aimlmusic/validate.lua).
  * Must not know: fields other than the one value it is given, the wire table, HTTP. */
 #include "datauri.h"
 
@@ -41,7 +42,8 @@ static int ascii_prefix(const char *s, size_t n, const char *p) {
   return 1;
 }
 
-int datauri_is_url(const char *s, size_t n) {
+/* True when s is an http(s) URL with a host and no space or control character. */
+static int datauri_is_url(const char *s, size_t n) {
   size_t i, start;
   if (ascii_prefix(s, n, "https://")) start = 8;
   else if (ascii_prefix(s, n, "http://")) start = 7;
@@ -257,7 +259,7 @@ static void file_clear(void *p) {
 }
 
 /* core.datauri_read(path, max_bytes) --> data URI | false, message: a local file read as it is
- * sent; inside a task on a worker (core.work "datauri_read"), for core.datauri_use. */
+ * sent; inside a task on a worker (core.work "datauri_read"), for the validator to take. */
 static int read_prepare(lua_State *L, int first, void *p) {
   file_state *f = (file_state *)p;
   f->path = luaL_checkstring(L, first);
@@ -276,29 +278,24 @@ static int read_push(lua_State *L, void *p) {
 const work_kind datauri_read_kind = {"datauri_read", 2, sizeof(file_state), read_prepare, file_run, read_push,
                                      file_clear};
 
-static const char files_key = 'F'; /* registry[&files_key]: the files read ahead (datauri_use) */
-
-/* A file given as a path: what core.datauri_use read ahead for it, else read here. */
-static int check_file(lua_State *L, const char *path, double max_bytes, int build) {
+/* A file given as a path: what a task read ahead for it (files, at stack index files, or 0),
+ * else read here. */
+static int check_file(lua_State *L, const char *path, double max_bytes, int build, int files) {
   file_state f;
   int ok;
-  lua_pushlightuserdata(L, (void *)&files_key);
-  if (lua_rawget(L, LUA_REGISTRYINDEX) == LUA_TTABLE) {
-    int t = lua_getfield(L, -1, path);
+  if (files) {
+    int t = lua_getfield(L, files, path);
     if (t == LUA_TSTRING) {
-      lua_remove(L, -2);
       if (!build) lua_pop(L, 1);
       return 1;
     }
     if (t == LUA_TTABLE) {
       lua_rawgeti(L, -1, 1);
-      lua_replace(L, -3);
-      lua_pop(L, 1);
+      lua_remove(L, -2);
       return 0;
     }
     lua_pop(L, 1);
   }
-  lua_pop(L, 1);
   memset(&f, 0, sizeof f);
   f.path = path;
   f.max_bytes = max_bytes;
@@ -309,28 +306,14 @@ static int check_file(lua_State *L, const char *path, double max_bytes, int buil
   return ok;
 }
 
-/* core.datauri_use(files | nil): the files read ahead (path -> data URI, or {message}) that the
- * next encode takes instead of reading them; nil forgets them. */
-static int l_datauri_use(lua_State *L) {
-  lua_settop(L, 1);
-  lua_pushlightuserdata(L, (void *)&files_key);
-  lua_insert(L, 1);
-  lua_rawset(L, LUA_REGISTRYINDEX);
-  return 0;
-}
-
 static int l_datauri_read(lua_State *L) {
   return work_here(L, &datauri_read_kind);
 }
 
-void datauri_open(lua_State *L) {
-  lua_pushcfunction(L, l_datauri_read);
-  lua_setfield(L, -2, "datauri_read");
-  lua_pushcfunction(L, l_datauri_use);
-  lua_setfield(L, -2, "datauri_use");
-}
-
-int datauri_check(lua_State *L, int vidx, double max_bytes, int build) {
+/* The string at vidx as audio of at most max_bytes (0: no limit). With build, pushes what is
+ * sent (the string itself, or the file read as data:<mime>;base64,...) and returns 1; without,
+ * pushes nothing and returns 1. On a problem pushes its message and returns 0. */
+static int datauri_check(lua_State *L, int vidx, double max_bytes, int build, int files) {
   size_t n;
   const char *s = lua_tolstring(L, vidx, &n);
   if (ascii_prefix(s, n, "http://") || ascii_prefix(s, n, "https://")) {
@@ -348,8 +331,41 @@ int datauri_check(lua_State *L, int vidx, double max_bytes, int build) {
       return 0;
     }
     if (n == 0 || memchr(s, '\0', n)) return file_problem(L, s, "not a file name");
-    return check_file(L, s, max_bytes, build);
+    return check_file(L, s, max_bytes, build, files);
   }
   if (build) lua_pushvalue(L, vidx);
   return 1;
+}
+
+/* core.datauri_check(s, max_bytes, build[, files]) --> true[, what is sent] | false, message:
+ * a field with transform = "data_uri" (lua/aimlmusic/validate.lua). files: what a task read
+ * ahead on a worker (path -> data URI, or {message}); a path not in it is read here. */
+static int l_datauri_check(lua_State *L) {
+  int build = lua_toboolean(L, 3), files = lua_istable(L, 4) ? 4 : 0;
+  luaL_checkstring(L, 1);
+  if (datauri_check(L, 1, luaL_checknumber(L, 2), build, files)) {
+    lua_pushboolean(L, 1);
+    if (build) lua_insert(L, -2);
+    return build ? 2 : 1;
+  }
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* core.is_url(s) --> whether s is an http(s) URL with a host and no space or control byte. */
+static int l_is_url(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  lua_pushboolean(L, datauri_is_url(s, n));
+  return 1;
+}
+
+void datauri_open(lua_State *L) {
+  lua_pushcfunction(L, l_datauri_read);
+  lua_setfield(L, -2, "datauri_read");
+  lua_pushcfunction(L, l_datauri_check);
+  lua_setfield(L, -2, "datauri_check");
+  lua_pushcfunction(L, l_is_url);
+  lua_setfield(L, -2, "is_url");
 }

@@ -12,15 +12,8 @@
 
 HIDDEN_BEGIN
 
-/* True when s is an http(s) URL with a host and no space or control character. */
-int datauri_is_url(const char *s, size_t n);
-
-/* Checks the string at vidx as audio of at most max_bytes (0: no limit). With build, pushes
- * what is sent (the string itself, or the file read as data:<mime>;base64,...) and returns 1;
- * without, pushes nothing and returns 1. On a problem pushes its message and returns 0. */
-int datauri_check(lua_State *L, int vidx, double max_bytes, int build);
-
-/* core.datauri_read as work (workkind.h); datauri_open registers it and core.datauri_use. */
+/* core.datauri_read as work (workkind.h); datauri_open registers it, core.datauri_check and
+ * core.is_url. */
 extern const work_kind datauri_read_kind;
 void datauri_open(lua_State *L);
 

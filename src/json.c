@@ -3,7 +3,7 @@
  * its own for the plain answers the API sends, which builds the very tables lua-cjson would
  * and hands anything else to lua-cjson; an encoder of its own for request bodies, which writes
  * the very bytes lua-cjson would (its escapes learnt from it) or leaves the body to it. Must
- * not know: what the JSON means (response.c, validate.c do). */
+ * not know: what the JSON means (response.c, lua/aimlmusic/validate.lua do). */
 #include "json.h"
 
 #include <math.h>
@@ -524,7 +524,8 @@ static int plain_encode(lua_State *L, int idx) {
   return 1;
 }
 
-int json_encode(lua_State *L, int idx) {
+/* Encodes the value at idx: pushes the JSON string and returns 1, or a message and returns 0. */
+static int json_encode(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   if (plain_encode(L, idx)) return 1;
   lua_pushvalue(L, idx);
@@ -542,3 +543,14 @@ int json_isnull(lua_State *L, int idx) {
   lua_pop(L, 1);
   return is;
 }
+
+/* core.json_encode(t) --> the JSON text of a request body | nil, why not (validate.lua). */
+static int l_json_encode(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (json_encode(L, 1)) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+const luaL_Reg json_functions[] = {{"json_encode", l_json_encode}, {NULL, NULL}};

@@ -13,10 +13,11 @@ HIDDEN_BEGIN
 void json_open(lua_State *L);
 /* Decodes s: pushes the value and returns 1, or pushes the decoder's message and returns 0. */
 int json_decode(lua_State *L, const char *s, size_t n);
-/* Encodes the value at idx: pushes the JSON string and returns 1, or a message and returns 0. */
-int json_encode(lua_State *L, int idx);
 /* True when the value at idx is cjson.null. */
 int json_isnull(lua_State *L, int idx);
+
+/* core.json_encode(t) --> a request body's JSON text | nil, message, for the module table. */
+extern const luaL_Reg json_functions[];
 
 HIDDEN_END
 

@@ -16,7 +16,7 @@ set -eu
 # Bottom to top: a file may use only files listed before it. Headers alone (compat.h) need no
 # place. A new src/*.c must be put here, above what it calls.
 LAYERS="
-class platform_posix platform_win32 error json url redact datauri field schema validate output host journal
+class utf8 platform_posix platform_win32 error json url redact datauri output host journal
 part handles pool spool pollset engine drive transfer response commit trace session work
 core
 "
