@@ -124,3 +124,80 @@ describe("validate on 1,000 random parameter tables", function()
     assert.is_true(refused > 100 and accepted > 100, ("%d refused, %d accepted"):format(refused, accepted))
   end)
 end)
+
+-- The compiled check (aimlmusic.validate's fast path) against the walk that says why: on random
+-- tables for every model, the two accept the same tables and build the same body.
+describe("validate's compiled check beside its walk", function()
+  local validate = require "aimlmusic.validate"
+  local models = require "aimlmusic.models"
+  local json = require("cjson").new()
+  local encode = require("aimlmusic.core").json_encode
+  local rnd = math.random
+  local function pick(list) return list[rnd(1, #list)] end
+
+  local function text(n) return ("é"):rep(math.floor(n / 2)) .. ("a"):rep(n - math.floor(n / 2)) end
+  local ODD = { true, false, 0, -1, 0.5, 1 / 0, 0 / 0, 2 ^ 53 + 2, "", "x", "\255", {}, { 1 }, print }
+  local AUDIO = { "https://cdn.example/a.mp3", "http://h/x.wav", "https:// bad", "data:audio/mpeg;base64,AAAA",
+    "data:text/plain;base64,AAAA", "ftp://h/a.mp3", "/nonexistent/track.mp3", "" }
+
+  local function value(f)
+    if rnd(1, 6) == 1 then return pick(ODD) end
+    local ty = f.type or "string"
+    if f.enum and rnd(1, 3) > 1 then return pick(f.enum) end
+    if ty == "string" then
+      if f.transform or f.format then return pick(AUDIO) end
+      local lo, hi = f.min_length or 0, f.max_length or 50
+      return text(pick({ lo, hi, lo - 1, hi + 1, rnd(lo, math.min(hi, lo + 40)) }))
+    elseif ty == "integer" or ty == "number" then
+      local lo, hi = f.min or -5, f.max or 5000
+      return pick({ lo, hi, lo - 1, hi + 1, math.floor((lo + hi) / 2), (lo + hi) / 2 + 0.5, 44100.0 })
+    elseif ty == "boolean" then
+      return rnd(1, 2) == 1
+    end
+    local t = {}
+    for _, sub in ipairs(f.fields) do
+      if rnd(1, 3) > 1 then t[sub.alias and rnd(1, 2) == 1 and sub.alias or sub.name] = value(sub) end
+    end
+    if rnd(1, 10) == 1 then t.extra = 1 end
+    return t
+  end
+
+  local function random_params(names)
+    local name = pick(names)
+    local p = { model = rnd(1, 30) == 1 and pick({ "nope", 5 }) or name }
+    for _, f in ipairs(models[name].fields) do
+      local r = rnd(1, 10)
+      if r <= 7 then p[f.name] = value(f) end
+      if f.alias and r >= 7 then p[f.alias] = rnd(1, 2) == 1 and p[f.name] or value(f) end
+    end
+    if rnd(1, 15) == 1 then p.unknown_key = "x" end
+    if rnd(1, 30) == 1 then setmetatable(p, {}) end
+    return p
+  end
+
+  it("accepts the same tables and builds the same bodies", function()
+    local seed = os.time()
+    math.randomseed(seed)
+    local names = {}
+    for name in pairs(models) do names[#names + 1] = name end
+    table.sort(names)
+    local accepted = 0
+    for i = 1, 3000 do
+      local p = random_params(names)
+      local where = ("case %d (seed %d)"):format(i, seed)
+      local fast, ferr = validate.validate(p, models)
+      local walk, werr = validate.walk(p, models, false)
+      assert.equal(walk == true, fast == true, where)
+      if fast then
+        accepted = accepted + 1
+        local body = assert(validate.encode(p, models), where)
+        local wire = assert(validate.walk(p, models, true), where)
+        local walked = assert(encode(wire), where)
+        assert.same(json.decode(walked), json.decode(body), where)
+      else
+        assert.equal(werr.message, ferr.message, where)
+      end
+    end
+    assert.is_true(accepted > 300, accepted .. " accepted of 3000")
+  end)
+end)

@@ -362,10 +362,7 @@ static int l_is_url(lua_State *L) {
 }
 
 void datauri_open(lua_State *L) {
-  lua_pushcfunction(L, l_datauri_read);
-  lua_setfield(L, -2, "datauri_read");
-  lua_pushcfunction(L, l_datauri_check);
-  lua_setfield(L, -2, "datauri_check");
-  lua_pushcfunction(L, l_is_url);
-  lua_setfield(L, -2, "is_url");
+  static const luaL_Reg fns[] = {
+      {"datauri_read", l_datauri_read}, {"datauri_check", l_datauri_check}, {"is_url", l_is_url}, {NULL, NULL}};
+  luaL_setfuncs(L, fns, 0);
 }

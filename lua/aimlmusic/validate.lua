@@ -268,6 +268,111 @@ local function check_object(st, obj, fields, prefix, wire)
   return (st.problems and #st.problems or 0) == before
 end
 
+-- The fast path. A fields list is made once into a Lua function of its own, its names, bounds
+-- and enums written in: it says only whether a table passes every rule, and builds the wire
+-- table in one constructor (made at its size), without a lookup in the model table per
+-- request. Anything it refuses goes to the walk above, which says why, so every message comes
+-- from one place; it never passes what the walk refuses (spec/validate_random_spec.lua compares
+-- the two). A list too large for one function's upvalues (Lua 5.1 has 60) is left to the walk.
+local load = rawget(_G, "loadstring") or load
+local HELPERS = "utf8_len, is_url, datauri_check, required_unless, rawequal, type, next, getmetatable, floor, huge"
+local MAX_CONSTANTS = 40
+
+local compile
+local compiled = setmetatable({}, { __mode = "k" }) -- fields list -> its function, or false
+
+-- Lua code checking field i (f) of obj and leaving its wire value in wi; false when the field
+-- cannot be compiled.
+local function compile_field(i, f, fields, constant, emit)
+  local ty = f.type or "string"
+  emit(("v, w = obj[%s], nil"):format(constant(f.name)))
+  emit("if v ~= nil then known = known + 1 end")
+  if f.alias then
+    emit(("a = obj[%s]"):format(constant(f.alias)))
+    emit("if a ~= nil then known = known + 1 if v == nil then v = a elseif not rawequal(a, v) then return false end end")
+  end
+  local absent = {}
+  if f.required then absent[1] = "return false" end
+  if f.required_unless then
+    absent[#absent + 1] = ("if required_unless(%s, obj, %s) then return false end"):format(constant(f), constant(fields))
+  end
+  if f.default ~= nil then absent[#absent + 1] = ("w%d = %s"):format(i, constant(f.default)) end
+  emit("if v == nil then " .. concat(absent, " ") .. " else")
+  if ty == "string" then
+    emit('if type(v) ~= "string" then return false end')
+    emit("n = utf8_len(v)")
+    local refused = { "not n" }
+    if f.min_length then refused[2] = "n < " .. constant(f.min_length) end
+    if f.max_length then refused[#refused + 1] = "n > " .. constant(f.max_length) end
+    emit("if " .. concat(refused, " or ") .. " then return false end")
+    if f.format then emit("if not is_url(v) then return false end") end
+    if f.transform then
+      emit(("ok, w = datauri_check(v, %s, build, files)"):format(constant(f.max_bytes or 0)))
+      emit("if not ok then return false end")
+    end
+  elseif ty == "integer" or ty == "number" then
+    emit('if type(v) ~= "number" then return false end')
+    emit("x = v + 0.0")
+    local whole = ty == "integer" and " or x ~= floor(x)" or ""
+    emit("if x ~= x or x == huge or x == -huge" .. whole .. " then return false end")
+    if ty == "integer" and f.enum == nil then
+      emit(("if x > %s or x < -%s then return false end"):format(constant(INT_LIMIT), constant(INT_LIMIT)))
+    end
+    if f.min then emit("if x < " .. constant(f.min) .. " then return false end") end
+    if f.max then emit("if x > " .. constant(f.max) .. " then return false end") end
+  elseif ty == "boolean" then
+    emit('if type(v) ~= "boolean" then return false end')
+  else -- an object
+    local inner = compile(f.fields, false)
+    if not inner then return false end
+    emit('if type(v) ~= "table" then return false end')
+    emit(("w = %s(v, build, files) if not w then return false end if not build then w = nil end"):format(constant(inner)))
+  end
+  if f.enum and ty ~= "object" then
+    local set = {}
+    for k = 1, #f.enum do set[f.enum[k]] = true end
+    emit(("if not %s[v] then return false end"):format(constant(set)))
+  end
+  emit(("if w == nil then w%d = v else w%d = w end end"):format(i, i))
+  return true
+end
+
+-- The fast function of a fields list (top: the parameters' own, where model is a key too):
+-- fast(obj, build, files[, model]) --> false | true | the wire table (build); nil when the list
+-- cannot be made into one.
+function compile(fields, top)
+  local constants, src, members = {}, {}, { top and "model = model" or nil }
+  local function constant(v)
+    constants[#constants + 1] = v
+    return "k" .. #constants
+  end
+  local function emit(line) src[#src + 1] = line end
+  local model_named = false
+  for i = 1, #fields do
+    local f = fields[i]
+    if f.name == "model" or f.alias == "model" then model_named = true end
+    if not compile_field(i, f, fields, constant, emit) then return nil end
+    local names = f.wire or { f.name }
+    for k = 1, #names do members[#members + 1] = ("[%s] = w%d"):format(constant(names[k]), i) end
+  end
+  local extra = (top and not model_named) and 1 or 0
+  emit("if getmetatable(obj) ~= nil then return false end")
+  emit("n = 0")
+  emit(("for _ in next, obj do n = n + 1 if n > known + %d then return false end end"):format(extra))
+  emit(("if n ~= known + %d then return false end"):format(extra))
+  emit("if not build then return true end")
+  emit("return { " .. concat(members, ", ") .. " } end")
+  if #constants > MAX_CONSTANTS then return nil end
+  local head, w = { "local K, " .. HELPERS .. " = ..." }, {}
+  for i = 1, #constants do head[#head + 1] = ("local k%d = K[%d]"):format(i, i) end
+  for i = 1, #fields do w[i] = "w" .. i end
+  head[#head + 1] = "return function(obj, build, files, model) local known, v, w, a, n, x, ok = 0"
+  if #w > 0 then head[#head + 1] = "local " .. concat(w, ", ") end
+  local chunk = load(concat(head, "\n") .. "\n" .. concat(src, "\n"), "=aimlmusic.validate (compiled)")
+  if not chunk then return nil end
+  return chunk(constants, utf8_len, is_url, datauri_check, required_unless, rawequal, type, next, getmetatable, floor, huge)
+end
+
 -- "minimax/music-1.5, minimax/music-2.0": the known model names, sorted.
 local function model_names(models)
   local names = {}
@@ -278,8 +383,9 @@ local function model_names(models)
   return concat(names, ", ")
 end
 
--- The checks: true, or the wire table when build; or nil and the validation error.
-local function run(params, models, build, files)
+-- The checks: true, or the wire table when build; or nil and the validation error. walk: the
+-- walk alone, without the fast path.
+local function run(params, models, build, files, walk)
   local st = { problems = nil, files = files }
   local wire
   local model = params.model
@@ -294,6 +400,15 @@ local function run(params, models, build, files)
     else
       schema.ensure(entry, model)
       local fields = entry.fields
+      local fast = compiled[fields]
+      if fast == nil then
+        fast = compile(fields, true) or false
+        compiled[fields] = fast
+      end
+      if fast and not walk then
+        local ok = fast(params, build, files, model)
+        if ok then return ok end
+      end
       if build then wire = { model = model } end
       check_object(st, params, fields, "", wire)
     end
@@ -304,6 +419,12 @@ local function run(params, models, build, files)
   local parts = {}
   for i = 1, #list do parts[i] = list[i].field .. ": " .. list[i].message end
   return nil, errors.new("validation", cut_nul("invalid parameters: " .. concat(parts, "; ")), { fields = list })
+end
+
+-- The walk alone (true, or the wire table when build; or nil and the validation error): what
+-- the fast path is held to by spec/validate_random_spec.lua.
+function M.walk(params, models, build, files)
+  return run(params, models, build, files, true)
 end
 
 --- true, or nil and an error of kind "validation" listing every problem in err.fields.
