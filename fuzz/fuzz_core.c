@@ -1,9 +1,10 @@
-/* libFuzzer harness: arbitrary bytes through the C response classifier and the validator,
+/* libFuzzer harness: arbitrary bytes through the classifier and the validator (C under Lua),
  * inside a real Lua state with the real cjson. Neither may crash, leak or raise a Lua error
  * (an error from these functions would mean a bad body can break a user's program).
  *
  * Input: byte 0 picks the target.
- *   even: core.classify(kind, status, body, map): byte 1 picks the kind, byte 2 the HTTP
+ *   even: aimlmusic.response's classify(kind, status, body, map) (core.answer, the decoder and
+ *         the key search under it): byte 1 picks the kind, byte 2 the HTTP
  *         status, the rest is the body; map is every model's response mapping.
  *   odd:  aimlmusic.validate's validate and encode (with the core's utf8_len, datauri_check and
  *         json_encode under them) of a table built from the rest: fields separated by
@@ -44,6 +45,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   check(L, luaL_dostring(L,
                          "models = require('aimlmusic.schema').check_models(require 'aimlmusic.models')\n"
                          "validate = require 'aimlmusic.validate'\n"
+                         "response = require 'aimlmusic.response'\n"
                          "map = {} for _, m in pairs(models) do\n"
                          "  for _, r in ipairs(m.response or {}) do map[#map + 1] = r end end"));
   fuzz_L = L;
@@ -68,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 3) return 0;
   lua_settop(L, 0);
   if ((data[0] & 1) == 0) {
-    lua_getglobal(L, "core");
+    lua_getglobal(L, "response");
     lua_getfield(L, -1, "classify");
     lua_pushstring(L, kinds[data[1] % 3]);
     lua_pushinteger(L, statuses[data[2] % (sizeof statuses / sizeof statuses[0])]);

@@ -40,6 +40,7 @@ build = {
     ["aimlmusic.journal"] = "lua/aimlmusic/journal.lua",
     ["aimlmusic.json"] = "lua/aimlmusic/json.lua",
     ["aimlmusic.errors"] = "lua/aimlmusic/errors.lua",
+    ["aimlmusic.response"] = "lua/aimlmusic/response.lua",
     ["aimlmusic.schema"] = "lua/aimlmusic/schema.lua",
     ["aimlmusic.validate"] = "lua/aimlmusic/validate.lua",
     ["aimlmusic.events"] = "lua/aimlmusic/events.lua",

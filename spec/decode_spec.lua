@@ -1,7 +1,7 @@
 -- The answers' decoder: the core decodes the plain JSON the API sends itself and hands the
 -- rest to lua-cjson; either way st.raw is exactly what lua-cjson makes of the body.
 
-local core = require "aimlmusic.core"
+local response = require "aimlmusic.response"
 -- The settings of the core's own instance (src/json.c).
 local cjson = require("cjson").new()
 cjson.decode_max_depth(64)
@@ -37,7 +37,7 @@ end
 -- The body decoded by the core, as st.raw (under "x" of a status answer).
 local function raw_of(x)
   local body = '{"id":"a:minimax/music-2.0","status":"queued","x":' .. x .. "}"
-  local st, err = core.classify("status", 200, body)
+  local st, err = response.classify("status", 200, body)
   return st, err, body
 end
 

@@ -1,7 +1,7 @@
 -- Inputs the fuzzer once broke the core with (fuzz/regressions/), replayed through the same
 -- entry points as fuzz/fuzz_core.c: under `make asan` a memory error here fails the run.
 
-local core = require "aimlmusic.core"
+local response = require "aimlmusic.response"
 local lfs = require "lfs"
 local util = require "support.util"
 
@@ -25,7 +25,7 @@ describe("fuzz regressions", function()
       assert.equal(0, data:byte(1) % 2, "classifier input")
       local kind = KINDS[data:byte(2) % 3 + 1]
       local status = STATUSES[data:byte(3) % #STATUSES + 1]
-      local ok, res, err = pcall(core.classify, kind, status, data:sub(4))
+      local ok, res, err = pcall(response.classify, kind, status, data:sub(4))
       assert.is_true(ok, tostring(res))
       local e = res == nil and err or nil
       if e then assert.is_string(tostring(e)) end
@@ -34,7 +34,7 @@ describe("fuzz regressions", function()
 
   it("joins a provider's message list into one message", function()
     local body = '{"statusCode":400,"message":["' .. ("a"):rep(2000) .. '","' .. ("b"):rep(2000) .. '"]}'
-    local st, err = core.classify("submit", 400, body)
+    local st, err = response.classify("submit", 400, body)
     assert.is_nil(st)
     assert.equal(("a"):rep(2000) .. "; " .. ("b"):rep(2000), err.message)
   end)

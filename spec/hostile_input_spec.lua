@@ -3,7 +3,7 @@
 -- protocol error, and a submit whose answer is not what the API documents is never repeated.
 
 local music = require "aimlmusic"
-local core = require "aimlmusic.core"
+local response = require "aimlmusic.response"
 local retry = require "aimlmusic.retry"
 local fixture = require "support.fixture"
 local util = require "support.util"
@@ -57,7 +57,7 @@ describe("hostile input", function()
 
   for _, case in ipairs(PROTOCOL) do
     it("classifies a status body that is " .. case[1] .. " as protocol, without raising", function()
-      local ok, st, err = pcall(core.classify, "status", 200, case[2])
+      local ok, st, err = pcall(response.classify, "status", 200, case[2])
       assert.is_true(ok, tostring(st))
       assert.is_nil(st)
       assert_error(err, "protocol")
@@ -66,13 +66,13 @@ describe("hostile input", function()
   end
 
   it("accepts a body nested 64 deep", function()
-    local st = assert(core.classify("status", 200, '{"id":"a:m","status":"queued","x":' .. NEST(63) .. "}"))
+    local st = assert(response.classify("status", 200, '{"id":"a:m","status":"queued","x":' .. NEST(63) .. "}"))
     assert.equal("queued", st.status)
   end)
 
   it("classifies a submit answer without id or status as protocol", function()
     for _, body in ipairs({ '{"status":"queued"}', '{"id":"a:m"}', '{"id":"a:m","status":1}', "[]" }) do
-      local job, err = core.classify("submit", 200, body)
+      local job, err = response.classify("submit", 200, body)
       assert.is_nil(job, body)
       assert_error(err, "protocol")
     end
@@ -86,7 +86,7 @@ describe("hostile input", function()
       '{"id":"a:m","status":"error","error":{"name":5,"message":{}}}',
     }
     for _, body in ipairs(bodies) do
-      local ok, st, err = pcall(core.classify, "status", 200, body)
+      local ok, st, err = pcall(response.classify, "status", 200, body)
       assert.is_true(ok, tostring(st))
       if st then
         assert.is_string(st.status)
@@ -100,13 +100,13 @@ describe("hostile input", function()
   it("keeps the kind of an HTTP error whatever its body", function()
     for _, body in ipairs({ NEST(100000), "<html>", ('{"message":[' .. ('"x",'):rep(5000) .. '"y"]}'),
                             '{"message":[1,{},null,"prompt bad"],"requestId":7}' }) do
-      local ok, r, err = pcall(core.classify, "status", 500, body)
+      local ok, r, err = pcall(response.classify, "status", 500, body)
       assert.is_true(ok, tostring(r))
       assert.is_nil(r)
       assert_error(err, "server")
       assert.is_true(retry.decide(err).retryable)
     end
-    local _, err = core.classify("submit", 400, '{"message":[1,{},null,"prompt bad"]}')
+    local _, err = response.classify("submit", 400, '{"message":[1,{},null,"prompt bad"]}')
     assert_error(err, "validation")
     assert.same({ { field = "prompt", message = "prompt bad" } }, err.fields)
   end)

@@ -4,7 +4,7 @@
 -- request when they cannot be sent.
 
 local music = require "aimlmusic"
-local core = require "aimlmusic.core"
+local response = require "aimlmusic.response"
 local validate = require "aimlmusic.validate"
 local fixture = require "support.fixture"
 local util = require "support.util"
@@ -195,9 +195,9 @@ describe("every model against the mock", function()
     end)
   end)
 
-  describe("core.classify with a response mapping", function()
+  describe("response.classify with a response mapping", function()
     local function classify(body, map)
-      return core.classify("status", 200, json.encode(body), map)
+      return response.classify("status", 200, json.encode(body), map)
     end
 
     it("follows dotted paths, makes whole numbers integers and keeps strings", function()

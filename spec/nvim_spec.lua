@@ -448,9 +448,9 @@ package.path, package.cpath = "", ""
 package.loaded.cjson, package.preload.cjson = nil, nil
 H.run(function()
   local cjson_found = pcall(require, "cjson")
-  local core = require "aimlmusic.core" -- from the runtimepath: lua/aimlmusic/core.so
+  local response = require "aimlmusic.response" -- the core from the runtimepath: lua/aimlmusic/core.so
   local function classify(body)
-    local st, err = core.classify("status", 200, body)
+    local st, err = response.classify("status", 200, body)
     return { ok = st ~= nil, status = st and st.status, kind = err and err.kind, msg = err and err.message }
   end
   local function nest(n) return ('{"id":"a","status":"queued","x":' .. ("["):rep(n) .. ("]"):rep(n) .. "}") end

@@ -3,7 +3,7 @@
 -- base64 (at any alignment, either alphabet) give it away. Answers without escapes or percent
 -- signs, as the API sends them, are searched in one sampled pass first: it must never miss.
 
-local core = require "aimlmusic.core"
+local response = require "aimlmusic.response"
 local base64 = require("aimlmusic.mock.faults").base64
 
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -75,7 +75,7 @@ describe("the search of an answer for the key", function()
       end
       local text = table.concat(parts)
       local body = '{"id":"e84c6bd4:minimax/music-2.0","status":"queued","t":"' .. text .. '"}'
-      local st = assert(core.classify("status", 200, body, nil, key))
+      local st = assert(response.classify("status", 200, body, nil, key))
       local want = gives_away(key, text)
       local redacted = st.raw.t ~= text
       if want then found = found + 1 end

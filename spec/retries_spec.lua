@@ -5,6 +5,7 @@
 
 local music = require "aimlmusic"
 local core = require "aimlmusic.core"
+local response = require "aimlmusic.response"
 local retry = require "aimlmusic.retry"
 local fixture = require "support.fixture"
 local fastclock = require "support.fastclock"
@@ -252,7 +253,7 @@ describe("every error", function()
   it("says whether it is retryable: only 429 for a submit; 408, 429 and 5xx otherwise", function()
     for _, kind in ipairs({ "submit", "status", "download" }) do
       for _, status in ipairs(STATUSES) do
-        local r, err = core.classify(kind, status, "")
+        local r, err = response.classify(kind, status, "")
         assert.is_nil(r)
         retry.decide(err) -- the core reports facts; the policy decides
         assert.is_boolean(err.retryable, kind .. " " .. status)
@@ -262,8 +263,8 @@ describe("every error", function()
   end)
 
   it("from the CDN, a 403 is an expired URL (http), from the API it is credits", function()
-    assert.equal("http", select(2, core.classify("download", 403, "<Error/>")).kind)
-    assert.equal("credits", select(2, core.classify("status", 403, "")).kind)
-    assert.equal("credits", select(2, core.classify("submit", 403, "")).kind)
+    assert.equal("http", select(2, response.classify("download", 403, "<Error/>")).kind)
+    assert.equal("credits", select(2, response.classify("status", 403, "")).kind)
+    assert.equal("credits", select(2, response.classify("submit", 403, "")).kind)
   end)
 end)

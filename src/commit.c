@@ -1,8 +1,8 @@
 /* commit: the end of a transfer, transfer:finish(). Owns: the finish of every transfer: its
- * facts gathered for the classifier (response.c), a whole download's move into place (its
- * stream's last job on the engine's pool, part.c's part_move) reported as the info table or as
- * an io error with its errno's code, whether a failed download keeps its partial file for the
- * next attempt, and the discard of one it does not keep (core.discard: a worker's job inside a
+ * facts gathered for response.c, a whole download's move into place (its stream's last job on
+ * the engine's pool, part.c's part_move) reported as the info table or as an io error with its
+ * errno's code, whether a failed download's partial file can serve the next attempt, and the
+ * discard of one it does not keep (core.discard: a worker's job inside a
  * task; finish itself touches no file). Must not know: how requests are built (session.c), how
  * or on which thread the file is moved (part.c, transfer.c), whether a failure may be retried
  * (lua/aimlmusic/retry.lua). */
@@ -81,16 +81,11 @@ static void commit_facts(transfer *t, response_facts *f) {
   f->retry_after = transfer_retry_after(t);
 }
 
-/* Whether a failed download keeps its partial file for the next attempt to resume from: a
- * transport failure after some bytes, that a new Range request can go on from. Whether there
- * is a next attempt is the retry policy's word; the file goes when the transfer does. */
-static int commit_keeps_partial(const transfer *t, const char *kind) {
-  return t->kind == TRANSFER_DOWNLOAD && t->bytes > 0 && t->item.result != CURLE_OK && !t->item.cancelled &&
-         !t->refused && !t->no_location && t->item.result != CURLE_RANGE_ERROR && !t->io_errno &&
-         (strcmp(kind, "network") == 0 || strcmp(kind, "timeout") == 0);
-}
-
-/* transfer:finish([map]) */
+/* transfer:finish([map]) --> true, a job (submit), a status table (status, through the model's
+ * response mapping map) or the info table (a download in place); false, the facts of what went
+ * wrong (lua/aimlmusic/response.lua makes them an error); nil, err (a download that could not
+ * be put in place). A failed download's partial
+ * file is unusable for the next attempt unless transfer:keep() says otherwise. */
 static int commit_finish_l(lua_State *L) {
   transfer *t = transfer_check(L, 1);
   response_facts f;
@@ -101,21 +96,33 @@ static int commit_finish_l(lua_State *L) {
   lua_settop(L, 2);
   spool_stop(&t->spool); /* cancelled, a download's last write may be under way: it makes the file */
   commit_facts(t, &f);
-  n = response_classify(L, &f, lua_istable(L, 2) ? 2 : 0);
+  n = response_push(L, &f, lua_istable(L, 2) ? 2 : 0);
   if (n == 0) {
     n = commit_download(L, t);
-  } else if (n == 2) {
-    int keep;
-    lua_getfield(L, -1, "kind");
-    keep = commit_keeps_partial(t, lua_tostring(L, -1));
-    lua_pop(L, 1);
-    if (!keep) t->unusable = 1; /* its file goes by core.discard, or with the transfer */
+    if (n == 1) {
+      lua_pushboolean(L, 1);
+      lua_insert(L, -2);
+      n = 2;
+    }
+  } else if (!lua_toboolean(L, -2)) {
+    t->unusable = 1; /* its file goes by core.discard, or with the transfer */
   }
   transfer_release(t);
   return n;
 }
 
-const luaL_Reg commit_methods[] = {{"finish", commit_finish_l}, {NULL, NULL}};
+/* transfer:keep(): a failed download's partial file is kept for the next attempt to resume from,
+ * when a new Range request can go on from it (some bytes came, and a transport failure, not a
+ * refusal, a cancel or the disk, ended it). The policy says which failures (response.lua). */
+static int commit_keep_l(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  if (t->finished && t->kind == TRANSFER_DOWNLOAD && t->bytes > 0 && t->item.result != CURLE_OK &&
+      !t->item.cancelled && !t->refused && !t->no_location && t->item.result != CURLE_RANGE_ERROR && !t->io_errno)
+    t->unusable = 0;
+  return 0;
+}
+
+const luaL_Reg commit_methods[] = {{"finish", commit_finish_l}, {"keep", commit_keep_l}, {NULL, NULL}};
 
 /* The discard's state: the partial file, taken from the transfer. */
 typedef struct {

@@ -8,8 +8,9 @@
 
 HIDDEN_BEGIN
 
-/* transfer:finish([map]) --> st | job | info, or nil, err. A download is in place when it is
- * done: its move was the last job of its stream. */
+/* transfer:finish([map]) --> true, job | st | info; false, facts; or nil, err (see commit.c), and
+ * transfer:keep(). A download is in place when it is done: its move was the last job of its
+ * stream. */
 extern const luaL_Reg commit_methods[];
 /* core.discard(t), and the same as work (workkind.h): a failed or cancelled download's partial
  * file closed and removed; nothing while a worker moves it into place (it stays there). */

@@ -67,7 +67,7 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   luaL_setfuncs(L, commit_functions, 0);
   luaL_setfuncs(L, session_functions, 0);
   luaL_setfuncs(L, response_functions, 0);
-  luaL_setfuncs(L, json_functions, 0);
+  json_register(L);
   utf8_open(L);
   journal_open(L);
   host_open(L);

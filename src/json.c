@@ -553,4 +553,7 @@ static int l_json_encode(lua_State *L) {
   return 2;
 }
 
-const luaL_Reg json_functions[] = {{"json_encode", l_json_encode}, {NULL, NULL}};
+void json_register(lua_State *L) {
+  lua_pushcfunction(L, l_json_encode);
+  lua_setfield(L, -2, "json_encode");
+}

@@ -13,11 +13,12 @@ HIDDEN_BEGIN
 void json_open(lua_State *L);
 /* Decodes s: pushes the value and returns 1, or pushes the decoder's message and returns 0. */
 int json_decode(lua_State *L, const char *s, size_t n);
-/* True when the value at idx is cjson.null. */
-int json_isnull(lua_State *L, int idx);
 
-/* core.json_encode(t) --> a request body's JSON text | nil, message, for the module table. */
-extern const luaL_Reg json_functions[];
+/* True when the value at idx is the decoder's null. */
+int json_isnull(lua_State *L, int idx);
+/* Sets core.json_encode(t) --> a request body's JSON text | nil, message, in the module table
+ * at the top. */
+void json_register(lua_State *L);
 
 HIDDEN_END
 

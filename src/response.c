@@ -1,102 +1,31 @@
-/* response: the classifier, what a finished request came to, from facts alone. Owns: turning
- * facts (which request, libcurl's code, the HTTP status, the body, whether the request can have
- * reached the server) into what the API promises: a job, a status table, or one error table
- * whose kind says what went wrong (DESIGN.md). Errors carry the facts `request` and `sent` for
- * the retry policy (lua/aimlmusic/retry.lua), which alone decides `retryable`. Must not know:
- * transfers, files, sessions or the engine: no file is removed and no method registered here. */
+/* response: what a finished request's answer says. Owns: the answer's body decoded with the key
+ * searched out of every string in it, once, before anything else sees it; a 2xx answer made a
+ * job or a status table (the hot path, in C: the response mapping of models.lua applied);
+ * anything else as a facts table (libcurl's code and words, redacted likewise, the status, an
+ * error body) for lua/aimlmusic/response.lua to make the error of (policy, in Lua); core.answer,
+ * the same from given pieces, for the fuzzer and tests. Must not know: transfers, files,
+ * sessions or the engine, what an error's kind is or whether it may be retried. */
 #include "response.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "error.h"
 #include "json.h"
+#include "platform.h"
 #include "redact.h"
 
 static const char *const request_names[] = {"submit", "status", "download", NULL};
 
-/* Sets the facts the retry policy reads on the error at the top (nil, err pushed by
- * error_fail) and returns 2. sent: whether the request can have reached the server. */
-static int fail_facts(lua_State *L, const response_facts *f, int sent) {
-  error_setstring(L, "request", request_names[f->request]);
-  error_setbool(L, "sent", sent);
-  return 2;
-}
-
-static int fail_with(lua_State *L, const response_facts *f, const char *kind, const char *message) {
-  error_fail(L, kind, "%s", message);
-  return fail_facts(L, f, 1);
-}
-
 /* Decodes the body a server sent. Every string in it, keys and values at any depth, is
  * redacted here, once: what the decoder returns has JSON escapes resolved, so a key hidden as
- * \u0041... is caught too, and nothing decoded reaches an error, a status table or raw before
- * this. Pushes the value and returns 1, or pushes the decoder's message and returns 0. */
+ * \u0041... is caught too. Pushes the value and returns 1, or pushes the decoder's message and
+ * returns 0. */
 static int decode_server_json(lua_State *L, const response_facts *f) {
   int ok = json_decode(L, f->body, f->body_len);
   /* A decoder's message is not a piece of the body: it is searched on its own. */
   if (ok) redact_decoded(L, f->key, -1, f->body, f->body_len);
   else redact_value(L, f->key, -1);
   return ok;
-}
-
-/* The message of a provider error body: a string, or a list of strings joined with "; ". */
-static void push_body_message(lua_State *L, int body) {
-  int t = lua_getfield(L, body, "message");
-  if (t == LUA_TSTRING) return;
-  if (t == LUA_TTABLE) {
-    luaL_Buffer b;
-    int list = lua_gettop(L), i, n = (int)lua_rawlen(L, list), added = 0;
-    luaL_buffinit(L, &b);
-    for (i = 1; i <= n && i <= 20; i++) {
-      /* The buffer must be on top whenever it grows: separator first, then the value. */
-      if (lua_rawgeti(L, list, i) != LUA_TSTRING) {
-        lua_pop(L, 1);
-        continue;
-      }
-      lua_pop(L, 1);
-      if (added++) luaL_addstring(&b, "; ");
-      lua_rawgeti(L, list, i);
-      luaL_addvalue(&b);
-    }
-    luaL_pushresult(&b);
-    lua_remove(L, list);
-    if (added) return;
-  }
-  lua_pop(L, 1);
-  lua_pushnil(L);
-}
-
-/* A 400's message list becomes err.fields: "prompt must be ..." names the field "prompt". */
-static void set_fields_from_body(lua_State *L, int body, int err) {
-  int i, n, count = 0;
-  if (lua_getfield(L, body, "message") != LUA_TTABLE) {
-    lua_pop(L, 1);
-    return;
-  }
-  n = (int)lua_rawlen(L, -1);
-  lua_newtable(L);
-  for (i = 1; i <= n && i <= 100; i++) {
-    size_t len, k = 0;
-    const char *s;
-    if (lua_rawgeti(L, -2, i) != LUA_TSTRING) { /* before lua_tolstring turns 1 into "1" */
-      lua_pop(L, 1);
-      continue;
-    }
-    s = lua_tolstring(L, -1, &len);
-    while (k < len && (s[k] == '_' || s[k] == '.' || (s[k] >= 'a' && s[k] <= 'z') ||
-                       (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9')))
-      k++;
-    lua_createtable(L, 0, 2);
-    lua_pushlstring(L, s, k);
-    lua_setfield(L, -2, "field");
-    lua_pushvalue(L, -2);
-    lua_setfield(L, -2, "message");
-    lua_rawseti(L, -3, ++count);
-    lua_pop(L, 1);
-  }
-  lua_setfield(L, err, "fields");
-  lua_pop(L, 1);
 }
 
 static const char *curl_code_name(CURLcode c) {
@@ -122,176 +51,60 @@ static const char *curl_code_name(CURLcode c) {
     case CURLE_HTTP2_STREAM: return "HTTP2_STREAM";
     case CURLE_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
     case CURLE_RANGE_ERROR: return "RANGE_ERROR";
+    case CURLE_FILESIZE_EXCEEDED: return "FILESIZE_EXCEEDED";
     default: return NULL;
   }
 }
 
-/* A transport failure: the kind, and whether the request can have reached the server (a
- * connection never made, a name never resolved: it did not). */
-static int curl_failure(lua_State *L, const response_facts *f) {
-  const char *kind = "network";
+static void set_int(lua_State *L, const char *k, long long v) {
+  if (v) error_setint(L, k, v);
+}
+
+static void set_flag(lua_State *L, const char *k, int v) {
+  if (v) error_setbool(L, k, 1);
+}
+
+/* Pushes the facts table of a request that did not end in a usable answer. */
+static void push_facts(lua_State *L, const response_facts *f) {
   const char *name = curl_code_name(f->code);
-  int sent = 1;
-  char msg[128];
-  const char *text = f->curl_message && f->curl_message[0] ? f->curl_message : curl_easy_strerror(f->code);
-  switch (f->code) {
-    case CURLE_WRITE_ERROR:
-      if (f->io_errno && f->create_failed) {
-        error_fail_errno(L, "io", f->io_errno, "cannot create a file beside %s", f->target ? f->target : "the target");
-        return fail_facts(L, f, sent);
-      }
-      if (f->io_errno) {
-        /* The errno is the cause (ENOSPC: the disk is full), not libcurl's WRITE_ERROR. */
-        error_fail_errno(L, "io", f->io_errno, "writing %s", f->path ? f->path : f->target ? f->target
-                                                                                           : "the download");
-        return fail_facts(L, f, sent);
-      }
-      if (f->oversize) {
-        if (f->oversize == 1)
-          snprintf(msg, sizeof msg, "the download passed max_bytes (%.0f bytes)", (double)f->max_bytes);
-        else
-          snprintf(msg, sizeof msg, "the download passed the %.0f bytes the job reported", (double)f->expected);
-        return fail_with(L, f, "protocol", msg);
-      }
-      if (f->body_overflow && f->request == RESPONSE_DOWNLOAD && f->status >= 300 && f->status <= 399) {
-        snprintf(msg, sizeof msg, "a redirect (HTTP %ld) sent a body of more than 64 KiB", f->status);
-        return fail_with(L, f, "protocol", msg);
-      }
-      if (f->body_overflow)
-        return fail_with(L, f, "protocol", f->request == RESPONSE_DOWNLOAD ? "error response body too large" : "response body larger than 1 MiB");
-      break;
-    case CURLE_OPERATION_TIMEDOUT:
-      kind = "timeout";
-      if (f->expired) text = "the download did not finish before its deadline (download_timeout)";
-      break;
-    case CURLE_FILESIZE_EXCEEDED:
-      snprintf(msg, sizeof msg, "the server announced more than max_bytes (%.0f bytes)", (double)f->max_bytes);
-      return fail_with(L, f, "protocol", msg);
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SSL_CONNECT_ERROR: sent = 0; break;
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL: kind = "config"; break;
-    case CURLE_ABORTED_BY_CALLBACK:
-      if (f->resend_refused) {
-        /* No answer on the connection it went out on, and libcurl went to send it again. */
-        kind = "network";
-        text =
-            "no answer came on the connection the request was sent on: it may have reached the "
-            "server, so it is not sent again";
-      } else if (f->stalled) {
-        kind = "timeout";
-        text = "the download received nothing for the request timeout";
-      } else {
-        kind = "cancelled";
-      }
-      break;
-    default: break; /* the rest (RECV_ERROR, PARTIAL_FILE, TLS, ...) is network */
+  lua_createtable(L, 0, 16);
+  error_setstring(L, "request", request_names[f->request]);
+  set_flag(L, "cancelled", f->cancelled);
+  if (f->refused) { /* the refused URL came from a server, host name and all: the key may be in it */
+    redact_push(L, f->key, f->refused, strlen(f->refused));
+    lua_setfield(L, -2, "refused");
   }
-  /* Counted sends say it, whatever the code: after a refused resend the code is libcurl's
-   * word on the second connection (refused, or never made), not on the first. */
-  if (f->sends >= 0) sent = f->sends > 0;
-  redact_push(L, f->key, text, strlen(text));
-  if (f->sends > 0 && !f->resend_refused && (strcmp(kind, "network") == 0 || strcmp(kind, "timeout") == 0)) {
-    lua_pushfstring(L, "%s (after the request was sent: it may have reached the server, so it is not sent again)",
-                    lua_tostring(L, -1));
-    lua_replace(L, -2);
+  if (f->code != CURLE_OK) {
+    const char *text = f->curl_message && f->curl_message[0] ? f->curl_message : curl_easy_strerror(f->code);
+    if (name) error_setstring(L, "code", name);
+    else error_setint(L, "code", (long long)f->code);
+    redact_push(L, f->key, text, strlen(text));
+    lua_setfield(L, -2, "text");
   }
-  error_fail_top(L, kind);
-  if (name) error_setstring(L, "code", name);
-  else error_setint(L, "code", (long long)f->code);
-  return fail_facts(L, f, sent);
-}
-
-static const char *reason(long status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "HTTP error";
-  }
-}
-
-/* Whether a 404 to a status request is the API's own answer that the generation id is unknown:
- * its JSON error body (statusCode 404) for the very path asked, and not the answer for a route
- * it does not have ("Cannot GET ..."). A web page or another service's 404, from a wrong base
- * URL or a proxy, says nothing about the job. */
-static int api_not_found(lua_State *L, const response_facts *f, int body) {
-  const char *said;
-  char *asked = NULL;
-  size_t said_n;
-  int yes = 0, top = lua_gettop(L);
-  if (!body) return 0;
-  if (f->url) {
-    CURLU *u = curl_url();
-    if (u && curl_url_set(u, CURLUPART_URL, f->url, 0) == CURLUE_OK)
-      curl_url_get(u, CURLUPART_PATH, &asked, 0);
-    curl_url_cleanup(u);
-    if (asked == NULL) return 0;
-  }
-  if (lua_getfield(L, body, "statusCode") == LUA_TNUMBER && lua_tonumber(L, -1) == 404 &&
-      lua_getfield(L, body, "path") == LUA_TSTRING) {
-    const char *want = asked ? asked : "/v2/generate/audio"; /* core.classify: no transfer */
-    said = lua_tolstring(L, -1, &said_n);
-    said_n = strcspn(said, "?#");
-    yes = said_n == strlen(want) && memcmp(said, want, said_n) == 0;
-    if (yes && lua_getfield(L, body, "message") == LUA_TSTRING)
-      yes = strncmp(lua_tostring(L, -1), "Cannot ", 7) != 0;
-  }
-  curl_free(asked);
-  lua_settop(L, top);
-  return yes;
-}
-
-/* An HTTP error status: the kind says what it means for this request. */
-static int http_failure(lua_State *L, const response_facts *f) {
-  const char *kind = "http";
-  long status = f->status;
-  int body = 0, err;
-  int download = f->request == RESPONSE_DOWNLOAD;
-  if (status == 400 || status == 422) kind = "validation";
-  else if (status == 401) kind = "auth";
-  else if (status == 402 || (status == 403 && !download)) kind = "credits";
-  else if (status == 408) kind = "timeout";
-  else if (status == 429) kind = "rate_limited";
-  else if (status >= 500 && status <= 599) kind = "server";
-
-  if (f->body_len > 0 && decode_server_json(L, f) && lua_istable(L, -1)) {
-    body = lua_gettop(L);
-  } else {
-    lua_pop(L, 1);
-  }
-  /* Only the API's own word ends a journaled job; any other 404 from its address is plain http. */
-  if (status == 404 && (download || (f->request == RESPONSE_STATUS && api_not_found(L, f, body))))
-    kind = "not_found";
-  if (body) push_body_message(L, body);
-  else lua_pushnil(L);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    if (download && status == 403)
-      lua_pushliteral(L, "the audio URL was refused (it may have expired)");
-    else
-      lua_pushfstring(L, "%s", reason(status));
-  }
-  error_fail_top(L, kind); /* body (if any), nil, err */
-  err = lua_gettop(L);
-  error_setint(L, "status", status);
-  if (f->retry_after > 0) error_setint(L, "retry_after", f->retry_after);
-  if (body) {
-    if (lua_getfield(L, body, "requestId") == LUA_TSTRING) lua_setfield(L, err, "request_id");
+  error_setint(L, "status", f->status);
+  if (f->code == CURLE_OK && (f->status < 200 || f->status > 299) && f->body_len > 0) {
+    if (decode_server_json(L, f)) lua_setfield(L, -2, "body"); /* an error's body, when it is JSON */
     else lua_pop(L, 1);
-    if (strcmp(kind, "validation") == 0) set_fields_from_body(L, body, err);
-    lua_remove(L, body);
   }
-  return fail_facts(L, f, 1);
+  if (f->request == RESPONSE_STATUS) error_setstring(L, "url", f->url); /* ours: the API's 404 or another */
+  set_int(L, "retry_after", f->retry_after);
+  if (f->io_errno) {
+    char why[PLATFORM_STRERROR_SIZE];
+    error_setstring(L, "io_code", error_errno_name(f->io_errno));
+    error_setstring(L, "io_text", platform_strerror(f->io_errno, why, sizeof why));
+  }
+  set_flag(L, "create_failed", f->create_failed);
+  error_setstring(L, "path", f->path);
+  error_setstring(L, "target", f->target);
+  set_int(L, "oversize", f->oversize);
+  set_int(L, "max_bytes", f->max_bytes);
+  set_int(L, "expected", f->expected);
+  set_flag(L, "body_overflow", f->body_overflow);
+  set_flag(L, "stalled", f->stalled);
+  set_flag(L, "expired", f->expired);
+  set_flag(L, "no_location", f->no_location);
+  error_setint(L, "sends", f->sends);
+  set_flag(L, "resend_refused", f->resend_refused);
 }
 
 /* Copies the value at the top (consumed) to st[name] when it has the type wanted (LUA_TNONE:
@@ -388,12 +201,19 @@ static void apply_mapping(lua_State *L, int body, int map, int st) {
   lua_settop(L, at - 1);
 }
 
+static void push_facts(lua_State *L, const response_facts *f);
+
+/* A 2xx answer that is not what the API promises: false and the facts, with the reason. */
 static int protocol_error(lua_State *L, const response_facts *f, const char *message) {
-  return fail_with(L, f, "protocol", message);
+  lua_pushboolean(L, 0);
+  push_facts(L, f);
+  lua_pushstring(L, message);
+  lua_setfield(L, -2, "protocol");
+  return 2;
 }
 
-/* A 2xx answer from the API: a job (submit) or a status table (status). map: the stack index
- * of the model's response mapping, or 0. */
+/* A 2xx answer from the API: true and a job (submit) or a status table (status). map: the stack
+ * index of the model's response mapping, or 0. */
 static int api_success(lua_State *L, const response_facts *f, int map) {
   int body, st, sub, url = 0;
   size_t i;
@@ -416,7 +236,10 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
   lua_setfield(L, st, "status"); /* status stays alive in body */
   lua_pushvalue(L, body);
   lua_setfield(L, st, "raw");
-  if (f->request == RESPONSE_SUBMIT) return 1;
+  lua_pushboolean(L, 1);
+  lua_insert(L, st);
+  if (f->request == RESPONSE_SUBMIT) return 2;
+  st++;
 
   switch (lua_getfield(L, body, "audio_file")) {
     case LUA_TTABLE:
@@ -459,35 +282,26 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
     lua_setfield(L, st, "error");
   }
   lua_settop(L, st);
-  return 1;
+  return 2;
 }
 
-int response_classify(lua_State *L, const response_facts *f, int map) {
-  if (f->cancelled) return fail_with(L, f, "cancelled", "the request was cancelled");
-  if (f->refused) {
-    /* The refused URL came from a server, host name and all: the key may be in it. */
-    redact_push(L, f->key, f->refused, strlen(f->refused));
-    error_fail_top(L, "config");
-    return fail_facts(L, f, 1);
+int response_push(lua_State *L, const response_facts *f, int map) {
+  if (!f->cancelled && !f->refused && f->code == CURLE_OK && !f->no_location && f->status >= 200 &&
+      f->status <= 299) {
+    if (f->request == RESPONSE_DOWNLOAD) return 0;
+    return api_success(L, f, map);
   }
-  if (f->code != CURLE_OK) return curl_failure(L, f);
-  if (f->no_location) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "the download was answered HTTP %ld with no Location to follow", f->status);
-    return protocol_error(L, f, msg);
-  }
-  if (f->status < 200 || f->status > 299) return http_failure(L, f);
-  if (f->request == RESPONSE_DOWNLOAD) return 0;
-  return api_success(L, f, map);
+  lua_pushboolean(L, 0);
+  push_facts(L, f);
+  return 2;
 }
 
-/* core.classify(kind, status, body[, map[, key]]) --> what finish(map) returns for that answer
- * from a client holding key: the classifier on its own, for the fuzzer and for tests. kind:
- * "submit", "status" or "download". */
-static int l_classify(lua_State *L) {
+/* core.answer(kind, status, body[, map[, key]]) --> what transfer:finish(map) returns for that
+ * answer from a client holding key (a download's bytes: {bytes = n}): for the fuzzer and tests,
+ * through aimlmusic.response. kind: "submit", "status" or "download". */
+static int l_answer(lua_State *L) {
   response_facts f;
   size_t n;
-  int r;
   memset(&f, 0, sizeof f);
   f.sends = -1;
   f.request = (response_request)luaL_checkoption(L, 1, NULL, request_names);
@@ -496,14 +310,13 @@ static int l_classify(lua_State *L) {
   f.body_len = n;
   f.key = luaL_optstring(L, 5, NULL);
   lua_settop(L, 5);
-  r = response_classify(L, &f, lua_istable(L, 4) ? 4 : 0);
-  if (r == 0) { /* a download's bytes: what finish reports, without a file */
+  if (response_push(L, &f, lua_istable(L, 4) ? 4 : 0) == 0) {
+    lua_pushboolean(L, 1);
     lua_createtable(L, 0, 1);
     lua_pushinteger(L, (lua_Integer)n);
     lua_setfield(L, -2, "bytes");
-    return 1;
   }
-  return r;
+  return 2;
 }
 
-const luaL_Reg response_functions[] = {{"classify", l_classify}, {NULL, NULL}};
+const luaL_Reg response_functions[] = {{"answer", l_answer}, {NULL, NULL}};

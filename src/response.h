@@ -1,4 +1,4 @@
-/* The classifier: what a finished request came to, from facts alone. */
+/* What a finished request's answer says, as facts for lua/aimlmusic/response.lua (see response.c). */
 #ifndef AIMLMUSIC_RESPONSE_H
 #define AIMLMUSIC_RESPONSE_H
 
@@ -43,12 +43,14 @@ typedef struct {
   int resend_refused;
 } response_facts;
 
-/* Pushes st (status), job (submit) and returns 1; or pushes nil, err and returns 2; for a
- * successful download pushes nothing and returns 0 (the file is the caller's). map: the stack
- * index of the model's response mapping (models.lua), or 0. */
-int response_classify(lua_State *L, const response_facts *f, int map);
+/* Pushes true and the job (submit) or status table (status) of a 2xx API answer; or false and
+ * the facts table of anything else (lua/aimlmusic/response.lua says what it means); returns 2.
+ * For a download answered 2xx pushes nothing and returns 0 (the file is the caller's). map: the
+ * stack index of the model's response mapping (models.lua), or 0. */
+int response_push(lua_State *L, const response_facts *f, int map);
 
-/* core.classify(kind, status, body[, map]): the classifier on its own, for the fuzzer and tests. */
+/* core.answer(kind, status, body[, map[, key]]): the same from given pieces, for the fuzzer and
+ * tests. */
 extern const luaL_Reg response_functions[];
 
 HIDDEN_END

@@ -8,6 +8,7 @@ if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmu
 local task = require "aimlmusic.task"
 local retry = require "aimlmusic.retry"
 local events = require "aimlmusic.events"
+local finish = require("aimlmusic.response").finish
 
 local now, sleep, await, hold, check_can_wait = task.now, task.sleep, task.await, task.hold, task.check_can_wait
 local slot, work, shield, unshield = task.slot, task.work, task.shield, task.unshield
@@ -98,7 +99,7 @@ function M.first(session, method, a, b, map)
   if not t then return nil, nil, err end
   await(t)
   local result
-  result, err = t:finish(map)
+  result, err = finish(t, method, map)
   if result then
     hold(nil)
     return result
@@ -162,7 +163,7 @@ function M.run(req, t, err)
           trace.bytes = t:progress()
         end
         local result
-        result, err = t:finish(req.map) -- where the core's result or error comes back
+        result, err = finish(t, req.request, req.map) -- what the core's facts come to
         if result == nil and err then decide(err) end
         if emit then responded(req, attempt + 1, trace, started, err) end
         if result then

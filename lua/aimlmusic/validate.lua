@@ -362,7 +362,7 @@ function compile(fields, top)
   emit(("if n ~= known + %d then return false end"):format(extra))
   emit("if not build then return true end")
   emit("return { " .. concat(members, ", ") .. " } end")
-  if #constants > MAX_CONSTANTS then return nil end
+  if #constants > MAX_CONSTANTS or not load then return nil end -- (a sandbox without load)
   local head, w = { "local K, " .. HELPERS .. " = ..." }, {}
   for i = 1, #constants do head[#head + 1] = ("local k%d = K[%d]"):format(i, i) end
   for i = 1, #fields do w[i] = "w" .. i end
