@@ -1,6 +1,7 @@
 --- The model table: what each model accepts and what its answers carry, as data. It is the one
--- copy of the rules: aimlmusic.core validates and encodes against it (and checks the table
--- itself when the module loads), and the mock server validates requests against it.
+-- copy of the rules: aimlmusic.validate checks and encodes requests against it (aimlmusic.schema
+-- checks the table itself when the module loads), the core maps answers through it, and the
+-- mock server validates requests against it.
 -- The limits are those of the provider's OpenAPI files (spec/fixtures/provider-api/).
 --
 -- A model is { fields = {field...}, response = {mapping...}, format = "mp3" | "wav" | "pcm",
