@@ -8,6 +8,7 @@
 
 #include "class.h"
 #include "platform.h"
+#include "utf8.h"
 
 void error_setstring(lua_State *L, const char *k, const char *v) {
   if (v == NULL) return;
@@ -83,25 +84,6 @@ int error_fail_errno(lua_State *L, const char *kind, int err, const char *fmt, .
   error_fail_top(L, kind);
   error_setstring(L, "code", error_errno_name(err));
   return 2;
-}
-
-/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0; *cp gets its code point. */
-static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp) {
-  size_t len, k;
-  unsigned long c;
-  if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, c = s[0] & 0x1f;
-  else if (s[0] >= 0xe0 && s[0] <= 0xef) len = 3, c = s[0] & 0x0f;
-  else if (s[0] >= 0xf0 && s[0] <= 0xf4) len = 4, c = s[0] & 0x07;
-  else return 0;
-  if (n < len) return 0;
-  for (k = 1; k < len; k++) {
-    if ((s[k] & 0xc0) != 0x80) return 0;
-    c = (c << 6) | (s[k] & 0x3f);
-  }
-  if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-    return 0;
-  *cp = c;
-  return len;
 }
 
 /* Code points a terminal or a log reader acts on: C1 controls, line and paragraph separators,

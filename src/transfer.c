@@ -351,7 +351,8 @@ void transfer_release(transfer *t) {
   t->body_len = t->body_cap = 0;
 }
 
-void transfer_discard(transfer *t) {
+/* Closes and removes a download's temporary file, if it still has one. */
+static void transfer_discard(transfer *t) {
   spool_stop(&t->spool);
   if (t->fd >= 0) {
     close(t->fd);

@@ -89,8 +89,6 @@ transfer *transfer_check(lua_State *L, int idx);
 /* Gives the easy handle back and frees the body: the transfer is finished and its memory
  * should not wait for the garbage collector. */
 void transfer_release(transfer *t);
-/* Closes and removes a download's temporary file, if it still has one. */
-void transfer_discard(transfer *t);
 /* Lets a submit reuse a connection only where a second send is impossible: libcurl re-sends
  * any request on a reused connection that dies before answering, and for a submit that is a
  * second paid job. Counts sends (t->sends) and refuses the second; where libcurl cannot

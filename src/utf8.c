@@ -1,15 +1,36 @@
-/* utf8: user text counted in code points, the way the provider's limits count it. Owns: the
- * count, the first invalid byte (overlong forms, surrogates, past U+10FFFF), core.utf8_len.
- * Must not know: fields, limits, messages (lua/aimlmusic/validate.lua says what is wrong). */
+/* utf8: UTF-8 read a sequence at a time, and user text counted in code points, the way the
+ * provider's limits count it. Owns: what a valid sequence is (no overlong form, surrogate or
+ * value past U+10FFFF), the count and the first invalid byte, core.utf8_len. Must not know:
+ * fields, limits, messages (lua/aimlmusic/validate.lua says what is wrong). */
 #include "utf8.h"
 
 #include <string.h>
 
-long utf8_count(const unsigned char *s, size_t n, size_t *bad) {
-  size_t i = 0;
+size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp) {
+  size_t len, k;
+  unsigned long c;
+  if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, c = s[0] & 0x1f;
+  else if (s[0] >= 0xe0 && s[0] <= 0xef) len = 3, c = s[0] & 0x0f;
+  else if (s[0] >= 0xf0 && s[0] <= 0xf4) len = 4, c = s[0] & 0x07;
+  else return 0; /* ASCII, a continuation byte, the overlong 0xc0 and 0xc1, 0xf5.. */
+  if (n < len) return 0;
+  for (k = 1; k < len; k++) {
+    if ((s[k] & 0xc0) != 0x80) return 0;
+    c = (c << 6) | (s[k] & 0x3f);
+  }
+  if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+    return 0;
+  *cp = c;
+  return len;
+}
+
+/* Number of code points in s, or -1 when s is not valid UTF-8 (*bad: the offset of the bad
+ * byte). */
+static long utf8_count(const unsigned char *s, size_t n, size_t *bad) {
+  size_t i = 0, len;
   long count = 0;
+  unsigned long cp;
   while (i < n) {
-    unsigned c;
     /* ASCII, eight bytes at a time: most prompts and lyrics are mostly ASCII. */
     while (n - i >= 8) {
       unsigned long long w;
@@ -19,43 +40,15 @@ long utf8_count(const unsigned char *s, size_t n, size_t *bad) {
       count += 8;
     }
     if (i >= n) break;
-    c = s[i];
-    size_t len;
-    unsigned cp, min;
-    if (c < 0x80) {
-      i++;
-      count++;
-      continue;
+    len = s[i] < 0x80 ? 1 : utf8_seq(s + i, n - i, &cp);
+    if (len == 0) {
+      *bad = i;
+      return -1;
     }
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-      cp = c & 0x1f;
-      min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      cp = c & 0x0f;
-      min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      cp = c & 0x07;
-      min = 0x10000;
-    } else {
-      goto invalid; /* continuation byte, 0xc0/0xc1 overlongs, 0xf5.. */
-    }
-    if (n - i < len) goto invalid;
-    for (size_t k = 1; k < len; k++) {
-      unsigned cc = s[i + k];
-      if ((cc & 0xc0) != 0x80) goto invalid;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) goto invalid;
     i += len;
     count++;
   }
   return count;
-invalid:
-  if (bad) *bad = i;
-  return -1;
 }
 
 /* core.utf8_len(s) --> code points | nil, byte offset of the first invalid sequence */

@@ -1,4 +1,4 @@
-/* utf8: user text counted in code points (see utf8.c). */
+/* utf8: UTF-8 sequences read and user text counted in code points (see utf8.c). */
 #ifndef AIMLMUSIC_UTF8_H
 #define AIMLMUSIC_UTF8_H
 
@@ -9,9 +9,9 @@
 
 HIDDEN_BEGIN
 
-/* Number of code points in s, or -1 when s is not valid UTF-8 (*bad, when not NULL: the offset
- * of the bad byte). Overlong forms, surrogates and values past U+10FFFF are invalid. */
-long utf8_count(const unsigned char *s, size_t n, size_t *bad);
+/* The length of the valid UTF-8 sequence of two or more bytes at s (at most n bytes), or 0;
+ * *cp gets its code point. Overlong forms, surrogates and values past U+10FFFF are invalid. */
+size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp);
 
 /* Registers core.utf8_len(s) --> code points | nil, offset in the module table at the top. */
 void utf8_open(lua_State *L);
