@@ -56,20 +56,23 @@ static const char *curl_code_name(CURLcode c) {
   }
 }
 
-static void set_int(lua_State *L, const char *k, long long v) {
-  if (v) error_setint(L, k, v);
-}
-
-static void set_flag(lua_State *L, const char *k, int v) {
-  if (v) error_setbool(L, k, 1);
-}
-
-/* Pushes the facts table of a request that did not end in a usable answer. */
+/* Pushes the facts table of a request that did not end in a usable answer: the flags and counts
+ * that are set, libcurl's code and words, the status, an error body. */
 static void push_facts(lua_State *L, const response_facts *f) {
+  static const char *const flags[] = {"cancelled", "create_failed", "body_overflow", "stalled", "expired",
+                                      "no_location", "resend_refused"};
+  static const char *const counts[] = {"retry_after", "oversize", "max_bytes", "expected"};
+  const int flag[] = {f->cancelled, f->create_failed, f->body_overflow, f->stalled, f->expired, f->no_location,
+                      f->resend_refused};
+  const long long count[] = {f->retry_after, f->oversize, f->max_bytes, f->expected};
   const char *name = curl_code_name(f->code);
+  size_t i;
   lua_createtable(L, 0, 16);
+  for (i = 0; i < sizeof flag / sizeof flag[0]; i++)
+    if (flag[i]) error_setbool(L, flags[i], 1);
+  for (i = 0; i < sizeof count / sizeof count[0]; i++)
+    if (count[i]) error_setint(L, counts[i], count[i]);
   error_setstring(L, "request", request_names[f->request]);
-  set_flag(L, "cancelled", f->cancelled);
   if (f->refused) { /* the refused URL came from a server, host name and all: the key may be in it */
     redact_push(L, f->key, f->refused, strlen(f->refused));
     lua_setfield(L, -2, "refused");
@@ -87,24 +90,14 @@ static void push_facts(lua_State *L, const response_facts *f) {
     else lua_pop(L, 1);
   }
   if (f->request == RESPONSE_STATUS) error_setstring(L, "url", f->url); /* ours: the API's 404 or another */
-  set_int(L, "retry_after", f->retry_after);
   if (f->io_errno) {
     char why[PLATFORM_STRERROR_SIZE];
     error_setstring(L, "io_code", error_errno_name(f->io_errno));
     error_setstring(L, "io_text", platform_strerror(f->io_errno, why, sizeof why));
   }
-  set_flag(L, "create_failed", f->create_failed);
   error_setstring(L, "path", f->path);
   error_setstring(L, "target", f->target);
-  set_int(L, "oversize", f->oversize);
-  set_int(L, "max_bytes", f->max_bytes);
-  set_int(L, "expected", f->expected);
-  set_flag(L, "body_overflow", f->body_overflow);
-  set_flag(L, "stalled", f->stalled);
-  set_flag(L, "expired", f->expired);
-  set_flag(L, "no_location", f->no_location);
   error_setint(L, "sends", f->sends);
-  set_flag(L, "resend_refused", f->resend_refused);
 }
 
 /* Copies the value at the top (consumed) to st[name] when it has the type wanted (LUA_TNONE:
