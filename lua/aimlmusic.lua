@@ -41,6 +41,7 @@ local wait = require "aimlmusic.wait"         -- the poll loop of Client:wait
 local resume = require "aimlmusic.resume"     -- Client:resume after a crash
 local errors = require "aimlmusic.errors"
 local validate = require "aimlmusic.validate" -- parameters against the model table
+validate.prepare(models) -- each model's check made now, not in a host's first frame
 local events = require "aimlmusic.events"     -- on_event, AIMLMUSIC_LOG
 
 local now, check_can_wait = task.now, task.check_can_wait
