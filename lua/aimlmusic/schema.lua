@@ -27,7 +27,8 @@ local AUDIO_FORMATS = set("mp3", "wav", "pcm")
 local ST_RESERVED = set("id", "status", "url", "raw", "error")
 local URL, DATA_URI, DURATIONS = set("url"), set("data_uri"), set("s", "ms")
 
--- A string as the C core read it, up to its first zero byte; nil for any other value.
+-- A string up to its first zero byte (what the checks have always read of it); nil for any
+-- other value.
 local function cstr(v)
   if type(v) ~= "string" then return nil end
   local z = v:find("\0", 1, true)
@@ -41,7 +42,7 @@ local function is_bool(v) return type(v) == "boolean" end
 local function name_ok(v) return type(v) == "string" and v ~= "" end
 local function audio_format(v) return AUDIO_FORMATS[cstr(v)] end
 
--- A number as the C core compared it: a float (an integer of Lua 5.3+ rounded the same way).
+-- A number compared as the double it is sent as (an integer of Lua 5.3+ rounded to one).
 local function num(v) return type(v) == "number" and v + 0.0 or nil end
 local function finite(x) return x == x and x ~= huge and x ~= -huge end
 local function is_whole(x) return x == x and x >= -2 ^ 53 and x <= 2 ^ 53 and x == floor(x) end
