@@ -14,6 +14,12 @@ function M.new(kind, message, fields)
   return core.error(fields)
 end
 
+-- s up to its first NUL: as much of a string as an error's message (a C string) ever showed.
+function M.cut_nul(s)
+  local z = s:find("\0", 1, true)
+  return z and s:sub(1, z - 1) or s
+end
+
 -- Raises at the caller of the public function fname when argument i is not what it expects.
 function M.argcheck(cond, fname, i, expected, v)
   if not cond then

@@ -11,14 +11,11 @@ if jit then jit.off(true, true) end -- runs inside tasks: interpreted, as aimlmu
 local core = require "aimlmusic.core"
 local new_error = require("aimlmusic.errors").new
 
-local type, find, sub, format, concat = type, string.find, string.sub, string.format, table.concat
+local type, sub, format, concat = type, string.sub, string.format, table.concat
 
 local M = {}
 
-local function cut_nul(s)
-  local z = find(s, "\0", 1, true)
-  return z and sub(s, 1, z - 1) or s
-end
+local cut_nul = require("aimlmusic.errors").cut_nul
 
 local function fail(f, kind, message, sent, fields)
   fields = fields or {}

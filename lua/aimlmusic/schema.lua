@@ -29,10 +29,10 @@ local URL, DATA_URI, DURATIONS = set("url"), set("data_uri"), set("s", "ms")
 
 -- A string up to its first zero byte (what the checks have always read of it); nil for any
 -- other value.
+local cut_nul = require("aimlmusic.errors").cut_nul
 local function cstr(v)
   if type(v) ~= "string" then return nil end
-  local z = v:find("\0", 1, true)
-  return z and v:sub(1, z - 1) or v
+  return cut_nul(v)
 end
 
 -- A key or value as a message shows it: a string itself, anything else its type.

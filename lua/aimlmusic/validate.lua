@@ -17,7 +17,7 @@ local errors = require "aimlmusic.errors"
 local utf8_len, datauri_check, is_url, json_encode = core.utf8_len, core.datauri_check, core.is_url, core.json_encode
 local type, next, rawequal, tostring, getmetatable = type, next, rawequal, tostring, getmetatable
 local floor, huge, min = math.floor, math.huge, math.min
-local format, concat, sort, byte, find, sub = string.format, table.concat, table.sort, string.byte, string.find, string.sub
+local format, concat, sort, byte, sub = string.format, table.concat, table.sort, string.byte, string.sub
 
 local M = {}
 
@@ -25,11 +25,7 @@ local PATH_MAX = 127     -- bytes of a field's path in a message ("audio_setting
 local UNKNOWN_MAX = 32   -- unknown keys named, and model names listed, at most
 local INT_LIMIT = 2 ^ 53 -- an integer past it no longer survives JSON's doubles
 
--- s up to its first NUL: as much of a string as a message shows (as it always has).
-local function cut_nul(s)
-  local z = find(s, "\0", 1, true)
-  return z and sub(s, 1, z - 1) or s
-end
+local cut_nul = require("aimlmusic.errors").cut_nul
 
 -- "audio_setting.format": made only for a message. Names from the model table hold no NUL
 -- (a user's unknown key may).
@@ -397,9 +393,17 @@ end
 -- The checks: true, or the wire table when build; or nil and the validation error. walk: the
 -- walk alone, without the fast path.
 local function run(params, models, build, files, walk)
+  local model, wire = params.model, nil
+  if type(model) == "string" and not walk then -- the fast path first: no state to make for it
+    local entry = models[model]
+    if type(entry) == "table" then
+      schema.ensure(entry, model)
+      local fast = fast_of(entry.fields)
+      local ok = fast and fast(params, build, files, model)
+      if ok then return ok end
+    end
+  end
   local st = { problems = nil, files = files }
-  local wire
-  local model = params.model
   if model == nil then
     problem(st, "model", "is required")
   elseif type(model) ~= "string" then
@@ -411,11 +415,6 @@ local function run(params, models, build, files, walk)
     else
       schema.ensure(entry, model)
       local fields = entry.fields
-      local fast = fast_of(fields)
-      if fast and not walk then
-        local ok = fast(params, build, files, model)
-        if ok then return ok end
-      end
       if build then wire = { model = model } end
       check_object(st, params, fields, "", wire)
     end
