@@ -69,7 +69,7 @@ local music = {
   current = task.current,
   pollfd = task.pollfd,
   timeout = task.timeout,
-  is_error = core.is_error,
+  is_error = errors.is_error,
   format_event = events.format,
 }
 

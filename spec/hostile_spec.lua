@@ -3,7 +3,7 @@
 -- Against the mock server over loopback; the faults are scripted on its control channel.
 
 local music = require "aimlmusic"
-local core = require "aimlmusic.core"
+local errors = require "aimlmusic.errors"
 local mockctl = require "support.mockctl"
 local util = require "support.util"
 local json = require("cjson").new()
@@ -116,16 +116,16 @@ describe("a hostile server", function()
     end)
 
     it("escapes every field it prints, and C1 controls and invalid UTF-8 too", function()
-      local err = core.error { kind = "job_failed", message = "m\0x\194\155y\255", code = "c\27", id = "i\t",
+      local err = errors.make { kind = "job_failed", message = "m\0x\194\155y\255", code = "c\27", id = "i\t",
                                trace_id = "t\r", request_id = "r\127" }
       local s = tostring(err)
       assert_printable(s)
       assert.is_nil(s:find("\194\155", 1, true))
       assert.equal("aimlmusic: job_failed: m\\x00x\\xc2\\x9by\\xff (code c\\x1b, id i\\t, request_id r\\x7f, "
         .. "trace_id t\\r)", s)
-      assert.equal("aimlmusic: io\\x1b[2J: m", tostring(core.error { kind = "io\27[2J", message = "m" }))
+      assert.equal("aimlmusic: io\\x1b[2J: m", tostring(errors.make { kind = "io\27[2J", message = "m" }))
       -- Text that is only UTF-8 stays as it is.
-      assert.equal("aimlmusic: io: café ♪", tostring(core.error { kind = "io", message = "café ♪" }))
+      assert.equal("aimlmusic: io: café ♪", tostring(errors.make { kind = "io", message = "café ♪" }))
     end)
   end)
 

@@ -19,7 +19,7 @@ describe("a failing system call", function()
     local path = dir .. "/missing/jobs.journal"
     local ok, err = core.journal_append(path, "{}")
     assert.is_nil(ok)
-    assert.is_true(core.is_error(err))
+    assert.is_true(require("aimlmusic.errors").is_error(err))
     assert.equals("io", err.kind)
     assert.equals("ENOENT", err.code)
     assert.is_false(err.retryable)

@@ -1,8 +1,7 @@
-/* error: the one error shape of DESIGN.md, built here and nowhere else.
- * Owns: the error table {kind, message, status, code, retryable, ...}, its metatable (whose
- * __tostring prints it on one line with control characters escaped), core.error,
- * core.is_error, core.escape (that escaping, for a command line's output), and the one way a
- * C function reports a recoverable failure: nil, err.
+/* error: the one error shape of DESIGN.md as C functions build it.
+ * Owns: the error table {kind, message, status, code, retryable, ...}, its metatable
+ * (core.error_mt: lua/aimlmusic/errors.lua gives it its face, makes the errors of Lua and
+ * tells errors apart), and the one way a C function reports a recoverable failure: nil, err.
  * Must not know: what failed or why (callers say), HTTP, files, the engine. */
 #ifndef AIMLMUSIC_ERROR_H
 #define AIMLMUSIC_ERROR_H
@@ -44,8 +43,7 @@ void error_setstring(lua_State *L, const char *k, const char *v);
 void error_setint(lua_State *L, const char *k, long long v);
 void error_setbool(lua_State *L, const char *k, int v);
 
-/* Registers the metatable, core.error(tbl), core.is_error and core.escape in the module table
- * at the top. */
+/* Registers the metatable, and sets it as core.error_mt in the module table at the top. */
 void error_open(lua_State *L);
 
 HIDDEN_END

@@ -2,14 +2,15 @@
 -- carries progress (plain lines, or a live status line and progress bar on a terminal); and
 -- the exit code each outcome ends with. Whatever a server sent (ids, statuses, messages, URLs)
 -- is escaped before it is shown, in every mode: it can neither drive the terminal nor forge a
--- line (core.escape; inside --json's object, escapes that keep the JSON valid and the same).
+-- line (errors.escape; inside --json's object, escapes that keep the JSON valid and the same).
 
 local core = require "aimlmusic.core"
+local errors = require "aimlmusic.errors"
 local events = require "aimlmusic.events"
 local json = require "aimlmusic.json"
 
 local now = require("aimlmusic.task").now -- seconds, monotonic
-local escape = core.escape
+local escape = errors.escape
 
 local M = {}
 
@@ -154,7 +155,7 @@ end
 -- command's own; then each field problem not already said.
 local function describe_error(err)
   if type(err) ~= "table" then return "aimlmusic: " .. text(err) end
-  local lines = { core.is_error(err) and tostring(err) or "aimlmusic: " .. text(err.message) }
+  local lines = { errors.is_error(err) and tostring(err) or "aimlmusic: " .. text(err.message) }
   for _, f in ipairs(err.fields or {}) do
     local line = ("%s: %s"):format(text(f.field), text(f.message))
     if not lines[1]:find(line, 1, true) then lines[#lines + 1] = "  " .. line end
