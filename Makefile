@@ -102,7 +102,7 @@ $(NODLCLOSE): tools/nodlclose.c
 	@mkdir -p build
 	$(CC) -shared -fPIC -O2 $(WARN) -o $@ $<
 
-asan: deps-asan $(NODLCLOSE)
+asan: deps-asan build $(NODLCLOSE)
 	@mkdir -p $(ASAN_BUILD)/aimlmusic
 	$(CC) $(ALL_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 		-fno-sanitize-recover=undefined -shared -o $(ASAN_BUILD)/aimlmusic/core.so $(SRC) $(CURL_LIBS) -lm -pthread
@@ -187,8 +187,8 @@ release:
 
 # LuaRocks. `make rock` installs the scm rock into ROCK_TREE (~/.luarocks, created if missing:
 # LuaRocks 3.8 will not, and refuses --local to root) and loads it from outside the checkout.
-# Offline, LuaRocks cannot fetch lua-cjson: where the runtime already loads cjson (Debian's
-# lua-cjson), a generated LuaRocks config registers it as provided.
+# The rock needs no other rock; LuaRocks reads a config of this build's own (empty), not the
+# user's.
 ROCK_LUA = $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
 ROCK_TREE ?= $(HOME)/.luarocks
 ROCK_VARS ?=
@@ -201,8 +201,7 @@ SRC_ROCK = $(ROCK_DIR)/aimlmusic-$(RELEASE).src.rock
 
 rock-config: deps-rock
 	@mkdir -p $(ROCK_DIR)
-	@if $(LUA) -e 'require "cjson"' 2>/dev/null; then \
-		echo 'rocks_provided = { ["lua-cjson"] = "2.1.0-1" }' >$(ROCK_CONFIG); else : >$(ROCK_CONFIG); fi
+	@: >$(ROCK_CONFIG)
 
 rock: rock-config
 	@mkdir -p $(ROCK_TREE)
@@ -231,7 +230,7 @@ rock-pack: rock-config
 
 # The library as a LÖVE game carries it: build/love/ holds the Lua modules a game runs (not the
 # command line, the mock server or the Neovim plugin), aimlmusic/core.so built for LuaJIT
-# (LÖVE's Lua), lua-cjson's cjson.so, and licenses/ with the notice of each. Copied into a
+# (LÖVE's Lua), and licenses/ with its notice: nothing else, its JSON is its own. Copied into a
 # game's folder, `require "aimlmusic"` works from the folder, a zipped .love or a fused game.
 # A player's machine needs what core.so links: glibc (the version printed) and libcurl.so.4.
 LOVE_DIR = build/love
@@ -245,14 +244,7 @@ love-bundle:
 		-exec cp --parents {} $(CURDIR)/$(LOVE_DIR)/ \;
 	cp build/luajit/aimlmusic/core.so $(LOVE_DIR)/aimlmusic/core.so
 	cp LICENSE $(LOVE_DIR)/licenses/aimlmusic.txt
-	@cjson=$$(luajit -e 'print((package.searchpath("cjson", package.cpath)))'); \
-		if [ "$$cjson" = nil ]; then echo "love-bundle: lua-cjson for LuaJIT (cjson.so) not found: luarocks --lua-version=5.1 install lua-cjson" >&2; exit 1; fi; \
-		echo "cp $$cjson $(LOVE_DIR)/cjson.so"; cp "$$cjson" $(LOVE_DIR)/cjson.so; \
-		notice=/usr/share/doc/lua-cjson/copyright; \
-		case "$$cjson" in /usr/lib/*) ;; *) notice=$$(ls "$${cjson%/lib/lua/5.1/cjson.so}"/lib/luarocks/rocks*/lua-cjson/*/LICENSE 2>/dev/null | head -n 1);; esac; \
-		if [ ! -f "$$notice" ]; then echo "love-bundle: lua-cjson's licence notice not found beside $$cjson: copy it to $(LOVE_DIR)/licenses/lua-cjson.txt" >&2; exit 1; fi; \
-		cp "$$notice" $(LOVE_DIR)/licenses/lua-cjson.txt
-	@echo "love-bundle: a player needs glibc >= $$(objdump -T $(LOVE_DIR)/aimlmusic/core.so $(LOVE_DIR)/cjson.so | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n -u | tail -n 1) and $$(objdump -p $(LOVE_DIR)/aimlmusic/core.so | awk '/NEEDED/ && /curl/ {print $$2}')"
+	@echo "love-bundle: a player needs glibc >= $$(objdump -T $(LOVE_DIR)/aimlmusic/core.so | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n -u | tail -n 1) and $$(objdump -p $(LOVE_DIR)/aimlmusic/core.so | awk '/NEEDED/ && /curl/ {print $$2}')"
 
 # core.dll for Windows, cross-built with mingw-w64 for LuaJIT's lua51.dll and libcurl
 # (WIN_CURL_DLL=libcurl-4.dll for MSYS2's; default libcurl-x64.dll, curl's own Windows build)
@@ -286,7 +278,7 @@ clean:
 # cancel and close against the mock, with the module and the harness built with -fsanitize=thread.
 TSAN_BUILD = build/tsan-lua5.4
 tsan: LUA = lua5.4
-tsan: deps-tsan
+tsan: deps-tsan build
 	@mkdir -p $(TSAN_BUILD)/aimlmusic
 	$(CC) $(ALL_CFLAGS) -O1 -g -fsanitize=thread -shared -o $(TSAN_BUILD)/aimlmusic/core.so $(SRC) \
 		$(CURL_LIBS) -lm -pthread

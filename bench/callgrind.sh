@@ -69,7 +69,7 @@ done
 
 # shellcheck disable=SC2046
 cc -O2 $(pkg-config --cflags libcurl) -o "$T/floor" bench/floor.c $(pkg-config --libs libcurl)
-"$LUA" -e 'local c = require "cjson"; io.write(c.encode(c.decode(io.read("*a"))))' <bench/params.json >"$T/body.json"
+"$LUA" -e 'local j = require "aimlmusic.json"; io.write(j.encode(j.decode(io.read("*a"))))' <bench/params.json >"$T/body.json"
 
 count() { # NAME N COMMAND...: runs it under callgrind, prints the instructions counted
   name=$1 n=$2

@@ -65,7 +65,7 @@ say() { echo "bench: $*" >&2; }
 pkg_ok() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]; }
 missing=""
 [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
-for p in python3-requests lua-socket curl; do pkg_ok "$p" || missing="$missing $p"; done
+for p in python3-requests lua-socket lua-cjson curl; do pkg_ok "$p" || missing="$missing $p"; done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     say "installing$missing"
@@ -288,8 +288,8 @@ BASE=http://127.0.0.1:$PORT
 wait_http "$BASE/v2/generate/audio?generation_id=x"
 say "nginx on $BASE"
 
-# The JSON body the floor sends: what the Lua peers send, encoded by cjson.
-"$LUA" -e 'local c = require "cjson"; io.write(c.encode(c.decode(io.read("*a"))))' <bench/params.json >"$T/body.json"
+# The JSON body the floor sends: what the module sends, encoded by its own JSON.
+"$LUA" -e 'local j = require "aimlmusic.json"; io.write(j.encode(j.decode(io.read("*a"))))' <bench/params.json >"$T/body.json"
 
 # --- 1. per-request cost
 CPU=$SERVER_CPU

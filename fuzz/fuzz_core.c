@@ -1,5 +1,5 @@
 /* libFuzzer harness: arbitrary bytes through the classifier and the validator (C under Lua),
- * inside a real Lua state with the real cjson. Neither may crash, leak or raise a Lua error
+ * inside a real Lua state. Neither may crash, leak or raise a Lua error
  * (an error from these functions would mean a bad body can break a user's program).
  *
  * Input: byte 0 picks the target.

@@ -16,7 +16,6 @@ description = {
 }
 dependencies = {
   "lua >= 5.1",
-  "lua-cjson >= 2.1",
 }
 external_dependencies = {
   -- Only the library is looked up: Debian keeps curl/curl.h in a multiarch include directory
@@ -98,7 +97,7 @@ build = {
     },
     -- MinGW or MSVC: libcurl's import library (libcurl.dll.a, libcurl.lib) for libcurl-x64.dll
     -- (curl's own Windows build) or libcurl-4.dll (MSYS2's), Winsock, and LuaJIT's lua51.dll or
-    -- Lua's DLL through LuaRocks' own link line. lua-cjson builds cjson.dll.
+    -- Lua's DLL through LuaRocks' own link line.
     windows = {
       modules = {
         ["aimlmusic.core"] = { libraries = { "libcurl", "ws2_32" } },

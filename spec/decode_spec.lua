@@ -1,8 +1,9 @@
--- The answers' decoder: the core decodes the plain JSON the API sends itself and hands the
--- rest to lua-cjson; either way st.raw is exactly what lua-cjson makes of the body.
+-- The answers' decoder, the core's own JSON (src/json.c), beside lua-cjson: st.raw is exactly
+-- what lua-cjson makes of the body, and a text lua-cjson refuses is refused, with where and why.
+-- The few texts lua-cjson takes that RFC 8259 does not ("1.", ".5") are refused.
 
 local response = require "aimlmusic.response"
--- The settings of the core's own instance (src/json.c).
+-- lua-cjson with the limits the core keeps.
 local cjson = require("cjson").new()
 cjson.decode_max_depth(64)
 cjson.decode_invalid_numbers(false)
@@ -41,13 +42,16 @@ local function raw_of(x)
   return st, err, body
 end
 
+-- lua-cjson takes these, JSON's grammar does not.
+local NOT_JSON = { ["1."] = true, [".5"] = true }
+
 local function check(x)
   local st, err, body = raw_of(x)
   local ok, want = pcall(cjson.decode, body)
-  if not ok then
+  if not ok or NOT_JSON[x] then
     assert.is_nil(st, x)
     assert.equal("protocol", err.kind, x)
-    assert.equal("response is not JSON: " .. want, err.message, x)
+    assert.matches("^response is not JSON: [%w ',:{}%[%]\\]+ at byte %d+$", err.message, nil, false, x)
     return
   end
   assert.is_table(st, x)
@@ -56,7 +60,7 @@ local function check(x)
 end
 
 describe("decoding answers", function()
-  it("makes what lua-cjson makes of plain JSON", function()
+  it("makes what lua-cjson makes of JSON", function()
     for _, x in ipairs {
       "1", "-1", "0", "-0", "0.5", "-0.5", "1e3", "1E+3", "2.5e-3", "123456789012345", "1234567890123456",
       "12345678901234567890", "9007199254740993", "1e400", "-1e400", "1e-400", "0.1", "3.14159265358979",
@@ -68,8 +72,9 @@ describe("decoding answers", function()
     end
   end)
 
-  it("leaves to lua-cjson what is not plain, malformed text included", function()
+  it("decodes escapes as lua-cjson does, and refuses what it refuses, saying where", function()
     for _, x in ipairs {
+      '"\\/\\\\\\b\\f\\n\\r\\t"', '"\\ud800"', '"\\udc00"', '"\\ud800\\u0041"', '"\\u00"', '"\\x"', '"a\\',
       '"a\\"b"', '"\\u00e9"', '"\\ud83c\\udfb5"', "01", "1.", "+1", ".5", "1e", "-", "--1", "0x10", "inf",
       "nan", "NaN", "Infinity", "tru", "nul", "[1,]", "[1 2]", '{"a" 1}', '{"a":1,}', "{1:2}", "[", "]", "{",
       '"abc', "[1]x", "",

@@ -25,8 +25,9 @@ describe("validate.encode", function()
   end)
 end)
 
--- The body written byte for byte as lua-cjson (with the core's settings) writes each member, in
--- the order the body has them: strings escaped alike, whole numbers alike, nested objects alike.
+-- The body written byte for byte as lua-cjson (with the core's limits) writes each member, in
+-- the order the body has them, but for the forward slash, which the core leaves as it is:
+-- strings escaped alike, whole numbers alike, nested objects alike.
 describe("validate.encode, beside lua-cjson", function()
   local cjson = require("cjson").new()
   cjson.encode_max_depth(64)
@@ -65,6 +66,11 @@ describe("validate.encode, beside lua-cjson", function()
     return "{" .. table.concat(parts, ",") .. "}"
   end
 
+  -- lua-cjson 2.1.0 writes "/" as "\/"; escapes are read in pairs, so "\\/" stays as it is.
+  local function slashes_as_they_are(s)
+    return (s:gsub("\\(.)", function(c) return c == "/" and "/" or "\\" .. c end))
+  end
+
   -- A random valid UTF-8 string of n code points, control bytes, quotes, slashes and DEL among them.
   local function random_text(n)
     local out = {}
@@ -93,16 +99,16 @@ describe("validate.encode, beside lua-cjson", function()
           lyrics_optimizer = true },
       } do
         local body = assert(validate.encode(params, models))
-        assert.equal(as_cjson(body), body, "seed " .. seed)
+        assert.equal(slashes_as_they_are(as_cjson(body)), body, "seed " .. seed)
       end
     end
   end)
 
-  it("leaves other numbers to lua-cjson", function()
-    for _, seed in ipairs { 0, 7, 99999999999999, 100000000000000, 2 ^ 53, 1e15 } do
+  it("writes every whole number up to 2^53 exactly, as digits", function()
+    for _, seed in ipairs { 0, 7, 99999999999999, 100000000000000, 1e15, 2 ^ 53 - 1, 2 ^ 53 } do
       local body = assert(validate.encode({ model = "google/lyria2", prompt = "a calm tune", seed = seed }, models))
-      assert.equal(as_cjson(body), body)
-      if seed < 1e14 then assert.equal(seed, json.decode(body).seed) end
+      assert.equal(("%.0f"):format(seed), body:match('"seed":(%d+)'))
+      assert.equal(seed, json.decode(body).seed)
     end
   end)
 end)

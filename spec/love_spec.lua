@@ -128,15 +128,23 @@ describe("examples/love in headless LÖVE #posix", function()
     local ok = execute("cd " .. q(dir) .. " && sh readme.sh >" .. q(dir .. "/bundle.log") .. " 2>&1")
     assert(ok, "the README's LÖVE lines failed:\n" .. (read_file(dir .. "/bundle.log") or ""))
     assert.matches("a player needs glibc >= 2%.%d+ and libcurl%.so%.4", read_file(dir .. "/bundle.log"))
-    -- What a game needs and nothing else: no command line, mock server or Neovim plugin; every
-    -- third-party notice (lua-cjson's; libcurl is the system's, not shipped).
+    -- What a game needs and nothing else: no command line, mock server or Neovim plugin, no
+    -- other native module (libcurl is the system's, not shipped); the notice.
     local files = util.sh("cd " .. q(root .. "/build/love") .. " && env -u LD_PRELOAD find . -type f | sort")
     for _, absent in ipairs({ "/cli", "/mock", "/nvim/", "health.lua", "/uv.lua", "cqueues.lua" }) do
       assert.is_nil(files:find(absent, 1, true), absent .. " in the bundle:\n" .. files)
     end
     assert.is_nil(files:find("curl", 1, true), files)
-    assert.matches("lua%-cjson", read_file(root .. "/build/love/licenses/lua-cjson.txt"))
-    assert.matches("Permission is hereby granted", read_file(root .. "/build/love/licenses/lua-cjson.txt"))
+    assert.same({ "./aimlmusic/core.so" }, (function()
+      local so = {}
+      for f in files:gmatch("[^\n]+") do if f:match("%.so$") then so[#so + 1] = f end end
+      return so
+    end)())
+    assert.same({ "./licenses/aimlmusic.txt" }, (function()
+      local l = {}
+      for f in files:gmatch("[^\n]+") do if f:match("^%./licenses/") then l[#l + 1] = f end end
+      return l
+    end)())
     assert.matches("^MIT License", read_file(root .. "/build/love/licenses/aimlmusic.txt"))
     local archive = dir .. "/mygame.love"
     assert.truthy(read_file(archive), "the README's lines made no mygame.love")
@@ -175,10 +183,10 @@ describe("examples/love in headless LÖVE #posix", function()
     print(("\n  love: a fresh client in a .love had the 3 s job's track %.2f s after love.load"):format(res.generate_s))
     local scale = tonumber(os.getenv("AIMLMUSIC_TIME_SCALE")) or 1 -- valgrind: the Makefile says
     assert.is_true(res.generate_s >= 3 and res.generate_s < 3 + 3 * scale, res.generate_s .. " s")
-    -- Both native modules were copied out of the archive into the save directory.
+    -- The native module was copied out of the archive into the save directory, and an older
+    -- version's copies (its cjson.so among them) are gone.
     local copied = util.sh("cd " .. q(data) .. " && env -u LD_PRELOAD find . -path '*aimlmusic-native*' -name '*.so' | sort")
     assert.matches("/aimlmusic/core%.so\n", copied)
-    assert.matches("/cjson%.so\n", copied)
     assert.is_nil(copied:find("00000000", 1, true), copied)
     assert.is_nil(util.read_file(old .. "/cjson.so"), "an older copy was left")
   end)

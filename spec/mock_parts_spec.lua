@@ -21,7 +21,7 @@ describe("the mock's parts", function()
       local src = assert(util.read_file(root .. "/lua/aimlmusic/mock/" .. name .. ".lua")):gsub("%-%-[^\n]*", "")
       for dep in src:gmatch("require%s*%(?%s*[\"']([%w_.]+)[\"']") do
         local part = dep:match("^aimlmusic%.mock%.([%w_]+)$")
-        -- aimlmusic.json, the library's one JSON instance, is a leaf: it requires only cjson
+        -- aimlmusic.json, the library's JSON, is a leaf: it requires only the core
         assert.truthy(part or dep == "aimlmusic.json" or not dep:match("^aimlmusic"), name .. " requires " .. dep)
         if part then
           assert.truthy(rank[part] < rank[name], name .. " requires " .. dep .. ", which is not below it")

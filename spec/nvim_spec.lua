@@ -415,7 +415,7 @@ end)
     assert.matches("core [%d.]+: " .. (root .. "/lua/aimlmusic/core.so"):gsub("%p", "%%%0"), text)
     assert.matches("libcurl/%d", text)
     assert.matches("TLS backend: %a+", text)
-    assert.matches("lua%-cjson", text)
+    assert.matches("JSON: the core's own", text)
     assert.matches("AIMLAPI_KEY is set %(not shown%)", text)
     assert.matches("writable: .*jobs%.journal", text)
     assert.matches("no unfinished jobs", text)
@@ -423,7 +423,7 @@ end)
     assert.is_nil(text:find("ERROR", 1, true), text)
   end)
 
-  it("without lua-cjson installed, Neovim's own vim.json stands in", function()
+  it("with no lua-cjson anywhere, the plugin generates: the JSON is the core's own", function()
     local case = new_case()
     local res = run(case, HEAD .. [[
 package.path, package.cpath = "", "" -- nothing but the runtimepath: no system lua-cjson
@@ -436,11 +436,11 @@ H.run(function()
 end)
 ]])
     assert.is_true(#read_file(case .. "/song.mp3") > 0)
-    assert.matches("vim%.json", res.text)
+    assert.matches("JSON: the core's own", res.text)
     assert.equal(1, #posts())
   end)
 
-  it("the C core on its own, with no lua-cjson anywhere, decodes with vim.json: null, depth, numbers", function()
+  it("the C core on its own, with no lua-cjson anywhere, decodes with its own JSON: null, depth, numbers", function()
     local case = new_case()
     local res = run(case, [[
 local H = dofile(os.getenv("AIMLMUSIC_NVIM_HELPER"))
@@ -825,7 +825,7 @@ end)
       assert.truthy(out:find("at " .. copy .. "/lua/aimlmusic/core.so", 1, true), out)
     end)
 
-  it("the library alone, in a Neovim without lua-cjson: generate with a journal, through vim.json; "
+  it("the library alone, in a Neovim without lua-cjson: generate with a journal; "
     .. "a 3 s job's track within 6 s",
     function()
       local case = new_case()
@@ -850,13 +850,12 @@ H.run(function()
   local st, err = task:result()
   local f = io.open(journal, "rb")
   H.finish { ok = st ~= nil, err = tostring(err), path = st and st.path, took = took,
-    json = require("aimlmusic.json").source, cjson = (pcall(require, "cjson")),
+    cjson = (pcall(require, "cjson")),
     journal = f and f:read("*a"), pending = #client:pending() }
 end)
 ]])
     assert.is_true(res.ok, res.err)
     assert.is_false(res.cjson)
-    assert.equal("vim.json", res.json)
     assert.equal(case .. "/lib.mp3", res.path)
     assert.is_true(#read_file(case .. "/lib.mp3") > 0)
     assert.matches('"op":"submit"', res.journal)

@@ -31,9 +31,11 @@ describe("the Windows zip #windows", function()
     local log = util.sh("cd " .. q(drive_c) .. " && " .. wine .. " " .. q(home .. "\\luajit.exe") .. " -e "
       .. q("local m = require 'aimlmusic'; print(m._VERSION, m.validate{model = 'minimax/music-2.0'})")
       .. " </dev/null 2>&1; echo rc=$?")
-    -- validate is the core's (core.dll), its error built with cjson (cjson.dll).
+    -- validate is the core's (core.dll), with its own JSON: the zip has no other module.
     local want = "^aimlmusic %d+%.%d+%.%d+\tnil\taimlmusic: validation: [^\n]*prompt[^\n]*\nrc=0%s*$"
     assert.matches(want, (log:gsub("\r", "")))
+    local files = util.sh("cd " .. q(drive_c .. "/" .. name) .. " && find . -name '*.dll' | LC_ALL=C sort")
+    assert.equal("./aimlmusic/core.dll\n./libcurl-x64.dll\n./lua/aimlmusic/core.dll\n./lua51.dll\n", files)
   end)
 
   -- What Neovim does: its LuaJIT (here one in a folder of its own, as nvim.exe's) loads

@@ -54,7 +54,6 @@ static void core_init_once(void) {
 AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   platform_once_run(&core_once, core_init_once);
   if (!core_ready) return luaL_error(L, "curl_global_init failed");
-  json_open(L);
   lua_newtable(L);
   error_open(L);
   class_define(L, ENGINE_MT, drive_methods, engine_close, engine_tostring);

@@ -1,181 +1,127 @@
-/* json: the module's private lua-cjson instance. Owns: finding cjson (or Neovim's vim.json),
- * its settings (depth limit, invalid numbers refused), decode, encode and null; a decoder of
- * its own for the plain answers the API sends, which builds the very tables lua-cjson would
- * and hands anything else to lua-cjson; an encoder of its own for request bodies, which writes
- * the very bytes lua-cjson would (its escapes learnt from it) or leaves the body to it. Must
- * not know: what the JSON means (response.c, lua/aimlmusic/validate.lua do). */
+/* json: the module's JSON, a codec of its own (so the library needs no other module). Owns:
+ * decoding a text (RFC 8259, at most JSON_MAX_DEPTH deep) into what lua-cjson made of it: every
+ * number a float, null the light userdata NULL (lua-cjson's null; core.json_null), arrays and
+ * objects as plain tables, the last of duplicate keys kept; where and why a text is not JSON;
+ * and encoding a value: strings (", \ and control bytes escaped, other bytes as they are),
+ * booleans, null, numbers (whole ones exact, others to 14 significant digits, NaN and the
+ * infinities refused), a table with the keys 1..n as an array, one with string keys as an
+ * object, an empty one as {}. Must not know: what the JSON means (response.c, the Lua modules). */
 #include "json.h"
 
+#include <locale.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Registry keys: addresses are unique per process, the values are per Lua state. */
-static const char json_decode_key = 'd';
-static const char json_encode_key = 'e';
-static const char json_null_key = 'n';
-static const char json_plain_key = 'p';   /* true: lua-cjson, whose results plain_decode copies */
-static const char json_escapes_key = 'x'; /* lua-cjson's escape of each byte, for plain_encode */
-static const char json_scratch_key = 's'; /* plain_encode's buffer, kept for the next body */
+/* ---- decoding ---- */
 
-/* How lua-cjson writes each byte inside a string: a userdata in the registry (Lua's memory,
- * nothing to free). */
-typedef struct {
-  unsigned char len[256];
-  char esc[256][6];
-} json_escapes;
-
-/* Pushes lua-cjson's module: require "cjson" or, where it cannot be required (inside Neovim
- * with no lua-cjson installed), Neovim's built-in vim.json, which is lua-cjson itself with the
- * same new(), setters and null. Raises require's error when neither is there. Returns whether
- * it is lua-cjson. */
-static int json_push_module(lua_State *L) {
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "cjson");
-  if (lua_pcall(L, 1, 1, 0) == 0) return 1;
-  lua_getglobal(L, "vim");
-  if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, "json");
-    if (lua_istable(L, -1)) {
-      lua_getfield(L, -1, "new");
-      if (lua_isfunction(L, -1)) {
-        lua_pop(L, 1);
-        lua_replace(L, -3); /* the module, over require's message */
-        lua_pop(L, 1);      /* vim */
-        return 0;
-      }
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  lua_error(L); /* require's own message: where it looked */
-  return 0;
-}
-
-static void json_call_setter(lua_State *L, int inst, const char *name, int arg) {
-  lua_getfield(L, inst, name);
-  if (lua_isfunction(L, -1)) {
-    lua_pushinteger(L, arg);
-    lua_call(L, 1, 0);
-  } else {
-    lua_pop(L, 1);
-  }
-}
-
-/* Whether the plain decoder makes what the instance at inst makes: lua-cjson (vim.json has
- * options of its own), decoding whole numbers as floats (as 2.1.0 does, on every Lua). */
-static int json_plain_agrees(lua_State *L, int inst, int is_cjson) {
-  int agrees = 0;
-  if (!is_cjson) return 0;
-  lua_getfield(L, inst, "decode");
-  lua_pushliteral(L, "[1]");
-  if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
-    lua_rawgeti(L, -1, 1);
-#if LUA_VERSION_NUM >= 503
-    agrees = lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1);
-#else
-    agrees = lua_type(L, -1) == LUA_TNUMBER;
-#endif
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  return agrees;
-}
-
-/* Learns from the instance at inst how it writes each byte inside a string: one string of the
- * 256 bytes encoded, read back escape by escape ("\\uXXXX", "\\x" or the byte). Registers nothing
- * unless that reading accounts for every byte (the encoder is then lua-cjson's alone). */
-static void json_learn_escapes(lua_State *L, int inst, int is_cjson) {
-  char all[256];
-  const char *out;
-  size_t n, at = 1;
-  int i;
-  json_escapes *e;
-  if (!is_cjson) return;
-  for (i = 0; i < 256; i++) all[i] = (char)i;
-  lua_getfield(L, inst, "encode");
-  lua_pushlstring(L, all, sizeof all);
-  if (lua_pcall(L, 1, 1, 0) != 0 || lua_type(L, -1) != LUA_TSTRING) {
-    lua_pop(L, 1);
-    return;
-  }
-  out = lua_tolstring(L, -1, &n);
-  lua_pushlightuserdata(L, (void *)&json_escapes_key);
-  e = (json_escapes *)lua_newuserdata(L, sizeof *e);
-  for (i = 0; i < 256; i++) {
-    size_t len = at < n && out[at] == '\\' ? (at + 1 < n && out[at + 1] == 'u' ? 6 : 2) : 1;
-    if (at + len >= n || (len == 1 && (unsigned char)out[at] != i)) break;
-    memcpy(e->esc[i], out + at, len);
-    e->len[i] = (unsigned char)len;
-    at += len;
-  }
-  if (i == 256 && n > 0 && out[0] == '"' && at == n - 1 && out[at] == '"') lua_rawset(L, LUA_REGISTRYINDEX);
-  else lua_pop(L, 2);
-  lua_pop(L, 1); /* the encoded string */
-}
-
-void json_open(lua_State *L) {
-  int inst, is_cjson;
-  is_cjson = json_push_module(L);
-  lua_getfield(L, -1, "new");
-  lua_call(L, 0, 1);
-  inst = lua_gettop(L);
-  json_call_setter(L, inst, "decode_max_depth", JSON_MAX_DEPTH);
-  json_call_setter(L, inst, "encode_max_depth", JSON_MAX_DEPTH);
-  lua_getfield(L, inst, "decode_invalid_numbers");
-  lua_pushboolean(L, 0);
-  lua_call(L, 1, 0);
-  lua_getfield(L, inst, "encode_invalid_numbers");
-  lua_pushboolean(L, 0);
-  lua_call(L, 1, 0);
-  lua_pushlightuserdata(L, (void *)&json_decode_key);
-  lua_getfield(L, inst, "decode");
-  lua_rawset(L, LUA_REGISTRYINDEX);
-  lua_pushlightuserdata(L, (void *)&json_encode_key);
-  lua_getfield(L, inst, "encode");
-  lua_rawset(L, LUA_REGISTRYINDEX);
-  lua_pushlightuserdata(L, (void *)&json_null_key);
-  lua_getfield(L, inst, "null");
-  lua_rawset(L, LUA_REGISTRYINDEX);
-  lua_pushlightuserdata(L, (void *)&json_plain_key);
-  lua_pushboolean(L, json_plain_agrees(L, inst, is_cjson));
-  lua_rawset(L, LUA_REGISTRYINDEX);
-  json_learn_escapes(L, inst, is_cjson);
-  lua_pop(L, 2); /* instance, module */
-}
-
-static int json_call(lua_State *L, const void *key) {
-  lua_pushlightuserdata(L, (void *)key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  lua_insert(L, -2);
-  return lua_pcall(L, 1, 1, 0) == 0;
-}
-
-/* The plain decoder: the JSON the API answers with (objects, arrays, strings without escapes,
- * numbers in JSON's own grammar, true, false, null, at most JSON_MAX_DEPTH deep), decoded into
- * what lua-cjson makes of it: every number a float, null its null, arrays without a metatable,
- * the last of duplicate keys kept. An object's members wait on the stack and go into a table
- * made at its full size. Anything else, a malformed text included, is not this decoder's to
- * judge: it stops, and lua-cjson decodes the text (or says why not). */
+/* A text being decoded; why: the first failure, at p. */
 typedef struct {
   lua_State *L;
   const char *p, *end;
-  int null; /* stack index of the null value */
-} plain;
+  const char *why;
+  int escapes; /* whether the text has a backslash anywhere */
+} dec;
 
-static void plain_ws(plain *d) {
+static int dec_fail(dec *d, const char *why) {
+  if (d->why == NULL) d->why = why;
+  return 0;
+}
+
+static void dec_ws(dec *d) {
   while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t')) d->p++;
 }
 
-/* A string at d->p (its opening quote), pushed; 0 when it is not closed. The text holds no
- * backslash (plain_decode), so the string is the bytes up to the next quote, control bytes
- * included, as lua-cjson takes them. */
-static int plain_string(plain *d) {
-  const char *s = ++d->p, *e = (const char *)memchr(s, '"', (size_t)(d->end - s));
-  if (e == NULL) return 0;
-  lua_pushlstring(d->L, s, (size_t)(e - s));
-  d->p = e + 1;
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* The 4 hex digits at p as a value, or -1. */
+static long dec_hex4(const char *p, const char *end) {
+  long v = 0;
+  int i, h;
+  if (end - p < 4) return -1;
+  for (i = 0; i < 4; i++) {
+    if ((h = hex_digit(p[i])) < 0) return -1;
+    v = v << 4 | h;
+  }
+  return v;
+}
+
+/* Adds code point cp (at most U+10FFFF, not a surrogate) as UTF-8. */
+static void add_utf8(luaL_Buffer *b, unsigned long cp) {
+  char u[4];
+  size_t n;
+  if (cp < 0x80) u[0] = (char)cp, n = 1;
+  else if (cp < 0x800) u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63)), n = 2;
+  else if (cp < 0x10000)
+    u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 63)), u[2] = (char)(0x80 | (cp & 63)), n = 3;
+  else
+    u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 63)), u[2] = (char)(0x80 | (cp >> 6 & 63)),
+    u[3] = (char)(0x80 | (cp & 63)), n = 4;
+  luaL_addlstring(b, u, n);
+}
+
+/* The string at d->p (its opening quote), pushed. Bytes are taken as they are, control bytes
+ * included (as lua-cjson takes them); an escape is resolved, a \u pair of surrogates into one
+ * code point, a lone surrogate refused. Without a backslash, one push of the bytes (found with
+ * memchr when the text has no backslash at all: the API's answers). */
+static int dec_string(dec *d) {
+  const char *s = ++d->p, *q = s;
+  luaL_Buffer b;
+  if (!d->escapes) {
+    if ((q = (const char *)memchr(s, '"', (size_t)(d->end - s))) == NULL) q = d->end;
+  } else {
+    while (q < d->end && *q != '"' && *q != '\\') q++;
+  }
+  if (q < d->end && *q == '"') {
+    lua_pushlstring(d->L, s, (size_t)(q - s));
+    d->p = q + 1;
+    return 1;
+  }
+  luaL_buffinit(d->L, &b);
+  for (;;) {
+    long cp, lo;
+    luaL_addlstring(&b, s, (size_t)(q - s));
+    if (q == d->end) {
+      d->p = q;
+      return dec_fail(d, "unfinished string");
+    }
+    if (*q == '"') break;
+    d->p = q; /* at the backslash, for a failure */
+    if (++q == d->end) return dec_fail(d, "unfinished string");
+    switch (*q++) {
+      case '"': luaL_addchar(&b, '"'); break;
+      case '\\': luaL_addchar(&b, '\\'); break;
+      case '/': luaL_addchar(&b, '/'); break;
+      case 'b': luaL_addchar(&b, '\b'); break;
+      case 'f': luaL_addchar(&b, '\f'); break;
+      case 'n': luaL_addchar(&b, '\n'); break;
+      case 'r': luaL_addchar(&b, '\r'); break;
+      case 't': luaL_addchar(&b, '\t'); break;
+      case 'u':
+        if ((cp = dec_hex4(q, d->end)) < 0) return dec_fail(d, "bad \\u escape");
+        q += 4;
+        if (cp >= 0xdc00 && cp <= 0xdfff) return dec_fail(d, "lone surrogate in a \\u escape");
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          if (d->end - q < 6 || q[0] != '\\' || q[1] != 'u' || (lo = dec_hex4(q + 2, d->end)) < 0xdc00 || lo > 0xdfff)
+            return dec_fail(d, "lone surrogate in a \\u escape");
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          q += 6;
+        }
+        add_utf8(&b, (unsigned long)cp);
+        break;
+      default: return dec_fail(d, "bad escape");
+    }
+    s = q;
+    while (q < d->end && *q != '"' && *q != '\\') q++;
+  }
+  luaL_pushresult(&b);
+  d->p = q + 1;
   return 1;
 }
 
@@ -184,13 +130,13 @@ static int is_digit(char c) {
 }
 
 /* A number in JSON's grammar at d->p, pushed as a float. Whole numbers of up to 15 digits are
- * exact in a double; the rest goes through strtod, unless the locale reads it otherwise. */
-static int plain_number(plain *d) {
+ * exact in a double; the rest goes through strtod, with the locale's decimal point. */
+static int dec_number(dec *d) {
   const char *s = d->p, *q = s;
   int frac = 0, digits = 0;
   double x = 0;
   if (q < d->end && *q == '-') q++;
-  if (q == d->end || !is_digit(*q)) return 0;
+  if (q == d->end || !is_digit(*q)) return dec_fail(d, "expected a value");
   if (*q == '0') {
     q++;
     digits = 1;
@@ -199,23 +145,24 @@ static int plain_number(plain *d) {
   }
   if (q < d->end && *q == '.') {
     frac = 1;
-    if (++q == d->end || !is_digit(*q)) return 0;
+    if (++q == d->end || !is_digit(*q)) return dec_fail(d, "bad number");
     while (q < d->end && is_digit(*q)) q++;
   }
   if (q < d->end && (*q == 'e' || *q == 'E')) {
     frac = 1;
     if (++q < d->end && (*q == '+' || *q == '-')) q++;
-    if (q == d->end || !is_digit(*q)) return 0;
+    if (q == d->end || !is_digit(*q)) return dec_fail(d, "bad number");
     while (q < d->end && is_digit(*q)) q++;
   }
   if (frac || digits > 15) {
-    char buf[64], *stop;
+    char buf[400], *stop, *dot;
     size_t n = (size_t)(q - s);
-    if (n >= sizeof buf) return 0;
+    if (n >= sizeof buf) return dec_fail(d, "number too long");
     memcpy(buf, s, n);
     buf[n] = '\0';
+    if ((dot = strchr(buf, '.')) != NULL) *dot = localeconv()->decimal_point[0];
     x = strtod(buf, &stop);
-    if (stop != buf + n) return 0;
+    if (stop != buf + n) return dec_fail(d, "bad number");
   } else if (*s == '-') {
     x = -x;
   }
@@ -224,40 +171,43 @@ static int plain_number(plain *d) {
   return 1;
 }
 
-static int plain_word(plain *d, const char *w, size_t n) {
-  if ((size_t)(d->end - d->p) < n || memcmp(d->p, w, n) != 0) return 0;
+static int dec_word(dec *d, const char *w, size_t n) {
+  if ((size_t)(d->end - d->p) < n || memcmp(d->p, w, n) != 0) return dec_fail(d, "expected a value");
   d->p += n;
   return 1;
 }
 
-static int plain_value(plain *d, int depth);
+static int dec_value(dec *d, int depth);
 
-static int plain_object(plain *d, int depth) {
+/* An object's members wait on the stack and go into a table made at its full size. */
+static int dec_object(dec *d, int depth) {
   lua_State *L = d->L;
   int base = lua_gettop(L), pairs = 0, i;
   d->p++;
-  plain_ws(d);
+  dec_ws(d);
   if (d->p < d->end && *d->p == '}') {
     d->p++;
     lua_createtable(L, 0, 0);
     return 1;
   }
   for (;;) {
-    if (!lua_checkstack(L, 4)) return 0;
-    plain_ws(d);
-    if (d->p == d->end || *d->p != '"' || !plain_string(d)) return 0;
-    plain_ws(d);
-    if (d->p == d->end || *d->p++ != ':') return 0;
-    plain_ws(d);
-    if (!plain_value(d, depth)) return 0;
+    if (!lua_checkstack(L, 6)) return dec_fail(d, "object too large");
+    dec_ws(d);
+    if (d->p == d->end || *d->p != '"') return dec_fail(d, "expected a string key");
+    if (!dec_string(d)) return 0;
+    dec_ws(d);
+    if (d->p == d->end || *d->p != ':') return dec_fail(d, "expected ':'");
+    d->p++;
+    dec_ws(d);
+    if (!dec_value(d, depth)) return 0;
     pairs++;
-    plain_ws(d);
-    if (d->p == d->end) return 0;
-    if (*d->p == ',') {
+    dec_ws(d);
+    if (d->p < d->end && *d->p == ',') {
       d->p++;
       continue;
     }
-    if (*d->p++ != '}') return 0;
+    if (d->p == d->end || *d->p != '}') return dec_fail(d, "expected ',' or '}'");
+    d->p++;
     break;
   }
   lua_createtable(L, 0, pairs);
@@ -271,236 +221,312 @@ static int plain_object(plain *d, int depth) {
   return 1;
 }
 
-static int plain_array(plain *d, int depth) {
+static int dec_array(dec *d, int depth) {
   lua_State *L = d->L;
   int n = 0;
   d->p++;
   lua_createtable(L, 0, 0);
-  plain_ws(d);
+  dec_ws(d);
   if (d->p < d->end && *d->p == ']') {
     d->p++;
     return 1;
   }
   for (;;) {
-    if (!lua_checkstack(L, 4)) return 0;
-    plain_ws(d);
-    if (!plain_value(d, depth)) return 0;
+    if (!lua_checkstack(L, 6)) return dec_fail(d, "array too large");
+    dec_ws(d);
+    if (!dec_value(d, depth)) return 0;
     lua_rawseti(L, -2, ++n);
-    plain_ws(d);
-    if (d->p == d->end) return 0;
-    if (*d->p == ',') {
+    dec_ws(d);
+    if (d->p < d->end && *d->p == ',') {
       d->p++;
       continue;
     }
-    return *d->p++ == ']';
+    if (d->p == d->end || *d->p != ']') return dec_fail(d, "expected ',' or ']'");
+    d->p++;
+    return 1;
   }
 }
 
-/* The value at d->p, pushed; 0 (with the stack as it may be) when the text is not plain. */
-static int plain_value(plain *d, int depth) {
-  if (d->p == d->end) return 0;
+/* The value at d->p, pushed; 0 (with the stack as it may be) and d->why on a failure. */
+static int dec_value(dec *d, int depth) {
+  if (d->p == d->end) return dec_fail(d, "expected a value");
   switch (*d->p) {
-    case '{': return depth < JSON_MAX_DEPTH && plain_object(d, depth + 1);
-    case '[': return depth < JSON_MAX_DEPTH && plain_array(d, depth + 1);
-    case '"': return plain_string(d);
+    case '{':
+      if (depth >= JSON_MAX_DEPTH) return dec_fail(d, "nested too deep");
+      return dec_object(d, depth + 1);
+    case '[':
+      if (depth >= JSON_MAX_DEPTH) return dec_fail(d, "nested too deep");
+      return dec_array(d, depth + 1);
+    case '"': return dec_string(d);
     case 't':
-      if (!plain_word(d, "true", 4)) return 0;
+      if (!dec_word(d, "true", 4)) return 0;
       lua_pushboolean(d->L, 1);
       return 1;
     case 'f':
-      if (!plain_word(d, "false", 5)) return 0;
+      if (!dec_word(d, "false", 5)) return 0;
       lua_pushboolean(d->L, 0);
       return 1;
     case 'n':
-      if (!plain_word(d, "null", 4)) return 0;
-      lua_pushvalue(d->L, d->null);
+      if (!dec_word(d, "null", 4)) return 0;
+      lua_pushlightuserdata(d->L, NULL);
       return 1;
-    default: return plain_number(d);
+    default: return dec_number(d);
   }
-}
-
-/* Pushes the value of s and returns 1 when the plain decoder takes it, else pushes nothing
- * and returns 0. */
-static int plain_decode(lua_State *L, const char *s, size_t n) {
-  plain d;
-  int top = lua_gettop(L), ok;
-  lua_pushlightuserdata(L, (void *)&json_plain_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  ok = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  if (!ok || memchr(s, '\\', n) != NULL || !lua_checkstack(L, 8)) return 0;
-  lua_pushlightuserdata(L, (void *)&json_null_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  d.L = L;
-  d.p = s;
-  d.end = s + n;
-  d.null = lua_gettop(L);
-  plain_ws(&d);
-  ok = plain_value(&d, 0);
-  plain_ws(&d);
-  if (!ok || d.p != d.end) {
-    lua_settop(L, top);
-    return 0;
-  }
-  lua_replace(L, top + 1); /* the value, over null */
-  return 1;
 }
 
 int json_decode(lua_State *L, const char *s, size_t n) {
-  if (plain_decode(L, s, n)) return 1;
-  lua_pushlstring(L, s, n);
-  return json_call(L, &json_decode_key);
+  dec d;
+  int top = lua_gettop(L), ok;
+  d.L = L;
+  d.p = s;
+  d.end = s + n;
+  d.why = NULL;
+  d.escapes = n > 0 && memchr(s, '\\', n) != NULL;
+  if (!lua_checkstack(L, 8)) return lua_pushliteral(L, "JSON: out of stack"), 0;
+  dec_ws(&d);
+  ok = dec_value(&d, 0);
+  if (ok) {
+    dec_ws(&d);
+    if (d.p != d.end) ok = dec_fail(&d, "text after the value");
+  }
+  if (ok) return 1;
+  lua_settop(L, top);
+  lua_pushfstring(L, "%s at byte %d", d.why, (int)(d.p - s) + 1);
+  return 0;
 }
 
-/* The plain encoder: a request body (objects with string keys; strings, booleans, null and
- * whole numbers under 1e14, as lua-cjson writes them with its 14 significant digits) written
- * as lua-cjson writes it: members in lua_next's order, bytes escaped as it escapes them, an
- * empty table as {}. Anything else (an array, another number, a body of more than
- * JSON_PLAIN_MAX bytes of strings) is lua-cjson's to write or refuse. A first walk checks the
- * value and bounds its size; the second writes it into a buffer of that size: one kept in the
- * registry from body to body (up to JSON_SCRATCH_MAX bytes), since a new one per body costs
- * more in collection than the writing. */
-#define JSON_PLAIN_MAX ((size_t)256 * 1024)
-#define JSON_SCRATCH_MAX ((size_t)64 * 1024)
-#define JSON_PLAIN_DEPTH 16
-#define JSON_PLAIN_WHOLE 99999999999999.0 /* 14 digits: %.14g writes every digit */
+int json_isnull(lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
+}
 
-/* The whole number at idx, or 0 when it is not one plain_encode writes itself. */
-static int plain_whole(lua_State *L, int idx, long long *out) {
+/* ---- encoding ---- */
+
+/* A first walk checks the value and bounds its size; the second writes it into a buffer of that
+ * size: one kept in the registry from body to body (up to JSON_SCRATCH_MAX bytes), since a new one
+ * per body costs more in collection than the writing. */
+#define JSON_SCRATCH_MAX ((size_t)64 * 1024)
+#define JSON_WHOLE 9007199254740992.0 /* 2^53: every whole double up to it is exact */
+#define JSON_SHORT 4096               /* strings shorter are bounded at 6 bytes a byte, longer ones counted */
+static const char json_scratch_key = 's';
+
+/* Whether a byte goes into a string as it is: not ", \, a control byte or DEL. */
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+static const unsigned char as_is[256] = {
+    R16(0), R16(0),                                 /* 0x00-0x1f */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: " */
+    R16(1), R16(1),                                 /* 0x30-0x4f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50-0x5f: backslash */
+    R16(1),                                         /* 0x60-0x6f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70-0x7f: DEL */
+    R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1)};
+#undef R16
+
+typedef struct {
+  lua_State *L;
+  const char *why; /* the first failure */
+} enc;
+
+static int enc_fail(enc *e, const char *why) {
+  if (e->why == NULL) e->why = why;
+  return 0;
+}
+
+/* Whether none of the 8 bytes at s needs an escape. */
+static int clean8(const unsigned char *s) {
+  return (as_is[s[0]] & as_is[s[1]] & as_is[s[2]] & as_is[s[3]] & as_is[s[4]] & as_is[s[5]] & as_is[s[6]] &
+          as_is[s[7]]) == 1;
+}
+
+/* The bytes of s written as a JSON string: counted for a long one, bounded for a short one. */
+static size_t string_size(const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0, size = n + 2;
+  if (n < JSON_SHORT) return 6 * n + 2;
+  while (i < n) {
+    while (n - i >= 8 && clean8(u + i)) i += 8;
+    if (i < n) size += as_is[u[i++]] ? 0 : 5;
+  }
+  return size;
+}
+
+/* The whole number at idx that is written as digits, in *out; 0 for any other number. */
+static int whole_number(lua_State *L, int idx, long long *out) {
   lua_Number x;
 #if LUA_VERSION_NUM >= 503
   if (lua_isinteger(L, idx)) {
-    lua_Integer i = lua_tointeger(L, idx);
-    if (i < -(lua_Integer)JSON_PLAIN_WHOLE || i > (lua_Integer)JSON_PLAIN_WHOLE) return 0;
-    *out = (long long)i;
+    *out = (long long)lua_tointeger(L, idx);
     return 1;
   }
 #endif
   x = lua_tonumber(L, idx);
-  if (!(x >= -JSON_PLAIN_WHOLE && x <= JSON_PLAIN_WHOLE) || x != floor(x) || (x == 0 && signbit(x))) return 0;
+  if (!(x >= -JSON_WHOLE && x <= JSON_WHOLE) || x != floor(x) || (x == 0 && signbit(x))) return 0;
   *out = (long long)x;
   return 1;
 }
 
-/* First walk: adds to *size a bound on the bytes of the value at idx; 0 when it is not plain. */
-static int plain_measure(lua_State *L, int idx, int depth, size_t *size) {
+/* First walk: adds to *size a bound on the bytes of the value at idx; 0 and e->why when it
+ * cannot be written. */
+static int enc_measure(enc *e, int idx, int depth, size_t *size) {
+  lua_State *L = e->L;
+  size_t n;
   long long whole;
+  const char *s;
   switch (lua_type(L, idx)) {
-    case LUA_TSTRING: *size += 6 * lua_rawlen(L, idx) + 2; break;
-    case LUA_TBOOLEAN: *size += 5; break;
+    case LUA_TSTRING:
+      s = lua_tolstring(L, idx, &n);
+      *size += string_size(s, n);
+      return 1;
+    case LUA_TBOOLEAN: *size += 5; return 1;
     case LUA_TNUMBER:
-      if (!plain_whole(L, idx, &whole)) return 0;
-      *size += 16;
-      break;
+      if (!whole_number(L, idx, &whole) && !isfinite(lua_tonumber(L, idx)))
+        return enc_fail(e, "cannot encode NaN or an infinity");
+      *size += 32;
+      return 1;
     case LUA_TLIGHTUSERDATA:
-      if (lua_touserdata(L, idx) != NULL) return 0; /* lua-cjson's null is NULL */
+      if (lua_touserdata(L, idx) != NULL) break;
       *size += 4;
-      break;
-    case LUA_TTABLE:
-      if (depth >= JSON_PLAIN_DEPTH || !lua_checkstack(L, 3)) return 0;
-      *size += 2;
+      return 1;
+    case LUA_TTABLE: {
+      /* One walk: the keys are all strings (an object), or all the whole numbers 1..n (an
+       * array, which enc_put tells by its length: an object's is 0). */
+      size_t keys = 0, names = 0, count = 0;
+      lua_Number max = 0;
+      if (depth >= JSON_MAX_DEPTH) return enc_fail(e, "cannot encode a table nested too deep (or in itself)");
+      if (!lua_checkstack(L, 4)) return enc_fail(e, "out of stack");
       lua_pushnil(L);
       while (lua_next(L, idx) != 0) {
-        if (lua_type(L, -2) != LUA_TSTRING || !plain_measure(L, lua_gettop(L), depth + 1, size)) {
+        count++;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+          s = lua_tolstring(L, -2, &n);
+          keys += string_size(s, n) + 1;
+          names++;
+        } else if (lua_type(L, -2) == LUA_TNUMBER && lua_tonumber(L, -2) >= 1 &&
+                   lua_tonumber(L, -2) == floor(lua_tonumber(L, -2))) {
+          if (lua_tonumber(L, -2) > max) max = lua_tonumber(L, -2);
+        } else {
+          lua_pop(L, 2);
+          return enc_fail(e, "cannot encode a table key that is not a string");
+        }
+        if (!enc_measure(e, lua_gettop(L), depth + 1, size)) {
           lua_pop(L, 2);
           return 0;
         }
-        *size += (size_t)6 * (size_t)lua_rawlen(L, -2) + 4;
         lua_pop(L, 1);
       }
-      break;
-    default: return 0;
+      if (names != count && (names != 0 || max != (lua_Number)count))
+        return enc_fail(e, "cannot encode a table whose keys are neither 1..n nor strings");
+      *size += 2 + count + keys;
+      return 1;
+    }
+    default: break;
   }
-  return *size <= JSON_PLAIN_MAX;
+  return enc_fail(e, "cannot encode a value of this type");
 }
 
-/* Writes the n bytes of a literal (no NUL) at o; returns the end. */
-static char *plain_put_bytes(char *o, const char *s, size_t n) {
-  while (n-- > 0) *o++ = *s++;
-  return o;
+static char *put_bytes(char *o, const char *s, size_t n) {
+  memcpy(o, s, n);
+  return o + n;
 }
 
-/* Whether none of the 8 bytes at s needs an escape: lengths are 1, 2 or 6, so their bitwise or
- * is 1 only when every one is 1 (one test for eight bytes instead of eight). */
-static int plain_clean8(const unsigned char *len, const unsigned char *s) {
-  return (len[s[0]] | len[s[1]] | len[s[2]] | len[s[3]] | len[s[4]] | len[s[5]] | len[s[6]] | len[s[7]]) == 1;
-}
-
-static char *plain_put_string(const json_escapes *e, char *o, const char *s, size_t n) {
+static char *put_string(char *o, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0;
   *o++ = '"';
   while (i < n) {
     size_t j = i;
     unsigned char c;
-    while (n - j >= 8 && plain_clean8(e->len, u + j)) j += 8;
-    while (j < n && e->len[u[j]] == 1) j++;
-    memcpy(o, s + i, j - i);
-    o += j - i;
+    while (n - j >= 8 && clean8(u + j)) j += 8;
+    while (j < n && as_is[u[j]]) j++;
+    o = put_bytes(o, s + i, j - i);
     if (j == n) break;
-    c = (unsigned char)s[j];
-    memcpy(o, e->esc[c], e->len[c]);
-    o += e->len[c];
+    c = u[j];
+    *o++ = '\\';
+    switch (c) {
+      case '"':
+      case '\\': *o++ = (char)c; break;
+      case '\b': *o++ = 'b'; break;
+      case '\f': *o++ = 'f'; break;
+      case '\n': *o++ = 'n'; break;
+      case '\r': *o++ = 'r'; break;
+      case '\t': *o++ = 't'; break;
+      default:
+        o = put_bytes(o, "u00", 3);
+        *o++ = hex[c >> 4];
+        *o++ = hex[c & 15];
+    }
     i = j + 1;
   }
   *o++ = '"';
   return o;
 }
 
+static char *put_number(lua_State *L, int idx, char *o) {
+  long long whole;
+  if (whole_number(L, idx, &whole)) {
+    char digits[24];
+    int k = 0;
+    unsigned long long u = whole < 0 ? 0 - (unsigned long long)whole : (unsigned long long)whole;
+    if (whole < 0) *o++ = '-';
+    do digits[k++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    while (k) *o++ = digits[--k];
+  } else {
+    char buf[32], point = localeconv()->decimal_point[0];
+    int k, n = snprintf(buf, sizeof buf, "%.14g", (double)lua_tonumber(L, idx));
+    for (k = 0; k < n; k++) *o++ = buf[k] == point ? '.' : buf[k];
+  }
+  return o;
+}
+
 /* Second walk: writes the value at idx (measured) at o; returns the end. */
-static char *plain_put(lua_State *L, const json_escapes *e, int idx, char *o) {
-  size_t n;
+static char *enc_put(lua_State *L, int idx, char *o) {
+  size_t n, count, i;
   const char *s;
-  long long whole = 0;
   int first = 1;
   switch (lua_type(L, idx)) {
-    case LUA_TSTRING:
-      s = lua_tolstring(L, idx, &n);
-      return plain_put_string(e, o, s, n);
-    case LUA_TBOOLEAN:
-      if (lua_toboolean(L, idx)) return plain_put_bytes(o, "true", 4);
-      return plain_put_bytes(o, "false", 5);
-    case LUA_TNUMBER: {
-      char digits[24];
-      int k = 0;
-      unsigned long long u;
-      plain_whole(L, idx, &whole);
-      if (whole < 0) *o++ = '-';
-      u = whole < 0 ? (unsigned long long)-whole : (unsigned long long)whole;
-      do digits[k++] = (char)('0' + u % 10);
-      while ((u /= 10) != 0);
-      while (k) *o++ = digits[--k];
-      return o;
-    }
+    case LUA_TSTRING: s = lua_tolstring(L, idx, &n); return put_string(o, s, n);
+    case LUA_TBOOLEAN: return lua_toboolean(L, idx) ? put_bytes(o, "true", 4) : put_bytes(o, "false", 5);
+    case LUA_TNUMBER: return put_number(L, idx, o);
     case LUA_TTABLE:
+      if ((count = (size_t)lua_rawlen(L, idx)) > 0) { /* enc_measure allowed no other table */
+        *o++ = '[';
+        for (i = 1; i <= count; i++) {
+          if (i > 1) *o++ = ',';
+          lua_rawgeti(L, idx, (lua_Integer)i);
+          o = enc_put(L, lua_gettop(L), o);
+          lua_pop(L, 1);
+        }
+        *o++ = ']';
+        return o;
+      }
       *o++ = '{';
       lua_pushnil(L);
       while (lua_next(L, idx) != 0) {
         if (!first) *o++ = ',';
         first = 0;
         s = lua_tolstring(L, -2, &n);
-        o = plain_put_string(e, o, s, n);
+        o = put_string(o, s, n);
         *o++ = ':';
-        o = plain_put(L, e, lua_gettop(L), o);
+        o = enc_put(L, lua_gettop(L), o);
         lua_pop(L, 1);
       }
       *o++ = '}';
       return o;
-    default: return plain_put_bytes(o, "null", 4);
+    default: return put_bytes(o, "null", 4);
   }
 }
 
-/* Pushes the JSON of the value at idx and returns 1 when the plain encoder writes it, else
- * pushes nothing and returns 0. */
-static int plain_encode(lua_State *L, int idx) {
-  const json_escapes *e;
+/* Pushes the JSON of the value at idx and returns 1, or pushes why not and returns 0. */
+static int json_encode(lua_State *L, int idx) {
+  enc e;
   size_t size = 0;
   char *buf, *end;
-  lua_pushlightuserdata(L, (void *)&json_escapes_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  e = (const json_escapes *)lua_touserdata(L, -1);
-  if (e == NULL || !plain_measure(L, idx, 0, &size)) {
-    lua_pop(L, 1);
+  e.L = L;
+  e.why = NULL;
+  idx = lua_absindex(L, idx);
+  if (!enc_measure(&e, idx, 0, &size)) {
+    lua_pushstring(L, e.why);
     return 0;
   }
   lua_pushlightuserdata(L, (void *)&json_scratch_key);
@@ -517,37 +543,27 @@ static int plain_encode(lua_State *L, int idx) {
       lua_rawset(L, LUA_REGISTRYINDEX);
     }
   }
-  end = plain_put(L, e, idx, buf);
+  end = enc_put(L, idx, buf);
   lua_pushlstring(L, buf, (size_t)(end - buf));
-  lua_replace(L, -3);
-  lua_pop(L, 1); /* the buffer; the escapes were replaced by the body */
+  lua_remove(L, -2); /* the buffer */
   return 1;
 }
 
-/* Encodes the value at idx: pushes the JSON string and returns 1, or a message and returns 0. */
-static int json_encode(lua_State *L, int idx) {
-  idx = lua_absindex(L, idx);
-  if (plain_encode(L, idx)) return 1;
-  lua_pushvalue(L, idx);
-  return json_call(L, &json_encode_key);
-}
-
-int json_isnull(lua_State *L, int idx) {
-  /* lua-cjson's null is a light userdata holding NULL; Neovim's is vim.NIL. */
-  int is;
-  if (lua_type(L, idx) != LUA_TUSERDATA && lua_type(L, idx) != LUA_TLIGHTUSERDATA) return 0;
-  idx = lua_absindex(L, idx);
-  lua_pushlightuserdata(L, (void *)&json_null_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  is = lua_rawequal(L, idx, -1);
-  lua_pop(L, 1);
-  return is;
-}
-
-/* core.json_encode(t) --> the JSON text of a request body | nil, why not (validate.lua). */
+/* core.json_encode(v) --> its JSON text | nil, why not. */
 static int l_json_encode(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
   if (json_encode(L, 1)) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* core.json_decode(s) --> its value | nil, why not. */
+static int l_json_decode(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  if (json_decode(L, s, n)) return 1;
   lua_pushnil(L);
   lua_insert(L, -2);
   return 2;
@@ -556,4 +572,8 @@ static int l_json_encode(lua_State *L) {
 void json_register(lua_State *L) {
   lua_pushcfunction(L, l_json_encode);
   lua_setfield(L, -2, "json_encode");
+  lua_pushcfunction(L, l_json_decode);
+  lua_setfield(L, -2, "json_decode");
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "json_null");
 }

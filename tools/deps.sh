@@ -18,9 +18,10 @@ if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>
 fi
 # What the spec suite runs: the mock (luv), LuaSocket, TLS peers (openssl, nginx, and Python's h2 for
 # the scripted HTTP/2 server), Neovim, LÖVE, script(1), strace, man(1) for the man page,
-# and for the install specs zip, LuaRocks, nm, git and luacheck.
-suite="lua-busted lua-luv lua-socket openssl nginx-light python3 python3-h2 neovim love luajit libluajit-5.1-dev bsdutils strace zip luarocks binutils git lua-check lua-cqueues lua-copas lua-lgi man-db"
-build="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates lua-cjson $runtime"
+# and for the install specs zip, LuaRocks, nm, git and luacheck; lua-cjson, the reference the
+# JSON specs hold the core's own codec to.
+suite="lua-cjson lua-busted lua-luv lua-socket openssl nginx-light python3 python3-h2 neovim love luajit libluajit-5.1-dev bsdutils strace zip luarocks binutils git lua-check lua-cqueues lua-copas lua-lgi man-db"
+build="gcc make pkg-config libc6-dev libcurl4-openssl-dev ca-certificates $runtime"
 # The docs spec runs make docs: LDoc, and Discount for its Markdown.
 suite="$suite lua-ldoc lua-discount"
 # LuaRocks does its file operations in-process with these; without them it runs a chmod or an
@@ -41,7 +42,7 @@ for what in "$@"; do
     asan) pkgs="$pkgs $suite libasan8 libubsan1" ;;
     valgrind) pkgs="$pkgs $suite valgrind" ;;
     rock) pkgs="$pkgs luarocks lua-busted binutils" ;;
-    love) pkgs="$pkgs luajit libluajit-5.1-dev lua-cjson" ;;
+    love) pkgs="$pkgs luajit libluajit-5.1-dev" ;;
     fuzz) pkgs="$pkgs clang libclang-rt-14-dev lua5.4 liblua5.4-dev" ;;
     tsan) pkgs="$pkgs lua5.4 liblua5.4-dev lua-luv lua-socket libtsan2" ;;
     analyze) pkgs="$pkgs clang-tidy mingw-w64-x86-64-dev libluajit-5.1-dev" ;;

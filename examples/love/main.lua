@@ -11,9 +11,9 @@
 --     AIMLAPI_KEY=... love examples/love
 --
 -- (LÖVE honours LUA_PATH and LUA_CPATH. A game can also carry the library itself:
--- `make love-bundle` writes build/love/ — aimlmusic.lua, aimlmusic/*.lua, aimlmusic/core.so and
--- cjson.so — to copy into the game's folder; require "aimlmusic" then works from the folder, a
--- zipped .love or a fused game, the native modules being copied to the save directory.)
+-- `make love-bundle` writes build/love/ — aimlmusic.lua, aimlmusic/*.lua and aimlmusic/core.so —
+-- to copy into the game's folder; require "aimlmusic" then works from the folder, a zipped .love
+-- or a fused game, the native module being copied to the save directory.)
 --
 -- Keys: space plays the track again, escape quits.
 --

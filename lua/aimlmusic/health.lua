@@ -67,12 +67,7 @@ function M.check()
   end
 
   h.start("aimlmusic: JSON")
-  if require("aimlmusic.json").source == "vim.json" then
-    h.ok("vim.json (Neovim's built-in lua-cjson; lua-cjson is not installed)")
-  else
-    local cjson = require "cjson"
-    h.ok("lua-cjson " .. tostring(cjson._VERSION or "") .. " (" .. (where("cjson") or "package.cpath") .. ")")
-  end
+  h.ok("JSON: the core's own (src/json.c), no other module needed")
 
   h.start("aimlmusic: key")
   local cfg = plugin.config

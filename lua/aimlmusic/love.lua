@@ -1,7 +1,7 @@
 --- Native modules from inside a LÖVE game: a .love archive or a fused executable.
 --
 -- The operating system cannot load a shared library from inside a zip, so this package searcher
--- finds `name.so` (aimlmusic/core.so, cjson.so: what `make love-bundle` puts in build/love/)
+-- finds `name.so` (aimlmusic/core.so: what `make love-bundle` puts in build/love/)
 -- among the game's files with love.filesystem, copies it to the save directory (under
 -- `aimlmusic-native/<md5 of the library>/`, so a running game never sees its library replaced;
 -- the copies of older versions go) and loads it with package.loadlib, as native LÖVE libraries
@@ -56,6 +56,9 @@ local function copy_out(fs, rel, data)
     return nil, "cannot move " .. full_tmp .. ": " .. tostring(rerr)
   end
   prune(fs, rel, digest)
+  -- Bundles before the core had its own JSON carried cjson.so: its copies go too, unless the
+  -- game ships one of its own.
+  if rel == "aimlmusic/core.so" and not fs.getInfo("cjson.so", "file") then prune(fs, "cjson.so") end
   return full
 end
 

@@ -100,7 +100,7 @@ local function launch(path_prefix)
   os.remove(port_file)
   local lua_path = (path_prefix or "") .. root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;"
     .. (os.getenv("LUA_PATH") or ";")
-  -- LD_PRELOAD is dropped: the mock is pure Lua and needs no sanitizer runtime
+  -- LD_PRELOAD is dropped: the mock runs no sanitizer runtime
   -- bin/aimlmusic-mock puts the checkout's modules first; with a prefix the module is run
   -- directly, so that what lies under the prefix comes first.
   local entry, launcher = util.q(root .. "/bin/aimlmusic-mock"), nil
@@ -109,7 +109,14 @@ local function launch(path_prefix)
     util.write_file(launcher, "os.exit(require('aimlmusic.mock').main(arg))\n")
     entry = util.q(launcher)
   end
-  local cmd = "exec env -u LD_PRELOAD LUA_PATH=" .. util.q(lua_path) .. " " .. lua .. " " .. entry
+  -- The mock's JSON is the core's: the plain build for the mock's interpreter, never the
+  -- sanitizers' builds the specs may run with (their runtime is not preloaded in the mock).
+  local probe = io.popen(lua .. [[ -e "io.write(rawget(_G, 'jit') and 'luajit' or 'lua' .. _VERSION:match('%d+%.%d+'))"]])
+  local runtime = probe and probe:read("*a") or ""
+  if probe then probe:close() end
+  local lua_cpath = root .. "/build/" .. runtime .. "/?.so;;"
+  local cmd = "exec env -u LD_PRELOAD LUA_PATH=" .. util.q(lua_path) .. " LUA_CPATH=" .. util.q(lua_cpath) .. " "
+    .. lua .. " " .. entry
     .. " --port 0 --port-file " .. util.q(port_file) .. " --watch-stdin --duration 0.3 >/dev/null"
   local proc = io.popen(cmd, "w")
   if not proc then error("mockctl: cannot run " .. cmd, 3) end

@@ -24,9 +24,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# The mock on Linux, on loopback: it stops when its stdin closes, which tail does when this
-# script ends however it ends, and by itself after an hour at most.
-tail -f /dev/null --pid=$$ | LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;;" "$host_lua" \
+# The mock on Linux, on loopback, with the core built for its interpreter (its JSON is the
+# core's): it stops when its stdin closes, which tail does when this script ends however it
+# ends, and by itself after an hour at most.
+make --no-print-directory build LUA="$host_lua" >/dev/null
+tail -f /dev/null --pid=$$ | LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;;" LUA_CPATH="$root/build/$host_lua/?.so;;" "$host_lua" \
   bin/aimlmusic-mock --port 0 --port-file "$work/port" --watch-stdin --duration 0.3 \
   --max-lifetime 3600 >/dev/null 2>"$work/mock.log" &
 mock_pid=$!
@@ -74,7 +76,6 @@ zip=$(ls build/windows/aimlmusic-*-windows-x64.zip 2>/dev/null | tail -n 1)
 [ -n "$zip" ] || { echo "windows-test: no build/windows/aimlmusic-*-windows-x64.zip (make windows-dist)" >&2; exit 1; }
 start=$(date +%s)
 status=0
-make --no-print-directory build LUA="$host_lua" >/dev/null
 env -u AIMLMUSIC_MOCK_URLS -u AIMLMUSIC_MOCK_LUA LUA_PATH="./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;" \
   LUA_CPATH="./build/$host_lua/?.so;;" AIMLMUSIC_TEST_LUA="$host_lua" AIMLMUSIC_WIN_DIST="$root/$zip" \
   "$host_lua" /usr/bin/busted --tags=windows spec/windows_dist_spec.lua | tee "$work/out2" || status=$?

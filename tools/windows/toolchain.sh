@@ -2,8 +2,9 @@
 # The Windows toolchain from Debian's archive: fetches the source packages by name (apt-get
 # source), cross-builds them with mingw-w64 and installs the result in a cache outside the clone,
 # reused while the sources' versions are the same. Prints the cache's directory on stdout.
-#   bin/    luajit.exe, lua51.dll, libcurl-x64.dll (Schannel, no CA path), cjson.dll: what a
-#           Windows user needs, and licenses/ with each source package's debian/copyright
+#   bin/    luajit.exe, lua51.dll, libcurl-x64.dll (Schannel, no CA path): what a Windows user
+#           needs; cjson.dll, the JSON reference of the specs; and licenses/ with each source
+#           package's debian/copyright
 #   test/   what busted and the specs need beyond pure Lua: lfs.dll, socket/core.dll,
 #           mime/core.dll and LuaSocket's Lua modules (busted's system.core and term.core are
 #           tools/windows/lua/, LuaJIT's FFI over kernel32 and the C runtime)

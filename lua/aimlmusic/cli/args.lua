@@ -3,7 +3,7 @@
 -- an error of kind "usage", never a raise.
 --
 -- Hand-written rather than lua-argparse (Debian's 0.7.1 was weighed): the command must run
--- from a checkout, the rock and the Windows zip with lua-cjson as its only dependency; its
+-- from a checkout, the rock and the Windows zip with no dependency but its own core; its
 -- mistakes must come back as values (`--json` prints them as {"error": ...}, exit code 2),
 -- where argparse's error() exits; and what argparse would not replace is most of this file:
 -- `--set` typed by the model table, the config file's keys, and completion of model names
