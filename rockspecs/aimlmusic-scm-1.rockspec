@@ -37,6 +37,7 @@ build = {
     ["aimlmusic.task"] = "lua/aimlmusic/task.lua",
     ["aimlmusic.journal"] = "lua/aimlmusic/journal.lua",
     ["aimlmusic.json"] = "lua/aimlmusic/json.lua",
+    ["aimlmusic.datauri"] = "lua/aimlmusic/datauri.lua",
     ["aimlmusic.errors"] = "lua/aimlmusic/errors.lua",
     ["aimlmusic.response"] = "lua/aimlmusic/response.lua",
     ["aimlmusic.schema"] = "lua/aimlmusic/schema.lua",

@@ -1,9 +1,8 @@
-/* datauri: audio given as a URL, a data: URI or a local file, for a field with
- * transform = "data_uri". Owns: the MIME type from a file's first bytes, base64, the size limit
- * checked before anything is read or sent; a file read ahead on a worker inside a task
- * (core.datauri_read), so a step never waits for the disk; core.datauri_check and core.is_url
- * for the validator (lua/aimlmusic/validate.lua).
- * Must not know: fields other than the one value it is given, the wire table, HTTP. */
+/* datauri: a local audio file as a data: URI, for a field with transform = "data_uri". Owns:
+ * the MIME type from a file's first bytes, base64, the file's size limit checked before it is
+ * read; the read on a worker inside a task (core.datauri_read), so a step never waits for the
+ * disk. Must not know: URLs and data: URIs given as they are, fields, messages beyond the
+ * file's (lua/aimlmusic/datauri.lua, lua/aimlmusic/validate.lua). */
 #include "datauri.h"
 
 #include <errno.h>
@@ -31,77 +30,11 @@ static const char *datauri_sniff(const unsigned char *b, size_t n) {
   return NULL;
 }
 
-static int ascii_prefix(const char *s, size_t n, const char *p) {
-  size_t k = strlen(p), i;
-  if (n < k) return 0;
-  for (i = 0; i < k; i++) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-    if (c != p[i]) return 0;
-  }
-  return 1;
-}
-
-/* True when s is an http(s) URL with a host and no space or control character. */
-static int datauri_is_url(const char *s, size_t n) {
-  size_t i, start;
-  if (ascii_prefix(s, n, "https://")) start = 8;
-  else if (ascii_prefix(s, n, "http://")) start = 7;
-  else return 0;
-  if (start >= n || s[start] == '/' || s[start] == '?' || s[start] == '#') return 0;
-  for (i = 0; i < n; i++)
-    if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f) return 0;
-  return 1;
-}
-
 static void push_size(lua_State *L, double bytes) {
   if (bytes >= 1e6 && bytes == (double)(long long)(bytes / 1e6) * 1e6)
     lua_pushfstring(L, "%d MB", (int)(bytes / 1e6));
   else
     lua_pushfstring(L, "%d bytes", (int)bytes);
-}
-
-/* "data:<mime>;base64,<payload>": checked, and its decoded size against the limit. */
-static int check_data_uri(lua_State *L, const char *s, size_t n, double max_bytes) {
-  const char *comma = memchr(s, ',', n);
-  size_t i, k, pad = 0, len;
-  double bytes;
-  if (!comma || comma - s < 12 || !ascii_prefix(comma - 7, 7, ";base64") ||
-      !ascii_prefix(s + 5, n - 5, "audio/")) {
-    lua_pushliteral(L, "must be data:audio/<type>;base64,<data> when it is a data: URI");
-    return 0;
-  }
-  k = (size_t)(comma - s) + 1;
-  len = n - k;
-  for (i = k; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-    if (c == '=' && i + 2 >= n) {
-      pad++;
-      continue;
-    }
-    if (!ok || pad) {
-      lua_pushfstring(L, "has a character that is not base64 at offset %d", (int)i);
-      return 0;
-    }
-  }
-  if (len == 0 || len % 4 != 0) {
-    lua_pushliteral(L, "has base64 data of a length that is not a multiple of 4");
-    return 0;
-  }
-  bytes = (double)len * 3 / 4 - (double)pad; /* len is a multiple of 4 */
-  if (max_bytes > 0 && bytes > max_bytes) {
-    push_size(L, max_bytes);
-    lua_pushfstring(L, "is audio of %f bytes, more than the limit of %s", (lua_Number)bytes, lua_tostring(L, -1));
-    lua_remove(L, -2);
-    return 0;
-  }
-  return 1;
-}
-
-static int file_problem(lua_State *L, const char *path, const char *what) {
-  lua_pushfstring(L, "cannot read the audio file \"%s\": %s", path, what);
-  return 0;
 }
 
 /* ---- a local file, read without Lua (on a worker inside a task) ---- */
@@ -228,6 +161,7 @@ static int file_push(lua_State *L, file_state *f) {
   switch (f->problem) {
     case FILE_OK:
       if (f->build) lua_pushlstring(L, f->uri, f->len);
+      else lua_pushboolean(L, 1);
       return 1;
     case FILE_NOT_REGULAR:
       lua_pushfstring(L, "cannot read the audio file \"%s\": not a regular file", f->path);
@@ -258,13 +192,15 @@ static void file_clear(void *p) {
   f->uri = NULL;
 }
 
-/* core.datauri_read(path, max_bytes) --> data URI | false, message: a local file read as it is
- * sent; inside a task on a worker (core.work "datauri_read"), for the validator to take. */
+/* core.datauri_read(path, max_bytes[, build]) --> data URI (true without build) | false, message:
+ * a local file read as it is sent (or, with build false, only checked: a regular file of at
+ * most max_bytes that starts as audio); inside a task on a worker (core.work "datauri_read"),
+ * outside one here, for lua/aimlmusic/datauri.lua. */
 static int read_prepare(lua_State *L, int first, void *p) {
   file_state *f = (file_state *)p;
   f->path = luaL_checkstring(L, first);
   f->max_bytes = luaL_optnumber(L, first + 1, 0);
-  f->build = 1;
+  f->build = lua_isnoneornil(L, first + 2) || lua_toboolean(L, first + 2);
   return -1;
 }
 
@@ -275,94 +211,14 @@ static int read_push(lua_State *L, void *p) {
   return 2;
 }
 
-const work_kind datauri_read_kind = {"datauri_read", 2, sizeof(file_state), read_prepare, file_run, read_push,
+const work_kind datauri_read_kind = {"datauri_read", 3, sizeof(file_state), read_prepare, file_run, read_push,
                                      file_clear};
-
-/* A file given as a path: what a task read ahead for it (files, at stack index files, or 0),
- * else read here. */
-static int check_file(lua_State *L, const char *path, double max_bytes, int build, int files) {
-  file_state f;
-  int ok;
-  if (files) {
-    int t = lua_getfield(L, files, path);
-    if (t == LUA_TSTRING) {
-      if (!build) lua_pop(L, 1);
-      return 1;
-    }
-    if (t == LUA_TTABLE) {
-      lua_rawgeti(L, -1, 1);
-      lua_remove(L, -2);
-      return 0;
-    }
-    lua_pop(L, 1);
-  }
-  memset(&f, 0, sizeof f);
-  f.path = path;
-  f.max_bytes = max_bytes;
-  f.build = build;
-  file_run(&f);
-  ok = file_push(L, &f);
-  file_clear(&f);
-  return ok;
-}
 
 static int l_datauri_read(lua_State *L) {
   return work_here(L, &datauri_read_kind);
 }
 
-/* The string at vidx as audio of at most max_bytes (0: no limit). With build, pushes what is
- * sent (the string itself, or the file read as data:<mime>;base64,...) and returns 1; without,
- * pushes nothing and returns 1. On a problem pushes its message and returns 0. */
-static int datauri_check(lua_State *L, int vidx, double max_bytes, int build, int files) {
-  size_t n;
-  const char *s = lua_tolstring(L, vidx, &n);
-  if (ascii_prefix(s, n, "http://") || ascii_prefix(s, n, "https://")) {
-    if (!datauri_is_url(s, n)) {
-      lua_pushliteral(L, "is not a valid http(s) URL");
-      return 0;
-    }
-  } else if (ascii_prefix(s, n, "data:")) {
-    if (!check_data_uri(L, s, n, max_bytes)) return 0;
-  } else {
-    size_t i;
-    for (i = 0; i < n && s[i] != ':' && s[i] != '/'; i++) {}
-    if (i + 2 < n && s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') {
-      lua_pushliteral(L, "must be an http(s) URL, a data: URI or the path of a local audio file");
-      return 0;
-    }
-    if (n == 0 || memchr(s, '\0', n)) return file_problem(L, s, "not a file name");
-    return check_file(L, s, max_bytes, build, files);
-  }
-  if (build) lua_pushvalue(L, vidx);
-  return 1;
-}
-
-/* core.datauri_check(s, max_bytes, build[, files]) --> true[, what is sent] | false, message:
- * a field with transform = "data_uri" (lua/aimlmusic/validate.lua). files: what a task read
- * ahead on a worker (path -> data URI, or {message}); a path not in it is read here. */
-static int l_datauri_check(lua_State *L) {
-  int build = lua_toboolean(L, 3), files = lua_istable(L, 4) ? 4 : 0;
-  luaL_checkstring(L, 1);
-  if (datauri_check(L, 1, luaL_checknumber(L, 2), build, files)) {
-    lua_pushboolean(L, 1);
-    if (build) lua_insert(L, -2);
-    return build ? 2 : 1;
-  }
-  lua_pushboolean(L, 0);
-  lua_insert(L, -2);
-  return 2;
-}
-
-/* core.is_url(s) --> whether s is an http(s) URL with a host and no space or control byte. */
-static int l_is_url(lua_State *L) {
-  size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
-  lua_pushboolean(L, datauri_is_url(s, n));
-  return 1;
-}
-
 void datauri_open(lua_State *L) {
-  static const luaL_Reg fns[] = {
-      {"datauri_read", l_datauri_read}, {"datauri_check", l_datauri_check}, {"is_url", l_is_url}, {NULL, NULL}};
-  luaL_setfuncs(L, fns, 0);
+  lua_pushcfunction(L, l_datauri_read);
+  lua_setfield(L, -2, "datauri_read");
 }

@@ -14,7 +14,8 @@ local core = require "aimlmusic.core"
 local schema = require "aimlmusic.schema"
 local errors = require "aimlmusic.errors"
 
-local utf8_len, datauri_check, is_url, json_encode = core.utf8_len, core.datauri_check, core.is_url, core.json_encode
+local datauri = require "aimlmusic.datauri"
+local utf8_len, datauri_check, is_url, json_encode = core.utf8_len, datauri.check, datauri.is_url, core.json_encode
 local type, next, rawequal, tostring, getmetatable = type, next, rawequal, tostring, getmetatable
 local floor, huge, min = math.floor, math.huge, math.min
 local format, concat, sort, byte, sub = string.format, table.concat, table.sort, string.byte, string.sub
