@@ -1,6 +1,7 @@
 -- Building and installing as users do: make without Debian's tools or pkg-config, make lint
 -- without a compiler, the rockspecs against the tree, the exported symbols of every build, the
--- release .src.rock installed offline into a fresh home, make clean after luarocks make.
+-- release .src.rock installed offline into a fresh home, doc/install.md's plain luarocks make
+-- as pasted, make clean after luarocks make.
 -- Commands run as processes, outside the calling make (its variables unset).
 
 local util = require "support.util"
@@ -250,6 +251,21 @@ describe("building and installing #posix", function()
       if LUA ~= "lua5.1" then assert.truthy(out:find(tree, 1, true), out) end
       assert.matches("usage: aimlmusic", out)
     end)
+
+  it("doc/install.md's plain luarocks make, as pasted, installs into a fresh home with no network", function()
+    local block = assert(read_file(root .. "/doc/install.md"):match("```sh\n(luarocks [^\n]* make .-)```"),
+      "doc/install.md: no sh block with luarocks make")
+    local copy = util.mkdir(dir .. "/plain-copy")
+    local ok, out = run(root, "git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t " .. q(copy))
+    assert(ok, out)
+    local home = util.mkdir(dir .. "/plain-home")
+    -- then, away from the checkout's own build (./aimlmusic/core.so), where the core comes from
+    local probe = [[cd "$HOME" && lua5.4 -e 'print(package.searchpath("aimlmusic.core", package.cpath))']]
+    util.write_file(copy .. "/install.sh", "set -e\n" .. block .. "\n" .. probe .. "\n")
+    ok, out = run(copy, ENV .. " HOME=" .. q(home) .. " " .. OFFLINE .. " sh install.sh")
+    assert(ok, out)
+    assert.truthy(out:find(home .. "/.luarocks/lib/lua/5.4/aimlmusic/core.so", 1, true), out)
+  end)
 
   it("luarocks test runs the specs", function()
     local ok, out = run(root, ENV .. " luarocks --lua-version=" .. ROCK_LUA
