@@ -104,6 +104,18 @@ describe("the aimlmusic command for a shell user", function()
     end)
   end)
 
+  describe("--json on a terminal", function()
+    -- #posix: needs script(1), a pseudo-terminal
+    it("clears the status line before the JSON object, which starts a line of its own #posix", function()
+      local s = on_terminal(gen_args("song.mp3", "--json"))
+      local at = assert(s:find('{"', 1, true), s)
+      -- what the terminal shows on the JSON's row: the object alone, the status line erased before
+      assert.equal("\r\27[K", s:sub(at - 4, at - 1), s)
+      assert.is_nil(s:sub(at):find("\27", 1, true), "the status line came back after the JSON")
+      assert.matches('"path":"song.mp3"', s)
+    end)
+  end)
+
   describe("-q", function()
     -- #posix: needs script(1), a pseudo-terminal
     it("prints only the path, before or after the command, on a terminal too #posix", function()

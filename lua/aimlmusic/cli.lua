@@ -128,7 +128,9 @@ function M.main(argv)
     end
   end
   core.sigint_catch()
-  return commands[cmd](opts, rest, out)
+  local code = commands[cmd](opts, rest, out)
+  output.finish()
+  return code
 end
 
 return M

@@ -12,6 +12,7 @@ local now = require("aimlmusic.task").now -- seconds, monotonic
 local EXIT, KIND_EXIT = output.EXIT, output.KIND_EXIT
 local usage_error, build_params = args.usage_error, args.build_params
 local fail, plain, print_json, follower = output.fail, output.plain, output.print_json, output.follower
+local stdout = output.stdout
 local interrupted, report_done, text = output.interrupted, output.report_done, output.text
 
 -- Drives fn as a task until it returns; `state.phase` says what it is doing. Ctrl-C while
@@ -82,7 +83,7 @@ local function show_fields(fields, indent)
     end
     if f.default ~= nil then extra[#extra + 1] = "default " .. tostring(f.default) end
     if f.alias then extra[#extra + 1] = "alias " .. f.alias end
-    io.stdout:write(("%s%-20s %-8s %s\n"):format(indent, f.name, f.type or "", table.concat(extra, ", ")))
+    stdout(("%s%-20s %-8s %s\n"):format(indent, f.name, f.type or "", table.concat(extra, ", ")))
     if f.fields then show_fields(f.fields, indent .. "  ") end
   end
 end
@@ -107,7 +108,7 @@ function commands.models(opts, rest, out)
   end
   for _, name in ipairs(names) do
     local m = music.models[name]
-    io.stdout:write(name, m.doc and " — " .. m.doc or "", "\n")
+    stdout(name, m.doc and " — " .. m.doc or "", "\n")
     show_fields(m.fields, "  ")
   end
   return EXIT.ok
@@ -120,7 +121,7 @@ function commands.completion(_, rest, out)
     return fail(out, usage_error("completion needs one of bash, zsh, fish" ..
       (shell and args.did_you_mean(shell, { bash = true, zsh = true, fish = true }) or "")))
   end
-  io.stdout:write(script())
+  stdout(script())
   return EXIT.ok
 end
 
@@ -130,7 +131,7 @@ function commands.validate(opts, _, out)
   local ok
   ok, err = music.validate(params)
   if not ok then return fail(out, err) end
-  if out.json then print_json({ valid = true, model = params.model }) else io.stdout:write("valid\n") end
+  if out.json then print_json({ valid = true, model = params.model }) else stdout("valid\n") end
   return EXIT.ok
 end
 
@@ -179,7 +180,7 @@ function commands.generate(opts, _, out)
       hint = output.may_exist(state, gerr) -- the request may have reached the server
     end
     local c = fail(out, gerr, hint)
-    if gerr.id and not out.json then io.stdout:write(text(gerr.id), "\n") end
+    if gerr.id and not out.json then stdout(text(gerr.id), "\n") end
     return c
   end
   if state.total then
@@ -206,7 +207,7 @@ function commands.submit(opts, _, out)
     print_json(plain(job))
   else
     out:note(("submitted to %s: %s"):format(job.model or params.model, text(job.status or "queued")))
-    io.stdout:write(text(job.id), "\n")
+    stdout(text(job.id), "\n")
   end
   return EXIT.ok
 end
@@ -235,7 +236,7 @@ function commands.status(opts, rest, out)
     if st.error then
       lines[#lines + 1] = ("error    %s: %s"):format(text(st.error.name), text(st.error.message))
     end
-    io.stdout:write(table.concat(lines, "\n"), "\n")
+    stdout(table.concat(lines, "\n"), "\n")
   end
   return st.status == "error" and EXIT.failed or EXIT.ok
 end
@@ -272,7 +273,7 @@ local function wait_and_fetch(cmd, opts, rest, out)
   if st == "interrupted" then return interrupted(out, state) end
   if not st then
     local c = fail(out, werr)
-    if werr.kind == "timeout" and not out.json then io.stdout:write(text(id), "\n") end
+    if werr.kind == "timeout" and not out.json then stdout(text(id), "\n") end
     return c
   end
   if st.path then
@@ -323,7 +324,7 @@ function commands.resume(opts, _, out)
     print_json({ jobs = jobs })
   else
     for _, o in ipairs(jobs) do
-      if o.path then io.stdout:write(o.path, "\n") end
+      if o.path then stdout(o.path, "\n") end
     end
   end
   return code

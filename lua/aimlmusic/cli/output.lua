@@ -75,6 +75,10 @@ local function fit(s, n)
   return cut and s:sub(1, cut - 1) or s
 end
 
+-- The output whose status line is on the terminal now: anything written to stdout clears it
+-- first, or the result would run on from the status line (both are the terminal).
+local live = nil
+
 -- Replaces the terminal's status line (a terminal only), cut to one row: a line that wraps
 -- leaves a row behind at each update, since \r goes back to the start of the last row only.
 function Out:status_line(s)
@@ -82,16 +86,28 @@ function Out:status_line(s)
   s = fit(s, term_width() - 1)
   io.stderr:write("\r\27[K", s)
   io.stderr:flush()
-  self.line, self.shown = true, s
+  self.line, self.shown, live = true, s, self
+end
+
+-- Clears the status line, if one is shown (drawn again at the next tick).
+function Out:clear()
+  if self.line then
+    io.stderr:write("\r\27[K")
+    io.stderr:flush()
+    self.line, self.shown, live = false, nil, nil
+  end
+end
+
+-- Writes to stdout, after clearing a status line.
+local function stdout(...)
+  if live then live:clear() end
+  io.stdout:write(...)
 end
 
 -- A line on stderr, after clearing a status line (drawn again at the next tick); --quiet
 -- keeps only errors (Out:err).
 function Out:err(s)
-  if self.line then
-    io.stderr:write("\r\27[K")
-    self.line, self.shown = false, nil
-  end
+  self:clear()
   io.stderr:write(s, "\n")
   io.stderr:flush()
 end
@@ -148,7 +164,7 @@ local function plain(t, depth)
 end
 
 local function print_json(t)
-  io.stdout:write(escape(json.encode(t), "json"), "\n")
+  stdout(escape(json.encode(t), "json"), "\n")
 end
 
 -- An error as lines: tostring of the library's errors (escaped there), the message of the
@@ -291,7 +307,7 @@ local function interrupted(out, state)
     print_json({ error = e })
   end
   out:err(text(msg))
-  if state.id and not out.json then io.stdout:write(text(state.id), "\n") end
+  if state.id and not out.json then stdout(text(state.id), "\n") end
   return EXIT.interrupted
 end
 
@@ -303,9 +319,9 @@ local function report_done(out, st, path, bytes)
   else
     if path or st.path then
       out:note(("saved %s (%s)"):format(path or st.path, human_bytes(bytes or st.bytes or 0)))
-      io.stdout:write(path or st.path, "\n")
+      stdout(path or st.path, "\n")
     else
-      io.stdout:write(status_text(st), "\n")
+      stdout(status_text(st), "\n")
     end
   end
   return EXIT.ok
@@ -313,7 +329,11 @@ end
 
 M.EXIT, M.KIND_EXIT = EXIT, KIND_EXIT
 M.new = new_out -- the output of a command run with opts (opts.json: one JSON object on stdout)
-M.plain, M.print_json, M.describe_error, M.fail = plain, print_json, describe_error, fail
+M.plain, M.print_json, M.describe_error, M.fail, M.stdout = plain, print_json, describe_error, fail, stdout
+-- Clears a status line still shown: the command is over.
+function M.finish()
+  if live then live:clear() end
+end
 M.follower, M.interrupted, M.report_done = follower, interrupted, report_done
 M.text, M.may_exist = text, may_exist
 return M
