@@ -203,6 +203,10 @@ describe("the aimlmusic command", function()
       r = run(gen_args("a.mp3", "--set", "audio_setting.format=flac", "--json"))
       assert.equal(2, r.code)
       assert.equal("validation", json.decode(r.out).error.kind)
+      -- an object given as JSON that is not: where it went wrong
+      r = run(gen_args("a.mp3", "--set", 'audio_setting={"format":"wav",}'))
+      assert.equal(2, r.code)
+      assert.matches("audio_setting is an object: [^\n]* %(not JSON: expected a string key at byte 17%)", r.err)
       assert.equal(0, #env.mock:requests())
     end)
 

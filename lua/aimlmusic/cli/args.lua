@@ -309,7 +309,10 @@ function M.typed(field, text)
   elseif t == "object" or t == "array" then
     local ok, v = pcall(json.decode, text)
     if not ok or type(v) ~= "table" then
-      return nil, ("%s is an object: set its fields (--set %s.FIELD=VALUE) or give JSON"):format(field.name, field.name)
+      -- where the JSON went wrong, when it was JSON that was meant
+      local why = not ok and text:find("^%s*[{%[]") and (" (not JSON: %s)"):format(tostring(v)) or ""
+      return nil, ("%s is an object: set its fields (--set %s.FIELD=VALUE) or give JSON%s"):format(field.name,
+        field.name, why)
     end
     return v
   end
