@@ -111,10 +111,7 @@ local function launch(path_prefix)
   end
   -- The mock's JSON is the core's: the plain build for the mock's interpreter, never the
   -- sanitizers' builds the specs may run with (their runtime is not preloaded in the mock).
-  local probe = io.popen(lua .. [[ -e "io.write(rawget(_G, 'jit') and 'luajit' or 'lua' .. _VERSION:match('%d+%.%d+'))"]])
-  local runtime = probe and probe:read("*a") or ""
-  if probe then probe:close() end
-  local lua_cpath = root .. "/build/" .. runtime .. "/?.so;;"
+  local lua_cpath = util.plain_cpath(lua)
   local cmd = "exec env -u LD_PRELOAD LUA_PATH=" .. util.q(lua_path) .. " LUA_CPATH=" .. util.q(lua_cpath) .. " "
     .. lua .. " " .. entry
     .. " --port 0 --port-file " .. util.q(port_file) .. " --watch-stdin --duration 0.3 >/dev/null"

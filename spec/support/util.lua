@@ -84,6 +84,22 @@ function M.repo_root()
   return (M.sh("cd " .. M.q(dir) .. " && pwd"):gsub("%s+$", ""))
 end
 
+local plain_cpaths = {}
+
+--- The LUA_CPATH of the plain build of the core for the interpreter command lua: for a child
+-- process that runs no sanitizer runtime (LD_PRELOAD unset), never the sanitizers' builds the
+-- specs may run with (such a build aborts where its runtime is not preloaded).
+function M.plain_cpath(lua)
+  if not plain_cpaths[lua] then
+    local probe = [[ -e "io.write(rawget(_G, 'jit') and 'luajit' or 'lua' .. _VERSION:match('%d+%.%d+'))"]]
+    local p = assert(io.popen(lua .. probe))
+    local runtime = p:read("*a")
+    p:close()
+    plain_cpaths[lua] = M.repo_root() .. "/build/" .. runtime .. "/?.so;;"
+  end
+  return plain_cpaths[lua]
+end
+
 --- Builds build/luajit/aimlmusic/core.so when missing or stale, outside of the calling make; who embeds LuaJIT.
 function M.build_luajit(root, who)
   local log = os.tmpname()
