@@ -98,13 +98,20 @@ describe("examples/love in headless LÖVE #posix", function()
       line = line .. ("; %d steps preempted by the kernel, longest %.3f ms with %.3f ms of CPU"):format(
         res.preempted_steps, res.max_preempted_step_ms, res.max_preempted_cpu_ms)
     end
-    if res.switches_counted then line = line .. ("; %d blocked in the kernel"):format(res.blocked_steps) end
+    if res.switches_counted then
+      line = line .. ("; %d blocked in the kernel; the reference work: %.3f ms median, %.3f ms at most"):format(
+        res.blocked_steps, res.ref_median_ms, res.max_own_ref_ms)
+    end
     print(line .. ("; sound: %d samples at %d Hz"):format(res.samples, res.sample_rate))
     assert.is_true(res.elapsed_s >= 1.4, ("the run took %.2f s, less than the job"):format(res.elapsed_s))
     assert.is_true(res.steps >= 100, "only " .. res.steps .. " steps")
     assert.is_true(res.preempted_steps <= res.steps / 10, res.preempted_steps .. " steps preempted")
-    assert.is_true(res.max_own_step_ms < MAX_STEP_MS, ("longest step(0) %.3f ms (%s)"):format(
-      res.max_own_step_ms, res.max_own_step_when))
+    -- What the machine added to the game's own reference work in this run (its longest own call
+    -- over its median) is allowed the steps too: the bound holds on a loaded machine.
+    local allowed = MAX_STEP_MS + math.max(0, res.max_own_ref_ms - res.ref_median_ms)
+    assert.is_true(res.max_own_step_ms < allowed, ("longest step(0) %.3f ms (%s), against %.3f ms: %d ms and what the"
+      .. " machine added to the reference (%.3f ms at most, %.3f ms median)"):format(res.max_own_step_ms,
+      res.max_own_step_when, allowed, MAX_STEP_MS, res.max_own_ref_ms, res.ref_median_ms))
     -- A preempted step's CPU time is printed, not bounded: after a switch the same work costs
     -- more CPU (cold caches), by as much as the machine is loaded. bench/ measures it idle.
   end)
