@@ -8,7 +8,6 @@
  * object, an empty one as {}. Must not know: what the JSON means (response.c, the Lua modules). */
 #include "json.h"
 
-#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +128,14 @@ static int is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
+/* The locale's decimal point (its first byte), as strtod reads it: from the C library's own
+ * writing of 0.5, since localeconv() is not safe while other threads may call setlocale. */
+static char decimal_point(void) {
+  char buf[8];
+  snprintf(buf, sizeof buf, "%.1f", 0.5);
+  return buf[1];
+}
+
 /* A number in JSON's grammar at d->p, pushed as a float. Whole numbers of up to 15 digits are
  * exact in a double; the rest goes through strtod, with the locale's decimal point. */
 static int dec_number(dec *d) {
@@ -160,7 +167,7 @@ static int dec_number(dec *d) {
     if (n >= sizeof buf) return dec_fail(d, "number too long");
     memcpy(buf, s, n);
     buf[n] = '\0';
-    if ((dot = strchr(buf, '.')) != NULL) *dot = localeconv()->decimal_point[0];
+    if ((dot = strchr(buf, '.')) != NULL) *dot = decimal_point();
     x = strtod(buf, &stop);
     if (stop != buf + n) return dec_fail(d, "bad number");
   } else if (*s == '-') {
@@ -472,9 +479,14 @@ static char *put_number(lua_State *L, int idx, char *o) {
     while ((u /= 10) != 0);
     while (k) *o++ = digits[--k];
   } else {
-    char buf[32], point = localeconv()->decimal_point[0];
-    int k, n = snprintf(buf, sizeof buf, "%.14g", (double)lua_tonumber(L, idx));
-    for (k = 0; k < n; k++) *o++ = buf[k] == point ? '.' : buf[k];
+    /* Whatever the locale writes for the decimal point (a byte or several) becomes one '.'. */
+    char buf[40];
+    int k, n = snprintf(buf, sizeof buf, "%.14g", (double)lua_tonumber(L, idx)), point = 0;
+    for (k = 0; k < n; k++) {
+      char c = buf[k];
+      if (is_digit(c) || c == '-' || c == '+' || c == 'e') *o++ = c;
+      else if (!point) *o++ = '.', point = 1;
+    }
   }
   return o;
 }
