@@ -58,6 +58,7 @@ local NO_OPTS = {} -- the opts of a call given none (only read)
 ---@field run fun()
 ---@field current fun(): aimlmusic.Task|nil
 ---@field is_error fun(v: any): boolean
+---@field null lightuserdata what a JSON null in `st.raw` is
 ---@field pollfd fun(): integer|nil, string? one descriptor, readable when step(0) has work
 ---@field timeout fun(): number|nil seconds until step must run anyway
 local music = {
@@ -70,6 +71,7 @@ local music = {
   pollfd = task.pollfd,
   timeout = task.timeout,
   is_error = errors.is_error,
+  null = core.json_null,
   format_event = events.format,
 }
 
@@ -271,6 +273,9 @@ local music = {
 -- @function is_error
 ---@param v any
 ---@return boolean
+
+--- What a JSON null in a decoded answer (`st.raw`) is: a light userdata, lua-cjson's null too.
+-- @field null
 
 --- One descriptor, readable whenever `step(0)` has work: a host loop watches it and calls
 -- `step(0)` when it turns readable (with `timeout` for the timers), instead of polling.

@@ -55,6 +55,7 @@ end
 describe("aimlmusic.json", function()
   it("null is lua-cjson's null", function()
     assert.equal(cjson.null, json.null)
+    assert.equal(json.null, require("aimlmusic").null) -- music.null, for st.raw
     assert.equal(json.null, json.decode("null"))
     assert.equal("[null]", json.encode({ json.null }))
   end)
