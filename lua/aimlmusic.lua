@@ -296,6 +296,7 @@ local music = {
 ---@param params aimlmusic.Params the request
 ---@return true|nil ok true when valid
 ---@return aimlmusic.Error|nil err of kind "validation", listing every problem in err.fields
+-- @function validate
 function music.validate(params)
   argcheck(type(params) == "table", "validate", 1, "table", params)
   return validate.validate(params, models)
@@ -304,6 +305,7 @@ end
 --- Inside Neovim: configures the plugin behind :AimlMusic (`:help aimlmusic-setup`). Plugin
 -- managers call it as lazy.nvim does, `require("aimlmusic").setup(opts)`.
 ---@param opts? table the plugin's options (aimlmusic.nvim.Config)
+-- @function setup
 function music.setup(opts)
   return require("aimlmusic.nvim").setup(opts)
 end
@@ -325,6 +327,7 @@ end
 ---@param opts? aimlmusic.Options
 ---@return aimlmusic.Client|nil client
 ---@return aimlmusic.Error|nil err of kind "config"
+-- @function new
 function music.new(opts)
   opts = opts or {}
   argcheck(type(opts) == "table", "new", 1, "table or nil", opts)
