@@ -38,6 +38,53 @@ describe("the Windows zip #windows", function()
     assert.equal("./aimlmusic/core.dll\n./libcurl-x64.dll\n./lua/aimlmusic/core.dll\n./lua51.dll\n", files)
   end)
 
+  -- What a Windows user reads first. Each file it names is in the zip, and each licence in
+  -- licenses\ is named (the mingw-w64 runtime's was missing).
+  it("has a README.txt that names what is in the folder", function()
+    local readme = assert(util.read_file(drive_c .. "/" .. name .. "/README.txt"))
+    for _, rel in ipairs({ "aimlmusic.cmd", "luajit.exe", "luajit.exe.manifest", "doc\\install.md",
+      "doc\\api.md", "libcurl-x64.dll" }) do
+      assert.is_truthy(readme:find(rel, 1, true), rel .. " not in README.txt:\n" .. readme)
+      local path = drive_c .. "/" .. name .. "/" .. rel:gsub("\\", "/")
+      assert.is_truthy(util.read_file(path), rel .. " is not in the zip")
+    end
+    local licences = { ["LuaJIT.txt"] = "LuaJIT", ["curl.txt"] = "curl", ["aimlmusic.txt"] = "aimlmusic",
+      ["mingw-w64.txt"] = "mingw-w64" }
+    local files = util.sh("cd " .. q(drive_c .. "/" .. name .. "/licenses") .. " && ls")
+    for f in files:gmatch("[^\n]+") do
+      local what = assert(licences[f], "licenses\\" .. f .. ": unexpected")
+      assert.is_truthy(readme:find(what, 1, true), what .. " is not named in README.txt")
+    end
+    assert.is_truthy(readme:find("call aimlmusic.cmd", 1, true), "README.txt: no word on batch files")
+    assert.is_truthy(readme:find("set AIMLAPI_KEY=", 1, true), "README.txt: no word on the key")
+  end)
+
+  -- luajit.exe's C runtime gives Lua its arguments in the ANSI code page (1252 under wine, as on
+  -- a Western Windows): without luajit.exe.manifest, "Café" was refused as invalid UTF-8, an
+  -- output path with "ö" was refused, and Japanese text was submitted as "???".
+  it("takes arguments that are not ASCII as UTF-8: the prompt submitted as typed, a path with ö", function()
+    local json = require "aimlmusic.json"
+    util.mkdir(drive_c .. "/Jörg")
+    local prompt = "Café piano, 日本の夜, for a title screen"
+    local before = #env.mock:requests()
+    local cmd = table.concat({
+      "cd " .. q(drive_c) .. " &&",
+      "AIMLAPI_BASE_URL=" .. q(env.mock.api_url), "AIMLAPI_KEY=" .. q(env.mock.key),
+      wine, "cmd /c", q(home .. "\\aimlmusic.cmd"), "generate", "-p", q(prompt),
+      "-l", q(util.PARAMS.lyrics), "-o", q("C:\\Jörg\\lied-ö.mp3"), "--interval 0.1 </dev/null 2>&1; echo rc=$?",
+    }, " ")
+    local log = util.sh(cmd)
+    assert.matches("rc=0%s*$", log)
+    local sent
+    for i, r in ipairs(env.mock:requests()) do
+      if i > before and r.method == "POST" and r.host ~= "cdn" and (r.body or ""):find("prompt", 1, true) then
+        sent = json.decode(r.body).prompt
+      end
+    end
+    assert.equal(prompt, sent)
+    assert.is_true(#(util.read_file(drive_c .. "/Jörg/lied-ö.mp3") or "") > 0, log)
+  end)
+
   -- What Neovim does: its LuaJIT (here one in a folder of its own, as nvim.exe's) loads
   -- lua\aimlmusic\core.dll from the runtimepath folder, which is on PATH for libcurl-x64.dll.
   it("loads lua\\aimlmusic\\core.dll from a host elsewhere, the folder on PATH", function()
