@@ -87,6 +87,13 @@ describe("the Neovim plugin #posix", function()
     return res
   end
 
+  -- The first recorded notification whose text has plain string text.
+  local function H_find(res, text)
+    for _, m in ipairs(res.notes or {}) do
+      if m.msg:find(text, 1, true) then return m end
+    end
+  end
+
   local HEAD = [[
 local H = dofile(os.getenv("AIMLMUSIC_NVIM_HELPER"))
 local plugin = require("aimlmusic.nvim")
@@ -217,6 +224,88 @@ end)
     for _, m in ipairs(res.notes) do assert.is_nil(m.msg:find(env.mock.key, 1, true)) end
   end)
 
+  -- A refused key (401) or none at all: the job fails, and the next one reads the key again,
+  -- so setting the right one needs no restart (the client made before kept the old one).
+  it("with no key or a refused one, a job fails saying so; once AIMLAPI_KEY is set, the next one succeeds",
+    function()
+      local case = new_case()
+      local script = HEAD .. [[
+H.record_notify("replace")
+plugin.setup { poll_interval = 0.1 }
+H.run(function()
+  H.generate("]] .. PROMPT .. [[", function() return H.find("failed") end, "the first job's failure")
+  vim.env.AIMLAPI_KEY = os.getenv("THE_KEY")
+  H.generate("]] .. PROMPT .. [[", function()
+    local j = plugin.jobs()[2]
+    return j and (j.status == "saved" or j.status == "failed")
+  end, "the second job")
+  H.finish { statuses = { plugin.jobs()[1].status, plugin.jobs()[2].status } }
+end)
+]]
+      for _, key in ipairs({ "", "wrong-key" }) do
+        local res = run(case, script, { env = { AIMLAPI_KEY = key, THE_KEY = env.mock.key } })
+        local failed = H_find(res, "failed")
+        assert.is_truthy(failed, dump(res))
+        assert.equal(4, failed.level)
+        if key == "" then
+          assert.matches("no API key: set AIMLAPI_KEY", failed.msg)
+          assert.matches("api_key_cmd", failed.msg)
+          assert.is_nil(failed.msg:find("new()", 1, true), "the library's advice: " .. failed.msg)
+        else
+          assert.matches("401", failed.msg)
+          assert.matches("the key was refused", failed.msg)
+        end
+        assert.same({ "failed", "saved" }, res.statuses, dump(res))
+        for _, m in ipairs(res.notes) do assert.is_nil(m.msg:find(env.mock.key, 1, true)) end
+        os.remove(case .. "/song.mp3")
+      end
+    end)
+
+  -- stable-audio and google/lyria2 take no lyrics, and make wav: the buffer is not sent (the
+  -- model would refuse the field), and the track is named for what it is.
+  it("a model without lyrics gets the prompt alone; the track's extension is the model's format", function()
+    local case = new_case()
+    local res = run(case, HEAD .. [[
+H.record_notify("replace")
+plugin.setup { poll_interval = 0.1 }
+H.run(function()
+  vim.cmd("AimlMusic models stable-audio")
+  H.generate("]] .. PROMPT .. [[", function() return H.find("saved ") or H.find("failed") end, "the track")
+  H.finish { path = plugin.jobs()[1] and plugin.jobs()[1].path }
+end)
+]])
+    assert.equal(case .. "/song.wav", res.path, dump(res))
+    assert.matches("takes no lyrics", dump(res))
+    assert.equal(1, #posts())
+    local body = json.decode(posts()[1].body)
+    assert.equal("stable-audio", body.model)
+    assert.is_nil(body.lyrics)
+    assert.equal("RIFF", read_file(case .. "/song.wav"):sub(1, 4))
+    assert.is_nil(read_file(case .. "/song.mp3"))
+  end)
+
+  -- api_key_cmd may take a while (a passphrase asked by gpg): a job cancelled meanwhile is never sent.
+  it("cancel while api_key_cmd runs stops the job before anything is sent", function()
+    local case = new_case()
+    local res = run(case, HEAD .. [[
+H.record_notify("replace")
+plugin.setup { poll_interval = 0.1, api_key_cmd = { "sh", "-c", "sleep 1; printf '%s\\n' \"$THE_KEY\"" } }
+H.run(function()
+  vim.cmd("AimlMusic generate ]] .. PROMPT .. [[")
+  local completions = vim.fn.getcompletion("AimlMusic cancel ", "cmdline")
+  vim.cmd("AimlMusic cancel")
+  vim.wait(2500, function() return false end) -- the key comes after 1 s
+  H.finish { status = plugin.jobs()[1].status, completions = completions, pending = #plugin.pending() }
+end)
+]], { env = { THE_KEY = env.mock.key } })
+    assert.same({ "#1" }, res.completions)
+    assert.equal("cancelled", res.status)
+    assert.matches("cancelled before anything was sent", res.notes[#res.notes].msg, dump(res))
+    assert.equal(0, #env.mock:requests())
+    assert.equal(0, res.pending)
+    assert.is_nil(read_file(case .. "/song.mp3"))
+  end)
+
   it("refuses invalid parameters at ERROR level and sends nothing", function()
     local case = new_case()
     local res = run(case, HEAD .. [[
@@ -302,6 +391,51 @@ end)
 ]], { env = { PATH = case .. "/bin:" .. os.getenv("PATH"), PLAYED = case .. "/played" } })
     assert.equal("mpv", res.player)
     assert.matches(("\n" .. case .. "/song.mp3\n"):gsub("%p", "%%%0"), read_file(case .. "/played"))
+  end)
+
+  it("a player that cannot start is said as an error, not raised; a player given as a string runs in the shell",
+    function()
+      local case = new_case()
+      write_file(case .. "/x.mp3", "ID3")
+      local res = run(case, HEAD .. [[
+H.record_notify("replace")
+H.run(function()
+  plugin.setup { player = { "no-such-player-xyz" } }
+  local ok, err = pcall(vim.cmd, "AimlMusic play x.mp3")
+  plugin.setup { player = 'echo >"$PLAYED"' }
+  local ok2, err2 = pcall(vim.cmd, "AimlMusic play x.mp3")
+  H.wait_for(function()
+    local f = io.open(os.getenv("PLAYED"))
+    local s = f and f:read("*a")
+    if f then f:close() end
+    return s and s:find("\n")
+  end, 5000, "the shell player")
+  H.finish { ok = ok, err = tostring(err), ok2 = ok2, err2 = tostring(err2) }
+end)
+]], { env = { PLAYED = case .. "/played" } })
+      assert.is_true(res.ok, res.err)
+      assert.is_true(res.ok2, res.err2)
+      local said = H_find(res, "cannot start")
+      assert.is_truthy(said, dump(res))
+      assert.equal(4, said.level)
+      assert.matches("no%-such%-player%-xyz", said.msg)
+      assert.equal("x.mp3\n", read_file(case .. "/played"))
+    end)
+
+  it(":checkhealth aimlmusic says an api_key_cmd or a player that cannot run, and finishes", function()
+    local case = new_case()
+    local res = run(case, HEAD .. [[
+H.run(function()
+  plugin.setup { api_key_cmd = { "no-such-key-cmd-xyz" }, player = { "no-such-player-xyz" } }
+  vim.cmd("checkhealth aimlmusic")
+  H.finish { text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n") }
+end)
+]])
+    local text = res.text
+    assert.is_nil(text:find("Failed to run healthcheck", 1, true), text)
+    assert.matches("ERROR:? cannot run api_key_cmd", text)
+    assert.matches("WARNING:? player no%-such%-player%-xyz is not found", text)
+    assert.matches("aimlmusic: journal", text) -- the sections after the key's still ran
   end)
 
   it("after the editor is killed mid-job, offers the job at start and resume finishes it without a second POST",

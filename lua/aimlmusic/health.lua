@@ -72,8 +72,11 @@ function M.check()
   h.start("aimlmusic: key")
   local cfg = plugin.config
   if cfg.api_key_cmd then
-    local out = vim.fn.system(cfg.api_key_cmd)
-    if vim.v.shell_error == 0 and out:match("%S") then
+    -- (a list whose program is not found raises: said, not a failed health check)
+    local ran, out = pcall(vim.fn.system, cfg.api_key_cmd)
+    if not ran then
+      h.error("cannot run api_key_cmd: " .. tostring(out):gsub("^Vim:", ""))
+    elseif vim.v.shell_error == 0 and out:match("%S") then
       h.ok("api_key_cmd prints a key (not shown)")
     else
       h.error("api_key_cmd failed or printed nothing (exit " .. vim.v.shell_error .. ")")
@@ -111,7 +114,12 @@ function M.check()
 
   h.start("aimlmusic: player")
   local player = plugin.player()
-  if player then
+  if type(player) == "string" then
+    h.ok("plays with the shell command " .. player)
+  elseif player and vim.fn.executable(tostring(player[1])) ~= 1 then
+    h.warn(("player %s is not found: :AimlMusic play cannot start it"):format(tostring(player[1])),
+      { "set player in setup{} to a program on $PATH" })
+  elseif player then
     h.ok("plays with " .. player[1])
   else
     h.info("no player (mpv, ffplay or paplay): :AimlMusic play is unavailable; nothing else needs one")

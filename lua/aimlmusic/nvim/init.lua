@@ -33,7 +33,8 @@ local M = {}
 -- @field params more fields of every request, e.g. `{audio_setting = {format = "wav"}}`
 -- @field journal true (default: under stdpath("state")), a path, or false (no journal)
 -- @field resume_on_start "notify" (default: offer unfinished jobs), "auto" or false
--- @field player a command list to play a track, the path appended (default: mpv, ffplay or paplay)
+-- @field player a command to play a track, the path appended: a list, or a string for the shell
+-- (default: mpv, ffplay or paplay)
 local defaults = {
   model = "minimax/music-2.0",
   output_dir = nil,
@@ -56,7 +57,7 @@ local defaults = {
 ---@field params? table
 ---@field journal? boolean|string
 ---@field resume_on_start? "notify"|"auto"|false
----@field player? string[]
+---@field player? string[]|string
 
 M.config = vim.deepcopy(defaults)
 
@@ -166,7 +167,15 @@ function M.with_client(cb)
   if client then return cb(client) end
   local ok, lib = pcall(M.library)
   if not ok then return cb(nil, "cannot load aimlmusic: " .. tostring(lib)) end
-  if not M.config.api_key_cmd then return cb(make_client(lib, nil)) end
+  if not M.config.api_key_cmd then
+    -- Checked here, not left to the library: a client made without a key would keep failing
+    -- after the user sets one.
+    if (os.getenv("AIMLAPI_KEY") or "") == "" then
+      return cb(nil, "no API key: set AIMLAPI_KEY (:let $AIMLAPI_KEY = ... works too), "
+        .. "or api_key_cmd in setup{} (:help aimlmusic-setup)")
+    end
+    return cb(make_client(lib, nil))
+  end
   fetch_key(function(key, err)
     if not key then return cb(nil, err) end
     if client then return cb(client) end -- another call got there first
@@ -192,8 +201,21 @@ local function human_bytes(n)
   return ("%d B"):format(n)
 end
 
+-- Whether the model (an entry of music.models) has a field of that name.
+local function model_has(model, name)
+  for _, f in ipairs(model.fields or {}) do
+    if f.name == name then return true end
+  end
+  return false
+end
+
 local function running(job)
   return job.task and not job.task:done()
+end
+
+-- Running, or waiting for its client (api_key_cmd still running): :AimlMusic cancel stops both.
+local function cancellable(job)
+  return running(job) or (job.waiting and not job.cancelled)
 end
 
 -- Callbacks that move job's notification along (from libuv callbacks: update schedules).
@@ -223,6 +245,16 @@ local function follow(job)
   return on_submit, on_status, on_progress
 end
 
+-- A key the service refused: the next job reads the key again (AIMLAPI_KEY or api_key_cmd),
+-- so setting the right one needs no restart.
+-- Returns what to add to the job's failure.
+local function forget_refused(c, err)
+  if type(err) ~= "table" or err.kind ~= "auth" then return "" end
+  if client == c then client = nil end
+  return "\n  the key was refused: set the right one ("
+    .. (M.config.api_key_cmd and "api_key_cmd" or "AIMLAPI_KEY") .. "); the next job reads it again"
+end
+
 -- In the task: generate; if something took the name meanwhile, keep the paid job under the
 -- next free one.
 local function run_job(c, job, params)
@@ -243,24 +275,29 @@ local function run_job(c, job, params)
     end
   end
   reserved[job.path] = nil
+  local hint = forget_refused(c, err)
   if st then
     job.status = "saved"
     last_track = st.path
     job.note:update(("saved %s (%s)"):format(st.path, human_bytes(st.bytes or 0)), levels.INFO, true, 100)
   else
     job.status = "failed"
-    job.note:update("failed: " .. describe(err), levels.ERROR, true)
+    job.note:update("failed: " .. describe(err) .. hint, levels.ERROR, true)
   end
   return st, err
 end
 
-local function start_job(params, path, label)
+local function start_job(params, path, label, remark)
   local job = { label = label, path = path, status = "submitting", started = uv.now() / 1000 }
   job.note = notify.new(("#%d %s"):format(#jobs + 1, label))
   jobs[#jobs + 1] = job
   reserved[path] = true
-  job.note:update_now(("submitting to %s, saving to %s"):format(params.model, path))
+  job.note:update_now(("submitting to %s, saving to %s%s"):format(params.model, path,
+    remark and " (" .. remark .. ")" or ""))
+  job.waiting = true
   M.with_client(function(c, err)
+    job.waiting = nil
+    if job.cancelled then return end -- cancelled before anything was sent
     if not c then
       reserved[path] = nil
       job.status = "failed"
@@ -297,18 +334,27 @@ function M.generate(prompt, buf, first, last)
     say(tostring(lib), levels.ERROR)
     return nil
   end
-  local lines = vim.api.nvim_buf_get_lines(buf, first and first - 1 or 0, last or -1, false)
   local params = vim.deepcopy(M.config.params or {})
-  params.model, params.prompt, params.lyrics = M.config.model, prompt, table.concat(lines, "\n")
+  params.model, params.prompt = M.config.model, prompt
+  -- The buffer is the lyrics of a model that takes lyrics; the others (stable-audio,
+  -- google/lyria2, ...) would refuse the field: they get the prompt alone.
+  local model = lib.models[params.model]
+  local takes_lyrics = not model or model_has(model, "lyrics")
+  if takes_lyrics then
+    local lines = vim.api.nvim_buf_get_lines(buf, first and first - 1 or 0, last or -1, false)
+    params.lyrics = table.concat(lines, "\n")
+  end
   local valid, verr = lib.validate(params)
   if not valid then
     say(describe(verr), levels.ERROR)
     return nil
   end
-  local ext = (params.audio_setting or {}).format or "mp3"
+  -- The track's extension: the format asked for, else the model's own (wav for stable-audio).
+  local ext = (params.audio_setting or {}).format or (model and model.format) or "mp3"
   local path = paths.for_buffer(buf, ext, M.config.output_dir, reserved)
   local label = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(buf), ":t")
-  return start_job(params, path, label ~= "" and label or "[No Name]")
+  return start_job(params, path, label ~= "" and label or "[No Name]",
+    not takes_lyrics and (params.model .. " takes no lyrics: the prompt alone is sent") or nil)
 end
 
 --- The jobs of this session, oldest first.
@@ -356,7 +402,7 @@ function M.cancel(which)
   local target
   for i = #jobs, 1, -1 do
     local job = jobs[i]
-    if running(job) and (not which or which == "" or which == "#" .. i or which == tostring(i) or which == job.id) then
+    if cancellable(job) and (not which or which == "" or which == "#" .. i or which == tostring(i) or which == job.id) then
       target = job
       break
     end
@@ -365,9 +411,15 @@ function M.cancel(which)
     say(which and which ~= "" and ("no running job " .. which) or "no running job", levels.WARN)
     return false
   end
-  target.task:cancel()
   if target.path then reserved[target.path] = nil end -- (a resumed job without output has none)
   target.status = "cancelled"
+  if not target.task then
+    -- Still waiting for the key (api_key_cmd): nothing was sent, and nothing will be.
+    target.cancelled = true
+    target.note:update_now("cancelled before anything was sent", levels.WARN, true)
+    return true
+  end
+  target.task:cancel()
   if target.id and client then
     -- Out of the journal, and its output's reservation let go (no .lock left beside it): file
     -- work, done in a task on the library's workers, not on the editor's thread.
@@ -401,7 +453,7 @@ function M.resume()
   local by_id = {}
   for _, p in ipairs(pending) do
     local job = { label = vim.fn.fnamemodify(p.output or p.id, ":t"), id = p.id, path = p.output,
-      status = "resuming", started = uv.now() / 1000 }
+      status = "resuming", started = uv.now() / 1000, waiting = true }
     job.note = notify.new(("#%d %s"):format(#jobs + 1, job.label))
     jobs[#jobs + 1] = job
     by_id[p.id] = job
@@ -427,7 +479,7 @@ function M.resume()
       job.note:update("done elsewhere", levels.INFO, true) -- another editor finished it meanwhile
     elseif r.err then
       job.status = "failed"
-      job.note:update("failed: " .. describe(r.err), levels.ERROR, true)
+      job.note:update("failed: " .. describe(r.err) .. forget_refused(c, r.err), levels.ERROR, true)
     else
       job.status = "saved"
       if r.path then last_track = r.path end
@@ -437,10 +489,19 @@ function M.resume()
   end
   M.with_client(function(c, err)
     if not c then
-      for _, job in pairs(by_id) do job.note:update_now("failed: " .. describe(err), levels.ERROR, true) end
+      for _, job in pairs(by_id) do
+        job.waiting = nil
+        if not job.cancelled then
+          job.status = "failed"
+          job.note:update_now("failed: " .. describe(err), levels.ERROR, true)
+        end
+      end
       return
     end
-    for _, job in pairs(by_id) do job.task = music.spawn(run, c, job) end
+    for _, job in pairs(by_id) do
+      job.waiting = nil
+      if not job.cancelled then job.task = music.spawn(run, c, job) end
+    end
   end)
   return true
 end
@@ -476,8 +537,9 @@ function M.model_names()
   return names
 end
 
---- The command that plays a track: config.player, else the first of mpv, ffplay, paplay found.
----@return string[]|nil
+--- The command that plays a track: config.player (a list, or a string for the shell), else the
+-- first of mpv, ffplay, paplay found.
+---@return string[]|string|nil
 function M.player()
   return command.player(M.config)
 end
@@ -500,12 +562,19 @@ function M.play(path)
     say("no file " .. path, levels.ERROR)
     return nil
   end
-  local cmd = vim.list_extend(vim.deepcopy(player), { path })
-  local id = vim.fn.jobstart(cmd, { detach = false, on_exit = function(_, code)
-    if code ~= 0 then say(("%s could not play %s (exit %d)"):format(player[1], path, code), levels.ERROR) end
+  -- A list: the program and its arguments; a string: a command for the shell.
+  local cmd, name
+  if type(player) == "string" then
+    cmd, name = player .. " " .. vim.fn.shellescape(path), player
+  else
+    cmd, name = vim.list_extend(vim.deepcopy(player), { path }), tostring(player[1])
+  end
+  local ok, id = pcall(vim.fn.jobstart, cmd, { detach = false, on_exit = function(_, code)
+    if code ~= 0 then say(("%s could not play %s (exit %d)"):format(name, path, code), levels.ERROR) end
   end })
-  if id <= 0 then
-    say("cannot start " .. player[1], levels.ERROR)
+  if not ok or id <= 0 then
+    say(("cannot start %s: %s"):format(name, ok and "jobstart returned " .. id or tostring(id):gsub("^Vim:", "")),
+      levels.ERROR)
     return nil
   end
   say("playing " .. path)
@@ -574,7 +643,7 @@ end
 function M.running_numbers()
   local list = {}
   for i, job in ipairs(jobs) do
-    if running(job) then list[#list + 1] = "#" .. i end
+    if cancellable(job) then list[#list + 1] = "#" .. i end
   end
   return list
 end
