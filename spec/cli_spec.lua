@@ -523,6 +523,28 @@ describe("the aimlmusic command", function()
       assert.equal(1, #posts())
       assert.is_nil(read_file(case .. "/song.mp3.lock"))
     end)
+
+    it("during resume leaves every job to the next resume, naming no one of them as the result", function()
+      env.mock:config { duration = 0.2 }
+      env.mock:fault { host = "cdn", method = "GET", action = "slow", delay_ms = 3000, times = 2 }
+      local case = case_dir()
+      for _, o in ipairs({ "one.mp3", "two.mp3" }) do
+        local r = run({ "submit", "-p", PROMPT, "-l", LYRICS, "-o", o }, { case = case })
+        assert.equal(0, r.code, r.err)
+      end
+      local pid, wait_exit = start({ "resume", "--interval", "0.1" }, case)
+      until_true(function() return #by_host(env.mock:requests(), "cdn") > 0 end, "a download to start")
+      execute("sleep 0.3")
+      execute("kill -INT " .. pid)
+      assert.equal(130, wait_exit())
+      local err = read_file(case .. "/stderr")
+      assert.matches("interrupted: the journal's jobs stay pending; aimlmusic resume goes on", err)
+      assert.is_nil(err:find("aimlmusic wait", 1, true), err) -- a wait ID without -o downloads nothing
+      assert.equal("", read_file(case .. "/stdout")) -- no id as if it were the only job
+      local r = run({ "resume", "--interval", "0.1" }, { case = case })
+      assert.equal(0, r.code, r.err)
+      assert.is_true(#read_file(case .. "/one.mp3") > 0 and #read_file(case .. "/two.mp3") > 0)
+    end)
   end)
 
   describe("on a terminal", function()
@@ -571,6 +593,27 @@ describe("the aimlmusic command", function()
         assert.is_true(chars < 40, ("%d characters: %q"):format(chars, line))
       end
       assert.is_true(shown > 0, s)
+    end)
+
+    -- #posix: needs script(1), a pseudo-terminal
+    it("drops the rate before it cuts a word of the progress bar on 60 columns #posix", function()
+      env.mock:fault { host = "cdn", method = "GET", action = "slow", delay_ms = 1500 }
+      local case = case_dir()
+      local preload = os.getenv("LD_PRELOAD")
+      local env_of_cmd = environ(case, preload and { LD_PRELOAD = preload } or nil)
+      local cmd = "stty cols 60 rows 20; cd " .. q(case) .. " && env -u COLUMNS " .. env_of_cmd:gsub("^env ", "")
+        .. " " .. cli_cmd(gen_args("song.mp3"))
+      local log = case .. "/typescript"
+      local ok = execute("env -u LD_PRELOAD script -qfec " .. q(cmd) .. " /dev/null </dev/null >" .. q(log) .. " 2>&1")
+      local s = read_file(log) or ""
+      assert.is_true(ok, s)
+      local bars = 0
+      for line in s:gmatch("\r\27%[K(downloading %[[^\r\n]*)") do
+        bars = bars + 1
+        assert.matches(" left$", line) -- whole words: the time left, not "0:06 le"
+        assert.is_true(select(2, line:gsub("[^\128-\191]", "")) < 60, line)
+      end
+      assert.is_true(bars > 0, s)
     end)
   end)
 end)

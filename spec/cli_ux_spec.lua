@@ -280,7 +280,7 @@ describe("the aimlmusic command for a shell user", function()
 
     it("--help says the poll interval is the learned schedule, not 5 s", function()
       local r = run({ "generate", "--help" })
-      assert.matches("%-%-interval S +seconds between status polls %(default: a schedule learned", r.out)
+      assert.matches("%-%-interval S +seconds between status polls %(default: a%s+schedule learned", r.out)
       assert.is_nil(r.out:find("polls (5)", 1, true))
       r = run({ "--help" })
       assert.matches("%-q, %-%-quiet", r.out)
@@ -330,7 +330,7 @@ describe("the aimlmusic command for a shell user", function()
       write_file(case .. "/.config/aimlmusic/config", "model = minimax/music-2.0\ninterval = soon\n")
       r = run({ "wait", "x" }, case)
       assert.equal(2, r.code)
-      assert.matches("config:2: interval needs a non%-negative number of seconds", r.err)
+      assert.matches("config:2: interval needs a number of seconds from 0%.001 to 2147483", r.err)
       write_file(case .. "/.config/aimlmusic/config", "key = sk-123\n")
       r = run({ "models" }, case)
       assert.equal(2, r.code)
@@ -378,6 +378,150 @@ describe("the aimlmusic command for a shell user", function()
       assert.equal(0, r.code, r.err)
       assert.equal(case .. "/Music/aimlmusic/c.mp3\n", r.out)
       assert.equal("minimax/music-2.6", env.mock:jobs()[3].model)
+    end)
+  end)
+
+  describe("a new user's first minute", function()
+    local function posts()
+      return #util.select_reqs(env.mock:requests(), "api", "POST")
+    end
+
+    it("--json makes a mistake on the command line one JSON object too, exit 2", function()
+      for _, argv in ipairs({ { "generate", "--json", "--bogus" },
+        { "generate", "--json", "-o", "a.mp3", "--timeout", "soon" },
+        { "status", "--json", "x", "--interval" }, { "--json", "generate", "-p", PROMPT } }) do
+        local r = run(argv)
+        assert.equal(2, r.code, r.err)
+        local ok, o = pcall(json.decode, r.out)
+        assert.is_true(ok and type(o) == "table" and type(o.error) == "table", table.concat(argv, " ") .. ": " .. r.out)
+        assert.equal("validation", o.error.kind)
+        assert.truthy(r.err:find(o.error.message, 1, true), r.err)
+      end
+      assert.matches("%-%-json goes after the command", run({ "--json", "models" }).err)
+      -- a broken config file, asked for JSON
+      local case = case_dir()
+      util.mkdir(case .. "/.config/aimlmusic")
+      write_file(case .. "/.config/aimlmusic/config", "modle = x\n")
+      local r = run({ "models", "--json" }, case)
+      assert.equal(2, r.code)
+      assert.matches("unknown key modle", json.decode(r.out).error.message)
+    end)
+
+    it("-o a directory or an empty path: says what to give, not --overwrite, and sends nothing", function()
+      local case = case_dir()
+      util.mkdir(case .. "/songs")
+      for _, extra in ipairs({ {}, { "--overwrite" } }) do
+        local argv = gen_args("songs")
+        for _, x in ipairs(extra) do argv[#argv + 1] = x end
+        local r = run(argv, case)
+        assert.equal(2, r.code, r.err)
+        assert.matches("songs is a directory: give the track a file name in it %(%-o songs/track%.mp3%)", r.err)
+        assert.is_nil(r.err:find("overwrite", 1, true), r.err)
+      end
+      local r = run(gen_args(""), case)
+      assert.equal(2, r.code)
+      assert.matches("%-o needs a file path", r.err)
+      assert.equal(0, posts())
+    end)
+
+    it("wait, download and submit -o an existing file: exit 2 at once, naming --overwrite", function()
+      env.mock:config { duration = 30 }
+      local case = case_dir()
+      local r = run({ "submit", "-p", PROMPT, "-l", LYRICS }, case)
+      assert.equal(0, r.code, r.err)
+      local id = r.out:match("([^\n]+)\n$")
+      write_file(case .. "/a.mp3", "an earlier track")
+      local before = #env.mock:requests()
+      for _, argv in ipairs({ { "wait", id, "-o", "a.mp3" }, { "download", id, "-o", "a.mp3" },
+        { "submit", "-p", PROMPT, "-l", LYRICS, "-o", "a.mp3" } }) do
+        r = run(argv, case)
+        assert.equal(2, r.code, argv[1] .. ": " .. r.err)
+        assert.matches("a%.mp3 exists: pass %-%-overwrite to replace it", r.err)
+        assert.is_nil(r.err:find("overwrite = true", 1, true), r.err)
+      end
+      assert.equal(before, #env.mock:requests()) -- not a request: no 30 s wait before saying so
+      assert.equal("an earlier track", read_file(case .. "/a.mp3"))
+    end)
+
+    it("resume's advice for a file in the way names resume --overwrite; -q still says it", function()
+      local case = case_dir()
+      local r = run({ "submit", "-p", PROMPT, "-l", LYRICS, "-o", "later.mp3" }, case)
+      assert.equal(0, r.code, r.err)
+      write_file(case .. "/later.mp3", "not the job's track")
+      for _, argv in ipairs({ { "resume", "--interval", "0.1" }, { "-q", "resume", "--interval", "0.1" } }) do
+        r = run(argv, case)
+        assert.equal(1, r.code, r.err)
+        assert.matches("move the file, or aimlmusic resume %-%-overwrite", r.err)
+        assert.is_nil(r.err:find("overwrite = true", 1, true), r.err)
+      end
+      r = run({ "resume", "--json", "--interval", "0.1" }, case)
+      assert.matches("aimlmusic resume %-%-overwrite", json.decode(r.out).jobs[1].error.message)
+    end)
+
+    it("refuses numbers the library would, in the command's words and before anything is sent", function()
+      for _, o in ipairs({ { "--timeout", "0", "%-%-timeout needs a number of seconds from 0%.001 to 2147483" },
+        { "--interval", "0", "%-%-interval needs a number of seconds from 0%.001 to 2147483" },
+        { "--request-timeout", "1e99", "%-%-request%-timeout needs a number of seconds from 0%.001 to 2147483" },
+        { "--retries", "101", "%-%-retries needs a whole number from 0 to 100" } }) do
+        local r = run(gen_args("a.mp3", o[1], o[2]))
+        assert.equal(2, r.code, r.err)
+        assert.matches("^aimlmusic: " .. o[3] .. "\n$", r.err)
+      end
+      assert.equal(0, posts())
+    end)
+
+    it("--help works with a broken config file, which it is the way to mend", function()
+      local case = case_dir()
+      util.mkdir(case .. "/.config/aimlmusic")
+      write_file(case .. "/.config/aimlmusic/config", "modle = minimax/music-2.6\n")
+      local r = run({ "generate", "--help" }, case)
+      assert.equal(0, r.code, r.err)
+      assert.matches("^usage: aimlmusic generate", r.out)
+      r = run({ "generate", "-p", PROMPT }, case)
+      assert.equal(2, r.code) -- and the file is still refused when used
+      assert.matches("unknown key modle", r.err)
+    end)
+
+    it("suggests the model a short name means: music-2.6, lyria2, stable", function()
+      local r = run({ "models", "music-2.6" })
+      assert.equal(2, r.code)
+      assert.matches("unknown model music%-2%.6 %(did you mean minimax/music%-2%.6%?%)", r.err)
+      r = run({ "validate", "-m", "lyria2", "-p", PROMPT })
+      assert.equal(2, r.code)
+      assert.matches("did you mean google/lyria2%?", r.err)
+      r = run({ "validate", "-m", "lyria2", "-p", PROMPT, "--json" })
+      assert.equal("did you mean google/lyria2?", json.decode(r.out).error.hint)
+      r = run(gen_args("a.mp3", "-m", "stable", "--set", "seconds_total=5"))
+      assert.equal(2, r.code)
+      assert.matches("unknown model stable %(did you mean stable%-audio%?%)", r.err)
+      assert.equal(0, posts())
+    end)
+
+    it("help fits 80 columns, and lists under every command's options only what every command takes", function()
+      local texts = { run({ "--help" }).out }
+      for _, c in ipairs({ "generate", "submit", "status", "wait", "download", "resume", "models", "validate",
+        "completion", "mock" }) do
+        texts[#texts + 1] = run({ c, "--help" }).out
+      end
+      for _, t in ipairs(texts) do
+        for line in t:gmatch("[^\n]+") do
+          assert.is_true(select(2, line:gsub("[^\128-\191]", "")) <= 80, line)
+        end
+      end
+      local every = texts[1]:match("Options of every command, before or after it:\n(.-)\n\n")
+      for name in every:gmatch("%-%-([%w-]+)") do
+        local r = run({ "models", "--" .. name })
+        assert.equal(0, r.code, "--" .. name .. " after a command: " .. r.err)
+      end
+      local r = run({ "completion", "-q", "bash" }) -- -q: with every command
+      assert.equal(0, r.code, r.err)
+      assert.matches("^# bash completion", r.out)
+    end)
+
+    it("models NAME ends no line with spaces", function()
+      local r = run({ "models", "minimax/music-2.0" })
+      assert.equal(0, r.code)
+      assert.is_nil(r.out:find(" \n", 1, true), r.out)
     end)
   end)
 

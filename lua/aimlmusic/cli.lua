@@ -58,8 +58,8 @@ function M.main(argv)
   core.stdio_lf() -- "\n", not "\r\n", on Windows: a path printed with -q goes into a variable as it is
   local pre, at = args.parse_global(argv)
   if not pre then
-    io.stderr:write(output.describe_error(at), "\n")
-    return EXIT.usage
+    -- A JSON error for one who asked for JSON, wherever --json went.
+    return output.fail(output.new({ json = args.wants_json(nil, argv) }), at)
   end
   local cmd = argv[at]
   if pre.version then
@@ -90,22 +90,33 @@ function M.main(argv)
   local rest_argv = {}
   for i = at + 1, #argv do rest_argv[#rest_argv + 1] = argv[i] end
   if cmd == "mock" or cmd == "completion" then
+    local own = {}
     for _, a in ipairs(rest_argv) do
       if a == "-h" or a == "--help" then
         io.stdout:write(help.commands[cmd])
         return EXIT.ok
       end
+      -- -q and -v go with every command (aimlmusic --help); these two have nothing to say.
+      if cmd == "mock" or not (a == "-q" or a == "--quiet" or a == "-v" or a == "--verbose") then
+        own[#own + 1] = a
+      end
     end
-    return commands[cmd](nil, rest_argv, output.new({}), rest_argv)
+    return commands[cmd](nil, own, output.new({}), own)
   end
   local conf, cerr = args.read_config(args.config_path())
   local opts, rest = nil, cerr
-  if conf then opts, rest = args.parse(cmd, rest_argv, pre, conf) end
-  local out = output.new(opts or pre)
-  if not opts then
-    io.stderr:write(output.describe_error(rest), "\n")
-    return EXIT.usage
+  if conf then
+    opts, rest = args.parse(cmd, rest_argv, pre, conf)
+  else
+    -- A broken config file leaves --help working: it is how one finds what the file may hold.
+    local o = args.parse(cmd, rest_argv, pre, {})
+    if o and o.help then
+      io.stdout:write(help.commands[cmd])
+      return EXIT.ok
+    end
   end
+  local out = output.new(opts or { json = args.wants_json(cmd, rest_argv), quiet = pre.quiet })
+  if not opts then return output.fail(out, rest) end
   if opts.help then
     io.stdout:write(help.commands[cmd])
     return EXIT.ok
@@ -117,6 +128,7 @@ function M.main(argv)
     if opts.output == "-" then
       return output.fail(out, args.usage_error("-o -: the track cannot go to stdout; give a file path"))
     end
+    if opts.output == "" then return output.fail(out, args.usage_error("-o needs a file path, got an empty one")) end
     -- The directory output-dir names (a standing choice, in the config file say) is made on
     -- first use; any other must be there, or nothing is sent.
     local made, merr = true, nil
@@ -125,6 +137,16 @@ function M.main(argv)
     if not made or (dir and dir ~= "" and not core.path_info(dir)) then
       return output.fail(out, args.usage_error(("no directory %s for the track%s"):format(dir,
         merr and ": " .. tostring(merr) or "")))
+    end
+    -- What is there already, said before anything is sent or waited for (lstat only: whatever
+    -- is there, a FIFO too, is never opened, so this cannot wait): a directory is no place for
+    -- a track, and a file stays unless --overwrite.
+    local there = core.path_info(opts.output)
+    if there and there.type == "directory" then
+      return output.fail(out, args.usage_error(("%s is a directory: give the track a file name in it (-o %s/%s)")
+        :format(opts.output, (opts.output:gsub("[/\\]+$", "")), "track.mp3")))
+    elseif there and not opts.overwrite then
+      return output.fail(out, args.usage_error(opts.output .. " exists: pass --overwrite to replace it"))
     end
   end
   core.sigint_catch()

@@ -38,6 +38,8 @@ local PATHS = { "output", "output-dir", "lyrics-file", "key-file", "journal" }
 local CLIENT_OPTS = { "interval", "request-timeout", "retries", "key-file", "base-url", "journal", "no-journal", "json" }
 local NEEDS_CLIENT = { generate = true, submit = true, status = true, wait = true, download = true, resume = true }
 local NUMBERS = { timeout = "seconds", interval = "seconds", ["request-timeout"] = "seconds", retries = "count" }
+-- The library's bounds (aimlmusic.options: kinds.seconds, kinds.retries).
+local MIN_SECONDS, MAX_SECONDS, MAX_RETRIES = 0.001, 2147483, 100
 
 --- What the command line knows, for help, completion and the man page: options by name
 -- (true: a flag, "value", "list"), short names, and the options of each command.
@@ -73,6 +75,23 @@ local function did_you_mean(name, known, prefix)
   return hint and (" (did you mean %s%s?)"):format(prefix or "", hint) or ""
 end
 M.did_you_mean = did_you_mean
+
+--- " (did you mean MODEL?)" for a model name that is not one, or "": a slip, or a short name
+-- (music-2.6 for minimax/music-2.6, lyria2, stable) that one model's name ends or starts with.
+function M.model_hint(name)
+  name = tostring(name or "")
+  local hint = did_you_mean(name, music.models)
+  if hint ~= "" or name == "" then return hint end
+  local lower, found = name:lower(), nil
+  for k in pairs(music.models) do
+    local short = k:match("[^/]+$")
+    if short == lower or short:sub(1, #lower) == lower or k:sub(1, #lower) == lower then
+      if found then return "" end -- two or more: no guess
+      found = k
+    end
+  end
+  return found and (" (did you mean %s?)"):format(found) or ""
+end
 
 -- The config file's keys: the long names of the options worth a default.
 local CONFIG_KEYS = {
@@ -180,6 +199,10 @@ local function read_option(cmd, allowed, argv, i, opts, rest)
       .. "the machine; set AIMLAPI_KEY or use --key-file FILE")
   end
   local kind = OPTIONS[name]
+  if not cmd and kind and not allowed[name] then -- before the command: an option of the command's
+    return nil, usage_error(("--%s goes after the command: aimlmusic COMMAND --%s (see aimlmusic --help)")
+      :format(name, name))
+  end
   if not kind or not allowed[name] then
     local where = cmd and (" for aimlmusic %s (see aimlmusic %s --help)"):format(cmd, cmd)
       or " (see aimlmusic --help)"
@@ -198,6 +221,16 @@ local function read_option(cmd, allowed, argv, i, opts, rest)
   if v == nil then return nil, usage_error("--" .. name .. " needs a value") end
   if kind == "list" then opts[name][#opts[name] + 1] = v else opts[name] = v end
   return i + 1
+end
+
+--- Whether argv (the words after cmd; nil: the whole command line) asks for --json, for an
+-- error found before its options are read: one JSON object all the same.
+function M.wants_json(cmd, argv)
+  for _, a in ipairs(argv) do
+    if a == "--" then break end
+    if a == "--json" then return cmd == nil or M.allowed(cmd).json == true end
+  end
+  return false
 end
 
 --- Reads the options before the command (--quiet, --verbose, --help, --version): opts, the
@@ -252,14 +285,17 @@ function M.parse(cmd, argv, pre, conf)
       return nil, usage_error(("--%s has a NUL byte, which no path can hold"):format(k))
     end
   end
+  -- The ranges the library takes (aimlmusic.options), said here in the command's words.
   for k, what in pairs(NUMBERS) do
     if opts[k] then
       local n = tonumber(opts[k])
       local name = named[k] or "--" .. k
       if what == "count" then
-        if not n or n < 0 or n ~= math.floor(n) then return nil, usage_error(name .. " needs a whole number") end
-      elseif not n or n < 0 then
-        return nil, usage_error(name .. " needs a non-negative number of seconds")
+        if not n or n < 0 or n > MAX_RETRIES or n ~= math.floor(n) then
+          return nil, usage_error(("%s needs a whole number from 0 to %d"):format(name, MAX_RETRIES))
+        end
+      elseif not n or n < MIN_SECONDS or n > MAX_SECONDS then
+        return nil, usage_error(("%s needs a number of seconds from %s to %d"):format(name, MIN_SECONDS, MAX_SECONDS))
       end
       opts[k] = n
     end
@@ -328,7 +364,9 @@ function M.apply_set(params, assignment)
   local path, text = assignment:match("^([^=]+)=(.*)$")
   if not path then return nil, "--set needs FIELD=VALUE, got " .. assignment end
   local model = music.models[params.model]
-  if not model then return nil, "unknown model " .. tostring(params.model) .. " (see aimlmusic models)" end
+  if not model then
+    return nil, ("unknown model %s%s (see aimlmusic models)"):format(tostring(params.model), M.model_hint(params.model))
+  end
   local fields, target, where = model.fields, params, params.model
   local parts = {}
   for p in path:gmatch("[^.]+") do parts[#parts + 1] = p end

@@ -83,7 +83,7 @@ local function show_fields(fields, indent)
     end
     if f.default ~= nil then extra[#extra + 1] = "default " .. tostring(f.default) end
     if f.alias then extra[#extra + 1] = "alias " .. f.alias end
-    stdout(("%s%-20s %-8s %s\n"):format(indent, f.name, f.type or "", table.concat(extra, ", ")))
+    stdout((("%s%-20s %-8s %s"):format(indent, f.name, f.type or "", table.concat(extra, ", ")):gsub("%s+$", "")), "\n")
     if f.fields then show_fields(f.fields, indent .. "  ") end
   end
 end
@@ -96,7 +96,7 @@ function commands.models(opts, rest, out)
   if rest[1] then
     if not music.models[rest[1]] then
       return fail(out, usage_error(("unknown model %s%s (see aimlmusic models)"):format(rest[1],
-        args.did_you_mean(rest[1], music.models))))
+        args.model_hint(rest[1]))))
     end
     names = { rest[1] }
   end
@@ -125,12 +125,18 @@ function commands.completion(_, rest, out)
   return EXIT.ok
 end
 
+-- Fails with the library's validation error, and for a model that is not one, the model meant.
+local function invalid(out, params, err)
+  local hint = not music.models[params.model] and args.model_hint(params.model):match("^ %((.*)%)$") or nil
+  return fail(out, err, hint)
+end
+
 function commands.validate(opts, _, out)
   local params, err = build_params(opts)
   if not params then return fail(out, err) end
   local ok
   ok, err = music.validate(params)
-  if not ok then return fail(out, err) end
+  if not ok then return invalid(out, params, err) end
   if out.json then print_json({ valid = true, model = params.model }) else stdout("valid\n") end
   return EXIT.ok
 end
@@ -140,7 +146,7 @@ local function checked_params(opts, out)
   if not params then return nil, fail(out, err) end
   local ok
   ok, err = music.validate(params)
-  if not ok then return nil, fail(out, err) end
+  if not ok then return nil, invalid(out, params, err) end
   return params
 end
 
@@ -148,10 +154,6 @@ function commands.generate(opts, _, out)
   if not opts.output then return fail(out, usage_error("generate needs -o OUT")) end
   local params, code = checked_params(opts, out)
   if not params then return code end
-  -- lstat only: whatever is there (a FIFO too) is never opened, so this cannot wait.
-  if not opts.overwrite and core.path_info(opts.output) then
-    return fail(out, usage_error(opts.output .. " exists: pass --overwrite to replace it"))
-  end
   local client, err = client_for.make(opts, out)
   if not client then return fail(out, err) end
   local state = { phase = "submit", model = params.model, base_url = client.base_url, journal = client.journal,
@@ -300,7 +302,8 @@ function commands.resume(opts, _, out)
     if out.json then print_json({ jobs = {} }) else out:note("nothing to resume in " .. client.journal) end
     return EXIT.ok
   end
-  local state = { phase = "wait", journal = client.journal }
+  -- Several jobs: a Ctrl-C leaves them all to the next resume, not to the one followed last.
+  local state = { phase = "wait", journal = client.journal, resume = true }
   local on_status, on_progress, tick = follower(out, state)
   if not out.tty then out:note(("resuming %d job(s) from %s"):format(#pending, client.journal)) end
   local results = drive(function()
@@ -313,8 +316,9 @@ function commands.resume(opts, _, out)
     local o = { id = r.id, path = r.path, status = r.st and r.st.status }
     if r.err then
       o.error = plain(r.err)
+      if type(o.error.message) == "string" then o.error.message = output.cli_words(o.error.message) end
       if code == EXIT.ok then code = KIND_EXIT[r.err.kind] or EXIT.other end
-      out:note(("%s: %s"):format(text(r.id), tostring(r.err)))
+      out:err(("%s: %s"):format(text(r.id), output.cli_words(tostring(r.err)))) -- -q keeps errors
     else
       out:note(("%s: %s"):format(text(r.id), r.path and "saved " .. r.path or text(o.status or "done")))
     end

@@ -17,15 +17,24 @@ local function command_list()
 end
 M.command_list = command_list
 
--- What --help says of each long option, by name.
+-- What --help says of each long option, by name: its lines joined (the help wraps them at
+-- 80 columns), without the asides in parentheses, one short line for a menu.
 local function option_docs()
   local docs = {}
   local texts = { help.usage }
   for _, t in pairs(help.commands) do texts[#texts + 1] = t end
   for _, t in ipairs(texts) do
-    for line in t:gmatch("[^\n]+") do
-      local name, what = line:match("^  %-?%a?,? ?%-%-([%w-]+)[^\n]-%s%s+(%S[^\n]*)$")
-      if name and not docs[name] then docs[name] = what end
+    local name, what
+    for line in (t .. "\n"):gmatch("([^\n]*)\n") do
+      local more = name and line:match("^                           +(%S.*)$")
+      if more then
+        what = what .. " " .. more
+      else
+        if name and not docs[name] then
+          docs[name] = what:gsub("%s*%b()", ""):gsub("%s+", " "):gsub("^%s+", ""):gsub("%s+$", "")
+        end
+        name, what = line:match("^  %-?%a?,? ?%-%-([%w-]+)[^\n]-%s%s+(%S[^\n]*)$")
+      end
     end
   end
   return docs

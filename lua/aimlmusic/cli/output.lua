@@ -135,8 +135,17 @@ function Out:bar(done, total, elapsed, notice)
   local s
   if total and total > 0 then
     local left = rate > 0 and clock((total - done) / rate) or "--:--"
-    local figures = (" %3d%% %s / %s %s/s %s left"):format(math.floor(100 * done / total), human_bytes(done),
-      human_bytes(total), human_bytes(rate), left) .. after
+    local pct, sizes = (" %3d%%"):format(math.floor(100 * done / total)),
+      (" %s / %s"):format(human_bytes(done), human_bytes(total))
+    -- On a narrow terminal the figures go, least needed first (the rate, then the sizes),
+    -- rather than a row cut in the middle of a word.
+    local room = term_width() - 1 - #"downloading []" - 6 - chars(after)
+    local figures = pct .. sizes .. (" %s/s %s left"):format(human_bytes(rate), left)
+    for _, f in ipairs({ pct .. sizes .. " " .. left .. " left", pct .. sizes, pct }) do
+      if chars(figures) <= room then break end
+      figures = f
+    end
+    figures = figures .. after
     -- The bar takes what the figures and the notice leave of the row: 24 at most, 6 at least.
     local width = math.max(6, math.min(24, term_width() - 1 - #"downloading []" - chars(figures)))
     local filled = math.floor(width * math.min(done, total) / total)
@@ -167,11 +176,18 @@ local function print_json(t)
   stdout(escape(json.encode(t), "json"), "\n")
 end
 
+-- The library's words for its options, as this command's flags: an error that says
+-- "pass overwrite = true" means --overwrite here, "resume with overwrite = true" resume --overwrite.
+local function cli_words(s)
+  return (s:gsub("%(pass overwrite = true to", "(pass --overwrite to")
+    :gsub("resume with overwrite = true", "aimlmusic resume --overwrite"))
+end
+
 -- An error as lines: tostring of the library's errors (escaped there), the message of the
 -- command's own; then each field problem not already said.
 local function describe_error(err)
   if type(err) ~= "table" then return "aimlmusic: " .. text(err) end
-  local lines = { errors.is_error(err) and tostring(err) or "aimlmusic: " .. text(err.message) }
+  local lines = { cli_words(errors.is_error(err) and tostring(err) or "aimlmusic: " .. text(err.message)) }
   for _, f in ipairs(err.fields or {}) do
     local line = ("%s: %s"):format(text(f.field), text(f.message))
     if not lines[1]:find(line, 1, true) then lines[#lines + 1] = "  " .. line end
@@ -185,6 +201,7 @@ local function fail(out, err, hint)
   if out.json then
     local e = plain(err)
     if e.kind == "usage" then e.kind = "validation" end
+    if type(e.message) == "string" then e.message = cli_words(e.message) end
     if hint then e.hint = hint end
     print_json({ error = e })
   end
@@ -290,7 +307,10 @@ end
 -- Ctrl-C ended the command: says what became of the job and how to go on; exit 130.
 local function interrupted(out, state)
   local msg
-  if state.id then
+  if state.resume then
+    state.id = nil -- the job followed last is one of several; none is printed as the result
+    msg = "interrupted: the journal's jobs stay pending; aimlmusic resume goes on"
+  elseif state.id then
     msg = ("interrupted: job %s is kept; %s"):format(state.id, go_on(state))
   elseif state.phase == "submit" then
     msg = "interrupted while the submit was in flight: " .. may_exist(state)
@@ -335,5 +355,5 @@ function M.finish()
   if live then live:clear() end
 end
 M.follower, M.interrupted, M.report_done = follower, interrupted, report_done
-M.text, M.may_exist = text, may_exist
+M.text, M.may_exist, M.cli_words = text, may_exist, cli_words
 return M
