@@ -31,4 +31,25 @@ describe("the command line without HOME", function()
     assert.is_truthy(text:find('"op":"delivered"', 1, true))
     assert.is_true(#(util.read_file(out) or "") > 0)
   end)
+
+  -- --help names %APPDATA%\aimlmusic\config; before, with no HOME no file was ever read.
+  it("reads its defaults from APPDATA's aimlmusic\\config", function()
+    local core = require "aimlmusic.core"
+    local sep = package.config:sub(1, 1)
+    local appdata = windows and os.getenv("APPDATA") or util.mkdir(env.dir .. "/roaming")
+    local dir = appdata .. sep .. "aimlmusic"
+    core.mkdir(dir)
+    local config = dir .. sep .. "config"
+    assert(util.read_file(config) == nil, config .. " is there already")
+    util.write_file(config, "model = minimax/music-1.5\n")
+    finally(function() os.remove(config) end)
+    local set = windows and "" or "APPDATA=" .. q(appdata)
+    local cmd = table.concat({
+      "env -u XDG_CONFIG_HOME -u HOME", set, util.LUA, q(util.repo_root() .. "/bin/aimlmusic"),
+      "validate -p", q(util.PARAMS.prompt), "-l", q(util.PARAMS.lyrics), "--json </dev/null 2>&1; echo rc=$?",
+    }, " ")
+    local log = util.sh(cmd)
+    assert.matches("rc=0%s*$", log)
+    assert.matches('"model":"minimax/music%-1%.5"', log)
+  end)
 end)

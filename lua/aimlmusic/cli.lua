@@ -46,7 +46,7 @@ M.typed = args.typed
 M.apply_set = args.apply_set
 
 --- The default journal: $XDG_STATE_HOME/aimlmusic/jobs.journal, else
--- ~/.local/state/aimlmusic/jobs.journal, else (Windows) %LOCALAPPDATA%/aimlmusic/jobs.journal.
+-- ~/.local/state/aimlmusic/jobs.journal, else (Windows) %LOCALAPPDATA%\aimlmusic\jobs.journal.
 ---@return string|nil path nil when none of XDG_STATE_HOME, HOME and LOCALAPPDATA is set
 -- @function default_journal
 M.default_journal = client.default_journal

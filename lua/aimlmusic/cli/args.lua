@@ -107,7 +107,12 @@ function M.config_path()
   local dir = os.getenv("XDG_CONFIG_HOME")
   if not dir or dir == "" then
     local home = os.getenv("HOME")
-    if not home or home == "" then return nil end
+    if not home or home == "" then
+      -- Windows has no HOME: the user's roaming application data, in the system's separator.
+      local appdata, sep = os.getenv("APPDATA"), package.config:sub(1, 1)
+      if not appdata or appdata == "" then return nil end
+      return appdata .. sep .. "aimlmusic" .. sep .. "config"
+    end
     dir = home .. "/.config"
   end
   return dir .. "/aimlmusic/config"

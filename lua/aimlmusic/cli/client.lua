@@ -18,7 +18,8 @@ function M.default_journal()
     if home and home ~= "" then
       state = home .. "/.local/state"
     elseif appdata and appdata ~= "" then
-      state = appdata
+      local sep = package.config:sub(1, 1) -- the system's separator: \ on Windows
+      return appdata .. sep .. "aimlmusic" .. sep .. "jobs.journal"
     else
       return nil
     end

@@ -33,10 +33,10 @@ Every command takes --help. The key comes from AIMLAPI_KEY or --key-file FILE
 the base URL from AIMLAPI_BASE_URL or --base-url.
 
 Defaults come from $XDG_CONFIG_HOME/aimlmusic/config (else
-~/.config/aimlmusic/config): `key = value` lines, the keys being long option
-names (model, output-dir, key-file, base-url, journal, no-journal, interval,
-timeout, request-timeout, retries, quiet, verbose, overwrite); an option on
-the command line wins.
+~/.config/aimlmusic/config; on Windows %APPDATA%\aimlmusic\config):
+`key = value` lines, the keys being long option names (model, output-dir,
+key-file, base-url, journal, no-journal, interval, timeout, request-timeout,
+retries, quiet, verbose, overwrite); an option on the command line wins.
 
 Exit codes: 0 done, 2 usage or validation, 3 auth or credits, 4 the job
 failed, 5 timed out (the id is printed), 130 interrupted (the id is printed),
