@@ -29,6 +29,14 @@ describe("a path with a NUL byte", function()
     assert.same({}, env.since(before))
   end)
 
+  it("(an empty path too, said without a stray blank) is refused before anything is paid", function()
+    local r, err = env.client:generate(fixture.WAV, { output = "" })
+    assert.is_nil(r)
+    assert_error(err, "io")
+    assert.equal("output: the path is empty", err.message)
+    assert.same({}, env.mock:requests())
+  end)
+
   it("is refused as generate's and submit's output before anything is paid", function()
     local sub = subdir("output")
     for _, call in ipairs { "generate", "submit" } do

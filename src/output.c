@@ -24,6 +24,7 @@
 
 static int refuse(lua_State *L, const char *path, int e, const char *why) {
   if (e == EEXIST) error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", path);
+  else if (why && *path == '\0') error_fail(L, "io", "output: %s", why);
   else if (why) error_fail(L, "io", "output %s: %s", path, why);
   else return error_fail_errno(L, "io", e, "output %s", path);
   error_setstring(L, "code", error_errno_name(e));
