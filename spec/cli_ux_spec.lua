@@ -432,8 +432,9 @@ describe("the aimlmusic command for a shell user", function()
       local id = r.out:match("([^\n]+)\n$")
       write_file(case .. "/a.mp3", "an earlier track")
       local before = #env.mock:requests()
-      for _, argv in ipairs({ { "wait", id, "-o", "a.mp3" }, { "download", id, "-o", "a.mp3" },
-        { "submit", "-p", PROMPT, "-l", LYRICS, "-o", "a.mp3" } }) do
+      local calls = { { "wait", id, "-o", "a.mp3" }, { "download", id, "-o", "a.mp3" },
+        { "submit", "-p", PROMPT, "-l", LYRICS, "-o", "a.mp3" } }
+      for _, argv in ipairs(calls) do
         r = run(argv, case)
         assert.equal(2, r.code, argv[1] .. ": " .. r.err)
         assert.matches("a%.mp3 exists: pass %-%-overwrite to replace it", r.err)
