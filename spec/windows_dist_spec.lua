@@ -27,6 +27,16 @@ describe("the Windows zip #windows", function()
     home = "C:\\" .. name
   end)
 
+  -- The zip has no luv: the mock says so in Windows words, not with apt.
+  it("says where the mock can run instead of naming apt", function()
+    local log = util.sh("cd " .. q(drive_c) .. " && " .. wine .. " cmd /c " .. q(home .. "\\aimlmusic.cmd")
+      .. " mock </dev/null 2>&1; echo rc=$?")
+    log = log:gsub("\r", "")
+    assert.matches("the Windows zip has none", log)
+    assert.is_nil(log:find("apt install", 1, true), log)
+    assert.matches("rc=1%s*$", log)
+  end)
+
   it("is a LuaJIT that loads the library from where it lies", function()
     local log = util.sh("cd " .. q(drive_c) .. " && " .. wine .. " " .. q(home .. "\\luajit.exe") .. " -e "
       .. q("local m = require 'aimlmusic'; print(m._VERSION, m.validate{model = 'minimax/music-2.0'})")

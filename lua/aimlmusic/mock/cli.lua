@@ -118,8 +118,12 @@ function M.main(argv, start)
   end
   local has_uv, uv = pcall(require, "luv")
   if not has_uv then
-    io.stderr:write("aimlmusic-mock: the mock server runs on luv (libuv for Lua), which is not installed:\n"
-      .. "  luarocks install luv    (Debian/Ubuntu: apt install lua-luv)\n")
+    local how = package.config:sub(1, 1) == "\\"
+      -- the Windows zip carries no luv, and apt is no word for Windows
+      and "  the Windows zip has none: run the mock on a machine with luv (luarocks install luv)\n"
+        .. "  and set AIMLAPI_BASE_URL to the api URL it prints\n"
+      or "  luarocks install luv    (Debian/Ubuntu: apt install lua-luv)\n"
+    io.stderr:write("aimlmusic-mock: the mock server runs on luv (libuv for Lua), which is not installed:\n" .. how)
     return 1
   end
   seed_random(uv)
