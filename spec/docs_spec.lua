@@ -345,7 +345,11 @@ end)
 describe("the README and the pages under doc/", function()
   -- GitHub's anchor for a heading: lower case, spaces to hyphens, punctuation dropped.
   local function anchor(heading)
-    return (heading:lower():gsub("[^%w%s%-_\128-\255]", ""):gsub("%s", "-"))
+    -- lower case, Latin-1's capitals in UTF-8 (À to Þ, not ×) too, as GitHub makes "LÖVE" "löve"
+    local lower = heading:lower():gsub("\195([\128-\158])", function(c)
+      return c ~= "\151" and "\195" .. string.char(c:byte() + 32) or nil
+    end)
+    return (lower:gsub("[^%w%s%-_\128-\255]", ""):gsub("%s", "-"))
   end
 
   local pages = { "README.md" }

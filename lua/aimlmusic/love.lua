@@ -15,6 +15,48 @@ local M = {}
 
 local EXTENSIONS = { ".so", ".dll", ".dylib" }
 
+-- On Windows, LÖVE hands out paths in UTF-8 (the save directory under C:\Users\Jörg\...), while
+-- LuaJIT's io.open, os.rename and package.loadlib take the system's ANSI code page: a directory
+-- path as those calls can name it: the same text in that code page when it holds it, else the
+-- directory's short (8.3) name; the path itself when neither exists (or on other systems).
+local ffi_ready
+local function native_dir(dir)
+  if not dir or not dir:find("[\128-\255]") or package.config:sub(1, 1) ~= "\\" then return dir end
+  local ok, ffi = pcall(require, "ffi")
+  if not ok then return dir end
+  if not ffi_ready then
+    ffi_ready = pcall(ffi.cdef, [[
+      int MultiByteToWideChar(unsigned int cp, unsigned long flags, const char *s, int n, uint16_t *w, int wn);
+      int WideCharToMultiByte(unsigned int cp, unsigned long flags, const uint16_t *w, int wn, char *s, int n,
+                              const char *dflt, int *used_dflt);
+      unsigned long GetShortPathNameW(const uint16_t *long_path, uint16_t *short_path, unsigned long n);
+    ]]) or pcall(function() return ffi.C.GetShortPathNameW end)
+    if not ffi_ready then return dir end
+  end
+  local C = ffi.C
+  local function to_ansi(w)
+    local used = ffi.new("int[1]")
+    local n = C.WideCharToMultiByte(0, 0x400, w, -1, nil, 0, nil, used) -- CP_ACP, WC_NO_BEST_FIT_CHARS
+    if n <= 0 then return nil end
+    local buf = ffi.new("char[?]", n)
+    C.WideCharToMultiByte(0, 0x400, w, -1, buf, n, nil, used)
+    if used[0] ~= 0 then return nil end -- a character the code page lacks
+    return ffi.string(buf)
+  end
+  local n = C.MultiByteToWideChar(65001, 8, dir, -1, nil, 0) -- CP_UTF8, MB_ERR_INVALID_CHARS
+  if n <= 0 then return dir end
+  local wide = ffi.new("uint16_t[?]", n)
+  C.MultiByteToWideChar(65001, 8, dir, -1, wide, n)
+  local ansi = to_ansi(wide)
+  if ansi then return ansi end
+  local m = C.GetShortPathNameW(wide, nil, 0)
+  if m == 0 then return dir end
+  local short = ffi.new("uint16_t[?]", m)
+  if C.GetShortPathNameW(wide, short, m) == 0 then return dir end
+  return to_ansi(short) or dir
+end
+M.native_dir = native_dir
+
 local function exists(path)
   local f = io.open(path, "rb")
   if f then f:close() end
@@ -41,15 +83,17 @@ local function copy_out(fs, rel, data)
     or tostring(#data)
   local dir = "aimlmusic-native/" .. digest
   local target = dir .. "/" .. rel
-  local full = fs.getSaveDirectory() .. "/" .. target
+  fs.createDirectory(target:match("^(.*)/[^/]*$"))
+  -- (the directory exists now: its short name, if need be, too; what follows it is ASCII)
+  local save = native_dir(fs.getSaveDirectory())
+  local full = save .. "/" .. target
   local info = fs.getInfo(target, "file")
   if info and info.size == #data and exists(full) then return full end
-  fs.createDirectory(target:match("^(.*)/[^/]*$"))
   -- Written beside, then renamed: another instance of the game may have the old one mapped.
   local tmp = ("%s.%d.tmp"):format(target, math.random(1, 1e9))
   local ok, err = fs.write(tmp, data)
   if not ok then return nil, "cannot write " .. tmp .. " in the save directory: " .. tostring(err) end
-  local full_tmp = fs.getSaveDirectory() .. "/" .. tmp
+  local full_tmp = save .. "/" .. tmp
   local renamed, rerr = os.rename(full_tmp, full)
   if not renamed then
     os.remove(full_tmp)
@@ -71,7 +115,7 @@ function M.searcher(name)
   for _, ext in ipairs(EXTENSIONS) do
     local path = rel .. ext
     if fs.getInfo(path, "file") then
-      local real = fs.getRealDirectory(path)
+      local real = native_dir(fs.getRealDirectory(path))
       local full = real and real .. "/" .. path
       if not (full and exists(full)) then -- inside an archive: copy it out
         local data, rerr = fs.read(path)
