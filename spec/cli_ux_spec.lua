@@ -448,11 +448,15 @@ describe("the aimlmusic command for a shell user", function()
       local case = case_dir()
       local r = run({ "submit", "-p", PROMPT, "-l", LYRICS, "-o", "later.mp3" }, case)
       assert.equal(0, r.code, r.err)
+      local id = r.out:match("([^\n]+)\n$")
       write_file(case .. "/later.mp3", "not the job's track")
       for _, argv in ipairs({ { "resume", "--interval", "0.1" }, { "-q", "resume", "--interval", "0.1" } }) do
         r = run(argv, case)
         assert.equal(1, r.code, r.err)
         assert.matches("move the file, or aimlmusic resume %-%-overwrite", r.err)
+        -- the program named once, then the job: "aimlmusic: ID: io: ..."
+        assert.truthy(r.err:find("aimlmusic: " .. id .. ": io: ", 1, true), r.err)
+        assert.is_nil(r.err:find("aimlmusic: [^\n]*aimlmusic: io"), r.err)
         assert.is_nil(r.err:find("overwrite = true", 1, true), r.err)
       end
       r = run({ "resume", "--json", "--interval", "0.1" }, case)

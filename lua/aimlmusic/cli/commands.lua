@@ -318,7 +318,8 @@ function commands.resume(opts, _, out)
       o.error = plain(r.err)
       if type(o.error.message) == "string" then o.error.message = output.cli_words(o.error.message) end
       if code == EXIT.ok then code = KIND_EXIT[r.err.kind] or EXIT.other end
-      out:err(("%s: %s"):format(text(r.id), output.cli_words(tostring(r.err)))) -- -q keeps errors
+      -- "aimlmusic: ID: io: ...", the program named once (-q keeps errors)
+      out:err(("aimlmusic: %s: %s"):format(text(r.id), (output.cli_words(tostring(r.err)):gsub("^aimlmusic: ", ""))))
     else
       out:note(("%s: %s"):format(text(r.id), r.path and "saved " .. r.path or text(o.status or "done")))
     end
