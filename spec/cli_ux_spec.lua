@@ -67,6 +67,14 @@ describe("the aimlmusic command for a shell user", function()
     env.mock:fault { host = "cdn", action = "slow", delay_ms = 40000, times = 1 }
   end
 
+  -- #posix: needs script(1), a pseudo-terminal, and luv
+  it("mock on a terminal says what to paste into another one #posix", function()
+    local shown = on_terminal({ "mock", "--port", "0", "--max-lifetime", "0.3" }):gsub("\r", "")
+    local api = shown:match("aimlmusic mock: api (%S+) cdn %S+\n")
+    assert.truthy(api, shown)
+    assert.truthy(shown:find("export AIMLAPI_BASE_URL=" .. api .. " AIMLAPI_KEY=test-key\n", 1, true), shown)
+  end)
+
   describe("-v on a terminal", function()
     -- #posix: needs script(1), a pseudo-terminal
     it("shows each request, the 503's retry and the stall's, and the status line says the stall #posix", function()

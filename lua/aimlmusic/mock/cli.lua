@@ -194,6 +194,11 @@ function M.main(argv, start)
     io.stderr:write("aimlmusic-mock: 127.0.0.2 is not available, the CDN shares the API address\n")
   end
   io.stdout:write(string.format("aimlmusic mock: api %s cdn %s\n", srv.api_url, srv.cdn_url))
+  if uv.guess_handle(1) == "tty" then
+    -- one at a terminal: what to paste into another one (a pipe gets the one line above only)
+    io.stdout:write(string.format("in another terminal: export AIMLAPI_BASE_URL=%s AIMLAPI_KEY=%s\n"
+      .. "then aimlmusic generate ... runs against this mock; Ctrl-C stops it\n", srv.api_url, o.key or "test-key"))
+  end
   io.stdout:flush()
   if o.port_file then
     local ok, werr = write_port_file(uv, o.port_file, srv.api_url .. " " .. srv.cdn_url)
