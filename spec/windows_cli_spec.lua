@@ -32,6 +32,21 @@ describe("the command line without HOME", function()
     assert.is_true(#(util.read_file(out) or "") > 0)
   end)
 
+  -- A Windows console shows UTF-8 in its OEM code page ("≥" as "ΓëÑ") unless told chcp 65001:
+  -- there the command's own symbols are ASCII; elsewhere they stay what they are.
+  it("writes its own symbols in ASCII on Windows", function()
+    local out = util.sh(util.LUA .. " " .. q(util.repo_root() .. "/bin/aimlmusic") .. " models google/lyria2 2>&1")
+    out = out:gsub("\r", "")
+    if windows then
+      assert.is_nil(out:find("[\128-\255]"), out)
+      assert.matches("^google/lyria2 %- ", out)
+      assert.matches("seed +integer +>= 0", out)
+    else
+      assert.matches("^google/lyria2 — ", out)
+      assert.matches("seed +integer +≥ 0", out)
+    end
+  end)
+
   -- --help names %APPDATA%\aimlmusic\config; before, with no HOME no file was ever read.
   it("reads its defaults from APPDATA's aimlmusic\\config", function()
     local core = require "aimlmusic.core"

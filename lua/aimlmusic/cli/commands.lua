@@ -58,10 +58,10 @@ local MAY_EXIST = { timeout = true, server = true, protocol = true, network = tr
 -- A field's limits as the model table means them: a length with no minimum is "at most N".
 local function limits(lo, hi, unit)
   unit = unit and " " .. unit or ""
-  if lo and hi then return ("%s–%s%s"):format(lo, hi, unit) end
+  if lo and hi then return ("%s%s%s%s"):format(lo, output.sym.range, hi, unit) end
   if hi then return ("at most %s%s"):format(hi, unit) end
   if unit ~= "" then return ("at least %s%s"):format(lo, unit) end
-  return "≥ " .. lo
+  return output.sym.ge .. " " .. lo
 end
 commands.limits = limits
 
@@ -108,7 +108,7 @@ function commands.models(opts, rest, out)
   end
   for _, name in ipairs(names) do
     local m = music.models[name]
-    stdout(name, m.doc and " — " .. m.doc or "", "\n")
+    stdout(name, m.doc and " " .. output.sym.dash .. " " .. m.doc or "", "\n")
     show_fields(m.fields, "  ")
   end
   return EXIT.ok

@@ -22,6 +22,12 @@ end
 -- Exit codes by outcome.
 local EXIT = { ok = 0, other = 1, usage = 2, auth = 3, failed = 4, timeout = 5, interrupted = 130 }
 
+-- The command's own symbols (never the user's text). A Windows console shows UTF-8 as its OEM
+-- code page's letters ("·" as "┬╖") unless told chcp 65001: there they are ASCII.
+M.sym = package.config:sub(1, 1) == "\\" and { dot = "|", dash = "-", range = "-", ge = ">=" }
+  or { dot = "·", dash = "—", range = "–", ge = "≥" }
+local DOT = " " .. M.sym.dot .. " "
+
 local KIND_EXIT = {
   validation = EXIT.usage, config = EXIT.usage,
   auth = EXIT.auth, credits = EXIT.auth,
@@ -131,7 +137,7 @@ end
 function Out:bar(done, total, elapsed, notice)
   if not self.tty then return end
   local rate = elapsed > 0 and done / elapsed or 0
-  local after = notice and " · " .. notice or ""
+  local after = notice and DOT .. notice or ""
   local s
   if total and total > 0 then
     local left = rate > 0 and clock((total - done) / rate) or "--:--"
@@ -243,13 +249,13 @@ local function follower(out, state)
   local function tick()
     if not out.tty then return end
     local elapsed = math.floor(now() - started)
-    local notice = state.notice and " · " .. state.notice or ""
+    local notice = state.notice and DOT .. state.notice or ""
     if state.phase == "submit" then
-      out:status_line(("submitting · %ds%s"):format(elapsed, notice))
+      out:status_line(("submitting%s%ds%s"):format(DOT, elapsed, notice))
     elseif state.phase == "wait" then
       -- The id last: on a narrow terminal it is what is cut (it has a line of its own above).
-      out:status_line(("%s · %ds%s · %s"):format(text(state.status or "submitted"), elapsed, notice,
-        text(state.id or "")))
+      out:status_line(("%s%s%ds%s%s%s"):format(text(state.status or "submitted"), DOT, elapsed, notice,
+        DOT, text(state.id or "")))
     elseif state.phase == "download" then
       -- No byte for a while: say so, rather than a bar frozen on its last estimate.
       local idle = math.floor(now() - (state.progress_at or now()))
