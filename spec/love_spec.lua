@@ -8,6 +8,10 @@ local mockctl = require "support.mockctl"
 local util = require "support.util"
 
 local MAX_STEP_MS = 2
+-- The first step starts the job: the one-time work of a first request (the model's checks made,
+-- the workers started, code and memory touched for the first time), which a busy machine makes
+-- slower in ways no warm reference shows. It is held to a frame at 60 Hz: it never holds one up.
+local FIRST_STEP_MS = 1000 / 60
 
 local q, read_file, execute = util.q, util.read_file, util.execute
 local fetch, load_chunk = util.fetch, util.load_chunk
@@ -92,8 +96,8 @@ describe("examples/love in headless LÖVE #posix", function()
     -- music.step(0) never held a frame up. On Linux the game tells steps the kernel preempted
     -- (a busy machine, not the library) from the others: those count by the CPU time they
     -- used. A step that blocked in the kernel (on a disk, say) counts in full.
-    local line = ("\n  love: longest step(0) %.3f ms (%s; p99 %.3f ms over %d steps in %.1f s)"):format(
-      res.max_own_step_ms, res.max_own_step_when, res.p99_step_ms, res.steps, res.elapsed_s)
+    local line = ("\n  love: first step(0) %.3f ms; longest after it %.3f ms (%s; p99 %.3f ms over %d steps in %.1f s)")
+      :format(res.first_step_ms, res.max_own_step_ms, res.max_own_step_when, res.p99_step_ms, res.steps, res.elapsed_s)
     if res.switches_counted and res.preempted_steps > 0 then
       line = line .. ("; %d steps preempted by the kernel, longest %.3f ms with %.3f ms of CPU"):format(
         res.preempted_steps, res.max_preempted_step_ms, res.max_preempted_cpu_ms)
@@ -108,6 +112,8 @@ describe("examples/love in headless LÖVE #posix", function()
     assert.is_true(res.preempted_steps <= res.steps / 10, res.preempted_steps .. " steps preempted")
     -- What the machine added to the game's own reference work in this run (its longest own call
     -- over its median) is allowed the steps too: the bound holds on a loaded machine.
+    assert.is_true(res.first_step_ms < FIRST_STEP_MS, ("first step(0) %.3f ms, a frame at 60 Hz is %.1f ms")
+      :format(res.first_step_ms, FIRST_STEP_MS))
     local allowed = MAX_STEP_MS + math.max(0, res.max_own_ref_ms - res.ref_median_ms)
     assert.is_true(res.max_own_step_ms < allowed, ("longest step(0) %.3f ms (%s), against %.3f ms: %d ms and what the"
       .. " machine added to the reference (%.3f ms at most, %.3f ms median)"):format(res.max_own_step_ms,
