@@ -97,6 +97,10 @@ local function copy_out(fs, rel, data)
   local renamed, rerr = os.rename(full_tmp, full)
   if not renamed then
     os.remove(full_tmp)
+    -- Windows' rename replaces nothing: another instance of the game, started at the same
+    -- time, put the same library (same digest) there first. That one serves.
+    info = fs.getInfo(target, "file")
+    if info and info.size == #data and exists(full) then return full end
     return nil, "cannot move " .. full_tmp .. ": " .. tostring(rerr)
   end
   prune(fs, rel, digest)
