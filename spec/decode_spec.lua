@@ -9,6 +9,7 @@ cjson.decode_max_depth(64)
 cjson.decode_invalid_numbers(false)
 
 local math_type = math.type -- luacheck: ignore 143 (Lua 5.3 and later)
+local math_tointeger = math.tointeger -- luacheck: ignore 143
 
 -- Equal values, numbers of the same subtype (float or integer), null the same null.
 local function same(a, b, path)
@@ -111,5 +112,123 @@ describe("decoding answers", function()
       local ok, err = pcall(check, x)
       assert(ok, "seed " .. seed .. ": " .. tostring(err))
     end
+  end)
+end)
+
+-- A status answer's table, as the C walk over lua-cjson's tables made it before the fields were
+-- picked from the text in one pass (src/json.c json_pick): the reference the core must agree with.
+local function want_st(body, map)
+  local null = cjson.null
+  if type(body) ~= "table" then return nil, "response is not a JSON object" end
+  if type(body.id) ~= "string" then return nil, "response has no string id" end
+  if type(body.status) ~= "string" then return nil, "response has no string status" end
+  local st = { id = body.id, status = body.status }
+  local af = body.audio_file
+  if type(af) == "table" then
+    if type(af.url) == "string" then
+      if not (af.url:sub(1, 8) == "https://" or af.url:sub(1, 7) == "http://") then
+        return nil, "audio_file.url is not an http(s) URL"
+      end
+      st.url = af.url
+    elseif af.url ~= nil and af.url ~= null then
+      return nil, "audio_file.url is not a string"
+    end
+  elseif af ~= nil and af ~= null then
+    return nil, "audio_file is not an object"
+  end
+  if not st.url and st.status == "completed" then return nil, "job completed without audio_file.url" end
+  local function at(path)
+    local v = body
+    for step in (path .. "."):gmatch("([^.]*)%.") do
+      if type(v) ~= "table" then return nil end
+      v = v[step]
+    end
+    return v
+  end
+  local function put(to, v, want)
+    if (type(v) == "number" or type(v) == "string") and (not want or type(v) == want) then
+      if type(v) == "number" and v == math.floor(v) and v >= -9e15 and v <= 9e15 then
+        v = math_tointeger and math_tointeger(v) or v
+      end
+      st[to] = v
+    end
+  end
+  for _, m in ipairs(map or {}) do put(m.to, at(m.from)) end
+  put("credits_used", at("meta.usage.credits_used"), "number")
+  put("trace_id", at("trace_id"), "string")
+  if type(body.error) == "table" then
+    st.error = {}
+    put("name", body.error.name, "string")
+    st.error.name, st.name = st.name, nil
+    put("message", body.error.message, "string")
+    st.error.message, st.message = st.message, nil
+  end
+  return st
+end
+
+describe("reading a status answer's fields", function()
+  local MAP = { { from = "extra_info.music_duration", to = "duration_ms" }, { from = "extra_info.bitrate", to = "bitrate" },
+                { from = "audio_file.file_name", to = "file_name" }, { from = "a.b.c.d", to = "deep" },
+                { from = "extra_info", to = "whole" } }
+
+  -- The core's table for body against the reference, raw aside; raw against lua-cjson.
+  local function agree(body, map, label)
+    local st, err = response.classify("status", 200, body, map)
+    local ok, decoded = pcall(cjson.decode, body)
+    assert(ok, label .. ": the generator made a text lua-cjson refuses")
+    local want, why = want_st(decoded, map)
+    if not want then
+      assert(st == nil and err.kind == "protocol", label .. ": expected " .. why)
+      assert.equal(why, err.message, label)
+      return
+    end
+    assert(st, label .. ": " .. tostring(err and err.message))
+    local raw = rawget(st, "raw")
+    assert.is_nil(raw, label .. ": raw is made only when read")
+    local equal, why2 = same(st.raw, decoded, "raw")
+    assert(equal, label .. ": " .. tostring(why2))
+    assert.equal(st.raw, rawget(st, "raw"), label .. ": raw is kept once made")
+    local fields = {}
+    for k, v in pairs(st) do fields[k] = v end
+    fields.raw = nil
+    equal, why2 = same(fields, want, "st")
+    assert(equal, label .. ": " .. tostring(why2))
+  end
+
+  it("agrees with the walk over the decoded tables on random answers", function()
+    local seed = os.time()
+    math.randomseed(seed)
+    local values = { '"completed"', '"queued"', '"https://cdn.example/a.mp3"', '"http://x/y"', '"ftp://x"', "7",
+                     "2000.0", "-1.5", "12345678901234567", "true", "null", "[]", '["u"]', "{}", '""' }
+    local keys = { "id", "status", "audio_file", "url", "file_name", "extra_info", "music_duration", "bitrate",
+                   "meta", "usage", "credits_used", "trace_id", "error", "name", "message", "a", "b", "c", "d",
+                   "\\u0075rl", "st\\u0061tus", "x.y", "" }
+    local function gen(depth)
+      if depth > 4 or math.random(3) == 1 then return values[math.random(#values)] end
+      if math.random(5) == 1 then return "[" .. gen(depth + 1) .. "," .. gen(depth + 1) .. "]" end
+      local parts = {}
+      for i = 1, math.random(0, 5) do parts[i] = '"' .. keys[math.random(#keys)] .. '":' .. gen(depth + 1) end
+      return "{" .. table.concat(parts, math.random(3) == 1 and " ,\n " or ",") .. "}"
+    end
+    for i = 1, 3000 do
+      local parts = { '"id":"j' .. i .. '"', '"status":' .. (math.random(4) == 1 and gen(3) or '"queued"') }
+      for _ = 1, math.random(0, 6) do parts[#parts + 1] = '"' .. keys[math.random(#keys)] .. '":' .. gen(1) end
+      for k = #parts, 2, -1 do -- any order, duplicates included
+        local j = math.random(k)
+        parts[k], parts[j] = parts[j], parts[k]
+      end
+      agree("{" .. table.concat(parts, ",") .. "}", math.random(2) == 1 and MAP or nil, "seed " .. seed .. " #" .. i)
+    end
+  end)
+
+  it("keeps the last of duplicate keys, even one that replaces an object", function()
+    agree('{"id":"a","status":"completed","audio_file":{"url":"https://x/1"},"audio_file":{"url":"https://x/2"}}',
+          MAP, "last object")
+    agree('{"id":"a","status":"queued","extra_info":{"bitrate":1},"extra_info":5}', MAP, "object then number")
+    agree('{"id":"a","status":"queued","extra_info":{"bitrate":1},"extra_info":{"music_duration":2}}', MAP,
+          "object then object")
+    agree('{"id":"a","status":"completed","audio_file":{"url":"https://x/1"},"audio_file":[{"url":"https://x/2"}]}',
+          MAP, "object then array")
+    agree('{"id":"a","status":"queued","extra_info.bitrate":3,"id":"b"}', MAP, "a dotted key is one key")
   end)
 end)

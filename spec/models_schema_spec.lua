@@ -82,6 +82,9 @@ describe("aimlmusic.schema", function()
     raises(entry({ S }, { response = { { from = "a.b", too = "x" } } }), { "response[1] has an unknown key" })
     raises(entry({ S }, { response = { { from = "a.b" } } }), { "response[1] needs from and to" })
     raises(entry({ S }, { response = { { from = "a.b", to = "status" } } }), { "cannot set st.status" })
+    local many = {}
+    for i = 1, 21 do many[i] = { from = "extra_info.f" .. i, to = "f" .. i } end
+    raises(entry({ S }, { response = many }), { "response holds at most 20 entries" })
     raises({ doc = "no fields" }, { "acme/x", "no fields list" })
   end)
 

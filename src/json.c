@@ -5,10 +5,13 @@
  * and encoding a value: strings (", \ and control bytes escaped, other bytes as they are),
  * booleans, null, numbers (whole ones exact, others to 14 significant digits, NaN and the
  * infinities refused), a table with the keys 1..n as an array, one with string keys as an
- * object, an empty one as {}. Must not know: what the JSON means (response.c, the Lua modules). */
+ * object, an empty one as {}; and one walk over a text that finds the values at given paths of
+ * keys without making any (json_pick). Must not know: what the JSON means (response.c, the Lua
+ * modules). */
 #include "json.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,12 +68,35 @@ static void add_utf8(luaL_Buffer *b, unsigned long cp) {
   luaL_addlstring(b, u, n);
 }
 
+/* The escape at q, just past its backslash: its code point in *cp and where it ends, or NULL and
+ * why. A \u pair of surrogates is one code point; a lone surrogate is refused. */
+static const char *esc_scan(const char *q, const char *end, long *cp, const char **why) {
+  static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+  const char *c;
+  long lo;
+  if (q == end) return *why = "unfinished string", NULL;
+  if (*q != 'u') {
+    if (*q == '\0' || (c = strchr(from, *q)) == NULL) return *why = "bad escape", NULL;
+    *cp = (unsigned char)to[c - from];
+    return q + 1;
+  }
+  if ((*cp = dec_hex4(++q, end)) < 0) return *why = "bad \\u escape", NULL;
+  q += 4;
+  if (*cp >= 0xdc00 && *cp <= 0xdfff) return *why = "lone surrogate in a \\u escape", NULL;
+  if (*cp >= 0xd800 && *cp <= 0xdbff) {
+    if (end - q < 6 || q[0] != '\\' || q[1] != 'u' || (lo = dec_hex4(q + 2, end)) < 0xdc00 || lo > 0xdfff)
+      return *why = "lone surrogate in a \\u escape", NULL;
+    *cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
+    q += 6;
+  }
+  return q;
+}
+
 /* The string at d->p (its opening quote), pushed. Bytes are taken as they are, control bytes
- * included (as lua-cjson takes them); an escape is resolved, a \u pair of surrogates into one
- * code point, a lone surrogate refused. Without a backslash, one push of the bytes (found with
- * memchr when the text has no backslash at all: the API's answers). */
+ * included (as lua-cjson takes them); an escape is resolved. Without a backslash, one push of the
+ * bytes (found with memchr when the text has no backslash at all: the API's answers). */
 static int dec_string(dec *d) {
-  const char *s = ++d->p, *q = s;
+  const char *s = ++d->p, *q = s, *why;
   luaL_Buffer b;
   if (!d->escapes) {
     if ((q = (const char *)memchr(s, '"', (size_t)(d->end - s))) == NULL) q = d->end;
@@ -84,7 +110,7 @@ static int dec_string(dec *d) {
   }
   luaL_buffinit(d->L, &b);
   for (;;) {
-    long cp, lo;
+    long cp;
     luaL_addlstring(&b, s, (size_t)(q - s));
     if (q == d->end) {
       d->p = q;
@@ -92,30 +118,8 @@ static int dec_string(dec *d) {
     }
     if (*q == '"') break;
     d->p = q; /* at the backslash, for a failure */
-    if (++q == d->end) return dec_fail(d, "unfinished string");
-    switch (*q++) {
-      case '"': luaL_addchar(&b, '"'); break;
-      case '\\': luaL_addchar(&b, '\\'); break;
-      case '/': luaL_addchar(&b, '/'); break;
-      case 'b': luaL_addchar(&b, '\b'); break;
-      case 'f': luaL_addchar(&b, '\f'); break;
-      case 'n': luaL_addchar(&b, '\n'); break;
-      case 'r': luaL_addchar(&b, '\r'); break;
-      case 't': luaL_addchar(&b, '\t'); break;
-      case 'u':
-        if ((cp = dec_hex4(q, d->end)) < 0) return dec_fail(d, "bad \\u escape");
-        q += 4;
-        if (cp >= 0xdc00 && cp <= 0xdfff) return dec_fail(d, "lone surrogate in a \\u escape");
-        if (cp >= 0xd800 && cp <= 0xdbff) {
-          if (d->end - q < 6 || q[0] != '\\' || q[1] != 'u' || (lo = dec_hex4(q + 2, d->end)) < 0xdc00 || lo > 0xdfff)
-            return dec_fail(d, "lone surrogate in a \\u escape");
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-          q += 6;
-        }
-        add_utf8(&b, (unsigned long)cp);
-        break;
-      default: return dec_fail(d, "bad escape");
-    }
+    if ((q = esc_scan(q + 1, d->end, &cp, &why)) == NULL) return dec_fail(d, why);
+    add_utf8(&b, (unsigned long)cp);
     s = q;
     while (q < d->end && *q != '"' && *q != '\\') q++;
   }
@@ -136,43 +140,55 @@ static char decimal_point(void) {
   return buf[1];
 }
 
-/* A number in JSON's grammar at d->p, pushed as a float. Whole numbers of up to 15 digits are
- * exact in a double; the rest goes through strtod, with the locale's decimal point. */
-static int dec_number(dec *d) {
-  const char *s = d->p, *q = s;
+/* The end of a number in JSON's grammar at s, its value in *x (when x is not NULL), or NULL and
+ * why. Whole numbers of up to 15 digits are exact in a double; the rest goes through strtod,
+ * with the locale's decimal point. */
+static const char *num_scan(const char *s, const char *end, double *x, const char **why) {
+  const char *q = s;
   int frac = 0, digits = 0;
-  double x = 0;
-  if (q < d->end && *q == '-') q++;
-  if (q == d->end || !is_digit(*q)) return dec_fail(d, "expected a value");
+  double v = 0;
+  *why = "bad number";
+  if (q < end && *q == '-') q++;
+  if (q == end || !is_digit(*q)) return *why = "expected a value", NULL;
   if (*q == '0') {
     q++;
     digits = 1;
   } else {
-    while (q < d->end && is_digit(*q)) x = x * 10 + (*q++ - '0'), digits++;
+    while (q < end && is_digit(*q)) v = v * 10 + (*q++ - '0'), digits++;
   }
-  if (q < d->end && *q == '.') {
+  if (q < end && *q == '.') {
     frac = 1;
-    if (++q == d->end || !is_digit(*q)) return dec_fail(d, "bad number");
-    while (q < d->end && is_digit(*q)) q++;
+    if (++q == end || !is_digit(*q)) return NULL;
+    while (q < end && is_digit(*q)) q++;
   }
-  if (q < d->end && (*q == 'e' || *q == 'E')) {
+  if (q < end && (*q == 'e' || *q == 'E')) {
     frac = 1;
-    if (++q < d->end && (*q == '+' || *q == '-')) q++;
-    if (q == d->end || !is_digit(*q)) return dec_fail(d, "bad number");
-    while (q < d->end && is_digit(*q)) q++;
+    if (++q < end && (*q == '+' || *q == '-')) q++;
+    if (q == end || !is_digit(*q)) return NULL;
+    while (q < end && is_digit(*q)) q++;
   }
+  if (x == NULL) return q;
   if (frac || digits > 15) {
     char buf[400], *stop, *dot;
     size_t n = (size_t)(q - s);
-    if (n >= sizeof buf) return dec_fail(d, "number too long");
+    if (n >= sizeof buf) return *why = "number too long", NULL;
     memcpy(buf, s, n);
     buf[n] = '\0';
     if ((dot = strchr(buf, '.')) != NULL) *dot = decimal_point();
-    x = strtod(buf, &stop);
-    if (stop != buf + n) return dec_fail(d, "bad number");
+    v = strtod(buf, &stop);
+    if (stop != buf + n) return NULL;
   } else if (*s == '-') {
-    x = -x;
+    v = -v;
   }
+  *x = v;
+  return q;
+}
+
+/* A number at d->p, pushed as a float. */
+static int dec_number(dec *d) {
+  double x;
+  const char *why, *q = num_scan(d->p, d->end, &x, &why);
+  if (q == NULL) return dec_fail(d, why);
   lua_pushnumber(d->L, (lua_Number)x);
   d->p = q;
   return 1;
@@ -300,6 +316,207 @@ int json_decode(lua_State *L, const char *s, size_t n) {
   lua_settop(L, top);
   lua_pushfstring(L, "%s at byte %d", d.why, (int)(d.p - s) + 1);
   return 0;
+}
+
+/* ---- picking ---- */
+
+/* A set of paths, a bit each. */
+typedef uint32_t paths_mask;
+
+/* A pass over a text that finds the values at some paths and makes no Lua value: alive holds the
+ * paths whose steps so far are the keys walked to here, seg[i] the step of path i at this level. */
+typedef struct {
+  lua_State *L;
+  const char *p, *end;
+  const char *seg[JSON_PICK_MAX];
+  size_t len[JSON_PICK_MAX]; /* the length of seg[i]'s step: up to its '.' or its end */
+  json_span *out;
+  int escapes;
+} pick;
+
+static inline void pick_ws(pick *k) {
+  if (k->p < k->end && (unsigned char)*k->p > ' ') return;
+  while (k->p < k->end && (*k->p == ' ' || *k->p == '\n' || *k->p == '\r' || *k->p == '\t')) k->p++;
+}
+
+/* Past the string at k->p (its opening quote); *esc set when it holds an escape. */
+static int pick_string(pick *k, int *esc) {
+  const char *q = k->p + 1, *why;
+  long cp;
+  *esc = 0;
+  if (!k->escapes) {
+    if ((q = (const char *)memchr(q, '"', (size_t)(k->end - q))) == NULL) return 0;
+    k->p = q + 1;
+    return 1;
+  }
+  for (;;) {
+    while (q < k->end && *q != '"' && *q != '\\') q++;
+    if (q == k->end) return 0;
+    if (*q == '"') break;
+    *esc = 1;
+    if ((q = esc_scan(q + 1, k->end, &cp, &why)) == NULL) return 0;
+  }
+  k->p = q + 1;
+  return 1;
+}
+
+/* The length of the step at seg: up to its '.' or its end. */
+static size_t step_len(const char *seg) {
+  size_t n = 0;
+  while (seg[n] != '\0' && seg[n] != '.') n++;
+  return n;
+}
+
+/* The lowest path in a non-empty set. */
+static int first_path(paths_mask m) {
+  static const unsigned char at[32] = {0, 1, 28, 2, 29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4, 8,
+                                       31, 27, 13, 23, 21, 19, 16, 7, 26, 12, 18, 6, 11, 5, 10, 9};
+  return at[(paths_mask)((m & (0U - m)) * 0x077CB531U) >> 27];
+}
+
+/* Whether the key at s (n bytes, with an escape when esc) is the step of path i at this level. */
+static int pick_step(pick *k, int i, const char *s, size_t n, int esc) {
+  int same;
+  dec d;
+  if (!esc) return n == k->len[i] && memcmp(k->seg[i], s, n) == 0;
+  /* Resolved as the decoder does, for a key that spells a letter as \u0075. */
+  d.L = k->L, d.p = s - 1, d.end = k->end, d.why = NULL, d.escapes = 1;
+  if (!lua_checkstack(k->L, 2) || !dec_string(&d)) return 0;
+  s = lua_tolstring(k->L, -1, &n);
+  same = n == k->len[i] && memcmp(k->seg[i], s, n) == 0;
+  lua_pop(k->L, 1);
+  return same;
+}
+
+static int pick_value(pick *k, int depth, paths_mask alive, json_span *v);
+
+/* The members of the object at k->p: a member whose key ends a live path is picked; one whose key
+ * is a step of one clears what the path had (the last of duplicate keys counts) and is walked. */
+static int pick_object(pick *k, int depth, paths_mask alive) {
+  json_span v;
+  paths_mask by_hash[16] = {0}, m; /* the live paths by their step's length and first byte */
+  int i;
+  for (m = alive; m; m &= m - 1) i = first_path(m), by_hash[(k->len[i] ^ (unsigned char)k->seg[i][0]) & 15] |= 1U << i;
+  k->p++;
+  pick_ws(k);
+  if (k->p < k->end && *k->p == '}') return k->p++, 1;
+  for (;;) {
+    const char *key;
+    paths_mask hit = 0, sub = 0;
+    size_t n, step = 0; /* the length of the step the walked paths matched */
+    int esc;
+    pick_ws(k);
+    if (k->p == k->end || *k->p != '"') return 0;
+    key = k->p + 1;
+    if (!pick_string(k, &esc)) return 0;
+    n = (size_t)(k->p - 1 - key);
+    for (m = esc ? alive : by_hash[(n ^ (unsigned char)*key) & 15]; m; m &= m - 1) {
+      if (!pick_step(k, i = first_path(m), key, n, esc)) continue;
+      if (k->seg[i][k->len[i]] == '\0') {
+        hit |= 1U << i;
+        continue;
+      }
+      sub |= 1U << i;
+      k->out[i].type = 0;
+      step = k->len[i];
+      k->seg[i] += step + 1;
+      k->len[i] = step_len(k->seg[i]);
+    }
+    pick_ws(k);
+    if (k->p == k->end || *k->p != ':') return 0;
+    k->p++;
+    pick_ws(k);
+    if (!pick_value(k, depth, sub, &v)) return 0;
+    for (m = hit; m; m &= m - 1) k->out[first_path(m)] = v;
+    for (m = sub; m; m &= m - 1) i = first_path(m), k->seg[i] -= step + 1, k->len[i] = step;
+    pick_ws(k);
+    if (k->p < k->end && *k->p == ',') {
+      k->p++;
+      continue;
+    }
+    if (k->p == k->end || *k->p != '}') return 0;
+    k->p++;
+    return 1;
+  }
+}
+
+static int pick_array(pick *k, int depth) {
+  json_span v;
+  k->p++;
+  pick_ws(k);
+  if (k->p < k->end && *k->p == ']') return k->p++, 1;
+  for (;;) {
+    pick_ws(k);
+    if (!pick_value(k, depth, 0, &v)) return 0;
+    pick_ws(k);
+    if (k->p < k->end && *k->p == ',') {
+      k->p++;
+      continue;
+    }
+    if (k->p == k->end || *k->p != ']') return 0;
+    k->p++;
+    return 1;
+  }
+}
+
+/* The value at k->p, walked: its span in *v. The grammar and the depth are the decoder's. */
+static int pick_value(pick *k, int depth, paths_mask alive, json_span *v) {
+  static const char *const words[] = {"true", "false", "null"};
+  const char *why;
+  int ok, esc = 0;
+  if (k->p == k->end) return 0;
+  v->at = k->p;
+  v->type = *k->p;
+  switch (*k->p) {
+    case '{': ok = depth < JSON_MAX_DEPTH && pick_object(k, depth + 1, alive); break;
+    case '[': ok = depth < JSON_MAX_DEPTH && pick_array(k, depth + 1); break;
+    case '"': ok = pick_string(k, &esc); break;
+    case 't':
+    case 'f':
+    case 'n': {
+      const char *w = words[*k->p == 't' ? 0 : *k->p == 'f' ? 1
+                                                            : 2];
+      size_t n = strlen(w);
+      ok = (size_t)(k->end - k->p) >= n && memcmp(k->p, w, n) == 0;
+      k->p += ok ? n : 0;
+      break;
+    }
+    default:
+      v->type = '0';
+      ok = (k->p = num_scan(k->p, k->end, NULL, &why)) != NULL;
+  }
+  v->end = k->p;
+  v->escapes = (char)esc;
+  return ok;
+}
+
+int json_pick(lua_State *L, const char *s, size_t n, const char *const *paths, int npaths, json_span *out) {
+  pick k;
+  json_span v;
+  int i;
+  k.L = L;
+  k.p = s;
+  k.end = s + n;
+  k.out = out;
+  k.escapes = n > 0 && memchr(s, '\\', n) != NULL;
+  for (i = 0; i < npaths; i++) {
+    k.seg[i] = paths[i];
+    k.len[i] = step_len(paths[i]);
+    out[i].type = 0;
+  }
+  pick_ws(&k);
+  if (npaths > JSON_PICK_MAX || !pick_value(&k, 0, npaths == 32 ? ~(paths_mask)0 : ((paths_mask)1 << npaths) - 1, &v))
+    return 0;
+  pick_ws(&k);
+  return k.p == k.end ? v.type : 0;
+}
+
+void json_push_span(lua_State *L, const json_span *v) {
+  double x;
+  const char *why;
+  if (v->type == '"' && !v->escapes) lua_pushlstring(L, v->at + 1, (size_t)(v->end - v->at - 2));
+  else if (v->type == '0' && num_scan(v->at, v->end, &x, &why) != NULL) lua_pushnumber(L, (lua_Number)x);
+  else if (!json_decode(L, v->at, (size_t)(v->end - v->at))) lua_pop(L, 1), lua_pushnil(L);
 }
 
 int json_isnull(lua_State *L, int idx) {

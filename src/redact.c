@@ -514,19 +514,20 @@ void redact_value(lua_State *L, const char *key, int idx) {
   lua_pop(L, 1); /* the matcher */
 }
 
-void redact_decoded(lua_State *L, const char *key, int idx, const char *json, size_t n) {
+int redact_clean_json(lua_State *L, const char *key, const char *json, size_t n) {
   size_t klen = key ? strlen(key) : 0;
   int found;
-  if (klen < MIN_KEY) return;
+  if (klen < MIN_KEY) return 1;
   /* Without a backslash the text holds no JSON escape, so every string decoded from it (keys and
    * values) is a run of the text between two quotes; a quote ends a percent escape, a base64 run
    * and a piece alike, so whatever a scan finds in such a run it finds in the whole text. One
-   * scan of the text then clears the value; with an escape, or a find (even across strings), each
-   * string is searched on its own. */
-  if (n == 0 || memchr(json, '\\', n) == NULL) {
-    found = scan(matcher_push(L, key, klen), json, n, NULL);
-    lua_pop(L, 1); /* the matcher */
-    if (!found) return;
-  }
-  redact_value(L, key, idx);
+   * scan of the text then clears every string; with an escape, each must be searched on its own. */
+  if (n > 0 && memchr(json, '\\', n) != NULL) return 0;
+  found = scan(matcher_push(L, key, klen), json, n, NULL);
+  lua_pop(L, 1); /* the matcher */
+  return !found;
+}
+
+void redact_decoded(lua_State *L, const char *key, int idx, const char *json, size_t n) {
+  if (!redact_clean_json(L, key, json, n)) redact_value(L, key, idx);
 }

@@ -1,6 +1,8 @@
 /* response: what a finished request's answer says. Owns: the answer's body decoded with the key
  * searched out of every string in it, once, before anything else sees it; a 2xx answer made a
- * job or a status table (the hot path, in C: the response mapping of models.lua applied);
+ * job or a status table (the hot path, in C: its fields read in one walk over the text, the
+ * response mapping of models.lua applied, raw decoded when first read unless the text may hold
+ * the key);
  * anything else as a facts table (libcurl's code and words, redacted likewise, the status, an
  * error body) for lua/aimlmusic/response.lua to make the error of (policy, in Lua); core.answer,
  * the same from given pieces, for the fuzzer and tests. Must not know: transfers, files,
@@ -100,100 +102,6 @@ static void push_facts(lua_State *L, const response_facts *f) {
   error_setint(L, "sends", f->sends);
 }
 
-/* Copies the value at the top (consumed) to st[name] when it has the type wanted (LUA_TNONE:
- * a number or a string), else nothing. Whole numbers become integers (cjson decodes every
- * number as a float). name_idx: the stack index of name as a Lua string, or 0 (st is a plain
- * table: raw access is what setfield would do, without making the name a string again). */
-static void set_mapped(lua_State *L, int st, const char *name, int name_idx, int want) {
-  int type = lua_type(L, -1);
-  if ((type != LUA_TNUMBER && type != LUA_TSTRING) || (want != LUA_TNONE && type != want)) {
-    lua_pop(L, 1);
-    return;
-  }
-  if (type == LUA_TNUMBER) {
-    lua_Number x = lua_tonumber(L, -1);
-    if (x >= -9e15 && x <= 9e15 && x == (lua_Number)(long long)x) {
-      lua_pop(L, 1);
-      lua_pushinteger(L, (long long)x);
-    }
-  }
-  if (name_idx == 0) {
-    lua_setfield(L, st, name);
-    return;
-  }
-  lua_pushvalue(L, name_idx);
-  lua_insert(L, -2);
-  lua_rawset(L, st);
-}
-
-/* Pushes the value at the dotted path in the table at body ("extra_info.music_duration"), or
- * nil: a missing or non-table step ends the walk. */
-static void push_path(lua_State *L, int body, const char *from) {
-  const char *dot;
-  lua_pushvalue(L, body);
-  while ((dot = strchr(from, '.')) != NULL && lua_istable(L, -1)) {
-    lua_pushlstring(L, from, (size_t)(dot - from));
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
-    from = dot + 1;
-  }
-  if (dot == NULL && lua_istable(L, -1)) {
-    lua_getfield(L, -1, from);
-    lua_remove(L, -2);
-  } else {
-    lua_pop(L, 1);
-    lua_pushnil(L);
-  }
-}
-
-/* What a status answer gives whatever its model: st[to] = body at the path from, when it has
- * the type. A model's own fields come from its response mapping (models.lua). */
-static const struct {
-  const char *from, *to;
-  int type;
-} response_common[] = {
-    {"meta.usage.credits_used", "credits_used", LUA_TNUMBER},
-    {"trace_id", "trace_id", LUA_TSTRING},
-};
-
-/* The model's response mapping (models.lua: {from = "extra_info.music_duration", to =
- * "duration_ms"} each) applied to the body: st[to] = body at the dotted path from. */
-static void apply_mapping(lua_State *L, int body, int map, int st) {
-  int i, n = (int)lua_rawlen(L, map), at;
-  /* Mappings from one object ("extra_info.music_duration", "extra_info.bitrate") walk to it
-   * once: the value at the last prefix walked waits at `at`. */
-  const char *prefix = NULL;
-  size_t prefix_len = 0;
-  lua_pushnil(L);
-  at = lua_gettop(L);
-  for (i = 1; i <= n && i <= 64; i++) {
-    int top = lua_gettop(L);
-    if (lua_rawgeti(L, map, i) == LUA_TTABLE && lua_getfield(L, -1, "from") == LUA_TSTRING &&
-        lua_getfield(L, -2, "to") == LUA_TSTRING) {
-      size_t len, k;
-      const char *from = lua_tolstring(L, top + 2, &len);
-      for (k = len; k > 0 && from[k - 1] != '.'; k--) {}
-      if (k == 0 || strlen(from) != len) {
-        push_path(L, body, from);
-      } else {
-        if (prefix == NULL || prefix_len != k - 1 || memcmp(prefix, from, k - 1) != 0) {
-          lua_pushlstring(L, from, k - 1);
-          push_path(L, body, lua_tostring(L, -1));
-          lua_replace(L, at);
-          lua_pop(L, 1);
-          prefix = from; /* alive in the map while this runs */
-          prefix_len = k - 1;
-        }
-        if (lua_istable(L, at)) lua_getfield(L, at, from + k);
-        else lua_pushnil(L);
-      }
-      set_mapped(L, st, NULL, top + 3, LUA_TNONE);
-    }
-    lua_settop(L, top);
-  }
-  lua_settop(L, at - 1);
-}
-
 static void push_facts(lua_State *L, const response_facts *f);
 
 /* A 2xx answer that is not what the API promises: false and the facts, with the reason. */
@@ -205,76 +113,140 @@ static int protocol_error(lua_State *L, const response_facts *f, const char *mes
   return 2;
 }
 
-/* A 2xx answer from the API: true and a job (submit) or a status table (status). map: the stack
- * index of the model's response mapping, or 0. */
+/* What a 2xx answer's table is made of: these paths, then the model's response mapping's. */
+enum { P_ID,
+       P_STATUS,
+       P_AUDIO,
+       P_URL,
+       P_CREDITS,
+       P_TRACE,
+       P_ERROR,
+       P_ERROR_NAME,
+       P_ERROR_MESSAGE,
+       P_FIXED };
+static const char *const fixed_paths[P_FIXED] = {
+    "id", "status", "audio_file", "audio_file.url", "meta.usage.credits_used", "trace_id", "error", "error.name",
+    "error.message"};
+
+/* Pushes the string or number at v and returns 1 when it has the type wanted (LUA_TNONE: either
+ * one), else pushes nothing and returns 0. Whole numbers become integers (the decoder makes every
+ * number a float); a string has the key searched out of it unless the whole text is clean. */
+static int push_field(lua_State *L, const response_facts *f, const json_span *v, int want, int clean) {
+  int type = v->type == '"' ? LUA_TSTRING : v->type == '0' ? LUA_TNUMBER
+                                                           : LUA_TNIL;
+  if (type == LUA_TNIL || (want != LUA_TNONE && type != want)) return 0;
+  json_push_span(L, v);
+  if (type == LUA_TNUMBER) {
+    lua_Number x = lua_tonumber(L, -1);
+    if (x >= -9e15 && x <= 9e15 && x == (lua_Number)(long long)x) {
+      lua_pop(L, 1);
+      lua_pushinteger(L, (long long)x);
+    }
+  } else if (!clean) {
+    redact_value(L, f->key, -1);
+  }
+  return 1;
+}
+
+/* st.raw made when first read (st's __index), from the text its metatable keeps, and kept in st.
+ * Only a clean text waits so: what the decoder makes of it needs no search for the key. */
+static int lazy_raw(lua_State *L) {
+  size_t n;
+  const char *text;
+  if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "raw") != 0 || !lua_getmetatable(L, 1)) return 0;
+  lua_rawgeti(L, -1, 1);
+  if ((text = lua_tolstring(L, -1, &n)) == NULL || !json_decode(L, text, n)) return 0;
+  lua_pushliteral(L, "raw");
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
+  return 1;
+}
+
+/* A 2xx answer from the API: true and a job (submit) or a status table (status). The fields come
+ * from one walk over the text (json_pick), the whole answer (st.raw) from the decoder, when first
+ * read if the text is clean of the key. map: the stack index of the model's response mapping, or
+ * 0. */
 static int api_success(lua_State *L, const response_facts *f, int map) {
-  int body, st, sub, url = 0;
-  size_t i;
-  const char *status;
+  const char *paths[JSON_PICK_MAX], *status;
+  json_span v[JSON_PICK_MAX];
+  int n = f->request == RESPONSE_SUBMIT ? 2 : P_FIXED, base = lua_gettop(L), st, i, clean, type;
   if (f->body_len == 0) return protocol_error(L, f, "empty response body");
-  if (!decode_server_json(L, f)) {
-    lua_pushfstring(L, "response is not JSON: %s", lua_tostring(L, -1));
+  memcpy(paths, fixed_paths, sizeof paths[0] * (size_t)n);
+  /* The mapping's entries ({from = "extra_info.music_duration", to = "duration_ms"}): each from a
+   * path, its to at base + 2 * (path - P_FIXED) + 2. */
+  luaL_checkstack(L, 2 * JSON_PICK_MAX + 8, "reading a response");
+  for (i = 1; map && f->request == RESPONSE_STATUS && i <= (int)lua_rawlen(L, map) && n < JSON_PICK_MAX; i++) {
+    if (lua_rawgeti(L, map, i) == LUA_TTABLE && lua_getfield(L, -1, "from") == LUA_TSTRING &&
+        lua_getfield(L, -2, "to") == LUA_TSTRING) {
+      paths[n++] = lua_tostring(L, -2);
+      lua_remove(L, -3);
+    } else {
+      lua_settop(L, base + 2 * (n - P_FIXED));
+    }
+  }
+  if ((type = json_pick(L, f->body, f->body_len, paths, n, v)) == 0) {
+    if (decode_server_json(L, f)) lua_pushliteral(L, "response is not JSON");
+    else lua_pushfstring(L, "response is not JSON: %s", lua_tostring(L, -1));
     return protocol_error(L, f, lua_tostring(L, -1));
   }
-  if (!lua_istable(L, -1)) return protocol_error(L, f, "response is not a JSON object");
-  body = lua_gettop(L);
+  if (type != '{' && type != '[') return protocol_error(L, f, "response is not a JSON object");
+  clean = redact_clean_json(L, f->key, f->body, f->body_len);
   /* A job: id, status, raw and the model the client adds; a status: up to a dozen fields. */
   lua_createtable(L, 0, f->request == RESPONSE_SUBMIT ? 4 : 12);
   st = lua_gettop(L);
-  if (lua_getfield(L, body, "id") != LUA_TSTRING) return protocol_error(L, f, "response has no string id");
+  if (!push_field(L, f, &v[P_ID], LUA_TSTRING, clean)) return protocol_error(L, f, "response has no string id");
   lua_setfield(L, st, "id");
-  if (lua_getfield(L, body, "status") != LUA_TSTRING)
+  if (!push_field(L, f, &v[P_STATUS], LUA_TSTRING, clean))
     return protocol_error(L, f, "response has no string status");
   status = lua_tostring(L, -1);
-  lua_setfield(L, st, "status"); /* status stays alive in body */
-  lua_pushvalue(L, body);
-  lua_setfield(L, st, "raw");
-  lua_pushboolean(L, 1);
-  lua_insert(L, st);
-  if (f->request == RESPONSE_SUBMIT) return 2;
-  st++;
-
-  switch (lua_getfield(L, body, "audio_file")) {
-    case LUA_TTABLE:
-      sub = lua_gettop(L);
-      if (lua_getfield(L, sub, "url") == LUA_TSTRING) {
-        const char *u = lua_tostring(L, -1);
-        if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
-          return protocol_error(L, f, "audio_file.url is not an http(s) URL");
-        lua_setfield(L, st, "url");
-        url = 1;
-      } else if (!lua_isnil(L, -1) && !json_isnull(L, -1)) {
-        return protocol_error(L, f, "audio_file.url is not a string");
-      } else {
-        lua_pop(L, 1);
-      }
-      lua_pop(L, 1);
-      break;
-    case LUA_TNIL: lua_pop(L, 1); break;
-    default:
-      if (json_isnull(L, -1)) {
-        lua_pop(L, 1);
+  lua_setfield(L, st, "status"); /* status stays alive in st */
+  if (clean) {
+    lua_createtable(L, 1, 1);
+    lua_pushlstring(L, f->body, f->body_len);
+    lua_rawseti(L, -2, 1);
+    lua_pushcfunction(L, lazy_raw);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, st);
+  } else {
+    decode_server_json(L, f);
+    lua_setfield(L, st, "raw");
+  }
+  if (f->request == RESPONSE_STATUS) {
+    switch (v[P_AUDIO].type) {
+      case '{':
+      case '[': /* an array: a table without a url, as the decoder makes it */
+        if (push_field(L, f, &v[P_URL], LUA_TSTRING, clean)) {
+          const char *u = lua_tostring(L, -1);
+          if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
+            return protocol_error(L, f, "audio_file.url is not an http(s) URL");
+          lua_setfield(L, st, "url");
+        } else if (v[P_URL].type != 0 && v[P_URL].type != 'n') {
+          return protocol_error(L, f, "audio_file.url is not a string");
+        }
         break;
-      }
-      return protocol_error(L, f, "audio_file is not an object");
+      case 0:
+      case 'n': break;
+      default: return protocol_error(L, f, "audio_file is not an object");
+    }
+    if (v[P_URL].type != '"' && strcmp(status, "completed") == 0)
+      return protocol_error(L, f, "job completed without audio_file.url");
+    for (i = P_FIXED; i < n; i++) {
+      if (!push_field(L, f, &v[i], LUA_TNONE, clean)) continue;
+      lua_pushvalue(L, base + 2 * (i - P_FIXED) + 2);
+      lua_insert(L, -2);
+      lua_rawset(L, st);
+    }
+    if (push_field(L, f, &v[P_CREDITS], LUA_TNUMBER, clean)) lua_setfield(L, st, "credits_used");
+    if (push_field(L, f, &v[P_TRACE], LUA_TSTRING, clean)) lua_setfield(L, st, "trace_id");
+    if (v[P_ERROR].type == '{' || v[P_ERROR].type == '[') {
+      lua_createtable(L, 0, 2);
+      if (push_field(L, f, &v[P_ERROR_NAME], LUA_TSTRING, clean)) lua_setfield(L, -2, "name");
+      if (push_field(L, f, &v[P_ERROR_MESSAGE], LUA_TSTRING, clean)) lua_setfield(L, -2, "message");
+      lua_setfield(L, st, "error");
+    }
   }
-  if (!url && strcmp(status, "completed") == 0)
-    return protocol_error(L, f, "job completed without audio_file.url");
-  if (map) apply_mapping(L, body, map, st);
-  for (i = 0; i < sizeof response_common / sizeof response_common[0]; i++) {
-    push_path(L, body, response_common[i].from);
-    set_mapped(L, st, response_common[i].to, 0, response_common[i].type);
-  }
-  if (lua_getfield(L, body, "error") == LUA_TTABLE) {
-    sub = lua_gettop(L);
-    lua_createtable(L, 0, 2);
-    if (lua_getfield(L, sub, "name") == LUA_TSTRING) lua_setfield(L, -2, "name");
-    else lua_pop(L, 1);
-    if (lua_getfield(L, sub, "message") == LUA_TSTRING) lua_setfield(L, -2, "message");
-    else lua_pop(L, 1);
-    lua_setfield(L, st, "error");
-  }
-  lua_settop(L, st);
+  lua_pushboolean(L, 1);
+  lua_pushvalue(L, st);
   return 2;
 }
 

@@ -25,6 +25,7 @@ local FIELD_KEYS = set("name", "type", "doc", "required", "required_unless", "mi
 local MODEL_KEYS = set("fields", "response", "format", "doc")
 local AUDIO_FORMATS = set("mp3", "wav", "pcm")
 local ST_RESERVED = set("id", "status", "url", "raw", "error")
+local MAX_RESPONSE = 20 -- the fields a status answer is read for (src/response.c): 9 of its own, at most 32
 local URL, DATA_URI, DURATIONS = set("url"), set("data_uri"), set("s", "ms")
 
 -- A string up to its first zero byte (what the checks have always read of it); nil for any
@@ -245,7 +246,9 @@ local function check_model(entry, name)
   local response = rawget(entry, "response")
   if response == nil then return end
   if type(response) ~= "table" then fail(w, "response must be a list of {from =, to =}") end
-  for i = 1, check_list(w, response, "response", true) do
+  local n = check_list(w, response, "response", true)
+  if n > MAX_RESPONSE then fail(w, "response holds at most " .. MAX_RESPONSE .. " entries") end
+  for i = 1, n do
     local m = rawget(response, i)
     if type(m) ~= "table" then fail(w, "response must be a list of {from =, to =}") end
     for k in next, m do
