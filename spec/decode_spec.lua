@@ -221,6 +221,14 @@ describe("reading a status answer's fields", function()
     end
   end)
 
+  it("refuses the answers the decoder refuses, a number too long for it included", function()
+    for _, x in ipairs { "1." .. ("0"):rep(400), ("9"):rep(400), "[1,]", '"\\x"', '{"a":1 "b":2}' } do
+      local st, err = response.classify("status", 200, '{"id":"a","status":"queued","x":' .. x .. "}", MAP)
+      assert.is_nil(st, x)
+      assert.matches("^response is not JSON: .* at byte %d+$", err.message, nil, false, x)
+    end
+  end)
+
   it("keeps the last of duplicate keys, even one that replaces an object", function()
     agree('{"id":"a","status":"completed","audio_file":{"url":"https://x/1"},"audio_file":{"url":"https://x/2"}}',
           MAP, "last object")

@@ -16,14 +16,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- decoding ---- */
+/* ---- decoding and picking ---- */
 
-/* A text being decoded; why: the first failure, at p. */
+/* A set of paths, a bit each. */
+typedef uint32_t paths_mask;
+
+/* A text being walked: decoded (make: each value pushed) or picked (the values at some paths
+ * found, none made). why: the first failure, at p. A pick's paths: seg[i] is the step of path i
+ * at this level, len[i] its length (up to its '.' or its end). */
 typedef struct {
   lua_State *L;
   const char *p, *end;
   const char *why;
   int escapes; /* whether the text has a backslash anywhere */
+  int make;
+  const char *seg[JSON_PICK_MAX];
+  size_t len[JSON_PICK_MAX];
+  json_span *out;
 } dec;
 
 static int dec_fail(dec *d, const char *why) {
@@ -92,26 +101,28 @@ static const char *esc_scan(const char *q, const char *end, long *cp, const char
   return q;
 }
 
-/* The string at d->p (its opening quote), pushed. Bytes are taken as they are, control bytes
- * included (as lua-cjson takes them); an escape is resolved. Without a backslash, one push of the
- * bytes (found with memchr when the text has no backslash at all: the API's answers). */
-static int dec_string(dec *d) {
+/* The string at d->p (its opening quote), pushed when making. Bytes are taken as they are,
+ * control bytes included (as lua-cjson takes them); an escape is resolved, and *esc says there
+ * was one. Without a backslash, one push of the bytes (found with memchr when the text has no
+ * backslash at all: the API's answers). */
+static int dec_string(dec *d, int *esc) {
   const char *s = ++d->p, *q = s, *why;
   luaL_Buffer b;
+  *esc = 0;
   if (!d->escapes) {
     if ((q = (const char *)memchr(s, '"', (size_t)(d->end - s))) == NULL) q = d->end;
   } else {
     while (q < d->end && *q != '"' && *q != '\\') q++;
   }
   if (q < d->end && *q == '"') {
-    lua_pushlstring(d->L, s, (size_t)(q - s));
+    if (d->make) lua_pushlstring(d->L, s, (size_t)(q - s));
     d->p = q + 1;
     return 1;
   }
-  luaL_buffinit(d->L, &b);
+  if (d->make) luaL_buffinit(d->L, &b);
   for (;;) {
     long cp;
-    luaL_addlstring(&b, s, (size_t)(q - s));
+    if (d->make) luaL_addlstring(&b, s, (size_t)(q - s));
     if (q == d->end) {
       d->p = q;
       return dec_fail(d, "unfinished string");
@@ -119,11 +130,12 @@ static int dec_string(dec *d) {
     if (*q == '"') break;
     d->p = q; /* at the backslash, for a failure */
     if ((q = esc_scan(q + 1, d->end, &cp, &why)) == NULL) return dec_fail(d, why);
-    add_utf8(&b, (unsigned long)cp);
+    if (d->make) add_utf8(&b, (unsigned long)cp);
+    *esc = 1;
     s = q;
     while (q < d->end && *q != '"' && *q != '\\') q++;
   }
-  luaL_pushresult(&b);
+  if (d->make) luaL_pushresult(&b);
   d->p = q + 1;
   return 1;
 }
@@ -167,11 +179,11 @@ static const char *num_scan(const char *s, const char *end, double *x, const cha
     if (q == end || !is_digit(*q)) return NULL;
     while (q < end && is_digit(*q)) q++;
   }
+  if ((frac || digits > 15) && q - s >= 400) return *why = "number too long", NULL;
   if (x == NULL) return q;
   if (frac || digits > 15) {
     char buf[400], *stop, *dot;
     size_t n = (size_t)(q - s);
-    if (n >= sizeof buf) return *why = "number too long", NULL;
     memcpy(buf, s, n);
     buf[n] = '\0';
     if ((dot = strchr(buf, '.')) != NULL) *dot = decimal_point();
@@ -184,12 +196,12 @@ static const char *num_scan(const char *s, const char *end, double *x, const cha
   return q;
 }
 
-/* A number at d->p, pushed as a float. */
+/* A number at d->p, pushed as a float when making. */
 static int dec_number(dec *d) {
   double x;
-  const char *why, *q = num_scan(d->p, d->end, &x, &why);
+  const char *why, *q = num_scan(d->p, d->end, d->make ? &x : NULL, &why);
   if (q == NULL) return dec_fail(d, why);
-  lua_pushnumber(d->L, (lua_Number)x);
+  if (d->make) lua_pushnumber(d->L, (lua_Number)x);
   d->p = q;
   return 1;
 }
@@ -197,166 +209,6 @@ static int dec_number(dec *d) {
 static int dec_word(dec *d, const char *w, size_t n) {
   if ((size_t)(d->end - d->p) < n || memcmp(d->p, w, n) != 0) return dec_fail(d, "expected a value");
   d->p += n;
-  return 1;
-}
-
-static int dec_value(dec *d, int depth);
-
-/* An object's members wait on the stack and go into a table made at its full size. */
-static int dec_object(dec *d, int depth) {
-  lua_State *L = d->L;
-  int base = lua_gettop(L), pairs = 0, i;
-  d->p++;
-  dec_ws(d);
-  if (d->p < d->end && *d->p == '}') {
-    d->p++;
-    lua_createtable(L, 0, 0);
-    return 1;
-  }
-  for (;;) {
-    if (!lua_checkstack(L, 6)) return dec_fail(d, "object too large");
-    dec_ws(d);
-    if (d->p == d->end || *d->p != '"') return dec_fail(d, "expected a string key");
-    if (!dec_string(d)) return 0;
-    dec_ws(d);
-    if (d->p == d->end || *d->p != ':') return dec_fail(d, "expected ':'");
-    d->p++;
-    dec_ws(d);
-    if (!dec_value(d, depth)) return 0;
-    pairs++;
-    dec_ws(d);
-    if (d->p < d->end && *d->p == ',') {
-      d->p++;
-      continue;
-    }
-    if (d->p == d->end || *d->p != '}') return dec_fail(d, "expected ',' or '}'");
-    d->p++;
-    break;
-  }
-  lua_createtable(L, 0, pairs);
-  for (i = 0; i < pairs; i++) {
-    lua_pushvalue(L, base + 2 * i + 1);
-    lua_pushvalue(L, base + 2 * i + 2);
-    lua_rawset(L, -3);
-  }
-  lua_replace(L, base + 1);
-  lua_settop(L, base + 1);
-  return 1;
-}
-
-static int dec_array(dec *d, int depth) {
-  lua_State *L = d->L;
-  int n = 0;
-  d->p++;
-  lua_createtable(L, 0, 0);
-  dec_ws(d);
-  if (d->p < d->end && *d->p == ']') {
-    d->p++;
-    return 1;
-  }
-  for (;;) {
-    if (!lua_checkstack(L, 6)) return dec_fail(d, "array too large");
-    dec_ws(d);
-    if (!dec_value(d, depth)) return 0;
-    lua_rawseti(L, -2, ++n);
-    dec_ws(d);
-    if (d->p < d->end && *d->p == ',') {
-      d->p++;
-      continue;
-    }
-    if (d->p == d->end || *d->p != ']') return dec_fail(d, "expected ',' or ']'");
-    d->p++;
-    return 1;
-  }
-}
-
-/* The value at d->p, pushed; 0 (with the stack as it may be) and d->why on a failure. */
-static int dec_value(dec *d, int depth) {
-  if (d->p == d->end) return dec_fail(d, "expected a value");
-  switch (*d->p) {
-    case '{':
-      if (depth >= JSON_MAX_DEPTH) return dec_fail(d, "nested too deep");
-      return dec_object(d, depth + 1);
-    case '[':
-      if (depth >= JSON_MAX_DEPTH) return dec_fail(d, "nested too deep");
-      return dec_array(d, depth + 1);
-    case '"': return dec_string(d);
-    case 't':
-      if (!dec_word(d, "true", 4)) return 0;
-      lua_pushboolean(d->L, 1);
-      return 1;
-    case 'f':
-      if (!dec_word(d, "false", 5)) return 0;
-      lua_pushboolean(d->L, 0);
-      return 1;
-    case 'n':
-      if (!dec_word(d, "null", 4)) return 0;
-      lua_pushlightuserdata(d->L, NULL);
-      return 1;
-    default: return dec_number(d);
-  }
-}
-
-int json_decode(lua_State *L, const char *s, size_t n) {
-  dec d;
-  int top = lua_gettop(L), ok;
-  d.L = L;
-  d.p = s;
-  d.end = s + n;
-  d.why = NULL;
-  d.escapes = n > 0 && memchr(s, '\\', n) != NULL;
-  if (!lua_checkstack(L, 8)) return lua_pushliteral(L, "JSON: out of stack"), 0;
-  dec_ws(&d);
-  ok = dec_value(&d, 0);
-  if (ok) {
-    dec_ws(&d);
-    if (d.p != d.end) ok = dec_fail(&d, "text after the value");
-  }
-  if (ok) return 1;
-  lua_settop(L, top);
-  lua_pushfstring(L, "%s at byte %d", d.why, (int)(d.p - s) + 1);
-  return 0;
-}
-
-/* ---- picking ---- */
-
-/* A set of paths, a bit each. */
-typedef uint32_t paths_mask;
-
-/* A pass over a text that finds the values at some paths and makes no Lua value: alive holds the
- * paths whose steps so far are the keys walked to here, seg[i] the step of path i at this level. */
-typedef struct {
-  lua_State *L;
-  const char *p, *end;
-  const char *seg[JSON_PICK_MAX];
-  size_t len[JSON_PICK_MAX]; /* the length of seg[i]'s step: up to its '.' or its end */
-  json_span *out;
-  int escapes;
-} pick;
-
-static inline void pick_ws(pick *k) {
-  if (k->p < k->end && (unsigned char)*k->p > ' ') return;
-  while (k->p < k->end && (*k->p == ' ' || *k->p == '\n' || *k->p == '\r' || *k->p == '\t')) k->p++;
-}
-
-/* Past the string at k->p (its opening quote); *esc set when it holds an escape. */
-static int pick_string(pick *k, int *esc) {
-  const char *q = k->p + 1, *why;
-  long cp;
-  *esc = 0;
-  if (!k->escapes) {
-    if ((q = (const char *)memchr(q, '"', (size_t)(k->end - q))) == NULL) return 0;
-    k->p = q + 1;
-    return 1;
-  }
-  for (;;) {
-    while (q < k->end && *q != '"' && *q != '\\') q++;
-    if (q == k->end) return 0;
-    if (*q == '"') break;
-    *esc = 1;
-    if ((q = esc_scan(q + 1, k->end, &cp, &why)) == NULL) return 0;
-  }
-  k->p = q + 1;
   return 1;
 }
 
@@ -375,140 +227,181 @@ static int first_path(paths_mask m) {
 }
 
 /* Whether the key at s (n bytes, with an escape when esc) is the step of path i at this level. */
-static int pick_step(pick *k, int i, const char *s, size_t n, int esc) {
+static int same_step(dec *d, int i, const char *s, size_t n, int esc) {
   int same;
-  dec d;
-  if (!esc) return n == k->len[i] && memcmp(k->seg[i], s, n) == 0;
+  dec k;
+  if (!esc) return n == d->len[i] && memcmp(d->seg[i], s, n) == 0;
   /* Resolved as the decoder does, for a key that spells a letter as \u0075. */
-  d.L = k->L, d.p = s - 1, d.end = k->end, d.why = NULL, d.escapes = 1;
-  if (!lua_checkstack(k->L, 2) || !dec_string(&d)) return 0;
-  s = lua_tolstring(k->L, -1, &n);
-  same = n == k->len[i] && memcmp(k->seg[i], s, n) == 0;
-  lua_pop(k->L, 1);
+  k.L = d->L, k.p = s - 1, k.end = d->end, k.why = NULL, k.escapes = 1, k.make = 1;
+  if (!lua_checkstack(d->L, 2) || !dec_string(&k, &esc)) return 0;
+  s = lua_tolstring(d->L, -1, &n);
+  same = n == d->len[i] && memcmp(d->seg[i], s, n) == 0;
+  lua_pop(d->L, 1);
   return same;
 }
 
-static int pick_value(pick *k, int depth, paths_mask alive, json_span *v);
+static int dec_value(dec *d, int depth, paths_mask alive, json_span *v);
 
-/* The members of the object at k->p: a member whose key ends a live path is picked; one whose key
- * is a step of one clears what the path had (the last of duplicate keys counts) and is walked. */
-static int pick_object(pick *k, int depth, paths_mask alive) {
-  json_span v;
+/* An object: made, its members waiting on the stack and going into a table made at its full
+ * size; or picked, a member whose key ends a live path recorded, one whose key is a step of one
+ * clearing what the path had (the last of duplicate keys counts) and walked. */
+static int dec_object(dec *d, int depth, paths_mask alive) {
+  lua_State *L = d->L;
+  int base = lua_gettop(L), pairs = 0, i, esc;
   paths_mask by_hash[16] = {0}, m; /* the live paths by their step's length and first byte */
-  int i;
-  for (m = alive; m; m &= m - 1) i = first_path(m), by_hash[(k->len[i] ^ (unsigned char)k->seg[i][0]) & 15] |= 1U << i;
-  k->p++;
-  pick_ws(k);
-  if (k->p < k->end && *k->p == '}') return k->p++, 1;
+  json_span v;
+  for (m = alive; m; m &= m - 1) i = first_path(m), by_hash[(d->len[i] ^ (unsigned char)d->seg[i][0]) & 15] |= 1U << i;
+  d->p++;
+  dec_ws(d);
+  if (d->p < d->end && *d->p == '}') {
+    d->p++;
+    if (d->make) lua_createtable(L, 0, 0);
+    return 1;
+  }
   for (;;) {
     const char *key;
     paths_mask hit = 0, sub = 0;
     size_t n, step = 0; /* the length of the step the walked paths matched */
-    int esc;
-    pick_ws(k);
-    if (k->p == k->end || *k->p != '"') return 0;
-    key = k->p + 1;
-    if (!pick_string(k, &esc)) return 0;
-    n = (size_t)(k->p - 1 - key);
+    if (d->make && !lua_checkstack(L, 6)) return dec_fail(d, "object too large");
+    dec_ws(d);
+    if (d->p == d->end || *d->p != '"') return dec_fail(d, "expected a string key");
+    key = d->p + 1;
+    if (!dec_string(d, &esc)) return 0;
+    n = (size_t)(d->p - 1 - key);
     for (m = esc ? alive : by_hash[(n ^ (unsigned char)*key) & 15]; m; m &= m - 1) {
-      if (!pick_step(k, i = first_path(m), key, n, esc)) continue;
-      if (k->seg[i][k->len[i]] == '\0') {
+      if (!same_step(d, i = first_path(m), key, n, esc)) continue;
+      if (d->seg[i][d->len[i]] == '\0') {
         hit |= 1U << i;
         continue;
       }
       sub |= 1U << i;
-      k->out[i].type = 0;
-      step = k->len[i];
-      k->seg[i] += step + 1;
-      k->len[i] = step_len(k->seg[i]);
+      d->out[i].type = 0;
+      step = d->len[i];
+      d->seg[i] += step + 1;
+      d->len[i] = step_len(d->seg[i]);
     }
-    pick_ws(k);
-    if (k->p == k->end || *k->p != ':') return 0;
-    k->p++;
-    pick_ws(k);
-    if (!pick_value(k, depth, sub, &v)) return 0;
-    for (m = hit; m; m &= m - 1) k->out[first_path(m)] = v;
-    for (m = sub; m; m &= m - 1) i = first_path(m), k->seg[i] -= step + 1, k->len[i] = step;
-    pick_ws(k);
-    if (k->p < k->end && *k->p == ',') {
-      k->p++;
+    dec_ws(d);
+    if (d->p == d->end || *d->p != ':') return dec_fail(d, "expected ':'");
+    d->p++;
+    dec_ws(d);
+    if (!dec_value(d, depth, sub, &v)) return 0;
+    for (m = hit; m; m &= m - 1) d->out[first_path(m)] = v;
+    for (m = sub; m; m &= m - 1) i = first_path(m), d->seg[i] -= step + 1, d->len[i] = step;
+    pairs++;
+    dec_ws(d);
+    if (d->p < d->end && *d->p == ',') {
+      d->p++;
       continue;
     }
-    if (k->p == k->end || *k->p != '}') return 0;
-    k->p++;
-    return 1;
+    if (d->p == d->end || *d->p != '}') return dec_fail(d, "expected ',' or '}'");
+    d->p++;
+    break;
   }
+  if (!d->make) return 1;
+  lua_createtable(L, 0, pairs);
+  for (i = 0; i < pairs; i++) {
+    lua_pushvalue(L, base + 2 * i + 1);
+    lua_pushvalue(L, base + 2 * i + 2);
+    lua_rawset(L, -3);
+  }
+  lua_replace(L, base + 1);
+  lua_settop(L, base + 1);
+  return 1;
 }
 
-static int pick_array(pick *k, int depth) {
+static int dec_array(dec *d, int depth) {
+  int n = 0;
   json_span v;
-  k->p++;
-  pick_ws(k);
-  if (k->p < k->end && *k->p == ']') return k->p++, 1;
+  d->p++;
+  if (d->make) lua_createtable(d->L, 0, 0);
+  dec_ws(d);
+  if (d->p < d->end && *d->p == ']') {
+    d->p++;
+    return 1;
+  }
   for (;;) {
-    pick_ws(k);
-    if (!pick_value(k, depth, 0, &v)) return 0;
-    pick_ws(k);
-    if (k->p < k->end && *k->p == ',') {
-      k->p++;
+    if (d->make && !lua_checkstack(d->L, 6)) return dec_fail(d, "array too large");
+    dec_ws(d);
+    if (!dec_value(d, depth, 0, &v)) return 0;
+    if (d->make) lua_rawseti(d->L, -2, ++n);
+    dec_ws(d);
+    if (d->p < d->end && *d->p == ',') {
+      d->p++;
       continue;
     }
-    if (k->p == k->end || *k->p != ']') return 0;
-    k->p++;
+    if (d->p == d->end || *d->p != ']') return dec_fail(d, "expected ',' or ']'");
+    d->p++;
     return 1;
   }
 }
 
-/* The value at k->p, walked: its span in *v. The grammar and the depth are the decoder's. */
-static int pick_value(pick *k, int depth, paths_mask alive, json_span *v) {
-  static const char *const words[] = {"true", "false", "null"};
-  const char *why;
+/* The value at d->p, pushed when making, its span in *v; 0 (with the stack as it may be) and
+ * d->why on a failure. */
+static int dec_value(dec *d, int depth, paths_mask alive, json_span *v) {
   int ok, esc = 0;
-  if (k->p == k->end) return 0;
-  v->at = k->p;
-  v->type = *k->p;
-  switch (*k->p) {
-    case '{': ok = depth < JSON_MAX_DEPTH && pick_object(k, depth + 1, alive); break;
-    case '[': ok = depth < JSON_MAX_DEPTH && pick_array(k, depth + 1); break;
-    case '"': ok = pick_string(k, &esc); break;
-    case 't':
-    case 'f':
-    case 'n': {
-      const char *w = words[*k->p == 't' ? 0 : *k->p == 'f' ? 1
-                                                            : 2];
-      size_t n = strlen(w);
-      ok = (size_t)(k->end - k->p) >= n && memcmp(k->p, w, n) == 0;
-      k->p += ok ? n : 0;
+  if (d->p == d->end) return dec_fail(d, "expected a value");
+  v->at = d->p;
+  v->type = *d->p;
+  switch (*d->p) {
+    case '{':
+    case '[':
+      if (depth >= JSON_MAX_DEPTH) return dec_fail(d, "nested too deep");
+      ok = *d->p == '{' ? dec_object(d, depth + 1, alive) : dec_array(d, depth + 1);
       break;
-    }
-    default:
-      v->type = '0';
-      ok = (k->p = num_scan(k->p, k->end, NULL, &why)) != NULL;
+    case '"': ok = dec_string(d, &esc); break;
+    case 't':
+      if ((ok = dec_word(d, "true", 4)) && d->make) lua_pushboolean(d->L, 1);
+      break;
+    case 'f':
+      if ((ok = dec_word(d, "false", 5)) && d->make) lua_pushboolean(d->L, 0);
+      break;
+    case 'n':
+      if ((ok = dec_word(d, "null", 4)) && d->make) lua_pushlightuserdata(d->L, NULL);
+      break;
+    default: v->type = '0', ok = dec_number(d);
   }
-  v->end = k->p;
+  v->end = d->p;
   v->escapes = (char)esc;
   return ok;
 }
 
-int json_pick(lua_State *L, const char *s, size_t n, const char *const *paths, int npaths, json_span *out) {
-  pick k;
+/* Walks the text s whole: the value's type, or 0 and d->why. */
+static int dec_text(dec *d, lua_State *L, const char *s, size_t n, paths_mask alive) {
   json_span v;
+  d->L = L;
+  d->p = s;
+  d->end = s + n;
+  d->why = NULL;
+  d->escapes = n > 0 && memchr(s, '\\', n) != NULL;
+  dec_ws(d);
+  if (!dec_value(d, 0, alive, &v)) return 0;
+  dec_ws(d);
+  return d->p == d->end ? v.type : dec_fail(d, "text after the value");
+}
+
+int json_decode(lua_State *L, const char *s, size_t n) {
+  dec d;
+  int top = lua_gettop(L);
+  d.make = 1;
+  if (!lua_checkstack(L, 8)) return lua_pushliteral(L, "JSON: out of stack"), 0;
+  if (dec_text(&d, L, s, n, 0)) return 1;
+  lua_settop(L, top);
+  lua_pushfstring(L, "%s at byte %d", d.why, (int)(d.p - s) + 1);
+  return 0;
+}
+
+int json_pick(lua_State *L, const char *s, size_t n, const char *const *paths, int npaths, json_span *out) {
+  dec d;
   int i;
-  k.L = L;
-  k.p = s;
-  k.end = s + n;
-  k.out = out;
-  k.escapes = n > 0 && memchr(s, '\\', n) != NULL;
+  if (npaths > JSON_PICK_MAX) return 0;
+  d.make = 0;
+  d.out = out;
   for (i = 0; i < npaths; i++) {
-    k.seg[i] = paths[i];
-    k.len[i] = step_len(paths[i]);
+    d.seg[i] = paths[i];
+    d.len[i] = step_len(paths[i]);
     out[i].type = 0;
   }
-  pick_ws(&k);
-  if (npaths > JSON_PICK_MAX || !pick_value(&k, 0, npaths == 32 ? ~(paths_mask)0 : ((paths_mask)1 << npaths) - 1, &v))
-    return 0;
-  pick_ws(&k);
-  return k.p == k.end ? v.type : 0;
+  return dec_text(&d, L, s, n, npaths == 32 ? ~(paths_mask)0 : ((paths_mask)1 << npaths) - 1);
 }
 
 void json_push_span(lua_State *L, const json_span *v) {
