@@ -248,8 +248,9 @@ static int dec_value(dec *d, int depth, paths_mask alive, json_span *v);
 static int dec_object(dec *d, int depth, paths_mask alive) {
   lua_State *L = d->L;
   int base = lua_gettop(L), pairs = 0, i, esc;
-  paths_mask by_hash[16] = {0}, m; /* the live paths by their step's length and first byte */
+  paths_mask by_hash[16], m; /* the live paths by their step's length and first byte */
   json_span v;
+  if (alive) memset(by_hash, 0, sizeof by_hash);
   for (m = alive; m; m &= m - 1) i = first_path(m), by_hash[(d->len[i] ^ (unsigned char)d->seg[i][0]) & 15] |= 1U << i;
   d->p++;
   dec_ws(d);
@@ -268,7 +269,7 @@ static int dec_object(dec *d, int depth, paths_mask alive) {
     key = d->p + 1;
     if (!dec_string(d, &esc)) return 0;
     n = (size_t)(d->p - 1 - key);
-    for (m = esc ? alive : by_hash[(n ^ (unsigned char)*key) & 15]; m; m &= m - 1) {
+    for (m = !alive || esc ? alive : by_hash[(n ^ (unsigned char)*key) & 15]; m; m &= m - 1) {
       if (!same_step(d, i = first_path(m), key, n, esc)) continue;
       if (d->seg[i][d->len[i]] == '\0') {
         hit |= 1U << i;
