@@ -120,7 +120,7 @@ local music = {
 -- @field credits_used what the job cost
 -- @field trace_id the provider's trace id
 -- @field error `{name, message}` when the job failed
--- @field raw the decoded response
+-- @field raw the decoded response, decoded when first read (`pairs(st)` lists it only after that)
 -- @field path, bytes where the track went and its size (`Client:generate` with an output)
 -- @field file in LÖVE, with a relative output: the track inside LÖVE's file system (the save
 -- directory), for `love.audio.newSource(st.file, "static")` and `love.sound.newSoundData(st.file)`
