@@ -226,20 +226,6 @@ static int first_path(paths_mask m) {
   return at[(paths_mask)((m & (0U - m)) * 0x077CB531U) >> 27];
 }
 
-/* Whether the key at s (n bytes, with an escape when esc) is the step of path i at this level. */
-static int same_step(dec *d, int i, const char *s, size_t n, int esc) {
-  int same;
-  dec k;
-  if (!esc) return n == d->len[i] && memcmp(d->seg[i], s, n) == 0;
-  /* Resolved as the decoder does, for a key that spells a letter as \u0075. */
-  k.L = d->L, k.p = s - 1, k.end = d->end, k.why = NULL, k.escapes = 1, k.make = 1;
-  if (!lua_checkstack(d->L, 2) || !dec_string(&k, &esc)) return 0;
-  s = lua_tolstring(d->L, -1, &n);
-  same = n == d->len[i] && memcmp(d->seg[i], s, n) == 0;
-  lua_pop(d->L, 1);
-  return same;
-}
-
 static int dec_value(dec *d, int depth, paths_mask alive, json_span *v);
 
 /* An object: made, its members waiting on the stack and going into a table made at its full
@@ -269,8 +255,17 @@ static int dec_object(dec *d, int depth, paths_mask alive) {
     key = d->p + 1;
     if (!dec_string(d, &esc)) return 0;
     n = (size_t)(d->p - 1 - key);
-    for (m = !alive || esc ? alive : by_hash[(n ^ (unsigned char)*key) & 15]; m; m &= m - 1) {
-      if (!same_step(d, i = first_path(m), key, n, esc)) continue;
+    if (esc && alive) { /* a key that spells a letter as \u0075: compared as the decoder makes it */
+      const char *after = d->p;
+      if (!lua_checkstack(L, 2)) return dec_fail(d, "object too large");
+      d->p = key - 1, d->make = 1;
+      dec_string(d, &esc);
+      d->p = after, d->make = 0;
+      key = lua_tolstring(L, -1, &n);
+    }
+    for (m = alive ? by_hash[(n ^ (unsigned char)*key) & 15] : 0; m; m &= m - 1) {
+      i = first_path(m);
+      if (n != d->len[i] || memcmp(d->seg[i], key, n) != 0) continue;
       if (d->seg[i][d->len[i]] == '\0') {
         hit |= 1U << i;
         continue;
@@ -281,6 +276,7 @@ static int dec_object(dec *d, int depth, paths_mask alive) {
       d->seg[i] += step + 1;
       d->len[i] = step_len(d->seg[i]);
     }
+    if (esc && alive) lua_pop(L, 1);
     dec_ws(d);
     if (d->p == d->end || *d->p != ':') return dec_fail(d, "expected ':'");
     d->p++;
