@@ -173,7 +173,7 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
   if (f->body_len == 0) return protocol_error(L, f, "empty response body");
   memcpy(paths, fixed_paths, sizeof paths[0] * (size_t)n);
   /* The mapping's entries ({from = "extra_info.music_duration", to = "duration_ms"}): each from a
-   * path, its to at base + 2 * (path - P_FIXED) + 2. */
+   * path, its to at base + 2 * (path - P_FIXED) + 2. schema.lua allows 20, so all of them fit. */
   luaL_checkstack(L, 2 * JSON_PICK_MAX + 8, "reading a response");
   for (i = 1; map && f->request == RESPONSE_STATUS && i <= (int)lua_rawlen(L, map) && n < JSON_PICK_MAX; i++) {
     if (lua_rawgeti(L, map, i) == LUA_TTABLE && lua_getfield(L, -1, "from") == LUA_TSTRING &&
