@@ -348,10 +348,10 @@ end
 
 -- Whether the audio of a job could be put at output, asked before the job is paid for: a path
 -- string, no directory and no file there (unless overwrite), a writable directory.
--- Inside a task, the local files a request sends as data: URIs, read on a worker thread
--- (path -> data URI, or {message}) for validate.encode to take; nil outside one.
-local function read_files(params)
-  local entry = task.current() and models[params.model]
+-- Inside a task (in_task), the local files a request sends as data: URIs, read on a worker
+-- thread (path -> data URI, or {message}) for validate.encode to take; nil outside one.
+local function read_files(params, in_task)
+  local entry = in_task and models[params.model]
   if not entry then return nil end
   local files
   for _, f in ipairs(entry.fields or {}) do
@@ -409,7 +409,8 @@ function Client:submit(params, opts)
     end
   end
   local body
-  body, err = validate.encode(params, models, read_files(params))
+  local in_task = task.current() -- the same all through this call
+  body, err = validate.encode(params, models, read_files(params, in_task))
   if not body then return nil, err end
   if opts.output ~= nil then
     ok, err = check_output(opts.output, opts.overwrite)
@@ -435,7 +436,7 @@ function Client:submit(params, opts)
   -- POST that may have reached the server made a paid job, kept for resume.
   if not job then
     if reservation then task.work("reservation_release", reservation) end
-    task.unshield()
+    if in_task then task.unshield() end
     return nil, err
   end
   job.model = params.model
@@ -454,7 +455,7 @@ function Client:submit(params, opts)
     if not ok then job.journal_error = jerr end
     self.outputs[job.id] = opts.output or false
   end
-  task.unshield()
+  if in_task then task.unshield() end
   return job
 end
 

@@ -70,17 +70,10 @@ static void drive_unpause(engine *e) {
   }
 }
 
-/* engine:perform([done[, budget]]) --> transfers still running, number finished now.
- * Never blocks. Finished transfers are appended to the table `done` when given. With a budget
- * (seconds) the call stops taking on work once it is spent: ready sockets wait, still ready,
- * and a download that would write more pauses until the next perform, where paused downloads
- * go on first. Without one it runs all that is ready. */
-static int drive_perform(lua_State *L) {
-  engine *e = engine_check(L, 1);
-  lua_Number budget = luaL_optnumber(L, 3, 0);
+/* Runs what is ready, as engine:perform does, without the Lua side. */
+static CURLMcode drive_run(engine *e, lua_Number budget) {
   int running = 0;
   CURLMcode mc = CURLM_OK;
-  if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
   e->deadline = budget > 0 ? platform_now() + budget : 0;
   e->moved = 0;
   e->paced = e->fd_mode && budget > 0;
@@ -116,9 +109,24 @@ static int drive_perform(lua_State *L) {
     mc = curl_multi_perform(e->multi, &running);
   }
   e->deadline = 0;
-  if (mc != CURLM_OK)
-    return luaL_error(L, "%s: %s", e->fd_mode ? "curl_multi_socket_action" : "curl_multi_perform",
-                      curl_multi_strerror(mc));
+  return mc;
+}
+
+static int drive_fail(lua_State *L, const engine *e, CURLMcode mc) {
+  return luaL_error(L, "%s: %s", e->fd_mode ? "curl_multi_socket_action" : "curl_multi_perform",
+                    curl_multi_strerror(mc));
+}
+
+/* engine:perform([done[, budget]]) --> transfers still running, number finished now.
+ * Never blocks. Finished transfers are appended to the table `done` when given. With a budget
+ * (seconds) the call stops taking on work once it is spent: ready sockets wait, still ready,
+ * and a download that would write more pauses until the next perform, where paused downloads
+ * go on first. Without one it runs all that is ready. */
+static int drive_perform(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  CURLMcode mc;
+  if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
+  if ((mc = drive_run(e, luaL_optnumber(L, 3, 0))) != CURLM_OK) return drive_fail(L, e, mc);
   return engine_collect(L, e, lua_istable(L, 2) ? 2 : 0);
 }
 
@@ -199,14 +207,9 @@ static int drive_changes(lua_State *L) {
   return 2;
 }
 
-/* engine:poll(ms): sleeps in the kernel until a socket is ready, a libcurl timer is due, or
- * ms milliseconds pass; with nothing in flight it is a plain sleep. */
-static int drive_poll(lua_State *L) {
-  engine *e = engine_check(L, 1);
-  lua_Number ms = luaL_checknumber(L, 2);
-  int numfds = 0;
-  CURLMcode mc;
-  if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
+/* Sleeps in the kernel until a socket is ready, a libcurl timer is due, or ms milliseconds
+ * pass; with nothing in flight it is a plain sleep. Sets *ready to what woke it. */
+static CURLMcode drive_sleep(engine *e, lua_Number ms, int *ready) {
   /* Paused downloads, or transfers waiting to be let in: there is work now. */
   if (ms < 0 || ms != ms || drive_has_paused(e) || engine_can_admit(e)) ms = 0;
   if (ms > INT_MAX) ms = INT_MAX;
@@ -214,8 +217,8 @@ static int drive_poll(lua_State *L) {
     long curl_ms = -1;
     curl_multi_timeout(e->multi, &curl_ms);
     if (curl_ms >= 0 && (lua_Number)curl_ms < ms) ms = (lua_Number)curl_ms;
-    lua_pushinteger(L, pollset_wait(&e->set, (int)ms));
-    return 1;
+    *ready = pollset_wait(&e->set, (int)ms);
+    return CURLM_OK;
   }
   if (e->pool.wake[0] != PLATFORM_SOCK_NONE) {
     /* A worker finishing a commit wakes the sleep too. */
@@ -223,13 +226,35 @@ static int drive_poll(lua_State *L) {
     extra.fd = e->pool.wake[0];
     extra.events = CURL_WAIT_POLLIN;
     extra.revents = 0;
-    mc = curl_multi_poll(e->multi, &extra, 1, (int)ms, &numfds);
-  } else {
-    mc = curl_multi_poll(e->multi, NULL, 0, (int)ms, &numfds);
+    return curl_multi_poll(e->multi, &extra, 1, (int)ms, ready);
   }
-  if (mc != CURLM_OK) return luaL_error(L, "curl_multi_poll: %s", curl_multi_strerror(mc));
-  lua_pushinteger(L, numfds);
+  return curl_multi_poll(e->multi, NULL, 0, (int)ms, ready);
+}
+
+/* engine:poll(ms) --> what woke it: drive_sleep. */
+static int drive_poll(lua_State *L) {
+  engine *e = engine_check(L, 1);
+  int ready = 0;
+  CURLMcode mc;
+  if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
+  if ((mc = drive_sleep(e, luaL_checknumber(L, 2), &ready)) != CURLM_OK)
+    return luaL_error(L, "curl_multi_poll: %s", curl_multi_strerror(mc));
+  lua_pushinteger(L, ready);
   return 1;
+}
+
+void drive_wait(lua_State *L, engine_item *it) {
+  engine *e = it->engine;
+  int top = lua_gettop(L), ready;
+  CURLMcode mc;
+  if (e->socket_mode) luaL_error(L, "engine is driven by a host event loop (socket mode)");
+  for (;;) {
+    if ((mc = drive_run(e, 0)) != CURLM_OK) drive_fail(L, e, mc);
+    engine_collect(L, e, 0);
+    lua_settop(L, top);
+    if (it->state == ENGINE_DONE) return;
+    if ((mc = drive_sleep(e, 1000, &ready)) != CURLM_OK) luaL_error(L, "curl_multi_poll: %s", curl_multi_strerror(mc));
+  }
 }
 
 /* engine:timeout() --> ms until libcurl wants perform() called again, or -1 for no timer */

@@ -14,6 +14,10 @@ int drive_over_budget(engine_item *it);
  * perform lets it go on, when its hold hook says so; returns 1. */
 int drive_pause(engine_item *it);
 
+/* Runs the engine until it is done with it, sleeping in the kernel between: perform and poll
+ * in turn, for a blocking call with nothing else to drive. Raises as engine:perform does. */
+void drive_wait(lua_State *L, engine_item *it);
+
 /* engine:perform, :poll, :timeout, :count, :committing, :backlog, :wake_fd, :reap, :socket_mode,
  * :socket_action, :changes, :pollfd, :arm */
 extern const luaL_Reg drive_methods[];

@@ -1,12 +1,15 @@
 /* handles: the easy handles an engine keeps for reuse. Owns: the handles given back, each
  * reset or, tagged, configured for the next request of its owner's kind (libcurl's own way of
- * reusing a handle), the tags, the share of TLS sessions, and whether libcurl has a default CA
+ * reusing a handle), the tags, the share of TLS sessions and looked-up names, and whether libcurl has a default CA
  * bundle. Must not know: items, the multi handle, Lua, what a tag's owner configures. */
 #include "handles.h"
 
 void handles_init(handles *h) {
   h->share = curl_share_init();
   if (h->share) curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  /* The names looked up too: a share's cache has 23 slots to the multi's 71, and libcurl walks
+   * them all to prune it at every request. */
+  if (h->share) curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   h->default_ca_file = 0;
 #if LIBCURL_VERSION_NUM >= 0x075400
   { /* what a new handle reports (libcurl 7.84 and later; an older one says nothing) */

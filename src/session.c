@@ -273,7 +273,8 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   t->key = s->key;
   t->proxy = s->proxy;
   s->refs++;
-  curl_easy_setopt(easy, CURLOPT_URL, url);
+  /* A warm submit handle has this session's submit URL already. */
+  if (!warm || kind != TRANSFER_SUBMIT) curl_easy_setopt(easy, CURLOPT_URL, url);
   if (warm) {
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
     return t;

@@ -84,7 +84,6 @@ static void transfer_unhook(transfer *t) {
   if (easy == NULL || !t->item.tag) return;
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)NULL);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, (char *)NULL);
-  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, (void *)NULL);
 #if LIBCURL_VERSION_NUM >= 0x075000
   if (t->sends >= 0) curl_easy_setopt(easy, CURLOPT_PREREQDATA, (void *)NULL);
 #endif
@@ -195,8 +194,8 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
   return n;
 }
 
-/* libcurl calls this at least once a second: a download with nothing new for stall_ms ends
- * (the speed floor, CURLOPT_LOW_SPEED_*, ends one that only trickles). */
+/* libcurl calls this at least once a second during a download: one with nothing new for
+ * stall_ms ends (the speed floor, CURLOPT_LOW_SPEED_*, ends one that only trickles). */
 static int transfer_on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                                 curl_off_t ulnow) {
   transfer *t = (transfer *)ud;
@@ -319,14 +318,14 @@ transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind, unsigned lon
   easy = engine_easy_take(e, &t->item, tag, &same);
   if (warm) *warm = same;
   if (easy == NULL) luaL_error(L, "curl_easy_init failed");
-  if (kind == TRANSFER_DOWNLOAD) {
+  if (kind == TRANSFER_DOWNLOAD) { /* a download's handle is untagged: it starts reset */
     t->item.settle = transfer_settle;
     t->item.hold = transfer_hold;
     if (spool_init(&t->spool, &e->pool, &e->backlog, transfer_write) != 0) luaL_error(L, "out of memory");
+    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, (void *)t);
   }
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, (void *)t);
   if (same) return t;
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, transfer_on_write);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -334,7 +333,8 @@ transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind, unsigned lon
   curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, transfer_on_xferinfo);
-  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  /* Only a download watches for a stall; an API request has a timeout and no progress calls. */
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, (long)(kind != TRANSFER_DOWNLOAD));
   return t;
 }
 
@@ -408,6 +408,13 @@ static int transfer_done(lua_State *L) {
   return 1;
 }
 
+/* transfer:wait(): runs the engine until this transfer is done (drive_wait): for a blocking
+ * call with nothing else to drive. */
+static int transfer_wait(lua_State *L) {
+  drive_wait(L, &transfer_check(L, 1)->item);
+  return 0;
+}
+
 /* transfer:progress() --> bytes received so far (a download's: in its file or on their way to
  * it, so a slow one moves on each read, not each write of a piece), total expected (nil when
  * unknown) */
@@ -436,6 +443,7 @@ int transfer_tostring(lua_State *L) {
 }
 
 const luaL_Reg transfer_methods[] = {{"done", transfer_done},
+                                     {"wait", transfer_wait},
                                      {"progress", transfer_progress},
                                      {"cancel", transfer_cancel},
                                      {NULL, NULL}};

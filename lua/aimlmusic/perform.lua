@@ -12,7 +12,7 @@ local finish = require("aimlmusic.response").finish
 
 local now, sleep, await, hold, check_can_wait = task.now, task.sleep, task.await, task.hold, task.check_can_wait
 local slot, work, shield, unshield = task.slot, task.work, task.shield, task.unshield
-local current, decide = task.current, retry.decide
+local current, enter, decide = task.current, task.enter, retry.decide
 local random, min, max = math.random, math.min, math.max
 
 local M = {}
@@ -92,16 +92,20 @@ end
 -- nil, t, err (t: the failed transfer, nil when none started) for run(req, t, err) to go on
 -- from. Called straight from a public function, like run.
 function M.first(session, method, a, b, map)
-  check_can_wait(3)
-  slot(0) -- in a task, past the requests already queued for the engine
-  if method == "submit" then shield() end -- a cancel now waits for the caller's unshield
+  -- Outside a task (a blocking call) there is no slot to wait for, cancel to shield from or
+  -- transfer to hold: asked once here, not in each of those.
+  local in_task = enter(3)
+  if in_task then
+    slot(0) -- past the requests already queued for the engine
+    if method == "submit" then shield() end -- a cancel now waits for the caller's unshield
+  end
   local t, err = session[method](session, a, b)
   if not t then return nil, nil, err end
-  await(t)
+  await(t, nil, not in_task)
   local result
   result, err = finish(t, method, map)
   if result then
-    hold(nil)
+    if in_task then hold(nil) end
     return result
   end
   if err then decide(err) end
@@ -155,7 +159,7 @@ function M.run(req, t, err)
           events.emit(req.client, "request", "debug", { request = req.request, method = req.method, url = req.url,
                                                         attempt = attempt + 1, id = req.id })
         end
-        await(t, progress)
+        await(t, progress, not in_task)
         local trace
         if emit then
           if watch then watch.redirects(t) end

@@ -433,9 +433,24 @@ function M.check_can_wait(level)
   end
 end
 
+--- M.check_can_wait, and then the task running now (M.current()), or nil outside any.
+function M.enter(level)
+  local co = co_running()
+  local task = co and by_co[co]
+  if driver and not task then
+    error(DRIVEN .. "this call would block it: make it inside music.spawn", (level or 1) + 1)
+  end
+  return task
+end
+
 --- Waits until the transfer is done; on_progress(bytes, total) is called as bytes arrive.
-function M.await(t, on_progress)
-  local task = M.current()
+--- outside: the caller knows it runs outside any task (M.enter returned nil).
+function M.await(t, on_progress, outside)
+  -- The usual blocking call: no task, no loop of the host's, nothing else to drive.
+  if outside and not on_progress and pending == 0 and heap_n == 0 and not foreign and not driver then
+    return t:wait()
+  end
+  local task = not outside and M.current()
   local seen = -1
   local report = on_progress and function() -- made only for a caller that watches
     local bytes, total = t:progress()
@@ -470,17 +485,9 @@ function M.await(t, on_progress)
   else
     if driver then M.check_can_wait(2) end
     if pending == 0 and not on_progress and heap_n == 0 then
-      -- Nothing else to drive: only this transfer to wait for. Perform first: it never blocks,
-      -- so a transfer done already costs a perform more, and one just started a look less.
-      while true do
-        -- Which transfers are done matters only to tasks waiting for one: none, no list.
-        local list = next(waiters) ~= nil and done_list or nil
-        local _, n_done = engine:perform(list)
-        if list and n_done > 0 then wake_transfers(n_done) end
-        if t:done() then break end
-        engine:poll(1000)
-      end
-      return
+      -- Nothing else to drive (no task, so none waits for a transfer): only this one to wait
+      -- for, perform and poll in turn in C.
+      return t:wait()
     end
     -- Inside a coroutine of the user's own within a task, other tasks cannot be resumed.
     local drive = not running_task
