@@ -148,18 +148,54 @@ static int push_field(lua_State *L, const response_facts *f, const json_span *v,
   return 1;
 }
 
-/* st.raw made when first read (st's __index), from the text its metatable keeps, and kept in st.
- * Only a clean text waits so: what the decoder makes of it needs no search for the key. */
+static const char lazy_key = 'R'; /* registry[&lazy_key]: the metatable of tables with a lazy raw */
+
+/* st.raw made when first read (st's __index), from the text the shared metatable keeps for st
+ * (weakly: it goes with st), and kept in st. Only a clean text waits so: what the decoder makes
+ * of it needs no search for the key. */
 static int lazy_raw(lua_State *L) {
   size_t n;
   const char *text;
   if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "raw") != 0 || !lua_getmetatable(L, 1)) return 0;
-  lua_rawgeti(L, -1, 1);
+  lua_rawgeti(L, -1, 1); /* the texts */
+  lua_pushvalue(L, 1);
+  lua_rawget(L, -2);
   if ((text = lua_tolstring(L, -1, &n)) == NULL || !json_decode(L, text, n)) return 0;
   lua_pushliteral(L, "raw");
   lua_pushvalue(L, -2);
   lua_rawset(L, 1);
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  lua_rawset(L, -5); /* the text is done with */
   return 1;
+}
+
+/* Gives st a raw decoded from text when first read (lazy_raw). One metatable serves every such
+ * table, made on first use: a table per answer cost more than the rest of its making. */
+static void lazy_set(lua_State *L, int st, const char *text, size_t n) {
+  lua_pushlightuserdata(L, (void *)&lazy_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    lua_createtable(L, 1, 1);
+    lua_pushcfunction(L, lazy_raw);
+    lua_setfield(L, -2, "__index");
+    lua_newtable(L); /* the texts, by table: weak keys */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawseti(L, -2, 1);
+    lua_pushlightuserdata(L, (void *)&lazy_key);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+  }
+  lua_rawgeti(L, -1, 1);
+  lua_pushvalue(L, st);
+  lua_pushlstring(L, text, n);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  lua_setmetatable(L, st);
 }
 
 /* A 2xx answer from the API: true and a job (submit) or a status table (status). The fields come
@@ -201,12 +237,7 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
   status = lua_tostring(L, -1);
   lua_setfield(L, st, "status"); /* status stays alive in st */
   if (clean) {
-    lua_createtable(L, 1, 1);
-    lua_pushlstring(L, f->body, f->body_len);
-    lua_rawseti(L, -2, 1);
-    lua_pushcfunction(L, lazy_raw);
-    lua_setfield(L, -2, "__index");
-    lua_setmetatable(L, st);
+    lazy_set(L, st, f->body, f->body_len);
   } else {
     decode_server_json(L, f);
     lua_setfield(L, st, "raw");
