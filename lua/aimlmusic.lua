@@ -37,6 +37,7 @@ local journal = require "aimlmusic.journal"
 local schedule = require "aimlmusic.schedule"
 local options = require "aimlmusic.options"   -- music.new's defaults and checks
 local perform = require "aimlmusic.perform"   -- one request, retried while safe
+local flat_map = require("aimlmusic.response").flat
 local wait = require "aimlmusic.wait"         -- the poll loop of Client:wait
 local resume = require "aimlmusic.resume"     -- Client:resume after a crash
 local errors = require "aimlmusic.errors"
@@ -469,16 +470,16 @@ local function model_of(id)
   return last_model
 end
 
--- The response mapping for a job id; for an id that names no known model, every model's
--- mapping (a field absent from the answer sets nothing).
+-- The response mapping for a job id, as the core reads it (response.flat); for an id that
+-- names no known model, every model's mapping (a field absent from the answer sets nothing).
 local function response_map(id)
   local entry = models[model_of(id)]
-  if entry then return entry.response end
+  if entry then return flat_map(entry.response) end
   local all = {}
   for _, m in pairs(models) do
     for _, r in ipairs(m.response or {}) do all[#all + 1] = r end
   end
-  return all
+  return flat_map(all)
 end
 
 --- One status request for a job id (more with opts.max_retries).

@@ -82,7 +82,7 @@ static void commit_facts(transfer *t, response_facts *f) {
 }
 
 /* transfer:finish([map]) --> true, a job (submit), a status table (status, through the model's
- * response mapping map) or the info table (a download in place); false, the facts of what went
+ * response mapping map, flat: response.flat) or the info table (a download in place); false, the facts of what went
  * wrong (lua/aimlmusic/response.lua makes them an error); nil, err (a download that could not
  * be put in place). A failed download's partial
  * file is unusable for the next attempt unless transfer:keep() says otherwise. */

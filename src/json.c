@@ -405,8 +405,10 @@ void json_push_span(lua_State *L, const json_span *v) {
   double x;
   const char *why;
   if (v->type == '"' && !v->escapes) lua_pushlstring(L, v->at + 1, (size_t)(v->end - v->at - 2));
-  else if (v->type == '0' && num_scan(v->at, v->end, &x, &why) != NULL) lua_pushnumber(L, (lua_Number)x);
-  else if (!json_decode(L, v->at, (size_t)(v->end - v->at))) lua_pop(L, 1), lua_pushnil(L);
+  else if (v->type == '0' && num_scan(v->at, v->end, &x, &why) != NULL) {
+    if (x >= -9e15 && x <= 9e15 && x == (double)(long long)x) lua_pushinteger(L, (lua_Integer)x);
+    else lua_pushnumber(L, (lua_Number)x);
+  } else if (!json_decode(L, v->at, (size_t)(v->end - v->at))) lua_pop(L, 1), lua_pushnil(L);
 }
 
 int json_isnull(lua_State *L, int idx) {

@@ -27,7 +27,8 @@ typedef struct {
  * the type of the whole value, or 0 when s is not JSON (json_decode says why). */
 int json_pick(lua_State *L, const char *s, size_t n, const char *const *paths, int npaths, json_span *out);
 
-/* Pushes the value at v (in a text json_pick walked) as json_decode makes it. */
+/* Pushes the value at v (in a text json_pick walked) as json_decode makes it, but a whole number
+ * up to 9e15 as an integer (the decoder makes every number a float). */
 void json_push_span(lua_State *L, const json_span *v);
 
 /* True when the value at idx is the decoder's null (the light userdata NULL). */

@@ -129,22 +129,14 @@ static const char *const fixed_paths[P_FIXED] = {
     "error.message"};
 
 /* Pushes the string or number at v and returns 1 when it has the type wanted (LUA_TNONE: either
- * one), else pushes nothing and returns 0. Whole numbers become integers (the decoder makes every
- * number a float); a string has the key searched out of it unless the whole text is clean. */
+ * one), else pushes nothing and returns 0. Whole numbers become integers (json_push_span); a
+ * string has the key searched out of it unless the whole text is clean. */
 static int push_field(lua_State *L, const response_facts *f, const json_span *v, int want, int clean) {
   int type = v->type == '"' ? LUA_TSTRING : v->type == '0' ? LUA_TNUMBER
                                                            : LUA_TNIL;
   if (type == LUA_TNIL || (want != LUA_TNONE && type != want)) return 0;
   json_push_span(L, v);
-  if (type == LUA_TNUMBER) {
-    lua_Number x = lua_tonumber(L, -1);
-    if (x >= -9e15 && x <= 9e15 && x == (lua_Number)(long long)x) {
-      lua_pop(L, 1);
-      lua_pushinteger(L, (long long)x);
-    }
-  } else if (!clean) {
-    redact_value(L, f->key, -1);
-  }
+  if (type == LUA_TSTRING && !clean) redact_value(L, f->key, -1);
   return 1;
 }
 
@@ -200,25 +192,22 @@ static void lazy_set(lua_State *L, int st, const char *text, size_t n) {
 
 /* A 2xx answer from the API: true and a job (submit) or a status table (status). The fields come
  * from one walk over the text (json_pick), the whole answer (st.raw) from the decoder, when first
- * read if the text is clean of the key. map: the stack index of the model's response mapping, or
- * 0. */
+ * read if the text is clean of the key. map: the stack index of the model's response mapping,
+ * flat (response.flat), or 0. */
 static int api_success(lua_State *L, const response_facts *f, int map) {
   const char *paths[JSON_PICK_MAX], *status;
   json_span v[JSON_PICK_MAX];
   int n = f->request == RESPONSE_SUBMIT ? 2 : P_FIXED, base = lua_gettop(L), st, i, clean, type;
   if (f->body_len == 0) return protocol_error(L, f, "empty response body");
   memcpy(paths, fixed_paths, sizeof paths[0] * (size_t)n);
-  /* The mapping's entries ({from = "extra_info.music_duration", to = "duration_ms"}): each from a
-   * path, its to at base + 2 * (path - P_FIXED) + 2. schema.lua allows 20, so all of them fit. */
+  /* The mapping, flat (response.flat: "extra_info.music_duration", "duration_ms", ...): each from
+   * a path, its to at base + 2 * (path - P_FIXED) + 2. schema.lua allows 20, so all of them fit. */
   luaL_checkstack(L, 2 * JSON_PICK_MAX + 8, "reading a response");
-  for (i = 1; map && f->request == RESPONSE_STATUS && i <= (int)lua_rawlen(L, map) && n < JSON_PICK_MAX; i++) {
-    if (lua_rawgeti(L, map, i) == LUA_TTABLE && lua_getfield(L, -1, "from") == LUA_TSTRING &&
-        lua_getfield(L, -2, "to") == LUA_TSTRING) {
+  for (i = 1; map && f->request == RESPONSE_STATUS && i < (int)lua_rawlen(L, map) && n < JSON_PICK_MAX; i += 2) {
+    if (lua_rawgeti(L, map, i) == LUA_TSTRING && lua_rawgeti(L, map, i + 1) == LUA_TSTRING)
       paths[n++] = lua_tostring(L, -2);
-      lua_remove(L, -3);
-    } else {
+    else
       lua_settop(L, base + 2 * (n - P_FIXED));
-    }
   }
   if ((type = json_pick(L, f->body, f->body_len, paths, n, v)) == 0) {
     if (decode_server_json(L, f)) lua_pushliteral(L, "response is not JSON");
@@ -294,7 +283,7 @@ int response_push(lua_State *L, const response_facts *f, int map) {
 
 /* core.answer(kind, status, body[, map[, key]]) --> what transfer:finish(map) returns for that
  * answer from a client holding key (a download's bytes: {bytes = n}): for the fuzzer and tests,
- * through aimlmusic.response. kind: "submit", "status" or "download". */
+ * through aimlmusic.response (map: flat, response.flat). kind: "submit", "status" or "download". */
 static int l_answer(lua_State *L) {
   response_facts f;
   size_t n;

@@ -46,7 +46,7 @@ typedef struct {
 /* Pushes true and the job (submit) or status table (status) of a 2xx API answer; or false and
  * the facts table of anything else (lua/aimlmusic/response.lua says what it means); returns 2.
  * For a download answered 2xx pushes nothing and returns 0 (the file is the caller's). map: the
- * stack index of the model's response mapping (models.lua), or 0. */
+ * stack index of the model's response mapping (models.lua's, flat: response.flat), or 0. */
 int response_push(lua_State *L, const response_facts *f, int map);
 
 /* core.answer(kind, status, body[, map[, key]]): the same from given pieces, for the fuzzer and

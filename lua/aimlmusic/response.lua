@@ -179,9 +179,30 @@ function M.finish(t, request, map)
   return nil, err
 end
 
+local flats = setmetatable({}, { __mode = "k" }) -- mapping -> its flat list
+
+--- A response mapping ({from = path, to = name}, ...) as t:finish and core.answer take it: a
+-- list of from, to, from, to ..., made once per mapping (models.lua's do not change; an entry
+-- that is not a table of two strings is left out, as schema.lua refuses it); nil for nil.
+function M.flat(map)
+  if map == nil then return nil end
+  local flat = flats[map]
+  if not flat then
+    flat = {}
+    for i = 1, #map do
+      local r = map[i]
+      if type(r) == "table" and type(r.from) == "string" and type(r.to) == "string" then
+        flat[#flat + 1], flat[#flat + 2] = r.from, r.to
+      end
+    end
+    flats[map] = flat
+  end
+  return flat
+end
+
 --- The same for an answer given as pieces (core.answer): for the fuzzer and tests.
 function M.classify(kind, status, body, map, key)
-  local ok, v = core.answer(kind, status, body, map, key)
+  local ok, v = core.answer(kind, status, body, M.flat(map), key)
   if ok then return v end
   return nil, failure(v)
 end
