@@ -19,8 +19,6 @@ HIDDEN_BEGIN
 
 /* Lua 5.2's auxiliary functions, for 5.1. LuaJIT 2.1 has them (and defines luaL_newlib). */
 #ifndef luaL_newlib
-#define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs((L), (l), 0))
-
 static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   luaL_checkstack(L, nup + 1, "too many upvalues");
   for (; l->name != NULL; l++) {
@@ -64,15 +62,8 @@ static inline int compat53_isinteger(lua_State *L, int i) {
 
 /* From 5.3 on these return the type of the value they push; earlier they return nothing. */
 #define lua_getfield(L, i, k) (lua_getfield((L), (i), (k)), lua_type((L), -1))
-#define lua_gettable(L, i) (lua_gettable((L), (i)), lua_type((L), -1))
 #define lua_rawget(L, i) (lua_rawget((L), (i)), lua_type((L), -1))
 #define lua_rawgeti(L, i, n) (lua_rawgeti((L), (i), (int)(n)), lua_type((L), -1))
-#if LUA_VERSION_NUM < 502
-#undef lua_getglobal
-#define lua_getglobal(L, k) (lua_getfield((L), LUA_GLOBALSINDEX, (k)))
-#else
-#define lua_getglobal(L, k) (lua_getglobal((L), (k)), lua_type((L), -1))
-#endif
 #endif
 
 #if LUA_VERSION_NUM < 504
