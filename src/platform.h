@@ -213,8 +213,12 @@ typedef struct {
  * names for reading or writing: a FIFO or a device there cannot make it wait. */
 int platform_stat(const char *path, int follow, platform_info *out);
 int platform_fstat(int fd, platform_info *out);
-/* True when fd is open on the file path names now (the same device and inode). */
-int platform_same_file(int fd, const char *path);
+/* True when fd is open on the file path names now (the same device and inode, both known). */
+static inline int platform_same_file(int fd, const char *path) {
+  platform_info a, b;
+  return platform_fstat(fd, &a) == 0 && platform_stat(path, 1, &b) == 0 && (a.dev || a.ino) && a.dev == b.dev &&
+         a.ino == b.ino;
+}
 /* Replaces the whole content of the open file with n bytes at buf (ftruncate, then a write
  * at offset 0). */
 int platform_rewrite(int fd, const void *buf, size_t n);

@@ -79,12 +79,9 @@ static void set_flags(int fd) {
 }
 
 int platform_wake_open(platform_sock pair[2]) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  set_flags(fds[0]);
-  set_flags(fds[1]);
-  pair[0] = fds[0];
-  pair[1] = fds[1];
+  if (pipe(pair) != 0) return -1;
+  set_flags(pair[0]);
+  set_flags(pair[1]);
   return 0;
 }
 
@@ -221,11 +218,6 @@ int platform_fstat(int fd, platform_info *out) {
   return 0;
 }
 
-int platform_same_file(int fd, const char *path) {
-  struct stat a, b;
-  return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
-}
-
 int platform_rewrite(int fd, const void *buf, size_t n) {
   const char *p = (const char *)buf;
   off_t off = 0;
@@ -267,38 +259,21 @@ int platform_mkdir(const char *path) {
   return mkdir(path, 0700);
 }
 
-struct platform_dir {
-  DIR *d;
-};
-
+/* A platform_dir is the DIR itself. */
 platform_dir *platform_opendir(const char *path) {
-  platform_dir *pd = (platform_dir *)malloc(sizeof *pd);
-  if (pd == NULL) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  pd->d = opendir(path);
-  if (pd->d == NULL) {
-    int e = errno;
-    free(pd);
-    errno = e;
-    return NULL;
-  }
-  return pd;
+  return (platform_dir *)opendir(path);
 }
 
 const char *platform_readdir(platform_dir *pd) {
   /* The analyser's concurrency-mt-unsafe is wrong here: readdir shares no state between
    * directory streams (POSIX.1-2024; glibc, musl, macOS and the BSDs keep it in the DIR), and a
    * platform_dir is read by one thread at a time. */
-  struct dirent *ent = readdir(pd->d); /* NOLINT(concurrency-mt-unsafe) */
+  struct dirent *ent = readdir((DIR *)pd); /* NOLINT(concurrency-mt-unsafe) */
   return ent ? ent->d_name : NULL;
 }
 
 void platform_closedir(platform_dir *pd) {
-  if (pd == NULL) return;
-  closedir(pd->d);
-  free(pd);
+  if (pd != NULL) closedir((DIR *)pd);
 }
 
 const char *platform_strerror(int err, char *buf, size_t size) {

@@ -504,23 +504,6 @@ char *platform_cwd(void) {
   return out;
 }
 
-int platform_same_file(int fd, const char *path) {
-  BY_HANDLE_FILE_INFORMATION a, b;
-  wchar_t *w = wide(path);
-  HANDLE h;
-  int same = 0;
-  if (w == NULL) return 0;
-  h = CreateFileW(w, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
-                  FILE_FLAG_BACKUP_SEMANTICS, NULL);
-  free(w);
-  if (h == INVALID_HANDLE_VALUE) return 0;
-  if (GetFileInformationByHandle(handle_of(fd), &a) && GetFileInformationByHandle(h, &b))
-    same = a.dwVolumeSerialNumber == b.dwVolumeSerialNumber && a.nFileIndexHigh == b.nFileIndexHigh &&
-           a.nFileIndexLow == b.nFileIndexLow;
-  CloseHandle(h);
-  return same;
-}
-
 int platform_dir_writable(const char *dir) {
   /* Windows decides by ACL at creation time; the read-only attribute means nothing on a
    * directory. An existing directory is taken as writable: the create will say if not. */
