@@ -64,21 +64,26 @@ static int fail_last(void) {
   return -1;
 }
 
-/* path (UTF-8) as a malloc'd wide string, or NULL with errno set. */
-static wchar_t *wide(const char *path) {
+/* path (UTF-8) followed by suffix, as a malloc'd wide string, or NULL with errno set. */
+static wchar_t *wide_with(const char *path, const wchar_t *suffix) {
   int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0);
   wchar_t *w;
   if (n <= 0) {
     errno = EINVAL;
     return NULL;
   }
-  w = (wchar_t *)malloc((size_t)n * sizeof *w);
+  w = (wchar_t *)malloc(((size_t)n + wcslen(suffix)) * sizeof *w);
   if (w == NULL) {
     errno = ENOMEM;
     return NULL;
   }
   MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, w, n);
+  wcscpy(w + n - 1, suffix);
   return w;
+}
+
+static wchar_t *wide(const char *path) {
+  return wide_with(path, L"");
 }
 
 static HANDLE handle_of(int fd) {
@@ -303,35 +308,21 @@ int platform_sync_parent(const char *path) {
 
 int platform_rename(const char *from, const char *to) {
   wchar_t *wf = wide(from), *wt = wf ? wide(to) : NULL;
-  BOOL ok;
-  if (wt == NULL) {
-    free(wf);
-    return -1;
-  }
-  ok = MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
+  int rc = -1;
+  if (wt != NULL) rc = MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH) ? 0 : fail_last();
   free(wf);
   free(wt);
-  return ok ? 0 : fail_last();
+  return rc;
 }
 
 int platform_link_noreplace(const char *from, const char *to) {
   wchar_t *wf = wide(from), *wt = wf ? wide(to) : NULL;
-  int rc = 0;
-  DWORD e;
-  if (wt == NULL) {
-    free(wf);
-    return -1;
-  }
-  /* Neither call replaces an existing file: both fail with ERROR_ALREADY_EXISTS. */
-  if (!CreateHardLinkW(wt, wf, NULL)) {
-    e = GetLastError();
-    if (e == ERROR_ALREADY_EXISTS || e == ERROR_FILE_EXISTS) {
-      errno = EEXIST;
-      rc = -1;
-    } else if (!MoveFileExW(wf, wt, MOVEFILE_WRITE_THROUGH)) { /* FAT, exFAT: no hard links */
-      rc = fail_last();
-    }
-  }
+  int rc = wt ? 0 : -1;
+  /* Neither call replaces an existing file: both fail with ERROR_ALREADY_EXISTS. The move is
+   * for file systems with no hard links (FAT, exFAT). */
+  if (wt != NULL && !CreateHardLinkW(wt, wf, NULL) &&
+      (errno_of(GetLastError()) == EEXIST || !MoveFileExW(wf, wt, MOVEFILE_WRITE_THROUGH)))
+    rc = fail_last();
   free(wf);
   free(wt);
   return rc;
@@ -339,40 +330,28 @@ int platform_link_noreplace(const char *from, const char *to) {
 
 int platform_unlink(const char *path) {
   static volatile LONG serial;
-  wchar_t *w = wide(path), *aside;
-  size_t n;
-  BOOL ok;
+  wchar_t tag[40], *w = wide(path), *aside;
+  int rc;
   if (w == NULL) return -1;
   /* A file another handle holds open stays at its name, delete-pending, until the last handle
    * closes, and its name can be made again only then. Moved aside first, its name is free at
    * once, as POSIX's unlink leaves it; the moved file goes when its last handle closes. */
-  n = wcslen(w);
-  aside = (wchar_t *)malloc((n + 40) * sizeof *aside);
-  if (aside != NULL) {
-    swprintf(aside, n + 40, L"%ls.deleted-%lu-%ld", w, (unsigned long)GetCurrentProcessId(),
-             (long)InterlockedIncrement(&serial));
-    if (MoveFileExW(w, aside, 0)) {
-      ok = DeleteFileW(aside);
-      if (!ok) { /* not to be deleted (read-only, say): back at its name, and the error said */
-        DWORD e = GetLastError();
-        MoveFileExW(aside, w, 0);
-        SetLastError(e);
-      }
-      free(aside);
-      free(w);
-      return ok ? 0 : fail_last();
-    }
-    free(aside);
+  swprintf(tag, 40, L".deleted-%lu-%ld", (unsigned long)GetCurrentProcessId(), (long)InterlockedIncrement(&serial));
+  aside = wide_with(path, tag);
+  if (aside != NULL && MoveFileExW(w, aside, 0)) {
+    rc = DeleteFileW(aside) ? 0 : fail_last();
+    if (rc != 0) MoveFileExW(aside, w, 0); /* not to be deleted (read-only, say): back at its name */
+  } else {
+    rc = DeleteFileW(w) ? 0 : fail_last();
   }
-  ok = DeleteFileW(w);
+  free(aside);
   free(w);
-  return ok ? 0 : fail_last();
+  return rc;
 }
 
 long platform_pread(int fd, void *buf, size_t n, long long off) {
-  OVERLAPPED ov;
+  OVERLAPPED ov = {0};
   DWORD got = 0;
-  memset(&ov, 0, sizeof ov);
   ov.Offset = (DWORD)((unsigned long long)off & 0xffffffffu);
   ov.OffsetHigh = (DWORD)((unsigned long long)off >> 32);
   if (!ReadFile(handle_of(fd), buf, (DWORD)n, &got, &ov)) {
@@ -399,8 +378,7 @@ long platform_write(int fd, const void *buf, size_t n) {
 #define LOCK_OFFSET_HIGH 0x7fffffffu
 
 int platform_lock(int fd, int wait) {
-  OVERLAPPED ov;
-  memset(&ov, 0, sizeof ov);
+  OVERLAPPED ov = {0};
   ov.OffsetHigh = LOCK_OFFSET_HIGH;
   if (LockFileEx(handle_of(fd), LOCKFILE_EXCLUSIVE_LOCK | (wait ? 0 : LOCKFILE_FAIL_IMMEDIATELY), 0, 1, 0, &ov))
     return 0;
@@ -408,8 +386,7 @@ int platform_lock(int fd, int wait) {
 }
 
 int platform_unlock(int fd) {
-  OVERLAPPED ov;
-  memset(&ov, 0, sizeof ov);
+  OVERLAPPED ov = {0};
   ov.OffsetHigh = LOCK_OFFSET_HIGH;
   return UnlockFileEx(handle_of(fd), 0, 1, 0, &ov) ? 0 : fail_last();
 }
@@ -433,12 +410,11 @@ int platform_stat(const char *path, int follow, platform_info *out) {
   BY_HANDLE_FILE_INFORMATION i;
   wchar_t *w = wide(path);
   HANDLE h;
-  BOOL ok;
   if (w == NULL) return -1;
-  ok = GetFileAttributesExW(w, GetFileExInfoStandard, &d);
-  if (!ok) {
+  if (!GetFileAttributesExW(w, GetFileExInfoStandard, &d)) {
+    fail_last();
     free(w);
-    return fail_last();
+    return -1;
   }
   fill_info(d.dwFileAttributes, d.nFileSizeHigh, d.nFileSizeLow, follow, out);
   /* The identity, from a handle opened with no access at all: nothing is read or written. */
@@ -474,32 +450,11 @@ int platform_rewrite(int fd, const void *buf, size_t n) {
 }
 
 char *platform_cwd(void) {
-  DWORD n = GetCurrentDirectoryW(0, NULL);
-  wchar_t *w;
-  char *out;
-  int m;
-  if (n == 0) {
-    fail_last();
-    return NULL;
-  }
-  w = (wchar_t *)malloc((size_t)n * sizeof *w);
-  if (w == NULL) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  if (GetCurrentDirectoryW(n, w) == 0) {
-    free(w);
-    fail_last();
-    return NULL;
-  }
-  m = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
-  out = m > 0 ? (char *)malloc((size_t)m) : NULL;
-  if (out == NULL) {
-    free(w);
-    errno = m > 0 ? ENOMEM : EINVAL;
-    return NULL;
-  }
-  WideCharToMultiByte(CP_UTF8, 0, w, -1, out, m, NULL, NULL);
+  wchar_t *w = _wgetcwd(NULL, 0); /* malloc'd, or NULL with errno set */
+  int m = w ? WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL) : 0;
+  char *out = m > 0 ? (char *)malloc((size_t)m) : NULL;
+  if (out != NULL) WideCharToMultiByte(CP_UTF8, 0, w, -1, out, m, NULL, NULL);
+  else if (w != NULL) errno = m > 0 ? ENOMEM : EINVAL;
   free(w);
   return out;
 }
@@ -531,33 +486,20 @@ struct platform_dir {
 };
 
 platform_dir *platform_opendir(const char *path) {
-  size_t n = strlen(path);
-  char *pattern = (char *)malloc(n + 3);
-  wchar_t *w;
-  platform_dir *d;
-  if (pattern == NULL) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  snprintf(pattern, n + 3, "%s\\*", path);
-  w = wide(pattern);
-  free(pattern);
-  if (w == NULL) return NULL;
-  d = (platform_dir *)malloc(sizeof *d);
+  wchar_t *w = wide_with(path, L"\\*");
+  platform_dir *d = w ? (platform_dir *)malloc(sizeof *d) : NULL;
   if (d == NULL) {
+    if (w != NULL) errno = ENOMEM;
     free(w);
-    errno = ENOMEM;
     return NULL;
   }
   d->find = FindFirstFileW(w, &d->data);
-  free(w);
-  if (d->find == INVALID_HANDLE_VALUE) {
-    free(d);
-    fail_last();
-    return NULL;
-  }
   d->first = 1;
-  return d;
+  free(w);
+  if (d->find != INVALID_HANDLE_VALUE) return d;
+  fail_last();
+  free(d);
+  return NULL;
 }
 
 const char *platform_readdir(platform_dir *d) {
