@@ -155,21 +155,16 @@ static inline int platform_is_absolute(const char *path) {
  * name in the root. NULL when out of memory. */
 static inline char *platform_parent(const char *path) {
   const char *sep = platform_last_sep(path);
-  size_t n = sep ? (size_t)(sep - path) : 0;
-  char *dir = (char *)malloc(n + 2);
-  if (dir == NULL) return NULL;
-  if (!sep) memcpy(dir, ".", sizeof ".");
+  size_t n = sep ? (size_t)(sep - path) : 1;
+  char *dir;
 #if defined(_WIN32)
-  else if (n == 0 || (n == 2 && path[1] == ':')) { /* "/x" and "C:\x": keep the separator */
-#else
-  else if (n == 0) { /* "/x": the root */
+  if (sep && n == 2 && path[1] == ':') n++; /* "C:\x": the drive's root, its separator kept */
 #endif
-    memcpy(dir, path, n + 1);
-    dir[n + 1] = '\0';
-  } else {
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-  }
+  if (sep && n == 0) n++; /* "/x": the root */
+  dir = (char *)malloc(n + 1);
+  if (dir == NULL) return NULL;
+  memcpy(dir, sep ? path : ".", n);
+  dir[n] = '\0';
   return dir;
 }
 /* open(2) with flags O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_APPEND, O_TRUNC, O_NOFOLLOW,
