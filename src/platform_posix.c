@@ -107,11 +107,10 @@ void platform_wake_close(platform_sock pair[2]) {
 }
 
 int platform_wait_readable(platform_sock s, int ms) {
-  struct pollfd p;
+  struct pollfd p = {0};
   int rc;
   p.fd = s;
   p.events = POLLIN;
-  p.revents = 0;
   do rc = poll(&p, 1, ms);
   while (rc < 0 && errno == EINTR);
   return rc;

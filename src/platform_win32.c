@@ -125,22 +125,17 @@ void platform_thread_join(platform_thread t) {
   CloseHandle((HANDLE)t);
 }
 
-typedef struct {
-  void (*fn)(void);
-} once_box;
-
+/* param is &fn: ISO C turns no function pointer into a void *, but the address of one, yes. */
 static BOOL CALLBACK once_main(PINIT_ONCE once, PVOID param, PVOID *ctx) {
   (void)once;
   (void)ctx;
-  ((once_box *)param)->fn();
+  (*(void (**)(void))param)();
   return TRUE;
 }
 
 void platform_once_run(platform_once *once, void (*fn)(void)) {
   /* platform_once is laid out as INIT_ONCE: one pointer, zero before the first run. */
-  once_box box;
-  box.fn = fn;
-  InitOnceExecuteOnce((PINIT_ONCE)(void *)once, once_main, &box, NULL);
+  InitOnceExecuteOnce((PINIT_ONCE)(void *)once, once_main, (PVOID)&fn, NULL);
 }
 
 /* platform_mutex and platform_cond are laid out as SRWLOCK and CONDITION_VARIABLE (Vista):
@@ -188,31 +183,27 @@ void platform_cond_broadcast(platform_cond *c) {
 int platform_wake_open(platform_sock pair[2]) {
   WSADATA wsa;
   SOCKET l = INVALID_SOCKET, c = INVALID_SOCKET, a = INVALID_SOCKET;
-  struct sockaddr_in addr, mine, peer;
+  struct sockaddr_in addr = {0}, mine, peer;
   int len = sizeof addr, one = 1;
   u_long nb = 1;
   if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
     errno = EIO;
     return -1;
   }
-  memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* port 0: any free one */
   l = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-  if (l == INVALID_SOCKET) goto fail;
-  if (bind(l, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(l, 1) != 0 ||
+  if (l == INVALID_SOCKET || bind(l, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(l, 1) != 0 ||
       getsockname(l, (struct sockaddr *)&addr, &len) != 0)
     goto fail;
   c = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
   if (c == INVALID_SOCKET || connect(c, (struct sockaddr *)&addr, sizeof addr) != 0) goto fail;
-  a = accept(l, NULL, NULL);
+  len = sizeof peer;
+  a = accept(l, (struct sockaddr *)&peer, &len);
   if (a == INVALID_SOCKET) goto fail;
   /* Another local process could have connected first: the accepted peer must be our end. */
   len = sizeof mine;
-  if (getsockname(c, (struct sockaddr *)&mine, &len) != 0) goto fail;
-  len = sizeof peer;
-  if (getpeername(a, (struct sockaddr *)&peer, &len) != 0 || mine.sin_port != peer.sin_port ||
+  if (getsockname(c, (struct sockaddr *)&mine, &len) != 0 || mine.sin_port != peer.sin_port ||
       mine.sin_addr.s_addr != peer.sin_addr.s_addr)
     goto fail;
   closesocket(l);
@@ -256,10 +247,9 @@ void platform_wake_close(platform_sock pair[2]) {
 }
 
 int platform_wait_readable(platform_sock s, int ms) {
-  WSAPOLLFD p;
+  WSAPOLLFD p = {0};
   p.fd = (SOCKET)s;
   p.events = POLLRDNORM;
-  p.revents = 0;
   return WSAPoll(&p, 1, ms < 0 ? -1 : ms) < 0 ? -1 : (p.revents != 0);
 }
 
@@ -438,10 +428,9 @@ int platform_fstat(int fd, platform_info *out) {
 
 int platform_rewrite(int fd, const void *buf, size_t n) {
   const char *p = (const char *)buf;
-  if (_chsize_s(fd, 0) != 0) return -1;
-  if (_lseeki64(fd, 0, SEEK_SET) < 0) return -1;
+  if (_chsize_s(fd, 0) != 0 || _lseeki64(fd, 0, SEEK_SET) < 0) return -1;
   while (n > 0) {
-    int w = _write(fd, p, (unsigned)(n > 65536 ? 65536 : n));
+    long w = platform_write(fd, p, n);
     if (w < 0) return -1;
     p += w;
     n -= (size_t)w;
