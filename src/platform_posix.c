@@ -86,9 +86,7 @@ int platform_wake_open(platform_sock pair[2]) {
 }
 
 void platform_wake_signal(platform_sock w) {
-  ssize_t n;
-  do n = write(w, "", 1);
-  while (n < 0 && errno == EINTR);
+  platform_write(w, "", 1);
 }
 
 void platform_wake_drain(platform_sock r) {
@@ -219,18 +217,15 @@ int platform_fstat(int fd, platform_info *out) {
 
 int platform_rewrite(int fd, const void *buf, size_t n) {
   const char *p = (const char *)buf;
-  off_t off = 0;
   int rc;
   do rc = ftruncate(fd, 0);
   while (rc != 0 && errno == EINTR);
-  if (rc != 0) return -1;
-  while ((size_t)off < n) {
-    ssize_t w = pwrite(fd, p + off, n - (size_t)off, off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    off += w;
+  if (rc != 0 || lseek(fd, 0, SEEK_SET) < 0) return -1;
+  while (n > 0) {
+    long w = platform_write(fd, p, n);
+    if (w < 0) return -1;
+    p += w;
+    n -= (size_t)w;
   }
   return 0;
 }
