@@ -73,6 +73,24 @@ describe("aimlmusic.json", function()
     assert.equal("[1,2]", json.encode({ [2] = 2, [1] = 1 }))
   end)
 
+  it("escapes each byte wherever it falls in the eight bytes tested at once", function()
+    local short = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+                    ["\r"] = "\\r", ["\t"] = "\\t" }
+    local function reference(s) -- byte by byte
+      return '"' .. s:gsub("[%z\1-\31\"\\\127]", function(c)
+        return short[c] or ("\\u%04x"):format(c:byte())
+      end) .. '"'
+    end
+    for b = 0, 255 do
+      for len = 1, 25 do
+        for at = 1, len, (len > 9 and 3 or 1) do
+          local s = ("a"):rep(at - 1) .. string.char(b) .. ("b"):rep(len - at)
+          assert.equal(reference(s), json.encode(s), ("byte %d at %d of %d"):format(b, at, len))
+        end
+      end
+    end
+  end)
+
   it("refuses what JSON cannot hold, saying why", function()
     for _, v in ipairs {
       { 0 / 0, "NaN" }, { math.huge, "NaN or an infinity" }, { { f = print }, "type" },
