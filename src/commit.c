@@ -161,9 +161,3 @@ static void discard_clear(void *p) {
 
 const work_kind commit_discard_kind = {"discard", 1, sizeof(discard_state), discard_prepare, discard_run,
                                        work_push_none, discard_clear};
-
-static int l_discard(lua_State *L) {
-  return work_here(L, &commit_discard_kind);
-}
-
-const luaL_Reg commit_functions[] = {{"discard", l_discard}, {NULL, NULL}};

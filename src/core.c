@@ -3,9 +3,9 @@
  * luaL_Reg lists and close/tostring functions and register nothing themselves. A type whose
  * methods come from several files (the transfer: its own, then commit.c's finish)
  * is composed here, the way luv.c adds the shared handle methods after a type's own, so no
- * lower file calls a higher one. The shared layer (error, json, validate, journal, host,
- * output, datauri) registers its functions through its *_open; work.c starts their file work
- * on the engine's pool. Must not know: what any piece does. Nothing calls core.c. */
+ * lower file calls a higher one. The shared layer (error, json, validate, host, output)
+ * registers its functions through its *_open; work.c registers the file work (core[name])
+ * and starts it on the engine's pool. Must not know: what any piece does. Nothing calls core.c. */
 #include <curl/curl.h>
 #include <stdio.h>
 
@@ -62,16 +62,12 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   class_add_methods(L, TRANSFER_MT, trace_methods);  /* trace: facts for the events */
   class_define(L, SESSION_MT, session_methods, session_close, session_tostring);
   luaL_setfuncs(L, engine_functions, 0);
-  luaL_setfuncs(L, part_functions, 0);
-  luaL_setfuncs(L, commit_functions, 0);
   luaL_setfuncs(L, session_functions, 0);
   luaL_setfuncs(L, response_functions, 0);
   json_register(L);
   utf8_open(L);
-  journal_open(L);
   host_open(L);
   output_open(L);
-  datauri_open(L);
   work_open(L); /* the file work above, on the engine's workers */
   lua_pushstring(L, core_curl_version);
   lua_setfield(L, -2, "curl_version");

@@ -213,12 +213,3 @@ static int read_push(lua_State *L, void *p) {
 
 const work_kind datauri_read_kind = {"datauri_read", 3, sizeof(file_state), read_prepare, file_run, read_push,
                                      file_clear};
-
-static int l_datauri_read(lua_State *L) {
-  return work_here(L, &datauri_read_kind);
-}
-
-void datauri_open(lua_State *L) {
-  lua_pushcfunction(L, l_datauri_read);
-  lua_setfield(L, -2, "datauri_read");
-}

@@ -12,10 +12,8 @@
 
 HIDDEN_BEGIN
 
-/* core.datauri_read as work (workkind.h); datauri_open registers it, core.datauri_check and
- * core.is_url. */
+/* core.datauri_read as work (workkind.h). */
 extern const work_kind datauri_read_kind;
-void datauri_open(lua_State *L);
 
 HIDDEN_END
 

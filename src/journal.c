@@ -148,10 +148,6 @@ static int append_push(lua_State *L, void *p) {
 const work_kind journal_append_kind = {"journal_append", 2, sizeof(append_state), append_prepare, append_run,
                                        append_push, NULL};
 
-static int l_journal_append(lua_State *L) {
-  return work_here(L, &journal_append_kind);
-}
-
 /* core.journal_read(path) --> the journal's content ("" when there is none) | nil, err
  * Opened without waiting and read only when it is a regular file: a FIFO or a device put at
  * the journal's path is an io error, never a wait. */
@@ -218,14 +214,3 @@ static void read_clear(void *p) {
 
 const work_kind journal_read_kind = {"journal_read", 1, sizeof(read_state), read_prepare, read_run, read_push,
                                      read_clear};
-
-static int l_journal_read(lua_State *L) {
-  return work_here(L, &journal_read_kind);
-}
-
-void journal_open(lua_State *L) {
-  lua_pushcfunction(L, l_journal_append);
-  lua_setfield(L, -2, "journal_append");
-  lua_pushcfunction(L, l_journal_read);
-  lua_setfield(L, -2, "journal_read");
-}

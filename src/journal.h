@@ -15,8 +15,6 @@ HIDDEN_BEGIN
 int journal_append(const char *path, const char *line, size_t n);
 /* core.journal_append and core.journal_read as work (workkind.h). */
 extern const work_kind journal_append_kind, journal_read_kind;
-/* Registers core.journal_append and core.journal_read in the module table at the top. */
-void journal_open(lua_State *L);
 
 HIDDEN_END
 

@@ -119,10 +119,6 @@ static reservation *reservation_at(lua_State *L, int idx) {
   return (reservation *)luaL_checkudata(L, idx, RESERVATION_MT);
 }
 
-static reservation *reservation_check(lua_State *L) {
-  return reservation_at(L, 1);
-}
-
 /* Writes "pid P\n" and, when id is given, "job ID\n" as the reservation's whole content. */
 static int reservation_write(int fd, const char *id) {
   char buf[RESERVATION_MAX];
@@ -150,32 +146,30 @@ static void reservation_owner(int fd, char *out, size_t n) {
   out[k] = '\0';
 }
 
-/* Lets a reservation's file go: removed when it is still the one at its name (a take-over may
- * have put another there), then closed, which drops the lock. */
-static void reservation_let_go(int fd, const char *path, int remove) {
-  if (fd < 0) return;
-  if (remove && platform_same_file(fd, path)) platform_unlink(path);
-  close(fd);
+/* Lets a reservation's file go (idempotent): removed when it is still the one at its name (a
+ * take-over may have put another there), then closed, which drops the lock. */
+static void reservation_let_go(reservation *r, int remove) {
+  if (r->fd >= 0 && remove && platform_same_file(r->fd, r->path)) platform_unlink(r->path);
+  if (r->fd >= 0) close(r->fd);
+  r->fd = -1;
+  free(r->path);
+  r->path = NULL;
 }
 
 /* __gc and __close: the lock goes, the file stays (a job left unfinished keeps its name for
  * resume, which takes it over: a lock nobody holds blocks no one). */
 static int reservation_close(lua_State *L) {
-  reservation *r = reservation_check(L);
-  reservation_let_go(r->fd, r->path, 0);
-  r->fd = -1;
-  free(r->path);
-  r->path = NULL;
+  reservation_let_go(reservation_at(L, 1), 0);
   return 0;
 }
 
 static int reservation_tostring(lua_State *L) {
-  reservation *r = reservation_check(L);
+  reservation *r = reservation_at(L, 1);
   lua_pushfstring(L, "aimlmusic.reservation(%s)", r->path ? r->path : "released");
   return 1;
 }
 
-/* reservation:own(id) --> true | nil, err: the reservation now names job id. */
+/* core.reservation_own(r, id) --> true | nil, err: the reservation now names job id. */
 typedef struct {
   reservation *r;
   int fd;
@@ -207,61 +201,25 @@ static int own_push(lua_State *L, void *p) {
 
 const work_kind reservation_own_kind = {"reservation_own", 2, sizeof(own_state), own_prepare, own_run, own_push, NULL};
 
-static int reservation_own(lua_State *L) {
-  return work_here(L, &reservation_own_kind);
-}
-
-/* reservation:release(): the job is finished; its reservation goes. */
-typedef struct {
-  int fd;
-  char *path;
-} release_state;
-
+/* core.reservation_release(r): the job is finished; its reservation goes. */
 static int release_prepare(lua_State *L, int first, void *p) {
-  release_state *g = (release_state *)p;
   reservation *r = reservation_at(L, first);
-  g->fd = r->fd; /* the file is the work's now */
-  g->path = r->path;
+  *(reservation *)p = *r; /* the file is the work's now */
   r->fd = -1;
   r->path = NULL;
   return -1;
 }
 
 static void release_run(void *p) {
-  release_state *g = (release_state *)p;
-  reservation_let_go(g->fd, g->path, 1);
-  g->fd = -1;
+  reservation_let_go((reservation *)p, 1);
 }
 
 static void release_clear(void *p) {
-  release_state *g = (release_state *)p;
-  reservation_let_go(g->fd, g->path, 0);
-  g->fd = -1;
-  free(g->path);
-  g->path = NULL;
+  reservation_let_go((reservation *)p, 0);
 }
 
-const work_kind reservation_release_kind = {"reservation_release", 1, sizeof(release_state), release_prepare,
+const work_kind reservation_release_kind = {"reservation_release", 1, sizeof(reservation), release_prepare,
                                             release_run, work_push_none, release_clear};
-
-static int reservation_release(lua_State *L) {
-  return work_here(L, &reservation_release_kind);
-}
-
-/* Pushes a reservation holding fd (locked, with its content written) for lockpath. */
-static int reservation_push(lua_State *L, int fd, const char *lockpath) {
-  reservation *r = (reservation *)class_new(L, RESERVATION_MT, sizeof *r);
-  size_t n = strlen(lockpath);
-  r->fd = fd;
-  r->path = (char *)malloc(n + 1);
-  if (r->path == NULL) {
-    close(fd);
-    r->fd = -1;
-    return luaL_error(L, "out of memory");
-  }
-  memcpy(r->path, lockpath, n + 1);
-  return 1;
-}
 
 /* core.output_reserve(path, id, force) --> reservation | nil, err
  * Reserves path for one job: "<path>.lock" is made (O_EXCL) and locked, and stays locked while
@@ -380,9 +338,12 @@ static int reserve_push(lua_State *L, void *p) {
   reserve_state *v = (reserve_state *)p;
   switch (v->outcome) {
     case RESERVE_OK: {
-      int fd = v->fd;
-      v->fd = -1; /* the reservation's now */
-      return reservation_push(L, fd, v->lockpath);
+      reservation *r = (reservation *)class_new(L, RESERVATION_MT, sizeof *r);
+      r->fd = v->fd; /* the reservation's now, locked, with its content written */
+      r->path = v->lockpath;
+      v->fd = -1;
+      v->lockpath = NULL;
+      return 1;
     }
     case RESERVE_BUSY:
       if (v->owner[0])
@@ -415,20 +376,9 @@ static void reserve_clear(void *p) {
 const work_kind output_reserve_kind = {"output_reserve", 3, sizeof(reserve_state), reserve_prepare, reserve_run,
                                        reserve_push, reserve_clear};
 
-static int l_output_reserve(lua_State *L) {
-  return work_here(L, &output_reserve_kind);
-}
-
-static const luaL_Reg reservation_methods[] = {{"own", reservation_own}, {"release", reservation_release}, {NULL, NULL}};
-
 void output_open(lua_State *L) {
-  static const luaL_Reg functions[] = {{"output_check", l_output_check},
-                                       {"output_reserve", l_output_reserve},
-                                       {"reservation_own", reservation_own},
-                                       {"reservation_release", reservation_release},
-                                       {"path_info", l_path_info},
-                                       {"abspath", l_abspath},
-                                       {NULL, NULL}};
-  class_define(L, RESERVATION_MT, reservation_methods, reservation_close, reservation_tostring);
+  static const luaL_Reg functions[] = {
+      {"output_check", l_output_check}, {"path_info", l_path_info}, {"abspath", l_abspath}, {NULL, NULL}};
+  class_define(L, RESERVATION_MT, NULL, reservation_close, reservation_tostring);
   luaL_setfuncs(L, functions, 0);
 }

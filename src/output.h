@@ -8,10 +8,10 @@
 
 HIDDEN_BEGIN
 
-/* core.output_reserve, reservation:own and :release as work (workkind.h). */
+/* core.output_reserve, reservation_own and reservation_release as work (workkind.h). */
 extern const work_kind output_reserve_kind, reservation_own_kind, reservation_release_kind;
-/* Registers core.output_check, output_reserve, path_info and abspath in the module table at
- * the top, and the reservation's metatable. */
+/* Registers core.output_check, path_info and abspath in the module table at the top, and the
+ * reservation's metatable. */
 void output_open(lua_State *L);
 
 HIDDEN_END

@@ -215,9 +215,3 @@ static int partials_push(lua_State *L, void *p) {
 
 const work_kind part_remove_kind = {"remove_partials", 1, sizeof(partials_state), partials_prepare,
                                     partials_run, partials_push, NULL};
-
-static int l_remove_partials(lua_State *L) {
-  return work_here(L, &part_remove_kind);
-}
-
-const luaL_Reg part_functions[] = {{"remove_partials", l_remove_partials}, {NULL, NULL}};

@@ -28,8 +28,7 @@ typedef struct {
  * errno of the step that failed (*moving: the move, not the sync). Blocks: a worker's job. */
 int part_move(const part_dest *m, int *fd, char **tmp, int *moving);
 
-/* core.remove_partials, and the same as work (workkind.h). */
-extern const luaL_Reg part_functions[];
+/* core.remove_partials as work (workkind.h). */
 extern const work_kind part_remove_kind;
 
 HIDDEN_END

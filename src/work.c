@@ -101,36 +101,45 @@ static int work_start(lua_State *L, work *w, const work_kind *k, engine *e) {
   return engine_spawn(L, &w->item, 1);
 }
 
-/* core.work(name, ...): see work.h. */
-static int l_work(lua_State *L) {
-  const char *name = luaL_checkstring(L, 1);
-  const work_kind *k = NULL;
-  engine *e = engine_get(L);
-  size_t i;
-  int n;
+/* Runs kind k on its arguments from index first on: here (first 1, core[name]: waits, and
+ * returns what push gives), or on a worker (first 2, core.work: the work replaces the name). */
+static int work_call(lua_State *L, const work_kind *k, int first) {
   work *w;
-  for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-    if (strcmp(kinds[i]->name, name) == 0) k = kinds[i];
-  if (k == NULL) return luaL_argerror(L, 1, "no such work");
+  int n;
+  lua_settop(L, first - 1 + k->nargs); /* absent arguments nil */
   w = (work *)class_new(L, WORK_MT, sizeof *w + k->size);
   w->args = LUA_NOREF;
   w->item.ref = LUA_NOREF;
-  lua_replace(L, 1); /* the work at 1, its arguments from 2 */
-  lua_settop(L, 1 + k->nargs);
-  n = k->prepare(L, 2, w->state);
-  if (n < 0 && !work_start(L, w, k, e)) {
-    k->run(w->state); /* no thread: run here */
+  if (first > 1) lua_replace(L, 1); /* the work at 1, its arguments from 2 */
+  n = k->prepare(L, first, w->state);
+  if (n < 0 && (first == 1 || !work_start(L, w, k, engine_get(L)))) {
+    k->run(w->state); /* here, or no thread */
     n = k->push(L, w->state);
   }
-  if (n >= 0) {
-    if (k->clear) k->clear(w->state);
-    w->kind = NULL;
-    lua_pushboolean(L, 0);
-    lua_insert(L, -n - 1);
-    return n + 1;
+  if (n < 0) {
+    lua_settop(L, 1);
+    return 1;
   }
-  lua_settop(L, 1);
-  return 1;
+  if (k->clear) k->clear(w->state);
+  w->kind = NULL;
+  if (first == 1) return n;
+  lua_pushboolean(L, 0);
+  lua_insert(L, -n - 1);
+  return n + 1;
+}
+
+/* core[name](...): the kind named by the upvalue, here. */
+static int work_here(lua_State *L) {
+  return work_call(L, (const work_kind *)lua_touserdata(L, lua_upvalueindex(1)), 1);
+}
+
+/* core.work(name, ...): see work.h. */
+static int l_work(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  size_t i;
+  for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (strcmp(kinds[i]->name, name) == 0) return work_call(L, kinds[i], 2);
+  return luaL_argerror(L, 1, "no such work");
 }
 
 /* work:cancel(), work:finish(): what a task cancelled while it waits asks of what it waits
@@ -143,7 +152,13 @@ static int work_noop(lua_State *L) {
 void work_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"done", work_done}, {"result", work_result}, {"cancel", work_noop}, {"finish", work_noop}, {NULL, NULL}};
+  size_t i;
   class_define(L, WORK_MT, methods, work_close, work_tostring);
   lua_pushcfunction(L, l_work);
   lua_setfield(L, -2, "work");
+  for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    lua_pushlightuserdata(L, (void *)kinds[i]);
+    lua_pushcclosure(L, work_here, 1);
+    lua_setfield(L, -2, kinds[i]->name);
+  }
 }

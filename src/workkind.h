@@ -1,14 +1,13 @@
 /* workkind: file work described once, run here (outside a task: the caller waits, as the API says)
  * or on the engine's pool (core.work, inside a task: the task awaits it), so the
  * thread that steps the engine never waits for the disk or another process's lock.
- * A file that owns some file work (journal.c, output.c, datauri.c, part.c) describes it as
- * a work_kind and registers its blocking function as work_here(L, &kind); work.c starts the
- * same kinds on the workers. A contract with no code of its own: any layer may include it. */
+ * A file that owns some file work (journal.c, output.c, datauri.c, part.c, commit.c) describes
+ * it as a work_kind; work.c registers core[name], which runs it here, and starts the same kinds
+ * on the workers. A contract with no code of its own: any layer may include it. */
 #ifndef AIMLMUSIC_WORKKIND_H
 #define AIMLMUSIC_WORKKIND_H
 
 #include <stddef.h>
-#include <string.h>
 
 #include "compat.h"
 #include "hidden.h"
@@ -33,22 +32,6 @@ static inline int work_push_none(lua_State *L, void *p) {
   (void)L;
   (void)p;
   return 0;
-}
-
-/* The Lua function of a kind that waits: prepare, run and push in this thread. */
-static inline int work_here(lua_State *L, const work_kind *k) {
-  void *p;
-  int n;
-  lua_settop(L, k->nargs); /* the state above the arguments, absent ones nil */
-  p = lua_newuserdata(L, k->size);
-  memset(p, 0, k->size);
-  n = k->prepare(L, 1, p);
-  if (n < 0) {
-    k->run(p);
-    n = k->push(L, p);
-  }
-  if (k->clear) k->clear(p);
-  return n;
 }
 
 HIDDEN_END
