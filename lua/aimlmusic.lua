@@ -42,6 +42,7 @@ local wait = require "aimlmusic.wait"         -- the poll loop of Client:wait
 local resume = require "aimlmusic.resume"     -- Client:resume after a crash
 local errors = require "aimlmusic.errors"
 local validate = require "aimlmusic.validate" -- parameters against the model table
+local datauri = require "aimlmusic.datauri"   -- audio sent as a URL, a data: URI or a file
 validate.prepare(models) -- each model's check made now, not in a host's first frame
 local events = require "aimlmusic.events"     -- on_event, AIMLMUSIC_LOG
 
@@ -359,7 +360,7 @@ local function read_files(params, in_task)
     local v = params[f.name]
     if f.transform == "data_uri" and type(v) == "string" and not v:lower():match("^https?://")
         and not v:lower():match("^data:") then
-      local uri, msg = task.work("datauri_read", v, f.max_bytes)
+      local uri, msg = datauri.read_result(v, f.max_bytes, task.work("datauri_read", v, f.max_bytes))
       files = files or {}
       files[v] = uri or { msg }
     end

@@ -1,8 +1,8 @@
 /* datauri: a local audio file as a data: URI, for a field with transform = "data_uri". Owns:
  * the MIME type from a file's first bytes, base64, the file's size limit checked before it is
  * read; the read on a worker inside a task (core.datauri_read), so a step never waits for the
- * disk. Must not know: URLs and data: URIs given as they are, fields, messages beyond the
- * file's (lua/aimlmusic/datauri.lua, lua/aimlmusic/validate.lua). */
+ * disk. Must not know: URLs and data: URIs given as they are, fields, messages (the file's are
+ * lua/aimlmusic/datauri.lua's, the rest lua/aimlmusic/validate.lua's). */
 #include "datauri.h"
 
 #include <errno.h>
@@ -30,21 +30,13 @@ static const char *datauri_sniff(const unsigned char *b, size_t n) {
   return NULL;
 }
 
-static void push_size(lua_State *L, double bytes) {
-  if (bytes >= 1e6 && bytes == (double)(long long)(bytes / 1e6) * 1e6)
-    lua_pushfstring(L, "%d MB", (int)(bytes / 1e6));
-  else
-    lua_pushfstring(L, "%d bytes", (int)bytes);
-}
-
 /* ---- a local file, read without Lua (on a worker inside a task) ---- */
 
 enum { FILE_OK,
        FILE_ERRNO,
        FILE_NOT_REGULAR,
        FILE_TOO_BIG,
-       FILE_NOT_AUDIO,
-       FILE_READ_FAILED };
+       FILE_NOT_AUDIO };
 
 typedef struct {
   const char *path;
@@ -76,114 +68,67 @@ static char *encode(const unsigned char *in, size_t n, char *out) {
   return out;
 }
 
-/* Reads fd from its start (f->size bytes at most) as a data: URI of type mime into f->uri. */
-static int encode_file(int fd, const char *mime, file_state *f) {
-  size_t head = 5 + strlen(mime) + 8, cap = head + ((size_t)f->size + 2) / 3 * 4 + 1;
-  long long left = f->size;
-  char *out;
-  unsigned char *buf = (unsigned char *)malloc(DATAURI_CHUNK); /* off a worker's small stack */
-  f->uri = (char *)malloc(cap);
-  if (f->uri == NULL || buf == NULL) {
-    free(buf);
-    return 0;
+/* The next chunk of fd, *left bytes at most (fewer only at the end of the file) into buf: its
+ * length, or -1 with errno set. */
+static long read_chunk(int fd, unsigned char *buf, long long *left) {
+  size_t got = 0, want = *left < DATAURI_CHUNK ? (size_t)*left : DATAURI_CHUNK;
+  while (got < want) {
+    long r = (long)read(fd, buf + got, want - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) break;
+    got += (size_t)r;
   }
-  out = f->uri + snprintf(f->uri, cap, "data:%s;base64,", mime);
-  for (;;) {
-    size_t got = 0, want = left < DATAURI_CHUNK ? (size_t)left : DATAURI_CHUNK;
-    while (got < want) {
-      long r = (long)read(fd, buf + got, want - got);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) {
-        free(buf);
-        return 0;
-      }
-      if (r == 0) break;
-      got += (size_t)r;
+  *left -= (long long)got;
+  return (long)got;
+}
+
+/* Reads fd from its start (f->size bytes at most): audio by its first bytes, and with build
+ * the data: URI in f->uri; else the problem in f. */
+static void read_file(int fd, file_state *f) {
+  unsigned char *buf = (unsigned char *)malloc(DATAURI_CHUNK); /* off a worker's small stack */
+  long long left = f->size;
+  long got = buf ? read_chunk(fd, buf, &left) : -1;
+  const char *mime = got < 0 ? NULL : datauri_sniff(buf, (size_t)got);
+  size_t cap = mime ? 5 + strlen(mime) + 8 + ((size_t)f->size + 2) / 3 * 4 + 1 : 0;
+  if (got >= 0 && mime == NULL) f->problem = FILE_NOT_AUDIO;
+  if (mime && f->build && (f->uri = (char *)malloc(cap)) == NULL) {
+    got = -1;
+  } else if (mime && f->build) {
+    char *out = f->uri + snprintf(f->uri, cap, "data:%s;base64,", mime);
+    while (got >= 0) {
+      out = encode(buf, (size_t)got, out);
+      if (got < DATAURI_CHUNK || left == 0) break;
+      got = read_chunk(fd, buf, &left);
     }
-    out = encode(buf, got, out);
-    left -= (long long)got;
-    if (got < DATAURI_CHUNK || left == 0) break;
+    f->len = (size_t)(out - f->uri);
+  }
+  if (got < 0) {
+    f->problem = FILE_ERRNO;
+    f->err = errno; /* malloc's too: ENOMEM */
   }
   free(buf);
-  f->len = (size_t)(out - f->uri);
-  return 1;
 }
 
 static void file_run(void *p) {
   file_state *f = (file_state *)p;
   platform_info info;
-  unsigned char head[16];
-  long got;
-  const char *mime;
-  int fd;
   /* Only a regular file is opened at all: opening a device can have effects of its own. */
-  if (platform_stat(f->path, 1, &info) != 0) goto fail;
-  if (!info.is_reg) {
-    f->problem = FILE_NOT_REGULAR;
+  int st = platform_stat(f->path, 1, &info);
+  int fd = st == 0 && info.is_reg ? platform_open(f->path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0) : -1;
+  if (fd < 0) {
+    f->problem = st == 0 && !info.is_reg ? FILE_NOT_REGULAR : FILE_ERRNO;
+    f->err = errno;
     return;
   }
-  fd = platform_open(f->path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
-  if (fd < 0) goto fail;
   if (platform_fstat(fd, &info) != 0 || !info.is_reg) {
-    close(fd);
     f->problem = FILE_NOT_REGULAR;
-    return;
+  } else {
+    f->size = info.size;
+    if (f->max_bytes > 0 && (double)info.size > f->max_bytes) f->problem = FILE_TOO_BIG;
+    else read_file(fd, f);
   }
-  f->size = info.size;
-  if (f->max_bytes > 0 && (double)info.size > f->max_bytes) {
-    close(fd);
-    f->problem = FILE_TOO_BIG;
-    return;
-  }
-  do got = (long)read(fd, head, sizeof head);
-  while (got < 0 && errno == EINTR);
-  if (got < 0) {
-    f->err = errno;
-    close(fd);
-    f->problem = FILE_ERRNO;
-    return;
-  }
-  mime = datauri_sniff(head, (size_t)got);
-  if (!mime) f->problem = FILE_NOT_AUDIO;
-  else if (f->build && lseek(fd, 0, SEEK_SET) != 0) {
-    f->problem = FILE_ERRNO;
-    f->err = errno;
-  } else if (f->build && !encode_file(fd, mime, f)) f->problem = FILE_READ_FAILED;
   close(fd);
-  return;
-fail:
-  f->problem = FILE_ERRNO;
-  f->err = errno;
-}
-
-/* Pushes what was found: the data: URI (with build) and 1, or the problem's message and 0. */
-static int file_push(lua_State *L, file_state *f) {
-  switch (f->problem) {
-    case FILE_OK:
-      if (f->build) lua_pushlstring(L, f->uri, f->len);
-      else lua_pushboolean(L, 1);
-      return 1;
-    case FILE_NOT_REGULAR:
-      lua_pushfstring(L, "cannot read the audio file \"%s\": not a regular file", f->path);
-      return 0;
-    case FILE_TOO_BIG:
-      push_size(L, f->max_bytes);
-      lua_pushfstring(L, "the audio file \"%s\" has %f bytes, more than the limit of %s", f->path,
-                      (lua_Number)f->size, lua_tostring(L, -1));
-      lua_remove(L, -2);
-      return 0;
-    case FILE_NOT_AUDIO:
-      lua_pushfstring(L, "the file \"%s\" is not mp3, wav, flac, ogg or m4a audio", f->path);
-      return 0;
-    case FILE_READ_FAILED:
-      lua_pushfstring(L, "cannot read the audio file \"%s\": read failed", f->path);
-      return 0;
-    default: {
-      char why[PLATFORM_STRERROR_SIZE];
-      lua_pushfstring(L, "cannot read the audio file \"%s\": %s", f->path, platform_strerror(f->err, why, sizeof why));
-      return 0;
-    }
-  }
 }
 
 static void file_clear(void *p) {
@@ -192,10 +137,11 @@ static void file_clear(void *p) {
   f->uri = NULL;
 }
 
-/* core.datauri_read(path, max_bytes[, build]) --> data URI (true without build) | false, message:
- * a local file read as it is sent (or, with build false, only checked: a regular file of at
- * most max_bytes that starts as audio); inside a task on a worker (core.work "datauri_read"),
- * outside one here, for lua/aimlmusic/datauri.lua. */
+/* core.datauri_read(path, max_bytes[, build]) --> data URI (true without build) | false,
+ * problem, detail: a local file read as it is sent (or, with build false, only checked: a
+ * regular file of at most max_bytes that starts as audio); inside a task on a worker
+ * (core.work "datauri_read"), outside one here. The problem ("errno" and its message,
+ * "not_regular", "too_big" and the size, "not_audio") is worded by lua/aimlmusic/datauri.lua. */
 static int read_prepare(lua_State *L, int first, void *p) {
   file_state *f = (file_state *)p;
   f->path = luaL_checkstring(L, first);
@@ -205,10 +151,16 @@ static int read_prepare(lua_State *L, int first, void *p) {
 }
 
 static int read_push(lua_State *L, void *p) {
-  if (file_push(L, (file_state *)p)) return 1;
-  lua_pushboolean(L, 0);
-  lua_insert(L, -2);
-  return 2;
+  static const char *const problems[] = {NULL, "errno", "not_regular", "too_big", "not_audio"};
+  file_state *f = (file_state *)p;
+  char why[PLATFORM_STRERROR_SIZE];
+  if (f->problem == FILE_OK && f->build) lua_pushlstring(L, f->uri, f->len);
+  else lua_pushboolean(L, f->problem == FILE_OK);
+  if (f->problem == FILE_OK) return 1;
+  lua_pushstring(L, problems[f->problem]);
+  if (f->problem == FILE_TOO_BIG) lua_pushinteger(L, (lua_Integer)f->size);
+  else lua_pushstring(L, platform_strerror(f->err, why, sizeof why));
+  return 3;
 }
 
 const work_kind datauri_read_kind = {"datauri_read", 3, sizeof(file_state), read_prepare, file_run, read_push,

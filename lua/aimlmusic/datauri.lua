@@ -37,6 +37,21 @@ local function size(bytes)
   return format("%d bytes", floor(bytes))
 end
 
+-- What a local file core.datauri_read refused for: its problem, then the detail it gives.
+local READ_PROBLEM = {
+  errno = 'cannot read the audio file "%s": %s',
+  not_regular = 'cannot read the audio file "%s": not a regular file',
+  too_big = 'the audio file "%s" has %d bytes, more than the limit of %s',
+  not_audio = 'the file "%s" is not mp3, wav, flac, ogg or m4a audio',
+}
+
+--- What core.datauri_read(path, max_bytes, ...) gave: its data URI (true without build), or
+-- false and the message.
+function M.read_result(path, max_bytes, got, problem, detail)
+  if got then return got end
+  return false, format(READ_PROBLEM[problem], cut_nul(path), detail, size(max_bytes or 0))
+end
+
 -- "data:<mime>;base64,<payload>": checked, and its decoded size against the limit.
 local function check_data_uri(s, max_bytes)
   local n, comma = #s, find(s, ",", 1, true)
@@ -85,7 +100,7 @@ function M.check(s, max_bytes, build, files)
     if type(got) == "table" then return false, got[1] end
     if type(got) ~= "string" then
       local msg
-      got, msg = read(s, max_bytes, build)
+      got, msg = M.read_result(s, max_bytes, read(s, max_bytes, build))
       if not got then return false, msg end
     end
     if build then return true, got end
