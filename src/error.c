@@ -52,25 +52,18 @@ int error_fail_top(lua_State *L, const char *kind) {
 }
 
 const char *error_errno_name(int err) {
-  switch (err) {
-    case EEXIST: return "EEXIST";
-    case ENOENT: return "ENOENT";
-    case ENOTDIR: return "ENOTDIR";
-    case EISDIR: return "EISDIR";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case EROFS: return "EROFS";
-    case EINVAL: return "EINVAL";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    case ELOOP: return "ELOOP";
-    case ENOSPC: return "ENOSPC";
-    case EFBIG: return "EFBIG";
-    case ENOMEM: return "ENOMEM";
-    case EBUSY: return "EBUSY";
-    case EAGAIN: return "EAGAIN";
-    case ENOSYS: return "ENOSYS";
-    default: return "EIO";
-  }
+#define E(name) \
+  { name, #name }
+  static const struct {
+    int err;
+    const char *name;
+  } names[] = {E(EEXIST), E(ENOENT), E(ENOTDIR), E(EISDIR), E(EACCES), E(EPERM), E(EROFS), E(EINVAL),
+               E(ENAMETOOLONG), E(ELOOP), E(ENOSPC), E(EFBIG), E(ENOMEM), E(EBUSY), E(EAGAIN), E(ENOSYS)};
+#undef E
+  size_t i;
+  for (i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (names[i].err == err) return names[i].name;
+  return "EIO";
 }
 
 int error_fail_errno(lua_State *L, const char *kind, int err, const char *fmt, ...) {

@@ -40,28 +40,9 @@ static void spool_run(pool_job *j) {
   platform_mutex_unlock(&s->mu);
 }
 
-/* What the worker wrote comes off the backlog, on the stepping thread. */
-static void spool_count(spool *s, size_t drained) {
-  s->counted -= drained;
-  *s->backlog -= drained;
-}
-
-/* Hands the job to a worker, or writes here when there is none. */
-static void spool_post(spool *s) {
-  size_t drained;
-  if (pool_post(s->pool, &s->job)) return;
-  spool_run(&s->job);
-  s->busy = 0;
-  platform_mutex_lock(&s->mu);
-  drained = s->drained;
-  s->drained = 0;
-  platform_mutex_unlock(&s->mu);
-  spool_count(s, drained);
-}
-
-/* The job came back from the done queue: the next one is posted if bytes are waiting. */
-static void spool_after(pool_job *j) {
-  spool *s = LIST_ENTRY(j, spool, job);
+/* What the worker wrote comes off the backlog, on the stepping thread; returns whether
+ * sealed pieces are waiting. */
+static int spool_count(spool *s) {
   size_t drained;
   int more;
   platform_mutex_lock(&s->mu);
@@ -69,9 +50,24 @@ static void spool_after(pool_job *j) {
   s->drained = 0;
   more = !list_empty(&s->chunks);
   platform_mutex_unlock(&s->mu);
-  spool_count(s, drained);
-  s->busy = more;
-  if (more) spool_post(s);
+  s->counted -= drained;
+  *s->backlog -= drained;
+  return more;
+}
+
+/* Hands the job to a worker, or writes here when there is none. */
+static void spool_post(spool *s) {
+  if (pool_post(s->pool, &s->job)) return;
+  spool_run(&s->job);
+  s->busy = 0;
+  spool_count(s);
+}
+
+/* The job came back from the done queue: the next one is posted if bytes are waiting. */
+static void spool_after(pool_job *j) {
+  spool *s = LIST_ENTRY(j, spool, job);
+  s->busy = spool_count(s);
+  if (s->busy) spool_post(s);
 }
 
 int spool_init(spool *s, pool *p, size_t *backlog, int (*write)(spool *s, const char *p, size_t n, int *opening)) {
@@ -194,10 +190,9 @@ void spool_stop(spool *s) {
   platform_mutex_unlock(&s->mu);
   if (s->busy) pool_join(s->pool, &s->job, 1); /* a write under way: short */
   s->busy = 0;
-  platform_mutex_lock(&s->mu);
-  s->drained = 0; /* what is left of its share comes off the backlog at once */
-  platform_mutex_unlock(&s->mu);
-  spool_count(s, s->counted);
+  spool_count(s); /* and what is left of its share comes off the backlog at once */
+  *s->backlog -= s->counted;
+  s->counted = 0;
   if (s->fill) list_push(&dropped, &s->fill->link);
   s->fill = NULL;
   for (n = dropped.next; n != &dropped; n = next) {

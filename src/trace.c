@@ -7,20 +7,14 @@
 
 #include <curl/curl.h>
 
+#include "url.h"
+
 /* The host of the URL the transfer talks to now (or last did), pushed, or nil. */
 static void trace_push_host(lua_State *L, const char *url) {
-  char *host = NULL;
-  CURLU *u;
-  if (url == NULL || (u = curl_url()) == NULL) {
-    lua_pushnil(L);
-    return;
-  }
-  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-    lua_pushstring(L, host);
-  else
-    lua_pushnil(L);
+  char *host = url ? url_host(url) : NULL;
+  if (host) lua_pushstring(L, host);
+  else lua_pushnil(L);
   curl_free(host);
-  curl_url_cleanup(u);
 }
 
 /* transfer:trace() --> {status?, redirects, host?, stalled} (status and host once known,

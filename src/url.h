@@ -19,6 +19,8 @@ int url_allowed(const char *url, int allow_http, const char *from, char *why);
 /* 1 when url's host is a loopback host (localhost, 127.x.x.x, [::1]), which a proxy cannot
  * reach for us: its loopback is its own. */
 int url_is_loopback(const char *url);
+/* The host of url as libcurl's parser reads it (free it with curl_free), or NULL. */
+char *url_host(const char *url);
 
 HIDDEN_END
 

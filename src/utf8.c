@@ -6,7 +6,9 @@
 
 #include <string.h>
 
-size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp) {
+/* The length of the valid UTF-8 sequence of two or more bytes at s (at most n bytes), or 0;
+ * *cp gets its code point. */
+static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp) {
   size_t len, k;
   unsigned long c;
   if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, c = s[0] & 0x1f;
