@@ -29,29 +29,21 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
-/* fd, when it is open on a regular file; else -1 with errno EINVAL (fd closed). */
-static int regular_only(int fd) {
+/* Opens path with flags when it names a regular file and is one once open (stat first: a
+ * device is never opened); else -1 with errno (EINVAL: something else is there). */
+static int open_regular(const char *path, int flags) {
   platform_info info;
-  int e;
-  if (fd < 0) return fd;
+  int fd, e;
+  if (platform_stat(path, 1, &info) != 0) return -1;
+  fd = info.is_reg ? platform_open(path, flags | O_NONBLOCK, 0) : -1;
+  if (!info.is_reg) errno = EINVAL;
+  if (fd < 0) return -1;
   if (platform_fstat(fd, &info) != 0) e = errno;
   else if (info.is_reg) return fd;
   else e = EINVAL;
   close(fd);
   errno = e;
   return -1;
-}
-
-/* Opens path with flags when it names a regular file (stat first: a device is never opened);
- * else -1 with errno (EINVAL: something else is there). */
-static int open_regular(const char *path, int flags) {
-  platform_info info;
-  if (platform_stat(path, 1, &info) != 0) return -1;
-  if (!info.is_reg) {
-    errno = EINVAL;
-    return -1;
-  }
-  return regular_only(platform_open(path, flags | O_NONBLOCK, 0));
 }
 
 /* Opens the journal for appending; *created tells whether this call made the file. */
@@ -70,41 +62,24 @@ static int open_journal(const char *path, int *created) {
 
 int journal_append(const char *path, const char *line, size_t n) {
   platform_info info;
-  int fd, e, created = 0;
-  char *rec;
+  char last = '\n', *rec = (char *)malloc(n + 2);
+  int created = 0, e = rec ? 0 : ENOMEM, fd = e ? -1 : open_journal(path, &created);
   size_t len = 0;
-  rec = (char *)malloc(n + 2);
-  if (rec == NULL) {
-    errno = ENOMEM;
-    return -1;
+  if (!e && (fd < 0 || platform_lock(fd, 1) != 0 || platform_fstat(fd, &info) != 0)) e = errno;
+  if (!e) {
+    if (info.size > 0 && platform_pread(fd, &last, 1, info.size - 1) == 1 && last != '\n') rec[len++] = '\n';
+    memcpy(rec + len, line, n);
+    len += n;
+    rec[len++] = '\n';
+    if (write_all(fd, rec, len) != 0) e = errno;
   }
-  fd = open_journal(path, &created);
-  if (fd < 0) goto fail;
-  if (platform_lock(fd, 1) != 0) goto fail_close;
-  if (platform_fstat(fd, &info) != 0) goto fail_close;
-  if (info.size > 0) {
-    char last = '\n';
-    if (platform_pread(fd, &last, 1, info.size - 1) == 1 && last != '\n') rec[len++] = '\n';
-  }
-  memcpy(rec + len, line, n);
-  len += n;
-  rec[len++] = '\n';
-  if (write_all(fd, rec, len) != 0) goto fail_close;
-  platform_unlock(fd); /* the record is whole: others may append while this one syncs */
-  if (platform_fsync(fd) != 0) goto fail_close;
-  if (close(fd) != 0) goto fail;
-  if (created && platform_sync_parent(path) != 0) goto fail;
-  free(rec);
-  return 0;
-fail_close:
-  e = errno;
-  close(fd);
-  errno = e;
-fail:
-  e = errno;
+  if (!e) platform_unlock(fd); /* the record is whole: others may append while this one syncs */
+  if (!e && platform_fsync(fd) != 0) e = errno;
+  if (fd >= 0 && close(fd) != 0 && !e) e = errno;
+  if (!e && created && platform_sync_parent(path) != 0) e = errno;
   free(rec);
   errno = e;
-  return -1;
+  return e ? -1 : 0;
 }
 
 /* core.journal_append(path, line) --> true | nil, err
