@@ -50,10 +50,11 @@ int part_write(int fd, const char *p, size_t n) {
   return 0;
 }
 
-/* Appends s to b (at *len, capacity cap) as a JSON string; 0 when it does not fit. */
-static int quote(char *b, size_t cap, size_t *len, const char *s) {
-  size_t k = *len;
+/* Appends key, then s as a JSON string, to b (at *len, capacity cap); 0 when they do not fit. */
+static int quote(char *b, size_t cap, size_t *len, const char *key, const char *s) {
+  size_t k = *len + strlen(key);
   if (k + 1 >= cap) return 0;
+  memcpy(b + *len, key, k - *len);
   b[k++] = '"';
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
@@ -84,18 +85,11 @@ static void part_record(const part_dest *m, int fd, const char *tmp) {
   if (m->journal == NULL || m->id == NULL || platform_fstat(fd, &info) != 0) return;
   cap = 6 * (strlen(m->id) + strlen(m->target) + strlen(tmp)) + 256;
   b = (char *)malloc(cap);
-  if (b == NULL) return;
-  len = (size_t)snprintf(b, cap, "{\"op\":\"commit\",\"id\":");
-  if (quote(b, cap, &len, m->id)) {
-    len += (size_t)snprintf(b + len, cap - len, ",\"path\":");
-    if (quote(b, cap, &len, m->target)) {
-      len += (size_t)snprintf(b + len, cap - len, ",\"tmp\":");
-      if (quote(b, cap, &len, tmp)) {
-        n = snprintf(b + len, cap - len, ",\"bytes\":%lld,\"dev\":\"%llu\",\"ino\":\"%llu\"}", info.size,
-                     info.dev, info.ino);
-        if (n > 0 && (size_t)n < cap - len) journal_append(m->journal, b, len + (size_t)n);
-      }
-    }
+  if (b && quote(b, cap, &len, "{\"op\":\"commit\",\"id\":", m->id) && quote(b, cap, &len, ",\"path\":", m->target) &&
+      quote(b, cap, &len, ",\"tmp\":", tmp)) {
+    n = snprintf(b + len, cap - len, ",\"bytes\":%lld,\"dev\":\"%llu\",\"ino\":\"%llu\"}", info.size, info.dev,
+                 info.ino);
+    if (n > 0 && (size_t)n < cap - len) journal_append(m->journal, b, len + (size_t)n);
   }
   free(b);
 }
