@@ -257,52 +257,45 @@ static int reserve_prepare(lua_State *L, int first, void *p) {
   return -1;
 }
 
+/* A failed attempt: its errno kept, fd (if open) closed. */
+static int reserve_fail(reserve_state *v, int fd) {
+  v->err = errno;
+  if (fd >= 0) close(fd);
+  return RESERVE_ERRNO;
+}
+
 /* The outcome of one attempt: RESERVE_OK with v->fd, another outcome, or -1 to try again. */
 static int reserve_attempt(reserve_state *v) {
   const char *lockpath = v->lockpath;
   platform_info info;
   int fd = platform_open(lockpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
-  if (fd >= 0) {
-    /* Made here; another process's take-over may have locked it between open and lock (it
-     * found a file nobody held): then it is that one's, and this one looks again. */
-    if (platform_lock(fd, 0) != 0) {
-      if (errno != EWOULDBLOCK && errno != EAGAIN) goto fail_close;
-      close(fd);
-      return -1;
-    }
-    if (reservation_write(fd, v->id) != 0) goto fail_close;
-    v->fd = fd;
-    return RESERVE_OK;
-  }
-  if (errno != EEXIST) goto fail;
-  /* Someone's reservation, or something else of that name: opened only if a regular file. */
-  if (platform_stat(lockpath, 0, &info) != 0) {
-    if (errno == ENOENT) return -1;
-    goto fail;
-  }
-  if (!info.is_reg) return RESERVE_NOT_REGULAR;
-  fd = platform_open(lockpath, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
+  if (fd < 0 && errno != EEXIST) return reserve_fail(v, -1);
   if (fd < 0) {
-    if (errno == ENOENT) return -1; /* let go meanwhile: make it again */
-    if (errno == ELOOP || errno == ENXIO) return RESERVE_NOT_REGULAR;
-    goto fail;
+    /* Someone's reservation, or something else of that name: opened only if a regular file. */
+    if (platform_stat(lockpath, 0, &info) != 0) return errno == ENOENT ? -1 : reserve_fail(v, -1);
+    if (!info.is_reg) return RESERVE_NOT_REGULAR;
+    fd = platform_open(lockpath, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0 && errno == ENOENT) return -1; /* let go meanwhile: make it again */
+    if (fd < 0 && (errno == ELOOP || errno == ENXIO)) return RESERVE_NOT_REGULAR;
+    if (fd < 0 || platform_fstat(fd, &info) != 0) return reserve_fail(v, fd);
+    if (!info.is_reg) {
+      close(fd);
+      return RESERVE_NOT_REGULAR;
+    }
   }
-  if (platform_fstat(fd, &info) != 0) goto fail_close;
-  if (!info.is_reg) {
-    close(fd);
-    return RESERVE_NOT_REGULAR;
-  }
+  /* A lock nobody holds (made here, or its process ended or let it go) is taken while the file
+   * is still the one at the name. One made here may have been locked between open and lock by
+   * another process's take-over (it found a file nobody held): then it is that one's. */
   if (platform_lock(fd, 0) == 0) {
-    /* Nobody holds it: its process ended (or let it go). Still the one at the name? */
     if (!platform_same_file(fd, lockpath)) {
       close(fd);
       return -1;
     }
-    if (reservation_write(fd, v->id) != 0) goto fail_close;
+    if (reservation_write(fd, v->id) != 0) return reserve_fail(v, fd);
     v->fd = fd;
     return RESERVE_OK;
   }
-  if (errno != EWOULDBLOCK && errno != EAGAIN) goto fail_close;
+  if (errno != EWOULDBLOCK && errno != EAGAIN) return reserve_fail(v, fd);
   reservation_owner(fd, v->owner, sizeof v->owner);
   if (v->force || (v->id && strcmp(v->owner, v->id) == 0)) {
     /* A live process holds it, and it may be taken: its name is given to a new one. */
@@ -312,13 +305,6 @@ static int reserve_attempt(reserve_state *v) {
   }
   close(fd);
   return RESERVE_BUSY;
-fail_close:
-  v->err = errno;
-  close(fd);
-  return RESERVE_ERRNO;
-fail:
-  v->err = errno;
-  return RESERVE_ERRNO;
 }
 
 static void reserve_run(void *p) {
