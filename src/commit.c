@@ -160,4 +160,4 @@ static void discard_clear(void *p) {
 }
 
 const work_kind commit_discard_kind = {"discard", 1, sizeof(discard_state), discard_prepare, discard_run,
-                                       work_push_none, discard_clear};
+                                       NULL, discard_clear};

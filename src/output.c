@@ -219,7 +219,7 @@ static void release_clear(void *p) {
 }
 
 const work_kind reservation_release_kind = {"reservation_release", 1, sizeof(reservation), release_prepare,
-                                            release_run, work_push_none, release_clear};
+                                            release_run, NULL, release_clear};
 
 /* core.output_reserve(path, id, force) --> reservation | nil, err
  * Reserves path for one job: "<path>.lock" is made (O_EXCL) and locked, and stays locked while

@@ -16,6 +16,13 @@
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #define POLLSET_EPOLL 1
+
+static int pollset_add_in(pollset *ps, int fd) {
+  struct epoll_event ev;
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  return epoll_ctl(ps->fd, EPOLL_CTL_ADD, fd, &ev);
+}
 #elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || \
     defined(__DragonFly__)
 #include <sys/types.h>
@@ -53,18 +60,13 @@ int pollset_open(pollset *ps) {
 #if defined(POLLSET_EPOLL) || defined(POLLSET_KQUEUE)
   if (ps->fd >= 0) return 0;
 #if defined(POLLSET_EPOLL)
-  {
-    struct epoll_event ev;
-    ps->fd = epoll_create1(EPOLL_CLOEXEC);
-    if (ps->fd < 0) return errno;
-    ps->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    ev.events = EPOLLIN;
-    ev.data.fd = ps->timer_fd;
-    if (ps->timer_fd < 0 || epoll_ctl(ps->fd, EPOLL_CTL_ADD, ps->timer_fd, &ev) != 0) {
-      int err = errno;
-      pollset_close(ps);
-      return err;
-    }
+  ps->fd = epoll_create1(EPOLL_CLOEXEC);
+  if (ps->fd < 0) return errno;
+  ps->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (ps->timer_fd < 0 || pollset_add_in(ps, ps->timer_fd) != 0) {
+    int err = errno;
+    pollset_close(ps);
+    return err;
   }
 #else
   ps->fd = kqueue();
@@ -116,12 +118,7 @@ void pollset_add_wake(pollset *ps, int fd) {
   ps->wake_fd = fd;
   if (ps->fd < 0) return;
 #if defined(POLLSET_EPOLL)
-  {
-    struct epoll_event ev;
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    epoll_ctl(ps->fd, EPOLL_CTL_ADD, fd, &ev);
-  }
+  pollset_add_in(ps, fd);
 #elif defined(POLLSET_KQUEUE)
   pollset_change(ps, (uintptr_t)fd, EVFILT_READ, EV_ADD, 0);
 #endif
@@ -152,9 +149,10 @@ void pollset_arm(pollset *ps, long ms) {
 }
 
 int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits, int max) {
-  int i, n, k = 0;
+  int k = 0;
 #if defined(POLLSET_EPOLL)
   struct epoll_event evs[POLLSET_BATCH];
+  int i, n;
   if (ps->fd < 0) return 0;
   n = epoll_wait(ps->fd, evs, max > POLLSET_BATCH ? POLLSET_BATCH : max, 0);
   for (i = 0; i < n; i++) {
@@ -174,6 +172,7 @@ int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits, int max) {
 #elif defined(POLLSET_KQUEUE)
   struct kevent evs[POLLSET_BATCH];
   struct timespec zero = {0, 0};
+  int i, n;
   if (ps->fd < 0) return 0;
   n = kevent(ps->fd, NULL, 0, evs, max > POLLSET_BATCH ? POLLSET_BATCH : max, &zero);
   for (i = 0; i < n; i++) {
@@ -188,8 +187,6 @@ int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits, int max) {
   (void)fds;
   (void)bits;
   (void)max;
-  (void)i;
-  (void)n;
 #endif
   return k;
 }

@@ -60,17 +60,12 @@ static void *pool_main(void *arg) {
 static int pool_open(pool *p) {
   if (p->ready) return 1;
   if (platform_mutex_init(&p->mu) != 0) return 0;
-  if (platform_cond_init(&p->work_cv) != 0) {
-    platform_mutex_destroy(&p->mu);
-    return 0;
+  if (platform_cond_init(&p->work_cv) == 0) {
+    p->ready = platform_cond_init(&p->done_cv) == 0;
+    if (!p->ready) platform_cond_destroy(&p->work_cv);
   }
-  if (platform_cond_init(&p->done_cv) != 0) {
-    platform_cond_destroy(&p->work_cv);
-    platform_mutex_destroy(&p->mu);
-    return 0;
-  }
-  p->ready = 1;
-  return 1;
+  if (!p->ready) platform_mutex_destroy(&p->mu);
+  return p->ready;
 }
 
 int pool_post(pool *p, pool_job *j) {

@@ -24,52 +24,32 @@ static int is_loopback(const char *host) {
 int url_allowed(const char *url, int allow_http, const char *from, char *why) {
   CURLU *u = curl_url();
   char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL, *options = NULL;
-  int ok = 0;
-  why[0] = '\0';
-  if (u == NULL) {
-    snprintf(why, URL_WHY_SIZE, "out of memory");
-    return 0;
-  }
-  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-    snprintf(why, URL_WHY_SIZE, "not a valid http(s) URL");
-    goto done;
-  }
-  if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
-    snprintf(why, URL_WHY_SIZE, "not an http(s) URL");
-    goto done;
-  }
-  if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK ||
-      curl_url_get(u, CURLUPART_OPTIONS, &options, 0) == CURLUE_OK) {
-    snprintf(why, URL_WHY_SIZE, "a URL with a user name or password ('@' before the host) is refused");
-    goto done;
-  }
-  if (strcmp(scheme, "http") == 0) {
-    if (from && strncasecmp(from, "https:", 6) == 0) {
-      snprintf(why, URL_WHY_SIZE, "refusing a redirect from https to plain http");
-      goto done;
-    }
-    if (!allow_http && !is_loopback(host)) {
-      /* The host whole or not at all: a cut one would keep a piece of whatever it holds (a
-       * server may put the key there) from the redaction that the message goes through. */
-      if (strlen(host) <= 80)
-        snprintf(why, URL_WHY_SIZE, "refusing plain http to %s: use https, or allow_http = true", host);
-      else
-        snprintf(why, URL_WHY_SIZE, "refusing plain http to a host beyond loopback: use https, or allow_http = true");
-      goto done;
-    }
-  }
-  ok = 1;
-done:
+  const char *no = NULL, *plain = NULL; /* plain: the host plain http is refused to */
+  if (u == NULL) no = "out of memory";
+  else if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+           curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+           curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+    no = "not a valid http(s) URL";
+  else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) no = "not an http(s) URL";
+  else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+           curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK ||
+           curl_url_get(u, CURLUPART_OPTIONS, &options, 0) == CURLUE_OK)
+    no = "a URL with a user name or password ('@' before the host) is refused";
+  else if (strcmp(scheme, "http") == 0 && from && strncasecmp(from, "https:", 6) == 0)
+    no = "refusing a redirect from https to plain http";
+  else if (strcmp(scheme, "http") == 0 && !allow_http && !is_loopback(host))
+    plain = strlen(host) <= 80 ? host : "a host beyond loopback";
+  /* The host whole or not at all: a cut one would keep a piece of whatever it holds (a server
+   * may put the key there) from the redaction that the message goes through. */
+  if (plain) snprintf(why, URL_WHY_SIZE, "refusing plain http to %s: use https, or allow_http = true", plain);
+  else snprintf(why, URL_WHY_SIZE, "%s", no ? no : "");
   curl_free(scheme);
   curl_free(host);
   curl_free(user);
   curl_free(password);
   curl_free(options);
   curl_url_cleanup(u);
-  return ok;
+  return no == NULL && plain == NULL;
 }
 
 char *url_host(const char *url) {

@@ -79,7 +79,7 @@ static int work_result(lua_State *L) {
   if (w->item.state != ENGINE_DONE || w->kind == NULL) return luaL_error(L, "work is not done");
   if (w->taken) return luaL_error(L, "work results already taken");
   w->taken = 1;
-  n = w->kind->push(L, w->state);
+  n = w->kind->push ? w->kind->push(L, w->state) : 0;
   if (w->kind->clear) w->kind->clear(w->state);
   w->kind = NULL;
   return n;
@@ -114,7 +114,7 @@ static int work_call(lua_State *L, const work_kind *k, int first) {
   n = k->prepare(L, first, w->state);
   if (n < 0 && (first == 1 || !work_start(L, w, k, engine_get(L)))) {
     k->run(w->state); /* here, or no thread */
-    n = k->push(L, w->state);
+    n = k->push ? k->push(L, w->state) : 0;
   }
   if (n < 0) {
     lua_settop(L, 1);

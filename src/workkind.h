@@ -23,16 +23,9 @@ typedef struct work_kind {
    * the number of results it pushed (an answer needing no file system). */
   int (*prepare)(lua_State *L, int first, void *p);
   void (*run)(void *p);               /* any thread, without Lua */
-  int (*push)(lua_State *L, void *p); /* stepping thread: the results of run */
+  int (*push)(lua_State *L, void *p); /* stepping thread: the results of run; NULL: none */
   void (*clear)(void *p);             /* frees what p still holds; NULL: nothing */
 } work_kind;
-
-/* The push of a kind that has no results. */
-static inline int work_push_none(lua_State *L, void *p) {
-  (void)L;
-  (void)p;
-  return 0;
-}
 
 HIDDEN_END
 
