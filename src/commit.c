@@ -17,36 +17,34 @@
 #include "platform.h"
 #include "response.h"
 
-/* What a commit came to: the info table, or an io error with the file removed. */
-static int commit_report(lua_State *L, transfer *t) {
-  if (t->commit_errno) {
-    int e = t->commit_errno;
-    t->unusable = 1;
-    if (e == EEXIST) {
-      error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", t->target_path);
-      error_setstring(L, "code", "EEXIST");
-      return 2;
-    }
-    if (t->commit_creating) return error_fail_errno(L, "io", e, "cannot create a file beside %s", t->target_path);
-    if (t->commit_moving) return error_fail_errno(L, "io", e, "moving download to %s", t->target_path);
-    return error_fail_errno(L, "io", e, "writing %s", t->target_path);
-  }
-  lua_createtable(L, 0, 2);
-  lua_pushstring(L, t->target_path);
-  lua_setfield(L, -2, "path");
-  lua_pushinteger(L, t->bytes);
-  lua_setfield(L, -2, "bytes");
-  return 1;
-}
-
-/* A download the classifier found complete: moved into place by its last job, unless its size
- * was not the one announced or reported. */
+/* A download the classifier found complete: true and the info table once its last job moved it
+ * into place; else nil and an error, the file unusable: a protocol error when its size was not
+ * the one announced or reported, an io error with its errno's code when the move failed. */
 static int commit_download(lua_State *L, transfer *t) {
   char msg[128] = "the download did not settle whole";
-  if (t->committed) return commit_report(L, t);
-  transfer_size_problem(t, msg, sizeof msg);
+  int e = t->commit_errno;
+  if (t->committed && !e) {
+    lua_pushboolean(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, t->target_path);
+    lua_setfield(L, -2, "path");
+    lua_pushinteger(L, t->bytes);
+    lua_setfield(L, -2, "bytes");
+    return 2;
+  }
   t->unusable = 1;
-  return error_fail(L, "protocol", "%s", msg);
+  if (!t->committed) {
+    transfer_size_problem(t, msg, sizeof msg);
+    return error_fail(L, "protocol", "%s", msg);
+  }
+  if (e == EEXIST) {
+    error_fail(L, "io", "%s exists (pass overwrite = true to replace it)", t->target_path);
+    error_setstring(L, "code", "EEXIST");
+    return 2;
+  }
+  if (t->commit_creating) return error_fail_errno(L, "io", e, "cannot create a file beside %s", t->target_path);
+  if (t->commit_moving) return error_fail_errno(L, "io", e, "moving download to %s", t->target_path);
+  return error_fail_errno(L, "io", e, "writing %s", t->target_path);
 }
 
 /* The facts of a finished transfer, for the classifier. */
@@ -99,11 +97,6 @@ static int commit_finish_l(lua_State *L) {
   n = response_push(L, &f, lua_istable(L, 2) ? 2 : 0);
   if (n == 0) {
     n = commit_download(L, t);
-    if (n == 1) {
-      lua_pushboolean(L, 1);
-      lua_insert(L, -2);
-      n = 2;
-    }
   } else if (!lua_toboolean(L, -2)) {
     t->unusable = 1; /* its file goes by core.discard, or with the transfer */
   }

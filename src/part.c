@@ -33,11 +33,9 @@ static size_t part_keep(const char *base, size_t blen) {
 
 /* Whether name is a temporary name of the target whose file name is base (keep bytes kept). */
 static int part_is(const char *name, const char *base, size_t keep) {
-  size_t k;
+  const char *hex = name + keep + PART_SUFFIX_LEN;
   if (strncmp(name, base, keep) != 0 || strncmp(name + keep, PART_SUFFIX, PART_SUFFIX_LEN) != 0) return 0;
-  for (k = keep + PART_SUFFIX_LEN; name[k] && strchr("0123456789abcdef", name[k]); k++) {
-  }
-  return name[k] == '\0' && k == keep + PART_LEN;
+  return strspn(hex, "0123456789abcdef") == PART_LEN - PART_SUFFIX_LEN && hex[PART_LEN - PART_SUFFIX_LEN] == '\0';
 }
 
 int part_write(int fd, const char *p, size_t n) {

@@ -181,7 +181,7 @@ int spool_clean(spool *s) {
 }
 
 void spool_stop(spool *s) {
-  list_node dropped, *n, *next;
+  list_node dropped, *n;
   if (!s->ready) return;
   list_init(&dropped);
   platform_mutex_lock(&s->mu);
@@ -195,10 +195,7 @@ void spool_stop(spool *s) {
   s->counted = 0;
   if (s->fill) list_push(&dropped, &s->fill->link);
   s->fill = NULL;
-  for (n = dropped.next; n != &dropped; n = next) {
-    next = n->next;
-    free(LIST_ENTRY(n, spool_chunk, link));
-  }
+  while ((n = list_pop(&dropped)) != NULL) free(LIST_ENTRY(n, spool_chunk, link));
 }
 
 void spool_close(spool *s) {

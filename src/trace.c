@@ -9,31 +9,27 @@
 
 #include "url.h"
 
-/* The host of the URL the transfer talks to now (or last did), pushed, or nil. */
-static void trace_push_host(lua_State *L, const char *url) {
-  char *host = url ? url_host(url) : NULL;
-  if (host) lua_pushstring(L, host);
-  else lua_pushnil(L);
-  curl_free(host);
-}
-
 /* transfer:trace() --> {status?, redirects, host?, stalled} (status and host once known,
- * finished or not). */
+ * finished or not; host: of the URL it talks to now, or last did). */
 static int trace_l(lua_State *L) {
   transfer *t = transfer_check(L, 1);
-  long code;
+  const char *url = transfer_url(t);
+  char *host = url ? url_host(url) : NULL;
+  long code = transfer_status(t);
   lua_createtable(L, 0, 4);
   lua_pushinteger(L, t->redirects);
   lua_setfield(L, -2, "redirects");
   lua_pushboolean(L, t->stalled);
   lua_setfield(L, -2, "stalled");
-  code = transfer_status(t);
   if (code > 0) {
     lua_pushinteger(L, code);
     lua_setfield(L, -2, "status");
   }
-  trace_push_host(L, transfer_url(t));
-  lua_setfield(L, -2, "host");
+  if (host) {
+    lua_pushstring(L, host);
+    lua_setfield(L, -2, "host");
+  }
+  curl_free(host);
   return 1;
 }
 
