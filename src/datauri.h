@@ -4,9 +4,6 @@
 #ifndef AIMLMUSIC_DATAURI_H
 #define AIMLMUSIC_DATAURI_H
 
-#include <stddef.h>
-
-#include "compat.h"
 #include "hidden.h"
 #include "workkind.h"
 

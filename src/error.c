@@ -26,15 +26,6 @@ void error_setbool(lua_State *L, const char *k, int v) {
   lua_setfield(L, -2, k);
 }
 
-/* Pushes a new error table {kind, message, retryable=false} with the error metatable. */
-static void error_push(lua_State *L, const char *kind, const char *message) {
-  lua_createtable(L, 0, 8);
-  error_setstring(L, "kind", kind);
-  error_setstring(L, "message", message ? message : kind);
-  error_setbool(L, "retryable", 0);
-  luaL_setmetatable(L, ERROR_MT);
-}
-
 int error_fail(lua_State *L, const char *kind, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -43,10 +34,15 @@ int error_fail(lua_State *L, const char *kind, const char *fmt, ...) {
   return error_fail_top(L, kind);
 }
 
+/* nil and a new error table {kind, message, retryable=false} with the error metatable. */
 int error_fail_top(lua_State *L, const char *kind) {
-  /* The message stays referenced from the stack until the error holds it. */
+  const char *message = lua_tostring(L, -1); /* referenced from the stack until the error holds it */
   lua_pushnil(L);
-  error_push(L, kind, lua_tostring(L, -2));
+  lua_createtable(L, 0, 8);
+  error_setstring(L, "kind", kind);
+  error_setstring(L, "message", message ? message : kind);
+  error_setbool(L, "retryable", 0);
+  luaL_setmetatable(L, ERROR_MT);
   lua_remove(L, -3);
   return 2;
 }

@@ -4,7 +4,6 @@
 
 #include <stddef.h>
 
-#include "compat.h"
 #include "hidden.h"
 #include "workkind.h"
 
