@@ -60,23 +60,29 @@ static int open_journal(const char *path, int *created) {
   }
 }
 
+/* errno after a failure, never 0: the append reports it, and 0 would say it succeeded. */
+static int failed(void) {
+  int e = errno;
+  return e ? e : EIO;
+}
+
 int journal_append(const char *path, const char *line, size_t n) {
   platform_info info;
   char last = '\n', *rec = (char *)malloc(n + 2);
   int created = 0, e = rec ? 0 : ENOMEM, fd = e ? -1 : open_journal(path, &created);
   size_t len = 0;
-  if (!e && (fd < 0 || platform_lock(fd, 1) != 0 || platform_fstat(fd, &info) != 0)) e = errno;
+  if (!e && (fd < 0 || platform_lock(fd, 1) != 0 || platform_fstat(fd, &info) != 0)) e = failed();
   if (!e) {
     if (info.size > 0 && platform_pread(fd, &last, 1, info.size - 1) == 1 && last != '\n') rec[len++] = '\n';
     memcpy(rec + len, line, n);
     len += n;
     rec[len++] = '\n';
-    if (write_all(fd, rec, len) != 0) e = errno;
+    if (write_all(fd, rec, len) != 0) e = failed();
   }
   if (!e) platform_unlock(fd); /* the record is whole: others may append while this one syncs */
-  if (!e && platform_fsync(fd) != 0) e = errno;
-  if (fd >= 0 && close(fd) != 0 && !e) e = errno;
-  if (!e && created && platform_sync_parent(path) != 0) e = errno;
+  if (!e && platform_fsync(fd) != 0) e = failed();
+  if (fd >= 0 && close(fd) != 0 && !e) e = failed();
+  if (!e && created && platform_sync_parent(path) != 0) e = failed();
   free(rec);
   errno = e;
   return e ? -1 : 0;

@@ -11,10 +11,23 @@
 
 /* "127.a.b.c" with four decimal parts of at most 255: libcurl writes IPv4 hosts this way. */
 static int is_loopback_v4(const char *h) {
-  unsigned a, b, c, d;
-  char more;
-  if (h[strspn(h, "0123456789.")] != '\0') return 0;
-  return sscanf(h, "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &more) == 4 && a == 127 && b < 256 && c < 256 && d < 256;
+  int part = 0, digits = 0, value = 0, first = -1;
+  for (;; h++) {
+    if (*h >= '0' && *h <= '9') {
+      value = value * 10 + (*h - '0');
+      if (++digits > 3 || value > 255) return 0;
+    } else if (*h == '.' || *h == '\0') {
+      if (digits == 0) return 0;
+      if (part == 0) first = value;
+      part++;
+      if (*h == '\0') break;
+      if (part > 3) return 0;
+      digits = value = 0;
+    } else {
+      return 0;
+    }
+  }
+  return part == 4 && first == 127;
 }
 
 static int is_loopback(const char *host) {
