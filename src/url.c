@@ -11,23 +11,15 @@
 
 /* "127.a.b.c" with four decimal parts of at most 255: libcurl writes IPv4 hosts this way. */
 static int is_loopback_v4(const char *h) {
-  int part = 0, digits = 0, value = 0, first = -1;
-  for (;; h++) {
-    if (*h >= '0' && *h <= '9') {
-      value = value * 10 + (*h - '0');
-      if (++digits > 3 || value > 255) return 0;
-    } else if (*h == '.' || *h == '\0') {
-      if (digits == 0) return 0;
-      if (part == 0) first = value;
-      part++;
-      if (*h == '\0') break;
-      if (part > 3) return 0;
-      digits = value = 0;
-    } else {
-      return 0;
-    }
+  int part;
+  for (part = 0; part < 4; part++) {
+    char *end;
+    unsigned long v = strtoul(h, &end, 10);
+    if (*h < '0' || *h > '9' || end - h > 3 || v > 255 || (part == 0 && v != 127)) return 0;
+    if (*end != (part < 3 ? '.' : '\0')) return 0;
+    h = end + 1;
   }
-  return part == 4 && first == 127;
+  return 1;
 }
 
 static int is_loopback(const char *host) {
