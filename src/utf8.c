@@ -6,9 +6,8 @@
 
 #include <string.h>
 
-/* The length of the valid UTF-8 sequence of two or more bytes at s (at most n bytes), or 0;
- * *cp gets its code point. */
-static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp) {
+/* The length of the valid UTF-8 sequence of two or more bytes at s (at most n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
   size_t len, k;
   unsigned long c;
   if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, c = s[0] & 0x1f;
@@ -22,7 +21,6 @@ static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp) {
   }
   if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
     return 0;
-  *cp = c;
   return len;
 }
 
@@ -31,7 +29,6 @@ static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp) {
 static long utf8_count(const unsigned char *s, size_t n, size_t *bad) {
   size_t i = 0, len;
   long count = 0;
-  unsigned long cp;
   while (i < n) {
     /* ASCII, eight bytes at a time: most prompts and lyrics are mostly ASCII. */
     while (n - i >= 8) {
@@ -42,7 +39,7 @@ static long utf8_count(const unsigned char *s, size_t n, size_t *bad) {
       count += 8;
     }
     if (i >= n) break;
-    len = s[i] < 0x80 ? 1 : utf8_seq(s + i, n - i, &cp);
+    len = s[i] < 0x80 ? 1 : utf8_seq(s + i, n - i);
     if (len == 0) {
       *bad = i;
       return -1;
