@@ -74,6 +74,39 @@ describe("music.pollfd #posix", function()
     assert.is_true(idle_steps <= 2, idle_steps .. " of " .. steps .. " steps found the descriptor quiet")
   end)
 
+  it("is quiet again after one step when a server closes a kept-alive connection", function()
+    -- A server that answers one request, keeps the connection open a moment, then closes it.
+    local server = io.popen([[lua5.4 -e '
+      local socket = require "socket"
+      local s = assert(socket.bind("127.0.0.1", 0))
+      s:settimeout(10)
+      print((select(2, s:getsockname()))) io.stdout:flush()
+      local c = assert(s:accept())
+      c:settimeout(10)
+      repeat local line = c:receive("*l") until line == "" or not line
+      local body = [=[{"id":"x","status":"queued"}]=]
+      c:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body)
+      socket.sleep(0.3)
+      c:close()
+      print("closed") io.stdout:flush()']], "r")
+    local port = assert(tonumber(server:read("*l")))
+    local fd = assert(music.pollfd())
+    local client = assert(music.new { api_key = "k", base_url = "http://127.0.0.1:" .. port })
+    local t = music.spawn(function() return client:status("x") end)
+    while not t:done() do
+      local cq = cqueues.new()
+      cq:wrap(function() cqueues.poll({ pollfd = fd, events = "r" }, music.timeout() or 5) end)
+      assert(cq:loop())
+      music.step(0)
+    end
+    assert.equal("queued", (t:result()).status)
+    assert.equal("closed", server:read("*l")) -- the idle connection is closed now
+    server:close()
+    music.step(0) -- a host woken by it steps once
+    assert.is_false(readable(fd))
+    assert.is_false(readable(fd))
+  end)
+
   it("turns readable when a sleeper is due", function()
     local fd = assert(music.pollfd())
     local t = music.spawn(function() require("aimlmusic.task").sleep(0.1) end)
