@@ -70,8 +70,9 @@ static void drive_unpause(engine *e) {
   }
 }
 
-/* Runs what is ready, as engine:perform does, without the Lua side. */
-static CURLMcode drive_run(engine *e, lua_Number budget) {
+/* Runs what is ready, as engine:perform does, without the Lua side. look: whether to ask the
+ * pollable set which sockets are ready (0: only libcurl's timer, for a transfer just added). */
+static CURLMcode drive_run(engine *e, lua_Number budget, int look) {
   int running = 0;
   CURLMcode mc = CURLM_OK;
   e->deadline = budget > 0 ? platform_now() + budget : 0;
@@ -83,7 +84,7 @@ static CURLMcode drive_run(engine *e, lua_Number budget) {
     /* libcurl's sockets in the pollable set say which transfers to run: the cost of a step
      * follows what is ready, not how many transfers there are. */
     curl_socket_t fds[POLLSET_BATCH];
-    int bits[POLLSET_BATCH], i, n = pollset_ready(&e->set, fds, bits, POLLSET_BATCH);
+    int bits[POLLSET_BATCH], i, n = look ? pollset_ready(&e->set, fds, bits, POLLSET_BATCH) : 0;
     long ms = -1;
     /* Past the budget the rest wait for the next call, still readable: the set is
      * level-triggered and hands them back first. Paced, they leave room in it for the first
@@ -126,7 +127,7 @@ static int drive_perform(lua_State *L) {
   engine *e = engine_check(L, 1);
   CURLMcode mc;
   if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
-  if ((mc = drive_run(e, luaL_optnumber(L, 3, 0))) != CURLM_OK) return drive_fail(L, e, mc);
+  if ((mc = drive_run(e, luaL_optnumber(L, 3, 0), 1)) != CURLM_OK) return drive_fail(L, e, mc);
   return engine_collect(L, e, lua_istable(L, 2) ? 2 : 0);
 }
 
@@ -245,11 +246,13 @@ static int drive_poll(lua_State *L) {
 
 void drive_wait(lua_State *L, engine_item *it) {
   engine *e = it->engine;
-  int top = lua_gettop(L), ready;
+  int top = lua_gettop(L), ready, look = 0;
   CURLMcode mc;
   if (e->socket_mode) luaL_error(L, "engine is driven by a host event loop (socket mode)");
-  for (;;) {
-    if ((mc = drive_run(e, 0)) != CURLM_OK) drive_fail(L, e, mc);
+  /* The first run starts the transfer (libcurl's timer); what was ready before waits for the
+   * next, after a sleep that then returns at once: one look at the set fewer a request. */
+  for (;; look = 1) {
+    if ((mc = drive_run(e, 0, look)) != CURLM_OK) drive_fail(L, e, mc);
     engine_collect(L, e, 0);
     lua_settop(L, top);
     if (it->state == ENGINE_DONE) return;
