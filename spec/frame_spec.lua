@@ -272,19 +272,25 @@ describe("a frame's step(0)", function()
     -- descriptor is added only when out of it, changed or taken out only when in it. A kept-alive
     -- connection libcurl stops watching at the end of a round stays in the set until it is
     -- taken again, in the second round, with one MOD (not a DEL and an ADD), or turns ready.
+    -- A socket libcurl closed while its removal waited left the set with it: a MOD of a new
+    -- socket with its number then fails with ENOENT, and the ADD after it is that socket's.
     local in_set, adds, trips, out = {}, 0, 0, {}
-    for op, fd in log:gmatch("EPOLL_CTL_(%u+), (%d+)") do
-      if op == "ADD" then
-        assert.is_nil(in_set[fd], "fd " .. fd .. " added twice:\n" .. log)
-        if out[fd] then trips = trips + 1 end
-        in_set[fd], adds = true, adds + 1
+    for op, fd, result in log:gmatch("EPOLL_CTL_(%u+), (%d+)[^\n]*= ([^\n]*)") do
+      if op == "MOD" and result:find("^%-1 ENOENT") then
+        in_set[fd] = nil
       else
-        assert.is_true(in_set[fd], "fd " .. fd .. " changed out of the set (" .. op .. "):\n" .. log)
-        if op == "DEL" then in_set[fd], out[fd] = nil, true end
+        assert.equal("0", result, "epoll_ctl " .. op .. " of fd " .. fd .. " failed:\n" .. log)
+        if op == "ADD" then
+          assert.is_nil(in_set[fd], "fd " .. fd .. " added twice:\n" .. log)
+          if out[fd] then trips = trips + 1 end
+          in_set[fd], adds = true, adds + 1
+        else
+          assert.is_true(in_set[fd], "fd " .. fd .. " changed out of the set (" .. op .. "):\n" .. log)
+          if op == "DEL" then in_set[fd], out[fd] = nil, true end
+        end
       end
     end
     assert.is_true(adds >= 2, "no connection went through the set:\n" .. log)
     assert.equal(0, trips, "a connection left the set and came back:\n" .. log)
-    assert.is_nil(log:find("= %-1 E"), "an epoll_ctl failed:\n" .. log)
   end)
 end)
