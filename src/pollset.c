@@ -44,29 +44,8 @@ static void pollset_change(pollset *ps, uintptr_t ident, short filter, unsigned 
 
 void pollset_init(pollset *ps) {
   ps->fd = ps->timer_fd = ps->wake_fd = -1;
-  ps->n_later = ps->got_n = 0;
+  ps->got_n = 0;
 }
-
-#if defined(POLLSET_EPOLL)
-/* Takes out the sockets whose removal waited (pollset_watch): one that libcurl closed since is
- * out already (EBADF, ENOENT). */
-static void pollset_settle(pollset *ps) {
-  while (ps->n_later > 0) epoll_ctl(ps->fd, EPOLL_CTL_DEL, ps->later[--ps->n_later], NULL);
-}
-
-/* 1 when fd waited for its removal, which happens now: libcurl no longer watches it (an idle
- * kept-alive socket the server closed, say), and it must not keep the set readable. */
-static int pollset_drop_later(pollset *ps, int fd) {
-  int i;
-  for (i = 0; i < ps->n_later; i++)
-    if (ps->later[i] == fd) {
-      ps->later[i] = ps->later[--ps->n_later];
-      epoll_ctl(ps->fd, EPOLL_CTL_DEL, fd, NULL);
-      return 1;
-    }
-  return 0;
-}
-#endif
 
 int pollset_wait(pollset *ps, int ms) {
 #if defined(POLLSET_EPOLL)
@@ -89,7 +68,7 @@ void pollset_close(pollset *ps) {
   if (ps->timer_fd >= 0) close(ps->timer_fd);
   if (ps->fd >= 0) close(ps->fd);
   ps->timer_fd = ps->fd = -1;
-  ps->n_later = ps->got_n = 0;
+  ps->got_n = 0;
 }
 
 int pollset_open(pollset *ps) {
@@ -120,21 +99,12 @@ int pollset_open(pollset *ps) {
 void pollset_watch(pollset *ps, curl_socket_t fd, int what, int known) {
 #if defined(POLLSET_EPOLL)
   struct epoll_event ev;
-  int i;
   if (ps->fd < 0) return;
   if (what == CURL_POLL_REMOVE) {
-    if (ps->n_later == POLLSET_LATER) pollset_settle(ps);
-    ps->later[ps->n_later++] = fd;
+    /* The socket may be closed already, which removed it: ENOENT and EBADF are expected. */
+    epoll_ctl(ps->fd, EPOLL_CTL_DEL, fd, NULL);
     return;
   }
-  /* Back before its removal: changed in place (or added, if libcurl closed it meanwhile and
-   * this is a new socket with its number). */
-  for (i = 0; i < ps->n_later; i++)
-    if (ps->later[i] == fd) {
-      ps->later[i] = ps->later[--ps->n_later];
-      known = 1;
-      break;
-    }
   ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
   ev.data.fd = fd;
   /* A descriptor closed and reused behind libcurl's back would be unknown to the set, and one
@@ -217,7 +187,7 @@ int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits, int max) {
       }
       continue;
     }
-    if (fd == ps->wake_fd || pollset_drop_later(ps, fd)) continue; /* the engine's reap drains the wake pair */
+    if (fd == ps->wake_fd) continue; /* the engine's reap drains it */
     fds[k] = fd;
     bits[k] = (evs[i].events & (EPOLLIN | EPOLLHUP) ? CURL_CSELECT_IN : 0) |
               (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) | (evs[i].events & EPOLLERR ? CURL_CSELECT_ERR : 0);

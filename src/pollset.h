@@ -13,16 +13,10 @@ HIDDEN_BEGIN
 
 /* Sockets handed to libcurl per step; more stay ready for the next one. */
 #define POLLSET_BATCH 64
-/* Sockets whose removal from the set may wait for the next look at it. */
-#define POLLSET_LATER 16
 
 typedef struct pollset {
   int fd, timer_fd; /* the set and its timer; -1 when there is none */
   int wake_fd;      /* the wake descriptor's read end, once added (-1: none) */
-  /* Linux: libcurl takes a kept-alive socket out at the end of a request and puts it back at
-   * the start of the next: its removal waits until it is ready again unwatched (or the list is
-   * full), so that a return before then is one change, not two. */
-  int later[POLLSET_LATER], n_later;
   /* Linux: what pollset_wait saw (got_n events, got_fd and got_bits), for the next
    * pollset_ready to hand out instead of asking again. */
   int got_n, got_fd[POLLSET_BATCH];
