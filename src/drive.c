@@ -113,9 +113,17 @@ static CURLMcode drive_run(engine *e, lua_Number budget, int look) {
   return mc;
 }
 
-static int drive_fail(lua_State *L, const engine *e, CURLMcode mc) {
-  return luaL_error(L, "%s: %s", e->fd_mode ? "curl_multi_socket_action" : "curl_multi_perform",
+/* A failed libcurl call, as an error: the call is named by what the engine ran (0: its poll). */
+static int drive_fail(lua_State *L, const engine *e, CURLMcode mc, int ran) {
+  return luaL_error(L, "%s: %s",
+                    !ran ? "curl_multi_poll" : e->fd_mode ? "curl_multi_socket_action" : "curl_multi_perform",
                     curl_multi_strerror(mc));
+}
+
+/* Refuses perform, poll and wait on an engine a host event loop drives. */
+static engine *drive_stepped(lua_State *L, engine *e) {
+  if (e->socket_mode) luaL_error(L, "engine is driven by a host event loop (socket mode)");
+  return e;
 }
 
 /* engine:perform([done[, budget]]) --> transfers still running, number finished now.
@@ -124,10 +132,9 @@ static int drive_fail(lua_State *L, const engine *e, CURLMcode mc) {
  * and a download that would write more pauses until the next perform, where paused downloads
  * go on first. Without one it runs all that is ready. */
 static int drive_perform(lua_State *L) {
-  engine *e = engine_check(L, 1);
+  engine *e = drive_stepped(L, engine_check(L, 1));
   CURLMcode mc;
-  if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
-  if ((mc = drive_run(e, luaL_optnumber(L, 3, 0), 1)) != CURLM_OK) return drive_fail(L, e, mc);
+  if ((mc = drive_run(e, luaL_optnumber(L, 3, 0), 1)) != CURLM_OK) return drive_fail(L, e, mc, 1);
   return engine_collect(L, e, lua_istable(L, 2) ? 2 : 0);
 }
 
@@ -234,29 +241,26 @@ static CURLMcode drive_sleep(engine *e, lua_Number ms, int *ready) {
 
 /* engine:poll(ms) --> what woke it: drive_sleep. */
 static int drive_poll(lua_State *L) {
-  engine *e = engine_check(L, 1);
+  engine *e = drive_stepped(L, engine_check(L, 1));
   int ready = 0;
   CURLMcode mc;
-  if (e->socket_mode) return luaL_error(L, "engine is driven by a host event loop (socket mode)");
-  if ((mc = drive_sleep(e, luaL_checknumber(L, 2), &ready)) != CURLM_OK)
-    return luaL_error(L, "curl_multi_poll: %s", curl_multi_strerror(mc));
+  if ((mc = drive_sleep(e, luaL_checknumber(L, 2), &ready)) != CURLM_OK) return drive_fail(L, e, mc, 0);
   lua_pushinteger(L, ready);
   return 1;
 }
 
 void drive_wait(lua_State *L, engine_item *it) {
-  engine *e = it->engine;
+  engine *e = drive_stepped(L, it->engine);
   int top = lua_gettop(L), ready, look = 0;
   CURLMcode mc;
-  if (e->socket_mode) luaL_error(L, "engine is driven by a host event loop (socket mode)");
   /* The first run starts the transfer (libcurl's timer); what was ready before waits for the
    * next, after a sleep that then returns at once: one look at the set fewer a request. */
   for (;; look = 1) {
-    if ((mc = drive_run(e, 0, look)) != CURLM_OK) drive_fail(L, e, mc);
+    if ((mc = drive_run(e, 0, look)) != CURLM_OK) drive_fail(L, e, mc, 1);
     engine_collect(L, e, 0);
     lua_settop(L, top);
     if (it->state == ENGINE_DONE) return;
-    if ((mc = drive_sleep(e, 1000, &ready)) != CURLM_OK) luaL_error(L, "curl_multi_poll: %s", curl_multi_strerror(mc));
+    if ((mc = drive_sleep(e, 1000, &ready)) != CURLM_OK) drive_fail(L, e, mc, 0);
   }
 }
 

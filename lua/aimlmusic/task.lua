@@ -446,10 +446,6 @@ end
 --- Waits until the transfer is done; on_progress(bytes, total) is called as bytes arrive.
 --- outside: the caller knows it runs outside any task (M.enter returned nil).
 function M.await(t, on_progress, outside)
-  -- The usual blocking call: no task, no loop of the host's, nothing else to drive.
-  if outside and not on_progress and pending == 0 and heap_n == 0 and not foreign and not driver then
-    return t:wait()
-  end
   local task = not outside and M.current()
   local seen = -1
   local report = on_progress and function() -- made only for a caller that watches
