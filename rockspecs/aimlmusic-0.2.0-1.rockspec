@@ -53,6 +53,7 @@ build = {
     ["aimlmusic.cli.commands"] = "lua/aimlmusic/cli/commands.lua",
     ["aimlmusic.cli.completion"] = "lua/aimlmusic/cli/completion.lua",
     ["aimlmusic.cli.help"] = "lua/aimlmusic/cli/help.lua",
+    ["aimlmusic.cli.launch"] = "lua/aimlmusic/cli/launch.lua",
     ["aimlmusic.cli.output"] = "lua/aimlmusic/cli/output.lua",
     ["aimlmusic.uv"] = "lua/aimlmusic/uv.lua",
     ["aimlmusic.cqueues"] = "lua/aimlmusic/cqueues.lua",

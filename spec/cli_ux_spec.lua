@@ -546,7 +546,8 @@ describe("the aimlmusic command for a shell user", function()
 
   describe("bin/aimlmusic", function()
     -- #posix: needs the host's Lua interpreters and a core built for one of them
-    it("runs under a Lua with no core built for it, through one that has one, or says to run make #posix", function()
+    it("and bin/aimlmusic-mock run under a Lua with no core for it, through one that has one, or say to run make #posix",
+      function()
       local other
       for _, lua in ipairs({ "luajit", "lua5.4", "lua5.1", "lua5.3", "lua5.2" }) do
         if lua ~= LUA and execute("command -v " .. lua .. " >/dev/null 2>&1") then
@@ -564,8 +565,9 @@ describe("the aimlmusic command for a shell user", function()
       local clean = "env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH"
         .. " -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3"
         .. " -u LUA_PATH_5_2 -u LUA_CPATH_5_2 -u LUA_INIT "
-      local function launch(args)
-        execute("cd " .. q(case) .. " && " .. clean .. other .. " co/bin/aimlmusic " .. args .. " >o 2>e; echo $? >rc")
+      local function launch(args, command)
+        execute("cd " .. q(case) .. " && " .. clean .. other .. " co/bin/" .. (command or "aimlmusic") .. " " .. args
+          .. " >o 2>e; echo $? >rc")
         return tonumber(read_file(case .. "/rc"):match("%d+")), read_file(case .. "/o"), read_file(case .. "/e")
       end
       local code, out, err = launch("--version")
@@ -575,14 +577,24 @@ describe("the aimlmusic command for a shell user", function()
       assert.equal("", out)
       assert.equal(2, code, err) -- the exit code comes through
       assert.matches("did you mean generate", err)
+      code, out, err = launch("--help", "aimlmusic-mock")
+      assert.equal(0, code, err)
+      assert.matches("^usage: aimlmusic%-mock", out)
+      code, out, err = launch("--bogus", "aimlmusic-mock")
+      assert.equal(2, code, err)
+      assert.equal("", out)
+      assert.matches("unknown option %-%-bogus", err)
 
       -- No core built at all: one line that says what to do.
       assert.is_true(execute("rm -r " .. q(co .. "/build")))
-      code, out, err = launch("--version")
-      assert.equal(1, code)
-      assert.equal("", out)
-      assert.equal(1, select(2, err:gsub("\n", "")), err)
-      assert.matches("no aimlmusic.core built for " .. other:gsub("%p", "%%%0") .. ": run make", err)
+      for _, command in ipairs({ "aimlmusic", "aimlmusic-mock" }) do
+        code, out, err = launch("--version", command)
+        assert.equal(1, code)
+        assert.equal("", out)
+        assert.equal(1, select(2, err:gsub("\n", "")), err)
+        assert.matches("^" .. command:gsub("%p", "%%%0") .. ": no aimlmusic.core built for " .. other:gsub("%p", "%%%0")
+          .. ": run make", err)
+      end
     end)
   end)
 end)
