@@ -338,7 +338,7 @@ local DRIVEN = "aimlmusic: tasks are driven by the attached event loop (aimlmusi
 --- Runs what is ready; waits up to timeout_ms (0: not at all) in the kernel when nothing is.
 --- The work of one step keeps to budget_ms (default 0.3): libcurl gets half of it (ready
 --- sockets wait, a download pauses), tasks the rest (one at least, unless libcurl, with
---- transfers in flight, took it all: then at the next step); what is left goes on at the next
+--- transfers in flight, took its half: then at the next step); what is left goes on at the next
 --- step, so a frame is never held up by a crowd of transfers or tasks. Returns the number of
 --- tasks still pending, and of cancelled downloads whose partial file a worker still removes.
 function M.step(timeout_ms, budget_ms)
@@ -357,12 +357,12 @@ function M.step(timeout_ms, budget_ms)
     stop_at = start + budget -- the wait is not work: the budget starts again after it
     collect(budget / 2)
   end
-  -- libcurl, with transfers in flight, took its whole share and no task fits in what is left:
-  -- the tasks wait for the next step, unless they waited last time. With nothing in flight a
-  -- step runs one task at least, however slow the machine.
-  local t = now()
-  deferred = not deferred and #ready > 0 and t - start >= budget / 2 and t + resume_cost >= stop_at
-    and engine:count() > 0
+  -- libcurl, with transfers in flight, took its whole share: the tasks wait for the next step,
+  -- unless they waited last time. A resume's cost is not known before it runs (one that starts
+  -- a download, or meets the collector, takes several times the usual), so the first one of a
+  -- step is not put after a full share of libcurl's. With nothing in flight a step runs one
+  -- task at least, however slow the machine.
+  deferred = not deferred and #ready > 0 and now() - start >= budget / 2 and engine:count() > 0
   if not deferred then run_ready(stop_at) end
   if poll_fd then arm() end
   return pending + n_cleaning
