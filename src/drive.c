@@ -116,7 +116,8 @@ static CURLMcode drive_run(engine *e, lua_Number budget, int look) {
 /* A failed libcurl call, as an error: the call is named by what the engine ran (0: its poll). */
 static int drive_fail(lua_State *L, const engine *e, CURLMcode mc, int ran) {
   return luaL_error(L, "%s: %s",
-                    !ran ? "curl_multi_poll" : e->fd_mode ? "curl_multi_socket_action" : "curl_multi_perform",
+                    !ran ? "curl_multi_poll" : e->fd_mode ? "curl_multi_socket_action"
+                                                          : "curl_multi_perform",
                     curl_multi_strerror(mc));
 }
 
