@@ -19,22 +19,23 @@
 
 #define SESSION_USER_AGENT "aimlmusic" /* for a direct caller of core.session: Lua sends its version */
 #define SESSION_DOWNLOAD_BUFFER (96L * 1024)
-#define SUBMIT_PATH "/v2/generate/audio"
-#define STATUS_QUERY "/v2/generate/audio?generation_id="
+#define SUBMIT_PATH "/v2/generate/audio" /* a status request adds ?generation_id=ID */
 
-static void session_release(session *s) {
+/* Zeroes a string holding the key before it is freed, through a volatile pointer: a memset
+ * right before free may be optimised away. */
+static void wipe(char *s) {
+  volatile char *p = s;
+  while (*p) *p++ = 0;
+}
+
+/* Drops a reference (the Lua object's, or a transfer's: its release). */
+static void session_release(void *owner) {
+  session *s = (session *)owner;
   if (--s->refs > 0) return;
-  if (s->key) {
-    /* The key does not linger in freed memory. */
-    volatile char *p = s->key;
-    while (*p) *p++ = 0;
-    free(s->key);
-  }
+  if (s->key) wipe(s->key);
   /* api_headers holds the key too, inside "Authorization: Bearer ...". */
-  for (struct curl_slist *h = s->api_headers; h; h = h->next) {
-    volatile char *p = h->data;
-    while (*p) *p++ = 0;
-  }
+  for (struct curl_slist *h = s->api_headers; h; h = h->next) wipe(h->data);
+  free(s->key);
   free(s->base_url);
   free(s->submit_url);
   free(s->ca_file);
@@ -44,11 +45,6 @@ static void session_release(session *s) {
   curl_slist_free_all(s->api_headers);
   curl_slist_free_all(s->cdn_headers);
   free(s);
-}
-
-/* What a transfer calls to drop its reference. */
-static void session_release_owner(void *owner) {
-  session_release((session *)owner);
 }
 
 static session *session_check(lua_State *L, int idx) {
@@ -81,6 +77,11 @@ static int has_control(const char *s, size_t n) {
     if (c < 0x20 || c == 0x7f) return 1;
   }
   return 0;
+}
+
+/* 1 when s (n bytes) starts with http:// or https:// and has more after it. */
+static int is_http(const char *s, size_t n) {
+  return (n > 7 && strncmp(s, "http://", 7) == 0) || (n > 8 && strncmp(s, "https://", 8) == 0);
 }
 
 static char *dup_string(const char *s, size_t n) {
@@ -175,7 +176,7 @@ static int l_session(lua_State *L) {
   session **ps, *s;
   size_t klen = 0, ulen = 0;
   const char *key = NULL, *url;
-  struct curl_slist *h;
+  char why[URL_WHY_SIZE];
   int allow_http;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
@@ -190,15 +191,10 @@ static int l_session(lua_State *L) {
   url = lua_tolstring(L, -1, &ulen);
   if (has_control(url, ulen) || memchr(url, ' ', ulen) || memchr(url, '?', ulen) || memchr(url, '#', ulen))
     return error_fail(L, "config", "base_url contains a space, a control character, '?' or '#'");
-  if (!(ulen > 7 && strncmp(url, "http://", 7) == 0) && !(ulen > 8 && strncmp(url, "https://", 8) == 0))
-    return error_fail(L, "config", "base_url must start with https:// or http://");
-  {
-    char why[URL_WHY_SIZE];
-    lua_getfield(L, 1, "allow_http");
-    allow_http = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (!url_allowed(url, allow_http, NULL, why)) return error_fail(L, "config", "base_url: %s", why);
-  }
+  if (!is_http(url, ulen)) return error_fail(L, "config", "base_url must start with https:// or http://");
+  lua_getfield(L, 1, "allow_http"); /* left on the stack, as api_key and base_url are */
+  allow_http = lua_toboolean(L, -1);
+  if (!url_allowed(url, allow_http, NULL, why)) return error_fail(L, "config", "base_url: %s", why);
   while (ulen > 0 && url[ulen - 1] == '/') ulen--;
 
   ps = (session **)class_new(L, SESSION_MT, sizeof(session *));
@@ -206,12 +202,11 @@ static int l_session(lua_State *L) {
   if (s == NULL) return luaL_error(L, "out of memory");
   *ps = s;
   s->refs = 1;
-  s->tls_verify = 1;
-  if (lua_getfield(L, 1, "tls_verify") == LUA_TBOOLEAN) s->tls_verify = lua_toboolean(L, -1);
+  lua_getfield(L, 1, "tls_verify");
+  s->tls_verify = !lua_isboolean(L, -1) || lua_toboolean(L, -1); /* on unless false */
   lua_pop(L, 1);
   if (!opt_string(L, 1, "ca_file", &s->ca_file) || !opt_string(L, 1, "ca_path", &s->ca_path) ||
-      !opt_string(L, 1, "proxy", &s->proxy) ||
-      !opt_string(L, 1, "user_agent", &s->user_agent))
+      !opt_string(L, 1, "proxy", &s->proxy) || !opt_string(L, 1, "user_agent", &s->user_agent))
     return 2;
   if (s->user_agent == NULL) s->user_agent = dup_string(SESSION_USER_AGENT, sizeof SESSION_USER_AGENT - 1);
   if (s->user_agent == NULL) return luaL_error(L, "out of memory");
@@ -222,26 +217,23 @@ static int l_session(lua_State *L) {
   s->max_bytes = (curl_off_t)opt_number(L, 1, "max_bytes", 512.0 * 1024 * 1024, 1, 9007199254740992.0);
   s->allow_http = allow_http;
   s->base_url = dup_string(url, ulen);
-  s->api_loopback = s->base_url && url_is_loopback(s->base_url); /* once: every API request asks */
   s->submit_url = (char *)malloc(ulen + sizeof SUBMIT_PATH);
   if (!s->base_url || !s->submit_url) return luaL_error(L, "out of memory");
-  memcpy(s->submit_url, url, ulen);
-  memcpy(s->submit_url + ulen, SUBMIT_PATH, sizeof SUBMIT_PATH);
+  snprintf(s->submit_url, ulen + sizeof SUBMIT_PATH, "%s%s", s->base_url, SUBMIT_PATH);
+  s->api_loopback = url_is_loopback(s->base_url); /* once: every API request asks */
   if (key) {
-    char *line;
+    size_t size = klen + sizeof "Authorization: Bearer ";
+    char *line = (char *)malloc(size);
     s->key = dup_string(key, klen);
-    line = (char *)malloc(klen + sizeof "Authorization: Bearer ");
     if (!s->key || !line) {
       free(line); /* luaL_error does not return: nothing else would */
       return luaL_error(L, "out of memory");
     }
-    memcpy(line, "Authorization: Bearer ", sizeof "Authorization: Bearer " - 1);
-    memcpy(line + sizeof "Authorization: Bearer " - 1, key, klen + 1);
-    h = curl_slist_append(NULL, line);
-    memset(line, 0, klen + sizeof "Authorization: Bearer ");
+    snprintf(line, size, "Authorization: Bearer %s", key);
+    s->api_headers = curl_slist_append(NULL, line);
+    wipe(line);
     free(line);
-    if (h == NULL) return luaL_error(L, "out of memory");
-    s->api_headers = h;
+    if (s->api_headers == NULL) return luaL_error(L, "out of memory");
   }
   s->api_headers = curl_slist_append(s->api_headers, "Content-Type: application/json");
   s->api_headers = curl_slist_append(s->api_headers, "Accept: application/json");
@@ -255,8 +247,9 @@ static int l_session(lua_State *L) {
 
 /* A transfer for this session, set up with what every request shares. An API request takes a
  * handle the session's last request of its kind gave back, when the pool has one, configured
- * as below: only the URL and the timeout are set again (a download always starts reset). */
-static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, const char *url) {
+ * as below: only the URL and the timeout are set again (a download always starts reset).
+ * ms: the request's own timeout (a download's: without a new byte), or 0 for the session's. */
+static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, const char *url, long ms) {
   engine *e = engine_get(L);
   unsigned long tag = 0;
   int warm = 0;
@@ -269,16 +262,15 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   t = transfer_new(L, e, kind, tag, &warm);
   easy = t->item.easy;
   t->owner = s;
-  t->release = session_release_owner;
+  t->release = session_release;
   t->key = s->key;
   t->proxy = s->proxy;
   s->refs++;
+  if (ms <= 0) ms = s->timeout_ms;
   /* A warm submit handle has this session's submit URL already. */
   if (!warm || kind != TRANSFER_SUBMIT) curl_easy_setopt(easy, CURLOPT_URL, url);
-  if (warm) {
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
-    return t;
-  }
+  if (kind != TRANSFER_DOWNLOAD) curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ms);
+  if (warm) return t;
   curl_easy_setopt(easy, CURLOPT_USERAGENT, s->user_agent);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
   if (s->ca_file) curl_easy_setopt(easy, CURLOPT_CAINFO, s->ca_file);
@@ -305,13 +297,12 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
     curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, s->low_speed_time);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     t->allow_http = s->allow_http;
-    t->stall_ms = s->timeout_ms;
+    t->stall_ms = ms;
     t->max_bytes = s->max_bytes;
     /* Large reads: a sixteenth of the wake-ups and write calls of the 16 KiB default. */
     curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, SESSION_DOWNLOAD_BUFFER);
   } else {
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, s->api_headers);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, s->timeout_ms);
   }
   /* Wait for a connection being made to the same host, to share it where it multiplexes,
    * rather than open another: a hundred jobs go over one connection. A submit too: its guard
@@ -347,8 +338,7 @@ static int session_submit(lua_State *L) {
   long ms = request_timeout_ms(L, 3);
   transfer *t;
   if (!s->key) return no_key(L);
-  t = session_transfer(L, s, TRANSFER_SUBMIT, s->submit_url);
-  if (ms > 0) curl_easy_setopt(t->item.easy, CURLOPT_TIMEOUT_MS, ms);
+  t = session_transfer(L, s, TRANSFER_SUBMIT, s->submit_url, ms);
   /* On a reused connection the server closed, libcurl silently sends the request again (up to
    * five times): for a submit that would be a second paid job. The guard refuses any second
    * send, and its count says whether the request went out. */
@@ -384,17 +374,14 @@ static int session_status(lua_State *L) {
   const char *id = luaL_checklstring(L, 2, &n);
   long ms = request_timeout_ms(L, 3);
   luaL_Buffer b;
-  transfer *t;
   if (n == 0) return luaL_argerror(L, 2, "empty generation id");
   if (!s->key) return no_key(L);
   luaL_buffinit(L, &b);
-  luaL_addstring(&b, s->base_url);
-  luaL_addstring(&b, STATUS_QUERY);
+  luaL_addstring(&b, s->submit_url);
+  luaL_addstring(&b, "?generation_id=");
   add_encoded(&b, id, n);
   luaL_pushresult(&b);
-  t = session_transfer(L, s, TRANSFER_STATUS, lua_tostring(L, -1));
-  if (ms > 0) curl_easy_setopt(t->item.easy, CURLOPT_TIMEOUT_MS, ms);
-  return start_or_fail(L, t);
+  return start_or_fail(L, session_transfer(L, s, TRANSFER_STATUS, lua_tostring(L, -1), ms));
 }
 
 /* session:download(url, target, overwrite[, previous[, size[, timeout[, limit[, journal, id]]]]])
@@ -422,10 +409,7 @@ static int session_download(lua_State *L) {
   platform_info info;
   transfer *t, *prev;
   char why[URL_WHY_SIZE];
-  if (has_control(url, ulen) || !((ulen > 7 && strncmp(url, "http://", 7) == 0) ||
-                                  (ulen > 8 && strncmp(url, "https://", 8) == 0))) {
-    return error_fail(L, "config", "the audio URL is not an http(s) URL");
-  }
+  if (has_control(url, ulen) || !is_http(url, ulen)) return error_fail(L, "config", "the audio URL is not an http(s) URL");
   if (!url_allowed(url, s->allow_http, NULL, why)) return error_fail(L, "config", "the audio URL: %s", why);
   if (tlen == 0 || memchr(target, '\0', tlen)) {
     /* Never cut at the NUL: the file would land at another path than the one asked. */
@@ -439,9 +423,8 @@ static int session_download(lua_State *L) {
     return 2;
   }
   prev = lua_isnoneornil(L, 5) ? NULL : transfer_check(L, 5);
-  t = session_transfer(L, s, TRANSFER_DOWNLOAD, url);
+  t = session_transfer(L, s, TRANSFER_DOWNLOAD, url, ms);
   t->overwrite = overwrite;
-  if (ms > 0) t->stall_ms = ms;
   if (size >= 1 && size <= 9007199254740992.0) t->expected = (curl_off_t)size;
   t->target_path = dup_string(target, tlen);
   if (t->target_path == NULL) return luaL_error(L, "out of memory");
@@ -467,15 +450,9 @@ static int session_download(lua_State *L) {
   return start_or_fail(L, t);
 }
 
-static int session_has_key(lua_State *L) {
-  lua_pushboolean(L, session_check(L, 1)->key != NULL);
-  return 1;
-}
-
 const luaL_Reg session_methods[] = {{"submit", session_submit},
                                     {"status", session_status},
                                     {"download", session_download},
-                                    {"has_key", session_has_key},
                                     {"close", session_close},
                                     {NULL, NULL}};
 const luaL_Reg session_functions[] = {{"session", l_session}, {NULL, NULL}};

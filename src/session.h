@@ -34,7 +34,7 @@ typedef struct session {
 /* __gc, __close and session:close(): drops the Lua object's reference; idempotent. */
 int session_close(lua_State *L);
 int session_tostring(lua_State *L);
-/* session:submit, :status, :download, :has_key, :close; core.session{...}. */
+/* session:submit, :status, :download, :close; core.session{...}. */
 extern const luaL_Reg session_methods[], session_functions[];
 
 HIDDEN_END
