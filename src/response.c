@@ -2,11 +2,10 @@
  * searched out of every string in it, once, before anything else sees it; a 2xx answer made a
  * job or a status table (the hot path, in C: its fields read in one walk over the text, the
  * response mapping of models.lua applied, raw decoded when first read unless the text may hold
- * the key);
- * anything else as a facts table (libcurl's code and words, redacted likewise, the status, an
- * error body) for lua/aimlmusic/response.lua to make the error of (policy, in Lua); core.answer,
- * the same from given pieces, for the fuzzer and tests. Must not know: transfers, files,
- * sessions or the engine, what an error's kind is or whether it may be retried. */
+ * the key); anything else as a facts table (libcurl's code and words, redacted likewise, the
+ * status, an error body) for lua/aimlmusic/response.lua to make the error of; core.answer, the
+ * same from given pieces. Must not know: transfers, files, sessions or the engine, what an
+ * error's kind is or whether it may be retried. */
 #include "response.h"
 
 #include <string.h>
@@ -18,10 +17,8 @@
 
 static const char *const request_names[] = {"submit", "status", "download", NULL};
 
-/* Decodes the body a server sent. Every string in it, keys and values at any depth, is
- * redacted here, once: what the decoder returns has JSON escapes resolved, so a key hidden as
- * \u0041... is caught too. Pushes the value and returns 1, or pushes the decoder's message and
- * returns 0. */
+/* Decodes the body a server sent, as json_decode, with every string in it (keys and values at
+ * any depth) redacted once: escapes resolved, so a key hidden as \u0041... is caught too. */
 static int decode_server_json(lua_State *L, const response_facts *f) {
   int ok = json_decode(L, f->body, f->body_len);
   /* A decoder's message is not a piece of the body: it is searched on its own. */
@@ -30,36 +27,26 @@ static int decode_server_json(lua_State *L, const response_facts *f) {
   return ok;
 }
 
+/* The name of a code lua/aimlmusic/response.lua or a caller may tell apart (err.code), or NULL. */
 static const char *curl_code_name(CURLcode c) {
-  switch (c) {
-    case CURLE_UNSUPPORTED_PROTOCOL: return "UNSUPPORTED_PROTOCOL";
-    case CURLE_URL_MALFORMAT: return "URL_MALFORMAT";
-    case CURLE_COULDNT_RESOLVE_PROXY: return "COULDNT_RESOLVE_PROXY";
-    case CURLE_COULDNT_RESOLVE_HOST: return "COULDNT_RESOLVE_HOST";
-    case CURLE_COULDNT_CONNECT: return "COULDNT_CONNECT";
-    case CURLE_PARTIAL_FILE: return "PARTIAL_FILE";
-    case CURLE_WRITE_ERROR: return "WRITE_ERROR";
-    case CURLE_OPERATION_TIMEDOUT: return "OPERATION_TIMEDOUT";
-    case CURLE_SSL_CONNECT_ERROR: return "SSL_CONNECT_ERROR";
-    case CURLE_TOO_MANY_REDIRECTS: return "TOO_MANY_REDIRECTS";
-    case CURLE_GOT_NOTHING: return "GOT_NOTHING";
-    case CURLE_SEND_ERROR: return "SEND_ERROR";
-    case CURLE_RECV_ERROR: return "RECV_ERROR";
-    case CURLE_PEER_FAILED_VERIFICATION: return "PEER_FAILED_VERIFICATION";
-    case CURLE_SSL_CACERT_BADFILE: return "SSL_CACERT_BADFILE";
-    case CURLE_SSL_CERTPROBLEM: return "SSL_CERTPROBLEM";
-    case CURLE_ABORTED_BY_CALLBACK: return "ABORTED_BY_CALLBACK";
-    case CURLE_HTTP2: return "HTTP2";
-    case CURLE_HTTP2_STREAM: return "HTTP2_STREAM";
-    case CURLE_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-    case CURLE_RANGE_ERROR: return "RANGE_ERROR";
-    case CURLE_FILESIZE_EXCEEDED: return "FILESIZE_EXCEEDED";
-    default: return NULL;
-  }
+#define C(name) \
+  { CURLE_##name, #name }
+  static const struct {
+    CURLcode code;
+    const char *name;
+  } names[] = {C(UNSUPPORTED_PROTOCOL), C(URL_MALFORMAT), C(COULDNT_RESOLVE_PROXY), C(COULDNT_RESOLVE_HOST),
+               C(COULDNT_CONNECT), C(PARTIAL_FILE), C(WRITE_ERROR), C(OPERATION_TIMEDOUT), C(SSL_CONNECT_ERROR),
+               C(TOO_MANY_REDIRECTS), C(GOT_NOTHING), C(SEND_ERROR), C(RECV_ERROR), C(PEER_FAILED_VERIFICATION),
+               C(SSL_CACERT_BADFILE), C(SSL_CERTPROBLEM), C(ABORTED_BY_CALLBACK), C(HTTP2), C(HTTP2_STREAM),
+               C(OUT_OF_MEMORY), C(RANGE_ERROR), C(FILESIZE_EXCEEDED)};
+#undef C
+  size_t i;
+  for (i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (names[i].code == c) return names[i].name;
+  return NULL;
 }
 
-/* Pushes the facts table of a request that did not end in a usable answer: the flags and counts
- * that are set, libcurl's code and words, the status, an error body. */
+/* The facts table of a request that did not end in a usable answer. */
 static void push_facts(lua_State *L, const response_facts *f) {
   static const char *const flags[] = {"cancelled", "create_failed", "body_overflow", "stalled", "expired",
                                       "no_location", "resend_refused"};
@@ -102,8 +89,6 @@ static void push_facts(lua_State *L, const response_facts *f) {
   error_setint(L, "sends", f->sends);
 }
 
-static void push_facts(lua_State *L, const response_facts *f);
-
 /* A 2xx answer that is not what the API promises: false and the facts, with the reason. */
 static int protocol_error(lua_State *L, const response_facts *f, const char *message) {
   lua_pushboolean(L, 0);
@@ -129,8 +114,7 @@ static const char *const fixed_paths[P_FIXED] = {
     "error.message"};
 
 /* Pushes the string or number at v and returns 1 when it has the type wanted (LUA_TNONE: either
- * one), else pushes nothing and returns 0. Whole numbers become integers (json_push_span); a
- * string has the key searched out of it unless the whole text is clean. */
+ * one), else returns 0. A string has the key searched out of it unless the whole text is clean. */
 static int push_field(lua_State *L, const response_facts *f, const json_span *v, int want, int clean) {
   int type = v->type == '"' ? LUA_TSTRING : v->type == '0' ? LUA_TNUMBER
                                                            : LUA_TNIL;
@@ -191,9 +175,8 @@ static void lazy_set(lua_State *L, int st, const char *text, size_t n) {
 }
 
 /* A 2xx answer from the API: true and a job (submit) or a status table (status). The fields come
- * from one walk over the text (json_pick), the whole answer (st.raw) from the decoder, when first
- * read if the text is clean of the key. map: the stack index of the model's response mapping,
- * flat (response.flat), or 0. */
+ * from one walk over the text (json_pick), st.raw from the decoder (when first read if the text
+ * is clean of the key). map: as response_push's. */
 static int api_success(lua_State *L, const response_facts *f, int map) {
   const char *paths[JSON_PICK_MAX], *status;
   json_span v[JSON_PICK_MAX];
@@ -282,8 +265,8 @@ int response_push(lua_State *L, const response_facts *f, int map) {
 }
 
 /* core.answer(kind, status, body[, map[, key]]) --> what transfer:finish(map) returns for that
- * answer from a client holding key (a download's bytes: {bytes = n}): for the fuzzer and tests,
- * through aimlmusic.response (map: flat, response.flat). kind: "submit", "status" or "download". */
+ * answer from a client holding key (a download's: {bytes = n}); kind: "submit", "status" or
+ * "download". */
 static int l_answer(lua_State *L) {
   response_facts f;
   size_t n;

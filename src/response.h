@@ -43,14 +43,13 @@ typedef struct {
   int resend_refused;
 } response_facts;
 
-/* Pushes true and the job (submit) or status table (status) of a 2xx API answer; or false and
- * the facts table of anything else (lua/aimlmusic/response.lua says what it means); returns 2.
- * For a download answered 2xx pushes nothing and returns 0 (the file is the caller's). map: the
- * stack index of the model's response mapping (models.lua's, flat: response.flat), or 0. */
+/* Pushes true and the job (submit) or status table (status) of a 2xx API answer, or false and
+ * the facts table of anything else (for lua/aimlmusic/response.lua), and returns 2; a download
+ * answered 2xx: nothing, 0 (the file is the caller's). map: the stack index of the model's
+ * response mapping, flat (response.flat), or 0. */
 int response_push(lua_State *L, const response_facts *f, int map);
 
-/* core.answer(kind, status, body[, map[, key]]): the same from given pieces, for the fuzzer and
- * tests. */
+/* core.answer(kind, status, body[, map[, key]]): the same from given pieces, for the fuzzer. */
 extern const luaL_Reg response_functions[];
 
 HIDDEN_END
