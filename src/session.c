@@ -6,7 +6,6 @@
  * target (commit.c). */
 #include "session.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,43 +111,38 @@ static long opt_ms(lua_State *L, int t, const char *k, double dflt_s) {
   return (long)(opt_number(L, t, k, dflt_s, 0.001, OPT_MAX_SECONDS) * 1000.0 + 0.5);
 }
 
-/* Copies the string option k into *out; 0 with nil, err pushed when it is not a clean string. */
+/* The option functions below return 0, or 2 with nil, err pushed (error_fail's). */
+
+/* Copies the string option k into *out, when it is a clean string. */
 static int opt_string(lua_State *L, int t, const char *k, char **out) {
   size_t n;
   const char *v;
   int type = lua_getfield(L, t, k);
   if (type == LUA_TNIL) {
     lua_pop(L, 1);
-    return 1;
+    return 0;
   }
   v = lua_tolstring(L, -1, &n);
-  if (type == LUA_TSTRING && memchr(v, '\0', n)) {
-    /* A path or URL cut at the NUL would name something else. */
-    error_fail(L, "config", "option %s holds a NUL byte", k);
-    return 0;
-  }
-  if (type != LUA_TSTRING || n == 0 || has_control(v, n)) {
-    error_fail(L, "config", "option %s must be a non-empty string without control characters", k);
-    return 0;
-  }
+  /* A path or URL cut at the NUL would name something else. */
+  if (type == LUA_TSTRING && memchr(v, '\0', n))
+    return error_fail(L, "config", "option %s holds a NUL byte", k);
+  if (type != LUA_TSTRING || n == 0 || has_control(v, n))
+    return error_fail(L, "config", "option %s must be a non-empty string without control characters", k);
   *out = dup_string(v, n);
   lua_pop(L, 1);
   if (*out == NULL) luaL_error(L, "out of memory");
-  return 1;
+  return 0;
 }
 
 /* Appends the strings of the list option k (extra "Name: value" lines, checked by the Lua
- * layer) to *list; 0 with nil, err pushed when one is not a clean header line. */
+ * layer) to *list, when each is a clean header line. */
 static int opt_header_lines(lua_State *L, int t, const char *k, struct curl_slist **list) {
   int i, n;
   if (lua_getfield(L, t, k) == LUA_TNIL) {
     lua_pop(L, 1);
-    return 1;
-  }
-  if (!lua_istable(L, -1)) {
-    error_fail(L, "config", "option %s must be a list of header lines", k);
     return 0;
   }
+  if (!lua_istable(L, -1)) return error_fail(L, "config", "option %s must be a list of header lines", k);
   n = (int)lua_rawlen(L, -1);
   for (i = 1; i <= n; i++) {
     size_t len;
@@ -157,17 +151,16 @@ static int opt_header_lines(lua_State *L, int t, const char *k, struct curl_slis
     lua_rawgeti(L, -1, i);
     line = lua_tolstring(L, -1, &len);
     colon = line ? (const char *)memchr(line, ':', len) : NULL;
-    if (lua_type(L, -1) != LUA_TSTRING || colon == NULL || colon == line || has_control(line, len)) {
-      error_fail(L, "config", "option %s: header line %d is not \"Name: value\" without control characters", k, i);
-      return 0;
-    }
+    if (lua_type(L, -1) != LUA_TSTRING || colon == NULL || colon == line || has_control(line, len))
+      return error_fail(L, "config",
+                        "option %s: header line %d is not \"Name: value\" without control characters", k, i);
     h = curl_slist_append(*list, line);
     if (h == NULL) luaL_error(L, "out of memory");
     *list = h;
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
-  return 1;
+  return 0;
 }
 
 /* core.session{api_key=, base_url=, timeout=, connect_timeout=, user_agent=, headers=, ...}
@@ -205,8 +198,8 @@ static int l_session(lua_State *L) {
   lua_getfield(L, 1, "tls_verify");
   s->tls_verify = !lua_isboolean(L, -1) || lua_toboolean(L, -1); /* on unless false */
   lua_pop(L, 1);
-  if (!opt_string(L, 1, "ca_file", &s->ca_file) || !opt_string(L, 1, "ca_path", &s->ca_path) ||
-      !opt_string(L, 1, "proxy", &s->proxy) || !opt_string(L, 1, "user_agent", &s->user_agent))
+  if (opt_string(L, 1, "ca_file", &s->ca_file) || opt_string(L, 1, "ca_path", &s->ca_path) ||
+      opt_string(L, 1, "proxy", &s->proxy) || opt_string(L, 1, "user_agent", &s->user_agent))
     return 2;
   if (s->user_agent == NULL) s->user_agent = dup_string(SESSION_USER_AGENT, sizeof SESSION_USER_AGENT - 1);
   if (s->user_agent == NULL) return luaL_error(L, "out of memory");
@@ -239,7 +232,7 @@ static int l_session(lua_State *L) {
   s->api_headers = curl_slist_append(s->api_headers, "Accept: application/json");
   s->api_headers = curl_slist_append(s->api_headers, "Expect:");
   /* The user's extra headers go to the API only: the CDN's list never has them. */
-  if (s->api_headers && !opt_header_lines(L, 1, "headers", &s->api_headers)) return 2;
+  if (s->api_headers && opt_header_lines(L, 1, "headers", &s->api_headers)) return 2;
   s->cdn_headers = curl_slist_append(NULL, "Accept: */*");
   if (!s->api_headers || !s->cdn_headers) return luaL_error(L, "out of memory");
   return 1;
@@ -409,7 +402,8 @@ static int session_download(lua_State *L) {
   platform_info info;
   transfer *t, *prev;
   char why[URL_WHY_SIZE];
-  if (has_control(url, ulen) || !is_http(url, ulen)) return error_fail(L, "config", "the audio URL is not an http(s) URL");
+  if (has_control(url, ulen) || !is_http(url, ulen))
+    return error_fail(L, "config", "the audio URL is not an http(s) URL");
   if (!url_allowed(url, s->allow_http, NULL, why)) return error_fail(L, "config", "the audio URL: %s", why);
   if (tlen == 0 || memchr(target, '\0', tlen)) {
     /* Never cut at the NUL: the file would land at another path than the one asked. */
