@@ -11,8 +11,7 @@
 
 /* core.isatty(fd) --> true when the descriptor (0, 1, 2) is a terminal. */
 static int host_isatty(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1);
-  lua_pushboolean(L, platform_isatty(fd));
+  lua_pushboolean(L, platform_isatty((int)luaL_checkinteger(L, 1)));
   return 1;
 }
 
@@ -23,16 +22,15 @@ static int host_stdio_lf(lua_State *L) {
   return 0;
 }
 
-/* core.sigint_catch(): from now on Ctrl-C increments a counter (read with sigint_count)
- * instead of ending the process, so a command can cancel cleanly and say what it left. A
- * blocking wait in the kernel returns early when the signal arrives. */
+/* core.sigint_catch(): from now on Ctrl-C increments a counter (core.sigint_count) instead of
+ * ending the process, so a command can cancel cleanly and say what it left. A blocking wait in
+ * the kernel returns early when the signal arrives. */
 static int host_sigint_catch(lua_State *L) {
   if (platform_sigint_catch() != 0) return error_fail_errno(L, "io", errno, "cannot catch Ctrl-C");
   lua_pushboolean(L, 1);
   return 1;
 }
 
-/* core.sigint_count() --> how many times Ctrl-C arrived since sigint_catch. */
 static int host_sigint_count(lua_State *L) {
   lua_pushinteger(L, platform_sigint_count());
   return 1;
@@ -45,16 +43,15 @@ static int host_mkdir_l(lua_State *L) {
   const char *path = luaL_checklstring(L, 1, &n);
   char why[PLATFORM_STRERROR_SIZE];
   if (memchr(path, '\0', n)) {
-    lua_pushnil(L);
     lua_pushliteral(L, "the directory's path holds a NUL byte");
-    return 2;
-  }
-  if (platform_mkdir(path) == 0 || errno == EEXIST) {
+  } else if (platform_mkdir(path) == 0 || errno == EEXIST) {
     lua_pushboolean(L, 1);
     return 1;
+  } else {
+    lua_pushfstring(L, "%s: %s", path, platform_strerror(errno, why, sizeof why));
   }
   lua_pushnil(L);
-  lua_pushfstring(L, "%s: %s", path, platform_strerror(errno, why, sizeof why));
+  lua_insert(L, -2);
   return 2;
 }
 
