@@ -1,16 +1,9 @@
 /* class: the one way a type's metatable is made (the auxiliar_newclass idea).
  * Owns: the named metatable with __name, __index (the methods table), __gc and, on Lua 5.4,
  * __close through one idempotent close function, and __tostring. Must not know: any type
- * that uses it.
- *
- *   static const luaL_Reg methods[] = {{"submit", session_submit}, {NULL, NULL}};
- *   class_define(L, SESSION_MT, methods, session_close, session_tostring);
- *   ...
- *   session *s = (session *)class_new(L, SESSION_MT, sizeof *s);    (pushes the userdata)
- *   session *s = (session *)class_check(L, 1, SESSION_MT);            (checks one)
- *
- * A type whose methods come from several files gets the others with class_add_methods,
- * called by the file that registers them all, so no lower file calls a higher one. */
+ * that uses it. A type whose methods come from several files gets the others with
+ * class_add_methods, called by the file that registers them all (core.c), so no lower file
+ * calls a higher one. */
 #ifndef AIMLMUSIC_CLASS_H
 #define AIMLMUSIC_CLASS_H
 

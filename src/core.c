@@ -9,24 +9,20 @@
 #include <curl/curl.h>
 #include <stdio.h>
 
-#include "compat.h"
 #include "class.h"
 #include "commit.h"
 #include "drive.h"
 #include "engine.h"
 #include "error.h"
 #include "host.h"
-#include "journal.h"
 #include "json.h"
 #include "output.h"
-#include "part.h"
 #include "response.h"
 #include "session.h"
 #include "trace.h"
 #include "transfer.h"
 #include "utf8.h"
 #include "work.h"
-#include "datauri.h"
 #include "platform.h"
 
 #if defined(_WIN32)

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <string.h>
 
 #include "class.h"
 #include "platform.h"
@@ -68,8 +67,8 @@ int error_fail_errno(lua_State *L, const char *kind, int err, const char *fmt, .
   va_start(ap, fmt);
   lua_pushvfstring(L, fmt, ap);
   va_end(ap);
-  lua_pushfstring(L, "%s: %s", lua_tostring(L, -1), platform_strerror(err, why, sizeof why));
-  lua_remove(L, -2);
+  lua_pushfstring(L, ": %s", platform_strerror(err, why, sizeof why));
+  lua_concat(L, 2);
   error_fail_top(L, kind);
   error_setstring(L, "code", error_errno_name(err));
   return 2;

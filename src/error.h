@@ -13,25 +13,14 @@ HIDDEN_BEGIN
 
 #define ERROR_MT "aimlmusic.error"
 
-/* Recoverable failures, in one line at the site (the luaL_fileresult idea):
+/* A recoverable failure in one line at the site (the luaL_fileresult idea): each pushes nil
+ * and a new error table, always in that order, and returns 2; further fields go on the error,
+ * which is on the top. fmt takes lua_pushfstring's conversions only: %s %d %f %p %c %%.
  *
- *   if (fd < 0) return error_fail_errno(L, "io", errno, "cannot open %s", path);
- *   if (!ok) return error_fail(L, "config", "base_url %s is refused: %s", url, why);
- *
- * Each pushes nil and then a new error table, and returns 2: always that order, so a C
- * function returns them as they are. Further fields go on the error, which is on the top:
- *
- *   error_fail(L, "io", "%s exists", path);
- *   error_setstring(L, "code", "EEXIST");
- *   return 2;
- *
- * fmt takes lua_pushfstring's conversions only: %s %d %f %p %c %%. */
+ *   if (!ok) return error_fail(L, "config", "base_url %s is refused: %s", url, why); */
 int error_fail(lua_State *L, const char *kind, const char *fmt, ...);
-/* As error_fail, with ": <strerror(err)>" after the message and code the errno name
- * ("ENOENT"; "EIO" for a value not listed). err is an errno value, passed in so that nothing
- * between the failure and this call can change it:
- *
- *   if (fsync(fd) != 0) return error_fail_errno(L, "io", errno, "journal %s", path); */
+/* As error_fail, with ": <strerror(err)>" after the message and code the errno name. err is
+ * passed in so that nothing between the failure and this call can change errno. */
 int error_fail_errno(lua_State *L, const char *kind, int err, const char *fmt, ...);
 /* Takes the message on the top of the stack (a string, consumed) as the error's message. */
 int error_fail_top(lua_State *L, const char *kind);

@@ -1,7 +1,7 @@
-/* handles: the easy handles an engine keeps for reuse. Owns: the handles given back, each
- * reset or, tagged, configured for the next request of its owner's kind (libcurl's own way of
- * reusing a handle), the tags, the share of TLS sessions and looked-up names, and whether libcurl has a default CA
- * bundle. Must not know: items, the multi handle, Lua, what a tag's owner configures. */
+/* handles: the easy handles an engine keeps for reuse. Owns: the handles given back, each reset
+ * or, tagged, configured for the next request of its owner's kind (libcurl's own way of reusing
+ * a handle), the tags, the share of TLS sessions and looked-up names, and whether libcurl has a
+ * default CA bundle. Must not know: items, the multi handle, Lua, what a tag's owner configures. */
 #include "handles.h"
 
 void handles_init(handles *h) {

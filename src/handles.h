@@ -16,8 +16,7 @@ typedef struct handles {
   int n;
   unsigned long tags;  /* the last tag handles_new_tag gave */
   CURLSH *share;       /* TLS sessions every handle shares, so a new connection resumes one */
-  int default_ca_file; /* libcurl has a default CA bundle (CURLINFO_CAINFO): then a default CA
-                        * directory only costs (see session.c) */
+  int default_ca_file; /* libcurl has a default CA bundle: a default CA directory only costs (session.c) */
 } handles;
 
 void handles_init(handles *h);
@@ -27,8 +26,8 @@ unsigned long handles_new_tag(handles *h);
  * only what changes from request to request needs setting), else a reset or new one (*warm =
  * 0); NULL when libcurl cannot make one. */
 CURL *handles_take(handles *h, unsigned long tag, int *warm);
-/* Keeps easy for reuse (reset unless tagged: its owner cleared its own pointers), or cleans
- * it up when there is no room. */
+/* Keeps easy for reuse (reset unless tagged: its owner cleared its own pointers), or cleans it
+ * up when there is no room. */
 void handles_give(handles *h, CURL *easy, unsigned long tag);
 /* Cleans up every handle kept and the share, after every handle that used it. */
 void handles_close(handles *h);
