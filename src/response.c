@@ -93,8 +93,7 @@ static void push_facts(lua_State *L, const response_facts *f) {
 static int protocol_error(lua_State *L, const response_facts *f, const char *message) {
   lua_pushboolean(L, 0);
   push_facts(L, f);
-  lua_pushstring(L, message);
-  lua_setfield(L, -2, "protocol");
+  error_setstring(L, "protocol", message);
   return 2;
 }
 
@@ -281,8 +280,7 @@ static int l_answer(lua_State *L) {
   if (response_push(L, &f, lua_istable(L, 4) ? 4 : 0) == 0) {
     lua_pushboolean(L, 1);
     lua_createtable(L, 0, 1);
-    lua_pushinteger(L, (lua_Integer)n);
-    lua_setfield(L, -2, "bytes");
+    error_setint(L, "bytes", (long long)n);
   }
   return 2;
 }

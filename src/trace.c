@@ -7,28 +7,19 @@
 
 #include <curl/curl.h>
 
+#include "error.h"
 #include "url.h"
 
-/* transfer:trace() --> {status?, redirects, host?, stalled} (status and host once known,
- * finished or not; host: of the URL it talks to now, or last did). */
 static int trace_l(lua_State *L) {
   transfer *t = transfer_check(L, 1);
   const char *url = transfer_url(t);
   char *host = url ? url_host(url) : NULL;
   long code = transfer_status(t);
   lua_createtable(L, 0, 4);
-  lua_pushinteger(L, t->redirects);
-  lua_setfield(L, -2, "redirects");
-  lua_pushboolean(L, t->stalled);
-  lua_setfield(L, -2, "stalled");
-  if (code > 0) {
-    lua_pushinteger(L, code);
-    lua_setfield(L, -2, "status");
-  }
-  if (host) {
-    lua_pushstring(L, host);
-    lua_setfield(L, -2, "host");
-  }
+  error_setint(L, "redirects", t->redirects);
+  error_setbool(L, "stalled", t->stalled);
+  if (code > 0) error_setint(L, "status", code);
+  error_setstring(L, "host", host); /* none when NULL */
   curl_free(host);
   return 1;
 }

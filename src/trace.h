@@ -7,7 +7,8 @@
 
 HIDDEN_BEGIN
 
-/* transfer:trace() --> {status?, redirects, host?, stalled}: facts for a log line. */
+/* transfer:trace() --> {status?, redirects, host?, stalled}: facts for a log line (status and
+ * host once known, finished or not; host: of the URL it talks to now, or last did). */
 extern const luaL_Reg trace_methods[];
 
 HIDDEN_END
