@@ -1,11 +1,9 @@
 /* core: aimlmusic.core, the module table. Owns: registering the pieces, each in its own file,
- * and the classes of the request path (engine, transfer, session): their files hand it
- * luaL_Reg lists and close/tostring functions and register nothing themselves. A type whose
- * methods come from several files (the transfer: its own, then commit.c's finish)
- * is composed here, the way luv.c adds the shared handle methods after a type's own, so no
- * lower file calls a higher one. The shared layer (error, json, validate, host, output)
- * registers its functions through its *_open; work.c registers the file work (core[name])
- * and starts it on the engine's pool. Must not know: what any piece does. Nothing calls core.c. */
+ * and the classes of the request path (engine, transfer, session), from the luaL_Reg lists and
+ * close/tostring functions their files hand it. A type whose methods come from several files
+ * (the transfer's, then commit.c's finish) is composed here, so no lower file calls a higher
+ * one. The shared layer and work.c register their functions through their *_open. Must not
+ * know: what any piece does. Nothing calls core.c. */
 #include <curl/curl.h>
 #include <stdio.h>
 

@@ -238,10 +238,9 @@ static int l_session(lua_State *L) {
   return 1;
 }
 
-/* A transfer for this session, set up with what every request shares. An API request takes a
- * handle the session's last request of its kind gave back, when the pool has one, configured
- * as below: only the URL and the timeout are set again (a download always starts reset).
- * ms: the request's own timeout (a download's: without a new byte), or 0 for the session's. */
+/* A transfer for this session, set up with what every request shares. An API request takes the
+ * handle its session's last one of its kind gave back, if kept: then only the URL and the
+ * timeout are set again. ms: the request's timeout (a download's: without a new byte). */
 static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, const char *url, long ms) {
   engine *e = engine_get(L);
   unsigned long tag = 0;
@@ -259,7 +258,6 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   t->key = s->key;
   t->proxy = s->proxy;
   s->refs++;
-  if (ms <= 0) ms = s->timeout_ms;
   /* A warm submit handle has this session's submit URL already. */
   if (!warm || kind != TRANSFER_SUBMIT) curl_easy_setopt(easy, CURLOPT_URL, url);
   if (kind != TRANSFER_DOWNLOAD) curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ms);
@@ -275,8 +273,6 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   else if (s->ca_file || t->item.engine->handles.default_ca_file) curl_easy_setopt(easy, CURLOPT_CAPATH, (char *)NULL);
   /* HTTP/2 where the server offers it in the TLS handshake (ALPN); plain http stays 1.1. */
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-  /* A loopback host is reached directly, whatever the proxy option or libcurl's *_proxy
-   * variables say: a proxy would reach its own loopback, and see an API request's key. */
   transfer_set_proxy(t, kind == TRANSFER_DOWNLOAD ? url_is_loopback(url) : s->api_loopback);
   if (!s->tls_verify) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -297,9 +293,8 @@ static transfer *session_transfer(lua_State *L, session *s, transfer_kind kind, 
   } else {
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, s->api_headers);
   }
-  /* Wait for a connection being made to the same host, to share it where it multiplexes,
-   * rather than open another: a hundred jobs go over one connection. A submit too: its guard
-   * holds on a shared connection as on a reused one. */
+  /* Wait for a connection being made to the same host, to multiplex over it rather than open
+   * another; a submit too: its guard holds on a shared connection as on a reused one. */
   curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
   return t;
 }
@@ -314,12 +309,11 @@ static int no_key(lua_State *L) {
   return error_fail(L, "config", "no API key: pass api_key to new() or set AIMLAPI_KEY");
 }
 
-/* The optional argument idx: seconds this request may take instead of the session's timeout
- * (for a download: may go without a new byte), as milliseconds; 0 when absent. */
-static long request_timeout_ms(lua_State *L, int idx) {
+/* The optional argument idx: seconds instead of the session's timeout, as milliseconds. */
+static long request_timeout_ms(lua_State *L, int idx, const session *s) {
   lua_Number v = luaL_optnumber(L, idx, 0);
   if (!(v >= 0 && v <= OPT_MAX_SECONDS)) luaL_argerror(L, idx, "timeout out of range");
-  if (v <= 0) return 0;
+  if (v <= 0) return s->timeout_ms;
   return v * 1000.0 < 1.0 ? 1L : (long)(v * 1000.0 + 0.5);
 }
 
@@ -328,14 +322,11 @@ static int session_submit(lua_State *L) {
   session *s = session_check(L, 1);
   size_t n;
   const char *body = luaL_checklstring(L, 2, &n);
-  long ms = request_timeout_ms(L, 3);
+  long ms = request_timeout_ms(L, 3, s);
   transfer *t;
   if (!s->key) return no_key(L);
   t = session_transfer(L, s, TRANSFER_SUBMIT, s->submit_url, ms);
-  /* On a reused connection the server closed, libcurl silently sends the request again (up to
-   * five times): for a submit that would be a second paid job. The guard refuses any second
-   * send, and its count says whether the request went out. */
-  transfer_guard_single_send(t);
+  transfer_guard_single_send(t); /* a silent resend by libcurl would be a second paid job */
   curl_easy_setopt(t->item.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
   curl_easy_setopt(t->item.easy, CURLOPT_COPYPOSTFIELDS, body);
   return start_or_fail(L, t);
@@ -358,14 +349,12 @@ static void add_encoded(luaL_Buffer *b, const char *s, size_t n) {
   }
 }
 
-/* session:status(id[, timeout]) --> transfer | nil, err
- * timeout (seconds) replaces the session's per-request timeout: a call's own, or the time
- * left before a wait's deadline. */
+/* session:status(id[, timeout]) --> transfer | nil, err */
 static int session_status(lua_State *L) {
   session *s = session_check(L, 1);
   size_t n;
   const char *id = luaL_checklstring(L, 2, &n);
-  long ms = request_timeout_ms(L, 3);
+  long ms = request_timeout_ms(L, 3, s);
   luaL_Buffer b;
   if (n == 0) return luaL_argerror(L, 2, "empty generation id");
   if (!s->key) return no_key(L);
@@ -380,14 +369,11 @@ static int session_status(lua_State *L) {
 /* session:download(url, target, overwrite[, previous[, size[, timeout[, limit[, journal, id]]]]])
  *   --> transfer | nil, err
  * size: the length the job reported (0 or nil: unknown); any other length is an error.
- * timeout: seconds it may go without a new byte, instead of the session's timeout.
- * limit: seconds left before the download's overall deadline (nil: none); past it the
- * transfer ends as a timeout that says so.
- * journal, id: the commit appends a record to journal naming job id, the temporary file, its
- * size and identity, before the file gets the target's name: the job's own proof of delivery.
- * The bytes go to a temporary file; transfer:finish() moves it to target when complete.
- * With the failed transfer of an earlier attempt, its partial file is taken over and the
- * request asks only for the rest (Range); a server that cannot resume makes it start over. */
+ * limit: seconds left before the download's overall deadline (nil: none).
+ * journal, id: the commit records job id's file in journal before it gets the target's name.
+ * The bytes go to a temporary file; transfer:finish() moves it to target when complete. With
+ * the failed transfer of an earlier attempt, its partial file is taken over and the request
+ * asks only for the rest (Range); a server that cannot resume makes it start over. */
 static int session_download(lua_State *L) {
   session *s = session_check(L, 1);
   size_t ulen;
@@ -396,7 +382,7 @@ static int session_download(lua_State *L) {
   const char *target = luaL_checklstring(L, 3, &tlen);
   int overwrite = lua_toboolean(L, 4);
   lua_Number size = luaL_optnumber(L, 6, 0);
-  long ms = request_timeout_ms(L, 7);
+  long ms = request_timeout_ms(L, 7, s);
   lua_Number limit = luaL_optnumber(L, 8, 0);
   const char *journal = luaL_optstring(L, 9, NULL), *id = luaL_optstring(L, 10, NULL);
   platform_info info;
