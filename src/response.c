@@ -35,10 +35,10 @@ static const char *curl_code_name(CURLcode c) {
     CURLcode code;
     const char *name;
   } names[] = {C(UNSUPPORTED_PROTOCOL), C(URL_MALFORMAT), C(COULDNT_RESOLVE_PROXY), C(COULDNT_RESOLVE_HOST),
-               C(COULDNT_CONNECT), C(PARTIAL_FILE), C(WRITE_ERROR), C(OPERATION_TIMEDOUT), C(SSL_CONNECT_ERROR),
-               C(TOO_MANY_REDIRECTS), C(GOT_NOTHING), C(SEND_ERROR), C(RECV_ERROR), C(PEER_FAILED_VERIFICATION),
-               C(SSL_CACERT_BADFILE), C(SSL_CERTPROBLEM), C(ABORTED_BY_CALLBACK), C(HTTP2), C(HTTP2_STREAM),
-               C(OUT_OF_MEMORY), C(RANGE_ERROR), C(FILESIZE_EXCEEDED)};
+               C(COULDNT_CONNECT), C(PARTIAL_FILE), C(WRITE_ERROR), C(OPERATION_TIMEDOUT), C(GOT_NOTHING),
+               C(SSL_CONNECT_ERROR), C(TOO_MANY_REDIRECTS), C(SEND_ERROR), C(RECV_ERROR), C(HTTP2),
+               C(HTTP2_STREAM), C(PEER_FAILED_VERIFICATION), C(SSL_CACERT_BADFILE), C(SSL_CERTPROBLEM),
+               C(OUT_OF_MEMORY), C(ABORTED_BY_CALLBACK), C(RANGE_ERROR), C(FILESIZE_EXCEEDED)};
 #undef C
   size_t i;
   for (i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -89,11 +89,11 @@ static void push_facts(lua_State *L, const response_facts *f) {
   error_setint(L, "sends", f->sends);
 }
 
-/* A 2xx answer that is not what the API promises: false and the facts, with the reason. */
-static int protocol_error(lua_State *L, const response_facts *f, const char *message) {
+/* False and the facts; protocol: why a 2xx answer is not what the API promises, or NULL. */
+static int failed(lua_State *L, const response_facts *f, const char *protocol) {
   lua_pushboolean(L, 0);
   push_facts(L, f);
-  error_setstring(L, "protocol", message);
+  error_setstring(L, "protocol", protocol);
   return 2;
 }
 
@@ -180,7 +180,7 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
   const char *paths[JSON_PICK_MAX], *status;
   json_span v[JSON_PICK_MAX];
   int n = f->request == RESPONSE_SUBMIT ? 2 : P_FIXED, base = lua_gettop(L), st, i, clean, type;
-  if (f->body_len == 0) return protocol_error(L, f, "empty response body");
+  if (f->body_len == 0) return failed(L, f, "empty response body");
   memcpy(paths, fixed_paths, sizeof paths[0] * (size_t)n);
   /* The mapping, flat (response.flat: "extra_info.music_duration", "duration_ms", ...): each from
    * a path, its to at base + 2 * (path - P_FIXED) + 2. schema.lua allows 20, so all of them fit. */
@@ -194,17 +194,17 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
   if ((type = json_pick(L, f->body, f->body_len, paths, n, v)) == 0) {
     if (decode_server_json(L, f)) lua_pushliteral(L, "response is not JSON");
     else lua_pushfstring(L, "response is not JSON: %s", lua_tostring(L, -1));
-    return protocol_error(L, f, lua_tostring(L, -1));
+    return failed(L, f, lua_tostring(L, -1));
   }
-  if (type != '{' && type != '[') return protocol_error(L, f, "response is not a JSON object");
+  if (type != '{' && type != '[') return failed(L, f, "response is not a JSON object");
   clean = redact_clean_json(L, f->key, f->body, f->body_len);
   /* A job: id, status, raw and the model the client adds; a status: up to a dozen fields. */
   lua_createtable(L, 0, f->request == RESPONSE_SUBMIT ? 4 : 12);
   st = lua_gettop(L);
-  if (!push_field(L, f, &v[P_ID], LUA_TSTRING, clean)) return protocol_error(L, f, "response has no string id");
+  if (!push_field(L, f, &v[P_ID], LUA_TSTRING, clean)) return failed(L, f, "response has no string id");
   lua_setfield(L, st, "id");
   if (!push_field(L, f, &v[P_STATUS], LUA_TSTRING, clean))
-    return protocol_error(L, f, "response has no string status");
+    return failed(L, f, "response has no string status");
   status = lua_tostring(L, -1);
   lua_setfield(L, st, "status"); /* status stays alive in st */
   if (clean) {
@@ -220,18 +220,18 @@ static int api_success(lua_State *L, const response_facts *f, int map) {
         if (push_field(L, f, &v[P_URL], LUA_TSTRING, clean)) {
           const char *u = lua_tostring(L, -1);
           if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
-            return protocol_error(L, f, "audio_file.url is not an http(s) URL");
+            return failed(L, f, "audio_file.url is not an http(s) URL");
           lua_setfield(L, st, "url");
         } else if (v[P_URL].type != 0 && v[P_URL].type != 'n') {
-          return protocol_error(L, f, "audio_file.url is not a string");
+          return failed(L, f, "audio_file.url is not a string");
         }
         break;
       case 0:
       case 'n': break;
-      default: return protocol_error(L, f, "audio_file is not an object");
+      default: return failed(L, f, "audio_file is not an object");
     }
     if (v[P_URL].type != '"' && strcmp(status, "completed") == 0)
-      return protocol_error(L, f, "job completed without audio_file.url");
+      return failed(L, f, "job completed without audio_file.url");
     for (i = P_FIXED; i < n; i++) {
       if (!push_field(L, f, &v[i], LUA_TNONE, clean)) continue;
       lua_pushvalue(L, base + 2 * (i - P_FIXED) + 2);
@@ -258,9 +258,7 @@ int response_push(lua_State *L, const response_facts *f, int map) {
     if (f->request == RESPONSE_DOWNLOAD) return 0;
     return api_success(L, f, map);
   }
-  lua_pushboolean(L, 0);
-  push_facts(L, f);
-  return 2;
+  return failed(L, f, NULL);
 }
 
 /* core.answer(kind, status, body[, map[, key]]) --> what transfer:finish(map) returns for that
