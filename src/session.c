@@ -18,6 +18,7 @@
 
 #define SESSION_USER_AGENT "aimlmusic" /* for a direct caller of core.session: Lua sends its version */
 #define SESSION_DOWNLOAD_BUFFER (96L * 1024)
+#define AUTHORIZATION "Authorization: Bearer "
 #define SUBMIT_PATH "/v2/generate/audio" /* a status request adds ?generation_id=ID */
 
 /* Zeroes a string holding the key before it is freed, through a volatile pointer: a memset
@@ -31,10 +32,7 @@ static void wipe(char *s) {
 static void session_release(void *owner) {
   session *s = (session *)owner;
   if (--s->refs > 0) return;
-  if (s->key) wipe(s->key);
-  /* api_headers holds the key too, inside "Authorization: Bearer ...". */
-  for (struct curl_slist *h = s->api_headers; h; h = h->next) wipe(h->data);
-  free(s->key);
+  for (struct curl_slist *h = s->api_headers; h; h = h->next) wipe(h->data); /* the key's line too */
   free(s->base_url);
   free(s->submit_url);
   free(s->ca_file);
@@ -215,18 +213,14 @@ static int l_session(lua_State *L) {
   snprintf(s->submit_url, ulen + sizeof SUBMIT_PATH, "%s%s", s->base_url, SUBMIT_PATH);
   s->api_loopback = url_is_loopback(s->base_url); /* once: every API request asks */
   if (key) {
-    size_t size = klen + sizeof "Authorization: Bearer ";
-    char *line = (char *)malloc(size);
-    s->key = dup_string(key, klen);
-    if (!s->key || !line) {
-      free(line); /* luaL_error does not return: nothing else would */
-      return luaL_error(L, "out of memory");
-    }
-    snprintf(line, size, "Authorization: Bearer %s", key);
+    char *line = (char *)malloc(klen + sizeof AUTHORIZATION);
+    if (line == NULL) return luaL_error(L, "out of memory");
+    snprintf(line, klen + sizeof AUTHORIZATION, "%s%s", AUTHORIZATION, key);
     s->api_headers = curl_slist_append(NULL, line);
     wipe(line);
     free(line);
     if (s->api_headers == NULL) return luaL_error(L, "out of memory");
+    s->key = s->api_headers->data + sizeof AUTHORIZATION - 1; /* the one copy: in its header line */
   }
   s->api_headers = curl_slist_append(s->api_headers, "Content-Type: application/json");
   s->api_headers = curl_slist_append(s->api_headers, "Accept: application/json");

@@ -12,8 +12,8 @@ HIDDEN_BEGIN
 #define SESSION_MT "aimlmusic.session"
 
 typedef struct session {
-  int refs; /* the Lua userdata + every transfer made with it */
-  char *key;
+  int refs;        /* the Lua userdata + every transfer made with it */
+  const char *key; /* inside api_headers' Authorization line; NULL: none */
   char *base_url;
   char *submit_url;
   struct curl_slist *api_headers; /* Authorization, Content-Type, Accept, the user's extra headers */
