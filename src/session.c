@@ -109,6 +109,13 @@ static long opt_ms(lua_State *L, int t, const char *k, double dflt_s) {
   return (long)(opt_number(L, t, k, dflt_s, 0.001, OPT_MAX_SECONDS) * 1000.0 + 0.5);
 }
 
+/* Appends line to *list, or raises "out of memory" leaving *list whole (for session_release). */
+static void add_line(lua_State *L, struct curl_slist **list, const char *line) {
+  struct curl_slist *h = curl_slist_append(*list, line);
+  if (h == NULL) luaL_error(L, "out of memory");
+  *list = h;
+}
+
 /* The option functions below return 0, or 2 with nil, err pushed (error_fail's). */
 
 /* Copies the string option k into *out, when it is a clean string. */
@@ -145,16 +152,13 @@ static int opt_header_lines(lua_State *L, int t, const char *k, struct curl_slis
   for (i = 1; i <= n; i++) {
     size_t len;
     const char *line, *colon;
-    struct curl_slist *h;
     lua_rawgeti(L, -1, i);
     line = lua_tolstring(L, -1, &len);
     colon = line ? (const char *)memchr(line, ':', len) : NULL;
     if (lua_type(L, -1) != LUA_TSTRING || colon == NULL || colon == line || has_control(line, len))
       return error_fail(L, "config",
                         "option %s: header line %d is not \"Name: value\" without control characters", k, i);
-    h = curl_slist_append(*list, line);
-    if (h == NULL) luaL_error(L, "out of memory");
-    *list = h;
+    add_line(L, list, line);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -222,14 +226,12 @@ static int l_session(lua_State *L) {
     if (s->api_headers == NULL) return luaL_error(L, "out of memory");
     s->key = s->api_headers->data + sizeof AUTHORIZATION - 1; /* the one copy: in its header line */
   }
-  s->api_headers = curl_slist_append(s->api_headers, "Content-Type: application/json");
-  s->api_headers = curl_slist_append(s->api_headers, "Accept: application/json");
-  s->api_headers = curl_slist_append(s->api_headers, "Expect:");
+  add_line(L, &s->api_headers, "Content-Type: application/json");
+  add_line(L, &s->api_headers, "Accept: application/json");
+  add_line(L, &s->api_headers, "Expect:");
+  add_line(L, &s->cdn_headers, "Accept: */*");
   /* The user's extra headers go to the API only: the CDN's list never has them. */
-  if (s->api_headers && opt_header_lines(L, 1, "headers", &s->api_headers)) return 2;
-  s->cdn_headers = curl_slist_append(NULL, "Accept: */*");
-  if (!s->api_headers || !s->cdn_headers) return luaL_error(L, "out of memory");
-  return 1;
+  return opt_header_lines(L, 1, "headers", &s->api_headers) ? 2 : 1;
 }
 
 /* A transfer for this session, set up with what every request shares. An API request takes the
