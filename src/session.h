@@ -25,7 +25,7 @@ typedef struct session {
   char *ca_file;                        /* CA bundle to verify peers with, instead of the system's */
   char *ca_path;                        /* CA directory (OpenSSL's hashed names), named by the user */
   char *proxy;                          /* explicit proxy; otherwise libcurl honours the *_proxy variables */
-  unsigned long tag;                    /* the session's handle tag on its engine (engine_new_tag), 0 until asked */
+  unsigned long tag;                    /* the session's handle tag on its engine (handles_new_tag), 0 until asked */
   int api_loopback;                     /* base_url's host is a loopback one: its requests skip any proxy */
   int tls_verify;
   char *user_agent; /* "aimlmusic/X.Y.Z" and the user's product token, sent to every host */
