@@ -117,18 +117,11 @@ static int commit_keep_l(lua_State *L) {
 
 const luaL_Reg commit_methods[] = {{"finish", commit_finish_l}, {"keep", commit_keep_l}, {NULL, NULL}};
 
-/* The discard's state: the partial file, taken from the transfer. */
-typedef struct {
-  int fd;
-  char *path;
-} discard_state;
-
+/* The discard's state (work_held): the partial file, taken from the transfer. */
 static int discard_prepare(lua_State *L, int first, void *p) {
-  discard_state *d = (discard_state *)p;
-  transfer *t;
-  d->fd = -1;
-  t = (transfer *)class_test(L, first, TRANSFER_MT); /* a task may wait for other things */
-  if (t == NULL || t->item.working) return 0;        /* in a move into place: the file stays */
+  work_held *d = (work_held *)p;
+  transfer *t = (transfer *)class_test(L, first, TRANSFER_MT); /* a task may wait for other things */
+  if (t == NULL || t->item.working) return 0;                  /* in a move into place: the file stays */
   spool_stop(&t->spool);
   d->fd = t->fd;
   d->path = t->tmp_path;
@@ -138,19 +131,10 @@ static int discard_prepare(lua_State *L, int first, void *p) {
 }
 
 static void discard_run(void *p) {
-  discard_state *d = (discard_state *)p;
+  work_held *d = (work_held *)p;
   if (d->fd >= 0) close(d->fd);
   d->fd = -1;
   if (d->path) platform_unlink(d->path);
 }
 
-static void discard_clear(void *p) {
-  discard_state *d = (discard_state *)p;
-  if (d->fd >= 0) close(d->fd);
-  d->fd = -1;
-  free(d->path);
-  d->path = NULL;
-}
-
-const work_kind commit_discard_kind = {"discard", 1, sizeof(discard_state), discard_prepare, discard_run,
-                                       NULL, discard_clear};
+const work_kind commit_discard_kind = {"discard", 1, sizeof(work_held), discard_prepare, discard_run, NULL};

@@ -39,12 +39,12 @@ enum { FILE_OK,
        FILE_NOT_AUDIO };
 
 typedef struct {
+  work_held held; /* buf, with build: data:<mime>;base64,... */
   const char *path;
   double max_bytes;
   int build;
   int problem, err;
   long long size;
-  char *uri; /* with build: data:<mime>;base64,... */
   size_t len;
 } file_state;
 
@@ -84,7 +84,7 @@ static long read_chunk(int fd, unsigned char *buf, long long *left) {
 }
 
 /* Reads fd from its start (f->size bytes at most): audio by its first bytes, and with build
- * the data: URI in f->uri; else the problem in f. */
+ * the data: URI in f->held.buf; else the problem in f. */
 static void read_file(int fd, file_state *f) {
   unsigned char *buf = (unsigned char *)malloc(DATAURI_CHUNK); /* off a worker's small stack */
   long long left = f->size;
@@ -92,16 +92,16 @@ static void read_file(int fd, file_state *f) {
   const char *mime = got < 0 ? NULL : datauri_sniff(buf, (size_t)got);
   size_t cap = mime ? 5 + strlen(mime) + 8 + ((size_t)f->size + 2) / 3 * 4 + 1 : 0;
   if (got >= 0 && mime == NULL) f->problem = FILE_NOT_AUDIO;
-  if (mime && f->build && (f->uri = (char *)malloc(cap)) == NULL) {
+  if (mime && f->build && (f->held.buf = (char *)malloc(cap)) == NULL) {
     got = -1;
   } else if (mime && f->build) {
-    char *out = f->uri + snprintf(f->uri, cap, "data:%s;base64,", mime);
+    char *out = f->held.buf + snprintf(f->held.buf, cap, "data:%s;base64,", mime);
     while (got >= 0) {
       out = encode(buf, (size_t)got, out);
       if (got < DATAURI_CHUNK || left == 0) break;
       got = read_chunk(fd, buf, &left);
     }
-    f->len = (size_t)(out - f->uri);
+    f->len = (size_t)(out - f->held.buf);
   }
   if (got < 0) {
     f->problem = FILE_ERRNO;
@@ -131,12 +131,6 @@ static void file_run(void *p) {
   close(fd);
 }
 
-static void file_clear(void *p) {
-  file_state *f = (file_state *)p;
-  free(f->uri);
-  f->uri = NULL;
-}
-
 /* core.datauri_read(path, max_bytes[, build]) --> data URI (true without build) | false,
  * problem, detail: a local file read as it is sent (or, with build false, only checked: a
  * regular file of at most max_bytes that starts as audio); inside a task on a worker
@@ -154,7 +148,7 @@ static int read_push(lua_State *L, void *p) {
   static const char *const problems[] = {NULL, "errno", "not_regular", "too_big", "not_audio"};
   file_state *f = (file_state *)p;
   char why[PLATFORM_STRERROR_SIZE];
-  if (f->problem == FILE_OK && f->build) lua_pushlstring(L, f->uri, f->len);
+  if (f->problem == FILE_OK && f->build) lua_pushlstring(L, f->held.buf, f->len);
   else lua_pushboolean(L, f->problem == FILE_OK);
   if (f->problem == FILE_OK) return 1;
   lua_pushstring(L, problems[f->problem]);
@@ -163,5 +157,4 @@ static int read_push(lua_State *L, void *p) {
   return 3;
 }
 
-const work_kind datauri_read_kind = {"datauri_read", 3, sizeof(file_state), read_prepare, file_run, read_push,
-                                     file_clear};
+const work_kind datauri_read_kind = {"datauri_read", 3, sizeof(file_state), read_prepare, file_run, read_push};

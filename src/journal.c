@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "output.h"
 #include "platform.h"
 #include "workkind.h"
 
@@ -29,27 +30,10 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
-/* Opens path with flags when it names a regular file and is one once open (stat first: a
- * device is never opened); else -1 with errno (EINVAL: something else is there). */
-static int open_regular(const char *path, int flags) {
-  platform_info info;
-  int fd, e;
-  if (platform_stat(path, 1, &info) != 0) return -1;
-  fd = info.is_reg ? platform_open(path, flags | O_NONBLOCK, 0) : -1;
-  if (!info.is_reg) errno = EINVAL;
-  if (fd < 0) return -1;
-  if (platform_fstat(fd, &info) != 0) e = errno;
-  else if (info.is_reg) return fd;
-  else e = EINVAL;
-  close(fd);
-  errno = e;
-  return -1;
-}
-
 /* Opens the journal for appending; *created tells whether this call made the file. */
 static int open_journal(const char *path, int *created) {
   for (;;) {
-    int fd = open_regular(path, O_RDWR | O_APPEND);
+    int fd = output_open_regular(path, 1, O_RDWR | O_APPEND);
     if (fd >= 0 || errno != ENOENT) return fd;
     fd = platform_open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL, 0600);
     if (fd >= 0) {
@@ -98,6 +82,7 @@ int journal_append(const char *path, const char *line, size_t n) {
  * Inside a task it runs on a worker (core.work "journal_append"): the lock may be another
  * process's and the fsync the disk's. */
 typedef struct {
+  work_held held;
   const char *path, *line;
   size_t n;
   int err;
@@ -127,14 +112,14 @@ static int append_push(lua_State *L, void *p) {
 }
 
 const work_kind journal_append_kind = {"journal_append", 2, sizeof(append_state), append_prepare, append_run,
-                                       append_push, NULL};
+                                       append_push};
 
 /* core.journal_read(path) --> the journal's content ("" when there is none) | nil, err
  * Opened without waiting and read only when it is a regular file: a FIFO or a device put at
  * the journal's path is an io error, never a wait. */
 typedef struct {
+  work_held held; /* buf: the content read */
   const char *path;
-  char *text;
   size_t len;
   int err;
 } read_state;
@@ -147,28 +132,21 @@ static int read_prepare(lua_State *L, int first, void *p) {
 static void read_run(void *p) {
   read_state *r = (read_state *)p;
   size_t cap = 0;
-  int fd = open_regular(r->path, O_RDONLY);
-  if (fd < 0) {
-    r->err = errno;
-    return;
-  }
-  for (;;) {
-    long got;
-    if (r->len == cap) {
-      char *t = (char *)realloc(r->text, cap ? 2 * cap : 16384);
-      if (t == NULL) {
-        r->err = ENOMEM;
-        break;
-      }
-      r->text = t;
-      cap = cap ? 2 * cap : 16384;
+  long got = 1;
+  int fd = output_open_regular(r->path, 1, O_RDONLY);
+  if (fd < 0) r->err = errno;
+  while (fd >= 0 && got > 0) {
+    char *t = r->len < cap ? r->held.buf : (char *)realloc(r->held.buf, cap = cap ? 2 * cap : 16384);
+    if (t == NULL) {
+      r->err = ENOMEM;
+      break;
     }
-    got = platform_pread(fd, r->text + r->len, cap - r->len, (long long)r->len);
+    r->held.buf = t;
+    got = platform_pread(fd, t + r->len, cap - r->len, (long long)r->len);
     if (got < 0) r->err = errno;
-    if (got <= 0) break;
-    r->len += (size_t)got;
+    else r->len += (size_t)got;
   }
-  close(fd);
+  if (fd >= 0) close(fd);
 }
 
 static int read_push(lua_State *L, void *p) {
@@ -183,15 +161,8 @@ static int read_push(lua_State *L, void *p) {
     return 2;
   }
   if (r->err) return error_fail_errno(L, "io", r->err, "journal %s", r->path);
-  lua_pushlstring(L, r->text ? r->text : "", r->len);
+  lua_pushlstring(L, r->held.buf ? r->held.buf : "", r->len);
   return 1;
 }
 
-static void read_clear(void *p) {
-  read_state *r = (read_state *)p;
-  free(r->text);
-  r->text = NULL;
-}
-
-const work_kind journal_read_kind = {"journal_read", 1, sizeof(read_state), read_prepare, read_run, read_push,
-                                     read_clear};
+const work_kind journal_read_kind = {"journal_read", 1, sizeof(read_state), read_prepare, read_run, read_push};

@@ -31,6 +31,22 @@ static int refuse(lua_State *L, const char *path, int e, const char *why) {
   return 2;
 }
 
+int output_open_regular(const char *path, int follow, int flags) {
+  platform_info info;
+  int fd, e;
+  if (platform_stat(path, follow, &info) != 0) return -1;
+  fd = info.is_reg ? platform_open(path, flags | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW), 0) : -1;
+  /* Not followed, a link (ELOOP), a FIFO or a socket (ENXIO) put there meanwhile: the same. */
+  if (!info.is_reg || (fd < 0 && !follow && (errno == ELOOP || errno == ENXIO))) e = EINVAL;
+  else if (fd < 0) return -1;
+  else if (platform_fstat(fd, &info) != 0) e = errno;
+  else if (info.is_reg) return fd;
+  else e = EINVAL;
+  if (fd >= 0) close(fd);
+  errno = e;
+  return -1;
+}
+
 /* core.output_check(path, overwrite) --> true | nil, err (kind io, code EEXIST, ENOENT ...)
  * Whether a download to path could be put in place: the path names no directory and no file
  * unless overwrite, nothing but a regular file or a symbolic link even then, and its directory
@@ -110,10 +126,8 @@ static int l_abspath(lua_State *L) {
 
 /* ---- the reservation ---- */
 
-typedef struct {
-  int fd;     /* open on the reservation file and locked; -1 once let go */
-  char *path; /* "<output>.lock" */
-} reservation;
+/* fd: open on "<output>.lock" (path) and locked; -1 once let go. Also the release's state. */
+typedef work_held reservation;
 
 static reservation *reservation_at(lua_State *L, int idx) {
   return (reservation *)luaL_checkudata(L, idx, RESERVATION_MT);
@@ -171,6 +185,7 @@ static int reservation_tostring(lua_State *L) {
 
 /* core.reservation_own(r, id) --> true | nil, err: the reservation now names job id. */
 typedef struct {
+  work_held held;
   reservation *r;
   int fd;
   const char *id;
@@ -199,7 +214,7 @@ static int own_push(lua_State *L, void *p) {
   return 1;
 }
 
-const work_kind reservation_own_kind = {"reservation_own", 2, sizeof(own_state), own_prepare, own_run, own_push, NULL};
+const work_kind reservation_own_kind = {"reservation_own", 2, sizeof(own_state), own_prepare, own_run, own_push};
 
 /* core.reservation_release(r): the job is finished; its reservation goes. */
 static int release_prepare(lua_State *L, int first, void *p) {
@@ -214,12 +229,8 @@ static void release_run(void *p) {
   reservation_let_go((reservation *)p, 1);
 }
 
-static void release_clear(void *p) {
-  reservation_let_go((reservation *)p, 0);
-}
-
 const work_kind reservation_release_kind = {"reservation_release", 1, sizeof(reservation), release_prepare,
-                                            release_run, NULL, release_clear};
+                                            release_run, NULL};
 
 /* core.output_reserve(path, id, force) --> reservation | nil, err
  * Reserves path for one job: "<path>.lock" is made (O_EXCL) and locked, and stays locked while
@@ -235,10 +246,9 @@ enum { RESERVE_OK,
        RESERVE_CHANGING };
 
 typedef struct {
+  work_held held; /* the reservation file "<path>.lock", while it is not handed over */
   const char *path, *id;
-  int force;
-  char *lockpath;
-  int fd, outcome, err;
+  int force, outcome, err;
   char owner[RESERVATION_MAX];
 } reserve_state;
 
@@ -248,12 +258,11 @@ static int reserve_prepare(lua_State *L, int first, void *p) {
   v->path = luaL_checklstring(L, first, &n);
   v->id = luaL_optstring(L, first + 1, NULL);
   v->force = lua_toboolean(L, first + 2);
-  v->fd = -1;
   if (n == 0 || memchr(v->path, '\0', n)) return refuse(L, v->path, EINVAL, "not a path");
-  v->lockpath = (char *)malloc(n + sizeof RESERVATION_SUFFIX);
-  if (v->lockpath == NULL) return luaL_error(L, "out of memory");
-  memcpy(v->lockpath, v->path, n);
-  memcpy(v->lockpath + n, RESERVATION_SUFFIX, sizeof RESERVATION_SUFFIX);
+  v->held.path = (char *)malloc(n + sizeof RESERVATION_SUFFIX);
+  if (v->held.path == NULL) return luaL_error(L, "out of memory");
+  memcpy(v->held.path, v->path, n);
+  memcpy(v->held.path + n, RESERVATION_SUFFIX, sizeof RESERVATION_SUFFIX);
   return -1;
 }
 
@@ -264,24 +273,15 @@ static int reserve_fail(reserve_state *v, int fd) {
   return RESERVE_ERRNO;
 }
 
-/* The outcome of one attempt: RESERVE_OK with v->fd, another outcome, or -1 to try again. */
+/* The outcome of one attempt: RESERVE_OK with v->held.fd, another outcome, or -1 to try again. */
 static int reserve_attempt(reserve_state *v) {
-  const char *lockpath = v->lockpath;
-  platform_info info;
+  const char *lockpath = v->held.path;
   int fd = platform_open(lockpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
   if (fd < 0 && errno != EEXIST) return reserve_fail(v, -1);
-  if (fd < 0) {
-    /* Someone's reservation, or something else of that name: opened only if a regular file. */
-    if (platform_stat(lockpath, 0, &info) != 0) return errno == ENOENT ? -1 : reserve_fail(v, -1);
-    if (!info.is_reg) return RESERVE_NOT_REGULAR;
-    fd = platform_open(lockpath, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
-    if (fd < 0 && errno == ENOENT) return -1; /* let go meanwhile: make it again */
-    if (fd < 0 && (errno == ELOOP || errno == ENXIO)) return RESERVE_NOT_REGULAR;
-    if (fd < 0 || platform_fstat(fd, &info) != 0) return reserve_fail(v, fd);
-    if (!info.is_reg) {
-      close(fd);
-      return RESERVE_NOT_REGULAR;
-    }
+  /* Someone's reservation, or something else of that name: opened only if a regular file. */
+  if (fd < 0 && (fd = output_open_regular(lockpath, 0, O_RDWR)) < 0) {
+    if (errno == ENOENT) return -1; /* let go meanwhile: make it again */
+    return errno == EINVAL ? RESERVE_NOT_REGULAR : reserve_fail(v, -1);
   }
   /* A lock nobody holds (made here, or its process ended or let it go) is taken while the file
    * is still the one at the name. One made here may have been locked between open and lock by
@@ -292,7 +292,7 @@ static int reserve_attempt(reserve_state *v) {
       return -1;
     }
     if (reservation_write(fd, v->id) != 0) return reserve_fail(v, fd);
-    v->fd = fd;
+    v->held.fd = fd;
     return RESERVE_OK;
   }
   if (errno != EWOULDBLOCK && errno != EAGAIN) return reserve_fail(v, fd);
@@ -309,15 +309,9 @@ static int reserve_attempt(reserve_state *v) {
 
 static void reserve_run(void *p) {
   reserve_state *v = (reserve_state *)p;
-  int attempt;
-  v->outcome = RESERVE_CHANGING;
-  for (attempt = 0; attempt < 20; attempt++) {
-    int o = reserve_attempt(v);
-    if (o >= 0) {
-      v->outcome = o;
-      return;
-    }
-  }
+  int attempt, o = -1;
+  for (attempt = 0; attempt < 20 && o < 0; attempt++) o = reserve_attempt(v);
+  v->outcome = o < 0 ? RESERVE_CHANGING : o;
 }
 
 static int reserve_push(lua_State *L, void *p) {
@@ -325,10 +319,9 @@ static int reserve_push(lua_State *L, void *p) {
   switch (v->outcome) {
     case RESERVE_OK: {
       reservation *r = (reservation *)class_new(L, RESERVATION_MT, sizeof *r);
-      r->fd = v->fd; /* the reservation's now, locked, with its content written */
-      r->path = v->lockpath;
-      v->fd = -1;
-      v->lockpath = NULL;
+      *r = v->held; /* the reservation's now, locked, with its content written */
+      v->held.fd = -1;
+      v->held.path = NULL;
       return 1;
     }
     case RESERVE_BUSY:
@@ -341,26 +334,18 @@ static int reserve_push(lua_State *L, void *p) {
       error_setstring(L, "owner", v->owner[0] ? v->owner : NULL);
       return 2;
     case RESERVE_NOT_REGULAR:
-      error_fail(L, "io", "output %s: its reservation %s is not a regular file", v->path, v->lockpath);
+      error_fail(L, "io", "output %s: its reservation %s is not a regular file", v->path, v->held.path);
       error_setstring(L, "code", "EINVAL");
       return 2;
     case RESERVE_CHANGING:
-      return error_fail(L, "io", "output %s: its reservation %s keeps changing", v->path, v->lockpath);
+      return error_fail(L, "io", "output %s: its reservation %s keeps changing", v->path, v->held.path);
     default:
       return error_fail_errno(L, "io", v->err, "reserving output %s", v->path);
   }
 }
 
-static void reserve_clear(void *p) {
-  reserve_state *v = (reserve_state *)p;
-  if (v->fd >= 0) close(v->fd); /* never handed over: the lock goes, the file stays */
-  v->fd = -1;
-  free(v->lockpath);
-  v->lockpath = NULL;
-}
-
 const work_kind output_reserve_kind = {"output_reserve", 3, sizeof(reserve_state), reserve_prepare, reserve_run,
-                                       reserve_push, reserve_clear};
+                                       reserve_push};
 
 void output_open(lua_State *L) {
   static const luaL_Reg functions[] = {

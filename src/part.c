@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "journal.h"
+#include "output.h"
 #include "platform.h"
 
 /* Temporary names are "<target's name, cut to fit>.part-XXXXXX" beside the target. */
@@ -48,27 +49,19 @@ int part_write(int fd, const char *p, size_t n) {
   return 0;
 }
 
-/* Appends key, then s as a JSON string, to b (at *len, capacity cap); 0 when they do not fit. */
-static int quote(char *b, size_t cap, size_t *len, const char *key, const char *s) {
-  size_t k = *len + strlen(key);
-  if (k + 1 >= cap) return 0;
-  memcpy(b + *len, key, k - *len);
-  b[k++] = '"';
+/* Copies key, then s as a JSON string, to o; returns the end. 6 bytes for each byte of s and 3
+ * more fit: the caller sized the buffer so. */
+static char *quote(char *o, const char *key, const char *s) {
+  o += strlen(strcpy(o, key));
+  *o++ = '"';
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (k + 7 >= cap) return 0;
-    if (c == '"' || c == '\\') {
-      b[k++] = '\\';
-      b[k++] = (char)c;
-    } else if (c < 0x20 || c == 0x7f) {
-      k += (size_t)snprintf(b + k, cap - k, "\\u%04x", c);
-    } else {
-      b[k++] = (char)c;
-    }
+    if (c == '"' || c == '\\') *o++ = '\\';
+    if (c < 0x20 || c == 0x7f) o += sprintf(o, "\\u%04x", c);
+    else *o++ = (char)c;
   }
-  b[k++] = '"';
-  *len = k;
-  return 1;
+  *o++ = '"';
+  return o;
 }
 
 /* The evidence of delivery, journaled before the link: the job, the target, the temporary file,
@@ -77,18 +70,16 @@ static int quote(char *b, size_t cap, size_t *len, const char *key, const char *
  * then finds no proof and leaves the file alone. */
 static void part_record(const part_dest *m, int fd, const char *tmp) {
   platform_info info;
-  char *b;
-  size_t cap, len = 0;
-  int n;
+  char *b, *o;
   if (m->journal == NULL || m->id == NULL || platform_fstat(fd, &info) != 0) return;
-  cap = 6 * (strlen(m->id) + strlen(m->target) + strlen(tmp)) + 256;
-  b = (char *)malloc(cap);
-  if (b && quote(b, cap, &len, "{\"op\":\"commit\",\"id\":", m->id) && quote(b, cap, &len, ",\"path\":", m->target) &&
-      quote(b, cap, &len, ",\"tmp\":", tmp)) {
-    n = snprintf(b + len, cap - len, ",\"bytes\":%lld,\"dev\":\"%llu\",\"ino\":\"%llu\"}", info.size, info.dev,
-                 info.ino);
-    if (n > 0 && (size_t)n < cap - len) journal_append(m->journal, b, len + (size_t)n);
-  }
+  /* The keys and numbers take less than 256 bytes. */
+  b = (char *)malloc(6 * (strlen(m->id) + strlen(m->target) + strlen(tmp)) + 256);
+  if (b == NULL) return;
+  o = quote(b, "{\"op\":\"commit\",\"id\":", m->id);
+  o = quote(o, ",\"path\":", m->target);
+  o = quote(o, ",\"tmp\":", tmp);
+  o += sprintf(o, ",\"bytes\":%lld,\"dev\":\"%llu\",\"ino\":\"%llu\"}", info.size, info.dev, info.ino);
+  journal_append(m->journal, b, (size_t)(o - b));
   free(b);
 }
 
@@ -153,6 +144,7 @@ int part_open(const char *target, unsigned long salt, char **path, int *fd) {
  * crash. A file a live transfer owns is locked (platform_lock) and is left alone. Work (workkind.h):
  * on a worker inside a task, since it reads a directory. */
 typedef struct {
+  work_held held;
   const char *target;
   size_t tlen;
   int removed, oom;
@@ -173,7 +165,6 @@ static void partials_run(void *p) {
   char *dir = platform_parent(target), *path;
   platform_dir *d;
   const char *name;
-  platform_info info;
   if (dir == NULL) {
     r->oom = 1;
     return;
@@ -185,10 +176,8 @@ static void partials_run(void *p) {
     int fd;
     if (!part_is(name, base, keep) || strlen(name) > (size_t)256 * 3) continue;
     sprintf(path, "%s/%s", dir, name);
-    /* Only a regular file is opened (lstat first): a FIFO or a device of that name is left. */
-    if (platform_stat(path, 0, &info) != 0 || !info.is_reg) continue;
-    fd = platform_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
-    if (fd < 0) continue;
+    /* Only a regular file is opened: a FIFO or a device of that name is left. */
+    if ((fd = output_open_regular(path, 0, O_RDONLY)) < 0) continue;
     /* Unlinked while the lock is held: its owner, if one comes, sees the name is gone. */
     if (platform_lock(fd, 0) == 0 && platform_unlink(path) == 0) r->removed++;
     close(fd);
@@ -206,4 +195,4 @@ static int partials_push(lua_State *L, void *p) {
 }
 
 const work_kind part_remove_kind = {"remove_partials", 1, sizeof(partials_state), partials_prepare,
-                                    partials_run, partials_push, NULL};
+                                    partials_run, partials_push};

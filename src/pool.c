@@ -92,12 +92,10 @@ int pool_join(pool *p, pool_job *j, int wait) {
   int ran = -1;
   if (!p->ready) return -1;
   platform_mutex_lock(&p->mu);
-  if (!wait && j->state == POOL_RUNNING) {
-    platform_mutex_unlock(&p->mu);
-    return POOL_RUNNING;
-  }
-  while (j->state == POOL_RUNNING) platform_cond_wait(&p->done_cv, &p->mu);
-  if (j->state != POOL_IDLE) {
+  while (wait && j->state == POOL_RUNNING) platform_cond_wait(&p->done_cv, &p->mu);
+  if (j->state == POOL_RUNNING) {
+    ran = POOL_RUNNING;
+  } else if (j->state != POOL_IDLE) {
     ran = j->state == POOL_DONE;
     list_remove(&j->link);
     j->state = POOL_IDLE;

@@ -16,6 +16,7 @@
 #include "journal.h"
 #include "output.h"
 #include "part.h"
+#include "platform.h"
 
 #define WORK_MT "aimlmusic.work"
 
@@ -28,6 +29,7 @@ typedef struct {
     double d;
     void *p;
     long long l;
+    work_held held; /* opens every kind's state */
   } state[];
 } work;
 
@@ -37,6 +39,16 @@ static const work_kind *const kinds[] = {&journal_append_kind, &journal_read_kin
 
 static work *work_check(lua_State *L) {
   return (work *)luaL_checkudata(L, 1, WORK_MT);
+}
+
+/* Lets go what the state still holds (workkind.h); its results can no longer be taken. */
+static void work_clear(work *w) {
+  work_held *h = &w->state[0].held;
+  if (w->kind == NULL) return;
+  if (h->fd >= 0) close(h->fd);
+  free(h->path);
+  free(h->buf);
+  w->kind = NULL;
 }
 
 static void work_run(engine_item *it) {
@@ -53,8 +65,7 @@ static int work_close(lua_State *L) {
     engine_release(w->item.engine);
     w->item.engine = NULL;
   }
-  if (w->kind && w->kind->clear) w->kind->clear(w->state);
-  w->kind = NULL;
+  work_clear(w);
   luaL_unref(L, LUA_REGISTRYINDEX, w->args);
   w->args = LUA_NOREF;
   return 0;
@@ -80,15 +91,13 @@ static int work_result(lua_State *L) {
   if (w->taken) return luaL_error(L, "work results already taken");
   w->taken = 1;
   n = w->kind->push ? w->kind->push(L, w->state) : 0;
-  if (w->kind->clear) w->kind->clear(w->state);
-  w->kind = NULL;
+  work_clear(w);
   return n;
 }
 
 /* Starts w on a worker, its arguments (2 to top) kept while it lives; 0 when no thread can. */
-static int work_start(lua_State *L, work *w, const work_kind *k, engine *e) {
+static int work_start(lua_State *L, work *w, engine *e) {
   int top = lua_gettop(L), i;
-  w->kind = k;
   lua_createtable(L, top - 1, 0);
   for (i = 2; i <= top; i++) {
     lua_pushvalue(L, i);
@@ -110,9 +119,11 @@ static int work_call(lua_State *L, const work_kind *k, int first) {
   w = (work *)class_new(L, WORK_MT, sizeof *w + k->size);
   w->args = LUA_NOREF;
   w->item.ref = LUA_NOREF;
+  w->kind = k;
+  w->state[0].held.fd = -1;
   if (first > 1) lua_replace(L, 1); /* the work at 1, its arguments from 2 */
   n = k->prepare(L, first, w->state);
-  if (n < 0 && (first == 1 || !work_start(L, w, k, engine_get(L)))) {
+  if (n < 0 && (first == 1 || !work_start(L, w, engine_get(L)))) {
     k->run(w->state); /* here, or no thread */
     n = k->push ? k->push(L, w->state) : 0;
   }
@@ -120,8 +131,7 @@ static int work_call(lua_State *L, const work_kind *k, int first) {
     lua_settop(L, 1);
     return 1;
   }
-  if (k->clear) k->clear(w->state);
-  w->kind = NULL;
+  work_clear(w);
   if (first == 1) return n;
   lua_pushboolean(L, 0);
   lua_insert(L, -n - 1);

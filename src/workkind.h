@@ -14,17 +14,24 @@
 
 HIDDEN_BEGIN
 
+/* What a work's state still holds when the work goes, let go by work.c on the stepping thread:
+ * fd closed (-1: none; set before prepare), path and buf freed. Every state opens with it. Run
+ * closes what it opened itself: the stepping thread touches no file. */
+typedef struct {
+  int fd;
+  char *path, *buf;
+} work_held;
+
 typedef struct work_kind {
   const char *name; /* core.work(name, ...) starts it; core[name](...) runs it here */
   int nargs;        /* the arguments it takes, at most */
-  size_t size;      /* of the state p (zero-filled) */
+  size_t size;      /* of the state p (zero-filled, opening with a work_held) */
   /* Stepping thread: reads the arguments from index first on into p, raising on misuse. p may
    * borrow their strings: they live as long as the work. Returns -1 when run must follow, or
    * the number of results it pushed (an answer needing no file system). */
   int (*prepare)(lua_State *L, int first, void *p);
   void (*run)(void *p);               /* any thread, without Lua */
   int (*push)(lua_State *L, void *p); /* stepping thread: the results of run; NULL: none */
-  void (*clear)(void *p);             /* frees what p still holds; NULL: nothing */
 } work_kind;
 
 HIDDEN_END
