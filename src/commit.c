@@ -1,11 +1,10 @@
-/* commit: the end of a transfer, transfer:finish(). Owns: the finish of every transfer: its
- * facts gathered for response.c, a whole download's move into place (its stream's last job on
- * the engine's pool, part.c's part_move) reported as the info table or as an io error with its
- * errno's code, whether a failed download's partial file can serve the next attempt, and the
- * discard of one it does not keep (core.discard: a worker's job inside a
- * task; finish itself touches no file). Must not know: how requests are built (session.c), how
- * or on which thread the file is moved (part.c, transfer.c), whether a failure may be retried
- * (lua/aimlmusic/retry.lua). */
+/* commit: the end of a transfer, transfer:finish(). Owns: the finish of every transfer: its facts
+ * gathered for response.c, a whole download's move into place (its stream's last job on the
+ * engine's pool, part.c's part_move) reported as the info table or as an io error with its errno's
+ * code, whether a failed download's partial file can serve the next attempt, and the discard of one
+ * it does not keep (core.discard: a worker's job inside a task; finish itself touches no file).
+ * Must not know: how requests are built (session.c), how or on which thread the file is moved
+ * (part.c, transfer.c), whether a failure may be retried (lua/aimlmusic/retry.lua). */
 #include "commit.h"
 
 #include <errno.h>

@@ -51,19 +51,12 @@ typedef struct {
 /* Encodes n bytes of in into out (4 characters for each 3 bytes, padded); returns the end. */
 static char *encode(const unsigned char *in, size_t n, char *out) {
   size_t i;
-  for (i = 0; i + 2 < n; i += 3) {
-    unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-    *out++ = b64[v >> 18];
-    *out++ = b64[(v >> 12) & 63];
-    *out++ = b64[(v >> 6) & 63];
-    *out++ = b64[v & 63];
-  }
-  if (i < n) {
-    unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
+  for (i = 0; i < n; i += 3) {
+    unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
     *out++ = b64[v >> 18];
     *out++ = b64[(v >> 12) & 63];
     *out++ = (char)(i + 1 < n ? b64[(v >> 6) & 63] : '=');
-    *out++ = '=';
+    *out++ = (char)(i + 2 < n ? b64[v & 63] : '=');
   }
   return out;
 }

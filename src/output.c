@@ -1,11 +1,10 @@
-/* output: where a job's audio will go, checked before the job is paid for and reserved for that
- * one job until it is finished.
- * Owns: the existence, type and writability checks and their errors (code EEXIST, ENOENT ...);
- * the facts about a path without opening it (core.path_info); the reservation beside an output
- * ("<output>.lock": a file holding the owner's pid and job id, locked by the owning process for
- * as long as it keeps the job) and its take-over, described as work (workkind.h): on a worker inside a
- * task, since the lock may be another process's; absolute paths for the journal.
- * Must not know: downloads, the engine, the journal's format. */
+/* output: where a job's audio will go, checked before the job is paid for and reserved for that one
+ * job until it is finished. Owns: the existence, type and writability checks and their errors (code
+ * EEXIST, ENOENT ...); the facts about a path without opening it (core.path_info); the reservation
+ * beside an output ("<output>.lock": a file holding the owner's pid and job id, locked by the
+ * owning process for as long as it keeps the job) and its take-over, described as work
+ * (workkind.h): on a worker inside a task, since the lock may be another process's; absolute paths
+ * for the journal. Must not know: downloads, the engine, the journal's format. */
 #include "output.h"
 
 #include <errno.h>
@@ -145,19 +144,14 @@ static int reservation_write(int fd, const char *id) {
   return platform_rewrite(fd, buf, (size_t)n);
 }
 
-/* The job id a reservation's content names, copied into out (size n); "" when none. */
-static void reservation_owner(int fd, char *out, size_t n) {
+/* The job id a reservation's content names, into out (RESERVATION_MAX bytes); "" when none. */
+static void reservation_owner(int fd, char *out) {
   char buf[RESERVATION_MAX + 1];
   long got = platform_pread(fd, buf, RESERVATION_MAX, 0);
   const char *p;
-  size_t k = 0;
   out[0] = '\0';
-  if (got <= 0) return;
-  buf[got] = '\0';
-  p = strstr(buf, "\njob ");
-  if (p == NULL) return;
-  for (p += 5; *p && *p != '\n' && k + 1 < n; p++) out[k++] = *p;
-  out[k] = '\0';
+  buf[got > 0 ? got : 0] = '\0';
+  if ((p = strstr(buf, "\njob ")) != NULL) sscanf(p + 5, "%1023[^\n]", out); /* RESERVATION_MAX - 1 */
 }
 
 /* Lets a reservation's file go (idempotent): removed when it is still the one at its name (a
@@ -296,7 +290,7 @@ static int reserve_attempt(reserve_state *v) {
     return RESERVE_OK;
   }
   if (errno != EWOULDBLOCK && errno != EAGAIN) return reserve_fail(v, fd);
-  reservation_owner(fd, v->owner, sizeof v->owner);
+  reservation_owner(fd, v->owner);
   if (v->force || (v->id && strcmp(v->owner, v->id) == 0)) {
     /* A live process holds it, and it may be taken: its name is given to a new one. */
     if (platform_same_file(fd, lockpath)) platform_unlink(lockpath);

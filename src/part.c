@@ -15,7 +15,6 @@
 #include "output.h"
 #include "platform.h"
 
-/* Temporary names are "<target's name, cut to fit>.part-XXXXXX" beside the target. */
 #define PART_SUFFIX ".part-"
 #define PART_SUFFIX_LEN 6
 #define PART_LEN (PART_SUFFIX_LEN + 6) /* ".part-" and six hex digits */
@@ -105,10 +104,9 @@ int part_move(const part_dest *m, int *fd, char **tmp, int *moving) {
   return 0;
 }
 
-/* Opens "<target's name>.part-<random>" beside the target, so the final rename stays on one
- * file system; the name is cut to fit where the target's is long. O_EXCL so two downloads
- * never share a temporary file, and an exclusive flock held while this transfer owns it, so
- * that a cleanup of stale partial files (core.remove_partials) in any process passes it by. */
+/* Beside the target, so the final rename stays on one file system. O_EXCL so two downloads
+ * never share it, and an exclusive flock held while this transfer owns it, so that a cleanup
+ * of stale partial files (core.remove_partials) in any process passes it by. */
 int part_open(const char *target, unsigned long salt, char **path, int *fd) {
   size_t n = strlen(target);
   const char *slash = strrchr(target, '/');
@@ -140,9 +138,9 @@ int part_open(const char *target, unsigned long salt, char **path, int *fd) {
 }
 
 /* core.remove_partials(target) --> number removed
- * Removes the temporary files of target (see part_open): downloads cut short by a
- * crash. A file a live transfer owns is locked (platform_lock) and is left alone. Work (workkind.h):
- * on a worker inside a task, since it reads a directory. */
+ * Removes the temporary files of target (see part_open): downloads cut short by a crash. A file a
+ * live transfer owns is locked (platform_lock) and is left alone. Work (workkind.h): on a worker
+ * inside a task, since it reads a directory. */
 typedef struct {
   work_held held;
   const char *target;

@@ -9,9 +9,8 @@
 
 HIDDEN_BEGIN
 
-/* Opens "<target's name>.part-<random>" beside the target, so the final rename stays on one
- * file system (salt: the caller's address, to vary the name): 0 with *path (free it) and *fd
- * set, or an errno. */
+/* Opens a new temporary file beside target (salt: the caller's address, to vary the name): 0
+ * with *path (free it) and *fd set, or an errno. */
 int part_open(const char *target, unsigned long salt, char **path, int *fd);
 /* Writes n bytes at p to fd: 0, or an errno. */
 int part_write(int fd, const char *p, size_t n);
@@ -26,7 +25,6 @@ typedef struct {
  * overwrite (EEXIST) or rename. Closes *fd (-1); *tmp freed and NULL once in place. 0, or the
  * errno of the step that failed (*moving: the move, not the sync). Blocks: a worker's job. */
 int part_move(const part_dest *m, int *fd, char **tmp, int *moving);
-
 /* core.remove_partials as work (workkind.h). */
 extern const work_kind part_remove_kind;
 

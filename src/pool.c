@@ -1,11 +1,10 @@
-/* pool: worker threads with a job queue and a done queue (libuv's threadpool.c is the model).
- * Owns: the threads (started when work comes and none is idle, up to POOL_THREADS, kept until
+/* pool: worker threads with a job queue and a done queue (libuv's threadpool.c is the model). Owns:
+ * the threads (started when work comes and none is idle, up to POOL_THREADS, kept until
  * pool_close), their mutex and condition variables, the job queues (urgent jobs first, and one
- * worker always kept from the rest: short work that others wait for never queues behind slow
- * work), the done queue, and the wake pair. Every job ends one way: a worker puts it on the done
- * queue under the mutex, broadcasts for pool_join and writes a byte; only the thread that steps
- * takes it off (pool_drain). Must not know: Lua, libcurl, the engine, what a job does or who
- * drains it. */
+ * worker always kept from the rest: short work that others wait for never queues behind slow work),
+ * the done queue, and the wake pair. Every job ends one way: a worker puts it on the done queue
+ * under the mutex, broadcasts for pool_join and writes a byte; only the thread that steps takes it
+ * off (pool_drain). Must not know: Lua, libcurl, the engine, what a job does or who drains it. */
 #include "pool.h"
 
 void pool_init(pool *p) {

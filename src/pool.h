@@ -16,13 +16,11 @@ enum { POOL_IDLE,    /* not posted, or drained */
        POOL_DONE };  /* in the done queue */
 
 typedef struct pool_job {
-  void (*run)(struct pool_job *j); /* on a worker, without the mutex */
-  /* On the thread that drains, once the job is off the done queue; NULL: the drainer knows
-   * the job's owner. */
-  void (*after)(struct pool_job *j);
-  list_node link; /* in a job queue or the done queue: under the mutex */
-  int state;      /* POOL_*: under the mutex */
-  int urgent;     /* taken before any job that is not: short work that others wait for */
+  void (*run)(struct pool_job *j);   /* on a worker, without the mutex */
+  void (*after)(struct pool_job *j); /* once drained; NULL: the drainer knows its owner */
+  list_node link;                    /* in a job queue or the done queue: under the mutex */
+  int state;                         /* POOL_*: under the mutex */
+  int urgent;                        /* taken before any job that is not: short work that others wait for */
 } pool_job;
 
 typedef struct pool {
@@ -36,8 +34,7 @@ typedef struct pool {
   platform_sock wake[2]; /* PLATFORM_SOCK_NONE until first used */
 } pool;
 
-/* An empty pool with no thread (p zero-filled or not). */
-void pool_init(pool *p);
+void pool_init(pool *p); /* an empty pool with no thread (p zero-filled or not) */
 /* The read end of the wake pair, made on first use; PLATFORM_SOCK_NONE when it cannot be. */
 platform_sock pool_wake_fd(pool *p);
 /* Hands j (run set, POOL_IDLE) to a worker, starting one as needed: 1; 0 when there is no
@@ -52,8 +49,7 @@ int pool_join(pool *p, pool_job *j, int wait);
 /* Moves the finished jobs, oldest first, to the tail of out (POOL_IDLE from now on), and
  * consumes the wake bytes. The thread that steps calls it. */
 void pool_drain(pool *p, list_node *out);
-/* A byte on the wake pair: from any thread, for news other than a finished job. */
-void pool_wake(pool *p);
+void pool_wake(pool *p); /* a byte on the wake pair from any thread, for other news */
 /* Ends the threads once their jobs are done, and closes the wake pair; idempotent. Nothing
  * can be posted after. */
 void pool_close(pool *p);

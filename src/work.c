@@ -24,7 +24,6 @@ typedef struct {
   engine_item item;
   const work_kind *kind; /* NULL once its state is cleared */
   int args;              /* registry reference to the arguments */
-  int taken;             /* the results were pushed */
   union {
     double d;
     void *p;
@@ -83,13 +82,11 @@ static int work_done(lua_State *L) {
   return 1;
 }
 
-/* work:result() --> the results of core[name](...), once */
+/* work:result() --> the results of core[name](...), once (then its state is gone: not done) */
 static int work_result(lua_State *L) {
   work *w = work_check(L);
   int n;
   if (w->item.state != ENGINE_DONE || w->kind == NULL) return luaL_error(L, "work is not done");
-  if (w->taken) return luaL_error(L, "work results already taken");
-  w->taken = 1;
   n = w->kind->push ? w->kind->push(L, w->state) : 0;
   work_clear(w);
   return n;
