@@ -8,7 +8,6 @@
 #include "commit.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "class.h"

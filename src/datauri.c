@@ -84,17 +84,14 @@ static void read_file(int fd, file_state *f) {
   long got = buf ? read_chunk(fd, buf, &left) : -1;
   const char *mime = got < 0 ? NULL : datauri_sniff(buf, (size_t)got);
   size_t cap = mime ? 5 + strlen(mime) + 8 + ((size_t)f->size + 2) / 3 * 4 + 1 : 0;
+  char *out = mime && f->build ? (f->held.buf = (char *)malloc(cap)) : NULL;
   if (got >= 0 && mime == NULL) f->problem = FILE_NOT_AUDIO;
-  if (mime && f->build && (f->held.buf = (char *)malloc(cap)) == NULL) {
-    got = -1;
-  } else if (mime && f->build) {
-    char *out = f->held.buf + snprintf(f->held.buf, cap, "data:%s;base64,", mime);
-    while (got >= 0) {
-      out = encode(buf, (size_t)got, out);
-      if (got < DATAURI_CHUNK || left == 0) break;
-      got = read_chunk(fd, buf, &left);
-    }
+  if (out == NULL && mime && f->build) got = -1;
+  if (out) out += snprintf(out, cap, "data:%s;base64,", mime);
+  for (; out && got >= 0; got = read_chunk(fd, buf, &left)) {
+    out = encode(buf, (size_t)got, out);
     f->len = (size_t)(out - f->held.buf);
+    if (got < DATAURI_CHUNK || left == 0) break;
   }
   if (got < 0) {
     f->problem = FILE_ERRNO;
@@ -114,13 +111,10 @@ static void file_run(void *p) {
     f->err = errno;
     return;
   }
-  if (platform_fstat(fd, &info) != 0 || !info.is_reg) {
-    f->problem = FILE_NOT_REGULAR;
-  } else {
-    f->size = info.size;
-    if (f->max_bytes > 0 && (double)info.size > f->max_bytes) f->problem = FILE_TOO_BIG;
-    else read_file(fd, f);
-  }
+  f->size = platform_fstat(fd, &info) == 0 && info.is_reg ? info.size : -1;
+  if (f->size < 0) f->problem = FILE_NOT_REGULAR;
+  else if (f->max_bytes > 0 && (double)f->size > f->max_bytes) f->problem = FILE_TOO_BIG;
+  else read_file(fd, f);
   close(fd);
 }
 

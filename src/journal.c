@@ -17,15 +17,9 @@
 #include "workkind.h"
 
 static int write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    long w = (long)write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
+  long w;
+  for (; n > 0; p += w, n -= (size_t)w)
+    if ((w = platform_write(fd, p, n)) < 0) return -1;
   return 0;
 }
 
@@ -35,11 +29,8 @@ static int open_journal(const char *path, int *created) {
     int fd = output_open_regular(path, 1, O_RDWR | O_APPEND);
     if (fd >= 0 || errno != ENOENT) return fd;
     fd = platform_open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL, 0600);
-    if (fd >= 0) {
-      *created = 1;
-      return fd;
-    }
-    if (errno != EEXIST) return -1; /* else another writer made it first: open that one */
+    *created = fd >= 0;
+    if (fd >= 0 || errno != EEXIST) return fd; /* EEXIST: another writer made it first: open that one */
   }
 }
 

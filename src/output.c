@@ -77,10 +77,12 @@ static int l_output_check(lua_State *L) {
   return 1;
 }
 
-static void push_id(lua_State *L, unsigned long long v) {
+/* t[k] = v as a decimal string, on the table at the top. */
+static void set_id(lua_State *L, const char *k, unsigned long long v) {
   char buf[32];
   snprintf(buf, sizeof buf, "%llu", v);
   lua_pushstring(L, buf);
+  lua_setfield(L, -2, k);
 }
 
 /* core.path_info(path) --> {type, size, dev, ino} | nil, err (code ENOENT when nothing is there)
@@ -100,10 +102,8 @@ static int l_path_info(lua_State *L) {
   lua_setfield(L, -2, "type");
   lua_pushinteger(L, (lua_Integer)info.size);
   lua_setfield(L, -2, "size");
-  push_id(L, info.dev);
-  lua_setfield(L, -2, "dev");
-  push_id(L, info.ino);
-  lua_setfield(L, -2, "ino");
+  set_id(L, "dev", info.dev);
+  set_id(L, "ino", info.ino);
   return 1;
 }
 

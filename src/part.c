@@ -39,12 +39,9 @@ static int part_is(const char *name, const char *base, size_t keep) {
 }
 
 int part_write(int fd, const char *p, size_t n) {
-  size_t off = 0;
-  while (off < n) {
-    long w = platform_write(fd, p + off, n - off);
-    if (w < 0) return errno;
-    off += (size_t)w;
-  }
+  long w;
+  for (; n > 0; p += w, n -= (size_t)w)
+    if ((w = platform_write(fd, p, n)) < 0) return errno;
   return 0;
 }
 
@@ -122,13 +119,10 @@ int part_open(const char *target, unsigned long salt, char **path, int *fd) {
     memcpy(*path, target, keep);
     snprintf(*path + keep, PART_LEN + 1, PART_SUFFIX "%06lx", r & 0xffffff);
     *fd = platform_open(*path, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    if (*fd < 0) {
-      if (errno != EEXIST) break;
-      continue;
-    }
+    if (*fd < 0 && errno != EEXIST) break;
     /* A cleanup may have removed the file between open and flock: then make another. */
-    if (platform_lock(*fd, 0) == 0 && platform_same_file(*fd, *path)) return 0;
-    close(*fd);
+    if (*fd >= 0 && platform_lock(*fd, 0) == 0 && platform_same_file(*fd, *path)) return 0;
+    if (*fd >= 0) close(*fd);
     *fd = -1;
   }
   e = errno ? errno : EEXIST;
@@ -160,19 +154,17 @@ static void partials_run(void *p) {
   const char *sep = platform_last_sep(target);
   const char *base = sep ? sep + 1 : target;
   size_t keep = part_keep(base, strlen(base));
-  char *dir = platform_parent(target), *path;
+  char *dir = r->held.path = platform_parent(target), *path;
   platform_dir *d;
   const char *name;
-  if (dir == NULL) {
-    r->oom = 1;
-    return;
-  }
+  int fd;
+  /* A temporary name has at most NAME_MAX_LEN bytes (part_keep). */
+  path = r->held.buf = dir ? (char *)malloc(strlen(dir) + NAME_MAX_LEN + 2) : NULL;
+  r->oom = path == NULL;
   /* No file has a name with a NUL in it: cut there, it would be another file's partials. */
-  d = memchr(target, '\0', r->tlen) ? NULL : platform_opendir(dir);
-  path = (char *)malloc(strlen(dir) + (size_t)256 * 3 + 2);
-  while (d && path && (name = platform_readdir(d)) != NULL) {
-    int fd;
-    if (!part_is(name, base, keep) || strlen(name) > (size_t)256 * 3) continue;
+  d = r->oom || memchr(target, '\0', r->tlen) ? NULL : platform_opendir(dir);
+  while (d && (name = platform_readdir(d)) != NULL) {
+    if (!part_is(name, base, keep)) continue;
     sprintf(path, "%s/%s", dir, name);
     /* Only a regular file is opened: a FIFO or a device of that name is left. */
     if ((fd = output_open_regular(path, 0, O_RDONLY)) < 0) continue;
@@ -181,8 +173,6 @@ static void partials_run(void *p) {
     close(fd);
   }
   platform_closedir(d);
-  free(path);
-  free(dir);
 }
 
 static int partials_push(lua_State *L, void *p) {
