@@ -4,14 +4,6 @@
 #ifndef AIMLMUSIC_DATAURI_H
 #define AIMLMUSIC_DATAURI_H
 
-#include "hidden.h"
-#include "workkind.h"
-
-HIDDEN_BEGIN
-
-/* core.datauri_read as work (workkind.h). */
-extern const work_kind datauri_read_kind;
-
-HIDDEN_END
+/* Its one entry, core.datauri_read, is a work kind: workkind.h declares it. */
 
 #endif

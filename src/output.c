@@ -214,8 +214,7 @@ const work_kind reservation_own_kind = {"reservation_own", 2, sizeof(own_state),
 static int release_prepare(lua_State *L, int first, void *p) {
   reservation *r = reservation_at(L, first);
   *(reservation *)p = *r; /* the file is the work's now */
-  r->fd = -1;
-  r->path = NULL;
+  *r = (reservation){-1, NULL, NULL};
   return -1;
 }
 
@@ -314,8 +313,7 @@ static int reserve_push(lua_State *L, void *p) {
     case RESERVE_OK: {
       reservation *r = (reservation *)class_new(L, RESERVATION_MT, sizeof *r);
       *r = v->held; /* the reservation's now, locked, with its content written */
-      v->held.fd = -1;
-      v->held.path = NULL;
+      v->held = (work_held){-1, NULL, NULL};
       return 1;
     }
     case RESERVE_BUSY:

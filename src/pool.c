@@ -13,6 +13,12 @@ void pool_init(pool *p) {
   list_init(&p->done);
   p->n_threads = p->n_idle = p->n_slow = p->stop = p->ready = 0;
   p->wake[0] = p->wake[1] = PLATFORM_SOCK_NONE;
+  if (platform_mutex_init(&p->mu) != 0) return;
+  if (platform_cond_init(&p->work_cv) == 0) {
+    p->ready = platform_cond_init(&p->done_cv) == 0;
+    if (!p->ready) platform_cond_destroy(&p->work_cv);
+  }
+  if (!p->ready) platform_mutex_destroy(&p->mu);
 }
 
 platform_sock pool_wake_fd(pool *p) {
@@ -55,20 +61,8 @@ static void *pool_main(void *arg) {
   return NULL;
 }
 
-/* The mutex and condition variables, made on first use; 0 when they cannot be. */
-static int pool_open(pool *p) {
-  if (p->ready) return 1;
-  if (platform_mutex_init(&p->mu) != 0) return 0;
-  if (platform_cond_init(&p->work_cv) == 0) {
-    p->ready = platform_cond_init(&p->done_cv) == 0;
-    if (!p->ready) platform_cond_destroy(&p->work_cv);
-  }
-  if (!p->ready) platform_mutex_destroy(&p->mu);
-  return p->ready;
-}
-
 int pool_post(pool *p, pool_job *j) {
-  if (p->stop || pool_wake_fd(p) == PLATFORM_SOCK_NONE || !pool_open(p)) return 0;
+  if (p->stop || !p->ready || pool_wake_fd(p) == PLATFORM_SOCK_NONE) return 0;
   platform_mutex_lock(&p->mu);
   /* A thread more while none is idle, up to the limit; without any, the caller does the work. */
   if (p->n_idle == 0 && p->n_threads < POOL_THREADS &&

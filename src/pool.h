@@ -29,12 +29,14 @@ typedef struct pool {
   list_node urgent, jobs, done; /* under mu, as n_idle, n_slow and stop */
   int n_threads, n_idle, stop;
   int n_slow; /* workers on jobs that are not urgent: at most POOL_THREADS - 1 */
-  int ready;  /* mu and the condition variables exist (pool_post made them) */
+  int ready;  /* mu and the condition variables exist: from pool_init to pool_close */
   platform_thread threads[POOL_THREADS];
   platform_sock wake[2]; /* PLATFORM_SOCK_NONE until first used */
 } pool;
 
-void pool_init(pool *p); /* an empty pool with no thread (p zero-filled or not) */
+/* An empty pool with no thread (p zero-filled or not). Without a mutex (ready 0), nothing can
+ * be posted: the callers do the work themselves. */
+void pool_init(pool *p);
 /* The read end of the wake pair, made on first use; PLATFORM_SOCK_NONE when it cannot be. */
 platform_sock pool_wake_fd(pool *p);
 /* Hands j (run set, POOL_IDLE) to a worker, starting one as needed: 1; 0 when there is no

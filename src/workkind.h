@@ -34,6 +34,10 @@ typedef struct work_kind {
   int (*push)(lua_State *L, void *p); /* stepping thread: the results of run; NULL: none */
 } work_kind;
 
+/* Each defined by the file that owns the work: journal.c, output.c, datauri.c, part.c, commit.c. */
+extern const work_kind journal_append_kind, journal_read_kind, output_reserve_kind, reservation_own_kind,
+    reservation_release_kind, datauri_read_kind, part_remove_kind, commit_discard_kind;
+
 HIDDEN_END
 
 #endif
