@@ -25,10 +25,8 @@ static int commit_download(lua_State *L, transfer *t) {
   if (t->committed && !e) {
     lua_pushboolean(L, 1);
     lua_createtable(L, 0, 2);
-    lua_pushstring(L, t->target_path);
-    lua_setfield(L, -2, "path");
-    lua_pushinteger(L, t->bytes);
-    lua_setfield(L, -2, "bytes");
+    error_setstring(L, "path", t->target_path);
+    error_setint(L, "bytes", (long long)t->bytes);
     return 2;
   }
   t->unusable = 1;
@@ -79,10 +77,10 @@ static void commit_facts(transfer *t, response_facts *f) {
 }
 
 /* transfer:finish([map]) --> true, a job (submit), a status table (status, through the model's
- * response mapping map, flat: response.flat) or the info table (a download in place); false, the facts of what went
- * wrong (lua/aimlmusic/response.lua makes them an error); nil, err (a download that could not
- * be put in place). A failed download's partial
- * file is unusable for the next attempt unless transfer:keep() says otherwise. */
+ * response mapping map, flat: response.flat) or the info table (a download in place); false, the
+ * facts of what went wrong (lua/aimlmusic/response.lua makes them an error); nil, err (a download
+ * that could not be put in place). A failed download's partial file is unusable for the next
+ * attempt unless transfer:keep() says otherwise. */
 static int commit_finish_l(lua_State *L) {
   transfer *t = transfer_check(L, 1);
   response_facts f;

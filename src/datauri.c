@@ -30,8 +30,6 @@ static const char *datauri_sniff(const unsigned char *b, size_t n) {
   return NULL;
 }
 
-/* ---- a local file, read without Lua (on a worker inside a task) ---- */
-
 enum { FILE_OK,
        FILE_ERRNO,
        FILE_NOT_REGULAR,

@@ -81,8 +81,7 @@ static int l_output_check(lua_State *L) {
 static void set_id(lua_State *L, const char *k, unsigned long long v) {
   char buf[32];
   snprintf(buf, sizeof buf, "%llu", v);
-  lua_pushstring(L, buf);
-  lua_setfield(L, -2, k);
+  error_setstring(L, k, buf);
 }
 
 /* core.path_info(path) --> {type, size, dev, ino} | nil, err (code ENOENT when nothing is there)
@@ -96,12 +95,10 @@ static int l_path_info(lua_State *L) {
   if (memchr(path, '\0', n)) return refuse(L, path, EINVAL, "the path holds a NUL byte");
   if (platform_stat(path, 0, &info) != 0) return error_fail_errno(L, "io", errno, "%s", path);
   lua_createtable(L, 0, 4);
-  lua_pushstring(L, info.is_reg ? "file" : info.is_dir ? "directory"
-                                       : info.is_link  ? "link"
-                                                       : "other");
-  lua_setfield(L, -2, "type");
-  lua_pushinteger(L, (lua_Integer)info.size);
-  lua_setfield(L, -2, "size");
+  error_setstring(L, "type", info.is_reg ? "file" : info.is_dir ? "directory"
+                                                : info.is_link  ? "link"
+                                                                : "other");
+  error_setint(L, "size", info.size);
   set_id(L, "dev", info.dev);
   set_id(L, "ino", info.ino);
   return 1;
@@ -122,8 +119,6 @@ static int l_abspath(lua_State *L) {
   free(cwd);
   return 1;
 }
-
-/* ---- the reservation ---- */
 
 /* fd: open on "<output>.lock" (path) and locked; -1 once let go. Also the release's state. */
 typedef work_held reservation;
@@ -230,8 +225,7 @@ const work_kind reservation_release_kind = {"reservation_release", 1, sizeof(res
  * the reservation lives. A reservation already there is taken over when nobody holds its lock
  * (its process ended), when it names job id (resume finishing its own job), or when force is
  * given (overwrite; a job the journal says is finished); otherwise the answer is an error of kind
- * io, code EBUSY, with err.owner the job it names when it names one. The reservation file is
- * opened with O_NOFOLLOW and O_NONBLOCK and must be a regular file. */
+ * io, code EBUSY, with err.owner the job it names when it names one. */
 enum { RESERVE_OK,
        RESERVE_ERRNO,
        RESERVE_BUSY,

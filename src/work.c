@@ -1,10 +1,10 @@
 /* work: core.work, file work on the engine's pool for a task to await. Owns: the work
  * userdata, an engine item and the state of one work_kind (workkind.h) described by the file
- * that owns the work (journal.c, output.c, datauri.c, part.c). It runs on a worker
+ * that owns the work, and letting go what that state still holds. It runs on a worker
  * (engine_spawn) and completes the one way pool jobs do, through the done queue drained on the
  * stepping thread, which wakes the task waiting for it (aimlmusic.task's await, as for a
  * transfer). The arguments stay referenced while it lives, so the state may borrow their
- * strings. Must not know: what a kind does, files, the journal's format, HTTP. */
+ * strings. Must not know: what a kind does, the journal's format, HTTP. */
 #include "work.h"
 
 #include <string.h>
