@@ -30,18 +30,13 @@ static const char *datauri_sniff(const unsigned char *b, size_t n) {
   return NULL;
 }
 
-enum { FILE_OK,
-       FILE_ERRNO,
-       FILE_NOT_REGULAR,
-       FILE_TOO_BIG,
-       FILE_NOT_AUDIO };
-
 typedef struct {
   work_held held; /* buf, with build: data:<mime>;base64,... */
   const char *path;
   double max_bytes;
   int build;
-  int problem, err;
+  const char *problem; /* NULL, or as core.datauri_read names it */
+  int err;
   long long size;
   size_t len;
 } file_state;
@@ -83,7 +78,7 @@ static void read_file(int fd, file_state *f) {
   const char *mime = got < 0 ? NULL : datauri_sniff(buf, (size_t)got);
   size_t cap = mime ? 5 + strlen(mime) + 8 + ((size_t)f->size + 2) / 3 * 4 + 1 : 0;
   char *out = mime && f->build ? (f->held.buf = (char *)malloc(cap)) : NULL;
-  if (got >= 0 && mime == NULL) f->problem = FILE_NOT_AUDIO;
+  if (got >= 0 && mime == NULL) f->problem = "not_audio";
   if (out == NULL && mime && f->build) got = -1;
   if (out) out += snprintf(out, cap, "data:%s;base64,", mime);
   for (; out && got >= 0; got = read_chunk(fd, buf, &left)) {
@@ -92,7 +87,7 @@ static void read_file(int fd, file_state *f) {
     if (got < DATAURI_CHUNK || left == 0) break;
   }
   if (got < 0) {
-    f->problem = FILE_ERRNO;
+    f->problem = "errno";
     f->err = errno; /* malloc's too: ENOMEM */
   }
   free(buf);
@@ -105,13 +100,13 @@ static void file_run(void *p) {
   int st = platform_stat(f->path, 1, &info);
   int fd = st == 0 && info.is_reg ? platform_open(f->path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0) : -1;
   if (fd < 0) {
-    f->problem = st == 0 && !info.is_reg ? FILE_NOT_REGULAR : FILE_ERRNO;
+    f->problem = st == 0 && !info.is_reg ? "not_regular" : "errno";
     f->err = errno;
     return;
   }
   f->size = platform_fstat(fd, &info) == 0 && info.is_reg ? info.size : -1;
-  if (f->size < 0) f->problem = FILE_NOT_REGULAR;
-  else if (f->max_bytes > 0 && (double)f->size > f->max_bytes) f->problem = FILE_TOO_BIG;
+  if (f->size < 0) f->problem = "not_regular";
+  else if (f->max_bytes > 0 && (double)f->size > f->max_bytes) f->problem = "too_big";
   else read_file(fd, f);
   close(fd);
 }
@@ -130,14 +125,13 @@ static int read_prepare(lua_State *L, int first, void *p) {
 }
 
 static int read_push(lua_State *L, void *p) {
-  static const char *const problems[] = {NULL, "errno", "not_regular", "too_big", "not_audio"};
   file_state *f = (file_state *)p;
   char why[PLATFORM_STRERROR_SIZE];
-  if (f->problem == FILE_OK && f->build) lua_pushlstring(L, f->held.buf, f->len);
-  else lua_pushboolean(L, f->problem == FILE_OK);
-  if (f->problem == FILE_OK) return 1;
-  lua_pushstring(L, problems[f->problem]);
-  if (f->problem == FILE_TOO_BIG) lua_pushinteger(L, (lua_Integer)f->size);
+  if (f->problem == NULL && f->build) lua_pushlstring(L, f->held.buf, f->len);
+  else lua_pushboolean(L, f->problem == NULL);
+  if (f->problem == NULL) return 1;
+  lua_pushstring(L, f->problem);
+  if (strcmp(f->problem, "too_big") == 0) lua_pushinteger(L, (lua_Integer)f->size);
   else lua_pushstring(L, platform_strerror(f->err, why, sizeof why));
   return 3;
 }

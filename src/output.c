@@ -109,10 +109,8 @@ static int l_path_info(lua_State *L) {
 static int l_abspath(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   char *cwd;
-  if (platform_is_absolute(path)) {
-    lua_settop(L, 1);
-    return 1;
-  }
+  lua_settop(L, 1);
+  if (platform_is_absolute(path)) return 1;
   cwd = platform_cwd();
   if (cwd == NULL) return error_fail_errno(L, "io", errno, "the current directory");
   lua_pushfstring(L, "%s/%s", cwd, path);
