@@ -62,23 +62,21 @@ static void *pool_main(void *arg) {
 }
 
 int pool_post(pool *p, pool_job *j) {
-  if (p->stop || !p->ready || pool_wake_fd(p) == PLATFORM_SOCK_NONE) return 0;
+  int ok;
+  if (!p->ready || pool_wake_fd(p) == PLATFORM_SOCK_NONE) return 0; /* closed: not ready */
   platform_mutex_lock(&p->mu);
   /* A thread more while none is idle, up to the limit; without any, the caller does the work. */
   if (p->n_idle == 0 && p->n_threads < POOL_THREADS &&
       platform_thread_start(&p->threads[p->n_threads], pool_main, p) == 0)
     p->n_threads++;
-  if (p->n_threads == 0) {
-    platform_mutex_unlock(&p->mu);
-    return 0;
-  }
-  if (j->state == POOL_IDLE) {
+  ok = p->n_threads > 0;
+  if (ok && j->state == POOL_IDLE) {
     j->state = POOL_QUEUED;
     list_push(j->urgent ? &p->urgent : &p->jobs, &j->link);
     platform_cond_signal(&p->work_cv);
   }
   platform_mutex_unlock(&p->mu);
-  return 1;
+  return ok;
 }
 
 int pool_join(pool *p, pool_job *j, int wait) {
