@@ -4,6 +4,14 @@
 #ifndef AIMLMUSIC_DATAURI_H
 #define AIMLMUSIC_DATAURI_H
 
-/* Its one entry, core.datauri_read, is a work kind: workkind.h declares it. */
+#include "hidden.h"
+#include "workkind.h"
+
+HIDDEN_BEGIN
+
+/* core.datauri_read as work (workkind.h). */
+extern const work_kind datauri_read_kind;
+
+HIDDEN_END
 
 #endif

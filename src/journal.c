@@ -65,11 +65,10 @@ int journal_append(const char *path, const char *line, size_t n) {
 /* core.journal_append(path, line) --> true | nil, err
  * Appends line and a newline in one write() under an exclusive lock, then fsyncs (and the
  * directory too when the journal is new). The lock (flock; LockFileEx) belongs to the open file,
- * unlike fcntl locks, so it keeps two threads of one process (LÖVE's, each with its own Lua state)
- * apart too. Writers sharing the journal (processes, threads with their own Lua states) never
- * interleave. A line torn by an earlier crash is closed with a newline in the same write, under
- * the same lock, so that it cannot swallow this record. Inside a task it runs on a worker
- * (core.work "journal_append"): the lock may be another process's and the fsync the disk's. */
+ * unlike fcntl locks, so writers never interleave, be they processes or threads of one process
+ * (LÖVE's, each with its own Lua state). A line torn by an earlier crash is closed with a newline
+ * in the same write, under the same lock, so that it cannot swallow this record. Inside a task it
+ * runs on a worker: the lock may be another process's and the fsync the disk's. */
 typedef struct {
   work_held held;
   const char *path, *line;

@@ -10,9 +10,13 @@
 #include <string.h>
 
 #include "class.h"
+#include "commit.h"
+#include "datauri.h"
 #include "engine.h"
+#include "journal.h"
+#include "output.h"
+#include "part.h"
 #include "platform.h"
-#include "workkind.h"
 
 #define WORK_MT "aimlmusic.work"
 

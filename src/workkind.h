@@ -1,9 +1,8 @@
 /* workkind: file work described once, run here (outside a task: the caller waits, as the API says)
- * or on the engine's pool (core.work, inside a task: the task awaits it), so the
- * thread that steps the engine never waits for the disk or another process's lock.
- * A file that owns some file work (journal.c, output.c, datauri.c, part.c, commit.c) describes
- * it as a work_kind; work.c registers core[name], which runs it here, and starts the same kinds
- * on the workers. A contract with no code of its own: any layer may include it. */
+ * or on the engine's pool (core.work, inside a task: the task awaits it), so the thread that steps
+ * the engine never waits for the disk or another process's lock. The file that owns some file
+ * work describes it as a work_kind; work.c registers core[name], which runs it here, and starts
+ * the same kinds on the workers. A contract with no code of its own: any layer may include it. */
 #ifndef AIMLMUSIC_WORKKIND_H
 #define AIMLMUSIC_WORKKIND_H
 
@@ -33,10 +32,6 @@ typedef struct work_kind {
   void (*run)(void *p);               /* any thread, without Lua */
   int (*push)(lua_State *L, void *p); /* stepping thread: the results of run; NULL: none */
 } work_kind;
-
-/* Each defined by the file that owns the work: journal.c, output.c, datauri.c, part.c, commit.c. */
-extern const work_kind journal_append_kind, journal_read_kind, output_reserve_kind, reservation_own_kind,
-    reservation_release_kind, datauri_read_kind, part_remove_kind, commit_discard_kind;
 
 HIDDEN_END
 
