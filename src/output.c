@@ -32,15 +32,13 @@ static int refuse(lua_State *L, const char *path, int e, const char *why) {
 
 int output_open_regular(const char *path, int follow, int flags) {
   platform_info info;
-  int fd, e;
+  int fd, e = EINVAL;
   if (platform_stat(path, follow, &info) != 0) return -1;
-  fd = info.is_reg ? platform_open(path, flags | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW), 0) : -1;
+  fd = info.is_reg ? platform_open(path, flags | O_NONBLOCK, 0) : -1;
   /* Not followed, a link (ELOOP), a FIFO or a socket (ENXIO) put there meanwhile: the same. */
-  if (!info.is_reg || (fd < 0 && !follow && (errno == ELOOP || errno == ENXIO))) e = EINVAL;
-  else if (fd < 0) return -1;
-  else if (platform_fstat(fd, &info) != 0) e = errno;
-  else if (info.is_reg) return fd;
-  else e = EINVAL;
+  if (fd < 0 && info.is_reg && (follow || (errno != ELOOP && errno != ENXIO))) return -1;
+  if (fd >= 0 && platform_fstat(fd, &info) != 0) e = errno;
+  else if (fd >= 0 && info.is_reg) return fd;
   if (fd >= 0) close(fd);
   errno = e;
   return -1;
@@ -264,7 +262,7 @@ static int reserve_attempt(reserve_state *v) {
   int fd = platform_open(lockpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
   if (fd < 0 && errno != EEXIST) return reserve_fail(v, -1);
   /* Someone's reservation, or something else of that name: opened only if a regular file. */
-  if (fd < 0 && (fd = output_open_regular(lockpath, 0, O_RDWR)) < 0) {
+  if (fd < 0 && (fd = output_open_regular(lockpath, 0, O_RDWR | O_NOFOLLOW)) < 0) {
     if (errno == ENOENT) return -1; /* let go meanwhile: make it again */
     return errno == EINVAL ? RESERVE_NOT_REGULAR : reserve_fail(v, -1);
   }

@@ -9,8 +9,8 @@
 HIDDEN_BEGIN
 
 /* Opens path with flags (and O_NONBLOCK) only when it is a regular file, before opening (stat,
- * through a symbolic link when follow, else O_NOFOLLOW too) and once open: a FIFO or a device
- * is never opened, never waited on. Else -1 with errno (EINVAL: something else is there). */
+ * through a symbolic link when follow; else flags has O_NOFOLLOW) and once open: a FIFO or a
+ * device is never opened, never waited on. Else -1 with errno (EINVAL: something else is there). */
 int output_open_regular(const char *path, int follow, int flags);
 /* core.output_reserve, reservation_own and reservation_release as work (workkind.h). */
 extern const work_kind output_reserve_kind, reservation_own_kind, reservation_release_kind;

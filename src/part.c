@@ -48,8 +48,7 @@ int part_write(int fd, const char *p, size_t n) {
 /* Copies key, then s as a JSON string, to o; returns the end. 6 bytes for each byte of s and 3
  * more fit: the caller sized the buffer so. */
 static char *quote(char *o, const char *key, const char *s) {
-  o += strlen(strcpy(o, key));
-  *o++ = '"';
+  o += sprintf(o, "%s\"", key);
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
     if (c == '"' || c == '\\') *o++ = '\\';
@@ -167,7 +166,7 @@ static void partials_run(void *p) {
     if (!part_is(name, base, keep)) continue;
     sprintf(path, "%s/%s", dir, name);
     /* Only a regular file is opened: a FIFO or a device of that name is left. */
-    if ((fd = output_open_regular(path, 0, O_RDONLY)) < 0) continue;
+    if ((fd = output_open_regular(path, 0, O_RDONLY | O_NOFOLLOW)) < 0) continue;
     /* Unlinked while the lock is held: its owner, if one comes, sees the name is gone. */
     if (platform_lock(fd, 0) == 0 && platform_unlink(path) == 0) r->removed++;
     close(fd);
