@@ -15,7 +15,7 @@ HIDDEN_BEGIN
 
 /* What a work's state still holds when the work goes, let go by work.c on the stepping thread:
  * fd closed (-1: none; set before prepare), path and buf freed. Every state opens with it. Run
- * closes what it opened itself: the stepping thread touches no file. */
+ * closes itself what it need not hand over, so that a step touches no file. */
 typedef struct {
   int fd;
   char *path, *buf;
