@@ -45,7 +45,8 @@ typedef struct {
 static char *encode(const unsigned char *in, size_t n, char *out) {
   size_t i;
   for (i = 0; i < n; i += 3) {
-    unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+    unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+                 (i + 2 < n ? in[i + 2] : 0);
     *out++ = b64[v >> 18];
     *out++ = b64[(v >> 12) & 63];
     *out++ = (char)(i + 1 < n ? b64[(v >> 6) & 63] : '=');
@@ -136,4 +137,5 @@ static int read_push(lua_State *L, void *p) {
   return 3;
 }
 
-const work_kind datauri_read_kind = {"datauri_read", 3, sizeof(file_state), read_prepare, file_run, read_push};
+const work_kind datauri_read_kind = {"datauri_read", 3, sizeof(file_state), read_prepare, file_run,
+                                     read_push};

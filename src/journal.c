@@ -153,4 +153,5 @@ static int read_push(lua_State *L, void *p) {
   return 1;
 }
 
-const work_kind journal_read_kind = {"journal_read", 1, sizeof(read_state), read_prepare, read_run, read_push};
+const work_kind journal_read_kind = {"journal_read", 1, sizeof(read_state), read_prepare, read_run,
+                                     read_push};

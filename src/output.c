@@ -199,7 +199,8 @@ static int own_push(lua_State *L, void *p) {
   return 1;
 }
 
-const work_kind reservation_own_kind = {"reservation_own", 2, sizeof(own_state), own_prepare, own_run, own_push};
+const work_kind reservation_own_kind = {"reservation_own", 2, sizeof(own_state), own_prepare, own_run,
+                                        own_push};
 
 /* core.reservation_release(r): the job is finished; its reservation goes. */
 static int release_prepare(lua_State *L, int first, void *p) {
