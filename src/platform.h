@@ -46,21 +46,14 @@ HIDDEN_BEGIN
 
 /* ---- threads ---- */
 /* For clang's thread safety analysis (-Wthread-safety, run by make analyze): a mutex is a
- * capability; a function says which mutex it takes, releases or needs held. The functions that
- * are the locking itself are not analysed (PLATFORM_NO_LOCK_ANALYSIS). */
+ * capability, and the lock functions say what they take, release or need held; their own
+ * bodies are not analysed (PLATFORM_NO_LOCK_ANALYSIS). */
 #if defined(__clang__)
-#define PLATFORM_CAPABILITY __attribute__((capability("mutex")))
-#define PLATFORM_ACQUIRE(m) __attribute__((acquire_capability(m)))
-#define PLATFORM_RELEASE(m) __attribute__((release_capability(m)))
-#define PLATFORM_REQUIRES(m) __attribute__((requires_capability(m)))
-#define PLATFORM_NO_LOCK_ANALYSIS __attribute__((no_thread_safety_analysis))
+#define PLATFORM_LOCK_ATTR(a) __attribute__((a))
 #else
-#define PLATFORM_CAPABILITY
-#define PLATFORM_ACQUIRE(m)
-#define PLATFORM_RELEASE(m)
-#define PLATFORM_REQUIRES(m)
-#define PLATFORM_NO_LOCK_ANALYSIS
+#define PLATFORM_LOCK_ATTR(a)
 #endif
+#define PLATFORM_NO_LOCK_ANALYSIS PLATFORM_LOCK_ATTR(no_thread_safety_analysis)
 #if defined(_WIN32)
 typedef void *platform_thread; /* a HANDLE */
 typedef struct {
@@ -69,7 +62,7 @@ typedef struct {
 #define PLATFORM_ONCE_INIT \
   { 0 }
 /* Laid out as SRWLOCK and CONDITION_VARIABLE: one pointer each, zero when ready to use. */
-typedef struct PLATFORM_CAPABILITY {
+typedef struct PLATFORM_LOCK_ATTR(capability("mutex")) {
   void *ptr;
 } platform_mutex;
 typedef struct {
@@ -79,7 +72,7 @@ typedef struct {
 typedef pthread_t platform_thread;
 typedef pthread_once_t platform_once;
 #define PLATFORM_ONCE_INIT PTHREAD_ONCE_INIT
-typedef pthread_mutex_t platform_mutex PLATFORM_CAPABILITY;
+typedef pthread_mutex_t platform_mutex PLATFORM_LOCK_ATTR(capability("mutex"));
 typedef pthread_cond_t platform_cond;
 #endif
 
@@ -93,11 +86,11 @@ void platform_once_run(platform_once *once, void (*fn)(void));
  * init returns 0 or an errno value; wait releases m while it sleeps, as pthread_cond_wait. */
 int platform_mutex_init(platform_mutex *m);
 void platform_mutex_destroy(platform_mutex *m);
-void platform_mutex_lock(platform_mutex *m) PLATFORM_ACQUIRE(*m);
-void platform_mutex_unlock(platform_mutex *m) PLATFORM_RELEASE(*m);
+void platform_mutex_lock(platform_mutex *m) PLATFORM_LOCK_ATTR(acquire_capability(*m));
+void platform_mutex_unlock(platform_mutex *m) PLATFORM_LOCK_ATTR(release_capability(*m));
 int platform_cond_init(platform_cond *c);
 void platform_cond_destroy(platform_cond *c);
-void platform_cond_wait(platform_cond *c, platform_mutex *m) PLATFORM_REQUIRES(*m);
+void platform_cond_wait(platform_cond *c, platform_mutex *m) PLATFORM_LOCK_ATTR(requires_capability(*m));
 void platform_cond_signal(platform_cond *c);
 void platform_cond_broadcast(platform_cond *c);
 /* An int written under a lock and read without it on a hot path (once per call of libcurl's
