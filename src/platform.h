@@ -207,9 +207,20 @@ static inline int platform_same_file(int fd, const char *path) {
   return platform_fstat(fd, &a) == 0 && platform_stat(path, 1, &b) == 0 && (a.dev || a.ino) && a.dev == b.dev &&
          a.ino == b.ino;
 }
-/* Replaces the whole content of the open file with n bytes at buf (ftruncate, then a write
- * at offset 0). */
-int platform_rewrite(int fd, const void *buf, size_t n);
+/* Empties the open file and moves its position to 0 (ftruncate and lseek). */
+int platform_truncate(int fd);
+/* Replaces the whole content of the open file with n bytes at buf. */
+static inline int platform_rewrite(int fd, const void *buf, size_t n) {
+  const char *p = (const char *)buf;
+  if (platform_truncate(fd) != 0) return -1;
+  while (n > 0) {
+    long w = platform_write(fd, p, n);
+    if (w < 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
 /* The current directory as a new UTF-8 string (free it), or NULL with errno set. */
 char *platform_cwd(void);
 /* 0 when new files can be made in the directory dir (access W_OK | X_OK), else -1. */

@@ -215,19 +215,11 @@ int platform_fstat(int fd, platform_info *out) {
   return 0;
 }
 
-int platform_rewrite(int fd, const void *buf, size_t n) {
-  const char *p = (const char *)buf;
+int platform_truncate(int fd) {
   int rc;
   do rc = ftruncate(fd, 0);
   while (rc != 0 && errno == EINTR);
-  if (rc != 0 || lseek(fd, 0, SEEK_SET) < 0) return -1;
-  while (n > 0) {
-    long w = platform_write(fd, p, n);
-    if (w < 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
+  return rc != 0 || lseek(fd, 0, SEEK_SET) < 0 ? -1 : 0;
 }
 
 char *platform_cwd(void) {

@@ -426,16 +426,8 @@ int platform_fstat(int fd, platform_info *out) {
   return 0;
 }
 
-int platform_rewrite(int fd, const void *buf, size_t n) {
-  const char *p = (const char *)buf;
-  if (_chsize_s(fd, 0) != 0 || _lseeki64(fd, 0, SEEK_SET) < 0) return -1;
-  while (n > 0) {
-    long w = platform_write(fd, p, n);
-    if (w < 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
+int platform_truncate(int fd) {
+  return _chsize_s(fd, 0) != 0 || _lseeki64(fd, 0, SEEK_SET) < 0 ? -1 : 0;
 }
 
 char *platform_cwd(void) {
