@@ -1,5 +1,6 @@
 /* platform_posix: platform.h on Linux, macOS and the BSDs, with POSIX.1-2008 calls only, plus
- * flock (4.2BSD, on all of them). Compiled everywhere; empty on Windows.
+ * flock (4.2BSD) and getcwd(NULL, 0)'s allocation, both on all of them. Compiled everywhere;
+ * empty on Windows.
  * Owns: the POSIX side of every call platform.h lists. Must not know: Lua, libcurl, the
  * engine. */
 #if !defined(_WIN32)
@@ -130,12 +131,8 @@ int platform_fsync(int fd) {
 
 int platform_sync_parent(const char *path) {
   char *dir = platform_parent(path);
-  int fd, rc = 0, e;
-  if (dir == NULL) {
-    errno = ENOMEM;
-    return -1;
-  }
-  fd = platform_open(dir, O_RDONLY | O_DIRECTORY, 0);
+  int fd = dir ? platform_open(dir, O_RDONLY | O_DIRECTORY, 0) : -1, rc = 0, e;
+  if (dir == NULL) errno = ENOMEM;
   free(dir);
   if (fd < 0) return -1;
   /* Some file systems cannot sync a directory (EINVAL): they keep names by other means. */
@@ -223,18 +220,7 @@ int platform_truncate(int fd) {
 }
 
 char *platform_cwd(void) {
-  size_t cap = 256;
-  for (;;) {
-    char *buf = (char *)malloc(cap);
-    if (buf == NULL) {
-      errno = ENOMEM;
-      return NULL;
-    }
-    if (getcwd(buf, cap) != NULL) return buf;
-    free(buf);
-    if (errno != ERANGE || cap > 65536) return NULL;
-    cap *= 2;
-  }
+  return getcwd(NULL, 0);
 }
 
 int platform_dir_writable(const char *dir) {
@@ -283,11 +269,9 @@ static void on_sigint(int sig) {
 }
 
 int platform_sigint_catch(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
+  struct sigaction sa = {0}; /* sa_flags 0, no SA_RESTART: an interrupted wait returns */
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0; /* no SA_RESTART: an interrupted wait returns */
   if (sigaction(SIGINT, &sa, NULL) != 0) return -1;
   sigint_seen = 0;
   return 0;
