@@ -23,9 +23,6 @@
 #include <io.h>
 #include <sys/types.h>
 /* Flags POSIX has and Windows does not: there they mean nothing, so they are no-ops. */
-#ifndef O_CLOEXEC
-#define O_CLOEXEC 0
-#endif
 #ifndef O_NOFOLLOW
 #define O_NOFOLLOW 0
 #endif
@@ -160,8 +157,8 @@ static inline char *platform_parent(const char *path) {
   dir[n] = '\0';
   return dir;
 }
-/* open(2) with flags O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_APPEND, O_TRUNC, O_NOFOLLOW,
- * O_NONBLOCK, O_NOCTTY; never inherited by a child process (O_CLOEXEC is added). On Windows
+/* open(2) with O_RDONLY, O_WRONLY or O_RDWR and any of O_CREAT | O_EXCL (always together),
+ * O_APPEND, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY; never inherited by a child process. On Windows
  * the file is binary and shared for reading, writing and deleting, so that a file open here
  * can be renamed or removed as on POSIX. */
 int platform_open(const char *path, int flags, int mode);
@@ -178,8 +175,7 @@ int platform_rename(const char *from, const char *to);
  * no hard links, a move that does not replace. */
 int platform_link_noreplace(const char *from, const char *to);
 int platform_unlink(const char *path);
-/* Reads n bytes at offset off without moving the file position (pread); returns the count,
- * or -1. */
+/* Reads n bytes at offset off without moving the file position (pread); the count, or -1. */
 long platform_pread(int fd, void *buf, size_t n, long long off);
 /* Writes up to n bytes at the file position (write; WriteFile); returns the count, or -1 with
  * errno set (ENOSPC when the disk is full, whatever the C library would make of a short write). */

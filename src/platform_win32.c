@@ -264,11 +264,7 @@ int platform_open(const char *path, int flags, int mode) {
   if (acc == O_WRONLY) access = GENERIC_WRITE;
   else if (acc == O_RDWR) access = GENERIC_READ | GENERIC_WRITE;
   else access = GENERIC_READ;
-  if ((flags & O_CREAT) && (flags & O_EXCL)) disposition = CREATE_NEW;
-  else if ((flags & O_CREAT) && (flags & O_TRUNC)) disposition = CREATE_ALWAYS;
-  else if (flags & O_CREAT) disposition = OPEN_ALWAYS;
-  else if (flags & O_TRUNC) disposition = TRUNCATE_EXISTING;
-  else disposition = OPEN_EXISTING;
+  disposition = flags & O_CREAT ? CREATE_NEW : OPEN_EXISTING; /* O_CREAT comes with O_EXCL */
   w = wide(path);
   if (w == NULL) return -1;
   /* Not inherited (no SECURITY_ATTRIBUTES); shared for deleting, so that the file can be moved
