@@ -62,7 +62,6 @@ static inline int compat53_isinteger(lua_State *L, int i) {
 
 /* From 5.3 on these return the type of the value they push; earlier they return nothing. */
 #define lua_getfield(L, i, k) (lua_getfield((L), (i), (k)), lua_type((L), -1))
-#define lua_rawget(L, i) (lua_rawget((L), (i)), lua_type((L), -1))
 #define lua_rawgeti(L, i, n) (lua_rawgeti((L), (i), (int)(n)), lua_type((L), -1))
 #endif
 
