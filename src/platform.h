@@ -115,7 +115,7 @@ int platform_wake_open(platform_sock pair[2]);
 void platform_wake_signal(platform_sock w);
 /* Reads everything pending on the read end. */
 void platform_wake_drain(platform_sock r);
-/* Closes both ends that are open and marks them PLATFORM_SOCK_NONE. */
+/* Closes both ends, if open, and marks them PLATFORM_SOCK_NONE. */
 void platform_wake_close(platform_sock pair[2]);
 /* Waits until s is readable or ms milliseconds pass (ms < 0: no limit): 1 readable, 0 time
  * out, -1 error; an interrupted wait is resumed. */
@@ -219,7 +219,7 @@ static inline int platform_rewrite(int fd, const void *buf, size_t n) {
 }
 /* The current directory as a new UTF-8 string (free it), or NULL with errno set. */
 char *platform_cwd(void);
-/* 0 when new files can be made in the directory dir (access W_OK | X_OK), else -1. */
+/* 0 when new files can be made in dir, known to be a directory (access W_OK | X_OK), else -1. */
 int platform_dir_writable(const char *dir);
 /* mkdir with mode 0700 (the ACL the parent gives, on Windows). */
 int platform_mkdir(const char *path);
