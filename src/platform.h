@@ -22,16 +22,11 @@
 #if defined(_WIN32)
 #include <io.h>
 #include <sys/types.h>
-/* Flags POSIX has and Windows does not: there they mean nothing, so they are no-ops. */
-#ifndef O_NOFOLLOW
+/* Flags POSIX has and Windows (MSVC's and mingw-w64's C runtime) does not: there they mean
+ * nothing, so they are no-ops. */
 #define O_NOFOLLOW 0
-#endif
-#ifndef O_NONBLOCK
 #define O_NONBLOCK 0
-#endif
-#ifndef O_NOCTTY
 #define O_NOCTTY 0
-#endif
 #else
 #include <pthread.h>
 #include <unistd.h>
