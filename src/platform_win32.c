@@ -67,14 +67,9 @@ static int fail_last(void) {
 /* path (UTF-8) followed by suffix, as a malloc'd wide string, or NULL with errno set. */
 static wchar_t *wide_with(const char *path, const wchar_t *suffix) {
   int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0);
-  wchar_t *w;
-  if (n <= 0) {
-    errno = EINVAL;
-    return NULL;
-  }
-  w = (wchar_t *)malloc(((size_t)n + wcslen(suffix)) * sizeof *w);
+  wchar_t *w = n > 0 ? (wchar_t *)malloc(((size_t)n + wcslen(suffix)) * sizeof *w) : NULL;
   if (w == NULL) {
-    errno = ENOMEM;
+    errno = n > 0 ? ENOMEM : EINVAL; /* EINVAL: not UTF-8 */
     return NULL;
   }
   MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, w, n);
@@ -391,23 +386,20 @@ int platform_stat(const char *path, int follow, platform_info *out) {
   WIN32_FILE_ATTRIBUTE_DATA d;
   BY_HANDLE_FILE_INFORMATION i;
   wchar_t *w = wide(path);
-  HANDLE h;
-  if (w == NULL) return -1;
-  if (!GetFileAttributesExW(w, GetFileExInfoStandard, &d)) {
-    fail_last();
-    free(w);
-    return -1;
-  }
-  fill_info(d.dwFileAttributes, d.nFileSizeHigh, d.nFileSizeLow, follow, out);
+  HANDLE h = INVALID_HANDLE_VALUE;
+  int rc = w == NULL ? -1 : GetFileAttributesExW(w, GetFileExInfoStandard, &d) ? 0
+                                                                               : fail_last();
   /* The identity, from a handle opened with no access at all: nothing is read or written. */
-  h = CreateFileW(w, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
-                  FILE_FLAG_BACKUP_SEMANTICS | (follow ? 0 : FILE_FLAG_OPEN_REPARSE_POINT), NULL);
+  if (rc == 0)
+    h = CreateFileW(w, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                    FILE_FLAG_BACKUP_SEMANTICS | (follow ? 0 : FILE_FLAG_OPEN_REPARSE_POINT), NULL);
   free(w);
+  if (rc == 0) fill_info(d.dwFileAttributes, d.nFileSizeHigh, d.nFileSizeLow, follow, out);
   if (h != INVALID_HANDLE_VALUE) {
     if (GetFileInformationByHandle(h, &i)) fill_identity(&i, out);
     CloseHandle(h);
   }
-  return 0;
+  return rc;
 }
 
 int platform_fstat(int fd, platform_info *out) {
@@ -451,32 +443,28 @@ int platform_mkdir(const char *path) {
 
 struct platform_dir {
   HANDLE find;
-  int first; /* the entry FindFirstFileW returned is not read yet */
+  int started; /* 0 while the entry FindFirstFileW returned is not read yet */
   WIN32_FIND_DATAW data;
   char name[MAX_PATH * 3 + 1];
 };
 
 platform_dir *platform_opendir(const char *path) {
   wchar_t *w = wide_with(path, L"\\*");
-  platform_dir *d = w ? (platform_dir *)malloc(sizeof *d) : NULL;
-  if (d == NULL) {
-    if (w != NULL) errno = ENOMEM;
-    free(w);
-    return NULL;
+  platform_dir *d = w ? (platform_dir *)calloc(1, sizeof *d) : NULL;
+  if (d == NULL && w != NULL) errno = ENOMEM;
+  if (d != NULL && (d->find = FindFirstFileW(w, &d->data)) == INVALID_HANDLE_VALUE) {
+    fail_last();
+    free(d);
+    d = NULL;
   }
-  d->find = FindFirstFileW(w, &d->data);
-  d->first = 1;
   free(w);
-  if (d->find != INVALID_HANDLE_VALUE) return d;
-  fail_last();
-  free(d);
-  return NULL;
+  return d;
 }
 
 const char *platform_readdir(platform_dir *d) {
   for (;;) {
-    if (!d->first && !FindNextFileW(d->find, &d->data)) return NULL;
-    d->first = 0;
+    if (d->started && !FindNextFileW(d->find, &d->data)) return NULL;
+    d->started = 1;
     /* A name that does not fit (or is not valid UTF-16) is skipped: no such file is ours. */
     if (WideCharToMultiByte(CP_UTF8, 0, d->data.cFileName, -1, d->name, (int)sizeof d->name, NULL, NULL) > 0)
       return d->name;
