@@ -133,8 +133,7 @@ void platform_once_run(platform_once *once, void (*fn)(void)) {
   InitOnceExecuteOnce((PINIT_ONCE)(void *)once, once_main, (PVOID)&fn, NULL);
 }
 
-/* platform_mutex and platform_cond are laid out as SRWLOCK and CONDITION_VARIABLE (Vista):
- * nothing to allocate or free. */
+/* An SRWLOCK and a CONDITION_VARIABLE (Vista) in place (platform.h): nothing to allocate or free. */
 int platform_mutex_init(platform_mutex *m) {
   InitializeSRWLock((PSRWLOCK)(void *)m);
   return 0;
@@ -258,8 +257,7 @@ int platform_open(const char *path, int flags, int mode) {
   disposition = flags & O_CREAT ? CREATE_NEW : OPEN_EXISTING; /* O_CREAT comes with O_EXCL */
   w = wide(path);
   if (w == NULL) return -1;
-  /* Not inherited (no SECURITY_ATTRIBUTES); shared for deleting, so that the file can be moved
-   * into place or removed while open, as POSIX allows. */
+  /* Not inherited (no SECURITY_ATTRIBUTES); shared for deleting (platform.h says why). */
   h = CreateFileW(w, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, disposition,
                   FILE_ATTRIBUTE_NORMAL, NULL);
   free(w);
