@@ -417,12 +417,11 @@ int json_isnull(lua_State *L, int idx) {
 
 /* ---- encoding ---- */
 
-/* A first walk checks the value and bounds its size; the second writes it into a buffer of that
- * size: one kept in the registry from body to body (up to JSON_SCRATCH_MAX bytes), since a new one
- * per body costs more in collection than the writing. */
+/* One walk checks the value and writes it into a buffer: one kept in the registry from body to
+ * body (up to JSON_SCRATCH_MAX bytes), since a new one per body costs more in collection than
+ * the writing; doubled when short. */
 #define JSON_SCRATCH_MAX ((size_t)64 * 1024)
 #define JSON_WHOLE 9007199254740992.0 /* 2^53: every whole double up to it is exact */
-#define JSON_SHORT 4096               /* strings shorter are bounded at 6 bytes a byte, longer ones counted */
 static const char json_scratch_key = 's';
 
 /* Whether a byte goes into a string as it is: not ", \, a control byte or DEL. */
@@ -437,14 +436,41 @@ static const unsigned char as_is[256] = {
     R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1)};
 #undef R16
 
+/* A value being written: the buffer is the userdata at stack slot `slot`. */
 typedef struct {
   lua_State *L;
   const char *why; /* the first failure */
+  char *buf, *end;
+  int slot;
 } enc;
 
-static int enc_fail(enc *e, const char *why) {
+static char *enc_fail(enc *e, const char *why) {
   if (e->why == NULL) e->why = why;
-  return 0;
+  return NULL;
+}
+
+/* o, in the buffer, with room for k bytes after it: in a buffer twice as large when short. */
+static char *room(enc *e, char *o, size_t k) {
+  size_t used = (size_t)(o - e->buf), size = 2 * (size_t)(e->end - e->buf);
+  if ((size_t)(e->end - o) >= k) return o;
+  if (size < used + k) size = used + k;
+  o = (char *)lua_newuserdata(e->L, size);
+  memcpy(o, e->buf, used);
+  lua_replace(e->L, e->slot);
+  e->buf = o;
+  e->end = o + size;
+  return o + used;
+}
+
+static char *put_bytes(char *o, const char *s, size_t n) {
+  memcpy(o, s, n);
+  return o + n;
+}
+
+static char *put_char(enc *e, char *o, char c) {
+  o = room(e, o, 1);
+  *o = c;
+  return o + 1;
 }
 
 /* Whether none of the 8 bytes at s needs an escape. */
@@ -453,101 +479,11 @@ static int clean8(const unsigned char *s) {
           as_is[s[7]]) == 1;
 }
 
-/* The bytes of s written as a JSON string: counted for a long one, bounded for a short one. */
-static size_t string_size(const char *s, size_t n) {
-  const unsigned char *u = (const unsigned char *)s;
-  size_t i = 0, size = n + 2;
-  if (n < JSON_SHORT) return 6 * n + 2;
-  while (i < n) {
-    while (n - i >= 8 && clean8(u + i)) i += 8;
-    if (i < n) size += as_is[u[i++]] ? 0 : 5;
-  }
-  return size;
-}
-
-/* The whole number at idx that is written as digits, in *out; 0 for any other number. */
-static int whole_number(lua_State *L, int idx, long long *out) {
-  lua_Number x;
-#if LUA_VERSION_NUM >= 503
-  if (lua_isinteger(L, idx)) {
-    *out = (long long)lua_tointeger(L, idx);
-    return 1;
-  }
-#endif
-  x = lua_tonumber(L, idx);
-  if (!(x >= -JSON_WHOLE && x <= JSON_WHOLE) || x != floor(x) || (x == 0 && signbit(x))) return 0;
-  *out = (long long)x;
-  return 1;
-}
-
-/* First walk: adds to *size a bound on the bytes of the value at idx; 0 and e->why when it
- * cannot be written. */
-static int enc_measure(enc *e, int idx, int depth, size_t *size) {
-  lua_State *L = e->L;
-  size_t n;
-  long long whole;
-  const char *s;
-  switch (lua_type(L, idx)) {
-    case LUA_TSTRING:
-      s = lua_tolstring(L, idx, &n);
-      *size += string_size(s, n);
-      return 1;
-    case LUA_TBOOLEAN: *size += 5; return 1;
-    case LUA_TNUMBER:
-      if (!whole_number(L, idx, &whole) && !isfinite(lua_tonumber(L, idx)))
-        return enc_fail(e, "cannot encode NaN or an infinity");
-      *size += 32;
-      return 1;
-    case LUA_TLIGHTUSERDATA:
-      if (lua_touserdata(L, idx) != NULL) break;
-      *size += 4;
-      return 1;
-    case LUA_TTABLE: {
-      /* One walk: the keys are all strings (an object), or all the whole numbers 1..n (an
-       * array, which enc_put tells by its length: an object's is 0). */
-      size_t keys = 0, names = 0, count = 0;
-      lua_Number max = 0;
-      if (depth >= JSON_MAX_DEPTH) return enc_fail(e, "cannot encode a table nested too deep (or in itself)");
-      if (!lua_checkstack(L, 4)) return enc_fail(e, "out of stack");
-      lua_pushnil(L);
-      while (lua_next(L, idx) != 0) {
-        count++;
-        if (lua_type(L, -2) == LUA_TSTRING) {
-          s = lua_tolstring(L, -2, &n);
-          keys += string_size(s, n) + 1;
-          names++;
-        } else if (lua_type(L, -2) == LUA_TNUMBER && lua_tonumber(L, -2) >= 1 &&
-                   lua_tonumber(L, -2) == floor(lua_tonumber(L, -2))) {
-          if (lua_tonumber(L, -2) > max) max = lua_tonumber(L, -2);
-        } else {
-          lua_pop(L, 2);
-          return enc_fail(e, "cannot encode a table key that is not a string");
-        }
-        if (!enc_measure(e, lua_gettop(L), depth + 1, size)) {
-          lua_pop(L, 2);
-          return 0;
-        }
-        lua_pop(L, 1);
-      }
-      if (names != count && (names != 0 || max != (lua_Number)count))
-        return enc_fail(e, "cannot encode a table whose keys are neither 1..n nor strings");
-      *size += 2 + count + keys;
-      return 1;
-    }
-    default: break;
-  }
-  return enc_fail(e, "cannot encode a value of this type");
-}
-
-static char *put_bytes(char *o, const char *s, size_t n) {
-  memcpy(o, s, n);
-  return o + n;
-}
-
-static char *put_string(char *o, const char *s, size_t n) {
+static char *put_string(enc *e, char *o, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0;
+  o = room(e, o, n + 2); /* an escape makes room for itself */
   *o++ = '"';
   while (i < n) {
     size_t j = i;
@@ -556,6 +492,7 @@ static char *put_string(char *o, const char *s, size_t n) {
     while (j < n && as_is[u[j]]) j++;
     o = put_bytes(o, s + i, j - i);
     if (j == n) break;
+    o = room(e, o, n - j + 6);
     c = u[j];
     *o++ = '\\';
     switch (c) {
@@ -577,9 +514,25 @@ static char *put_string(char *o, const char *s, size_t n) {
   return o;
 }
 
-static char *put_number(lua_State *L, int idx, char *o) {
+/* The whole number at idx that is written as digits, in *out; 0 for any other number. */
+static int whole_number(lua_State *L, int idx, long long *out) {
+  lua_Number x;
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, idx)) {
+    *out = (long long)lua_tointeger(L, idx);
+    return 1;
+  }
+#endif
+  x = lua_tonumber(L, idx);
+  if (!(x >= -JSON_WHOLE && x <= JSON_WHOLE) || x != floor(x) || (x == 0 && signbit(x))) return 0;
+  *out = (long long)x;
+  return 1;
+}
+
+static char *put_number(enc *e, char *o, int idx) {
   long long whole;
-  if (whole_number(L, idx, &whole)) {
+  o = room(e, o, 32);
+  if (whole_number(e->L, idx, &whole)) {
     char digits[24];
     int k = 0;
     unsigned long long u = whole < 0 ? 0 - (unsigned long long)whole : (unsigned long long)whole;
@@ -587,10 +540,12 @@ static char *put_number(lua_State *L, int idx, char *o) {
     do digits[k++] = (char)('0' + u % 10);
     while ((u /= 10) != 0);
     while (k) *o++ = digits[--k];
+  } else if (!isfinite(lua_tonumber(e->L, idx))) {
+    return enc_fail(e, "cannot encode NaN or an infinity");
   } else {
     /* Whatever the locale writes for the decimal point (a byte or several) becomes one '.'. */
     char buf[40];
-    int k, n = snprintf(buf, sizeof buf, "%.14g", (double)lua_tonumber(L, idx)), point = 0;
+    int k, n = snprintf(buf, sizeof buf, "%.14g", (double)lua_tonumber(e->L, idx)), point = 0;
     for (k = 0; k < n; k++) {
       char c = buf[k];
       if (is_digit(c) || c == '-' || c == '+' || c == 'e') *o++ = c;
@@ -600,72 +555,108 @@ static char *put_number(lua_State *L, int idx, char *o) {
   return o;
 }
 
-/* Second walk: writes the value at idx (measured) at o; returns the end. */
-static char *enc_put(lua_State *L, int idx, char *o) {
-  size_t n, count, i;
-  const char *s;
-  int first = 1;
-  switch (lua_type(L, idx)) {
-    case LUA_TSTRING: s = lua_tolstring(L, idx, &n); return put_string(o, s, n);
-    case LUA_TBOOLEAN: return lua_toboolean(L, idx) ? put_bytes(o, "true", 4) : put_bytes(o, "false", 5);
-    case LUA_TNUMBER: return put_number(L, idx, o);
-    case LUA_TTABLE:
-      if ((count = (size_t)lua_rawlen(L, idx)) > 0) { /* enc_measure allowed no other table */
-        *o++ = '[';
-        for (i = 1; i <= count; i++) {
-          if (i > 1) *o++ = ',';
-          lua_rawgeti(L, idx, (lua_Integer)i);
-          o = enc_put(L, lua_gettop(L), o);
-          lua_pop(L, 1);
-        }
-        *o++ = ']';
-        return o;
+static char *enc_value(enc *e, char *o, int idx, int depth, int valid);
+
+/* A table whose keys are all strings as an object, one whose keys are all the whole numbers 1..n
+ * as an array. Written as lua_next walks it, so that the first failure is the first one met; an
+ * array whose keys came in another order is written again in its own, its values then known to
+ * be valid (valid: a table checked already, whose array is written in order straight away). */
+static char *enc_table(enc *e, char *o, int idx, int depth, int valid) {
+  lua_State *L = e->L;
+  size_t count = 0, names = 0, i, at = (size_t)(o - e->buf), len = valid ? (size_t)lua_rawlen(L, idx) : 0;
+  lua_Number max = 0;
+  if (depth >= JSON_MAX_DEPTH) return enc_fail(e, "cannot encode a table nested too deep (or in itself)");
+  if (!lua_checkstack(L, 4)) return enc_fail(e, "out of stack");
+  if (len == 0) {
+    int in_order = 1;
+    o = put_char(e, o, '{');
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+      if (count++ > 0) o = put_char(e, o, ',');
+      if (lua_type(L, -2) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, -2, &n);
+        o = put_char(e, put_string(e, o, s, n), ':');
+        names++;
+      } else if (lua_type(L, -2) == LUA_TNUMBER && lua_tonumber(L, -2) >= 1 &&
+                 lua_tonumber(L, -2) == floor(lua_tonumber(L, -2))) {
+        if (lua_tonumber(L, -2) > max) max = lua_tonumber(L, -2);
+        in_order &= lua_tonumber(L, -2) == (lua_Number)count;
+      } else {
+        lua_pop(L, 2);
+        return enc_fail(e, "cannot encode a table key that is not a string");
       }
-      *o++ = '{';
-      lua_pushnil(L);
-      while (lua_next(L, idx) != 0) {
-        if (!first) *o++ = ',';
-        first = 0;
-        s = lua_tolstring(L, -2, &n);
-        o = put_string(o, s, n);
-        *o++ = ':';
-        o = enc_put(L, lua_gettop(L), o);
-        lua_pop(L, 1);
+      if ((o = enc_value(e, o, lua_gettop(L), depth + 1, valid)) == NULL) {
+        lua_pop(L, 2);
+        return NULL;
       }
-      *o++ = '}';
-      return o;
-    default: return put_bytes(o, "null", 4);
+      lua_pop(L, 1);
+    }
+    if (names != count && (names != 0 || max != (lua_Number)count))
+      return enc_fail(e, "cannot encode a table whose keys are neither 1..n nor strings");
+    if (names == count) return put_char(e, o, '}');
+    e->buf[at] = '[';
+    if (in_order) return put_char(e, o, ']');
+    o = e->buf + at;
+    len = count;
   }
+  o = put_char(e, o, '[');
+  for (i = 1; i <= len && o != NULL; i++) {
+    if (i > 1) o = put_char(e, o, ',');
+    lua_rawgeti(L, idx, (lua_Integer)i);
+    o = enc_value(e, o, lua_gettop(L), depth + 1, 1);
+    lua_pop(L, 1);
+  }
+  return o ? put_char(e, o, ']') : NULL;
+}
+
+/* Writes the value at idx at o; returns the end, or NULL and e->why. */
+static char *enc_value(enc *e, char *o, int idx, int depth, int valid) {
+  lua_State *L = e->L;
+  size_t n;
+  const char *s;
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: s = lua_tolstring(L, idx, &n); return put_string(e, o, s, n);
+    case LUA_TBOOLEAN:
+      o = room(e, o, 5);
+      return lua_toboolean(L, idx) ? put_bytes(o, "true", 4) : put_bytes(o, "false", 5);
+    case LUA_TNUMBER: return put_number(e, o, idx);
+    case LUA_TLIGHTUSERDATA:
+      if (lua_touserdata(L, idx) != NULL) break;
+      return put_bytes(room(e, o, 4), "null", 4);
+    case LUA_TTABLE: return enc_table(e, o, idx, depth, valid);
+    default: break;
+  }
+  return enc_fail(e, "cannot encode a value of this type");
 }
 
 /* Pushes the JSON of the value at idx and returns 1, or pushes why not and returns 0. */
 static int json_encode(lua_State *L, int idx) {
   enc e;
-  size_t size = 0;
-  char *buf, *end;
+  char *kept, *end;
   e.L = L;
   e.why = NULL;
   idx = lua_absindex(L, idx);
-  if (!enc_measure(&e, idx, 0, &size)) {
+  lua_pushlightuserdata(L, (void *)&json_scratch_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  if ((kept = (char *)lua_touserdata(L, -1)) == NULL) {
+    lua_pop(L, 1);
+    lua_newuserdata(L, 4096);
+  }
+  e.buf = (char *)lua_touserdata(L, -1);
+  e.end = e.buf + lua_rawlen(L, -1);
+  e.slot = lua_gettop(L);
+  if ((end = enc_value(&e, e.buf, idx, 0, 0)) == NULL) {
+    lua_pop(L, 1);
     lua_pushstring(L, e.why);
     return 0;
   }
-  lua_pushlightuserdata(L, (void *)&json_scratch_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  buf = (char *)lua_touserdata(L, -1);
-  if (buf == NULL || lua_rawlen(L, -1) < size) {
-    size_t keep = buf ? (size_t)2 * (size_t)lua_rawlen(L, -1) : 4096;
-    lua_pop(L, 1);
-    if (keep < size) keep = size;
-    buf = (char *)lua_newuserdata(L, keep);
-    if (keep <= JSON_SCRATCH_MAX) {
-      lua_pushlightuserdata(L, (void *)&json_scratch_key);
-      lua_pushvalue(L, -2);
-      lua_rawset(L, LUA_REGISTRYINDEX);
-    }
+  if (e.buf != kept && (size_t)(e.end - e.buf) <= JSON_SCRATCH_MAX) {
+    lua_pushlightuserdata(L, (void *)&json_scratch_key);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
   }
-  end = enc_put(L, idx, buf);
-  lua_pushlstring(L, buf, (size_t)(end - buf));
+  lua_pushlstring(L, e.buf, (size_t)(end - e.buf));
   lua_remove(L, -2); /* the buffer */
   return 1;
 }
