@@ -24,7 +24,9 @@
 #define GRAM_STEP (PIECE - GRAM + 1)
 #define B64_GRAM 5 /* digits of a base64 sample, likewise for B64_PIECE digits */
 #define B64_GRAM_STEP (B64_PIECE - B64_GRAM + 1)
-#define GRAM_BITS 4096 /* a bit per sample value hashed to 12 bits */
+#define GRAM_BITS 4096  /* a bit per sample value hashed to 12 bits */
+#define PIECE_FILTER 55 /* hset shifts: the pieces' filters have 512 bits, the samples' GRAM_BITS */
+#define GRAM_FILTER 52
 
 typedef unsigned long long u64;
 typedef unsigned int u32; /* at least 32 bits: load4 keeps four bytes of it */
@@ -36,21 +38,24 @@ static u32 load4(const unsigned char *p) {
   return (u32)v;
 }
 
+/* A hash set of values (0: an empty slot) behind a filter of 2^(64 - shift) bits in which one
+ * multiply picks a value's bit: most misses stop there. */
+typedef struct {
+  u64 *slots;
+  size_t mask;
+  unsigned shift;
+  u64 bits[GRAM_BITS / 64];
+} hset;
+
 /* What one search looks for, built from the key once per call. */
 typedef struct {
   size_t klen;
   int long_key, has_percent;
-  /* Long keys: every piece, folded to lower case (plain), and every 10 base64 digits of the key
-   * at each of the three alignments (b64, plus one so that 0 stays "empty"). */
-  u64 *plain, *b64;
-  size_t plain_mask, b64_mask;
-  u64 plain_bits[8], b64_bits[8]; /* a bit per value hashed to 9 bits: most misses stop here */
-  /* Long keys: every GRAM bytes of the key folded, and every B64_GRAM digits of its base64 at
-   * each alignment (plus one), as a set and as bits, for the samples. */
-  u64 *grams, *b64_grams;
-  size_t grams_mask, b64_grams_mask;
-  u64 gram_bits[GRAM_BITS / 64], b64_gram_bits[GRAM_BITS / 64];
-  unsigned char b64v[256]; /* a byte's base64 value, or 64 for a byte that is not a digit */
+  /* Long keys: every piece, folded to lower case (plain), every 10 base64 digits of the key at
+   * each of the three alignments (b64, plus one so that 0 stays empty), and for the samples every
+   * GRAM bytes folded and every B64_GRAM digits (plus one). */
+  hset plain, b64, grams, b64_grams;
+  unsigned char b64v[256]; /* a byte's base64 value (standard and URL alphabet), or 64 */
   /* Short keys: the key folded, and its base64 digits at each alignment. */
   unsigned char fold[LONG_KEY];
   unsigned char core[3][CORE_MAX];
@@ -70,60 +75,28 @@ static int hex_value(unsigned c) {
   return -1;
 }
 
-/* A base64 digit's value plus one, by byte (the standard and the URL alphabet); 0 for any
- * other byte. The scans look up every byte of every answer. */
-static const unsigned char b64_table[256] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 63, 0, 63, 0, 64,
-                                             53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 0, 0, 0, 0, 0, 0,
-                                             0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-                                             16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 0, 0, 0, 0, 64,
-                                             0, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
-                                             42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 0, 0, 0, 0, 0,
-                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/* A base64 digit's value (the standard and the URL alphabet), or -1. */
-static int b64_value(unsigned c) {
-  return (int)b64_table[c & 255] - 1;
-}
-
 static size_t slot(u64 v, size_t mask) {
   return (size_t)((v * 0x9E3779B97F4A7C15ULL) >> 40) & mask;
 }
 
-static void set_add(u64 *set, size_t mask, u64 v) {
-  size_t i = slot(v, mask);
-  while (set[i] != 0 && set[i] != v) i = (i + 1) & mask;
-  set[i] = v;
+static unsigned filter_bit(const hset *h, u64 v) {
+  return (unsigned)((v * 0xD6E8FEB86659FD93ULL) >> h->shift);
 }
 
-/* A filter of 2^(64 - shift) bits in front of a hash set: one multiply picks a value's bit. The
- * pieces' filters have 512 bits (shift 55), the samples' 4,096 (shift 52). */
-#define PIECE_FILTER 55
-#define GRAM_FILTER 52
-
-static void filter_add(u64 *bits, unsigned shift, u64 v) {
-  unsigned b = (unsigned)((v * 0xD6E8FEB86659FD93ULL) >> shift);
-  bits[b >> 6] |= 1ULL << (b & 63);
+static void hset_add(hset *h, u64 v) {
+  size_t i = slot(v, h->mask);
+  unsigned b = filter_bit(h, v);
+  h->bits[b >> 6] |= 1ULL << (b & 63);
+  while (h->slots[i] != 0 && h->slots[i] != v) i = (i + 1) & h->mask;
+  h->slots[i] = v;
 }
 
-static int filter_has(const u64 *bits, unsigned shift, u64 v) {
-  unsigned b = (unsigned)((v * 0xD6E8FEB86659FD93ULL) >> shift);
-  return (int)(bits[b >> 6] >> (b & 63) & 1);
-}
-
-static int set_has(const u64 *set, size_t mask, u64 v) {
+static int hset_has(const hset *h, u64 v) {
+  unsigned b = filter_bit(h, v);
   size_t i;
-  if (v == 0) return 0;
-  for (i = slot(v, mask); set[i] != 0; i = (i + 1) & mask)
-    if (set[i] == v) return 1;
+  if (!(h->bits[b >> 6] >> (b & 63) & 1)) return 0;
+  for (i = slot(v, h->mask); h->slots[i] != 0; i = (i + 1) & h->mask)
+    if (h->slots[i] == v) return 1;
   return 0;
 }
 
@@ -140,14 +113,31 @@ static unsigned b64_digit(const char *key, size_t klen, size_t a, size_t j) {
   return (v >> (10 - bit % 8)) & 63;
 }
 
+/* Adds to h every `width` digits (plus one) of those from first to last. */
+static void add_b64(hset *h, const char *key, size_t klen, size_t a, size_t width) {
+  size_t first = (8 * a + 5) / 6, last = (8 * (a + klen) - 6) / 6, i, j;
+  for (i = first; i + width <= last + 1; i++) {
+    u64 v = 0;
+    for (j = 0; j < width; j++) v = (v << 6) | b64_digit(key, klen, a, i + j);
+    hset_add(h, v + 1);
+  }
+}
+
 static size_t table_size(size_t entries) {
   size_t cap = 16;
   while (cap < 2 * entries) cap *= 2;
   return cap;
 }
 
+static void hset_init(hset *h, u64 *slots, size_t cap, unsigned shift) {
+  h->slots = slots;
+  h->mask = cap - 1;
+  h->shift = shift;
+}
+
 /* Pushes a new userdata holding the matcher for key (klen >= MIN_KEY) and returns it. */
 static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
+  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   size_t plain_cap = 0, b64_cap = 0, sets, a, i, j;
   int long_key = klen >= LONG_KEY;
   matcher *m;
@@ -163,51 +153,37 @@ static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
   m->klen = klen;
   m->long_key = long_key;
   m->has_percent = memchr(key, '%', klen) != NULL;
+  memset(m->b64v, 64, sizeof m->b64v);
+  for (i = 0; i < 64; i++) m->b64v[(unsigned char)b64[i]] = (unsigned char)i;
+  m->b64v['-'] = 62; /* the URL alphabet */
+  m->b64v['_'] = 63;
   if (long_key) {
-    m->plain = (u64 *)(void *)(m + 1);
-    m->b64 = m->plain + plain_cap;
-    m->grams = m->b64 + b64_cap;
-    m->b64_grams = m->grams + plain_cap;
-    m->plain_mask = m->grams_mask = plain_cap - 1;
-    m->b64_mask = m->b64_grams_mask = b64_cap - 1;
-    for (i = 0; i + PIECE <= klen; i++) {
-      u64 v = 0;
-      for (j = 0; j < PIECE; j++) v = (v << 8) | fold((unsigned char)key[i + j]);
-      set_add(m->plain, m->plain_mask, v);
-      filter_add(m->plain_bits, PIECE_FILTER, v);
-    }
+    hset_init(&m->plain, (u64 *)(void *)(m + 1), plain_cap, PIECE_FILTER);
+    hset_init(&m->b64, m->plain.slots + plain_cap, b64_cap, PIECE_FILTER);
+    hset_init(&m->grams, m->b64.slots + b64_cap, plain_cap, GRAM_FILTER);
+    hset_init(&m->b64_grams, m->grams.slots + plain_cap, b64_cap, GRAM_FILTER);
     for (i = 0; i + GRAM <= klen; i++) {
-      unsigned char folded[GRAM];
-      u64 v;
-      for (j = 0; j < GRAM; j++) folded[j] = (unsigned char)fold((unsigned char)key[i + j]);
-      v = (u64)load4(folded) + 1; /* as the sampling loads them */
-      set_add(m->grams, m->grams_mask, v);
-      filter_add(m->gram_bits, GRAM_FILTER, v);
+      unsigned char f[PIECE] = {0};
+      u64 v = 0;
+      for (j = 0; j < PIECE && i + j < klen; j++) {
+        f[j] = (unsigned char)fold((unsigned char)key[i + j]);
+        v = (v << 8) | f[j];
+      }
+      hset_add(&m->grams, (u64)load4(f) + 1); /* as the sampling loads them */
+      if (j == PIECE) hset_add(&m->plain, v);
     }
-    for (i = 0; i < 256; i++) m->b64v[i] = b64_table[i] ? (unsigned char)(b64_table[i] - 1) : 64;
-  } else {
-    for (i = 0; i < klen; i++) m->fold[i] = (unsigned char)fold((unsigned char)key[i]);
+    for (a = 0; a < 3; a++) {
+      add_b64(&m->b64, key, klen, a, B64_PIECE);
+      add_b64(&m->b64_grams, key, klen, a, B64_GRAM);
+    }
+    return m;
   }
+  for (i = 0; i < klen; i++) m->fold[i] = (unsigned char)fold((unsigned char)key[i]);
   for (a = 0; a < 3; a++) {
     size_t first = (8 * a + 5) / 6, last = (8 * (a + klen) - 6) / 6; /* digits of key bits only */
-    if (long_key) {
-      for (i = first; i + B64_PIECE <= last + 1; i++) {
-        u64 v = 0;
-        for (j = 0; j < B64_PIECE; j++) v = (v << 6) | b64_digit(key, klen, a, i + j);
-        set_add(m->b64, m->b64_mask, v + 1);
-        filter_add(m->b64_bits, PIECE_FILTER, v + 1);
-      }
-      for (i = first; i + B64_GRAM <= last + 1; i++) {
-        u64 v = 0;
-        for (j = 0; j < B64_GRAM; j++) v = (v << 6) | b64_digit(key, klen, a, i + j);
-        set_add(m->b64_grams, m->b64_grams_mask, v + 1);
-        filter_add(m->b64_gram_bits, GRAM_FILTER, v + 1);
-      }
-    } else {
-      for (i = first; i <= last && i - first < CORE_MAX; i++) m->core[a][i - first] = (unsigned char)b64_digit(key, klen, a, i);
-      m->core_len[a] = i - first;
-      if (m->core_len[a]) m->core_last |= 1ULL << m->core[a][m->core_len[a] - 1];
-    }
+    for (i = first; i <= last && i - first < CORE_MAX; i++) m->core[a][i - first] = (unsigned char)b64_digit(key, klen, a, i);
+    m->core_len[a] = i - first;
+    if (m->core_len[a]) m->core_last |= 1ULL << m->core[a][m->core_len[a] - 1];
   }
   return m;
 }
@@ -269,7 +245,7 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
     count++;
     if (count < w) continue;
     if (m->long_key) {
-      if (!filter_has(m->plain_bits, PIECE_FILTER, v) || !set_has(m->plain, m->plain_mask, v)) continue;
+      if (!hset_has(&m->plain, v)) continue;
     } else {
       if (c != m->fold[w - 1]) continue;
       for (k = 0; k < w && vals[(count - w + k) & (RING - 1)] == m->fold[k]; k++) {}
@@ -291,28 +267,28 @@ static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned
   u64 v = 0;
   int found = 0;
   for (i = 0; i < n; i++) {
-    int d = b64_value(t[i]);
+    unsigned d = m->b64v[t[i]];
     size_t len = 0;
-    if (d < 0) {
+    if (d == 64) {
       run = 0;
       continue;
     }
-    v = ((v << 6) | (unsigned)d) & ((1ULL << 60) - 1);
+    v = ((v << 6) | d) & ((1ULL << 60) - 1);
     ring[run & (B64_RING - 1)] = (unsigned char)d;
     run++;
     if (m->long_key) {
-      if (run >= B64_PIECE && filter_has(m->b64_bits, PIECE_FILTER, v + 1) && set_has(m->b64, m->b64_mask, v + 1)) len = B64_PIECE;
+      if (run >= B64_PIECE && hset_has(&m->b64, v + 1)) len = B64_PIECE;
     } else if (m->core_last >> d & 1) {
       for (a = 0; a < 3 && len == 0; a++) {
         size_t l = m->core_len[a];
-        if (l == 0 || run < l || (unsigned)d != m->core[a][l - 1]) continue; /* the last digit first */
+        if (l == 0 || run < l || d != m->core[a][l - 1]) continue; /* the last digit first */
         for (k = 0; k < l && ring[(run - l + k) & (B64_RING - 1)] == m->core[a][k]; k++) {}
         if (k == l) len = l;
       }
     }
     if (len == 0) continue;
     if (mask == NULL) return 1;
-    for (k = i + 1; k < n && b64_value(t[k]) >= 0; k++) {}
+    for (k = i + 1; k < n && m->b64v[t[k]] != 64; k++) {}
     while (k < n && t[k] == '=') k++;
     mark(mask, i + 1 - run, k);
     found = 1;
@@ -335,33 +311,6 @@ static int has_short_plain(const matcher *m, const unsigned char *t, size_t n) {
   return 0;
 }
 
-/* The same for a long key: whether any of its pieces is in t, in any case. */
-static int has_long_plain(const matcher *m, const unsigned char *t, size_t n) {
-  u64 v = 0;
-  size_t i;
-  for (i = 0; i < n; i++) {
-    v = (v << 8) | fold(t[i]);
-    if (i + 1 >= PIECE && filter_has(m->plain_bits, PIECE_FILTER, v) && set_has(m->plain, m->plain_mask, v)) return 1;
-  }
-  return 0;
-}
-
-/* scan_b64's question for a long key, with mask NULL. */
-static int has_long_b64(const matcher *m, const unsigned char *t, size_t n) {
-  u64 v = 0;
-  size_t i, run = 0;
-  for (i = 0; i < n; i++) {
-    int d = b64_value(t[i]);
-    if (d < 0) {
-      run = 0;
-      continue;
-    }
-    v = ((v << 6) | (unsigned)d) & ((1ULL << 60) - 1);
-    if (++run >= B64_PIECE && filter_has(m->b64_bits, PIECE_FILTER, v + 1) && set_has(m->b64, m->b64_mask, v + 1)) return 1;
-  }
-  return 0;
-}
-
 /* Four bytes folded at once, as fold() folds each: A-Z to a-z, every other byte as it is. */
 static u32 fold4(u32 x) {
   u32 low = x & 0x7f7f7f7fu;
@@ -373,10 +322,8 @@ static u32 fold4(u32 x) {
  * piece of the key anywhere in t covers one of those samples. */
 static int long_plain_sampled(const matcher *m, const unsigned char *t, size_t n) {
   size_t r;
-  for (r = 0; r + GRAM <= n; r += GRAM_STEP) {
-    u64 v = (u64)fold4(load4(t + r)) + 1;
-    if (filter_has(m->gram_bits, GRAM_FILTER, v) && set_has(m->grams, m->grams_mask, v)) return 1;
-  }
+  for (r = 0; r + GRAM <= n; r += GRAM_STEP)
+    if (hset_has(&m->grams, (u64)fold4(load4(t + r)) + 1)) return 1;
   return 0;
 }
 
@@ -389,7 +336,7 @@ static int long_b64_sampled(const matcher *m, const unsigned char *t, size_t n) 
     u64 v;
     if ((d0 | d1 | d2 | d3 | d4) & 64) continue; /* not five digits */
     v = ((u64)d0 << 24 | (u64)d1 << 18 | (u64)d2 << 12 | (u64)d3 << 6 | d4) + 1;
-    if (filter_has(m->b64_gram_bits, GRAM_FILTER, v) && set_has(m->b64_grams, m->b64_grams_mask, v)) return 1;
+    if (hset_has(&m->b64_grams, v)) return 1;
   }
   return 0;
 }
@@ -397,18 +344,16 @@ static int long_b64_sampled(const matcher *m, const unsigned char *t, size_t n) 
 /* Every form, with mask NULL: whether text holds any. */
 static int scan(const matcher *m, const char *text, size_t n, unsigned char *mask) {
   const unsigned char *t = (const unsigned char *)text;
-  int found = 0;
+  int found;
   if (mask == NULL && memchr(t, '%', n) == NULL) {
     if (m->long_key)
-      return (long_plain_sampled(m, t, n) && has_long_plain(m, t, n)) ||
-             (long_b64_sampled(m, t, n) && has_long_b64(m, t, n));
+      return (long_plain_sampled(m, t, n) && scan_plain(m, t, n, 0, NULL)) ||
+             (long_b64_sampled(m, t, n) && scan_b64(m, t, n, NULL));
     return has_short_plain(m, t, n) || scan_b64(m, t, n, NULL);
   }
-  found |= scan_plain(m, t, n, 1, mask);
-  if (found && !mask) return 1;
-  if (m->has_percent) found |= scan_plain(m, t, n, 0, mask);
-  if (found && !mask) return 1;
-  found |= scan_b64(m, t, n, mask);
+  found = scan_plain(m, t, n, 1, mask);
+  if (m->has_percent && (mask || !found)) found |= scan_plain(m, t, n, 0, mask);
+  if (mask || !found) found |= scan_b64(m, t, n, mask);
   return found;
 }
 
