@@ -228,75 +228,83 @@ static int first_path(paths_mask m) {
 
 static int dec_value(dec *d, int depth, paths_mask alive, json_span *v);
 
-/* An object: made, its members waiting on the stack and going into a table made at its full
- * size; or picked, a member whose key ends a live path recorded, one whose key is a step of one
- * clearing what the path had (the last of duplicate keys counts) and walked. */
-static int dec_object(dec *d, int depth, paths_mask alive) {
+/* An object or an array. An object made has its members waiting on the stack, going into a table
+ * made at its full size; an array made goes into its table as it comes. Picked, an object's
+ * member whose key ends a live path is recorded, one whose key is a step of one clears what the
+ * path had (the last of duplicate keys counts) and is walked; no path goes into an array. */
+static int dec_nest(dec *d, int depth, paths_mask alive) {
   lua_State *L = d->L;
-  int base = lua_gettop(L), pairs = 0, i, esc;
+  int obj = *d->p == '{', base = lua_gettop(L), n = 0, i, esc;
+  char close = obj ? '}' : ']';
   paths_mask by_hash[16], m; /* the live paths by their step's length and first byte */
   json_span v;
+  if (!obj) alive = 0;
   if (alive) memset(by_hash, 0, sizeof by_hash);
   for (m = alive; m; m &= m - 1) i = first_path(m), by_hash[(d->len[i] ^ (unsigned char)d->seg[i][0]) & 15] |= 1U << i;
   d->p++;
+  if (d->make && !obj) lua_createtable(L, 0, 0);
   dec_ws(d);
-  if (d->p < d->end && *d->p == '}') {
+  if (d->p < d->end && *d->p == close) {
     d->p++;
-    if (d->make) lua_createtable(L, 0, 0);
+    if (d->make && obj) lua_createtable(L, 0, 0);
     return 1;
   }
   for (;;) {
-    const char *key;
     paths_mask hit = 0, sub = 0;
-    size_t n, step = 0; /* the length of the step the walked paths matched */
-    if (d->make && !lua_checkstack(L, 6)) return dec_fail(d, "object too large");
+    size_t step = 0; /* the length of the step the walked paths matched */
+    if (d->make && !lua_checkstack(L, 6)) return dec_fail(d, obj ? "object too large" : "array too large");
     dec_ws(d);
-    if (d->p == d->end || *d->p != '"') return dec_fail(d, "expected a string key");
-    key = d->p + 1;
-    if (!dec_string(d, &esc)) return 0;
-    n = (size_t)(d->p - 1 - key);
-    if (esc && alive) { /* a key that spells a letter as \u0075: compared as the decoder makes it */
-      const char *after = d->p;
-      if (!lua_checkstack(L, 2)) return dec_fail(d, "object too large");
-      d->p = key - 1, d->make = 1;
-      dec_string(d, &esc);
-      d->p = after, d->make = 0;
-      key = lua_tolstring(L, -1, &n);
-    }
-    for (m = alive ? by_hash[(n ^ (unsigned char)*key) & 15] : 0; m; m &= m - 1) {
-      i = first_path(m);
-      if (n != d->len[i] || memcmp(d->seg[i], key, n) != 0) continue;
-      if (d->seg[i][d->len[i]] == '\0') {
-        hit |= 1U << i;
-        continue;
+    if (obj) {
+      const char *key;
+      size_t kn;
+      if (d->p == d->end || *d->p != '"') return dec_fail(d, "expected a string key");
+      key = d->p + 1;
+      if (!dec_string(d, &esc)) return 0;
+      kn = (size_t)(d->p - 1 - key);
+      if (esc && alive) { /* a key that spells a letter as \u0075: compared as the decoder makes it */
+        const char *after = d->p;
+        if (!lua_checkstack(L, 2)) return dec_fail(d, "object too large");
+        d->p = key - 1, d->make = 1;
+        dec_string(d, &esc);
+        d->p = after, d->make = 0;
+        key = lua_tolstring(L, -1, &kn);
       }
-      sub |= 1U << i;
-      d->out[i].type = 0;
-      step = d->len[i];
-      d->seg[i] += step + 1;
-      d->len[i] = step_len(d->seg[i]);
+      for (m = alive ? by_hash[(kn ^ (unsigned char)*key) & 15] : 0; m; m &= m - 1) {
+        i = first_path(m);
+        if (kn != d->len[i] || memcmp(d->seg[i], key, kn) != 0) continue;
+        if (d->seg[i][d->len[i]] == '\0') {
+          hit |= 1U << i;
+          continue;
+        }
+        sub |= 1U << i;
+        d->out[i].type = 0;
+        step = d->len[i];
+        d->seg[i] += step + 1;
+        d->len[i] = step_len(d->seg[i]);
+      }
+      if (esc && alive) lua_pop(L, 1);
+      dec_ws(d);
+      if (d->p == d->end || *d->p != ':') return dec_fail(d, "expected ':'");
+      d->p++;
+      dec_ws(d);
     }
-    if (esc && alive) lua_pop(L, 1);
-    dec_ws(d);
-    if (d->p == d->end || *d->p != ':') return dec_fail(d, "expected ':'");
-    d->p++;
-    dec_ws(d);
     if (!dec_value(d, depth, sub, &v)) return 0;
     for (m = hit; m; m &= m - 1) d->out[first_path(m)] = v;
     for (m = sub; m; m &= m - 1) i = first_path(m), d->seg[i] -= step + 1, d->len[i] = step;
-    pairs++;
+    if (d->make && !obj) lua_rawseti(L, -2, n + 1);
+    n++;
     dec_ws(d);
     if (d->p < d->end && *d->p == ',') {
       d->p++;
       continue;
     }
-    if (d->p == d->end || *d->p != '}') return dec_fail(d, "expected ',' or '}'");
+    if (d->p == d->end || *d->p != close) return dec_fail(d, obj ? "expected ',' or '}'" : "expected ',' or ']'");
     d->p++;
     break;
   }
-  if (!d->make) return 1;
-  lua_createtable(L, 0, pairs);
-  for (i = 0; i < pairs; i++) {
+  if (!d->make || !obj) return 1;
+  lua_createtable(L, 0, n);
+  for (i = 0; i < n; i++) {
     lua_pushvalue(L, base + 2 * i + 1);
     lua_pushvalue(L, base + 2 * i + 2);
     lua_rawset(L, -3);
@@ -304,32 +312,6 @@ static int dec_object(dec *d, int depth, paths_mask alive) {
   lua_replace(L, base + 1);
   lua_settop(L, base + 1);
   return 1;
-}
-
-static int dec_array(dec *d, int depth) {
-  int n = 0;
-  json_span v;
-  d->p++;
-  if (d->make) lua_createtable(d->L, 0, 0);
-  dec_ws(d);
-  if (d->p < d->end && *d->p == ']') {
-    d->p++;
-    return 1;
-  }
-  for (;;) {
-    if (d->make && !lua_checkstack(d->L, 6)) return dec_fail(d, "array too large");
-    dec_ws(d);
-    if (!dec_value(d, depth, 0, &v)) return 0;
-    if (d->make) lua_rawseti(d->L, -2, ++n);
-    dec_ws(d);
-    if (d->p < d->end && *d->p == ',') {
-      d->p++;
-      continue;
-    }
-    if (d->p == d->end || *d->p != ']') return dec_fail(d, "expected ',' or ']'");
-    d->p++;
-    return 1;
-  }
 }
 
 /* The value at d->p, pushed when making, its span in *v; 0 (with the stack as it may be) and
@@ -343,7 +325,7 @@ static int dec_value(dec *d, int depth, paths_mask alive, json_span *v) {
     case '{':
     case '[':
       if (depth >= JSON_MAX_DEPTH) return dec_fail(d, "nested too deep");
-      ok = *d->p == '{' ? dec_object(d, depth + 1, alive) : dec_array(d, depth + 1);
+      ok = dec_nest(d, depth + 1, alive);
       break;
     case '"': ok = dec_string(d, &esc); break;
     case 't':
