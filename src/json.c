@@ -65,16 +65,15 @@ static long dec_hex4(const char *p, const char *end) {
 
 /* Adds code point cp (at most U+10FFFF, not a surrogate) as UTF-8. */
 static void add_utf8(luaL_Buffer *b, unsigned long cp) {
+  static const unsigned char lead[] = {0, 0, 0xc0, 0xe0, 0xf0};
   char u[4];
-  size_t n;
-  if (cp < 0x80) u[0] = (char)cp, n = 1;
-  else if (cp < 0x800) u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63)), n = 2;
-  else if (cp < 0x10000)
-    u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 63)), u[2] = (char)(0x80 | (cp & 63)), n = 3;
-  else
-    u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 63)), u[2] = (char)(0x80 | (cp >> 6 & 63)),
-    u[3] = (char)(0x80 | (cp & 63)), n = 4;
-  luaL_addlstring(b, u, n);
+  int n = cp < 0x80 ? 1 : cp < 0x800 ? 2
+                      : cp < 0x10000 ? 3
+                                     : 4,
+      i;
+  for (i = n - 1; i > 0; i--, cp >>= 6) u[i] = (char)(0x80 | (cp & 63));
+  u[0] = (char)(lead[n] | cp);
+  luaL_addlstring(b, u, (size_t)n);
 }
 
 /* The escape at q, just past its backslash: its code point in *cp and where it ends, or NULL and
@@ -393,10 +392,6 @@ void json_push_span(lua_State *L, const json_span *v) {
   } else if (!json_decode(L, v->at, (size_t)(v->end - v->at))) lua_pop(L, 1), lua_pushnil(L);
 }
 
-int json_isnull(lua_State *L, int idx) {
-  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
-}
-
 /* ---- encoding ---- */
 
 /* One walk checks the value and writes it into a buffer: one kept in the registry from body to
@@ -612,13 +607,14 @@ static char *enc_value(enc *e, char *o, int idx, int depth, int valid) {
   return enc_fail(e, "cannot encode a value of this type");
 }
 
-/* Pushes the JSON of the value at idx and returns 1, or pushes why not and returns 0. */
-static int json_encode(lua_State *L, int idx) {
+/* core.json_encode(v) --> its JSON text | nil, why not. */
+static int l_json_encode(lua_State *L) {
   enc e;
   char *kept, *end;
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
   e.L = L;
   e.why = NULL;
-  idx = lua_absindex(L, idx);
   lua_pushlightuserdata(L, (void *)&json_scratch_key);
   lua_rawget(L, LUA_REGISTRYINDEX);
   if ((kept = (char *)lua_touserdata(L, -1)) == NULL) {
@@ -628,10 +624,10 @@ static int json_encode(lua_State *L, int idx) {
   e.buf = (char *)lua_touserdata(L, -1);
   e.end = e.buf + lua_rawlen(L, -1);
   e.slot = lua_gettop(L);
-  if ((end = enc_value(&e, e.buf, idx, 0, 0)) == NULL) {
-    lua_pop(L, 1);
+  if ((end = enc_value(&e, e.buf, 1, 0, 0)) == NULL) {
+    lua_pushnil(L);
     lua_pushstring(L, e.why);
-    return 0;
+    return 2;
   }
   if (e.buf != kept && (size_t)(e.end - e.buf) <= JSON_SCRATCH_MAX) {
     lua_pushlightuserdata(L, (void *)&json_scratch_key);
@@ -639,18 +635,7 @@ static int json_encode(lua_State *L, int idx) {
     lua_rawset(L, LUA_REGISTRYINDEX);
   }
   lua_pushlstring(L, e.buf, (size_t)(end - e.buf));
-  lua_remove(L, -2); /* the buffer */
   return 1;
-}
-
-/* core.json_encode(v) --> its JSON text | nil, why not. */
-static int l_json_encode(lua_State *L) {
-  luaL_checkany(L, 1);
-  lua_settop(L, 1);
-  if (json_encode(L, 1)) return 1;
-  lua_pushnil(L);
-  lua_insert(L, -2);
-  return 2;
 }
 
 /* core.json_decode(s) --> its value | nil, why not. */

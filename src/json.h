@@ -31,8 +31,6 @@ int json_pick(lua_State *L, const char *s, size_t n, const char *const *paths, i
  * up to 9e15 as an integer (the decoder makes every number a float). */
 void json_push_span(lua_State *L, const json_span *v);
 
-/* True when the value at idx is the decoder's null (the light userdata NULL). */
-int json_isnull(lua_State *L, int idx);
 /* Sets core.json_encode(v) --> its JSON text | nil, message, core.json_decode(s) --> its value |
  * nil, message, and core.json_null, in the module table at the top. */
 void json_register(lua_State *L);

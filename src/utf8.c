@@ -24,11 +24,11 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
   return len;
 }
 
-/* Number of code points in s, or -1 when s is not valid UTF-8 (*bad: the offset of the bad
- * byte). */
-static long utf8_count(const unsigned char *s, size_t n, size_t *bad) {
-  size_t i = 0, len;
-  long count = 0;
+/* core.utf8_len(s) --> code points | nil, byte offset of the first invalid sequence */
+static int l_utf8_len(lua_State *L) {
+  size_t n, i = 0, len;
+  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+  lua_Integer count = 0;
   while (i < n) {
     /* ASCII, eight bytes at a time: most prompts and lyrics are mostly ASCII. */
     while (n - i >= 8) {
@@ -39,28 +39,15 @@ static long utf8_count(const unsigned char *s, size_t n, size_t *bad) {
       count += 8;
     }
     if (i >= n) break;
-    len = s[i] < 0x80 ? 1 : utf8_seq(s + i, n - i);
-    if (len == 0) {
-      *bad = i;
-      return -1;
+    if ((len = s[i] < 0x80 ? 1 : utf8_seq(s + i, n - i)) == 0) {
+      lua_pushnil(L);
+      lua_pushinteger(L, (lua_Integer)i);
+      return 2;
     }
     i += len;
     count++;
   }
-  return count;
-}
-
-/* core.utf8_len(s) --> code points | nil, byte offset of the first invalid sequence */
-static int l_utf8_len(lua_State *L) {
-  size_t n, bad = 0;
-  const char *s = luaL_checklstring(L, 1, &n);
-  long len = utf8_count((const unsigned char *)s, n, &bad);
-  if (len < 0) {
-    lua_pushnil(L);
-    lua_pushinteger(L, (lua_Integer)bad);
-    return 2;
-  }
-  lua_pushinteger(L, len);
+  lua_pushinteger(L, count);
   return 1;
 }
 
