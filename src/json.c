@@ -44,7 +44,7 @@ static void dec_ws(dec *d) {
   while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t')) d->p++;
 }
 
-static int hex_digit(char c) {
+int json_hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -57,7 +57,7 @@ static long dec_hex4(const char *p, const char *end) {
   int i, h;
   if (end - p < 4) return -1;
   for (i = 0; i < 4; i++) {
-    if ((h = hex_digit(p[i])) < 0) return -1;
+    if ((h = json_hex_digit(p[i])) < 0) return -1;
     v = v << 4 | h;
   }
   return v;

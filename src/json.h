@@ -31,6 +31,8 @@ int json_pick(lua_State *L, const char *s, size_t n, const char *const *paths, i
  * up to 9e15 as an integer (the decoder makes every number a float). */
 void json_push_span(lua_State *L, const json_span *v);
 
+/* The value of the hex digit c (either case), or -1. */
+int json_hex_digit(char c);
 /* Sets core.json_encode(v) --> its JSON text | nil, message, core.json_decode(s) --> its value |
  * nil, message, and core.json_null, in the module table at the top. */
 void json_register(lua_State *L);

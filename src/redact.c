@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "json.h"
+
 #define MIN_KEY 4    /* shorter keys are not searched for */
 #define LONG_KEY 16  /* from this length, any piece of PIECE bytes gives the key away */
 #define PIECE 8      /* bytes of a piece: one 64-bit word */
@@ -66,13 +68,6 @@ typedef struct {
 
 static unsigned fold(unsigned c) {
   return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
-static int hex_value(unsigned c) {
-  if (c >= '0' && c <= '9') return (int)(c - '0');
-  if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
-  if (c >= 'A' && c <= 'F') return (int)(c - 'A' + 10);
-  return -1;
 }
 
 static size_t slot(u64 v, size_t mask) {
@@ -234,8 +229,8 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
   while (i < n) {
     size_t from = i;
     unsigned c = t[i++];
-    if (decode && c == '%' && i + 1 < n && hex_value(t[i]) >= 0 && hex_value(t[i + 1]) >= 0) {
-      c = (unsigned)(hex_value(t[i]) * 16 + hex_value(t[i + 1]));
+    if (decode && c == '%' && i + 1 < n && json_hex_digit((char)t[i]) >= 0 && json_hex_digit((char)t[i + 1]) >= 0) {
+      c = (unsigned)(json_hex_digit((char)t[i]) * 16 + json_hex_digit((char)t[i + 1]));
       i += 2;
     }
     c = fold(c);
@@ -379,19 +374,6 @@ static void push_redacted(lua_State *L, const matcher *m, const char *text, size
   lua_remove(L, -2); /* the mask */
 }
 
-void redact_push(lua_State *L, const char *key, const char *text, size_t n) {
-  size_t klen = key ? strlen(key) : 0;
-  matcher *m;
-  if (klen < MIN_KEY) { /* nothing worth searching for */
-    lua_pushlstring(L, text, n);
-    return;
-  }
-  m = matcher_push(L, key, klen);
-  if (scan(m, text, n, NULL)) push_redacted(L, m, text, n);
-  else lua_pushlstring(L, text, n);
-  lua_remove(L, -2); /* the matcher */
-}
-
 /* Redacts the string at idx in place; returns whether it changed. */
 static int redact_slot(lua_State *L, const matcher *m, int idx) {
   size_t n;
@@ -457,6 +439,11 @@ void redact_value(lua_State *L, const char *key, int idx) {
   if (lua_type(L, idx) == LUA_TTABLE) redact_table(L, m, idx);
   else redact_slot(L, m, idx);
   lua_pop(L, 1); /* the matcher */
+}
+
+void redact_push(lua_State *L, const char *key, const char *text, size_t n) {
+  lua_pushlstring(L, text, n);
+  redact_value(L, key, -1);
 }
 
 int redact_clean_json(lua_State *L, const char *key, const char *json, size_t n) {
