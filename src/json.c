@@ -67,10 +67,7 @@ static long dec_hex4(const char *p, const char *end) {
 static void add_utf8(luaL_Buffer *b, unsigned long cp) {
   static const unsigned char lead[] = {0, 0, 0xc0, 0xe0, 0xf0};
   char u[4];
-  int n = cp < 0x80 ? 1 : cp < 0x800 ? 2
-                      : cp < 0x10000 ? 3
-                                     : 4,
-      i;
+  int i, n = 1 + (cp >= 0x80) + (cp >= 0x800) + (cp >= 0x10000);
   for (i = n - 1; i > 0; i--, cp >>= 6) u[i] = (char)(0x80 | (cp & 63));
   u[0] = (char)(lead[n] | cp);
   luaL_addlstring(b, u, (size_t)n);
@@ -457,7 +454,8 @@ static int clean8(const unsigned char *s) {
 }
 
 static char *put_string(enc *e, char *o, const char *s, size_t n) {
-  static const char hex[] = "0123456789abcdef";
+  static const char hex[] = "0123456789abcdef", from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+  const char *x;
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0;
   o = room(e, o, n + 2); /* an escape makes room for itself */
@@ -472,18 +470,12 @@ static char *put_string(enc *e, char *o, const char *s, size_t n) {
     o = room(e, o, n - j + 6);
     c = u[j];
     *o++ = '\\';
-    switch (c) {
-      case '"':
-      case '\\': *o++ = (char)c; break;
-      case '\b': *o++ = 'b'; break;
-      case '\f': *o++ = 'f'; break;
-      case '\n': *o++ = 'n'; break;
-      case '\r': *o++ = 'r'; break;
-      case '\t': *o++ = 't'; break;
-      default:
-        o = put_bytes(o, "u00", 3);
-        *o++ = hex[c >> 4];
-        *o++ = hex[c & 15];
+    if ((x = (const char *)memchr(from, c, sizeof from - 1)) != NULL) {
+      *o++ = to[x - from];
+    } else {
+      o = put_bytes(o, "u00", 3);
+      *o++ = hex[c >> 4];
+      *o++ = hex[c & 15];
     }
     i = j + 1;
   }
