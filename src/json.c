@@ -410,12 +410,11 @@ static const unsigned char as_is[256] = {
     R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1)};
 #undef R16
 
-/* A value being written: the buffer is the userdata at stack slot `slot`. */
+/* A value being written into buf, the userdata at stack slot 2 (l_json_encode's). */
 typedef struct {
   lua_State *L;
   const char *why; /* the first failure */
   char *buf, *end;
-  int slot;
 } enc;
 
 static char *enc_fail(enc *e, const char *why) {
@@ -430,7 +429,7 @@ static char *room(enc *e, char *o, size_t k) {
   if (size < used + k) size = used + k;
   o = (char *)lua_newuserdata(e->L, size);
   memcpy(o, e->buf, used);
-  lua_replace(e->L, e->slot);
+  lua_replace(e->L, 2);
   e->buf = o;
   e->end = o + size;
   return o + used;
@@ -615,7 +614,6 @@ static int l_json_encode(lua_State *L) {
   }
   e.buf = (char *)lua_touserdata(L, -1);
   e.end = e.buf + lua_rawlen(L, -1);
-  e.slot = lua_gettop(L);
   if ((end = enc_value(&e, e.buf, 1, 0, 0)) == NULL) {
     lua_pushnil(L);
     lua_pushstring(L, e.why);

@@ -20,8 +20,7 @@
 #define PIECE 8      /* bytes of a piece: one 64-bit word */
 #define B64_PIECE 10 /* base64 digits that 8 bytes fill whatever their alignment: 60 bits */
 #define CORE_MAX 24  /* base64 digits of a short key, at most */
-#define RING 16      /* the last bytes a plain scan keeps: a power of 2, at least LONG_KEY */
-#define B64_RING 32  /* the last digits a base64 scan keeps: a power of 2, at least CORE_MAX */
+#define RING 32      /* the last bytes (digits) a scan keeps: a power of 2, at least LONG_KEY and CORE_MAX */
 #define GRAM 4       /* bytes of a plain sample: a piece of PIECE bytes covers one at any stride */
 #define GRAM_STEP (PIECE - GRAM + 1)
 #define B64_GRAM 5 /* digits of a base64 sample, likewise for B64_PIECE digits */
@@ -191,12 +190,14 @@ static int matcher_gc(lua_State *L) {
   return 0;
 }
 
-/* Pushes the matcher for key (klen >= MIN_KEY) and returns it: the one this Lua state kept for
- * the last key asked for when it is the same key (a client's every answer is searched for its
- * one key, and a long key's matcher costs more to build than a scan of the answer), else a new
- * one, kept in its place. */
-static matcher *matcher_push(lua_State *L, const char *key, size_t klen) {
+/* Pushes the matcher for key and returns it: the one this Lua state kept for the last key asked
+ * for when it is the same key (a client's every answer is searched for its one key, and a long
+ * key's matcher costs more to build than a scan of the answer), else a new one, kept in its
+ * place. NULL, nothing pushed, for a key too short to search for (or none). */
+static matcher *matcher_push(lua_State *L, const char *key) {
+  size_t klen = key ? strlen(key) : 0;
   matcher *m;
+  if (klen < MIN_KEY) return NULL;
   lua_pushlightuserdata(L, (void *)&matcher_cache);
   lua_rawget(L, LUA_REGISTRYINDEX);
   m = (matcher *)lua_touserdata(L, -1);
@@ -258,7 +259,7 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
  * it: every step is still done once. */
 static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned char *mask) {
   size_t run = 0, i, a, k;
-  unsigned char ring[B64_RING];
+  unsigned char ring[RING];
   u64 v = 0;
   int found = 0;
   for (i = 0; i < n; i++) {
@@ -269,7 +270,7 @@ static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned
       continue;
     }
     v = ((v << 6) | d) & ((1ULL << 60) - 1);
-    ring[run & (B64_RING - 1)] = (unsigned char)d;
+    ring[run & (RING - 1)] = (unsigned char)d;
     run++;
     if (m->long_key) {
       if (run >= B64_PIECE && hset_has(&m->b64, v + 1)) len = B64_PIECE;
@@ -277,7 +278,7 @@ static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned
       for (a = 0; a < 3 && len == 0; a++) {
         size_t l = m->core_len[a];
         if (l == 0 || run < l || d != m->core[a][l - 1]) continue; /* the last digit first */
-        for (k = 0; k < l && ring[(run - l + k) & (B64_RING - 1)] == m->core[a][k]; k++) {}
+        for (k = 0; k < l && ring[(run - l + k) & (RING - 1)] == m->core[a][k]; k++) {}
         if (k == l) len = l;
       }
     }
@@ -431,11 +432,9 @@ static void redact_table(lua_State *L, const matcher *m, int idx) {
 }
 
 void redact_value(lua_State *L, const char *key, int idx) {
-  size_t klen = key ? strlen(key) : 0;
   const matcher *m;
   idx = lua_absindex(L, idx);
-  if (klen < MIN_KEY) return;
-  m = matcher_push(L, key, klen);
+  if ((m = matcher_push(L, key)) == NULL) return;
   if (lua_type(L, idx) == LUA_TTABLE) redact_table(L, m, idx);
   else redact_slot(L, m, idx);
   lua_pop(L, 1); /* the matcher */
@@ -447,17 +446,16 @@ void redact_push(lua_State *L, const char *key, const char *text, size_t n) {
 }
 
 int redact_clean_json(lua_State *L, const char *key, const char *json, size_t n) {
-  size_t klen = key ? strlen(key) : 0;
-  int found;
-  if (klen < MIN_KEY) return 1;
+  const matcher *m = matcher_push(L, key);
+  int clean;
+  if (m == NULL) return 1;
   /* Without a backslash the text holds no JSON escape, so every string decoded from it (keys and
    * values) is a run of the text between two quotes; a quote ends a percent escape, a base64 run
    * and a piece alike, so whatever a scan finds in such a run it finds in the whole text. One
    * scan of the text then clears every string; with an escape, each must be searched on its own. */
-  if (n > 0 && memchr(json, '\\', n) != NULL) return 0;
-  found = scan(matcher_push(L, key, klen), json, n, NULL);
+  clean = (n == 0 || memchr(json, '\\', n) == NULL) && !scan(m, json, n, NULL);
   lua_pop(L, 1); /* the matcher */
-  return !found;
+  return clean;
 }
 
 void redact_decoded(lua_State *L, const char *key, int idx, const char *json, size_t n) {
