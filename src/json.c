@@ -99,17 +99,14 @@ static const char *esc_scan(const char *q, const char *end, long *cp, const char
 
 /* The string at d->p (its opening quote), pushed when making. Bytes are taken as they are,
  * control bytes included (as lua-cjson takes them); an escape is resolved, and *esc says there
- * was one. Without a backslash, one push of the bytes (found with memchr when the text has no
- * backslash at all: the API's answers). */
+ * was one. Without a backslash, one push of the bytes found with memchr (the search for a
+ * backslash skipped when the text has none at all: the API's answers). */
 static int dec_string(dec *d, int *esc) {
-  const char *s = ++d->p, *q = s, *why;
+  const char *s = ++d->p, *q, *bs, *why;
   luaL_Buffer b;
   *esc = 0;
-  if (!d->escapes) {
-    if ((q = (const char *)memchr(s, '"', (size_t)(d->end - s))) == NULL) q = d->end;
-  } else {
-    while (q < d->end && *q != '"' && *q != '\\') q++;
-  }
+  if ((q = (const char *)memchr(s, '"', (size_t)(d->end - s))) == NULL) q = d->end;
+  if (d->escapes && (bs = (const char *)memchr(s, '\\', (size_t)(q - s))) != NULL) q = bs;
   if (q < d->end && *q == '"') {
     if (d->make) lua_pushlstring(d->L, s, (size_t)(q - s));
     d->p = q + 1;

@@ -215,10 +215,6 @@ static matcher *matcher_push(lua_State *L, const char *key) {
   return m;
 }
 
-static void mark(unsigned char *mask, size_t from, size_t to) {
-  for (; from < to; from++) mask[from >> 3] |= (unsigned char)(1u << (from & 7));
-}
-
 /* The key in plain text, in any case, percent-encoded or not (decode). Marks what it finds in
  * mask, or with mask NULL says whether there is anything. */
 static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int decode, unsigned char *mask) {
@@ -248,7 +244,8 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
       if (k < w) continue;
     }
     if (mask == NULL) return 1;
-    mark(mask, starts[(count - w) & (RING - 1)], i);
+    k = starts[(count - w) & (RING - 1)];
+    memset(mask + k, 1, i - k);
     found = 1;
   }
   return found;
@@ -286,7 +283,7 @@ static int scan_b64(const matcher *m, const unsigned char *t, size_t n, unsigned
     if (mask == NULL) return 1;
     for (k = i + 1; k < n && m->b64v[t[k]] != 64; k++) {}
     while (k < n && t[k] == '=') k++;
-    mark(mask, i + 1 - run, k);
+    memset(mask + i + 1 - run, 1, k - (i + 1 - run));
     found = 1;
     run = 0;
     i = k - 1;
@@ -357,18 +354,18 @@ static int scan(const matcher *m, const char *text, size_t n, unsigned char *mas
  * in place). */
 static void push_redacted(lua_State *L, const matcher *m, const char *text, size_t n) {
   luaL_Buffer b;
-  unsigned char *mask = (unsigned char *)lua_newuserdata(L, n / 8 + 1);
+  unsigned char *mask = (unsigned char *)lua_newuserdata(L, n + 1); /* a byte for each of text's */
   size_t i = 0;
-  memset(mask, 0, n / 8 + 1);
+  memset(mask, 0, n + 1);
   scan(m, text, n, mask);
   luaL_buffinit(L, &b);
   while (i < n) {
     size_t j = i;
-    while (j < n && !(mask[j >> 3] & (1u << (j & 7)))) j++;
+    while (j < n && !mask[j]) j++;
     luaL_addlstring(&b, text + i, j - i);
     if (j == n) break;
     luaL_addstring(&b, "[redacted]");
-    while (j < n && (mask[j >> 3] & (1u << (j & 7)))) j++;
+    while (j < n && mask[j]) j++;
     i = j;
   }
   luaL_pushresult(&b);
