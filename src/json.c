@@ -205,13 +205,6 @@ static int dec_word(dec *d, const char *w, size_t n) {
   return 1;
 }
 
-/* The length of the step at seg: up to its '.' or its end. */
-static size_t step_len(const char *seg) {
-  size_t n = 0;
-  while (seg[n] != '\0' && seg[n] != '.') n++;
-  return n;
-}
-
 /* The lowest path in a non-empty set. */
 static int first_path(paths_mask m) {
   static const unsigned char at[32] = {0, 1, 28, 2, 29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4, 8,
@@ -273,7 +266,7 @@ static int dec_nest(dec *d, int depth, paths_mask alive) {
         d->out[i].type = 0;
         step = d->len[i];
         d->seg[i] += step + 1;
-        d->len[i] = step_len(d->seg[i]);
+        d->len[i] = strcspn(d->seg[i], ".");
       }
       if (esc && alive) lua_pop(L, 1);
       dec_ws(d);
@@ -370,7 +363,7 @@ int json_pick(lua_State *L, const char *s, size_t n, const char *const *paths, i
   d.out = out;
   for (i = 0; i < npaths; i++) {
     d.seg[i] = paths[i];
-    d.len[i] = step_len(paths[i]);
+    d.len[i] = strcspn(paths[i], ".");
     out[i].type = 0;
   }
   return dec_text(&d, L, s, n, npaths == 32 ? ~(paths_mask)0 : ((paths_mask)1 << npaths) - 1);
@@ -479,38 +472,32 @@ static char *put_string(enc *e, char *o, const char *s, size_t n) {
   return o;
 }
 
-/* The whole number at idx that is written as digits, in *out; 0 for any other number. */
-static int whole_number(lua_State *L, int idx, long long *out) {
-  lua_Number x;
+/* Whole numbers (integers, floats up to 2^53 but -0) as digits, others to 14 significant digits. */
+static char *put_number(enc *e, char *o, int idx) {
+  lua_Number x = lua_tonumber(e->L, idx);
+  int whole = x >= -JSON_WHOLE && x <= JSON_WHOLE && x == floor(x) && !(x == 0 && signbit(x));
+  long long w = whole ? (long long)x : 0;
+  o = room(e, o, 32);
 #if LUA_VERSION_NUM >= 503
-  if (lua_isinteger(L, idx)) {
-    *out = (long long)lua_tointeger(L, idx);
-    return 1;
+  if (lua_isinteger(e->L, idx)) {
+    whole = 1;
+    w = (long long)lua_tointeger(e->L, idx);
   }
 #endif
-  x = lua_tonumber(L, idx);
-  if (!(x >= -JSON_WHOLE && x <= JSON_WHOLE) || x != floor(x) || (x == 0 && signbit(x))) return 0;
-  *out = (long long)x;
-  return 1;
-}
-
-static char *put_number(enc *e, char *o, int idx) {
-  long long whole;
-  o = room(e, o, 32);
-  if (whole_number(e->L, idx, &whole)) {
+  if (whole) {
     char digits[24];
     int k = 0;
-    unsigned long long u = whole < 0 ? 0 - (unsigned long long)whole : (unsigned long long)whole;
-    if (whole < 0) *o++ = '-';
+    unsigned long long u = w < 0 ? 0 - (unsigned long long)w : (unsigned long long)w;
+    if (w < 0) *o++ = '-';
     do digits[k++] = (char)('0' + u % 10);
     while ((u /= 10) != 0);
     while (k) *o++ = digits[--k];
-  } else if (!isfinite(lua_tonumber(e->L, idx))) {
+  } else if (!isfinite(x)) {
     return enc_fail(e, "cannot encode NaN or an infinity");
   } else {
     /* Whatever the locale writes for the decimal point (a byte or several) becomes one '.'. */
     char buf[40];
-    int k, n = snprintf(buf, sizeof buf, "%.14g", (double)lua_tonumber(e->L, idx)), point = 0;
+    int k, n = snprintf(buf, sizeof buf, "%.14g", (double)x), point = 0;
     for (k = 0; k < n; k++) {
       char c = buf[k];
       if (is_digit(c) || c == '-' || c == '+' || c == 'e') *o++ = c;

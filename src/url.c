@@ -28,17 +28,17 @@ static int is_loopback(const char *host) {
 
 int url_allowed(const char *url, int allow_http, const char *from, char *why) {
   CURLU *u = curl_url();
-  char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL, *options = NULL;
-  const char *no = NULL, *plain = NULL; /* plain: the host plain http is refused to */
+  char *scheme = NULL, *host = NULL, *cred = NULL; /* cred: a user name, password or options */
+  const char *no = NULL, *plain = NULL;            /* plain: the host plain http is refused to */
   if (u == NULL) no = "out of memory";
   else if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
            curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
     no = "not a valid http(s) URL";
   else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) no = "not an http(s) URL";
-  else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-           curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK ||
-           curl_url_get(u, CURLUPART_OPTIONS, &options, 0) == CURLUE_OK)
+  else if (curl_url_get(u, CURLUPART_USER, &cred, 0) == CURLUE_OK ||
+           curl_url_get(u, CURLUPART_PASSWORD, &cred, 0) == CURLUE_OK ||
+           curl_url_get(u, CURLUPART_OPTIONS, &cred, 0) == CURLUE_OK)
     no = "a URL with a user name or password ('@' before the host) is refused";
   else if (strcmp(scheme, "http") == 0 && from && strncasecmp(from, "https:", 6) == 0)
     no = "refusing a redirect from https to plain http";
@@ -50,9 +50,7 @@ int url_allowed(const char *url, int allow_http, const char *from, char *why) {
   else snprintf(why, URL_WHY_SIZE, "%s", no ? no : "");
   curl_free(scheme);
   curl_free(host);
-  curl_free(user);
-  curl_free(password);
-  curl_free(options);
+  curl_free(cred); /* the first part found: the search stops there */
   curl_url_cleanup(u);
   return no == NULL && plain == NULL;
 }
