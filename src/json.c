@@ -284,7 +284,8 @@ static int dec_nest(dec *d, int depth, paths_mask alive) {
       d->p++;
       continue;
     }
-    if (d->p == d->end || *d->p != close) return dec_fail(d, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+    if (d->p == d->end || *d->p != close)
+      return dec_fail(d, obj ? "expected ',' or '}'" : "expected ',' or ']'");
     d->p++;
     break;
   }

@@ -39,8 +39,8 @@ static u32 load4(const unsigned char *p) {
   return (u32)v;
 }
 
-/* A hash set of values (0: an empty slot) behind a filter of 2^(64 - shift) bits in which one
- * multiply picks a value's bit: most misses stop there. */
+/* A hash set of values (0: an empty slot) behind a filter of 2^(64 - shift) bits: one multiply
+ * picks a value's bit (the top bits) and its first slot (bits 40 up). Most misses stop at the bit. */
 typedef struct {
   u64 *slots;
   size_t mask;
@@ -69,27 +69,21 @@ static unsigned fold(unsigned c) {
   return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-static size_t slot(u64 v, size_t mask) {
-  return (size_t)((v * 0x9E3779B97F4A7C15ULL) >> 40) & mask;
-}
-
-static unsigned filter_bit(const hset *h, u64 v) {
-  return (unsigned)((v * 0xD6E8FEB86659FD93ULL) >> h->shift);
-}
-
 static void hset_add(hset *h, u64 v) {
-  size_t i = slot(v, h->mask);
-  unsigned b = filter_bit(h, v);
+  u64 x = v * 0x9E3779B97F4A7C15ULL;
+  size_t i = (size_t)(x >> 40) & h->mask;
+  unsigned b = (unsigned)(x >> h->shift);
   h->bits[b >> 6] |= 1ULL << (b & 63);
   while (h->slots[i] != 0 && h->slots[i] != v) i = (i + 1) & h->mask;
   h->slots[i] = v;
 }
 
 static int hset_has(const hset *h, u64 v) {
-  unsigned b = filter_bit(h, v);
+  u64 x = v * 0x9E3779B97F4A7C15ULL;
+  unsigned b = (unsigned)(x >> h->shift);
   size_t i;
   if (!(h->bits[b >> 6] >> (b & 63) & 1)) return 0;
-  for (i = slot(v, h->mask); h->slots[i] != 0; i = (i + 1) & h->mask)
+  for (i = (size_t)(x >> 40) & h->mask; h->slots[i] != 0; i = (i + 1) & h->mask)
     if (h->slots[i] == v) return 1;
   return 0;
 }
@@ -226,8 +220,10 @@ static int scan_plain(const matcher *m, const unsigned char *t, size_t n, int de
   while (i < n) {
     size_t from = i;
     unsigned c = t[i++];
-    if (decode && c == '%' && i + 1 < n && json_hex_digit((char)t[i]) >= 0 && json_hex_digit((char)t[i + 1]) >= 0) {
-      c = (unsigned)(json_hex_digit((char)t[i]) * 16 + json_hex_digit((char)t[i + 1]));
+    int hi, lo;
+    if (decode && c == '%' && i + 1 < n && (hi = json_hex_digit((char)t[i])) >= 0 &&
+        (lo = json_hex_digit((char)t[i + 1])) >= 0) {
+      c = (unsigned)(hi * 16 + lo);
       i += 2;
     }
     c = fold(c);
