@@ -205,6 +205,13 @@ static int dec_word(dec *d, const char *w, size_t n) {
   return 1;
 }
 
+/* The length of the step at seg: up to its '.' or its end. */
+static size_t step_len(const char *seg) {
+  size_t n = 0;
+  while (seg[n] != '\0' && seg[n] != '.') n++;
+  return n;
+}
+
 /* The lowest path in a non-empty set. */
 static int first_path(paths_mask m) {
   static const unsigned char at[32] = {0, 1, 28, 2, 29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4, 8,
@@ -266,7 +273,7 @@ static int dec_nest(dec *d, int depth, paths_mask alive) {
         d->out[i].type = 0;
         step = d->len[i];
         d->seg[i] += step + 1;
-        d->len[i] = strcspn(d->seg[i], ".");
+        d->len[i] = step_len(d->seg[i]);
       }
       if (esc && alive) lua_pop(L, 1);
       dec_ws(d);
@@ -364,7 +371,7 @@ int json_pick(lua_State *L, const char *s, size_t n, const char *const *paths, i
   d.out = out;
   for (i = 0; i < npaths; i++) {
     d.seg[i] = paths[i];
-    d.len[i] = strcspn(paths[i], ".");
+    d.len[i] = step_len(paths[i]);
     out[i].type = 0;
   }
   return dec_text(&d, L, s, n, npaths == 32 ? ~(paths_mask)0 : ((paths_mask)1 << npaths) - 1);

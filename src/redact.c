@@ -25,9 +25,7 @@
 #define GRAM_STEP (PIECE - GRAM + 1)
 #define B64_GRAM 5 /* digits of a base64 sample, likewise for B64_PIECE digits */
 #define B64_GRAM_STEP (B64_PIECE - B64_GRAM + 1)
-#define GRAM_BITS 4096  /* a bit per sample value hashed to 12 bits */
-#define PIECE_FILTER 55 /* hset shifts: the pieces' filters have 512 bits, the samples' GRAM_BITS */
-#define GRAM_FILTER 52
+#define FILTER_BITS 12 /* a set's filter has a bit per value hashed to 12 bits */
 
 typedef unsigned long long u64;
 typedef unsigned int u32; /* at least 32 bits: load4 keeps four bytes of it */
@@ -39,13 +37,12 @@ static u32 load4(const unsigned char *p) {
   return (u32)v;
 }
 
-/* A hash set of values (0: an empty slot) behind a filter of 2^(64 - shift) bits: one multiply
- * picks a value's bit (the top bits) and its first slot (bits 40 up). Most misses stop at the bit. */
+/* A hash set of values (0: an empty slot) behind a filter: one multiply picks a value's bit (the
+ * top FILTER_BITS bits) and its first slot (bits 40 up). Most misses stop at the bit. */
 typedef struct {
   u64 *slots;
   size_t mask;
-  unsigned shift;
-  u64 bits[GRAM_BITS / 64];
+  u64 bits[(1 << FILTER_BITS) / 64];
 } hset;
 
 /* What one search looks for, built from the key once per call. */
@@ -72,7 +69,7 @@ static unsigned fold(unsigned c) {
 static void hset_add(hset *h, u64 v) {
   u64 x = v * 0x9E3779B97F4A7C15ULL;
   size_t i = (size_t)(x >> 40) & h->mask;
-  unsigned b = (unsigned)(x >> h->shift);
+  unsigned b = (unsigned)(x >> (64 - FILTER_BITS));
   h->bits[b >> 6] |= 1ULL << (b & 63);
   while (h->slots[i] != 0 && h->slots[i] != v) i = (i + 1) & h->mask;
   h->slots[i] = v;
@@ -80,7 +77,7 @@ static void hset_add(hset *h, u64 v) {
 
 static int hset_has(const hset *h, u64 v) {
   u64 x = v * 0x9E3779B97F4A7C15ULL;
-  unsigned b = (unsigned)(x >> h->shift);
+  unsigned b = (unsigned)(x >> (64 - FILTER_BITS));
   size_t i;
   if (!(h->bits[b >> 6] >> (b & 63) & 1)) return 0;
   for (i = (size_t)(x >> 40) & h->mask; h->slots[i] != 0; i = (i + 1) & h->mask)
@@ -117,10 +114,9 @@ static size_t table_size(size_t entries) {
   return cap;
 }
 
-static void hset_init(hset *h, u64 *slots, size_t cap, unsigned shift) {
+static void hset_init(hset *h, u64 *slots, size_t cap) {
   h->slots = slots;
   h->mask = cap - 1;
-  h->shift = shift;
 }
 
 /* Pushes a new userdata holding the matcher for key (klen >= MIN_KEY) and returns it. */
@@ -146,10 +142,10 @@ static matcher *matcher_build(lua_State *L, const char *key, size_t klen) {
   m->b64v['-'] = 62; /* the URL alphabet */
   m->b64v['_'] = 63;
   if (long_key) {
-    hset_init(&m->plain, (u64 *)(void *)(m + 1), plain_cap, PIECE_FILTER);
-    hset_init(&m->b64, m->plain.slots + plain_cap, b64_cap, PIECE_FILTER);
-    hset_init(&m->grams, m->b64.slots + b64_cap, plain_cap, GRAM_FILTER);
-    hset_init(&m->b64_grams, m->grams.slots + plain_cap, b64_cap, GRAM_FILTER);
+    hset_init(&m->plain, (u64 *)(void *)(m + 1), plain_cap);
+    hset_init(&m->b64, m->plain.slots + plain_cap, b64_cap);
+    hset_init(&m->grams, m->b64.slots + b64_cap, plain_cap);
+    hset_init(&m->b64_grams, m->grams.slots + plain_cap, b64_cap);
     for (i = 0; i + GRAM <= klen; i++) {
       unsigned char f[PIECE] = {0};
       u64 v = 0;
