@@ -75,7 +75,7 @@ static void hset_add(hset *h, u64 v) {
   h->slots[i] = v;
 }
 
-static int hset_has(const hset *h, u64 v) {
+static inline int hset_has(const hset *h, u64 v) {
   u64 x = v * 0x9E3779B97F4A7C15ULL;
   unsigned b = (unsigned)(x >> (64 - FILTER_BITS));
   size_t i;
