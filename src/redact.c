@@ -347,18 +347,13 @@ static int scan(const matcher *m, const char *text, size_t n, unsigned char *mas
 static void push_redacted(lua_State *L, const matcher *m, const char *text, size_t n) {
   luaL_Buffer b;
   unsigned char *mask = (unsigned char *)lua_newuserdata(L, n + 1); /* a byte for each of text's */
-  size_t i = 0;
+  size_t i;
   memset(mask, 0, n + 1);
   scan(m, text, n, mask);
   luaL_buffinit(L, &b);
-  while (i < n) {
-    size_t j = i;
-    while (j < n && !mask[j]) j++;
-    luaL_addlstring(&b, text + i, j - i);
-    if (j == n) break;
-    luaL_addstring(&b, "[redacted]");
-    while (j < n && mask[j]) j++;
-    i = j;
+  for (i = 0; i < n; i++) {
+    if (!mask[i]) luaL_addchar(&b, text[i]);
+    else if (i == 0 || !mask[i - 1]) luaL_addstring(&b, "[redacted]");
   }
   luaL_pushresult(&b);
   lua_remove(L, -2); /* the mask */
