@@ -342,12 +342,12 @@ static int scan(const matcher *m, const char *text, size_t n, unsigned char *mas
   return found;
 }
 
-/* Pushes text with every marked run replaced by "[redacted]", using the matcher at the top (left
- * in place). */
-static void push_redacted(lua_State *L, const matcher *m, const char *text, size_t n) {
+/* Pushes the string at idx (absolute) with every marked run replaced by "[redacted]". */
+static void push_redacted(lua_State *L, const matcher *m, int idx) {
   luaL_Buffer b;
+  size_t n, i;
+  const char *text = lua_tolstring(L, idx, &n);
   unsigned char *mask = (unsigned char *)lua_newuserdata(L, n + 1); /* a byte for each of text's */
-  size_t i;
   memset(mask, 0, n + 1);
   scan(m, text, n, mask);
   luaL_buffinit(L, &b);
@@ -366,7 +366,7 @@ static int redact_slot(lua_State *L, const matcher *m, int idx) {
   if (lua_type(L, idx) != LUA_TSTRING) return 0;
   text = lua_tolstring(L, idx, &n);
   if (!scan(m, text, n, NULL)) return 0;
-  push_redacted(L, m, text, n);
+  push_redacted(L, m, idx);
   lua_replace(L, idx);
   return 1;
 }
@@ -401,11 +401,8 @@ static void redact_table(lua_State *L, const matcher *m, int idx) {
     }
   }
   for (i = 1; i <= renamed; i++) {
-    size_t n;
-    const char *k;
     lua_rawgeti(L, list, i);
-    k = lua_tolstring(L, -1, &n);
-    push_redacted(L, m, k, n);
+    push_redacted(L, m, lua_gettop(L));
     lua_pushvalue(L, -2);
     lua_rawget(L, idx);
     lua_rawset(L, idx); /* t[redacted] = t[k] */
