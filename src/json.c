@@ -189,16 +189,6 @@ static const char *num_scan(const char *s, const char *end, double *x, const cha
   return q;
 }
 
-/* A number at d->p, pushed as a float when making. */
-static int dec_number(dec *d) {
-  double x;
-  const char *why, *q = num_scan(d->p, d->end, d->make ? &x : NULL, &why);
-  if (q == NULL) return dec_fail(d, why);
-  if (d->make) lua_pushnumber(d->L, (lua_Number)x);
-  d->p = q;
-  return 1;
-}
-
 static int dec_word(dec *d, const char *w, size_t n) {
   if ((size_t)(d->end - d->p) < n || memcmp(d->p, w, n) != 0) return dec_fail(d, "expected a value");
   d->p += n;
@@ -312,6 +302,8 @@ static int dec_nest(dec *d, int depth, paths_mask alive) {
  * d->why on a failure. */
 static int dec_value(dec *d, int depth, paths_mask alive, json_span *v) {
   int ok, esc = 0;
+  double x;
+  const char *q, *why;
   if (d->p == d->end) return dec_fail(d, "expected a value");
   v->at = d->p;
   v->type = *d->p;
@@ -331,7 +323,12 @@ static int dec_value(dec *d, int depth, paths_mask alive, json_span *v) {
     case 'n':
       if ((ok = dec_word(d, "null", 4)) && d->make) lua_pushlightuserdata(d->L, NULL);
       break;
-    default: v->type = '0', ok = dec_number(d);
+    default: /* a number, a float when made */
+      v->type = '0';
+      if ((q = num_scan(d->p, d->end, d->make ? &x : NULL, &why)) == NULL) return dec_fail(d, why);
+      if (d->make) lua_pushnumber(d->L, (lua_Number)x);
+      d->p = q;
+      ok = 1;
   }
   v->end = d->p;
   v->escapes = (char)esc;
