@@ -31,14 +31,18 @@ int drive_pause(engine_item *it) {
   return 1;
 }
 
-/* 1 when paused items wait for a perform. */
-static int drive_has_paused(const engine *e) {
+/* When the engine wants a perform: in ms (-1: never) or at libcurl's timer if sooner; now (0)
+ * when paused items that their hold lets go on, or queued ones with a free slot, wait. */
+static long drive_due(engine *e, long ms) {
+  long curl_ms = -1;
   list_node *n;
   LIST_FOREACH(n, &e->paused) {
     engine_item *it = LIST_ENTRY(n, engine_item, plink);
-    if (it->hold == NULL || !it->hold(it)) return 1;
+    if (it->hold == NULL || !it->hold(it)) return 0;
   }
-  return 0;
+  if (engine_can_admit(e)) return 0;
+  curl_multi_timeout(e->multi, &curl_ms);
+  return curl_ms >= 0 && (ms < 0 || curl_ms < ms) ? curl_ms : ms;
 }
 
 /* Lets paused items go on, oldest first, until the engine's deadline (all when it has none);
@@ -219,25 +223,19 @@ static int drive_changes(lua_State *L) {
 /* Sleeps in the kernel until a socket is ready, a libcurl timer is due, or ms milliseconds
  * pass; with nothing in flight it is a plain sleep. Sets *ready to what woke it. */
 static CURLMcode drive_sleep(engine *e, lua_Number ms, int *ready) {
-  /* Paused downloads, or transfers waiting to be let in: there is work now. */
-  if (ms < 0 || ms != ms || drive_has_paused(e) || engine_can_admit(e)) ms = 0;
+  struct curl_waitfd extra;
+  int wait;
+  if (ms < 0 || ms != ms) ms = 0;
   if (ms > INT_MAX) ms = INT_MAX;
+  wait = (int)drive_due(e, (long)ms);
   if (e->fd_mode) {
-    long curl_ms = -1;
-    curl_multi_timeout(e->multi, &curl_ms);
-    if (curl_ms >= 0 && (lua_Number)curl_ms < ms) ms = (lua_Number)curl_ms;
-    *ready = pollset_wait(&e->set, (int)ms);
+    *ready = pollset_wait(&e->set, wait);
     return CURLM_OK;
   }
-  if (e->pool.wake[0] != PLATFORM_SOCK_NONE) {
-    /* A worker finishing a commit wakes the sleep too. */
-    struct curl_waitfd extra;
-    extra.fd = e->pool.wake[0];
-    extra.events = CURL_WAIT_POLLIN;
-    extra.revents = 0;
-    return curl_multi_poll(e->multi, &extra, 1, (int)ms, ready);
-  }
-  return curl_multi_poll(e->multi, NULL, 0, (int)ms, ready);
+  extra.fd = e->pool.wake[0]; /* a worker finishing a commit wakes the sleep too */
+  extra.events = CURL_WAIT_POLLIN;
+  extra.revents = 0;
+  return curl_multi_poll(e->multi, &extra, e->pool.wake[0] != PLATFORM_SOCK_NONE, wait, ready);
 }
 
 /* engine:poll(ms) --> what woke it: drive_sleep. */
@@ -267,11 +265,7 @@ void drive_wait(lua_State *L, engine_item *it) {
 
 /* engine:timeout() --> ms until libcurl wants perform() called again, or -1 for no timer */
 static int drive_timeout(lua_State *L) {
-  engine *e = engine_check(L, 1);
-  long ms = -1;
-  curl_multi_timeout(e->multi, &ms);
-  if (drive_has_paused(e) || engine_can_admit(e)) ms = 0;
-  lua_pushinteger(L, ms);
+  lua_pushinteger(L, drive_due(engine_check(L, 1), -1));
   return 1;
 }
 
@@ -280,15 +274,11 @@ static int drive_pollfd(lua_State *L) {
   engine *e = engine_check(L, 1);
   char why[PLATFORM_STRERROR_SIZE];
   int err = pollset_open(&e->set);
+  if (!err && engine_wake_fd(e) < 0) err = errno;
   if (err) {
     lua_pushnil(L);
     lua_pushstring(L, err == ENOSYS ? "no pollable descriptor on this platform: use music.step or aimlmusic.uv"
                                     : platform_strerror(err, why, sizeof why));
-    return 2;
-  }
-  if (engine_wake_fd(e) < 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, platform_strerror(errno, why, sizeof why));
     return 2;
   }
   if (!e->fd_mode) {
@@ -315,11 +305,9 @@ static int drive_pollfd(lua_State *L) {
 static int drive_arm(lua_State *L) {
   engine *e = engine_check(L, 1);
   lua_Number want = luaL_optnumber(L, 2, -1);
-  long ms = -1, curl_ms = -1;
+  long ms = -1;
   if (want >= 0) ms = want > (lua_Number)(LONG_MAX / 2) ? LONG_MAX / 2 : (long)ceil(want);
-  curl_multi_timeout(e->multi, &curl_ms);
-  if (curl_ms >= 0 && (ms < 0 || curl_ms < ms)) ms = curl_ms;
-  if (engine_can_admit(e) || drive_has_paused(e)) ms = 0;
+  ms = drive_due(e, ms);
   pollset_arm(&e->set, ms);
   if (ms < 0) lua_pushnil(L);
   else lua_pushinteger(L, ms);
@@ -331,13 +319,7 @@ static int drive_arm(lua_State *L) {
 static int drive_count(lua_State *L) {
   engine *e = engine_check(L, 1);
   lua_Integer n = e->n_active;
-  if (!lua_isnoneornil(L, 2)) {
-    list_node *q = &e->queue[luaL_checkinteger(L, 2) != 0], *it;
-    n = 0;
-    LIST_FOREACH(it, q) {
-      n++;
-    }
-  }
+  if (!lua_isnoneornil(L, 2)) n = (lua_Integer)list_length(&e->queue[luaL_checkinteger(L, 2) != 0]);
   lua_pushinteger(L, n);
   return 1;
 }
@@ -347,17 +329,11 @@ static int drive_count(lua_State *L) {
  * each ends with a byte on the wake pair. */
 static int drive_committing(lua_State *L) {
   engine *e = engine_check(L, 1);
-  int n = e->n_workers;
-  list_node *it;
-  LIST_FOREACH(it, &e->settling)
-  n++;
-  LIST_FOREACH(it, &e->paused)
-  n++;
-  lua_pushinteger(L, n);
+  lua_pushinteger(L, (lua_Integer)(e->n_workers + list_length(&e->settling) + list_length(&e->paused)));
   return 1;
 }
 
-/* engine:backlog() --> bytes of downloads waiting for the disk (past ENGINE_MAX_BACKLOG no
+/* engine:backlog() --> bytes of downloads waiting for the disk (past SPOOL_BACKLOG_MAX no
  * new download is admitted) */
 static int drive_backlog(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)engine_check(L, 1)->backlog);

@@ -62,6 +62,15 @@ static inline list_node *list_pop(list_node *head) {
   return n;
 }
 
+/* How many nodes the list holds (one step each). */
+static inline size_t list_length(const list_node *head) {
+  const list_node *n;
+  size_t k = 0;
+  LIST_FOREACH(n, head)
+  k++;
+  return k;
+}
+
 /* Moves every node of from, in order, to the tail of to; from is left empty. */
 static inline void list_move(list_node *to, list_node *from) {
   if (list_empty(from)) return;
