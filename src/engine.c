@@ -35,7 +35,7 @@ CURL *engine_easy_take(engine *e, engine_item *it, unsigned long tag, int *warm)
   it->engine = e;
   it->tag = tag;
   it->held = 1;
-  e->refs++;
+  engine_retain(e);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)it);
   return easy;
 }
@@ -56,10 +56,9 @@ void engine_easy_give(engine_item *it) {
   engine_release(it->engine);
 }
 
-/* A free slot in lane c; in lane 1 (downloads), only while the bytes waiting for the disk are
- * under their bound. */
+/* A free slot in lane c; in lane 1 (downloads), only while the backlog is under its bound. */
 static int engine_room(const engine *e, int c) {
-  return e->n_running[c] < ENGINE_MAX_RUNNING && (c == 0 || e->backlog <= ENGINE_MAX_BACKLOG);
+  return e->n_running[c] < ENGINE_MAX_RUNNING && (c == 0 || e->backlog <= SPOOL_BACKLOG_MAX);
 }
 
 int engine_admit(engine *e) {
@@ -90,7 +89,7 @@ int engine_can_admit(const engine *e) {
 }
 
 /* Moves queued items into the multi handle while their lane has free slots; paced, leaves
- * them to perform (engine_admit under its budget). */
+ * them to perform's budget. */
 static void engine_promote(engine *e) {
   int added = 0;
   if (e->multi == NULL) return;
@@ -119,10 +118,9 @@ static void engine_detach(engine_item *it) {
   it->state = ENGINE_DONE;
 }
 
-/* Waits until its work is done, or, when no worker has taken it yet, runs it here (a settled
- * item's last job is dropped instead: the item ends cancelled), and takes it off the worker
- * list (and the done queue) without completing it: 1. With wait 0, a job on a worker now is
- * not waited for: 0, and the item stays on the worker list until its job is drained. */
+/* Waits until its work is done, or runs it here when no worker has taken it yet (a settled
+ * item's last job is dropped instead: cancelled), and takes it off the worker list (and the
+ * done queue) without completing it: 1. With wait 0, a job on a worker now: 0, left there. */
 static int engine_join(engine_item *it, int wait) {
   engine *e = it->engine;
   int ran;
@@ -318,15 +316,11 @@ void engine_stop(lua_State *L, engine_item *it, int wait) {
     it->cancelled = 1;
     engine_promote(it->engine);
   }
-  if (it->ref != LUA_NOREF) {
-    luaL_unref(L, LUA_REGISTRYINDEX, it->ref);
-    it->ref = LUA_NOREF;
-  }
+  engine_complete(L, it, 0); /* into no list: the owner is let go (luaL_unref ignores NOREF) */
 }
 
-/* A settled item completes into the done list at done_idx (0: none): 1. When its settle hook
- * gave it a last job (it->work), that job goes to the pool first and the item completes when
- * it is drained: 0 (with no thread to take it, it runs here and the item completes now). */
+/* A settled item completes into the done list at done_idx (0: none): 1; or, when its settle
+ * hook gave it a last job, once that job is drained from the pool: 0 (no thread: run here). */
 static int engine_settled(lua_State *L, engine_item *it, int done_idx) {
   engine_detach(it);
   if (it->work && engine_post(it)) return 0;
@@ -335,10 +329,10 @@ static int engine_settled(lua_State *L, engine_item *it, int done_idx) {
   return 1;
 }
 
-/* An item libcurl is done with (it->result set): out of libcurl, its slot and its easy handle
- * given back at once (what its owner needs of the handle, the ended hook kept), so a download
- * waiting for the disk holds no libcurl buffer. Settled (engine_settled), or, when its settle
- * hook says it waits for its worker, left on the settling list: 0. */
+/* An item libcurl is done with (it->result set): its slot and easy handle given back at once
+ * (the ended hook kept what its owner needs), so a download waiting for the disk holds no
+ * libcurl buffer. Settled, or, while its settle hook waits for its worker, on the settling
+ * list: 0. */
 static int engine_end(lua_State *L, engine_item *it, int done_idx) {
   engine *e = it->engine;
   list_remove(&it->plink);
