@@ -88,7 +88,7 @@ static CURLMcode drive_run(engine *e, lua_Number budget, int look) {
     /* libcurl's sockets in the pollable set say which transfers to run: the cost of a step
      * follows what is ready, not how many transfers there are. */
     curl_socket_t fds[POLLSET_BATCH];
-    int bits[POLLSET_BATCH], i, n = look ? pollset_ready(&e->set, fds, bits, POLLSET_BATCH) : 0;
+    int bits[POLLSET_BATCH], i, n = look ? pollset_ready(&e->set, fds, bits) : 0;
     long ms = -1;
     /* Past the budget the rest wait for the next call, still readable: the set is
      * level-triggered and hands them back first. Paced, they leave room in it for the first

@@ -17,11 +17,11 @@
 #include <sys/timerfd.h>
 #define POLLSET_EPOLL 1
 
-static int pollset_add_in(pollset *ps, int fd) {
+static int pollset_ctl(pollset *ps, int op, int fd, unsigned events) {
   struct epoll_event ev;
-  ev.events = EPOLLIN;
+  ev.events = events;
   ev.data.fd = fd;
-  return epoll_ctl(ps->fd, EPOLL_CTL_ADD, fd, &ev);
+  return epoll_ctl(ps->fd, op, fd, &ev);
 }
 #elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || \
     defined(__DragonFly__)
@@ -78,7 +78,7 @@ int pollset_open(pollset *ps) {
   ps->fd = epoll_create1(EPOLL_CLOEXEC);
   if (ps->fd < 0) return errno;
   ps->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (ps->timer_fd < 0 || pollset_add_in(ps, ps->timer_fd) != 0) {
+  if (ps->timer_fd < 0 || pollset_ctl(ps, EPOLL_CTL_ADD, ps->timer_fd, EPOLLIN) != 0) {
     int err = errno;
     pollset_close(ps);
     return err;
@@ -98,23 +98,16 @@ int pollset_open(pollset *ps) {
 
 void pollset_watch(pollset *ps, curl_socket_t fd, int what, int known) {
 #if defined(POLLSET_EPOLL)
-  struct epoll_event ev;
+  unsigned ev = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
   if (ps->fd < 0) return;
-  if (what == CURL_POLL_REMOVE) {
-    /* The socket may be closed already, which removed it: ENOENT and EBADF are expected. */
-    epoll_ctl(ps->fd, EPOLL_CTL_DEL, fd, NULL);
-    return;
-  }
-  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-  ev.data.fd = fd;
-  /* A descriptor closed and reused behind libcurl's back would be unknown to the set, and one
-   * added twice EEXIST: each falls back to the other operation. */
-  if (known) {
-    if (epoll_ctl(ps->fd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
-      epoll_ctl(ps->fd, EPOLL_CTL_ADD, fd, &ev);
-  } else if (epoll_ctl(ps->fd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST) {
-    epoll_ctl(ps->fd, EPOLL_CTL_MOD, fd, &ev);
-  }
+  /* A removed socket may be closed already, which removed it: ENOENT and EBADF are expected.
+   * One closed and reused behind libcurl's back would be unknown to the set, and one added
+   * twice EEXIST: each falls back to the other operation. */
+  if (what == CURL_POLL_REMOVE) pollset_ctl(ps, EPOLL_CTL_DEL, fd, 0);
+  else if (known && pollset_ctl(ps, EPOLL_CTL_MOD, fd, ev) != 0 && errno == ENOENT)
+    pollset_ctl(ps, EPOLL_CTL_ADD, fd, ev);
+  else if (!known && pollset_ctl(ps, EPOLL_CTL_ADD, fd, ev) != 0 && errno == EEXIST)
+    pollset_ctl(ps, EPOLL_CTL_MOD, fd, ev);
 #elif defined(POLLSET_KQUEUE)
   (void)known; /* EV_ADD adds or changes */
   if (ps->fd < 0) return;
@@ -133,7 +126,7 @@ void pollset_add_wake(pollset *ps, int fd) {
   ps->wake_fd = fd;
   if (ps->fd < 0) return;
 #if defined(POLLSET_EPOLL)
-  pollset_add_in(ps, fd);
+  pollset_ctl(ps, EPOLL_CTL_ADD, fd, EPOLLIN);
 #elif defined(POLLSET_KQUEUE)
   pollset_change(ps, (uintptr_t)fd, EVFILT_READ, EV_ADD, 0);
 #endif
@@ -163,24 +156,17 @@ void pollset_arm(pollset *ps, long ms) {
 #endif
 }
 
-int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits, int max) {
+int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits) {
   int k = 0;
 #if defined(POLLSET_EPOLL)
-  struct epoll_event evs[POLLSET_BATCH];
   int i, n;
-  if (ps->fd < 0) return 0;
-  if (max > POLLSET_BATCH) max = POLLSET_BATCH;
-  if (ps->got_n > 0) { /* what the wait just saw: still ready, the set being level-triggered */
-    for (n = 0; n < ps->got_n && n < max; n++) {
-      evs[n].data.fd = ps->got_fd[n];
-      evs[n].events = ps->got_bits[n];
-    }
-    ps->got_n = 0;
-  } else {
-    n = epoll_wait(ps->fd, evs, max, 0);
-  }
+  /* What the last wait saw is still ready, the set being level-triggered: no need to ask. */
+  if (ps->got_n == 0) pollset_wait(ps, 0);
+  n = ps->got_n;
+  ps->got_n = 0;
   for (i = 0; i < n; i++) {
-    int fd = evs[i].data.fd;
+    int fd = ps->got_fd[i];
+    unsigned ev = ps->got_bits[i];
     if (fd == ps->timer_fd) {
       uint64_t ticks;
       if (read(fd, &ticks, sizeof ticks) < 0) { /* EAGAIN: already consumed */
@@ -189,8 +175,8 @@ int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits, int max) {
     }
     if (fd == ps->wake_fd) continue; /* the engine's reap drains it */
     fds[k] = fd;
-    bits[k] = (evs[i].events & (EPOLLIN | EPOLLHUP) ? CURL_CSELECT_IN : 0) |
-              (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) | (evs[i].events & EPOLLERR ? CURL_CSELECT_ERR : 0);
+    bits[k] = (ev & (EPOLLIN | EPOLLHUP) ? CURL_CSELECT_IN : 0) | (ev & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+              (ev & EPOLLERR ? CURL_CSELECT_ERR : 0);
     k++;
   }
 #elif defined(POLLSET_KQUEUE)
@@ -198,7 +184,7 @@ int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits, int max) {
   struct timespec zero = {0, 0};
   int i, n;
   if (ps->fd < 0) return 0;
-  n = kevent(ps->fd, NULL, 0, evs, max > POLLSET_BATCH ? POLLSET_BATCH : max, &zero);
+  n = kevent(ps->fd, NULL, 0, evs, POLLSET_BATCH, &zero);
   for (i = 0; i < n; i++) {
     if (evs[i].filter == EVFILT_TIMER || (int)evs[i].ident == ps->wake_fd) continue;
     fds[k] = (curl_socket_t)evs[i].ident;
@@ -210,7 +196,6 @@ int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits, int max) {
   (void)ps;
   (void)fds;
   (void)bits;
-  (void)max;
 #endif
   return k;
 }

@@ -39,9 +39,9 @@ void pollset_add_wake(pollset *ps, int fd);
  * expiry that was not consumed yet. */
 void pollset_arm(pollset *ps, long ms);
 
-/* Ready libcurl sockets (timer and wake pair are consumed, not listed), at most max, as
- * descriptors and CURL_CSELECT_* bits. Never blocks. */
-int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits, int max);
+/* Ready libcurl sockets (timer and wake pair are consumed, not listed), at most POLLSET_BATCH,
+ * as descriptors and CURL_CSELECT_* bits. Never blocks. */
+int pollset_ready(pollset *ps, curl_socket_t *fds, int *bits);
 /* Sleeps until the set is readable or ms milliseconds pass; on Linux what it saw is what the
  * next pollset_ready hands out. */
 int pollset_wait(pollset *ps, int ms);
