@@ -1,15 +1,12 @@
-/* transfer: one request of the API as a Lua userdata. Owns: what one request holds: its engine
- * item (and through it the easy handle), the body buffer (an error or redirect page capped at
- * 64 KiB for a download), the libcurl write and progress callbacks, redirects under the URL
- * rule, a submit's single-send guard (the count of its sends, libcurl's pre-request callback),
- * the proxy each URL goes through (none for a loopback host), what libcurl said of the handle
- * once done with it, and for a download its spool (spool.c: the file made and written on the
- * engine's pool, never on the thread that steps), its temporary file (part.c), kept for a
- * resumed attempt or removed, and whether it settled whole: then the stream's last job moves
- * the file into place before it completes. __gc and __close go through one idempotent function.
- * Must not know: the engine beyond the loop that runs its item, what a response means
- * (response.c), how a file is moved (part.c), what a session holds beyond the key it redacts,
- * the proxy option and the reference it drops. */
+/* transfer: one request of the API as a Lua userdata. Owns: its engine item (and through it
+ * the easy handle), the body buffer (for a download an error or redirect page, capped), the
+ * libcurl callbacks, redirects under the URL rule, a submit's single-send guard, the proxy
+ * each URL goes through, what libcurl said of the handle once done with it, and for a download
+ * its spool (written on the engine's pool, never on the thread that steps), its temporary file
+ * (part.c), kept for a resumed attempt or removed, and whether it settled whole: then its last
+ * job moves the file into place before it completes. Must not know: the engine beyond the loop
+ * that runs its item, what a response means (response.c), how a file is moved (part.c), what a
+ * session holds beyond the key it redacts, the proxy option and the reference it drops. */
 #include "transfer.h"
 
 #include <errno.h>
@@ -51,8 +48,8 @@ static void transfer_commit(engine_item *it) {
   if (!t->commit_errno) t->commit_errno = part_move(&d, &t->fd, &t->tmp_path, &t->commit_moving);
 }
 
-/* The settle hook: a download finished by libcurl completes once its spool is written; its
- * failure is the download's. */
+/* The settle hook: a download completes once its spool is written; its failure is the
+ * download's. */
 static int transfer_settle(engine_item *it) {
   transfer *t = LIST_ENTRY(it, transfer, item);
   int err, opening, done = spool_settle(&t->spool, &err, &opening);
@@ -77,8 +74,7 @@ static int transfer_hold(engine_item *it) {
   return spool_hold(&LIST_ENTRY(it, transfer, item)->spool);
 }
 
-/* What its owner's pointers in a tagged handle, kept configured for the next transfer of its
- * kind (engine_easy_take), would leave dangling: cleared. */
+/* Clears the pointers to it in a tagged handle, kept configured for the next transfer. */
 static void transfer_unhook(transfer *t) {
   CURL *easy = t->item.easy;
   if (easy == NULL || !t->item.tag) return;
@@ -89,9 +85,8 @@ static void transfer_unhook(transfer *t) {
 #endif
 }
 
-/* The ended hook: libcurl is done with the handle, which goes back to the engine now, before a
- * download's bytes reach the disk; what finish, commit, trace and progress read of it later
- * stays here. */
+/* The ended hook: the handle goes back to the engine now, before a download's bytes reach the
+ * disk; what is read of it later stays here. */
 static void transfer_ended(engine_item *it) {
   transfer *t = LIST_ENTRY(it, transfer, item);
   const char *url;
@@ -239,8 +234,7 @@ static int transfer_again(engine_item *it) {
   curl_easy_getinfo(it->easy, CURLINFO_EFFECTIVE_URL, &from);
   if (!url_allowed(target, t->allow_http, from, why)) {
     t->refused = 1;
-    memcpy(t->errbuf, why, sizeof why < sizeof t->errbuf ? sizeof why : sizeof t->errbuf);
-    t->errbuf[sizeof t->errbuf - 1] = '\0';
+    snprintf(t->errbuf, sizeof t->errbuf, "%s", why);
     return 0;
   }
   t->seen_at_ms = 0;
@@ -295,10 +289,8 @@ void transfer_guard_single_send(transfer *t) {
   curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
 }
 
-/* With CURLOPT_PROXY unset libcurl reads the environment: http_proxy (lower case only) for
- * http, HTTPS_PROXY or https_proxy for https, then ALL_PROXY or all_proxy, less NO_PROXY or
- * no_proxy; "" turns every one of them off. Over https a proxy sees only a CONNECT tunnel;
- * plain http through one needs allow_http, as plain http beyond loopback does (url.c). */
+/* With CURLOPT_PROXY unset libcurl reads the *_proxy variables; "" turns them all off. Over
+ * https a proxy sees only a CONNECT tunnel; plain http through one needs allow_http (url.c). */
 void transfer_set_proxy(transfer *t, int loopback) {
   curl_easy_setopt(t->item.easy, CURLOPT_PROXY, loopback ? "" : t->proxy);
 }
@@ -351,9 +343,11 @@ void transfer_release(transfer *t) {
   t->body_len = t->body_cap = 0;
 }
 
-/* Closes and removes a download's temporary file, if it still has one. */
-static void transfer_discard(transfer *t) {
-  spool_stop(&t->spool);
+/* __gc and __close: frees what the transfer owns; a download not committed leaves no file. */
+int transfer_close(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  engine_stop(L, &t->item, 1);
+  transfer_release(t); /* the spool stopped: no write under way, none to come */
   if (t->fd >= 0) {
     close(t->fd);
     t->fd = -1;
@@ -363,28 +357,6 @@ static void transfer_discard(transfer *t) {
     free(t->tmp_path);
     t->tmp_path = NULL;
   }
-}
-
-int transfer_take_partial(transfer *t, transfer *prev) {
-  /* A finished transfer's spool is written (it settled first); a failed write leaves a file
-   * that cannot be resumed. */
-  if (!(prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 && !prev->unusable &&
-        prev->item.state == ENGINE_DONE && spool_clean(&prev->spool) && !prev->io_errno))
-    return 0;
-  t->fd = prev->fd;
-  t->tmp_path = prev->tmp_path;
-  prev->fd = -1;
-  prev->tmp_path = NULL;
-  t->bytes = t->resume_from = prev->bytes;
-  return 1;
-}
-
-/* __gc and __close: frees what the transfer owns; a download not committed leaves no file. */
-int transfer_close(lua_State *L) {
-  transfer *t = transfer_check(L, 1);
-  engine_stop(L, &t->item, 1);
-  transfer_release(t);
-  transfer_discard(t);
   spool_close(&t->spool);
   free(t->target_path);
   t->target_path = NULL;
@@ -400,6 +372,20 @@ int transfer_close(lua_State *L) {
     t->key = NULL;
   }
   return 0;
+}
+
+int transfer_take_partial(transfer *t, transfer *prev) {
+  /* A finished transfer's spool is written (it settled first); a failed write leaves a file
+   * that cannot be resumed. */
+  if (!(prev && prev->kind == TRANSFER_DOWNLOAD && prev->fd >= 0 && prev->tmp_path && prev->bytes > 0 && !prev->unusable &&
+        prev->item.state == ENGINE_DONE && spool_clean(&prev->spool) && !prev->io_errno))
+    return 0;
+  t->fd = prev->fd;
+  t->tmp_path = prev->tmp_path;
+  prev->fd = -1;
+  prev->tmp_path = NULL;
+  t->bytes = t->resume_from = prev->bytes;
+  return 1;
 }
 
 static int transfer_done(lua_State *L) {

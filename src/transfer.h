@@ -25,8 +25,7 @@ typedef struct transfer {
   engine_item item; /* first: what the engine runs */
   transfer_kind kind;
   int finished; /* finish() already ran */
-  /* What the transfer borrows from the session that made it: the key to redact, kept alive
-   * by a counted reference that release drops. */
+  /* Borrowed from the session: the key to redact, alive while owner's count (release) is. */
   void *owner;
   void (*release)(void *owner);
   const char *key;
@@ -58,64 +57,55 @@ typedef struct transfer {
   long long seen_at_ms;   /* ... and when (monotonic) */
   int stalled;            /* ended by stall_ms: a timeout */
   char errbuf[CURL_ERROR_SIZE];
-  /* What libcurl said of the handle when it was done with it (the ended hook), kept when the
-   * handle goes back to the engine: the HTTP status, Content-Length (-1: none), the URL last
-   * requested (NULL: none) and Retry-After (0: none). Read through the accessors below. */
+  /* What libcurl said of the handle, kept when it goes back to the engine (the ended hook);
+   * read through the accessors below. */
   long status;
   curl_off_t announced;
   char *url;
   long long retry_after;
-  /* The single-send guard of a submit (transfer_guard_single_send): how many times libcurl
-   * sent the request (-1: not counted, the submit has a connection of its own), and whether
-   * it tried to send it again on another connection and was refused. */
+  /* A submit's single-send guard: the sends counted (-1: not counted, the submit has a
+   * connection of its own), and whether a second one was refused. */
   int sends;
   int resend_refused;
-  /* A download's bytes on their way to its file (spool.h), written by the engine's pool so
-   * that the loop never waits for the disk; the file is made on its first write. */
+  /* A download's bytes on their way to its file, made on the first write on the pool. */
   spool spool;
-  /* The move into place of a whole download (part_move), its stream's last job on the pool:
-   * the item completes when it is done. */
+  /* The move into place (part_move) of a whole download, its last job on the pool. */
   int committed;       /* the download settled whole and the move is its last job */
   int commit_errno;    /* 0, or errno of the step that failed */
   int commit_moving;   /* the failed step was the move, not the sync */
   int commit_creating; /* the failed step was making the (empty) file */
 } transfer;
 
-/* Pushes a new transfer userdata with an easy handle from e tagged tag (engine_easy_take):
- * *warm says whether it comes configured by an earlier transfer of the same tag, which then
- * needs only what differs. */
+/* Pushes a new transfer with an easy handle from e tagged tag: *warm says whether an earlier
+ * transfer of the same tag configured it, and only what differs needs setting. */
 transfer *transfer_new(lua_State *L, engine *e, transfer_kind kind, unsigned long tag, int *warm);
 transfer *transfer_check(lua_State *L, int idx);
-/* Gives the easy handle back and frees the body: the transfer is finished and its memory
- * should not wait for the garbage collector. */
+/* Gives the easy handle back and frees the body, not waiting for the garbage collector. */
 void transfer_release(transfer *t);
 /* Lets a submit reuse a connection only where a second send is impossible: libcurl re-sends
  * any request on a reused connection that dies before answering, and for a submit that is a
  * second paid job. Counts sends (t->sends) and refuses the second; where libcurl cannot
  * (older than 7.80), the submit opens a connection of its own, which is never re-sent on. */
 void transfer_guard_single_send(transfer *t);
-/* What transfer_guard_single_send learns of the loaded libcurl, once per process (under the
- * core's once, before any Lua state opens the module). */
+/* What the guard learns of the loaded libcurl, once per process (under the core's once). */
 void transfer_init_once(void);
-/* Points the transfer's proxy at its host: none for a loopback host (url_is_loopback: a proxy
- * would reach its own loopback, and would see an API request's key), else the session's. */
+/* The proxy for the transfer's host: none for loopback (a proxy would reach its own loopback,
+ * and would see an API request's key), else the session's. */
 void transfer_set_proxy(transfer *t, int loopback);
 /* The HTTP status (0: none yet), the Content-Length (-1: unknown), the URL last requested
- * (NULL: none) and Retry-After in seconds (0: none): from the handle while the transfer has
- * it, else as kept when libcurl was done with it. */
+ * (NULL: none) and Retry-After in seconds (0: none), from the handle or as kept. */
 long transfer_status(const transfer *t);
 curl_off_t transfer_announced(const transfer *t);
 const char *transfer_url(const transfer *t);
 long long transfer_retry_after(const transfer *t);
 /* 1 with a message in msg (n bytes; NULL, 0: none) when the download's size is not the one
- * the server announced (Content-Length) or the job reported; 0 when it is. */
+ * the server announced or the job reported. */
 int transfer_size_problem(const transfer *t, char *msg, size_t n);
 /* Takes over prev's partial file (a failed earlier attempt), to resume from its end; 0 when
  * prev has none to give. */
 int transfer_take_partial(transfer *t, transfer *prev);
 
-/* __gc and __close: frees what the transfer owns, a download's file not committed too;
- * idempotent. __tostring. */
+/* __gc and __close: frees what it owns, a download's file not committed too; idempotent. */
 int transfer_close(lua_State *L);
 int transfer_tostring(lua_State *L);
 /* transfer:done, :progress, :cancel, :discard (commit.h adds :finish);
