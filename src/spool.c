@@ -1,13 +1,12 @@
 /* spool: a download's ordered stream of bytes on their way to the disk. Owns: the pieces
- * libcurl's bytes are copied into, their order and count (backpressure: past SPOOL_MAX the
- * caller pauses), the one pool job at a time that hands them to the owner's writer, the first
- * failure, its share of the backlog (bytes waiting for the disk, counted on the stepping thread
- * in a count its owner keeps), and its own mutex. Must not know: files (the owner's writer
- * makes the file on its first call), libcurl, the engine, Lua.
- * The thread that steps fills one piece without a lock and seals it into the spool when it is
- * full (a lock and a job per 120 KiB, not per 16 KiB call of libcurl's); a job, once posted,
- * writes every sealed piece in order and goes back through the pool's done queue, and only
- * then (spool_after) can the next one be posted: one writer at a time, in order. */
+ * libcurl's bytes are copied into, their order and count (past SPOOL_MAX the caller pauses),
+ * the one pool job at a time that hands them to the owner's writer, the first failure, its
+ * share of the backlog its owner counts, and its own mutex. Must not know: files (the owner's
+ * writer makes the file), libcurl, the engine, Lua.
+ * The thread that steps fills one piece without a lock and seals it when full (a lock and a
+ * job per piece, not per 16 KiB call of libcurl's); a posted job writes every sealed piece in
+ * order and comes back through the pool's done queue before the next is posted (spool_after):
+ * one writer at a time, in order. */
 #include "spool.h"
 
 #include <errno.h>
@@ -84,9 +83,9 @@ int spool_init(spool *s, pool *p, size_t *backlog, int (*write)(spool *s, const 
   return 0;
 }
 
-/* Moves the piece being filled into the spool: 1; 0 when the spool is full and force is 0
- * (the piece stays, and the loop is woken when the spool is half written). With the mutex
- * held; *post says whether the caller must call spool_post after unlocking. */
+/* Moves the piece being filled into the spool: 1; 0 when the spool is full and force is 0 (it
+ * stays, and the loop is woken when the spool is half written). Under the mutex; *post: the
+ * caller calls spool_post after unlocking. */
 static int spool_seal_locked(spool *s, int force, int *post) {
   spool_chunk *c = s->fill;
   *post = 0;
@@ -181,7 +180,7 @@ int spool_clean(spool *s) {
 }
 
 void spool_stop(spool *s) {
-  list_node dropped, *n, *next;
+  list_node dropped, *n;
   if (!s->ready) return;
   list_init(&dropped);
   platform_mutex_lock(&s->mu);
@@ -195,10 +194,7 @@ void spool_stop(spool *s) {
   s->counted = 0;
   if (s->fill) list_push(&dropped, &s->fill->link);
   s->fill = NULL;
-  for (n = dropped.next; n != &dropped; n = next) {
-    next = n->next;
-    free(LIST_ENTRY(n, spool_chunk, link));
-  }
+  while ((n = list_pop(&dropped)) != NULL) free(LIST_ENTRY(n, spool_chunk, link));
 }
 
 void spool_close(spool *s) {

@@ -13,9 +13,8 @@ HIDDEN_BEGIN
 
 /* Bytes waiting for the disk at most: past this the download pauses until half are written. */
 #define SPOOL_MAX ((size_t)256 * 1024)
-/* Bytes the spools of one owner (*backlog) hold at most: past this a spool with bytes of its
- * own waiting pauses its download too, until some are written, so that downloads finishing at
- * once hold this and a piece each, not SPOOL_MAX each. */
+/* Bytes the spools of one owner (*backlog) hold at most: past it a spool with bytes waiting
+ * pauses its download too, so downloads at once hold this and a piece each, not SPOOL_MAX. */
 #define SPOOL_BACKLOG_MAX ((size_t)4 * 1024 * 1024)
 /* What a piece holds at least: libcurl hands a download over 16 KiB at a time, and a worker
  * writes it in pieces of this size (with its header, under malloc's mmap threshold). */
@@ -28,13 +27,13 @@ typedef struct spool_chunk {
 } spool_chunk;
 
 typedef struct spool {
-  /* The owner's writer, on a worker (or in place): n bytes at p after what it wrote before;
-   * 0, or an errno with *opening set when it was making the file that failed. */
+  /* The owner's writer, on a worker (or in place): n bytes at p after the last; 0, or an
+   * errno (*opening: making the file failed). */
   int (*write)(struct spool *s, const char *p, size_t n, int *opening);
   pool *pool;
   pool_job job;
-  /* The count of bytes waiting for the disk the owner keeps across its spools, and this one's
-   * share of it (bytes pushed and not written: both the stepping thread's). */
+  /* The owner's count of bytes waiting for the disk, and this spool's share (the stepping
+   * thread's both). */
   size_t *backlog, counted;
   int ready; /* mu exists (spool_init) */
   platform_mutex mu;
@@ -44,22 +43,21 @@ typedef struct spool {
   size_t bytes;
   size_t drained; /* taken off the pieces since the stepping thread last counted */
   int err, opening, wake;
-  /* The stepping thread's: the piece it fills (not sealed, no lock), whether a job is posted
-   * and not drained yet, whether the first bytes went to a worker. */
+  /* The stepping thread's: the piece it fills (no lock), whether a job is posted and not
+   * drained yet, whether the first bytes went out. */
   spool_chunk *fill;
   int busy, started;
 } spool;
 
-/* An empty spool writing through write on p's workers, counting what waits in *backlog (on the
- * stepping thread, a count its owner may share between spools): 0, or an errno. */
+/* An empty spool writing through write on p's workers, counting what waits in *backlog (which
+ * its owner may share between spools): 0, or an errno. */
 int spool_init(spool *s, pool *p, size_t *backlog, int (*write)(spool *s, const char *p, size_t n, int *opening));
-/* Copies n bytes at p into the spool: 1; -1 when it is full (pause the transfer until
- * spool_hold says otherwise); 0 on a failure, its errno in *err (*opening: making the file).
- * With here, while nothing waits to be written, the bytes are written in place: a script that
- * waits for its download anyway, which costs less. */
+/* Copies n bytes at p into the spool: 1; -1 when it is full (pause until spool_hold says
+ * otherwise); 0 on a failure, its errno in *err (*opening: making the file). With here, while
+ * nothing waits, they are written in place (the caller waits anyway), which costs less. */
 int spool_push(spool *s, const char *p, size_t n, int here, int *err, int *opening);
-/* The stream ended: seals the last piece and returns 1 when every byte is written (or failed:
- * *err, *opening set), 0 while a worker is still at it. */
+/* The stream ended: seals the last piece; 1 when every byte is written (or failed: *err,
+ * *opening), 0 while a worker is still at it. */
 int spool_settle(spool *s, int *err, int *opening);
 /* A paused transfer: seals what it can and returns 1 while it should stay paused (the pool's
  * wake byte comes when half the spool is written). */
