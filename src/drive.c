@@ -1,9 +1,8 @@
 /* drive: the engine's methods, how a host drives it. Owns: the three ways a host runs the
- * engine's loop: perform/poll (a plain loop, or a step per frame), a pollable descriptor
- * (pollfd and arm: the host watches one descriptor), and socket mode (a host event loop such
- * as luv watches libcurl's sockets and timer, and its list of changes), and a perform's budget:
- * items paused past it (or held by their owner) and let go on at the next. All of them end in
- * the engine's one completion path. Must not know: items beyond the engine's header, transfers. */
+ * engine's loop: perform/poll (a plain loop, or a step per frame), one pollable descriptor
+ * (pollfd and arm), and socket mode (a host event loop such as luv watches libcurl's sockets
+ * and timer: the list of changes), and a perform's budget: items paused past it (or held by
+ * their owner) go on at the next. Must not know: items beyond the engine's header, transfers. */
 #include "drive.h"
 
 #include <errno.h>
@@ -45,11 +44,10 @@ static long drive_due(engine *e, long ms) {
   return curl_ms >= 0 && (ms < 0 || curl_ms < ms) ? curl_ms : ms;
 }
 
-/* Lets paused items go on, oldest first, until the engine's deadline (all when it has none);
- * libcurl hands each its waiting bytes at once and runs it at its next timeout action. */
+/* Lets paused items go on, oldest first, until the engine's deadline (all when it has none).
+ * Each is taken off before libcurl hands it its bytes: paused again (past the deadline, or
+ * held), it rejoins at the tail, so the last one now, not the list, ends the loop. */
 static void drive_unpause(engine *e) {
-  /* Each is taken off before libcurl hands it its bytes: past the deadline, or held, it pauses
-   * again and rejoins at the tail, so the last one now, not the list, ends the loop. */
   list_node *last = e->paused.prev, *n;
   int first = 1;
   while ((n = list_first(&e->paused)) != NULL) {
@@ -61,9 +59,9 @@ static void drive_unpause(engine *e) {
     if (it->hold && it->hold(it)) {
       list_push(&e->paused, n);
     } else {
-      /* libcurl hands over the bytes it kept here; when the write callback refuses them (a
-       * size cap, a failed write) it returns that error and leaves the transfer without a
-       * timer or a socket to watch: it would never end. It ends here, with that error. */
+      /* When the write callback refuses the bytes libcurl kept (a size cap, a failed write),
+       * libcurl returns that error and leaves the transfer with no timer or socket to watch:
+       * it would never end. It ends here, with that error. */
       CURLcode rc = curl_easy_pause(it->easy, CURLPAUSE_CONT);
       if (rc != CURLE_OK && !list_linked(&it->flink)) {
         it->result = rc;
@@ -85,14 +83,13 @@ static CURLMcode drive_run(engine *e, lua_Number budget, int look) {
   e->hosted = budget > 0;
   drive_unpause(e);
   if (e->fd_mode) {
-    /* libcurl's sockets in the pollable set say which transfers to run: the cost of a step
-     * follows what is ready, not how many transfers there are. */
+    /* The ready sockets say which transfers to run: a step costs what is ready, not how many
+     * transfers there are. */
     curl_socket_t fds[POLLSET_BATCH];
     int bits[POLLSET_BATCH], i, n = look ? pollset_ready(&e->set, fds, bits) : 0;
     long ms = -1;
-    /* Past the budget the rest wait for the next call, still readable: the set is
-     * level-triggered and hands them back first. Paced, they leave room in it for the first
-     * queued transfer to start (what starting one took lately). */
+    /* Past the budget the rest wait, still readable (the set is level-triggered). Paced, they
+     * leave room in it for the first queued transfer to start. */
     double stop = e->deadline - (e->paced && engine_can_admit(e) ? e->admit_cost : 0);
     for (i = 0; i < n && mc == CURLM_OK; i++) {
       if (i > 0 && e->deadline > 0 && platform_now() >= stop) break;
@@ -100,9 +97,8 @@ static CURLMcode drive_run(engine *e, lua_Number budget, int look) {
     }
     if (mc == CURLM_OK && curl_multi_timeout(e->multi, &ms) == CURLM_OK && ms == 0)
       mc = curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    /* Paced: queued transfers start one at a time (libcurl connects or picks a connection and
-     * sends the request in the timeout action), the first whatever the budget, the others if
-     * they fit in it. */
+    /* Paced: queued transfers start one at a time (libcurl connects and sends in the timeout
+     * action), the first whatever the budget, the others if they fit in it. */
     for (i = 0; e->paced && mc == CURLM_OK && (i == 0 || platform_now() + e->admit_cost < e->deadline); i++) {
       double took = platform_now();
       if (!engine_admit(e)) break;
@@ -131,11 +127,10 @@ static engine *drive_stepped(lua_State *L, engine *e) {
   return e;
 }
 
-/* engine:perform([done[, budget]]) --> transfers still running, number finished now.
- * Never blocks. Finished transfers are appended to the table `done` when given. With a budget
- * (seconds) the call stops taking on work once it is spent: ready sockets wait, still ready,
- * and a download that would write more pauses until the next perform, where paused downloads
- * go on first. Without one it runs all that is ready. */
+/* engine:perform([done[, budget]]) --> transfers still running, number finished now, those
+ * appended to the table done. Never blocks. With a budget (seconds) it takes on no work once
+ * it is spent: ready sockets wait, and a download that would write more pauses until the next
+ * perform, where paused ones go on first. Without one it runs all that is ready. */
 static int drive_perform(lua_State *L) {
   engine *e = drive_stepped(L, engine_check(L, 1));
   CURLMcode mc;
