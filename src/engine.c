@@ -1,12 +1,11 @@
-/* engine: one libcurl multi handle per Lua state, driven without blocking by engine:perform()
- * and put to sleep in the kernel only by engine:poll(ms). Owns: the multi handle (and with it
- * the connections and the CA store every transfer shares), the active list, the lanes' queues
- * and their admission (the bytes waiting for the disk bound the download lane), the paused
+/* engine: one libcurl multi handle per Lua state, driven without blocking (drive.c). Owns: the
+ * multi handle (and with it the connections and CA store transfers share), the active list,
+ * the lanes' queues and their admission (the backlog bounds the download lane), the paused
  * list, and its own easy handles (handles.c), pool (pool.c) and pollable set (pollset.c). It
- * runs *items*: a header embedded in a larger object (a transfer, a work), seen only through
- * its hooks (again, ended, settle, hold, work). Each completes once, by engine_complete into
- * the caller's done list: a pool job drained, or an easy handle settled (after the last job its
- * settle hook set). Must not know: what a transfer downloads, files, what a response means. */
+ * runs *items*: a header in a larger object (a transfer, a work), seen only through its hooks.
+ * Each completes once, by engine_complete: a pool job drained, or an easy handle settled
+ * (after the last job its settle hook set). Must not know: what a transfer downloads, files,
+ * what a response means. */
 #include "engine.h"
 
 #include <stdlib.h>
@@ -73,7 +72,6 @@ int engine_admit(engine *e) {
     /* One that libcurl refuses stays first in line for the next call. */
     if (curl_multi_add_handle(e->multi, it->easy) != CURLM_OK) continue;
     list_remove(n);
-    it->queued = 0;
     e->n_running[c]++;
     e->next_lane = (c + 1) % ENGINE_LANES;
     return 1;
@@ -95,24 +93,22 @@ static void engine_promote(engine *e) {
   if (e->multi == NULL) return;
   if (!e->paced)
     while (engine_admit(e)) added = 1;
-  /* A loop watching the pollable set learns that there is new work (a cancel outside a step
-   * can free the slot). */
+  /* A loop watching the set learns of new work (a cancel outside a step can free a slot). */
   if (e->fd_mode && (added || (e->paced && engine_can_admit(e)))) pollset_arm(&e->set, 0);
 }
 
-/* Takes the item out of the multi handle (or its queue, or the settling list) and the active
- * list: it is done. */
+/* Takes the item out of the multi handle (or its queue, or the settling list): it is done. */
 static void engine_detach(engine_item *it) {
   engine *e = it->engine;
   if (it->state != ENGINE_ACTIVE || it->working) return;
   list_remove(&it->plink);
   list_remove(&it->flink);
-  if (!it->settling && !it->queued) { /* in the multi handle: its slot is given back */
+  if (!it->settling && !list_linked(&it->qlink)) { /* in the multi handle: its slot given back */
     if (e->multi) curl_multi_remove_handle(e->multi, it->easy);
     e->n_running[it->lane]--;
   }
   list_remove(&it->qlink);
-  it->settling = it->queued = 0;
+  it->settling = 0;
   list_remove(&it->link);
   e->n_active--;
   it->state = ENGINE_DONE;
@@ -138,8 +134,7 @@ static int engine_join(engine_item *it, int wait) {
   return 1;
 }
 
-/* The one completion path: a finished item goes to the done list at done_idx (0: none) and
- * its owner is no longer held. */
+/* The one completion path: into the done list at done_idx (0: none), its owner let go. */
 static void engine_complete(lua_State *L, engine_item *it, int done_idx) {
   if (done_idx) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, it->ref);
@@ -177,8 +172,8 @@ int engine_close(lua_State *L) {
 static int engine_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
   engine *e = (engine *)userp;
   (void)easy;
-  /* socketp is what the engine assigned the socket when it first saw it; libcurl forgets it
-   * on CURL_POLL_REMOVE, so it says whether the socket is in the pollable set now. */
+  /* socketp, assigned when the engine first saw the socket and forgotten by libcurl on
+   * CURL_POLL_REMOVE, says whether it is in the pollable set now. */
   pollset_watch(&e->set, fd, what, socketp != NULL);
   if (socketp == NULL && what != CURL_POLL_REMOVE) curl_multi_assign(e->multi, fd, (void *)e);
   return e->on_socket ? e->on_socket(e, fd, what) : 0;
@@ -240,7 +235,6 @@ int engine_start(lua_State *L, engine_item *it, int idx) {
     }
     e->n_running[c]++;
   } else {
-    it->queued = 1;
     list_push(&e->queue[c], &it->qlink);
     if (e->paced && e->fd_mode && engine_room(e, c)) pollset_arm(&e->set, 0);
   }

@@ -38,12 +38,11 @@ typedef struct engine_item {
   int held;              /* that reference, which outlives the handle (see ended) */
   unsigned long tag;     /* nonzero: how its owner configured easy (engine_easy_take) */
   list_node link;        /* in the engine's active list while ACTIVE, or its worker list */
-  list_node qlink;       /* in its lane's queue (queued), or the settling list (settling) */
+  list_node qlink;       /* in its lane's queue (not settling), or the settling list */
   list_node plink;       /* in the paused list */
   list_node flink;       /* in the failed list */
   int lane;              /* 0: API requests, 1: downloads */
   engine_state state;
-  int queued;      /* ACTIVE, but not yet in the multi handle */
   int cancelled;   /* stopped before it finished */
   int ref;         /* registry reference that keeps the owner alive while active */
   CURLcode result; /* libcurl's word on the finished easy handle */
