@@ -324,7 +324,7 @@ static int drive_count(lua_State *L) {
  * each ends with a byte on the wake pair. */
 static int drive_committing(lua_State *L) {
   engine *e = engine_check(L, 1);
-  lua_pushinteger(L, (lua_Integer)(e->n_workers + list_length(&e->settling) + list_length(&e->paused)));
+  lua_pushinteger(L, (lua_Integer)(list_length(&e->workers) + list_length(&e->settling) + list_length(&e->paused)));
   return 1;
 }
 

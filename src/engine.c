@@ -129,7 +129,6 @@ static int engine_join(engine_item *it, int wait) {
   }
   it->working = 0;
   list_remove(&it->link);
-  e->n_workers--;
   it->state = ENGINE_DONE;
   return 1;
 }
@@ -286,7 +285,6 @@ static int engine_post(engine_item *it) {
   it->working = 1;
   it->state = ENGINE_ACTIVE;
   list_push(&e->workers, &it->link);
-  e->n_workers++;
   return 1;
 }
 
@@ -392,7 +390,7 @@ int engine_collect(lua_State *L, engine *e, int done_idx) {
     n += engine_end(L, it, done_idx);
   }
   engine_promote(e);
-  if (e->n_workers > 0 || !list_empty(&e->settling) || !list_empty(&e->failed) ||
+  if (!list_empty(&e->workers) || !list_empty(&e->settling) || !list_empty(&e->failed) ||
       e->pool.wake[0] != PLATFORM_SOCK_NONE)
     n += engine_reap_workers(L, e, done_idx);
   lua_pushinteger(L, e->n_active);

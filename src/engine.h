@@ -96,7 +96,6 @@ typedef struct engine {
   int timer_changed;
   /* Items whose work is on the pool, not drained yet; the pool and its wake pair. */
   list_node workers;
-  int n_workers;
   pool pool;
   /* Items waiting for their settle hook, and items that failed as they were let go on. */
   list_node settling, failed;
