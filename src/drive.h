@@ -7,15 +7,14 @@
 
 HIDDEN_BEGIN
 
-/* 1 when the perform running now has spent its budget: it is then paused (the caller returns
- * CURL_WRITEFUNC_PAUSE from libcurl's write callback) and goes on at the next perform. */
+/* Both for libcurl's write callback, which then returns CURL_WRITEFUNC_PAUSE. drive_over_budget:
+ * 1 when the perform running now has spent its budget: it is paused until the next. drive_pause:
+ * pauses it until a perform lets it go on, when its hold hook says so; returns 1. */
 int drive_over_budget(engine_item *it);
-/* Pauses it (the caller returns CURL_WRITEFUNC_PAUSE from libcurl's write callback) until a
- * perform lets it go on, when its hold hook says so; returns 1. */
 int drive_pause(engine_item *it);
 
-/* Runs the engine until it is done with it, sleeping in the kernel between: perform and poll
- * in turn, for a blocking call with nothing else to drive. Raises as engine:perform does. */
+/* Runs the engine until it is done with it, sleeping in the kernel between, for a blocking
+ * call with nothing else to drive. Raises as engine:perform does. */
 void drive_wait(lua_State *L, engine_item *it);
 
 /* engine:perform, :poll, :timeout, :count, :committing, :backlog, :wake_fd, :reap, :socket_mode,

@@ -1,8 +1,7 @@
-/* list: the one intrusive list of the C core, doubly linked (libuv's queue.h is the model).
- * Owns: linking and unlinking a node, O(1) either way. Must not know: what a node is embedded
- * in (LIST_ENTRY gives the object back).
- * A list is a head node: empty when it points at itself (list_init). A node in no list has
- * NULL links, so zero-filled memory is a node in no list, and list_remove is idempotent. */
+/* list: the one intrusive list of the C core, doubly linked. Owns: linking and unlinking a
+ * node, O(1). Must not know: what a node is embedded in (LIST_ENTRY gives the object back).
+ * A list is a head node, empty when it points at itself; a node in no list has NULL links, so
+ * zero-filled memory is a node in no list, and list_remove is idempotent. */
 #ifndef AIMLMUSIC_LIST_H
 #define AIMLMUSIC_LIST_H
 
@@ -34,7 +33,7 @@ static inline int list_linked(const list_node *n) {
   return n->next != NULL;
 }
 
-/* Appends n (in no list) at the tail. */
+/* Appends n (in no list). */
 static inline void list_push(list_node *head, list_node *n) {
   n->prev = head->prev;
   n->next = head;
