@@ -48,8 +48,7 @@ static void transfer_commit(engine_item *it) {
   if (!t->commit_errno) t->commit_errno = part_move(&d, &t->fd, &t->tmp_path, &t->commit_moving);
 }
 
-/* The settle hook: a download completes once its spool is written; its failure is the
- * download's. */
+/* The settle hook: a download completes once its spool is written, its failure its own. */
 static int transfer_settle(engine_item *it) {
   transfer *t = LIST_ENTRY(it, transfer, item);
   int err, opening, done = spool_settle(&t->spool, &err, &opening);
@@ -85,8 +84,7 @@ static void transfer_unhook(transfer *t) {
 #endif
 }
 
-/* The ended hook: the handle goes back to the engine now, before a download's bytes reach the
- * disk; what is read of it later stays here. */
+/* The ended hook: what is read of the handle later stays here as it goes back. */
 static void transfer_ended(engine_item *it) {
   transfer *t = LIST_ENTRY(it, transfer, item);
   const char *url;
@@ -139,20 +137,15 @@ static size_t transfer_on_write(char *ptr, size_t size, size_t nmemb, void *ud) 
     curl_easy_getinfo(t->item.easy, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200 && code < 300) {
       /* To the disk through the spool: memory stays flat whatever the size. Without a host
-       * loop (the caller waits anyway) in place; with one, the pool's workers write and wake
-       * the loop through the engine's wake pair. */
+       * loop in place (the caller waits anyway); with one, the pool's workers write. */
       int pushed, err, opening, here = !t->item.engine->hosted;
+      curl_off_t after = t->bytes + (curl_off_t)n;
       /* Past the perform's budget (a game's step(0)) the bytes wait in libcurl until the next
        * one: one call never streams a whole download while the frame waits. */
       if (n > 0 && drive_over_budget(&t->item)) return CURL_WRITEFUNC_PAUSE;
-      if (t->max_bytes > 0 && t->bytes + (curl_off_t)n > t->max_bytes) {
-        t->oversize = 1;
-        return 0;
-      }
-      if (t->expected > 0 && t->bytes + (curl_off_t)n > t->expected) {
-        t->oversize = 2;
-        return 0;
-      }
+      if (t->max_bytes > 0 && after > t->max_bytes) t->oversize = 1;
+      else if (t->expected > 0 && after > t->expected) t->oversize = 2;
+      if (t->oversize) return 0;
       if (!here) engine_wake_fd(t->item.engine);
       pushed = spool_push(&t->spool, ptr, n, here, &err, &opening);
       if (pushed == 0) {
@@ -202,19 +195,15 @@ static int transfer_on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, 
   if (t->seen_at_ms == 0 || dlnow != t->seen) {
     t->seen = dlnow;
     t->seen_at_ms = now;
-    return 0;
+  } else if (now - t->seen_at_ms > t->stall_ms) {
+    t->stalled = 1; /* nonzero: libcurl ends the transfer, calling this no more */
   }
-  if (now - t->seen_at_ms > t->stall_ms) {
-    t->stalled = 1;
-    return 1;
-  }
-  return 0;
+  return t->stalled;
 }
 
-/* A download answered with a redirect: its target is checked against the URL rule before
- * anything is sent to it, then requested on the same handle. libcurl never follows a redirect
- * on its own, so no request can reach a URL the rule refuses. Returns 1 when the transfer goes
- * on; 0 when it is done (t->refused set if the rule refused the target). */
+/* The again hook: a download's redirect target is checked against the URL rule, then requested
+ * on the same handle. libcurl never follows one on its own, so no request can reach a URL the
+ * rule refuses. 1 when the transfer goes on; 0 (t->refused: the rule refused) when done. */
 static int transfer_again(engine_item *it) {
   transfer *t = LIST_ENTRY(it, transfer, item);
   long code = 0;
@@ -245,8 +234,8 @@ static int transfer_again(engine_item *it) {
 }
 
 #if LIBCURL_VERSION_NUM >= 0x075000
-/* libcurl calls this once per connection it sends the request on, just before sending: the
- * first send goes, any other (a silent retry on a new connection) is refused. */
+/* Called before each send: the first goes, any other (a silent retry on a new connection) is
+ * refused. */
 static int transfer_on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
                               int conn_local_port) {
   transfer *t = (transfer *)ud;
@@ -263,9 +252,8 @@ static int transfer_on_prereq(void *ud, char *conn_primary_ip, char *conn_local_
 }
 #endif
 
-/* Whether the libcurl loaded at run time counts sends (7.80 or later; the headers may be newer
- * than it): asked once per process, since curl_version_info costs as much as a request's
- * other setup (it reads the TLS library's version string each time). */
+/* Whether the libcurl loaded at run time counts sends (7.80 or later; the headers may be newer):
+ * asked once per process, since curl_version_info costs as much as a request's other setup. */
 static int transfer_has_prereq;
 
 void transfer_init_once(void) {
@@ -394,16 +382,14 @@ static int transfer_done(lua_State *L) {
   return 1;
 }
 
-/* transfer:wait(): runs the engine until this transfer is done (drive_wait): for a blocking
- * call with nothing else to drive. */
+/* transfer:wait(): runs the engine until this transfer is done (drive_wait). */
 static int transfer_wait(lua_State *L) {
   drive_wait(L, &transfer_check(L, 1)->item);
   return 0;
 }
 
-/* transfer:progress() --> bytes received so far (a download's: in its file or on their way to
- * it, so a slow one moves on each read, not each write of a piece), total expected (nil when
- * unknown) */
+/* transfer:progress() --> bytes received so far (a download's: in its file or on their way,
+ * so a slow one moves on each read), total expected (nil when unknown) */
 static int transfer_progress(lua_State *L) {
   transfer *t = transfer_check(L, 1);
   curl_off_t total = transfer_announced(t);

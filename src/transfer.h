@@ -101,15 +101,13 @@ long long transfer_retry_after(const transfer *t);
 /* 1 with a message in msg (n bytes; NULL, 0: none) when the download's size is not the one
  * the server announced or the job reported. */
 int transfer_size_problem(const transfer *t, char *msg, size_t n);
-/* Takes over prev's partial file (a failed earlier attempt), to resume from its end; 0 when
- * prev has none to give. */
+/* Takes over prev's partial file (a failed earlier attempt) to resume from its end; 0: none. */
 int transfer_take_partial(transfer *t, transfer *prev);
 
 /* __gc and __close: frees what it owns, a download's file not committed too; idempotent. */
 int transfer_close(lua_State *L);
 int transfer_tostring(lua_State *L);
-/* transfer:done, :progress, :cancel, :discard (commit.h adds :finish);
- * core.remove_partials */
+/* transfer:done, :wait, :progress, :cancel (commit.h adds :finish) */
 extern const luaL_Reg transfer_methods[];
 
 HIDDEN_END
