@@ -1,8 +1,7 @@
-/* pollset: the engine's one pollable descriptor (see pollset.h). Owns: the epoll (Linux) or
- * kqueue (macOS, BSDs) set, its timer, and the libcurl sockets and wake descriptor in it. Must
- * not know: the engine, transfers, Lua values, what a step does with the sockets it hands back.
- * A set of descriptors that is itself a descriptor: the loop watching it learns "step(0) has
- * work" and nothing more; step(0) then does the work, and re-arms the timer from what is left. */
+/* pollset: the engine's one pollable descriptor (see pollset.h). Owns: the epoll or kqueue set,
+ * its timer, and the libcurl sockets and wake descriptor in it: the loop watching it learns
+ * "step(0) has work" and nothing more. Must not know: the engine, transfers, Lua values, what
+ * a step does with the sockets it hands back. */
 #include "pollset.h"
 
 #include <errno.h>
@@ -39,8 +38,7 @@ static void pollset_change(pollset *ps, uintptr_t ident, short filter, unsigned 
   kevent(ps->fd, &kev, 1, NULL, 0, NULL);
 }
 #endif
-/* Elsewhere (Windows) there is no set: pollset_open fails with ENOSYS, the set stays -1, and
- * every other function finds nothing to do. music.step(timeout) and aimlmusic.uv stand in. */
+/* Elsewhere (Windows) there is no set: pollset_open fails with ENOSYS, and the rest do nothing. */
 
 void pollset_init(pollset *ps) {
   ps->fd = ps->timer_fd = ps->wake_fd = -1;
@@ -134,15 +132,11 @@ void pollset_add_wake(pollset *ps, int fd) {
 
 void pollset_arm(pollset *ps, long ms) {
 #if defined(POLLSET_EPOLL)
-  struct itimerspec its;
+  struct itimerspec its = {{0, 0}, {0, 0}}; /* zero disarms, and clears an unread expiry */
   if (ps->timer_fd < 0) return;
-  its.it_interval.tv_sec = its.it_interval.tv_nsec = 0;
-  if (ms < 0) {
-    its.it_value.tv_sec = its.it_value.tv_nsec = 0; /* disarms, and clears an unread expiry */
-  } else {
+  if (ms >= 0) { /* 0 would disarm: 1 ns is the nearest "now" */
     its.it_value.tv_sec = ms / 1000;
-    its.it_value.tv_nsec = (ms % 1000) * 1000000L;
-    if (ms == 0) its.it_value.tv_nsec = 1; /* zero would disarm: the nearest "now" instead */
+    its.it_value.tv_nsec = ms == 0 ? 1 : (ms % 1000) * 1000000L;
   }
   timerfd_settime(ps->timer_fd, 0, &its, NULL);
 #elif defined(POLLSET_KQUEUE)
