@@ -72,8 +72,8 @@ static void drive_unpause(engine *e) {
   }
 }
 
-/* Runs what is ready, as engine:perform does, without the Lua side. look: whether to ask the
- * pollable set which sockets are ready (0: only libcurl's timer, for a transfer just added). */
+/* engine:perform without the Lua side. look: whether to ask the set which sockets are ready
+ * (0: only libcurl's timer, for a transfer just added). */
 static CURLMcode drive_run(engine *e, lua_Number budget, int look) {
   int running = 0;
   CURLMcode mc = CURLM_OK;
@@ -83,8 +83,7 @@ static CURLMcode drive_run(engine *e, lua_Number budget, int look) {
   e->hosted = budget > 0;
   drive_unpause(e);
   if (e->fd_mode) {
-    /* The ready sockets say which transfers to run: a step costs what is ready, not how many
-     * transfers there are. */
+    /* A step costs what is ready, not how many transfers there are. */
     curl_socket_t fds[POLLSET_BATCH];
     int bits[POLLSET_BATCH], i, n = look ? pollset_ready(&e->set, fds, bits) : 0;
     long ms = -1;
@@ -194,9 +193,8 @@ static int drive_socket_action(lua_State *L) {
   return engine_collect(L, e, lua_istable(L, 4) ? 4 : 0);
 }
 
-/* engine:changes(list) --> n, timer_ms | nil. Fills list with fd1, what1, fd2, what2, ...
- * (what: 1 in, 2 out, 3 both, 4 remove) for the sockets libcurl asked about since the last
- * call, and gives the timer libcurl last asked for (-1: none) if it changed. */
+/* engine:changes(list) --> n, timer_ms | nil: list filled with fd1, what1, fd2, what2, ...
+ * (what: 1 in, 2 out, 3 both, 4 remove) since the last call; the timer (-1: none) if changed. */
 static int drive_changes(lua_State *L) {
   engine *e = engine_check(L, 1);
   int i, n = e->n_changes;
@@ -215,8 +213,8 @@ static int drive_changes(lua_State *L) {
   return 2;
 }
 
-/* Sleeps in the kernel until a socket is ready, a libcurl timer is due, or ms milliseconds
- * pass; with nothing in flight it is a plain sleep. Sets *ready to what woke it. */
+/* Sleeps in the kernel until a socket is ready, a timer is due, or ms milliseconds pass; sets
+ * *ready to what woke it. */
 static CURLMcode drive_sleep(engine *e, lua_Number ms, int *ready) {
   struct curl_waitfd extra;
   int wait;
@@ -294,9 +292,8 @@ static int drive_pollfd(lua_State *L) {
   return 1;
 }
 
-/* engine:arm(ms) --> ms | nil. Sets the pollable set's timer to the sooner of ms (the
- * scheduler's own next wake-up, -1 for none) and libcurl's timer, and returns it (nil when
- * nothing is due). A queued transfer with a free slot is due now. */
+/* engine:arm(ms) --> ms | nil: the set's timer armed for the sooner of ms (the scheduler's
+ * next wake-up, -1: none) and drive_due's (nil: nothing due). */
 static int drive_arm(lua_State *L) {
   engine *e = engine_check(L, 1);
   lua_Number want = luaL_optnumber(L, 2, -1);
@@ -319,17 +316,15 @@ static int drive_count(lua_State *L) {
   return 1;
 }
 
-/* engine:committing() --> transfers waiting for a worker: downloads being moved into place,
- * finished ones whose last bytes are on their way to the disk, paused ones whose bytes are;
- * each ends with a byte on the wake pair. */
+/* engine:committing() --> transfers waiting for a worker (moves into place, bytes on their
+ * way to the disk), each ending with a byte on the wake pair. */
 static int drive_committing(lua_State *L) {
   engine *e = engine_check(L, 1);
   lua_pushinteger(L, (lua_Integer)(list_length(&e->workers) + list_length(&e->settling) + list_length(&e->paused)));
   return 1;
 }
 
-/* engine:backlog() --> bytes of downloads waiting for the disk (past SPOOL_BACKLOG_MAX no
- * new download is admitted) */
+/* engine:backlog() --> bytes of downloads waiting for the disk */
 static int drive_backlog(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)engine_check(L, 1)->backlog);
   return 1;
@@ -337,8 +332,7 @@ static int drive_backlog(lua_State *L) {
 
 /* engine:wake_fd() --> the descriptor a host loop watches for finished commits */
 static int drive_wake_fd(lua_State *L) {
-  engine *e = engine_check(L, 1);
-  lua_pushinteger(L, engine_wake_fd(e));
+  lua_pushinteger(L, engine_wake_fd(engine_check(L, 1)));
   return 1;
 }
 

@@ -19,10 +19,9 @@ HIDDEN_BEGIN
 
 #define ENGINE_MT "aimlmusic.engine"
 
-/* Connections kept open to one host at most. */
-#define ENGINE_MAX_HOST_CONNECTIONS 32
+#define ENGINE_MAX_HOST_CONNECTIONS 32 /* connections kept open to one host at most */
 /* Items of one lane (API requests, downloads) in the multi handle at once; the rest wait in
- * the engine's queue holding no libcurl buffer, so memory follows what runs, not what waits. */
+ * their queue holding no libcurl buffer, so memory follows what runs, not what waits. */
 #define ENGINE_MAX_RUNNING 32
 #define ENGINE_LANES 2
 
@@ -47,27 +46,24 @@ typedef struct engine_item {
   int ref;         /* registry reference that keeps the owner alive while active */
   CURLcode result; /* libcurl's word on the finished easy handle */
   /* The hooks, each optional. again: libcurl finished the handle; 1 when the item goes on
-   * (engine_restart with a new URL). ended: libcurl is done with the handle for good, just
-   * before it goes back to the engine: the owner keeps what it reads of it later and clears
-   * its pointers in it. settle: again said no; 0 while the item waits for work of its own on
-   * the pool (a download's bytes on their way to the disk), asked again at each drain of the
-   * done queue; it may set work, a last job run before the item completes (a whole download's
-   * move into place), so that it completes once, with everything done. hold: 1 keeps a paused
-   * item paused (its worker has not caught up; it wakes the engine when it has). */
+   * (engine_restart). ended: the handle goes back to the engine: the owner keeps what it
+   * reads of it later and clears its pointers in it. settle: again said no; 0 while the item
+   * waits for work of its own on the pool (asked again at each drain); it may set work, a last
+   * job run before the item completes, so that it completes once, with everything done.
+   * hold: 1 keeps a paused item paused (its worker has not caught up; it wakes the engine). */
   int (*again)(struct engine_item *it);
   void (*ended)(struct engine_item *it);
   int (*settle)(struct engine_item *it);
   int (*hold)(struct engine_item *it);
   int settling; /* finished by libcurl, out of the multi handle, waiting for settle */
-  /* Work for the pool (engine_spawn, or settle's last job), run on a worker (here when no
-   * thread can start); the item completes when its job is drained from the done queue.
-   * working: until then (on the worker list). */
+  /* Work for the pool (engine_spawn, or settle's last job); the item completes when its job
+   * is drained. working: until then (on the worker list). */
   void (*work)(struct engine_item *it);
   int working;
   pool_job job;
 } engine_item;
 
-/* A socket libcurl wants watched (what: CURL_POLL_IN/OUT/INOUT) or no longer (CURL_POLL_REMOVE). */
+/* A socket libcurl wants watched, or no longer (what: CURL_POLL_*). */
 typedef struct {
   curl_socket_t fd;
   int what;
@@ -104,9 +100,8 @@ typedef struct engine {
   double deadline;
   int moved; /* this perform has let some bytes through */
   list_node paused;
-  /* The last perform had a budget (step(0) per frame): new items wait in their lane's queue
-   * and each perform lets them in one by one while its budget lasts, not all in one call.
-   * admit_cost: the seconds starting one took lately (up at once, down slowly). */
+  /* The last perform had a budget (step(0) per frame): each perform lets queued items in one
+   * by one while its budget lasts. admit_cost: what starting one took lately (seconds). */
   int paced;
   double admit_cost;
   /* A host loop drives the engine (a budget, or socket mode): downloads go to disk through
@@ -123,9 +118,9 @@ engine *engine_get(lua_State *L);
 /* The read end of the pool's wake pair, created on first use; -1 if it cannot be. */
 int engine_wake_fd(engine *e);
 
-/* An easy handle for it, holding a reference on e (handles_take says which: tag 0 for none,
- * else one from handles_new_tag); engine_easy_give hands it back, if libcurl's end did not
- * already (see ended), and drops that. NULL when libcurl cannot make one. */
+/* An easy handle for it (tag: handles_take's), holding a reference on e; NULL when libcurl
+ * cannot make one. engine_easy_give hands it back, if the engine did not already, and drops
+ * the reference. */
 CURL *engine_easy_take(engine *e, engine_item *it, unsigned long tag, int *warm);
 void engine_easy_give(engine_item *it);
 
@@ -137,8 +132,7 @@ int engine_restart(engine_item *it, const char *url);
 /* Runs it->work on a worker of the pool (owner at idx); 0 when no thread can take it. */
 int engine_spawn(lua_State *L, engine_item *it, int idx);
 
-/* A reference on e for an item that holds no easy handle (a worker job's); engine_release
- * drops it. */
+/* A reference on e for an item that holds no easy handle (a worker job's), and its drop. */
 void engine_retain(engine *e);
 void engine_release(engine *e);
 /* Stops the item, idempotent: out of libcurl or its queue (cancelled), its worker waited for
@@ -147,10 +141,9 @@ void engine_release(engine *e);
  * owner held until the job is drained. */
 void engine_stop(lua_State *L, engine_item *it, int wait);
 
-/* Lets the first queued item of a lane with a free slot (lane 1: and the backlog under its
- * bound) into libcurl; 1 when one went in. */
+/* Lets the first queued item of a lane with room into libcurl: 1; engine_can_admit: 1 when
+ * it would. */
 int engine_admit(engine *e);
-/* 1 when a queued item has a free slot (engine_admit would let one in). */
 int engine_can_admit(const engine *e);
 
 /* The engine userdata at idx, raising when it is closed. */

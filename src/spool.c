@@ -39,8 +39,7 @@ static void spool_run(pool_job *j) {
   platform_mutex_unlock(&s->mu);
 }
 
-/* What the worker wrote comes off the backlog, on the stepping thread; returns whether
- * sealed pieces are waiting. */
+/* What the worker wrote comes off the backlog (stepping thread): 1 when sealed pieces wait. */
 static int spool_count(spool *s) {
   size_t drained;
   int more;

@@ -16,8 +16,8 @@ HIDDEN_BEGIN
 /* Bytes the spools of one owner (*backlog) hold at most: past it a spool with bytes waiting
  * pauses its download too, so downloads at once hold this and a piece each, not SPOOL_MAX. */
 #define SPOOL_BACKLOG_MAX ((size_t)4 * 1024 * 1024)
-/* What a piece holds at least: libcurl hands a download over 16 KiB at a time, and a worker
- * writes it in pieces of this size (with its header, under malloc's mmap threshold). */
+/* What a piece holds at least (with its header, under malloc's mmap threshold): libcurl hands
+ * over 16 KiB at a time. */
 #define SPOOL_CHUNK ((size_t)56 * 1024)
 
 typedef struct spool_chunk {
@@ -32,8 +32,7 @@ typedef struct spool {
   int (*write)(struct spool *s, const char *p, size_t n, int *opening);
   pool *pool;
   pool_job job;
-  /* The owner's count of bytes waiting for the disk, and this spool's share (the stepping
-   * thread's both). */
+  /* The owner's count of bytes waiting for the disk, and this spool's share (stepping thread). */
   size_t *backlog, counted;
   int ready; /* mu exists (spool_init) */
   platform_mutex mu;
@@ -59,13 +58,11 @@ int spool_push(spool *s, const char *p, size_t n, int here, int *err, int *openi
 /* The stream ended: seals the last piece; 1 when every byte is written (or failed: *err,
  * *opening), 0 while a worker is still at it. */
 int spool_settle(spool *s, int *err, int *opening);
-/* A paused transfer: seals what it can and returns 1 while it should stay paused (the pool's
- * wake byte comes when half the spool is written). */
+/* A paused transfer: seals what it can; 1 while it stays paused (a wake when half is written). */
 int spool_hold(spool *s);
 /* 1 when nothing waits and nothing failed: the file is what was pushed. */
 int spool_clean(spool *s);
-/* Drops what waits and waits for a write under way; spool_close also frees the mutex. Both
- * idempotent. */
+/* Drops what waits and waits for a write under way; spool_close frees the mutex too. Idempotent. */
 void spool_stop(spool *s);
 void spool_close(spool *s);
 
