@@ -57,8 +57,7 @@ typedef struct transfer {
   long long seen_at_ms;   /* ... and when (monotonic) */
   int stalled;            /* ended by stall_ms: a timeout */
   char errbuf[CURL_ERROR_SIZE];
-  /* What libcurl said of the handle, kept when it goes back to the engine (the ended hook);
-   * read through the accessors below. */
+  /* What libcurl said of the handle, kept by the ended hook (read through the accessors). */
   long status;
   curl_off_t announced;
   char *url;
@@ -69,8 +68,7 @@ typedef struct transfer {
   int resend_refused;
   /* A download's bytes on their way to its file, made on the first write on the pool. */
   spool spool;
-  /* The move into place (part_move) of a whole download, its last job on the pool. */
-  int committed;       /* the download settled whole and the move is its last job */
+  int committed;       /* the download settled whole: its last job moves it into place */
   int commit_errno;    /* 0, or errno of the step that failed */
   int commit_moving;   /* the failed step was the move, not the sync */
   int commit_creating; /* the failed step was making the (empty) file */
