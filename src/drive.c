@@ -320,7 +320,8 @@ static int drive_count(lua_State *L) {
  * way to the disk), each ending with a byte on the wake pair. */
 static int drive_committing(lua_State *L) {
   engine *e = engine_check(L, 1);
-  lua_pushinteger(L, (lua_Integer)(list_length(&e->workers) + list_length(&e->settling) + list_length(&e->paused)));
+  size_t n = list_length(&e->workers) + list_length(&e->settling) + list_length(&e->paused);
+  lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
 

@@ -179,7 +179,7 @@ int spool_clean(spool *s) {
 }
 
 void spool_stop(spool *s) {
-  list_node dropped, *n;
+  list_node dropped, *n, *next;
   if (!s->ready) return;
   list_init(&dropped);
   platform_mutex_lock(&s->mu);
@@ -193,7 +193,10 @@ void spool_stop(spool *s) {
   s->counted = 0;
   if (s->fill) list_push(&dropped, &s->fill->link);
   s->fill = NULL;
-  while ((n = list_pop(&dropped)) != NULL) free(LIST_ENTRY(n, spool_chunk, link));
+  for (n = dropped.next; n != &dropped; n = next) { /* not list_pop: the analyzer loses track */
+    next = n->next;
+    free(LIST_ENTRY(n, spool_chunk, link));
+  }
 }
 
 void spool_close(spool *s) {
