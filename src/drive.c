@@ -147,15 +147,16 @@ static int drive_on_timer(CURLM *multi, long timeout_ms, void *userp) {
 
 /* In socket mode: what libcurl asks for a socket, kept for engine:changes(). */
 static int drive_on_socket(engine *e, curl_socket_t fd, int what) {
-  if (e->n_changes + 2 > e->cap_changes) {
-    int cap = e->cap_changes ? 2 * e->cap_changes : 32;
-    lua_Integer *p = (lua_Integer *)realloc(e->changes, (size_t)cap * sizeof *p);
+  if (e->n_changes == e->cap_changes) {
+    int cap = e->cap_changes ? 2 * e->cap_changes : 16;
+    engine_sock_change *p = (engine_sock_change *)realloc(e->changes, (size_t)cap * sizeof *p);
     if (p == NULL) return -1;
     e->changes = p;
     e->cap_changes = cap;
   }
-  e->changes[e->n_changes++] = (lua_Integer)fd;
-  e->changes[e->n_changes++] = what;
+  e->changes[e->n_changes].fd = fd;
+  e->changes[e->n_changes].what = what;
+  e->n_changes++;
   return 0;
 }
 
@@ -199,11 +200,13 @@ static int drive_changes(lua_State *L) {
   int i, n = e->n_changes;
   luaL_checktype(L, 2, LUA_TTABLE);
   for (i = 0; i < n; i++) {
-    lua_pushinteger(L, e->changes[i]);
-    lua_rawseti(L, 2, i + 1);
+    lua_pushinteger(L, e->changes[i].fd);
+    lua_rawseti(L, 2, 2 * i + 1);
+    lua_pushinteger(L, e->changes[i].what);
+    lua_rawseti(L, 2, 2 * i + 2);
   }
   e->n_changes = 0;
-  lua_pushinteger(L, n / 2);
+  lua_pushinteger(L, n);
   if (e->timer_changed) lua_pushinteger(L, e->timer_ms);
   else lua_pushnil(L);
   e->timer_changed = 0;

@@ -63,6 +63,12 @@ typedef struct engine_item {
   pool_job job;
 } engine_item;
 
+/* A socket libcurl wants watched, or no longer (what: CURL_POLL_*). */
+typedef struct {
+  curl_socket_t fd;
+  int what;
+} engine_sock_change;
+
 /* One per Lua state, its fields grouped by purpose: the padding is not worth a layout by size.
  * NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding) */
 typedef struct engine {
@@ -76,12 +82,11 @@ typedef struct engine {
   list_node queue[ENGINE_LANES];
   pollset set; /* the pollable set (pollset.c) */
   int fd_mode; /* perform runs libcurl by socket_action on what the set reports */
-  /* Socket mode (a host event loop drives libcurl): the sockets libcurl asked about since the
-   * last engine:changes(), as its list holds them (fd, what: CURL_POLL_*; n_changes counts
-   * both), which on_socket (drive.c) records; -1 fails libcurl's callback. */
+  /* Socket mode (a host event loop drives libcurl): what libcurl asked for since the last
+   * engine:changes(), which on_socket (drive.c) records; -1 fails libcurl's callback. */
   int socket_mode;
   int (*on_socket)(struct engine *e, curl_socket_t fd, int what);
-  lua_Integer *changes;
+  engine_sock_change *changes;
   int n_changes, cap_changes;
   long timer_ms;
   int timer_changed;
