@@ -14,6 +14,7 @@
 #include "error.h"
 #include "platform.h"
 #include "response.h"
+#include "workkind.h"
 
 /* A download the classifier found complete: true and the info table once its last job moved it
  * into place; else nil and an error, the file unusable: a protocol error when its size was not
@@ -113,7 +114,9 @@ static int commit_keep_l(lua_State *L) {
 
 const luaL_Reg commit_methods[] = {{"finish", commit_finish_l}, {"keep", commit_keep_l}, {NULL, NULL}};
 
-/* The discard's state (work_held): the partial file, taken from the transfer. */
+/* core.discard(t): a failed or cancelled download's partial file closed and removed; nothing
+ * while a worker moves it into place (it stays there). Its state (work_held): the partial file,
+ * taken from the transfer. */
 static int discard_prepare(lua_State *L, int first, void *p) {
   work_held *d = (work_held *)p;
   transfer *t = (transfer *)class_test(L, first, TRANSFER_MT); /* a task may wait for other things */

@@ -4,7 +4,6 @@
 
 #include "hidden.h"
 #include "transfer.h"
-#include "workkind.h"
 
 HIDDEN_BEGIN
 
@@ -12,9 +11,6 @@ HIDDEN_BEGIN
  * transfer:keep(). A download is in place when it is done: its move was the last job of its
  * stream. */
 extern const luaL_Reg commit_methods[];
-/* core.discard(t) as work (workkind.h): a failed or cancelled download's partial file closed
- * and removed; nothing while a worker moves it into place (it stays there). */
-extern const work_kind commit_discard_kind;
 
 HIDDEN_END
 

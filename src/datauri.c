@@ -3,8 +3,6 @@
  * read; the read on a worker inside a task (core.datauri_read), so a step never waits for the
  * disk. Must not know: URLs and data: URIs given as they are, fields, messages (the file's are
  * lua/aimlmusic/datauri.lua's, the rest lua/aimlmusic/validate.lua's). */
-#include "datauri.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

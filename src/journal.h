@@ -5,15 +5,12 @@
 #include <stddef.h>
 
 #include "hidden.h"
-#include "workkind.h"
 
 HIDDEN_BEGIN
 
 /* Appends line (n bytes, no newline in it) and a newline as one record, under the journal's
  * lock, and fsyncs it: 0, or -1 with errno set. Needs no Lua state: a worker thread may call it. */
 int journal_append(const char *path, const char *line, size_t n);
-/* core.journal_append and core.journal_read as work (workkind.h). */
-extern const work_kind journal_append_kind, journal_read_kind;
 
 HIDDEN_END
 

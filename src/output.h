@@ -4,7 +4,6 @@
 
 #include "compat.h"
 #include "hidden.h"
-#include "workkind.h"
 
 HIDDEN_BEGIN
 
@@ -12,8 +11,6 @@ HIDDEN_BEGIN
  * through a symbolic link when follow; else flags has O_NOFOLLOW) and once open: a FIFO or a
  * device is never opened, never waited on. Else -1 with errno (EINVAL: something else is there). */
 int output_open_regular(const char *path, int follow, int flags);
-/* core.output_reserve, reservation_own and reservation_release as work (workkind.h). */
-extern const work_kind output_reserve_kind, reservation_own_kind, reservation_release_kind;
 /* Registers core.output_check, path_info and abspath in the module table at the top, and the
  * reservation's metatable. */
 void output_open(lua_State *L);

@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "output.h"
 #include "platform.h"
+#include "workkind.h"
 
 #define PART_SUFFIX ".part-"
 #define PART_SUFFIX_LEN 6

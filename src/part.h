@@ -5,7 +5,6 @@
 #include <stddef.h>
 
 #include "hidden.h"
-#include "workkind.h"
 
 HIDDEN_BEGIN
 
@@ -25,8 +24,6 @@ typedef struct {
  * overwrite (EEXIST) or rename. Closes *fd (-1); *tmp freed and NULL once in place. 0, or the
  * errno of the step that failed (*moving: the move, not the sync). Blocks: a worker's job. */
 int part_move(const part_dest *m, int *fd, char **tmp, int *moving);
-/* core.remove_partials as work (workkind.h). */
-extern const work_kind part_remove_kind;
 
 HIDDEN_END
 

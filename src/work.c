@@ -10,12 +10,7 @@
 #include <string.h>
 
 #include "class.h"
-#include "commit.h"
-#include "datauri.h"
 #include "engine.h"
-#include "journal.h"
-#include "output.h"
-#include "part.h"
 #include "platform.h"
 
 #define WORK_MT "aimlmusic.work"

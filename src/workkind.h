@@ -33,6 +33,10 @@ typedef struct work_kind {
   int (*push)(lua_State *L, void *p); /* stepping thread: the results of run; NULL: none */
 } work_kind;
 
+/* Every kind, each defined by the file that owns its work; work.c registers them all. */
+extern const work_kind journal_append_kind, journal_read_kind, output_reserve_kind, reservation_own_kind,
+    reservation_release_kind, datauri_read_kind, part_remove_kind, commit_discard_kind;
+
 HIDDEN_END
 
 #endif
