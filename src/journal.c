@@ -16,13 +16,6 @@
 #include "platform.h"
 #include "workkind.h"
 
-static int write_all(int fd, const char *p, size_t n) {
-  long w;
-  for (; n > 0; p += w, n -= (size_t)w)
-    if ((w = platform_write(fd, p, n)) < 0) return -1;
-  return 0;
-}
-
 /* Opens the journal for appending; *created tells whether this call made the file. */
 static int open_journal(const char *path, int *created) {
   for (;;) {
@@ -51,7 +44,7 @@ int journal_append(const char *path, const char *line, size_t n) {
     memcpy(rec + len, line, n);
     len += n;
     rec[len++] = '\n';
-    if (write_all(fd, rec, len) != 0) e = failed();
+    if (platform_write(fd, rec, len) != 0) e = failed();
   }
   if (!e) platform_unlock(fd); /* the record is whole: others may append while this one syncs */
   if (!e && platform_fsync(fd) != 0) e = failed();

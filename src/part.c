@@ -39,13 +39,6 @@ static int part_is(const char *name, const char *base, size_t keep) {
   return strspn(hex, "0123456789abcdef") == PART_LEN - PART_SUFFIX_LEN && hex[PART_LEN - PART_SUFFIX_LEN] == '\0';
 }
 
-int part_write(int fd, const char *p, size_t n) {
-  long w;
-  for (; n > 0; p += w, n -= (size_t)w)
-    if ((w = platform_write(fd, p, n)) < 0) return errno;
-  return 0;
-}
-
 /* Copies key, then s as a JSON string, to o; returns the end. 6 bytes for each byte of s and 3
  * more fit: the caller sized the buffer so. */
 static char *quote(char *o, const char *key, const char *s) {

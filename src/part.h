@@ -2,8 +2,6 @@
 #ifndef AIMLMUSIC_PART_H
 #define AIMLMUSIC_PART_H
 
-#include <stddef.h>
-
 #include "hidden.h"
 
 HIDDEN_BEGIN
@@ -11,8 +9,6 @@ HIDDEN_BEGIN
 /* Opens a new temporary file beside target (salt: the caller's address, to vary the name): 0
  * with *path (free it) and *fd set, or an errno. */
 int part_open(const char *target, unsigned long salt, char **path, int *fd);
-/* Writes n bytes at p to fd: 0, or an errno. */
-int part_write(int fd, const char *p, size_t n);
 
 /* Where a finished download goes, and the journal (NULL: none) that gets job id's evidence
  * (the file's size and identity) before it gets there. */

@@ -172,9 +172,10 @@ int platform_link_noreplace(const char *from, const char *to);
 int platform_unlink(const char *path);
 /* Reads n bytes at offset off without moving the file position (pread); the count, or -1. */
 long platform_pread(int fd, void *buf, size_t n, long long off);
-/* Writes up to n bytes at the file position (write; WriteFile); returns the count, or -1 with
- * errno set (ENOSPC when the disk is full, whatever the C library would make of a short write). */
-long platform_write(int fd, const void *buf, size_t n);
+/* Writes all n bytes at the file position (write; WriteFile, again after a short write): 0, or
+ * -1 with errno set (ENOSPC when the disk is full, whatever the C library would make of a short
+ * write). */
+int platform_write(int fd, const void *buf, size_t n);
 
 /* A whole-file advisory lock, held by the open file (flock; LockFileEx). wait: block until it
  * is free, else fail with EWOULDBLOCK at once. */
@@ -202,15 +203,7 @@ static inline int platform_same_file(int fd, const char *path) {
 int platform_truncate(int fd);
 /* Replaces the whole content of the open file with n bytes at buf. */
 static inline int platform_rewrite(int fd, const void *buf, size_t n) {
-  const char *p = (const char *)buf;
-  if (platform_truncate(fd) != 0) return -1;
-  while (n > 0) {
-    long w = platform_write(fd, p, n);
-    if (w < 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
+  return platform_truncate(fd) != 0 ? -1 : platform_write(fd, buf, n);
 }
 /* The current directory as a new UTF-8 string (free it), or NULL with errno set. */
 char *platform_cwd(void);

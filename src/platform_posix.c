@@ -171,11 +171,15 @@ long platform_pread(int fd, void *buf, size_t n, long long off) {
   return (long)r;
 }
 
-long platform_write(int fd, const void *buf, size_t n) {
+int platform_write(int fd, const void *buf, size_t n) {
+  const char *p = (const char *)buf;
   ssize_t r;
-  do r = write(fd, buf, n);
-  while (r < 0 && errno == EINTR);
-  return (long)r;
+  for (; n > 0; p += r, n -= (size_t)r) {
+    do r = write(fd, p, n);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return -1;
+  }
+  return 0;
 }
 
 int platform_lock(int fd, int wait) {

@@ -336,15 +336,18 @@ long platform_pread(int fd, void *buf, size_t n, long long off) {
   return (long)got;
 }
 
-long platform_write(int fd, const void *buf, size_t n) {
-  DWORD done = 0;
+int platform_write(int fd, const void *buf, size_t n) {
+  const char *p = (const char *)buf;
+  DWORD done;
   /* WriteFile itself: wine's msvcrt turns a short write on a full disk into EINVAL. */
-  if (!WriteFile(handle_of(fd), buf, (DWORD)(n > 0x40000000u ? 0x40000000u : n), &done, NULL)) return fail_last();
-  if (done == 0 && n > 0) {
-    errno = ENOSPC;
-    return -1;
+  for (; n > 0; p += done, n -= done) {
+    if (!WriteFile(handle_of(fd), p, (DWORD)(n > 0x40000000u ? 0x40000000u : n), &done, NULL)) return fail_last();
+    if (done == 0) {
+      errno = ENOSPC;
+      return -1;
+    }
   }
-  return (long)done;
+  return 0;
 }
 
 /* Windows' byte-range locks are mandatory: a lock over the content would fail every other

@@ -28,7 +28,7 @@ static int transfer_write(spool *s, const char *p, size_t n, int *opening) {
     *opening = 1;
     return err;
   }
-  return part_write(t->fd, p, n);
+  return platform_write(t->fd, p, n) != 0 ? errno : 0;
 }
 
 int transfer_size_problem(const transfer *t, char *msg, size_t n) {
