@@ -247,10 +247,8 @@ int engine_start(lua_State *L, engine_item *it, int idx) {
 
 int engine_restart(engine_item *it, const char *url) {
   engine *e = it->engine;
-  size_t n = strlen(url) + 1;
-  char *next = (char *)malloc(n); /* url may live in the handle that takes it */
+  char *next = strdup(url); /* url may live in the handle that takes it */
   if (next == NULL) return 0;
-  memcpy(next, url, n);
   curl_multi_remove_handle(e->multi, it->easy);
   curl_easy_setopt(it->easy, CURLOPT_URL, next);
   free(next);

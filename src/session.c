@@ -81,15 +81,6 @@ static int is_http(const char *s, size_t n) {
   return (n > 7 && strncmp(s, "http://", 7) == 0) || (n > 8 && strncmp(s, "https://", 8) == 0);
 }
 
-static char *dup_string(const char *s, size_t n) {
-  char *p = (char *)malloc(n + 1);
-  if (p) {
-    memcpy(p, s, n);
-    p[n] = '\0';
-  }
-  return p;
-}
-
 /* A numeric option in [lo, hi] (the Lua layer checks every option first, with the same
  * bounds; this only keeps a direct caller of core.session from overflowing a cast). */
 static double opt_number(lua_State *L, int t, const char *k, double dflt, double lo, double hi) {
@@ -133,7 +124,7 @@ static int opt_string(lua_State *L, int t, const char *k, char **out) {
     return error_fail(L, "config", "option %s holds a NUL byte", k);
   if (type != LUA_TSTRING || n == 0 || has_control(v, n))
     return error_fail(L, "config", "option %s must be a non-empty string without control characters", k);
-  *out = dup_string(v, n);
+  *out = strdup(v);
   lua_pop(L, 1);
   if (*out == NULL) luaL_error(L, "out of memory");
   return 0;
@@ -203,7 +194,7 @@ static int l_session(lua_State *L) {
   if (opt_string(L, 1, "ca_file", &s->ca_file) || opt_string(L, 1, "ca_path", &s->ca_path) ||
       opt_string(L, 1, "proxy", &s->proxy) || opt_string(L, 1, "user_agent", &s->user_agent))
     return 2;
-  if (s->user_agent == NULL) s->user_agent = dup_string(SESSION_USER_AGENT, sizeof SESSION_USER_AGENT - 1);
+  if (s->user_agent == NULL) s->user_agent = strdup(SESSION_USER_AGENT);
   if (s->user_agent == NULL) return luaL_error(L, "out of memory");
   s->timeout_ms = opt_ms(L, 1, "timeout", 60);
   s->connect_timeout_ms = opt_ms(L, 1, "connect_timeout", 10);
@@ -211,9 +202,10 @@ static int l_session(lua_State *L) {
   s->low_speed_time = (long)opt_number(L, 1, "low_speed_time", 30, 1, OPT_MAX_SECONDS);
   s->max_bytes = (curl_off_t)opt_number(L, 1, "max_bytes", 512.0 * 1024 * 1024, 1, 9007199254740992.0);
   s->allow_http = allow_http;
-  s->base_url = dup_string(url, ulen);
+  s->base_url = strdup(url);
   s->submit_url = (char *)malloc(ulen + sizeof SUBMIT_PATH);
   if (!s->base_url || !s->submit_url) return luaL_error(L, "out of memory");
+  s->base_url[ulen] = '\0'; /* without its trailing '/' */
   snprintf(s->submit_url, ulen + sizeof SUBMIT_PATH, "%s%s", s->base_url, SUBMIT_PATH);
   s->api_loopback = url_is_loopback(s->base_url); /* once: every API request asks */
   if (key) {
@@ -402,7 +394,7 @@ static int session_download(lua_State *L) {
   t = session_transfer(L, s, TRANSFER_DOWNLOAD, url, ms);
   t->overwrite = overwrite;
   if (size >= 1 && size <= 9007199254740992.0) t->expected = (curl_off_t)size;
-  t->target_path = dup_string(target, tlen);
+  t->target_path = strdup(target);
   if (t->target_path == NULL) return luaL_error(L, "out of memory");
   if (limit > 0) {
     /* The overall deadline, on top of the stall and speed floors: a trickle that keeps above
@@ -413,8 +405,8 @@ static int session_download(lua_State *L) {
     t->deadline_ms = (long long)(platform_now() * 1000) + limit_ms;
   }
   if (journal && id) {
-    t->journal_path = dup_string(journal, strlen(journal));
-    t->job_id = dup_string(id, strlen(id));
+    t->journal_path = strdup(journal);
+    t->job_id = strdup(id);
     if (t->journal_path == NULL || t->job_id == NULL) return luaL_error(L, "out of memory");
   }
   if (transfer_take_partial(t, prev)) curl_easy_setopt(t->item.easy, CURLOPT_RESUME_FROM_LARGE, t->resume_from);

@@ -93,10 +93,7 @@ static void transfer_ended(engine_item *it) {
   t->retry_after = transfer_retry_after(t);
   free(t->url);
   t->url = NULL;
-  if ((url = transfer_url(t)) != NULL) { /* libcurl's, read before the handle goes */
-    size_t n = strlen(url) + 1;
-    if ((t->url = (char *)malloc(n)) != NULL) memcpy(t->url, url, n);
-  }
+  if ((url = transfer_url(t)) != NULL) t->url = strdup(url); /* libcurl's, read before the handle goes */
   transfer_unhook(t);
 }
 
