@@ -82,7 +82,7 @@ build = {
         "src/engine.c", "src/error.c", "src/handles.c", "src/host.c",
         "src/journal.c", "src/json.c", "src/output.c", "src/part.c", "src/platform_posix.c",
         "src/platform_win32.c", "src/pollset.c", "src/pool.c", "src/redact.c", "src/response.c",
-        "src/session.c", "src/spool.c", "src/trace.c", "src/transfer.c",
+        "src/session.c", "src/spool.c", "src/transfer.c",
         "src/url.c", "src/utf8.c", "src/work.c",
       },
       incdirs = { "$(CURL_INCDIR)" },

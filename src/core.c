@@ -17,7 +17,6 @@
 #include "output.h"
 #include "response.h"
 #include "session.h"
-#include "trace.h"
 #include "transfer.h"
 #include "utf8.h"
 #include "work.h"
@@ -53,7 +52,6 @@ AIMLMUSIC_EXPORT int luaopen_aimlmusic_core(lua_State *L) {
   class_define(L, ENGINE_MT, drive_methods, engine_close, engine_tostring);
   class_define(L, TRANSFER_MT, transfer_methods, transfer_close, transfer_tostring);
   class_add_methods(L, TRANSFER_MT, commit_methods); /* finish: from above the transfer */
-  class_add_methods(L, TRANSFER_MT, trace_methods);  /* trace: facts for the events */
   class_define(L, SESSION_MT, session_methods, session_close, session_tostring);
   luaL_setfuncs(L, engine_functions, 0);
   luaL_setfuncs(L, session_functions, 0);

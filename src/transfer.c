@@ -1,12 +1,13 @@
 /* transfer: one request of the API as a Lua userdata. Owns: its engine item (and through it
  * the easy handle), the body buffer (for a download an error or redirect page, capped), the
  * libcurl callbacks, redirects under the URL rule, a submit's single-send guard, the proxy
- * each URL goes through, what libcurl said of the handle once done with it, and for a download
- * its spool (written on the engine's pool, never on the thread that steps), its temporary file
- * (part.c), kept for a resumed attempt or removed, and whether it settled whole: then its last
- * job moves the file into place before it completes. Must not know: the engine beyond the loop
- * that runs its item, what a response means (response.c), how a file is moved (part.c), what a
- * session holds beyond the key it redacts, the proxy option and the reference it drops. */
+ * each URL goes through, what libcurl said of the handle once done with it (and while it runs:
+ * progress, trace), and for a download its spool (written on the engine's pool, never on the
+ * thread that steps), its temporary file (part.c), kept for a resumed attempt or removed, and
+ * whether it settled whole: then its last job moves the file into place before it completes.
+ * Must not know: the engine beyond the loop that runs its item, what a response means
+ * (response.c), how a file is moved (part.c), what a session holds beyond the key it redacts,
+ * the proxy option and the reference it drops. */
 #include "transfer.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 
 #include "class.h"
 #include "drive.h"
+#include "error.h"
 #include "part.h"
 #include "platform.h"
 #include "url.h"
@@ -396,6 +398,23 @@ static int transfer_progress(lua_State *L) {
   return 2;
 }
 
+/* transfer:trace() --> {status?, redirects, host?, stalled}: facts for a log line (status and
+ * host once known, finished or not; host: of the URL it talks to now, or last did; the host
+ * only, never a path, query or user name). It reads; it changes nothing. */
+static int transfer_trace(lua_State *L) {
+  transfer *t = transfer_check(L, 1);
+  const char *url = transfer_url(t);
+  char *host = url ? url_host(url) : NULL;
+  long code = transfer_status(t);
+  lua_createtable(L, 0, 4);
+  error_setint(L, "redirects", t->redirects);
+  error_setbool(L, "stalled", t->stalled);
+  if (code > 0) error_setint(L, "status", code);
+  error_setstring(L, "host", host); /* none when NULL */
+  curl_free(host);
+  return 1;
+}
+
 /* transfer:cancel(): stops it; its owner sees kind "cancelled". A download being moved into
  * place is not waited for: the move ends on its worker, and t:done() once it is drained. */
 static int transfer_cancel(lua_State *L) {
@@ -414,5 +433,6 @@ int transfer_tostring(lua_State *L) {
 const luaL_Reg transfer_methods[] = {{"done", transfer_done},
                                      {"wait", transfer_wait},
                                      {"progress", transfer_progress},
+                                     {"trace", transfer_trace},
                                      {"cancel", transfer_cancel},
                                      {NULL, NULL}};

@@ -17,7 +17,7 @@ set -eu
 # place. A new src/*.c must be put here, above what it calls.
 LAYERS="
 class utf8 platform_posix platform_win32 error json url redact datauri output host journal
-part handles pool spool pollset engine drive transfer response commit trace session work
+part handles pool spool pollset engine drive transfer response commit session work
 core
 "
 
